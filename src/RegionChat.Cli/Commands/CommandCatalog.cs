@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>Every top-level verb of the CLI.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return DoctorCommand.Create();
+    }
+}

@@ -12,4 +12,10 @@ public class TorchSharpLoadsTests
         using var b = a.matmul(a.t());
         Assert.Equal(new float[] { 5, 14, 14, 50 }, b.data<float>().ToArray());
     }
+
+    [Fact]
+    public void TestsRunWithOneOpenMpThread()
+    {
+        Assert.Equal("1", Environment.GetEnvironmentVariable("OMP_NUM_THREADS"));
+    }
 }

@@ -13,6 +13,7 @@ internal static class ShapesCommands
         var command = new Command("shapes", "The shapes world: deterministic synthetic scenes with captions and QA.");
         command.Subcommands.Add(Render());
         command.Subcommands.Add(Export());
+        command.Subcommands.Add(Bench());
         return command;
     }
 
@@ -68,6 +69,27 @@ internal static class ShapesCommands
             stdout.WriteLine($"wrote {result.Scenes} scene(s) (seeds {first}..{first + n - 1}), {result.Regions} region(s) to {result.Folder}");
             stdout.WriteLine($"  {result.JsonlPath}");
             if (result.CocoPath != null) stdout.WriteLine($"  {result.CocoPath}");
+        }));
+        return command;
+    }
+
+    static Command Bench()
+    {
+        var count = new Option<int>("--count") { Description = "Scenes to generate (1..10000000).", DefaultValueFactory = _ => 20_000 };
+        var seed = new Option<long>("--seed") { Description = "First seed.", DefaultValueFactory = _ => 0 };
+        var command = new Command("bench", "Measure scene generation speed (single thread).") { count, seed };
+        command.SetAction(parse => Guard(parse, () =>
+        {
+            int n = parse.GetValue(count);
+            if (n < 1 || n > 10_000_000) throw new ArgumentOutOfRangeException("--count", n, "--count must be 1..10000000");
+            long first = parse.GetValue(seed);
+            ShapesGenerator.Generate(first); // warm-up (JIT)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            long objects = 0;
+            foreach (var scene in ShapesGenerator.GenerateMany(first, n)) objects += scene.Objects.Count;
+            double seconds = clock.Elapsed.TotalSeconds;
+            parse.InvocationConfiguration.Output.WriteLine(
+                $"{n} scenes ({objects} objects) in {seconds:F2} s: {n / seconds:F0} scenes/s, {seconds / n * 1e6:F0} us/scene");
         }));
         return command;
     }

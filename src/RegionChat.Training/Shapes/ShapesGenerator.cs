@@ -42,11 +42,18 @@ public static class ShapesGenerator
                 var box = new PixelBox(x0, y0, x0 + side, y0 + side);
                 if (!Fits(shape, box, occupied, placed)) continue;
                 var mask = ShapeRaster.Rasterise(shape, box);
-                foreach (var earlier in placed)
-                    for (int p = 0; p < mask.Length; p++)
-                        if (mask[p] != 0) earlier.Visible[p] = 0;
-                for (int p = 0; p < mask.Length; p++) occupied[p] |= mask[p];
-                placed.Add(new Placement(shape, color, size, box, mask, (byte[])mask.Clone(), Count(mask)));
+                for (int p = 0; p < mask.Length; p++)
+                {
+                    if (mask[p] == 0) continue;
+                    occupied[p] = 1;
+                    foreach (var earlier in placed)
+                    {
+                        earlier.VisibleCount -= earlier.Visible[p];
+                        earlier.Visible[p] = 0;
+                    }
+                }
+                int area = Count(mask);
+                placed.Add(new Placement(shape, color, size, box, mask, (byte[])mask.Clone(), area) { VisibleCount = area });
                 break;
             }
         }
@@ -80,7 +87,10 @@ public static class ShapesGenerator
     }
 
     sealed record Placement(ShapeKind Shape, ShapeColor Color, ShapeSize Size, PixelBox Box, byte[] Mask,
-        byte[] Visible, int Area);
+        byte[] Visible, int Area)
+    {
+        public int VisibleCount { get; set; }
+    }
 
     static bool Fits(ShapeKind shape, PixelBox box, byte[] occupied, List<Placement> placed)
     {
@@ -98,7 +108,7 @@ public static class ShapesGenerator
         if (overlap * ShapesSpec.MaxOverlapDenominator > area * ShapesSpec.MaxOverlapNumerator) return false;
         for (int j = 0; j < placed.Count; j++)
         {
-            int keeps = Count(placed[j].Visible) - covered[j];
+            int keeps = placed[j].VisibleCount - covered[j];
             if (keeps * ShapesSpec.MinVisibleDenominator < placed[j].Area * ShapesSpec.MinVisibleNumerator) return false;
         }
         return true;

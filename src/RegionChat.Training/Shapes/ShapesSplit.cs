@@ -26,7 +26,7 @@ public static class ShapesSeeds
     public static ShapesSplit SplitOf(long seed)
     {
         if (seed < 0 || seed >= TestEnd)
-            throw new ArgumentOutOfRangeException(nameof(seed), seed, $"a shapes seed lies in [0, {TestEnd})");
+            throw new ArgumentOutOfRangeException(nameof(seed), seed, $"seed {seed} is not a shapes seed: seeds lie in [0, {TestEnd})");
         return seed < ValidationStart ? ShapesSplit.Train : seed < TestStart ? ShapesSplit.Validation : ShapesSplit.Test;
     }
 

@@ -28,6 +28,11 @@ internal sealed class ShapesRandom
         return (layout, noise);
     }
 
+    ShapesRandom(ulong s0, ulong s1, ulong s2, ulong s3) => (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+
+    /// <summary>A generator in a given raw state (to check against the reference xoshiro256** outputs).</summary>
+    public static ShapesRandom FromState(ulong s0, ulong s1, ulong s2, ulong s3) => new(s0, s1, s2, s3);
+
     /// <summary>A generator over one SplitMix64-expanded seed (for tests and helpers that need a plain stream).</summary>
     public static ShapesRandom FromSeed(ulong seed) => new(ref seed);
 
@@ -52,14 +57,20 @@ internal sealed class ShapesRandom
         return result;
     }
 
-    /// <summary>Uniform integer in [min, max] inclusive, unbiased: draws below 2^64 mod n are rejected, then x mod n.</summary>
+    /// <summary>
+    /// Uniform integer in [min, max] inclusive, unbiased (Lemire's multiply-shift with rejection): with n = max-min+1,
+    /// the 128-bit product x·n of a draw x is rejected while its low half is below 2^64 mod n; the high half is the value.
+    /// </summary>
     public int NextInt(int min, int max)
     {
         if (max < min) throw new ArgumentOutOfRangeException(nameof(max), $"empty range [{min}, {max}]");
         ulong n = (ulong)((long)max - min + 1);
-        ulong threshold = (0UL - n) % n;
-        ulong x;
-        do x = NextUInt64(); while (x < threshold);
-        return (int)((long)min + (long)(x % n));
+        ulong high = Math.BigMul(NextUInt64(), n, out ulong low);
+        if (low < n)
+        {
+            ulong threshold = (0UL - n) % n;
+            while (low < threshold) high = Math.BigMul(NextUInt64(), n, out low);
+        }
+        return (int)((long)min + (long)high);
     }
 }

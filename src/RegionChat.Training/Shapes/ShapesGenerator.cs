@@ -3,7 +3,8 @@ using RegionChat.Training.Shapes.Internal;
 namespace RegionChat.Training.Shapes;
 
 /// <summary>
-/// Draws a scene from a seed. A seed names the same scene forever (own PRNG, exact integer rasterisation).
+/// Draws a scene from a seed. A seed names the same scene forever (own PRNG, exact integer rasterisation). Stateless and
+/// thread-safe, so trainers may generate in parallel. SPEC.md beside this file states the full rules.
 /// <para>Order of draws (layout stream, see ShapesRandom): background grey in [90,160]; object count in [1,4]; then per
 /// object shape, colour, size class, side, and up to <see cref="ShapesSpec.PlacementTries"/> placements (x0, y0 each
 /// uniform in [0, 64-side]). The first placement that passes both rules wins; with none the object is dropped.</para>

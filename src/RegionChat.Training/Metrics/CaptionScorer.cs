@@ -16,9 +16,12 @@ namespace RegionChat.Training.Metrics;
 /// </remarks>
 public static class CaptionScorer
 {
+    /// <summary>Longest caption accepted, in tokens: ROUGE-L's LCS costs candidate × reference steps.</summary>
+    public const int MaxTokens = 10_000;
+
     /// <summary>Scores a corpus.</summary>
-    /// <exception cref="ArgumentException">No items, a duplicate or empty id, an item without references, or a token
-    /// that is empty or contains whitespace.</exception>
+    /// <exception cref="ArgumentException">No items, a duplicate or empty id, an item without references, a caption
+    /// longer than <see cref="MaxTokens"/>, or a token that is empty or contains whitespace.</exception>
     public static CaptionScores Score(IReadOnlyList<CaptionItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
@@ -64,6 +67,8 @@ public static class CaptionScorer
     static void CheckTokens(IReadOnlyList<string>? tokens, string id, string what)
     {
         if (tokens == null) throw new ArgumentException($"caption item \"{id}\": {what} tokens are null");
+        if (tokens.Count > MaxTokens)
+            throw new ArgumentException($"caption item \"{id}\": {what} has {tokens.Count} tokens, more than the {MaxTokens} accepted");
         foreach (var t in tokens)
         {
             if (string.IsNullOrEmpty(t)) throw new ArgumentException($"caption item \"{id}\": {what} has an empty token");

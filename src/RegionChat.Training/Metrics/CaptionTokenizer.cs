@@ -16,7 +16,7 @@ namespace RegionChat.Training.Metrics;
 /// <item>splits off punctuation and removes the tokens of that list;</item>
 /// <item>splits English clitics as PTB does: "dog's" → dog 's, "they're" → they 're, "don't" → do n't,
 /// "can't" → ca n't, "cannot" → can not, "gonna" → gon na (also gotta, wanna, gimme, lemme);</item>
-/// <item>keeps hyphenated words, "and/or", "at&amp;t" and numbers such as 3.5, 1,000 and 10:30 as one token;</item>
+/// <item>keeps hyphenated words and numbers such as 3.5, 1,000 and 10:30 as one token;</item>
 /// <item>keeps the period of acronyms ("u.s.", "a.m.") and of a short list of abbreviations ("mr.", "st.", "etc.");</item>
 /// <item>turns brackets into -lrb- -rrb- -lsb- -rsb- -lcb- -rcb- and KEEPS them: the Java tokenizer lower-cases
 /// "-LRB-" before the scorer's filter, whose list is upper-case, so the reference keeps these tokens too;</item>
@@ -29,6 +29,8 @@ namespace RegionChat.Training.Metrics;
 /// <item>PTB's longer abbreviation list, its sentence-final abbreviation rule, SGML/HTML entities (&amp;amp;), URLs,
 /// e-mail addresses, phone numbers, emoticons, "'90s"-style leading apostrophes and "--"-joined words are not
 /// special-cased here: they split at punctuation like any other text;</item>
+/// <item>a "/" or "&amp;" between letters or digits ("and/or", "at&amp;t") keeps the word whole here; CoreNLP's rules for
+/// these changed across versions and we have not checked 3.4.1's;</item>
 /// <item>PTB-3 escapes "/" and "*" as "\/" and "\*"; we do not, which changes no score because the escape applies to
 /// candidate and references alike;</item>
 /// <item>a run of several "?" / "!" becomes several removed tokens here; either way none is kept.</item>

@@ -46,6 +46,15 @@ public class BatchInputReaderTests
     }
 
     [Fact]
+    public void A_utf8_bom_at_the_start_is_skipped()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("jobs.jsonl"), "{\"id\": \"a\", \"image\": \"x.png\", \"region\": {}}\n", new System.Text.UTF8Encoding(true));
+        Assert.Equal(0xEF, File.ReadAllBytes(dir.File("jobs.jsonl"))[0]);
+        Assert.Equal("a", Assert.Single(BatchInputReader.ReadFile(dir.File("jobs.jsonl"))).Id);
+    }
+
+    [Fact]
     public void Missing_file_is_a_clear_error()
     {
         using var dir = new TempDir();

@@ -114,6 +114,8 @@ public class CaptionScorerTests
             CaptionScorer.Score([new CaptionItem("1", T("a"), [])])).Message);
         Assert.Contains("whitespace", Assert.Throws<ArgumentException>(() =>
             CaptionScorer.Score([new CaptionItem("1", ["a b"], [T("a")])])).Message);
+        Assert.Contains("more than the 10000", Assert.Throws<ArgumentException>(() =>
+            CaptionScorer.Score([new CaptionItem("1", Enumerable.Repeat("a", 10_001).ToArray(), [T("a")])])).Message);
         Assert.Contains("empty token", Assert.Throws<ArgumentException>(() =>
             CaptionScorer.Score([new CaptionItem("1", ["a", ""], [T("a")])])).Message);
     }

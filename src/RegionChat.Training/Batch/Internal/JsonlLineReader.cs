@@ -80,6 +80,8 @@ internal sealed class JsonlLineReader
     {
         _lineNumber++;
         var bytes = tooLong ? ReadOnlyMemory<byte>.Empty : new ReadOnlyMemory<byte>(_line, 0, (int)length);
+        // An editor may start the file with a UTF-8 BOM; JsonDocument.Parse on bytes does not skip it.
+        if (offset == 0 && bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
         return new JsonlLine(_lineNumber, offset, length, bytes, terminated, tooLong);
     }
 

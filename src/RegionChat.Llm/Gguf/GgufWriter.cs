@@ -33,7 +33,11 @@ public sealed class GgufWriter
         if (alignment <= 0 || (alignment & (alignment - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(alignment), alignment, "GGUF alignment must be a positive power of two");
         Alignment = alignment;
-        if (alignment != DefaultAlignment) Add(AlignmentKey, GgufValue.UInt32((uint)alignment));
+        if (alignment != DefaultAlignment)
+        {
+            _keys.Add(AlignmentKey);
+            _metadata.Add(new(AlignmentKey, GgufValue.UInt32((uint)alignment)));
+        }
     }
 
     public int Alignment { get; }
@@ -44,7 +48,7 @@ public sealed class GgufWriter
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(value);
-        if (key == AlignmentKey && _keys.Contains(AlignmentKey))
+        if (key == AlignmentKey)
             throw new ArgumentException("general.alignment is set through the GgufWriter constructor", nameof(key));
         if (!_keys.Add(key)) throw new ArgumentException($"metadata key '{key}' was already added", nameof(key));
         _metadata.Add(new(key, value));

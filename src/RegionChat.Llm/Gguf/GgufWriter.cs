@@ -180,10 +180,28 @@ public sealed class GgufWriter
             var f = floats.AsSpan(0, checked((int)(count * rowLength)));
             var e = encoded.AsSpan(0, checked((int)GgmlTypeInfo.RowBytes(t.Type, f.Length)));
             t.Rows!(first, count, f);
-            GgmlCodec.Encode(t.Type, f, e);
+            EncodeRows(t.Type, floats, encoded, count, rowLength);
             output.Bytes(e);
         }
         if (output.Position - start != t.ByteSize) throw new InvalidOperationException($"internal: tensor '{t.Name}' size mismatch");
+    }
+
+    // Encodes rows in parallel slices: quantising a 1B-parameter model is otherwise one core's work.
+    static void EncodeRows(GgmlType type, float[] floats, byte[] encoded, int rows, long rowLength)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, rowLength);
+        int slices = Math.Min(rows, Environment.ProcessorCount * 2);
+        if (type == GgmlType.F32 || slices <= 1 || rows * rowLength < 1 << 16)
+        {
+            GgmlCodec.Encode(type, floats.AsSpan(0, (int)(rows * rowLength)), encoded.AsSpan(0, (int)(rows * rowBytes)));
+            return;
+        }
+        Parallel.For(0, slices, s =>
+        {
+            int from = (int)((long)rows * s / slices), to = (int)((long)rows * (s + 1) / slices);
+            GgmlCodec.Encode(type, floats.AsSpan((int)(from * rowLength), (int)((to - from) * rowLength)),
+                encoded.AsSpan((int)(from * rowBytes), (int)((to - from) * rowBytes)));
+        });
     }
 
     static void WriteValue(CountingWriter output, GgufValue value)

@@ -10,5 +10,6 @@ internal static class CommandCatalog
         yield return DoctorCommand.Create();
         yield return ShapesCommands.Create();
         yield return EvalCommands.Create();
+        yield return LlmCommands.Create();
     }
 }

@@ -1,0 +1,137 @@
+using System.Buffers.Binary;
+
+namespace RegionChat.Vision.Imaging.Internal;
+
+/// <summary>
+/// Walks the container structure of an encoded image to find truncation before decoding. ImageSharp 2.x decodes a cut-off
+/// PNG or JPEG without complaint (the missing part comes out grey or black), so the end of the data is checked here.
+/// </summary>
+internal static class ContainerCheck
+{
+    static InvalidImageException Truncated(string format, string what) =>
+        new(InvalidImageReason.Truncated, $"{format} image is truncated: {what}");
+
+    static InvalidImageException Corrupt(string format, string what) =>
+        new(InvalidImageReason.Corrupt, $"{format} image is corrupt: {what}");
+
+    /// <summary>PNG: chunks (length, type, data, CRC) must follow each other up to IEND, with image data before it.</summary>
+    public static void Png(ReadOnlySpan<byte> data)
+    {
+        long pos = 8; // signature
+        bool sawIdat = false;
+        while (true)
+        {
+            if (pos + 8 > data.Length) throw Truncated("PNG", "the file ends before the IEND chunk");
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(data[(int)pos..]);
+            if (length > int.MaxValue) throw Corrupt("PNG", $"chunk length {length} at byte {pos} is out of range");
+            var type = data.Slice((int)pos + 4, 4);
+            long end = pos + 12 + length;
+            if (end > data.Length) throw Truncated("PNG", $"chunk '{System.Text.Encoding.ASCII.GetString(type)}' at byte {pos} runs past the end of the file");
+            if (type.SequenceEqual("IDAT"u8)) sawIdat = true;
+            if (type.SequenceEqual("IEND"u8))
+            {
+                if (!sawIdat) throw Corrupt("PNG", "no IDAT (image data) chunk before IEND");
+                return;
+            }
+            pos = end;
+        }
+    }
+
+    /// <summary>JPEG: marker segments up to the first scan, then an end-of-image marker (FF D9) somewhere after it.</summary>
+    public static void Jpeg(ReadOnlySpan<byte> data)
+    {
+        int pos = 2; // SOI
+        while (true)
+        {
+            // Markers may be preceded by any number of FF fill bytes.
+            if (pos >= data.Length || data[pos] != 0xFF)
+            {
+                if (pos >= data.Length) throw Truncated("JPEG", "the file ends before the image scan");
+                throw Corrupt("JPEG", $"expected a marker at byte {pos}");
+            }
+            while (pos < data.Length && data[pos] == 0xFF) pos++;
+            if (pos >= data.Length) throw Truncated("JPEG", "the file ends before the image scan");
+            byte marker = data[pos++];
+            if (marker == 0xD9) throw Corrupt("JPEG", "end of image before any scan");
+            if (marker is 0x01 or >= 0xD0 and <= 0xD7) continue; // stand-alone markers carry no length
+            if (pos + 2 > data.Length) throw Truncated("JPEG", "the file ends inside a marker segment");
+            int length = BinaryPrimitives.ReadUInt16BigEndian(data[pos..]);
+            if (length < 2) throw Corrupt("JPEG", $"segment length {length} at byte {pos}");
+            if (pos + length > data.Length) throw Truncated("JPEG", $"segment FF{marker:X2} at byte {pos - 2} runs past the end of the file");
+            pos += length;
+            if (marker == 0xDA) break; // start of scan: entropy-coded data follows
+        }
+        // Inside entropy-coded data a literal FF is stuffed as FF 00, so FF D9 is only ever the real end marker.
+        if (data[pos..].IndexOf((ReadOnlySpan<byte>)[0xFF, 0xD9]) < 0)
+            throw Truncated("JPEG", "no end-of-image marker after the scan data");
+    }
+
+    /// <summary>WebP: the RIFF size must fit the data; animated WebP is refused (only stills are accepted).</summary>
+    public static void Webp(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 12) throw Truncated("WebP", "the RIFF header is incomplete");
+        long riffEnd = 8L + BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+        if (riffEnd > data.Length) throw Truncated("WebP", $"the RIFF header declares {riffEnd} bytes but the file has {data.Length}");
+        if (data.Length >= 21 && data.Slice(12, 4).SequenceEqual("VP8X"u8) && (data[20] & 0x02) != 0)
+            throw new InvalidImageException(InvalidImageReason.Unsupported, "animated WebP is not supported: send a still image");
+    }
+
+    /// <summary>GIF: blocks must be complete up to the end of the first image (only the first frame is decoded).</summary>
+    public static void Gif(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 13) throw Truncated("GIF", "the header is incomplete");
+        int pos = 13;
+        byte flags = data[10];
+        if ((flags & 0x80) != 0) pos += 3 << ((flags & 7) + 1);
+        while (true)
+        {
+            if (pos >= data.Length) throw Truncated("GIF", "the file ends before the first image");
+            byte block = data[pos++];
+            if (block == 0x21) // extension: label, then sub-blocks
+            {
+                pos++;
+                pos = SkipSubBlocks(data, pos);
+            }
+            else if (block == 0x2C) // image descriptor
+            {
+                if (pos + 9 > data.Length) throw Truncated("GIF", "the image descriptor is incomplete");
+                byte imageFlags = data[pos + 8];
+                pos += 9;
+                if ((imageFlags & 0x80) != 0) pos += 3 << ((imageFlags & 7) + 1);
+                pos++; // LZW minimum code size
+                SkipSubBlocks(data, pos);
+                return;
+            }
+            else if (block == 0x3B) throw Corrupt("GIF", "the file holds no image");
+            else throw Corrupt("GIF", $"unknown block 0x{block:X2} at byte {pos - 1}");
+        }
+    }
+
+    static int SkipSubBlocks(ReadOnlySpan<byte> data, int pos)
+    {
+        while (true)
+        {
+            if (pos >= data.Length) throw Truncated("GIF", "the file ends inside the image data");
+            int size = data[pos];
+            pos += 1 + size;
+            if (size == 0) return pos;
+        }
+    }
+
+    /// <summary>BMP: for uncompressed pixel data, the file must hold every row the header declares.</summary>
+    public static void Bmp(ReadOnlySpan<byte> data)
+    {
+        if (data.Length < 30) throw Truncated("BMP", "the header is incomplete");
+        uint pixelOffset = BinaryPrimitives.ReadUInt32LittleEndian(data[10..]);
+        uint headerSize = BinaryPrimitives.ReadUInt32LittleEndian(data[14..]);
+        if (headerSize < 40 || data.Length < 14 + 40) return; // old OS/2 headers: leave to the decoder
+        long width = BinaryPrimitives.ReadInt32LittleEndian(data[18..]);
+        long height = Math.Abs((long)BinaryPrimitives.ReadInt32LittleEndian(data[22..]));
+        int bitsPerPixel = BinaryPrimitives.ReadUInt16LittleEndian(data[28..]);
+        uint compression = BinaryPrimitives.ReadUInt32LittleEndian(data[30..]);
+        if (compression is not (0 or 3)) return; // run-length coded: size not known up front
+        long stride = (width * bitsPerPixel + 31) / 32 * 4;
+        long needed = pixelOffset + stride * height;
+        if (needed > data.Length) throw Truncated("BMP", $"the pixel data needs {needed} bytes but the file has {data.Length}");
+    }
+}

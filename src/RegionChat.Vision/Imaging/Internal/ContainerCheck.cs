@@ -1,10 +1,11 @@
 using System.Buffers.Binary;
+using System.IO.Compression;
 
 namespace RegionChat.Vision.Imaging.Internal;
 
 /// <summary>
 /// Walks the container structure of an encoded image to find truncation before decoding. ImageSharp 2.x decodes a cut-off
-/// PNG or JPEG without complaint (the missing part comes out grey or black), so the end of the data is checked here.
+/// PNG or JPEG without complaint (the missing part comes out grey or black), so completeness is checked here.
 /// </summary>
 internal static class ContainerCheck
 {
@@ -14,11 +15,14 @@ internal static class ContainerCheck
     static InvalidImageException Corrupt(string format, string what) =>
         new(InvalidImageReason.Corrupt, $"{format} image is corrupt: {what}");
 
-    /// <summary>PNG: chunks (length, type, data, CRC) must follow each other up to IEND, with image data before it.</summary>
+    /// <summary>
+    /// PNG: chunks (length, type, data, CRC) must follow each other up to IEND, and the image data must inflate to every
+    /// row the header declares (ImageSharp fills missing rows with zeros instead of failing).
+    /// </summary>
     public static void Png(ReadOnlySpan<byte> data)
     {
         long pos = 8; // signature
-        bool sawIdat = false;
+        var idat = new List<(int Start, int Length)>();
         while (true)
         {
             if (pos + 8 > data.Length) throw Truncated("PNG", "the file ends before the IEND chunk");
@@ -27,14 +31,54 @@ internal static class ContainerCheck
             var type = data.Slice((int)pos + 4, 4);
             long end = pos + 12 + length;
             if (end > data.Length) throw Truncated("PNG", $"chunk '{System.Text.Encoding.ASCII.GetString(type)}' at byte {pos} runs past the end of the file");
-            if (type.SequenceEqual("IDAT"u8)) sawIdat = true;
-            if (type.SequenceEqual("IEND"u8))
-            {
-                if (!sawIdat) throw Corrupt("PNG", "no IDAT (image data) chunk before IEND");
-                return;
-            }
+            if (pos == 8 && (!type.SequenceEqual("IHDR"u8) || length < 13)) throw Corrupt("PNG", "the first chunk is not a valid IHDR");
+            if (type.SequenceEqual("IDAT"u8)) idat.Add(((int)pos + 8, (int)length));
+            if (type.SequenceEqual("IEND"u8)) break;
             pos = end;
         }
+        if (idat.Count == 0) throw Corrupt("PNG", "no IDAT (image data) chunk before IEND");
+
+        long expected = PngRawSize(data.Slice(16, 13));
+        var compressed = new byte[idat.Sum(c => (long)c.Length)];
+        int at = 0;
+        foreach (var (start, length) in idat)
+        {
+            data.Slice(start, length).CopyTo(compressed.AsSpan(at));
+            at += length;
+        }
+        long inflated = 0;
+        try
+        {
+            using var z = new ZLibStream(new MemoryStream(compressed), CompressionMode.Decompress);
+            var buffer = new byte[65536];
+            int n;
+            while (inflated < expected && (n = z.Read(buffer, 0, buffer.Length)) > 0) inflated += n;
+        }
+        catch (InvalidDataException e)
+        {
+            throw Corrupt("PNG", $"the compressed image data is damaged ({e.Message})");
+        }
+        if (inflated < expected)
+            throw Truncated("PNG", $"the image data holds {inflated:N0} of the {expected:N0} bytes the header declares");
+    }
+
+    /// <summary>Bytes of filtered scanlines a PNG with this IHDR must carry (filter byte + packed pixels per row, per Adam7 pass).</summary>
+    static long PngRawSize(ReadOnlySpan<byte> ihdr)
+    {
+        long width = BinaryPrimitives.ReadUInt32BigEndian(ihdr), height = BinaryPrimitives.ReadUInt32BigEndian(ihdr[4..]);
+        int bitDepth = ihdr[8], colorType = ihdr[9], interlace = ihdr[12];
+        int channels = colorType switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => throw Corrupt("PNG", $"colour type {colorType} is not valid") };
+        long bitsPerPixel = channels * bitDepth;
+        long Rows(long w, long h) => w == 0 || h == 0 ? 0 : h * (1 + (w * bitsPerPixel + 7) / 8);
+        if (interlace == 0) return Rows(width, height);
+        ReadOnlySpan<int> adam7 = [0, 0, 8, 8, 4, 0, 8, 8, 0, 4, 4, 8, 2, 0, 4, 4, 0, 2, 2, 4, 1, 0, 2, 2, 0, 1, 1, 2];
+        long total = 0;
+        for (int p = 0; p < 7; p++)
+        {
+            int x0 = adam7[4 * p], y0 = adam7[4 * p + 1], dx = adam7[4 * p + 2], dy = adam7[4 * p + 3];
+            total += Rows(Math.Max(0, (width - x0 + dx - 1) / dx), Math.Max(0, (height - y0 + dy - 1) / dy));
+        }
+        return total;
     }
 
     /// <summary>JPEG: marker segments up to the first scan, then an end-of-image marker (FF D9) somewhere after it.</summary>

@@ -16,7 +16,8 @@ namespace RegionChat.Vision.Imaging;
 
 /// <summary>
 /// Decodes PNG, JPEG, WebP, BMP and GIF (first frame) within <see cref="ImageLimits"/>, applying EXIF orientation.
-/// Order of checks: byte size, format, header dimensions (before any pixel is allocated), container completeness, decode.
+/// Order of checks: byte size, format, header dimensions (before any pixel is allocated or any data inflated), container
+/// completeness (truncation; ImageSharp itself would decode a cut-off file without complaint), decode.
 /// Every rejection is an <see cref="InvalidImageException"/>.
 /// </summary>
 public static class ImageLoader
@@ -50,7 +51,7 @@ public static class ImageLoader
         var span = array.AsSpan();
 
         IImageFormat format = DetectFormat(span);
-        IImageInfo info = Identify(array, format);
+        IImageInfo info = Identify(array, format, span);
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0)
             throw new InvalidImageException(InvalidImageReason.Corrupt, $"{format.Name} header declares an empty image ({info.Width}×{info.Height})");
@@ -61,7 +62,7 @@ public static class ImageLoader
             throw new InvalidImageException(InvalidImageReason.TooManyPixels,
                 $"image is {info.Width}×{info.Height}, a side longer than the limit of {limits.MaxSide:N0} pixels");
 
-        CheckContainer(format, span);
+        ContainerCheck.Complete(format, span);
 
         Image<TPixel> image;
         try
@@ -138,30 +139,26 @@ public static class ImageLoader
         return format;
     }
 
-    static IImageInfo Identify(byte[] array, IImageFormat format)
+    static IImageInfo Identify(byte[] array, IImageFormat format, ReadOnlySpan<byte> span)
     {
+        IImageInfo? info;
         try
         {
             using var stream = new MemoryStream(array, writable: false);
-            return Image.Identify(Config, stream)
-                   ?? throw new InvalidImageException(InvalidImageReason.Corrupt, $"{format.Name} header could not be read");
+            info = Image.Identify(Config, stream);
         }
         catch (Exception e) when (e is ImageFormatException or NotSupportedException or EndOfStreamException
                                       or IndexOutOfRangeException or ArgumentException or InvalidOperationException)
         {
+            ContainerCheck.Structure(format, span); // a file cut inside its header: say "truncated" rather than "corrupt"
             throw new InvalidImageException(InvalidImageReason.Corrupt, $"{format.Name} header could not be read: {e.Message}", e);
         }
+        if (info == null)
+        {
+            ContainerCheck.Structure(format, span);
+            throw new InvalidImageException(InvalidImageReason.Corrupt, $"{format.Name} header could not be read");
+        }
+        return info;
     }
 
-    static void CheckContainer(IImageFormat format, ReadOnlySpan<byte> span)
-    {
-        switch (format)
-        {
-            case PngFormat: ContainerCheck.Png(span); break;
-            case JpegFormat: ContainerCheck.Jpeg(span); break;
-            case WebpFormat: ContainerCheck.Webp(span); break;
-            case GifFormat: ContainerCheck.Gif(span); break;
-            case BmpFormat: ContainerCheck.Bmp(span); break;
-        }
-    }
 }

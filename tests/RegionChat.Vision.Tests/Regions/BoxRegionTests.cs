@@ -38,6 +38,7 @@ public class BoxRegionTests
     [InlineData(7, 5, 8, 6, 1)]          // the last pixel
     [InlineData(2.2, 1, 2.8, 2, 1)]      // thinner than a pixel: the pixel it overlaps
     [InlineData(2.5, 0, 4.5, 1, 3)]      // fractional: pixels 2, 3, 4 overlap
+    [InlineData(2, 0, 4.0000000001, 1, 2)] // rounding noise past a pixel edge does not take in the next pixel
     public void BoxesAtAndBeyondTheEdgesAreClipped(double x0, double y0, double x1, double y1, long area)
     {
         Assert.Equal(area, new BoxRegion(x0, y0, x1, y1).Rasterize(8, 6).Area());

@@ -1,5 +1,11 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Bmp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Webp;
 
 namespace RegionChat.Vision.Imaging.Internal;
 
@@ -16,10 +22,30 @@ internal static class ContainerCheck
         new(InvalidImageReason.Corrupt, $"{format} image is corrupt: {what}");
 
     /// <summary>
-    /// PNG: chunks (length, type, data, CRC) must follow each other up to IEND, and the image data must inflate to every
-    /// row the header declares (ImageSharp fills missing rows with zeros instead of failing).
+    /// Cheap structural checks (no decompression), safe to run before the pixel limit: a file cut short fails here as
+    /// <see cref="InvalidImageReason.Truncated"/>.
     /// </summary>
-    public static void Png(ReadOnlySpan<byte> data)
+    public static void Structure(IImageFormat format, ReadOnlySpan<byte> data)
+    {
+        switch (format)
+        {
+            case PngFormat: PngChunks(data); break;
+            case JpegFormat: Jpeg(data); break;
+            case WebpFormat: Webp(data); break;
+            case GifFormat: Gif(data); break;
+            case BmpFormat: Bmp(data); break;
+        }
+    }
+
+    /// <summary>Everything <see cref="Structure"/> checks, plus that a PNG's image data inflates to every declared row.</summary>
+    public static void Complete(IImageFormat format, ReadOnlySpan<byte> data)
+    {
+        if (format is PngFormat) PngData(data, PngChunks(data));
+        else Structure(format, data);
+    }
+
+    /// <summary>PNG: chunks (length, type, data, CRC) must follow each other up to IEND; returns the IDAT payloads.</summary>
+    static List<(int Start, int Length)> PngChunks(ReadOnlySpan<byte> data)
     {
         long pos = 8; // signature
         var idat = new List<(int Start, int Length)>();
@@ -37,7 +63,15 @@ internal static class ContainerCheck
             pos = end;
         }
         if (idat.Count == 0) throw Corrupt("PNG", "no IDAT (image data) chunk before IEND");
+        return idat;
+    }
 
+    /// <summary>
+    /// PNG: the image data must inflate to every row the header declares (ImageSharp fills missing rows with zeros
+    /// instead of failing). Runs after the pixel limit, which bounds the work.
+    /// </summary>
+    static void PngData(ReadOnlySpan<byte> data, List<(int Start, int Length)> idat)
+    {
         long expected = PngRawSize(data.Slice(16, 13));
         var compressed = new byte[idat.Sum(c => (long)c.Length)];
         int at = 0;
@@ -82,7 +116,7 @@ internal static class ContainerCheck
     }
 
     /// <summary>JPEG: marker segments up to the first scan, then an end-of-image marker (FF D9) somewhere after it.</summary>
-    public static void Jpeg(ReadOnlySpan<byte> data)
+    static void Jpeg(ReadOnlySpan<byte> data)
     {
         int pos = 2; // SOI
         while (true)
@@ -111,7 +145,7 @@ internal static class ContainerCheck
     }
 
     /// <summary>WebP: the RIFF size must fit the data; animated WebP is refused (only stills are accepted).</summary>
-    public static void Webp(ReadOnlySpan<byte> data)
+    static void Webp(ReadOnlySpan<byte> data)
     {
         if (data.Length < 12) throw Truncated("WebP", "the RIFF header is incomplete");
         long riffEnd = 8L + BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
@@ -121,7 +155,7 @@ internal static class ContainerCheck
     }
 
     /// <summary>GIF: blocks must be complete up to the end of the first image (only the first frame is decoded).</summary>
-    public static void Gif(ReadOnlySpan<byte> data)
+    static void Gif(ReadOnlySpan<byte> data)
     {
         if (data.Length < 13) throw Truncated("GIF", "the header is incomplete");
         int pos = 13;
@@ -163,7 +197,7 @@ internal static class ContainerCheck
     }
 
     /// <summary>BMP: for uncompressed pixel data, the file must hold every row the header declares.</summary>
-    public static void Bmp(ReadOnlySpan<byte> data)
+    static void Bmp(ReadOnlySpan<byte> data)
     {
         if (data.Length < 30) throw Truncated("BMP", "the header is incomplete");
         uint pixelOffset = BinaryPrimitives.ReadUInt32LittleEndian(data[10..]);

@@ -7,7 +7,6 @@ using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
-using SixLabors.ImageSharp.Memory;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
@@ -69,8 +68,7 @@ public static class ImageLoader
         {
             image = Image.Load<TPixel>(Config, span);
         }
-        catch (Exception e) when (e is ImageFormatException or InvalidMemoryOperationException or NotSupportedException
-                                      or EndOfStreamException or IndexOutOfRangeException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             throw new InvalidImageException(InvalidImageReason.Corrupt, $"{format.Name} image could not be decoded: {e.Message}", e);
         }
@@ -123,6 +121,12 @@ public static class ImageLoader
         return Decode<TPixel>(bytes, limits);
     }
 
+    /// <summary>
+    /// Any exception a decoder throws on hostile bytes (format errors, but also index or argument errors from a decoder bug)
+    /// means "this image cannot be decoded"; only running out of memory is left to propagate.
+    /// </summary>
+    static bool IsDecoderFailure(Exception e) => e is not (OutOfMemoryException or InvalidImageException or OperationCanceledException);
+
     static InvalidImageException TooManyBytes(long? length, ImageLimits limits) =>
         new(InvalidImageReason.TooManyBytes, length is { } l
             ? $"image is {l:N0} bytes, more than the limit of {limits.MaxBytes:N0}"
@@ -147,8 +151,7 @@ public static class ImageLoader
             using var stream = new MemoryStream(array, writable: false);
             info = Image.Identify(Config, stream);
         }
-        catch (Exception e) when (e is ImageFormatException or NotSupportedException or EndOfStreamException
-                                      or IndexOutOfRangeException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (IsDecoderFailure(e))
         {
             ContainerCheck.Structure(format, span); // a file cut inside its header: say "truncated" rather than "corrupt"
             throw new InvalidImageException(InvalidImageReason.Corrupt, $"{format.Name} header could not be read: {e.Message}", e);

@@ -181,3 +181,44 @@ public class ImageLoaderTests
         Assert.Contains("nope.png", e.Message);
     }
 }
+
+public class ImageLoaderFuzzTests
+{
+    public static TheoryData<string> Formats => new() { "png", "jpg", "webp", "bmp", "gif" };
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void DamagedFilesEitherDecodeOrThrowInvalidImageException(string format)
+    {
+        // Flip random bytes and cut at random places in a real file: the only acceptable outcomes are an image or an
+        // InvalidImageException — never another exception type.
+        using var source = SampleImages.Noise(24, 16, seed: 11);
+        byte[] original = format switch
+        {
+            "png" => SampleImages.Png(source),
+            "jpg" => SampleImages.Jpeg(source),
+            "webp" => SampleImages.Webp(source),
+            "bmp" => SampleImages.Bmp(source),
+            _ => SampleImages.Gif(source),
+        };
+        var rnd = new Random(format.Length * 131 + format[0]); // string.GetHashCode is randomised per process
+        int decoded = 0, rejected = 0;
+        for (int trial = 0; trial < 150; trial++)
+        {
+            byte[] damaged = (byte[])original.Clone();
+            for (int k = rnd.Next(1, 6); k > 0; k--) damaged[rnd.Next(damaged.Length)] = (byte)rnd.Next(256);
+            if (trial % 3 == 0) damaged = damaged[..rnd.Next(1, damaged.Length)];
+            try
+            {
+                using var image = ImageLoader.Decode(damaged);
+                decoded++;
+            }
+            catch (InvalidImageException e)
+            {
+                Assert.False(string.IsNullOrWhiteSpace(e.Message));
+                rejected++;
+            }
+        }
+        Assert.True(rejected > 0, $"{format}: no damaged file was rejected ({decoded} decoded)");
+    }
+}

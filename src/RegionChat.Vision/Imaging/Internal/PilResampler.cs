@@ -17,7 +17,12 @@ internal static class PilResampler
     const int PrecisionBits = 32 - 8 - 2;
 
     /// <summary>For each output position of a window: first source index, tap count and fixed-point weights (ksize apart).</summary>
-    internal sealed record Axis(int[] First, int[] Count, int[] Weights, int KernelSize);
+    internal sealed record Axis(int[] First, int[] Count, int[] Weights, int KernelSize)
+    {
+        /// <summary>Sum of each output's fixed-point weights (not exactly 1 &lt;&lt; 22 after rounding): what padding contributes per unit.</summary>
+        public int[] WeightSum { get; } = Enumerable.Range(0, First.Length)
+            .Select(o => Weights.AsSpan(o * KernelSize, Count[o]).ToArray().Sum()).ToArray();
+    }
 
     static double Kernel(ResampleFilter filter, double x)
     {
@@ -125,22 +130,26 @@ internal static class PilResampler
         if (vertical == null) return temp;
 
         var result = new byte[(long)windowHeight * tempStride];
+        var sums = new int[tempStride];
         for (int y = 0; y < windowHeight; y++)
         {
             int min = vertical.First[y] - rowFirst, n = vertical.Count[y], k = y * vertical.KernelSize;
-            var dest = result.AsSpan(y * tempStride, tempStride);
-            for (int x = 0; x < tempStride; x++)
+            // Row by row over the taps: sequential memory access (the sums are the same integers in any order).
+            Array.Fill(sums, 1 << (PrecisionBits - 1));
+            for (int i = 0; i < n; i++)
             {
-                int sum = 1 << (PrecisionBits - 1);
-                for (int i = 0; i < n; i++) sum += temp[(min + i) * tempStride + x] * vertical.Weights[k + i];
-                dest[x] = Clip8(sum);
+                int w = vertical.Weights[k + i];
+                var row = temp.AsSpan((min + i) * tempStride, tempStride);
+                for (int x = 0; x < row.Length; x++) sums[x] += row[x] * w;
             }
+            var dest = result.AsSpan(y * tempStride, tempStride);
+            for (int x = 0; x < dest.Length; x++) dest[x] = Clip8(sums[x]);
         }
         return result;
     }
 
     /// <summary>One row of the horizontal pass; <paramref name="imageRow"/> null = a row of padding only.</summary>
-    static void HorizontalRow(PaddedSource source, byte[]? imageRow, Axis? horizontal, int windowX, int windowWidth, Span<byte> dest)
+    static unsafe void HorizontalRow(PaddedSource source, byte[]? imageRow, Axis? horizontal, int windowX, int windowWidth, Span<byte> dest)
     {
         int channels = source.Channels;
         int imageStart = source.ImageX, imageEnd = imageRow == null ? imageStart : source.ImageX + source.ImageWidth;
@@ -155,22 +164,46 @@ internal static class PilResampler
             }
             return;
         }
-        Span<int> sums = stackalloc int[channels];
-        for (int x = 0; x < windowWidth; x++)
+        const int half = 1 << (PrecisionBits - 1);
+        fixed (byte* rowStart = imageRow)
+        fixed (int* weights = horizontal.Weights)
         {
-            int min = horizontal.First[x], n = horizontal.Count[x], k = x * horizontal.KernelSize;
-            int from = Math.Max(min, imageStart), to = Math.Min(min + n, imageEnd);
-            int weightOnPad = 0;
-            for (int i = 0; i < n; i++) weightOnPad += horizontal.Weights[k + i];
-            for (int c = 0; c < channels; c++) sums[c] = 1 << (PrecisionBits - 1);
-            for (int s = from; s < to; s++)
+            for (int x = 0; x < windowWidth; x++)
             {
-                int w = horizontal.Weights[k + s - min];
-                weightOnPad -= w;
-                int p = (s - imageStart) * channels;
-                for (int c = 0; c < channels; c++) sums[c] += imageRow![p + c] * w;
+                int min = horizontal.First[x], n = horizontal.Count[x];
+                int* k = weights + x * horizontal.KernelSize - min; // k[s] = weight of source column s
+                int from = Math.Max(min, imageStart), to = Math.Min(min + n, imageEnd);
+                int weightOnPad = horizontal.WeightSum[x];
+                byte* p = rowStart + (from - imageStart) * channels;
+                if (channels == 3)
+                {
+                    int r = half, g = half, b = half;
+                    for (int s = from; s < to; s++, p += 3)
+                    {
+                        int w = k[s];
+                        weightOnPad -= w;
+                        r += p[0] * w;
+                        g += p[1] * w;
+                        b += p[2] * w;
+                    }
+                    dest[x * 3] = Clip8(r + source.Pad[0] * weightOnPad);
+                    dest[x * 3 + 1] = Clip8(g + source.Pad[1] * weightOnPad);
+                    dest[x * 3 + 2] = Clip8(b + source.Pad[2] * weightOnPad);
+                }
+                else
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        int sum = half, onPad = weightOnPad;
+                        for (int s = from; s < to; s++)
+                        {
+                            sum += p[(s - from) * channels + c] * k[s];
+                            onPad -= k[s];
+                        }
+                        dest[x * channels + c] = Clip8(sum + source.Pad[c] * onPad);
+                    }
+                }
             }
-            for (int c = 0; c < channels; c++) dest[x * channels + c] = Clip8(sums[c] + source.Pad[c] * weightOnPad);
         }
     }
 }

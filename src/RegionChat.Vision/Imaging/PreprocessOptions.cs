@@ -14,8 +14,11 @@ public sealed record PreprocessOptions
 {
     public const int MaxResolution = 4096;
 
-    public static readonly float[] ClipMean = [0.48145466f, 0.4578275f, 0.40821073f];
-    public static readonly float[] ClipStd = [0.26862954f, 0.26130258f, 0.27577711f];
+    /// <summary>OpenAI CLIP's RGB mean (read-only: shared by every default options instance).</summary>
+    public static IReadOnlyList<float> ClipMean { get; } = Array.AsReadOnly([0.48145466f, 0.4578275f, 0.40821073f]);
+
+    /// <summary>OpenAI CLIP's RGB standard deviation.</summary>
+    public static IReadOnlyList<float> ClipStd { get; } = Array.AsReadOnly([0.26862954f, 0.26130258f, 0.27577711f]);
 
     /// <summary>Output side R (pixel_values are [3,R,R]).</summary>
     public int Resolution
@@ -48,6 +51,6 @@ public sealed record PreprocessOptions
         foreach (float x in v)
             if (!float.IsFinite(x) || (positive && x <= 0) || (!positive && x is < 0 or > 1))
                 throw new ArgumentOutOfRangeException(name, x, positive ? $"{name} values must be positive" : $"{name} values must be in [0,1]");
-        return v.ToArray();
+        return Array.AsReadOnly(v.ToArray());
     }
 }

@@ -7,7 +7,7 @@ namespace RegionChat.Vision.Tests.Imaging;
 
 public class ClipPreprocessorTests
 {
-    static readonly float[] Mean = PreprocessOptions.ClipMean, Std = PreprocessOptions.ClipStd;
+    static readonly IReadOnlyList<float> Mean = PreprocessOptions.ClipMean, Std = PreprocessOptions.ClipStd;
 
     static float Norm(int value, int channel) => (value / 255f - Mean[channel]) / Std[channel];
 

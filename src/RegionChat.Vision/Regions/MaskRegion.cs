@@ -1,0 +1,66 @@
+using RegionChat.Vision.Imaging;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RegionChat.Vision.Regions;
+
+/// <summary>
+/// A mask image of the same size as the image. Grey values ≥ 128 are inside (so anti-aliased or JPEG-compressed masks
+/// work, and 1-bit or palette PNGs, which decode to 0/255, too); colour masks are reduced to luminance first.
+/// A mask stored as 0/1 values therefore counts as empty: the error says so.
+/// </summary>
+public sealed class MaskRegion : Region
+{
+    public const byte Threshold = 128;
+
+    /// <summary>A mask from 8-bit grey values, row-major.</summary>
+    public MaskRegion(int width, int height, byte[] grey)
+    {
+        if (width <= 0 || height <= 0 || grey.LongLength != (long)width * height)
+            throw new ArgumentException($"grey data of {grey.Length} bytes does not fit {width}×{height}", nameof(grey));
+        Width = width;
+        Height = height;
+        Grey = grey;
+    }
+
+    public int Width { get; }
+    public int Height { get; }
+    public byte[] Grey { get; }
+
+    public override string Kind => "mask";
+
+    /// <summary>Decodes a mask image from encoded bytes (PNG, …); bad data becomes an <see cref="InvalidRegionException"/>.</summary>
+    public static MaskRegion Decode(ReadOnlyMemory<byte> data, ImageLimits? limits = null) =>
+        FromImage(() => ImageLoader.Decode<L8>(data, limits), "the mask");
+
+    /// <summary>Loads a mask image file.</summary>
+    public static MaskRegion Load(string path, ImageLimits? limits = null) =>
+        FromImage(() => ImageLoader.Load<L8>(path, limits), $"mask file '{path}'");
+
+    static MaskRegion FromImage(Func<Image<L8>> decode, string what)
+    {
+        try
+        {
+            using var image = decode();
+            var grey = new byte[(long)image.Width * image.Height];
+            image.CopyPixelDataTo(grey);
+            return new MaskRegion(image.Width, image.Height, grey);
+        }
+        catch (InvalidImageException e)
+        {
+            throw new InvalidRegionException("mask", InvalidRegionReason.Unreadable, $"{what} is not a usable image: {e.Message}", e);
+        }
+    }
+
+    protected override string EmptyDescription(int width, int height) =>
+        $"the mask has no pixel ≥ {Threshold} (its largest value is {Grey.Max()}); mark the region with 255";
+
+    protected override RegionMask RasterizeCore(int width, int height)
+    {
+        if (Width != width || Height != height)
+            throw Error(InvalidRegionReason.SizeMismatch, $"the mask is {Width}×{Height} but the image is {width}×{height}");
+        var mask = new RegionMask(width, height);
+        for (int i = 0; i < Grey.Length; i++) if (Grey[i] >= Threshold) mask.Data[i] = RegionMask.Inside;
+        return mask;
+    }
+}

@@ -1,0 +1,67 @@
+namespace RegionChat.Vision.Regions;
+
+/// <summary>
+/// A closed polygon in pixel coordinates. A pixel is inside when its centre (i+0.5, j+0.5) is, by <see cref="Fill"/>
+/// (even-odd by default); points on a left edge count as inside, on a right edge as outside, so adjacent polygons
+/// sharing an edge do not overlap.
+/// </summary>
+public sealed class PolygonRegion : Region
+{
+    public PolygonRegion(IReadOnlyList<RegionPoint> points, FillRule fill = FillRule.EvenOdd)
+    {
+        if (points.Count < 3)
+            throw new InvalidRegionException("polygon", InvalidRegionReason.Malformed, $"a polygon needs at least 3 points, got {points.Count}");
+        RequireFinite("polygon", points.SelectMany(p => new[] { p.X, p.Y }));
+        Points = points.ToArray();
+        Fill = fill;
+    }
+
+    public IReadOnlyList<RegionPoint> Points { get; }
+    public FillRule Fill { get; }
+
+    public override string Kind => "polygon";
+
+    protected override string EmptyDescription(int width, int height) =>
+        $"the polygon covers no pixel centre of the {width}×{height} image (zero area or thinner than a pixel)";
+
+    protected override RegionMask RasterizeCore(int width, int height)
+    {
+        RequireOverlap(Points.Min(p => p.X), Points.Min(p => p.Y), Points.Max(p => p.X), Points.Max(p => p.Y), width, height);
+        var mask = new RegionMask(width, height);
+        var crossings = new List<(double X, int Direction)>();
+        int n = Points.Count;
+        for (int j = 0; j < height; j++)
+        {
+            double yc = j + 0.5;
+            crossings.Clear();
+            for (int k = 0; k < n; k++)
+            {
+                var a = Points[k];
+                var b = Points[(k + 1) % n];
+                // Half-open in y so a vertex shared by two edges is counted once.
+                bool up = a.Y <= yc && yc < b.Y, down = b.Y <= yc && yc < a.Y;
+                if (!up && !down) continue;
+                double x = a.X + (yc - a.Y) * (b.X - a.X) / (b.Y - a.Y);
+                crossings.Add((x, up ? 1 : -1));
+            }
+            if (crossings.Count == 0) continue;
+            crossings.Sort((p, q) => p.X.CompareTo(q.X));
+            int winding = 0;
+            for (int c = 0; c < crossings.Count - 1; c++)
+            {
+                winding += crossings[c].Direction;
+                bool inside = Fill == FillRule.EvenOdd ? (c % 2 == 0) : winding != 0;
+                if (inside) FillSpan(mask, j, crossings[c].X, crossings[c + 1].X);
+            }
+        }
+        return mask;
+    }
+
+    /// <summary>Sets pixels of row j whose centres lie in [xStart, xEnd).</summary>
+    static void FillSpan(RegionMask mask, int j, double xStart, double xEnd)
+    {
+        int i0 = (int)Math.Clamp(Math.Ceiling(xStart - 0.5), 0, mask.Width);
+        int i1 = (int)Math.Clamp(Math.Ceiling(xEnd - 0.5), 0, mask.Width);
+        if (i1 > i0) mask.Data.AsSpan(j * mask.Width + i0, i1 - i0).Fill(RegionMask.Inside);
+    }
+}

@@ -1,5 +1,7 @@
 using System.Text;
+using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Tokenization.Internal;
+using RegionChat.Llm.Vocabulary;
 
 namespace RegionChat.Llm.Tokenization;
 
@@ -78,6 +80,34 @@ public sealed partial class LlamaTokenizer
             .OrderByDescending(i => Encoding.UTF8.GetByteCount(_texts[i]))
             .ToArray();
         _merger = new SpmMerger(this, _tokenToId);
+    }
+
+    /// <summary>The tokenizer llama.cpp builds from a GGUF's tokenizer.ggml.* keys (model "llama" only).</summary>
+    public static LlamaTokenizer FromGguf(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var vocabulary = LlamaVocabulary.FromGguf(file);
+        if (vocabulary.Model != LlamaVocabulary.TokenizerModel)
+            throw new GgufFormatException($"{file.Path}: tokenizer '{vocabulary.Model}' is not the SentencePiece-style \"llama\" tokenizer");
+        return FromVocabulary(vocabulary,
+            addSpacePrefix: file.GetBoolOrNull("tokenizer.ggml.add_space_prefix") ?? true,
+            addBos: file.GetBoolOrNull("tokenizer.ggml.add_bos_token") ?? true,
+            addEos: file.GetBoolOrNull("tokenizer.ggml.add_eos_token") ?? false);
+    }
+
+    /// <summary>The tokenizer of a GGUF file on disk.</summary>
+    public static LlamaTokenizer FromGguf(string path)
+    {
+        using var file = GgufFile.Open(path);
+        return FromGguf(file);
+    }
+
+    /// <summary>The tokenizer of a vocabulary (the flags default to what <see cref="LlamaVocabulary.WriteTo"/> writes).</summary>
+    public static LlamaTokenizer FromVocabulary(LlamaVocabulary vocabulary, bool addSpacePrefix = true, bool addBos = true, bool addEos = false)
+    {
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        return new LlamaTokenizer(vocabulary.Tokens, vocabulary.Scores, vocabulary.Types, vocabulary.BosId, vocabulary.EosId,
+            vocabulary.UnknownId, addSpacePrefix, addBos, addEos);
     }
 
     /// <summary>Number of tokens.</summary>

@@ -1,3 +1,4 @@
+using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Twin.Internal;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -24,23 +25,32 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
 #pragma warning restore IDE1006
 
     /// <summary>A model of the given shape, initialised like llama pre-training (normal 0.02, norms at 1).</summary>
-    public LlamaTwin(LlamaTwinConfig config, long seed = 0) : base(nameof(LlamaTwin))
+    public LlamaTwin(LlamaShape shape, long seed = 0) : this(shape, (long?)seed)
     {
-        Config = config.Validate();
-        _rope = new RotaryTable(config.RopeDims, config.RopeFreqBase);
-        token_embd = nn.Embedding(config.VocabSize, config.EmbeddingLength);
-        blk = new ModuleList<LlamaTwinBlock>();
-        for (int i = 0; i < config.BlockCount; i++) blk.Add(new LlamaTwinBlock(config));
-        output_norm = new RmsNorm(config.EmbeddingLength, config.RmsEpsilon);
-        if (!config.TiedOutput) output = nn.Linear(config.EmbeddingLength, config.VocabSize, hasBias: false);
-        RegisterComponents();
-        InitialiseWeights(seed);
     }
 
-    /// <summary>The shape this model was built with.</summary>
-    public LlamaTwinConfig Config { get; }
+    LlamaTwin(LlamaShape shape, long? seed) : base(nameof(LlamaTwin))
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        shape.Validate();
+        Shape = shape;
+        _rope = new RotaryTable(shape.HeadDim, shape.RopeFreqBase);
+        token_embd = nn.Embedding(shape.VocabSize, shape.EmbeddingLength);
+        blk = new ModuleList<LlamaTwinBlock>();
+        for (int i = 0; i < shape.Layers; i++) blk.Add(new LlamaTwinBlock(shape));
+        output_norm = new RmsNorm(shape.EmbeddingLength, shape.RmsEps);
+        if (!shape.TiedOutput) output = nn.Linear(shape.EmbeddingLength, shape.VocabSize, hasBias: false);
+        RegisterComponents();
+        if (seed is long s) InitialiseWeights(s);
+    }
 
-    /// <summary>The token embedding table [V, D] (also the output head when <see cref="LlamaTwinConfig.TiedOutput"/>).</summary>
+    /// <summary>An uninitialised model whose weights the caller overwrites (GGUF loading).</summary>
+    internal static LlamaTwin Uninitialised(LlamaShape shape) => new(shape, (long?)null);
+
+    /// <summary>The shape this model was built with (the llama.* hyperparameters of its GGUF).</summary>
+    public LlamaShape Shape { get; }
+
+    /// <summary>The token embedding table [V, D] (also the output head when <see cref="LlamaShape.TiedOutput"/>).</summary>
     public Parameter TokenEmbeddingWeight => token_embd.weight!;
 
     /// <summary>Logits [B, T, V] for token ids [B, T] (integer) or input embeddings [B, T, D] (floating point).</summary>
@@ -48,8 +58,8 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
     {
         if (input.is_floating_point())
         {
-            if (input.dim() != 3 || input.shape[2] != Config.EmbeddingLength)
-                throw new ArgumentException($"embeddings must be [B, T, {Config.EmbeddingLength}], got [{string.Join(", ", input.shape)}]");
+            if (input.dim() != 3 || input.shape[2] != Shape.EmbeddingLength)
+                throw new ArgumentException($"embeddings must be [B, T, {Shape.EmbeddingLength}], got [{string.Join(", ", input.shape)}]");
             using var scope = torch.NewDisposeScope();
             return scope.MoveToOuter(Head(Hidden(input)));
         }
@@ -84,8 +94,8 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
         if (ids.numel() > 0)
         {
             long min = ids.min().item<long>(), max = ids.max().item<long>();
-            if (min < 0 || max >= Config.VocabSize)
-                throw new ArgumentException($"token id {(min < 0 ? min : max)} is outside the vocabulary (0..{Config.VocabSize - 1})");
+            if (min < 0 || max >= Shape.VocabSize)
+                throw new ArgumentException($"token id {(min < 0 ? min : max)} is outside the vocabulary (0..{Shape.VocabSize - 1})");
         }
         using var scope = torch.NewDisposeScope();
         return scope.MoveToOuter(token_embd.forward(ids.to(ScalarType.Int64)));
@@ -103,8 +113,8 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
             if (s.IsTokens) e = Embed(s.Data.dim() == 1 ? s.Data.unsqueeze(0) : s.Data);
             else
             {
-                if (s.Data.shape[^1] != Config.EmbeddingLength)
-                    throw new ArgumentException($"embedding segment width {s.Data.shape[^1]} is not the model width {Config.EmbeddingLength}");
+                if (s.Data.shape[^1] != Shape.EmbeddingLength)
+                    throw new ArgumentException($"embedding segment width {s.Data.shape[^1]} is not the model width {Shape.EmbeddingLength}");
                 e = (s.Data.dim() == 2 ? s.Data.unsqueeze(0) : s.Data).to(TokenEmbeddingWeight.dtype, TokenEmbeddingWeight.device);
             }
             parts.Add(e);

@@ -1,4 +1,5 @@
 using RegionChat.Llm.Tokenization;
+using RegionChat.Llm.Vocabulary;
 
 namespace RegionChat.Llm.Tests.Tokenization;
 

@@ -1,3 +1,4 @@
+using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Twin;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,8 +8,8 @@ namespace RegionChat.Llm.Tests.Twin;
 /// <summary>Properties of the twin that hold without llama.cpp: names, causality, segments, autograd, bad input.</summary>
 public class LlamaTwinModuleTests
 {
-    static readonly LlamaTwinConfig Small = new(VocabSize: 50, EmbeddingLength: 32, BlockCount: 2, FeedForwardLength: 48,
-        HeadCount: 4, HeadCountKv: 2, RmsEpsilon: 1e-5f, ContextLength: 64);
+    static readonly LlamaShape Small = new(EmbeddingLength: 32, Layers: 2, Heads: 4, KvHeads: 2, FeedForward: 48, VocabSize: 50,
+        ContextLength: 64);
 
     [Fact]
     public void ParameterNamesAreTheGgufTensorNames()
@@ -84,7 +85,7 @@ public class LlamaTwinModuleTests
         Assert.Contains("width", Assert.Throws<ArgumentException>(() => twin.Predict([LlamaTwinSegment.Embeddings(torch.zeros(2, 31))])).Message);
         Assert.Throws<ArgumentException>(() => twin.Predict([]));
         Assert.Throws<ArgumentException>(() => LlamaTwinSegment.Tokens(torch.zeros(3)));
-        Assert.Contains("divide", Assert.Throws<ArgumentException>(() => new LlamaTwin(Small with { HeadCountKv = 3 })).Message);
-        Assert.Contains("even", Assert.Throws<ArgumentException>(() => new LlamaTwin(Small with { EmbeddingLength = 36, HeadCount = 4, HeadCountKv = 4 })).Message);
+        Assert.Contains("divisible", Assert.Throws<ArgumentException>(() => new LlamaTwin(Small with { KvHeads = 3 })).Message);
+        Assert.Contains("even", Assert.Throws<ArgumentException>(() => new LlamaTwin(Small with { EmbeddingLength = 36, Heads = 4, KvHeads = 4 })).Message);
     }
 }

@@ -1,3 +1,4 @@
+using RegionChat.Llm.Gguf;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,7 +12,7 @@ namespace RegionChat.Llm.Twin.Internal;
 /// </summary>
 internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
-    readonly LlamaTwinConfig _c;
+    readonly LlamaShape _c;
 
 #pragma warning disable IDE1006 // GGUF names
     public readonly RmsNorm attn_norm;
@@ -20,19 +21,19 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public readonly Linear ffn_gate, ffn_up, ffn_down;
 #pragma warning restore IDE1006
 
-    public LlamaTwinBlock(LlamaTwinConfig c) : base(nameof(LlamaTwinBlock))
+    public LlamaTwinBlock(LlamaShape c) : base(nameof(LlamaTwinBlock))
     {
         _c = c;
         long d = c.EmbeddingLength;
-        attn_norm = new RmsNorm(d, c.RmsEpsilon);
+        attn_norm = new RmsNorm(d, c.RmsEps);
         attn_q = nn.Linear(d, d, hasBias: false);
-        attn_k = nn.Linear(d, c.KvWidth, hasBias: false);
-        attn_v = nn.Linear(d, c.KvWidth, hasBias: false);
+        attn_k = nn.Linear(d, c.KvDim, hasBias: false);
+        attn_v = nn.Linear(d, c.KvDim, hasBias: false);
         attn_output = nn.Linear(d, d, hasBias: false);
-        ffn_norm = new RmsNorm(d, c.RmsEpsilon);
-        ffn_gate = nn.Linear(d, c.FeedForwardLength, hasBias: false);
-        ffn_up = nn.Linear(d, c.FeedForwardLength, hasBias: false);
-        ffn_down = nn.Linear(c.FeedForwardLength, d, hasBias: false);
+        ffn_norm = new RmsNorm(d, c.RmsEps);
+        ffn_gate = nn.Linear(d, c.FeedForward, hasBias: false);
+        ffn_up = nn.Linear(d, c.FeedForward, hasBias: false);
+        ffn_down = nn.Linear(c.FeedForward, d, hasBias: false);
         RegisterComponents();
     }
 
@@ -49,9 +50,9 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     Tensor Attention(Tensor x, Tensor cos, Tensor sin)
     {
         long b = x.shape[0], t = x.shape[1];
-        int heads = _c.HeadCount, kvHeads = _c.HeadCountKv, dh = _c.HeadDim;
-        var q = RotaryTable.Apply(attn_q.forward(x).view(b, t, heads, dh), cos, sin, _c.RopeDims);
-        var k = RotaryTable.Apply(attn_k.forward(x).view(b, t, kvHeads, dh), cos, sin, _c.RopeDims);
+        int heads = _c.Heads, kvHeads = _c.KvHeads, dh = _c.HeadDim;
+        var q = RotaryTable.Apply(attn_q.forward(x).view(b, t, heads, dh), cos, sin);
+        var k = RotaryTable.Apply(attn_k.forward(x).view(b, t, kvHeads, dh), cos, sin);
         var v = attn_v.forward(x).view(b, t, kvHeads, dh);
         // [B, H, T, Dh]; query head i reads KV head i / (H / Hkv), as ggml's broadcast in mul_mat does.
         q = q.transpose(1, 2);

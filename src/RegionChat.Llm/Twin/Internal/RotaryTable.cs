@@ -53,19 +53,16 @@ internal sealed class RotaryTable
         (_cos, _sin, _positions) = (cos, sin, positions);
     }
 
-    /// <summary>Rotates adjacent pairs of the first n_rot dims of x [B, T, H, Dh]; cos/sin are [T, n_rot/2].</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin, int ropeDims)
+    /// <summary>Rotates adjacent pairs of x [B, T, H, Dh] (llama rotates the whole head); cos/sin are [T, Dh/2].</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1], h = x.shape[2], dh = x.shape[3];
-        var rot = ropeDims == dh ? x : x.narrow(-1, 0, ropeDims);
-        var pairs = rot.reshape(b, t, h, ropeDims / 2, 2);
+        var pairs = x.reshape(b, t, h, dh / 2, 2);
         var x0 = pairs.select(-1, 0);
         var x1 = pairs.select(-1, 1);
-        var c = cos.view(1, t, 1, ropeDims / 2);
-        var s = sin.view(1, t, 1, ropeDims / 2);
-        var turned = torch.stack(new[] { x0 * c - x1 * s, x0 * s + x1 * c }, -1).reshape(b, t, h, ropeDims);
-        var result = ropeDims == dh ? turned : torch.cat(new[] { turned, x.narrow(-1, ropeDims, dh - ropeDims) }, -1);
-        return scope.MoveToOuter(result);
+        var c = cos.view(1, t, 1, dh / 2);
+        var s = sin.view(1, t, 1, dh / 2);
+        return scope.MoveToOuter(torch.stack(new[] { x0 * c - x1 * s, x0 * s + x1 * c }, -1).reshape(b, t, h, dh));
     }
 }

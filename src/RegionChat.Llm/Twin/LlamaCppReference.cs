@@ -36,8 +36,26 @@ public static class LlamaCppReference
             TypeV = GGMLType.GGML_TYPE_F32,
             FlashAttention = false,
         };
-        using var weights = LLamaWeights.LoadFromFile(parameters);
-        using var context = weights.CreateContext(parameters);
+        LLamaWeights weights;
+        LLamaContext context;
+        try
+        {
+            weights = LLamaWeights.LoadFromFile(parameters);
+        }
+        catch (LLama.Exceptions.RuntimeError e)
+        {
+            throw new InvalidOperationException($"llama.cpp could not load {ggufPath}: {e.Message}", e);
+        }
+        using var ownedWeights = weights;
+        try
+        {
+            context = weights.CreateContext(parameters);
+        }
+        catch (LLama.Exceptions.RuntimeError e)
+        {
+            throw new InvalidOperationException($"llama.cpp could not create a context for {ggufPath}: {e.Message}", e);
+        }
+        using var ownedContext = context;
         int vocab = weights.Vocab.Count;
         var logits = new List<float[]>(total);
         int pos = 0;

@@ -61,6 +61,19 @@ public sealed partial class LlamaTwin
     public static LlamaShape ReadShape(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
+        try
+        {
+            return ReadShapeUnchecked(file);
+        }
+        catch (InvalidCastException e)
+        {
+            // A key of an unexpected type (e.g. per-layer arrays of head counts).
+            throw new GgufFormatException($"{file.Path}: {e.Message}", e);
+        }
+    }
+
+    static LlamaShape ReadShapeUnchecked(GgufFile file)
+    {
         string arch = file.GetStringOrNull("general.architecture") ?? throw new GgufFormatException($"{file.Path}: general.architecture is missing");
         if (arch != "llama") throw new GgufFormatException($"{file.Path}: architecture '{arch}' is not llama");
         if (!file.TryGetTensorInfo("token_embd.weight", out var embd) || embd.Ne.Count != 2)

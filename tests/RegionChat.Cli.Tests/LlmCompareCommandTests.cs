@@ -25,10 +25,9 @@ public sealed class LlmCompareCommandTests : IDisposable
 
     static (int Exit, string Out, string Err) Run(params string[] args)
     {
+        // The verbs as the regionchat executable registers them.
         var root = new RootCommand();
-        var llm = new Command("llm");
-        llm.Subcommands.Add(LlmCompareCommand.Create());
-        root.Subcommands.Add(llm);
+        foreach (var command in CommandCatalog.All()) root.Subcommands.Add(command);
         var output = new StringWriter();
         var error = new StringWriter();
         int exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });

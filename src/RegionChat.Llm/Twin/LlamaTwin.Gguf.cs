@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Vocabulary;
 using TorchSharp;
@@ -126,16 +127,14 @@ public sealed partial class LlamaTwin
     {
         long rowLength = spec.Ne[0];
         long rows = spec.ElementCount / rowLength;
-        // Decode in slices of about 4M floats so a big tensor needs no second whole-size buffer.
-        int rowsPerSlice = (int)Math.Clamp((1L << 22) / rowLength, 1, rows);
-        var buffer = new float[rowsPerSlice * rowLength];
-        var target = parameter.data<float>();
+        // Decode straight into the parameter's storage (Tensor.bytes spans it), 4 MB of floats at a time.
+        int rowsPerSlice = (int)Math.Clamp((1L << 20) / rowLength, 1, rows);
+        using var byRow = parameter.view(rows, rowLength);
         for (long first = 0; first < rows; first += rowsPerSlice)
         {
             int n = (int)Math.Min(rowsPerSlice, rows - first);
-            var slice = buffer.AsSpan(0, (int)(n * rowLength));
-            file.ReadTensorRows(spec.Name, first, n, slice);
-            target.CopyFrom(slice, 0, first * rowLength);
+            using var slice = byRow.narrow(0, first, n);
+            file.ReadTensorRows(spec.Name, first, n, MemoryMarshal.Cast<byte, float>(slice.bytes));
         }
     }
 
@@ -145,9 +144,13 @@ public sealed partial class LlamaTwin
         return (firstRow, rowCount, destination) =>
         {
             // Converted once, on first use, so only the tensor being written is copied (when it is not CPU f32 already).
-            host ??= parameter.detach().to(ScalarType.Float32, torch.CPU).contiguous();
-            long rowLength = host.shape[^1];
-            host.data<float>().CopyTo(destination[..checked((int)(rowCount * rowLength))], 0, firstRow * rowLength);
+            if (host is null)
+            {
+                using var flat = parameter.detach().to(ScalarType.Float32, torch.CPU).contiguous();
+                host = flat.view(-1, parameter.shape[^1]);
+            }
+            using var slice = host.narrow(0, firstRow, rowCount);
+            MemoryMarshal.Cast<byte, float>(slice.bytes).CopyTo(destination);
         };
     }
 }

@@ -18,10 +18,10 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
     readonly RotaryTable _rope;
 
 #pragma warning disable IDE1006 // GGUF names
-    readonly Embedding token_embd;
+    readonly EmbeddingTable token_embd;
     readonly ModuleList<LlamaTwinBlock> blk;
     readonly RmsNorm output_norm;
-    readonly Linear? output;
+    readonly LinearWeight? output;
 #pragma warning restore IDE1006
 
     /// <summary>A model of the given shape, initialised like llama pre-training (normal 0.02, norms at 1).</summary>
@@ -35,11 +35,11 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
         shape.Validate();
         Shape = shape;
         _rope = new RotaryTable(shape.HeadDim, shape.RopeFreqBase);
-        token_embd = nn.Embedding(shape.VocabSize, shape.EmbeddingLength);
+        token_embd = new EmbeddingTable(shape.VocabSize, shape.EmbeddingLength);
         blk = new ModuleList<LlamaTwinBlock>();
         for (int i = 0; i < shape.Layers; i++) blk.Add(new LlamaTwinBlock(shape));
         output_norm = new RmsNorm(shape.EmbeddingLength, shape.RmsEps);
-        if (!shape.TiedOutput) output = nn.Linear(shape.EmbeddingLength, shape.VocabSize, hasBias: false);
+        if (!shape.TiedOutput) output = new LinearWeight(shape.EmbeddingLength, shape.VocabSize);
         RegisterComponents();
         if (seed is long s) InitialiseWeights(s);
     }
@@ -51,22 +51,18 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
     public LlamaShape Shape { get; }
 
     /// <summary>The token embedding table [V, D] (also the output head when <see cref="LlamaShape.TiedOutput"/>).</summary>
-    public Parameter TokenEmbeddingWeight => token_embd.weight!;
+    public Parameter TokenEmbeddingWeight => token_embd.weight;
 
     /// <summary>Logits [B, T, V] for token ids [B, T] (integer) or input embeddings [B, T, D] (floating point).</summary>
     public override Tensor forward(Tensor input)
     {
-        if (input.is_floating_point())
-        {
-            if (input.dim() != 3 || input.shape[2] != Shape.EmbeddingLength)
-                throw new ArgumentException($"embeddings must be [B, T, {Shape.EmbeddingLength}], got [{string.Join(", ", input.shape)}]");
-            using var scope = torch.NewDisposeScope();
-            return scope.MoveToOuter(Head(Hidden(input)));
-        }
-        if (input.dim() != 2)
+        bool embeddings = input.is_floating_point();
+        if (embeddings && (input.dim() != 3 || input.shape[2] != Shape.EmbeddingLength))
+            throw new ArgumentException($"embeddings must be [B, T, {Shape.EmbeddingLength}], got [{string.Join(", ", input.shape)}]");
+        if (!embeddings && input.dim() != 2)
             throw new ArgumentException($"token ids must be [B, T], got [{string.Join(", ", input.shape)}]");
-        using (var scope = torch.NewDisposeScope())
-            return scope.MoveToOuter(Head(Hidden(Embed(input))));
+        using var scope = torch.NewDisposeScope();
+        return scope.MoveToOuter(Head(Hidden(embeddings ? input : Embed(input))));
     }
 
     /// <summary>
@@ -142,7 +138,7 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Logits [.., V] for final hidden states [.., D] (the tied embedding table when there is no output head).</summary>
-    public Tensor Head(Tensor hidden) => output is null ? F.linear(hidden, token_embd.weight!) : output.forward(hidden);
+    public Tensor Head(Tensor hidden) => output is null ? F.linear(hidden, token_embd.weight) : output.forward(hidden);
 
     void InitialiseWeights(long seed)
     {

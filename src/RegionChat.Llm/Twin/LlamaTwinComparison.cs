@@ -66,8 +66,9 @@ public static class LlamaTwinComparison
             LlamaTwinSegment.Tokens(ids.narrow(0, half, tokens - half)),
         ];
 
-        var tokenDiff = LogitDifference.Between(LlamaCppReference.Logits(ggufPath, tokenInput, threads), twin.Predict(tokenInput));
-        var mixedDiff = LogitDifference.Between(LlamaCppReference.Logits(ggufPath, mixedInput, threads), twin.Predict(mixedInput));
+        using var reference = new LlamaCppReference(ggufPath, threads);
+        var tokenDiff = LogitDifference.Between(reference.Logits(tokenInput), twin.Predict(tokenInput));
+        var mixedDiff = LogitDifference.Between(reference.Logits(mixedInput), twin.Predict(mixedInput));
         return new LlamaTwinComparisonResult(shape, tokens, embeddings, seed, tokenDiff, mixedDiff);
     }
 }

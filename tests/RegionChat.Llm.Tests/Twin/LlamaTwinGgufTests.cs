@@ -46,6 +46,21 @@ public sealed class LlamaTwinGgufTests : IDisposable
     }
 
     [Fact]
+    public void TensorsLargerThanOneReadSliceRoundTripExactly()
+    {
+        // token_embd and output are 1139 × 1024 floats, more than the 4 MB slices the loader reads at a time.
+        var vocab = LlamaVocabulary.BuiltInEnglish();
+        var wide = new LlamaShape(EmbeddingLength: 1024, Layers: 1, Heads: 8, KvHeads: 2, FeedForward: 64, VocabSize: vocab.Count, ContextLength: 64);
+        using var twin = new LlamaTwin(wide, seed: 9);
+        string path = _dir.File("wide.gguf");
+        twin.SaveGguf(path, vocab, GgmlType.F32);
+        using var back = LlamaTwin.FromGguf(path);
+        var original = twin.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, p) in back.named_parameters())
+            Assert.True((p - original[name]).abs().max().item<float>() == 0f, $"{name} changed");
+    }
+
+    [Fact]
     public void TensorsLoadIntoTorchShapesWithRowsIntact()
     {
         // ne = [in, out] becomes torch [out, in]; row r of the GGUF data is row r of the torch tensor.

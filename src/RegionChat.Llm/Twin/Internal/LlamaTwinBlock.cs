@@ -1,6 +1,5 @@
 using RegionChat.Llm.Gguf;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -16,9 +15,9 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
 #pragma warning disable IDE1006 // GGUF names
     public readonly RmsNorm attn_norm;
-    public readonly Linear attn_q, attn_k, attn_v, attn_output;
+    public readonly LinearWeight attn_q, attn_k, attn_v, attn_output;
     public readonly RmsNorm ffn_norm;
-    public readonly Linear ffn_gate, ffn_up, ffn_down;
+    public readonly LinearWeight ffn_gate, ffn_up, ffn_down;
 #pragma warning restore IDE1006
 
     public LlamaTwinBlock(LlamaShape c) : base(nameof(LlamaTwinBlock))
@@ -26,14 +25,14 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
         _c = c;
         long d = c.EmbeddingLength;
         attn_norm = new RmsNorm(d, c.RmsEps);
-        attn_q = nn.Linear(d, d, hasBias: false);
-        attn_k = nn.Linear(d, c.KvDim, hasBias: false);
-        attn_v = nn.Linear(d, c.KvDim, hasBias: false);
-        attn_output = nn.Linear(d, d, hasBias: false);
+        attn_q = new LinearWeight(d, d);
+        attn_k = new LinearWeight(d, c.KvDim);
+        attn_v = new LinearWeight(d, c.KvDim);
+        attn_output = new LinearWeight(d, d);
         ffn_norm = new RmsNorm(d, c.RmsEps);
-        ffn_gate = nn.Linear(d, c.FeedForward, hasBias: false);
-        ffn_up = nn.Linear(d, c.FeedForward, hasBias: false);
-        ffn_down = nn.Linear(c.FeedForward, d, hasBias: false);
+        ffn_gate = new LinearWeight(d, c.FeedForward);
+        ffn_up = new LinearWeight(d, c.FeedForward);
+        ffn_down = new LinearWeight(c.FeedForward, d);
         RegisterComponents();
     }
 

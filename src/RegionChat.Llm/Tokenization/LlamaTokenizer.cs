@@ -11,7 +11,7 @@ namespace RegionChat.Llm.Tokenization;
 /// (&lt;0xNN&gt;) for characters outside the vocabulary; decoding reassembles bytes into UTF-8 and drops the space
 /// prefix of the first piece the way llama.cpp's detokenizer does.
 /// </summary>
-public sealed partial class LlamaTokenizer
+public sealed class LlamaTokenizer
 {
     const string SpaceEscape = "\u2581";
 

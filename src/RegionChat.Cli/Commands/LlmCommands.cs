@@ -10,6 +10,7 @@ internal static class LlmCommands
         var llm = new Command("llm", "Language-model tools: GGUF files and llama.cpp engines.");
         llm.Subcommands.Add(LlmInfoCommand.Create());
         llm.Subcommands.Add(LlmSynthCommand.Create());
+        llm.Subcommands.Add(LlmCompareCommand.Create());
         return llm;
     }
 }

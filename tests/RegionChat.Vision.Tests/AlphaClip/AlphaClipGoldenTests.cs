@@ -62,6 +62,22 @@ public sealed class AlphaClipGoldenTests
     }
 
     [SkippableFact]
+    public void ForwardWithAutogradMatchesAndTrainsTheAlphaConv()
+    {
+        // The training path (grad enabled, out-of-place activations) must compute the same function.
+        using var golden = new VitTinyGolden();
+        using var model = AlphaClipVisionTransformer.Load(golden.File("weights.safetensors"), golden.Config);
+        using var grad = enable_grad();
+        using var pooled = model.forward(golden["image"], golden["alpha"]);
+        Assert.True(pooled.requires_grad);
+        TensorAssert.Close(golden["pooled"], pooled.detach(), Tolerance, "pooled with autograd");
+        pooled.square().sum().backward();
+        var alphaGrad = model.get_parameter("conv1_alpha.weight")!.grad;
+        Assert.NotNull(alphaGrad);
+        Assert.True(alphaGrad!.abs().sum().item<float>() > 0);
+    }
+
+    [SkippableFact]
     public void BFloat16RunStaysCloseToFloat32()
     {
         using var golden = new VitTinyGolden();

@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace RegionChat.Llm.Gguf;
+
+/// <summary>
+/// Float conversions to and from the tensor encodings this project writes: F32, F16, BF16 and Q8_0, bit for bit as
+/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises).
+/// </summary>
+public static class GgmlCodec
+{
+    public const int Q8_0BlockSize = 32;
+    const int Q8_0BlockBytes = 34;
+
+    /// <summary>Encodes <paramref name="source"/> as <paramref name="type"/> into exactly its byte size.</summary>
+    public static void Encode(GgmlType type, ReadOnlySpan<float> source, Span<byte> destination)
+    {
+        long need = GgmlTypeInfo.RowBytes(type, source.Length);
+        if (destination.Length != need)
+            throw new ArgumentException($"{source.Length} elements of {type} take {need} bytes, destination has {destination.Length}");
+        switch (type)
+        {
+            case GgmlType.F32 when BitConverter.IsLittleEndian:
+                MemoryMarshal.AsBytes(source).CopyTo(destination);
+                break;
+            case GgmlType.F32:
+                for (int i = 0; i < source.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(destination[(4 * i)..], source[i]);
+                break;
+            case GgmlType.F16:
+                for (int i = 0; i < source.Length; i++) BinaryPrimitives.WriteHalfLittleEndian(destination[(2 * i)..], (Half)source[i]);
+                break;
+            case GgmlType.BF16:
+                for (int i = 0; i < source.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(destination[(2 * i)..], ToBFloat16(source[i]));
+                break;
+            case GgmlType.Q8_0:
+                QuantizeQ8_0(source, destination);
+                break;
+            default:
+                throw new NotSupportedException($"encoding floats as {type} is not supported (F32, F16, BF16, Q8_0 are)");
+        }
+    }
+
+    /// <summary>Decodes <paramref name="source"/> (exactly the bytes of destination.Length elements) into floats.</summary>
+    public static void Decode(GgmlType type, ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        long need = GgmlTypeInfo.RowBytes(type, destination.Length);
+        if (source.Length != need)
+            throw new ArgumentException($"{destination.Length} elements of {type} take {need} bytes, source has {source.Length}");
+        switch (type)
+        {
+            case GgmlType.F32 when BitConverter.IsLittleEndian:
+                source.CopyTo(MemoryMarshal.AsBytes(destination));
+                break;
+            case GgmlType.F32:
+                for (int i = 0; i < destination.Length; i++) destination[i] = BinaryPrimitives.ReadSingleLittleEndian(source[(4 * i)..]);
+                break;
+            case GgmlType.F16:
+                for (int i = 0; i < destination.Length; i++) destination[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(source[(2 * i)..]);
+                break;
+            case GgmlType.BF16:
+                for (int i = 0; i < destination.Length; i++) destination[i] = FromBFloat16(BinaryPrimitives.ReadUInt16LittleEndian(source[(2 * i)..]));
+                break;
+            case GgmlType.Q8_0:
+                DequantizeQ8_0(source, destination);
+                break;
+            default:
+                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0 are)");
+        }
+    }
+
+    /// <summary>
+    /// ggml's quantize_row_q8_0_ref: per block of 32, d = amax/127 (stored as fp16), q = roundf(x * (1/d)) with the
+    /// float d (not the rounded fp16), rounding half away from zero.
+    /// </summary>
+    public static void QuantizeQ8_0(ReadOnlySpan<float> source, Span<byte> destination)
+    {
+        int blocks = source.Length / Q8_0BlockSize;
+        if (source.Length % Q8_0BlockSize != 0 || destination.Length != blocks * Q8_0BlockBytes)
+            throw new ArgumentException("Q8_0 needs whole blocks of 32 elements and 34 bytes per block");
+        for (int b = 0; b < blocks; b++)
+        {
+            var x = source.Slice(b * Q8_0BlockSize, Q8_0BlockSize);
+            var y = destination.Slice(b * Q8_0BlockBytes, Q8_0BlockBytes);
+            float amax = 0f;
+            for (int j = 0; j < Q8_0BlockSize; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+            float d = amax / 127f;
+            float id = d != 0f ? 1f / d : 0f;
+            BinaryPrimitives.WriteHalfLittleEndian(y, (Half)d);
+            for (int j = 0; j < Q8_0BlockSize; j++)
+                y[2 + j] = unchecked((byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero));
+        }
+    }
+
+    /// <summary>ggml's dequantize_row_q8_0: x = fp16 d * q.</summary>
+    public static void DequantizeQ8_0(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        int blocks = destination.Length / Q8_0BlockSize;
+        if (destination.Length % Q8_0BlockSize != 0 || source.Length != blocks * Q8_0BlockBytes)
+            throw new ArgumentException("Q8_0 needs whole blocks of 32 elements and 34 bytes per block");
+        for (int b = 0; b < blocks; b++)
+        {
+            var y = source.Slice(b * Q8_0BlockBytes, Q8_0BlockBytes);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(y);
+            var x = destination.Slice(b * Q8_0BlockSize, Q8_0BlockSize);
+            for (int j = 0; j < Q8_0BlockSize; j++) x[j] = (sbyte)y[2 + j] * d;
+        }
+    }
+
+    /// <summary>ggml's fp32→bf16: round to nearest even; NaN stays a quiet NaN.</summary>
+    public static ushort ToBFloat16(float value)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(value);
+        if ((u & 0x7fffffff) > 0x7f800000) return (ushort)((u >> 16) | 64);
+        return (ushort)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+    }
+
+    public static float FromBFloat16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+}

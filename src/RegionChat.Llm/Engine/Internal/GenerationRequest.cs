@@ -44,6 +44,9 @@ internal sealed class GenerationRequest : SchedulerCommand
     /// <summary>All generated text, stop strings and what follows them included (what the KV cache holds).</summary>
     public StringBuilder RawText { get; } = new();
 
+    /// <summary>Sampled tokens, a final end-of-generation token excluded.</summary>
+    public List<int> OutputTokens { get; } = [];
+
     public string AddRaw(string text)
     {
         RawText.Append(text);
@@ -101,5 +104,5 @@ internal sealed class GenerationRequest : SchedulerCommand
             Core.KvLength),
         new GenerationTimings(Phase == RequestPhase.Queued ? _queued.Elapsed.TotalMilliseconds : _queueMs,
             _prefillMs, _decodeMs, _prefillSteps, _decodeSteps),
-        Stops.Matched) { RawText = RawText.ToString() };
+        Stops.Matched) { RawText = RawText.ToString(), OutputTokens = OutputTokens.ToArray() };
 }

@@ -83,12 +83,21 @@ internal sealed class GenerationScheduler : IDisposable
         _wake.Set();
     }
 
+    /// <summary>Queues a reset or close. The history version changes at once, so a prompt rendered against the old
+    /// history is refused at submission; the KV cells are freed when the loop reaches the command.</summary>
     public void Enqueue(SessionCommand command)
     {
+        var core = command.Session.Core;
         lock (Gate)
         {
             if (_stopping) return;                  // the context and every sequence go away anyway
-            if (command.Close) command.Session.Core.CloseRequested = true;
+            core.Epoch++;
+            if (command.Close) core.CloseRequested = true;
+            else if (core.State == LlmSessionState.Evicted)
+            {
+                core.State = LlmSessionState.Fresh;  // an evicted session holds no cells: nothing left to free
+                return;
+            }
             _queue.Enqueue(command);
         }
         _wake.Set();
@@ -135,13 +144,9 @@ internal sealed class GenerationScheduler : IDisposable
     {
         var session = request.Session;
         var core = request.Core;
-        if (request.ResetFirst) FreeSequence(session, LlmSessionState.Fresh);
-        else if (core.State == LlmSessionState.Evicted) { Fail(request, new SequenceEvictedException(session.Id)); return true; }
-        else if (core.Epoch != request.Epoch)
-        {
-            Fail(request, new LlmEngineException($"{session} was reset after this request was made; its history is gone"));
-            return true;
-        }
+        // Nothing but this request can change its session's history meanwhile: the session is in flight (never
+        // evicted) and later resets queue behind it.
+        if (request.ResetFirst) DropHistory(session);
 
         int pending = core.PendingToken.HasValue ? 1 : 0;
         int fresh = pending + request.Items.Sum(i => i.Count);
@@ -200,9 +205,18 @@ internal sealed class GenerationScheduler : IDisposable
     void Evict(LlmSession session)
     {
         FreeSequence(session, LlmSessionState.Evicted);
+        session.Core.Epoch++;
         Interlocked.Increment(ref _evictions);
         var handler = Evicted;
         if (handler != null) ThreadPool.QueueUserWorkItem(_ => handler(session));
+    }
+
+    /// <summary>Frees the session's cells as a new version of its history (an empty one).</summary>
+    void DropHistory(LlmSession session)
+    {
+        bool had = session.Core.SeqId >= 0 || session.Core.PendingToken.HasValue;
+        FreeSequence(session, LlmSessionState.Fresh);
+        if (had) session.Core.Epoch++;
     }
 
     /// <summary>Drops the session's KV cells and sequence id (under Gate).</summary>
@@ -216,7 +230,6 @@ internal sealed class GenerationScheduler : IDisposable
             _freeSeqIds.Push(core.SeqId);
             _holding.Remove(session);
         }
-        if (core.SeqId >= 0 || core.PendingToken.HasValue || state != LlmSessionState.Fresh) core.Epoch++;
         core.SeqId = -1;
         core.KvLength = 0;
         core.PendingToken = null;
@@ -339,6 +352,7 @@ internal sealed class GenerationScheduler : IDisposable
         int token = r.Sampler.Sample(logits);
         if (!r.Sampling.IgnoreEos && ((LLamaToken)token).IsEndOfGeneration(_vocab)) { r.NextToken = -1; return FinishReason.Stop; }
         r.Sampler.Accept(token);
+        r.OutputTokens.Add(token);
         r.CompletionTokens++;
         r.NextToken = token;
         r.Phase = RequestPhase.Decoding;
@@ -378,7 +392,7 @@ internal sealed class GenerationScheduler : IDisposable
                     r.Core.PendingToken = r.NextToken >= 0 && r.CompletionTokens > 0 ? r.NextToken : null;
                     r.Core.LastUsed = ++_clock;
                 }
-                else FreeSequence(r.Session, LlmSessionState.Fresh);
+                else DropHistory(r.Session);
             }
         }
         r.Phase = RequestPhase.Done;
@@ -394,7 +408,7 @@ internal sealed class GenerationScheduler : IDisposable
         lock (Gate)
         {
             Release(r);
-            if (r.Phase != RequestPhase.Queued) FreeSequence(r.Session, LlmSessionState.Fresh);
+            if (r.Phase != RequestPhase.Queued) DropHistory(r.Session);
         }
         r.Phase = RequestPhase.Done;
         r.Events.Writer.TryComplete(error);

@@ -22,6 +22,9 @@ internal static class NativeLog
             if (_installed) return;
             _installed = true;
         }
+        // Load the library first: before that, LLamaSharp only records the callback for its loader, which throws if
+        // another thread loads the library in between.
+        NativeApi.llama_empty_call();
         NativeLogConfig.llama_log_set(OnMessage);
     }
 

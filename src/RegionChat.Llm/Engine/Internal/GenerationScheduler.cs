@@ -76,7 +76,6 @@ internal sealed class GenerationScheduler : IDisposable
             if (request.Epoch >= 0 && request.Epoch != core.Epoch)
                 throw new LlmEngineException($"{request.Session} was reset after its prompt was rendered; its history is gone");
             core.InFlight = true;
-            request.Epoch = core.Epoch;
             _queue.Enqueue(request);
         }
         request.WakeRegistration = request.Cancel.Register(static w => ((AutoResetEvent)w!).Set(), _wake);
@@ -196,7 +195,6 @@ internal sealed class GenerationScheduler : IDisposable
 
     void Apply(SessionCommand command)
     {
-        var core = command.Session.Core;
         var running = _active.FirstOrDefault(r => r.Session == command.Session);
         if (running != null) Finish(running, FinishReason.Cancelled);
         FreeSequence(command.Session, command.Close ? LlmSessionState.Closed : LlmSessionState.Fresh);

@@ -64,7 +64,15 @@ public sealed class LlmEngine : IDisposable
         try
         {
             var context = new LLamaContext(weights, parameters);
-            return new LlmEngine(weights, context, ReadFacts(options, weights, context));
+            var facts = ReadFacts(options, weights, context);
+            if (facts.MaxSequences > facts.BatchSize)
+            {
+                context.Dispose();
+                // Every running sequence needs a slot in each decode batch; llama.cpp caps n_batch at n_ctx.
+                throw new ArgumentOutOfRangeException(nameof(options.MaxSequences), options.MaxSequences,
+                    $"MaxSequences {facts.MaxSequences} exceeds the context's batch size {facts.BatchSize} (capped at the context size)");
+            }
+            return new LlmEngine(weights, context, facts);
         }
         catch (Exception e) when (e is RuntimeError or LLamaDecodeError)
         {

@@ -30,7 +30,7 @@ internal sealed class BareLlamaLoop : IDisposable
         };
         _weights = LLamaWeights.LoadFromFile(p);
         _context = new LLamaContext(_weights, p);
-        _batchSize = o.BatchSize;
+        _batchSize = (int)_context.NativeHandle.BatchSize;   // llama.cpp caps n_batch at n_ctx
     }
 
     SafeLLamaContextHandle Ctx => _context.NativeHandle;
@@ -73,11 +73,16 @@ internal sealed class BareLlamaLoop : IDisposable
         var batch = new LLamaBatch();
         var next = new int[prompts.Count];
         var index = new int[prompts.Count];
+        var ending = new List<int>();                 // sequences whose prompt ends in the current batch
         for (int s = 0; s < prompts.Count; s++)
             for (int k = 0; k < prompts[s].Length; k++)
-                index[s] = batch.Add(prompts[s][k], k, (LLamaSeqId)s, k == prompts[s].Length - 1);
-        Check(Ctx.Decode(batch));
-        for (int s = 0; s < prompts.Count; s++) next[s] = TokenSampler.ArgMax(Ctx.GetLogitsIth(index[s]));
+            {
+                bool last = k == prompts[s].Length - 1;
+                index[s] = batch.Add(prompts[s][k], k, (LLamaSeqId)s, last);
+                if (last) ending.Add(s);
+                if (batch.TokenCount == _batchSize) Flush();
+            }
+        Flush();
 
         var clock = Stopwatch.StartNew();
         for (int step = 1; step < tokens; step++)
@@ -91,6 +96,15 @@ internal sealed class BareLlamaLoop : IDisposable
         var elapsed = clock.Elapsed;
         Ctx.MemoryClear(true);
         return elapsed;
+
+        void Flush()
+        {
+            if (batch.TokenCount == 0) return;
+            Check(Ctx.Decode(batch));
+            foreach (int s in ending) next[s] = TokenSampler.ArgMax(Ctx.GetLogitsIth(index[s]));
+            ending.Clear();
+            batch.Clear();
+        }
     }
 
     static void Check(DecodeResult r)

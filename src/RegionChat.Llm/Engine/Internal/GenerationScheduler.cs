@@ -312,6 +312,8 @@ internal sealed class GenerationScheduler : IDisposable
         List<(GenerationRequest, FinishReason)> finished)
     {
         if (count == 0) return true;
+        // llama.cpp aborts the process on an oversized batch; the budget rules this out, but never risk it.
+        if (count > _batchSize) throw new InvalidOperationException($"internal error: a batch of {count} exceeds n_batch {_batchSize}");
         var result = decode();
         if (result != DecodeResult.Ok)
         {

@@ -1,0 +1,45 @@
+namespace RegionChat.Server;
+
+/// <summary>
+/// The "RegionChat" configuration section. Set in appsettings.json, as environment variables
+/// (<c>RegionChat__QueueSize=8</c>) or on the command line (<c>--RegionChat:QueueSize=8</c>).
+/// </summary>
+public sealed class ServerOptions
+{
+    public const string Section = "RegionChat";
+
+    /// <summary>Folder of model folders (each with a model.json). Relative paths are taken from the repository root or the
+    /// current directory. Model files are only ever read from inside it.</summary>
+    public string ModelsPath { get; set; } = "models";
+    /// <summary>The model used when a request names none.</summary>
+    public string DefaultModel { get; set; } = "shapes-tiny";
+    /// <summary>CPU threads for llama.cpp and TorchSharp; 0 = all cores.</summary>
+    public int Threads { get; set; }
+    /// <summary>Requests admitted at once (running + waiting). Beyond it: RESOURCE_EXHAUSTED.</summary>
+    public int QueueSize { get; set; } = 64;
+    /// <summary>Sequences decoded together in the shared LLM context.</summary>
+    public int ParallelSequences { get; set; } = 8;
+    /// <summary>LLM context size in tokens, shared by all sequences (KV cache).</summary>
+    public int ContextSize { get; set; } = 8192;
+    /// <summary>LLM batch size (prefill chunk) in tokens.</summary>
+    public int BatchSize { get; set; } = 512;
+    /// <summary>Byte budget of the visual-token cache (image id, region, model) → projected tokens.</summary>
+    public long VisualCacheBytes { get; set; } = 256L << 20;
+    /// <summary>Byte budget of stored images (PutImage / UploadImage / inline images), LRU.</summary>
+    public long ImageStoreBytes { get; set; } = 512L << 20;
+    /// <summary>Largest accepted encoded image.</summary>
+    public long MaxImageBytes { get; set; } = 20L << 20;
+    /// <summary>Largest accepted image in pixels (width × height), checked from the header before decoding.</summary>
+    public long MaxImagePixels { get; set; } = 40_000_000;
+    /// <summary>Largest gRPC message the server receives (an inline image must fit in it).</summary>
+    public int MaxReceiveMessageBytes { get; set; } = 24 << 20;
+    /// <summary>Largest prompt text of one turn, in bytes.</summary>
+    public int MaxPromptBytes { get; set; } = 32 << 10;
+    /// <summary>Default and maximum max_tokens.</summary>
+    public int DefaultMaxTokens { get; set; } = 256;
+    public int MaxTokensLimit { get; set; } = 4096;
+    /// <summary>A session idle for longer is dropped and its KV cache freed.</summary>
+    public double SessionIdleSeconds { get; set; } = 600;
+    /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
+    public string[] ApiKeys { get; set; } = [];
+}

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using RegionChat.Llm.Engine;
+using RegionChat.Llm.Gguf;
+using RegionChat.Vision;
+using RegionChat.Vision.Imaging;
+using RegionChat.Vision.Regions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using TorchSharp;
+
+namespace RegionChat.Inference;
+
+/// <summary>
+/// One loaded region-chat model: Alpha-CLIP vision tower + LLaVA projector + llama.cpp LLM, as its manifest wires them.
+/// Image + region → visual tokens (<see cref="Encode"/>), and chats on the shared LLM context (<see cref="StartChat"/>).
+/// Thread-safe: vision encodes are serialised (TorchSharp uses all its threads per forward), generation is scheduled
+/// by the LLM engine across sequences.
+/// </summary>
+public sealed class RegionChatModel : IDisposable
+{
+    readonly Lock visionGate = new();
+
+    RegionChatModel(ModelManifest manifest, AlphaClipVisionTransformer vision, LlavaProjector projector, LlmEngine llm,
+        ChatTemplate template, ClipPreprocessor preprocessor)
+    {
+        Manifest = manifest;
+        Vision = vision;
+        Projector = projector;
+        Llm = llm;
+        Template = template;
+        Preprocessor = preprocessor;
+    }
+
+    public ModelManifest Manifest { get; }
+    public string Id => Manifest.Id;
+    public AlphaClipVisionTransformer Vision { get; }
+    public LlavaProjector Projector { get; }
+    public LlmEngine Llm { get; }
+    public ChatTemplate Template { get; }
+    public ClipPreprocessor Preprocessor { get; }
+    /// <summary>Visual tokens per image: the patch grid (CLS dropped).</summary>
+    public int VisualTokenCount => (Vision.Config.InputResolution / Vision.Config.PatchSize) * (Vision.Config.InputResolution / Vision.Config.PatchSize);
+
+    /// <summary>Loads the model a manifest describes. Widths must chain: vision width → projector → LLM n_embd.</summary>
+    public static RegionChatModel Load(ModelManifest manifest, RegionChatModelOptions? options = null)
+    {
+        options ??= new RegionChatModelOptions();
+        torch.set_num_threads(options.Threads);
+        var dtype = manifest.Vision.Dtype switch
+        {
+            "bfloat16" => torch.ScalarType.BFloat16,
+            "float16" => torch.ScalarType.Float16,
+            _ => torch.ScalarType.Float32,
+        };
+        AlphaClipConfig? config = manifest.Vision.Config is { } c ? AlphaClipConfig.FromJsonFile(manifest.Resolve(c, "vision.config")) : null;
+        var vision = AlphaClipVisionTransformer.Load(manifest.Resolve(manifest.Vision.Weights, "vision.weights"), config, dtype);
+        vision.eval();
+        vision.ResolveLayer(manifest.Vision.FeatureLayer); // a bad feature layer fails at load, not per request
+
+        LlavaProjector projector;
+        if (manifest.Projector.Weights is { } pw) projector = LlavaProjector.Load(manifest.Resolve(pw, "projector.weights"));
+        else
+        {
+            using var mm = MmprojFile.Open(manifest.Resolve(manifest.Projector.Mmproj!, "projector.mmproj"));
+            var dict = mm.ReadProjectorStateDict();
+            try { projector = LlavaProjector.FromStateDict(dict); }
+            finally { foreach (var t in dict.Values) t.Dispose(); }
+        }
+        projector.eval();
+        if (projector.InputDim != vision.Config.Width)
+            throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower gives {vision.Config.Width}");
+
+        var llm = LlmEngine.Load(new LlmEngineOptions
+        {
+            ModelPath = manifest.Resolve(manifest.Llm.Gguf, "llm.gguf"),
+            ContextSize = options.ContextSize,
+            BatchSize = options.BatchSize,
+            MaxSequences = options.MaxSequences,
+            Threads = options.Threads,
+            BatchThreads = options.Threads,
+            GpuLayers = options.GpuLayers,
+        });
+        try
+        {
+            llm.ValidateVisualWidth(projector.OutputDim);
+            var template = ChatTemplate.Create(manifest.Llm.Template, llm.Facts);
+            var pre = new ClipPreprocessor(new PreprocessOptions
+            {
+                Resolution = vision.Config.InputResolution,
+                Mode = manifest.Vision.Preprocess == "crop" ? SquareMode.Crop : SquareMode.Pad,
+            });
+            return new RegionChatModel(manifest, vision, projector, llm, template, pre);
+        }
+        catch
+        {
+            llm.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads <c>dir/model.json</c>.</summary>
+    public static RegionChatModel Load(string dir, RegionChatModelOptions? options = null) => Load(ModelManifest.Load(dir), options);
+
+    /// <summary>Image + region (null = whole image) → projected visual tokens.</summary>
+    public VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
+
+    /// <summary>Encodes several (image, region) pairs in one vision forward.</summary>
+    public IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items)
+    {
+        if (items.Count == 0) return [];
+        // Rasterising and resizing happen outside the lock: they are per-request CPU work and raise region errors early.
+        var inputs = items.Select(i => Preprocessor.Process(i.Image, i.Region)).ToArray();
+        int r = Preprocessor.Options.Resolution;
+        lock (visionGate)
+        {
+            var sw = Stopwatch.StartNew();
+            using var scope = torch.NewDisposeScope();
+            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Length, 3, r, r]);
+            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Length, 1, r, r]);
+            var features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer);
+            var projected = Projector.Project(features).contiguous();
+            int n = (int)projected.shape[1], width = (int)projected.shape[2];
+            var all = projected.data<float>().ToArray();
+            double ms = sw.Elapsed.TotalMilliseconds / inputs.Length;
+            return Enumerable.Range(0, inputs.Length)
+                .Select(i => new VisualTokens(new EmbeddingBlock(all.AsMemory(i * n * width, n * width), width), ms))
+                .ToArray();
+        }
+    }
+
+    /// <summary>A new conversation on the shared LLM context; null system prompt = the manifest's, else the template's.</summary>
+    public ChatSession StartChat(string? systemPrompt = null) =>
+        new(Llm, Template, string.IsNullOrEmpty(systemPrompt) ? Manifest.Llm.SystemPrompt : systemPrompt);
+
+    /// <summary>The manifest's stop strings added to a request's own.</summary>
+    public SamplingParams WithModelStops(SamplingParams sampling) =>
+        Manifest.Llm.Stop.Length == 0 ? sampling : sampling with { Stop = [.. sampling.Stop, .. Manifest.Llm.Stop.Except(sampling.Stop)] };
+
+    public void Dispose()
+    {
+        Llm.Dispose();
+        Vision.Dispose();
+        Projector.Dispose();
+    }
+}

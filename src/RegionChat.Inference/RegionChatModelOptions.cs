@@ -1,0 +1,16 @@
+namespace RegionChat.Inference;
+
+/// <summary>How a model is served: the shared llama.cpp context and the CPU threads.</summary>
+public sealed record RegionChatModelOptions
+{
+    /// <summary>KV cells shared by all sequences.</summary>
+    public int ContextSize { get; init; } = 4096;
+    /// <summary>Prefill chunk in tokens.</summary>
+    public int BatchSize { get; init; } = 512;
+    /// <summary>Sequences decoded together.</summary>
+    public int MaxSequences { get; init; } = 8;
+    /// <summary>CPU threads for llama.cpp and TorchSharp.</summary>
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>Layers offloaded to a GPU by llama.cpp. Only the CPU backend ships here: GPU use is configuration only, untested.</summary>
+    public int GpuLayers { get; init; }
+}

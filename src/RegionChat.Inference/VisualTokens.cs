@@ -1,0 +1,11 @@
+using RegionChat.Llm.Engine;
+
+namespace RegionChat.Inference;
+
+/// <summary>The projected visual tokens of one (image, region): what replaces &lt;image&gt; in the prompt.</summary>
+public sealed record VisualTokens(EmbeddingBlock Block, double EncodeMs)
+{
+    public int Count => Block.Count;
+    public int Width => Block.Width;
+    public long SizeBytes => (long)Block.Data.Length * sizeof(float);
+}

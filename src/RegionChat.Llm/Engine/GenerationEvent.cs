@@ -1,7 +1,15 @@
 namespace RegionChat.Llm.Engine;
 
-/// <summary>What a generation stream yields: text pieces, then exactly one <see cref="GenerationFinished"/>.</summary>
+/// <summary>What a generation stream yields: one <see cref="PromptAdmitted"/> (unless cancelled or failed while still
+/// queued), text pieces, then exactly one <see cref="GenerationFinished"/>.</summary>
 public abstract record GenerationEvent;
+
+/// <summary>The request left the queue and its prompt is about to be prefilled.</summary>
+/// <param name="PromptTokens">Cached + new prompt positions.</param>
+/// <param name="CachedTokens">Positions reused from the sequence's KV cache.</param>
+/// <param name="NewPromptTokens">Positions to prefill now.</param>
+/// <param name="QueueMs">Time spent waiting for KV room and a sequence.</param>
+public sealed record PromptAdmitted(int PromptTokens, int CachedTokens, int NewPromptTokens, double QueueMs) : GenerationEvent;
 
 /// <summary>Output text; never splits a UTF-8 character and never holds (part of) a stop string.</summary>
 public sealed record TextPiece(string Text) : GenerationEvent;

@@ -49,20 +49,32 @@ public sealed class TinyModels : IDisposable
 }
 
 /// <summary>Collected output of one generation stream.</summary>
-public sealed record Collected(string Text, IReadOnlyList<string> Pieces, GenerationFinished Final)
+public sealed record Collected(string Text, IReadOnlyList<string> Pieces, GenerationFinished Final, PromptAdmitted? Admitted)
 {
     public static async Task<Collected> From(IAsyncEnumerable<GenerationEvent> stream)
     {
         var pieces = new List<string>();
         GenerationFinished? final = null;
+        PromptAdmitted? admitted = null;
         await foreach (var e in stream)
         {
             Assert.Null(final);                                  // nothing after the final event
-            if (e is TextPiece p) pieces.Add(p.Text);
+            if (e is PromptAdmitted a)
+            {
+                Assert.Null(admitted);                           // at most once, before any text
+                Assert.Empty(pieces);
+                admitted = a;
+            }
+            else if (e is TextPiece p) pieces.Add(p.Text);
             else final = (GenerationFinished)e;
         }
         Assert.NotNull(final);
-        return new Collected(string.Concat(pieces), pieces, final!);
+        if (admitted != null)
+        {
+            Assert.Equal(final!.Usage.CachedTokens, admitted.CachedTokens);
+            Assert.Equal(final.Usage.PromptTokens, admitted.PromptTokens);
+        }
+        return new Collected(string.Concat(pieces), pieces, final!, admitted);
     }
 }
 

@@ -75,7 +75,12 @@ internal sealed class GenerationRequest : SchedulerCommand
     double _queueMs, _prefillMs, _decodeMs;
     int _prefillSteps, _decodeSteps;
 
-    public void MarkAdmitted() => _queueMs = _queued.Elapsed.TotalMilliseconds;
+    /// <summary>The request got its KV room: tell the caller the prompt accounting before any text.</summary>
+    public void MarkAdmitted()
+    {
+        _queueMs = _queued.Elapsed.TotalMilliseconds;
+        Events.Writer.TryWrite(new PromptAdmitted(CachedTokens + NewPromptTokens, CachedTokens, NewPromptTokens, _queueMs));
+    }
 
     public void ResetStep()
     {

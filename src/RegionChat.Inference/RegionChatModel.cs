@@ -105,24 +105,30 @@ public sealed class RegionChatModel : IDisposable
     public VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
 
     /// <summary>Encodes several (image, region) pairs in one vision forward.</summary>
-    public IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items)
+    public IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items) =>
+        EncodePreprocessed(items.Select(i => Preprocess(i.Image, i.Region)).ToArray());
+
+    /// <summary>Rasterises the region and resizes image and mask to the tower's input (per request: errors such as an
+    /// empty region or a mask of the wrong size surface here, for that request alone).</summary>
+    public PreprocessedImage Preprocess(Image<Rgb24> image, Region? region) => Preprocessor.Process(image, region);
+
+    /// <summary>Runs the vision tower and projector on preprocessed inputs as one batch.</summary>
+    public IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs)
     {
-        if (items.Count == 0) return [];
-        // Rasterising and resizing happen outside the lock: they are per-request CPU work and raise region errors early.
-        var inputs = items.Select(i => Preprocessor.Process(i.Image, i.Region)).ToArray();
+        if (inputs.Count == 0) return [];
         int r = Preprocessor.Options.Resolution;
         lock (visionGate)
         {
             var sw = Stopwatch.StartNew();
             using var scope = torch.NewDisposeScope();
-            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Length, 3, r, r]);
-            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Length, 1, r, r]);
+            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r]);
+            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r]);
             var features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer);
             var projected = Projector.Project(features).contiguous();
             int n = (int)projected.shape[1], width = (int)projected.shape[2];
             var all = projected.data<float>().ToArray();
-            double ms = sw.Elapsed.TotalMilliseconds / inputs.Length;
-            return Enumerable.Range(0, inputs.Length)
+            double ms = sw.Elapsed.TotalMilliseconds;
+            return Enumerable.Range(0, inputs.Count)
                 .Select(i => new VisualTokens(new EmbeddingBlock(all.AsMemory(i * n * width, n * width), width), ms))
                 .ToArray();
         }

@@ -2,7 +2,8 @@ using RegionChat.Llm.Engine;
 
 namespace RegionChat.Inference;
 
-/// <summary>The projected visual tokens of one (image, region): what replaces &lt;image&gt; in the prompt.</summary>
+/// <summary>The projected visual tokens of one (image, region): what replaces &lt;image&gt; in the prompt.
+/// <see cref="EncodeMs"/> is the wall time of the vision forward that produced them (shared by a batch).</summary>
 public sealed record VisualTokens(EmbeddingBlock Block, double EncodeMs)
 {
     public int Count => Block.Count;

@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using RegionChat.Inference;
+
+namespace RegionChat.Server.Internal;
+
+/// <summary>
+/// The models the server serves: every folder with a model.json directly under the configured models folder.
+/// The default model loads at start-up (so a broken default fails fast); others load on first use.
+/// </summary>
+internal sealed class ModelRegistry : IDisposable
+{
+    readonly ServerOptions options;
+    readonly ILogger<ModelRegistry> log;
+    readonly ConcurrentDictionary<string, Lazy<RegionChatModel>> loaded = new(StringComparer.Ordinal);
+
+    public ModelRegistry(IOptions<ServerOptions> options, ILogger<ModelRegistry> log, IHostEnvironment env)
+    {
+        this.options = options.Value;
+        this.log = log;
+        ModelsPath = ResolveModelsPath(this.options.ModelsPath, env.ContentRootPath);
+        Manifests = ModelManifest.Discover(ModelsPath).Select(TryLoadManifest).OfType<ModelManifest>()
+            .ToDictionary(m => m.Id, StringComparer.Ordinal);
+    }
+
+    public string ModelsPath { get; }
+    public IReadOnlyDictionary<string, ModelManifest> Manifests { get; }
+    public string DefaultModelId => options.DefaultModel;
+
+    ModelManifest? TryLoadManifest(string dir)
+    {
+        try { return ModelManifest.Load(dir); }
+        catch (ModelManifestException e)
+        {
+            log.LogError("skipping model folder {Dir}: {Error}", dir, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>A relative models path is looked up from the content root, then upwards from the app's folder (so
+    /// `dotnet run --project src/RegionChat.Server` finds the repository's models/ from anywhere in the tree).</summary>
+    static string ResolveModelsPath(string configured, string contentRoot)
+    {
+        if (Path.IsPathRooted(configured)) return configured;
+        foreach (var start in new[] { contentRoot, Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
+            {
+                string candidate = Path.Combine(d.FullName, configured);
+                if (Directory.Exists(candidate)) return Path.GetFullPath(candidate);
+            }
+        return Path.GetFullPath(Path.Combine(contentRoot, configured));
+    }
+
+    /// <summary>The model for a request's id ("" = default); null when no such model is served.</summary>
+    public RegionChatModel? Get(string id)
+    {
+        if (string.IsNullOrEmpty(id)) id = DefaultModelId;
+        if (!Manifests.TryGetValue(id, out var manifest)) return null;
+        return loaded.GetOrAdd(id, _ => new Lazy<RegionChatModel>(() => Load(manifest))).Value;
+    }
+
+    RegionChatModel Load(ModelManifest manifest)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var model = RegionChatModel.Load(manifest, new RegionChatModelOptions
+        {
+            ContextSize = options.ContextSize,
+            BatchSize = options.BatchSize,
+            MaxSequences = options.ParallelSequences,
+            Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
+        });
+        log.LogInformation("loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx})",
+            manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount, model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize);
+        return model;
+    }
+
+    /// <summary>Loads the default model now; throws when it is missing or broken.</summary>
+    public RegionChatModel LoadDefault() =>
+        Get(DefaultModelId) ?? throw new InvalidOperationException(
+            $"the default model '{DefaultModelId}' is not in {ModelsPath} (models found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))})");
+
+    public IEnumerable<RegionChatModel> LoadedModels => loaded.Values.Where(l => l.IsValueCreated).Select(l => l.Value);
+
+    public void Dispose()
+    {
+        foreach (var m in LoadedModels) m.Dispose();
+    }
+}

@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
+
+namespace RegionChat.Server.Internal;
+
+/// <summary>A chat session: its conversation on the model's shared context and the image a region-only turn refers to.</summary>
+internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSession chat) : IDisposable
+{
+    public string Id { get; } = id;
+    public RegionChatModel Model { get; } = model;
+    public ChatSession Chat { get; } = chat;
+    public string? LastImageId { get; set; }
+    public long LastUsedTicks = Environment.TickCount64;
+    /// <summary>1 while a turn runs: a session answers one turn at a time.</summary>
+    public int Busy;
+    public void Touch() => Interlocked.Exchange(ref LastUsedTicks, Environment.TickCount64);
+    public void Dispose() => Chat.Dispose();
+}
+
+/// <summary>Sessions by id. Idle sessions expire (their KV cache is freed); the engine evicts least recently used
+/// sequences when KV space runs short, after which the session answers NOT_FOUND.</summary>
+internal sealed class SessionStore(IOptions<ServerOptions> options) : IDisposable
+{
+    readonly ConcurrentDictionary<string, ChatSessionEntry> sessions = new(StringComparer.Ordinal);
+    readonly TimeSpan idle = TimeSpan.FromSeconds(options.Value.SessionIdleSeconds);
+
+    public int Count => sessions.Count;
+
+    public ChatSessionEntry Create(RegionChatModel model, string? systemPrompt)
+    {
+        var entry = new ChatSessionEntry("s-" + Guid.NewGuid().ToString("N"), model, model.StartChat(systemPrompt));
+        sessions[entry.Id] = entry;
+        return entry;
+    }
+
+    public ChatSessionEntry? Get(string id) => sessions.TryGetValue(id, out var e) ? e : null;
+
+    public bool Remove(string id)
+    {
+        if (!sessions.TryRemove(id, out var e)) return false;
+        e.Dispose();
+        return true;
+    }
+
+    /// <summary>Drops sessions idle longer than the configured time; returns how many.</summary>
+    public int SweepIdle()
+    {
+        long now = Environment.TickCount64;
+        int n = 0;
+        foreach (var (id, e) in sessions)
+            if (Volatile.Read(ref e.Busy) == 0 && now - Interlocked.Read(ref e.LastUsedTicks) > idle.TotalMilliseconds && Remove(id)) n++;
+        return n;
+    }
+
+    public void Dispose()
+    {
+        foreach (var id in sessions.Keys) Remove(id);
+    }
+}
+
+/// <summary>Sweeps idle sessions every few seconds.</summary>
+internal sealed class SessionSweeper(SessionStore store, IOptions<ServerOptions> options, ILogger<SessionSweeper> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var period = TimeSpan.FromSeconds(Math.Clamp(options.Value.SessionIdleSeconds / 4, 0.25, 30));
+        using var timer = new PeriodicTimer(period);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            int n = store.SweepIdle();
+            if (n > 0) log.LogInformation("expired {Count} idle session(s)", n);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.Threading.Channels;
+using RegionChat.Inference;
+using RegionChat.Vision.Imaging;
+
+namespace RegionChat.Server.Internal;
+
+/// <summary>
+/// Runs vision encodes on one background loop, batching the requests that are waiting together (per model) into one
+/// forward: under load, N concurrent requests cost one batched forward instead of N serial ones.
+/// </summary>
+internal sealed class VisionBatcher : IDisposable
+{
+    public const int MaxBatch = 16;
+
+    sealed record Job(RegionChatModel Model, PreprocessedImage Input, TaskCompletionSource<VisualTokens> Done);
+
+    readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
+    readonly Task loop;
+
+    public VisionBatcher() => loop = Task.Factory.StartNew(Run, TaskCreationOptions.LongRunning).Unwrap();
+
+    /// <summary>Batches encoded so far and their sizes, for metrics and tests.</summary>
+    public long Batches, Items;
+
+    public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, CancellationToken ct)
+    {
+        var job = new Job(model, input, new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(VisionBatcher));
+        return job.Done.Task.WaitAsync(ct);
+    }
+
+    async Task Run()
+    {
+        var pending = new List<Job>();
+        while (await queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            pending.Clear();
+            while (pending.Count < MaxBatch && queue.Reader.TryRead(out var job)) pending.Add(job);
+            foreach (var group in pending.GroupBy(j => j.Model))
+            {
+                var jobs = group.ToArray();
+                try
+                {
+                    var tokens = group.Key.EncodePreprocessed(jobs.Select(j => j.Input).ToArray());
+                    Interlocked.Increment(ref Batches);
+                    Interlocked.Add(ref Items, jobs.Length);
+                    for (int i = 0; i < jobs.Length; i++) jobs[i].Done.TrySetResult(tokens[i]);
+                }
+                catch (Exception e)
+                {
+                    foreach (var j in jobs) j.Done.TrySetException(e);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        queue.Writer.TryComplete();
+        loop.Wait(TimeSpan.FromSeconds(5));
+    }
+}

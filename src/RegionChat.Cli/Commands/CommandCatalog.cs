@@ -8,6 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return DoctorCommand.Create();
+        yield return LlmCommands.Create();
         yield return BenchCommands.Create();
     }
 }

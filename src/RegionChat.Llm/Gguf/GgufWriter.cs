@@ -33,7 +33,11 @@ public sealed class GgufWriter
         if (alignment <= 0 || (alignment & (alignment - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(alignment), alignment, "GGUF alignment must be a positive power of two");
         Alignment = alignment;
-        if (alignment != DefaultAlignment) Add(AlignmentKey, GgufValue.UInt32((uint)alignment));
+        if (alignment != DefaultAlignment)
+        {
+            _keys.Add(AlignmentKey);
+            _metadata.Add(new(AlignmentKey, GgufValue.UInt32((uint)alignment)));
+        }
     }
 
     public int Alignment { get; }
@@ -44,7 +48,7 @@ public sealed class GgufWriter
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(value);
-        if (key == AlignmentKey && _keys.Contains(AlignmentKey))
+        if (key == AlignmentKey)
             throw new ArgumentException("general.alignment is set through the GgufWriter constructor", nameof(key));
         if (!_keys.Add(key)) throw new ArgumentException($"metadata key '{key}' was already added", nameof(key));
         _metadata.Add(new(key, value));
@@ -176,10 +180,28 @@ public sealed class GgufWriter
             var f = floats.AsSpan(0, checked((int)(count * rowLength)));
             var e = encoded.AsSpan(0, checked((int)GgmlTypeInfo.RowBytes(t.Type, f.Length)));
             t.Rows!(first, count, f);
-            GgmlCodec.Encode(t.Type, f, e);
+            EncodeRows(t.Type, floats, encoded, count, rowLength);
             output.Bytes(e);
         }
         if (output.Position - start != t.ByteSize) throw new InvalidOperationException($"internal: tensor '{t.Name}' size mismatch");
+    }
+
+    // Encodes rows in parallel slices: quantising a 1B-parameter model is otherwise one core's work.
+    static void EncodeRows(GgmlType type, float[] floats, byte[] encoded, int rows, long rowLength)
+    {
+        long rowBytes = GgmlTypeInfo.RowBytes(type, rowLength);
+        int slices = Math.Min(rows, Environment.ProcessorCount * 2);
+        if (type == GgmlType.F32 || slices <= 1 || rows * rowLength < 1 << 16)
+        {
+            GgmlCodec.Encode(type, floats.AsSpan(0, (int)(rows * rowLength)), encoded.AsSpan(0, (int)(rows * rowBytes)));
+            return;
+        }
+        Parallel.For(0, slices, s =>
+        {
+            int from = (int)((long)rows * s / slices), to = (int)((long)rows * (s + 1) / slices);
+            GgmlCodec.Encode(type, floats.AsSpan((int)(from * rowLength), (int)((to - from) * rowLength)),
+                encoded.AsSpan((int)(from * rowBytes), (int)((to - from) * rowBytes)));
+        });
     }
 
     static void WriteValue(CountingWriter output, GgufValue value)

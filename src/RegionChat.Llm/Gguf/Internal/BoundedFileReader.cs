@@ -38,7 +38,7 @@ internal sealed class BoundedFileReader
     {
         ulong length = UInt64();
         if (length > (ulong)Remaining)
-            throw Fail($"string length {length} exceeds the {Remaining} bytes left in the file");
+            throw Fail($"string length {length} exceeds the {Remaining} bytes left in the file (truncated or corrupt)");
         if (length > int.MaxValue) throw Fail($"string length {length} is too large");
         int n = (int)length;
         if (n <= _buffer.Length) return Encoding.UTF8.GetString(Take(n));
@@ -56,7 +56,7 @@ internal sealed class BoundedFileReader
     public void RequireRoomFor(ulong count, int minBytesEach, string what)
     {
         if (count > (ulong)Remaining / (ulong)minBytesEach)
-            throw Fail($"{what} {count} is impossible: {count} × at least {minBytesEach} bytes exceeds the {Remaining} bytes left in the file");
+            throw Fail($"{what} {count} is impossible: {count} × at least {minBytesEach} bytes exceeds the {Remaining} bytes left in the file (truncated or corrupt)");
     }
 
     public GgufFormatException Fail(string message) =>

@@ -1,0 +1,155 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Grpc.Core;
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
+using RegionChat.Vision.Imaging;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// `regionchat bench server --model DIR | --synth [--concurrency N] [--requests K] [--max-tokens T] [--json]`: gRPC
+/// serving overhead (server in-process on loopback vs the engine called directly, same model, same prompts, same run)
+/// and the follow-up turn's time to first token against the first turn's. Targets: gRPC/in-process decode ≥ 0.95,
+/// follow-up TTFT ≤ 0.2 × first-turn TTFT.
+/// </summary>
+internal static class BenchServerCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder (holding model.json) to serve and run." };
+        var synth = new Option<bool>("--synth") { Description = "Benchmark a random-weight model written to a temp folder (vision 224 px / patch 14 / width 256, LLM 512 wide x 8 layers, f16)." };
+        var concurrency = Int("--concurrency", "Requests in flight at once on each path.", 2);
+        var requests = Int("--requests", "Requests per path per round.", 8);
+        var maxTokens = Int("--max-tokens", "Tokens generated per request (greedy; fewer when the model ends its answer).", 32);
+        var threads = Int("--threads", "CPU threads for llama.cpp and TorchSharp (both paths).", Environment.ProcessorCount);
+        var rounds = Int("--rounds", "Rounds of both phases, alternating which runs first.", 2);
+        var followUps = Int("--follow-ups", "Sessions whose first turn and follow-up are timed, per path.", 3);
+        var context = Int("--context", "LLM context size (KV cells shared by the sequences).", 4096);
+        var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
+
+        var command = new Command("server", "Time gRPC serving against the in-process engine (TTFT, decode tok/s) and follow-up turns against first turns.");
+        foreach (var o in new Option[] { model, synth, concurrency, requests, maxTokens, threads, rounds, followUps, context, json }) command.Options.Add(o);
+        command.SetAction(async (parse, ct) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            string? temp = null;
+            try
+            {
+                string dir;
+                if (parse.GetValue(synth))
+                {
+                    if (parse.GetValue(model) != null) throw new ArgumentException("give --model DIR or --synth, not both");
+                    temp = Directory.CreateTempSubdirectory("regionchat-bench-").FullName;
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    dir = BenchModelSynth.Write(Path.Combine(temp, "synth-bench"), new BenchModelSynth.Shape());
+                    output.WriteLine($"wrote a random-weight benchmark model to {dir} in {clock.Elapsed.TotalSeconds:F1} s");
+                }
+                else
+                {
+                    dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("give --model DIR (a model folder) or --synth");
+                    if (!File.Exists(Path.Combine(dir, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
+                }
+                var options = new ServerBenchmarkOptions
+                {
+                    ModelDir = dir,
+                    Concurrency = parse.GetValue(concurrency),
+                    Requests = parse.GetValue(requests),
+                    MaxTokens = parse.GetValue(maxTokens),
+                    Threads = parse.GetValue(threads),
+                    Rounds = parse.GetValue(rounds),
+                    FollowUps = parse.GetValue(followUps),
+                    ContextSize = parse.GetValue(context),
+                };
+                options.Validate();
+                var result = await ServerBenchmark.RunAsync(options, output.WriteLine, ct).ConfigureAwait(false);
+                Print(result, output, parse.GetValue(synth));
+                if (parse.GetValue(json)) output.WriteLine(Json(result, parse.GetValue(synth)));
+                return 0;
+            }
+            catch (RpcException e)
+            {
+                error.WriteLine(ServerConnection.ErrorLine(e));
+                return 1;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelManifestException or LlmEngineException or InvalidImageException or InvalidOperationException)
+            {
+                error.WriteLine($"error: {e.Message}");
+                return e is ArgumentException ? 2 : 1;
+            }
+            finally
+            {
+                if (temp != null) try { Directory.Delete(temp, true); } catch (IOException) { }
+            }
+        });
+        return command;
+
+        static Option<int> Int(string name, string description, int defaultValue) =>
+            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+    }
+
+    static void Print(ServerBenchmarkResult r, TextWriter output, bool synth)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var o = r.Options;
+        output.WriteLine(string.Create(c, $"model {r.ModelId}{(synth ? " (synthetic, random weights)" : "")}: {r.VisualTokens} visual tokens, LLM {r.LlmWidth} x {r.LlmLayers}; " +
+            $"{o.Rounds} rounds x {o.Requests} requests per path at concurrency {o.Concurrency}, {o.MaxTokens} max tokens, {o.Threads} threads; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
+        output.WriteLine(string.Create(c, $"{"",-30}{"gRPC",12}{"in-process",12}{"gRPC/in-proc",14}"));
+        Row("ttft median (ms)", r.Grpc.TtftMedianMs, r.InProcess.TtftMedianMs, r.TtftRatio);
+        Row("decode tok/s (per stream)", r.Grpc.DecodeTokensPerSecond, r.InProcess.DecodeTokensPerSecond, r.DecodeRatio);
+        Row("aggregate tok/s", r.Grpc.AggregateTokensPerSecond, r.InProcess.AggregateTokensPerSecond, r.AggregateRatio);
+        output.WriteLine(string.Create(c, $"generated tokens: gRPC {r.Grpc.CompletionTokens}, in-process {r.InProcess.CompletionTokens}; identical answers {r.IdenticalAnswers}/{r.ComparedAnswers}"));
+        output.WriteLine(string.Create(c, $"follow-up ttft: gRPC {r.FollowUpTtftMs:F1} ms vs first turn {r.FirstTurnTtftMs:F1} ms = {r.FollowUpTtftRatio:F3}x; " +
+            $"in-process {r.InProcessFollowUpTtftMs:F1} vs {r.InProcessFirstTurnTtftMs:F1} ms = {r.InProcessFollowUpTtftRatio:F3}x"));
+        output.WriteLine(string.Create(c, $"targets: decode ratio {r.DecodeRatio:F3} (>= {ServerBenchmarkResult.DecodeTarget}: {(r.DecodeTargetMet ? "met" : "NOT met")}), " +
+            $"follow-up ttft ratio {r.FollowUpTtftRatio:F3} (<= {ServerBenchmarkResult.FollowUpTarget}: {(r.FollowUpTargetMet ? "met" : "NOT met")})"));
+
+        void Row(string name, double grpc, double local, double ratio) =>
+            output.WriteLine(string.Create(c, $"{name,-30}{grpc,12:F2}{local,12:F2}{ratio,14:F3}"));
+    }
+
+    static string Json(ServerBenchmarkResult r, bool synth) => JsonSerializer.Serialize(new Dictionary<string, object?>
+    {
+        ["model"] = r.ModelId,
+        ["synthetic"] = synth,
+        ["visual_tokens"] = r.VisualTokens,
+        ["llm_width"] = r.LlmWidth,
+        ["llm_layers"] = r.LlmLayers,
+        ["threads"] = r.Options.Threads,
+        ["concurrency"] = r.Options.Concurrency,
+        ["requests_per_round"] = r.Options.Requests,
+        ["rounds"] = r.Options.Rounds,
+        ["max_tokens"] = r.Options.MaxTokens,
+        ["follow_up_sessions"] = r.Options.FollowUps,
+        ["grpc_ttft_ms"] = Round(r.Grpc.TtftMedianMs),
+        ["inprocess_ttft_ms"] = Round(r.InProcess.TtftMedianMs),
+        ["ttft_ratio"] = Round(r.TtftRatio),
+        ["grpc_decode_tps"] = Round(r.Grpc.DecodeTokensPerSecond),
+        ["inprocess_decode_tps"] = Round(r.InProcess.DecodeTokensPerSecond),
+        ["decode_ratio"] = Round(r.DecodeRatio),
+        ["grpc_aggregate_tps"] = Round(r.Grpc.AggregateTokensPerSecond),
+        ["inprocess_aggregate_tps"] = Round(r.InProcess.AggregateTokensPerSecond),
+        ["aggregate_ratio"] = Round(r.AggregateRatio),
+        ["grpc_completion_tokens"] = r.Grpc.CompletionTokens,
+        ["inprocess_completion_tokens"] = r.InProcess.CompletionTokens,
+        ["identical_answers"] = r.IdenticalAnswers,
+        ["compared_answers"] = r.ComparedAnswers,
+        ["first_turn_ttft_ms"] = Round(r.FirstTurnTtftMs),
+        ["followup_ttft_ms"] = Round(r.FollowUpTtftMs),
+        ["followup_ttft_ratio"] = Round(r.FollowUpTtftRatio),
+        ["followup_cached_tokens"] = r.GrpcFollowUps.Select(s => s.CachedTokens).DefaultIfEmpty().Min(),
+        ["followup_prompt_tokens"] = r.GrpcFollowUps.Select(s => s.PromptTokens).DefaultIfEmpty().Max(),
+        ["inprocess_first_turn_ttft_ms"] = Round(r.InProcessFirstTurnTtftMs),
+        ["inprocess_followup_ttft_ms"] = Round(r.InProcessFollowUpTtftMs),
+        ["inprocess_followup_ttft_ratio"] = Round(r.InProcessFollowUpTtftRatio),
+        ["decode_target_met"] = r.DecodeTargetMet,
+        ["followup_target_met"] = r.FollowUpTargetMet,
+        ["setup_ms"] = Round(r.SetupMs),
+        ["load_avg_before"] = double.IsFinite(r.LoadBefore) ? r.LoadBefore : null,
+        ["load_avg_after"] = double.IsFinite(r.LoadAfter) ? r.LoadAfter : null,
+    });
+
+    static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 4) : 0;
+}

@@ -20,17 +20,16 @@ internal static class BenchServerCommand
     {
         var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder (holding model.json) to serve and run." };
         var synth = new Option<bool>("--synth") { Description = "Benchmark a random-weight model written to a temp folder (vision 224 px / patch 14 / width 256, LLM 512 wide x 8 layers, f16)." };
-        var concurrency = Int("--concurrency", "Requests in flight at once on each path.", 2);
-        var requests = Int("--requests", "Requests per path per round.", 8);
+        var concurrency = Int("--concurrency", "Requests in flight at once on each path.", 1);
+        var requests = Int("--requests", "Requests per path (interleaved with the other path in chunks of --concurrency).", 16);
         var maxTokens = Int("--max-tokens", "Tokens generated per request (greedy; fewer when the model ends its answer).", 32);
         var threads = Int("--threads", "CPU threads for llama.cpp and TorchSharp (both paths).", Environment.ProcessorCount);
-        var rounds = Int("--rounds", "Rounds of both phases, alternating which runs first.", 2);
         var followUps = Int("--follow-ups", "Sessions whose first turn and follow-up are timed, per path.", 3);
         var context = Int("--context", "LLM context size (KV cells shared by the sequences).", 4096);
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
 
         var command = new Command("server", "Time gRPC serving against the in-process engine (TTFT, decode tok/s) and follow-up turns against first turns.");
-        foreach (var o in new Option[] { model, synth, concurrency, requests, maxTokens, threads, rounds, followUps, context, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, synth, concurrency, requests, maxTokens, threads, followUps, context, json }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -59,7 +58,6 @@ internal static class BenchServerCommand
                     Requests = parse.GetValue(requests),
                     MaxTokens = parse.GetValue(maxTokens),
                     Threads = parse.GetValue(threads),
-                    Rounds = parse.GetValue(rounds),
                     FollowUps = parse.GetValue(followUps),
                     ContextSize = parse.GetValue(context),
                 };
@@ -95,10 +93,12 @@ internal static class BenchServerCommand
         var c = CultureInfo.InvariantCulture;
         var o = r.Options;
         output.WriteLine(string.Create(c, $"model {r.ModelId}{(synth ? " (synthetic, random weights)" : "")}: {r.VisualTokens} visual tokens, LLM {r.LlmWidth} x {r.LlmLayers}; " +
-            $"{o.Rounds} rounds x {o.Requests} requests per path at concurrency {o.Concurrency}, {o.MaxTokens} max tokens, {o.Threads} threads; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
-        output.WriteLine(string.Create(c, $"{"",-30}{"gRPC",12}{"in-process",12}{"gRPC/in-proc",14}"));
-        Row("ttft median (ms)", r.Grpc.TtftMedianMs, r.InProcess.TtftMedianMs, r.TtftRatio);
-        Row("decode tok/s (per stream)", r.Grpc.DecodeTokensPerSecond, r.InProcess.DecodeTokensPerSecond, r.DecodeRatio);
+            $"{o.Requests} requests per path at concurrency {o.Concurrency}, {o.MaxTokens} max tokens, {o.Threads} threads; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
+        output.WriteLine(string.Create(c, $"{"",-30}{"gRPC",12}{"in-process",12}{"gRPC/in-proc",14}   (ratios: median over paired requests)"));
+        Row("ttft (ms, median)", r.Grpc.TtftMedianMs, r.InProcess.TtftMedianMs, r.TtftRatio);
+        Row("request total (ms, median)", r.Grpc.TotalMedianMs, r.InProcess.TotalMedianMs, r.TotalRatio);
+        Row("decode tok/s (median)", r.Grpc.DecodeMedianTokensPerSecond, r.InProcess.DecodeMedianTokensPerSecond, r.DecodeRatio);
+        Row("decode tok/s (pooled)", r.Grpc.DecodeTokensPerSecond, r.InProcess.DecodeTokensPerSecond, r.PooledDecodeRatio);
         Row("aggregate tok/s", r.Grpc.AggregateTokensPerSecond, r.InProcess.AggregateTokensPerSecond, r.AggregateRatio);
         output.WriteLine(string.Create(c, $"generated tokens: gRPC {r.Grpc.CompletionTokens}, in-process {r.InProcess.CompletionTokens}; identical answers {r.IdenticalAnswers}/{r.ComparedAnswers}"));
         output.WriteLine(string.Create(c, $"follow-up ttft: gRPC {r.FollowUpTtftMs:F1} ms vs first turn {r.FirstTurnTtftMs:F1} ms = {r.FollowUpTtftRatio:F3}x; " +
@@ -119,19 +119,24 @@ internal static class BenchServerCommand
         ["llm_layers"] = r.LlmLayers,
         ["threads"] = r.Options.Threads,
         ["concurrency"] = r.Options.Concurrency,
-        ["requests_per_round"] = r.Options.Requests,
-        ["rounds"] = r.Options.Rounds,
+        ["requests"] = r.Options.Requests,
         ["max_tokens"] = r.Options.MaxTokens,
         ["follow_up_sessions"] = r.Options.FollowUps,
         ["grpc_ttft_ms"] = Round(r.Grpc.TtftMedianMs),
         ["inprocess_ttft_ms"] = Round(r.InProcess.TtftMedianMs),
         ["ttft_ratio"] = Round(r.TtftRatio),
-        ["grpc_decode_tps"] = Round(r.Grpc.DecodeTokensPerSecond),
-        ["inprocess_decode_tps"] = Round(r.InProcess.DecodeTokensPerSecond),
+        ["grpc_total_ms"] = Round(r.Grpc.TotalMedianMs),
+        ["inprocess_total_ms"] = Round(r.InProcess.TotalMedianMs),
+        ["total_ratio"] = Round(r.TotalRatio),
+        ["grpc_decode_tps"] = Round(r.Grpc.DecodeMedianTokensPerSecond),
+        ["inprocess_decode_tps"] = Round(r.InProcess.DecodeMedianTokensPerSecond),
         ["decode_ratio"] = Round(r.DecodeRatio),
         ["grpc_aggregate_tps"] = Round(r.Grpc.AggregateTokensPerSecond),
         ["inprocess_aggregate_tps"] = Round(r.InProcess.AggregateTokensPerSecond),
         ["aggregate_ratio"] = Round(r.AggregateRatio),
+        ["grpc_pooled_decode_tps"] = Round(r.Grpc.DecodeTokensPerSecond),
+        ["inprocess_pooled_decode_tps"] = Round(r.InProcess.DecodeTokensPerSecond),
+        ["pooled_decode_ratio"] = Round(r.PooledDecodeRatio),
         ["grpc_completion_tokens"] = r.Grpc.CompletionTokens,
         ["inprocess_completion_tokens"] = r.InProcess.CompletionTokens,
         ["identical_answers"] = r.IdenticalAnswers,

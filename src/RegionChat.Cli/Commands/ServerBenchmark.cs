@@ -17,13 +17,11 @@ internal sealed record ServerBenchmarkOptions
 {
     public required string ModelDir { get; init; }
     /// <summary>Requests in flight at once, on each path.</summary>
-    public int Concurrency { get; init; } = 2;
-    /// <summary>Requests per path per round.</summary>
-    public int Requests { get; init; } = 8;
+    public int Concurrency { get; init; } = 1;
+    /// <summary>Requests per path, run in interleaved chunks of <see cref="Concurrency"/>.</summary>
+    public int Requests { get; init; } = 16;
     public int MaxTokens { get; init; } = 32;
     public int Threads { get; init; } = Environment.ProcessorCount;
-    /// <summary>Rounds of (gRPC, in-process) phases, alternating which goes first, so load drift hits both alike.</summary>
-    public int Rounds { get; init; } = 2;
     /// <summary>Sessions (first turn + follow-up) timed sequentially on each path.</summary>
     public int FollowUps { get; init; } = 3;
     public int ContextSize { get; init; } = 4096;
@@ -34,7 +32,6 @@ internal sealed record ServerBenchmarkOptions
         Check(Requests, 1, 10_000, "--requests");
         Check(MaxTokens, 1, 4096, "--max-tokens");
         Check(Threads, 1, 1024, "--threads");
-        Check(Rounds, 1, 100, "--rounds");
         Check(FollowUps, 1, 1000, "--follow-ups");
         Check(ContextSize, 256, 1 << 20, "--context");
     }
@@ -46,12 +43,21 @@ internal sealed record ServerBenchmarkOptions
 }
 
 /// <summary>One timed turn as its caller saw it: from sending the request to the first text and to the end.</summary>
-internal sealed record TurnSample(double TtftMs, double DecodeMs, int CompletionTokens, int PromptTokens, int CachedTokens, string Text);
+internal sealed record TurnSample(double TtftMs, double DecodeMs, int CompletionTokens, int PromptTokens, int CachedTokens, string Text)
+{
+    public double TotalMs => TtftMs + DecodeMs;
+    /// <summary>Tokens after the first over the time after the first text; 0 when fewer than 2 tokens.</summary>
+    public double DecodeTokensPerSecond => CompletionTokens >= 2 && DecodeMs > 0 ? (CompletionTokens - 1) * 1000.0 / DecodeMs : 0;
+}
 
 /// <summary>The turns of one path (gRPC or in-process) and the wall time they took.</summary>
 internal sealed record PathFigures(IReadOnlyList<TurnSample> Samples, double WallMs)
 {
     public double TtftMedianMs => Median(Samples.Select(s => s.TtftMs));
+    /// <summary>Median time from sending the request to the end of the answer.</summary>
+    public double TotalMedianMs => Median(Samples.Select(s => s.TotalMs));
+    /// <summary>Median over turns of each turn's decode tok/s (what one stream sees).</summary>
+    public double DecodeMedianTokensPerSecond => Median(Samples.Where(s => s.DecodeTokensPerSecond > 0).Select(s => s.DecodeTokensPerSecond));
     /// <summary>Tokens after the first over the time after the first text, summed over turns (token-weighted).</summary>
     public double DecodeTokensPerSecond
     {
@@ -62,7 +68,7 @@ internal sealed record PathFigures(IReadOnlyList<TurnSample> Samples, double Wal
             return ms > 0 ? decoding.Sum(s => s.CompletionTokens - 1) * 1000.0 / ms : 0;
         }
     }
-    /// <summary>All generated tokens over the phases' wall time (what concurrent clients get in total).</summary>
+    /// <summary>All generated tokens over the chunks' wall time (what concurrent clients get in total).</summary>
     public double AggregateTokensPerSecond => WallMs > 0 ? Samples.Sum(s => s.CompletionTokens) * 1000.0 / WallMs : 0;
     public int CompletionTokens => Samples.Sum(s => s.CompletionTokens);
 
@@ -82,14 +88,24 @@ internal sealed record PathFigures(IReadOnlyList<TurnSample> Samples, double Wal
 
 internal sealed record ServerBenchmarkResult(
     ServerBenchmarkOptions Options, string ModelId, int VisualTokens, int LlmWidth, int LlmLayers,
-    PathFigures Grpc, PathFigures InProcess, int IdenticalAnswers, int ComparedAnswers,
+    PathFigures Grpc, PathFigures InProcess,
     IReadOnlyList<TurnSample> GrpcFirstTurns, IReadOnlyList<TurnSample> GrpcFollowUps,
     IReadOnlyList<TurnSample> InProcessFirstTurns, IReadOnlyList<TurnSample> InProcessFollowUps,
     double LoadBefore, double LoadAfter, double SetupMs)
 {
-    public double DecodeRatio => Ratio(Grpc.DecodeTokensPerSecond, InProcess.DecodeTokensPerSecond);
+    // Paired ratios: request i ran the same prompt on both paths side by side, so the median of the per-request ratios
+    // cancels most of the shared machine's load swings; the pooled ratios are given next to them.
+    public double DecodeRatio => PairedMedian(s => s.DecodeTokensPerSecond);
+    public double TtftRatio => PairedMedian(s => s.TtftMs);
+    public double TotalRatio => PairedMedian(s => s.TotalMs);
+    public double PooledDecodeRatio => Ratio(Grpc.DecodeTokensPerSecond, InProcess.DecodeTokensPerSecond);
     public double AggregateRatio => Ratio(Grpc.AggregateTokensPerSecond, InProcess.AggregateTokensPerSecond);
-    public double TtftRatio => Ratio(Grpc.TtftMedianMs, InProcess.TtftMedianMs);
+    public int ComparedAnswers => Math.Min(Grpc.Samples.Count, InProcess.Samples.Count);
+    /// <summary>Requests whose gRPC answer equals the engine's (greedy: all of them, unless batching changed a near-tie).</summary>
+    public int IdenticalAnswers => Enumerable.Range(0, ComparedAnswers).Count(i => Grpc.Samples[i].Text == InProcess.Samples[i].Text);
+
+    double PairedMedian(Func<TurnSample, double> figure) => PathFigures.Median(Enumerable.Range(0, ComparedAnswers)
+        .Select(i => (figure(Grpc.Samples[i]), figure(InProcess.Samples[i]))).Where(p => p.Item1 > 0 && p.Item2 > 0).Select(p => p.Item1 / p.Item2));
     public double FirstTurnTtftMs => PathFigures.Median(GrpcFirstTurns.Select(s => s.TtftMs));
     public double FollowUpTtftMs => PathFigures.Median(GrpcFollowUps.Select(s => s.TtftMs));
     public double FollowUpTtftRatio => Ratio(FollowUpTtftMs, FirstTurnTtftMs);
@@ -150,32 +166,33 @@ internal static class ServerBenchmark
         await GrpcTurnAsync(client, warm, "", warm.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false);
         await LocalOneShotAsync(model, warm, sampling, ct).ConfigureAwait(false);
 
-        var grpcPhases = new List<PathFigures>();
-        var localPhases = new List<PathFigures>();
-        int identical = 0, compared = 0;
-        for (int round = 0; round < o.Rounds; round++)
+        // Interleaved chunks of `concurrency` requests, gRPC then in-process or the other way round, alternating: the
+        // machine's load drifts, and two runs of the same prompt side by side see nearly the same load.
+        var grpcChunks = new List<PathFigures>();
+        var localChunks = new List<PathFigures>();
+        for (int start = 0, chunk = 0; start < o.Requests; start += o.Concurrency, chunk++)
         {
-            // Fresh images every round: the server's visual-token cache must not answer what the engine computes.
-            var prompts = Enumerable.Range(0, o.Requests).Select(i => MakePrompt(1_000_000 + round * o.Requests + i, resolution, question)).ToList();
-            PathFigures? g = null, l = null;
+            // Fresh images for every request: the server's visual-token cache must not answer what the engine computes.
+            var prompts = Enumerable.Range(start, Math.Min(o.Concurrency, o.Requests - start))
+                .Select(i => MakePrompt(1_000_000 + i, resolution, question)).ToList();
             for (int leg = 0; leg < 2; leg++)
             {
-                if ((leg == 0) == (round % 2 == 0))
-                {
-                    g = await RunPhaseAsync(o.Concurrency, prompts, async p => (await GrpcTurnAsync(client, p, "", p.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false);
-                    log($"round {round + 1}: gRPC {o.Requests} requests at concurrency {o.Concurrency}: ttft {g.TtftMedianMs:F1} ms, decode {g.DecodeTokensPerSecond:F1} tok/s, {g.CompletionTokens} tokens in {g.WallMs / 1000:F2} s");
-                }
+                if ((leg == 0) == (chunk % 2 == 0))
+                    grpcChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await GrpcTurnAsync(client, p, "", p.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
                 else
-                {
-                    l = await RunPhaseAsync(o.Concurrency, prompts, p => LocalOneShotAsync(model, p, sampling, ct), ct).ConfigureAwait(false);
-                    log($"round {round + 1}: in-process {o.Requests} requests at concurrency {o.Concurrency}: ttft {l.TtftMedianMs:F1} ms, decode {l.DecodeTokensPerSecond:F1} tok/s, {l.CompletionTokens} tokens in {l.WallMs / 1000:F2} s");
-                }
+                    localChunks.Add(await RunChunkAsync(o.Concurrency, prompts, p => LocalOneShotAsync(model, p, sampling, ct), ct).ConfigureAwait(false));
             }
-            grpcPhases.Add(g!);
-            localPhases.Add(l!);
-            for (int i = 0; i < prompts.Count; i++, compared++)
-                if (g!.Samples[i].Text == l!.Samples[i].Text) identical++;
+            int done = start + prompts.Count;
+            if (done % Math.Max(o.Concurrency, Math.Max(1, o.Requests / 4)) == 0 || done == o.Requests)
+            {
+                var g = PathFigures.Concat(grpcChunks);
+                var l = PathFigures.Concat(localChunks);
+                log($"{done}/{o.Requests} requests per path: ttft gRPC {g.TtftMedianMs:F1} / in-process {l.TtftMedianMs:F1} ms, " +
+                    $"decode {g.DecodeTokensPerSecond:F1} / {l.DecodeTokensPerSecond:F1} tok/s (load {LoadAverage():F1})");
+            }
         }
+        var grpc = PathFigures.Concat(grpcChunks);
+        var local = PathFigures.Concat(localChunks);
 
         // Follow-ups, one session at a time: the second turn should prefill only its own text.
         var gFirst = new List<TurnSample>();
@@ -206,7 +223,7 @@ internal static class ServerBenchmark
             $"(cached {gFollow.Select(s => s.CachedTokens).DefaultIfEmpty().Min()} of {gFollow.Select(s => s.PromptTokens).DefaultIfEmpty().Max()} prompt tokens)");
 
         return new ServerBenchmarkResult(o, model.Id, model.VisualTokenCount, model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.LayerCount,
-            PathFigures.Concat(grpcPhases), PathFigures.Concat(localPhases), identical, compared, gFirst, gFollow, lFirst, lFollow,
+            grpc, local, gFirst, gFollow, lFirst, lFollow,
             loadBefore, LoadAverage(), setupMs);
     }
 
@@ -223,7 +240,7 @@ internal static class ServerBenchmark
         return new Prompt(png.ToArray(), region, ProtoRegionMapper.ToProto(region), question);
     }
 
-    static async Task<PathFigures> RunPhaseAsync(int concurrency, IReadOnlyList<Prompt> prompts, Func<Prompt, Task<TurnSample>> turn, CancellationToken ct)
+    static async Task<PathFigures> RunChunkAsync(int concurrency, IReadOnlyList<Prompt> prompts, Func<Prompt, Task<TurnSample>> turn, CancellationToken ct)
     {
         var samples = new TurnSample[prompts.Count];
         var wall = Stopwatch.StartNew();

@@ -20,6 +20,7 @@ internal static class BenchServerCommand
     {
         var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder (holding model.json) to serve and run." };
         var synth = new Option<bool>("--synth") { Description = "Benchmark a random-weight model written to a temp folder (vision 224 px / patch 14 / width 256, LLM 512 wide x 8 layers, f16)." };
+        var synthDir = new Option<DirectoryInfo?>("--synth-dir") { Description = "With --synth: write the model to this folder and keep it (reused when it already holds one) instead of a temp folder." };
         var concurrency = Int("--concurrency", "Requests in flight at once on each path.", 1);
         var requests = Int("--requests", "Requests per path (interleaved with the other path in chunks of --concurrency).", 16);
         var maxTokens = Int("--max-tokens", "Tokens generated per request (greedy; fewer when the model ends its answer).", 32);
@@ -29,7 +30,7 @@ internal static class BenchServerCommand
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
 
         var command = new Command("server", "Time gRPC serving against the in-process engine (TTFT, decode tok/s) and follow-up turns against first turns.");
-        foreach (var o in new Option[] { model, synth, concurrency, requests, maxTokens, threads, followUps, context, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, synth, synthDir, concurrency, requests, maxTokens, threads, followUps, context, json }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -41,13 +42,23 @@ internal static class BenchServerCommand
                 if (parse.GetValue(synth))
                 {
                     if (parse.GetValue(model) != null) throw new ArgumentException("give --model DIR or --synth, not both");
-                    temp = Directory.CreateTempSubdirectory("regionchat-bench-").FullName;
-                    var clock = System.Diagnostics.Stopwatch.StartNew();
-                    dir = BenchModelSynth.Write(Path.Combine(temp, "synth-bench"), new BenchModelSynth.Shape());
-                    output.WriteLine($"wrote a random-weight benchmark model to {dir} in {clock.Elapsed.TotalSeconds:F1} s");
+                    if (parse.GetValue(synthDir) is { } keep) dir = keep.FullName;
+                    else
+                    {
+                        temp = Directory.CreateTempSubdirectory("regionchat-bench-").FullName;
+                        dir = Path.Combine(temp, "synth-bench");
+                    }
+                    if (File.Exists(Path.Combine(dir, ModelManifest.FileName))) output.WriteLine($"reusing the benchmark model in {dir}");
+                    else
+                    {
+                        var clock = System.Diagnostics.Stopwatch.StartNew();
+                        BenchModelSynth.Write(dir, new BenchModelSynth.Shape());
+                        output.WriteLine($"wrote a random-weight benchmark model to {dir} in {clock.Elapsed.TotalSeconds:F1} s");
+                    }
                 }
                 else
                 {
+                    if (parse.GetValue(synthDir) != null) throw new ArgumentException("--synth-dir goes with --synth");
                     dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("give --model DIR (a model folder) or --synth");
                     if (!File.Exists(Path.Combine(dir, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
                 }
@@ -94,11 +105,12 @@ internal static class BenchServerCommand
         var o = r.Options;
         output.WriteLine(string.Create(c, $"model {r.ModelId}{(synth ? " (synthetic, random weights)" : "")}: {r.VisualTokens} visual tokens, LLM {r.LlmWidth} x {r.LlmLayers}; " +
             $"{o.Requests} requests per path at concurrency {o.Concurrency}, {o.MaxTokens} max tokens, {o.Threads} threads; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
-        output.WriteLine(string.Create(c, $"{"",-30}{"gRPC",12}{"in-process",12}{"gRPC/in-proc",14}   (ratios: median over paired requests)"));
+        output.WriteLine(string.Create(c, $"{"",-34}{"gRPC",12}{"in-process",12}{"gRPC/in-proc",14}   (ratios: median over paired requests)"));
         Row("ttft (ms, median)", r.Grpc.TtftMedianMs, r.InProcess.TtftMedianMs, r.TtftRatio);
         Row("request total (ms, median)", r.Grpc.TotalMedianMs, r.InProcess.TotalMedianMs, r.TotalRatio);
-        Row("decode tok/s (median)", r.Grpc.DecodeMedianTokensPerSecond, r.InProcess.DecodeMedianTokensPerSecond, r.DecodeRatio);
-        Row("decode tok/s (pooled)", r.Grpc.DecodeTokensPerSecond, r.InProcess.DecodeTokensPerSecond, r.PooledDecodeRatio);
+        Row("decode tok/s at caller (median)", r.Grpc.DecodeMedianTokensPerSecond, r.InProcess.DecodeMedianTokensPerSecond, r.DecodeRatio);
+        Row("decode tok/s in engine (median)", r.Grpc.EngineDecodeMedianTokensPerSecond, r.InProcess.EngineDecodeMedianTokensPerSecond, r.EngineDecodeRatio);
+        Row("decode tok/s at caller (pooled)", r.Grpc.DecodeTokensPerSecond, r.InProcess.DecodeTokensPerSecond, r.PooledDecodeRatio);
         Row("aggregate tok/s", r.Grpc.AggregateTokensPerSecond, r.InProcess.AggregateTokensPerSecond, r.AggregateRatio);
         output.WriteLine(string.Create(c, $"generated tokens: gRPC {r.Grpc.CompletionTokens}, in-process {r.InProcess.CompletionTokens}; identical answers {r.IdenticalAnswers}/{r.ComparedAnswers}"));
         output.WriteLine(string.Create(c, $"follow-up ttft: gRPC {r.FollowUpTtftMs:F1} ms vs first turn {r.FirstTurnTtftMs:F1} ms = {r.FollowUpTtftRatio:F3}x; " +
@@ -107,7 +119,7 @@ internal static class BenchServerCommand
             $"follow-up ttft ratio {r.FollowUpTtftRatio:F3} (<= {ServerBenchmarkResult.FollowUpTarget}: {(r.FollowUpTargetMet ? "met" : "NOT met")})"));
 
         void Row(string name, double grpc, double local, double ratio) =>
-            output.WriteLine(string.Create(c, $"{name,-30}{grpc,12:F2}{local,12:F2}{ratio,14:F3}"));
+            output.WriteLine(string.Create(c, $"{name,-34}{grpc,12:F2}{local,12:F2}{ratio,14:F3}"));
     }
 
     static string Json(ServerBenchmarkResult r, bool synth) => JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -134,6 +146,9 @@ internal static class BenchServerCommand
         ["grpc_aggregate_tps"] = Round(r.Grpc.AggregateTokensPerSecond),
         ["inprocess_aggregate_tps"] = Round(r.InProcess.AggregateTokensPerSecond),
         ["aggregate_ratio"] = Round(r.AggregateRatio),
+        ["grpc_engine_decode_tps"] = Round(r.Grpc.EngineDecodeMedianTokensPerSecond),
+        ["inprocess_engine_decode_tps"] = Round(r.InProcess.EngineDecodeMedianTokensPerSecond),
+        ["engine_decode_ratio"] = Round(r.EngineDecodeRatio),
         ["grpc_pooled_decode_tps"] = Round(r.Grpc.DecodeTokensPerSecond),
         ["inprocess_pooled_decode_tps"] = Round(r.InProcess.DecodeTokensPerSecond),
         ["pooled_decode_ratio"] = Round(r.PooledDecodeRatio),

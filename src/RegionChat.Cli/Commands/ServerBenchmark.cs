@@ -43,7 +43,9 @@ internal sealed record ServerBenchmarkOptions
 }
 
 /// <summary>One timed turn as its caller saw it: from sending the request to the first text and to the end.</summary>
-internal sealed record TurnSample(double TtftMs, double DecodeMs, int CompletionTokens, int PromptTokens, int CachedTokens, string Text)
+/// <param name="EngineDecodeTps">The engine's own decode rate for the turn (the server's Timings, or the in-process
+/// GenerationFinished timings): how fast the LLM stepped, without the delivery to the caller.</param>
+internal sealed record TurnSample(double TtftMs, double DecodeMs, int CompletionTokens, int PromptTokens, int CachedTokens, string Text, double EngineDecodeTps)
 {
     public double TotalMs => TtftMs + DecodeMs;
     /// <summary>Tokens after the first over the time after the first text; 0 when fewer than 2 tokens.</summary>
@@ -71,6 +73,7 @@ internal sealed record PathFigures(IReadOnlyList<TurnSample> Samples, double Wal
     /// <summary>All generated tokens over the chunks' wall time (what concurrent clients get in total).</summary>
     public double AggregateTokensPerSecond => WallMs > 0 ? Samples.Sum(s => s.CompletionTokens) * 1000.0 / WallMs : 0;
     public int CompletionTokens => Samples.Sum(s => s.CompletionTokens);
+    public double EngineDecodeMedianTokensPerSecond => Median(Samples.Where(s => s.EngineDecodeTps > 0).Select(s => s.EngineDecodeTps));
 
     public static PathFigures Concat(IEnumerable<PathFigures> parts)
     {
@@ -98,6 +101,7 @@ internal sealed record ServerBenchmarkResult(
     public double DecodeRatio => PairedMedian(s => s.DecodeTokensPerSecond);
     public double TtftRatio => PairedMedian(s => s.TtftMs);
     public double TotalRatio => PairedMedian(s => s.TotalMs);
+    public double EngineDecodeRatio => PairedMedian(s => s.EngineDecodeTps);
     public double PooledDecodeRatio => Ratio(Grpc.DecodeTokensPerSecond, InProcess.DecodeTokensPerSecond);
     public double AggregateRatio => Ratio(Grpc.AggregateTokensPerSecond, InProcess.AggregateTokensPerSecond);
     public int ComparedAnswers => Math.Min(Grpc.Samples.Count, InProcess.Samples.Count);
@@ -138,6 +142,11 @@ internal static class ServerBenchmark
         double loadBefore = LoadAverage();
         var setup = Stopwatch.StartNew();
         int sequences = Math.Max(8, o.Concurrency);
+        // Both engines live in this process for the whole run, with the same options; the same prompts go to each.
+        using var model = RegionChatModel.Load(o.ModelDir, new RegionChatModelOptions
+        {
+            Threads = o.Threads, ContextSize = o.ContextSize, MaxSequences = sequences, BatchSize = 512,
+        });
         await using var server = await InProcessServer.StartAsync(o.ModelDir, new Dictionary<string, string?>
         {
             ["RegionChat:Threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
@@ -149,10 +158,6 @@ internal static class ServerBenchmark
         }).ConfigureAwait(false);
         using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
         var client = new PbV1.RegionChat.RegionChatClient(channel);
-        using var model = RegionChatModel.Load(o.ModelDir, new RegionChatModelOptions
-        {
-            Threads = o.Threads, ContextSize = o.ContextSize, MaxSequences = sequences, BatchSize = 512,
-        });
         log($"server on {server.Address} and in-process engine loaded {model.Id} in {setup.Elapsed.TotalSeconds:F1} s " +
             $"({model.VisualTokenCount} visual tokens, LLM width {model.Llm.Facts.EmbeddingWidth} x {model.Llm.Facts.LayerCount} layers, {o.Threads} threads)");
         double setupMs = setup.Elapsed.TotalMilliseconds;
@@ -288,7 +293,8 @@ internal static class ServerBenchmark
         if (started == null || finished == null) throw new InvalidOperationException("the server's Chat stream ended without its started/finished events");
         if (end) await client.EndSessionAsync(new PbV1.EndSessionRequest { SessionId = started.SessionId }, cancellationToken: ct).ConfigureAwait(false);
         if (first < 0) first = total;
-        return (new TurnSample(first, total - first, (int)finished.Usage.CompletionTokens, (int)started.PromptTokens, (int)started.CachedTokens, answer.ToString()), started.SessionId);
+        return (new TurnSample(first, total - first, (int)finished.Usage.CompletionTokens, (int)started.PromptTokens, (int)started.CachedTokens, answer.ToString(),
+            finished.Timings?.DecodeTokensPerSecond ?? 0), started.SessionId);
     }
 
     static async Task<TurnSample> LocalOneShotAsync(RegionChatModel model, Prompt p, SamplingParams sampling, CancellationToken ct)
@@ -329,7 +335,7 @@ internal static class ServerBenchmark
         if (finished == null || finished.Reason == FinishReason.Cancelled) throw new OperationCanceledException("the in-process turn was cancelled");
         if (first < 0) first = total;
         return new TurnSample(first, total - first, finished.Usage.CompletionTokens, admitted?.PromptTokens ?? finished.Usage.PromptTokens,
-            admitted?.CachedTokens ?? finished.Usage.CachedTokens, answer.ToString());
+            admitted?.CachedTokens ?? finished.Usage.CachedTokens, answer.ToString(), finished.Timings.DecodeTokensPerSecond);
     }
 
     /// <summary>The 1-minute load average (Linux), or NaN: the machine is shared, so results say how busy it was.</summary>

@@ -10,6 +10,7 @@ internal static class BenchCommands
         var command = new Command("bench", "Measure speed on this machine.");
         command.Subcommands.Add(BenchVisionCommand.Create());
         command.Subcommands.Add(BenchLlmCommand.Create());
+        command.Subcommands.Add(BenchServerCommand.Create());
         return command;
     }
 }

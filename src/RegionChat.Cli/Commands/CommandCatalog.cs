@@ -13,5 +13,8 @@ internal static class CommandCatalog
         yield return LlmCommands.Create();
         yield return VisionCommands.Create();
         yield return BenchCommands.Create();
+        yield return ChatCommand.Create();
+        yield return ModelsCommand.Create();
+        yield return CaptionCommand.Create();
     }
 }

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using Grpc.Core;
+using RegionChat.Vision.Imaging;
+using RegionChat.Vision.Regions;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// `regionchat chat --server URL [--image FILE] [region] [--session ID] "question"`: one turn against a server, the
+/// answer streamed to stdout. Without a question: an interactive chat reading lines from stdin (see <see cref="InteractiveChat"/>).
+/// Exit codes: 0 ok, 1 a call failed (the error line names the gRPC status), 2 bad arguments.
+/// </summary>
+internal static class ChatCommand
+{
+    /// <param name="input">Where interactive lines come from; null = the console's stdin.</param>
+    public static Command Create(TextReader? input = null)
+    {
+        var server = new ServerArguments();
+        var regionArgs = new RegionArguments();
+        var session = new Option<string?>("--session") { Description = "Continue this session (its id is printed on stderr after every turn)." };
+        var model = new Option<string?>("--model") { Description = "Model id (see `regionchat models`); default: the server's default model." };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per answer; 0 = the server's default.", DefaultValueFactory = _ => 0 };
+        var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 (the default) is greedy." };
+        var seed = new Option<ulong?>("--seed") { Description = "Sampling seed (same seed, prompt and parameters: same answer)." };
+        var system = new Option<string?>("--system") { Description = "System prompt for a new session (default: the model's)." };
+        var question = new Argument<string?>("question") { Description = "The question. Omit it for an interactive chat on stdin.", Arity = ArgumentArity.ZeroOrOne };
+
+        var command = new Command("chat", "Chat with a RegionChat server about a region of an image; the answer streams to stdout.");
+        server.AddTo(command);
+        regionArgs.AddTo(command);
+        foreach (var o in new Option[] { session, model, maxTokens, temperature, seed, system }) command.Options.Add(o);
+        command.Arguments.Add(question);
+
+        command.SetAction(async (parse, ct) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            ServerConnection connection;
+            ChatConversation conversation;
+            Region? region;
+            string? imagePath = parse.GetValue(regionArgs.Image)?.FullName;
+            try
+            {
+                int max = parse.GetValue(maxTokens);
+                if (max < 0) throw new ArgumentException($"--max-tokens must be >= 0, got {max}");
+                region = regionArgs.ParseRegion(parse);
+                connection = server.Connect(parse);
+                var settings = new ChatTurnSettings(parse.GetValue(model) ?? "", (uint)max, parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(system) ?? "");
+                conversation = new ChatConversation(connection, settings, output, error) { SessionId = parse.GetValue(session) ?? "" };
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException)
+            {
+                error.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+
+            using (connection)
+            {
+                if (parse.GetValue(question) is { } text)
+                {
+                    try
+                    {
+                        var image = imagePath == null ? null : await connection.ImageInputAsync(imagePath, ct).ConfigureAwait(false);
+                        await conversation.SendAsync(text, image, region == null ? null : ProtoRegionMapper.ToProto(region), ct).ConfigureAwait(false);
+                        return 0;
+                    }
+                    catch (RpcException e)
+                    {
+                        error.WriteLine(ServerConnection.ErrorLine(e));
+                        return 1;
+                    }
+                    catch (ArgumentException e)
+                    {
+                        error.WriteLine($"error: {e.Message}");
+                        return 2;
+                    }
+                }
+                var chat = new InteractiveChat(conversation, connection, input ?? Console.In, error, showPrompt: input == null && !Console.IsInputRedirected);
+                return await chat.RunAsync(imagePath, region, ct).ConfigureAwait(false);
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using RegionChat.Server;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// The real RegionChat server (Kestrel, h2c, the same services and endpoints as RegionChat.Server's Program) on a free
+/// loopback port, serving one model folder as the default model. Its logs go to stderr, so stdout stays clean.
+/// </summary>
+internal sealed class InProcessServer : IAsyncDisposable
+{
+    readonly WebApplication app;
+
+    InProcessServer(WebApplication app, Uri address, string modelId)
+    {
+        this.app = app;
+        Address = address;
+        ModelId = modelId;
+    }
+
+    /// <summary>http://127.0.0.1:PORT</summary>
+    public Uri Address { get; }
+    /// <summary>The served model's id (its folder name).</summary>
+    public string ModelId { get; }
+
+    /// <summary>Starts a server on <paramref name="modelDir"/>; <paramref name="settings"/> are configuration keys such
+    /// as "RegionChat:Threads" (they win over the defaults set here).</summary>
+    public static async Task<InProcessServer> StartAsync(string modelDir, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDir));
+        string modelId = Path.GetFileName(dir);
+        var config = new Dictionary<string, string?>
+        {
+            ["RegionChat:ModelsPath"] = Path.GetDirectoryName(dir),
+            ["RegionChat:DefaultModel"] = modelId,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) config[k] = v;
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(config);
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        RegionChatServer.AddServices(builder);
+        // Every log line to stderr: stdout carries only the command's own output (answers, JSON).
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        var app = builder.Build();
+        try
+        {
+            RegionChatServer.MapEndpoints(app);
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new InProcessServer(app, new Uri(address), modelId);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+    }
+}

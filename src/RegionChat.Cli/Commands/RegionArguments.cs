@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using RegionChat.Vision.Regions;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// The image and region options shared by the client verbs (`chat`, `caption`): `--image FILE` and at most one of
+/// `--mask FILE | --box x0,y0,x1,y1 | --polygon x,y,… | --scribble "x,y,…;width" | --rle FILE.json | --region JSON`.
+/// Every form is parsed into a vision <see cref="Region"/> (used as is in-process, mapped by <see cref="ProtoRegionMapper"/>
+/// for gRPC), so both paths see the same region.
+/// </summary>
+internal sealed class RegionArguments
+{
+    public Option<FileInfo?> Image { get; } = new("--image") { Description = "Image file (PNG, JPEG, WebP, BMP, GIF)." };
+    public Option<FileInfo?> Mask { get; } = new("--mask") { Description = "Region as a mask image of the image's size (pixels >= 128 are inside)." };
+    public Option<string?> Box { get; } = new("--box") { Description = "Region as a box x0,y0,x1,y1 in image pixels (with --normalized: fractions of the size)." };
+    public Option<bool> Normalized { get; } = new("--normalized") { Description = "--box coordinates are fractions of the image width/height." };
+    public Option<string?> Polygon { get; } = new("--polygon") { Description = "Region as a filled polygon x,y,x,y,… (at least 3 points)." };
+    public Option<string?> Scribble { get; } = new("--scribble") { Description = "Region as a brush stroke \"x,y,x,y,…;width\"." };
+    public Option<FileInfo?> Rle { get; } = new("--rle") { Description = "Region as a COCO RLE JSON file {\"size\": [h, w], \"counts\": …} (or a COCO annotation with \"segmentation\")." };
+    public Option<string?> RegionJsonText { get; } = new("--region") { Description = "Region as JSON, e.g. '{\"box\": [10,10,40,40]}' or a union '[{…},{…}]'; @FILE reads it from a file." };
+
+    public IEnumerable<Option> All => [Image, Mask, Box, Normalized, Polygon, Scribble, Rle, RegionJsonText];
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in All) command.Options.Add(o);
+    }
+
+    /// <summary>The region the options give (null = none given: the whole image). Throws <see cref="ArgumentException"/>
+    /// or <see cref="InvalidRegionException"/> with a clear message.</summary>
+    public Region? ParseRegion(ParseResult parse)
+    {
+        var given = new List<(string Kind, string Value)>();
+        if (parse.GetValue(Mask) is { } m) given.Add(("mask", m.FullName));
+        if (parse.GetValue(Box) is { } b) given.Add(("box", b));
+        if (parse.GetValue(Polygon) is { } p) given.Add(("polygon", p));
+        if (parse.GetValue(Scribble) is { } s) given.Add(("scribble", s));
+        if (parse.GetValue(Rle) is { } r) given.Add(("rle", r.FullName));
+        if (parse.GetValue(RegionJsonText) is { } j) given.Add(("region", j));
+        if (given.Count > 1)
+            throw new ArgumentException($"give at most one region option; got {string.Join(", ", given.Select(g => "--" + g.Kind))}");
+        if (given.Count == 0)
+        {
+            if (parse.GetValue(Normalized)) throw new ArgumentException("--normalized only applies to --box");
+            return null;
+        }
+        return Parse(given[0].Kind, given[0].Value, parse.GetValue(Normalized));
+    }
+
+    /// <summary>One region from its kind (mask, box, polygon, scribble, rle, region, whole) and text, as the options and
+    /// the interactive chat's /commands write it.</summary>
+    public static Region Parse(string kind, string value, bool normalized = false)
+    {
+        switch (kind)
+        {
+            case "mask":
+                RequireFile(value, "--mask");
+                return MaskRegion.Load(value);
+            case "box":
+            {
+                var v = Numbers(value, "--box");
+                if (v.Length != 4) throw new ArgumentException($"--box needs 4 numbers x0,y0,x1,y1, got {v.Length} in \"{value}\"");
+                return new BoxRegion(v[0], v[1], v[2], v[3], normalized);
+            }
+            case "polygon":
+                return new PolygonRegion(RegionPoint.FromFlat(Numbers(value, "--polygon"), "polygon"));
+            case "scribble":
+            {
+                int semi = value.LastIndexOf(';');
+                if (semi < 0) throw new ArgumentException($"--scribble needs \"x,y,x,y,…;width\", got \"{value}\" (no ';width')");
+                var width = Numbers(value[(semi + 1)..], "--scribble width");
+                if (width.Length != 1) throw new ArgumentException($"--scribble needs one stroke width after ';', got \"{value[(semi + 1)..]}\"");
+                return new ScribbleRegion(RegionPoint.FromFlat(Numbers(value[..semi], "--scribble"), "scribble.points"), width[0]);
+            }
+            case "rle":
+                return new RleRegion(ParseRleFile(value));
+            case "region":
+                if (value.StartsWith('@'))
+                {
+                    RequireFile(value[1..], "--region @FILE");
+                    return RegionJson.ParseFile(value[1..]);
+                }
+                return RegionJson.Parse(value);
+            case "whole":
+                return WholeImageRegion.Instance;
+            default:
+                throw new ArgumentException($"unknown region kind '{kind}'");
+        }
+    }
+
+    /// <summary>Reads a COCO RLE from a JSON file: the RLE object itself, or an annotation holding it as "segmentation".</summary>
+    static CocoRle ParseRleFile(string path)
+    {
+        RequireFile(path, "--rle");
+        if (new FileInfo(path).Length > 64L << 20) throw new ArgumentException($"--rle file '{path}' is larger than 64 MiB");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new ArgumentException($"--rle file '{path}' is not valid JSON: {e.Message}"); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("segmentation", out var seg)) root = seg;
+            return RegionJson.ParseRle(root);
+        }
+    }
+
+    static void RequireFile(string path, string option)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"{option}: file '{path}' not found");
+    }
+
+    static double[] Numbers(string text, string option)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new double[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !double.IsFinite(values[i]))
+                throw new ArgumentException($"{option}: \"{parts[i]}\" is not a number (expected comma-separated numbers, got \"{text}\")");
+        return values;
+    }
+}

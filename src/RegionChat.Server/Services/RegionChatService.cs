@@ -188,7 +188,7 @@ internal sealed class RegionChatService(
     {
         string requestId = NewRequestId();
         context.ResponseTrailers.Add("x-request-id", requestId);
-        using var scope = log.BeginScope(new Dictionary<string, object> { ["RequestId"] = requestId, ["Method"] = method });
+        using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
         var sw = Stopwatch.StartNew();
         StatusCode code = StatusCode.OK;
         try

@@ -185,9 +185,10 @@ internal sealed class TurnRunner(
                 var sw = Stopwatch.StartNew();
                 try
                 {
-                    var (stored, image) = images.Put(input.Data.Memory);
-                    image.Dispose(); // decoded again on a visual-cache miss; keeps memory flat under many images
-                    timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                    // Checked by a full decode when new; the pixels are decoded again only on a visual-cache miss, which
+                    // keeps memory flat under many images.
+                    var stored = images.Put(input.Data.Memory, out bool decoded);
+                    if (decoded) timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                     return stored.Id;
                 }
                 catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(field + ".data", e.Message); }

@@ -155,8 +155,7 @@ internal sealed class RegionChatService(
         if (bytes.Length > Options.MaxImageBytes) throw RpcErrors.InvalidArgument(field, $"the image is {bytes.Length} bytes; the limit is {Options.MaxImageBytes}");
         try
         {
-            var (stored, decoded) = images.Put(bytes);
-            decoded.Dispose();
+            var stored = images.Put(bytes, out _);
             return new PbV1.ImageRef { ImageId = stored.Id, Width = (uint)stored.Width, Height = (uint)stored.Height, SizeBytes = (ulong)bytes.Length };
         }
         catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(field, e.Message); }

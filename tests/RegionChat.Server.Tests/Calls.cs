@@ -38,6 +38,36 @@ static class Calls
         return request;
     }
 
+    /// <summary>A turn that runs long: with the tiny model's weights this text-only greedy answer reaches thousands of
+    /// tokens without an end-of-sequence token (tests that rely on it check for finish reason LENGTH).</summary>
+    public static PbV1.ChatRequest LongChat(uint maxTokens = 3000) => Chat("describe this region", maxTokens: maxTokens);
+
+    /// <summary>Starts a chat stream and waits for its ChatStarted event.</summary>
+    public static async Task<(AsyncServerStreamingCall<PbV1.ChatEvent> Call, PbV1.ChatStarted Started)> StartChatAsync(
+        this PbV1.RegionChat.RegionChatClient client, PbV1.ChatRequest request, DateTime? deadline = null, CancellationToken ct = default)
+    {
+        var call = client.Chat(request, deadline: deadline ?? Deadline(), cancellationToken: ct);
+        Assert.True(await call.ResponseStream.MoveNext(), "the stream ended before ChatStarted");
+        Assert.Equal(PbV1.ChatEvent.EventOneofCase.Started, call.ResponseStream.Current.EventCase);
+        return (call, call.ResponseStream.Current.Started);
+    }
+
+    /// <summary>Reads the rest of a started stream: its text and final event.</summary>
+    public static async Task<(string Text, PbV1.ChatFinished Finished)> FinishAsync(AsyncServerStreamingCall<PbV1.ChatEvent> call)
+    {
+        var text = new System.Text.StringBuilder();
+        PbV1.ChatFinished? finished = null;
+        await foreach (var e in call.ResponseStream.ReadAllAsync())
+        {
+            Assert.Null(finished); // nothing after the final event
+            if (e.Delta != null) text.Append(e.Delta.Text);
+            else if (e.Finished != null) finished = e.Finished;
+            else Assert.Fail($"unexpected {e.EventCase} event mid-stream");
+        }
+        Assert.NotNull(finished);
+        return (text.ToString(), finished);
+    }
+
     public static PbV1.Region Box(float x0, float y0, float x1, float y1) => new() { Box = new PbV1.Box { X0 = x0, Y0 = y0, X1 = x1, Y1 = y1 } };
 
     /// <summary>Runs <paramref name="call"/> and returns the RpcException it must end with.</summary>

@@ -97,6 +97,8 @@ internal sealed class TurnRunner(
             var stream = session.Chat.GenerateAsync(ChatMessage.User(text, visual), model.WithModelStops(sampling), linked.Token);
             await foreach (var ev in stream.ConfigureAwait(false))
             {
+                // The client is gone (cancel or deadline): the engine is stopping; nothing more can be written.
+                if (ct.IsCancellationRequested) continue;
                 switch (ev)
                 {
                     case PromptAdmitted a:
@@ -118,8 +120,6 @@ internal sealed class TurnRunner(
                         await emit(new PbV1.ChatEvent { Delta = new PbV1.TextDelta { Text = t.Text } }).ConfigureAwait(false);
                         break;
                     case GenerationFinished g:
-                        // A client that is gone cannot read its final event.
-                        if (ct.IsCancellationRequested) break;
                         // Cancelled by the shutdown while still queued: nothing was started, so the call is refused
                         // (the stream must begin with ChatStarted) and the client may retry elsewhere.
                         if (!started) throw RpcErrors.Unavailable("the server is shutting down; the request was not started");

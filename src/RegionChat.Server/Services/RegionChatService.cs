@@ -217,9 +217,17 @@ internal sealed class RegionChatService(
             // A stream whose client left or whose deadline passed ends quietly; count it by what happened to the call.
             if (context.CancellationToken.IsCancellationRequested) code = CancelledCode(context);
         }
+        catch (Exception e) when (e is not RpcException && context.CancellationToken.IsCancellationRequested)
+        {
+            // The client left or the deadline passed: whatever failed after that (a write to the finished call, a
+            // cancelled wait) is the cancellation itself, not a server error.
+            code = CancelledCode(context);
+            log.LogInformation("{Method} ended by {Code}: {Error}", method, code, e.Message);
+            throw new RpcException(new Status(code, code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
+        }
         catch (Exception e)
         {
-            var rpc = ToRpcException(e, requestId, context);
+            var rpc = ToRpcException(e, requestId);
             code = rpc.StatusCode;
             if (code == StatusCode.Internal) log.LogError(e, "{Method} failed", method);
             else log.LogInformation("{Method} → {Code}: {Message}", method, code, rpc.Status.Detail);
@@ -235,11 +243,9 @@ internal sealed class RegionChatService(
     static StatusCode CancelledCode(ServerCallContext context) =>
         context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
 
-    RpcException ToRpcException(Exception e, string requestId, ServerCallContext? context = null) => e switch
+    RpcException ToRpcException(Exception e, string requestId) => e switch
     {
         RpcException r => r,
-        OperationCanceledException when context?.CancellationToken.IsCancellationRequested == true && CancelledCode(context) == StatusCode.DeadlineExceeded =>
-            new RpcException(new Status(StatusCode.DeadlineExceeded, "the deadline passed before the call completed")),
         OperationCanceledException => new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled")),
         RegionChat.Inference.ModelManifestException m => new RpcException(new Status(StatusCode.FailedPrecondition, m.Message)),
         _ => RpcErrors.Internal(requestId),

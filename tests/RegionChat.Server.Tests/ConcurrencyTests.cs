@@ -40,7 +40,7 @@ public class ConcurrencyTests
     {
         await using var host = await ServerHost.StartAsync(("QueueSize", "2"), ("ParallelSequences", "1"));
         // Two long turns fill the queue: one runs, the other waits for the only sequence.
-        var (running, _) = await host.Client.StartChatAsync(Calls.LongChat(400));
+        var (running, _) = await host.Client.StartChatAsync(Calls.LongChat(1000));
         var waiting = host.Client.Chat(Calls.LongChat(50), deadline: Calls.Deadline());
         var waitingStarted = waiting.ResponseStream.MoveNext();
         Assert.True(await Calls.EventuallyAsync(() => host.Admission.InFlight == 2), "the second request was not admitted");

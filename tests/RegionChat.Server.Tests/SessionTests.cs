@@ -100,6 +100,22 @@ public class SessionTests
     }
 
     [Fact]
+    public async Task AFollowUpThatOverflowsTheContextIsRefusedAndTheSessionGoesOn()
+    {
+        await using var host = await ServerHost.StartAsync(("ContextSize", "256"));
+        var t1 = await host.Client.ChatAsync(Calls.Chat("what is this?", First));
+        string session = t1.Started.SessionId;
+        var tooLong = Calls.Chat(string.Join(" ", Enumerable.Repeat("blue", 250)), sessionId: session);
+        var e = await Calls.FailsAsync(() => Calls.DrainAsync(host.Client.Chat(tooLong, deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Equal("message.text", Assert.Single(Calls.Violations(e)).Field);
+        Assert.Contains("context", e.Status.Detail);
+
+        var t2 = await host.Client.ChatAsync(Calls.Chat("and the colour?", sessionId: session));
+        Assert.True(t2.Started.CachedTokens >= t1.Started.PromptTokens, "the refused turn cost the session its history");
+    }
+
+    [Fact]
     public async Task AnEvictedSessionIsNotFoundRatherThanAnsweredWithoutItsHistory()
     {
         // One sequence: a second conversation must evict the first, idle one.

@@ -64,4 +64,30 @@ public class CaptionStreamTests
         Assert.Equal(0, host.Sessions.Count);
         Assert.True(await Calls.EventuallyAsync(() => host.Model.Llm.Statistics is { SequencesHeld: 0, UsedCells: 0 }));
     }
+
+    [Fact]
+    public async Task CancellingTheStreamMidwayFreesEveryItem()
+    {
+        await using var host = await ServerHost.StartAsync(("ParallelSequences", "2"));
+        using var cts = new CancellationTokenSource();
+        using var call = host.Client.CaptionStream(deadline: Calls.Deadline(), cancellationToken: cts.Token);
+        for (int i = 0; i < 8; i++)
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest
+            {
+                Id = $"long-{i}",
+                // Long answers (over a thousand tokens for these scenes), so items are still running at the cancel. Each
+                // reserves KV cells for its max_tokens, so two of them fit the 4096-cell context at once.
+                Request = new PbV1.CaptionRequest { Image = new() { Data = TestImages.SceneBytes(70 + i) }, MaxTokens = 1000 },
+            });
+        Assert.True(await Calls.EventuallyAsync(() => host.Model.Llm.Statistics.SequencesHeld == 2), "two items did not start");
+        cts.Cancel();
+        var e = await Calls.FailsAsync(async () => { await foreach (var _ in call.ResponseStream.ReadAllAsync()) { } });
+        Assert.Equal(StatusCode.Cancelled, e.StatusCode);
+
+        Assert.True(await Calls.EventuallyAsync(() => host.Admission.InFlight == 0 && host.Model.Llm.Statistics is { SequencesHeld: 0, UsedCells: 0, ReservedCells: 0, QueuedRequests: 0 }),
+            $"still held after the cancel: {host.Admission.InFlight} admitted, engine {host.Model.Llm.Statistics}");
+        Assert.Equal(0, PrometheusText.Value(await host.MetricsAsync(), "regionchat_requests_active"));
+        var caption = await host.Client.CaptionAsync(new PbV1.CaptionRequest { Image = new() { Data = TestImages.SceneBytes(79) }, MaxTokens = 4 }, deadline: Calls.Deadline());
+        Assert.Equal("tiny", caption.Model);
+    }
 }

@@ -120,8 +120,9 @@ internal sealed class TurnRunner(
                         await emit(new PbV1.ChatEvent { Delta = new PbV1.TextDelta { Text = t.Text } }).ConfigureAwait(false);
                         break;
                     case GenerationFinished g:
-                        // Cancelled by the shutdown while still queued: nothing was started, so the call is refused
-                        // (the stream must begin with ChatStarted) and the client may retry elsewhere.
+                        // Ended before admission, and not by the client (handled above): the shutdown cancelled it while
+                        // it waited. Nothing was started, so the call is refused (a stream must begin with ChatStarted)
+                        // and the client may retry elsewhere.
                         if (!started) throw RpcErrors.Unavailable("the server is shutting down; the request was not started");
                         timings.PrefillMs = g.Timings.PrefillMs;
                         timings.DecodeMs = g.Timings.DecodeMs;
@@ -163,12 +164,12 @@ internal sealed class TurnRunner(
         {
             throw RpcErrors.Unavailable("the server is shutting down");
         }
-        catch (ObjectDisposedException)
+        catch (ObjectDisposedException) when (!ct.IsCancellationRequested)
         {
             // The session expired or was ended between lookup and generation.
             throw SessionGone(session.Id);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) when (!ct.IsCancellationRequested)
         {
             throw RpcErrors.InvalidArgument(f.Text, e.Message);
         }

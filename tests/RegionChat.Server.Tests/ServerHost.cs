@@ -1,3 +1,5 @@
+using System.Net;
+using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -6,42 +8,56 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using RegionChat.Server;
+using RegionChat.Inference;
+using RegionChat.Server.Internal;
 using RegionChat.TestSupport;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;
 
-/// <summary>A real RegionChat server (Kestrel, h2c) on a free loopback port, serving tiny models written to a temp dir.</summary>
+/// <summary>A real RegionChat server (Kestrel, h2c) on a free loopback port, serving the tiny random model "tiny".</summary>
 public sealed class ServerHost : IAsyncDisposable
 {
-    readonly TempDir temp = new();
-    readonly WebApplication app;
+    /// <summary>One tiny model folder per test run: hosts only read it, and writing it costs torch's start-up once.</summary>
+    static readonly Lazy<string> SharedModels = new(() =>
+    {
+        var temp = new TempDir();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => temp.Dispose();
+        string models = temp.File("models");
+        TinyModel.Write(Path.Combine(models, "tiny"));
+        return models;
+    });
 
-    public string ModelsPath { get; }
+    readonly WebApplication app;
+    readonly HttpClient http;
+    bool stopped;
+
+    ServerHost(WebApplication app, Uri address)
+    {
+        this.app = app;
+        Address = address;
+        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
+        Client = new PbV1.RegionChat.RegionChatClient(Channel);
+        // The listener is HTTP/2 only (h2c), so /metrics is fetched with HTTP/2 prior knowledge.
+        http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+    }
+
     public Uri Address { get; }
     public GrpcChannel Channel { get; }
     public PbV1.RegionChat.RegionChatClient Client { get; }
     public IServiceProvider Services => app.Services;
 
-    ServerHost(WebApplication app, string modelsPath, Uri address)
-    {
-        this.app = app;
-        ModelsPath = modelsPath;
-        Address = address;
-        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
-        Client = new PbV1.RegionChat.RegionChatClient(Channel);
-    }
+    internal RegionChatModel Model => Services.GetRequiredService<ModelRegistry>().Get("")!;
+    internal AdmissionQueue Admission => Services.GetRequiredService<AdmissionQueue>();
+    internal SessionStore Sessions => Services.GetRequiredService<SessionStore>();
+    internal ShutdownSignal Shutdown => Services.GetRequiredService<ShutdownSignal>();
 
     /// <summary>Starts a server with model "tiny" (the default) and any extra settings ("RegionChat:QueueSize" = "2", …).</summary>
-    public static async Task<ServerHost> StartAsync(IDictionary<string, string?>? settings = null, TempDir? reuseModels = null)
+    public static async Task<ServerHost> StartAsync(IDictionary<string, string?>? settings = null)
     {
-        var temp = new TempDir();
-        string models = temp.File("models");
-        TinyModel.Write(Path.Combine(models, "tiny"));
         var config = new Dictionary<string, string?>
         {
-            ["RegionChat:ModelsPath"] = models,
+            ["RegionChat:ModelsPath"] = SharedModels.Value,
             ["RegionChat:DefaultModel"] = "tiny",
             ["RegionChat:Threads"] = "1",
             ["RegionChat:ContextSize"] = "4096",
@@ -51,25 +67,48 @@ public sealed class ServerHost : IAsyncDisposable
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) config[k] = v;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(config);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         RegionChatServer.AddServices(builder);
         var app = builder.Build();
         RegionChatServer.MapEndpoints(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var host = new ServerHost(app, models, new Uri(address));
-        host.ownedTemp = temp;
-        return host;
+        return new ServerHost(app, new Uri(address));
     }
 
-    TempDir? ownedTemp;
+    /// <summary>Starts a server with the given "RegionChat:" settings ("QueueSize" = "2", …).</summary>
+    public static Task<ServerHost> StartAsync(params (string Key, string Value)[] settings) =>
+        StartAsync(settings.ToDictionary(s => "RegionChat:" + s.Key, s => (string?)s.Value));
+
+    /// <summary>Metadata carrying an API key as "authorization: Bearer KEY".</summary>
+    public static Metadata Bearer(string key) => new() { { "authorization", "Bearer " + key } };
+
+    /// <summary>The Prometheus text of /metrics, fresh: the exporter caches a scrape for 300 ms, so a read soon after
+    /// the previous one waits that out.</summary>
+    public async Task<string> MetricsAsync()
+    {
+        var wait = lastScrape + TimeSpan.FromMilliseconds(350) - DateTime.UtcNow;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        string text = await http.GetStringAsync("/metrics", cts.Token);
+        lastScrape = DateTime.UtcNow;
+        return text;
+    }
+
+    DateTime lastScrape = DateTime.MinValue;
+
+    /// <summary>Stops the host as SIGTERM would (in-flight streams end, new calls are refused).</summary>
+    public Task StopAsync()
+    {
+        stopped = true;
+        return app.StopAsync();
+    }
 
     public async ValueTask DisposeAsync()
     {
+        http.Dispose();
         Channel.Dispose();
-        await app.StopAsync();
+        if (!stopped) await app.StopAsync();
         await app.DisposeAsync();
-        ownedTemp?.Dispose();
-        temp.Dispose();
     }
 }

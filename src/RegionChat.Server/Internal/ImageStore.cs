@@ -29,17 +29,19 @@ internal sealed class ImageStore(IOptions<ServerOptions> options)
         return hex.Length == 64 && hex.All(Uri.IsHexDigit) ? "sha256:" + hex.ToLowerInvariant() : null;
     }
 
-    /// <summary>Checks and stores image bytes (decoding them fully once); throws InvalidImageException when bad.</summary>
-    public (StoredImage Image, Image<Rgb24> Decoded) Put(ReadOnlyMemory<byte> bytes)
+    /// <summary>Checks and stores image bytes. Bytes already stored (same content id) are not decoded again; new ones
+    /// are decoded fully once, so a bad image fails here (InvalidImageException) rather than later.</summary>
+    /// <param name="decoded">Whether the bytes were decoded now (false when they were already stored).</param>
+    public StoredImage Put(ReadOnlyMemory<byte> bytes, out bool decoded)
     {
-        var decoded = ImageLoader.Decode(bytes, Limits);
         string id = IdOf(bytes.Span);
-        if (!images.TryGet(id, out var stored))
-        {
-            stored = new StoredImage(id, bytes.ToArray(), decoded.Width, decoded.Height);
-            images.Set(id, stored);
-        }
-        return (stored, decoded);
+        decoded = false;
+        if (images.TryGet(id, out var stored)) return stored;
+        using (var image = ImageLoader.Decode(bytes, Limits))
+            stored = new StoredImage(id, bytes.ToArray(), image.Width, image.Height);
+        decoded = true;
+        images.Set(id, stored);
+        return stored;
     }
 
     public bool TryGet(string id, out StoredImage image) => images.TryGet(id, out image);

@@ -6,8 +6,12 @@ using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Internal;
 
-/// <summary>Maps the proto <see cref="PbV1.Region"/> to the vision side's regions; malformed input becomes an
-/// <see cref="InvalidRegionException"/> whose field is relative to the Region message.</summary>
+/// <summary>
+/// Maps the proto <see cref="PbV1.Region"/> to the vision side's regions. Every error, whether found now or when the
+/// region is rasterised against its image, is an <see cref="InvalidRegionException"/> whose field is the proto path
+/// relative to the Region message ("box", "mask_png", "rle.size", "union.regions[1].polygon.points"; "" for the Region
+/// itself), so clients get the name of the field they sent rather than the vision code's own names.
+/// </summary>
 internal static class ProtoRegions
 {
     public const int MaxUnionParts = 64, MaxPoints = 100_000, MaxDepth = 4;
@@ -21,47 +25,68 @@ internal static class ProtoRegions
         switch (r.KindCase)
         {
             case PbV1.Region.KindOneofCase.None:
-                throw new InvalidRegionException(path.Length == 0 ? "kind" : path, InvalidRegionReason.Malformed, "a region needs one of mask_png, box, polygon, scribble, rle, whole_image or union");
+                throw new InvalidRegionException(path, InvalidRegionReason.Malformed, "a region needs one of mask_png, box, polygon, scribble, rle, whole_image or union");
             case PbV1.Region.KindOneofCase.WholeImage:
                 if (!r.WholeImage) throw new InvalidRegionException(F("whole_image"), InvalidRegionReason.Malformed, "whole_image must be true when set");
+                // Not wrapped: the preprocessor treats the whole image specially (alpha all inside, padding included).
                 return WholeImageRegion.Instance;
             case PbV1.Region.KindOneofCase.MaskPng:
-                try { return MaskRegion.Decode(r.MaskPng.Memory, limits); }
-                catch (InvalidImageException e) { throw new InvalidRegionException(F("mask_png"), InvalidRegionReason.Unreadable, e.Message, e); }
+                return Fielded(() => MaskRegion.Decode(r.MaskPng.Memory, limits), _ => F("mask_png"));
             case PbV1.Region.KindOneofCase.Box:
             {
                 var b = r.Box;
                 foreach (var (v, n) in new[] { (b.X0, "x0"), (b.Y0, "y0"), (b.X1, "x1"), (b.Y1, "y1") })
                     if (!float.IsFinite(v)) throw new InvalidRegionException(F("box." + n), InvalidRegionReason.Malformed, $"must be a finite number, got {v}");
-                return new BoxRegion(b.X0, b.Y0, b.X1, b.Y1, b.Normalized);
+                return Fielded(() => new BoxRegion(b.X0, b.Y0, b.X1, b.Y1, b.Normalized), _ => F("box"));
             }
             case PbV1.Region.KindOneofCase.Polygon:
-                return new PolygonRegion(Points(r.Polygon.Points, F("polygon.points")),
-                    r.Polygon.FillRule == PbV1.FillRule.NonZero ? FillRule.NonZero : FillRule.EvenOdd);
+            {
+                string points = F("polygon.points");
+                return Fielded(() => new PolygonRegion(Points(r.Polygon.Points, points),
+                    r.Polygon.FillRule == PbV1.FillRule.NonZero ? FillRule.NonZero : FillRule.EvenOdd), _ => points);
+            }
             case PbV1.Region.KindOneofCase.Scribble:
+            {
                 if (!float.IsFinite(r.Scribble.Width) || r.Scribble.Width <= 0)
                     throw new InvalidRegionException(F("scribble.width"), InvalidRegionReason.Malformed, $"must be a positive number of pixels, got {r.Scribble.Width}");
-                return new ScribbleRegion(Points(r.Scribble.Points, F("scribble.points")), r.Scribble.Width);
+                string points = F("scribble.points");
+                return Fielded(() => new ScribbleRegion(Points(r.Scribble.Points, points), r.Scribble.Width), _ => points);
+            }
             case PbV1.Region.KindOneofCase.Rle:
             {
                 var rle = r.Rle;
-                if (rle.Size.Count != 2) throw new InvalidRegionException(F("rle.size"), InvalidRegionReason.Malformed, $"needs [height, width], got {rle.Size.Count} values");
-                int h = checked((int)Math.Min(rle.Size[0], int.MaxValue)), w = checked((int)Math.Min(rle.Size[1], int.MaxValue));
-                return rle.CountsCase switch
+                string size = F("rle.size");
+                if (rle.Size.Count != 2) throw new InvalidRegionException(size, InvalidRegionReason.Malformed, $"needs [height, width], got {rle.Size.Count} values");
+                if (rle.Size[0] is 0 or > int.MaxValue || rle.Size[1] is 0 or > int.MaxValue)
+                    throw new InvalidRegionException(size, InvalidRegionReason.Malformed, $"[{rle.Size[0]}, {rle.Size[1]}] must be a positive [height, width]");
+                int h = (int)rle.Size[0], w = (int)rle.Size[1];
+                // Size mismatches name the size; anything wrong with the runs names the counts field that was sent.
+                string counts = rle.CountsCase switch
                 {
-                    PbV1.CocoRle.CountsOneofCase.Compressed => new RleRegion(CocoRle.FromString(h, w, rle.Compressed, F("rle.compressed"))),
-                    PbV1.CocoRle.CountsOneofCase.Uncompressed => new RleRegion(new CocoRle(h, w, rle.Uncompressed.Counts.Select(c => (long)c).ToArray(), F("rle.uncompressed"))),
-                    _ => throw new InvalidRegionException(F("rle.counts"), InvalidRegionReason.Malformed, "needs compressed or uncompressed counts"),
+                    PbV1.CocoRle.CountsOneofCase.Compressed => F("rle.compressed"),
+                    PbV1.CocoRle.CountsOneofCase.Uncompressed => F("rle.uncompressed.counts"),
+                    _ => throw new InvalidRegionException(F("rle"), InvalidRegionReason.Malformed, "needs compressed or uncompressed counts"),
                 };
+                Func<InvalidRegionReason, string> field = reason => reason == InvalidRegionReason.SizeMismatch ? size : counts;
+                return Fielded(() => new RleRegion(rle.CountsCase == PbV1.CocoRle.CountsOneofCase.Compressed
+                    ? CocoRle.FromString(h, w, rle.Compressed)
+                    : new CocoRle(h, w, rle.Uncompressed.Counts.Select(c => (long)c).ToArray())), field);
             }
             case PbV1.Region.KindOneofCase.Union:
                 if (depth >= MaxDepth) throw new InvalidRegionException(F("union"), InvalidRegionReason.Malformed, $"unions nest at most {MaxDepth} deep");
                 if (r.Union.Regions.Count == 0 || r.Union.Regions.Count > MaxUnionParts)
                     throw new InvalidRegionException(F("union.regions"), InvalidRegionReason.Malformed, $"needs 1 to {MaxUnionParts} regions, got {r.Union.Regions.Count}");
-                return new UnionRegion(r.Union.Regions.Select((p, i) => Convert(p, F($"union.regions[{i}]"), limits, depth + 1)).ToArray());
+                return new ProtoUnion(r.Union.Regions.Select((p, i) => Convert(p, F($"union.regions[{i}]"), limits, depth + 1)).ToArray());
             default:
                 throw new InvalidRegionException(path, InvalidRegionReason.Malformed, $"unsupported region kind {r.KindCase}");
         }
+    }
+
+    /// <summary>Builds a region and names its errors, now and at rasterisation, by the proto field.</summary>
+    static FieldedRegion Fielded(Func<Region> create, Func<InvalidRegionReason, string> field)
+    {
+        try { return new FieldedRegion(create(), field); }
+        catch (InvalidRegionException e) { throw new InvalidRegionException(field(e.Reason), e.Reason, e.Description, e); }
     }
 
     static RegionPoint[] Points(IReadOnlyList<float> xy, string field)
@@ -78,5 +103,35 @@ internal static class ProtoRegions
         if (region == null) return "whole";
         // Region has no map fields, so its binary encoding is deterministic.
         return System.Convert.ToHexString(SHA256.HashData(region.ToByteArray()));
+    }
+
+    /// <summary>A vision region whose rasterisation errors carry the proto field name.</summary>
+    sealed class FieldedRegion(Region inner, Func<InvalidRegionReason, string> field) : Region
+    {
+        public override string Kind => inner.Kind;
+
+        protected override RegionMask RasterizeCore(int width, int height)
+        {
+            try { return inner.Rasterize(width, height); }
+            catch (InvalidRegionException e) { throw new InvalidRegionException(field(e.Reason), e.Reason, e.Description, e); }
+        }
+    }
+
+    /// <summary>The union of proto regions. Its parts already name their own fields, so unlike the vision side's
+    /// UnionRegion it does not prefix their errors with "[k]".</summary>
+    sealed class ProtoUnion(IReadOnlyList<Region> parts) : Region
+    {
+        public override string Kind => "union";
+
+        protected override RegionMask RasterizeCore(int width, int height)
+        {
+            var mask = new RegionMask(width, height);
+            foreach (var part in parts)
+            {
+                var m = part.Rasterize(width, height);
+                for (int i = 0; i < m.Data.Length; i++) mask.Data[i] |= m.Data[i];
+            }
+            return mask;
+        }
     }
 }

@@ -5,8 +5,6 @@ using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Internal;
@@ -14,7 +12,15 @@ namespace RegionChat.Server.Internal;
 /// <summary>What one chat or caption turn asks for, already validated field by field.</summary>
 internal sealed record TurnRequest(
     string Model, string SessionId, string Text, PbV1.ImageInput? Image, PbV1.Region? Region, SamplingParams Sampling,
-    string SystemPrompt, bool KeepSession, string FieldPrefix);
+    string SystemPrompt, bool KeepSession, TurnFields Fields);
+
+/// <summary>The request's field paths of text, image and region, for errors found while running a turn
+/// (Chat: "message.text", …; Caption: "instruction", "image", "region"; CaptionStream items add "request.").</summary>
+internal sealed record TurnFields(string Text, string Image, string Region, string Model)
+{
+    public static TurnFields Chat { get; } = new("message.text", "message.image", "message.region", "model");
+    public static TurnFields Caption(string prefix) => new(prefix + "instruction", prefix + "image", prefix + "region", prefix + "model");
+}
 
 /// <summary>
 /// Runs one turn: resolves model, session and image, gets the visual tokens (cache, else the vision batcher), then
@@ -27,17 +33,17 @@ internal sealed class TurnRunner(
     public async Task RunAsync(TurnRequest turn, Func<PbV1.ChatEvent, Task> emit, string requestId, CancellationToken ct)
     {
         var arrived = Stopwatch.StartNew();
-        string p = turn.FieldPrefix;
+        var f = turn.Fields;
         var model = models.Get(turn.Model) ?? throw RpcErrors.NotFound(
             $"model '{turn.Model}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
 
         ChatSessionEntry? session = null;
         if (turn.SessionId.Length > 0)
         {
-            session = sessions.Get(turn.SessionId) ?? throw RpcErrors.NotFound(
-                $"session '{turn.SessionId}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
+            session = sessions.Get(turn.SessionId) ?? throw SessionGone(turn.SessionId);
+            session.Touch(); // keeps the idle sweeper off it while its image is being encoded
             if (turn.Model.Length > 0 && turn.Model != session.Model.Id)
-                throw RpcErrors.InvalidArgument(p + "model", $"session '{turn.SessionId}' belongs to model '{session.Model.Id}'");
+                throw RpcErrors.InvalidArgument(f.Model, $"session '{turn.SessionId}' belongs to model '{session.Model.Id}'");
             model = session.Model;
         }
 
@@ -45,60 +51,58 @@ internal sealed class TurnRunner(
         var timings = new PbV1.Timings();
         EmbeddingBlock? visual = null;
         string? imageId = null;
-        if (turn.Image != null) imageId = ResolveImage(turn.Image, p + "message.image", timings, out _);
+        if (turn.Image != null) imageId = ResolveImage(turn.Image, f.Image, timings);
         else if (turn.Region != null)
-            imageId = session?.LastImageId ?? throw RpcErrors.InvalidArgument(p + "message.region", "a region needs an image: send one in this turn or an earlier turn of the session");
+            imageId = session?.LastImageId ?? throw RpcErrors.InvalidArgument(f.Region, "a region needs an image: send one in this turn or an earlier turn of the session");
         if (imageId != null)
-            visual = await VisualTokensAsync(model, imageId, turn.Region, p, timings, ct).ConfigureAwait(false);
+            visual = await VisualTokensAsync(model, imageId, turn.Region, f, timings, ct).ConfigureAwait(false);
 
         string text = turn.Text.Length > 0 ? turn.Text : model.Manifest.DefaultInstruction;
         bool ownSession = session == null;
         session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null);
         if (Interlocked.Exchange(ref session.Busy, 1) == 1)
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"session '{session.Id}' is answering another turn; wait for it to finish"));
+        bool announced = false;
         try
         {
             session.Touch();
             if (imageId != null) session.LastImageId = imageId;
-            await StreamAsync(model, session, text, visual, turn.Sampling, timings, arrived, emit, requestId, p, ct).ConfigureAwait(false);
+            await StreamAsync(model, session, text, visual, turn.Sampling, timings, arrived, e =>
+            {
+                announced |= e.EventCase == PbV1.ChatEvent.EventOneofCase.Started;
+                return emit(e);
+            }, requestId, f, ct).ConfigureAwait(false);
         }
         finally
         {
             session.Touch();
             Volatile.Write(ref session.Busy, 0);
-            if (ownSession && !turn.KeepSession) sessions.Remove(session.Id);
+            // A new session whose id never reached the client (the turn failed first) would only wait to expire.
+            if (ownSession && (!turn.KeepSession || !announced)) sessions.Remove(session.Id);
         }
     }
 
+    static RpcException SessionGone(string id) => RpcErrors.NotFound(
+        $"session '{id}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
+
     async Task StreamAsync(RegionChatModel model, ChatSessionEntry session, string text, EmbeddingBlock? visual,
         SamplingParams sampling, PbV1.Timings timings, Stopwatch arrived, Func<PbV1.ChatEvent, Task> emit, string requestId,
-        string p, CancellationToken ct)
+        TurnFields f, CancellationToken ct)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Token);
-        IAsyncEnumerable<GenerationEvent> stream;
-        try
-        {
-            stream = session.Chat.GenerateAsync(ChatMessage.User(text, visual), model.WithModelStops(sampling), linked.Token);
-        }
-        catch (SequenceEvictedException)
-        {
-            sessions.Remove(session.Id);
-            throw RpcErrors.NotFound($"session '{session.Id}' was evicted to free KV cache space; start a new session");
-        }
-        catch (ArgumentException e)
-        {
-            throw RpcErrors.InvalidArgument(p + "message", e.Message);
-        }
-
         uint visualTokens = (uint)(visual?.Count ?? 0);
-        bool first = true;
+        bool started = false, first = true;
         try
         {
+            var stream = session.Chat.GenerateAsync(ChatMessage.User(text, visual), model.WithModelStops(sampling), linked.Token);
             await foreach (var ev in stream.ConfigureAwait(false))
             {
+                // The client is gone (cancel or deadline): the engine is stopping; nothing more can be written.
+                if (ct.IsCancellationRequested) continue;
                 switch (ev)
                 {
                     case PromptAdmitted a:
+                        started = true;
                         timings.QueueMs = a.QueueMs;
                         await emit(new PbV1.ChatEvent { Started = new PbV1.ChatStarted
                         {
@@ -115,17 +119,21 @@ internal sealed class TurnRunner(
                         }
                         await emit(new PbV1.ChatEvent { Delta = new PbV1.TextDelta { Text = t.Text } }).ConfigureAwait(false);
                         break;
-                    case GenerationFinished f:
-                        timings.PrefillMs = f.Timings.PrefillMs;
-                        timings.DecodeMs = f.Timings.DecodeMs;
-                        timings.DecodeTokensPerSecond = f.Timings.DecodeTokensPerSecond;
-                        if (f.Timings.DecodeTokensPerSecond > 0) metrics.DecodeTokensPerSecond.Record(f.Timings.DecodeTokensPerSecond);
-                        metrics.PromptTokens.Add(f.Usage.PromptTokens);
-                        metrics.CachedTokens.Add(f.Usage.CachedTokens);
-                        metrics.CompletionTokens.Add(f.Usage.CompletionTokens);
+                    case GenerationFinished g:
+                        // Ended before admission, and not by the client (handled above): the shutdown cancelled it while
+                        // it waited. Nothing was started, so the call is refused (a stream must begin with ChatStarted)
+                        // and the client may retry elsewhere.
+                        if (!started) throw RpcErrors.Unavailable("the server is shutting down; the request was not started");
+                        timings.PrefillMs = g.Timings.PrefillMs;
+                        timings.DecodeMs = g.Timings.DecodeMs;
+                        timings.DecodeTokensPerSecond = g.Timings.DecodeTokensPerSecond;
+                        if (g.Timings.DecodeTokensPerSecond > 0) metrics.DecodeTokensPerSecond.Record(g.Timings.DecodeTokensPerSecond);
+                        metrics.PromptTokens.Add(g.Usage.PromptTokens);
+                        metrics.CachedTokens.Add(g.Usage.CachedTokens);
+                        metrics.CompletionTokens.Add(g.Usage.CompletionTokens);
                         var finished = new PbV1.ChatFinished
                         {
-                            Reason = f.Reason switch
+                            Reason = g.Reason switch
                             {
                                 FinishReason.Stop => PbV1.FinishReason.Stop,
                                 FinishReason.Length => PbV1.FinishReason.Length,
@@ -133,13 +141,12 @@ internal sealed class TurnRunner(
                             },
                             Usage = new PbV1.Usage
                             {
-                                PromptTokens = (uint)f.Usage.PromptTokens, CachedTokens = (uint)f.Usage.CachedTokens,
-                                CompletionTokens = (uint)f.Usage.CompletionTokens, VisualTokens = visualTokens,
+                                PromptTokens = (uint)g.Usage.PromptTokens, CachedTokens = (uint)g.Usage.CachedTokens,
+                                CompletionTokens = (uint)g.Usage.CompletionTokens, VisualTokens = visualTokens,
                             },
                             Timings = timings,
                         };
-                        // A client that is gone cannot read its final event; a server shutdown still sends it.
-                        if (!ct.IsCancellationRequested) await emit(new PbV1.ChatEvent { Finished = finished }).ConfigureAwait(false);
+                        await emit(new PbV1.ChatEvent { Finished = finished }).ConfigureAwait(false);
                         break;
                 }
             }
@@ -147,18 +154,30 @@ internal sealed class TurnRunner(
         catch (SequenceEvictedException)
         {
             sessions.Remove(session.Id);
-            throw RpcErrors.NotFound($"session '{session.Id}' was evicted to free KV cache space; start a new session");
+            throw RpcErrors.NotFound($"session '{session.Id}' was evicted to free KV cache space; its history is gone, start a new session");
         }
         catch (ContextOverflowException e)
         {
-            throw RpcErrors.InvalidArgument(p + "message.text", e.Message);
+            throw RpcErrors.InvalidArgument(f.Text, e.Message);
+        }
+        catch (ObjectDisposedException) when (shutdown.IsShuttingDown)
+        {
+            throw RpcErrors.Unavailable("the server is shutting down");
+        }
+        catch (ObjectDisposedException) when (!ct.IsCancellationRequested)
+        {
+            // The session expired or was ended between lookup and generation.
+            throw SessionGone(session.Id);
+        }
+        catch (ArgumentException e) when (!ct.IsCancellationRequested)
+        {
+            throw RpcErrors.InvalidArgument(f.Text, e.Message);
         }
     }
 
     /// <summary>Stores inline bytes or looks up an id; returns the image id.</summary>
-    string ResolveImage(PbV1.ImageInput input, string field, PbV1.Timings timings, out Image<Rgb24>? decoded)
+    string ResolveImage(PbV1.ImageInput input, string field, PbV1.Timings timings)
     {
-        decoded = null;
         switch (input.SourceCase)
         {
             case PbV1.ImageInput.SourceOneofCase.Data:
@@ -167,9 +186,10 @@ internal sealed class TurnRunner(
                 var sw = Stopwatch.StartNew();
                 try
                 {
-                    var (stored, image) = images.Put(input.Data.Memory);
-                    image.Dispose(); // decoded again on a visual-cache miss; keeps memory flat under many images
-                    timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                    // Checked by a full decode when new; the pixels are decoded again only on a visual-cache miss, which
+                    // keeps memory flat under many images.
+                    var stored = images.Put(input.Data.Memory, out bool decoded);
+                    if (decoded) timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                     return stored.Id;
                 }
                 catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(field + ".data", e.Message); }
@@ -183,7 +203,7 @@ internal sealed class TurnRunner(
         }
     }
 
-    async Task<EmbeddingBlock> VisualTokensAsync(RegionChatModel model, string imageId, PbV1.Region? region, string p,
+    async Task<EmbeddingBlock> VisualTokensAsync(RegionChatModel model, string imageId, PbV1.Region? region, TurnFields f,
         PbV1.Timings timings, CancellationToken ct)
     {
         var key = new VisualTokenCache.Key(model.Id, imageId, ProtoRegions.CacheKey(region));
@@ -205,10 +225,9 @@ internal sealed class TurnRunner(
         }
         catch (InvalidRegionException e)
         {
-            string field = e.Field.Length == 0 ? "" : "." + e.Field;
-            throw RpcErrors.InvalidArgument(p + "message.region" + field, e.Description);
+            throw RpcErrors.InvalidArgument(e.Field.Length == 0 ? f.Region : f.Region + "." + e.Field, e.Description);
         }
-        catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(p + "message.image", e.Message); }
+        catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(f.Image, e.Message); }
         var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
         timings.VisionEncodeMs = tokens.EncodeMs;
         visualCache.Set(key, tokens);

@@ -27,7 +27,7 @@ internal sealed class RegionChatService(
             v.Text(request.SystemPrompt, "system_prompt", required: false);
             v.ThrowIfAny();
             var turn = new TurnRequest(request.Model, request.SessionId, request.Message!.Text, request.Message.Image,
-                request.Message.Region, sampling, request.SystemPrompt, KeepSession: true, FieldPrefix: "");
+                request.Message.Region, sampling, request.SystemPrompt, KeepSession: true, TurnFields.Chat);
             await turns.RunAsync(turn, e => responseStream.WriteAsync(e), requestId, context.CancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
@@ -48,7 +48,7 @@ internal sealed class RegionChatService(
         var sampling = v.Sampling(request.Sampling, request.MaxTokens, request.Stop);
         v.ThrowIfAny();
         var turn = new TurnRequest(request.Model, "", request.Instruction, request.Image, request.Region, sampling, "",
-            KeepSession: false, FieldPrefix: prefix);
+            KeepSession: false, TurnFields.Caption(prefix));
         var text = new System.Text.StringBuilder();
         var response = new PbV1.CaptionResponse();
         await turns.RunAsync(turn, e =>
@@ -69,48 +69,63 @@ internal sealed class RegionChatService(
         return response;
     }
 
-    public override async Task CaptionStream(IAsyncStreamReader<PbV1.CaptionStreamRequest> requestStream,
-        IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream, ServerCallContext context)
-    {
-        // Items run concurrently (bounded), so the engine batches their decoding; results go out as they finish.
-        using var writeGate = new SemaphoreSlim(1, 1);
-        using var slots = new SemaphoreSlim(Math.Max(1, Options.ParallelSequences));
-        var running = new List<Task>();
-        var ct = context.CancellationToken;
-        await foreach (var item in requestStream.ReadAllAsync(ct).ConfigureAwait(false))
+    public override Task CaptionStream(IAsyncStreamReader<PbV1.CaptionStreamRequest> requestStream,
+        IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream, ServerCallContext context) =>
+        Run("CaptionStream", context, async _ =>
         {
-            await slots.WaitAsync(ct).ConfigureAwait(false);
-            running.RemoveAll(t => t.IsCompleted);
-            running.Add(Task.Run(async () =>
+            // Items run concurrently (bounded), so the engine batches their decoding; results go out as they finish.
+            using var writeGate = new SemaphoreSlim(1, 1);
+            using var slots = new SemaphoreSlim(Math.Max(1, Options.ParallelSequences));
+            var running = new List<Task>();
+            var ct = context.CancellationToken;
+            try
             {
-                try
+                await foreach (var item in requestStream.ReadAllAsync(ct).ConfigureAwait(false))
                 {
-                    var result = new PbV1.CaptionStreamResponse { Id = item.Id };
-                    string requestId = NewRequestId();
-                    using var ticket = admission.TryEnter();
-                    try
-                    {
-                        if (ticket == null) throw RpcErrors.ResourceExhausted($"the server's queue is full ({admission.Capacity} requests); retry later");
-                        if (item.Request == null) throw RpcErrors.InvalidArgument("request", "is required");
-                        metrics.ActiveRequests.Add(1);
-                        try { result.Caption = await CaptionAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false); }
-                        finally { metrics.ActiveRequests.Add(-1); }
-                        metrics.Requests.Add(1, new("method", "CaptionStream.item"), new("status", "OK"));
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-                    {
-                        var rpc = ToRpcException(e, requestId);
-                        metrics.Requests.Add(1, new("method", "CaptionStream.item"), new("status", rpc.StatusCode.ToString()));
-                        result.Error = rpc.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)rpc.StatusCode, Message = rpc.Status.Detail };
-                    }
-                    await writeGate.WaitAsync(ct).ConfigureAwait(false);
-                    try { await responseStream.WriteAsync(result, ct).ConfigureAwait(false); }
-                    finally { writeGate.Release(); }
+                    await slots.WaitAsync(ct).ConfigureAwait(false);
+                    running.RemoveAll(t => t.IsCompleted);
+                    running.Add(CaptionItemAsync(item, responseStream, writeGate, slots, ct));
                 }
-                finally { slots.Release(); }
-            }, ct));
+            }
+            finally
+            {
+                // Never leave items running (and writing) after the call has ended.
+                try { await Task.WhenAll(running).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+            }
+        }, admit: false);
+
+    /// <summary>One CaptionStream item: admitted like a call of its own; its failure becomes an error result for its id.</summary>
+    async Task CaptionItemAsync(PbV1.CaptionStreamRequest item, IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream,
+        SemaphoreSlim writeGate, SemaphoreSlim slots, CancellationToken ct)
+    {
+        await Task.Yield();
+        try
+        {
+            var result = new PbV1.CaptionStreamResponse { Id = item.Id };
+            string requestId = NewRequestId();
+            try
+            {
+                if (shutdown.IsShuttingDown) throw RpcErrors.Unavailable("the server is shutting down");
+                using var ticket = admission.TryEnter() ?? throw RpcErrors.ResourceExhausted($"the server's queue is full ({admission.Capacity} requests); retry later");
+                if (item.Request == null) throw RpcErrors.InvalidArgument("request", "is required");
+                metrics.ActiveRequests.Add(1);
+                try { result.Caption = await CaptionAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false); }
+                finally { metrics.ActiveRequests.Add(-1); }
+                metrics.Requests.Add(1, new("method", "CaptionStream.item"), new("status", "OK"));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                var rpc = ToRpcException(e, requestId);
+                if (rpc.StatusCode == StatusCode.Internal) log.LogError(e, "CaptionStream item {Id} failed", item.Id);
+                metrics.Requests.Add(1, new("method", "CaptionStream.item"), new("status", rpc.StatusCode.ToString()));
+                result.Error = rpc.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)rpc.StatusCode, Message = rpc.Status.Detail };
+            }
+            await writeGate.WaitAsync(ct).ConfigureAwait(false);
+            try { await responseStream.WriteAsync(result, ct).ConfigureAwait(false); }
+            finally { writeGate.Release(); }
         }
-        await Task.WhenAll(running).ConfigureAwait(false);
+        finally { slots.Release(); }
     }
 
     public override Task<PbV1.ImageRef> PutImage(PbV1.PutImageRequest request, ServerCallContext context) =>
@@ -140,8 +155,7 @@ internal sealed class RegionChatService(
         if (bytes.Length > Options.MaxImageBytes) throw RpcErrors.InvalidArgument(field, $"the image is {bytes.Length} bytes; the limit is {Options.MaxImageBytes}");
         try
         {
-            var (stored, decoded) = images.Put(bytes);
-            decoded.Dispose();
+            var stored = images.Put(bytes, out _);
             return new PbV1.ImageRef { ImageId = stored.Id, Width = (uint)stored.Width, Height = (uint)stored.Height, SizeBytes = (ulong)bytes.Length };
         }
         catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(field, e.Message); }
@@ -200,10 +214,20 @@ internal sealed class RegionChatService(
             metrics.ActiveRequests.Add(1);
             try { await body(requestId).ConfigureAwait(false); }
             finally { metrics.ActiveRequests.Add(-1); }
+            // A stream whose client left or whose deadline passed ends quietly; count it by what happened to the call.
+            if (context.CancellationToken.IsCancellationRequested) code = CancelledCode(context);
+        }
+        catch (Exception e) when (e is not RpcException && context.CancellationToken.IsCancellationRequested)
+        {
+            // The client left or the deadline passed: whatever failed after that (a write to the finished call, a
+            // cancelled wait) is the cancellation itself, not a server error.
+            code = CancelledCode(context);
+            log.LogInformation("{Method} ended by {Code}: {Error}", method, code, e.Message);
+            throw new RpcException(new Status(code, code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
         }
         catch (Exception e)
         {
-            var rpc = ToRpcException(e, requestId, context.CancellationToken);
+            var rpc = ToRpcException(e, requestId);
             code = rpc.StatusCode;
             if (code == StatusCode.Internal) log.LogError(e, "{Method} failed", method);
             else log.LogInformation("{Method} → {Code}: {Message}", method, code, rpc.Status.Detail);
@@ -216,10 +240,12 @@ internal sealed class RegionChatService(
         }
     }
 
-    RpcException ToRpcException(Exception e, string requestId, CancellationToken ct = default) => e switch
+    static StatusCode CancelledCode(ServerCallContext context) =>
+        context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
+
+    RpcException ToRpcException(Exception e, string requestId) => e switch
     {
         RpcException r => r,
-        OperationCanceledException when ct.IsCancellationRequested => new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled")),
         OperationCanceledException => new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled")),
         RegionChat.Inference.ModelManifestException m => new RpcException(new Status(StatusCode.FailedPrecondition, m.Message)),
         _ => RpcErrors.Internal(requestId),

@@ -1,0 +1,105 @@
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Reflection.V1;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Server.Tests;
+
+/// <summary>ListModels, health, reflection and API keys.</summary>
+public class ServiceInfoTests
+{
+    [Fact]
+    public async Task ListModelsDescribesTheTinyModel()
+    {
+        await using var host = await ServerHost.StartAsync(("ContextSize", "1024"));
+        var response = await host.Client.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
+        Assert.Equal("tiny", response.DefaultModel);
+        var m = Assert.Single(response.Models);
+        Assert.Equal("tiny", m.Id);
+        Assert.Equal("llava_v1", m.Template);
+        Assert.Equal(1024u, m.ContextSize); // the serving context, not the trained one
+        Assert.Equal((uint)TestSupport.TinyModel.Resolution, m.Vision.ImageSize);
+        Assert.Equal((uint)TestSupport.TinyModel.Patch, m.Vision.PatchSize);
+        Assert.Equal((uint)TestSupport.TinyModel.VisionWidth, m.Vision.Width);
+        Assert.Equal(2u, m.Vision.Layers);
+        Assert.Equal(-2, m.Vision.FeatureLayer);
+        Assert.Equal("pad", m.Vision.Preprocess);
+        Assert.Equal(16u, m.Projector.VisualTokens); // (64 / 16)² patches
+        Assert.Equal((uint)TestSupport.TinyModel.VisionWidth, m.Projector.InputWidth);
+        Assert.Equal(64u, m.Projector.OutputWidth);
+        Assert.Equal("llama", m.Llm.Architecture);
+        Assert.Equal(64u, m.Llm.EmbeddingLength);
+        Assert.Equal(2u, m.Llm.Layers);
+        Assert.Equal(2048u, m.Llm.TrainContextLength);
+        Assert.Equal((uint)host.Model.Llm.Facts.VocabSize, m.Llm.VocabSize);
+    }
+
+    [Fact]
+    public async Task HealthIsServingAndReflectionListsTheService()
+    {
+        await using var host = await ServerHost.StartAsync();
+        var health = new Health.HealthClient(host.Channel);
+        var status = await health.CheckAsync(new HealthCheckRequest(), deadline: Calls.Deadline());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, status.Status);
+
+        var services = await ListServicesAsync(host.Channel.CreateCallInvoker(), null);
+        Assert.Contains("regionchat.v1.RegionChat", services);
+        Assert.Contains("grpc.health.v1.Health", services);
+    }
+
+    [Fact]
+    public async Task ApiKeysGuardEveryServiceButHealth()
+    {
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?> { ["RegionChat:ApiKeys:0"] = "k1", ["RegionChat:ApiKeys:1"] = "k2" });
+        var client = host.Client;
+
+        foreach (var headers in new Metadata?[] { null, ServerHost.Bearer("wrong"), new() { { "authorization", "k1" } }, ServerHost.Bearer("") })
+        {
+            var e = await Calls.FailsAsync(() => client.ListModelsAsync(new(), headers, Calls.Deadline()).ResponseAsync);
+            Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+            Assert.Contains("authorization: Bearer", e.Status.Detail);
+            Calls.AssertCleanMessage(e.Status.Detail);
+            e = await Calls.FailsAsync(() => Calls.DrainAsync(client.Chat(Calls.Chat("hi"), headers, Calls.Deadline())));
+            Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+        }
+        // Streaming calls of both kinds are guarded too, and so is reflection.
+        var upload = await Calls.FailsAsync(async () =>
+        {
+            using var call = client.UploadImage(deadline: Calls.Deadline());
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
+        });
+        Assert.Equal(StatusCode.Unauthenticated, upload.StatusCode);
+        var stream = await Calls.FailsAsync(async () =>
+        {
+            using var call = client.CaptionStream(deadline: Calls.Deadline());
+            await call.RequestStream.CompleteAsync();
+            await foreach (var _ in call.ResponseStream.ReadAllAsync()) { }
+        });
+        Assert.Equal(StatusCode.Unauthenticated, stream.StatusCode);
+        var reflection = await Calls.FailsAsync(() => ListServicesAsync(host.Channel.CreateCallInvoker(), null));
+        Assert.Equal(StatusCode.Unauthenticated, reflection.StatusCode);
+
+        // The right keys work (either of them, with any case of "Bearer").
+        Assert.Equal("tiny", (await client.ListModelsAsync(new(), ServerHost.Bearer("k1"), Calls.Deadline())).DefaultModel);
+        var chat = await client.ChatAsync(Calls.Chat("hi", TestImages.Scene(3)), new Metadata { { "authorization", "bearer k2" } });
+        Assert.Equal(16u, chat.Started.VisualTokens);
+        Assert.Contains("regionchat.v1.RegionChat", await ListServicesAsync(host.Channel.CreateCallInvoker(), ServerHost.Bearer("k2")));
+
+        // Health stays open so probes need no key.
+        var health = await new Health.HealthClient(host.Channel).CheckAsync(new HealthCheckRequest(), deadline: Calls.Deadline());
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+    }
+
+    static async Task<List<string>> ListServicesAsync(CallInvoker invoker, Metadata? headers)
+    {
+        var client = new ServerReflection.ServerReflectionClient(invoker);
+        using var call = client.ServerReflectionInfo(headers, Calls.Deadline());
+        await call.RequestStream.WriteAsync(new ServerReflectionRequest { ListServices = "" });
+        await call.RequestStream.CompleteAsync();
+        var names = new List<string>();
+        await foreach (var r in call.ResponseStream.ReadAllAsync())
+            names.AddRange(r.ListServicesResponse.Service.Select(s => s.Name));
+        return names;
+    }
+}

@@ -1,0 +1,47 @@
+using Google.Protobuf;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Server.Tests;
+
+/// <summary>The visual-token cache: the same (image, region) skips decoding and the vision encoder.</summary>
+public class VisualCacheTests
+{
+    [Fact]
+    public async Task TheSameImageAndRegionHitsADifferentRegionMisses()
+    {
+        await using var host = await ServerHost.StartAsync();
+        var image = TestImages.Scene(31);
+        var box = Calls.Box(8, 8, 40, 40);
+
+        var first = await host.Client.ChatAsync(Calls.Chat("what is here?", image, box));
+        Assert.False(first.Finished.Timings.VisualCacheHit);
+        Assert.True(first.Finished.Timings.VisionEncodeMs > 0);
+        Assert.True(first.Finished.Timings.ImageDecodeMs > 0);
+
+        var again = await host.Client.ChatAsync(Calls.Chat("what is here?", image, box));
+        Assert.True(again.Finished.Timings.VisualCacheHit);
+        Assert.Equal(0, again.Finished.Timings.VisionEncodeMs);
+        Assert.Equal(0, again.Finished.Timings.ImageDecodeMs); // the bytes were already in the image store
+        Assert.Equal(first.Text, again.Text);                  // the cached tokens are the same tokens
+        Assert.Equal(16u, again.Started.VisualTokens);
+
+        // The same image by id is the same content: a hit as well.
+        var stored = await host.Client.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(image) }, deadline: Calls.Deadline());
+        var byId = Calls.Chat("what is here?", region: box);
+        byId.Message.Image = new PbV1.ImageInput { ImageId = stored.ImageId };
+        Assert.True((await host.Client.ChatAsync(byId)).Finished.Timings.VisualCacheHit);
+
+        var otherRegion = await host.Client.ChatAsync(Calls.Chat("what is here?", image, Calls.Box(40, 40, 64, 64)));
+        Assert.False(otherRegion.Finished.Timings.VisualCacheHit);
+        Assert.True(otherRegion.Finished.Timings.VisionEncodeMs > 0);
+
+        var otherImage = await host.Client.ChatAsync(Calls.Chat("what is here?", TestImages.Scene(32), box));
+        Assert.False(otherImage.Finished.Timings.VisualCacheHit);
+
+        // Captions share the cache.
+        var caption = await host.Client.CaptionAsync(new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(image) }, Region = box, MaxTokens = 4 },
+            deadline: Calls.Deadline());
+        Assert.True(caption.Timings.VisualCacheHit);
+        Assert.Equal(0, caption.Timings.VisionEncodeMs);
+    }
+}

@@ -11,5 +11,7 @@ internal static class CommandCatalog
         yield return ShapesCommands.Create();
         yield return EvalCommands.Create();
         yield return LlmCommands.Create();
+        yield return VisionCommands.Create();
+        yield return BenchCommands.Create();
     }
 }

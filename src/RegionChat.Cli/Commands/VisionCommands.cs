@@ -1,0 +1,28 @@
+using System.CommandLine;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>`regionchat vision …`: the Alpha-CLIP encoder and projector.</summary>
+internal static class VisionCommands
+{
+    public static Command Create()
+    {
+        var command = new Command("vision", "Alpha-CLIP vision encoder and LLaVA projector.");
+        command.Subcommands.Add(VisionEncodeCommand.Create());
+        return command;
+    }
+
+    /// <summary>Runs a verb body; expected failures (bad input, unreadable files) become one stderr line and exit code 1.</summary>
+    internal static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+}

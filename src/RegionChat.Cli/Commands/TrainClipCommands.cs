@@ -24,9 +24,9 @@ internal static class TrainClipCommands
     {
         public readonly Option<string> Out = new("--out") { Description = "Run folder: checkpoints, log.jsonl and the final towers (resumes when it holds a run).", Required = true };
         public readonly Option<int> Steps = new("--steps") { Description = "Total optimizer steps of the run.", DefaultValueFactory = _ => 1000 };
-        public readonly Option<int> Batch = new("--batch") { Description = "Image-text pairs per step.", DefaultValueFactory = _ => 128 };
-        public readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default: 5e-4 for clip, 2e-4 for alpha-clip)." };
-        public readonly Option<int?> Warmup = new("--warmup") { Description = "Linear warm-up steps (default: 50 for clip, 20 for alpha-clip)." };
+        public readonly Option<int> Batch = new("--batch") { Description = "Image-text pairs per step.", DefaultValueFactory = _ => 64 };
+        public readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default: 1e-3 for clip, 2e-4 for alpha-clip)." };
+        public readonly Option<int?> Warmup = new("--warmup") { Description = "Linear warm-up steps (default: 30 for clip, 20 for alpha-clip)." };
         public readonly Option<double> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay of matrices.", DefaultValueFactory = _ => 0.1 };
         public readonly Option<long> Seed = new("--seed") { Description = "Seeds the initial weights and the training scene stream.", DefaultValueFactory = _ => 0 };
         public readonly Option<int> Threads = new("--threads") { Description = "Torch CPU threads.", DefaultValueFactory = _ => 2 };

@@ -17,7 +17,7 @@ public abstract record ContrastiveTrainingOptions
     public int Steps { get; init; } = 1000;
 
     /// <summary>Image–text pairs per step.</summary>
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; init; } = 64;
 
     /// <summary>Peak learning rate (after warm-up; cosine decay to zero at <see cref="Steps"/>).</summary>
     public double LearningRate { get; init; } = 5e-4;
@@ -94,6 +94,12 @@ public abstract record ContrastiveTrainingOptions
 /// <summary>Stage 1: CLIP pre-training of a fresh image tower (alpha conv zero and frozen) and text tower on whole-image captions.</summary>
 public sealed record ClipTrainerOptions : ContrastiveTrainingOptions
 {
+    public ClipTrainerOptions()
+    {
+        LearningRate = 1e-3;
+        WarmupSteps = 30;
+    }
+
     public AlphaClipConfig Vision { get; init; } = new(64, 8, 128, 4, 4, 128);
 
     public ClipTextConfig Text { get; init; } = ClipTextConfig.ForShapes(128, 3, 4, 128);

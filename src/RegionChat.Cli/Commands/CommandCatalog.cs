@@ -12,7 +12,6 @@ internal static class CommandCatalog
         yield return EvalCommands.Create();
         yield return LlmCommands.Create();
         yield return VisionCommands.Create();
-        yield return VisionCommands.Create();
         yield return BenchCommands.Create();
     }
 }

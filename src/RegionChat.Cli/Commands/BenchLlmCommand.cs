@@ -1,0 +1,96 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using RegionChat.Llm.Engine;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// `regionchat bench llm`: prefill and decode throughput of the LLM engine, next to a bare LLamaSharp loop doing the
+/// same work in the same run (engine/bare ratios), and the gain of batching several sequences' decode steps.
+/// </summary>
+internal static class BenchLlmCommand
+{
+    public static Command Create()
+    {
+        var gguf = new Option<FileInfo>("--gguf") { Description = "llama GGUF model to run.", Required = true };
+        var embeddings = Int("--prompt-embeddings", "Injected rows per sequence in the prefill measurement.", 576);
+        var tokens = Int("--tokens", "Tokens generated per sequence in the decode measurements.", 64);
+        var threads = Int("--threads", "llama.cpp threads (decode and batch).", 2);
+        var sequences = Int("--sequences", "Concurrent sequences for prefill and aggregate decode.", 4);
+        var batch = Int("--batch", "Positions per decode call (prefill chunk).", 512);
+        var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
+
+        var command = new Command("llm", "Time the LLM engine (prefill of injected embeddings, decode, batched decode) against bare LLamaSharp.");
+        foreach (var o in new Option[] { gguf, embeddings, tokens, threads, sequences, batch, json }) command.Options.Add(o);
+        command.SetAction(async (parse, _) =>
+        {
+            try
+            {
+                var options = new LlmBenchmarkOptions
+                {
+                    ModelPath = parse.GetValue(gguf)!.FullName,
+                    PromptEmbeddings = parse.GetValue(embeddings),
+                    Tokens = parse.GetValue(tokens),
+                    Threads = parse.GetValue(threads),
+                    Sequences = parse.GetValue(sequences),
+                    BatchSize = parse.GetValue(batch),
+                };
+                var r = await LlmBenchmark.RunAsync(options, Console.WriteLine);
+                Print(r);
+                if (parse.GetValue(json)) Console.WriteLine(Json(r));
+                return 0;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or LlmEngineException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+
+        static Option<int> Int(string name, string description, int defaultValue) =>
+            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+    }
+
+    static void Print(LlmBenchmarkResult r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(c, $"{"",-28}{"engine",12}{"bare",12}{"engine/bare",13}"));
+        Row($"prefill tok/s ({r.Options.Sequences}×{r.Options.PromptEmbeddings})", r.Engine.PrefillTokensPerSecond, r.Bare.PrefillTokensPerSecond, r.PrefillRatio);
+        Row("decode tok/s (1 seq)", r.Engine.DecodeTokensPerSecond, r.Bare.DecodeTokensPerSecond, r.DecodeRatio);
+        Row($"decode tok/s ({r.Options.Sequences} seq, sum)", r.Engine.AggregateDecodeTokensPerSecond, r.Bare.AggregateDecodeTokensPerSecond, r.AggregateDecodeRatio);
+        Console.WriteLine(string.Create(c,
+            $"batched decode gain ({r.Options.Sequences} seq / 1 seq): engine {r.Engine.AggregateSpeedup:F2}x, bare {r.Bare.AggregateSpeedup:F2}x"));
+
+        void Row(string name, double engine, double bare, double ratio) =>
+            Console.WriteLine(string.Create(c, $"{name,-28}{engine,12:F2}{bare,12:F2}{ratio,13:F3}"));
+    }
+
+    static string Json(LlmBenchmarkResult r) => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["model"] = r.Options.ModelPath,
+        ["n_embd"] = r.Facts.EmbeddingWidth,
+        ["n_vocab"] = r.Facts.VocabSize,
+        ["n_layer"] = r.Facts.LayerCount,
+        ["context"] = r.Facts.ContextSize,
+        ["batch"] = r.Facts.BatchSize,
+        ["threads"] = r.Options.Threads,
+        ["sequences"] = r.Options.Sequences,
+        ["prompt_embeddings"] = r.Options.PromptEmbeddings,
+        ["tokens"] = r.Options.Tokens,
+        ["engine_prefill_tok_s"] = Round(r.Engine.PrefillTokensPerSecond),
+        ["engine_decode_tok_s"] = Round(r.Engine.DecodeTokensPerSecond),
+        ["engine_aggregate_decode_tok_s"] = Round(r.Engine.AggregateDecodeTokensPerSecond),
+        ["bare_prefill_tok_s"] = Round(r.Bare.PrefillTokensPerSecond),
+        ["bare_decode_tok_s"] = Round(r.Bare.DecodeTokensPerSecond),
+        ["bare_aggregate_decode_tok_s"] = Round(r.Bare.AggregateDecodeTokensPerSecond),
+        ["prefill_ratio"] = Round(r.PrefillRatio),
+        ["decode_ratio"] = Round(r.DecodeRatio),
+        ["aggregate_decode_ratio"] = Round(r.AggregateDecodeRatio),
+        ["engine_aggregate_speedup"] = Round(r.Engine.AggregateSpeedup),
+        ["bare_aggregate_speedup"] = Round(r.Bare.AggregateSpeedup),
+    });
+
+    static double Round(double v) => Math.Round(v, 4);
+}

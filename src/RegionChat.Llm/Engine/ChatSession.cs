@@ -1,0 +1,100 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace RegionChat.Llm.Engine;
+
+/// <summary>
+/// A conversation on one engine sequence: renders turns with a <see cref="ChatTemplate"/>, keeps the KV history so a
+/// follow-up prefills only its new tokens, and records the answers. When the sequence lost its history by the
+/// session's own doing (a cancelled turn, a failure) the next turn re-renders the whole conversation; when it was
+/// evicted the next turn throws <see cref="SequenceEvictedException"/>.
+/// </summary>
+public sealed class ChatSession : IDisposable
+{
+    readonly LlmEngine _engine;
+    readonly List<(ChatMessage Message, string? Raw)> _history = [];
+    int _syncedEpoch = -1;       // sequence history version that holds _history up to its open last answer
+    int _busy;
+
+    public ChatSession(LlmEngine engine, ChatTemplate template, string? systemPrompt = null)
+    {
+        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        Template = template ?? throw new ArgumentNullException(nameof(template));
+        SystemPrompt = systemPrompt ?? template.DefaultSystemPrompt;
+        Sequence = engine.CreateSession(keepHistory: true);
+    }
+
+    public ChatTemplate Template { get; }
+    public string? SystemPrompt { get; }
+    public LlmSession Sequence { get; }
+
+    /// <summary>The turns so far; answers as shown to the user (stop strings cut).</summary>
+    public IReadOnlyList<ChatMessage> History => _history.Select(h => h.Message).ToArray();
+
+    public IAsyncEnumerable<GenerationEvent> GenerateAsync(ChatMessage userMessage, SamplingParams sampling,
+        CancellationToken cancellationToken = default) => GenerateAsync([userMessage], sampling, cancellationToken);
+
+    /// <summary>Adds <paramref name="newMessages"/> (ending with a user turn) and streams the answer. Arguments and the
+    /// sequence's state are checked here; the turn is recorded when the stream finishes with Stop or Length.</summary>
+    public IAsyncEnumerable<GenerationEvent> GenerateAsync(IReadOnlyList<ChatMessage> newMessages, SamplingParams sampling,
+        CancellationToken cancellationToken = default)
+    {
+        Template.Validate(newMessages);
+        ArgumentNullException.ThrowIfNull(sampling);
+        sampling.Validate();
+        if (Interlocked.Exchange(ref _busy, 1) == 1)
+            throw new InvalidOperationException("this chat already has a turn in flight; wait for it to finish");
+        try
+        {
+            var (state, epoch) = Sequence.Snapshot();
+            if (state == LlmSessionState.Evicted) throw new SequenceEvictedException(Sequence.Id);
+            if (state == LlmSessionState.Closed) throw new ObjectDisposedException(nameof(ChatSession));
+
+            var messages = newMessages.ToArray();
+            IReadOnlyList<PromptSegment>? prompt = null;
+            bool inSync = state == LlmSessionState.Holding && epoch == _syncedEpoch && _history.Count > 0 && _history[^1].Raw != null;
+            if (inSync)
+            {
+                var before = _history.Take(_history.Count - 1).Select(h => h.Message).ToArray();
+                prompt = Template.RenderFollowUp(SystemPrompt, before, _history[^1].Raw!, messages);
+            }
+            bool full = prompt == null;
+            prompt ??= Template.Render(SystemPrompt, [.. _history.Select(h => h.Message), .. messages]);
+            var stream = _engine.Generate(Sequence, prompt, sampling, expectedEpoch: full ? -1 : epoch,
+                resetFirst: full && state != LlmSessionState.Fresh, cancellationToken);
+            return Record(stream, messages);
+        }
+        catch
+        {
+            Volatile.Write(ref _busy, 0);
+            throw;
+        }
+    }
+
+    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var shown = new StringBuilder();
+            await foreach (var e in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                if (e is TextPiece p) shown.Append(p.Text);
+                if (e is GenerationFinished { Reason: FinishReason.Stop or FinishReason.Length } f)
+                {
+                    foreach (var m in messages) _history.Add((m, null));
+                    _history.Add((ChatMessage.Assistant(shown.ToString()), f.RawText));
+                    _syncedEpoch = Sequence.Snapshot().Epoch;
+                }
+                yield return e;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Frees the sequence's KV history.</summary>
+    public void Dispose() => Sequence.Dispose();
+}

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Text;
+using System.Threading.Channels;
+
+namespace RegionChat.Llm.Engine.Internal;
+
+internal enum RequestPhase { Queued, Prefilling, Decoding, Done }
+
+/// <summary>One generation (or logits-only evaluation) on one session, from submission to its final event.
+/// After submission only the scheduler's loop thread touches it.</summary>
+internal sealed class GenerationRequest : SchedulerCommand
+{
+    public GenerationRequest(LlmSession session, List<PromptItem> items, SamplingParams sampling, bool logitsOnly,
+        CancellationTokenSource cancel)
+    {
+        Session = session;
+        Items = items;
+        Sampling = sampling;
+        LogitsOnly = logitsOnly;
+        Cancel = cancel.Token;
+        Sampler = new TokenSampler(sampling);
+        Stops = new StopStringFilter(sampling.Stop);
+        foreach (var item in items)
+            if (item is TokenRun run)
+                foreach (int t in run.Tokens) Sampler.Accept(t);
+    }
+
+    public LlmSession Session { get; }
+    public SessionCore Core => Session.Core;
+    public List<PromptItem> Items { get; }
+    public SamplingParams Sampling { get; }
+    public bool LogitsOnly { get; }
+    public CancellationToken Cancel { get; }
+    public CancellationTokenRegistration WakeRegistration { get; set; }
+    public Channel<GenerationEvent> Events { get; } =
+        Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    public TokenSampler Sampler { get; }
+    public Utf8StreamDecoder Text { get; } = new();
+    public StopStringFilter Stops { get; }
+
+    /// <summary>Drop whatever the session holds before prefilling (a full re-render of a conversation).</summary>
+    public bool ResetFirst { get; init; }
+    /// <summary>All generated text, stop strings and what follows them included (what the KV cache holds).</summary>
+    public StringBuilder RawText { get; } = new();
+
+    /// <summary>Sampled tokens, a final end-of-generation token excluded.</summary>
+    public List<int> OutputTokens { get; } = [];
+
+    public string AddRaw(string text)
+    {
+        RawText.Append(text);
+        return text;
+    }
+
+    /// <summary>History version the prompt was made for; -1 = whatever the session holds at submission.</summary>
+    public int Epoch = -1;
+    public RequestPhase Phase = RequestPhase.Queued;
+    public int ItemIndex, ItemOffset;
+    public int CachedTokens, NewPromptTokens, PrefilledTokens, CompletionTokens;
+    /// <summary>Token sampled last, decoded by the next step.</summary>
+    public int NextToken;
+    /// <summary>KV cells still reserved for this request's remaining prompt and output.</summary>
+    public int Reservation;
+    /// <summary>Logits of the last prompt position, for logits-only requests.</summary>
+    public float[]? Logits;
+
+    // Per step: what this request put in the batches.
+    public int StepTokenPositions, StepEmbeddingPositions;
+    public bool StepDecodes;
+    public int LogitIndex = -1;
+    public bool LogitInEmbeddings;
+
+    readonly Stopwatch _queued = Stopwatch.StartNew();
+    double _queueMs, _prefillMs, _decodeMs;
+    int _prefillSteps, _decodeSteps;
+
+    public void MarkAdmitted() => _queueMs = _queued.Elapsed.TotalMilliseconds;
+
+    public void ResetStep()
+    {
+        StepTokenPositions = StepEmbeddingPositions = 0;
+        StepDecodes = false;
+        LogitIndex = -1;
+        LogitInEmbeddings = false;
+    }
+
+    public bool InStep => StepTokenPositions + StepEmbeddingPositions > 0 || StepDecodes;
+
+    public void AddStepTime(double ms)
+    {
+        if (StepTokenPositions + StepEmbeddingPositions > 0) { _prefillMs += ms; _prefillSteps++; }
+        else if (StepDecodes) { _decodeMs += ms; _decodeSteps++; }
+    }
+
+    public void Emit(string text)
+    {
+        if (text.Length > 0) Events.Writer.TryWrite(new TextPiece(text));
+    }
+
+    public GenerationFinished Final(FinishReason reason) => new(
+        reason,
+        new GenerationUsage(CachedTokens + NewPromptTokens, CachedTokens, NewPromptTokens, PrefilledTokens, CompletionTokens,
+            Core.KvLength),
+        new GenerationTimings(Phase == RequestPhase.Queued ? _queued.Elapsed.TotalMilliseconds : _queueMs,
+            _prefillMs, _decodeMs, _prefillSteps, _decodeSteps),
+        Stops.Matched) { RawText = RawText.ToString(), OutputTokens = OutputTokens.ToArray() };
+}

@@ -1,0 +1,442 @@
+using System.Diagnostics;
+using LLama.Native;
+
+namespace RegionChat.Llm.Engine.Internal;
+
+/// <summary>
+/// Owns the llama.cpp context (not thread-safe) on one background thread and serves every session through it.
+/// Each loop step builds one token batch (the next token of every decoding sequence, then prompt chunks) and one
+/// embedding batch (injected rows), at most BatchSize positions in all, decodes them and samples every sequence
+/// whose logits came out. The KV cache is unified: all sequences share its cells, and an admitted request reserves
+/// cells for its whole prompt and output so a decode never runs out of room. When cells or sequence ids are short,
+/// idle sessions are evicted least recently used first; if that is not enough the request waits for running ones.
+/// </summary>
+internal sealed class GenerationScheduler : IDisposable
+{
+    readonly SafeLLamaContextHandle _ctx;
+    readonly SafeLlamaModelHandle _model;
+    readonly SafeLlamaModelHandle.Vocabulary _vocab;
+    readonly int _cells, _batchSize;
+    readonly Queue<SchedulerCommand> _queue = new();
+    readonly List<GenerationRequest> _active = [];       // loop thread only
+    readonly List<LlmSession> _holding = [];             // sessions with a sequence id
+    readonly Stack<int> _freeSeqIds = new();
+    readonly AutoResetEvent _wake = new(false);
+    readonly Thread _thread;
+    readonly LLamaBatch _tokenBatch = new();
+    readonly LLamaBatchEmbeddings _embeddingBatch;
+    byte[] _piece = new byte[64];
+    int _usedCells, _reservedCells;
+    long _clock, _steps, _evictions;
+    bool _stopping;
+
+    public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int batchSize, int maxSequences, int embeddingWidth)
+    {
+        _ctx = ctx;
+        _model = ctx.ModelHandle;
+        _vocab = _model.Vocab;
+        _cells = cells;
+        _batchSize = batchSize;
+        _embeddingBatch = new LLamaBatchEmbeddings(embeddingWidth);
+        for (int id = maxSequences - 1; id >= 0; id--) _freeSeqIds.Push(id);
+        _thread = new Thread(Run) { IsBackground = true, Name = "llm-engine" };
+        _thread.Start();
+    }
+
+    /// <summary>Guards the queue, the sessions' state and the cell accounting.</summary>
+    public object Gate { get; } = new();
+
+    /// <summary>Raised (on the thread pool) for each session evicted to make room.</summary>
+    public event Action<LlmSession>? Evicted;
+
+    /// <summary>Called on the loop thread after every step; tests use it to cancel at an exact step.</summary>
+    internal Action<SchedulerStep>? StepObserver { get; set; }
+
+    public EngineStatistics Statistics
+    {
+        get
+        {
+            lock (Gate)
+                return new EngineStatistics(Interlocked.Read(ref _steps), Interlocked.Read(ref _evictions), _queue.Count,
+                    _holding.Count, _usedCells, _reservedCells, _cells);
+        }
+    }
+
+    public void Submit(GenerationRequest request)
+    {
+        var core = request.Core;
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, typeof(LlmEngine));
+            if (core.CloseRequested || core.State == LlmSessionState.Closed)
+                throw new ObjectDisposedException(request.Session.ToString(), $"{request.Session} is closed");
+            if (core.InFlight)
+                throw new InvalidOperationException($"{request.Session} already has a generation in flight; wait for it to finish");
+            if (core.State == LlmSessionState.Evicted && !request.ResetFirst) throw new SequenceEvictedException(request.Session.Id);
+            if (request.Epoch >= 0 && request.Epoch != core.Epoch)
+                throw new LlmEngineException($"{request.Session} was reset after its prompt was rendered; its history is gone");
+            core.InFlight = true;
+            _queue.Enqueue(request);
+        }
+        request.WakeRegistration = request.Cancel.Register(static w => ((AutoResetEvent)w!).Set(), _wake);
+        _wake.Set();
+    }
+
+    /// <summary>Queues a reset or close. The history version changes at once, so a prompt rendered against the old
+    /// history is refused at submission; the KV cells are freed when the loop reaches the command.</summary>
+    public void Enqueue(SessionCommand command)
+    {
+        var core = command.Session.Core;
+        lock (Gate)
+        {
+            if (_stopping) return;                  // the context and every sequence go away anyway
+            core.Epoch++;
+            if (command.Close) core.CloseRequested = true;
+            else if (core.State == LlmSessionState.Evicted)
+            {
+                core.State = LlmSessionState.Fresh;  // an evicted session holds no cells: nothing left to free
+                return;
+            }
+            _queue.Enqueue(command);
+        }
+        _wake.Set();
+    }
+
+    void Run()
+    {
+        while (true)
+        {
+            lock (Gate)
+            {
+                if (_stopping) break;
+                AdmitQueued();
+            }
+            foreach (var r in _active.Where(r => r.Cancel.IsCancellationRequested).ToList()) Finish(r, FinishReason.Cancelled);
+            if (_active.Count == 0) { _wake.WaitOne(); continue; }
+            try { Step(); }
+            catch (Exception e)
+            {
+                // A bug or a native failure must not kill the loop: fail what was running, keep serving the rest.
+                foreach (var r in _active.ToList()) Fail(r, e as LlmEngineException ?? new LlmEngineException($"engine step failed: {e.Message}", e));
+            }
+        }
+        FailAllOnShutdown();
+    }
+
+    // ---- admission (under Gate) ----------------------------------------------------------------------------------
+
+    void AdmitQueued()
+    {
+        while (_queue.Count > 0)
+        {
+            var command = _queue.Peek();
+            if (command is SessionCommand sc) { _queue.Dequeue(); Apply(sc); continue; }
+            var request = (GenerationRequest)command;
+            if (request.Cancel.IsCancellationRequested) { _queue.Dequeue(); Finish(request, FinishReason.Cancelled); continue; }
+            if (!TryAdmit(request)) break;          // waits for running requests to free cells or sequence ids
+            _queue.Dequeue();
+        }
+    }
+
+    /// <summary>Admits the request, fails it, or returns false when it must wait.</summary>
+    bool TryAdmit(GenerationRequest request)
+    {
+        var session = request.Session;
+        var core = request.Core;
+        // Nothing but this request can change its session's history meanwhile: the session is in flight (never
+        // evicted) and later resets queue behind it.
+        if (request.ResetFirst) DropHistory(session);
+
+        int pending = core.PendingToken.HasValue ? 1 : 0;
+        int fresh = pending + request.Items.Sum(i => i.Count);
+        int cached = core.KvLength;
+        if (cached + fresh > _cells)
+        {
+            Fail(request, new ContextOverflowException(cached + fresh, _cells,
+                $"the prompt needs {cached + fresh} positions ({cached} cached + {fresh} new) but the context holds {_cells}"));
+            return true;
+        }
+        int output = request.LogitsOnly ? 0 : Math.Min(request.Sampling.MaxTokens, _cells - cached - fresh);
+        int need = fresh + output;
+        bool needsSeq = core.SeqId < 0;
+
+        var evictable = _holding.Where(s => s != session && !s.Core.InFlight).OrderBy(s => s.Core.LastUsed).ToList();
+        int free = _cells - _usedCells - _reservedCells;
+        bool seqPossible = !needsSeq || _freeSeqIds.Count > 0 || evictable.Count > 0;
+        if (free + evictable.Sum(s => s.Core.KvLength) < need || !seqPossible)
+        {
+            if (_active.Count > 0) return false;
+            Fail(request, new ContextOverflowException(need, free, $"the request needs {need} KV cells but only {free} are free"));
+            return true;
+        }
+        foreach (var victim in evictable)
+        {
+            if (_cells - _usedCells - _reservedCells >= need && (!needsSeq || _freeSeqIds.Count > 0)) break;
+            Evict(victim);
+        }
+
+        if (needsSeq)
+        {
+            core.SeqId = _freeSeqIds.Pop();
+            _holding.Add(session);
+            core.State = LlmSessionState.Holding;
+        }
+        if (core.PendingToken is int token) request.Items.Insert(0, new TokenRun([token]));
+        core.PendingToken = null;
+        _reservedCells += need;
+        request.Reservation = need;
+        request.CachedTokens = cached;
+        request.NewPromptTokens = fresh;
+        request.Phase = RequestPhase.Prefilling;
+        request.MarkAdmitted();
+        _active.Add(request);
+        return true;
+    }
+
+    void Apply(SessionCommand command)
+    {
+        var running = _active.FirstOrDefault(r => r.Session == command.Session);
+        if (running != null) Finish(running, FinishReason.Cancelled);
+        FreeSequence(command.Session, command.Close ? LlmSessionState.Closed : LlmSessionState.Fresh);
+    }
+
+    void Evict(LlmSession session)
+    {
+        FreeSequence(session, LlmSessionState.Evicted);
+        session.Core.Epoch++;
+        Interlocked.Increment(ref _evictions);
+        var handler = Evicted;
+        if (handler != null) ThreadPool.QueueUserWorkItem(_ => handler(session));
+    }
+
+    /// <summary>Frees the session's cells as a new version of its history (an empty one).</summary>
+    void DropHistory(LlmSession session)
+    {
+        bool had = session.Core.SeqId >= 0 || session.Core.PendingToken.HasValue;
+        FreeSequence(session, LlmSessionState.Fresh);
+        if (had) session.Core.Epoch++;
+    }
+
+    /// <summary>Drops the session's KV cells and sequence id (under Gate).</summary>
+    void FreeSequence(LlmSession session, LlmSessionState state)
+    {
+        var core = session.Core;
+        if (core.SeqId >= 0)
+        {
+            _ctx.MemorySequenceRemove((LLamaSeqId)core.SeqId, -1, -1);
+            _usedCells -= core.KvLength;
+            _freeSeqIds.Push(core.SeqId);
+            _holding.Remove(session);
+        }
+        core.SeqId = -1;
+        core.KvLength = 0;
+        core.PendingToken = null;
+        if (core.State != LlmSessionState.Closed) core.State = state;
+    }
+
+    // ---- one step (loop thread) ----------------------------------------------------------------------------------
+
+    void Step()
+    {
+        _tokenBatch.Clear();
+        _embeddingBatch.Clear();
+        int budget = _batchSize;
+        var overflowed = new List<GenerationRequest>();
+
+        foreach (var r in _active)
+        {
+            r.ResetStep();
+            if (r.Phase != RequestPhase.Decoding) continue;
+            if (r.Core.KvLength >= _cells) { overflowed.Add(r); continue; }
+            r.LogitIndex = _tokenBatch.Add(r.NextToken, r.Core.KvLength, (LLamaSeqId)r.Core.SeqId, true);
+            r.StepDecodes = true;
+            budget--;
+        }
+        foreach (var r in overflowed)
+            Fail(r, new ContextOverflowException(_cells + 1, _cells,
+                $"the generation reached the end of the context ({_cells} positions) after {r.CompletionTokens} tokens"));
+
+        foreach (var r in _active)
+        {
+            if (budget == 0) break;
+            if (r.Phase == RequestPhase.Prefilling) budget -= AddPromptChunk(r, budget);
+        }
+
+        var clock = Stopwatch.StartNew();
+        var finished = new List<(GenerationRequest, FinishReason)>();
+        var participants = _active.Where(r => r.InStep).ToList();
+        _ = DecodeAndSample(_tokenBatch.TokenCount, () => _ctx.Decode(_tokenBatch), participants, embeddings: false, finished)
+               && DecodeAndSample(_embeddingBatch.EmbeddingsCount, () => _ctx.Decode(_embeddingBatch), participants, embeddings: true, finished);
+        double ms = clock.Elapsed.TotalMilliseconds;
+        foreach (var r in participants) r.AddStepTime(ms);
+        foreach (var (r, reason) in finished) Finish(r, reason);     // no-op for requests a failed decode already ended
+
+        long index = Interlocked.Increment(ref _steps);
+        StepObserver?.Invoke(new SchedulerStep(index, _tokenBatch.TokenCount, _embeddingBatch.EmbeddingsCount,
+            participants.Count(r => r.StepDecodes)));
+    }
+
+    /// <summary>Puts the next prompt positions of a prefilling request into the batches; returns how many.</summary>
+    int AddPromptChunk(GenerationRequest r, int budget)
+    {
+        var seq = (LLamaSeqId)r.Core.SeqId;
+        int pos = r.Core.KvLength;
+        int added = 0;
+        while (added < budget && r.ItemIndex < r.Items.Count)
+        {
+            var item = r.Items[r.ItemIndex];
+            // Token positions are decoded before embedding positions, so text may not follow embeddings in one step.
+            if (item is TokenRun && r.StepEmbeddingPositions > 0) break;
+            int n = Math.Min(item.Count - r.ItemOffset, budget - added);
+            bool endsPrompt = r.ItemIndex == r.Items.Count - 1 && r.ItemOffset + n == item.Count;
+            for (int i = 0; i < n; i++)
+            {
+                bool logits = endsPrompt && i == n - 1;
+                int at = item switch
+                {
+                    TokenRun t => _tokenBatch.Add(t.Tokens[r.ItemOffset + i], pos++, seq, logits),
+                    EmbeddingRun e => _embeddingBatch.Add(e.Block.Row(r.ItemOffset + i), pos++, seq, logits),
+                    _ => throw new InvalidOperationException("unknown prompt item"),
+                };
+                if (logits) { r.LogitIndex = at; r.LogitInEmbeddings = item is EmbeddingRun; }
+            }
+            if (item is TokenRun) r.StepTokenPositions += n; else r.StepEmbeddingPositions += n;
+            added += n;
+            r.ItemOffset += n;
+            if (r.ItemOffset == item.Count) { r.ItemIndex++; r.ItemOffset = 0; }
+        }
+        return added;
+    }
+
+    bool DecodeAndSample(int count, Func<DecodeResult> decode, List<GenerationRequest> participants, bool embeddings,
+        List<(GenerationRequest, FinishReason)> finished)
+    {
+        if (count == 0) return true;
+        // llama.cpp aborts the process on an oversized batch; the budget rules this out, but never risk it.
+        if (count > _batchSize) throw new InvalidOperationException($"internal error: a batch of {count} exceeds n_batch {_batchSize}");
+        var result = decode();
+        if (result != DecodeResult.Ok)
+        {
+            var error = new LlmDecodeException($"llama_decode failed with {result} on a batch of {count} " +
+                                               (embeddings ? "embedding rows" : "tokens"));
+            foreach (var r in participants) if (r.Phase != RequestPhase.Done) Fail(r, error);
+            return false;
+        }
+        foreach (var r in participants)
+        {
+            int positions = embeddings ? r.StepEmbeddingPositions : r.StepTokenPositions + (r.StepDecodes ? 1 : 0);
+            if (positions == 0) continue;
+            lock (Gate)
+            {
+                r.Core.KvLength += positions;
+                _usedCells += positions;
+                int released = Math.Min(positions, r.Reservation);
+                r.Reservation -= released;
+                _reservedCells -= released;
+            }
+            if (!r.StepDecodes) r.PrefilledTokens += positions;
+            if (r.LogitIndex >= 0 && r.LogitInEmbeddings == embeddings)
+            {
+                var reason = OnLogits(r, _ctx.GetLogitsIth(r.LogitIndex));
+                if (reason is FinishReason f) finished.Add((r, f));
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Samples the next token of a request (or keeps the logits); returns a finish reason when it is done.</summary>
+    FinishReason? OnLogits(GenerationRequest r, Span<float> logits)
+    {
+        if (r.LogitsOnly) { r.Logits = logits.ToArray(); return FinishReason.Stop; }
+
+        int token = r.Sampler.Sample(logits);
+        if (!r.Sampling.IgnoreEos && ((LLamaToken)token).IsEndOfGeneration(_vocab)) { r.NextToken = -1; return FinishReason.Stop; }
+        r.Sampler.Accept(token);
+        r.OutputTokens.Add(token);
+        r.CompletionTokens++;
+        r.NextToken = token;
+        r.Phase = RequestPhase.Decoding;
+        r.Emit(r.Stops.Push(r.AddRaw(r.Text.Push(PieceBytes(token)))));
+        if (r.Stops.Matched != null) return FinishReason.Stop;
+        if (r.CompletionTokens >= r.Sampling.MaxTokens) return FinishReason.Length;
+        return null;
+    }
+
+    ReadOnlySpan<byte> PieceBytes(int token)
+    {
+        int n = (int)_model.TokenToSpan(token, _piece, 0, false);
+        if (n > _piece.Length)
+        {
+            _piece = new byte[n];
+            n = (int)_model.TokenToSpan(token, _piece, 0, false);
+        }
+        return _piece.AsSpan(0, n);
+    }
+
+    // ---- endings -------------------------------------------------------------------------------------------------
+
+    /// <summary>Ends a request normally (Stop, Length) or by cancellation, with its final event.</summary>
+    void Finish(GenerationRequest r, FinishReason reason)
+    {
+        if (r.Phase == RequestPhase.Done) return;
+        if (reason != FinishReason.Cancelled && r.Stops.Matched == null) r.Emit(r.Stops.Push(r.AddRaw(r.Text.Flush())) + r.Stops.Flush());
+        bool keep = reason != FinishReason.Cancelled && r.Session.KeepHistory && !r.LogitsOnly;
+        lock (Gate)
+        {
+            Release(r);
+            if (r.Phase != RequestPhase.Queued)
+            {
+                if (keep)
+                {
+                    // An end-of-generation token was not decoded and is not kept: the template closes the turn itself.
+                    r.Core.PendingToken = r.NextToken >= 0 && r.CompletionTokens > 0 ? r.NextToken : null;
+                    r.Core.LastUsed = ++_clock;
+                }
+                else DropHistory(r.Session);
+            }
+        }
+        r.Phase = RequestPhase.Done;
+        r.Events.Writer.TryWrite(r.Final(reason));
+        r.Events.Writer.TryComplete();
+        r.WakeRegistration.Dispose();
+    }
+
+    /// <summary>Ends a request with an exception. Its KV history is dropped unless the failure came before admission.</summary>
+    void Fail(GenerationRequest r, Exception error)
+    {
+        if (r.Phase == RequestPhase.Done) return;
+        lock (Gate)
+        {
+            Release(r);
+            if (r.Phase != RequestPhase.Queued) DropHistory(r.Session);
+        }
+        r.Phase = RequestPhase.Done;
+        r.Events.Writer.TryComplete(error);
+        r.WakeRegistration.Dispose();
+    }
+
+    void Release(GenerationRequest r)
+    {
+        _reservedCells -= r.Reservation;
+        r.Reservation = 0;
+        r.Core.InFlight = false;
+        _active.Remove(r);
+    }
+
+    void FailAllOnShutdown()
+    {
+        var error = new ObjectDisposedException(nameof(LlmEngine), "the engine was shut down during this generation");
+        foreach (var r in _active.ToList()) Fail(r, error);
+        lock (Gate)
+            while (_queue.Count > 0)
+                if (_queue.Dequeue() is GenerationRequest r) Fail(r, error);
+    }
+
+    public void Dispose()
+    {
+        lock (Gate) _stopping = true;
+        _wake.Set();
+        if (Thread.CurrentThread != _thread) _thread.Join();
+        _wake.Dispose();
+    }
+}

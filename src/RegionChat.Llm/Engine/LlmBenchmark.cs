@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using RegionChat.Llm.Engine.Internal;
+
+namespace RegionChat.Llm.Engine;
+
+/// <summary>What <see cref="LlmBenchmark"/> measures.</summary>
+public sealed record LlmBenchmarkOptions
+{
+    public required string ModelPath { get; init; }
+    /// <summary>Injected rows per sequence in the prefill measurement (LLaVA-1.5: 576 visual tokens).</summary>
+    public int PromptEmbeddings { get; init; } = 576;
+    /// <summary>Tokens generated per sequence in the decode measurements.</summary>
+    public int Tokens { get; init; } = 64;
+    public int Threads { get; init; } = 2;
+    /// <summary>Concurrent sequences in the prefill and aggregate-decode measurements.</summary>
+    public int Sequences { get; init; } = 4;
+    public int BatchSize { get; init; } = 512;
+
+    public void Validate()
+    {
+        if (!File.Exists(ModelPath)) throw new FileNotFoundException($"GGUF model not found: {ModelPath}", ModelPath);
+        if (PromptEmbeddings is < 1 or > 16384) throw new ArgumentOutOfRangeException(nameof(PromptEmbeddings), PromptEmbeddings, "prompt embeddings must be 1..16384");
+        if (Tokens is < 2 or > 4096) throw new ArgumentOutOfRangeException(nameof(Tokens), Tokens, "tokens must be 2..4096");
+        if (Threads is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be 1..256");
+        if (Sequences is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(Sequences), Sequences, "sequences must be 1..64");
+        if (BatchSize < Sequences || BatchSize > 8192) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be sequences..8192");
+    }
+
+    /// <summary>Cells for every sequence's prompt plus output, rounded up to 256.</summary>
+    internal int ContextSize => (Sequences * (PromptEmbeddings + Tokens + 16) + 255) / 256 * 256;
+}
+
+/// <summary>Throughput of one way of running the model.</summary>
+/// <param name="PrefillTokensPerSecond">Injected rows per second, all sequences' prompts in batches of BatchSize.</param>
+/// <param name="DecodeTokensPerSecond">Generated tokens per second with one sequence.</param>
+/// <param name="AggregateDecodeTokensPerSecond">Generated tokens per second summed over the concurrent sequences.</param>
+public sealed record LlmThroughput(double PrefillTokensPerSecond, double DecodeTokensPerSecond, double AggregateDecodeTokensPerSecond)
+{
+    /// <summary>How much batching the sequences' decode steps gains over one sequence.</summary>
+    public double AggregateSpeedup => AggregateDecodeTokensPerSecond / DecodeTokensPerSecond;
+}
+
+public sealed record LlmBenchmarkResult(LlmBenchmarkOptions Options, LlmModelFacts Facts, LlmThroughput Engine, LlmThroughput Bare)
+{
+    public double PrefillRatio => Engine.PrefillTokensPerSecond / Bare.PrefillTokensPerSecond;
+    public double DecodeRatio => Engine.DecodeTokensPerSecond / Bare.DecodeTokensPerSecond;
+    public double AggregateDecodeRatio => Engine.AggregateDecodeTokensPerSecond / Bare.AggregateDecodeTokensPerSecond;
+}
+
+/// <summary>
+/// Times the engine against a bare LLamaSharp loop (LLamaBatchEmbeddings / LLamaBatch + Decode + argmax, nothing
+/// else) doing the same work in the same process, phase by phase, so machine noise hits both alike: prefill of
+/// Sequences × PromptEmbeddings random rows, greedy decode of one sequence, and greedy decode of Sequences at once.
+/// Generation ignores EOS so every run makes the same number of tokens.
+/// </summary>
+public static class LlmBenchmark
+{
+    public static async Task<LlmBenchmarkResult> RunAsync(LlmBenchmarkOptions options, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        progress ??= _ => { };
+        var engineOptions = new LlmEngineOptions
+        {
+            ModelPath = options.ModelPath,
+            ContextSize = options.ContextSize,
+            BatchSize = options.BatchSize,
+            Threads = options.Threads,
+            BatchThreads = options.Threads,
+            MaxSequences = options.Sequences,
+        };
+        using var engine = LlmEngine.Load(engineOptions);
+        using var bare = new BareLlamaLoop(engineOptions);
+        var f = engine.Facts;
+        progress($"model: {f.Description}, n_embd {f.EmbeddingWidth}, vocab {f.VocabSize}, {f.LayerCount} layers; " +
+                 $"context {f.ContextSize}, batch {f.BatchSize}, threads {options.Threads}");
+
+        var blocks = Enumerable.Range(0, options.Sequences)
+            .Select(i => RandomRows(options.PromptEmbeddings, f.EmbeddingWidth, seed: 1000 + i)).ToArray();
+        var prompts = Enumerable.Range(0, options.Sequences).Select(i => PromptTokens(f, i)).ToArray();
+        var greedy = SamplingParams.Greedy(options.Tokens) with { IgnoreEos = true };
+
+        // Warm-up: first decodes allocate compute buffers.
+        await Generate(engine, [PromptSegment.Tokens(prompts[0])], SamplingParams.Greedy(4) with { IgnoreEos = true });
+        bare.Decode([prompts[0]], 4);
+
+        int rows = options.Sequences * options.PromptEmbeddings;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(blocks.Select(b => Generate(engine, [PromptSegment.Embeddings(b)], SamplingParams.Greedy(1) with { IgnoreEos = true })));
+        double enginePrefill = rows / clock.Elapsed.TotalSeconds;
+        double barePrefill = rows / bare.Prefill(blocks).TotalSeconds;
+        progress($"prefill {options.Sequences}×{options.PromptEmbeddings} rows: engine {enginePrefill:F1} tok/s, bare {barePrefill:F1} tok/s");
+
+        var one = await Generate(engine, [PromptSegment.Tokens(prompts[0])], greedy);
+        double engineDecode = one.Timings.DecodeTokensPerSecond;
+        double bareDecode = (options.Tokens - 1) / bare.Decode([prompts[0]], options.Tokens).TotalSeconds;
+        progress($"decode, 1 sequence: engine {engineDecode:F2} tok/s, bare {bareDecode:F2} tok/s");
+
+        var many = await Task.WhenAll(prompts.Select(p => Generate(engine, [PromptSegment.Tokens(p)], greedy)));
+        double engineAggregate = many.Sum(r => r.Timings.DecodeSteps) / many.Max(r => r.Timings.DecodeMs) * 1000;
+        double bareAggregate = options.Sequences * (options.Tokens - 1) / bare.Decode(prompts, options.Tokens).TotalSeconds;
+        progress($"decode, {options.Sequences} sequences: engine {engineAggregate:F2} tok/s, bare {bareAggregate:F2} tok/s");
+
+        return new LlmBenchmarkResult(options, f,
+            new LlmThroughput(enginePrefill, engineDecode, engineAggregate),
+            new LlmThroughput(barePrefill, bareDecode, bareAggregate));
+    }
+
+    static async Task<GenerationFinished> Generate(LlmEngine engine, IReadOnlyList<PromptSegment> prompt, SamplingParams sampling)
+    {
+        using var session = engine.CreateSession(keepHistory: false);
+        GenerationFinished? final = null;
+        await foreach (var e in engine.GenerateAsync(session, prompt, sampling)) final = e as GenerationFinished ?? final;
+        return final!;
+    }
+
+    /// <summary>BOS and seven fixed ordinary tokens, different per sequence.</summary>
+    static int[] PromptTokens(LlmModelFacts f, int i)
+    {
+        var ids = Enumerable.Range(0, 7).Select(k => (f.VocabSize / 2 + 97 * (i * 7 + k)) % f.VocabSize);
+        return f.BosToken is int bos ? [bos, .. ids] : [.. ids];
+    }
+
+    static EmbeddingBlock RandomRows(int rows, int width, int seed)
+    {
+        var rng = new Random(seed);
+        var data = new float[rows * width];
+        float a = (float)(Math.Sqrt(3.0 / width));
+        for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1) * a;
+        return new EmbeddingBlock(data, width);
+    }
+}

@@ -1,0 +1,62 @@
+using RegionChat.Llm.Engine.Internal;
+
+namespace RegionChat.Llm.Engine;
+
+public enum LlmSessionState
+{
+    /// <summary>No KV history: the next prompt starts a new sequence.</summary>
+    Fresh,
+    /// <summary>Holds a KV history that the next prompt continues.</summary>
+    Holding,
+    /// <summary>Its history was evicted (LRU, cache full): the next use throws <see cref="SequenceEvictedException"/>.</summary>
+    Evicted,
+    /// <summary>Disposed.</summary>
+    Closed,
+}
+
+/// <summary>
+/// One sequence of the shared context: a KV history that successive generations extend. Create with
+/// <see cref="LlmEngine.CreateSession"/>. At most one generation runs on a session at a time.
+/// </summary>
+public sealed class LlmSession : IDisposable
+{
+    readonly GenerationScheduler _scheduler;
+
+    internal LlmSession(GenerationScheduler scheduler, long id, bool keepHistory)
+    {
+        _scheduler = scheduler;
+        Id = id;
+        KeepHistory = keepHistory;
+    }
+
+    public long Id { get; }
+
+    /// <summary>Keep the KV history after a generation so follow-ups prefill only their new tokens; otherwise it is freed.</summary>
+    public bool KeepHistory { get; }
+
+    public LlmSessionState State { get { lock (_scheduler.Gate) return Core.State; } }
+
+    /// <summary>Positions this session holds in the KV cache.</summary>
+    public int CachedTokens { get { lock (_scheduler.Gate) return Core.KvLength; } }
+
+    /// <summary>Whether a generation is queued or running on it.</summary>
+    public bool IsBusy { get { lock (_scheduler.Gate) return Core.InFlight; } }
+
+    /// <summary>Forgets the history (frees its KV) so the session starts over; also acknowledges an eviction.
+    /// A generation in flight is cancelled. Takes effect in order with the requests already submitted.</summary>
+    public void Reset() => _scheduler.Enqueue(new SessionCommand(this, close: false));
+
+    /// <summary>Frees the KV history for good.</summary>
+    public void Dispose() => _scheduler.Enqueue(new SessionCommand(this, close: true));
+
+    /// <summary>State and history version read together.</summary>
+    internal (LlmSessionState State, int Epoch) Snapshot()
+    {
+        lock (_scheduler.Gate) return (Core.State, Core.Epoch);
+    }
+
+    /// <summary>Scheduler-owned state, guarded by <see cref="GenerationScheduler.Gate"/>.</summary>
+    internal SessionCore Core { get; } = new();
+
+    public override string ToString() => $"session {Id}";
+}

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RegionChat.Training.Clip.Internal;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace RegionChat.Training.Clip;
+
+/// <summary>
+/// The training loop both stages share: deterministic batches, AdamW with per-parameter learning-rate multipliers,
+/// log.jsonl, zero-shot evaluation on validation scenes, checkpoints and exact resume.
+/// <para>Output folder: <c>run.json</c> (stage and training settings; a resume must match them), <c>log.jsonl</c>,
+/// <c>checkpoints/step-NNNNNNNN/{state.safetensors, state.json}</c> (float32 master weights as "param.NAME", AdamW moments
+/// as "adam.m.NAME"/"adam.v.NAME"; state.json holds the step and AdamW's step count; the training data is a pure
+/// function of (seed, step), so nothing else is needed to continue bit for bit), and the towers
+/// (<see cref="ClipTowerFiles"/>) written whenever a run ends.</para>
+/// </summary>
+public abstract class ContrastiveTrainer : IDisposable
+{
+    public const string RunFile = "run.json";
+
+    readonly ContrastiveTrainingOptions options;
+    readonly CheckpointStore checkpoints;
+    MasterWeightAdamW? optimizer;
+    int step;
+    int? resumedFrom;
+
+    private protected ContrastiveTrainer(string outputFolder, ContrastiveTrainingOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputFolder);
+        options.Validate();
+        this.options = options;
+        OutputFolder = Path.GetFullPath(outputFolder);
+        checkpoints = new CheckpointStore(OutputFolder, options.KeepCheckpoints);
+    }
+
+    public string OutputFolder { get; }
+
+    /// <summary>"clip" or "alpha-clip".</summary>
+    public abstract string Stage { get; }
+
+    /// <summary>Steps done so far (the checkpoint's step after a resume).</summary>
+    public int Step => step;
+
+    /// <summary>Trainable tensors, for inspection: name, parameter, learning-rate multiplier, weight decay.</summary>
+    public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter, double LrMultiplier, double WeightDecay)> TrainableParameters =>
+        Optimizer.Parameters.Select(p => (p.Name, p.Parameter, p.LrMultiplier, p.WeightDecay)).ToList();
+
+    private protected MasterWeightAdamW Optimizer => optimizer ?? throw new InvalidOperationException("trainer not initialised");
+
+    private protected ScalarType ComputeDType => options.Precision == TrainingPrecision.BFloat16 ? ScalarType.BFloat16 : ScalarType.Float32;
+
+    /// <summary>Builds the optimizer and, when the folder holds a run of the same settings, restores its newest checkpoint.</summary>
+    private protected void Initialise(IEnumerable<TrainableParameter> trainable, JsonObject runInfo)
+    {
+        optimizer = new MasterWeightAdamW(trainable);
+        Directory.CreateDirectory(OutputFolder);
+        string runPath = Path.Combine(OutputFolder, RunFile);
+        var key = options.TrainingKey();
+        if (File.Exists(runPath))
+        {
+            var saved = (JsonNode.Parse(File.ReadAllText(runPath)) as JsonObject)?["training"] as JsonObject
+                ?? throw new InvalidDataException($"{runPath}: no \"training\" object");
+            string? difference = FirstDifference(saved, key);
+            if (difference != null)
+                throw new ArgumentException($"{OutputFolder} holds a {saved["stage"]} run with other settings ({difference}); resume with the same settings or use another output folder");
+        }
+        else
+        {
+            runInfo["training"] = key;
+            File.WriteAllText(runPath, runInfo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+        if (checkpoints.Latest() is { } latest)
+        {
+            var (tensors, state) = CheckpointStore.Load(latest.Folder);
+            try
+            {
+                var masters = tensors.Where(kv => kv.Key.StartsWith("param.", StringComparison.Ordinal))
+                    .ToDictionary(kv => kv.Key["param.".Length..], kv => kv.Value);
+                Optimizer.Restore(masters, tensors, state["adam_steps"]?.GetValue<long>() ?? throw new InvalidDataException($"{latest.Folder}: state.json lacks adam_steps"));
+                AfterUpdate();
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+            step = latest.Step;
+            resumedFrom = latest.Step;
+        }
+    }
+
+    /// <summary>
+    /// Trains from the current step to <see cref="ContrastiveTrainingOptions.Steps"/> (or StopAtStep), checkpointing as
+    /// configured; on cancellation it checkpoints the last finished step and returns. The towers are written at the end.
+    /// </summary>
+    public TrainingResult Run(Action<TrainingProgress>? onProgress = null, CancellationToken cancellation = default)
+    {
+        torch.set_num_threads(options.Threads);
+        int stopAt = Math.Min(options.StopAtStep ?? options.Steps, options.Steps);
+        int lastCheckpoint = step;
+        double? lastLoss = null;
+        ZeroShotReport? lastEval = null;
+        var clock = Stopwatch.StartNew();
+        using (var log = new TrainingLog(OutputFolder, step))
+        {
+            while (step < stopAt && !cancellation.IsCancellationRequested)
+            {
+                int next = step + 1;
+                double lr = options.LearningRateAt(next);
+                var stepClock = Stopwatch.StartNew();
+                double loss, accuracy;
+                using (var scope = NewDisposeScope())
+                {
+                    Optimizer.ZeroGrad();
+                    var (lossTensor, accuracyTensor) = ComputeLoss(next);
+                    lossTensor.backward();
+                    Optimizer.Step(lr);
+                    AfterUpdate();
+                    loss = lossTensor.ToDouble();
+                    accuracy = accuracyTensor.ToDouble();
+                }
+                Optimizer.ZeroGrad();
+                if (!double.IsFinite(loss))
+                    throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and resume from the last checkpoint (step {lastCheckpoint})");
+                step = next;
+                double seconds = stepClock.Elapsed.TotalSeconds;
+                lastLoss = loss;
+                log.Write(new JsonObject
+                {
+                    ["type"] = "step", ["step"] = step, ["loss"] = Math.Round(loss, 6), ["accuracy"] = Math.Round(accuracy, 6),
+                    ["lr"] = lr, ["logit_scale"] = Math.Round(CurrentLogitScale, 4), ["seconds"] = Math.Round(seconds, 4),
+                });
+                ZeroShotReport? eval = null;
+                if (options.EvalScenes > 0 && ((options.EvalEvery > 0 && step % options.EvalEvery == 0) || step == options.Steps))
+                {
+                    eval = lastEval = Evaluate(options.EvalScenes);
+                    var entry = eval.ToJson();
+                    entry["type"] = "eval";
+                    entry["step"] = step;
+                    entry["split"] = "validation";
+                    log.Write(entry);
+                }
+                if (step % options.CheckpointEvery == 0 || step == stopAt)
+                {
+                    SaveCheckpoint();
+                    lastCheckpoint = step;
+                }
+                onProgress?.Invoke(new TrainingProgress(Stage, step, options.Steps, loss, accuracy, lr, CurrentLogitScale,
+                    seconds, clock.Elapsed, eval));
+            }
+        }
+        if (step > lastCheckpoint) SaveCheckpoint();
+        WriteTowers(new JsonObject { ["stage"] = Stage, ["step"] = step, ["steps"] = options.Steps });
+        return new TrainingResult(OutputFolder, step, options.Steps, step >= options.Steps, resumedFrom, lastLoss, lastEval);
+    }
+
+    /// <summary>Zero-shot evaluation on the first <paramref name="scenes"/> validation scenes.</summary>
+    public abstract ZeroShotReport Evaluate(int scenes);
+
+    /// <summary>The logit scale the loss uses now (exp of the learned log scale, or the fixed value).</summary>
+    public abstract double CurrentLogitScale { get; }
+
+    /// <summary>Builds the batch of a (1-based) step and returns the loss (with autograd) and in-batch image→text accuracy.</summary>
+    private protected abstract (Tensor Loss, Tensor Accuracy) ComputeLoss(int step);
+
+    /// <summary>Called after every update and after a restore (e.g. to clamp the logit scale).</summary>
+    private protected virtual void AfterUpdate() { }
+
+    private protected abstract void WriteTowers(JsonObject notes);
+
+    /// <summary>A module's state dict with its trained tensors replaced by the optimizer's float32 master weights.</summary>
+    private protected Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix)
+    {
+        var masters = Optimizer.MasterWeights().ToDictionary(kv => kv.Key, kv => kv.Value);
+        return stateDict.ToDictionary(kv => kv.Key, kv => masters.TryGetValue(prefix + kv.Key, out var m) ? m : kv.Value);
+    }
+
+    /// <summary>CLIP's convention: matrices decay, biases / norms / embeddings / scalars do not.</summary>
+    private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
+        t.dim() >= 2 && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;
+
+    void SaveCheckpoint()
+    {
+        var tensors = Optimizer.MasterWeights().Select(kv => KeyValuePair.Create("param." + kv.Key, kv.Value))
+            .Concat(Optimizer.Moments());
+        checkpoints.Save(step, tensors, new JsonObject
+        {
+            ["stage"] = Stage, ["step"] = step, ["adam_steps"] = Optimizer.StepCount, ["seed"] = options.Seed,
+            ["data"] = "training scenes and coin flips are a pure function of (seed, step): resuming needs only the step",
+        });
+    }
+
+    static string? FirstDifference(JsonObject saved, JsonObject now)
+    {
+        foreach (var (k, v) in now)
+        {
+            string a = saved[k]?.ToJsonString() ?? "null", b = v?.ToJsonString() ?? "null";
+            if (a != b) return $"{k}: saved {a}, now {b}";
+        }
+        foreach (var (k, _) in saved)
+            if (!now.ContainsKey(k)) return $"{k}: saved, now absent";
+        return null;
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) optimizer?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+}

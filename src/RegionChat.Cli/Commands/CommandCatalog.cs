@@ -13,5 +13,6 @@ internal static class CommandCatalog
         yield return LlmCommands.Create();
         yield return VisionCommands.Create();
         yield return BenchCommands.Create();
+        yield return TrainCommands.Create();
     }
 }

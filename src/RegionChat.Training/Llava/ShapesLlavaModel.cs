@@ -37,9 +37,11 @@ public sealed class ShapesLlavaModel : IDisposable
         FeatureLayer = featureLayer;
         Tokenizer = LlamaTokenizer.FromVocabulary(vocabulary);
         Renderer = new LlavaPromptRenderer(Tokenizer, systemPrompt);
-        int longest = Renderer.BeforeImage.Count + ImageTokens + 64;
+        // The world's longest sequence: a four-object description after "describe the image".
+        string longestCaption = Shapes.ShapesText.ImageCaption(Enumerable.Repeat("a large orange triangle", 4));
+        int longest = Renderer.Render(Shapes.ShapesText.DescribeImage, longestCaption).Length(ImageTokens);
         if (longest > llm.Shape.ContextLength)
-            throw new ArgumentException($"{ImageTokens} visual tokens and a prompt do not fit the LLM's context of {llm.Shape.ContextLength}");
+            throw new ArgumentException($"{ImageTokens} visual tokens and the longest prompt and answer ({longest} positions) do not fit the LLM's context of {llm.Shape.ContextLength}");
     }
 
     public AlphaClipVisionTransformer Vision { get; }

@@ -93,22 +93,25 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
         return ContrastiveLoss.Compute(imageFeatures, textFeatures, tensor(captionIndex), tensor(options.LogitScale, ScalarType.Float32));
     }
 
-    // The text tower is frozen, so a caption's features never change: region captions (60 of them) are computed once.
+    // The text tower is frozen, so a caption's features never change. The 60 region captions are encoded once, in one
+    // fixed batch (a row's float rounding can depend on its batch, and a resumed run must see the same numbers); the
+    // whole-image captions of a step are encoded together, a batch fixed by the step.
     Tensor TextFeatures(IReadOnlyList<string> captions)
     {
-        var missing = captions.Where(c => !regionCaptionFeatures.ContainsKey(c)).ToList();
-        var fresh = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        if (missing.Count > 0)
+        if (regionCaptionFeatures.Count == 0)
         {
-            using var features = Text.EncodeTexts(missing);
-            for (int i = 0; i < missing.Count; i++)
-            {
-                var row = features[i].clone();
-                if (missing[i].Split(' ').Length == 4) regionCaptionFeatures[missing[i]] = row.DetachFromDisposeScope();
-                else fresh[missing[i]] = row;
-            }
+            using var all = Text.EncodeTexts(ZeroShotEvaluator.ClassPrompts);
+            for (int i = 0; i < all.shape[0]; i++)
+                regionCaptionFeatures[ZeroShotEvaluator.ClassPrompts[i]] = all[i].clone().DetachFromDisposeScope();
         }
-        return stack(captions.Select(c => regionCaptionFeatures.TryGetValue(c, out var t) ? t : fresh[c]).ToArray());
+        var wholeCaptions = captions.Where(c => !regionCaptionFeatures.ContainsKey(c)).ToList();
+        var wholeFeatures = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        if (wholeCaptions.Count > 0)
+        {
+            var features = Text.EncodeTexts(wholeCaptions);
+            for (int i = 0; i < wholeCaptions.Count; i++) wholeFeatures[wholeCaptions[i]] = features[i];
+        }
+        return stack(captions.Select(c => regionCaptionFeatures.TryGetValue(c, out var t) ? t : wholeFeatures[c]).ToArray());
     }
 
     public override ZeroShotReport Evaluate(int scenes)

@@ -18,6 +18,7 @@ public sealed class ClipTrainer : ContrastiveTrainer
     const ulong DataSalt = 0xC11D5EED;
     static readonly double MaxLogScale = Math.Log(100);
 
+    static readonly Lock InitialisationLock = new();
     readonly ClipTrainerOptions options;
     readonly SceneStream data;
 
@@ -26,9 +27,12 @@ public sealed class ClipTrainer : ContrastiveTrainer
         this.options = options;
         data = new SceneStream(options.Seed, DataSalt, options.ScenePool);
         Tokenizer = ClipTokenizer.ForShapes(options.Text.ContextLength);
-        manual_seed(options.Seed);
-        Vision = new AlphaClipVisionTransformer(options.Vision, ComputeDType);
-        Text = new ClipTextTransformer(options.Text, Tokenizer, ComputeDType);
+        lock (InitialisationLock)   // torch's generator is process-wide: seed and draw without interleaving
+        {
+            manual_seed(options.Seed);
+            Vision = new AlphaClipVisionTransformer(options.Vision, ComputeDType);
+            Text = new ClipTextTransformer(options.Text, Tokenizer, ComputeDType);
+        }
         LogScale = new Parameter(tensor(Math.Log(options.InitialLogitScale), ScalarType.Float32), requires_grad: options.LearnLogitScale);
         var alphaConv = Vision.named_parameters().Single(p => p.name == AlphaClipCheckpoint.AlphaConvKey).parameter;
         using (no_grad()) alphaConv.zero_();

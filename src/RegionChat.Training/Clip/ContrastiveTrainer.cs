@@ -155,6 +155,15 @@ public abstract class ContrastiveTrainer : IDisposable
         return new TrainingResult(OutputFolder, step, options.Steps, step >= options.Steps, resumedFrom, lastLoss, lastEval);
     }
 
+    /// <summary>The loss of a step's batch with the current weights, without autograd or update (diagnostics, tests).</summary>
+    public double BatchLoss(int step)
+    {
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, "steps are 1-based");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        return ComputeLoss(step).Loss.ToDouble();
+    }
+
     /// <summary>Zero-shot evaluation on the first <paramref name="scenes"/> validation scenes.</summary>
     public abstract ZeroShotReport Evaluate(int scenes);
 

@@ -8,11 +8,16 @@ namespace RegionChat.Training.Clip.Internal;
 /// </summary>
 internal readonly struct SceneStream(long runSeed, ulong stageSalt, long? scenePool)
 {
-    /// <summary>The train seed of the index-th scene of a step: uniform over the pool (default: the whole train split).</summary>
+    /// <summary>
+    /// The train seed of the index-th scene of a step. Over the whole train split: uniform and independent. Over a pool
+    /// of the first N seeds (a fixed set): a window of consecutive pool seeds from a random offset, so a batch of N
+    /// holds each pool scene exactly once.
+    /// </summary>
     public long SceneSeed(int step, int index)
     {
-        ulong range = (ulong)(scenePool ?? ShapesSeeds.ValidationStart);
-        return ShapesSeeds.TrainStart + (long)(Hash(step, index, 0x5CE9E5) % range);   // bias < range/2^64: negligible
+        if (scenePool is { } pool)
+            return ShapesSeeds.TrainStart + (long)((Hash(step, 0, 0x0FF5E7) % (ulong)pool + (ulong)index) % (ulong)pool);
+        return ShapesSeeds.TrainStart + (long)(Hash(step, index, 0x5CE9E5) % (ulong)ShapesSeeds.ValidationStart);   // bias < 2^-33
     }
 
     /// <summary>A uniform draw in [0, 1) for a per-step decision (salt tells decisions apart).</summary>

@@ -10,8 +10,9 @@ namespace RegionChat.Cli.Commands;
 
 /// <summary>
 /// `regionchat train …`: the shapes recipe that builds models/shapes-tiny. `train shapes --stage S` runs stages in
-/// order (each resumes from its checkpoint in --out), `train llm|projector|instruct|export` run one stage, `train eval`
-/// measures greedy answers of a model folder on test scenes.
+/// order (each resumes from its checkpoint in --out), `train llm|projector|instruct|export` run one stage with the
+/// recipe's settings, `train clip|alpha-clip` run stages 1–2 with every setting exposed (TrainClipCommands), and
+/// `train eval` measures greedy answers of a model folder on test scenes.
 /// </summary>
 internal static class TrainCommands
 {
@@ -23,6 +24,8 @@ internal static class TrainCommands
         command.Subcommands.Add(StageCommand("projector", "Stage 4: align the projector, vision tower and LLM frozen (in --out/projector).", ShapesStage.Projector));
         command.Subcommands.Add(StageCommand("instruct", "Stage 5: instruction-tune projector + LLM on all region and image QA, then export.", ShapesStage.Instruct));
         command.Subcommands.Add(StageCommand("export", "Stage 6: write the model folder (--out/model) from a finished instruct stage.", ShapesStage.Export));
+        command.Subcommands.Add(TrainClipCommands.CreateClipStage());
+        command.Subcommands.Add(TrainClipCommands.CreateAlphaStage());
         command.Subcommands.Add(Eval());
         return command;
     }

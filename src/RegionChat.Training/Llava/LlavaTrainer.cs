@@ -201,6 +201,15 @@ public abstract class LlavaTrainer : IDisposable
         return new LlavaTrainingResult(Stage, OutputFolder, _step, _options.Steps, completed, _resumedFrom, lastLoss, clock.Elapsed, lastEval);
     }
 
+    /// <summary>The loss of a step's batch with the current weights, without autograd or update (diagnostics, tests).</summary>
+    public double BatchLoss(int step)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        return ComputeLoss(step).Loss.ToDouble();
+    }
+
     /// <summary>Builds the batch of a (1-based) step; returns the loss (with autograd) and the token accuracy.</summary>
     private protected abstract (Tensor Loss, Tensor Accuracy) ComputeLoss(int step);
 

@@ -15,7 +15,7 @@ public sealed record LlmPretrainOptions : LlavaTrainingOptions
     }
 
     public int EmbeddingLength { get; init; } = 128;
-    public int Layers { get; init; } = 4;
+    public int Layers { get; init; } = 2;
     public int Heads { get; init; } = 4;
     public int KvHeads { get; init; } = 4;
 

@@ -45,8 +45,8 @@ public sealed class ProjectorAligner : LlavaTrainer
         var llm = LlamaTwin.FromGguf(InitPath(ShapesModelFiles.Llm));
         LlamaVocabulary vocabulary;
         using (var gguf = GgufFile.Open(InitPath(ShapesModelFiles.Llm))) vocabulary = LlamaVocabulary.FromGguf(gguf);
-        torch.manual_seed(options.Seed);
         var projector = new LlavaProjector(vision.Config.Width, llm.Shape.EmbeddingLength, depth: 2);
+        InitialiseProjector(projector, options.Seed);
         Model = new ShapesLlavaModel(vision, projector, llm, vocabulary);
         foreach (var p in vision.parameters()) p.requires_grad = false;
         foreach (var p in llm.parameters()) p.requires_grad = false;
@@ -64,6 +64,22 @@ public sealed class ProjectorAligner : LlavaTrainer
     public override string Stage => "projector";
 
     public ShapesLlavaModel Model { get; }
+
+    /// <summary>
+    /// nn.Linear's default initialisation (uniform ±1/√fan_in for weights and biases) drawn from a generator of its own,
+    /// so the start does not depend on torch's global generator (which other code may draw from).
+    /// </summary>
+    static void InitialiseProjector(LlavaProjector projector, long seed)
+    {
+        using var noGrad = torch.no_grad();
+        using var generator = new torch.Generator((ulong)seed ^ 0x9A0EC7);
+        foreach (var (name, p) in projector.named_parameters().OrderBy(p => p.name, StringComparer.Ordinal))
+        {
+            var weight = projector.named_parameters().Single(q => q.name == name[..name.LastIndexOf('.')] + ".weight").parameter;
+            double bound = 1 / Math.Sqrt(weight.shape[1]);
+            p.uniform_(-bound, bound, generator);
+        }
+    }
 
     /// <summary>The input files a stage-4 run copies: the vision (and text) tower and the LLM.</summary>
     public static IReadOnlyList<(string Source, string Name)> InputFiles(string visionFolder, string llmFolder)

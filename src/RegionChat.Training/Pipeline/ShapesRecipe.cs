@@ -61,17 +61,17 @@ public sealed record ShapesRecipe
             Llm = new LlmPretrainOptions
             {
                 EmbeddingLength = 32, Layers = 2, Heads = 2, KvHeads = 2, FeedForward = 88, ContextLength = 64,
-                Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 3e-3, ScenePool = 8, EvalScenes = 2,
+                Steps = Scale(40, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 1e-2, ScenePool = 8, EvalScenes = 2,
                 Seed = seed, Threads = threads, CheckpointEvery = 100,
             },
             Projector = new ProjectorAlignOptions
             {
-                Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 3e-3, ScenePool = 8, EvalScenes = 2,
+                Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 1e-2, ScenePool = 8, EvalScenes = 2,
                 Seed = seed, Threads = threads, CheckpointEvery = 100,
             },
             Instruct = new InstructionTuneOptions
             {
-                Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 3e-3, ScenePool = 8, EvalScenes = 2,
+                Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 5e-3, ScenePool = 8, EvalScenes = 2,
                 Seed = seed, Threads = threads, CheckpointEvery = 100,
             },
             RandomVision = vision,

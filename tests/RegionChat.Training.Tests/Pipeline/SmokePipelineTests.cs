@@ -7,6 +7,7 @@ using RegionChat.Training.Pipeline;
 using RegionChat.Training.Shapes;
 using RegionChat.Training.Tests.Clip;
 using RegionChat.Vision;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RegionChat.Training.Tests.Pipeline;
@@ -70,6 +71,28 @@ public class SmokePipelineTests(SmokeRun run) : IClassFixture<SmokeRun>
         using var model = ShapesLlavaModel.Load(run.Layout.Model);
         Assert.Equal(vision.Width, model.Projector.InputDim);
         Assert.Equal(model.Llm.Shape.EmbeddingLength, model.Projector.OutputDim);
+    }
+
+    [Fact]
+    public void AnF16ExportHalvesTheLlmAndKeepsItsAnswers()
+    {
+        using var dir = new RegionChat.TestSupport.TempDir();
+        var f16 = ShapesModelExporter.Export(run.Layout.Instruct, Path.Combine(dir.Path, "f16"), GgmlType.F16);
+        Assert.Equal(GgmlType.F16, f16.LlmType);
+        string path = Path.Combine(f16.Folder, ShapesModelFiles.Llm);
+        using (var gguf = GgufFile.Open(path))
+            Assert.Equal(GgmlType.F16, gguf.Tensors.Single(t => t.Name == "blk.0.attn_q.weight").Type);
+        Assert.True(new FileInfo(path).Length < 0.6 * new FileInfo(Path.Combine(run.Layout.Model, ShapesModelFiles.Llm)).Length);
+        using var full = ShapesLlavaModel.Load(run.Layout.Model);
+        using var half = ShapesLlavaModel.Load(f16.Folder);
+        var scene = ShapesGenerator.Generate(ShapesSeeds.TestStart + 5);
+        var samples = scene.Objects.Select(o => LlavaSample.OfRegion(scene, o, RegionAlphaMode.Mask, o.Qa[0])).ToList();
+        using (no_grad())
+        {
+            var a = full.Loss(samples).Loss.ToDouble();
+            var b = half.Loss(samples).Loss.ToDouble();
+            Assert.True(Math.Abs(a - b) < 0.02 * Math.Max(1, a), $"f32 loss {a}, f16 loss {b}");
+        }
     }
 
     /// <summary>The exported GGUF in llama.cpp (the inference engine, its llava_v1 template, injected visual tokens)

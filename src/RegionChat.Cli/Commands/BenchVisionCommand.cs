@@ -13,7 +13,7 @@ namespace RegionChat.Cli.Commands;
 /// </summary>
 internal static class BenchVisionCommand
 {
-    sealed record Settings(AlphaClipConfig Config, int Batch, int? Threads, int Warmup, int Runs, ScalarType DType, int GemmSize, bool Json);
+    sealed record Settings(AlphaClipConfig Config, int Batch, int? Threads, int Warmup, int Runs, ScalarType DType, int GemmSize, bool Json, bool CpuClock);
 
     public static Command Create()
     {
@@ -30,16 +30,21 @@ internal static class BenchVisionCommand
         var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: libtorch's choice)." };
         var dtype = new Option<string>("--dtype") { Description = "Encoder compute dtype.", DefaultValueFactory = _ => "fp32" };
         dtype.AcceptOnlyFromAmong("fp32", "bf16", "fp16");
+        var cpuClock = new Option<bool>("--cpu-clock")
+        {
+            Description = "Time with this process's CPU time ÷ threads instead of the wall clock: steadier on a machine other " +
+                "processes load, exact at --threads 1 (with more threads, OpenMP spin-waits count as work).",
+        };
         var json = new Option<bool>("--json") { Description = "End with one JSON line: median_ms, images_per_s, gflops, gemm_gflops, gemm_fraction." };
 
         var command = new Command("vision", "Time the Alpha-CLIP encoder forward (random weights) against a large fp32 matmul.");
-        foreach (var o in new Option[] { size, patch, width, layers, heads, outputDim, batch, threads, warmup, runs, dtype, gemm, json })
+        foreach (var o in new Option[] { size, patch, width, layers, heads, outputDim, batch, threads, warmup, runs, dtype, gemm, cpuClock, json })
             command.Options.Add(o);
         command.SetAction(parse => VisionCommands.Guard(() => Run(new Settings(
             new AlphaClipConfig(parse.GetValue(size), parse.GetValue(patch), parse.GetValue(width), parse.GetValue(layers),
                 parse.GetValue(heads), parse.GetValue(outputDim)).Validate(),
             parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(warmup), parse.GetValue(runs),
-            VisionEncodeCommand.ParseDType(parse.GetValue(dtype)!), parse.GetValue(gemm), parse.GetValue(json)))));
+            VisionEncodeCommand.ParseDType(parse.GetValue(dtype)!), parse.GetValue(gemm), parse.GetValue(json), parse.GetValue(cpuClock)))));
         return command;
 
         static Option<int> Int(string name, string description, int defaultValue) =>
@@ -58,6 +63,7 @@ internal static class BenchVisionCommand
             torch.set_num_threads(t);
         }
         var c = s.Config;
+        var timer = new BenchClock(s.CpuClock);
         Console.WriteLine($"encoder: {c.InputResolution}px patch {c.PatchSize} width {c.Width} layers {c.Layers} heads {c.Heads}, " +
             $"batch {s.Batch}, {s.DType}, threads {torch.get_num_threads()}");
 
@@ -65,7 +71,7 @@ internal static class BenchVisionCommand
         using var b = randn(s.GemmSize, s.GemmSize);
         var gemm = new List<double>();
         a.mm(b).Dispose();   // first call initialises the BLAS
-        TimeGemm(a, b, gemm, 4);
+        TimeGemm(a, b, gemm, 4, timer);
         torch.manual_seed(0);
         using var model = new AlphaClipVisionTransformer(c, s.DType);
         using var image = randn(s.Batch, 3, c.InputResolution, c.InputResolution);
@@ -75,11 +81,9 @@ internal static class BenchVisionCommand
         var times = new List<double>();
         for (int i = 0; i < s.Runs; i++)
         {
-            var clock = Stopwatch.StartNew();
-            model.EncodePooled(image, alpha).Dispose();
-            times.Add(clock.Elapsed.TotalMilliseconds);
+            times.Add(timer.Milliseconds(() => model.EncodePooled(image, alpha).Dispose()));
             // Matmuls interleaved with the forwards see the same background load.
-            TimeGemm(a, b, gemm, 2);
+            TimeGemm(a, b, gemm, 2, timer);
         }
 
         double gemmPeak = gemm.Max(), gemmMedian = Median(gemm);
@@ -87,6 +91,7 @@ internal static class BenchVisionCommand
         double flops = c.ForwardFlops(s.Batch);
         double gflops = flops / (medianMs / 1000) / 1e9, bestGflops = flops / (minMs / 1000) / 1e9;
         double imagesPerSecond = s.Batch / (medianMs / 1000);
+        if (s.CpuClock) Console.WriteLine("(times are CPU time ÷ threads, not wall clock)");
         Console.WriteLine($"forward: median {medianMs:F1} ms over {s.Runs} runs (min {minMs:F1}, max {times.Max():F1}), {imagesPerSecond:F3} images/s");
         Console.WriteLine($"work: {flops / 1e9:F1} GFLOP per forward → {gflops:F1} GFLOP/s (best run {bestGflops:F1})");
         Console.WriteLine($"fp32 matmul {s.GemmSize}³ ×{gemm.Count}: best {gemmPeak:F1} GFLOP/s, median {gemmMedian:F1}");
@@ -107,6 +112,7 @@ internal static class BenchVisionCommand
                 ["gemm_median_gflops"] = Math.Round(gemmMedian, 2),
                 ["gflop_per_forward"] = Math.Round(flops / 1e9, 3),
                 ["runs_ms"] = times.Select(x => Math.Round(x, 2)).ToArray(),
+                ["clock"] = timer.Name,
                 ["batch"] = s.Batch,
                 ["threads"] = torch.get_num_threads(),
                 ["dtype"] = s.DType.ToString(),
@@ -118,14 +124,33 @@ internal static class BenchVisionCommand
     }
 
     /// <summary>Appends the GFLOP/s (2n³ FLOPs each) of <paramref name="reps"/> square fp32 matmuls.</summary>
-    static void TimeGemm(Tensor a, Tensor b, List<double> gflops, int reps)
+    static void TimeGemm(Tensor a, Tensor b, List<double> gflops, int reps, BenchClock timer)
     {
         double n = a.shape[0];
         for (int i = 0; i < reps; i++)
+            gflops.Add(2 * n * n * n / (timer.Milliseconds(() => a.mm(b).Dispose()) / 1000) / 1e9);
+    }
+
+    /// <summary>Wall clock, or process CPU time divided by the torch thread count.</summary>
+    sealed class BenchClock(bool cpu)
+    {
+        readonly Process self = Process.GetCurrentProcess();
+
+        public string Name => cpu ? "cpu" : "wall";
+
+        public double Milliseconds(Action work)
         {
-            var clock = Stopwatch.StartNew();
-            a.mm(b).Dispose();
-            gflops.Add(2 * n * n * n / clock.Elapsed.TotalSeconds / 1e9);
+            if (!cpu)
+            {
+                var clock = Stopwatch.StartNew();
+                work();
+                return clock.Elapsed.TotalMilliseconds;
+            }
+            self.Refresh();
+            var before = self.TotalProcessorTime;
+            work();
+            self.Refresh();
+            return (self.TotalProcessorTime - before).TotalMilliseconds / torch.get_num_threads();
         }
     }
 

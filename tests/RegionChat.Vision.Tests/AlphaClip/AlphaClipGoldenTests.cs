@@ -77,21 +77,23 @@ public sealed class AlphaClipGoldenTests
         Assert.True(alphaGrad!.abs().sum().item<float>() > 0);
     }
 
-    [SkippableFact]
-    public void BFloat16RunStaysCloseToFloat32()
+    [SkippableTheory]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float16)]
+    public void HalfPrecisionRunStaysCloseToFloat32(ScalarType dtype)
     {
         using var golden = new VitTinyGolden();
-        using var model = AlphaClipVisionTransformer.Load(golden.File("weights.safetensors"), golden.Config, ScalarType.BFloat16);
-        Assert.Equal(ScalarType.BFloat16, model.DType);
+        using var model = AlphaClipVisionTransformer.Load(golden.File("weights.safetensors"), golden.Config, dtype);
+        Assert.Equal(dtype, model.DType);
         using var enc = model.Encode(golden["image"], golden["alpha"]);
         Assert.Equal(ScalarType.Float32, enc.Pooled.dtype);
-        // bf16 keeps 8 mantissa bits: allow a few percent of each output's range.
+        // bf16 keeps 8 mantissa bits (fp16: 11): allow a few percent of each output's range.
         foreach (var (name, actual) in new[] { ("pooled", enc.Pooled), ("hidden_last", enc.Hidden(-1)), ("patch_features", enc.PatchFeatures()) })
         {
             double scale = golden[name].abs().max().item<float>();
             double err = TensorAssert.MaxAbsError(actual, golden[name]);
-            Assert.True(err < 0.05 * scale, $"{name}: bf16 max abs error {err:G3} vs range {scale:G3}");
-            Assert.True(err > 0, $"{name}: bf16 result identical to fp32 — was bf16 really used?");
+            Assert.True(err < 0.05 * scale, $"{name}: {dtype} max abs error {err:G3} vs range {scale:G3}");
+            Assert.True(err > 0, $"{name}: {dtype} result identical to fp32 — was {dtype} really used?");
         }
     }
 }

@@ -19,10 +19,11 @@ internal static class BenchLlmCommand
         var threads = Int("--threads", "llama.cpp threads (decode and batch).", 2);
         var sequences = Int("--sequences", "Concurrent sequences for prefill and aggregate decode.", 4);
         var batch = Int("--batch", "Positions per decode call (prefill chunk).", 512);
+        var repeat = Int("--repeat", "Runs of each measurement, alternating which side goes first; the best run counts.", 2);
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
 
         var command = new Command("llm", "Time the LLM engine (prefill of injected embeddings, decode, batched decode) against bare LLamaSharp.");
-        foreach (var o in new Option[] { gguf, embeddings, tokens, threads, sequences, batch, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { gguf, embeddings, tokens, threads, sequences, batch, repeat, json }) command.Options.Add(o);
         command.SetAction(async (parse, _) =>
         {
             try
@@ -35,6 +36,7 @@ internal static class BenchLlmCommand
                     Threads = parse.GetValue(threads),
                     Sequences = parse.GetValue(sequences),
                     BatchSize = parse.GetValue(batch),
+                    Repeat = parse.GetValue(repeat),
                 };
                 var r = await LlmBenchmark.RunAsync(options, Console.WriteLine);
                 Print(r);
@@ -79,6 +81,7 @@ internal static class BenchLlmCommand
         ["sequences"] = r.Options.Sequences,
         ["prompt_embeddings"] = r.Options.PromptEmbeddings,
         ["tokens"] = r.Options.Tokens,
+        ["repeat"] = r.Options.Repeat,
         ["engine_prefill_tok_s"] = Round(r.Engine.PrefillTokensPerSecond),
         ["engine_decode_tok_s"] = Round(r.Engine.DecodeTokensPerSecond),
         ["engine_aggregate_decode_tok_s"] = Round(r.Engine.AggregateDecodeTokensPerSecond),
@@ -89,6 +92,7 @@ internal static class BenchLlmCommand
         ["decode_ratio"] = Round(r.DecodeRatio),
         ["aggregate_decode_ratio"] = Round(r.AggregateDecodeRatio),
         ["engine_aggregate_speedup"] = Round(r.Engine.AggregateSpeedup),
+        ["engine_overhead_fraction"] = Math.Round(r.EngineOverhead, 6),
         ["bare_aggregate_speedup"] = Round(r.Bare.AggregateSpeedup),
     });
 

@@ -14,6 +14,7 @@ public sealed class ChatSession : IDisposable
     readonly LlmEngine _engine;
     readonly List<(ChatMessage Message, string? Raw)> _history = [];
     int _syncedEpoch = -1;       // sequence history version that holds _history up to its open last answer
+    int _version;                // bumped with every recorded turn
     int _busy;
 
     public ChatSession(LlmEngine engine, ChatTemplate template, string? systemPrompt = null)
@@ -35,47 +36,42 @@ public sealed class ChatSession : IDisposable
         CancellationToken cancellationToken = default) => GenerateAsync([userMessage], sampling, cancellationToken);
 
     /// <summary>Adds <paramref name="newMessages"/> (ending with a user turn) and streams the answer. Arguments and the
-    /// sequence's state are checked here; the turn is recorded when the stream finishes with Stop or Length.</summary>
+    /// sequence's state are checked here, the turn starts when the stream is enumerated, and it is recorded when the
+    /// stream finishes with Stop or Length. One turn at a time.</summary>
     public IAsyncEnumerable<GenerationEvent> GenerateAsync(IReadOnlyList<ChatMessage> newMessages, SamplingParams sampling,
         CancellationToken cancellationToken = default)
     {
         Template.Validate(newMessages);
         ArgumentNullException.ThrowIfNull(sampling);
         sampling.Validate();
+        var (state, epoch) = Sequence.Snapshot();
+        if (state == LlmSessionState.Evicted) throw new SequenceEvictedException(Sequence.Id);
+        if (state == LlmSessionState.Closed) throw new ObjectDisposedException(nameof(ChatSession));
+
+        var messages = newMessages.ToArray();
+        IReadOnlyList<PromptSegment>? prompt = null;
+        bool inSync = state == LlmSessionState.Holding && epoch == _syncedEpoch && _history.Count > 0 && _history[^1].Raw != null;
+        if (inSync)
+        {
+            var before = _history.Take(_history.Count - 1).Select(h => h.Message).ToArray();
+            prompt = Template.RenderFollowUp(SystemPrompt, before, _history[^1].Raw!, messages);
+        }
+        bool full = prompt == null;
+        prompt ??= Template.Render(SystemPrompt, [.. _history.Select(h => h.Message), .. messages]);
+        var stream = _engine.Generate(Sequence, prompt, sampling, expectedEpoch: full ? -1 : epoch,
+            resetFirst: full && state != LlmSessionState.Fresh, cancellationToken);
+        return Record(stream, messages, _version);
+    }
+
+    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages, int version,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
         if (Interlocked.Exchange(ref _busy, 1) == 1)
             throw new InvalidOperationException("this chat already has a turn in flight; wait for it to finish");
         try
         {
-            var (state, epoch) = Sequence.Snapshot();
-            if (state == LlmSessionState.Evicted) throw new SequenceEvictedException(Sequence.Id);
-            if (state == LlmSessionState.Closed) throw new ObjectDisposedException(nameof(ChatSession));
-
-            var messages = newMessages.ToArray();
-            IReadOnlyList<PromptSegment>? prompt = null;
-            bool inSync = state == LlmSessionState.Holding && epoch == _syncedEpoch && _history.Count > 0 && _history[^1].Raw != null;
-            if (inSync)
-            {
-                var before = _history.Take(_history.Count - 1).Select(h => h.Message).ToArray();
-                prompt = Template.RenderFollowUp(SystemPrompt, before, _history[^1].Raw!, messages);
-            }
-            bool full = prompt == null;
-            prompt ??= Template.Render(SystemPrompt, [.. _history.Select(h => h.Message), .. messages]);
-            var stream = _engine.Generate(Sequence, prompt, sampling, expectedEpoch: full ? -1 : epoch,
-                resetFirst: full && state != LlmSessionState.Fresh, cancellationToken);
-            return Record(stream, messages);
-        }
-        catch
-        {
-            Volatile.Write(ref _busy, 0);
-            throw;
-        }
-    }
-
-    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        try
-        {
+            if (version != _version)
+                throw new InvalidOperationException("the conversation moved on after this turn was prepared; prepare it again");
             var shown = new StringBuilder();
             await foreach (var e in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
@@ -85,6 +81,7 @@ public sealed class ChatSession : IDisposable
                     foreach (var m in messages) _history.Add((m, null));
                     _history.Add((ChatMessage.Assistant(shown.ToString()), f.RawText));
                     _syncedEpoch = Sequence.Snapshot().Epoch;
+                    _version++;
                 }
                 yield return e;
             }

@@ -14,7 +14,7 @@ public sealed record GenerationFinished(FinishReason Reason, GenerationUsage Usa
     /// <summary>All generated text including a matched stop string and what followed it: what the KV cache holds.</summary>
     internal string RawText { get; init; } = "";
     /// <summary>The sampled token ids (a final end-of-generation token excluded).</summary>
-    internal int[] OutputTokens { get; init; } = [];
+    public IReadOnlyList<int> OutputTokens { get; init; } = [];
 }
 
 public enum FinishReason

@@ -15,6 +15,8 @@ public sealed record LlmBenchmarkOptions
     /// <summary>Concurrent sequences in the prefill and aggregate-decode measurements.</summary>
     public int Sequences { get; init; } = 4;
     public int BatchSize { get; init; } = 512;
+    /// <summary>Runs of each measurement, alternating which side goes first; the best run of each side counts.</summary>
+    public int Repeat { get; init; } = 2;
 
     public void Validate()
     {
@@ -23,6 +25,7 @@ public sealed record LlmBenchmarkOptions
         if (Tokens is < 2 or > 4096) throw new ArgumentOutOfRangeException(nameof(Tokens), Tokens, "tokens must be 2..4096");
         if (Threads is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be 1..256");
         if (Sequences is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(Sequences), Sequences, "sequences must be 1..64");
+        if (Repeat is < 1 or > 20) throw new ArgumentOutOfRangeException(nameof(Repeat), Repeat, "repeat must be 1..20");
         if (BatchSize < Sequences || BatchSize > 8192) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be sequences..8192");
     }
 
@@ -40,7 +43,10 @@ public sealed record LlmThroughput(double PrefillTokensPerSecond, double DecodeT
     public double AggregateSpeedup => AggregateDecodeTokensPerSecond / DecodeTokensPerSecond;
 }
 
-public sealed record LlmBenchmarkResult(LlmBenchmarkOptions Options, LlmModelFacts Facts, LlmThroughput Engine, LlmThroughput Bare)
+/// <param name="EngineOverhead">Fraction of the engine loop's step time spent outside llama_decode (batch building,
+/// sampling, streaming): the engine's own cost, which machine noise does not blur.</param>
+public sealed record LlmBenchmarkResult(LlmBenchmarkOptions Options, LlmModelFacts Facts, LlmThroughput Engine, LlmThroughput Bare,
+    double EngineOverhead)
 {
     public double PrefillRatio => Engine.PrefillTokensPerSecond / Bare.PrefillTokensPerSecond;
     public double DecodeRatio => Engine.DecodeTokensPerSecond / Bare.DecodeTokensPerSecond;
@@ -85,25 +91,53 @@ public static class LlmBenchmark
         bare.Decode([prompts[0]], 4);
 
         int rows = options.Sequences * options.PromptEmbeddings;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(blocks.Select(b => Generate(engine, [PromptSegment.Embeddings(b)], SamplingParams.Greedy(1) with { IgnoreEos = true })));
-        double enginePrefill = rows / clock.Elapsed.TotalSeconds;
-        double barePrefill = rows / bare.Prefill(blocks).TotalSeconds;
-        progress($"prefill {options.Sequences}×{options.PromptEmbeddings} rows: engine {enginePrefill:F1} tok/s, bare {barePrefill:F1} tok/s");
+        var busyBefore = engine.Scheduler.BusyTicks;
+        var (enginePrefill, barePrefill) = await Compare(options.Repeat, progress, $"prefill {options.Sequences}×{options.PromptEmbeddings} rows",
+            async () =>
+            {
+                var clock = Stopwatch.StartNew();
+                await Task.WhenAll(blocks.Select(b => Generate(engine, [PromptSegment.Embeddings(b)], SamplingParams.Greedy(1) with { IgnoreEos = true })));
+                return rows / clock.Elapsed.TotalSeconds;
+            },
+            () => rows / bare.Prefill(blocks).TotalSeconds);
 
-        var one = await Generate(engine, [PromptSegment.Tokens(prompts[0])], greedy);
-        double engineDecode = one.Timings.DecodeTokensPerSecond;
-        double bareDecode = (options.Tokens - 1) / bare.Decode([prompts[0]], options.Tokens).TotalSeconds;
-        progress($"decode, 1 sequence: engine {engineDecode:F2} tok/s, bare {bareDecode:F2} tok/s");
+        var (engineDecode, bareDecode) = await Compare(options.Repeat, progress, "decode, 1 sequence",
+            async () => (await Generate(engine, [PromptSegment.Tokens(prompts[0])], greedy)).Timings.DecodeTokensPerSecond,
+            () => (options.Tokens - 1) / bare.Decode([prompts[0]], options.Tokens).TotalSeconds);
 
-        var many = await Task.WhenAll(prompts.Select(p => Generate(engine, [PromptSegment.Tokens(p)], greedy)));
-        double engineAggregate = many.Sum(r => r.Timings.DecodeSteps) / many.Max(r => r.Timings.DecodeMs) * 1000;
-        double bareAggregate = options.Sequences * (options.Tokens - 1) / bare.Decode(prompts, options.Tokens).TotalSeconds;
-        progress($"decode, {options.Sequences} sequences: engine {engineAggregate:F2} tok/s, bare {bareAggregate:F2} tok/s");
+        var (engineAggregate, bareAggregate) = await Compare(options.Repeat, progress, $"decode, {options.Sequences} sequences",
+            async () =>
+            {
+                var many = await Task.WhenAll(prompts.Select(p => Generate(engine, [PromptSegment.Tokens(p)], greedy)));
+                // The sequences share their decode steps, so the longest decode time is the phase's wall time.
+                return many.Sum(r => r.Timings.DecodeSteps) / many.Max(r => r.Timings.DecodeMs) * 1000;
+            },
+            () => options.Sequences * (options.Tokens - 1) / bare.Decode(prompts, options.Tokens).TotalSeconds);
+
+        var busyAfter = engine.Scheduler.BusyTicks;
+        double overhead = 1 - (double)(busyAfter.LlamaTicks - busyBefore.LlamaTicks) / (busyAfter.StepTicks - busyBefore.StepTicks);
+        progress($"engine loop time outside llama_decode: {overhead * 100:F3}%");
 
         return new LlmBenchmarkResult(options, f,
             new LlmThroughput(enginePrefill, engineDecode, engineAggregate),
-            new LlmThroughput(barePrefill, bareDecode, bareAggregate));
+            new LlmThroughput(barePrefill, bareDecode, bareAggregate), overhead);
+    }
+
+    /// <summary>Runs both sides <paramref name="repeat"/> times, alternating which goes first; returns each side's best.</summary>
+    static async Task<(double Engine, double Bare)> Compare(int repeat, Action<string> progress, string what,
+        Func<Task<double>> engine, Func<double> bare)
+    {
+        double bestEngine = 0, bestBare = 0;
+        for (int i = 0; i < repeat; i++)
+        {
+            double e, b;
+            if (i % 2 == 0) { e = await engine(); b = bare(); }
+            else { b = bare(); e = await engine(); }
+            bestEngine = Math.Max(bestEngine, e);
+            bestBare = Math.Max(bestBare, b);
+            progress($"{what}: engine {e:F2} tok/s, bare {b:F2} tok/s{(i % 2 == 0 ? "" : " (bare first)")}");
+        }
+        return (bestEngine, bestBare);
     }
 
     static async Task<GenerationFinished> Generate(LlmEngine engine, IReadOnlyList<PromptSegment> prompt, SamplingParams sampling)

@@ -152,6 +152,7 @@ public sealed class LlmEngine : IDisposable
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(sampling);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (session.Scheduler != _scheduler) throw new ArgumentException($"{session} belongs to another engine", nameof(session));
         sampling.Validate();
         var items = Compile(prompt);
         return Stream(session, items, sampling, expectedEpoch, resetFirst, cancellationToken);

@@ -31,6 +31,8 @@ public sealed class LlmSession : IDisposable
 
     public long Id { get; }
 
+    internal GenerationScheduler Scheduler => _scheduler;
+
     /// <summary>Keep the KV history after a generation so follow-ups prefill only their new tokens; otherwise it is freed.</summary>
     public bool KeepHistory { get; }
 

@@ -9,6 +9,8 @@ public abstract record PromptSegment
 
     public static PromptSegment Tokens(params int[] tokens) => new TokenSegment(tokens);
 
+    public static PromptSegment Tokens(IEnumerable<int> tokens) => new TokenSegment(tokens.ToArray());
+
     public static PromptSegment Embeddings(EmbeddingBlock block) => new EmbeddingSegment(block);
 }
 

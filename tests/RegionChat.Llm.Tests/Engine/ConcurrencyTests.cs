@@ -14,7 +14,7 @@ public class ConcurrencyTests(TinyModels models) : IClassFixture<TinyModels>
         IReadOnlyList<PromptSegment> Prompt(int i) =>
             chat.Render(null, [ChatMessage.User("what is in the picture", Blocks.Random(24 + i, seed: 100 + i))]);
 
-        var alone = new List<int[]>();
+        var alone = new List<IReadOnlyList<int>>();
         for (int i = 0; i < 8; i++)
         {
             using var s = engine.CreateSession(keepHistory: false);
@@ -51,5 +51,32 @@ public class ConcurrencyTests(TinyModels models) : IClassFixture<TinyModels>
         var second = engine.GenerateAsync(session, [PromptSegment.Text("the dog")], greedy).GetAsyncEnumerator();
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await second.MoveNextAsync());
         await first.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AChatTakesOneTurnAtATimeAndRefusesStaleTurns()
+    {
+        using var engine = models.Load();
+        using var chat = new ChatSession(engine, ChatTemplate.Create(ChatTemplate.LlavaV1, engine.Facts));
+        var greedy = SamplingParams.Greedy(50) with { IgnoreEos = true };
+        var first = chat.GenerateAsync(ChatMessage.User("the cat"), greedy).GetAsyncEnumerator();
+        var early = chat.GenerateAsync(ChatMessage.User("the dog"), greedy);   // prepared against the empty history
+        Assert.True(await first.MoveNextAsync());
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await early.GetAsyncEnumerator().MoveNextAsync());
+        while (await first.MoveNextAsync()) { }
+        await first.DisposeAsync();
+        Assert.Equal(2, chat.History.Count);
+        // Now free, but the conversation moved on since it was prepared.
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await early.GetAsyncEnumerator().MoveNextAsync());
+    }
+
+    [Fact]
+    public void ASessionOfAnotherEngineIsRefused()
+    {
+        using var one = models.Load();
+        using var two = models.Load();
+        using var session = one.CreateSession();
+        var e = Assert.Throws<ArgumentException>(() => two.GenerateAsync(session, [PromptSegment.Text("the cat")], SamplingParams.Greedy()));
+        Assert.Equal("session", e.ParamName);
     }
 }

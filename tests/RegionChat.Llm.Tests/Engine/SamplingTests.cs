@@ -69,7 +69,7 @@ public class SamplingTests(TinyModels models) : IClassFixture<TinyModels>
         async Task<int[]> Once(SamplingParams sp)
         {
             using var s = engine.CreateSession(keepHistory: false);
-            return (await Collected.From(engine.GenerateAsync(s, prompt, sp))).Final.OutputTokens;
+            return (await Collected.From(engine.GenerateAsync(s, prompt, sp))).Final.OutputTokens.ToArray();
         }
         var a = await Once(p);
         Assert.Equal(a, await Once(p));

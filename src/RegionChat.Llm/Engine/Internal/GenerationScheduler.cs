@@ -236,7 +236,19 @@ internal sealed class GenerationScheduler : IDisposable
 
     // ---- one step (loop thread) ----------------------------------------------------------------------------------
 
+    /// <summary>Stopwatch ticks spent in loop steps, and of those inside llama_decode: their ratio is the engine's own
+    /// overhead, free of machine noise (the benchmark reports it).</summary>
+    internal (long StepTicks, long LlamaTicks) BusyTicks => (Interlocked.Read(ref _stepTicks), Interlocked.Read(ref _llamaTicks));
+    long _stepTicks, _llamaTicks;
+
     void Step()
+    {
+        long start = Stopwatch.GetTimestamp();
+        try { StepCore(); }
+        finally { Interlocked.Add(ref _stepTicks, Stopwatch.GetTimestamp() - start); }
+    }
+
+    void StepCore()
     {
         _tokenBatch.Clear();
         _embeddingBatch.Clear();
@@ -314,7 +326,9 @@ internal sealed class GenerationScheduler : IDisposable
         if (count == 0) return true;
         // llama.cpp aborts the process on an oversized batch; the budget rules this out, but never risk it.
         if (count > _batchSize) throw new InvalidOperationException($"internal error: a batch of {count} exceeds n_batch {_batchSize}");
+        long start = Stopwatch.GetTimestamp();
         var result = decode();
+        Interlocked.Add(ref _llamaTicks, Stopwatch.GetTimestamp() - start);
         if (result != DecodeResult.Ok)
         {
             var error = new LlmDecodeException($"llama_decode failed with {result} on a batch of {count} " +

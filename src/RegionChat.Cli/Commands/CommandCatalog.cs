@@ -16,5 +16,6 @@ internal static class CommandCatalog
         yield return ChatCommand.Create();
         yield return ModelsCommand.Create();
         yield return CaptionCommand.Create();
+        yield return TrainCommands.Create();
     }
 }

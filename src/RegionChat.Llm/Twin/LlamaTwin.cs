@@ -147,7 +147,8 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("_norm.weight", StringComparison.Ordinal)) p.fill_(1.0f);
-            else nn.init.normal_(p, 0.0, 0.02, generator);
+            // Tensor.normal_ honours the generator; nn.init.normal_ in TorchSharp 0.107 ignores it (the seed had no effect).
+            else p.normal_(0.0, 0.02, generator);
         }
     }
 }

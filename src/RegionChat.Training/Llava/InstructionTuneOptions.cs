@@ -1,0 +1,44 @@
+using System.Text.Json.Nodes;
+using RegionChat.Training.Clip;
+
+namespace RegionChat.Training.Llava;
+
+/// <summary>Stage 5 (LLaVA stage 2): projector and LLM learn every question of the world, the vision tower frozen.</summary>
+public sealed record InstructionTuneOptions : LlavaTrainingOptions
+{
+    public InstructionTuneOptions()
+    {
+        LearningRate = 1e-3;
+        WarmupSteps = 20;
+        BatchSize = 32;
+    }
+
+    /// <summary>The LLM's learning rate as a multiple of the projector's.</summary>
+    public double LlmLearningRateMultiplier { get; init; } = 0.5;
+
+    /// <summary>Fraction of rows that ask a whole-image question ("describe the image", "how many objects are there?").</summary>
+    public double WholeImageFraction { get; init; } = 0.25;
+
+    /// <summary>Fraction of region rows shown with the box instead of the visible mask.</summary>
+    public double BoxFraction { get; init; } = 0.3;
+
+    /// <summary>Validation alpha modes of the evaluation.</summary>
+    public IReadOnlyList<RegionAlphaMode> EvalModes { get; init; } = [RegionAlphaMode.Whole, RegionAlphaMode.Mask, RegionAlphaMode.Box];
+
+    public override void Validate()
+    {
+        base.Validate();
+        Check(LlmLearningRateMultiplier is >= 0 and <= 100, $"LLM learning-rate multiplier {LlmLearningRateMultiplier} must be in 0..100");
+        Check(WholeImageFraction is >= 0 and <= 1, $"whole-image fraction {WholeImageFraction} must be in 0..1");
+        Check(BoxFraction is >= 0 and <= 1, $"box fraction {BoxFraction} must be in 0..1");
+    }
+
+    public override JsonObject TrainingKey()
+    {
+        var key = base.TrainingKey();
+        key["llm_lr_multiplier"] = LlmLearningRateMultiplier;
+        key["whole_image_fraction"] = WholeImageFraction;
+        key["box_fraction"] = BoxFraction;
+        return key;
+    }
+}

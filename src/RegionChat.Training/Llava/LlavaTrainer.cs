@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RegionChat.Training.Clip.Internal;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace RegionChat.Training.Llava;
+
+/// <summary>
+/// The training loop of the LLaVA stages: deterministic batches (a pure function of seed and step), AdamW, log.jsonl,
+/// evaluation, checkpoints and exact resume.
+/// <para>Stage folder: <c>run.json</c> (stage and training settings; a resume must match them), <c>init/</c> (copies of
+/// the inputs the stage starts from, so a resumed run never depends on another folder), <c>log.jsonl</c>,
+/// <c>checkpoints/step-NNNNNNNN/</c> (trained tensors as "param.NAME", AdamW moments), the stage's outputs (written
+/// whenever a run ends) and <c>result.json</c> (step reached, whether the stage is complete).</para>
+/// </summary>
+public abstract class LlavaTrainer : IDisposable
+{
+    public const string RunFile = "run.json", ResultFile = "result.json", InitFolder = "init";
+
+    readonly LlavaTrainingOptions _options;
+    readonly CheckpointStore _checkpoints;
+    MasterWeightAdamW? _optimizer;
+    int _step;
+    int? _resumedFrom;
+
+    private protected LlavaTrainer(string outputFolder, LlavaTrainingOptions options)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputFolder);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        OutputFolder = Path.GetFullPath(outputFolder);
+        _checkpoints = new CheckpointStore(OutputFolder, options.KeepCheckpoints);
+        torch.set_num_threads(options.Threads);
+    }
+
+    public string OutputFolder { get; }
+
+    /// <summary>"llm", "projector" or "instruct".</summary>
+    public abstract string Stage { get; }
+
+    /// <summary>Steps done so far (the checkpoint's step after a resume).</summary>
+    public int Step => _step;
+
+    /// <summary>The trained tensors by checkpoint name.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters =>
+        Optimizer.Parameters.Select(p => (p.Name, p.Parameter)).ToList();
+
+    private protected MasterWeightAdamW Optimizer => _optimizer ?? throw new InvalidOperationException("trainer not initialised");
+
+    private protected string InitPath(string file) => Path.Combine(OutputFolder, InitFolder, file);
+
+    /// <summary>True when <paramref name="folder"/> holds a finished run of its stage (result.json says completed).</summary>
+    public static bool IsComplete(string folder)
+    {
+        string path = Path.Combine(folder, ResultFile);
+        if (!File.Exists(path)) return false;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path))?["completed"]?.GetValue<bool>() == true;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Copies the stage's input files into init/ (once: a resumed run keeps the copies it started with). The copy is
+    /// made in a ".partial" folder and renamed, so a run killed while copying starts over cleanly.
+    /// </summary>
+    private protected void PrepareInit(IReadOnlyList<(string Source, string Name)> files)
+    {
+        string init = Path.Combine(OutputFolder, InitFolder);
+        if (Directory.Exists(init)) return;
+        foreach (var (source, _) in files)
+            if (!File.Exists(source)) throw new FileNotFoundException($"{Stage}: input file not found: {source}", source);
+        string partial = init + ".partial";
+        if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
+        Directory.CreateDirectory(partial);
+        foreach (var (source, name) in files) File.Copy(source, Path.Combine(partial, name));
+        Directory.Move(partial, init);
+    }
+
+    /// <summary>Builds the optimizer and, when the folder holds a run of the same settings, restores its newest checkpoint.</summary>
+    private protected void Initialise(IEnumerable<TrainableParameter> trainable, JsonObject runInfo)
+    {
+        _optimizer = new MasterWeightAdamW(trainable, beta1: 0.9, beta2: 0.98, eps: 1e-8);
+        Directory.CreateDirectory(OutputFolder);
+        string runPath = Path.Combine(OutputFolder, RunFile);
+        var key = _options.TrainingKey();
+        key["stage"] = Stage;
+        if (File.Exists(runPath))
+        {
+            var saved = (JsonNode.Parse(File.ReadAllText(runPath)) as JsonObject)?["training"] as JsonObject
+                ?? throw new InvalidDataException($"{runPath}: no \"training\" object");
+            string? difference = FirstDifference(saved, key);
+            if (difference != null)
+                throw new ArgumentException($"{OutputFolder} holds a {saved["stage"]} run with other settings ({difference}); " +
+                                            "resume with the same settings or use another output folder");
+        }
+        else
+        {
+            runInfo["stage"] = Stage;
+            runInfo["training"] = key;
+            File.WriteAllText(runPath, runInfo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+        if (_checkpoints.Latest() is { } latest)
+        {
+            var (tensors, state) = CheckpointStore.Load(latest.Folder);
+            try
+            {
+                var masters = tensors.Where(kv => kv.Key.StartsWith("param.", StringComparison.Ordinal))
+                    .ToDictionary(kv => kv.Key["param.".Length..], kv => kv.Value);
+                Optimizer.Restore(masters, tensors, state["adam_steps"]?.GetValue<long>()
+                    ?? throw new InvalidDataException($"{latest.Folder}: state.json lacks adam_steps"));
+            }
+            finally
+            {
+                foreach (var t in tensors.Values) t.Dispose();
+            }
+            _step = latest.Step;
+            _resumedFrom = latest.Step;
+        }
+    }
+
+    /// <summary>
+    /// Trains from the current step to Steps (or StopAtStep), checkpointing as configured; on cancellation it
+    /// checkpoints the last finished step and returns. The outputs and result.json are written at the end.
+    /// </summary>
+    public LlavaTrainingResult Run(Action<LlavaTrainingProgress>? onProgress = null, CancellationToken cancellation = default)
+    {
+        torch.set_num_threads(_options.Threads);
+        int stopAt = Math.Min(_options.StopAtStep ?? _options.Steps, _options.Steps);
+        int lastCheckpoint = _step;
+        double? lastLoss = null;
+        JsonObject? lastEval = null;
+        var clock = Stopwatch.StartNew();
+        using (var log = new TrainingLog(OutputFolder, _step))
+        {
+            while (_step < stopAt && !cancellation.IsCancellationRequested)
+            {
+                int next = _step + 1;
+                double lr = _options.LearningRateAt(next);
+                var stepClock = Stopwatch.StartNew();
+                double loss, accuracy;
+                using (var scope = NewDisposeScope())
+                {
+                    Optimizer.ZeroGrad();
+                    var (lossTensor, accuracyTensor) = ComputeLoss(next);
+                    lossTensor.backward();
+                    Optimizer.Step(lr);
+                    loss = lossTensor.ToDouble();
+                    accuracy = accuracyTensor.ToDouble();
+                }
+                Optimizer.ZeroGrad();
+                if (!double.IsFinite(loss))
+                    throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and " +
+                                                        $"resume from the last checkpoint (step {lastCheckpoint})");
+                _step = next;
+                double seconds = stepClock.Elapsed.TotalSeconds;
+                lastLoss = loss;
+                log.Write(new JsonObject
+                {
+                    ["type"] = "step", ["step"] = _step, ["loss"] = Math.Round(loss, 6), ["accuracy"] = Math.Round(accuracy, 6),
+                    ["lr"] = lr, ["seconds"] = Math.Round(seconds, 4),
+                });
+                JsonObject? eval = null;
+                if (_options.EvalScenes > 0 && ((_options.EvalEvery > 0 && _step % _options.EvalEvery == 0) || _step == _options.Steps))
+                {
+                    eval = lastEval = Evaluate(_options.EvalScenes);
+                    if (eval != null)
+                    {
+                        var entry = (JsonObject)eval.DeepClone();
+                        entry["type"] = "eval";
+                        entry["step"] = _step;
+                        log.Write(entry);
+                    }
+                }
+                if (_step % _options.CheckpointEvery == 0 || _step == stopAt)
+                {
+                    SaveCheckpoint();
+                    lastCheckpoint = _step;
+                }
+                onProgress?.Invoke(new LlavaTrainingProgress(Stage, _step, _options.Steps, loss, accuracy, lr, seconds, clock.Elapsed, eval));
+            }
+        }
+        if (_step > lastCheckpoint) SaveCheckpoint();
+        bool completed = _step >= _options.Steps;
+        WriteOutputs(new JsonObject { ["stage"] = Stage, ["step"] = _step, ["steps"] = _options.Steps });
+        var result = new JsonObject
+        {
+            ["stage"] = Stage, ["step"] = _step, ["steps"] = _options.Steps, ["completed"] = completed,
+            ["last_loss"] = lastLoss, ["seconds_this_run"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+        };
+        if (lastEval != null) result["last_eval"] = lastEval.DeepClone();
+        File.WriteAllText(Path.Combine(OutputFolder, ResultFile), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return new LlavaTrainingResult(Stage, OutputFolder, _step, _options.Steps, completed, _resumedFrom, lastLoss, clock.Elapsed, lastEval);
+    }
+
+    /// <summary>The loss of a step's batch with the current weights, without autograd or update (diagnostics, tests).</summary>
+    public double BatchLoss(int step)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        return ComputeLoss(step).Loss.ToDouble();
+    }
+
+    /// <summary>Builds the batch of a (1-based) step; returns the loss (with autograd) and the token accuracy.</summary>
+    private protected abstract (Tensor Loss, Tensor Accuracy) ComputeLoss(int step);
+
+    /// <summary>Evaluation on the first <paramref name="scenes"/> validation scenes (null: the stage has none).</summary>
+    public virtual JsonObject? Evaluate(int scenes) => null;
+
+    /// <summary>Writes the stage's outputs (trained weights in their final formats).</summary>
+    private protected abstract void WriteOutputs(JsonObject notes);
+
+    /// <summary>A module's state dict with its trained tensors replaced by the optimizer's float32 master weights.</summary>
+    private protected Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix)
+    {
+        var masters = Optimizer.MasterWeights().ToDictionary(kv => kv.Key, kv => kv.Value);
+        return stateDict.ToDictionary(kv => kv.Key, kv => masters.TryGetValue(prefix + kv.Key, out var m) ? m : kv.Value);
+    }
+
+    /// <summary>Weight matrices decay; norms, biases and embedding tables do not.</summary>
+    private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
+        t.dim() >= 2 && !name.Contains("embd", StringComparison.Ordinal) && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;
+
+    void SaveCheckpoint()
+    {
+        var tensors = Optimizer.MasterWeights().Select(kv => KeyValuePair.Create("param." + kv.Key, kv.Value)).Concat(Optimizer.Moments());
+        _checkpoints.Save(_step, tensors, new JsonObject
+        {
+            ["stage"] = Stage, ["step"] = _step, ["adam_steps"] = Optimizer.StepCount, ["seed"] = _options.Seed,
+            ["data"] = "batches are a pure function of (seed, step): resuming needs only the step",
+        });
+    }
+
+    static string? FirstDifference(JsonObject saved, JsonObject now)
+    {
+        foreach (var (k, v) in now)
+        {
+            string a = saved[k]?.ToJsonString() ?? "null", b = v?.ToJsonString() ?? "null";
+            if (a != b) return $"{k}: saved {a}, now {b}";
+        }
+        foreach (var (k, _) in saved)
+            if (!now.ContainsKey(k)) return $"{k}: saved, now absent";
+        return null;
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _optimizer?.Dispose();
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,169 @@
+using RegionChat.Llm.Gguf;
+using RegionChat.Llm.Tokenization;
+using RegionChat.Llm.Twin;
+using RegionChat.Llm.Vocabulary;
+using RegionChat.Training.Clip;
+using RegionChat.Training.Llava.Internal;
+using RegionChat.Vision;
+using static TorchSharp.torch;
+
+namespace RegionChat.Training.Llava;
+
+/// <summary>
+/// The three trainable parts of the shapes LLaVA model together: the Alpha-CLIP vision tower (frozen in every LLaVA
+/// stage), the mlp2x_gelu projector and the TorchSharp llama twin, with the prompt renderer of its vocabulary. Visual
+/// tokens are LLaVA's: the vision tower's hidden state at <see cref="FeatureLayer"/> (−2), CLS dropped, projected.
+/// The model owns its modules and disposes them.
+/// </summary>
+public sealed class ShapesLlavaModel : IDisposable
+{
+    /// <summary>LLaVA-1.5's mm_vision_select_layer.</summary>
+    public const int DefaultFeatureLayer = -2;
+
+    public ShapesLlavaModel(AlphaClipVisionTransformer vision, LlavaProjector projector, LlamaTwin llm, LlamaVocabulary vocabulary,
+        string systemPrompt = Shapes.ShapesText.SystemLine, int featureLayer = DefaultFeatureLayer)
+    {
+        Vision = vision ?? throw new ArgumentNullException(nameof(vision));
+        Projector = projector ?? throw new ArgumentNullException(nameof(projector));
+        Llm = llm ?? throw new ArgumentNullException(nameof(llm));
+        Vocabulary = vocabulary ?? throw new ArgumentNullException(nameof(vocabulary));
+        if (projector.InputDim != vision.Config.Width)
+            throw new ArgumentException($"the projector takes {projector.InputDim}-wide features but the vision tower is {vision.Config.Width} wide");
+        if (projector.OutputDim != llm.Shape.EmbeddingLength)
+            throw new ArgumentException($"the projector gives {projector.OutputDim}-wide tokens but the LLM is {llm.Shape.EmbeddingLength} wide");
+        if (vocabulary.Count != llm.Shape.VocabSize)
+            throw new ArgumentException($"the vocabulary has {vocabulary.Count} tokens but the LLM {llm.Shape.VocabSize}");
+        vision.ResolveLayer(featureLayer);
+        FeatureLayer = featureLayer;
+        Tokenizer = LlamaTokenizer.FromVocabulary(vocabulary);
+        Renderer = new LlavaPromptRenderer(Tokenizer, systemPrompt);
+        // The world's longest sequence: a four-object description after "describe the image".
+        string longestCaption = Shapes.ShapesText.ImageCaption(Enumerable.Repeat("a large orange triangle", 4));
+        int longest = Renderer.Render(Shapes.ShapesText.DescribeImage, longestCaption).Length(ImageTokens);
+        if (longest > llm.Shape.ContextLength)
+            throw new ArgumentException($"{ImageTokens} visual tokens and the longest prompt and answer ({longest} positions) do not fit the LLM's context of {llm.Shape.ContextLength}");
+    }
+
+    public AlphaClipVisionTransformer Vision { get; }
+    public LlavaProjector Projector { get; }
+    public LlamaTwin Llm { get; }
+    public LlamaVocabulary Vocabulary { get; }
+    public LlamaTokenizer Tokenizer { get; }
+    public LlavaPromptRenderer Renderer { get; }
+    public int FeatureLayer { get; }
+
+    /// <summary>Visual tokens per image: the vision tower's patch count.</summary>
+    public int ImageTokens => Vision.Config.Grid * Vision.Config.Grid;
+
+    /// <summary>Loads vision.safetensors + vision.json, projector.safetensors and llm.gguf from a folder.</summary>
+    public static ShapesLlavaModel Load(string folder)
+    {
+        var vision = ClipTowerFiles.LoadVision(folder);
+        LlavaProjector? projector = null;
+        LlamaTwin? llm = null;
+        try
+        {
+            projector = LlavaProjector.Load(Path.Combine(folder, ShapesModelFiles.Projector));
+            string gguf = Path.Combine(folder, ShapesModelFiles.Llm);
+            llm = LlamaTwin.FromGguf(gguf);
+            LlamaVocabulary vocabulary;
+            using (var file = GgufFile.Open(gguf)) vocabulary = LlamaVocabulary.FromGguf(file);
+            return new ShapesLlavaModel(vision, projector, llm, vocabulary);
+        }
+        catch
+        {
+            vision.Dispose();
+            projector?.Dispose();
+            llm?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The frozen vision tower's patch features [B, N, width] (no autograd).</summary>
+    public Tensor PatchFeatures(IReadOnlyList<LlavaSample> samples)
+    {
+        if (samples.Count == 0) throw new ArgumentException("no samples", nameof(samples));
+        using var scope = NewDisposeScope();
+        var images = ShapesClipInputs.Images(samples.Select(s => s.Scene).ToList());
+        var alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
+        return Vision.PatchFeatures(images, alphas, FeatureLayer).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Projected visual tokens [B, N, D] (autograd through the projector as the caller sets it).</summary>
+    public Tensor VisualTokens(IReadOnlyList<LlavaSample> samples)
+    {
+        using var scope = NewDisposeScope();
+        return Projector.forward(PatchFeatures(samples)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Answer cross-entropy (answer tokens and EOS only) and token accuracy of a batch, with autograd.</summary>
+    public (Tensor Loss, Tensor Accuracy) Loss(IReadOnlyList<LlavaSample> samples)
+    {
+        using var scope = NewDisposeScope();
+        var visual = VisualTokens(samples);
+        var sequences = samples.Select(s => Renderer.Render(s.Question, s.Answer)).ToList();
+        var (loss, accuracy) = LlavaLoss.Answers(Llm, visual, sequences, Vocabulary.EosId);
+        return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>One image's visual tokens as row-major floats [N × D], what the inference engine injects.</summary>
+    public float[] VisualTokenRows(LlavaSample sample)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        return VisualTokens([sample]).contiguous().data<float>().ToArray();
+    }
+
+    /// <summary>
+    /// Greedy answers through the twin, decoded as llama.cpp's detokenizer does (leading space dropped), up to EOS or
+    /// <paramref name="maxTokens"/>. Samples asking the same question are decoded together.
+    /// </summary>
+    public IReadOnlyList<string> GreedyAnswers(IReadOnlyList<LlavaSample> samples, int maxTokens = 32, int batchSize = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var answers = new string[samples.Count];
+        foreach (var group in Enumerable.Range(0, samples.Count).GroupBy(i => samples[i].Question))
+            foreach (var chunk in group.Chunk(batchSize))
+            {
+                var ids = GreedyIds(chunk.Select(i => samples[i]).ToList(), group.Key, maxTokens);
+                for (int j = 0; j < chunk.Length; j++) answers[chunk[j]] = Tokenizer.Decode(ids[j]);
+            }
+        return answers;
+    }
+
+    /// <summary>Greedy token ids (EOS excluded) for samples that all ask <paramref name="question"/>.</summary>
+    public IReadOnlyList<int[]> GreedyIds(IReadOnlyList<LlavaSample> samples, string question, int maxTokens)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var prompt = Renderer.Prompt(question);
+        int rows = samples.Count;
+        var visual = VisualTokens(samples);
+        using var prefix = tensor(prompt.BeforeImage.Select(i => (long)i).ToArray());
+        var tokens = Enumerable.Range(0, rows).Select(_ => new List<int>()).ToArray();
+        var finished = new bool[rows];
+        int budget = Math.Min(maxTokens, Llm.Shape.ContextLength - prompt.Length(ImageTokens));
+        for (int step = 0; step < budget && !finished.All(f => f); step++)
+        {
+            using var stepScope = NewDisposeScope();
+            var tail = TokenBatch.Ids(tokens.Select(t => (int[])[.. prompt.AfterImage, .. t]).ToList(), Vocabulary.EosId);
+            var logits = Llm.Forward([LlamaTwinSegment.Tokens(prefix), LlamaTwinSegment.Embeddings(visual), LlamaTwinSegment.Tokens(tail)]);
+            var next = logits[.., -1].argmax(-1).data<long>().ToArray();
+            for (int b = 0; b < rows; b++)
+            {
+                if (finished[b]) { tokens[b].Add(Vocabulary.EosId); continue; }   // keeps the rows the same length
+                if (next[b] == Vocabulary.EosId) { finished[b] = true; tokens[b].Add(Vocabulary.EosId); }
+                else tokens[b].Add((int)next[b]);
+            }
+        }
+        return tokens.Select(t => t.TakeWhile(id => id != Vocabulary.EosId).ToArray()).ToArray();
+    }
+
+    public void Dispose()
+    {
+        Vision.Dispose();
+        Projector.Dispose();
+        Llm.Dispose();
+    }
+}

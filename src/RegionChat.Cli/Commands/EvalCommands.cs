@@ -14,6 +14,7 @@ internal static class EvalCommands
     {
         var eval = new Command("eval", "Evaluate model outputs.");
         eval.Subcommands.Add(CreateCaptions());
+        eval.Subcommands.Add(TrainClipCommands.CreateZeroShot());
         return eval;
     }
 

@@ -45,7 +45,7 @@ internal static class BenchLlmCommand
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or LlmEngineException)
             {
-                Console.Error.WriteLine($"error: {e.Message}");
+                Console.Error.WriteLine($"error: {e.Message.Split('\n')[0]}");
                 return 1;
             }
         });

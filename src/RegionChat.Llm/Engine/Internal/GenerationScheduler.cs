@@ -133,7 +133,15 @@ internal sealed class GenerationScheduler : IDisposable
             if (command is SessionCommand sc) { _queue.Dequeue(); Apply(sc); continue; }
             var request = (GenerationRequest)command;
             if (request.Cancel.IsCancellationRequested) { _queue.Dequeue(); Finish(request, FinishReason.Cancelled); continue; }
-            if (!TryAdmit(request)) break;          // waits for running requests to free cells or sequence ids
+            bool decided;
+            try { decided = TryAdmit(request); }
+            catch (Exception e)
+            {
+                // Never let the loop thread die (that would take the process down): fail this request only.
+                decided = true;
+                Fail(request, e as LlmEngineException ?? new LlmEngineException($"admission failed: {e.Message}", e));
+            }
+            if (!decided) break;                    // waits for running requests to free cells or sequence ids
             _queue.Dequeue();
         }
     }

@@ -24,9 +24,9 @@ internal static class TrainClipCommands
     {
         public readonly Option<string> Out = new("--out") { Description = "Run folder: checkpoints, log.jsonl and the final towers (resumes when it holds a run).", Required = true };
         public readonly Option<int> Steps = new("--steps") { Description = "Total optimizer steps of the run.", DefaultValueFactory = _ => 1000 };
-        public readonly Option<int> Batch = new("--batch") { Description = "Image-text pairs per step.", DefaultValueFactory = _ => 128 };
-        public readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default: 5e-4 for clip, 2e-4 for alpha-clip)." };
-        public readonly Option<int?> Warmup = new("--warmup") { Description = "Linear warm-up steps (default: 50 for clip, 20 for alpha-clip)." };
+        public readonly Option<int> Batch = new("--batch") { Description = "Image-text pairs per step.", DefaultValueFactory = _ => 64 };
+        public readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default: 1e-3 for clip, 2e-4 for alpha-clip)." };
+        public readonly Option<int?> Warmup = new("--warmup") { Description = "Linear warm-up steps (default: 30 for clip, 20 for alpha-clip)." };
         public readonly Option<double> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay of matrices.", DefaultValueFactory = _ => 0.1 };
         public readonly Option<long> Seed = new("--seed") { Description = "Seeds the initial weights and the training scene stream.", DefaultValueFactory = _ => 0 };
         public readonly Option<int> Threads = new("--threads") { Description = "Torch CPU threads.", DefaultValueFactory = _ => 2 };
@@ -74,8 +74,10 @@ internal static class TrainClipCommands
         var context = Int("--context", "Text context length (tokens).", ClipTokenizer.DefaultContextLength);
         var logitScale = new Option<double>("--logit-scale") { Description = "Initial logit scale (learned, clamped at 100).", DefaultValueFactory = _ => 1 / 0.07 };
         var fixedScale = new Option<bool>("--fixed-logit-scale") { Description = "Keep the logit scale fixed instead of learning it." };
+        var singleFraction = new Option<double>("--single-object-fraction") { Description = "Fraction of each batch that is single-object scenes (natural share: 0.25).", DefaultValueFactory = _ => 0.5 };
+        var hardNegatives = Int("--hard-negatives", "Hard negative captions per scene (one attribute of one object changed); 0: none.", 1);
         var command = new Command("clip", "Stage 1: CLIP pre-training on whole-image captions of fresh train scenes.");
-        foreach (var o in common.All.Concat([patch, width, layers, heads, outputDim, textWidth, textLayers, textHeads, context, logitScale, fixedScale]))
+        foreach (var o in common.All.Concat([patch, width, layers, heads, outputDim, textWidth, textLayers, textHeads, context, logitScale, fixedScale, hardNegatives, singleFraction]))
             command.Options.Add(o);
         command.SetAction((parse, cancellation) => Task.FromResult(Guard(parse, () =>
         {
@@ -87,6 +89,8 @@ internal static class TrainClipCommands
                     parse.GetValue(outputDim), parse.GetValue(context)),
                 InitialLogitScale = parse.GetValue(logitScale),
                 LearnLogitScale = !parse.GetValue(fixedScale),
+                HardNegatives = parse.GetValue(hardNegatives),
+                SingleObjectFraction = parse.GetValue(singleFraction),
             });
             using var trainer = new ClipTrainer(parse.GetValue(common.Out)!, options);
             return Train(parse, trainer, cancellation);
@@ -102,9 +106,10 @@ internal static class TrainClipCommands
         var alphaMultiplier = new Option<double>("--alpha-lr-multiplier") { Description = "conv1_alpha's learning rate over the rest's.", DefaultValueFactory = _ => 100 };
         var whole = new Option<double>("--whole-fraction") { Description = "Fraction of whole-image pairs per batch.", DefaultValueFactory = _ => 0.1 };
         var box = new Option<double>("--box-fraction") { Description = "Fraction of region pairs shown with a box instead of a mask.", DefaultValueFactory = _ => 0 };
-        var logitScale = new Option<double>("--logit-scale") { Description = "Fixed logit scale.", DefaultValueFactory = _ => 100 };
+        var logitScale = new Option<double?>("--logit-scale") { Description = "Fixed logit scale (default: the one stage 1 learned; the paper: 100)." };
+        var batchCaptionsOnly = new Option<bool>("--batch-captions-only") { Description = "Contrast regions with the batch's captions only (default: all 60 region captions are on the text side)." };
         var command = new Command("alpha-clip", "Stage 2: Alpha-CLIP fine-tuning with region alphas and region captions.");
-        foreach (var o in common.All.Concat([from, alphaMultiplier, whole, box, logitScale])) command.Options.Add(o);
+        foreach (var o in common.All.Concat([from, alphaMultiplier, whole, box, logitScale, batchCaptionsOnly])) command.Options.Add(o);
         command.SetAction((parse, cancellation) => Task.FromResult(Guard(parse, () =>
         {
             var options = common.Apply(parse, new AlphaClipTrainerOptions
@@ -113,6 +118,7 @@ internal static class TrainClipCommands
                 WholeImageFraction = parse.GetValue(whole),
                 BoxFraction = parse.GetValue(box),
                 LogitScale = parse.GetValue(logitScale),
+                AllRegionCaptions = !parse.GetValue(batchCaptionsOnly),
             });
             using var trainer = new AlphaClipTrainer(parse.GetValue(common.Out)!, parse.GetValue(from), options);
             return Train(parse, trainer, cancellation);

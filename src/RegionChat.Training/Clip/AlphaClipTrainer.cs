@@ -24,6 +24,7 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
 
     readonly AlphaClipTrainerOptions options;
     readonly SceneStream data;
+    readonly double logitScale;
     readonly Dictionary<string, Tensor> regionCaptionFeatures = new(StringComparer.Ordinal);
 
     /// <param name="clipFolder">A stage-1 output folder (vision.* and text.*); may be null when resuming (init/ exists).</param>
@@ -35,6 +36,7 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
         if (!ClipTowerFiles.Exist(init)) CopyInit(clipFolder, init);
         Vision = ClipTowerFiles.LoadVision(init, ComputeDType);
         Text = ClipTowerFiles.LoadText(init);   // frozen: float32 whatever the precision, and its features cached
+        logitScale = options.LogitScale ?? ClipTowerFiles.ReadLogitScale(init) ?? 100;
         foreach (var p in Text.parameters()) p.requires_grad = false;
 
         var trainable = Vision.named_parameters().Select(p => new TrainableParameter("vision." + p.name, p.parameter,
@@ -51,7 +53,7 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
     /// <summary>The frozen text tower (float32).</summary>
     public ClipTextTransformer Text { get; }
 
-    public override double CurrentLogitScale => options.LogitScale;
+    public override double CurrentLogitScale => logitScale;
 
     /// <summary>
     /// The pairs of a (1-based) step: regions (every object of each drawn scene, in draw order) fill
@@ -89,8 +91,9 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
         var images = ShapesClipInputs.Images(samples.Select(s => s.Scene).ToList());
         var alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
         var imageFeatures = Vision.forward(images, alphas);
-        var textFeatures = TextFeatures(captions);
-        return ContrastiveLoss.Compute(imageFeatures, textFeatures, tensor(captionIndex), tensor(options.LogitScale, ScalarType.Float32));
+        var negatives = options.AllRegionCaptions ? ZeroShotEvaluator.ClassPrompts.Except(captions).ToList() : [];
+        var textFeatures = TextFeatures([.. captions, .. negatives]);
+        return ContrastiveLoss.Compute(imageFeatures, textFeatures, tensor(captionIndex), tensor(logitScale, ScalarType.Float32), captions.Count);
     }
 
     // The text tower is frozen, so a caption's features never change. The 60 region captions are encoded once, in one

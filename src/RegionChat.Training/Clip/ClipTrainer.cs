@@ -15,7 +15,7 @@ namespace RegionChat.Training.Clip;
 /// </summary>
 public sealed class ClipTrainer : ContrastiveTrainer
 {
-    const ulong DataSalt = 0xC11D5EED;
+    const ulong DataSalt = 0xC11D5EED, NegativeObjectSalt = 0x0B1EC7, NegativeAttributeSalt = 0xA77B, NegativeValueSalt = 0x7A1E;
     static readonly double MaxLogScale = Math.Log(100);
 
     static readonly Lock InitialisationLock = new();
@@ -62,9 +62,64 @@ public sealed class ClipTrainer : ContrastiveTrainer
 
     public override double CurrentLogitScale => Math.Exp(LogScale.ToDouble());
 
-    /// <summary>The scenes of a (1-based) step: BatchSize train scenes.</summary>
-    public IReadOnlyList<ShapesScene> BatchScenes(int step) =>
-        Enumerable.Range(0, options.BatchSize).Select(i => ShapesGenerator.Generate(data.SceneSeed(step, i))).ToList();
+    /// <summary>
+    /// The scenes of a (1-based) step: BatchSize train scenes from the step's stream, of which
+    /// round(BatchSize · SingleObjectFraction) are single-object scenes (found by skipping other scenes; a pool
+    /// without enough of them is topped up with any scenes after 64 · BatchSize draws).
+    /// </summary>
+    public IReadOnlyList<ShapesScene> BatchScenes(int step)
+    {
+        int singles = (int)Math.Round(options.BatchSize * options.SingleObjectFraction), others = options.BatchSize - singles;
+        var batch = new List<ShapesScene>(options.BatchSize);
+        for (int i = 0; batch.Count < options.BatchSize; i++)
+        {
+            var scene = ShapesGenerator.Generate(data.SceneSeed(step, i));
+            bool single = scene.Objects.Count == 1;
+            if (single && singles > 0) singles--;
+            else if (others > 0 || i >= 64 * options.BatchSize) others--;
+            else continue;
+            batch.Add(scene);
+        }
+        return batch;
+    }
+
+    /// <summary>
+    /// The hard negative captions of a step's batch: per scene, <see cref="ClipTrainerOptions.HardNegatives"/> copies
+    /// of its caption with one attribute of one object changed; those equal to a caption of the batch are dropped.
+    /// </summary>
+    public IReadOnlyList<string> HardNegativeCaptions(int step, IReadOnlyList<ShapesScene> scenes)
+    {
+        var positives = scenes.Select(s => s.Caption).ToHashSet(StringComparer.Ordinal);
+        var negatives = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < scenes.Count; i++)
+            for (int k = 0; k < options.HardNegatives; k++)
+            {
+                int draw = i * options.HardNegatives + k;
+                string caption = ChangeOneAttribute(scenes[i], data.Uniform(step, draw, NegativeObjectSalt),
+                    data.Uniform(step, draw, NegativeAttributeSalt), data.Uniform(step, draw, NegativeValueSalt));
+                if (!positives.Contains(caption) && seen.Add(caption)) negatives.Add(caption);
+            }
+        return negatives;
+    }
+
+    static string ChangeOneAttribute(ShapesScene scene, double whichObject, double whichAttribute, double whichValue)
+    {
+        var objects = scene.ObjectsLeftToRight;
+        int target = Math.Min((int)(whichObject * objects.Count), objects.Count - 1);
+        var parts = objects.Select(o => o.Caption).ToArray();
+        var o = objects[target];
+        var (size, color, shape) = (o.Size, o.Color, o.Shape);
+        int shapes = ShapeWords.AllShapes.Count, colors = ShapeWords.AllColors.Count;
+        switch (Math.Min((int)(whichAttribute * 3), 2))
+        {
+            case 0: shape = (ShapeKind)(((int)shape + 1 + Math.Min((int)(whichValue * (shapes - 1)), shapes - 2)) % shapes); break;
+            case 1: color = (ShapeColor)(((int)color + 1 + Math.Min((int)(whichValue * (colors - 1)), colors - 2)) % colors); break;
+            default: size = size == ShapeSize.Small ? ShapeSize.Large : ShapeSize.Small; break;
+        }
+        parts[target] = ShapesText.RegionCaption(size, color, shape);
+        return ShapesText.ImageCaption(parts);
+    }
 
     private protected override (Tensor Loss, Tensor Accuracy) ComputeLoss(int step)
     {
@@ -73,9 +128,9 @@ public sealed class ClipTrainer : ContrastiveTrainer
         var images = ShapesClipInputs.Images(scenes);
         var alphas = ShapesClipInputs.WholeAlphas(scenes.Count);
         var imageFeatures = Vision.forward(images, alphas);
-        var (tokens, ends) = Tokenizer.EncodeBatch(captions);
+        var (tokens, ends) = Tokenizer.EncodeBatch([.. captions, .. HardNegativeCaptions(step, scenes)]);
         var textFeatures = Text.forward(tokens, ends);
-        return ContrastiveLoss.Compute(imageFeatures, textFeatures, tensor(captionIndex), LogScale.exp());
+        return ContrastiveLoss.Compute(imageFeatures, textFeatures, tensor(captionIndex), LogScale.exp(), captions.Count);
     }
 
     private protected override void AfterUpdate()

@@ -17,7 +17,7 @@ public abstract record ContrastiveTrainingOptions
     public int Steps { get; init; } = 1000;
 
     /// <summary>Image–text pairs per step.</summary>
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; init; } = 64;
 
     /// <summary>Peak learning rate (after warm-up; cosine decay to zero at <see cref="Steps"/>).</summary>
     public double LearningRate { get; init; } = 5e-4;
@@ -94,6 +94,12 @@ public abstract record ContrastiveTrainingOptions
 /// <summary>Stage 1: CLIP pre-training of a fresh image tower (alpha conv zero and frozen) and text tower on whole-image captions.</summary>
 public sealed record ClipTrainerOptions : ContrastiveTrainingOptions
 {
+    public ClipTrainerOptions()
+    {
+        LearningRate = 1e-3;
+        WarmupSteps = 30;
+    }
+
     public AlphaClipConfig Vision { get; init; } = new(64, 8, 128, 4, 4, 128);
 
     public ClipTextConfig Text { get; init; } = ClipTextConfig.ForShapes(128, 3, 4, 128);
@@ -103,9 +109,26 @@ public sealed record ClipTrainerOptions : ContrastiveTrainingOptions
 
     public bool LearnLogitScale { get; init; } = true;
 
+    /// <summary>
+    /// Hard negative captions per scene (NegCLIP-style): the scene's caption with one attribute (shape, colour or size,
+    /// uniformly) of one object changed. They join the image→text softmax only. Without them the whole-image task is
+    /// solved by colours and sizes alone, and the text tower never learns to tell shape words apart (measured: prompts
+    /// that differ only in shape had cosine 0.9999 after 300 steps, which caps stage 2, whose text tower is frozen).
+    /// </summary>
+    public int HardNegatives { get; init; } = 1;
+
+    /// <summary>
+    /// Fraction of each batch that is single-object scenes (the rest: any scenes; the natural share is ¼). A single-object
+    /// scene's caption is a region prompt ("a large red circle"), and with many of them a batch holds scenes that differ
+    /// only in shape, so both towers must encode shape to tell them apart.
+    /// </summary>
+    public double SingleObjectFraction { get; init; } = 0.5;
+
     public override void Validate()
     {
         base.Validate();
+        Check(HardNegatives is >= 0 and <= 16, $"hard negatives per scene {HardNegatives} must be in 0..16");
+        Check(SingleObjectFraction is >= 0 and <= 1, $"single-object fraction {SingleObjectFraction} must be in [0, 1]");
         Vision.Validate();
         Text.Validate();
         Check(Vision.InputResolution == ShapesSpec.CanvasSize, $"vision input resolution {Vision.InputResolution} must be the scene size {ShapesSpec.CanvasSize}");
@@ -127,6 +150,8 @@ public sealed record ClipTrainerOptions : ContrastiveTrainingOptions
         };
         key["initial_logit_scale"] = InitialLogitScale;
         key["learn_logit_scale"] = LearnLogitScale;
+        key["hard_negatives"] = HardNegatives;
+        key["single_object_fraction"] = SingleObjectFraction;
         return key;
     }
 }
@@ -152,8 +177,19 @@ public sealed record AlphaClipTrainerOptions : ContrastiveTrainingOptions
     /// <summary>Fraction of region pairs shown with their bounding box instead of their mask as alpha.</summary>
     public double BoxFraction { get; init; }
 
-    /// <summary>The fixed logit scale (the paper: 100).</summary>
-    public double LogitScale { get; init; } = 100;
+    /// <summary>
+    /// The fixed logit scale; null: the scale stage 1 learned (text.json's logit_scale, 100 when absent). The paper fixes
+    /// 100, which is what OpenAI's CLIP had learned; a small model trained briefly learns a smaller one, and jumping to 100
+    /// sharpens its logits several-fold (measured: slower stage-2 progress).
+    /// </summary>
+    public double? LogitScale { get; init; }
+
+    /// <summary>
+    /// Put all 60 region captions on the text side of every batch (those without a region in the batch as negatives
+    /// only), so each region is told apart from every other class, not just from the classes that happen to be drawn.
+    /// The text tower is frozen, so this costs nothing.
+    /// </summary>
+    public bool AllRegionCaptions { get; init; } = true;
 
     public override void Validate()
     {
@@ -161,7 +197,7 @@ public sealed record AlphaClipTrainerOptions : ContrastiveTrainingOptions
         Check(AlphaLearningRateMultiplier is > 0 and <= 1e6, $"alpha learning-rate multiplier {AlphaLearningRateMultiplier} must be in (0, 1e6]");
         Check(WholeImageFraction is >= 0 and < 1, $"whole-image fraction {WholeImageFraction} must be in [0, 1)");
         Check(BoxFraction is >= 0 and <= 1, $"box fraction {BoxFraction} must be in [0, 1]");
-        Check(LogitScale is >= 1 and <= 1000, $"logit scale {LogitScale} must be in 1..1000");
+        Check(LogitScale is null or (>= 1 and <= 1000), $"logit scale {LogitScale} must be in 1..1000");
     }
 
     public override JsonObject TrainingKey()
@@ -172,6 +208,7 @@ public sealed record AlphaClipTrainerOptions : ContrastiveTrainingOptions
         key["whole_image_fraction"] = WholeImageFraction;
         key["box_fraction"] = BoxFraction;
         key["logit_scale"] = LogitScale;
+        key["all_region_captions"] = AllRegionCaptions;
         return key;
     }
 }

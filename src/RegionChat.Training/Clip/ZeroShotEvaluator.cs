@@ -1,5 +1,6 @@
 using RegionChat.Training.Shapes;
 using RegionChat.Vision;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace RegionChat.Training.Clip;
@@ -77,10 +78,39 @@ public sealed class ZeroShotEvaluator : IDisposable
             }
             results.Add(new ZeroShotModeResult(mode, regions.Count, correct, size, color, shape));
         }
-        return new ZeroShotReport(firstSeed, sceneCount, regions.Count, results);
+        return new ZeroShotReport(firstSeed, sceneCount, regions.Count, results, PromptSimilarity());
     }
 
     public void Dispose() => classFeatures.Dispose();
+
+    /// <summary>Mean cosine of prompt pairs that differ in one attribute only, and the largest cosine of two different prompts.</summary>
+    public PromptSimilarity PromptSimilarity()
+    {
+        using var scope = NewDisposeScope();
+        var cosines = classFeatures.matmul(classFeatures.t()).data<float>().ToArray();
+        int n = ClassPrompts.Count;
+        double max = double.NegativeInfinity;
+        var sums = new double[3];
+        var counts = new int[3];
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+            {
+                double c = cosines[i * n + j];
+                max = Math.Max(max, c);
+                var (a, b) = (ClassOf(i), ClassOf(j));
+                int which = (a.Size != b.Size, a.Color != b.Color, a.Shape != b.Shape) switch
+                {
+                    (true, false, false) => 0,
+                    (false, true, false) => 1,
+                    (false, false, true) => 2,
+                    _ => -1,
+                };
+                if (which < 0) continue;
+                sums[which] += c;
+                counts[which]++;
+            }
+        return new PromptSimilarity(sums[0] / counts[0], sums[1] / counts[1], sums[2] / counts[2], max);
+    }
 
     // The whole-image alpha does not depend on the region: encode each scene once, classify each of its objects by it.
     int[] PredictWhole(List<ShapesScene> scenes, List<(ShapesScene Scene, ShapesObject Object)> regions)

@@ -153,6 +153,52 @@ public class ClipTrainerTests
         Assert.True(seeds.Distinct().Count() >= 31);
     }
 
+    [Fact]
+    public void Batches_hold_the_requested_share_of_single_object_scenes()
+    {
+        using var temp = new TempDir();
+        using var half = new ClipTrainer(temp.Path, TinyRuns.Clip(1) with { ScenePool = null, BatchSize = 40, SingleObjectFraction = 0.5 });
+        var scenes = half.BatchScenes(2);
+        Assert.Equal(40, scenes.Count);
+        Assert.True(scenes.Count(s => s.Objects.Count == 1) >= 20);
+        Assert.True(scenes.Count(s => s.Objects.Count > 1) >= 10, "the rest should keep the natural mix (¾ multi-object)");
+        Assert.Equal(40, scenes.Select(s => s.Seed).Distinct().Count());
+        Assert.Equal(scenes.Select(s => s.Seed), half.BatchScenes(2).Select(s => s.Seed));
+
+        using var all = new ClipTrainer(temp.File("all"), TinyRuns.Clip(1) with { ScenePool = null, BatchSize = 12, SingleObjectFraction = 1 });
+        Assert.All(all.BatchScenes(1), s => Assert.Single(s.Objects));
+        // A pool without enough single-object scenes still fills the batch.
+        using var pooled = new ClipTrainer(temp.File("pool"), TinyRuns.Clip(1) with { ScenePool = 3, BatchSize = 6, SingleObjectFraction = 1 });
+        Assert.Equal(6, pooled.BatchScenes(1).Count);
+    }
+
+    [Fact]
+    public void Hard_negatives_change_one_attribute_of_one_object()
+    {
+        using var temp = new TempDir();
+        using var trainer = new ClipTrainer(temp.Path, TinyRuns.Clip(1) with { ScenePool = null, BatchSize = 48, HardNegatives = 2 });
+        var scenes = trainer.BatchScenes(4);
+        var negatives = trainer.HardNegativeCaptions(4, scenes);
+        var positives = scenes.Select(s => s.Caption).ToHashSet();
+        Assert.InRange(negatives.Count, 80, 96);                 // 2 per scene, minus the few that hit a batch caption
+        Assert.Equal(negatives.Count, negatives.Distinct().Count());
+        Assert.Equal(negatives, trainer.HardNegativeCaptions(4, scenes));
+        int shapeChanges = 0, colorChanges = 0, sizeChanges = 0;
+        foreach (string negative in negatives)
+        {
+            Assert.DoesNotContain(negative, positives);
+            trainer.Tokenizer.Encode(negative);                   // in the vocabulary and the context
+            // A scene's caption differs from it in exactly one word, which is a shape, colour or size word.
+            var words = negative.Split(' ');
+            var source = scenes.First(s => s.Caption.Split(' ') is var w && w.Length == words.Length && w.Zip(words).Count(p => p.First != p.Second) == 1);
+            var (from, to) = source.Caption.Split(' ').Zip(words).Single(p => p.First != p.Second);
+            if (ShapeWords.AllShapes.Any(k => k.Word() == from)) { Assert.Contains(ShapeWords.AllShapes, k => k.Word() == to); shapeChanges++; }
+            else if (ShapeWords.AllColors.Any(c => c.Word() == from)) { Assert.Contains(ShapeWords.AllColors, c => c.Word() == to); colorChanges++; }
+            else { Assert.Contains(from, new[] { "small", "large" }); Assert.Contains(to, new[] { "small", "large" }); sizeChanges++; }
+        }
+        Assert.All(new[] { shapeChanges, colorChanges, sizeChanges }, n => Assert.True(n >= 15, $"attribute changes {shapeChanges}/{colorChanges}/{sizeChanges} are not roughly uniform"));
+    }
+
     static List<double> StepLosses(string folder) =>
         File.ReadAllLines(Path.Combine(folder, "log.jsonl")).Select(l => JsonNode.Parse(l)!)
             .Where(e => (string?)e["type"] == "step").Select(e => (double)e["loss"]!).ToList();

@@ -40,6 +40,20 @@ public class ContrastiveLossTests
     }
 
     [Fact]
+    public void Negative_only_captions_join_the_image_to_text_softmax_only()
+    {
+        // Captions 0..2 belong to the batch; rows 3 and 4 are hard negatives without images.
+        double[][] texts = [.. Texts, [0.8, 0.3, 0.1], [0.1, 0.9, 0.2]];
+        long[] labels = [0, 1, 0, 2];
+        double expected = Reference(Images, texts, labels, 7, captionCount: 3);
+        var (loss, _) = ContrastiveLoss.Compute(T(Images), T(texts), tensor(labels), tensor(7f), captionCount: 3);
+        Assert.Equal(expected, loss.ToDouble(), 5);
+        var (withoutNegatives, _) = ContrastiveLoss.Compute(T(Images), T(Texts), tensor(labels), tensor(7f));
+        Assert.True(loss.ToDouble() > withoutNegatives.ToDouble());
+        Assert.Throws<ArgumentException>(() => ContrastiveLoss.Compute(T(Images), T(texts), tensor(labels), tensor(7f), captionCount: 6));
+    }
+
+    [Fact]
     public void Gradient_flows_to_both_sides()
     {
         var img = T(Images).requires_grad_();
@@ -53,8 +67,9 @@ public class ContrastiveLossTests
     static Tensor T(double[][] rows) => tensor(rows.SelectMany(r => r).Select(v => (float)v).ToArray(), [rows.Length, rows[0].Length]);
 
     // image→text: mean_i −log softmax_u(s·cos)[label_i]; text→image: mean_u −log(Σ_{i: label_i=u} e^{s·cos} / Σ_i e^{s·cos}).
-    static double Reference(double[][] images, double[][] texts, long[] labels, double scale)
+    static double Reference(double[][] images, double[][] texts, long[] labels, double scale, int? captionCount = null)
     {
+        int captions = captionCount ?? texts.Length;
         double[][] ni = images.Select(Normalise).ToArray(), nt = texts.Select(Normalise).ToArray();
         double[,] logits = new double[ni.Length, nt.Length];
         for (int i = 0; i < ni.Length; i++)
@@ -68,13 +83,13 @@ public class ContrastiveLossTests
         }
         i2t /= ni.Length;
         double t2i = 0;
-        for (int u = 0; u < nt.Length; u++)
+        for (int u = 0; u < captions; u++)
         {
             double all = Enumerable.Range(0, ni.Length).Sum(i => Math.Exp(logits[i, u]));
             double pos = Enumerable.Range(0, ni.Length).Where(i => labels[i] == u).Sum(i => Math.Exp(logits[i, u]));
             t2i += -Math.Log(pos / all);
         }
-        t2i /= nt.Length;
+        t2i /= captions;
         return (i2t + t2i) / 2;
     }
 

@@ -14,6 +14,7 @@ internal static class TinyRuns
         Text = ClipTextConfig.ForShapes(32, 1, 2, 32),
         Steps = steps, BatchSize = 8, LearningRate = 4e-3, WarmupSteps = Math.Min(3, steps), ScenePool = 8, Seed = 3,
         Threads = 1, CheckpointEvery = 1000, EvalScenes = 0,
+        SingleObjectFraction = 0,   // a batch of 8 from the pool of 8: each scene once
     };
 
     public static AlphaClipTrainerOptions Alpha(int steps) => new()

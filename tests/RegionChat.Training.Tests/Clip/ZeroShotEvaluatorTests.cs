@@ -68,6 +68,7 @@ public class ZeroShotEvaluatorTests
         Assert.Equal(dominant.Count(p => p.o.Color == p.d.Color), report[RegionAlphaMode.Whole].ColorCorrect);
         Assert.Equal(dominant.Count(p => p.o.Size == p.d.Size), report[RegionAlphaMode.Whole].SizeCorrect);
         Assert.True(report[RegionAlphaMode.Whole].Top1 < 0.9, "these scenes should hold several objects each on average");
+        Assert.Equal(new PromptSimilarity(0, 0, 0, 0), report.Prompts);   // one-hot prompt features are orthogonal
         // Whole image: one encoding per scene; box and mask: one per region (batches of 7).
         Assert.Equal((sceneCount + 6) / 7 + 2 * ((regions + 6) / 7), calls);
     }
@@ -84,6 +85,36 @@ public class ZeroShotEvaluatorTests
         Assert.InRange(report[RegionAlphaMode.Mask].Top1, 0, 1);
         Assert.Throws<KeyNotFoundException>(() => report[RegionAlphaMode.Box]);
         Assert.Throws<ArgumentException>(() => new ZeroShotEvaluator((i, a) => i, zeros(59, 4)));
+    }
+
+    [Fact]
+    public void Prompt_similarity_groups_pairs_by_the_attribute_they_differ_in()
+    {
+        // Features: a size axis, a colour axis and a shape axis; cos between prompts follows from the axes they share.
+        var rows = new float[60 * 3];
+        for (int i = 0; i < 60; i++)
+        {
+            var (size, color, shape) = ZeroShotEvaluator.ClassOf(i);
+            rows[3 * i] = (int)size;
+            rows[3 * i + 1] = (int)color + 1;
+            rows[3 * i + 2] = shape == ShapeKind.Circle ? 1 : 0;
+        }
+        using var evaluator = new ZeroShotEvaluator((i, a) => i, tensor(rows, [60, 3]));
+        var p = evaluator.PromptSimilarity();
+        // Shape-only pairs: equal unless one is a circle; colour-only: (s, c1, k)·(s, c2, k) over norms; check by brute force.
+        double Cos(float[] a, float[] b) => a.Zip(b, (x, y) => (double)x * y).Sum() / Math.Sqrt(a.Sum(x => (double)x * x) * b.Sum(x => (double)x * x));
+        var vectors = Enumerable.Range(0, 60).Select(i => rows[(3 * i)..(3 * i + 3)]).ToArray();
+        var shapeOnly = new List<double>();
+        for (int i = 0; i < 60; i++)
+            for (int j = i + 1; j < 60; j++)
+            {
+                var (a, b) = (ZeroShotEvaluator.ClassOf(i), ZeroShotEvaluator.ClassOf(j));
+                if (a.Size == b.Size && a.Color == b.Color && a.Shape != b.Shape) shapeOnly.Add(Cos(vectors[i], vectors[j]));
+            }
+        Assert.Equal(120, shapeOnly.Count);
+        Assert.Equal(shapeOnly.Average(), p.ShapeOnly, 5);
+        Assert.Equal(1.0, p.Max, 5);                 // two non-circle shapes of the same size and colour coincide
+        Assert.True(p.ColorOnly < 1 && p.SizeOnly < 1);
     }
 
     static ShapesObject Dominant(ShapesScene s) => s.Objects.OrderByDescending(o => o.VisibleArea).ThenBy(o => o.Index).First();

@@ -40,7 +40,11 @@ internal static class TrainCommands
         };
         var seed = new Option<long>("--seed") { Description = "Seed of weights and training data.", DefaultValueFactory = _ => 0 };
         var scale = new Option<double>("--steps-scale") { Description = "Multiply every stage's step count (and warm-up).", DefaultValueFactory = _ => 1.0 };
-        var threads = new Option<int>("--threads") { Description = "Torch CPU threads.", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int>("--threads")
+        {
+            Description = "Torch CPU threads. On a loaded machine set OMP_WAIT_POLICY=PASSIVE (measured 6x faster steps at 2 threads).",
+            DefaultValueFactory = _ => 2,
+        };
         var smoke = new Option<bool>("--smoke") { Description = "CI-sized run: tiny models, 8 fixed scenes, a few dozen steps." };
         var vision = new Option<string?>("--vision") { Description = "Trained tower folder (vision.safetensors + vision.json, optional text.*) instead of stages 1-2." };
         var llmType = new Option<string>("--llm-type") { Description = "Exported llm.gguf weights: f32 or f16.", DefaultValueFactory = _ => "f32" };

@@ -14,7 +14,7 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     }
 
     /// <summary>The LLM's learning rate as a multiple of the projector's.</summary>
-    public double LlmLearningRateMultiplier { get; init; } = 0.5;
+    public double LlmLearningRateMultiplier { get; init; } = 1;
 
     /// <summary>Fraction of rows that ask a whole-image question ("describe the image", "how many objects are there?").</summary>
     public double WholeImageFraction { get; init; } = 0.25;

@@ -19,6 +19,7 @@ public sealed class InstructionTuner : LlavaTrainer
 {
     const ulong DataSalt = 0x1257;
 
+
     readonly InstructionTuneOptions _options;
     readonly LlavaSampler _sampler;
 

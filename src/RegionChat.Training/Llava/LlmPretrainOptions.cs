@@ -31,6 +31,13 @@ public sealed record LlmPretrainOptions : LlavaTrainingOptions
     /// <summary>Fraction of prompt rows that ask a whole-image question (the rest ask about one object).</summary>
     public double WholeImageFraction { get; init; } = 0.3;
 
+    /// <summary>
+    /// Fraction of prompt rows whose image slot holds the words the image would show (the region's caption, or the
+    /// whole-image caption) instead of nothing. Those rows teach the LLM to read answers off the text in that slot,
+    /// which is what stage 4's frozen LLM needs: the projector then only has to write such "words".
+    /// </summary>
+    public double StandInFraction { get; init; } = 0.5;
+
     /// <summary>The model's llama shape for a vocabulary of <paramref name="vocabSize"/> tokens.</summary>
     public LlamaShape Shape(int vocabSize) =>
         new(EmbeddingLength, Layers, Heads, KvHeads, FeedForward, vocabSize, ContextLength, 10000f, 1e-5f);
@@ -44,6 +51,7 @@ public sealed record LlmPretrainOptions : LlavaTrainingOptions
         Check(ContextLength is >= 16 and <= 8192, $"context length {ContextLength} must be in 16..8192");
         Check(CaptionFraction is >= 0 and <= 1, $"caption fraction {CaptionFraction} must be in 0..1");
         Check(WholeImageFraction is >= 0 and <= 1, $"whole-image fraction {WholeImageFraction} must be in 0..1");
+        Check(StandInFraction is >= 0 and <= 1, $"stand-in fraction {StandInFraction} must be in 0..1");
         Shape(300).Validate();
     }
 
@@ -57,6 +65,7 @@ public sealed record LlmPretrainOptions : LlavaTrainingOptions
         };
         key["caption_fraction"] = CaptionFraction;
         key["whole_image_fraction"] = WholeImageFraction;
+        key["stand_in_fraction"] = StandInFraction;
         return key;
     }
 }

@@ -13,11 +13,12 @@ namespace RegionChat.Training.Llava;
 /// <summary>
 /// Stage 3, LLM pre-training: a tiny llama twin learns the shapes world's language by next-token cross-entropy on
 /// every token after BOS of (a) the llava_v1 prompts with their answers, rendered token for token as the engine renders
-/// them but with the image left out, and (b) bare captions. Output: <c>llm.gguf</c> (f32, with the tokenizer).
+/// them, the image slot either empty or holding the caption of what the image shows (so the LLM learns to answer from
+/// what sits in that slot), and (b) bare captions. Output: <c>llm.gguf</c> (f32, with the tokenizer).
 /// </summary>
 public sealed class LlmPretrainer : LlavaTrainer
 {
-    const ulong DataSalt = 0x11A3A, CaptionSalt = 0xCA9, WholeSalt = 0x3401E, PickSalt = 0x91C;
+    const ulong DataSalt = 0x11A3A, CaptionSalt = 0xCA9, WholeSalt = 0x3401E, PickSalt = 0x91C, StandInSalt = 0x57A9D;
 
     readonly LlmPretrainOptions _options;
     readonly SceneStream _data;
@@ -55,17 +56,44 @@ public sealed class LlmPretrainer : LlavaTrainer
         var qa = whole ? scene.Qa : region.Qa;
         // A second independent pick chooses the question, so object and question choices are not tied together.
         var chosen = qa[Math.Min((int)(_data.Uniform(step, i, PickSalt + 1) * qa.Count), qa.Count - 1)];
-        return Renderer.Render(chosen.Question, chosen.Answer).TextIds;
+        var sequence = Renderer.Render(chosen.Question, chosen.Answer);
+        if (_data.Uniform(step, i, StandInSalt) >= _options.StandInFraction) return sequence.TextIds;
+        int[] standIn = Renderer.Tokenizer.Encode(whole ? scene.Caption : region.Caption, addBos: false);
+        return [.. sequence.BeforeImage, .. standIn, .. sequence.AfterImage, .. sequence.Answer];
     }
 
     private protected override (Tensor Loss, Tensor Accuracy) ComputeLoss(int step) =>
         LlavaLoss.Text(Llm, BatchRows(step), Vocabulary.EosId);
 
-    /// <summary>Teacher-forced loss and token accuracy on every prompt (without image) and answer of validation scenes.</summary>
+    /// <summary>
+    /// Teacher-forced loss and token accuracy on every question of validation scenes, with the image slot empty
+    /// ("loss", "token_accuracy") and holding the caption stand-in ("stand_in_loss", "stand_in_token_accuracy": near 1
+    /// when the LLM reads answers off the slot).
+    /// </summary>
     public override JsonObject? Evaluate(int scenes)
     {
-        var rows = ShapesCorpus.Examples(ShapesSeeds.ValidationStart, scenes)
-            .Select(e => Renderer.Render(e.Question, e.Answer).TextIds).ToList();
+        var empty = new List<int[]>();
+        var standIn = new List<int[]>();
+        foreach (var scene in ShapesGenerator.GenerateMany(ShapesSeeds.ValidationStart, scenes))
+            foreach (var e in ShapesCorpus.Examples(scene))
+            {
+                var s = Renderer.Render(e.Question, e.Answer);
+                empty.Add(s.TextIds);
+                string caption = e.ObjectIndex is int o ? scene.Objects[o].Caption : scene.Caption;
+                standIn.Add([.. s.BeforeImage, .. Renderer.Tokenizer.Encode(caption, addBos: false), .. s.AfterImage, .. s.Answer]);
+            }
+        var (loss, accuracy) = Score(empty);
+        var (standInLoss, standInAccuracy) = Score(standIn);
+        return new JsonObject
+        {
+            ["split"] = "validation", ["scenes"] = scenes, ["rows"] = empty.Count,
+            ["loss"] = Math.Round(loss, 6), ["token_accuracy"] = Math.Round(accuracy, 6),
+            ["stand_in_loss"] = Math.Round(standInLoss, 6), ["stand_in_token_accuracy"] = Math.Round(standInAccuracy, 6),
+        };
+    }
+
+    (double Loss, double Accuracy) Score(IReadOnlyList<int[]> rows)
+    {
         using var _ = no_grad();
         double lossSum = 0, accuracySum = 0;
         int batches = 0;
@@ -77,11 +105,7 @@ public sealed class LlmPretrainer : LlavaTrainer
             accuracySum += accuracy.ToDouble();
             batches++;
         }
-        return new JsonObject
-        {
-            ["split"] = "validation", ["scenes"] = scenes, ["rows"] = rows.Count,
-            ["loss"] = Math.Round(lossSum / batches, 6), ["token_accuracy"] = Math.Round(accuracySum / batches, 6),
-        };
+        return (lossSum / batches, accuracySum / batches);
     }
 
     private protected override void WriteOutputs(JsonObject notes)

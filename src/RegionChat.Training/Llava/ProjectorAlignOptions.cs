@@ -8,7 +8,7 @@ public sealed record ProjectorAlignOptions : LlavaTrainingOptions
 {
     public ProjectorAlignOptions()
     {
-        LearningRate = 2e-3;
+        LearningRate = 2e-4;
         WarmupSteps = 20;
         BatchSize = 32;
     }

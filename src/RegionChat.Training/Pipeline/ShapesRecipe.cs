@@ -35,9 +35,9 @@ public sealed record ShapesRecipe
         {
             Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale), WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },
             Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale), WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
-            Llm = Scaled(new LlmPretrainOptions { Steps = 300, EvalScenes = 50, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100 }, seed, stepsScale, threads),
             Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
-            Instruct = Scaled(new InstructionTuneOptions { Steps = 1200, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Instruct = Scaled(new InstructionTuneOptions { Steps = 3000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
     }

@@ -66,6 +66,7 @@ public sealed record ShapesRecipe
             },
             Projector = new ProjectorAlignOptions
             {
+                IncludeCls = true,
                 Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 1e-2, ScenePool = 8, EvalScenes = 2,
                 Seed = seed, Threads = threads, CheckpointEvery = 100,
             },

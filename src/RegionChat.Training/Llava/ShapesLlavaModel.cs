@@ -70,13 +70,22 @@ public sealed class ShapesLlavaModel : IDisposable
         File.WriteAllText(Path.Combine(folder, FeatureFile),
             new System.Text.Json.Nodes.JsonObject { ["feature_layer"] = FeatureLayer, ["select_feature"] = SelectFeature }.ToJsonString() + "\n");
 
-    /// <summary>Reads <see cref="FeatureFile"/> of a folder; absent: LLaVA-1.5's defaults (−2, "patch").</summary>
+    /// <summary>
+    /// The feature selection of a folder: a model folder's model.json (its "vision" section), else a stage folder's
+    /// <see cref="FeatureFile"/>; neither: LLaVA-1.5's defaults (−2, "patch").
+    /// </summary>
     public static (int FeatureLayer, bool IncludesCls) ReadFeatureSelection(string folder)
     {
-        string path = Path.Combine(folder, FeatureFile);
-        if (!File.Exists(path)) return (DefaultFeatureLayer, false);
-        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject
-            ?? throw new InvalidDataException($"{path} is not a JSON object");
+        string path = Path.Combine(folder, ShapesModelFiles.Manifest);
+        System.Text.Json.Nodes.JsonObject? json;
+        if (File.Exists(path)) json = (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject)?["vision"] as System.Text.Json.Nodes.JsonObject;
+        else
+        {
+            path = Path.Combine(folder, FeatureFile);
+            if (!File.Exists(path)) return (DefaultFeatureLayer, false);
+            json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject;
+        }
+        if (json is null) throw new InvalidDataException($"{path}: no feature selection object");
         int layer = json["feature_layer"]?.GetValue<int>() ?? DefaultFeatureLayer;
         string select = json["select_feature"]?.GetValue<string>() ?? "patch";
         if (select is not ("patch" or "cls_patch")) throw new InvalidDataException($"{path}: select_feature must be \"patch\" or \"cls_patch\", got \"{select}\"");

@@ -26,8 +26,11 @@ internal sealed class RegionChatService(
             var sampling = v.Sampling(request.Sampling, request.MaxTokens, request.Stop);
             v.Text(request.SystemPrompt, "system_prompt", required: false);
             v.ThrowIfAny();
-            var turn = new TurnRequest(request.Model, request.SessionId, request.Message!.Text, request.Message.Image,
-                request.Message.Region, sampling, request.SystemPrompt, KeepSession: true, TurnFields.Chat);
+            var m = request.Message!;
+            var image = m.Image == null && m.Region == null ? null
+                : new TurnImage(m.Image, new ProtoRegionSource(m.Region), "message.image", "message.region");
+            var turn = new TurnRequest(request.Model, request.SessionId, [TurnMessage.User(m.Text, image)], sampling,
+                request.SystemPrompt, KeepSession: true, TurnFields.Chat);
             await turns.RunAsync(turn, e => responseStream.WriteAsync(e), requestId, context.CancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
@@ -47,7 +50,8 @@ internal sealed class RegionChatService(
         v.Text(request.Instruction, "instruction", required: false);
         var sampling = v.Sampling(request.Sampling, request.MaxTokens, request.Stop);
         v.ThrowIfAny();
-        var turn = new TurnRequest(request.Model, "", request.Instruction, request.Image, request.Region, sampling, "",
+        var image = new TurnImage(request.Image, new ProtoRegionSource(request.Region), prefix + "image", prefix + "region");
+        var turn = new TurnRequest(request.Model, "", [TurnMessage.User(request.Instruction, image)], sampling, "",
             KeepSession: false, TurnFields.Caption(prefix));
         var text = new System.Text.StringBuilder();
         var response = new PbV1.CaptionResponse();

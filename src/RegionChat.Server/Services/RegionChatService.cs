@@ -166,25 +166,7 @@ internal sealed class RegionChatService(
     }
 
     public override Task<PbV1.ListModelsResponse> ListModels(PbV1.ListModelsRequest request, ServerCallContext context) =>
-        Unary("ListModels", context, _ =>
-        {
-            var response = new PbV1.ListModelsResponse { DefaultModel = models.DefaultModelId };
-            foreach (var id in models.Manifests.Keys.Order(StringComparer.Ordinal))
-            {
-                var m = models.Get(id)!;
-                var vc = m.Vision.Config;
-                response.Models.Add(new PbV1.ModelInfo
-                {
-                    Id = id,
-                    ContextSize = (uint)m.Llm.Facts.ContextSize,
-                    Template = m.Template.Name,
-                    Vision = new PbV1.VisionInfo { ImageSize = (uint)vc.InputResolution, PatchSize = (uint)vc.PatchSize, Width = (uint)vc.Width, Layers = (uint)vc.Layers, FeatureLayer = m.Manifest.Vision.FeatureLayer, Preprocess = m.Manifest.Vision.Preprocess },
-                    Projector = new PbV1.ProjectorInfo { Type = m.Projector.ProjectorType, InputWidth = (uint)m.Projector.InputDim, OutputWidth = (uint)m.Projector.OutputDim, VisualTokens = (uint)m.VisualTokenCount },
-                    Llm = new PbV1.LlmInfo { Architecture = "llama", EmbeddingLength = (uint)m.Llm.Facts.EmbeddingWidth, Layers = (uint)m.Llm.Facts.LayerCount, VocabSize = (uint)m.Llm.Facts.VocabSize, TrainContextLength = (uint)m.Llm.Facts.TrainContextLength },
-                });
-            }
-            return Task.FromResult(response);
-        }, admit: false);
+        Unary("ListModels", context, _ => Task.FromResult(ModelCatalog.List(models)), admit: false);
 
     public override Task<PbV1.EndSessionResponse> EndSession(PbV1.EndSessionRequest request, ServerCallContext context) =>
         Unary("EndSession", context, _ => sessions.Remove(request.SessionId)

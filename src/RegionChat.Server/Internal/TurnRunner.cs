@@ -23,7 +23,11 @@ internal sealed record TurnMessage(ChatRole Role, string Text, TurnImage? Image 
 
 /// <summary>A user message's image (bytes or a stored id; null = the session's last image) and its region, with the
 /// request fields that errors about them name.</summary>
-internal sealed record TurnImage(PbV1.ImageInput? Input, RegionSource Region, string ImageField, string RegionField);
+internal sealed record TurnImage(PbV1.ImageInput? Input, RegionSource Region, string ImageField, string RegionField)
+{
+    /// <summary>The field errors about the image bytes name (gRPC: "….image.data").</summary>
+    public string DataField { get; init; } = ImageField + ".data";
+}
 
 /// <summary>The request's field paths of the text and the model, for errors found while running a turn
 /// (Chat: "message.text"; Caption: "instruction"; CaptionStream items add "request."; the OpenAI endpoint: "messages").</summary>
@@ -67,7 +71,7 @@ internal sealed class TurnRunner(
         {
             var image = turn.Messages[i].Image;
             if (image == null) continue;
-            imageId = image.Input != null ? ResolveImage(image.Input, image.ImageField, timings)
+            imageId = image.Input != null ? ResolveImage(image.Input, image, timings)
                 : imageId ?? session?.LastImageId ?? throw RpcErrors.InvalidArgument(image.RegionField,
                     "a region needs an image: send one in this turn or an earlier turn of the session");
             var (block, hit) = await VisualTokensAsync(model, imageId, image, timings, ct).ConfigureAwait(false);
@@ -198,13 +202,13 @@ internal sealed class TurnRunner(
     }
 
     /// <summary>Stores inline bytes or looks up an id; returns the image id.</summary>
-    string ResolveImage(PbV1.ImageInput input, string field, PbV1.Timings timings)
+    string ResolveImage(PbV1.ImageInput input, TurnImage image, PbV1.Timings timings)
     {
         switch (input.SourceCase)
         {
             case PbV1.ImageInput.SourceOneofCase.Data:
                 if (input.Data.Length > options.Value.MaxImageBytes)
-                    throw RpcErrors.InvalidArgument(field + ".data", $"the image is {input.Data.Length} bytes; the limit is {options.Value.MaxImageBytes}");
+                    throw RpcErrors.InvalidArgument(image.DataField, $"the image is {input.Data.Length} bytes; the limit is {options.Value.MaxImageBytes}");
                 var sw = Stopwatch.StartNew();
                 try
                 {
@@ -214,14 +218,14 @@ internal sealed class TurnRunner(
                     if (decoded) timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                     return stored.Id;
                 }
-                catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(field + ".data", e.Message); }
+                catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(image.DataField, e.Message); }
             case PbV1.ImageInput.SourceOneofCase.ImageId:
                 string? id = ImageStore.NormaliseId(input.ImageId);
-                if (id == null) throw RpcErrors.InvalidArgument(field + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
+                if (id == null) throw RpcErrors.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
                 if (!images.TryGet(id, out _)) throw RpcErrors.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
                 return id;
             default:
-                throw RpcErrors.InvalidArgument(field, "needs data or image_id");
+                throw RpcErrors.InvalidArgument(image.ImageField, "needs data or image_id");
         }
     }
 

@@ -162,9 +162,9 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options)
         string regionField = partField + ".region";
         // An explicit region wins over the image's alpha channel; without either the whole image is meant.
         if (Present(part, "region", out var region))
-            return new TurnImage(input, RegionJsonReader.Read(region, limits, regionField), imageField, regionField);
-        if (AlphaRegionSource.For(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField);
-        return new TurnImage(input, ProtoRegionSource.WholeImage, imageField, regionField);
+            return new TurnImage(input, RegionJsonReader.Read(region, limits, regionField), imageField, regionField) { DataField = imageField };
+        if (AlphaRegionSource.For(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
+        return new TurnImage(input, ProtoRegionSource.WholeImage, imageField, regionField) { DataField = imageField };
     }
 
     SamplingParams Sampling(JsonElement root)

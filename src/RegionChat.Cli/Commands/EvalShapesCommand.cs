@@ -8,7 +8,7 @@ using RegionChat.Training.Shapes;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>
-/// `regionchat eval shapes --model DIR [--scenes N] [--seed S] [--json] [--threads T] [--parallel P]`: a model folder
+/// `regionchat eval shapes --model DIR [--scenes N] [--seed S] [--json] [--threads T] [--parallel P] [--answers FILE]`: a model folder
 /// on shapes test scenes through the inference path (the GGUF in llama.cpp, greedy): region-caption exact match and
 /// CIDEr-D with the region as mask, box and whole image, QA accuracy per question type, and zero-shot region
 /// classification (plain CLIP and Alpha-CLIP). The table goes to stdout; with --json the last stdout line is one JSON
@@ -28,10 +28,11 @@ internal static class EvalShapesCommand
         var json = new Option<bool>("--json") { Description = "Print the figures as one JSON object (fractions in [0,1]) as the last line." };
         var threads = new Option<int>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp.", DefaultValueFactory = _ => 2 };
         var parallel = new Option<int>("--parallel") { Description = "Generations decoded together by llama.cpp.", DefaultValueFactory = _ => 32 };
+        var answers = new Option<FileInfo?>("--answers") { Description = "Also write every question and greedy answer as JSONL to this file." };
         var command = new Command("shapes",
             "Evaluate a model folder on shapes test scenes through llama.cpp: caption exact match and CIDEr-D (mask, box, whole image), " +
             "QA accuracy, zero-shot region classification (the Alpha-CLIP paper's Tables 2 and 3 in miniature).")
-            { model, scenes, seed, json, threads, parallel };
+            { model, scenes, seed, json, threads, parallel, answers };
         command.SetAction(async (parse, cancellation) =>
         {
             var stdout = parse.InvocationConfiguration.Output;
@@ -50,6 +51,12 @@ internal static class EvalShapesCommand
                     stderr.WriteLine($"warning: seeds {options.FirstSeed}.. are not all test seeds (≥ {ShapesSeeds.TestStart}): the model may have trained on them");
                 var printer = new ProgressPrinter(stderr);
                 var result = await ShapesModelEvaluator.EvaluateAsync(parse.GetValue(model)!.FullName, options, printer.Report, cancellation);
+                if (parse.GetValue(answers) is { } file)
+                {
+                    using var writer = new StreamWriter(file.FullName);
+                    foreach (var record in result.AnswerRecords()) writer.WriteLine(record.ToJsonString());
+                    stderr.WriteLine($"eval shapes: wrote {result.Asks.Count} answers to {file.FullName}");
+                }
                 stdout.WriteLine(result.Table());
                 if (parse.GetValue(json)) stdout.WriteLine(result.ToJson().ToJsonString());
                 return 0;

@@ -60,6 +60,27 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
         };
     }
 
+    /// <summary>Every generation as a JSON record: seed, object (null: whole image), region, question, answer and
+    /// expected (for the whole-image "describe this region", every object's caption, any of which counts once).</summary>
+    public IEnumerable<JsonObject> AnswerRecords()
+    {
+        for (int i = 0; i < Asks.Count; i++)
+        {
+            var a = Asks[i];
+            var scene = Scenes[a.SceneIndex];
+            JsonNode? expected = a.ObjectIndex is int o
+                ? scene.Objects[o].Qa.Single(q => q.Question == a.Question).Answer
+                : a.Question == ShapesText.DescribeRegion
+                    ? new JsonArray(scene.Objects.Select(x => (JsonNode)x.Caption).ToArray())
+                    : scene.Qa.Single(q => q.Question == a.Question).Answer;
+            yield return new JsonObject
+            {
+                ["seed"] = scene.Seed, ["object"] = a.ObjectIndex, ["region"] = Key(a.Mode), ["question"] = a.Question,
+                ["answer"] = Answers[i], ["expected"] = expected,
+            };
+        }
+    }
+
     /// <summary>The human table (Markdown, so it can be pasted into a README as is).</summary>
     public string Table()
     {

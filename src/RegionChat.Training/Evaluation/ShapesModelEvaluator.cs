@@ -126,7 +126,7 @@ public static class ShapesModelEvaluator
     }
 
     /// <summary>One greedy answer on a fresh chat, as the server answers a caption request.</summary>
-    static async Task<(string Text, GenerationUsage Usage)> AnswerAsync(RegionChatModel model, EmbeddingBlock image, string question,
+    internal static async Task<(string Text, GenerationUsage Usage)> AnswerAsync(RegionChatModel model, EmbeddingBlock image, string question,
         SamplingParams sampling, CancellationToken cancellationToken)
     {
         using var chat = model.StartChat();

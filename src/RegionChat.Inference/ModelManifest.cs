@@ -23,6 +23,8 @@ public sealed record ModelManifest
     public string DefaultInstruction { get; init; } = "describe this region";
     /// <summary>Optional CLIP text tower (shapes-tiny ships one for zero-shot evaluation).</summary>
     public TextTowerSection? TextTower { get; init; }
+    /// <summary>Optional files used only by evaluation (`regionchat eval shapes`), never by serving.</summary>
+    public EvalSection? Eval { get; init; }
 
     public sealed record VisionSection
     {
@@ -61,6 +63,20 @@ public sealed record ModelManifest
     }
 
     public sealed record TextTowerSection
+    {
+        public string Weights { get; init; } = "";
+        public string? Config { get; init; }
+    }
+
+    public sealed record EvalSection
+    {
+        /// <summary>The stage-1 (plain CLIP) image tower the Alpha-CLIP tower was fine-tuned from: the "CLIP, whole
+        /// image" column of zero-shot region classification.</summary>
+        public TowerFiles? ClipVision { get; init; }
+    }
+
+    /// <summary>A tower's weights (safetensors/.pth) and optional JSON config.</summary>
+    public sealed record TowerFiles
     {
         public string Weights { get; init; } = "";
         public string? Config { get; init; }
@@ -131,6 +147,11 @@ public sealed record ModelManifest
         {
             Resolve(TextTower.Weights, "text_tower.weights");
             if (TextTower.Config != null) Resolve(TextTower.Config, "text_tower.config");
+        }
+        if (Eval?.ClipVision is { } clip)
+        {
+            Resolve(clip.Weights, "eval.clip_vision.weights");
+            if (clip.Config != null) Resolve(clip.Config, "eval.clip_vision.config");
         }
     }
 

@@ -118,7 +118,7 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
                 if (!LlavaTrainer.IsComplete(Layout.Instruct))
                     throw new InvalidOperationException($"export needs a finished stage instruct in {Layout.Instruct}: run --stage instruct first");
                 var clock = Stopwatch.StartNew();
-                var export = ShapesModelExporter.Export(Layout.Instruct, Layout.Model, Recipe.ExportLlmType);
+                var export = ShapesModelExporter.Export(Layout.Instruct, Layout.Model, Recipe.ExportLlmType, clipVisionFolder: Layout.Clip);
                 string summary = $"{export.Files.Count} files, {export.TotalBytes / 1e6:F1} MB: {string.Join(", ", export.Files)}";
                 Message?.Invoke($"export: wrote {export.Folder} ({summary})");
                 return new ShapesStageResult(ShapesStage.Export, export.Folder, 1, 1, true, null, null, clock.Elapsed, summary);

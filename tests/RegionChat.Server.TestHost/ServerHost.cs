@@ -13,7 +13,7 @@ using RegionChat.Server.Internal;
 using RegionChat.TestSupport;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.TestHost;
 
 /// <summary>A real RegionChat server (Kestrel, h2c) on a free loopback port, serving the tiny random model "tiny".</summary>
 public sealed class ServerHost : IAsyncDisposable

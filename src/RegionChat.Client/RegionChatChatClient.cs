@@ -19,8 +19,8 @@ namespace RegionChat.Client;
 /// <item>Options: Temperature, TopP, TopK, Seed, MaxOutputTokens, StopSequences, ModelId, Instructions (system prompt of a
 /// new session); AdditionalProperties "min_p", "repeat_penalty", "repeat_last_n". Tools are not supported.</item>
 /// <item>Usage: input (prompt incl. visual tokens), output, cached input tokens, and "VisualTokenCount" in
-/// AdditionalCounts; the finish reason is Stop, Length, or "cancelled" (server shut down mid-answer); the last update's
-/// AdditionalProperties["Timings"] holds the server's timings.</item>
+/// AdditionalCounts; the finish reason is Stop, Length, or "cancelled" (server shut down mid-answer); the server's
+/// timings are in AdditionalProperties["Timings"] of the last update and of the whole response.</item>
 /// <item>Errors: <see cref="RegionChatException"/> naming the gRPC status (NotFound for an unknown or expired
 /// conversation id, Unauthenticated for a wrong API key, …); cancelling the token throws
 /// <see cref="OperationCanceledException"/> and stops the answer on the server at once.</item>
@@ -61,8 +61,17 @@ public sealed class RegionChatChatClient : IChatClient
     public string? DefaultModelId { get; }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
-        CancellationToken cancellationToken = default) =>
-        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken).ConfigureAwait(false);
+        CancellationToken cancellationToken = default)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            updates.Add(update);
+        var response = updates.ToChatResponse();
+        // The timings ride on the last update; a whole response carries them itself.
+        if (updates.Count > 0 && updates[^1].AdditionalProperties?.TryGetValue(TimingsKey, out object? timings) == true)
+            (response.AdditionalProperties ??= [])[TimingsKey] = timings;
+        return response;
+    }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages,
         ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)

@@ -50,9 +50,9 @@ public class RegionChatClientTests(ServerFixture server)
     public async Task UploadImageStreamsImagesLargerThanOneChunk()
     {
         var random = new Random(5);
-        using var noise = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(400, 400);
-        for (int y = 0; y < 400; y++)
-        for (int x = 0; x < 400; x++)
+        using var noise = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(500, 500);
+        for (int y = 0; y < 500; y++)
+        for (int x = 0; x < 500; x++)
             noise[x, y] = new((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
         using var png = new MemoryStream();
         noise.Save(png, new SixLabors.ImageSharp.Formats.Png.PngEncoder());

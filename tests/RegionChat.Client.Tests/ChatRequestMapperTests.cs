@@ -82,8 +82,10 @@ public class ChatRequestMapperTests
         var proto = new PbV1.Region { WholeImage = true };
         Assert.Equal(proto, Map([new(ChatRole.User, "q") { AdditionalProperties = new() { ["region"] = proto } }]).Message.Region);
 
-        var stored = Map([new(ChatRole.User, [new HostedFileContent("sha256:abc"), new TextContent("q")])]);
+        var file = new HostedFileContent("sha256:abc") { AdditionalProperties = new() { ["region"] = """{"whole": true}""" } };
+        var stored = Map([new(ChatRole.User, [file, new TextContent("q")])]);
         Assert.Equal("sha256:abc", stored.Message.Image.ImageId);
+        Assert.Equal(proto, stored.Message.Region);
     }
 
     [Fact]

@@ -35,7 +35,7 @@ internal static class ChatRequestMapper
         var system = new List<string>();
         if (!string.IsNullOrEmpty(options?.Instructions)) system.Add(options.Instructions);
         var texts = new List<string>();
-        DataContent? imageContent = null;
+        AIContent? imageContent = null;
         ImageRegion? region = null;
         ChatMessage? regionMessage = null;
         foreach (var message in turn)
@@ -61,6 +61,7 @@ internal static class ChatRequestMapper
                         break;
                     case HostedFileContent f when f.MediaType is null || f.HasTopLevelMediaType("image"):
                         SetImage(request.Message, new PbV1.ImageInput { ImageId = f.FileId });
+                        imageContent = f;
                         break;
                     case RegionContent r:
                         if (region != null) throw new ArgumentException("a turn carries one region; combine several with ImageRegion.Union");

@@ -34,6 +34,8 @@ public sealed record ModelManifest
         public string Preprocess { get; init; } = "pad";
         /// <summary>Which block's output feeds the projector; -2 is LLaVA-1.5's second to last.</summary>
         public int FeatureLayer { get; init; } = -2;
+        /// <summary>LLaVA's mm_vision_select_feature: "patch" (the default, CLS dropped) or "cls_patch" (CLS token first, then the patches).</summary>
+        public string SelectFeature { get; init; } = "patch";
         /// <summary>"float32" (default), "bfloat16" or "float16".</summary>
         public string Dtype { get; init; } = "float32";
     }
@@ -114,6 +116,8 @@ public sealed record ModelManifest
         if (Vision.Config != null) Resolve(Vision.Config, "vision.config");
         if (Vision.Preprocess is not ("pad" or "crop"))
             throw new ModelManifestException($"{Id}: vision.preprocess must be \"pad\" or \"crop\", got \"{Vision.Preprocess}\"");
+        if (Vision.SelectFeature is not ("patch" or "cls_patch"))
+            throw new ModelManifestException($"{Id}: vision.select_feature must be \"patch\" or \"cls_patch\", got \"{Vision.SelectFeature}\"");
         if (Vision.Dtype is not ("float32" or "bfloat16" or "float16"))
             throw new ModelManifestException($"{Id}: vision.dtype must be float32, bfloat16 or float16, got \"{Vision.Dtype}\"");
         if ((Projector.Weights == null) == (Projector.Mmproj == null))

@@ -15,7 +15,7 @@ public sealed record ShapesExportResult(string Folder, IReadOnlyList<string> Fil
 /// Stage 6: a finished stage-5 folder as a model folder the inference pipeline loads (the models/shapes-tiny layout):
 /// vision.safetensors + vision.json, text.safetensors + text.json (when the vision source had a text tower),
 /// projector.safetensors (model.mm_projector.*), llm.gguf (the twin re-saved as F32 or F16, with the tokenizer) and
-/// model.json (vision: preprocess "pad", feature_layer −2; llm: template llava_v1, system prompt "a chat about shapes";
+/// model.json (vision: preprocess "pad", feature_layer and select_feature as stage 4 chose (llava.json); llm: template llava_v1, system prompt "a chat about shapes";
 /// default instruction "describe this region"). The folder is assembled beside the target and renamed into place.
 /// </summary>
 public static class ShapesModelExporter
@@ -58,13 +58,14 @@ public static class ShapesModelExporter
             twin.SaveGguf(Path.Combine(partial, ShapesModelFiles.Llm), vocabulary, llmType, new LlamaGgufOptions { Name = "shapes-tiny-llm" });
         }
 
+        var (featureLayer, includeCls) = ShapesLlavaModel.ReadFeatureSelection(init);
         var manifest = new JsonObject
         {
             ["description"] = description,
             ["vision"] = new JsonObject
             {
                 ["weights"] = ClipTowerFiles.VisionWeights, ["config"] = ClipTowerFiles.VisionConfig, ["preprocess"] = "pad",
-                ["feature_layer"] = ShapesLlavaModel.DefaultFeatureLayer, ["dtype"] = "float32",
+                ["feature_layer"] = featureLayer, ["select_feature"] = includeCls ? "cls_patch" : "patch", ["dtype"] = "float32",
             },
             ["projector"] = new JsonObject { ["weights"] = ShapesModelFiles.Projector },
             ["llm"] = new JsonObject { ["gguf"] = ShapesModelFiles.Llm, ["template"] = Template, ["system_prompt"] = ShapesText.SystemLine },

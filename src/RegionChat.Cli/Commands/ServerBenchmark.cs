@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RegionChat.CaptionBatch;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Training.Shapes;

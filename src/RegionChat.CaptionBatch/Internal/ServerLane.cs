@@ -209,6 +209,13 @@ internal sealed class ServerLane : IDisposable
                     if (entry.ContentId != null) uploaded.TryRemove(entry.ContentId, out _);
                     job.Retry(item, message, Stats);
                 }
+                else if (code == StatusCode.Unavailable)
+                {
+                    // The server, not the item, is the problem (it is shutting down): the item goes back uncharged and
+                    // this stream ends, so the lane backs off and re-probes while the other servers take the work.
+                    job.Handoff(item, Stats);
+                    throw new IOException($"server {Address}: {message}");
+                }
                 else if (RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
                 else job.Failed(item, message, Stats);
                 break;

@@ -111,13 +111,6 @@ internal sealed class JobState : IDisposable
         Queue.Requeue(item, Backoff(failures), Token);
     }
 
-    /// <summary>Back to the queue at once without counting a failure against the item: its server failed, not it.</summary>
-    public void Handoff(WorkItem item, ServerStats? server = null)
-    {
-        if (server != null) Interlocked.Increment(ref server.Requeued);
-        Queue.Requeue(item, TimeSpan.Zero, Token);
-    }
-
     /// <summary>Exponential backoff with jitter: Backoff · 2^(failures-1), at most MaxBackoff.</summary>
     public TimeSpan Backoff(int failures)
     {

@@ -12,7 +12,18 @@ internal static class PriorRecords
         foreach (var path in paths)
         {
             if (path == null || !File.Exists(path)) continue;
-            foreach (var line in File.ReadLines(path))
+            FileStream stream;
+            try
+            {
+                stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            }
+            catch (IOException)
+            {
+                // Locked by another job: opening it for writing reports that clearly.
+                continue;
+            }
+            using var reader = new StreamReader(stream);
+            while (reader.ReadLine() is { } line)
             {
                 if (line.Length == 0 || line[0] != '{') continue;
                 try

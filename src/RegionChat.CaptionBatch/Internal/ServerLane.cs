@@ -106,6 +106,7 @@ internal sealed class ServerLane : IDisposable
     static string Describe(Exception e) => e switch
     {
         RpcException r => RpcOutcomes.Describe(r),
+        ServerGoingAwayException => e.Message,
         _ => $"{e.GetType().Name}: {e.Message}",
     };
 
@@ -184,11 +185,15 @@ internal sealed class ServerLane : IDisposable
             if (!inflight.TryRemove(result.Id, out var entry)) continue; // not ours (cannot happen): ignore
             Interlocked.Increment(ref resultsThisStream);
             window.Release();
-            Handle(entry, result);
+            if (!Handle(entry, result))
+                // The server is going away: stop feeding it (its stream would refuse every item at once); the items
+                // in flight go back to the queue and the lane reconnects after a backoff.
+                throw new ServerGoingAwayException("the server is shutting down");
         }
     }
 
-    void Handle(InFlight entry, PbV1.CaptionStreamResponse result)
+    /// <summary>Records or requeues one result; false when it says the server is going away.</summary>
+    bool Handle(InFlight entry, PbV1.CaptionStreamResponse result)
     {
         var item = entry.Item;
         switch (result.ResultCase)
@@ -196,11 +201,11 @@ internal sealed class ServerLane : IDisposable
             case PbV1.CaptionStreamResponse.ResultOneofCase.Caption when result.Caption.Reason == PbV1.FinishReason.Cancelled:
                 // The server stopped the item (shutting down): its text is cut short, so it runs again.
                 job.Retry(item, $"server {Address} cancelled the item", Stats);
-                break;
+                return false;
             case PbV1.CaptionStreamResponse.ResultOneofCase.Caption:
                 double totalMs = Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds;
                 job.Captioned(item, result.Caption.Text.Trim(), result.Caption.Model, Timings(result.Caption.Timings, totalMs), Stats);
-                break;
+                return true;
             case PbV1.CaptionStreamResponse.ResultOneofCase.Error:
                 var code = (StatusCode)result.Error.Code;
                 string message = RpcOutcomes.Describe(code, result.Error.Message);
@@ -209,19 +214,12 @@ internal sealed class ServerLane : IDisposable
                     if (entry.ContentId != null) uploaded.TryRemove(entry.ContentId, out _);
                     job.Retry(item, message, Stats);
                 }
-                else if (code == StatusCode.Unavailable)
-                {
-                    // The server, not the item, is the problem (it is shutting down): the item goes back uncharged and
-                    // this stream ends, so the lane backs off and re-probes while the other servers take the work.
-                    job.Handoff(item, Stats);
-                    throw new IOException($"server {Address}: {message}");
-                }
                 else if (RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
                 else job.Failed(item, message, Stats);
-                break;
+                return code != StatusCode.Unavailable;
             default:
                 job.Retry(item, $"server {Address} sent an empty result", Stats);
-                break;
+                return true;
         }
     }
 
@@ -321,6 +319,9 @@ internal sealed class ServerLane : IDisposable
     }
 
     internal static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 2) : 0;
+
+    /// <summary>A result said the server is shutting down: the stream ends like a failed one.</summary>
+    sealed class ServerGoingAwayException(string message) : IOException(message);
 
     public void Dispose() => channel.Dispose();
 }

@@ -23,6 +23,8 @@ public sealed record ModelManifest
     public string DefaultInstruction { get; init; } = "describe this region";
     /// <summary>Optional CLIP text tower (shapes-tiny ships one for zero-shot evaluation).</summary>
     public TextTowerSection? TextTower { get; init; }
+    /// <summary>Optional files used only by evaluation (`regionchat eval shapes`), never by serving.</summary>
+    public EvalSection? Eval { get; init; }
 
     public sealed record VisionSection
     {
@@ -34,6 +36,8 @@ public sealed record ModelManifest
         public string Preprocess { get; init; } = "pad";
         /// <summary>Which block's output feeds the projector; -2 is LLaVA-1.5's second to last.</summary>
         public int FeatureLayer { get; init; } = -2;
+        /// <summary>LLaVA's mm_vision_select_feature: "patch" (the default, CLS dropped) or "cls_patch" (CLS token first, then the patches).</summary>
+        public string SelectFeature { get; init; } = "patch";
         /// <summary>"float32" (default), "bfloat16" or "float16".</summary>
         public string Dtype { get; init; } = "float32";
     }
@@ -59,6 +63,20 @@ public sealed record ModelManifest
     }
 
     public sealed record TextTowerSection
+    {
+        public string Weights { get; init; } = "";
+        public string? Config { get; init; }
+    }
+
+    public sealed record EvalSection
+    {
+        /// <summary>The stage-1 (plain CLIP) image tower the Alpha-CLIP tower was fine-tuned from: the "CLIP, whole
+        /// image" column of zero-shot region classification.</summary>
+        public TowerFiles? ClipVision { get; init; }
+    }
+
+    /// <summary>A tower's weights (safetensors/.pth) and optional JSON config.</summary>
+    public sealed record TowerFiles
     {
         public string Weights { get; init; } = "";
         public string? Config { get; init; }
@@ -114,6 +132,8 @@ public sealed record ModelManifest
         if (Vision.Config != null) Resolve(Vision.Config, "vision.config");
         if (Vision.Preprocess is not ("pad" or "crop"))
             throw new ModelManifestException($"{Id}: vision.preprocess must be \"pad\" or \"crop\", got \"{Vision.Preprocess}\"");
+        if (Vision.SelectFeature is not ("patch" or "cls_patch"))
+            throw new ModelManifestException($"{Id}: vision.select_feature must be \"patch\" or \"cls_patch\", got \"{Vision.SelectFeature}\"");
         if (Vision.Dtype is not ("float32" or "bfloat16" or "float16"))
             throw new ModelManifestException($"{Id}: vision.dtype must be float32, bfloat16 or float16, got \"{Vision.Dtype}\"");
         if ((Projector.Weights == null) == (Projector.Mmproj == null))
@@ -127,6 +147,11 @@ public sealed record ModelManifest
         {
             Resolve(TextTower.Weights, "text_tower.weights");
             if (TextTower.Config != null) Resolve(TextTower.Config, "text_tower.config");
+        }
+        if (Eval?.ClipVision is { } clip)
+        {
+            Resolve(clip.Weights, "eval.clip_vision.weights");
+            if (clip.Config != null) Resolve(clip.Config, "eval.clip_vision.config");
         }
     }
 

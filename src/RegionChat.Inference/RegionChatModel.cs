@@ -38,8 +38,12 @@ public sealed class RegionChatModel : IDisposable
     public LlmEngine Llm { get; }
     public ChatTemplate Template { get; }
     public ClipPreprocessor Preprocessor { get; }
-    /// <summary>Visual tokens per image: the patch grid (CLS dropped).</summary>
-    public int VisualTokenCount => (Vision.Config.InputResolution / Vision.Config.PatchSize) * (Vision.Config.InputResolution / Vision.Config.PatchSize);
+    /// <summary>Visual tokens per image: the patch grid, plus the CLS token with select_feature "cls_patch".</summary>
+    public int VisualTokenCount => (Vision.Config.InputResolution / Vision.Config.PatchSize) * (Vision.Config.InputResolution / Vision.Config.PatchSize)
+        + (IncludesCls ? 1 : 0);
+
+    /// <summary>True when the manifest selects "cls_patch": the CLS token leads the visual tokens.</summary>
+    public bool IncludesCls => Manifest.Vision.SelectFeature == "cls_patch";
 
     /// <summary>Loads the model a manifest describes. Widths must chain: vision width → projector → LLM n_embd.</summary>
     public static RegionChatModel Load(ModelManifest manifest, RegionChatModelOptions? options = null)
@@ -123,7 +127,7 @@ public sealed class RegionChatModel : IDisposable
             using var scope = torch.NewDisposeScope();
             var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r]);
             var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r]);
-            var features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer);
+            var features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
             var projected = Projector.Project(features).contiguous();
             int n = (int)projected.shape[1], width = (int)projected.shape[2];
             var all = projected.data<float>().ToArray();

@@ -42,6 +42,7 @@ public class ModelManifestTests
     [InlineData("\"gguf\": \"l.gguf\"", "\"gguf\": \"/etc/passwd\"", "must be relative")]
     [InlineData("\"gguf\": \"l.gguf\"", "\"gguf\": \"missing.gguf\"", "not found")]
     [InlineData("\"preprocess\": \"crop\"", "\"preprocess\": \"stretch\"", "vision.preprocess")]
+    [InlineData("\"preprocess\": \"crop\"", "\"preprocess\": \"crop\", \"select_feature\": \"cls\"", "vision.select_feature")]
     [InlineData("\"template\": \"vicuna_v1\"", "\"template\": \"chatml\"", "llm.template")]
     [InlineData("\"weights\": \"p.safetensors\"", "\"weights\": \"p.safetensors\", \"mmproj\": \"l.gguf\"", "exactly one")]
     [InlineData("\"description\": \"test\",", "\"descripton\": \"typo\",", "descripton")]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Grpc.Core;
+using RegionChat.CaptionBatch;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;

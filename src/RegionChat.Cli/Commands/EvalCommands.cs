@@ -15,6 +15,7 @@ internal static class EvalCommands
         var eval = new Command("eval", "Evaluate model outputs.");
         eval.Subcommands.Add(CreateCaptions());
         eval.Subcommands.Add(TrainClipCommands.CreateZeroShot());
+        eval.Subcommands.Add(EvalShapesCommand.Create());
         return eval;
     }
 

@@ -43,12 +43,14 @@ internal sealed class InProcessServer : IAsyncDisposable
             ["RegionChat:ModelsPath"] = Path.GetDirectoryName(dir),
             ["RegionChat:DefaultModel"] = modelId,
             ["Logging:LogLevel:Default"] = "Warning",
+            // One h2c listener on a free loopback port; no HTTP/1.1 listener (it would take the default port 8080).
+            ["RegionChat:GrpcUrl"] = "http://127.0.0.1:0",
+            ["RegionChat:HttpUrl"] = "",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) config[k] = v;
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddInMemoryCollection(config);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         RegionChatServer.AddServices(builder);
         // Every log line to stderr: stdout carries only the command's own output (answers, JSON).
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);

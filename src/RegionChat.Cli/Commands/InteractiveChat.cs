@@ -1,4 +1,5 @@
 using Grpc.Core;
+using RegionChat.CaptionBatch;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using RegionChat.CaptionBatch;
 using RegionChat.Vision.Regions;
 
 namespace RegionChat.Cli.Commands;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RegionChat.CaptionBatch;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Training.Shapes;
@@ -134,7 +135,7 @@ internal static class ServerBenchmark
 {
     const string FollowUpQuestion = "what color is it?";
 
-    sealed record Prompt(byte[] Png, Region Region, PbV1.Region ProtoRegion, string Question);
+    internal sealed record Prompt(byte[] Png, Region Region, PbV1.Region ProtoRegion, string Question);
 
     public static async Task<ServerBenchmarkResult> RunAsync(ServerBenchmarkOptions o, Action<string> log, CancellationToken ct)
     {
@@ -233,7 +234,7 @@ internal static class ServerBenchmark
     }
 
     /// <summary>A shapes scene scaled to about the model's input size, with a box around its first object.</summary>
-    static Prompt MakePrompt(long seed, int resolution, string question)
+    internal static Prompt MakePrompt(long seed, int resolution, string question)
     {
         var scene = ShapesGenerator.Generate(seed);
         int scale = Math.Max(1, resolution / scene.Width);
@@ -339,7 +340,7 @@ internal static class ServerBenchmark
     }
 
     /// <summary>The 1-minute load average (Linux), or NaN: the machine is shared, so results say how busy it was.</summary>
-    static double LoadAverage()
+    internal static double LoadAverage()
     {
         try
         {

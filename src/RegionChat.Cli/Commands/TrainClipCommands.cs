@@ -36,10 +36,11 @@ internal static class TrainClipCommands
         public readonly Option<int> EvalScenes = new("--eval-scenes") { Description = "Validation scenes per evaluation (0: none).", DefaultValueFactory = _ => 200 };
         public readonly Option<int?> StopAt = new("--stop-at") { Description = "End this invocation after this step (resumable)." };
         public readonly Option<long?> ScenePool = new("--scene-pool") { Description = "Train on the first N train seeds only (default: the whole train split)." };
+        public readonly Option<int> ShapeSiblings = new("--shape-siblings") { Description = "Groups of counterfactual siblings per batch: one object of a scene drawn once per shape (5 pairs each).", DefaultValueFactory = _ => 0 };
 
         public CommonOptions() => DType.AcceptOnlyFromAmong("fp32", "bf16");
 
-        public IEnumerable<Option> All => [Out, Steps, Batch, Lr, Warmup, WeightDecay, Seed, Threads, DType, CheckpointEvery, EvalEvery, EvalScenes, StopAt, ScenePool];
+        public IEnumerable<Option> All => [Out, Steps, Batch, Lr, Warmup, WeightDecay, Seed, Threads, DType, CheckpointEvery, EvalEvery, EvalScenes, StopAt, ScenePool, ShapeSiblings];
 
         public T Apply<T>(ParseResult parse, T options) where T : ContrastiveTrainingOptions => options with
         {
@@ -56,6 +57,7 @@ internal static class TrainClipCommands
             EvalScenes = parse.GetValue(EvalScenes),
             StopAtStep = parse.GetValue(StopAt),
             ScenePool = parse.GetValue(ScenePool),
+            ShapeSiblingGroups = parse.GetValue(ShapeSiblings),
         };
     }
 

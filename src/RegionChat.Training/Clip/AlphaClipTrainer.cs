@@ -20,7 +20,7 @@ public sealed record AlphaClipSample(ShapesScene Scene, ShapesObject? Region, Re
 public sealed class AlphaClipTrainer : ContrastiveTrainer
 {
     public const string InitFolder = "init";
-    const ulong DataSalt = 0xA1FAC11D, BoxSalt = 0xB0C5;
+    const ulong DataSalt = 0xA1FAC11D, BoxSalt = 0xB0C5, SiblingSalt = 0x5181;
 
     readonly AlphaClipTrainerOptions options;
     readonly SceneStream data;
@@ -65,6 +65,20 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
         int regionCount = options.BatchSize - wholeCount;
         var scenes = new List<ShapesScene>();
         var samples = new List<AlphaClipSample>(options.BatchSize);
+        // Counterfactual siblings first: one object of a scene shown with each shape in turn (same scene otherwise).
+        for (int g = 0; g < options.ShapeSiblingGroups; g++)
+        {
+            var scene = ShapesGenerator.Generate(data.SceneSeed(step, scenes.Count));
+            scenes.Add(scene);
+            int target = Math.Min((int)(data.Uniform(step, g, SiblingSalt) * scene.Objects.Count), scene.Objects.Count - 1);
+            var mode = data.Uniform(step, g, BoxSalt ^ SiblingSalt) < options.BoxFraction ? RegionAlphaMode.Box : RegionAlphaMode.Mask;
+            foreach (var kind in ShapeWords.AllShapes)
+            {
+                var variant = kind == scene.Objects[target].Shape ? scene : ShapesGenerator.WithShape(scene, target, kind);
+                var o = variant.Objects[target];
+                samples.Add(new AlphaClipSample(variant, o, mode, o.Caption));
+            }
+        }
         while (samples.Count < regionCount)
         {
             var scene = ShapesGenerator.Generate(data.SceneSeed(step, scenes.Count));

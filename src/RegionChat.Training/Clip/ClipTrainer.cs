@@ -69,9 +69,22 @@ public sealed class ClipTrainer : ContrastiveTrainer
     /// </summary>
     public IReadOnlyList<ShapesScene> BatchScenes(int step)
     {
-        int singles = (int)Math.Round(options.BatchSize * options.SingleObjectFraction), others = options.BatchSize - singles;
         var batch = new List<ShapesScene>(options.BatchSize);
-        for (int i = 0; batch.Count < options.BatchSize; i++)
+        int i = 0;
+        // Counterfactual siblings first: a single-object scene drawn once per shape, identical but for the shape.
+        int shapes = ShapeWords.AllShapes.Count;
+        for (int groups = 0; groups < options.ShapeSiblingGroups; i++)
+        {
+            var scene = ShapesGenerator.Generate(data.SceneSeed(step, i));
+            if (scene.Objects.Count != 1 && i < 64 * options.BatchSize) continue;
+            var first = scene.Objects[0];
+            foreach (var kind in ShapeWords.AllShapes)
+                batch.Add(kind == first.Shape ? scene : ShapesGenerator.WithShape(scene, 0, kind));
+            groups++;
+        }
+        int rest = options.BatchSize - batch.Count;
+        int singles = (int)Math.Round(rest * options.SingleObjectFraction), others = rest - singles;
+        for (; batch.Count < options.BatchSize; i++)
         {
             var scene = ShapesGenerator.Generate(data.SceneSeed(step, i));
             bool single = scene.Objects.Count == 1;

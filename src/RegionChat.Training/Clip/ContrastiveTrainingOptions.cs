@@ -38,6 +38,14 @@ public abstract record ContrastiveTrainingOptions
     /// <summary>Torch CPU threads (torch.set_num_threads).</summary>
     public int Threads { get; init; } = 2;
 
+    /// <summary>
+    /// Groups of counterfactual siblings per batch: one object of a scene drawn once per shape (5 images that differ only in
+    /// that object's shape, with captions that differ only in the shape word; stage 1 uses single-object scenes), before the batch's other scenes. Within a group only
+    /// shape tells the pairs apart, so both towers must learn it from the first steps (measured without them: prompts that
+    /// differ only in shape stayed at cosine 0.956 after 500 steps, and whole-image shape accuracy at chance).
+    /// </summary>
+    public int ShapeSiblingGroups { get; init; }
+
     /// <summary>Save a checkpoint every N steps (and always at the end or on cancellation).</summary>
     public int CheckpointEvery { get; init; } = 100;
 
@@ -63,6 +71,8 @@ public abstract record ContrastiveTrainingOptions
         Check(WeightDecay is >= 0 and <= 10, $"weight decay {WeightDecay} must be in 0..10");
         Check(ScenePool is null or (>= 1 and <= ShapesSeeds.ValidationStart), $"scene pool {ScenePool} must be in 1..{ShapesSeeds.ValidationStart} (train seeds only)");
         Check(Threads is >= 1 and <= 1024, $"threads {Threads} must be in 1..1024");
+        Check(ShapeSiblingGroups >= 0 && ShapeSiblingGroups * ShapeWords.AllShapes.Count <= BatchSize,
+            $"{ShapeSiblingGroups} sibling groups of {ShapeWords.AllShapes.Count} scenes do not fit a batch of {BatchSize}");
         Check(CheckpointEvery >= 1, $"checkpoint interval {CheckpointEvery} must be ≥ 1");
         Check(KeepCheckpoints >= 1, $"kept checkpoints {KeepCheckpoints} must be ≥ 1");
         Check(EvalEvery >= 0, $"eval interval {EvalEvery} must be ≥ 0");
@@ -71,11 +81,16 @@ public abstract record ContrastiveTrainingOptions
     }
 
     /// <summary>The settings that determine the trained weights, as JSON (compared on resume, stored in run.json).</summary>
-    public virtual JsonObject TrainingKey() => new()
+    public virtual JsonObject TrainingKey()
     {
-        ["steps"] = Steps, ["batch_size"] = BatchSize, ["learning_rate"] = LearningRate, ["warmup_steps"] = WarmupSteps,
-        ["weight_decay"] = WeightDecay, ["seed"] = Seed, ["precision"] = Precision.ToString(), ["scene_pool"] = ScenePool,
-    };
+        var key = new JsonObject
+        {
+            ["steps"] = Steps, ["batch_size"] = BatchSize, ["learning_rate"] = LearningRate, ["warmup_steps"] = WarmupSteps,
+            ["weight_decay"] = WeightDecay, ["seed"] = Seed, ["precision"] = Precision.ToString(), ["scene_pool"] = ScenePool,
+        };
+        if (ShapeSiblingGroups > 0) key["shape_sibling_groups"] = ShapeSiblingGroups;   // absent = 0: older runs still resume
+        return key;
+    }
 
     /// <summary>Learning rate at a 1-based step: linear warm-up, then cosine decay to zero at the last step.</summary>
     public double LearningRateAt(int step)
@@ -123,6 +138,7 @@ public sealed record ClipTrainerOptions : ContrastiveTrainingOptions
     /// only in shape, so both towers must encode shape to tell them apart.
     /// </summary>
     public double SingleObjectFraction { get; init; } = 0.5;
+
 
     public override void Validate()
     {

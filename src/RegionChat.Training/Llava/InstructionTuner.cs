@@ -60,6 +60,8 @@ public sealed class InstructionTuner : LlavaTrainer
         if (!File.Exists(projector) || !ShapesModelFiles.HasVision(init) || !File.Exists(Path.Combine(init, ShapesModelFiles.Llm)))
             throw new ArgumentException($"{projectorFolder} is not a finished projector stage (needs {ShapesModelFiles.Projector} and init/ with the vision tower and {ShapesModelFiles.Llm})");
         var files = new List<(string, string)> { (projector, ShapesModelFiles.Projector) };
+        string features = Path.Combine(projectorFolder, ShapesLlavaModel.FeatureFile);
+        if (File.Exists(features)) files.Add((features, ShapesLlavaModel.FeatureFile));
         foreach (string name in new[] { ClipTowerFiles.VisionWeights, ClipTowerFiles.VisionConfig, ShapesModelFiles.Llm, ClipTowerFiles.TextWeights, ClipTowerFiles.TextConfig })
             if (File.Exists(Path.Combine(init, name))) files.Add((Path.Combine(init, name), name));
         return files;

@@ -19,6 +19,12 @@ public sealed record ProjectorAlignOptions : LlavaTrainingOptions
     /// <summary>Fraction of region rows shown with the box instead of the mask.</summary>
     public double BoxFraction { get; init; }
 
+    /// <summary>
+    /// LLaVA's mm_vision_select_feature: false = "patch" (CLS dropped, LLaVA-1.5's default), true = "cls_patch". The
+    /// Alpha-CLIP objective trains only the CLS path, so its CLS token carries the region's summary; kept for the LLM.
+    /// </summary>
+    public bool IncludeCls { get; init; }
+
     /// <summary>Validation alpha modes of the evaluation (describe questions only).</summary>
     public IReadOnlyList<RegionAlphaMode> EvalModes { get; init; } = [RegionAlphaMode.Mask];
 
@@ -34,6 +40,7 @@ public sealed record ProjectorAlignOptions : LlavaTrainingOptions
         var key = base.TrainingKey();
         key["whole_image_fraction"] = WholeImageFraction;
         key["box_fraction"] = BoxFraction;
+        if (IncludeCls) key["select_feature"] = "cls_patch";   // absent = "patch", so runs made before it still resume
         return key;
     }
 }

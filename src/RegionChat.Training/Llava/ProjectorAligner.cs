@@ -47,7 +47,7 @@ public sealed class ProjectorAligner : LlavaTrainer
         using (var gguf = GgufFile.Open(InitPath(ShapesModelFiles.Llm))) vocabulary = LlamaVocabulary.FromGguf(gguf);
         var projector = new LlavaProjector(vision.Config.Width, llm.Shape.EmbeddingLength, depth: 2);
         InitialiseProjector(projector, options.Seed);
-        Model = new ShapesLlavaModel(vision, projector, llm, vocabulary);
+        Model = new ShapesLlavaModel(vision, projector, llm, vocabulary, includeCls: options.IncludeCls);
         double outputScale = MatchTokenScale();
         foreach (var p in vision.parameters()) p.requires_grad = false;
         foreach (var p in llm.parameters()) p.requires_grad = false;
@@ -151,8 +151,11 @@ public sealed class ProjectorAligner : LlavaTrainer
         return json;
     }
 
-    private protected override void WriteOutputs(JsonObject notes) =>
+    private protected override void WriteOutputs(JsonObject notes)
+    {
         ShapesModelFiles.SaveProjector(Model.Projector, Path.Combine(OutputFolder, ShapesModelFiles.Projector));
+        Model.SaveFeatureSelection(OutputFolder);
+    }
 
     protected override void Dispose(bool disposing)
     {

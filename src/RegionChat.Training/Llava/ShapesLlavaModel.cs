@@ -20,8 +20,11 @@ public sealed class ShapesLlavaModel : IDisposable
     /// <summary>LLaVA-1.5's mm_vision_select_layer.</summary>
     public const int DefaultFeatureLayer = -2;
 
+    /// <summary>The file in a stage or model folder that records how visual tokens are taken from the tower.</summary>
+    public const string FeatureFile = "llava.json";
+
     public ShapesLlavaModel(AlphaClipVisionTransformer vision, LlavaProjector projector, LlamaTwin llm, LlamaVocabulary vocabulary,
-        string systemPrompt = Shapes.ShapesText.SystemLine, int featureLayer = DefaultFeatureLayer)
+        string systemPrompt = Shapes.ShapesText.SystemLine, int featureLayer = DefaultFeatureLayer, bool includeCls = false)
     {
         Vision = vision ?? throw new ArgumentNullException(nameof(vision));
         Projector = projector ?? throw new ArgumentNullException(nameof(projector));
@@ -35,6 +38,7 @@ public sealed class ShapesLlavaModel : IDisposable
             throw new ArgumentException($"the vocabulary has {vocabulary.Count} tokens but the LLM {llm.Shape.VocabSize}");
         vision.ResolveLayer(featureLayer);
         FeatureLayer = featureLayer;
+        IncludesCls = includeCls;
         Tokenizer = LlamaTokenizer.FromVocabulary(vocabulary);
         Renderer = new LlavaPromptRenderer(Tokenizer, systemPrompt);
         // The world's longest sequence: a four-object description after "describe the image".
@@ -52,8 +56,41 @@ public sealed class ShapesLlavaModel : IDisposable
     public LlavaPromptRenderer Renderer { get; }
     public int FeatureLayer { get; }
 
+    /// <summary>LLaVA's "cls_patch": the CLS token leads the visual tokens (else "patch": CLS dropped).</summary>
+    public bool IncludesCls { get; }
+
+    /// <summary>LLaVA's mm_vision_select_feature name of <see cref="IncludesCls"/>.</summary>
+    public string SelectFeature => IncludesCls ? "cls_patch" : "patch";
+
     /// <summary>Visual tokens per image: the vision tower's patch count.</summary>
-    public int ImageTokens => Vision.Config.Grid * Vision.Config.Grid;
+    public int ImageTokens => Vision.Config.Grid * Vision.Config.Grid + (IncludesCls ? 1 : 0);
+
+    /// <summary>Writes <see cref="FeatureFile"/> (feature layer and select feature) into a folder.</summary>
+    public void SaveFeatureSelection(string folder) =>
+        File.WriteAllText(Path.Combine(folder, FeatureFile),
+            new System.Text.Json.Nodes.JsonObject { ["feature_layer"] = FeatureLayer, ["select_feature"] = SelectFeature }.ToJsonString() + "\n");
+
+    /// <summary>
+    /// The feature selection of a folder: a model folder's model.json (its "vision" section), else a stage folder's
+    /// <see cref="FeatureFile"/>; neither: LLaVA-1.5's defaults (−2, "patch").
+    /// </summary>
+    public static (int FeatureLayer, bool IncludesCls) ReadFeatureSelection(string folder)
+    {
+        string path = Path.Combine(folder, ShapesModelFiles.Manifest);
+        System.Text.Json.Nodes.JsonObject? json;
+        if (File.Exists(path)) json = (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject)?["vision"] as System.Text.Json.Nodes.JsonObject;
+        else
+        {
+            path = Path.Combine(folder, FeatureFile);
+            if (!File.Exists(path)) return (DefaultFeatureLayer, false);
+            json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject;
+        }
+        if (json is null) throw new InvalidDataException($"{path}: no feature selection object");
+        int layer = json["feature_layer"]?.GetValue<int>() ?? DefaultFeatureLayer;
+        string select = json["select_feature"]?.GetValue<string>() ?? "patch";
+        if (select is not ("patch" or "cls_patch")) throw new InvalidDataException($"{path}: select_feature must be \"patch\" or \"cls_patch\", got \"{select}\"");
+        return (layer, select == "cls_patch");
+    }
 
     /// <summary>Loads vision.safetensors + vision.json, projector.safetensors and llm.gguf from a folder.</summary>
     public static ShapesLlavaModel Load(string folder)
@@ -68,7 +105,8 @@ public sealed class ShapesLlavaModel : IDisposable
             llm = LlamaTwin.FromGguf(gguf);
             LlamaVocabulary vocabulary;
             using (var file = GgufFile.Open(gguf)) vocabulary = LlamaVocabulary.FromGguf(file);
-            return new ShapesLlavaModel(vision, projector, llm, vocabulary);
+            var (layer, cls) = ReadFeatureSelection(folder);
+            return new ShapesLlavaModel(vision, projector, llm, vocabulary, featureLayer: layer, includeCls: cls);
         }
         catch
         {
@@ -86,7 +124,7 @@ public sealed class ShapesLlavaModel : IDisposable
         using var scope = NewDisposeScope();
         var images = ShapesClipInputs.Images(samples.Select(s => s.Scene).ToList());
         var alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
-        return Vision.PatchFeatures(images, alphas, FeatureLayer).MoveToOuterDisposeScope();
+        return Vision.PatchFeatures(images, alphas, FeatureLayer, IncludesCls).MoveToOuterDisposeScope();
     }
 
     /// <summary>Projected visual tokens [B, N, D] (autograd through the projector as the caller sets it).</summary>

@@ -8,11 +8,13 @@ namespace RegionChat.Training.Llava;
 /// File names of a shapes LLaVA model folder (and of the stage folders that hold its parts):
 /// <c>vision.safetensors</c> + <c>vision.json</c> and <c>text.safetensors</c> + <c>text.json</c> (<see cref="ClipTowerFiles"/>),
 /// <c>projector.safetensors</c> (LLaVA's key names <c>model.mm_projector.N.weight/bias</c>), <c>llm.gguf</c>
-/// (llama GGUF with the tokenizer) and <c>model.json</c> (the inference manifest).
+/// (llama GGUF with the tokenizer), <c>model.json</c> (the inference manifest) and, for evaluation only, the stage-1
+/// (plain CLIP) image tower as <c>clip-vision.safetensors</c> + <c>clip-vision.json</c>.
 /// </summary>
 public static class ShapesModelFiles
 {
     public const string Projector = "projector.safetensors";
+    public const string ClipVisionWeights = "clip-vision.safetensors", ClipVisionConfig = "clip-vision.json";
     public const string Llm = "llm.gguf";
     public const string Manifest = "model.json";
     public const string ProjectorKeyPrefix = "model.mm_projector.";

@@ -29,14 +29,15 @@ public sealed record ShapesRecipe
     /// <summary>The full recipe, its step counts multiplied by <paramref name="stepsScale"/>.</summary>
     public static ShapesRecipe Full(long seed = 0, double stepsScale = 1, int threads = 2)
     {
-        var clip = new ClipTrainerOptions();
-        var alpha = new AlphaClipTrainerOptions();
+        // Counterfactual shape siblings in stages 1–2 and the CLS token for the LLM: see RECIPE.md for the measurements.
+        var clip = new ClipTrainerOptions { Steps = 3000, ShapeSiblingGroups = 8 };
+        var alpha = new AlphaClipTrainerOptions { Steps = 2000, ShapeSiblingGroups = 4, BoxFraction = 0.25 };
         return new ShapesRecipe
         {
             Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale), WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },
             Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale), WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
             Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100 }, seed, stepsScale, threads),
-            Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100, IncludeCls = true }, seed, stepsScale, threads),
             Instruct = Scaled(new InstructionTuneOptions { Steps = 3000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
@@ -66,6 +67,7 @@ public sealed record ShapesRecipe
             },
             Projector = new ProjectorAlignOptions
             {
+                IncludeCls = true,
                 Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 1e-2, ScenePool = 8, EvalScenes = 2,
                 Seed = seed, Threads = threads, CheckpointEvery = 100,
             },

@@ -41,11 +41,35 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
         foreach (var s in StagesOf(stage))
         {
             if (cancellation.IsCancellationRequested) break;
-            var result = RunStage(s, cancellation);
+            var result = RunStageResuming(s, cancellation);
             results.Add(result);
             if (!result.Completed) break;    // later stages need this one finished
         }
         return results;
+    }
+
+    /// <summary>Native failures a resume from the last checkpoint gets past (see <see cref="RunStageResuming"/>).</summary>
+    public const int NativeFailureRetries = 3;
+
+    /// <summary>
+    /// <see cref="RunStage"/>, resumed from the stage's last checkpoint after a native (libtorch) failure, up to
+    /// <see cref="NativeFailureRetries"/> times. Why: TorchSharp passes temporary Scalars to native calls without keeping them
+    /// alive, so a garbage collection can rarely free one mid-call ("Expected false to be true … toFloat"). A step's data
+    /// is a pure function of (seed, step), so the resumed run ends exactly where an uninterrupted one would.
+    /// </summary>
+    public ShapesStageResult RunStageResuming(ShapesStage stage, CancellationToken cancellation = default)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return RunStage(stage, cancellation);
+            }
+            catch (System.Runtime.InteropServices.ExternalException e) when (attempt < NativeFailureRetries)
+            {
+                Message?.Invoke($"{stage}: native failure ({e.Message.Split('\n')[0]}); resuming from the last checkpoint ({attempt + 1}/{NativeFailureRetries})");
+            }
+        }
     }
 
     /// <summary>Runs (or resumes, or just reloads when finished) one stage.</summary>
@@ -94,7 +118,7 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
                 if (!LlavaTrainer.IsComplete(Layout.Instruct))
                     throw new InvalidOperationException($"export needs a finished stage instruct in {Layout.Instruct}: run --stage instruct first");
                 var clock = Stopwatch.StartNew();
-                var export = ShapesModelExporter.Export(Layout.Instruct, Layout.Model, Recipe.ExportLlmType);
+                var export = ShapesModelExporter.Export(Layout.Instruct, Layout.Model, Recipe.ExportLlmType, clipVisionFolder: Layout.Clip);
                 string summary = $"{export.Files.Count} files, {export.TotalBytes / 1e6:F1} MB: {string.Join(", ", export.Files)}";
                 Message?.Invoke($"export: wrote {export.Folder} ({summary})");
                 return new ShapesStageResult(ShapesStage.Export, export.Folder, 1, 1, true, null, null, clock.Elapsed, summary);

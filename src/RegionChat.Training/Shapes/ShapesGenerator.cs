@@ -87,6 +87,33 @@ public static class ShapesGenerator
         }
     }
 
+    /// <summary>
+    /// The scene with one object's shape replaced, everything else kept: background, noise, colours, sizes and boxes (the
+    /// new shape is rasterised in the old box, later objects still cover earlier ones). Training uses such counterfactual
+    /// siblings, which differ only in one shape, so that contrastive learning must tell shapes apart. The variant keeps
+    /// the seed of its source but is not that seed's scene: it never enters validation or test data.
+    /// </summary>
+    public static ShapesScene WithShape(ShapesScene scene, int objectIndex, ShapeKind shape)
+    {
+        ArgumentNullException.ThrowIfNull(scene);
+        ArgumentOutOfRangeException.ThrowIfNegative(objectIndex);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(objectIndex, scene.Objects.Count);
+        var placed = new List<Placement>(scene.Objects.Count);
+        foreach (var o in scene.Objects.OrderBy(o => o.Index))
+        {
+            var kind = o.Index == objectIndex ? shape : o.Shape;
+            var mask = ShapeRaster.Rasterise(kind, o.Box);
+            for (int p = 0; p < mask.Length; p++)
+                if (mask[p] != 0)
+                    foreach (var earlier in placed) earlier.Visible[p] = 0;
+            placed.Add(new Placement(kind, o.Color, o.Size, o.Box, mask, (byte[])mask.Clone(), Count(mask)));
+        }
+        var (_, noise) = ShapesRandom.ForScene(scene.Seed);
+        var pixels = Paint(scene.BackgroundGrey, placed, noise);
+        var objects = placed.Select((o, i) => new ShapesObject(i, o.Shape, o.Color, o.Size, o.Box, o.Mask, o.Visible)).ToArray();
+        return new ShapesScene(scene.Seed, scene.BackgroundGrey, pixels, objects);
+    }
+
     sealed record Placement(ShapeKind Shape, ShapeColor Color, ShapeSize Size, PixelBox Box, byte[] Mask,
         byte[] Visible, int Area)
     {

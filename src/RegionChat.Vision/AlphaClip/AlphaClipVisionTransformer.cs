@@ -149,16 +149,17 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
     /// <summary>
     /// LLaVA's visual features: the hidden state at <paramref name="selectLayer"/> (LLaVA's mm_vision_select_layer,
     /// negative counts from the end; −2 = output of the second-to-last block) without the CLS token:
-    /// [B, grid², width], float32, contiguous. Blocks after the selected one are not run.
+    /// [B, grid², width], float32, contiguous. Blocks after the selected one are not run. With
+    /// <paramref name="includeCls"/> (LLaVA's "cls_patch") the CLS token is kept in front: [B, 1 + grid², width].
     /// </summary>
-    public Tensor PatchFeatures(Tensor image, Tensor alpha, int selectLayer = -2)
+    public Tensor PatchFeatures(Tensor image, Tensor alpha, int selectLayer = -2, bool includeCls = false)
     {
         int stop = ResolveLayer(selectLayer);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var x = Embed(image, alpha);
         for (int i = 0; i < stop; i++) x = transformer[i].forward(x);
-        return x[.., 1..].to(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
+        return (includeCls ? x : x[.., 1..]).to(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>Maps a LLaVA-style layer index (−1 = last block, 0 = embeddings) to the number of blocks to run.</summary>
@@ -179,7 +180,11 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
             throw new ArgumentException($"alpha batch {alpha.shape[0]} differs from image batch {image.shape[0]}", nameof(alpha));
         long batch = image.shape[0];
         using var scope = NewDisposeScope();
-        var patches = conv1.forward(image.to(DType)).add_(conv1_alpha.forward(alpha.to(DType)));   // [B, W, g, g]
+        // An explicit alpha kept alive past the call: TorchSharp's add_(Tensor) passes a temporary Scalar(1) whose finaliser
+        // can free it while the native call still reads it (seen twice in training, right after the batch's large allocations).
+        TorchSharp.Scalar one = 1;
+        var patches = conv1.forward(image.to(DType)).add_(conv1_alpha.forward(alpha.to(DType)), one);   // [B, W, g, g]
+        GC.KeepAlive(one);
         var tokens = patches.flatten(2).transpose(1, 2);                                            // [B, g², W]
         var cls = class_embedding.view(1, 1, -1).expand(batch, 1, -1);
         var x = cat([cls, tokens], 1).add_(positional_embedding);

@@ -73,6 +73,28 @@ public class SmokePipelineTests(SmokeRun run) : IClassFixture<SmokeRun>
         Assert.Equal(model.Llm.Shape.EmbeddingLength, model.Projector.OutputDim);
     }
 
+    /// <summary>The inference path (manifest, preprocessing, select_feature "cls_patch") builds the visual tokens training built.</summary>
+    [Fact]
+    public void TheInferencePathEncodesTheVisualTokensTrainingUsed()
+    {
+        Assert.Equal("cls_patch", ModelManifest.Load(run.Layout.Model).Vision.SelectFeature);
+        using var trained = ShapesLlavaModel.Load(run.Layout.Model);
+        Assert.True(trained.IncludesCls);
+        using var served = RegionChatModel.Load(run.Layout.Model, new RegionChatModelOptions { Threads = 1 });
+        Assert.Equal(trained.ImageTokens, served.VisualTokenCount);
+        Assert.Equal(trained.Vision.Config.Grid * trained.Vision.Config.Grid + 1, served.VisualTokenCount);
+
+        var scene = ShapesGenerator.Generate(ShapesSeeds.TestStart + 3);
+        var target = scene.Objects[0];
+        using var image = SixLabors.ImageSharp.Image.LoadPixelData<SixLabors.ImageSharp.PixelFormats.Rgb24>(scene.Pixels, ShapesSpec.CanvasSize, ShapesSpec.CanvasSize);
+        var mask = new RegionChat.Vision.Regions.MaskRegion(ShapesSpec.CanvasSize, ShapesSpec.CanvasSize, target.VisibleMask.Select(v => v != 0 ? (byte)255 : (byte)0).ToArray());
+        var tokens = served.Encode(image, mask);
+        float[] expected = trained.VisualTokenRows(LlavaSample.OfRegion(scene, target, RegionAlphaMode.Mask, target.Qa[0]));
+        Assert.Equal(expected.Length, tokens.Block.Data.Length);
+        double maxDiff = expected.Zip(tokens.Block.Data.ToArray(), (a, b) => Math.Abs((double)a - b)).Max();
+        Assert.True(maxDiff < 1e-4, $"max |Δ| {maxDiff} between the trained and the served visual tokens");
+    }
+
     [Fact]
     public void AnF16ExportHalvesTheLlmAndKeepsItsAnswers()
     {

@@ -5,11 +5,11 @@ using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Cli.Commands;
+namespace RegionChat.CaptionBatch;
 
-/// <summary>Maps a vision <see cref="Region"/> (what the CLI parses) to the proto <see cref="PbV1.Region"/> the server
+/// <summary>Maps a vision <see cref="Region"/> (what the CLI and batch jobs parse) to the proto <see cref="PbV1.Region"/> the server
 /// takes. The server maps it back with the same vision types, so a region means the same pixels on both paths.</summary>
-internal static class ProtoRegionMapper
+public static class ProtoRegionMapper
 {
     public static PbV1.Region ToProto(Region region) => region switch
     {

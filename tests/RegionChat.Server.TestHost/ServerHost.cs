@@ -9,7 +9,7 @@ using RegionChat.Server.Internal;
 using RegionChat.TestSupport;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.TestHost;
 
 /// <summary>A real RegionChat server on free loopback ports (gRPC h2c and HTTP/1.1), serving the tiny random model "tiny".</summary>
 public sealed class ServerHost : IAsyncDisposable

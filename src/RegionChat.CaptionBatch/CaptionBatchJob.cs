@@ -1,0 +1,124 @@
+using RegionChat.CaptionBatch.Internal;
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
+using RegionChat.Training.Batch;
+
+namespace RegionChat.CaptionBatch;
+
+/// <summary>
+/// Runs a caption batch job: reads the input (JSONL or COCO), skips the ids already recorded in the output (and
+/// errors) file, and captions the rest through the given servers or an in-process model, appending one record per item
+/// as it finishes.
+/// </summary>
+/// <remarks>
+/// <para>Crash-safe: every record is one whole line written with one write(2) (<see cref="ResumableJsonlWriter"/>), so a
+/// job killed at any moment leaves complete lines plus at most a torn last line, which the next run removes; the next
+/// run then does exactly the items without a record. Every id ends up in the files exactly once.</para>
+/// <para>Items that cannot work (missing or corrupt image, bad region, a request the server rejects as invalid)
+/// become error records at once. Transient failures (server unavailable or gone, queue full, transport errors) send
+/// the item back to the queue after a backoff, where any server can take it; after more than
+/// <see cref="CaptionBatchOptions.Retries"/> such failures it becomes an error record too.</para>
+/// </remarks>
+public static class CaptionBatchJob
+{
+    /// <summary>Fsync every this many records: a kill loses nothing the OS holds; this bounds the loss on power failure.</summary>
+    const int FsyncEvery = 32;
+
+    /// <summary>Runs the job to its end.</summary>
+    /// <param name="progress">Called after every finished item (from worker threads).</param>
+    /// <param name="log">Notable events: a server failing, going down or coming back.</param>
+    /// <exception cref="ArgumentException">Bad options.</exception>
+    /// <exception cref="InvalidDataException">The input (or an existing output file) is malformed.</exception>
+    /// <exception cref="FileNotFoundException">The input does not exist.</exception>
+    /// <exception cref="IOException">The output is in use by another job or cannot be opened.</exception>
+    /// <exception cref="CaptionBatchAbortedException">The job stopped early (cancelled, no server reachable, the key
+    /// refused, the model not loadable, the output not writable); what was written stays and a rerun resumes.</exception>
+    public static async Task<CaptionBatchSummary> RunAsync(CaptionBatchOptions options, Action<CaptionBatchProgress>? progress = null,
+        Action<string>? log = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        foreach (var server in options.Servers) ServerAddress.Parse(server);
+        if (options.ModelDir != null && !File.Exists(Path.Combine(options.ModelDir, ModelManifest.FileName)))
+            throw new ArgumentException($"--model: no {ModelManifest.FileName} in {Path.GetFullPath(options.ModelDir)}");
+
+        string input = Path.GetFullPath(options.InputPath);
+        var (_, items) = BatchInputFiles.Read(input, options.RegionFrom, options.ImageRoot);
+        var inputIds = items.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+
+        string output = Path.GetFullPath(options.OutputPath);
+        string? errorsPath = options.ErrorsPath is null ? null : Path.GetFullPath(options.ErrorsPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+        if (errorsPath != null) Directory.CreateDirectory(Path.GetDirectoryName(errorsPath)!);
+        int priorErrors = PriorRecords.CountErrors([output, errorsPath], inputIds);
+
+        using var outputWriter = ResumableJsonlWriter.Open(output, FsyncEvery);
+        using var errorsWriter = errorsPath is null ? null : ResumableJsonlWriter.Open(errorsPath, FsyncEvery);
+        var pending = items
+            .Where(i => !outputWriter.Contains(i.Id) && errorsWriter?.Contains(i.Id) != true)
+            .Select(i => new WorkItem(i))
+            .ToArray();
+        long repaired = outputWriter.RepairedBytes + (errorsWriter?.RepairedBytes ?? 0);
+        if (repaired > 0) log?.Invoke($"removed a torn last line ({repaired} bytes) left by an interrupted run");
+
+        using var job = new JobState(options, Path.GetDirectoryName(input)!, items.Count, items.Count - pending.Length,
+            outputWriter, errorsWriter, pending, progress, log, ct);
+        CaptionBatchSummary Summary() => new(job.Snapshot(), priorErrors, repaired, job.Models.ToArray(), job.ServerSummaries(), output, errorsPath);
+
+        if (pending.Length > 0)
+        {
+            try
+            {
+                if (options.ModelDir != null) await RunInProcessAsync(job, options).ConfigureAwait(false);
+                else await RunOnServersAsync(job, options).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (job.Token.IsCancellationRequested)
+            {
+                // Reported below.
+            }
+        }
+
+        if (job.AbortMessage != null) throw new CaptionBatchAbortedException(job.AbortMessage, Summary(), job.AbortCause);
+        if (ct.IsCancellationRequested)
+            throw new CaptionBatchAbortedException("cancelled; rerun the same command to resume", Summary(), new OperationCanceledException(ct));
+        return Summary();
+    }
+
+    static async Task RunOnServersAsync(JobState job, CaptionBatchOptions options)
+    {
+        var images = new LocalImages();
+        var lanes = options.Servers.Select(s => new ServerLane(job, images, s)).ToArray();
+        try
+        {
+            await Task.WhenAll(lanes.Select(l => l.RunAsync())).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var lane in lanes) lane.Dispose();
+        }
+    }
+
+    static async Task RunInProcessAsync(JobState job, CaptionBatchOptions options)
+    {
+        RegionChatModel model;
+        try
+        {
+            model = await Task.Run(() => RegionChatModel.Load(options.ModelDir!, new RegionChatModelOptions
+            {
+                Threads = options.Threads,
+                ContextSize = options.ContextSize,
+                MaxSequences = options.Concurrency,
+            })).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ModelManifestException or LlmEngineException or IOException or InvalidDataException)
+        {
+            job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e);
+            return;
+        }
+        using (model)
+        {
+            job.Log($"loaded {model.Id} ({model.VisualTokenCount} visual tokens, {options.Concurrency} parallel sequences, {options.Threads} threads)");
+            await new InProcessCaptioner(job, model).RunAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using RegionChat.Training.Batch;
+
+namespace RegionChat.CaptionBatch;
+
+/// <summary>What a caption batch job reads, where it writes, and who captions: servers or an in-process model.</summary>
+public sealed record CaptionBatchOptions
+{
+    /// <summary>JSONL (<c>{"id","image","region","instruction"?}</c> per line) or COCO-style JSON; told apart by content.</summary>
+    public required string InputPath { get; init; }
+    /// <summary>Output JSONL: <c>{"id","caption","model","timings"}</c> per captioned item (and failures, unless
+    /// <see cref="ErrorsPath"/> is set). Appended to and resumed: ids already in it are skipped.</summary>
+    public required string OutputPath { get; init; }
+    /// <summary>Failures (<c>{"id","error"}</c>) go here instead of the output; ids in it are skipped on resume too.</summary>
+    public string? ErrorsPath { get; init; }
+    /// <summary>Server addresses (http://host:port; "host:port" means h2c). Several spread the items and take over each
+    /// other's work when one fails. Exactly one of <see cref="Servers"/> and <see cref="ModelDir"/>.</summary>
+    public IReadOnlyList<string> Servers { get; init; } = [];
+    /// <summary>A model folder to caption with in-process (no server).</summary>
+    public string? ModelDir { get; init; }
+    /// <summary>Items in flight per server (CaptionStream window), or in-process (parallel sequences).</summary>
+    public int Concurrency { get; init; } = 8;
+    /// <summary>Instruction for items that carry none; null = the model's default caption prompt.</summary>
+    public string? Instruction { get; init; }
+    /// <summary>Retries of an item after a transient failure (server unavailable, transport error, queue full), and
+    /// consecutive failed connection attempts before a server counts as down.</summary>
+    public int Retries { get; init; } = 3;
+    /// <summary>COCO input: caption the segmentation (mask) or the bbox.</summary>
+    public CocoRegionSource RegionFrom { get; init; } = CocoRegionSource.Mask;
+    /// <summary>COCO input: folder the images' file names are relative to (default: the input file's folder).</summary>
+    public string? ImageRoot { get; init; }
+    /// <summary>Sent as "authorization: Bearer KEY" to every server.</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>Most tokens per caption; 0 = the server's default (in-process: 256).</summary>
+    public int MaxTokens { get; init; }
+    /// <summary>In-process: CPU threads for llama.cpp and TorchSharp.</summary>
+    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>In-process: LLM context (KV cells shared by the parallel sequences).</summary>
+    public int ContextSize { get; init; } = 8192;
+    /// <summary>First retry delay; doubled per failure up to <see cref="MaxBackoff"/>, with jitter.</summary>
+    public TimeSpan Backoff { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(8);
+
+    public const int MaxConcurrency = 256;
+
+    /// <exception cref="ArgumentException">A bad combination or value, named by its CLI option.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(InputPath)) throw new ArgumentException("--input is required");
+        if (string.IsNullOrWhiteSpace(OutputPath)) throw new ArgumentException("--output is required");
+        if (Servers.Count == 0 && ModelDir == null) throw new ArgumentException("give --server URL (one or more) or --model DIR");
+        if (Servers.Count > 0 && ModelDir != null) throw new ArgumentException("give --server or --model, not both");
+        if (Servers.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("--server: an address is empty");
+        if (Servers.Distinct(StringComparer.OrdinalIgnoreCase).Count() != Servers.Count) throw new ArgumentException("--server: the same address is given twice");
+        if (Concurrency < 1 || Concurrency > MaxConcurrency) throw new ArgumentException($"--concurrency must be in [1, {MaxConcurrency}], got {Concurrency}");
+        if (Retries < 0 || Retries > 100) throw new ArgumentException($"--retries must be in [0, 100], got {Retries}");
+        if (MaxTokens < 0 || MaxTokens > 1 << 20) throw new ArgumentException($"--max-tokens must be >= 0 (0 = the server's default), got {MaxTokens}");
+        if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
+        if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
+        if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");
+        if (ErrorsPath != null && SamePath(ErrorsPath, OutputPath)) throw new ArgumentException("--errors must be another file than --output (leave it out to keep failures in the output)");
+        if (SamePath(InputPath, OutputPath) || (ErrorsPath != null && SamePath(InputPath, ErrorsPath)))
+            throw new ArgumentException("--output and --errors must not be the input file");
+    }
+
+    static bool SamePath(string a, string b) =>
+        string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
+}

@@ -1,0 +1,168 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using RegionChat.Training.Batch;
+
+namespace RegionChat.CaptionBatch.Internal;
+
+/// <summary>
+/// A running job's shared state: the queue, the output writers, the counters, the progress and log callbacks, and
+/// the job-wide stop (the caller's cancel, or an abort when nothing can go on).
+/// </summary>
+internal sealed class JobState : IDisposable
+{
+    readonly ResumableJsonlWriter output;
+    readonly ResumableJsonlWriter? errors;
+    readonly Action<CaptionBatchProgress>? progress;
+    readonly Action<string>? log;
+    readonly CancellationTokenSource stop;
+    readonly Stopwatch clock = Stopwatch.StartNew();
+    readonly ConcurrentDictionary<string, byte> models = new(StringComparer.Ordinal);
+    readonly List<ServerStats> servers = [];
+    readonly Lock gate = new();
+    int captioned, failed;
+    string? abortMessage;
+    Exception? abortCause;
+
+    public JobState(CaptionBatchOptions options, string inputFolder, int total, int skipped, ResumableJsonlWriter output,
+        ResumableJsonlWriter? errors, IReadOnlyCollection<WorkItem> pending, Action<CaptionBatchProgress>? progress,
+        Action<string>? log, CancellationToken ct)
+    {
+        Options = options;
+        InputFolder = inputFolder;
+        Total = total;
+        Skipped = skipped;
+        this.output = output;
+        this.errors = errors;
+        this.progress = progress;
+        this.log = log;
+        stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Queue = new WorkQueue(pending);
+    }
+
+    public CaptionBatchOptions Options { get; }
+    /// <summary>Relative mask paths in JSONL regions resolve against the input file's folder, like image paths.</summary>
+    public string InputFolder { get; }
+    public int Total { get; }
+    public int Skipped { get; }
+    public WorkQueue Queue { get; }
+    /// <summary>Cancelled when the caller cancels or the job aborts.</summary>
+    public CancellationToken Token => stop.Token;
+    public string? AbortMessage => abortMessage;
+    public Exception? AbortCause => abortCause;
+    public IReadOnlyCollection<string> Models => models.Keys.Order(StringComparer.Ordinal).ToArray();
+
+    public ServerStats AddServer(string address)
+    {
+        var stats = new ServerStats(address);
+        lock (gate) servers.Add(stats);
+        return stats;
+    }
+
+    public IReadOnlyList<CaptionBatchServerSummary> ServerSummaries()
+    {
+        lock (gate) return servers.Select(s => s.ToSummary()).ToArray();
+    }
+
+    public CaptionBatchProgress Snapshot() => new(Total, Skipped, Volatile.Read(ref captioned), Volatile.Read(ref failed), clock.Elapsed);
+
+    public void Log(string message) => log?.Invoke(message);
+
+    /// <summary>Stops the job: workers see <see cref="Token"/> cancelled; the first reason wins.</summary>
+    public void Abort(string message, Exception? cause = null)
+    {
+        lock (gate)
+        {
+            if (abortMessage != null) return;
+            abortMessage = message;
+            abortCause = cause;
+        }
+        stop.Cancel();
+    }
+
+    public void Captioned(WorkItem item, string caption, string model, JsonObject timings, ServerStats? server = null)
+    {
+        models.TryAdd(model, 0);
+        if (!Write(output, new JsonObject { ["id"] = item.Id, ["caption"] = caption, ["model"] = model, ["timings"] = timings })) return;
+        if (server != null) Interlocked.Increment(ref server.Captioned);
+        Interlocked.Increment(ref captioned);
+        Resolved();
+    }
+
+    /// <summary>Records the item as failed for good (bad input, or transient failures beyond the retries).</summary>
+    public void Failed(WorkItem item, string error, ServerStats? server = null)
+    {
+        if (!Write(errors ?? output, new JsonObject { ["id"] = item.Id, ["error"] = error })) return;
+        if (server != null) Interlocked.Increment(ref server.Failed);
+        Interlocked.Increment(ref failed);
+        Resolved();
+    }
+
+    /// <summary>A transient failure: back to the queue after a backoff, or an error record once the retries are spent.</summary>
+    public void Retry(WorkItem item, string error, ServerStats? server = null)
+    {
+        int failures = Interlocked.Increment(ref item.Failures);
+        if (failures > Options.Retries)
+        {
+            Failed(item, Options.Retries == 0 ? error : $"{error} (after {failures} attempts)");
+            return;
+        }
+        if (server != null) Interlocked.Increment(ref server.Requeued);
+        Queue.Requeue(item, Backoff(failures), Token);
+    }
+
+    /// <summary>Back to the queue at once without counting a failure against the item: its server failed, not it.</summary>
+    public void Handoff(WorkItem item, ServerStats? server = null)
+    {
+        if (server != null) Interlocked.Increment(ref server.Requeued);
+        Queue.Requeue(item, TimeSpan.Zero, Token);
+    }
+
+    /// <summary>Exponential backoff with jitter: Backoff · 2^(failures-1), at most MaxBackoff.</summary>
+    public TimeSpan Backoff(int failures)
+    {
+        double ms = Options.Backoff.TotalMilliseconds * Math.Pow(2, Math.Min(failures - 1, 20));
+        ms = Math.Min(ms, Options.MaxBackoff.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(ms * (0.75 + 0.5 * Random.Shared.NextDouble()));
+    }
+
+    /// <summary>Marks a server up or down; when every server is down the job aborts.</summary>
+    public void SetDown(ServerStats server, bool down)
+    {
+        if (server.Down == down) return;
+        server.Down = down;
+        bool allDown;
+        lock (gate) allDown = servers.All(s => s.Down);
+        if (down)
+            Log($"server {server.Address} is down ({server.LastError}); {(allDown ? "no server is left" : "the other servers take its items")}");
+        else Log($"server {server.Address} is back");
+        if (down && allDown)
+            Abort($"no server is reachable ({string.Join("; ", ServerSummaries().Select(s => $"{s.Address}: {s.LastError}"))}); rerun the same command to resume");
+    }
+
+    bool Write(ResumableJsonlWriter writer, JsonObject record)
+    {
+        try
+        {
+            // False: the id is already there (cannot happen for pending items); nothing to count.
+            return writer.TryAppend(record);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            Abort($"cannot write {writer.Path}: {e.Message}", e);
+            return false;
+        }
+    }
+
+    void Resolved()
+    {
+        Queue.Resolve();
+        progress?.Invoke(Snapshot());
+    }
+
+    public void Dispose()
+    {
+        Queue.Dispose();
+        stop.Dispose();
+    }
+}

@@ -1,0 +1,326 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http;
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.CaptionBatch.Internal;
+
+/// <summary>
+/// One server's share of the job: a CaptionStream call that keeps up to Concurrency items in flight, taking items from
+/// the shared queue as results come back. Images are uploaded once (by content id) and then referred to by id.
+/// When the stream or the connection fails, the items in flight go back to the queue (other lanes take them) and the
+/// lane reconnects with backoff; after more consecutive failures than the job's retries it counts as down.
+/// </summary>
+internal sealed class ServerLane : IDisposable
+{
+    /// <summary>Images above this go up as a chunked UploadImage stream; below it, as one PutImage.</summary>
+    const int PutImageBytes = 1 << 20, UploadChunkBytes = 256 << 10;
+    static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10), UploadTimeout = TimeSpan.FromMinutes(2);
+
+    readonly JobState job;
+    readonly LocalImages images;
+    readonly GrpcChannel channel;
+    readonly PbV1.RegionChat.RegionChatClient client;
+    readonly Metadata headers = [];
+    /// <summary>Content id → the server's image id, uploaded once per server.</summary>
+    readonly ConcurrentDictionary<string, Lazy<Task<string>>> uploaded = new(StringComparer.Ordinal);
+    int resultsThisStream;
+
+    sealed class InFlight(WorkItem item)
+    {
+        public WorkItem Item { get; } = item;
+        public string? ContentId;
+        public long Sent = Stopwatch.GetTimestamp();
+    }
+
+    public ServerLane(JobState job, LocalImages images, string address)
+    {
+        this.job = job;
+        this.images = images;
+        Stats = job.AddServer(address);
+        channel = GrpcChannel.ForAddress(ServerAddress.Parse(address), new GrpcChannelOptions
+        {
+            MaxReceiveMessageSize = 64 << 20,
+            MaxSendMessageSize = 64 << 20,
+        });
+        client = new PbV1.RegionChat.RegionChatClient(channel);
+        if (!string.IsNullOrEmpty(job.Options.ApiKey)) headers.Add("authorization", "Bearer " + job.Options.ApiKey);
+    }
+
+    public ServerStats Stats { get; }
+    string Address => Stats.Address;
+
+    public async Task RunAsync()
+    {
+        // Wakes the lane from a backoff or a probe when the job ends or every item is done.
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(job.Token, job.Queue.Finished);
+        var ct = lifetime.Token;
+        int failures = 0;
+        while (!ct.IsCancellationRequested)
+        {
+            if (failures > 0)
+            {
+                try { await Task.Delay(job.Backoff(failures), ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+            }
+            resultsThisStream = 0;
+            try
+            {
+                await ProbeAsync(ct).ConfigureAwait(false);
+                job.SetDown(Stats, false);
+                await StreamAsync().ConfigureAwait(false);
+                failures = 0;
+                if (job.Queue.IsFinished) break;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (RpcException e) when (RpcOutcomes.IsRefused(e.StatusCode))
+            {
+                Stats.LastError = RpcOutcomes.Describe(e);
+                job.Abort($"server {Address} refused the job: {RpcOutcomes.Describe(e)}", e);
+                break;
+            }
+            catch (Exception e) when (IsConnectionFailure(e))
+            {
+                // A stream that delivered results before failing is a fresh failure, not one more in a row.
+                failures = resultsThisStream > 0 ? 1 : failures + 1;
+                Interlocked.Increment(ref Stats.Failures);
+                Stats.LastError = Describe(e);
+                // Once down, only its coming back is news.
+                if (!job.Token.IsCancellationRequested && !Stats.Down)
+                    job.Log($"server {Address}: {Stats.LastError} (failure {failures} in a row)");
+                if (failures > job.Options.Retries) job.SetDown(Stats, true);
+            }
+        }
+    }
+
+    static bool IsConnectionFailure(Exception e) => e is RpcException or IOException or HttpRequestException or ObjectDisposedException;
+
+    static string Describe(Exception e) => e switch
+    {
+        RpcException r => RpcOutcomes.Describe(r),
+        _ => $"{e.GetType().Name}: {e.Message}",
+    };
+
+    /// <summary>A cheap call first, so a dead server fails here and takes no item.</summary>
+    async Task ProbeAsync(CancellationToken ct)
+    {
+        await client.ListModelsAsync(new PbV1.ListModelsRequest(), new CallOptions(headers, DateTime.UtcNow + ProbeTimeout, ct)).ConfigureAwait(false);
+    }
+
+    /// <summary>One CaptionStream call until the queue is done (returns) or the call fails (throws, after handing the
+    /// items in flight back to the queue).</summary>
+    async Task StreamAsync()
+    {
+        using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(job.Token);
+        var ct = streamStop.Token;
+        var inflight = new ConcurrentDictionary<string, InFlight>(StringComparer.Ordinal);
+        using var window = new SemaphoreSlim(job.Options.Concurrency);
+        using var call = client.CaptionStream(new CallOptions(headers, cancellationToken: ct));
+        var sender = SendAsync(call, inflight, window, ct);
+        var reader = ReadAsync(call, inflight, window, ct);
+        Exception? failure = null;
+        try
+        {
+            var first = await Task.WhenAny(sender, reader).ConfigureAwait(false);
+            await first.ConfigureAwait(false);
+            if (first == reader && !sender.IsCompleted)
+                throw new IOException("the server ended the stream while items were still to be sent");
+            await reader.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        streamStop.Cancel();
+        try { await Task.WhenAll(sender, reader).ConfigureAwait(false); }
+        catch (Exception) { /* the failure that matters is the first one */ }
+
+        // The job is stopping: the items in flight stay unrecorded (a rerun does them).
+        if (job.Token.IsCancellationRequested) return;
+        string reason = failure == null ? "the stream ended without its result" : $"server {Address}: {Describe(failure)}";
+        foreach (var entry in inflight.Values) job.Retry(entry.Item, reason, Stats);
+        inflight.Clear();
+        if (failure != null) throw failure;
+    }
+
+    async Task SendAsync(AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,
+        ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    {
+        while (true)
+        {
+            await window.WaitAsync(ct).ConfigureAwait(false);
+            var item = await job.Queue.TakeAsync(ct).ConfigureAwait(false);
+            if (item == null) break;
+            // Tracked before anything can fail, so a failure below hands it back with the rest.
+            var entry = new InFlight(item);
+            inflight[item.Id] = entry;
+            var (request, error) = await PrepareAsync(entry, ct).ConfigureAwait(false);
+            if (request == null)
+            {
+                inflight.TryRemove(item.Id, out _);
+                window.Release();
+                job.Failed(item, error!, Stats);
+                continue;
+            }
+            entry.Sent = Stopwatch.GetTimestamp();
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = item.Id, Request = request }, ct).ConfigureAwait(false);
+        }
+        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+    }
+
+    async Task ReadAsync(AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,
+        ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    {
+        await foreach (var result in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+        {
+            if (!inflight.TryRemove(result.Id, out var entry)) continue; // not ours (cannot happen): ignore
+            Interlocked.Increment(ref resultsThisStream);
+            window.Release();
+            Handle(entry, result);
+        }
+    }
+
+    void Handle(InFlight entry, PbV1.CaptionStreamResponse result)
+    {
+        var item = entry.Item;
+        switch (result.ResultCase)
+        {
+            case PbV1.CaptionStreamResponse.ResultOneofCase.Caption when result.Caption.Reason == PbV1.FinishReason.Cancelled:
+                // The server stopped the item (shutting down): its text is cut short, so it runs again.
+                job.Retry(item, $"server {Address} cancelled the item", Stats);
+                break;
+            case PbV1.CaptionStreamResponse.ResultOneofCase.Caption:
+                double totalMs = Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds;
+                job.Captioned(item, result.Caption.Text.Trim(), result.Caption.Model, Timings(result.Caption.Timings, totalMs), Stats);
+                break;
+            case PbV1.CaptionStreamResponse.ResultOneofCase.Error:
+                var code = (StatusCode)result.Error.Code;
+                string message = RpcOutcomes.Describe(code, result.Error.Message);
+                if (RpcOutcomes.IsImageGone(code, result.Error.Message))
+                {
+                    if (entry.ContentId != null) uploaded.TryRemove(entry.ContentId, out _);
+                    job.Retry(item, message, Stats);
+                }
+                else if (code == StatusCode.Unavailable)
+                {
+                    // The server, not the item, is the problem (it is shutting down): the item goes back uncharged and
+                    // this stream ends, so the lane backs off and re-probes while the other servers take the work.
+                    job.Handoff(item, Stats);
+                    throw new IOException($"server {Address}: {message}");
+                }
+                else if (RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
+                else job.Failed(item, message, Stats);
+                break;
+            default:
+                job.Retry(item, $"server {Address} sent an empty result", Stats);
+                break;
+        }
+    }
+
+    /// <summary>The item as a request: region parsed and mapped, image uploaded (once) and referred to by id. A reason
+    /// the item cannot run (bad region, missing or corrupt image) comes back as the error record's text.</summary>
+    async Task<(PbV1.CaptionRequest? Request, string? Error)> PrepareAsync(InFlight entry, CancellationToken ct)
+    {
+        var item = entry.Item;
+        var (region, regionError) = ItemRegions.Parse(item, job.InputFolder);
+        if (region == null) return (null, regionError);
+        PbV1.Region protoRegion;
+        try
+        {
+            protoRegion = ProtoRegionMapper.ToProto(region);
+        }
+        catch (ArgumentException e)
+        {
+            return (null, "region: " + e.Message);
+        }
+
+        var image = await images.GetAsync(item.Input.ImagePath).ConfigureAwait(false);
+        if (image.Error != null) return (null, image.Error);
+        entry.ContentId = image.ContentId;
+        string imageId;
+        try
+        {
+            imageId = await UploadOnceAsync(image, ct).ConfigureAwait(false);
+        }
+        catch (RpcException e) when (!RpcOutcomes.IsTransient(e.StatusCode) && !RpcOutcomes.IsRefused(e.StatusCode))
+        {
+            // The server looked at the bytes and refused them (not an image, too large, …): this image never works.
+            return (null, $"image '{image.Path}': {RpcOutcomes.Describe(e)}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return (null, $"image: cannot read '{image.Path}': {e.Message}");
+        }
+
+        return (new PbV1.CaptionRequest
+        {
+            Image = new PbV1.ImageInput { ImageId = imageId },
+            Region = protoRegion,
+            Instruction = item.Input.Instruction ?? job.Options.Instruction ?? "",
+            MaxTokens = (uint)job.Options.MaxTokens,
+        }, null);
+    }
+
+    async Task<string> UploadOnceAsync(LocalImage image, CancellationToken ct)
+    {
+        var upload = uploaded.GetOrAdd(image.ContentId!, _ => new Lazy<Task<string>>(() => UploadAsync(image, ct)));
+        try
+        {
+            return await upload.Value.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not RpcException r || RpcOutcomes.IsTransient(r.StatusCode) || RpcOutcomes.IsRefused(r.StatusCode))
+        {
+            // Transient (or cancelled with its stream): the next item with this image tries again.
+            uploaded.TryRemove(KeyValuePair.Create(image.ContentId!, upload));
+            throw;
+        }
+    }
+
+    async Task<string> UploadAsync(LocalImage image, CancellationToken ct)
+    {
+        byte[] bytes = await File.ReadAllBytesAsync(image.Path, ct).ConfigureAwait(false);
+        var options = new CallOptions(headers, DateTime.UtcNow + UploadTimeout, ct);
+        PbV1.ImageRef stored;
+        if (bytes.Length <= PutImageBytes)
+            stored = await client.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(bytes) }, options).ConfigureAwait(false);
+        else
+        {
+            using var stream = client.UploadImage(options);
+            for (int offset = 0; offset < bytes.Length; offset += UploadChunkBytes)
+                await stream.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunkBytes, bytes.Length - offset)) }, ct).ConfigureAwait(false);
+            await stream.RequestStream.CompleteAsync().ConfigureAwait(false);
+            stored = await stream.ResponseAsync.ConfigureAwait(false);
+        }
+        Interlocked.Increment(ref Stats.Uploads);
+        return stored.ImageId;
+    }
+
+    static JsonObject Timings(PbV1.Timings? t, double totalMs)
+    {
+        t ??= new PbV1.Timings();
+        return new JsonObject
+        {
+            ["total_ms"] = Round(totalMs),
+            ["queue_ms"] = Round(t.QueueMs),
+            ["image_decode_ms"] = Round(t.ImageDecodeMs),
+            ["vision_encode_ms"] = Round(t.VisionEncodeMs),
+            ["prefill_ms"] = Round(t.PrefillMs),
+            ["decode_ms"] = Round(t.DecodeMs),
+            ["time_to_first_token_ms"] = Round(t.TimeToFirstTokenMs),
+            ["decode_tokens_per_second"] = Round(t.DecodeTokensPerSecond),
+            ["visual_cache_hit"] = t.VisualCacheHit,
+        };
+    }
+
+    internal static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 2) : 0;
+
+    public void Dispose() => channel.Dispose();
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Cli.Commands;
+
+internal sealed record BatchBenchmarkOptions
+{
+    /// <summary>Model folder to serve in-process; null with <see cref="Server"/>.</summary>
+    public string? ModelDir { get; init; }
+    /// <summary>An already running server to measure instead.</summary>
+    public string? Server { get; init; }
+    public string? ApiKey { get; init; }
+    /// <summary>Items per route.</summary>
+    public int Items { get; init; } = 32;
+    /// <summary>Items in flight on the CaptionStream route.</summary>
+    public int Concurrency { get; init; } = 8;
+    public int MaxTokens { get; init; } = 32;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    public void Validate()
+    {
+        if ((ModelDir == null) == (Server == null)) throw new ArgumentException("give --model DIR (served in-process) or --server URL, not both");
+        Check(Items, 1, 100_000, "--items");
+        Check(Concurrency, 1, 256, "--concurrency");
+        Check(MaxTokens, 1, 4096, "--max-tokens");
+        Check(Threads, 1, 1024, "--threads");
+    }
+
+    static void Check(int v, int min, int max, string name)
+    {
+        if (v < min || v > max) throw new ArgumentException($"{name} must be in [{min}, {max}], got {v}");
+    }
+}
+
+/// <summary>One route's items: wall time summed over its legs, generated tokens, per-item latency.</summary>
+internal sealed record RouteFigures(int Items, double WallMs, long CompletionTokens, IReadOnlyList<double> ItemMs, IReadOnlyDictionary<int, string> Captions)
+{
+    public double ItemsPerSecond => WallMs > 0 ? Items * 1000.0 / WallMs : 0;
+    public double TokensPerSecond => WallMs > 0 ? CompletionTokens * 1000.0 / WallMs : 0;
+    public double MedianItemMs => PathFigures.Median(ItemMs);
+}
+
+internal sealed record BatchBenchmarkResult(
+    BatchBenchmarkOptions Options, string ModelId, string ServerLabel, bool SameItems, RouteFigures Unary, RouteFigures Stream,
+    double LoadBefore, double LoadAfter)
+{
+    public const double Target = 1.5;
+    public double Ratio => Unary.ItemsPerSecond > 0 ? Stream.ItemsPerSecond / Unary.ItemsPerSecond : 0;
+    public bool TargetMet => Ratio >= Target;
+    /// <summary>Items whose captions are equal on both routes (only meaningful when both got the same items).</summary>
+    public int IdenticalCaptions => Unary.Captions.Count(c => Stream.Captions.TryGetValue(c.Key, out var s) && s == c.Value);
+}
+
+/// <summary>
+/// `bench batch`: items/s of one-by-one unary Caption calls against CaptionStream with N items in flight, on the same
+/// server, in alternating legs (unary first in even rounds, the stream first in odd ones: the machine's load drifts).
+/// The in-process server runs with its visual-token cache off, so both routes get the very same items and do the same
+/// work; against --server the routes get different scenes (the server's cache would otherwise serve the second route).
+/// </summary>
+internal static class BatchBenchmark
+{
+    public static async Task<BatchBenchmarkResult> RunAsync(BatchBenchmarkOptions o, Action<string> log, CancellationToken ct)
+    {
+        o.Validate();
+        double loadBefore = ServerBenchmark.LoadAverage();
+        InProcessServer? local = null;
+        try
+        {
+            string address;
+            if (o.ModelDir != null)
+            {
+                var clock = Stopwatch.StartNew();
+                local = await InProcessServer.StartAsync(o.ModelDir, new Dictionary<string, string?>
+                {
+                    ["RegionChat:Threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
+                    ["RegionChat:ParallelSequences"] = Math.Max(8, o.Concurrency).ToString(CultureInfo.InvariantCulture),
+                    ["RegionChat:QueueSize"] = Math.Max(64, 2 * o.Concurrency).ToString(CultureInfo.InvariantCulture),
+                    ["RegionChat:VisualCacheBytes"] = "0",
+                    ["RegionChat:MaxTokensLimit"] = Math.Max(4096, o.MaxTokens).ToString(CultureInfo.InvariantCulture),
+                }).ConfigureAwait(false);
+                address = local.Address.ToString();
+                log($"server on {address} serving {local.ModelId} (started in {clock.Elapsed.TotalSeconds:F1} s, visual-token cache off)");
+            }
+            else address = o.Server!;
+
+            using var connection = ServerConnection.Open(address, o.ApiKey);
+            var client = connection.Client;
+            var models = await client.ListModelsAsync(new PbV1.ListModelsRequest(), connection.Call(ct)).ConfigureAwait(false);
+            var info = models.Models.FirstOrDefault(m => m.Id == models.DefaultModel)
+                ?? throw new InvalidOperationException($"the server lists no default model ('{models.DefaultModel}')");
+            int resolution = (int)info.Vision.ImageSize;
+            bool sameItems = local != null;
+
+            PbV1.CaptionRequest Request(int i, int route)
+            {
+                // Same scenes on both routes when the cache is off; else disjoint seeds per route.
+                long seed = 5_000_000 + i + (sameItems ? 0 : route * 1_000_000);
+                var p = ServerBenchmark.MakePrompt(seed, resolution, "");
+                return new PbV1.CaptionRequest
+                {
+                    Image = new PbV1.ImageInput { Data = ByteString.CopyFrom(p.Png) },
+                    Region = p.ProtoRegion,
+                    MaxTokens = (uint)o.MaxTokens,
+                };
+            }
+
+            // Warm-up: JIT, the HTTP/2 connection and first-touch allocations on both routes.
+            var warm = ServerBenchmark.MakePrompt(4_900_000, resolution, "");
+            var warmRequest = new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion, MaxTokens = (uint)o.MaxTokens };
+            await client.CaptionAsync(warmRequest, connection.Call(ct)).ConfigureAwait(false);
+            await StreamLegAsync(client, connection, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
+
+            int perRound = Math.Max(2 * o.Concurrency, 1);
+            var unary = new List<Leg>();
+            var stream = new List<Leg>();
+            for (int start = 0, round = 0; start < o.Items; start += perRound, round++)
+            {
+                int count = Math.Min(perRound, o.Items - start);
+                for (int leg = 0; leg < 2; leg++)
+                {
+                    bool unaryLeg = (leg == 0) == (round % 2 == 0);
+                    int route = unaryLeg ? 0 : 1;
+                    var requests = Enumerable.Range(start, count).Select(i => (i, Request(i, route))).ToList();
+                    if (unaryLeg) unary.Add(await UnaryLegAsync(client, connection, requests, ct).ConfigureAwait(false));
+                    else stream.Add(await StreamLegAsync(client, connection, requests, o.Concurrency, ct).ConfigureAwait(false));
+                }
+                var u = Figures(unary);
+                var s = Figures(stream);
+                log(string.Create(CultureInfo.InvariantCulture,
+                    $"{start + count}/{o.Items} items per route: unary {u.ItemsPerSecond:F2} items/s, CaptionStream {s.ItemsPerSecond:F2} items/s (load {ServerBenchmark.LoadAverage():F2})"));
+            }
+            return new BatchBenchmarkResult(o, info.Id, local != null ? "in-process" : address, sameItems, Figures(unary), Figures(stream),
+                loadBefore, ServerBenchmark.LoadAverage());
+        }
+        finally
+        {
+            if (local != null) await local.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions);
+
+    static RouteFigures Figures(List<Leg> legs) => new(
+        legs.Sum(l => l.ItemMs.Count), legs.Sum(l => l.WallMs), legs.Sum(l => l.Tokens),
+        legs.SelectMany(l => l.ItemMs).ToArray(),
+        legs.SelectMany(l => l.Captions).ToDictionary(c => c.Key, c => c.Value));
+
+    /// <summary>One Caption call after the other.</summary>
+    static async Task<Leg> UnaryLegAsync(PbV1.RegionChat.RegionChatClient client, ServerConnection connection,
+        IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, CancellationToken ct)
+    {
+        var leg = new Leg(0, 0, [], []);
+        var wall = Stopwatch.StartNew();
+        long tokens = 0;
+        foreach (var (index, request) in requests)
+        {
+            var clock = Stopwatch.StartNew();
+            var response = await client.CaptionAsync(request, connection.Call(ct)).ConfigureAwait(false);
+            leg.ItemMs.Add(clock.Elapsed.TotalMilliseconds);
+            tokens += response.Usage?.CompletionTokens ?? 0;
+            leg.Captions[index] = response.Text;
+        }
+        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };
+    }
+
+    /// <summary>One CaptionStream call with up to <paramref name="window"/> items in flight.</summary>
+    static async Task<Leg> StreamLegAsync(PbV1.RegionChat.RegionChatClient client, ServerConnection connection,
+        IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, int window, CancellationToken ct)
+    {
+        var leg = new Leg(0, 0, [], []);
+        var sent = new Dictionary<string, long>();
+        var gate = new Lock();
+        using var slots = new SemaphoreSlim(window);
+        long tokens = 0;
+        var wall = Stopwatch.StartNew();
+        using var call = client.CaptionStream(connection.Call(ct));
+        var reader = Task.Run(async () =>
+        {
+            await foreach (var r in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                if (r.ResultCase != PbV1.CaptionStreamResponse.ResultOneofCase.Caption)
+                    throw new InvalidOperationException($"item {r.Id} failed: {r.Error?.Message}");
+                lock (gate)
+                {
+                    leg.ItemMs.Add(Stopwatch.GetElapsedTime(sent[r.Id]).TotalMilliseconds);
+                    leg.Captions[int.Parse(r.Id, CultureInfo.InvariantCulture)] = r.Caption.Text;
+                    tokens += r.Caption.Usage?.CompletionTokens ?? 0;
+                }
+                slots.Release();
+            }
+        }, ct);
+        foreach (var (index, request) in requests)
+        {
+            await slots.WaitAsync(ct).ConfigureAwait(false);
+            if (reader.IsFaulted) break;
+            string id = index.ToString(CultureInfo.InvariantCulture);
+            lock (gate) sent[id] = Stopwatch.GetTimestamp();
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, ct).ConfigureAwait(false);
+        }
+        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        await reader.ConfigureAwait(false);
+        if (leg.ItemMs.Count != requests.Count) throw new InvalidOperationException($"the stream answered {leg.ItemMs.Count} of {requests.Count} items");
+        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };
+    }
+}

@@ -1,0 +1,114 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Grpc.Core;
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// `regionchat bench batch --model DIR | --server URL --items N [--concurrency 8] [--max-tokens 32] [--json]`: items/s
+/// of one-by-one unary Caption calls against CaptionStream with N items in flight on the same server. Target: the
+/// stream route ≥ 1.5× the unary route.
+/// </summary>
+internal static class BenchBatchCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder to serve in-process on a free loopback port (visual-token cache off)." };
+        var server = new Option<string?>("--server") { Description = "Measure this running server instead (the routes then get different scenes, so its cache cannot help either)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key for --server. Default: $REGIONCHAT_API_KEY." };
+        var items = Int("--items", "Items per route.", 32);
+        var concurrency = Int("--concurrency", "Items in flight on the CaptionStream route.", 8);
+        var maxTokens = Int("--max-tokens", "Most tokens per caption (greedy; fewer when the model ends its answer).", 32);
+        var threads = Int("--threads", "CPU threads of the in-process server (llama.cpp and TorchSharp).", Environment.ProcessorCount);
+        var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and the ratio." };
+
+        var command = new Command("batch", "Compare items/s of one-by-one unary Caption calls with CaptionStream (N in flight) on one server.");
+        foreach (var o in new Option[] { model, server, apiKey, items, concurrency, maxTokens, threads, json }) command.Options.Add(o);
+        command.SetAction(async (parse, ct) =>
+        {
+            var output = parse.InvocationConfiguration.Output;
+            var error = parse.InvocationConfiguration.Error;
+            try
+            {
+                string? dir = parse.GetValue(model)?.FullName;
+                if (dir != null && !File.Exists(Path.Combine(dir, ModelManifest.FileName)))
+                    throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
+                var options = new BatchBenchmarkOptions
+                {
+                    ModelDir = dir,
+                    Server = parse.GetValue(server),
+                    ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
+                    Items = parse.GetValue(items),
+                    Concurrency = parse.GetValue(concurrency),
+                    MaxTokens = parse.GetValue(maxTokens),
+                    Threads = parse.GetValue(threads),
+                };
+                options.Validate();
+                var result = await BatchBenchmark.RunAsync(options, output.WriteLine, ct).ConfigureAwait(false);
+                Print(result, output);
+                if (parse.GetValue(json)) output.WriteLine(Json(result));
+                return 0;
+            }
+            catch (RpcException e)
+            {
+                error.WriteLine(ServerConnection.ErrorLine(e));
+                return 1;
+            }
+            catch (Exception e) when (e is ArgumentException or IOException or ModelManifestException or LlmEngineException or InvalidOperationException)
+            {
+                error.WriteLine($"error: {e.Message}");
+                return e is ArgumentException ? 2 : 1;
+            }
+        });
+        return command;
+
+        static Option<int> Int(string name, string description, int defaultValue) =>
+            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+    }
+
+    static void Print(BatchBenchmarkResult r, TextWriter output)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var o = r.Options;
+        output.WriteLine(string.Create(c, $"model {r.ModelId} on the {r.ServerLabel} server: {r.Unary.Items} items per route, CaptionStream window {o.Concurrency}, " +
+            $"{o.MaxTokens} max tokens{(o.ModelDir != null ? $", {o.Threads} threads" : "")}; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
+        output.WriteLine(string.Create(c, $"{"route",-24}{"items",7}{"wall s",10}{"items/s",10}{"tokens",9}{"tok/s",9}{"item ms (median)",19}"));
+        Row("unary, one by one", r.Unary);
+        Row($"CaptionStream x{o.Concurrency}", r.Stream);
+        string identical = r.SameItems ? $"; identical captions on both routes {r.IdenticalCaptions}/{r.Unary.Items}" : "";
+        output.WriteLine(string.Create(c, $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
+
+        void Row(string name, RouteFigures f) => output.WriteLine(string.Create(c,
+            $"{name,-24}{f.Items,7}{f.WallMs / 1000,10:F2}{f.ItemsPerSecond,10:F2}{f.CompletionTokens,9}{f.TokensPerSecond,9:F1}{f.MedianItemMs,19:F1}"));
+    }
+
+    static string Json(BatchBenchmarkResult r) => JsonSerializer.Serialize(new Dictionary<string, object?>
+    {
+        ["model"] = r.ModelId,
+        ["server"] = r.ServerLabel,
+        ["items"] = r.Options.Items,
+        ["concurrency"] = r.Options.Concurrency,
+        ["max_tokens"] = r.Options.MaxTokens,
+        ["threads"] = r.Options.ModelDir != null ? r.Options.Threads : null,
+        ["same_items"] = r.SameItems,
+        ["unary_items_per_second"] = Round(r.Unary.ItemsPerSecond),
+        ["stream_items_per_second"] = Round(r.Stream.ItemsPerSecond),
+        ["ratio"] = Round(r.Ratio),
+        ["target"] = BatchBenchmarkResult.Target,
+        ["target_met"] = r.TargetMet,
+        ["unary_wall_s"] = Round(r.Unary.WallMs / 1000),
+        ["stream_wall_s"] = Round(r.Stream.WallMs / 1000),
+        ["unary_completion_tokens"] = r.Unary.CompletionTokens,
+        ["stream_completion_tokens"] = r.Stream.CompletionTokens,
+        ["unary_item_ms_median"] = Round(r.Unary.MedianItemMs),
+        ["stream_item_ms_median"] = Round(r.Stream.MedianItemMs),
+        ["identical_captions"] = r.SameItems ? r.IdenticalCaptions : null,
+        ["load_avg_before"] = double.IsFinite(r.LoadBefore) ? r.LoadBefore : null,
+        ["load_avg_after"] = double.IsFinite(r.LoadAfter) ? r.LoadAfter : null,
+    });
+
+    static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 4) : 0;
+}

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+using RegionChat.CaptionBatch;
+using RegionChat.Training.Batch;
+
+namespace RegionChat.Cli.Commands;
+
+/// <summary>
+/// `regionchat caption-batch --input FILE --output FILE [--server URL …] [--model DIR] …`: captions every item of a
+/// JSONL or COCO input through servers or in-process (the job lives in <see cref="CaptionBatchJob"/>). A progress bar
+/// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records)
+/// or the job stopped early, 2 for bad arguments or input.
+/// </summary>
+internal static class CaptionBatchCommand
+{
+    public static Command Create()
+    {
+        var input = new Option<FileInfo>("--input") { Description = "JSONL ({\"id\",\"image\",\"region\",\"instruction\"?} per line) or COCO-style JSON (images + annotations).", Required = true };
+        var output = new Option<FileInfo>("--output") { Description = "Output JSONL: {\"id\",\"caption\",\"model\",\"timings\"} per item; ids already in it are skipped (resume).", Required = true };
+        var servers = new Option<string[]>("--server") { Description = $"Server address; repeat for several (load-balanced, with failover). Default: $REGIONCHAT_SERVER or {ServerArguments.DefaultServer} unless --model is given." };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Caption in-process with this model folder (no server)." };
+        var concurrency = new Option<int>("--concurrency") { Description = "Items in flight per server (or in-process parallel sequences).", DefaultValueFactory = _ => 8 };
+        var instruction = new Option<string?>("--instruction") { Description = "Instruction for items that carry none; default: the model's caption prompt." };
+        var retries = new Option<int>("--retries") { Description = "Retries of an item after a transient failure (server unavailable, transport error, queue full).", DefaultValueFactory = _ => 3 };
+        var errors = new Option<FileInfo?>("--errors") { Description = "Write failures ({\"id\",\"error\"}) here instead of into --output." };
+        var regionFrom = new Option<string>("--region-from") { Description = "COCO input: caption each annotation's segmentation (mask) or its bbox (box).", DefaultValueFactory = _ => "mask" };
+        regionFrom.AcceptOnlyFromAmong("mask", "box");
+        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "COCO input: folder the images' file_name are relative to (default: the input file's folder)." };
+        var apiKey = new Option<string?>("--api-key") { Description = "API key sent as \"authorization: Bearer KEY\". Default: $REGIONCHAT_API_KEY." };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per caption; 0 = the server's default (in-process: 256).", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.", DefaultValueFactory = _ => Environment.ProcessorCount };
+
+        var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
+        foreach (var o in new Option[] { input, output, servers, model, concurrency, instruction, retries, errors, regionFrom, imageRoot, apiKey, maxTokens, threads })
+            command.Options.Add(o);
+        command.SetAction(async (parse, ct) =>
+        {
+            var stdout = parse.InvocationConfiguration.Output;
+            var stderr = parse.InvocationConfiguration.Error;
+            var bar = new CaptionBatchProgressBar(stderr, interactive: ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected);
+            try
+            {
+                var given = parse.GetValue(servers) ?? [];
+                string? modelDir = parse.GetValue(model)?.FullName;
+                if (given.Length == 0 && modelDir == null)
+                    given = [Environment.GetEnvironmentVariable("REGIONCHAT_SERVER") is { Length: > 0 } s ? s : ServerArguments.DefaultServer];
+                var options = new CaptionBatchOptions
+                {
+                    InputPath = parse.GetValue(input)!.FullName,
+                    OutputPath = parse.GetValue(output)!.FullName,
+                    ErrorsPath = parse.GetValue(errors)?.FullName,
+                    Servers = given,
+                    ModelDir = modelDir,
+                    Concurrency = parse.GetValue(concurrency),
+                    Instruction = parse.GetValue(instruction),
+                    Retries = parse.GetValue(retries),
+                    RegionFrom = parse.GetValue(regionFrom) == "box" ? CocoRegionSource.Box : CocoRegionSource.Mask,
+                    ImageRoot = parse.GetValue(imageRoot)?.FullName,
+                    ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
+                    MaxTokens = parse.GetValue(maxTokens),
+                    Threads = parse.GetValue(threads),
+                };
+                var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
+                bar.Finish();
+                PrintSummary(stdout, summary, "done");
+                return summary.AnyFailed ? 1 : 0;
+            }
+            catch (CaptionBatchAbortedException e)
+            {
+                bar.Finish();
+                stderr.WriteLine($"error: {e.Message}");
+                PrintSummary(stdout, e.Summary, "stopped");
+                return 1;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
+            {
+                bar.Finish();
+                stderr.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+            catch (IOException e)
+            {
+                bar.Finish();
+                stderr.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+
+    static void PrintSummary(TextWriter output, CaptionBatchSummary s, string verb)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var p = s.Progress;
+        output.WriteLine(string.Create(c,
+            $"{verb}: {p.Captioned} captioned, {p.Failed} failed, {p.Skipped} already done, {p.Remaining} left of {p.Total} items " +
+            $"in {p.Elapsed.TotalSeconds:F1} s ({p.ItemsPerSecond:F2} items/s){(s.Models.Count > 0 ? $"; model {string.Join(", ", s.Models)}" : "")}"));
+        foreach (var server in s.Servers)
+            output.WriteLine(string.Create(c,
+                $"  server {server.Address}: {server.Captioned} captioned, {server.Failed} rejected, {server.Requeued} handed back, " +
+                $"{server.Uploads} images uploaded, {server.Failures} failures{(server.Down ? $", DOWN ({server.LastError})" : "")}"));
+        if (s.PriorErrors > 0) output.WriteLine($"  {s.PriorErrors} error records from earlier runs are on file (their ids were skipped)");
+        output.WriteLine($"  output {s.OutputPath}{(s.ErrorsPath != null ? $", errors {s.ErrorsPath}" : "")}");
+    }
+}

@@ -1,0 +1,49 @@
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Client;
+
+/// <summary>How the answer is generated. Every property is optional; unset ones take the server's defaults (greedy
+/// decoding, 256 tokens at most).</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>Softmax temperature, ≥ 0; 0 = greedy (argmax).</summary>
+    public float? Temperature { get; init; }
+    /// <summary>Nucleus sampling threshold in (0, 1].</summary>
+    public float? TopP { get; init; }
+    /// <summary>Keep only the k most likely tokens; 0 = off.</summary>
+    public int? TopK { get; init; }
+    /// <summary>Drop tokens below min_p × the best token's probability, in [0, 1].</summary>
+    public float? MinP { get; init; }
+    /// <summary>Penalty for recently seen tokens, &gt; 0; 1 = off.</summary>
+    public float? RepeatPenalty { get; init; }
+    /// <summary>How many recent tokens the repeat penalty looks at.</summary>
+    public int? RepeatLastN { get; init; }
+    /// <summary>Sampling seed: the same seed, prompt and options give the same answer.</summary>
+    public ulong? Seed { get; init; }
+    /// <summary>Most tokens to generate (finish reason LENGTH when reached).</summary>
+    public int? MaxTokens { get; init; }
+    /// <summary>Stop strings (not included in the answer); at most 8.</summary>
+    public IReadOnlyList<string>? Stop { get; init; }
+
+    internal PbV1.SamplingParams? ToSampling()
+    {
+        if (Temperature is null && TopP is null && TopK is null && MinP is null && RepeatPenalty is null && RepeatLastN is null && Seed is null)
+            return null;
+        var s = new PbV1.SamplingParams();
+        if (Temperature is { } t) s.Temperature = t;
+        if (TopP is { } p) s.TopP = p;
+        if (TopK is { } k) s.TopK = k;
+        if (MinP is { } m) s.MinP = m;
+        if (RepeatPenalty is { } r) s.RepeatPenalty = r;
+        if (RepeatLastN is { } n) s.RepeatLastN = n;
+        if (Seed is { } seed) s.Seed = seed;
+        return s;
+    }
+
+    internal uint MaxTokensField() => MaxTokens switch
+    {
+        null => 0,
+        < 1 => throw new ArgumentException($"MaxTokens must be at least 1, got {MaxTokens}"),
+        { } n => (uint)n,
+    };
+}

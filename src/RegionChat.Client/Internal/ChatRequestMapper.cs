@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Client.Internal;
+
+/// <summary>
+/// Turns Microsoft.Extensions.AI messages and options into one RegionChat turn. The server keeps each conversation's
+/// history (as KV cache) under its session id, so only what follows the last assistant message is sent: with
+/// <see cref="ChatOptions.ConversationId"/> that is the new turn; without one, a list that already holds assistant
+/// messages cannot be replayed and is refused.
+/// </summary>
+internal static class ChatRequestMapper
+{
+    public const string RegionKey = "region";
+
+    public static PbV1.ChatRequest ToRequest(IChatClient client, IEnumerable<ChatMessage> messages, ChatOptions? options, string? defaultModelId)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var list = messages.ToList();
+        int lastAssistant = list.FindLastIndex(m => m.Role == ChatRole.Assistant);
+        string? conversation = options?.ConversationId;
+        if (lastAssistant >= 0 && string.IsNullOrEmpty(conversation))
+            throw new NotSupportedException(
+                "RegionChat keeps a conversation's history on the server and cannot replay earlier assistant messages: " +
+                "continue a conversation by setting ChatOptions.ConversationId to the previous response's ConversationId.");
+        var turn = list.Skip(lastAssistant + 1).ToList();
+
+        var request = options?.RawRepresentationFactory?.Invoke(client) is PbV1.ChatRequest raw ? raw.Clone() : new PbV1.ChatRequest();
+        request.Message ??= new PbV1.UserMessage();
+        if (!string.IsNullOrEmpty(conversation)) request.SessionId = conversation;
+        if (options?.ModelId is { Length: > 0 } model) request.Model = model;
+        else if (request.Model.Length == 0 && defaultModelId != null) request.Model = defaultModelId;
+
+        var system = new List<string>();
+        if (!string.IsNullOrEmpty(options?.Instructions)) system.Add(options.Instructions);
+        var texts = new List<string>();
+        AIContent? imageContent = null;
+        ImageRegion? region = null;
+        ChatMessage? regionMessage = null;
+        foreach (var message in turn)
+        {
+            if (message.Role == ChatRole.System)
+            {
+                system.Add(message.Text);
+                continue;
+            }
+            if (message.Role != ChatRole.User)
+                throw new NotSupportedException($"RegionChat takes user and system messages; a '{message.Role}' message cannot be sent (no tool calling).");
+            var text = new System.Text.StringBuilder();
+            foreach (var content in message.Contents)
+            {
+                switch (content)
+                {
+                    case TextContent t:
+                        text.Append(t.Text);
+                        break;
+                    case DataContent d when d.HasTopLevelMediaType("image"):
+                        SetImage(request.Message, new PbV1.ImageInput { Data = Google.Protobuf.ByteString.CopyFrom(d.Data.Span) });
+                        imageContent = d;
+                        break;
+                    case HostedFileContent f when f.MediaType is null || f.HasTopLevelMediaType("image"):
+                        SetImage(request.Message, new PbV1.ImageInput { ImageId = f.FileId });
+                        imageContent = f;
+                        break;
+                    case RegionContent r:
+                        if (region != null) throw new ArgumentException("a turn carries one region; combine several with ImageRegion.Union");
+                        region = r.Region;
+                        break;
+                    case DataContent d:
+                        throw new NotSupportedException($"RegionChat takes images; '{d.MediaType}' content cannot be sent.");
+                    case UriContent u:
+                        throw new NotSupportedException($"RegionChat does not fetch images from URLs ({u.Uri}): send the bytes as DataContent.");
+                    default:
+                        throw new NotSupportedException($"RegionChat takes text, an image and a region; {content.GetType().Name} cannot be sent.");
+                }
+            }
+            if (text.Length > 0) texts.Add(text.ToString());
+            if (message.AdditionalProperties?.ContainsKey(RegionKey) == true) regionMessage = message;
+        }
+        if (turn.All(m => m.Role != ChatRole.User))
+            throw new ArgumentException("there is no user message to send after the last assistant message");
+
+        // A typed RegionContent wins; then "region" in the image's, the message's, and the options' AdditionalProperties.
+        region ??= FromProperties(imageContent?.AdditionalProperties, "the image's")
+            ?? FromProperties(regionMessage?.AdditionalProperties, "the message's")
+            ?? FromProperties(options?.AdditionalProperties, "ChatOptions'");
+        if (region != null) request.Message.Region = region.ToProto();
+        request.Message.Text = string.Join("\n", texts);
+        if (system.Count > 0) request.SystemPrompt = string.Join("\n", system);
+        ApplySampling(request, options);
+        return request;
+    }
+
+    static void SetImage(PbV1.UserMessage message, PbV1.ImageInput image)
+    {
+        if (message.Image != null)
+            throw new ArgumentException("a turn carries one image; ask about another image in a turn of its own");
+        message.Image = image;
+    }
+
+    static ImageRegion? FromProperties(AdditionalPropertiesDictionary? properties, string where)
+    {
+        if (properties == null || !properties.TryGetValue(RegionKey, out object? value) || value == null) return null;
+        try
+        {
+            return value switch
+            {
+                ImageRegion r => r,
+                RegionContent c => c.Region,
+                PbV1.Region p => ImageRegion.FromProto(p),
+                string json => ImageRegionJson.Parse(json),
+                JsonElement e => ImageRegionJson.Parse(e),
+                _ => throw new ArgumentException($"is a {value.GetType().Name}; expected an ImageRegion, a RegionChat.Protos.V1.Region or the JSON region form"),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{where} AdditionalProperties[\"{RegionKey}\"]: {e.Message}", e);
+        }
+    }
+
+    static void ApplySampling(PbV1.ChatRequest request, ChatOptions? options)
+    {
+        if (options == null) return;
+        var extra = options.AdditionalProperties;
+        var generation = new GenerationOptions
+        {
+            Temperature = options.Temperature,
+            TopP = options.TopP,
+            TopK = options.TopK,
+            // A seed is only bits: a negative long keeps its bits as the proto's uint64.
+            Seed = options.Seed is { } seed ? unchecked((ulong)seed) : null,
+            MaxTokens = options.MaxOutputTokens,
+            MinP = extra?.TryGetValue("min_p", out float minP) == true ? minP : null,
+            RepeatPenalty = extra?.TryGetValue("repeat_penalty", out float penalty) == true ? penalty : null,
+            RepeatLastN = extra?.TryGetValue("repeat_last_n", out int lastN) == true ? lastN : null,
+        };
+        if (generation.ToSampling() is { } sampling)
+        {
+            request.Sampling ??= new PbV1.SamplingParams();
+            request.Sampling.MergeFrom(sampling);
+        }
+        if (generation.MaxTokens != null) request.MaxTokens = generation.MaxTokensField();
+        if (options.StopSequences is { Count: > 0 } stop)
+        {
+            request.Stop.Clear();
+            request.Stop.AddRange(stop);
+        }
+    }
+
+}

@@ -1,0 +1,37 @@
+using Google.Rpc;
+using Grpc.Core;
+
+namespace RegionChat.Client.Internal;
+
+/// <summary>Turns the RpcExceptions of calls into <see cref="RegionChatException"/>s, and a cancel by the caller's token
+/// into <see cref="OperationCanceledException"/> (what .NET callers, and Microsoft.Extensions.AI, expect).</summary>
+internal static class RpcErrors
+{
+    const string StatusDetailsTrailer = "grpc-status-details-bin";
+
+    public static Exception Map(string method, RpcException e, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested && e.StatusCode == StatusCode.Cancelled) return new OperationCanceledException("the call was cancelled", e, ct);
+        return new RegionChatException(method, e, Violations(e));
+    }
+
+    /// <summary>The google.rpc.BadRequest field violations the server puts in the status details trailer.</summary>
+    static List<FieldViolation> Violations(RpcException e)
+    {
+        var list = new List<FieldViolation>();
+        var entry = e.Trailers.Get(StatusDetailsTrailer);
+        if (entry is not { IsBinary: true }) return list;
+        try
+        {
+            var status = Google.Rpc.Status.Parser.ParseFrom(entry.ValueBytes);
+            foreach (var any in status.Details)
+                if (any.TryUnpack(out BadRequest badRequest))
+                    list.AddRange(badRequest.FieldViolations.Select(v => new FieldViolation(v.Field, v.Description)));
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException)
+        {
+            // A malformed details trailer leaves only the status and message, which still say what went wrong.
+        }
+        return list;
+    }
+}

@@ -1,0 +1,182 @@
+using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using RegionChat.Client.Internal;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Client;
+
+/// <summary>
+/// A client of a RegionChat server (gRPC): store images, chat about regions with streamed answers, caption, list models,
+/// end sessions. Thread-safe; keep one per server and reuse it (it holds one HTTP/2 connection).
+/// <para>Failed calls throw <see cref="RegionChatException"/> (status, server message, field violations); a cancel through
+/// the caller's token throws <see cref="OperationCanceledException"/> and stops the server's work on the call.
+/// For anything not wrapped here, <see cref="Grpc"/> is the generated client on the same channel and API key.</para>
+/// </summary>
+public sealed class RegionChatClient : IDisposable
+{
+    /// <summary>The server's default address (h2c on the loopback).</summary>
+    public const string DefaultAddress = "http://127.0.0.1:50051";
+
+    /// <summary>UploadImage sends images in pieces of this size.</summary>
+    public const int UploadChunkBytes = 256 << 10;
+
+    readonly GrpcChannel channel;
+
+    /// <summary>Connects to <paramref name="address"/> ("http://host:port" for h2c, "https://…" for TLS; "host:port"
+    /// means http). With an <paramref name="apiKey"/>, every call carries "authorization: Bearer KEY".</summary>
+    public RegionChatClient(string address = DefaultAddress, string? apiKey = null) : this(ParseAddress(address), apiKey) { }
+
+    /// <summary>Connects with channel options of the caller's (TLS certificates, an HTTP handler such as gRPC-Web's,
+    /// retries, message size limits).</summary>
+    public RegionChatClient(Uri address, string? apiKey = null, GrpcChannelOptions? channelOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        Address = address;
+        channel = GrpcChannel.ForAddress(address, channelOptions ?? new GrpcChannelOptions { ThrowOperationCanceledOnCancellation = true });
+        CallInvoker invoker = channel.CreateCallInvoker();
+        if (!string.IsNullOrEmpty(apiKey))
+        {
+            string header = "Bearer " + apiKey;
+            invoker = invoker.Intercept(metadata =>
+            {
+                metadata.Add("authorization", header);
+                return metadata;
+            });
+        }
+        Grpc = new PbV1.RegionChat.RegionChatClient(invoker);
+    }
+
+    /// <summary>The server's address.</summary>
+    public Uri Address { get; }
+
+    /// <summary>The generated gRPC client (same channel, same API key), for calls this wrapper does not cover
+    /// (CaptionStream) or that need the raw request.</summary>
+    public PbV1.RegionChat.RegionChatClient Grpc { get; }
+
+    /// <summary>Stores an image on the server; pass the result (or its <c>ImageId</c>) as a <see cref="ChatImage"/>.
+    /// The id is the SHA-256 of the bytes, so storing the same image twice is harmless.</summary>
+    public Task<PbV1.ImageRef> PutImageAsync(ReadOnlyMemory<byte> encoded, CancellationToken cancellationToken = default) =>
+        UnaryAsync("PutImage", ct => Grpc.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(encoded.Span) }, cancellationToken: ct), cancellationToken);
+
+    /// <summary>Stores a large image read from <paramref name="content"/>, streamed in pieces (no single message
+    /// holds it all). Returns the same id as <see cref="PutImageAsync"/>.</summary>
+    public async Task<PbV1.ImageRef> UploadImageAsync(Stream content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        try
+        {
+            using var call = Grpc.UploadImage(cancellationToken: cancellationToken);
+            var buffer = new byte[UploadChunkBytes];
+            int read;
+            while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                await call.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) { throw RpcErrors.Map("UploadImage", e, cancellationToken); }
+    }
+
+    /// <summary>Runs one chat turn and streams its events: first <c>Started</c> (session id, prompt and cached tokens),
+    /// then <c>Delta</c> pieces of the answer, then one <c>Finished</c> (finish reason, usage, timings). Stopping the
+    /// enumeration early or cancelling the token cancels the turn on the server.</summary>
+    public IAsyncEnumerable<PbV1.ChatEvent> ChatStreamAsync(ChatTurn turn, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(turn);
+        return ChatStreamAsync(turn.ToProto(), cancellationToken);
+    }
+
+    /// <summary>As <see cref="ChatStreamAsync(ChatTurn, CancellationToken)"/>, for a request built by hand.</summary>
+    public async IAsyncEnumerable<PbV1.ChatEvent> ChatStreamAsync(PbV1.ChatRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        // Disposing the call (when the caller stops early) cancels it on the server and frees its sequence.
+        using var call = Grpc.Chat(request, cancellationToken: cancellationToken);
+        while (true)
+        {
+            bool more;
+            try { more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false); }
+            catch (RpcException e) { throw RpcErrors.Map("Chat", e, cancellationToken); }
+            if (!more) yield break;
+            yield return call.ResponseStream.Current;
+        }
+    }
+
+    /// <summary>Runs one chat turn to the end and returns the whole answer.</summary>
+    public async Task<ChatAnswer> ChatAsync(ChatTurn turn, CancellationToken cancellationToken = default)
+    {
+        PbV1.ChatStarted? started = null;
+        PbV1.ChatFinished? finished = null;
+        var text = new System.Text.StringBuilder();
+        await foreach (var e in ChatStreamAsync(turn, cancellationToken).ConfigureAwait(false))
+        {
+            switch (e.EventCase)
+            {
+                case PbV1.ChatEvent.EventOneofCase.Started: started = e.Started; break;
+                case PbV1.ChatEvent.EventOneofCase.Delta: text.Append(e.Delta.Text); break;
+                case PbV1.ChatEvent.EventOneofCase.Finished: finished = e.Finished; break;
+            }
+        }
+        if (started == null || finished == null)
+            throw new InvalidDataException("the server ended the chat stream without its first or last event");
+        return new ChatAnswer(text.ToString(), started, finished);
+    }
+
+    /// <summary>Captions one region of one image (no session is kept). <paramref name="instruction"/> null = the model's
+    /// default caption prompt.</summary>
+    public Task<PbV1.CaptionResponse> CaptionAsync(ChatImage image, ImageRegion? region = null, string? instruction = null,
+        GenerationOptions? generation = null, string? model = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var request = new PbV1.CaptionRequest
+        {
+            Model = model ?? "",
+            Image = image.ToProto(),
+            Region = region?.ToProto(),
+            Instruction = instruction ?? "",
+            Sampling = generation?.ToSampling(),
+            MaxTokens = generation?.MaxTokensField() ?? 0,
+        };
+        if (generation?.Stop is { } stop) request.Stop.AddRange(stop);
+        return UnaryAsync("Caption", ct => Grpc.CaptionAsync(request, cancellationToken: ct), cancellationToken);
+    }
+
+    /// <summary>The models the server serves and its default.</summary>
+    public Task<PbV1.ListModelsResponse> ListModelsAsync(CancellationToken cancellationToken = default) =>
+        UnaryAsync("ListModels", ct => Grpc.ListModelsAsync(new PbV1.ListModelsRequest(), cancellationToken: ct), cancellationToken);
+
+    /// <summary>Ends a session now and frees its KV cache. NotFound when it is unknown or already gone.</summary>
+    public Task EndSessionAsync(string sessionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(sessionId);
+        return UnaryAsync("EndSession", ct => Grpc.EndSessionAsync(new PbV1.EndSessionRequest { SessionId = sessionId }, cancellationToken: ct), cancellationToken);
+    }
+
+    /// <summary>This client as a Microsoft.Extensions.AI <see cref="Microsoft.Extensions.AI.IChatClient"/>; it does not
+    /// own this client (dispose this one yourself).</summary>
+    public RegionChatChatClient AsIChatClient(string? defaultModelId = null) => new(this, defaultModelId);
+
+    static async Task<T> UnaryAsync<T>(string method, Func<CancellationToken, AsyncUnaryCall<T>> call, CancellationToken ct)
+    {
+        try
+        {
+            using var c = call(ct);
+            return await c.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) { throw RpcErrors.Map(method, e, ct); }
+    }
+
+    static Uri ParseAddress(string address)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        if (!address.Contains("://", StringComparison.Ordinal)) address = "http://" + address;
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"'{address}' is not an http:// or https:// address", nameof(address));
+        return uri;
+    }
+
+    public void Dispose() => channel.Dispose();
+}

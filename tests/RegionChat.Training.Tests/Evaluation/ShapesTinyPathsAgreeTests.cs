@@ -1,0 +1,72 @@
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
+using RegionChat.TestSupport;
+using RegionChat.Training.Clip;
+using RegionChat.Training.Evaluation;
+using RegionChat.Training.Llava;
+using RegionChat.Training.Shapes;
+using RegionChat.Training.Tests.Clip;
+
+namespace RegionChat.Training.Tests.Evaluation;
+
+/// <summary>
+/// The committed models/shapes-tiny: the TorchSharp twin and llama.cpp give the same greedy answers to 20 test prompts
+/// with images, and so does the inference path `eval shapes` measures (RegionChatModel: its preprocessor, tower,
+/// projector and chat template on the same GGUF).
+/// </summary>
+[Collection(TorchStateCollection.Name)]
+public class ShapesTinyPathsAgreeTests
+{
+    static string ShapesTiny => Path.Combine(SharedFiles.RepoRoot, "models", "shapes-tiny");
+
+    /// <summary>20 prompts from 10 test scenes: each region question with mask and with box, each image question whole.</summary>
+    static List<LlavaSample> Prompts()
+    {
+        var scenes = ShapesGenerator.GenerateMany(ShapesSeeds.TestStart + 700, 10).ToList();
+        var samples = new List<LlavaSample>();
+        for (int i = 0; samples.Count < 20; i++)
+        {
+            var scene = scenes[i % scenes.Count];
+            var o = scene.Objects[i % scene.Objects.Count];
+            samples.Add((i % 5) switch
+            {
+                0 => LlavaSample.Whole(scene, scene.Qa[(i / 5) % 2]),
+                1 or 2 => LlavaSample.OfRegion(scene, o, RegionAlphaMode.Mask, o.Qa[(i / 5 + i) % 4]),
+                _ => LlavaSample.OfRegion(scene, o, RegionAlphaMode.Box, o.Qa[(i / 5 + i) % 4]),
+            });
+        }
+        return samples;
+    }
+
+    [Fact]
+    public async Task TwinLlamaCppAndTheInferencePathGiveTheSameGreedyAnswers()
+    {
+        Assert.True(File.Exists(Path.Combine(ShapesTiny, "model.json")), $"the committed model is missing: {ShapesTiny}");
+        var samples = Prompts();
+        Assert.Equal(20, samples.Count);
+        Assert.Equal(3, samples.Select(s => s.Mode).Distinct().Count());
+        Assert.True(samples.Select(s => s.Question).Distinct().Count() >= 5);
+
+        IReadOnlyList<string> twin, llamaCpp;
+        using (var model = ShapesLlavaModel.Load(ShapesTiny))
+        {
+            twin = model.GreedyAnswers(samples, maxTokens: 24).Select(a => a.Trim()).ToList();
+            using var answerer = new LlamaCppAnswerer(Path.Combine(ShapesTiny, ShapesModelFiles.Llm), threads: 1, parallel: 4);
+            llamaCpp = answerer.Answer(model, samples, maxTokens: 24);
+        }
+        Assert.Equal(twin, llamaCpp);
+        Assert.Contains(twin, a => a.Length > 0);
+
+        using var served = RegionChatModel.Load(ShapesTiny, new RegionChatModelOptions { Threads = 1, MaxSequences = 4, ContextSize = 1024 });
+        var sampling = served.WithModelStops(SamplingParams.Greedy(24));
+        var inference = new List<string>();
+        foreach (var s in samples)
+        {
+            using var image = s.Scene.ToImage();
+            var region = ShapesModelEvaluator.RegionOf(s.Scene, new ShapesEvalAsk(0, s.Region?.Index, s.Mode, s.Question));
+            var tokens = served.Encode(image, region);
+            inference.Add((await ShapesModelEvaluator.AnswerAsync(served, tokens.Block, s.Question, sampling, CancellationToken.None)).Text);
+        }
+        Assert.Equal(twin, inference);
+    }
+}

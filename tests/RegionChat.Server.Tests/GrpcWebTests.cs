@@ -35,7 +35,7 @@ public class GrpcWebTests
         // The other calls a browser page makes: PutImage, then Caption by image id, and ListModels.
         var stored = await web.PutImageAsync(new PbV1.PutImageRequest { Data = Google.Protobuf.ByteString.CopyFrom(scene) }, deadline: Calls.Deadline());
         Assert.Equal(64u, stored.Width);
-        var caption = await web.CaptionAsync(new PbV1.CaptionRequest { Image = new() { ImageId = stored.ImageId }, Region = Calls.Box(4, 4, 40, 40), MaxTokens = 10 }, deadline: Calls.Deadline());
+        var caption = await web.CaptionAsync(new PbV1.CaptionRequest { Image = new() { ImageId = stored.ImageId }, Region = Calls.Box(4, 4, 40, 40), Instruction = "what is here?", MaxTokens = 10 }, deadline: Calls.Deadline());
         Assert.Equal(native.Text, caption.Text);
         var models = await web.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
         Assert.Equal("tiny", Assert.Single(models.Models).Id);

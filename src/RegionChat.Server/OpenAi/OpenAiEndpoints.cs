@@ -46,7 +46,7 @@ public static class OpenAiEndpoints
         {
             var list = ModelCatalog.List(models);
             http.Response.ContentType = "application/json; charset=utf-8";
-            await using var w = new Utf8JsonWriter(http.Response.Body);
+            await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");

@@ -57,7 +57,7 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
         if (started == null || finished == null) throw new InvalidOperationException("the turn ended without its final event");
         string reason = FinishReason(finished.Reason);
         var buffer = new ArrayBufferWriter<byte>();
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, OpenAiJson.WriterOptions))
         {
             w.WriteStartObject();
             Head(w, "chat.completion");
@@ -104,7 +104,7 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
     {
         var buffer = new ArrayBufferWriter<byte>();
         buffer.Write(DataPrefix);
-        using (var w = new Utf8JsonWriter(buffer)) write(w);
+        using (var w = new Utf8JsonWriter(buffer, OpenAiJson.WriterOptions)) write(w);
         buffer.Write(EventEnd);
         await response.Body.WriteAsync(buffer.WrittenMemory).ConfigureAwait(false);
         await response.Body.FlushAsync().ConfigureAwait(false);

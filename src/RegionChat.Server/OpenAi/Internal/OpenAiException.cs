@@ -74,7 +74,7 @@ internal sealed class OpenAiException(int status, string type, string message, s
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer)) Write(w);
+        using (var w = new Utf8JsonWriter(buffer, OpenAiJson.WriterOptions)) Write(w);
         return buffer.ToArray();
     }
 }

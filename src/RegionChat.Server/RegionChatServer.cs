@@ -51,6 +51,7 @@ public static class RegionChatServer
         lifetime.ApplicationStarted.Register(() =>
             log.LogInformation("RegionChat listening on {Urls} (gRPC h2c; health, reflection, /metrics)", string.Join(", ", app.Urls)));
 
+        WebPage.Use(app);
         app.MapGrpcService<RegionChatService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();

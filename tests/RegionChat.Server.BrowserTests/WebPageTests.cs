@@ -1,0 +1,155 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RegionChat.TestSupport;
+using RegionChat.Training.Shapes;
+using Xunit.Abstractions;
+
+namespace RegionChat.Server.BrowserTests;
+
+/// <summary>The page at "/" in headless Chromium against a real server: upload a shapes scene, draw a box, chat.</summary>
+[Collection(PageCollection.Name)]
+public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
+{
+    const string Question = "describe this region";
+
+    async Task<ChatPage> OpenAsync()
+    {
+        Skip.If(fixture.SkipReason != null, fixture.SkipReason);
+        return await ChatPage.OpenAsync(fixture);
+    }
+
+    /// <summary>Uploads a scene, boxes its isolated object with the mouse and asks about it; returns the finished answer.</summary>
+    async Task<(string Answer, JsonElement Request, ShapesObject Target)> AskAboutBoxedObjectAsync(ChatPage page, TempDir temp, string screenshot)
+    {
+        var pick = IsolatedObject.Find();
+        string png = pick.SavePng(temp.File($"scene-{pick.Scene.Seed}.png"));
+        await page.UploadAsync(png);
+        await page.DrawBoxAsync(pick.Target.Box, pick.Scene.Width, pick.Scene.Height);
+        var b = pick.Target.Box;
+        Assert.Equal($"{{\"box\":[{b.X0},{b.Y0},{b.X1},{b.Y1}]}}", await page.RegionTextAsync()); // image pixels, not screen pixels
+
+        var request = await page.AskAsync(Question);
+        string answer = await page.WaitForAnswerAsync();
+        string path = await page.ScreenshotAsync(screenshot);
+        output.WriteLine($"scene {pick.Scene.Seed}, boxed {pick.Target.Caption} at {b}; answer \"{answer}\"; screenshot {path}");
+        return (answer, request, pick.Target);
+    }
+
+    [SkippableFact]
+    public async Task ModelListShowsTheServedModels()
+    {
+        await using var page = await OpenAsync();
+        var models = await page.ModelsAsync();
+        Assert.Contains(PageServer.ShapesModel, models);
+        Assert.Contains(PageServer.RandomModel, models);
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
+    public async Task BoxOverAnObjectGetsAStreamedAnswerWithUsageAndTimings()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        var (answer, request, target) = await AskAboutBoxedObjectAsync(page, temp, "box-answer");
+
+        // The request is the OpenAI chat shape with the region extension next to the image.
+        Assert.True(request.GetProperty("stream").GetBoolean());
+        var content = request.GetProperty("messages")[0].GetProperty("content");
+        Assert.Equal(Question, content[0].GetProperty("text").GetString());
+        Assert.StartsWith("data:image/png;base64,", content[1].GetProperty("image_url").GetProperty("url").GetString());
+        var box = content[1].GetProperty("region").GetProperty("box").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        Assert.Equal(new double[] { target.Box.X0, target.Box.Y0, target.Box.X1, target.Box.Y1 }, box);
+
+        Assert.False(string.IsNullOrWhiteSpace(answer));
+        Assert.Matches(@"^prompt \d+ \(cached \d+\) · completion [1-9]\d* · total \d+$", await page.TextAsync("#usage"));
+        Assert.Matches(@"\d ms", await page.TextAsync("#timings"));
+        Assert.NotEqual("", (await page.TextAsync("#session")).Trim());
+        Assert.Equal(2, await page.MessageCountAsync());
+        Assert.Empty(page.PageErrors);
+    }
+
+    /// <summary>The acceptance check: the streamed answer names the boxed object's colour and shape (scene ground truth).
+    /// Needs a trained shapes-tiny.</summary>
+    [SkippableFact]
+    public async Task AnswerNamesTheBoxedObjectsColourAndShape()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        var (answer, _, target) = await AskAboutBoxedObjectAsync(page, temp, "box-named");
+        Assert.Matches(new Regex($@"\b{target.Color.Word()}\b", RegexOptions.IgnoreCase), answer);
+        Assert.Matches(new Regex($@"\b{target.Shape.Word()}\b", RegexOptions.IgnoreCase), answer);
+    }
+
+    [SkippableFact]
+    public async Task StopMidAnswerLeavesThePageUsable()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.RandomModel); // random weights: runs on to max_tokens
+        await page.SetMaxTokensAsync(1500);
+        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
+        await page.AskAsync(Question);
+
+        await page.Page.WaitForFunctionAsync("() => document.querySelector('#answer .text').textContent.length > 0");
+        Assert.True(await page.Page.IsEnabledAsync("#stop"));
+        await page.Page.ClickAsync("#stop");
+        await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
+        Assert.True(await page.Page.IsEnabledAsync("#send"));
+        Assert.False(await page.Page.IsEnabledAsync("#stop"));
+        Assert.False(await page.Page.IsVisibleAsync("#error"));
+        string stopped = await page.TextAsync("#answer .text");
+        await page.ScreenshotAsync("stopped");
+
+        // The page takes the next question and answers it to the end.
+        await page.SetMaxTokensAsync(8);
+        await page.AskAsync("what color is it");
+        string next = await page.WaitForAnswerAsync();
+        output.WriteLine($"stopped after {stopped.Length} characters; next answer \"{next}\"");
+        Assert.False(string.IsNullOrWhiteSpace(next));
+        Assert.Equal(4, await page.MessageCountAsync());
+        Assert.Equal("stopped", await page.Page.GetAttributeAsync("#messages .msg.assistant >> nth=0", "data-state"));
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
+    public async Task FollowUpContinuesTheSessionAndNewSessionResetsIt()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        await page.SetMaxTokensAsync(16);
+        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
+
+        var first = await page.AskAsync(Question);
+        await page.WaitForAnswerAsync();
+        Assert.False(first.TryGetProperty("session_id", out _));
+        string session = (await page.TextAsync("#session")).Trim();
+        Assert.StartsWith("session ", session);
+
+        // A follow-up carries the session and only the new text: the server holds the image and the earlier turns.
+        var follow = await page.AskAsync("what shape is it");
+        await page.WaitForAnswerAsync();
+        Assert.Equal(session, "session " + follow.GetProperty("session_id").GetString());
+        var followContent = follow.GetProperty("messages")[0].GetProperty("content");
+        Assert.Equal(1, followContent.GetArrayLength());
+        Assert.Equal(4, await page.MessageCountAsync());
+
+        await page.Page.ClickAsync("#new-session");
+        Assert.Equal(0, await page.MessageCountAsync());
+        Assert.Equal("", (await page.TextAsync("#session")).Trim());
+        Assert.Equal("–", await page.TextAsync("#usage"));
+        Assert.Equal("–", await page.TextAsync("#timings"));
+
+        // The next turn starts a new session and sends the image again.
+        var fresh = await page.AskAsync(Question);
+        await page.WaitForAnswerAsync();
+        Assert.False(fresh.TryGetProperty("session_id", out _));
+        Assert.Equal(2, fresh.GetProperty("messages")[0].GetProperty("content").GetArrayLength());
+        string newSession = (await page.TextAsync("#session")).Trim();
+        Assert.StartsWith("session ", newSession);
+        Assert.NotEqual(session, newSession);
+        Assert.Empty(page.PageErrors);
+    }
+}

@@ -38,7 +38,9 @@ public sealed class ChatPage : IAsyncDisposable
     /// <summary>The model ids in the model list, once it has loaded.</summary>
     public async Task<string[]> ModelsAsync()
     {
-        await Page.WaitForSelectorAsync("#models option", new() { State = WaitForSelectorState.Attached });
+        await Page.WaitForSelectorAsync("#models option, #error:not([hidden])", new() { State = WaitForSelectorState.Attached });
+        if (await Page.Locator("#models option").CountAsync() == 0)
+            throw new InvalidOperationException("the page shows no models: " + await ErrorTextAsync());
         return await Page.EvalOnSelectorAllAsync<string[]>("#models option", "options => options.map(o => o.value)");
     }
 
@@ -48,7 +50,12 @@ public sealed class ChatPage : IAsyncDisposable
         await Page.SelectOptionAsync("#models", id);
     }
 
-    public Task SetMaxTokensAsync(int n) => Page.FillAsync("#max-tokens", n.ToString());
+    /// <summary>Sets max tokens in the Settings panel (opened if closed).</summary>
+    public async Task SetMaxTokensAsync(int n)
+    {
+        if (!await Page.IsVisibleAsync("#max-tokens")) await Page.ClickAsync("#settings summary");
+        await Page.FillAsync("#max-tokens", n.ToString());
+    }
 
     public async Task UploadAsync(string pngPath)
     {

@@ -248,6 +248,7 @@ function showTimings(t) {
 function showError(message) {
   ui.error.textContent = message;
   ui.error.hidden = false;
+  ui.messages.scrollTop = ui.messages.scrollHeight; // the list just got shorter
 }
 
 function hideError() {
@@ -487,6 +488,7 @@ function clearRegion() {
 function regionChanged() {
   draw();
   ui.regionJson.textContent = state.parts.length === 0 ? "whole image" : JSON.stringify(regionShapes());
+  ui.regionJson.dataset.format = state.parts.length === 0 ? "" : ui.regionFormat.value;
 }
 
 // ---------- the region as the server reads it ----------
@@ -550,6 +552,7 @@ ui.undo.addEventListener("click", undo);
 ui.clear.addEventListener("click", clearRegion);
 ui.regionFormat.addEventListener("change", regionChanged);
 ui.form.addEventListener("submit", send);
+$("settings-form").addEventListener("submit", (e) => e.preventDefault());
 ui.question.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey && !e.isComposing) send(e);
 });

@@ -99,6 +99,7 @@ function regionKey() {
 
 async function send(event) {
   event?.preventDefault();
+  finishPolygon(); // an open polygon counts as drawn
   const question = ui.question.value.trim();
   if (state.busy || !question) return;
   if (!state.image) { showError("Open an image first."); return; }
@@ -406,7 +407,7 @@ function selectTool(tool) {
 let dragStart = null;
 
 function onPointerDown(e) {
-  if (!state.image || e.button !== 0 || state.busy) return;
+  if (!state.image || e.button !== 0) return;
   const [x, y] = imagePoint(e);
   if (state.tool === "polygon") {
     const p = state.draft?.polygon;

@@ -1,14 +1,8 @@
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using OpenTelemetry.Metrics;
 using RegionChat.Server;
-using RegionChat.Server.Internal;
-using RegionChat.Server.Services;
 
+// Listeners: gRPC h2c on RegionChat:GrpcUrl (default http://127.0.0.1:50051; --urls sets it too) and HTTP/1.1 on
+// RegionChat:HttpUrl (default http://127.0.0.1:8080) for gRPC-Web, the OpenAI-compatible API, /metrics and the web page.
 var builder = WebApplication.CreateBuilder(args);
-// With no --urls / ASPNETCORE_URLS / Kestrel section, serve gRPC over h2c on the loopback, port 50051.
-if (string.IsNullOrEmpty(builder.Configuration["urls"]) && builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any() == false)
-    builder.WebHost.UseUrls("http://127.0.0.1:50051");
-builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = HttpProtocols.Http2));
 RegionChatServer.AddServices(builder);
 
 var app = builder.Build();

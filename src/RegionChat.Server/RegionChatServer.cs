@@ -1,18 +1,23 @@
+using Grpc.AspNetCore.Web;
 using OpenTelemetry.Metrics;
 using RegionChat.Server.Internal;
+using RegionChat.Server.OpenAi;
 using RegionChat.Server.Services;
 
 namespace RegionChat.Server;
 
-/// <summary>Service registration and endpoint mapping, shared by Program and the functional tests' in-process hosts.</summary>
+/// <summary>Service registration, listeners and endpoint mapping, shared by Program and the functional tests' in-process hosts.</summary>
 public static class RegionChatServer
 {
+    const string CorsPolicy = "RegionChat";
+
     public static void AddServices(WebApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(ServerOptions.Section);
         builder.Services.Configure<ServerOptions>(section);
         var options = section.Get<ServerOptions>() ?? new ServerOptions();
 
+        builder.Services.AddSingleton(ServerListeners.Configure(builder, options));
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddSingleton<SessionStore>();
         builder.Services.AddSingleton<ImageStore>();
@@ -24,6 +29,7 @@ public static class RegionChatServer
         builder.Services.AddSingleton<TurnRunner>();
         builder.Services.AddSingleton<ApiKeyInterceptor>();
         builder.Services.AddHostedService<SessionSweeper>();
+        OpenAiEndpoints.AddOpenAi(builder.Services);
 
         builder.Services.AddGrpc(o =>
         {
@@ -33,6 +39,16 @@ public static class RegionChatServer
         });
         builder.Services.AddGrpcHealthChecks().AddCheck("model", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         builder.Services.AddGrpcReflection();
+        builder.Services.AddCors(o => o.AddPolicy(CorsPolicy, p =>
+        {
+            // No origins configured: the policy allows none, so only same-origin pages (the server's own) can call.
+            var origins = options.Cors.AllowedOrigins.Where(x => x.Length > 0).ToArray();
+            if (origins.Contains("*")) p.AllowAnyOrigin();
+            else p.WithOrigins(origins);
+            p.WithMethods("GET", "POST").AllowAnyHeader()
+                // Browsers hide response headers from scripts unless exposed: gRPC-Web clients need the status ones.
+                .WithExposedHeaders("grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "x-request-id");
+        }));
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ServerMetrics.MeterName).AddPrometheusExporter());
         builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
     }
@@ -45,16 +61,29 @@ public static class RegionChatServer
         lifetime.ApplicationStopping.Register(shutdown.Trigger);
 
         var registry = app.Services.GetRequiredService<ModelRegistry>();
+        var listeners = app.Services.GetRequiredService<ServerListeners>();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RegionChat.Server");
         var model = registry.LoadDefault();
         log.LogInformation("serving models [{Models}] from {Path}; default {Default}", string.Join(", ", registry.Manifests.Keys), registry.ModelsPath, model.Id);
         lifetime.ApplicationStarted.Register(() =>
-            log.LogInformation("RegionChat listening on {Urls} (gRPC h2c; health, reflection, /metrics)", string.Join(", ", app.Urls)));
+        {
+            if (listeners.FromKestrelSection)
+                log.LogInformation("RegionChat listening on {Urls} (endpoints from the Kestrel:Endpoints section)", string.Join(", ", app.Urls));
+            if (listeners.GrpcUrls.Count > 0)
+                log.LogInformation("RegionChat gRPC (h2c; health, reflection) listening on {Urls}", string.Join(", ", listeners.GrpcUrls));
+            if (listeners.HttpUrls.Count > 0)
+                log.LogInformation("RegionChat HTTP/1.1 (gRPC-Web, OpenAI API /v1, /metrics, web page /) listening on {Urls}", string.Join(", ", listeners.HttpUrls));
+        });
 
+        // The web page at "/": embedded files (see WebPage), so it is served whatever the host's content root.
         WebPage.Use(app);
-        app.MapGrpcService<RegionChatService>();
-        app.MapGrpcHealthChecksService();
+        app.UseCors();
+        app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
+
+        app.MapGrpcService<RegionChatService>().RequireCors(CorsPolicy);
+        app.MapGrpcHealthChecksService().RequireCors(CorsPolicy);
         app.MapGrpcReflectionService();
+        OpenAiEndpoints.MapOpenAi(app, CorsPolicy);
         app.MapPrometheusScrapingEndpoint("/metrics");
     }
 }

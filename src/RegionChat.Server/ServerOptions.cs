@@ -13,6 +13,17 @@ public sealed class ServerOptions
     public string ModelsPath { get; set; } = "models";
     /// <summary>The model used when a request names none.</summary>
     public string DefaultModel { get; set; } = "shapes-tiny";
+    /// <summary>Where native gRPC listens (HTTP/2 without TLS, "h2c"); several URLs separated by ';', "" = none.
+    /// <c>--urls</c> / ASPNETCORE_URLS, when given, replace it (they set the gRPC address before the HTTP/1.1 listener
+    /// existed). Port 0 = a free port.</summary>
+    public string GrpcUrl { get; set; } = "http://127.0.0.1:50051";
+    /// <summary>Where the HTTP/1.1 listener is (gRPC-Web, the OpenAI-compatible /v1 API, /metrics, the web page);
+    /// several URLs separated by ';', "" = none. Port 0 = a free port.</summary>
+    public string HttpUrl { get; set; } = "http://127.0.0.1:8080";
+    /// <summary>Cross-origin access for browser pages served from elsewhere.</summary>
+    public CorsSettings Cors { get; set; } = new();
+    /// <summary>The OpenAI-compatible endpoint.</summary>
+    public OpenAiSettings OpenAi { get; set; } = new();
     /// <summary>CPU threads for llama.cpp and TorchSharp; 0 = all cores.</summary>
     public int Threads { get; set; }
     /// <summary>Requests admitted at once (running + waiting). Beyond it: RESOURCE_EXHAUSTED.</summary>
@@ -42,4 +53,23 @@ public sealed class ServerOptions
     public double SessionIdleSeconds { get; set; } = 600;
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
+}
+
+/// <summary>The "RegionChat:Cors" section.</summary>
+public sealed class CorsSettings
+{
+    /// <summary>Origins (scheme://host[:port]) whose pages may call the HTTP/1.1 listener (gRPC-Web and /v1);
+    /// "*" = any origin. Empty = none: only pages served by the server itself (same origin).</summary>
+    public string[] AllowedOrigins { get; set; } = [];
+}
+
+/// <summary>The "RegionChat:OpenAi" section.</summary>
+public sealed class OpenAiSettings
+{
+    /// <summary>A folder from which image_url may name local files (file:///… or a path relative to it). Empty = local
+    /// files are refused. Paths are confined to it (symbolic links included).</summary>
+    public string AllowedLocalImageFolder { get; set; } = "";
+    /// <summary>Largest request body in bytes (413 beyond it). Base64 makes an image a third larger, so the default
+    /// leaves room for a 20 MiB image.</summary>
+    public long MaxRequestBytes { get; set; } = 32L << 20;
 }

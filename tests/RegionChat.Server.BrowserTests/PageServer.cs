@@ -1,9 +1,6 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using RegionChat.TestSupport;
@@ -58,9 +55,10 @@ public sealed class PageServer : IAsyncDisposable
                 ["RegionChat:ContextSize"] = "4096",
                 ["RegionChat:ParallelSequences"] = "2",
                 ["RegionChat:MaxTokensLimit"] = "4096",
+                ["RegionChat:GrpcUrl"] = "", // a browser needs only the HTTP/1.1 listener
+                ["RegionChat:HttpUrl"] = "http://127.0.0.1:0",
                 ["Logging:LogLevel:Default"] = "Warning",
             });
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http1));
             RegionChatServer.AddServices(builder);
             var app = builder.Build();
             RegionChatServer.MapEndpoints(app);

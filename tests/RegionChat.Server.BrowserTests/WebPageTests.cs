@@ -62,7 +62,7 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.Equal(new double[] { target.Box.X0, target.Box.Y0, target.Box.X1, target.Box.Y1 }, box);
 
         Assert.False(string.IsNullOrWhiteSpace(answer));
-        Assert.Matches(@"^prompt \d+ \(cached \d+\) · completion [1-9]\d* · total \d+$", await page.TextAsync("#usage"));
+        Assert.Matches(@"^prompt \d+ \(cached \d+\) · visual [1-9]\d* · completion [1-9]\d* · total \d+$", await page.TextAsync("#usage"));
         Assert.Matches(@"\d ms", await page.TextAsync("#timings"));
         Assert.NotEqual("", (await page.TextAsync("#session")).Trim());
         Assert.Equal(2, await page.MessageCountAsync());

@@ -2,10 +2,6 @@ using System.Net;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using RegionChat.Inference;
@@ -15,7 +11,7 @@ using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;
 
-/// <summary>A real RegionChat server (Kestrel, h2c) on a free loopback port, serving the tiny random model "tiny".</summary>
+/// <summary>A real RegionChat server on free loopback ports (gRPC h2c and HTTP/1.1), serving the tiny random model "tiny".</summary>
 public sealed class ServerHost : IAsyncDisposable
 {
     /// <summary>One tiny model folder per test run: hosts only read it, and writing it costs torch's start-up once.</summary>
@@ -32,17 +28,21 @@ public sealed class ServerHost : IAsyncDisposable
     readonly HttpClient http;
     bool stopped;
 
-    ServerHost(WebApplication app, Uri address)
+    ServerHost(WebApplication app, Uri address, Uri httpAddress)
     {
         this.app = app;
         Address = address;
+        HttpAddress = httpAddress;
         Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
         Client = new PbV1.RegionChat.RegionChatClient(Channel);
-        // The listener is HTTP/2 only (h2c), so /metrics is fetched with HTTP/2 prior knowledge.
-        http = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        // /metrics over plain HTTP/1.1, on the HTTP/1.1 listener.
+        http = new HttpClient { BaseAddress = httpAddress, DefaultRequestVersion = HttpVersion.Version11, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
     }
 
+    /// <summary>The gRPC (h2c) listener.</summary>
     public Uri Address { get; }
+    /// <summary>The HTTP/1.1 listener (gRPC-Web, OpenAI API, /metrics).</summary>
+    public Uri HttpAddress { get; }
     public GrpcChannel Channel { get; }
     public PbV1.RegionChat.RegionChatClient Client { get; }
     public IServiceProvider Services => app.Services;
@@ -62,18 +62,19 @@ public sealed class ServerHost : IAsyncDisposable
             ["RegionChat:Threads"] = "1",
             ["RegionChat:ContextSize"] = "4096",
             ["RegionChat:ParallelSequences"] = "8",
+            ["RegionChat:GrpcUrl"] = "http://127.0.0.1:0",
+            ["RegionChat:HttpUrl"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) config[k] = v;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.Configuration.AddInMemoryCollection(config);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         RegionChatServer.AddServices(builder);
         var app = builder.Build();
         RegionChatServer.MapEndpoints(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new ServerHost(app, new Uri(address));
+        var listeners = app.Services.GetRequiredService<ServerListeners>();
+        return new ServerHost(app, listeners.GrpcUrls[0], listeners.HttpUrls[0]);
     }
 
     /// <summary>Starts a server with the given "RegionChat:" settings ("QueueSize" = "2", …).</summary>
@@ -83,7 +84,7 @@ public sealed class ServerHost : IAsyncDisposable
     /// <summary>Metadata carrying an API key as "authorization: Bearer KEY".</summary>
     public static Metadata Bearer(string key) => new() { { "authorization", "Bearer " + key } };
 
-    /// <summary>The Prometheus text of /metrics, fresh: the exporter caches a scrape for 300 ms, so a read soon after
+    /// <summary>The Prometheus text of /metrics (HTTP/1.1), fresh: the exporter caches a scrape for 300 ms, so a read soon after
     /// the previous one waits that out.</summary>
     public async Task<string> MetricsAsync()
     {

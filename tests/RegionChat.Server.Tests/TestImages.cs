@@ -30,6 +30,34 @@ static class TestImages
         return Png(image);
     }
 
+    /// <summary>The scene of <paramref name="seed"/> as an RGBA PNG whose alpha is 255 inside the box [x0, x1) × [y0, y1)
+    /// and 0 outside (the RGB stays the scene's everywhere): the RGBA framing of the same region as
+    /// <see cref="Mask"/>.</summary>
+    public static byte[] SceneWithAlpha(long seed, int x0, int y0, int x1, int y1)
+    {
+        using var rgb = ShapesGenerator.Generate(seed).ToImage();
+        using var image = rgb.CloneAs<Rgba32>();
+        for (int y = 0; y < image.Height; y++)
+        for (int x = 0; x < image.Width; x++)
+        {
+            var p = image[x, y];
+            p.A = (byte)(x >= x0 && x < x1 && y >= y0 && y < y1 ? 255 : 0);
+            image[x, y] = p;
+        }
+        return Png(image);
+    }
+
+    /// <summary>A small TGA image: a real image in a format the server does not accept.</summary>
+    public static byte[] Tga()
+    {
+        using var image = new Image<Rgb24>(8, 8);
+        using var ms = new MemoryStream();
+        image.Save(ms, new SixLabors.ImageSharp.Formats.Tga.TgaEncoder());
+        return ms.ToArray();
+    }
+
+    public static string DataUrl(byte[] bytes, string mediaType = "image/png") => $"data:{mediaType};base64,{Convert.ToBase64String(bytes)}";
+
     /// <summary>Random RGB noise, which PNG cannot compress: about 3 bytes per pixel.</summary>
     public static byte[] Noise(int size, int seed)
     {

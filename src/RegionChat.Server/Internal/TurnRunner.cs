@@ -9,22 +9,37 @@ using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Internal;
 
-/// <summary>What one chat or caption turn asks for, already validated field by field.</summary>
+/// <summary>What one chat or caption turn asks for, already validated field by field: the new messages (for the
+/// gRPC API one user message; for the OpenAI endpoint possibly a replayed conversation) ending with a user message.</summary>
 internal sealed record TurnRequest(
-    string Model, string SessionId, string Text, PbV1.ImageInput? Image, PbV1.Region? Region, SamplingParams Sampling,
+    string Model, string SessionId, IReadOnlyList<TurnMessage> Messages, SamplingParams Sampling,
     string SystemPrompt, bool KeepSession, TurnFields Fields);
 
-/// <summary>The request's field paths of text, image and region, for errors found while running a turn
-/// (Chat: "message.text", …; Caption: "instruction", "image", "region"; CaptionStream items add "request.").</summary>
-internal sealed record TurnFields(string Text, string Image, string Region, string Model)
+/// <summary>One message of a turn. Only user messages hold an image.</summary>
+internal sealed record TurnMessage(ChatRole Role, string Text, TurnImage? Image = null)
 {
-    public static TurnFields Chat { get; } = new("message.text", "message.image", "message.region", "model");
-    public static TurnFields Caption(string prefix) => new(prefix + "instruction", prefix + "image", prefix + "region", prefix + "model");
+    public static TurnMessage User(string text, TurnImage? image = null) => new(ChatRole.User, text, image);
+}
+
+/// <summary>A user message's image (bytes or a stored id; null = the session's last image) and its region, with the
+/// request fields that errors about them name.</summary>
+internal sealed record TurnImage(PbV1.ImageInput? Input, RegionSource Region, string ImageField, string RegionField)
+{
+    /// <summary>The field errors about the image bytes name (gRPC: "….image.data").</summary>
+    public string DataField { get; init; } = ImageField + ".data";
+}
+
+/// <summary>The request's field paths of the text and the model, for errors found while running a turn
+/// (Chat: "message.text"; Caption: "instruction"; CaptionStream items add "request."; the OpenAI endpoint: "messages").</summary>
+internal sealed record TurnFields(string Text, string Model)
+{
+    public static TurnFields Chat { get; } = new("message.text", "model");
+    public static TurnFields Caption(string prefix) => new(prefix + "instruction", prefix + "model");
 }
 
 /// <summary>
 /// Runs one turn: resolves model, session and image, gets the visual tokens (cache, else the vision batcher), then
-/// streams the LLM's answer as proto events. Shared by Chat, Caption and CaptionStream.
+/// streams the LLM's answer as proto events. Shared by Chat, Caption, CaptionStream and the OpenAI endpoint.
 /// </summary>
 internal sealed class TurnRunner(
     ModelRegistry models, SessionStore sessions, ImageStore images, VisualTokenCache visualCache, VisionBatcher vision,
@@ -47,17 +62,29 @@ internal sealed class TurnRunner(
             model = session.Model;
         }
 
-        // Image and region → visual tokens.
+        // Images and regions → visual tokens.
         var timings = new PbV1.Timings();
-        EmbeddingBlock? visual = null;
+        var visuals = new EmbeddingBlock?[turn.Messages.Count];
         string? imageId = null;
-        if (turn.Image != null) imageId = ResolveImage(turn.Image, f.Image, timings);
-        else if (turn.Region != null)
-            imageId = session?.LastImageId ?? throw RpcErrors.InvalidArgument(f.Region, "a region needs an image: send one in this turn or an earlier turn of the session");
-        if (imageId != null)
-            visual = await VisualTokensAsync(model, imageId, turn.Region, f, timings, ct).ConfigureAwait(false);
+        int images = 0, hits = 0;
+        for (int i = 0; i < turn.Messages.Count; i++)
+        {
+            var image = turn.Messages[i].Image;
+            if (image == null) continue;
+            imageId = image.Input != null ? ResolveImage(image.Input, image, timings)
+                : imageId ?? session?.LastImageId ?? throw RpcErrors.InvalidArgument(image.RegionField,
+                    "a region needs an image: send one in this turn or an earlier turn of the session");
+            var (block, hit) = await VisualTokensAsync(model, imageId, image, timings, ct).ConfigureAwait(false);
+            visuals[i] = block;
+            images++;
+            if (hit) hits++;
+        }
+        timings.VisualCacheHit = images > 0 && hits == images;
+        var messages = turn.Messages.Select((m, i) => m.Role == ChatRole.User
+            ? ChatMessage.User(m.Text.Length > 0 ? m.Text : model.Manifest.DefaultInstruction, visuals[i])
+            : ChatMessage.Assistant(m.Text)).ToArray();
+        uint visualTokens = (uint)visuals.Sum(v => v?.Count ?? 0);
 
-        string text = turn.Text.Length > 0 ? turn.Text : model.Manifest.DefaultInstruction;
         bool ownSession = session == null;
         session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null);
         if (Interlocked.Exchange(ref session.Busy, 1) == 1)
@@ -67,7 +94,7 @@ internal sealed class TurnRunner(
         {
             session.Touch();
             if (imageId != null) session.LastImageId = imageId;
-            await StreamAsync(model, session, text, visual, turn.Sampling, timings, arrived, e =>
+            await StreamAsync(model, session, messages, visualTokens, turn.Sampling, timings, arrived, e =>
             {
                 announced |= e.EventCase == PbV1.ChatEvent.EventOneofCase.Started;
                 return emit(e);
@@ -85,16 +112,15 @@ internal sealed class TurnRunner(
     static RpcException SessionGone(string id) => RpcErrors.NotFound(
         $"session '{id}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
 
-    async Task StreamAsync(RegionChatModel model, ChatSessionEntry session, string text, EmbeddingBlock? visual,
+    async Task StreamAsync(RegionChatModel model, ChatSessionEntry session, ChatMessage[] messages, uint visualTokens,
         SamplingParams sampling, PbV1.Timings timings, Stopwatch arrived, Func<PbV1.ChatEvent, Task> emit, string requestId,
         TurnFields f, CancellationToken ct)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Token);
-        uint visualTokens = (uint)(visual?.Count ?? 0);
         bool started = false, first = true;
         try
         {
-            var stream = session.Chat.GenerateAsync(ChatMessage.User(text, visual), model.WithModelStops(sampling), linked.Token);
+            var stream = session.Chat.GenerateAsync(messages, model.WithModelStops(sampling), linked.Token);
             await foreach (var ev in stream.ConfigureAwait(false))
             {
                 // The client is gone (cancel or deadline): the engine is stopping; nothing more can be written.
@@ -176,13 +202,13 @@ internal sealed class TurnRunner(
     }
 
     /// <summary>Stores inline bytes or looks up an id; returns the image id.</summary>
-    string ResolveImage(PbV1.ImageInput input, string field, PbV1.Timings timings)
+    string ResolveImage(PbV1.ImageInput input, TurnImage image, PbV1.Timings timings)
     {
         switch (input.SourceCase)
         {
             case PbV1.ImageInput.SourceOneofCase.Data:
                 if (input.Data.Length > options.Value.MaxImageBytes)
-                    throw RpcErrors.InvalidArgument(field + ".data", $"the image is {input.Data.Length} bytes; the limit is {options.Value.MaxImageBytes}");
+                    throw RpcErrors.InvalidArgument(image.DataField, $"the image is {input.Data.Length} bytes; the limit is {options.Value.MaxImageBytes}");
                 var sw = Stopwatch.StartNew();
                 try
                 {
@@ -192,26 +218,26 @@ internal sealed class TurnRunner(
                     if (decoded) timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                     return stored.Id;
                 }
-                catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(field + ".data", e.Message); }
+                catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(image.DataField, e.Message); }
             case PbV1.ImageInput.SourceOneofCase.ImageId:
                 string? id = ImageStore.NormaliseId(input.ImageId);
-                if (id == null) throw RpcErrors.InvalidArgument(field + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
+                if (id == null) throw RpcErrors.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
                 if (!images.TryGet(id, out _)) throw RpcErrors.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
                 return id;
             default:
-                throw RpcErrors.InvalidArgument(field, "needs data or image_id");
+                throw RpcErrors.InvalidArgument(image.ImageField, "needs data or image_id");
         }
     }
 
-    async Task<EmbeddingBlock> VisualTokensAsync(RegionChatModel model, string imageId, PbV1.Region? region, TurnFields f,
+    /// <summary>The visual tokens of (model, image, region), from the cache or the vision batcher; true when cached.</summary>
+    async Task<(EmbeddingBlock Block, bool Hit)> VisualTokensAsync(RegionChatModel model, string imageId, TurnImage image,
         PbV1.Timings timings, CancellationToken ct)
     {
-        var key = new VisualTokenCache.Key(model.Id, imageId, ProtoRegions.CacheKey(region));
+        var key = new VisualTokenCache.Key(model.Id, imageId, image.Region.CacheKey);
         if (visualCache.TryGet(key, out var cached))
         {
             metrics.VisualCacheHits.Add(1);
-            timings.VisualCacheHit = true;
-            return cached.Block;
+            return (cached.Block, true);
         }
         metrics.VisualCacheMisses.Add(1);
         if (!images.TryGet(imageId, out var stored)) throw RpcErrors.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
@@ -219,18 +245,18 @@ internal sealed class TurnRunner(
         PreprocessedImage input;
         try
         {
-            using var image = ImageStore.Decode(stored, images.Limits);
+            using var decoded = image.Region.Decode(stored, images.Limits);
             timings.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-            input = model.Preprocess(image, ProtoRegions.ToRegion(region, images.Limits));
+            input = model.Preprocess(decoded.Image, decoded.Region);
         }
         catch (InvalidRegionException e)
         {
-            throw RpcErrors.InvalidArgument(e.Field.Length == 0 ? f.Region : f.Region + "." + e.Field, e.Description);
+            throw RpcErrors.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description);
         }
-        catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(f.Image, e.Message); }
+        catch (InvalidImageException e) { throw RpcErrors.InvalidArgument(image.ImageField, e.Message); }
         var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
-        timings.VisionEncodeMs = tokens.EncodeMs;
+        timings.VisionEncodeMs += tokens.EncodeMs;
         visualCache.Set(key, tokens);
-        return tokens.Block;
+        return (tokens.Block, false);
     }
 }

@@ -26,8 +26,11 @@ internal sealed class RegionChatService(
             var sampling = v.Sampling(request.Sampling, request.MaxTokens, request.Stop);
             v.Text(request.SystemPrompt, "system_prompt", required: false);
             v.ThrowIfAny();
-            var turn = new TurnRequest(request.Model, request.SessionId, request.Message!.Text, request.Message.Image,
-                request.Message.Region, sampling, request.SystemPrompt, KeepSession: true, TurnFields.Chat);
+            var m = request.Message!;
+            var image = m.Image == null && m.Region == null ? null
+                : new TurnImage(m.Image, new ProtoRegionSource(m.Region), "message.image", "message.region");
+            var turn = new TurnRequest(request.Model, request.SessionId, [TurnMessage.User(m.Text, image)], sampling,
+                request.SystemPrompt, KeepSession: true, TurnFields.Chat);
             await turns.RunAsync(turn, e => responseStream.WriteAsync(e), requestId, context.CancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
     }
@@ -47,7 +50,8 @@ internal sealed class RegionChatService(
         v.Text(request.Instruction, "instruction", required: false);
         var sampling = v.Sampling(request.Sampling, request.MaxTokens, request.Stop);
         v.ThrowIfAny();
-        var turn = new TurnRequest(request.Model, "", request.Instruction, request.Image, request.Region, sampling, "",
+        var image = new TurnImage(request.Image, new ProtoRegionSource(request.Region), prefix + "image", prefix + "region");
+        var turn = new TurnRequest(request.Model, "", [TurnMessage.User(request.Instruction, image)], sampling, "",
             KeepSession: false, TurnFields.Caption(prefix));
         var text = new System.Text.StringBuilder();
         var response = new PbV1.CaptionResponse();
@@ -162,25 +166,7 @@ internal sealed class RegionChatService(
     }
 
     public override Task<PbV1.ListModelsResponse> ListModels(PbV1.ListModelsRequest request, ServerCallContext context) =>
-        Unary("ListModels", context, _ =>
-        {
-            var response = new PbV1.ListModelsResponse { DefaultModel = models.DefaultModelId };
-            foreach (var id in models.Manifests.Keys.Order(StringComparer.Ordinal))
-            {
-                var m = models.Get(id)!;
-                var vc = m.Vision.Config;
-                response.Models.Add(new PbV1.ModelInfo
-                {
-                    Id = id,
-                    ContextSize = (uint)m.Llm.Facts.ContextSize,
-                    Template = m.Template.Name,
-                    Vision = new PbV1.VisionInfo { ImageSize = (uint)vc.InputResolution, PatchSize = (uint)vc.PatchSize, Width = (uint)vc.Width, Layers = (uint)vc.Layers, FeatureLayer = m.Manifest.Vision.FeatureLayer, Preprocess = m.Manifest.Vision.Preprocess },
-                    Projector = new PbV1.ProjectorInfo { Type = m.Projector.ProjectorType, InputWidth = (uint)m.Projector.InputDim, OutputWidth = (uint)m.Projector.OutputDim, VisualTokens = (uint)m.VisualTokenCount },
-                    Llm = new PbV1.LlmInfo { Architecture = "llama", EmbeddingLength = (uint)m.Llm.Facts.EmbeddingWidth, Layers = (uint)m.Llm.Facts.LayerCount, VocabSize = (uint)m.Llm.Facts.VocabSize, TrainContextLength = (uint)m.Llm.Facts.TrainContextLength },
-                });
-            }
-            return Task.FromResult(response);
-        }, admit: false);
+        Unary("ListModels", context, _ => Task.FromResult(ModelCatalog.List(models)), admit: false);
 
     public override Task<PbV1.EndSessionResponse> EndSession(PbV1.EndSessionRequest request, ServerCallContext context) =>
         Unary("EndSession", context, _ => sessions.Remove(request.SessionId)

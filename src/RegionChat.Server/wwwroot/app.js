@@ -61,8 +61,14 @@ async function loadModels() {
     if (!response.ok) throw await httpError(response);
     const body = await response.json();
     const previous = ui.models.value;
-    ui.models.replaceChildren(...(body.data || []).map((m) => new Option(m.id, m.id)));
-    if ([...ui.models.options].some((o) => o.value === previous)) ui.models.value = previous;
+    const models = body.data || [];
+    ui.models.replaceChildren(...models.map((m) => {
+      const option = new Option(m.id + (m.default ? " (default)" : ""), m.id);
+      if (m.context_size) option.title = `context ${m.context_size} tokens, ${m.visual_tokens} visual tokens, ${m.image_size} px images`;
+      return option;
+    }));
+    const chosen = models.some((m) => m.id === previous) ? previous : models.find((m) => m.default)?.id;
+    if (chosen) ui.models.value = chosen;
     if (ui.models.options.length === 0) showError("The server lists no models.");
   } catch (e) {
     showError("Could not list the models: " + e.message + (e.status === 401 ? " — set the API key in Settings." : ""));
@@ -232,16 +238,22 @@ function showSession() {
 function showUsage(u) {
   const cached = u.prompt_tokens_details?.cached_tokens;
   ui.usage.textContent = `prompt ${u.prompt_tokens}` + (cached != null ? ` (cached ${cached})` : "") +
+    (u.visual_tokens ? ` · visual ${u.visual_tokens}` : "") +
     ` · completion ${u.completion_tokens} · total ${u.total_tokens}`;
 }
 
-/** Timings come as {name: milliseconds | flag}; shown generically so new fields appear without a page change. */
+const timingLabels = { time_to_first_token_ms: "first token", decode_tokens_per_second: "decode" };
+
+/** Timings come as {name_ms: milliseconds, name_per_second: rate, flag: boolean}; unknown fields are shown too. */
 function showTimings(t) {
+  const number = (v) => (v < 10 ? v.toFixed(1) : String(Math.round(v)));
   const parts = Object.entries(t).map(([name, value]) => {
-    const label = name.replace(/_ms$/, "").replace(/_/g, " ");
+    const label = timingLabels[name] || name.replace(/_ms$/, "").replace(/_/g, " ");
     if (typeof value === "boolean") return `${label}: ${value ? "yes" : "no"}`;
-    if (typeof value === "number") return `${label} ${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
-    return `${label}: ${value}`;
+    if (typeof value !== "number") return `${label}: ${value}`;
+    if (name.endsWith("_ms")) return `${label} ${number(value)} ms`;
+    if (name === "decode_tokens_per_second") return `${label} ${number(value)} tok/s`;
+    return `${label} ${number(value)}`;
   });
   ui.timings.textContent = parts.join(" · ") || "–";
 }

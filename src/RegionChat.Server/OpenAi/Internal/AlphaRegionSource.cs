@@ -1,0 +1,65 @@
+using RegionChat.Server.Internal;
+using RegionChat.Vision.Imaging;
+using RegionChat.Vision.Regions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RegionChat.Server.OpenAi.Internal;
+
+/// <summary>
+/// Alpha-CLIP's RGBA framing: the alpha channel of a PNG or WebP image is the region (alpha ≥ 128 inside, transparent
+/// outside) and its RGB the image. An image that is fully opaque, or has no alpha channel, is the whole image.
+/// </summary>
+internal sealed class AlphaRegionSource : RegionSource
+{
+    public static AlphaRegionSource Instance { get; } = new();
+
+    /// <summary>The alpha source for PNG and WebP bytes (the formats whose alpha counts), else null.</summary>
+    public static AlphaRegionSource? For(ReadOnlySpan<byte> bytes) =>
+        bytes.StartsWith("\x89PNG\r\n\x1a\n"u8) || (bytes.Length >= 12 && bytes.StartsWith("RIFF"u8) && bytes[8..12].SequenceEqual("WEBP"u8))
+            ? Instance : null;
+
+    public override string CacheKey => "alpha";
+
+    public override DecodedVisual Decode(StoredImage stored, ImageLimits limits)
+    {
+        using var rgba = ImageLoader.Decode<Rgba32>(stored.Bytes, limits);
+        var alpha = new byte[(long)rgba.Width * rgba.Height];
+        bool translucent = false;
+        rgba.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+            {
+                var row = rows.GetRowSpan(y);
+                var a = alpha.AsSpan(y * rows.Width, rows.Width);
+                for (int x = 0; x < row.Length; x++)
+                {
+                    a[x] = row[x].A;
+                    translucent |= row[x].A != 255;
+                }
+            }
+        });
+        // Converting to RGB drops alpha without compositing: the colours under transparent pixels are kept as they are.
+        var rgb = rgba.CloneAs<Rgb24>();
+        return new DecodedVisual(rgb, translucent ? new AlphaRegion(rgba.Width, rgba.Height, alpha) : null);
+    }
+
+    /// <summary>Errors about the alpha region name the image itself.</summary>
+    public override string ErrorField(string regionField, InvalidRegionException e) => regionField;
+
+    sealed class AlphaRegion(int width, int height, byte[] alpha) : Region
+    {
+        public override string Kind => "alpha";
+
+        protected override RegionMask RasterizeCore(int w, int h)
+        {
+            if (w != width || h != height) throw Error(InvalidRegionReason.SizeMismatch, $"the alpha channel is {width}×{height} but the image is {w}×{h}");
+            var mask = new RegionMask(w, h);
+            for (int i = 0; i < alpha.Length; i++) if (alpha[i] >= MaskRegion.Threshold) mask.Data[i] = RegionMask.Inside;
+            return mask;
+        }
+
+        protected override string EmptyDescription(int w, int h) =>
+            $"the image's alpha channel marks no pixel as the region (none has alpha ≥ {MaskRegion.Threshold}); keep the region opaque and make the rest transparent";
+    }
+}

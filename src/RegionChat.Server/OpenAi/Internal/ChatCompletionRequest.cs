@@ -1,0 +1,12 @@
+using RegionChat.Llm.Engine;
+using RegionChat.Server.Internal;
+
+namespace RegionChat.Server.OpenAi.Internal;
+
+/// <summary>
+/// A checked POST /v1/chat/completions request. <see cref="Messages"/> are the turns to add: for a continued session
+/// those after the last assistant message, for a new one the whole conversation (earlier assistant turns included).
+/// </summary>
+internal sealed record ChatCompletionRequest(
+    string Model, string SessionId, string SystemPrompt, IReadOnlyList<TurnMessage> Messages, SamplingParams Sampling,
+    bool Stream, bool IncludeUsage);

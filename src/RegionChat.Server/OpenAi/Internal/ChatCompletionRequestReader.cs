@@ -1,0 +1,252 @@
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using RegionChat.Llm.Engine;
+using RegionChat.Server.Internal;
+using RegionChat.Vision.Imaging;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Server.OpenAi.Internal;
+
+/// <summary>
+/// Reads and checks a chat completion request body. Every problem is a 400 naming the offending field ("param"), as
+/// OpenAI does; fields RegionChat does not use are ignored. Images are decoded from their URLs here, so a bad one fails
+/// before the request waits for the model.
+/// </summary>
+internal sealed class ChatCompletionRequestReader(ServerOptions options)
+{
+    enum Role { System, User, Assistant }
+
+    readonly ImageUrlReader imageUrls = new(options);
+    readonly ImageLimits limits = new() { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels };
+
+    public ChatCompletionRequest Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw Bad("the request body must be a JSON object", null);
+        string model = String(root, "model") ?? "";
+        string session = String(root, "session_id") ?? "";
+        bool stream = Bool(root, "stream", "stream") ?? false;
+        bool includeUsage = false;
+        if (Present(root, "stream_options", out var so))
+        {
+            if (so.ValueKind != JsonValueKind.Object) throw Bad("stream_options must be an object", "stream_options");
+            includeUsage = Bool(so, "include_usage", "stream_options.include_usage") ?? false;
+        }
+        if (Present(root, "n", out var n) && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt64(out long count) && count == 1))
+            throw Bad("n: only one choice per request is supported (n = 1)", "n");
+        var sampling = Sampling(root);
+        var (system, messages) = Messages(root, continuing: session.Length > 0);
+        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage);
+    }
+
+    (string System, IReadOnlyList<TurnMessage> Messages) Messages(JsonElement root, bool continuing)
+    {
+        if (!root.TryGetProperty("messages", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+            throw Bad("messages must be a non-empty list", "messages");
+        var items = list.EnumerateArray().ToArray();
+        var roles = items.Select((m, i) => RoleOf(m, $"messages[{i}]")).ToArray();
+        // A continued session holds everything up to its last answer in the KV cache: only what follows is new.
+        int start = continuing ? Array.LastIndexOf(roles, Role.Assistant) + 1 : 0;
+        var system = new List<string>();
+        var turns = new List<TurnMessage>();
+        for (int i = start; i < items.Length; i++)
+        {
+            string field = $"messages[{i}]";
+            switch (roles[i])
+            {
+                case Role.System:
+                    // A session's system prompt is fixed when it starts; clients that resend it on every request are fine.
+                    if (!continuing) system.Add(PlainText(items[i], field, allowNull: false));
+                    break;
+                case Role.Assistant:
+                    turns.Add(new TurnMessage(ChatRole.Assistant, PlainText(items[i], field, allowNull: true)));
+                    break;
+                default:
+                    turns.Add(User(items[i], field));
+                    break;
+            }
+        }
+        if (turns.Count == 0 || turns[^1].Role != ChatRole.User)
+            throw Bad(continuing
+                ? "messages: a request that continues a session needs a user message after the last assistant message"
+                : "messages: the last message (other than system messages) must be a user message", "messages");
+        return (string.Join("\n", system), turns);
+    }
+
+    static Role RoleOf(JsonElement m, string field)
+    {
+        if (m.ValueKind != JsonValueKind.Object) throw Bad($"{field} must be an object with role and content", field);
+        string? role = m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString() : null;
+        return role switch
+        {
+            "system" or "developer" => Role.System,
+            "user" => Role.User,
+            "assistant" => Role.Assistant,
+            "tool" or "function" => throw Bad($"{field}.role: {role} messages are not supported (RegionChat has no tools)", field + ".role"),
+            null => throw Bad($"{field}.role must be one of system, developer, user, assistant", field + ".role"),
+            _ => throw Bad($"{field}.role: unknown role '{role}' (system, developer, user, assistant)", field + ".role"),
+        };
+    }
+
+    /// <summary>A system or assistant message: a string or a list of text parts.</summary>
+    string PlainText(JsonElement m, string field, bool allowNull)
+    {
+        string contentField = field + ".content";
+        if (!m.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
+            return allowNull ? "" : throw Bad($"{contentField} is required", contentField);
+        if (content.ValueKind == JsonValueKind.String) return CheckedText(content.GetString()!, contentField);
+        if (content.ValueKind != JsonValueKind.Array) throw Bad($"{contentField} must be a string or a list of text parts", contentField);
+        var texts = new List<string>();
+        int j = 0;
+        foreach (var part in content.EnumerateArray())
+        {
+            string partField = $"{contentField}[{j++}]";
+            string type = PartType(part, partField);
+            if (type is not ("text" or "refusal"))
+                throw Bad($"{partField}: only text parts are allowed in system and assistant messages, got '{type}'", partField + ".type");
+            texts.Add(RequiredString(part, type, $"{partField}.{type}"));
+        }
+        return CheckedText(string.Join("\n", texts), contentField);
+    }
+
+    /// <summary>A user message: a string, or text parts and at most one image_url part (with an optional region).</summary>
+    TurnMessage User(JsonElement m, string field)
+    {
+        string contentField = field + ".content";
+        if (!m.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
+            throw Bad($"{contentField} is required", contentField);
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            string text = CheckedText(content.GetString()!, contentField);
+            if (string.IsNullOrWhiteSpace(text)) throw Bad($"{contentField} must not be empty", contentField);
+            return TurnMessage.User(text);
+        }
+        if (content.ValueKind != JsonValueKind.Array) throw Bad($"{contentField} must be a string or a list of content parts", contentField);
+        var texts = new List<string>();
+        TurnImage? image = null;
+        int j = 0;
+        foreach (var part in content.EnumerateArray())
+        {
+            string partField = $"{contentField}[{j++}]";
+            switch (PartType(part, partField))
+            {
+                case "text":
+                    texts.Add(RequiredString(part, "text", partField + ".text"));
+                    break;
+                case "image_url":
+                    if (image != null)
+                        throw Bad($"{partField}: one image per message (the model sees one image per turn); send further images in further messages", partField);
+                    image = Image(part, partField);
+                    break;
+                case var other:
+                    throw Bad($"{partField}.type: '{other}' parts are not supported (text, image_url)", partField + ".type");
+            }
+        }
+        string joined = CheckedText(string.Join("\n", texts), contentField);
+        if (image == null && string.IsNullOrWhiteSpace(joined)) throw Bad($"{contentField} needs text or an image", contentField);
+        return TurnMessage.User(joined, image);
+    }
+
+    TurnImage Image(JsonElement part, string partField)
+    {
+        string imageField = partField + ".image_url";
+        if (!part.TryGetProperty("image_url", out var imageUrl)) throw Bad($"{imageField} is required", imageField);
+        string url = imageUrl.ValueKind switch
+        {
+            JsonValueKind.String => imageUrl.GetString()!,
+            JsonValueKind.Object => RequiredString(imageUrl, "url", imageField + ".url"),
+            _ => throw Bad($"{imageField} must be an object {{\"url\": \"data:image/png;base64,…\"}}", imageField),
+        };
+        byte[] bytes = imageUrls.Read(url, imageField + ".url");
+        var input = new PbV1.ImageInput { Data = UnsafeByteOperations.UnsafeWrap(bytes) };
+        string regionField = partField + ".region";
+        // An explicit region wins over the image's alpha channel; without either the whole image is meant.
+        if (Present(part, "region", out var region))
+            return new TurnImage(input, RegionJsonReader.Read(region, limits, regionField), imageField, regionField) { DataField = imageField };
+        if (AlphaRegionSource.For(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
+        return new TurnImage(input, ProtoRegionSource.WholeImage, imageField, regionField) { DataField = imageField };
+    }
+
+    SamplingParams Sampling(JsonElement root)
+    {
+        var pb = new PbV1.SamplingParams();
+        if (Number(root, "temperature") is { } t) pb.Temperature = (float)t;
+        if (Number(root, "top_p") is { } p) pb.TopP = (float)p;
+        if (Number(root, "min_p") is { } minP) pb.MinP = (float)minP;
+        if (Number(root, "repeat_penalty") is { } rp) pb.RepeatPenalty = (float)rp;
+        if (Integer(root, "top_k") is { } k) pb.TopK = (int)Math.Clamp(k, int.MinValue, int.MaxValue);
+        if (Integer(root, "seed") is { } seed) pb.Seed = unchecked((ulong)seed);
+        string maxField = "max_tokens";
+        long? max = Integer(root, "max_completion_tokens");
+        if (max != null) maxField = "max_completion_tokens";
+        else max = Integer(root, "max_tokens");
+        if (max is < 1) throw Bad($"{maxField} must be at least 1, got {max}", maxField);
+        uint maxTokens = max == null ? 0 : (uint)Math.Min(max.Value, uint.MaxValue);
+
+        var stop = new List<string>();
+        if (Present(root, "stop", out var s))
+        {
+            if (s.ValueKind == JsonValueKind.String) stop.Add(s.GetString()!);
+            else if (s.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in s.EnumerateArray())
+                    stop.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw Bad("stop must be a string or a list of strings", "stop"));
+            }
+            else throw Bad("stop must be a string or a list of strings", "stop");
+        }
+
+        var v = new RequestValidation(options);
+        var sampling = v.Sampling(pb, maxTokens, stop);
+        if (v.Violations.Count > 0)
+        {
+            var named = v.Violations.Select(x => (Field: x.Field == "max_tokens" ? maxField : x.Field.Replace("sampling.", ""), x.Description)).ToArray();
+            throw Bad(string.Join("; ", named.Select(x => $"{x.Field}: {x.Description}")), named[0].Field);
+        }
+        return sampling;
+    }
+
+    string CheckedText(string text, string field)
+    {
+        int bytes = Encoding.UTF8.GetByteCount(text);
+        if (bytes > options.MaxPromptBytes) throw Bad($"{field} is {bytes} bytes; the limit is {options.MaxPromptBytes}", field, "prompt_too_large");
+        return text;
+    }
+
+    static string PartType(JsonElement part, string field)
+    {
+        if (part.ValueKind != JsonValueKind.Object) throw Bad($"{field} must be an object with a type", field);
+        return RequiredString(part, "type", field + ".type");
+    }
+
+    static bool Present(JsonElement obj, string name, out JsonElement value) =>
+        obj.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
+
+    static string RequiredString(JsonElement obj, string name, string field) =>
+        obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad($"{field} must be a string", field);
+
+    static string? String(JsonElement obj, string name) =>
+        !Present(obj, name, out var v) ? null
+        : v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad($"{name} must be a string", name);
+
+    static bool? Bool(JsonElement obj, string name, string field) =>
+        !Present(obj, name, out var v) ? null
+        : v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : throw Bad($"{field} must be true or false", field);
+
+    static double? Number(JsonElement obj, string name) =>
+        !Present(obj, name, out var v) ? null
+        : v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && double.IsFinite(d) ? d
+        : throw Bad($"{name} must be a finite number, got {Describe(v)}", name);
+
+    static long? Integer(JsonElement obj, string name) =>
+        !Present(obj, name, out var v) ? null
+        : v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n) ? n
+        : throw Bad($"{name} must be an integer, got {Describe(v)}", name);
+
+    static string Describe(JsonElement v)
+    {
+        string raw = v.GetRawText();
+        return raw.Length <= 40 ? raw : raw[..40] + "…";
+    }
+
+    static OpenAiException Bad(string message, string? param, string? code = null) => OpenAiException.BadRequest(message, param, code);
+}

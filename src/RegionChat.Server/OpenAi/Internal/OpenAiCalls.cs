@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
+using RegionChat.Server.Internal;
+
+namespace RegionChat.Server.OpenAi.Internal;
+
+/// <summary>
+/// What every OpenAI-endpoint call shares with a gRPC call: the API keys, the shutdown refusal, the admission queue,
+/// a request id in the logs and the x-request-id header, the request metrics (method "POST /v1/chat/completions", status
+/// = the HTTP status or "cancelled"), and errors in OpenAI's JSON shape without stack traces.
+/// </summary>
+internal sealed class OpenAiCalls(ApiKeyInterceptor keys, AdmissionQueue admission, ShutdownSignal shutdown, ServerMetrics metrics,
+    ILogger<OpenAiCalls> log)
+{
+    public async Task RunAsync(HttpContext http, string method, bool admit, Func<string, Task> body)
+    {
+        string requestId = "r-" + Guid.NewGuid().ToString("N")[..12];
+        http.Response.Headers["x-request-id"] = requestId;
+        using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
+        var sw = Stopwatch.StartNew();
+        string status = "200";
+        try
+        {
+            if (!keys.IsAuthorized(http.Request.Headers.Authorization.ToString())) throw OpenAiException.Unauthorized();
+            if (shutdown.IsShuttingDown) throw OpenAiException.ShuttingDown();
+            using var ticket = admit ? admission.TryEnter() : null;
+            if (admit && ticket == null) throw OpenAiException.QueueFull(admission.Capacity);
+            metrics.ActiveRequests.Add(1);
+            try { await body(requestId).ConfigureAwait(false); }
+            finally { metrics.ActiveRequests.Add(-1); }
+            status = http.RequestAborted.IsCancellationRequested ? "cancelled" : http.Response.StatusCode.ToString();
+        }
+        catch (Exception e) when (http.RequestAborted.IsCancellationRequested && e is not OpenAiException)
+        {
+            // The client left: whatever failed after that (a write, a cancelled wait) is the disconnect itself.
+            status = "cancelled";
+            log.LogInformation("{Method} ended by the client: {Error}", method, e.Message);
+        }
+        catch (Exception e)
+        {
+            var error = e switch
+            {
+                OpenAiException o => o,
+                RpcException r => OpenAiException.FromRpc(r, requestId),
+                RegionChat.Inference.ModelManifestException m => new OpenAiException(500, "server_error", m.Message, code: "model_unavailable"),
+                _ => OpenAiException.Internal(requestId),
+            };
+            status = error.Status.ToString();
+            if (error.Status >= 500 && e is not (OpenAiException or RpcException)) log.LogError(e, "{Method} failed", method);
+            else log.LogInformation("{Method} → {Status}: {Message}", method, error.Status, error.Message);
+            await WriteErrorAsync(http, error).ConfigureAwait(false);
+        }
+        finally
+        {
+            metrics.Requests.Add(1, new("method", method), new("status", status));
+            log.LogInformation("{Method} {Status} in {Ms:F1} ms", method, status, sw.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    static async Task WriteErrorAsync(HttpContext http, OpenAiException error)
+    {
+        try
+        {
+            if (http.Response.HasStarted)
+            {
+                await ChatCompletionResponder.SendErrorEventAsync(http.Response, error).ConfigureAwait(false);
+                return;
+            }
+            http.Response.StatusCode = error.Status;
+            http.Response.ContentType = "application/json; charset=utf-8";
+            if (error.Status == 401) http.Response.Headers.WWWAuthenticate = "Bearer";
+            if (error.Status is 429 or 503) http.Response.Headers.RetryAfter = "1";
+            await http.Response.Body.WriteAsync(error.ToJson()).ConfigureAwait(false);
+        }
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested) { }
+    }
+
+    /// <summary>Reads the body up to <paramref name="limit"/> bytes (413 beyond, whether or not Content-Length says so).</summary>
+    public static async Task<byte[]> ReadBodyAsync(HttpContext http, long limit)
+    {
+        if (http.Request.ContentLength > limit) throw OpenAiException.TooLarge(limit);
+        // Counted here rather than by Kestrel, so that the answer is an OpenAI-shaped 413.
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size) size.MaxRequestBodySize = null;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + n > limit) throw OpenAiException.TooLarge(limit);
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.ToArray();
+    }
+}

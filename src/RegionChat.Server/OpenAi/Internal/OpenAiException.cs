@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Google.Rpc;
+using Grpc.Core;
+
+namespace RegionChat.Server.OpenAi.Internal;
+
+/// <summary>
+/// An error answered in OpenAI's shape, <c>{"error": {"message", "type", "param", "code"}}</c>, with its HTTP status.
+/// Errors of the shared turn machinery (RpcExceptions) map onto it, so both APIs report the same problems alike.
+/// </summary>
+internal sealed class OpenAiException(int status, string type, string message, string? param = null, string? code = null)
+    : Exception(message)
+{
+    public int Status { get; } = status;
+    public string Type { get; } = type;
+    public string? Param { get; } = param;
+    public string? Code { get; } = code;
+
+    public static OpenAiException BadRequest(string message, string? param = null, string? code = null) =>
+        new(400, "invalid_request_error", message, param, code);
+
+    public static OpenAiException Unauthorized() => new(401, "authentication_error",
+        "missing or wrong API key: send the header \"Authorization: Bearer <key>\"", code: "invalid_api_key");
+
+    public static OpenAiException TooLarge(long limit) => new(413, "invalid_request_error",
+        $"the request body is larger than the limit of {limit} bytes (RegionChat:OpenAi:MaxRequestBytes)", code: "request_too_large");
+
+    public static OpenAiException QueueFull(int capacity) => new(429, "rate_limit_error",
+        $"the server's queue is full ({capacity} requests in flight); retry later", code: "queue_full");
+
+    public static OpenAiException ShuttingDown() => new(503, "unavailable_error", "the server is shutting down", code: "server_shutting_down");
+
+    public static OpenAiException Internal(string requestId) => new(500, "server_error",
+        $"internal error (request {requestId}); details are in the server log", code: "internal_error");
+
+    /// <summary>An RpcException of the turn machinery in OpenAI's terms.</summary>
+    public static OpenAiException FromRpc(RpcException e, string requestId)
+    {
+        string detail = e.Status.Detail;
+        return e.StatusCode switch
+        {
+            StatusCode.InvalidArgument => BadRequest(detail, e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.FirstOrDefault()?.Field),
+            StatusCode.NotFound => NotFound(detail),
+            StatusCode.Unauthenticated => Unauthorized(),
+            StatusCode.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),
+            StatusCode.FailedPrecondition => new(409, "invalid_request_error", detail, "session_id", "session_busy"),
+            StatusCode.Unavailable => new(503, "unavailable_error", detail, code: "server_shutting_down"),
+            _ => Internal(requestId),
+        };
+    }
+
+    /// <summary>A NOT_FOUND of the turn machinery, by what its message is about ("model '…'", "session '…'", "image '…'").</summary>
+    static OpenAiException NotFound(string detail)
+    {
+        var (param, code) = detail.StartsWith("model ", StringComparison.Ordinal) ? ("model", "model_not_found")
+            : detail.StartsWith("session ", StringComparison.Ordinal) ? ("session_id", "session_not_found")
+            : detail.StartsWith("image ", StringComparison.Ordinal) ? (null, "image_not_found")
+            : ((string?)null, "not_found");
+        return new(404, "invalid_request_error", detail, param, code);
+    }
+
+    public void Write(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("error");
+        w.WriteString("message", Message);
+        w.WriteString("type", Type);
+        if (Param != null) w.WriteString("param", Param); else w.WriteNull("param");
+        if (Code != null) w.WriteString("code", Code); else w.WriteNull("code");
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    public byte[] ToJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer)) Write(w);
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,56 @@
+using System.Net;
+
+namespace RegionChat.Server.Tests;
+
+/// <summary>The HTTP/1.1 listener beside the h2c one: /metrics over plain HTTP/1.1, and the --urls alias.</summary>
+public class HttpListenerTests
+{
+    [Fact]
+    public async Task MetricsAreServedOverPlainHttp11AndMoveWithOpenAiTraffic()
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var http = OpenAiHttp.Http(host);
+        using (var response = await http.GetAsync("/metrics"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(HttpVersion.Version11, response.Version);
+        }
+        string before = await host.MetricsAsync();
+        double V(string text, string name, params (string, string)[] labels) => PrometheusText.Value(text, name, labels) ?? 0;
+
+        var ok = await OpenAiHttp.CompleteAsync(http, OpenAiHttp.Body(5, OpenAiHttp.UserWithImage("what?", TestImages.Scene(341))));
+        var again = await OpenAiHttp.CompleteAsync(http, OpenAiHttp.Body(5, OpenAiHttp.UserWithImage("what?", TestImages.Scene(341))));
+        await OpenAiHttp.FailsAsync(http, OpenAiHttp.Body(5, OpenAiHttp.Message("assistant", "no user")));
+
+        string after = await host.MetricsAsync();
+        const string method = "POST /v1/chat/completions";
+        Assert.Equal(2, V(after, "regionchat_requests_total", ("method", method), ("status", "200")) - V(before, "regionchat_requests_total", ("method", method), ("status", "200")));
+        Assert.Equal(1, V(after, "regionchat_requests_total", ("method", method), ("status", "400")) - V(before, "regionchat_requests_total", ("method", method), ("status", "400")));
+        int completion = (int)ok["usage"]!["completion_tokens"]! + (int)again["usage"]!["completion_tokens"]!;
+        Assert.Equal(completion, V(after, "regionchat_tokens_completion_total") - V(before, "regionchat_tokens_completion_total"));
+        Assert.Equal(1, V(after, "regionchat_visual_cache_hits_total") - V(before, "regionchat_visual_cache_hits_total"));
+        Assert.Equal(1, V(after, "regionchat_visual_cache_misses_total") - V(before, "regionchat_visual_cache_misses_total"));
+
+        // The h2c listener still serves /metrics to HTTP/2 clients.
+        using var h2 = new HttpClient { BaseAddress = host.Address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        Assert.Contains("regionchat_requests_total", await h2.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
+    public async Task UrlsSetsTheGrpcListenerAsBefore()
+    {
+        // --urls (here as configuration, as the command line gives it) replaces RegionChat:GrpcUrl.
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["urls"] = "http://127.0.0.1:0",
+            ["RegionChat:GrpcUrl"] = "http://127.0.0.1:1",
+        });
+        Assert.NotEqual(1, host.Address.Port);
+        Assert.NotEqual(host.HttpAddress.Port, host.Address.Port);
+        var models = await host.Client.ListModelsAsync(new RegionChat.Protos.V1.ListModelsRequest(), deadline: Calls.Deadline());
+        Assert.Single(models.Models);
+        // Plain HTTP/1.1 is not spoken on the h2c listener.
+        using var http11 = new HttpClient { BaseAddress = host.Address, DefaultRequestVersion = HttpVersion.Version11, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http11.GetStringAsync("/metrics"));
+    }
+}

@@ -1,0 +1,141 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace RegionChat.Server.Tests;
+
+/// <summary>
+/// A table of bad requests on the OpenAI endpoint: each gets OpenAI's error shape with the right status, type, param and
+/// code and no stack trace, and the server keeps serving afterwards.
+/// </summary>
+public class OpenAiBadRequestTests
+{
+    const string Key = "secret-key";
+    const long MaxBody = 200_000;
+
+    sealed record Case(string Name, Func<HttpRequestMessage> Request, HttpStatusCode Status, string? Param = null, string? Code = null, string? MessageHas = null);
+
+    static JsonObject Good() => OpenAiHttp.Body(4, OpenAiHttp.UserWithImage("what is it?", TestImages.Scene(321)));
+
+    static JsonObject With(Action<JsonObject> change)
+    {
+        var body = Good();
+        change(body);
+        return body;
+    }
+
+    static JsonObject WithImageUrl(string url) => With(b => b["messages"]![0]!["content"]![1]!["image_url"]!["url"] = url);
+
+    static JsonObject WithRegion(JsonNode region) => With(b => b["messages"]![0]!["content"]![1]!["region"] = region);
+
+    static Func<HttpRequestMessage> Post(JsonObject body, string? key = Key) => () => OpenAiHttp.Post(body.ToJsonString(), key);
+
+    static Func<HttpRequestMessage> Raw(string json, string? key = Key) => () => OpenAiHttp.Post(json, key);
+
+    static IEnumerable<Case> Cases()
+    {
+        const string image = "messages[0].content[1].image_url";
+        const string region = "messages[0].content[1].region";
+        yield return new("malformed JSON", Raw("{\"model\": \"tiny\", \"messages\": [}"), HttpStatusCode.BadRequest, Code: "invalid_json");
+        yield return new("a literal NaN", Raw("{\"model\": \"tiny\", \"temperature\": NaN, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"), HttpStatusCode.BadRequest, Code: "invalid_json");
+        yield return new("not an object", Raw("[1, 2]"), HttpStatusCode.BadRequest);
+        yield return new("no messages", Post(With(b => b.Remove("messages"))), HttpStatusCode.BadRequest, "messages");
+        yield return new("last message from the assistant", Post(With(b => b["messages"]!.AsArray().Add(OpenAiHttp.Message("assistant", "hi")))), HttpStatusCode.BadRequest, "messages");
+        yield return new("a tool message", Post(With(b => b["messages"]!.AsArray().Insert(0, OpenAiHttp.Message("tool", "42")))), HttpStatusCode.BadRequest, "messages[0].role");
+        yield return new("two images in one message", Post(With(b => b["messages"]![0]!["content"]!.AsArray().Add(b["messages"]![0]!["content"]![1]!.DeepClone()))), HttpStatusCode.BadRequest, "messages[0].content[2]");
+        yield return new("an audio part", Post(With(b => b["messages"]![0]!["content"]!.AsArray().Add(new JsonObject { ["type"] = "input_audio" }))), HttpStatusCode.BadRequest, "messages[0].content[2].type");
+        yield return new("n = 2", Post(With(b => b["n"] = 2)), HttpStatusCode.BadRequest, "n");
+        yield return new("an unsupported image (TGA)", Post(WithImageUrl(TestImages.DataUrl(TestImages.Tga(), "image/x-tga"))), HttpStatusCode.BadRequest, image, MessageHas: "not accepted");
+        yield return new("a corrupt image (truncated PNG)", Post(WithImageUrl(TestImages.DataUrl(TestImages.TruncatedPng()))), HttpStatusCode.BadRequest, image);
+        yield return new("not an image", Post(WithImageUrl(TestImages.DataUrl(TestImages.NotAnImage()))), HttpStatusCode.BadRequest, image);
+        yield return new("a PNG header claiming 30000×30000", Post(WithImageUrl(TestImages.DataUrl(TestImages.PngHeaderClaiming(30000, 30000)))), HttpStatusCode.BadRequest, image);
+        yield return new("bad base64", Post(WithImageUrl("data:image/png;base64,@@@@")), HttpStatusCode.BadRequest, image + ".url");
+        yield return new("a data URL without base64", Post(WithImageUrl("data:image/png,rawbytes")), HttpStatusCode.BadRequest, image + ".url");
+        yield return new("a remote https URL", Post(WithImageUrl("https://example.com/cat.png")), HttpStatusCode.BadRequest, image + ".url", "unsupported_image_url");
+        yield return new("a remote http URL", Post(WithImageUrl("http://127.0.0.1:9/cat.png")), HttpStatusCode.BadRequest, image + ".url", "unsupported_image_url");
+        yield return new("a local file (not enabled)", Post(WithImageUrl("file:///etc/hostname")), HttpStatusCode.BadRequest, image + ".url", "unsupported_image_url");
+        yield return new("an oversized body", Post(With(b => b["padding"] = new string('x', (int)MaxBody))), HttpStatusCode.RequestEntityTooLarge, Code: "request_too_large");
+        yield return new("an oversized prompt", Post(OpenAiHttp.Body(4, OpenAiHttp.Message("user", new string('a', 5000)))), HttpStatusCode.BadRequest, "messages[0].content", "prompt_too_large");
+        yield return new("no key", Post(Good(), key: null), HttpStatusCode.Unauthorized, Code: "invalid_api_key");
+        yield return new("a wrong key", Post(Good(), key: "secret-kez"), HttpStatusCode.Unauthorized, Code: "invalid_api_key");
+        yield return new("an unknown model", Post(With(b => b["model"] = "gpt-4o")), HttpStatusCode.NotFound, "model", "model_not_found");
+        yield return new("an unknown session", Post(With(b => b["session_id"] = "s-0123456789abcdef")), HttpStatusCode.NotFound, "session_id", "session_not_found");
+        yield return new("a box outside the image", Post(WithRegion(new JsonObject { ["box"] = new JsonArray(100, 100, 120, 120) })), HttpStatusCode.BadRequest, region + ".box");
+        yield return new("an unknown region kind", Post(WithRegion(new JsonObject { ["circle"] = 3 })), HttpStatusCode.BadRequest, region, "invalid_region");
+        yield return new("a mask given as a server path", Post(WithRegion(new JsonObject { ["mask"] = "/etc/passwd" })), HttpStatusCode.BadRequest, region + ".mask", "invalid_region");
+        yield return new("a mask of the wrong size", Post(WithRegion(new JsonObject { ["mask"] = TestImages.DataUrl(TestImages.Mask(32, 32, 0, 0, 8, 8)) })), HttpStatusCode.BadRequest, region + ".mask");
+        yield return new("bad RLE in a union", Post(WithRegion(new JsonArray(new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) }, new JsonObject { ["rle"] = new JsonObject { ["size"] = new JsonArray(64, 64), ["counts"] = new JsonArray(5, 5) } }))), HttpStatusCode.BadRequest, region + "[1].rle.counts", "invalid_region");
+        yield return new("a fully transparent RGBA image", Post(WithImageUrl(TestImages.DataUrl(TestImages.SceneWithAlpha(321, 0, 0, 0, 0)))), HttpStatusCode.BadRequest, image, MessageHas: "alpha");
+        yield return new("temperature as the string NaN", Post(With(b => b["temperature"] = "NaN")), HttpStatusCode.BadRequest, "temperature");
+        yield return new("a negative temperature", Post(With(b => b["temperature"] = -1)), HttpStatusCode.BadRequest, "temperature");
+        yield return new("top_p 0", Post(With(b => b["top_p"] = 0)), HttpStatusCode.BadRequest, "top_p");
+        yield return new("negative max_tokens", Post(With(b => b["max_tokens"] = -5)), HttpStatusCode.BadRequest, "max_tokens");
+        yield return new("huge max_completion_tokens", Post(With(b => b["max_completion_tokens"] = 1_000_000)), HttpStatusCode.BadRequest, "max_completion_tokens");
+        yield return new("fractional seed", Post(With(b => b["seed"] = 1.5)), HttpStatusCode.BadRequest, "seed");
+        yield return new("stop as a number", Post(With(b => b["stop"] = 3)), HttpStatusCode.BadRequest, "stop");
+        yield return new("stream as a string", Post(With(b => b["stream"] = "yes")), HttpStatusCode.BadRequest, "stream");
+    }
+
+    [Fact]
+    public async Task EveryBadRequestGetsOpenAisErrorShapeAndTheServerKeepsServing()
+    {
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:ApiKeys:0"] = Key,
+            ["RegionChat:OpenAi:MaxRequestBytes"] = MaxBody.ToString(),
+            ["RegionChat:MaxPromptBytes"] = "4096",
+        });
+        using var http = OpenAiHttp.Http(host);
+        var cases = Cases().ToList();
+        Assert.True(cases.Count >= 30);
+        var failures = new List<string>();
+        foreach (var c in cases)
+        {
+            var e = await OpenAiHttp.FailsAsync(http, c.Request());
+            if (e.Status != c.Status) failures.Add($"{c.Name}: status {(int)e.Status}, expected {(int)c.Status} ({e.Message})");
+            if (c.Param != null && e.Param != c.Param) failures.Add($"{c.Name}: param '{e.Param}', expected '{c.Param}' ({e.Message})");
+            if (c.Code != null && e.Code != c.Code) failures.Add($"{c.Name}: code '{e.Code}', expected '{c.Code}' ({e.Message})");
+            if (c.MessageHas != null && !e.Message.Contains(c.MessageHas)) failures.Add($"{c.Name}: message '{e.Message}' lacks '{c.MessageHas}'");
+            string expectedType = (int)c.Status switch { 401 => "authentication_error", 429 => "rate_limit_error", _ => "invalid_request_error" };
+            if (e.Type != expectedType) failures.Add($"{c.Name}: type '{e.Type}', expected '{expectedType}'");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+
+        // Still serving, with the key; nothing held; every failure counted by its status.
+        var ok = await OpenAiHttp.CompleteAsync(http, Good(), Key);
+        Assert.Equal("chat.completion", (string?)ok["object"]);
+        Assert.True(await Calls.EventuallyAsync(() => host.Admission.InFlight == 0));
+        var metrics = await host.MetricsAsync();
+        double Count(string status) => PrometheusText.Value(metrics, "regionchat_requests_total", ("method", "POST /v1/chat/completions"), ("status", status)) ?? 0;
+        Assert.Equal(cases.Count(c => c.Status == HttpStatusCode.BadRequest), Count("400"));
+        Assert.Equal(2, Count("401"));
+        Assert.Equal(1, Count("200"));
+    }
+
+    [Fact]
+    public async Task ALocalFileIsReadOnlyInsideTheAllowedFolder()
+    {
+        using var temp = new RegionChat.TestSupport.TempDir();
+        string folder = temp.File("images");
+        Directory.CreateDirectory(folder);
+        File.WriteAllBytes(Path.Combine(folder, "scene.png"), TestImages.Scene(322));
+        File.WriteAllBytes(temp.File("outside.png"), TestImages.Scene(322));
+        File.CreateSymbolicLink(Path.Combine(folder, "link.png"), temp.File("outside.png"));
+        Directory.CreateSymbolicLink(Path.Combine(folder, "up"), temp.Path);
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?> { ["RegionChat:OpenAi:AllowedLocalImageFolder"] = folder });
+        using var http = OpenAiHttp.Http(host);
+
+        var byData = await OpenAiHttp.CompleteAsync(http, Good());
+        string Answer(JsonObject o) => (string)o["choices"]![0]!["message"]!["content"]!;
+        foreach (var url in new[] { "file://" + Path.Combine(folder, "scene.png"), "scene.png" })
+            Assert.Equal(Answer(byData), Answer(await OpenAiHttp.CompleteAsync(http, WithImageUrl(url))));
+
+        foreach (var url in new[] { "../outside.png", "file://" + temp.File("outside.png"), "link.png", "up/outside.png", "missing.png", "file:///etc/hostname" })
+        {
+            var e = await OpenAiHttp.FailsAsync(http, OpenAiHttp.Post(WithImageUrl(url).ToJsonString()));
+            Assert.Equal(HttpStatusCode.BadRequest, e.Status);
+            Assert.Equal("messages[0].content[1].image_url.url", e.Param);
+            Assert.DoesNotContain(temp.Path, e.Message); // the server's paths are not echoed
+        }
+    }
+}

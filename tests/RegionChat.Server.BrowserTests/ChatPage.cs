@@ -8,7 +8,7 @@ namespace RegionChat.Server.BrowserTests;
 public sealed class ChatPage : IAsyncDisposable
 {
     /// <summary>Generous: the server shares two cores with whatever else runs.</summary>
-    const float AnswerTimeoutMs = 120_000;
+    const float AnswerTimeoutMs = 180_000;
 
     readonly IBrowserContext context;
     readonly List<string> pageErrors = [];
@@ -29,7 +29,7 @@ public sealed class ChatPage : IAsyncDisposable
     {
         var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1200, Height = 800 } });
         var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(30_000);
+        page.SetDefaultTimeout(90_000); // the machine may be busy: the first model listing loads every model
         var chat = new ChatPage(context, page);
         await page.GotoAsync(fixture.Server.Address.ToString());
         return chat;

@@ -64,7 +64,11 @@ public sealed class PageServer : IAsyncDisposable
             RegionChatServer.MapEndpoints(app);
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new PageServer(app, models, new Uri(address + "/"));
+            var server = new PageServer(app, models, new Uri(address + "/"));
+            // Listing the models loads them all: do it once here rather than inside the first test's page load.
+            using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
+            await http.GetStringAsync(new Uri(server.Address, "v1/models"));
+            return server;
         }
         catch
         {

@@ -153,7 +153,8 @@ async function send(event) {
       }
       const choice = chunk.choices && chunk.choices[0];
       if (choice?.delta?.content) {
-        text.textContent += choice.delta.content;
+        // The first piece often starts with the tokenizer's word-boundary space.
+        text.textContent += text.textContent ? choice.delta.content : choice.delta.content.trimStart();
         ui.messages.scrollTop = ui.messages.scrollHeight;
       }
       if (choice?.finish_reason) finish = choice.finish_reason;

@@ -229,6 +229,7 @@ function addNote(message, note) {
   span.className = "note";
   span.textContent = note;
   message.append(span);
+  ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
 function showSession() {

@@ -10,7 +10,9 @@ public class GrpcWebTests
 {
     static GrpcChannel WebChannel(ServerHost host, GrpcWebMode mode) => GrpcChannel.ForAddress(host.HttpAddress, new GrpcChannelOptions
     {
-        HttpHandler = new GrpcWebHandler(mode, new HttpClientHandler()) { HttpVersion = HttpVersion.Version11 },
+        HttpHandler = new GrpcWebHandler(mode, new HttpClientHandler()),
+        HttpVersion = HttpVersion.Version11,
+        HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         MaxReceiveMessageSize = 64 << 20,
     });
 

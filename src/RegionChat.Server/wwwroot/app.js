@@ -76,7 +76,8 @@ async function loadModels() {
   }
 }
 
-/** Reads a server-sent-events body and calls onData for every "data:" payload (without "[DONE]"). */
+/** Reads a server-sent-events body and calls onData for every "data:" payload up to "[DONE]"; a stream that ends
+ *  without "[DONE]" was cut off. */
 async function readEvents(response, onData) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
@@ -93,7 +94,7 @@ async function readEvents(response, onData) {
       if (data === "[DONE]") return;
       if (data) onData(JSON.parse(data));
     }
-    if (done) return;
+    if (done) throw new Error("the answer stream ended early (connection lost?)");
   }
 }
 

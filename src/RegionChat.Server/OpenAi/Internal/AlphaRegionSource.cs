@@ -16,8 +16,10 @@ internal sealed class AlphaRegionSource : RegionSource
 
     /// <summary>The alpha source for PNG and WebP bytes (the formats whose alpha counts), else null.</summary>
     public static AlphaRegionSource? For(ReadOnlySpan<byte> bytes) =>
-        bytes.StartsWith("\x89PNG\r\n\x1a\n"u8) || (bytes.Length >= 12 && bytes.StartsWith("RIFF"u8) && bytes[8..12].SequenceEqual("WEBP"u8))
+        bytes.StartsWith(PngSignature) || (bytes.Length >= 12 && bytes.StartsWith("RIFF"u8) && bytes[8..12].SequenceEqual("WEBP"u8))
             ? Instance : null;
+
+    static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
     public override string CacheKey => "alpha";
 

@@ -46,6 +46,28 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public async Task ImageDroppedOnTheStageIsShown()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        string png = IsolatedObject.Find().SavePng(temp.File("dropped.png"));
+        // A drop as the browser delivers it: a DataTransfer holding the file, on the stage.
+        await page.Page.EvaluateAsync("""
+            async base64 => {
+              const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+              const data = new DataTransfer();
+              data.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+              document.getElementById('stage').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+            }
+            """, Convert.ToBase64String(File.ReadAllBytes(png)));
+        await page.Page.WaitForSelectorAsync("#stage.has-image");
+        Assert.Equal("dropped.png · 64×64 px", await page.TextAsync("#image-info"));
+        var canvas = await page.Page.Locator("#canvas").BoundingBoxAsync();
+        Assert.True(canvas is { Width: > 64, Height: > 64 }); // the 64-pixel scene is shown enlarged
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
     public async Task BoxOverAnObjectGetsAStreamedAnswerWithUsageAndTimings()
     {
         using var temp = new TempDir();
@@ -82,6 +104,23 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.Matches(new Regex($@"\b{target.Shape.Word()}\b", RegexOptions.IgnoreCase), answer);
     }
 
+    /// <summary>Clicks #stop as soon as the streaming answer shows text; resolves to the length shown then.</summary>
+    const string StopOnFirstText = """
+        () => new Promise(resolve => {
+          const answer = document.querySelector('#answer');
+          const text = answer.querySelector('.text');
+          const stopNow = () => {
+            if (text.textContent.length === 0 || answer.dataset.state !== 'streaming') return false;
+            document.getElementById('stop').click();
+            resolve(text.textContent.length);
+            return true;
+          };
+          if (stopNow()) return;
+          const watch = new MutationObserver(() => { if (stopNow()) watch.disconnect(); });
+          watch.observe(answer, { childList: true, characterData: true, subtree: true, attributes: true });
+        })
+        """;
+
     [SkippableFact]
     public async Task StopMidAnswerLeavesThePageUsable()
     {
@@ -92,9 +131,10 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
         await page.AskAsync(Question);
 
-        await page.Page.WaitForFunctionAsync("() => document.querySelector('#answer .text').textContent.length > 0");
-        Assert.True(await page.Page.IsEnabledAsync("#stop"));
-        await page.Page.ClickAsync("#stop");
+        // Stop is pressed the moment the first words show (from inside the page: decoding runs at thousands of tokens
+        // a second, faster than a round trip from the test would be sure to catch).
+        int shown = await page.Page.EvaluateAsync<int>(StopOnFirstText);
+        Assert.True(shown > 0);
         await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
         Assert.True(await page.Page.IsEnabledAsync("#send"));
         Assert.False(await page.Page.IsEnabledAsync("#stop"));

@@ -75,9 +75,8 @@ public static class RegionChatServer
                 log.LogInformation("RegionChat HTTP/1.1 (gRPC-Web, OpenAI API /v1, /metrics, web page /) listening on {Urls}", string.Join(", ", listeners.HttpUrls));
         });
 
-        // The web page (wwwroot) at "/"; absent files fall through to the endpoints.
-        app.UseDefaultFiles();
-        app.UseStaticFiles();
+        // The web page at "/": embedded files (see WebPage), so it is served whatever the host's content root.
+        WebPage.Use(app);
         app.UseCors();
         app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
 

@@ -1,0 +1,195 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using RegionChat.TestSupport;
+using RegionChat.Training.Shapes;
+using Xunit.Abstractions;
+
+namespace RegionChat.Server.BrowserTests;
+
+/// <summary>The page at "/" in headless Chromium against a real server: upload a shapes scene, draw a box, chat.</summary>
+[Collection(PageCollection.Name)]
+public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
+{
+    const string Question = "describe this region";
+
+    async Task<ChatPage> OpenAsync()
+    {
+        Skip.If(fixture.SkipReason != null, fixture.SkipReason);
+        return await ChatPage.OpenAsync(fixture);
+    }
+
+    /// <summary>Uploads a scene, boxes its isolated object with the mouse and asks about it; returns the finished answer.</summary>
+    async Task<(string Answer, JsonElement Request, ShapesObject Target)> AskAboutBoxedObjectAsync(ChatPage page, TempDir temp, string screenshot)
+    {
+        var pick = IsolatedObject.Find();
+        string png = pick.SavePng(temp.File($"scene-{pick.Scene.Seed}.png"));
+        await page.UploadAsync(png);
+        await page.DrawBoxAsync(pick.Target.Box, pick.Scene.Width, pick.Scene.Height);
+        var b = pick.Target.Box;
+        Assert.Equal($"{{\"box\":[{b.X0},{b.Y0},{b.X1},{b.Y1}]}}", await page.RegionTextAsync()); // image pixels, not screen pixels
+
+        var request = await page.AskAsync(Question);
+        string answer = await page.WaitForAnswerAsync();
+        string path = await page.ScreenshotAsync(screenshot);
+        output.WriteLine($"scene {pick.Scene.Seed}, boxed {pick.Target.Caption} at {b}; answer \"{answer}\"; screenshot {path}");
+        return (answer, request, pick.Target);
+    }
+
+    [SkippableFact]
+    public async Task ModelListShowsTheServedModels()
+    {
+        await using var page = await OpenAsync();
+        var models = await page.ModelsAsync();
+        Assert.Contains(PageServer.ShapesModel, models);
+        Assert.Contains(PageServer.RandomModel, models);
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
+    public async Task ImageDroppedOnTheStageIsShown()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        string png = IsolatedObject.Find().SavePng(temp.File("dropped.png"));
+        // A drop as the browser delivers it: a DataTransfer holding the file, on the stage.
+        await page.Page.EvaluateAsync("""
+            async base64 => {
+              const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+              const data = new DataTransfer();
+              data.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+              document.getElementById('stage').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+            }
+            """, Convert.ToBase64String(File.ReadAllBytes(png)));
+        await page.Page.WaitForSelectorAsync("#stage.has-image");
+        Assert.Equal("dropped.png · 64×64 px", await page.TextAsync("#image-info"));
+        var canvas = await page.Page.Locator("#canvas").BoundingBoxAsync();
+        Assert.True(canvas is { Width: > 64, Height: > 64 }); // the 64-pixel scene is shown enlarged
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
+    public async Task BoxOverAnObjectGetsAStreamedAnswerWithUsageAndTimings()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        var (answer, request, target) = await AskAboutBoxedObjectAsync(page, temp, "box-answer");
+
+        // The request is the OpenAI chat shape with the region extension next to the image.
+        Assert.True(request.GetProperty("stream").GetBoolean());
+        var content = request.GetProperty("messages")[0].GetProperty("content");
+        Assert.Equal(Question, content[0].GetProperty("text").GetString());
+        Assert.StartsWith("data:image/png;base64,", content[1].GetProperty("image_url").GetProperty("url").GetString());
+        var box = content[1].GetProperty("region").GetProperty("box").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+        Assert.Equal(new double[] { target.Box.X0, target.Box.Y0, target.Box.X1, target.Box.Y1 }, box);
+
+        Assert.False(string.IsNullOrWhiteSpace(answer));
+        Assert.Matches(@"^prompt \d+ \(cached \d+\) · visual [1-9]\d* · completion [1-9]\d* · total \d+$", await page.TextAsync("#usage"));
+        Assert.Matches(@"\d ms", await page.TextAsync("#timings"));
+        Assert.NotEqual("", (await page.TextAsync("#session")).Trim());
+        Assert.Equal(2, await page.MessageCountAsync());
+        Assert.Empty(page.PageErrors);
+    }
+
+    /// <summary>The acceptance check: the streamed answer names the boxed object's colour and shape (scene ground truth).
+    /// Needs a trained shapes-tiny.</summary>
+    [SkippableFact]
+    public async Task AnswerNamesTheBoxedObjectsColourAndShape()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        var (answer, _, target) = await AskAboutBoxedObjectAsync(page, temp, "box-named");
+        Assert.Matches(new Regex($@"\b{target.Color.Word()}\b", RegexOptions.IgnoreCase), answer);
+        Assert.Matches(new Regex($@"\b{target.Shape.Word()}\b", RegexOptions.IgnoreCase), answer);
+    }
+
+    /// <summary>Clicks #stop as soon as the streaming answer shows text; resolves to the length shown then.</summary>
+    const string StopOnFirstText = """
+        () => new Promise(resolve => {
+          const answer = document.querySelector('#answer');
+          const text = answer.querySelector('.text');
+          const stopNow = () => {
+            if (text.textContent.length === 0 || answer.dataset.state !== 'streaming') return false;
+            document.getElementById('stop').click();
+            resolve(text.textContent.length);
+            return true;
+          };
+          if (stopNow()) return;
+          const watch = new MutationObserver(() => { if (stopNow()) watch.disconnect(); });
+          watch.observe(answer, { childList: true, characterData: true, subtree: true, attributes: true });
+        })
+        """;
+
+    [SkippableFact]
+    public async Task StopMidAnswerLeavesThePageUsable()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.RandomModel); // random weights: runs on to max_tokens
+        await page.SetMaxTokensAsync(1500);
+        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
+        await page.AskAsync(Question);
+
+        // Stop is pressed the moment the first words show (from inside the page: decoding runs at thousands of tokens
+        // a second, faster than a round trip from the test would be sure to catch).
+        int shown = await page.Page.EvaluateAsync<int>(StopOnFirstText);
+        Assert.True(shown > 0);
+        await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
+        Assert.True(await page.Page.IsEnabledAsync("#send"));
+        Assert.False(await page.Page.IsEnabledAsync("#stop"));
+        Assert.False(await page.Page.IsVisibleAsync("#error"));
+        string stopped = await page.TextAsync("#answer .text");
+        await page.ScreenshotAsync("stopped");
+
+        // The page takes the next question and answers it to the end.
+        await page.SetMaxTokensAsync(8);
+        await page.AskAsync("what color is it");
+        string next = await page.WaitForAnswerAsync();
+        output.WriteLine($"stopped after {stopped.Length} characters; next answer \"{next}\"");
+        Assert.False(string.IsNullOrWhiteSpace(next));
+        Assert.Equal(4, await page.MessageCountAsync());
+        Assert.Equal("stopped", await page.Page.GetAttributeAsync("#messages .msg.assistant >> nth=0", "data-state"));
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
+    public async Task FollowUpContinuesTheSessionAndNewSessionResetsIt()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        await page.SetMaxTokensAsync(16);
+        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
+
+        var first = await page.AskAsync(Question);
+        await page.WaitForAnswerAsync();
+        Assert.False(first.TryGetProperty("session_id", out _));
+        string session = (await page.TextAsync("#session")).Trim();
+        Assert.StartsWith("session ", session);
+
+        // A follow-up carries the session and only the new text: the server holds the image and the earlier turns.
+        var follow = await page.AskAsync("what shape is it");
+        await page.WaitForAnswerAsync();
+        Assert.Equal(session, "session " + follow.GetProperty("session_id").GetString());
+        var followContent = follow.GetProperty("messages")[0].GetProperty("content");
+        Assert.Equal(1, followContent.GetArrayLength());
+        Assert.Equal(4, await page.MessageCountAsync());
+
+        await page.Page.ClickAsync("#new-session");
+        Assert.Equal(0, await page.MessageCountAsync());
+        Assert.Equal("", (await page.TextAsync("#session")).Trim());
+        Assert.Equal("–", await page.TextAsync("#usage"));
+        Assert.Equal("–", await page.TextAsync("#timings"));
+
+        // The next turn starts a new session and sends the image again.
+        var fresh = await page.AskAsync(Question);
+        await page.WaitForAnswerAsync();
+        Assert.False(fresh.TryGetProperty("session_id", out _));
+        Assert.Equal(2, fresh.GetProperty("messages")[0].GetProperty("content").GetArrayLength());
+        string newSession = (await page.TextAsync("#session")).Trim();
+        Assert.StartsWith("session ", newSession);
+        Assert.NotEqual(session, newSession);
+        Assert.Empty(page.PageErrors);
+    }
+}

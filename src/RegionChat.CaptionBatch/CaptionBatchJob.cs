@@ -76,6 +76,11 @@ public static class CaptionBatchJob
             {
                 // Reported below.
             }
+            catch (Exception e) when (job.AbortMessage == null)
+            {
+                // Anything else (a native engine failure, a bug) stops the job like an abort: what is written stays.
+                job.Abort($"the job failed: {e.GetType().Name}: {e.Message}; rerun the same command to resume", e);
+            }
         }
 
         if (job.AbortMessage != null) throw new CaptionBatchAbortedException(job.AbortMessage, Summary(), job.AbortCause);

@@ -77,8 +77,9 @@ internal sealed class ServerLane : IDisposable
                 failures = 0;
                 if (job.Queue.IsFinished) break;
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (Exception) when (ct.IsCancellationRequested)
             {
+                // The job ended (or every item is done) while this lane probed or streamed: not the server's failure.
                 break;
             }
             catch (RpcException e) when (RpcOutcomes.IsRefused(e.StatusCode))
@@ -142,7 +143,9 @@ internal sealed class ServerLane : IDisposable
         }
         streamStop.Cancel();
         try { await Task.WhenAll(sender, reader).ConfigureAwait(false); }
-        catch (Exception) { /* the failure that matters is the first one */ }
+        catch (Exception) { /* reported through failure */ }
+        // A write that failed because the call had ended says less than the read that saw why it ended.
+        if (failure != null && failure is not RpcException && reader.Exception?.InnerException is RpcException cause) failure = cause;
 
         // The job is stopping: the items in flight stay unrecorded (a rerun does them).
         if (job.Token.IsCancellationRequested) return;
@@ -172,9 +175,24 @@ internal sealed class ServerLane : IDisposable
                 continue;
             }
             entry.Sent = Stopwatch.GetTimestamp();
-            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = item.Id, Request = request }, ct).ConfigureAwait(false);
+            try
+            {
+                await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = item.Id, Request = request }, ct).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                // grpc-dotnet refuses writes once the call has completed (the server went away meanwhile).
+                throw new IOException("the stream closed: " + e.Message, e);
+            }
         }
-        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new IOException("the stream closed: " + e.Message, e);
+        }
     }
 
     async Task ReadAsync(AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,

@@ -15,7 +15,7 @@ internal sealed record BatchBenchmarkOptions
     public string? Server { get; init; }
     public string? ApiKey { get; init; }
     /// <summary>Items per route.</summary>
-    public int Items { get; init; } = 32;
+    public int Items { get; init; } = 64;
     /// <summary>Items in flight on the CaptionStream route.</summary>
     public int Concurrency { get; init; } = 8;
     public int MaxTokens { get; init; } = 32;
@@ -114,7 +114,9 @@ internal static class BatchBenchmark
             await client.CaptionAsync(warmRequest, connection.Call(ct)).ConfigureAwait(false);
             await StreamLegAsync(client, connection, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
 
-            int perRound = Math.Max(2 * o.Concurrency, 1);
+            // Legs of 4 windows: long enough that the stream's fill and drain at each end weigh little, short enough to
+            // alternate a few times in a run.
+            int perRound = 4 * o.Concurrency;
             var unary = new List<Leg>();
             var stream = new List<Leg>();
             for (int start = 0, round = 0; start < o.Items; start += perRound, round++)

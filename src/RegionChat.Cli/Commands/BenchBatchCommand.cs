@@ -19,7 +19,7 @@ internal static class BenchBatchCommand
         var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder to serve in-process on a free loopback port (visual-token cache off)." };
         var server = new Option<string?>("--server") { Description = "Measure this running server instead (the routes then get different scenes, so its cache cannot help either)." };
         var apiKey = new Option<string?>("--api-key") { Description = "API key for --server. Default: $REGIONCHAT_API_KEY." };
-        var items = Int("--items", "Items per route.", 32);
+        var items = Int("--items", "Items per route (in legs of 4 x --concurrency, alternating which route goes first).", 64);
         var concurrency = Int("--concurrency", "Items in flight on the CaptionStream route.", 8);
         var maxTokens = Int("--max-tokens", "Most tokens per caption (greedy; fewer when the model ends its answer).", 32);
         var threads = Int("--threads", "CPU threads of the in-process server (llama.cpp and TorchSharp).", Environment.ProcessorCount);

@@ -1,0 +1,43 @@
+using RegionChat.TestSupport;
+using RegionChat.Training.Shapes;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Server.Tests;
+
+/// <summary>The committed default model, served by the real server: streamed answers about masked objects of unseen
+/// shapes scenes are right (the scene generator is the ground truth).</summary>
+public class ShapesTinyChatTests
+{
+    static byte[] Png(Action<string> save)
+    {
+        using var temp = new TempDir();
+        string path = temp.File("x.png");
+        save(path);
+        return File.ReadAllBytes(path);
+    }
+
+    [Fact]
+    public async Task AStreamedChatDescribesTheMaskedObjectAndFollowUpsReuseTheSession()
+    {
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:ModelsPath"] = Path.Combine(SharedFiles.RepoRoot, "models"),
+            ["RegionChat:DefaultModel"] = "shapes-tiny",
+        });
+        var scene = ShapesGenerator.Generate(1_000_000_777);   // an unseen test scene with four objects
+        byte[] image = Png(p => scene.SavePng(p));
+        foreach (var target in scene.Objects)
+        {
+            var region = new PbV1.Region { MaskPng = Google.Protobuf.ByteString.CopyFrom(Png(p => ShapesPng.SaveMaskPng(target.VisibleMask, p))) };
+            var first = await host.Client.ChatAsync(Calls.Chat(ShapesText.DescribeRegion, image, region, maxTokens: 16));
+            Assert.True(first.Events.Count >= 3, "the answer did not arrive as a stream of events");
+            Assert.Equal(target.Caption, first.Text.Trim());
+
+            // A follow-up in the same session prefills only its new text. (The model was trained on single turns, so its
+            // multi-turn answers are not checked.)
+            var follow = await host.Client.ChatAsync(Calls.Chat("what color is it?", sessionId: first.Started.SessionId, maxTokens: 8));
+            Assert.True(follow.Started.CachedTokens >= first.Started.PromptTokens, "the follow-up did not reuse the first turn's KV cache");
+            Assert.InRange((long)follow.Started.PromptTokens - follow.Started.CachedTokens, 1L, 24L);
+        }
+    }
+}

@@ -1,33 +1,28 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
+using RegionChat.Server.TestHost;
 using RegionChat.TestSupport;
 
 namespace RegionChat.Server.BrowserTests;
 
 /// <summary>
-/// A real RegionChat server on a free loopback port, speaking HTTP/1.1 as a browser does. It serves two models from a
-/// temporary models folder: a copy of the committed <c>models/shapes-tiny</c> (the default, which knows the shapes world)
-/// and "tiny", a random model whose answers run on to max_tokens (long enough to be stopped mid-answer).
+/// A real RegionChat server (the shared <see cref="ServerHost"/>) whose HTTP/1.1 listener serves the page. It serves two
+/// models from a temporary models folder: a copy of the committed <c>models/shapes-tiny</c> (the default, which knows the
+/// shapes world) and "tiny", a random model whose answers run on to max_tokens (long enough to be stopped mid-answer).
 /// </summary>
 public sealed class PageServer : IAsyncDisposable
 {
     public const string ShapesModel = "shapes-tiny", RandomModel = "tiny";
 
-    readonly WebApplication app;
+    readonly ServerHost host;
     readonly TempDir models;
 
-    PageServer(WebApplication app, TempDir models, Uri address)
+    PageServer(ServerHost host, TempDir models)
     {
-        this.app = app;
+        this.host = host;
         this.models = models;
-        Address = address;
     }
 
     /// <summary>The page's URL ("http://127.0.0.1:PORT/").</summary>
-    public Uri Address { get; }
+    public Uri Address => host.HttpAddress;
 
     /// <summary>The committed model folder, or null when this checkout has none.</summary>
     public static string? CommittedShapesModel
@@ -46,25 +41,14 @@ public sealed class PageServer : IAsyncDisposable
         {
             CopyFolder(shapesModelDir, models.File(ShapesModel));
             TinyModel.Write(models.File(RandomModel));
-            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
-            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            var host = await ServerHost.StartAsync(new Dictionary<string, string?>
             {
                 ["RegionChat:ModelsPath"] = models.Path,
                 ["RegionChat:DefaultModel"] = ShapesModel,
-                ["RegionChat:Threads"] = "1",
-                ["RegionChat:ContextSize"] = "4096",
                 ["RegionChat:ParallelSequences"] = "2",
                 ["RegionChat:MaxTokensLimit"] = "4096",
-                ["RegionChat:GrpcUrl"] = "", // a browser needs only the HTTP/1.1 listener
-                ["RegionChat:HttpUrl"] = "http://127.0.0.1:0",
-                ["Logging:LogLevel:Default"] = "Warning",
             });
-            RegionChatServer.AddServices(builder);
-            var app = builder.Build();
-            RegionChatServer.MapEndpoints(app);
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            var server = new PageServer(app, models, new Uri(address + "/"));
+            var server = new PageServer(host, models);
             // Listing the models loads them all: do it once here rather than inside the first test's page load.
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(5) };
             await http.GetStringAsync(new Uri(server.Address, "v1/models"));
@@ -86,8 +70,7 @@ public sealed class PageServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync();
-        await app.DisposeAsync();
+        await host.DisposeAsync();
         models.Dispose();
     }
 }

@@ -31,7 +31,7 @@ public sealed record ShapesRecipe
     {
         // Counterfactual shape siblings in stages 1–2 and the CLS token for the LLM: see RECIPE.md for the measurements.
         var clip = new ClipTrainerOptions { Steps = 3000, ShapeSiblingGroups = 8 };
-        var alpha = new AlphaClipTrainerOptions { Steps = 2000, ShapeSiblingGroups = 4, BoxFraction = 0.25 };
+        var alpha = new AlphaClipTrainerOptions { Steps = 3000, ShapeSiblingGroups = 6, BoxFraction = 0.25 };
         return new ShapesRecipe
         {
             Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale), WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },

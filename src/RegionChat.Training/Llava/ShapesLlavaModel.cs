@@ -76,16 +76,15 @@ public sealed class ShapesLlavaModel : IDisposable
     /// </summary>
     public static (int FeatureLayer, bool IncludesCls) ReadFeatureSelection(string folder)
     {
-        string path = Path.Combine(folder, ShapesModelFiles.Manifest);
-        System.Text.Json.Nodes.JsonObject? json;
-        if (File.Exists(path)) json = (System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject)?["vision"] as System.Text.Json.Nodes.JsonObject;
-        else
+        if (File.Exists(Path.Combine(folder, ShapesModelFiles.Manifest)))
         {
-            path = Path.Combine(folder, FeatureFile);
-            if (!File.Exists(path)) return (DefaultFeatureLayer, false);
-            json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject;
+            var vision = RegionChat.Inference.ModelManifest.Load(folder).Vision;   // the manifest the server reads
+            return (vision.FeatureLayer, vision.SelectFeature == "cls_patch");
         }
-        if (json is null) throw new InvalidDataException($"{path}: no feature selection object");
+        string path = Path.Combine(folder, FeatureFile);
+        if (!File.Exists(path)) return (DefaultFeatureLayer, false);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject
+            ?? throw new InvalidDataException($"{path} is not a JSON object");
         int layer = json["feature_layer"]?.GetValue<int>() ?? DefaultFeatureLayer;
         string select = json["select_feature"]?.GetValue<string>() ?? "patch";
         if (select is not ("patch" or "cls_patch")) throw new InvalidDataException($"{path}: select_feature must be \"patch\" or \"cls_patch\", got \"{select}\"");

@@ -226,8 +226,13 @@ internal sealed class RegionChatService(
         }
     }
 
+    // The client's deadline timer usually fires first and resets the stream, while the server's copy of the deadline
+    // (receipt time + grpc-timeout) is still a transit time away: a cancel that close to the deadline is the deadline.
+    static readonly TimeSpan DeadlineSlack = TimeSpan.FromMilliseconds(500);
+
     static StatusCode CancelledCode(ServerCallContext context) =>
-        context.Deadline <= DateTime.UtcNow ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
+        context.Deadline != DateTime.MaxValue && context.Deadline - DateTime.UtcNow <= DeadlineSlack
+            ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
 
     RpcException ToRpcException(Exception e, string requestId) => e switch
     {

@@ -47,9 +47,12 @@ public class ConcurrencyTests(TinyModels models) : IClassFixture<TinyModels>
         using var session = engine.CreateSession();
         var greedy = SamplingParams.Greedy(200) with { IgnoreEos = true };
         var first = engine.GenerateAsync(session, [PromptSegment.Text("the cat")], greedy).GetAsyncEnumerator();
-        Assert.True(await first.MoveNextAsync());
+        // The first MoveNext submits synchronously; the second comes at once, not after an event: the tiny model can
+        // produce all its tokens into the event channel (and leave the session free) before a reader gets the first.
+        var firstEvent = first.MoveNextAsync();
         var second = engine.GenerateAsync(session, [PromptSegment.Text("the dog")], greedy).GetAsyncEnumerator();
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await second.MoveNextAsync());
+        Assert.True(await firstEvent);
         await first.DisposeAsync();
     }
 

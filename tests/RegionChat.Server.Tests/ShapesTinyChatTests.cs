@@ -31,7 +31,7 @@ public class ShapesTinyChatTests
             var region = new PbV1.Region { MaskPng = Google.Protobuf.ByteString.CopyFrom(Png(p => ShapesPng.SaveMaskPng(target.VisibleMask, p))) };
             var first = await host.Client.ChatAsync(Calls.Chat(ShapesText.DescribeRegion, image, region, maxTokens: 16));
             Assert.True(first.Events.Count >= 3, "the answer did not arrive as a stream of events");
-            Assert.Equal(target.Caption, first.Text.Trim());
+            Assert.Equal(target.Caption, first.Text);   // exactly: no separator space before the answer
 
             // A follow-up in the same session prefills only its new text. (The model was trained on single turns, so its
             // multi-turn answers are not checked.)

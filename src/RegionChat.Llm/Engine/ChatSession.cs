@@ -29,7 +29,7 @@ public sealed class ChatSession : IDisposable
     public string? SystemPrompt { get; }
     public LlmSession Sequence { get; }
 
-    /// <summary>The turns so far; answers as shown to the user (stop strings cut).</summary>
+    /// <summary>The turns so far; answers as shown to the user (leading whitespace and stop strings cut).</summary>
     public IReadOnlyList<ChatMessage> History => _history.Select(h => h.Message).ToArray();
 
     public IAsyncEnumerable<GenerationEvent> GenerateAsync(ChatMessage userMessage, SamplingParams sampling,
@@ -73,9 +73,21 @@ public sealed class ChatSession : IDisposable
             if (version != _version)
                 throw new InvalidOperationException("the conversation moved on after this turn was prepared; prepare it again");
             var shown = new StringBuilder();
-            await foreach (var e in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
+            await foreach (var item in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
-                if (e is TextPiece p) shown.Append(p.Text);
+                var e = item;
+                if (e is TextPiece p)
+                {
+                    // The answer opens with the template's separator, which SentencePiece models sample as the first
+                    // token's "▁": shown (and recorded, since the template writes the separator itself) without it.
+                    if (shown.Length == 0)
+                    {
+                        string text = p.Text.TrimStart();
+                        if (text.Length == 0) continue;
+                        e = p = new TextPiece(text);
+                    }
+                    shown.Append(p.Text);
+                }
                 if (e is GenerationFinished { Reason: FinishReason.Stop or FinishReason.Length } f)
                 {
                     foreach (var m in messages) _history.Add((m, null));

@@ -31,14 +31,14 @@ public sealed record ShapesRecipe
     {
         // Counterfactual shape siblings in stages 1–2 and the CLS token for the LLM: see RECIPE.md for the measurements.
         var clip = new ClipTrainerOptions { Steps = 3000, ShapeSiblingGroups = 8 };
-        var alpha = new AlphaClipTrainerOptions { Steps = 3000, ShapeSiblingGroups = 6, BoxFraction = 0.25 };
+        var alpha = new AlphaClipTrainerOptions { Steps = 5000, ShapeSiblingGroups = 6, BoxFraction = 0.25 };
         return new ShapesRecipe
         {
             Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale), WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },
             Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale), WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
             Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100 }, seed, stepsScale, threads),
             Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100, IncludeCls = true }, seed, stepsScale, threads),
-            Instruct = Scaled(new InstructionTuneOptions { Steps = 3000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Instruct = Scaled(new InstructionTuneOptions { Steps = 4000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
     }

@@ -38,7 +38,7 @@ public sealed record ShapesRecipe
             Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale), WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
             Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100 }, seed, stepsScale, threads),
             Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100, IncludeCls = true }, seed, stepsScale, threads),
-            Instruct = Scaled(new InstructionTuneOptions { Steps = 4000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Instruct = Scaled(new InstructionTuneOptions { Steps = 6000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
     }

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using RegionChat.Client.Internal;
+using RegionChat.Protos;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Client;
@@ -72,7 +73,7 @@ public sealed class RegionChatClient : IDisposable
             var buffer = new byte[UploadChunkBytes];
             int read;
             while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                await call.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
+                await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             return await call.ResponseAsync.ConfigureAwait(false);
         }

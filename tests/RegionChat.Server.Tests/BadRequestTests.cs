@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
+using RegionChat.Protos;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;
@@ -55,7 +56,7 @@ public class BadRequestTests(SmallLimitsHost fixture) : IClassFixture<SmallLimit
     static Func<ServerHost, Task> Upload(params byte[][] chunks) => async h =>
     {
         using var call = h.Client.UploadImage(deadline: Calls.Deadline());
-        foreach (var c in chunks) await call.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(c) });
+        foreach (var c in chunks) await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(c) });
         await call.RequestStream.CompleteAsync();
         await call.ResponseAsync;
     };

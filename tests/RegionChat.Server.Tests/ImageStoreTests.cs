@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
+using RegionChat.Protos;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;
@@ -8,6 +9,32 @@ namespace RegionChat.Server.Tests;
 /// <summary>PutImage and UploadImage store images by content id; chats refer to them by id.</summary>
 public class ImageStoreTests
 {
+    [Fact]
+    public async Task AnUploadRefusedWhileTheClientIsStillWritingReportsTheServersStatus()
+    {
+        // The server refuses before it has read everything, so the client is mid-write (often blocked on HTTP/2 flow
+        // control) when the call ends: the write must surface the server's status, not a bare CANCELLED.
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:MaxImageBytes"] = "16384", ["RegionChat:ApiKeys:0"] = "k1",
+        });
+        var chunk = new PbV1.ImageChunk { Data = ByteString.CopyFrom(new byte[4096]) };
+        async Task UploadAsync(Metadata? headers)
+        {
+            using var call = host.Client.UploadImage(headers, Calls.Deadline());
+            for (int i = 0; i < 400; i++) await call.WriteAsync(chunk);
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
+        }
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            Assert.Equal(StatusCode.Unauthenticated, (await Calls.FailsAsync(() => UploadAsync(null))).StatusCode);
+            var tooBig = await Calls.FailsAsync(() => UploadAsync(ServerHost.Bearer("k1")));
+            Assert.Equal(StatusCode.InvalidArgument, tooBig.StatusCode);
+            Assert.Contains("16384", tooBig.Status.Detail.Replace(",", ""));
+        }
+    }
+
     [Fact]
     public async Task PutAndUploadReturnTheContentIdAndSizeAndChatsUseIt()
     {

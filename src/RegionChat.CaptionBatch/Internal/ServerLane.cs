@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RegionChat.Protos;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.CaptionBatch.Internal;
@@ -311,7 +312,7 @@ internal sealed class ServerLane : IDisposable
         {
             using var stream = client.UploadImage(options);
             for (int offset = 0; offset < bytes.Length; offset += UploadChunkBytes)
-                await stream.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunkBytes, bytes.Length - offset)) }, ct).ConfigureAwait(false);
+                await stream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunkBytes, bytes.Length - offset)) }, ct).ConfigureAwait(false);
             await stream.RequestStream.CompleteAsync().ConfigureAwait(false);
             stored = await stream.ResponseAsync.ConfigureAwait(false);
         }

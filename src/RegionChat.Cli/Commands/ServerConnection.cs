@@ -2,6 +2,7 @@ using System.CommandLine;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using RegionChat.Protos;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
@@ -70,7 +71,7 @@ internal sealed class ServerConnection : IDisposable
         if (bytes.Length <= InlineImageBytes) return new PbV1.ImageInput { Data = ByteString.CopyFrom(bytes) };
         using var upload = Client.UploadImage(Call(ct));
         for (int offset = 0; offset < bytes.Length; offset += UploadChunkBytes)
-            await upload.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunkBytes, bytes.Length - offset)) }, ct).ConfigureAwait(false);
+            await upload.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunkBytes, bytes.Length - offset)) }, ct).ConfigureAwait(false);
         await upload.RequestStream.CompleteAsync().ConfigureAwait(false);
         var stored = await upload.ResponseAsync.ConfigureAwait(false);
         return new PbV1.ImageInput { ImageId = stored.ImageId };

@@ -1,0 +1,28 @@
+using Grpc.Core;
+
+namespace RegionChat.Protos;
+
+/// <summary>
+/// Writes to a client-streaming call (<c>UploadImage</c>) so that a refusal reads as the server's status. A server may
+/// end such a call before reading everything (a missing key, an image over the limit); grpc-dotnet then fails the write
+/// in flight with a bare CANCELLED, while the server's own status arrives with the response.
+/// </summary>
+public static class ClientStreamingCallExtensions
+{
+    /// <summary>Writes one message; when the call has already ended, throws the status the server ended it with.</summary>
+    public static async Task WriteAsync<TRequest, TResponse>(this AsyncClientStreamingCall<TRequest, TResponse> call, TRequest message,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        try
+        {
+            await call.RequestStream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException { StatusCode: StatusCode.Cancelled } or InvalidOperationException
+                                  && !cancellationToken.IsCancellationRequested)
+        {
+            await call.ResponseAsync.ConfigureAwait(false);   // throws the server's status
+            throw;                                            // the server answered OK after all: the write's own failure
+        }
+    }
+}

@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.Web;
 using OpenTelemetry.Metrics;
+using RegionChat.Inference;
 using RegionChat.Server.Internal;
 using RegionChat.Server.OpenAi;
 using RegionChat.Server.Services;

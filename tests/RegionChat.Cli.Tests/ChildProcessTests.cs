@@ -10,17 +10,7 @@ public sealed class ChildProcessTests(TinyServerFixture fx) : IClassFixture<Tiny
 {
     static async Task<(int Exit, string Out, string Err)> RunChildAsync(params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "regionchat.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(CliRunner.ChildProcessStart(args))!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));

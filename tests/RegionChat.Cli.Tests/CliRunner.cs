@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using RegionChat.Cli.Commands;
 
 namespace RegionChat.Cli.Tests;
@@ -19,4 +20,21 @@ internal static class CliRunner
     }
 
     public static Task<(int Exit, string Out, string Err)> RunAsync(params string[] args) => RunAsync(null, args);
+
+    /// <summary>How to start the built regionchat.dll as a child process with <paramref name="args"/>, both pipes
+    /// redirected (the caller drains them).</summary>
+    public static ProcessStartInfo ChildProcessStart(params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "regionchat.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing");
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        return start;
+    }
 }

@@ -31,7 +31,7 @@ public class ConcurrencyTests
             Assert.False(together[i].Finished.Timings.VisualCacheHit);
         }
         Assert.Equal(n, together.Select(t => t.Started.SessionId).Distinct().Count());
-        Assert.Equal(n, busy.Services.GetService(typeof(Internal.VisionBatcher)) is Internal.VisionBatcher b ? (int)Interlocked.Read(ref b.Items) : -1);
+        Assert.Equal(n, busy.Services.GetService(typeof(RegionChat.Inference.VisionBatcher)) is RegionChat.Inference.VisionBatcher b ? (int)Interlocked.Read(ref b.Items) : -1);
         Assert.Equal(0, busy.Admission.InFlight);
     }
 

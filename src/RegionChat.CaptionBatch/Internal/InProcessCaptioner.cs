@@ -10,19 +10,19 @@ namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>
 /// Captions the job's items with a model loaded in this process: Concurrency workers each decode an image, rasterise
-/// the region and preprocess (in parallel), share batched vision forwards (<see cref="VisionBatchQueue"/>), and
+/// the region and preprocess (in parallel), share batched vision forwards (<see cref="VisionBatcher"/>), and
 /// generate on their own engine sequence, which the LLM engine decodes together in one batch per step.
 /// </summary>
 internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
 {
     public async Task RunAsync()
     {
-        using var vision = new VisionBatchQueue(model);
+        using var vision = new VisionBatcher();
         var workers = Enumerable.Range(0, job.Options.Concurrency).Select(_ => Task.Run(() => WorkAsync(vision))).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);
     }
 
-    async Task WorkAsync(VisionBatchQueue vision)
+    async Task WorkAsync(VisionBatcher vision)
     {
         var ct = job.Token;
         var sampling = model.WithModelStops(Sampling(job.Options.MaxTokens));
@@ -43,7 +43,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
         }
     }
 
-    async Task CaptionAsync(WorkItem item, VisionBatchQueue vision, SamplingParams sampling, CancellationToken ct)
+    async Task CaptionAsync(WorkItem item, VisionBatcher vision, SamplingParams sampling, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var (region, regionError) = ItemRegions.Parse(item, job.InputFolder);
@@ -77,7 +77,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
         }
 
         double queuedAt = clock.Elapsed.TotalMilliseconds;
-        var tokens = await vision.EncodeAsync(input, ct).ConfigureAwait(false);
+        var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
         double visionMs = clock.Elapsed.TotalMilliseconds - queuedAt;
 
         string instruction = item.Input.Instruction ?? job.Options.Instruction ?? "";

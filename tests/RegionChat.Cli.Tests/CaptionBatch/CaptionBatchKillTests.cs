@@ -80,16 +80,7 @@ public sealed class CaptionBatchKillTests(TinyServerFixture fx, ITestOutputHelpe
 
     Process Start(string input, string output, out StringBuilder stderr)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "regionchat.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in (string[])[dll, "caption-batch", "--input", input, "--output", output, "--server", fx.Url, "--max-tokens", "6", "--concurrency", "4"])
-            start.ArgumentList.Add(a);
+        var start = CliRunner.ChildProcessStart("caption-batch", "--input", input, "--output", output, "--server", fx.Url, "--max-tokens", "6", "--concurrency", "4");
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start regionchat");
         var err = new StringBuilder();
         // Drain both pipes so the child never blocks on a full one.

@@ -1,14 +1,14 @@
 using System.Threading.Channels;
-using RegionChat.Inference;
 using RegionChat.Vision.Imaging;
 
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Inference;
 
 /// <summary>
 /// Runs vision encodes on one background loop, batching the requests that are waiting together (per model) into one
-/// forward: under load, N concurrent requests cost one batched forward instead of N serial ones.
+/// forward: under load, N concurrent requests cost one batched forward instead of N serial ones. The server shares one
+/// across its requests; in-process caption batches use one per job.
 /// </summary>
-internal sealed class VisionBatcher : IDisposable
+public sealed class VisionBatcher : IDisposable
 {
     public const int MaxBatch = 16;
 
@@ -57,6 +57,6 @@ internal sealed class VisionBatcher : IDisposable
     public void Dispose()
     {
         queue.Writer.TryComplete();
-        loop.Wait(TimeSpan.FromSeconds(5));
+        loop.Wait(TimeSpan.FromSeconds(30));   // an encode in progress finishes
     }
 }

@@ -4,6 +4,7 @@ using LLama;
 using LLama.Common;
 using LLama.Exceptions;
 using LLama.Native;
+using Microsoft.Extensions.Logging;
 using RegionChat.Llm.Engine.Internal;
 
 namespace RegionChat.Llm.Engine;
@@ -38,12 +39,13 @@ public sealed class LlmEngine : IDisposable
 
     public EngineStatistics Statistics => _scheduler.Statistics;
 
-    /// <summary>Loads the model and creates the context. Throws InvalidDataException when llama.cpp refuses the file.</summary>
-    public static LlmEngine Load(LlmEngineOptions options)
+    /// <summary>Loads the model and creates the context. Throws InvalidDataException when llama.cpp refuses the file.
+    /// llama.cpp's own log goes to <paramref name="nativeLog"/> (process-wide: the last logger given wins).</summary>
+    public static LlmEngine Load(LlmEngineOptions options, ILogger? nativeLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        NativeLog.Install();
+        NativeLog.Install(nativeLog);
         var parameters = new ModelParams(options.ModelPath)
         {
             ContextSize = (uint)options.ContextSize,
@@ -61,28 +63,25 @@ public sealed class LlmEngine : IDisposable
         {
             throw new InvalidDataException($"llama.cpp could not load {options.ModelPath}: {NativeLog.RecentProblems()}", e);
         }
+        LLamaContext? context = null;
         try
         {
-            var context = new LLamaContext(weights, parameters);
+            context = new LLamaContext(weights, parameters);
             var facts = ReadFacts(options, weights, context);
+            // Every running sequence needs a slot in each decode batch; llama.cpp caps n_batch at n_ctx.
             if (facts.MaxSequences > facts.BatchSize)
-            {
-                context.Dispose();
-                // Every running sequence needs a slot in each decode batch; llama.cpp caps n_batch at n_ctx.
                 throw new ArgumentOutOfRangeException(nameof(options.MaxSequences), options.MaxSequences,
                     $"MaxSequences {facts.MaxSequences} exceeds the context's batch size {facts.BatchSize} (capped at the context size)");
-            }
             return new LlmEngine(weights, context, facts);
         }
-        catch (Exception e) when (e is RuntimeError or LLamaDecodeError)
+        catch (Exception e)
         {
+            // Nothing half-made outlives a failed load: the context and the weights hold native memory.
+            context?.Dispose();
             weights.Dispose();
-            throw new InvalidOperationException($"llama.cpp could not create a context for {options.ModelPath}: " +
-                                                $"{NativeLog.RecentProblems()}", e);
-        }
-        catch
-        {
-            weights.Dispose();
+            if (e is RuntimeError or LLamaDecodeError)
+                throw new InvalidOperationException($"llama.cpp could not create a context for {options.ModelPath}: " +
+                                                    $"{NativeLog.RecentProblems()}", e);
             throw;
         }
     }

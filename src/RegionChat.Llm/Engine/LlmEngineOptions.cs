@@ -37,8 +37,9 @@ public sealed record LlmEngineOptions
         Check(Threads, 1, 1024, nameof(Threads));
         Check(BatchThreads, 1, 1024, nameof(BatchThreads));
         Check(GpuLayers, 0, 100_000, nameof(GpuLayers));
-        // llama.cpp allows at most 256 sequences; every active sequence needs one slot in a decode batch.
-        Check(MaxSequences, 1, Math.Min(256, BatchSize), nameof(MaxSequences));
+        // llama.cpp allows at most 256 sequences; every active sequence needs one slot in a decode batch, and llama.cpp
+        // caps the batch at the context size (more sequences than context cells abort the process in llama.cpp).
+        Check(MaxSequences, 1, Math.Min(256, Math.Min(BatchSize, ContextSize)), nameof(MaxSequences));
     }
 
     static void Check(int value, int min, int max, string name)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using RegionChat.Llm.Engine;
 using RegionChat.TestSupport;
 
@@ -61,6 +62,8 @@ public class EngineLoadTests(TinyModels models) : IClassFixture<TinyModels>
         AssertBad(new LlmEngineOptions { ModelPath = path, GpuLayers = -1 }, nameof(LlmEngineOptions.GpuLayers));
         AssertBad(new LlmEngineOptions { ModelPath = path, MaxSequences = 0 }, nameof(LlmEngineOptions.MaxSequences));
         AssertBad(new LlmEngineOptions { ModelPath = path, BatchSize = 4, MaxSequences = 8 }, nameof(LlmEngineOptions.MaxSequences));
+        // More sequences than context cells: llama.cpp would abort the whole process (GGML_ASSERT on n_outputs_max).
+        AssertBad(new LlmEngineOptions { ModelPath = path, ContextSize = 16, BatchSize = 64, MaxSequences = 32 }, nameof(LlmEngineOptions.MaxSequences));
 
         static void AssertBad(LlmEngineOptions o, string name) =>
             Assert.Equal(name, Assert.ThrowsAny<ArgumentException>(() => LlmEngine.Load(o)).ParamName);
@@ -74,5 +77,32 @@ public class EngineLoadTests(TinyModels models) : IClassFixture<TinyModels>
         File.WriteAllBytes(path, [.. "GGUF"u8, 3, 0, 0, 0, 1, 2, 3]);
         var e = Assert.Throws<InvalidDataException>(() => LlmEngine.Load(new LlmEngineOptions { ModelPath = path, Threads = 1 }));
         Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void LlamaCppsOwnLogGoesToTheLogger()
+    {
+        var log = new LinesLogger();
+        using (LlmEngine.Load(new LlmEngineOptions { ModelPath = models.Model(), ContextSize = 256, Threads = 1, BatchThreads = 1 }, log)) { }
+        // llama.cpp describes every model it loads ("llama_model_loader: …", "print_info: …") at its info level.
+        Assert.Contains(log.Lines, l => l.Level == LogLevel.Debug && l.Text.StartsWith("llama.cpp: ", StringComparison.Ordinal)
+                                        && l.Text.Contains("n_embd", StringComparison.Ordinal));
+        Assert.All(log.Lines, l => Assert.EndsWith(l.Text.Trim(), l.Text));
+    }
+
+    sealed class LinesLogger : ILogger
+    {
+        readonly List<(LogLevel Level, string Text)> lines = [];
+
+        public IReadOnlyList<(LogLevel Level, string Text)> Lines { get { lock (lines) return [.. lines]; } }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (lines) lines.Add((logLevel, formatter(state, exception)));
+        }
     }
 }

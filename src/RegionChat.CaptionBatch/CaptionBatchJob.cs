@@ -1,7 +1,7 @@
 using RegionChat.CaptionBatch.Internal;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 namespace RegionChat.CaptionBatch;
 

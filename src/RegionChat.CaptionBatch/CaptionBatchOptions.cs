@@ -1,4 +1,4 @@
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 namespace RegionChat.CaptionBatch;
 

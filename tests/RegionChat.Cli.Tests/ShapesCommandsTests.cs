@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using RegionChat.Cli.Commands;
 using RegionChat.TestSupport;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using RegionChat.Cli.Commands;
 using RegionChat.TestSupport;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 
 namespace RegionChat.Cli.Tests;

@@ -1,4 +1,4 @@
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 

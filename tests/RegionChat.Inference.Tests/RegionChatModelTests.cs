@@ -1,7 +1,7 @@
 using System.Text;
 using RegionChat.Llm.Engine;
 using RegionChat.TestSupport;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using RegionChat.Vision.Regions;
 using SixLabors.ImageSharp;

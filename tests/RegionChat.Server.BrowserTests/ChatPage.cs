@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Microsoft.Playwright;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Server.BrowserTests;
 

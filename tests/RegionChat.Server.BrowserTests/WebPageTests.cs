@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RegionChat.TestSupport;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using Xunit.Abstractions;
 
 namespace RegionChat.Server.BrowserTests;

@@ -1,7 +1,7 @@
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using PbV1 = RegionChat.Protos.V1;

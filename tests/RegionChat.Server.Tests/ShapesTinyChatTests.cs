@@ -1,5 +1,5 @@
 using RegionChat.TestSupport;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Google.Protobuf;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.PixelFormats;

@@ -1,6 +1,6 @@
 using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Vocabulary;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 // Child process for the crash tests of ResumableJsonlWriter (and a tiny fsync benchmark).
 //   write <path> <count> <maxPayloadBytes> <fsyncEvery> [<pauseAfter>] : append item-00000 .. item-<count-1>, skipping

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 namespace RegionChat.CaptionBatch.Internal;
 

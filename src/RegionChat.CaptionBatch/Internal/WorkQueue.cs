@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 namespace RegionChat.CaptionBatch.Internal;
 

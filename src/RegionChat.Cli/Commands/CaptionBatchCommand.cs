@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using RegionChat.CaptionBatch;
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 namespace RegionChat.Cli.Commands;
 

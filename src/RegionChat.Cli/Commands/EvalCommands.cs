@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using RegionChat.Training.Metrics;
+using RegionChat.Data.Metrics;
 
 namespace RegionChat.Cli.Commands;
 

@@ -3,7 +3,7 @@ using System.Globalization;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Training.Evaluation;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Cli.Commands;
 

@@ -5,7 +5,7 @@ using Grpc.Net.Client;
 using RegionChat.CaptionBatch;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using SixLabors.ImageSharp;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Cli.Commands;
 

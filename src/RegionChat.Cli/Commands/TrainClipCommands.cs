@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
 

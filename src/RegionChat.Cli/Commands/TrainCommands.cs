@@ -4,7 +4,7 @@ using RegionChat.Llm.Gguf;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Llava;
 using RegionChat.Training.Pipeline;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Cli.Commands;
 

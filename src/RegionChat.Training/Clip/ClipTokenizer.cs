@@ -1,4 +1,4 @@
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using static TorchSharp.torch;
 
 namespace RegionChat.Training.Clip;

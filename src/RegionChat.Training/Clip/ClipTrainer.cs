@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using RegionChat.Training.Clip.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
 using TorchSharp.Modules;

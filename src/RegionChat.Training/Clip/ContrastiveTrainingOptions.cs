@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 
 namespace RegionChat.Training.Clip;

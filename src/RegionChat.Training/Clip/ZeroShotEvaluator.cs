@@ -1,4 +1,4 @@
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
 using static TorchSharp.torch;

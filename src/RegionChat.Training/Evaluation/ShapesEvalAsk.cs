@@ -1,5 +1,5 @@
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Evaluation;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Evaluation;
 

@@ -1,7 +1,7 @@
 using RegionChat.Training.Clip;
 using RegionChat.Training.Llava;
-using RegionChat.Training.Metrics;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Metrics;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Evaluation;
 

@@ -4,7 +4,7 @@ using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Evaluation.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using RegionChat.Vision.Regions;
 

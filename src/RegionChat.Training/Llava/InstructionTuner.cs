@@ -3,7 +3,7 @@ using RegionChat.Llm.Gguf;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Clip.Internal;
 using RegionChat.Training.Llava.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using static TorchSharp.torch;
 
 namespace RegionChat.Training.Llava;

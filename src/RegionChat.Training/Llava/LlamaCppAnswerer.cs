@@ -1,4 +1,5 @@
 using System.Text;
+using RegionChat.Data.Shapes;
 using RegionChat.Llm.Engine;
 using static TorchSharp.torch;
 
@@ -18,7 +19,7 @@ public sealed class LlamaCppAnswerer : IDisposable
     /// <param name="ggufPath">The model's llm.gguf.</param>
     /// <param name="threads">llama.cpp threads (decode and batch).</param>
     /// <param name="parallel">Sequences generated at once (each needs ~128 KV cells).</param>
-    public LlamaCppAnswerer(string ggufPath, int threads = 1, int parallel = 8, string systemPrompt = Shapes.ShapesText.SystemLine)
+    public LlamaCppAnswerer(string ggufPath, int threads = 1, int parallel = 8, string systemPrompt = ShapesText.SystemLine)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parallel, 1);
         _parallel = parallel;

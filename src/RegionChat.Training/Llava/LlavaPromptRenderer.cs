@@ -1,5 +1,5 @@
 using RegionChat.Llm.Tokenization;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Llava;
 

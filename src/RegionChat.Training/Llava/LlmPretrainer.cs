@@ -4,7 +4,7 @@ using RegionChat.Llm.Twin;
 using RegionChat.Llm.Vocabulary;
 using RegionChat.Training.Clip.Internal;
 using RegionChat.Training.Llava.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using TorchSharp;
 using static TorchSharp.torch;
 

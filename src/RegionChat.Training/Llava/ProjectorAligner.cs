@@ -5,7 +5,7 @@ using RegionChat.Llm.Vocabulary;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Clip.Internal;
 using RegionChat.Training.Llava.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Llava;
 

@@ -1,3 +1,4 @@
+using RegionChat.Data.Shapes;
 using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Tokenization;
 using RegionChat.Llm.Twin;
@@ -24,7 +25,7 @@ public sealed class ShapesLlavaModel : IDisposable
     public const string FeatureFile = "llava.json";
 
     public ShapesLlavaModel(AlphaClipVisionTransformer vision, LlavaProjector projector, LlamaTwin llm, LlamaVocabulary vocabulary,
-        string systemPrompt = Shapes.ShapesText.SystemLine, int featureLayer = DefaultFeatureLayer, bool includeCls = false)
+        string systemPrompt = ShapesText.SystemLine, int featureLayer = DefaultFeatureLayer, bool includeCls = false)
     {
         Vision = vision ?? throw new ArgumentNullException(nameof(vision));
         Projector = projector ?? throw new ArgumentNullException(nameof(projector));
@@ -42,8 +43,8 @@ public sealed class ShapesLlavaModel : IDisposable
         Tokenizer = LlamaTokenizer.FromVocabulary(vocabulary);
         Renderer = new LlavaPromptRenderer(Tokenizer, systemPrompt);
         // The world's longest sequence: a four-object description after "describe the image".
-        string longestCaption = Shapes.ShapesText.ImageCaption(Enumerable.Repeat("a large orange triangle", 4));
-        int longest = Renderer.Render(Shapes.ShapesText.DescribeImage, longestCaption).Length(ImageTokens);
+        string longestCaption = ShapesText.ImageCaption(Enumerable.Repeat("a large orange triangle", 4));
+        int longest = Renderer.Render(ShapesText.DescribeImage, longestCaption).Length(ImageTokens);
         if (longest > llm.Shape.ContextLength)
             throw new ArgumentException($"{ImageTokens} visual tokens and the longest prompt and answer ({longest} positions) do not fit the LLM's context of {llm.Shape.ContextLength}");
     }

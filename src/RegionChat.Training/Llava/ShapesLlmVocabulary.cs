@@ -1,6 +1,6 @@
 using RegionChat.Llm.Tokenization;
 using RegionChat.Llm.Vocabulary;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Llava;
 

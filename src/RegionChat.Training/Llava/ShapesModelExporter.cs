@@ -4,7 +4,7 @@ using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Twin;
 using RegionChat.Llm.Vocabulary;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Llava;
 

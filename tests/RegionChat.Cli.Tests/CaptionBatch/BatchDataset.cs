@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 
 namespace RegionChat.Cli.Tests.CaptionBatch;

@@ -6,7 +6,7 @@ using RegionChat.Cli.Commands;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.TestSupport;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using Xunit.Abstractions;

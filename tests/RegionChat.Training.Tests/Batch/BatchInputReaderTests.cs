@@ -1,6 +1,6 @@
 using System.Text.Json;
 using RegionChat.TestSupport;
-using RegionChat.Training.Batch;
+using RegionChat.Data.Batch;
 
 namespace RegionChat.Training.Tests.Batch;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using RegionChat.TestSupport;
-using RegionChat.Training.Batch;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Batch;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 
 namespace RegionChat.Training.Tests.Batch;

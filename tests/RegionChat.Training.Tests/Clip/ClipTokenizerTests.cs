@@ -1,6 +1,6 @@
 using TorchSharp;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Tests.Clip;
 

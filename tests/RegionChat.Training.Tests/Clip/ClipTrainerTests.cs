@@ -2,7 +2,7 @@ using TorchSharp;
 using System.Text.Json.Nodes;
 using RegionChat.TestSupport;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using static TorchSharp.torch;
 

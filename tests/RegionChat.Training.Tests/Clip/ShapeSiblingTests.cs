@@ -1,5 +1,5 @@
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.TestSupport;
 
 namespace RegionChat.Training.Tests.Clip;

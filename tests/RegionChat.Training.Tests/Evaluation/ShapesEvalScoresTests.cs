@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Evaluation;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Tests.Evaluation;
 

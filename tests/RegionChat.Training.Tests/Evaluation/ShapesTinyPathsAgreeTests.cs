@@ -4,7 +4,7 @@ using RegionChat.TestSupport;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Evaluation;
 using RegionChat.Training.Llava;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Training.Tests.Clip;
 
 namespace RegionChat.Training.Tests.Evaluation;

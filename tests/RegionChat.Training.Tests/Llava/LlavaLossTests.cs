@@ -3,7 +3,7 @@ using RegionChat.Llm.Twin;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Llava;
 using RegionChat.Training.Llava.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Training.Tests.Clip;
 using RegionChat.Vision;
 using TorchSharp;

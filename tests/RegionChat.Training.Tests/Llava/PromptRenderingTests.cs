@@ -3,7 +3,7 @@ using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Vocabulary;
 using RegionChat.TestSupport;
 using RegionChat.Training.Llava;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Tests.Llava;
 

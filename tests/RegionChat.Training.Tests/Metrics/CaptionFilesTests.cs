@@ -1,5 +1,5 @@
 using RegionChat.TestSupport;
-using RegionChat.Training.Metrics;
+using RegionChat.Data.Metrics;
 
 namespace RegionChat.Training.Tests.Metrics;
 

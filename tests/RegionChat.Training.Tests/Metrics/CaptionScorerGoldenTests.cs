@@ -1,6 +1,6 @@
 using System.Text.Json;
 using RegionChat.TestSupport;
-using RegionChat.Training.Metrics;
+using RegionChat.Data.Metrics;
 
 namespace RegionChat.Training.Tests.Metrics;
 

@@ -1,4 +1,4 @@
-using RegionChat.Training.Metrics;
+using RegionChat.Data.Metrics;
 
 namespace RegionChat.Training.Tests.Metrics;
 

@@ -1,5 +1,5 @@
-using RegionChat.Training.Shapes;
-using RegionChat.Training.Shapes.Internal;
+using RegionChat.Data.Shapes;
+using RegionChat.Data.Shapes.Internal;
 
 namespace RegionChat.Training.Tests.Shapes;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using static RegionChat.Training.Tests.Shapes.SceneReference;
 
 namespace RegionChat.Training.Tests.Shapes;

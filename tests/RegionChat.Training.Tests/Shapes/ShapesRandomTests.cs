@@ -1,4 +1,4 @@
-using RegionChat.Training.Shapes.Internal;
+using RegionChat.Data.Shapes.Internal;
 
 namespace RegionChat.Training.Tests.Shapes;
 

@@ -1,4 +1,4 @@
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Clip.Internal;
 

@@ -1,6 +1,6 @@
 using RegionChat.Inference;
 using RegionChat.Training.Clip;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;

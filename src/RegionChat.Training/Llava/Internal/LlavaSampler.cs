@@ -1,6 +1,6 @@
 using RegionChat.Training.Clip;
 using RegionChat.Training.Clip.Internal;
-using RegionChat.Training.Shapes;
+using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Llava.Internal;
 

@@ -1,8 +1,8 @@
 using System.Text.RegularExpressions;
 using RegionChat.Data.Shapes;
-using static RegionChat.Training.Tests.Shapes.SceneReference;
+using static RegionChat.Data.Tests.Shapes.SceneReference;
 
-namespace RegionChat.Training.Tests.Shapes;
+namespace RegionChat.Data.Tests.Shapes;
 
 public class ShapesGeneratorTests
 {

@@ -1,6 +1,6 @@
 using RegionChat.Data.Metrics;
 
-namespace RegionChat.Training.Tests.Metrics;
+namespace RegionChat.Data.Tests.Metrics;
 
 public class CaptionTokenizerTests
 {

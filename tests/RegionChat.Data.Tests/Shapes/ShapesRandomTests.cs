@@ -1,6 +1,6 @@
 using RegionChat.Data.Shapes.Internal;
 
-namespace RegionChat.Training.Tests.Shapes;
+namespace RegionChat.Data.Tests.Shapes;
 
 public class ShapesRandomTests
 {

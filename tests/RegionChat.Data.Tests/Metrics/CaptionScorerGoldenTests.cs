@@ -2,7 +2,7 @@ using System.Text.Json;
 using RegionChat.TestSupport;
 using RegionChat.Data.Metrics;
 
-namespace RegionChat.Training.Tests.Metrics;
+namespace RegionChat.Data.Tests.Metrics;
 
 /// <summary>Scores of ../shared/goldens/caption-metrics/dev.json, computed by the reference pycocoevalcap scorers.</summary>
 public class CaptionScorerGoldenTests

@@ -1,6 +1,6 @@
 using RegionChat.Data.Metrics;
 
-namespace RegionChat.Training.Tests.Metrics;
+namespace RegionChat.Data.Tests.Metrics;
 
 /// <summary>Small corpora whose scores follow by hand from the scorers' definitions.</summary>
 public class CaptionScorerTests

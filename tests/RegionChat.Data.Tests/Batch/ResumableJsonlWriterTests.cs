@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using RegionChat.TestSupport;
 using RegionChat.Data.Batch;
 
-namespace RegionChat.Training.Tests.Batch;
+namespace RegionChat.Data.Tests.Batch;
 
 public class ResumableJsonlWriterTests
 {

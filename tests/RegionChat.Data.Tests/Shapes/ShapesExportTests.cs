@@ -4,7 +4,7 @@ using RegionChat.Data.Shapes;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace RegionChat.Training.Tests.Shapes;
+namespace RegionChat.Data.Tests.Shapes;
 
 public class ShapesExportTests
 {

@@ -2,7 +2,7 @@ using System.Text.Json;
 using RegionChat.TestSupport;
 using RegionChat.Data.Batch;
 
-namespace RegionChat.Training.Tests.Batch;
+namespace RegionChat.Data.Tests.Batch;
 
 public class BatchInputReaderTests
 {

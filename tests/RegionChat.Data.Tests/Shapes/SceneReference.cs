@@ -1,6 +1,6 @@
 using RegionChat.Data.Shapes;
 
-namespace RegionChat.Training.Tests.Shapes;
+namespace RegionChat.Data.Tests.Shapes;
 
 /// <summary>Independent re-statements of the spec used to check the generator (floating point, written from the brief).</summary>
 internal static class SceneReference

@@ -1,7 +1,7 @@
 using RegionChat.TestSupport;
 using RegionChat.Data.Metrics;
 
-namespace RegionChat.Training.Tests.Metrics;
+namespace RegionChat.Data.Tests.Metrics;
 
 public class CaptionFilesTests
 {

@@ -1,7 +1,7 @@
 using RegionChat.Data.Shapes;
 using RegionChat.Data.Shapes.Internal;
 
-namespace RegionChat.Training.Tests.Shapes;
+namespace RegionChat.Data.Tests.Shapes;
 
 public class ShapeRasterTests
 {

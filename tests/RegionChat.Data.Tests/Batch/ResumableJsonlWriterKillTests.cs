@@ -2,7 +2,7 @@ using System.Diagnostics;
 using RegionChat.TestSupport;
 using Xunit.Abstractions;
 
-namespace RegionChat.Training.Tests.Batch;
+namespace RegionChat.Data.Tests.Batch;
 
 /// <summary>Hard-kills a writing child process at random points and checks the file after every restart.</summary>
 /// <remarks>
@@ -100,7 +100,7 @@ public class ResumableJsonlWriterKillTests
         var parts = new Stack<string>();
         while (bin != null && bin.Name != "bin") { parts.Push(bin.Name); bin = bin.Parent; }
         Assert.True(bin?.Parent?.Parent != null, $"no bin folder above {AppContext.BaseDirectory}");
-        string dll = Path.Combine([bin!.Parent!.Parent!.FullName, "RegionChat.Training.Tests.Writer", "bin", .. parts, "RegionChat.Training.Tests.Writer.dll"]);
+        string dll = Path.Combine([bin!.Parent!.Parent!.FullName, "RegionChat.Data.Tests.Writer", "bin", .. parts, "RegionChat.Data.Tests.Writer.dll"]);
         Assert.True(File.Exists(dll), $"{dll} not built (it is a ProjectReference of this test project)");
         return dll;
     }

@@ -1,6 +1,6 @@
 using RegionChat.Data.Shapes;
 
-namespace RegionChat.Training.Tests.Shapes;
+namespace RegionChat.Data.Tests.Shapes;
 
 public class ShapesCorpusTests
 {

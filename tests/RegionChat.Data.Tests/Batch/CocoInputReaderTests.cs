@@ -4,7 +4,7 @@ using RegionChat.Data.Batch;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 
-namespace RegionChat.Training.Tests.Batch;
+namespace RegionChat.Data.Tests.Batch;
 
 public class CocoInputReaderTests
 {

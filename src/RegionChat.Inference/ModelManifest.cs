@@ -25,6 +25,8 @@ public sealed record ModelManifest
     public TextTowerSection? TextTower { get; init; }
     /// <summary>Optional files used only by evaluation (`regionchat eval shapes`), never by serving.</summary>
     public EvalSection? Eval { get; init; }
+    /// <summary>Optional: where `regionchat pull` fetches each file of the model from. The server never reads it.</summary>
+    public IReadOnlyList<DownloadFile>? Download { get; init; }
 
     public sealed record VisionSection
     {
@@ -82,6 +84,17 @@ public sealed record ModelManifest
         public string? Config { get; init; }
     }
 
+    /// <summary>One file `regionchat pull` fetches: where it goes in the model folder, a URL pinned to a revision, and
+    /// the SHA-256 and size it must have. Null when the publisher lists none; <see cref="Note"/> then says why.</summary>
+    public sealed record DownloadFile
+    {
+        public string Path { get; init; } = "";
+        public string Url { get; init; } = "";
+        public string? Sha256 { get; init; }
+        public long? Bytes { get; init; }
+        public string? Note { get; init; }
+    }
+
     static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -98,6 +111,25 @@ public sealed record ModelManifest
         dir = Path.GetFullPath(dir);
         string path = Path.Combine(dir, FileName);
         if (!File.Exists(path)) throw new ModelManifestException($"no {FileName} in {dir}");
+        var m = Parse(path);
+        m.Validate(filesMustExist: true);
+        return m;
+    }
+
+    /// <summary>Reads a manifest whose files are not there yet (one under deploy/, before `regionchat pull`): checks every
+    /// field, and that each file it names is in its download list. Id is the manifest's folder name.</summary>
+    public static ModelManifest ReadForDownload(string manifestPath)
+    {
+        string path = Path.GetFullPath(manifestPath);
+        if (!File.Exists(path)) throw new ModelManifestException($"no manifest at {path}");
+        var m = Parse(path);
+        if (m.Download is not { Count: > 0 }) throw new ModelManifestException($"{m.Id}: {path} has no download list");
+        m.Validate(filesMustExist: false);
+        return m;
+    }
+
+    static ModelManifest Parse(string path)
+    {
         ModelManifest m;
         try
         {
@@ -108,13 +140,33 @@ public sealed record ModelManifest
         {
             throw new ModelManifestException($"{path}: {e.Message}");
         }
-        m = m with { Id = new DirectoryInfo(dir).Name, Directory = dir };
-        m.Validate();
-        return m;
+        string dir = Path.GetDirectoryName(path)!;
+        return m with { Id = new DirectoryInfo(dir).Name, Directory = dir };
     }
 
     /// <summary>Resolves a manifest-relative path, refusing anything that leaves the model folder.</summary>
     public string Resolve(string relative, string field)
+    {
+        string full = Inside(relative, field);
+        if (!File.Exists(full)) throw new ModelManifestException($"{Id}: {field} file '{relative}' not found");
+        return full;
+    }
+
+    /// <summary>Resolve when the files must exist; otherwise the same checks except existence, plus: the file must be
+    /// in the download list (else pull would install a model that cannot load).</summary>
+    void Check(string relative, string field, bool fileMustExist)
+    {
+        if (fileMustExist)
+        {
+            Resolve(relative, field);
+            return;
+        }
+        string full = Inside(relative, field);
+        if (Download?.Any(d => Path.GetFullPath(Path.Combine(Directory, d.Path)) == full) != true)
+            throw new ModelManifestException($"{Id}: {field} '{relative}' is not in the download list");
+    }
+
+    string Inside(string relative, string field)
     {
         if (string.IsNullOrWhiteSpace(relative)) throw new ModelManifestException($"{Id}: {field} is empty");
         if (Path.IsPathRooted(relative)) throw new ModelManifestException($"{Id}: {field} must be relative to the model folder, got '{relative}'");
@@ -122,14 +174,14 @@ public sealed record ModelManifest
         string root = Directory.EndsWith(Path.DirectorySeparatorChar) ? Directory : Directory + Path.DirectorySeparatorChar;
         if (!full.StartsWith(root, StringComparison.Ordinal))
             throw new ModelManifestException($"{Id}: {field} '{relative}' leaves the model folder");
-        if (!File.Exists(full)) throw new ModelManifestException($"{Id}: {field} file '{relative}' not found");
         return full;
     }
 
-    void Validate()
+    void Validate(bool filesMustExist)
     {
-        Resolve(Vision.Weights, "vision.weights");
-        if (Vision.Config != null) Resolve(Vision.Config, "vision.config");
+        if (Download != null) ValidateDownload(Download);
+        Check(Vision.Weights, "vision.weights", filesMustExist);
+        if (Vision.Config != null) Check(Vision.Config, "vision.config", filesMustExist);
         if (Vision.Preprocess is not ("pad" or "crop"))
             throw new ModelManifestException($"{Id}: vision.preprocess must be \"pad\" or \"crop\", got \"{Vision.Preprocess}\"");
         if (Vision.SelectFeature is not ("patch" or "cls_patch"))
@@ -138,22 +190,53 @@ public sealed record ModelManifest
             throw new ModelManifestException($"{Id}: vision.dtype must be float32, bfloat16 or float16, got \"{Vision.Dtype}\"");
         if ((Projector.Weights == null) == (Projector.Mmproj == null))
             throw new ModelManifestException($"{Id}: projector needs exactly one of weights or mmproj");
-        if (Projector.Weights != null) Resolve(Projector.Weights, "projector.weights");
-        if (Projector.Mmproj != null) Resolve(Projector.Mmproj, "projector.mmproj");
-        Resolve(Llm.Gguf, "llm.gguf");
+        if (Projector.Weights != null) Check(Projector.Weights, "projector.weights", filesMustExist);
+        if (Projector.Mmproj != null) Check(Projector.Mmproj, "projector.mmproj", filesMustExist);
+        Check(Llm.Gguf, "llm.gguf", filesMustExist);
         if (Llm.Template is not ("llava_v1" or "vicuna_v1" or "gguf"))
             throw new ModelManifestException($"{Id}: llm.template must be llava_v1, vicuna_v1 or gguf, got \"{Llm.Template}\"");
         if (TextTower != null)
         {
-            Resolve(TextTower.Weights, "text_tower.weights");
-            if (TextTower.Config != null) Resolve(TextTower.Config, "text_tower.config");
+            Check(TextTower.Weights, "text_tower.weights", filesMustExist);
+            if (TextTower.Config != null) Check(TextTower.Config, "text_tower.config", filesMustExist);
         }
         if (Eval?.ClipVision is { } clip)
         {
-            Resolve(clip.Weights, "eval.clip_vision.weights");
-            if (clip.Config != null) Resolve(clip.Config, "eval.clip_vision.config");
+            Check(clip.Weights, "eval.clip_vision.weights", filesMustExist);
+            if (clip.Config != null) Check(clip.Config, "eval.clip_vision.config", filesMustExist);
         }
     }
+
+    void ValidateDownload(IReadOnlyList<DownloadFile> files)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < files.Count; i++)
+        {
+            var f = files[i];
+            string field = $"download[{i}]";
+            string full = Inside(f.Path, field + ".path");
+            if (string.Equals(Path.GetFileName(full), FileName, StringComparison.Ordinal))
+                throw new ModelManifestException($"{Id}: {field}.path must not be {FileName} (pull writes it)");
+            if (!seen.Add(full)) throw new ModelManifestException($"{Id}: {field}.path '{f.Path}' is listed twice");
+            if (!Uri.TryCreate(f.Url, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http"))
+                throw new ModelManifestException($"{Id}: {field}.url must be an absolute http(s) URL, got '{f.Url}'");
+            // A Hugging Face /resolve/<revision>/ URL must name a commit: a branch such as main can change under the hash.
+            var segments = url.AbsolutePath.Split('/');
+            int resolve = Array.IndexOf(segments, "resolve");
+            if (resolve >= 0 && (resolve + 1 >= segments.Length || !IsHex(segments[resolve + 1], 40)))
+                throw new ModelManifestException(
+                    $"{Id}: {field}.url must be pinned to a revision (a 40-hex commit after /resolve/), got '{f.Url}'");
+            if (Array.IndexOf(segments, "blob") >= 0)
+                throw new ModelManifestException($"{Id}: {field}.url is a /blob/ page (HTML), not the file: use /resolve/<commit>/, got '{f.Url}'");
+            if (f.Sha256 != null && !IsHex(f.Sha256, 64))
+                throw new ModelManifestException($"{Id}: {field}.sha256 must be 64 hex digits or null, got '{f.Sha256}'");
+            if (f.Sha256 == null && string.IsNullOrWhiteSpace(f.Note))
+                throw new ModelManifestException($"{Id}: {field}.sha256 is null, so {field}.note must say why the file cannot be verified");
+            if (f.Bytes is <= 0) throw new ModelManifestException($"{Id}: {field}.bytes must be positive or null, got {f.Bytes}");
+        }
+    }
+
+    static bool IsHex(string s, int length) => s.Length == length && s.All(char.IsAsciiHexDigit);
 
     /// <summary>Every model folder (one holding model.json) directly under <paramref name="modelsRoot"/>.</summary>
     public static IReadOnlyList<string> Discover(string modelsRoot) =>

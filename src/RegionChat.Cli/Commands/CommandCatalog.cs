@@ -18,5 +18,6 @@ internal static class CommandCatalog
         yield return CaptionCommand.Create();
         yield return CaptionBatchCommand.Create();
         yield return TrainCommands.Create();
+        yield return PullCommand.Create();
     }
 }

@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace RegionChat.Cli.Pull.Internal;
+
+/// <summary>
+/// Fetches one URL into a partial file, continuing where an earlier attempt stopped (HTTP Range). A server that answers
+/// a range request with the whole file (200 instead of 206) is followed: the partial file starts over. A broken
+/// connection keeps what arrived, so the next run asks only for the rest.
+/// </summary>
+internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool interactive, TimeSpan idleTimeout)
+{
+    const int BufferSize = 1 << 20;
+
+    /// <summary>Downloads <paramref name="url"/> into <paramref name="partial"/> until the server has sent everything
+    /// (it is checked afterwards). <paramref name="file"/> names the file in messages.</summary>
+    public async Task RunAsync(string file, Uri url, string partial, long? expectedBytes, CancellationToken cancellation)
+    {
+        long have = File.Exists(partial) ? new FileInfo(partial).Length : 0;
+        if (expectedBytes is { } n && have > n) have = Restart(partial);
+        if (expectedBytes is { } m && have == m) return; // an earlier run got every byte but stopped before the check
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new PullException($"{file}: cannot fetch {url}: {e.Message}");
+        }
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && have > 0) return; // nothing after `have`: the check decides
+            if (!response.IsSuccessStatusCode)
+                throw new PullException($"{file}: {url} answered {(int)response.StatusCode} {response.ReasonPhrase}; nothing installed");
+            if (response.Content.Headers.ContentType?.MediaType is "text/html")
+                throw new PullException($"{file}: {url} sent an HTML page (Content-Type text/html), not the file; nothing installed");
+
+            bool append = response.StatusCode == HttpStatusCode.PartialContent;
+            if (append && response.Content.Headers.ContentRange?.From != have)
+                throw new PullException($"{file}: {url} answered the range request from byte {have} with " +
+                                        $"'{response.Content.Headers.ContentRange}'; delete {partial} and rerun");
+            if (!append && have > 0)
+            {
+                error.WriteLine($"{file}: the server ignored the range request (200, not 206): starting over");
+                have = Restart(partial);
+            }
+            long? total = append ? response.Content.Headers.ContentRange?.Length ?? have + response.Content.Headers.ContentLength
+                                 : response.Content.Headers.ContentLength;
+            if (expectedBytes is { } e && total is { } t && t != e)
+                throw new PullException(string.Create(CultureInfo.InvariantCulture, $"{file}: {url} has {t:N0} bytes, the manifest says {e:N0}; nothing installed"));
+
+            var bar = new DownloadProgressBar(error, interactive, file, have, total ?? expectedBytes);
+            long received = have;
+            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            try
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(cancellation);
+                await using var output = new FileStream(partial, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, useAsync: true);
+                var buffer = new byte[BufferSize];
+                while (true)
+                {
+                    idle.CancelAfter(idleTimeout);
+                    int read = await body.ReadAsync(buffer, idle.Token);
+                    if (read == 0) break;
+                    await output.WriteAsync(buffer.AsMemory(0, read), cancellation);
+                    received += read;
+                    bar.Report(received);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException
+                                           || ex is OperationCanceledException && !cancellation.IsCancellationRequested)
+            {
+                bar.Finish();
+                string why = ex is OperationCanceledException ? $"no data for {idleTimeout.TotalSeconds:F0} s" : ex.Message;
+                throw new PullException(string.Create(CultureInfo.InvariantCulture,
+                    $"{file}: the download broke after {received:N0}{(total is { } tt ? $" of {tt:N0}" : "")} bytes ({why}); they are kept in {partial}: rerun pull to resume"));
+            }
+            bar.Finish();
+        }
+    }
+
+    static long Restart(string partial)
+    {
+        File.Delete(partial);
+        return 0;
+    }
+}

@@ -1,0 +1,81 @@
+using RegionChat.Cli.Pull.Internal;
+using RegionChat.Inference;
+
+namespace RegionChat.Cli.Pull;
+
+/// <summary>
+/// `regionchat pull`: installs the model a manifest describes into <c>models/&lt;id&gt;/</c>. Each file of its download
+/// list is fetched into <c>&lt;file&gt;.partial</c> beside its place (resumable), checked against the manifest's size
+/// and SHA-256, and only then moved into place; the manifest is written last, so the server never sees a half-pulled
+/// model. Files already in place that pass the check are kept.
+/// </summary>
+internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWriter log, bool interactive)
+{
+    /// <summary>Pulls the model of <paramref name="manifestPath"/>.</summary>
+    public async Task<PullResult> PullAsync(string manifestPath, CancellationToken cancellation)
+    {
+        var manifest = ModelManifest.ReadForDownload(manifestPath);
+        var files = manifest.Download!;
+        var unverified = files.Where(f => f.Sha256 == null).ToList();
+        if (unverified.Count > 0 && !options.AllowUnverified)
+            throw new PullException(
+                $"{manifest.Id}: the manifest has no SHA-256 for {string.Join(", ", unverified.Select(f => $"{f.Path} ({f.Note})"))}; " +
+                "pull installs only files it can verify: rerun with --allow-unverified to install them unchecked (their SHA-256 is printed)");
+
+        string target = Path.GetFullPath(Path.Combine(options.ModelsRoot, manifest.Id));
+        Directory.CreateDirectory(target);
+        var download = new ResumableDownload(http, log, interactive, options.IdleTimeout);
+        int fetched = 0;
+        foreach (var file in files)
+        {
+            string final = Path.Combine(target, file.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+            if (File.Exists(final))
+            {
+                var (problem, _) = await FileCheck.CheckAsync(final, file.Bytes, file.Sha256, hashAlways: false, cancellation);
+                if (problem == null)
+                {
+                    log.WriteLine($"{file.Path}: already present{(file.Sha256 != null ? " and verified" : " (unverified)")}");
+                    continue;
+                }
+                log.WriteLine($"{file.Path}: present but {problem}: downloading it again");
+                File.Delete(final);
+            }
+
+            var url = new Uri(file.Url);
+            if (options.Mirror is { } mirror) url = MirrorUrl.Apply(url, mirror);
+            string partial = final + ".partial";
+            log.WriteLine($"{file.Path}: fetching {url}");
+            await download.RunAsync(file.Path, url, partial, file.Bytes, cancellation);
+
+            var (wrong, sha256) = await FileCheck.CheckAsync(partial, file.Bytes, file.Sha256, hashAlways: true, cancellation);
+            if (wrong != null)
+            {
+                File.Delete(partial); // a complete but wrong download is no base for a resume
+                throw new PullException($"{file.Path}: the download {wrong}; nothing installed (the partial download was deleted)");
+            }
+            File.Move(partial, final, overwrite: true);
+            fetched++;
+            log.WriteLine(file.Sha256 != null
+                ? $"{file.Path}: verified (SHA-256 {sha256})"
+                : $"{file.Path}: installed UNVERIFIED (--allow-unverified); its SHA-256 is {sha256}");
+        }
+
+        InstallManifest(manifestPath, target);
+        ModelManifest.Load(target); // what the server and `caption` will do with the folder
+        log.Flush();
+        return new PullResult(manifest.Id, target, files.Count, fetched);
+    }
+
+    /// <summary>The installed model: its id and folder, how many files it has and how many this run downloaded.</summary>
+    public sealed record PullResult(string Id, string Folder, int Files, int Downloaded);
+
+    static void InstallManifest(string manifestPath, string target)
+    {
+        string source = Path.GetFullPath(manifestPath);
+        string destination = Path.Combine(target, ModelManifest.FileName);
+        if (string.Equals(source, destination, StringComparison.Ordinal)) return; // pulling a manifest in place
+        File.Copy(source, destination + ".partial", overwrite: true);
+        File.Move(destination + ".partial", destination, overwrite: true);
+    }
+}

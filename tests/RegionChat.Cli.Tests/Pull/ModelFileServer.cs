@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace RegionChat.Cli.Tests.Pull;
+
+/// <summary>What a served file does wrong.</summary>
+[Flags]
+public enum FileFault
+{
+    None = 0,
+    /// <summary>The first response for the file stops after <c>cutAfter</c> bytes of the file and the connection is dropped.</summary>
+    CutOnce = 1,
+    /// <summary>One byte in the middle flipped (same size, wrong hash).</summary>
+    Corrupt = 2,
+    /// <summary>An HTML error page with Content-Type text/html and status 200.</summary>
+    HtmlPage = 4,
+    /// <summary>An HTML page sent as application/octet-stream (a mirror that labels everything binary).</summary>
+    HtmlBody = 8,
+    /// <summary>Range headers ignored: always 200 with the whole file.</summary>
+    IgnoreRange = 16,
+    /// <summary>The file without its last 100 bytes, with a matching Content-Length (a short file on the server).</summary>
+    Short = 32,
+}
+
+/// <summary>
+/// A loopback HTTP server (Kestrel on 127.0.0.1, a free port) serving files for pull tests: "Range: bytes=N-" answered
+/// with 206, per-file faults, and a log of every request with its Range header and the bytes sent.
+/// </summary>
+internal sealed class ModelFileServer : IAsyncDisposable
+{
+    public sealed record Request(string Path, string? Range, int Status, long BytesSent);
+
+    sealed record Served(byte[] Data, FileFault Fault, long CutAfter)
+    {
+        public bool Cut;
+    }
+
+    readonly ConcurrentDictionary<string, Served> files = new(StringComparer.Ordinal);
+    readonly ConcurrentQueue<Request> requests = new();
+    readonly WebApplication app;
+
+    ModelFileServer(WebApplication app, Uri address)
+    {
+        this.app = app;
+        Address = address;
+    }
+
+    public Uri Address { get; }
+    public IReadOnlyList<Request> Requests => [.. requests];
+    public IReadOnlyList<Request> RequestsFor(string path) => [.. requests.Where(r => r.Path == path)];
+
+    public string Url(string path) => new Uri(Address, path).ToString();
+
+    public void Serve(string path, byte[] data, FileFault fault = FileFault.None, long cutAfter = 0) =>
+        files[path] = new Served(data, fault, cutAfter);
+
+    public static async Task<ModelFileServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        ModelFileServer? server = null;
+        app.Run(context => server!.HandleAsync(context));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        server = new ModelFileServer(app, new Uri(address));
+        return server;
+    }
+
+    async Task HandleAsync(HttpContext context)
+    {
+        string path = context.Request.Path.Value ?? "";
+        string? range = context.Request.Headers.Range.Count > 0 ? context.Request.Headers.Range.ToString() : null;
+        var response = context.Response;
+        if (!files.TryGetValue(path, out var file))
+        {
+            response.StatusCode = 404;
+            requests.Enqueue(new Request(path, range, 404, 0));
+            return;
+        }
+        if ((file.Fault & (FileFault.HtmlPage | FileFault.HtmlBody)) != 0)
+        {
+            var page = Encoding.UTF8.GetBytes("<!DOCTYPE html>\n<html><body><h1>Access denied</h1></body></html>\n");
+            response.ContentType = file.Fault.HasFlag(FileFault.HtmlPage) ? "text/html; charset=utf-8" : "application/octet-stream";
+            response.ContentLength = page.Length;
+            await response.Body.WriteAsync(page);
+            requests.Enqueue(new Request(path, range, 200, page.Length));
+            return;
+        }
+
+        byte[] data = file.Data;
+        if (file.Fault.HasFlag(FileFault.Corrupt))
+        {
+            data = (byte[])data.Clone();
+            data[data.Length / 2] ^= 0xFF;
+        }
+        if (file.Fault.HasFlag(FileFault.Short)) data = data[..^100];
+
+        long from = 0;
+        response.StatusCode = 200;
+        if (range != null && !file.Fault.HasFlag(FileFault.IgnoreRange) && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        {
+            from = long.Parse(range["bytes=".Length..^1]);
+            if (from >= data.Length)
+            {
+                response.StatusCode = 416;
+                response.Headers.ContentRange = $"bytes */{data.Length}";
+                requests.Enqueue(new Request(path, range, 416, 0));
+                return;
+            }
+            response.StatusCode = 206;
+            response.Headers.ContentRange = $"bytes {from}-{data.Length - 1}/{data.Length}";
+        }
+        response.ContentType = "application/octet-stream";
+        response.ContentLength = data.Length - from;
+
+        bool cut;
+        lock (file)
+        {
+            cut = file.Fault.HasFlag(FileFault.CutOnce) && !file.Cut;
+            file.Cut |= cut;
+        }
+        long end = cut ? Math.Min(file.CutAfter, data.Length) : data.Length;
+        await response.Body.WriteAsync(data.AsMemory((int)from, (int)(end - from)));
+        requests.Enqueue(new Request(path, range, response.StatusCode, end - from));
+        if (cut)
+        {
+            await response.Body.FlushAsync();
+            await Task.Delay(200); // let the client read what was sent before the connection goes
+            context.Abort();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}

@@ -3,8 +3,8 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using System.Security.Cryptography;
 using RegionChat.Client.Internal;
-using RegionChat.Protos;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Client;
@@ -24,7 +24,12 @@ public sealed class RegionChatClient : IDisposable
     /// <summary>UploadImage sends images in pieces of this size.</summary>
     public const int UploadChunkBytes = 256 << 10;
 
+    /// <summary><see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> sends images up to this size as one
+    /// PutImage, larger ones as an UploadImage stream.</summary>
+    public const int PutImageBytes = 1 << 20;
+
     readonly GrpcChannel channel;
+    readonly ImageUploads uploads = new();
 
     /// <summary>Connects to <paramref name="address"/> ("http://host:port" for h2c, "https://…" for TLS; "host:port"
     /// means http). With an <paramref name="apiKey"/>, every call carries "authorization: Bearer KEY".</summary>
@@ -57,6 +62,46 @@ public sealed class RegionChatClient : IDisposable
     /// (CaptionStream) or that need the raw request.</summary>
     public PbV1.RegionChat.RegionChatClient Grpc { get; }
 
+    /// <summary>
+    /// Stores an image on the server once per client: the first call uploads it (PutImage, or an UploadImage stream
+    /// above <see cref="PutImageBytes"/>), later calls with the same bytes return its id without a call. When a request
+    /// fails because the server has dropped the image from its store (NotFound naming its id), the client forgets it,
+    /// so the next store uploads it again. Concurrent stores of the same image share one upload.
+    /// </summary>
+    public Task<PbV1.ImageRef> StoreImageAsync(ReadOnlyMemory<byte> encoded, CancellationToken cancellationToken = default)
+    {
+        if (encoded.IsEmpty) throw new ArgumentException("an image needs its encoded bytes", nameof(encoded));
+        return StoreImageAsync(ContentId(encoded.Span), _ => Task.FromResult(encoded), cancellationToken);
+    }
+
+    /// <summary>As <see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> for a caller that already knows
+    /// the image's content id (<see cref="ContentId"/> of its bytes): <paramref name="read"/> is called only when the image
+    /// has to be uploaded. An upload shared by concurrent callers runs on the first caller's token.</summary>
+    public Task<PbV1.ImageRef> StoreImageAsync(string contentId, Func<CancellationToken, Task<ReadOnlyMemory<byte>>> read,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(contentId);
+        ArgumentNullException.ThrowIfNull(read);
+        return uploads.GetOrUploadAsync(contentId, async () =>
+        {
+            var bytes = await read(cancellationToken).ConfigureAwait(false);
+            if (bytes.IsEmpty) throw new ArgumentException($"image '{contentId}': no bytes to store", nameof(read));
+            return bytes.Length <= PutImageBytes
+                ? await PutImageAsync(bytes, cancellationToken).ConfigureAwait(false)
+                : await UploadAsync(bytes, cancellationToken).ConfigureAwait(false);
+        });
+    }
+
+    /// <summary>Whether this client has stored the image with this content id (and has not seen the server drop it).</summary>
+    public bool IsImageStored(string contentId) => uploads.Contains(contentId);
+
+    /// <summary>Forgets that the server holds this image, so the next <see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
+    /// uploads it again (the client does this itself when a request fails because the image is gone).</summary>
+    public void ForgetImage(string contentId) => uploads.Forget(contentId);
+
+    /// <summary>An image's content id as the server computes it: "sha256:" and the lower-case hex SHA-256 of the bytes.</summary>
+    public static string ContentId(ReadOnlySpan<byte> encoded) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(encoded));
+
     /// <summary>Stores an image on the server; pass the result (or its <c>ImageId</c>) as a <see cref="ChatImage"/>.
     /// The id is the SHA-256 of the bytes, so storing the same image twice is harmless.</summary>
     public Task<PbV1.ImageRef> PutImageAsync(ReadOnlyMemory<byte> encoded, CancellationToken cancellationToken = default) =>
@@ -74,6 +119,22 @@ public sealed class RegionChatClient : IDisposable
             int read;
             while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e) { throw RpcErrors.Map("UploadImage", e, cancellationToken); }
+    }
+
+    async Task<PbV1.ImageRef> UploadAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var call = Grpc.UploadImage(cancellationToken: cancellationToken);
+            for (int offset = 0; offset < bytes.Length; offset += UploadChunkBytes)
+            {
+                var chunk = bytes.Slice(offset, Math.Min(UploadChunkBytes, bytes.Length - offset));
+                await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(chunk.Span) }, cancellationToken).ConfigureAwait(false);
+            }
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             return await call.ResponseAsync.ConfigureAwait(false);
         }
@@ -100,7 +161,11 @@ public sealed class RegionChatClient : IDisposable
         {
             bool more;
             try { more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false); }
-            catch (RpcException e) { throw RpcErrors.Map("Chat", e, cancellationToken); }
+            catch (RpcException e)
+            {
+                NoteImageGone(e, request.Message?.Image);
+                throw RpcErrors.Map("Chat", e, cancellationToken);
+            }
             if (!more) yield break;
             yield return call.ResponseStream.Current;
         }
@@ -129,7 +194,32 @@ public sealed class RegionChatClient : IDisposable
     /// <summary>Captions one region of one image (no session is kept). <paramref name="instruction"/> null = the model's
     /// default caption prompt.</summary>
     public Task<PbV1.CaptionResponse> CaptionAsync(ChatImage image, ImageRegion? region = null, string? instruction = null,
-        GenerationOptions? generation = null, string? model = null, CancellationToken cancellationToken = default)
+        GenerationOptions? generation = null, string? model = null, CancellationToken cancellationToken = default) =>
+        CaptionAsync(CaptionRequest(image, region, instruction, generation, model), cancellationToken);
+
+    /// <summary>As <see cref="CaptionAsync(ChatImage, ImageRegion?, string?, GenerationOptions?, string?, CancellationToken)"/>,
+    /// for a request built by hand.</summary>
+    public async Task<PbV1.CaptionResponse> CaptionAsync(PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            using var call = Grpc.CaptionAsync(request, cancellationToken: cancellationToken);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            NoteImageGone(e, request.Image);
+            throw RpcErrors.Map("Caption", e, cancellationToken);
+        }
+    }
+
+    /// <summary>Opens a CaptionStream call: many items over one stream, several in flight, a result per item. Dispose it
+    /// when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
+    public CaptionStream OpenCaptionStream(CancellationToken cancellationToken = default) =>
+        new(this, Grpc.CaptionStream(cancellationToken: cancellationToken), cancellationToken);
+
+    internal static PbV1.CaptionRequest CaptionRequest(ChatImage image, ImageRegion? region, string? instruction, GenerationOptions? generation, string? model)
     {
         ArgumentNullException.ThrowIfNull(image);
         var request = new PbV1.CaptionRequest
@@ -142,7 +232,14 @@ public sealed class RegionChatClient : IDisposable
             MaxTokens = generation?.MaxTokensField() ?? 0,
         };
         if (generation?.Stop is { } stop) request.Stop.AddRange(stop);
-        return UnaryAsync("Caption", ct => Grpc.CaptionAsync(request, cancellationToken: ct), cancellationToken);
+        return request;
+    }
+
+    /// <summary>A request that named a stored image failed because the server no longer holds it: forget it, so the
+    /// next store uploads it again.</summary>
+    void NoteImageGone(RpcException e, PbV1.ImageInput? image)
+    {
+        if (image?.ImageId is { Length: > 0 } id && RpcErrors.IsImageGone(e.StatusCode, e.Status.Detail, id)) ForgetImage(id);
     }
 
     /// <summary>The models the server serves and its default.</summary>
@@ -170,14 +267,18 @@ public sealed class RegionChatClient : IDisposable
         catch (RpcException e) { throw RpcErrors.Map(method, e, ct); }
     }
 
-    static Uri ParseAddress(string address)
+    /// <summary>A server address as a URI: "http://host:port" (h2c), "https://host:port" (TLS), or "host:port", which
+    /// means http. Throws <see cref="ArgumentException"/> naming the address when it is none of these.</summary>
+    public static Uri ParseAddress(string address)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);
-        if (!address.Contains("://", StringComparison.Ordinal)) address = "http://" + address;
-        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-            throw new ArgumentException($"'{address}' is not an http:// or https:// address", nameof(address));
+        string a = address.Trim();
+        if (!a.Contains("://", StringComparison.Ordinal)) a = "http://" + a;
+        if (!Uri.TryCreate(a, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"'{address}' is not an http:// or https:// address");
         return uri;
     }
 
+    /// <summary>Closes the connection; calls still running are cancelled.</summary>
     public void Dispose() => channel.Dispose();
 }

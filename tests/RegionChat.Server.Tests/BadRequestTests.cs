@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
-using RegionChat.Protos;
+using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;

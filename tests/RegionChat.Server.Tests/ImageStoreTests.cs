@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Grpc.Core;
-using RegionChat.Protos;
+using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using RegionChat.Client;
 
 namespace RegionChat.CaptionBatch.Internal;
 
@@ -21,7 +22,7 @@ internal static class RpcOutcomes
     public static string Describe(StatusCode code, string message) =>
         $"{Name(code)}: {(string.IsNullOrEmpty(message) ? "(no message)" : message)}";
 
-    public static string Describe(RpcException e) => Describe(e.StatusCode, e.Status.Detail);
+    public static string Describe(RegionChatException e) => Describe(e.StatusCode, e.Detail);
 
     /// <summary>The canonical upper-case name (as in google.rpc.Code), e.g. INVALID_ARGUMENT.</summary>
     public static string Name(StatusCode code) => code switch

@@ -3,39 +3,30 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http;
 using System.Text.Json.Nodes;
-using Google.Protobuf;
-using Grpc.Core;
-using Grpc.Net.Client;
-using RegionChat.Protos;
+using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>
 /// One server's share of the job: a CaptionStream call that keeps up to Concurrency items in flight, taking items from
-/// the shared queue as results come back. Images are uploaded once (by content id) and then referred to by id.
+/// the shared queue as results come back, through <see cref="RegionChatClient"/>. Images are stored once per server (by
+/// content id; again when the server has dropped one) and then referred to by id.
 /// When the stream or the connection fails, the items in flight go back to the queue (other lanes take them) and the
 /// lane reconnects with backoff; after more consecutive failures than the job's retries it counts as down.
 /// </summary>
 internal sealed class ServerLane : IDisposable
 {
-    /// <summary>Images above this go up as a chunked UploadImage stream; below it, as one PutImage.</summary>
-    const int PutImageBytes = 1 << 20, UploadChunkBytes = 256 << 10;
     static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10), UploadTimeout = TimeSpan.FromMinutes(2);
 
     readonly JobState job;
     readonly LocalImages images;
-    readonly GrpcChannel channel;
-    readonly PbV1.RegionChat.RegionChatClient client;
-    readonly Metadata headers = [];
-    /// <summary>Content id → the server's image id, uploaded once per server.</summary>
-    readonly ConcurrentDictionary<string, Lazy<Task<string>>> uploaded = new(StringComparer.Ordinal);
+    readonly RegionChatClient client;
     int resultsThisStream;
 
     sealed class InFlight(WorkItem item)
     {
         public WorkItem Item { get; } = item;
-        public string? ContentId;
         public long Sent = Stopwatch.GetTimestamp();
     }
 
@@ -44,13 +35,7 @@ internal sealed class ServerLane : IDisposable
         this.job = job;
         this.images = images;
         Stats = job.AddServer(address);
-        channel = GrpcChannel.ForAddress(ServerAddress.Parse(address), new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = 64 << 20,
-            MaxSendMessageSize = 64 << 20,
-        });
-        client = new PbV1.RegionChat.RegionChatClient(channel);
-        if (!string.IsNullOrEmpty(job.Options.ApiKey)) headers.Add("authorization", "Bearer " + job.Options.ApiKey);
+        client = new RegionChatClient(ServerAddress.Parse(address), job.Options.ApiKey);
     }
 
     public ServerStats Stats { get; }
@@ -83,7 +68,7 @@ internal sealed class ServerLane : IDisposable
                 // The job ended (or every item is done) while this lane probed or streamed: not the server's failure.
                 break;
             }
-            catch (RpcException e) when (RpcOutcomes.IsRefused(e.StatusCode))
+            catch (RegionChatException e) when (RpcOutcomes.IsRefused(e.StatusCode))
             {
                 Stats.LastError = RpcOutcomes.Describe(e);
                 job.Abort($"server {Address} refused the job: {RpcOutcomes.Describe(e)}", e);
@@ -103,11 +88,15 @@ internal sealed class ServerLane : IDisposable
         }
     }
 
-    static bool IsConnectionFailure(Exception e) => e is RpcException or IOException or HttpRequestException or ObjectDisposedException;
+    /// <summary>What makes a lane back off and reconnect: a failed call or stream, a broken connection, or a call that
+    /// timed out (cancelled while the job itself goes on).</summary>
+    static bool IsConnectionFailure(Exception e) =>
+        e is RegionChatException or IOException or HttpRequestException or ObjectDisposedException or OperationCanceledException;
 
     static string Describe(Exception e) => e switch
     {
-        RpcException r => RpcOutcomes.Describe(r),
+        RegionChatException r => RpcOutcomes.Describe(r),
+        OperationCanceledException => "no answer in time",
         ServerGoingAwayException => e.Message,
         _ => $"{e.GetType().Name}: {e.Message}",
     };
@@ -115,7 +104,9 @@ internal sealed class ServerLane : IDisposable
     /// <summary>A cheap call first, so a dead server fails here and takes no item.</summary>
     async Task ProbeAsync(CancellationToken ct)
     {
-        await client.ListModelsAsync(new PbV1.ListModelsRequest(), new CallOptions(headers, DateTime.UtcNow + ProbeTimeout, ct)).ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ProbeTimeout);
+        await client.ListModelsAsync(timeout.Token).ConfigureAwait(false);
     }
 
     /// <summary>One CaptionStream call until the queue is done (returns) or the call fails (throws, after handing the
@@ -126,9 +117,9 @@ internal sealed class ServerLane : IDisposable
         var ct = streamStop.Token;
         var inflight = new ConcurrentDictionary<string, InFlight>(StringComparer.Ordinal);
         using var window = new SemaphoreSlim(job.Options.Concurrency);
-        using var call = client.CaptionStream(new CallOptions(headers, cancellationToken: ct));
-        var sender = SendAsync(call, inflight, window, ct);
-        var reader = ReadAsync(call, inflight, window, ct);
+        using var stream = client.OpenCaptionStream(ct);
+        var sender = SendAsync(stream, inflight, window, ct);
+        var reader = ReadAsync(stream, inflight, window, ct);
         Exception? failure = null;
         try
         {
@@ -146,7 +137,7 @@ internal sealed class ServerLane : IDisposable
         try { await Task.WhenAll(sender, reader).ConfigureAwait(false); }
         catch (Exception) { /* reported through failure */ }
         // A write that failed because the call had ended says less than the read that saw why it ended.
-        if (failure != null && failure is not RpcException && reader.Exception?.InnerException is RpcException cause) failure = cause;
+        if (failure != null && failure is not RegionChatException && reader.Exception?.InnerException is RegionChatException cause) failure = cause;
 
         // The job is stopping: the items in flight stay unrecorded (a rerun does them).
         if (job.Token.IsCancellationRequested) return;
@@ -156,8 +147,7 @@ internal sealed class ServerLane : IDisposable
         if (failure != null) throw failure;
     }
 
-    async Task SendAsync(AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,
-        ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    async Task SendAsync(CaptionStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
     {
         while (true)
         {
@@ -176,30 +166,15 @@ internal sealed class ServerLane : IDisposable
                 continue;
             }
             entry.Sent = Stopwatch.GetTimestamp();
-            try
-            {
-                await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = item.Id, Request = request }, ct).ConfigureAwait(false);
-            }
-            catch (InvalidOperationException e)
-            {
-                // grpc-dotnet refuses writes once the call has completed (the server went away meanwhile).
-                throw new IOException("the stream closed: " + e.Message, e);
-            }
+            // On a stream that has ended (the server went away meanwhile) this throws why it ended.
+            await stream.SendAsync(item.Id, request, ct).ConfigureAwait(false);
         }
-        try
-        {
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new IOException("the stream closed: " + e.Message, e);
-        }
+        await stream.CompleteAsync().ConfigureAwait(false);
     }
 
-    async Task ReadAsync(AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,
-        ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    async Task ReadAsync(CaptionStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
     {
-        await foreach (var result in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+        await foreach (var result in stream.ReadAllAsync(ct).ConfigureAwait(false))
         {
             if (!inflight.TryRemove(result.Id, out var entry)) continue; // not ours (cannot happen): ignore
             Interlocked.Increment(ref resultsThisStream);
@@ -212,34 +187,28 @@ internal sealed class ServerLane : IDisposable
     }
 
     /// <summary>Records or requeues one result; false when it says the server is going away.</summary>
-    bool Handle(InFlight entry, PbV1.CaptionStreamResponse result)
+    bool Handle(InFlight entry, CaptionStreamResult result)
     {
         var item = entry.Item;
-        switch (result.ResultCase)
+        if (result.Caption is { } caption)
         {
-            case PbV1.CaptionStreamResponse.ResultOneofCase.Caption when result.Caption.Reason == PbV1.FinishReason.Cancelled:
+            if (caption.Reason == PbV1.FinishReason.Cancelled)
+            {
                 // The server stopped the item (shutting down): its text is cut short, so it runs again.
                 job.Retry(item, $"server {Address} cancelled the item", Stats);
                 return false;
-            case PbV1.CaptionStreamResponse.ResultOneofCase.Caption:
-                double totalMs = Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds;
-                job.Captioned(item, result.Caption.Text.Trim(), result.Caption.Model, Timings(result.Caption.Timings, totalMs), Stats);
-                return true;
-            case PbV1.CaptionStreamResponse.ResultOneofCase.Error:
-                var code = (StatusCode)result.Error.Code;
-                string message = RpcOutcomes.Describe(code, result.Error.Message);
-                if (RpcOutcomes.IsImageGone(code, result.Error.Message))
-                {
-                    if (entry.ContentId != null) uploaded.TryRemove(entry.ContentId, out _);
-                    job.Retry(item, message, Stats);
-                }
-                else if (RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
-                else job.Failed(item, message, Stats);
-                return code != StatusCode.Unavailable;
-            default:
-                job.Retry(item, $"server {Address} sent an empty result", Stats);
-                return true;
+            }
+            double totalMs = Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds;
+            job.Captioned(item, caption.Text.Trim(), caption.Model, Timings(caption.Timings, totalMs), Stats);
+            return true;
         }
+        var error = result.Error!;
+        var code = error.StatusCode;
+        string message = RpcOutcomes.Describe(code, error.Detail);
+        // An image the server dropped from its store: the client has forgotten it, so the retry uploads it again.
+        if (RpcOutcomes.IsImageGone(code, error.Detail) || RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
+        else job.Failed(item, message, Stats);
+        return code != Grpc.Core.StatusCode.Unavailable;
     }
 
     /// <summary>The item as a request: region parsed and mapped, image uploaded (once) and referred to by id. A reason
@@ -261,13 +230,12 @@ internal sealed class ServerLane : IDisposable
 
         var image = await images.GetAsync(item.Input.ImagePath).ConfigureAwait(false);
         if (image.Error != null) return (null, image.Error);
-        entry.ContentId = image.ContentId;
         string imageId;
         try
         {
-            imageId = await UploadOnceAsync(image, ct).ConfigureAwait(false);
+            imageId = await StoreAsync(image, ct).ConfigureAwait(false);
         }
-        catch (RpcException e) when (!RpcOutcomes.IsTransient(e.StatusCode) && !RpcOutcomes.IsRefused(e.StatusCode))
+        catch (RegionChatException e) when (!RpcOutcomes.IsTransient(e.StatusCode) && !RpcOutcomes.IsRefused(e.StatusCode))
         {
             // The server looked at the bytes and refused them (not an image, too large, …): this image never works.
             return (null, $"image '{image.Path}': {RpcOutcomes.Describe(e)}");
@@ -286,37 +254,19 @@ internal sealed class ServerLane : IDisposable
         }, null);
     }
 
-    async Task<string> UploadOnceAsync(LocalImage image, CancellationToken ct)
+    /// <summary>The image's id on this server: stored once per server, and again after the server dropped it. A transient
+    /// failure (or a timeout) throws, failing the stream: the items go back to the queue.</summary>
+    async Task<string> StoreAsync(LocalImage image, CancellationToken ct)
     {
-        var upload = uploaded.GetOrAdd(image.ContentId!, _ => new Lazy<Task<string>>(() => UploadAsync(image, ct)));
-        try
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(UploadTimeout);
+        bool uploaded = false;
+        var stored = await client.StoreImageAsync(image.ContentId!, async readCt =>
         {
-            return await upload.Value.ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not RpcException r || RpcOutcomes.IsTransient(r.StatusCode) || RpcOutcomes.IsRefused(r.StatusCode))
-        {
-            // Transient (or cancelled with its stream): the next item with this image tries again.
-            uploaded.TryRemove(KeyValuePair.Create(image.ContentId!, upload));
-            throw;
-        }
-    }
-
-    async Task<string> UploadAsync(LocalImage image, CancellationToken ct)
-    {
-        byte[] bytes = await File.ReadAllBytesAsync(image.Path, ct).ConfigureAwait(false);
-        var options = new CallOptions(headers, DateTime.UtcNow + UploadTimeout, ct);
-        PbV1.ImageRef stored;
-        if (bytes.Length <= PutImageBytes)
-            stored = await client.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(bytes) }, options).ConfigureAwait(false);
-        else
-        {
-            using var stream = client.UploadImage(options);
-            for (int offset = 0; offset < bytes.Length; offset += UploadChunkBytes)
-                await stream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(bytes, offset, Math.Min(UploadChunkBytes, bytes.Length - offset)) }, ct).ConfigureAwait(false);
-            await stream.RequestStream.CompleteAsync().ConfigureAwait(false);
-            stored = await stream.ResponseAsync.ConfigureAwait(false);
-        }
-        Interlocked.Increment(ref Stats.Uploads);
+            uploaded = true;
+            return (ReadOnlyMemory<byte>)await File.ReadAllBytesAsync(image.Path, readCt).ConfigureAwait(false);
+        }, timeout.Token).ConfigureAwait(false);
+        if (uploaded) Interlocked.Increment(ref Stats.Uploads);
         return stored.ImageId;
     }
 
@@ -342,5 +292,5 @@ internal sealed class ServerLane : IDisposable
     /// <summary>A result said the server is shutting down: the stream ends like a failed one.</summary>
     sealed class ServerGoingAwayException(string message) : IOException(message);
 
-    public void Dispose() => channel.Dispose();
+    public void Dispose() => client.Dispose();
 }

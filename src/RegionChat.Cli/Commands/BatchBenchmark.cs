@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
-using Grpc.Core;
-using Grpc.Net.Client;
+using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
@@ -87,9 +86,8 @@ internal static class BatchBenchmark
             }
             else address = o.Server!;
 
-            using var connection = ServerConnection.Open(address, o.ApiKey);
-            var client = connection.Client;
-            var models = await client.ListModelsAsync(new PbV1.ListModelsRequest(), connection.Call(ct)).ConfigureAwait(false);
+            using var client = ServerArguments.Connect(address, o.ApiKey);
+            var models = await client.ListModelsAsync(ct).ConfigureAwait(false);
             var info = models.Models.FirstOrDefault(m => m.Id == models.DefaultModel)
                 ?? throw new InvalidOperationException($"the server lists no default model ('{models.DefaultModel}')");
             int resolution = (int)info.Vision.ImageSize;
@@ -111,8 +109,8 @@ internal static class BatchBenchmark
             // Warm-up: JIT, the HTTP/2 connection and first-touch allocations on both routes.
             var warm = ServerBenchmark.MakePrompt(4_900_000, resolution, "");
             var warmRequest = new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion, MaxTokens = (uint)o.MaxTokens };
-            await client.CaptionAsync(warmRequest, connection.Call(ct)).ConfigureAwait(false);
-            await StreamLegAsync(client, connection, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
+            await client.CaptionAsync(warmRequest, ct).ConfigureAwait(false);
+            await StreamLegAsync(client, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
 
             // Legs of 4 windows: long enough that the stream's fill and drain at each end weigh little, short enough to
             // alternate a few times in a run.
@@ -127,8 +125,8 @@ internal static class BatchBenchmark
                     bool unaryLeg = (leg == 0) == (round % 2 == 0);
                     int route = unaryLeg ? 0 : 1;
                     var requests = Enumerable.Range(start, count).Select(i => (i, Request(i, route))).ToList();
-                    if (unaryLeg) unary.Add(await UnaryLegAsync(client, connection, requests, ct).ConfigureAwait(false));
-                    else stream.Add(await StreamLegAsync(client, connection, requests, o.Concurrency, ct).ConfigureAwait(false));
+                    if (unaryLeg) unary.Add(await UnaryLegAsync(client, requests, ct).ConfigureAwait(false));
+                    else stream.Add(await StreamLegAsync(client, requests, o.Concurrency, ct).ConfigureAwait(false));
                 }
                 var u = Figures(unary);
                 var s = Figures(stream);
@@ -152,7 +150,7 @@ internal static class BatchBenchmark
         legs.SelectMany(l => l.Captions).ToDictionary(c => c.Key, c => c.Value));
 
     /// <summary>One Caption call after the other.</summary>
-    static async Task<Leg> UnaryLegAsync(PbV1.RegionChat.RegionChatClient client, ServerConnection connection,
+    static async Task<Leg> UnaryLegAsync(RegionChatClient client,
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, CancellationToken ct)
     {
         var leg = new Leg(0, 0, [], []);
@@ -161,7 +159,7 @@ internal static class BatchBenchmark
         foreach (var (index, request) in requests)
         {
             var clock = Stopwatch.StartNew();
-            var response = await client.CaptionAsync(request, connection.Call(ct)).ConfigureAwait(false);
+            var response = await client.CaptionAsync(request, ct).ConfigureAwait(false);
             leg.ItemMs.Add(clock.Elapsed.TotalMilliseconds);
             tokens += response.Usage?.CompletionTokens ?? 0;
             leg.Captions[index] = response.Text;
@@ -170,7 +168,7 @@ internal static class BatchBenchmark
     }
 
     /// <summary>One CaptionStream call with up to <paramref name="window"/> items in flight.</summary>
-    static async Task<Leg> StreamLegAsync(PbV1.RegionChat.RegionChatClient client, ServerConnection connection,
+    static async Task<Leg> StreamLegAsync(RegionChatClient client,
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, int window, CancellationToken ct)
     {
         var leg = new Leg(0, 0, [], []);
@@ -179,13 +177,12 @@ internal static class BatchBenchmark
         using var slots = new SemaphoreSlim(window);
         long tokens = 0;
         var wall = Stopwatch.StartNew();
-        using var call = client.CaptionStream(connection.Call(ct));
+        using var stream = client.OpenCaptionStream(ct);
         var reader = Task.Run(async () =>
         {
-            await foreach (var r in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            await foreach (var r in stream.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                if (r.ResultCase != PbV1.CaptionStreamResponse.ResultOneofCase.Caption)
-                    throw new InvalidOperationException($"item {r.Id} failed: {r.Error?.Message}");
+                if (r.Caption == null) throw new InvalidOperationException($"item {r.Id} failed: {r.Error}");
                 lock (gate)
                 {
                     leg.ItemMs.Add(Stopwatch.GetElapsedTime(sent[r.Id]).TotalMilliseconds);
@@ -201,9 +198,9 @@ internal static class BatchBenchmark
             if (reader.IsFaulted) break;
             string id = index.ToString(CultureInfo.InvariantCulture);
             lock (gate) sent[id] = Stopwatch.GetTimestamp();
-            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, ct).ConfigureAwait(false);
+            await stream.SendAsync(id, request, ct).ConfigureAwait(false);
         }
-        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        await stream.CompleteAsync().ConfigureAwait(false);
         await reader.ConfigureAwait(false);
         if (leg.ItemMs.Count != requests.Count) throw new InvalidOperationException($"the stream answered {leg.ItemMs.Count} of {requests.Count} items");
         return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Grpc.Core;
+using RegionChat.Client;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 
@@ -52,9 +52,9 @@ internal static class BenchBatchCommand
                 if (parse.GetValue(json)) output.WriteLine(Json(result));
                 return 0;
             }
-            catch (RpcException e)
+            catch (RegionChatException e)
             {
-                error.WriteLine(ServerConnection.ErrorLine(e));
+                error.WriteLine(ServerArguments.ErrorLine(e));
                 return 1;
             }
             catch (Exception e) when (e is ArgumentException or IOException or ModelManifestException or LlmEngineException or InvalidOperationException)

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Grpc.Core;
+using RegionChat.Client;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;
@@ -78,9 +78,9 @@ internal static class BenchServerCommand
                 if (parse.GetValue(json)) output.WriteLine(Json(result, parse.GetValue(synth)));
                 return 0;
             }
-            catch (RpcException e)
+            catch (RegionChatException e)
             {
-                error.WriteLine(ServerConnection.ErrorLine(e));
+                error.WriteLine(ServerArguments.ErrorLine(e));
                 return 1;
             }
             catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelManifestException or LlmEngineException or InvalidImageException or InvalidOperationException)

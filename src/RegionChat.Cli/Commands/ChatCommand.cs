@@ -1,9 +1,8 @@
 using System.CommandLine;
-using Grpc.Core;
 using RegionChat.CaptionBatch;
+using RegionChat.Client;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
-using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
 
@@ -37,7 +36,7 @@ internal static class ChatCommand
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            ServerConnection connection;
+            RegionChatClient client;
             ChatConversation conversation;
             Region? region;
             string? imagePath = parse.GetValue(regionArgs.Image)?.FullName;
@@ -46,9 +45,9 @@ internal static class ChatCommand
                 int max = parse.GetValue(maxTokens);
                 if (max < 0) throw new ArgumentException($"--max-tokens must be >= 0, got {max}");
                 region = regionArgs.ParseRegion(parse);
-                connection = server.Connect(parse);
+                client = server.Connect(parse);
                 var settings = new ChatTurnSettings(parse.GetValue(model) ?? "", (uint)max, parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(system) ?? "");
-                conversation = new ChatConversation(connection, settings, output, error) { SessionId = parse.GetValue(session) ?? "" };
+                conversation = new ChatConversation(client, settings, output, error) { SessionId = parse.GetValue(session) ?? "" };
             }
             catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException)
             {
@@ -56,19 +55,19 @@ internal static class ChatCommand
                 return 2;
             }
 
-            using (connection)
+            using (client)
             {
                 if (parse.GetValue(question) is { } text)
                 {
                     try
                     {
-                        var image = imagePath == null ? null : await connection.ImageInputAsync(imagePath, ct).ConfigureAwait(false);
+                        var image = imagePath == null ? null : await ServerArguments.ImageInputAsync(client, imagePath, ct).ConfigureAwait(false);
                         await conversation.SendAsync(text, image, region == null ? null : ProtoRegionMapper.ToProto(region), ct).ConfigureAwait(false);
                         return 0;
                     }
-                    catch (RpcException e)
+                    catch (RegionChatException e)
                     {
-                        error.WriteLine(ServerConnection.ErrorLine(e));
+                        error.WriteLine(ServerArguments.ErrorLine(e));
                         return 1;
                     }
                     catch (ArgumentException e)
@@ -77,7 +76,7 @@ internal static class ChatCommand
                         return 2;
                     }
                 }
-                var chat = new InteractiveChat(conversation, connection, input ?? Console.In, error, showPrompt: input == null && !Console.IsInputRedirected);
+                var chat = new InteractiveChat(conversation, client, input ?? Console.In, error, showPrompt: input == null && !Console.IsInputRedirected);
                 return await chat.RunAsync(imagePath, region, ct).ConfigureAwait(false);
             }
         });

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Grpc.Core;
+using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
@@ -20,12 +21,12 @@ internal sealed record ChatTurnSettings(string Model, uint MaxTokens, float? Tem
 /// A conversation with a server: each turn is one Chat call continuing <see cref="SessionId"/>. The answer streams to
 /// <c>output</c> piece by piece (and nothing else goes there); the session id, usage and timings go to <c>error</c>.
 /// </summary>
-internal sealed class ChatConversation(ServerConnection connection, ChatTurnSettings settings, TextWriter output, TextWriter error)
+internal sealed class ChatConversation(RegionChatClient client, ChatTurnSettings settings, TextWriter output, TextWriter error)
 {
     /// <summary>The session to continue; empty until the first turn starts one.</summary>
     public string SessionId { get; set; } = "";
 
-    /// <summary>Runs one turn; throws <see cref="RpcException"/> when the call fails.</summary>
+    /// <summary>Runs one turn; throws <see cref="RegionChatException"/> when the call fails.</summary>
     public async Task<PbV1.ChatFinished> SendAsync(string text, PbV1.ImageInput? image, PbV1.Region? region, CancellationToken ct)
     {
         var request = new PbV1.ChatRequest
@@ -42,8 +43,7 @@ internal sealed class ChatConversation(ServerConnection connection, ChatTurnSett
         bool wroteText = false;
         try
         {
-            using var call = connection.Client.Chat(request, connection.Call(ct));
-            await foreach (var e in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            await foreach (var e in client.ChatStreamAsync(request, ct).ConfigureAwait(false))
             {
                 switch (e.EventCase)
                 {
@@ -69,12 +69,15 @@ internal sealed class ChatConversation(ServerConnection connection, ChatTurnSett
             output.Flush();
         }
         if (started == null || finished == null)
-            throw new RpcException(new Status(StatusCode.Internal, "the server ended the stream without its " + (started == null ? "ChatStarted" : "ChatFinished") + " event"));
+            throw Failed(StatusCode.Internal, "the server ended the stream without its " + (started == null ? "ChatStarted" : "ChatFinished") + " event");
         error.WriteLine(Summary(started, finished));
         if (finished.Reason == PbV1.FinishReason.Cancelled)
-            throw new RpcException(new Status(StatusCode.Cancelled, "the answer was cut off (cancelled, deadline passed or the server is shutting down)"));
+            throw Failed(StatusCode.Cancelled, "the answer was cut off (cancelled, deadline passed or the server is shutting down)");
         return finished;
     }
+
+    /// <summary>A turn the stream did not complete, reported like a failed call.</summary>
+    static RegionChatException Failed(StatusCode code, string detail) => new("Chat", new RpcException(new Status(code, detail)), []);
 
     static string Summary(PbV1.ChatStarted s, PbV1.ChatFinished f)
     {

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using RegionChat.CaptionBatch;
+using RegionChat.Client;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;
@@ -13,7 +14,7 @@ namespace RegionChat.Cli.Commands;
 /// the next question; later turns continue on the session's history. A failed turn prints its error line and the chat
 /// goes on; the exit code is then 1. A mistyped /command only prints an error line.
 /// </summary>
-internal sealed class InteractiveChat(ChatConversation conversation, ServerConnection connection, TextReader input, TextWriter error, bool showPrompt)
+internal sealed class InteractiveChat(ChatConversation conversation, RegionChatClient client, TextReader input, TextWriter error, bool showPrompt)
 {
     const string Help = "commands: /image FILE · /box x0,y0,x1,y1 · /mask FILE · /polygon x,y,… · /scribble x,y,…;width · " +
                         "/rle FILE.json · /region JSON · /whole · /new (new session) · /session · /quit";
@@ -49,17 +50,17 @@ internal sealed class InteractiveChat(ChatConversation conversation, ServerConne
     {
         try
         {
-            PbV1.ImageInput? image = pendingImage == null ? null : await connection.ImageInputAsync(pendingImage, ct).ConfigureAwait(false);
+            PbV1.ImageInput? image = pendingImage == null ? null : await ServerArguments.ImageInputAsync(client, pendingImage, ct).ConfigureAwait(false);
             await conversation.SendAsync(text, image, pendingRegion == null ? null : ProtoRegionMapper.ToProto(pendingRegion), ct).ConfigureAwait(false);
             if (pendingImage != null) lastImage = pendingImage;
             pendingImage = null;
             pendingRegion = null;
             return true;
         }
-        catch (RpcException e)
+        catch (RegionChatException e)
         {
-            error.WriteLine(ServerConnection.ErrorLine(e));
-            if (e.StatusCode == StatusCode.NotFound && conversation.SessionId.Length > 0 && e.Status.Detail.Contains(conversation.SessionId, StringComparison.Ordinal))
+            error.WriteLine(ServerArguments.ErrorLine(e));
+            if (e.StatusCode == StatusCode.NotFound && conversation.SessionId.Length > 0 && e.Detail.Contains(conversation.SessionId, StringComparison.Ordinal))
             {
                 // The session is gone (expired or evicted): the next line starts a new one, showing the image again.
                 conversation.SessionId = "";

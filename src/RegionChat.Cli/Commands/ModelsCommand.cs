@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Google.Protobuf;
-using Grpc.Core;
+using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
@@ -21,15 +21,15 @@ internal static class ModelsCommand
             var error = parse.InvocationConfiguration.Error;
             try
             {
-                using var connection = server.Connect(parse);
-                var response = await connection.Client.ListModelsAsync(new PbV1.ListModelsRequest(), connection.Call(ct)).ResponseAsync.ConfigureAwait(false);
+                using var client = server.Connect(parse);
+                var response = await client.ListModelsAsync(ct).ConfigureAwait(false);
                 if (parse.GetValue(json)) output.WriteLine(JsonFormatter.Default.Format(response));
                 else Print(response, output);
                 return 0;
             }
-            catch (RpcException e)
+            catch (RegionChatException e)
             {
-                error.WriteLine(ServerConnection.ErrorLine(e));
+                error.WriteLine(ServerArguments.ErrorLine(e));
                 return 1;
             }
             catch (ArgumentException e)

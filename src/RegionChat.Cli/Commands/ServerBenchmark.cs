@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
-using Grpc.Net.Client;
+using RegionChat.Client;
 using RegionChat.CaptionBatch;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
@@ -157,8 +157,7 @@ internal static class ServerBenchmark
             ["RegionChat:QueueSize"] = Math.Max(64, 2 * o.Concurrency).ToString(CultureInfo.InvariantCulture),
             ["RegionChat:MaxTokensLimit"] = Math.Max(4096, o.MaxTokens).ToString(CultureInfo.InvariantCulture),
         }).ConfigureAwait(false);
-        using var channel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 << 20, MaxSendMessageSize = 64 << 20 });
-        var client = new PbV1.RegionChat.RegionChatClient(channel);
+        using var client = new RegionChatClient(server.Address);
         log($"server on {server.Address} and in-process engine loaded {model.Id} in {setup.Elapsed.TotalSeconds:F1} s " +
             $"({model.VisualTokenCount} visual tokens, LLM width {model.Llm.Facts.EmbeddingWidth} x {model.Llm.Facts.LayerCount} layers, {o.Threads} threads)");
         double setupMs = setup.Elapsed.TotalMilliseconds;
@@ -256,7 +255,7 @@ internal static class ServerBenchmark
     }
 
     /// <summary>One Chat call, timed from sending the request (image bytes inline) to its first text and its end.</summary>
-    static async Task<(TurnSample Sample, string Session)> GrpcTurnAsync(PbV1.RegionChat.RegionChatClient client, Prompt p, string session,
+    static async Task<(TurnSample Sample, string Session)> GrpcTurnAsync(RegionChatClient client, Prompt p, string session,
         string text, bool withImage, int maxTokens, bool end, CancellationToken ct)
     {
         var request = new PbV1.ChatRequest
@@ -275,24 +274,21 @@ internal static class ServerBenchmark
         PbV1.ChatStarted? started = null;
         PbV1.ChatFinished? finished = null;
         var answer = new System.Text.StringBuilder();
-        using (var call = client.Chat(request, cancellationToken: ct))
+        await foreach (var e in client.ChatStreamAsync(request, ct).ConfigureAwait(false))
         {
-            await foreach (var e in call.ResponseStream.ReadAllAsync(ct).ConfigureAwait(false))
+            switch (e.EventCase)
             {
-                switch (e.EventCase)
-                {
-                    case PbV1.ChatEvent.EventOneofCase.Started: started = e.Started; break;
-                    case PbV1.ChatEvent.EventOneofCase.Delta:
-                        if (first < 0) first = clock.Elapsed.TotalMilliseconds;
-                        answer.Append(e.Delta.Text);
-                        break;
-                    case PbV1.ChatEvent.EventOneofCase.Finished: finished = e.Finished; break;
-                }
+                case PbV1.ChatEvent.EventOneofCase.Started: started = e.Started; break;
+                case PbV1.ChatEvent.EventOneofCase.Delta:
+                    if (first < 0) first = clock.Elapsed.TotalMilliseconds;
+                    answer.Append(e.Delta.Text);
+                    break;
+                case PbV1.ChatEvent.EventOneofCase.Finished: finished = e.Finished; break;
             }
         }
         double total = clock.Elapsed.TotalMilliseconds;
         if (started == null || finished == null) throw new InvalidOperationException("the server's Chat stream ended without its started/finished events");
-        if (end) await client.EndSessionAsync(new PbV1.EndSessionRequest { SessionId = started.SessionId }, cancellationToken: ct).ConfigureAwait(false);
+        if (end) await client.EndSessionAsync(started.SessionId, ct).ConfigureAwait(false);
         if (first < 0) first = total;
         return (new TurnSample(first, total - first, (int)finished.Usage.CompletionTokens, (int)started.PromptTokens, (int)started.CachedTokens, answer.ToString(),
             finished.Timings?.DecodeTokensPerSecond ?? 0), started.SessionId);

@@ -12,7 +12,7 @@ namespace RegionChat.Server.Services;
 internal sealed class RegionChatService(
     TurnRunner turns, ModelRegistry models, ImageStore images, SessionStore sessions, AdmissionQueue admission,
     ServerMetrics metrics, ShutdownSignal shutdown, IOptions<ServerOptions> options, ILogger<RegionChatService> log)
-    : PbV1.RegionChat.RegionChatBase
+    : Generated.RegionChat.RegionChatBase
 {
     ServerOptions Options => options.Value;
 

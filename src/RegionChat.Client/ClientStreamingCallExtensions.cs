@@ -1,6 +1,6 @@
 using Grpc.Core;
 
-namespace RegionChat.Protos;
+namespace RegionChat.Client;
 
 /// <summary>
 /// Writes to a client-streaming call (<c>UploadImage</c>) so that a refusal reads as the server's status. A server may

@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Grpc.Core;
+using RegionChat.Client.Internal;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Client;
+
+/// <summary>
+/// One CaptionStream call: many items captioned over one stream, with several in flight (the server batches their
+/// vision and decoding). Send items with <see cref="SendAsync(string, PbV1.CaptionRequest, CancellationToken)"/> while
+/// reading results with <see cref="ReadAllAsync"/>; results come in the order items finish, each with its item's id,
+/// and an item the server refuses comes back as a <see cref="CaptionStreamResult.Error"/> while the others go on. Call
+/// <see cref="CompleteAsync"/> after the last item; disposing the stream cancels it. Open one with
+/// <see cref="RegionChatClient.OpenCaptionStream"/>.
+/// <para>A stream that fails as a whole (the server went away, a wrong API key) throws <see cref="RegionChatException"/>
+/// from the read; the items still in flight then have no result.</para>
+/// </summary>
+public sealed class CaptionStream : IAsyncDisposable, IDisposable
+{
+    readonly AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call;
+    readonly RegionChatClient client;
+    readonly CancellationToken cancellationToken;
+    /// <summary>grpc-dotnet takes one write at a time.</summary>
+    readonly SemaphoreSlim writes = new(1, 1);
+    /// <summary>Item id → the image id its request refers to, to forget an image the server reports gone.</summary>
+    readonly ConcurrentDictionary<string, string> imageIds = new(StringComparer.Ordinal);
+
+    internal CaptionStream(RegionChatClient client, AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,
+        CancellationToken cancellationToken)
+    {
+        this.client = client;
+        this.call = call;
+        this.cancellationToken = cancellationToken;
+    }
+
+    /// <summary>Sends one item. <paramref name="id"/> must be unique among the items in flight; its result carries it.
+    /// When the stream has already ended, throws the status the server ended it with.</summary>
+    public async Task SendAsync(string id, PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Image?.ImageId is { Length: > 0 } imageId) imageIds[id] = imageId;
+        await writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            // The call has ended (grpc-dotnet refuses the write, or fails it with a bare CANCELLED): say why it ended.
+            throw Ended(e);
+        }
+        finally
+        {
+            writes.Release();
+        }
+    }
+
+    /// <summary>Sends one item: a region of an image (stored or inline), as <see cref="RegionChatClient.CaptionAsync(ChatImage, ImageRegion?, string?, GenerationOptions?, string?, CancellationToken)"/> takes it.</summary>
+    public Task SendAsync(string id, ChatImage image, ImageRegion? region = null, string? instruction = null,
+        GenerationOptions? generation = null, string? model = null, CancellationToken cancellationToken = default) =>
+        SendAsync(id, RegionChatClient.CaptionRequest(image, region, instruction, generation, model), cancellationToken);
+
+    /// <summary>Tells the server no more items follow; the results of the items in flight still arrive.</summary>
+    public async Task CompleteAsync()
+    {
+        await writes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Ended(e);
+        }
+        finally
+        {
+            writes.Release();
+        }
+    }
+
+    /// <summary>The results, in the order items finish, until the server ends the stream (after
+    /// <see cref="CompleteAsync"/> and the last result). An item whose stored image the server has dropped fails with
+    /// NotFound; the client then forgets that image, so storing it again uploads it.</summary>
+    public async IAsyncEnumerable<CaptionStreamResult> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, this.cancellationToken);
+        while (true)
+        {
+            bool more;
+            try { more = await call.ResponseStream.MoveNext(linked.Token).ConfigureAwait(false); }
+            catch (RpcException e) { throw RpcErrors.Map("CaptionStream", e, linked.Token); }
+            if (!more) yield break;
+            var response = call.ResponseStream.Current;
+            imageIds.TryRemove(response.Id, out string? imageId);
+            if (response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Error)
+            {
+                var status = response.Error;
+                var code = (StatusCode)status.Code;
+                if (RpcErrors.IsImageGone(code, status.Message, imageId)) client.ForgetImage(imageId!);
+                yield return new CaptionStreamResult(response.Id, null, new CaptionItemError(code, status.Message, RpcErrors.Violations(status)));
+            }
+            else if (response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Caption)
+                yield return new CaptionStreamResult(response.Id, response.Caption, null);
+            else
+                yield return new CaptionStreamResult(response.Id, null, new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a caption nor an error", []));
+        }
+    }
+
+    /// <summary>The failure of a write on an ended call: the server's status when it is known, else the write's own.</summary>
+    Exception Ended(Exception write)
+    {
+        Grpc.Core.Status status;
+        try { status = call.GetStatus(); }
+        catch (InvalidOperationException) { return new IOException("the caption stream closed: " + write.Message, write); }
+        if (status.StatusCode == StatusCode.OK) return new IOException("the caption stream closed: " + write.Message, write);
+        return RpcErrors.Map("CaptionStream", new RpcException(status, call.GetTrailers()), cancellationToken);
+    }
+
+    /// <summary>Cancels the call if it is still running.</summary>
+    public void Dispose()
+    {
+        call.Dispose();
+    }
+
+    /// <inheritdoc cref="Dispose"/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

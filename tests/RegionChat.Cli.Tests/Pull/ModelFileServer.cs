@@ -27,6 +27,8 @@ public enum FileFault
     IgnoreRange = 16,
     /// <summary>The file without its last 100 bytes, with a matching Content-Length (a short file on the server).</summary>
     Short = 32,
+    /// <summary>The first response for the file stops sending after <c>cutAfter</c> bytes but keeps the connection open.</summary>
+    StallOnce = 64,
 }
 
 /// <summary>
@@ -125,12 +127,18 @@ internal sealed class ModelFileServer : IAsyncDisposable
         bool cut;
         lock (file)
         {
-            cut = file.Fault.HasFlag(FileFault.CutOnce) && !file.Cut;
+            cut = (file.Fault & (FileFault.CutOnce | FileFault.StallOnce)) != 0 && !file.Cut;
             file.Cut |= cut;
         }
         long end = cut ? Math.Min(file.CutAfter, data.Length) : data.Length;
         await response.Body.WriteAsync(data.AsMemory((int)from, (int)(end - from)));
         requests.Enqueue(new Request(path, range, response.StatusCode, end - from));
+        if (cut && file.Fault.HasFlag(FileFault.StallOnce))
+        {
+            await response.Body.FlushAsync();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }); // silent until the client gives up
+            return;
+        }
         if (cut)
         {
             await response.Body.FlushAsync();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using RegionChat.Cli.Pull;
 using RegionChat.Inference;
 using RegionChat.TestSupport;
 
@@ -118,6 +119,30 @@ public class PullCommandTests
         Assert.Equal(files[Weights], File.ReadAllBytes(Path.Combine(modelDir, Weights)));
         Assert.True(File.Exists(Path.Combine(modelDir, "model.json")));
         Assert.Contains("(resumed at ", second.Err); // stderr is not a terminal here: plain progress lines
+    }
+
+    [Fact]
+    public async Task AStalledDownloadIsAbandonedAfterTheIdleTimeoutKeepingWhatArrived()
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        server.Serve("/m/" + Weights, files[Weights], FileFault.StallOnce, cutAfter: 500_000);
+        server.Serve("/m/llm.gguf", files["llm.gguf"]);
+        string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
+        using var http = new HttpClient();
+        var log = new StringWriter();
+        var puller = new ModelPuller(http, new PullOptions { ModelsRoot = t.File("models"), IdleTimeout = TimeSpan.FromSeconds(1) }, log, interactive: false);
+
+        var e = await Assert.ThrowsAsync<PullException>(() => puller.PullAsync(manifest, CancellationToken.None));
+        Assert.Contains($"{Weights}: the download broke after ", e.Message);
+        Assert.Contains("(no data for 1 s)", e.Message);
+        long kept = new FileInfo(t.File($"models/m/{Weights}.partial")).Length;
+        Assert.InRange(kept, 1, 500_000);
+
+        await puller.PullAsync(manifest, CancellationToken.None);
+        Assert.Equal($"bytes={kept}-", server.RequestsFor("/m/" + Weights)[^1].Range);
+        Assert.Equal(files[Weights], File.ReadAllBytes(t.File($"models/m/{Weights}")));
     }
 
     [Fact]

@@ -14,6 +14,7 @@ internal sealed class DownloadProgressBar(TextWriter error, bool interactive, st
     readonly TimeSpan every = interactive ? TimeSpan.FromMilliseconds(200) : TimeSpan.FromSeconds(5);
     TimeSpan? drawnAt;
     long done, drawn = -1;
+    int lineLength;
 
     /// <summary>Called after every chunk with the bytes the partial file now holds.</summary>
     public void Report(long bytesSoFar)
@@ -36,8 +37,9 @@ internal sealed class DownloadProgressBar(TextWriter error, bool interactive, st
         drawnAt = clock.Elapsed;
         drawn = Math.Max(done, resumedAt);
         string line = Format(file, drawn, resumedAt, total, clock.Elapsed);
-        if (interactive) error.Write("\r" + line + "   ");
+        if (interactive) error.Write("\r" + line.PadRight(lineLength)); // wipe what is left of a longer previous line
         else error.WriteLine(line);
+        lineLength = line.Length;
         error.Flush();
     }
 

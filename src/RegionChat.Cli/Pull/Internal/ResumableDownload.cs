@@ -23,14 +23,17 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
 
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
+        // Cancelled when the server stays silent for idleTimeout: first for the response headers, then between reads.
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        idle.CancelAfter(idleTimeout);
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, idle.Token);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException || e is OperationCanceledException && !cancellation.IsCancellationRequested)
         {
-            throw new PullException($"{file}: cannot fetch {url}: {e.Message}");
+            throw new PullException($"{file}: cannot fetch {url}: {(e is HttpRequestException ? e.Message : $"no answer in {idleTimeout.TotalSeconds:F0} s")}");
         }
         using (response)
         {
@@ -56,7 +59,6 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
 
             var bar = new DownloadProgressBar(error, interactive, file, have, total ?? expectedBytes);
             long received = have;
-            using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             try
             {
                 await using var body = await response.Content.ReadAsStreamAsync(cancellation);

@@ -46,10 +46,16 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         {
             await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RpcException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (ClientStreamingCallExtensions.IsCallEnded(e) && !cancellationToken.IsCancellationRequested
+                                  && !this.cancellationToken.IsCancellationRequested)
         {
             // The call has ended (grpc-dotnet refuses the write, or fails it with a bare CANCELLED): say why it ended.
-            throw Ended(e);
+            throw await EndedAsync(e).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            // The call has ended and grpc-dotnet knows its status.
+            throw RpcErrors.Map("CaptionStream", e, cancellationToken);
         }
         finally
         {
@@ -72,7 +78,11 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         }
         catch (InvalidOperationException e)
         {
-            throw Ended(e);
+            throw await EndedAsync(e).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            throw RpcErrors.Map("CaptionStream", e, cancellationToken);
         }
         finally
         {
@@ -108,14 +118,20 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>The failure of a write on an ended call: the server's status when it is known, else the write's own.</summary>
-    Exception Ended(Exception write)
+    /// <summary>The failure of a write on an ended call: the server's status when it has one, else the write's own.</summary>
+    async Task<Exception> EndedAsync(Exception write)
     {
-        Grpc.Core.Status status;
-        try { status = call.GetStatus(); }
-        catch (InvalidOperationException) { return new IOException("the caption stream closed: " + write.Message, write); }
-        if (status.StatusCode == StatusCode.OK) return new IOException("the caption stream closed: " + write.Message, write);
-        return RpcErrors.Map("CaptionStream", new RpcException(status, call.GetTrailers()), cancellationToken);
+        try
+        {
+            // Throws the call's status when it ended without (or after) its headers.
+            await call.ResponseHeadersAsync.ConfigureAwait(false);
+            var status = call.GetStatus();
+            if (status.StatusCode != StatusCode.OK)
+                return RpcErrors.Map("CaptionStream", new RpcException(status, call.GetTrailers()), cancellationToken);
+        }
+        catch (RpcException e) { return RpcErrors.Map("CaptionStream", e, cancellationToken); }
+        catch (InvalidOperationException) { /* still running: the status is not known yet */ }
+        return new IOException("the caption stream closed: " + write.Message, write);
     }
 
     /// <summary>Cancels the call if it is still running.</summary>

@@ -5,7 +5,8 @@ namespace RegionChat.Client;
 /// <summary>
 /// Writes to a client-streaming call (<c>UploadImage</c>) so that a refusal reads as the server's status. A server may
 /// end such a call before reading everything (a missing key, an image over the limit); grpc-dotnet then fails the write
-/// in flight with a bare CANCELLED, while the server's own status arrives with the response.
+/// in flight with a bare CANCELLED (or an OperationCanceledException), while the server's own status arrives with the
+/// response.
 /// </summary>
 public static class ClientStreamingCallExtensions
 {
@@ -18,11 +19,15 @@ public static class ClientStreamingCallExtensions
         {
             await call.RequestStream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RpcException { StatusCode: StatusCode.Cancelled } or InvalidOperationException
-                                  && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (IsCallEnded(e) && !cancellationToken.IsCancellationRequested)
         {
             await call.ResponseAsync.ConfigureAwait(false);   // throws the server's status
             throw;                                            // the server answered OK after all: the write's own failure
         }
     }
+
+    /// <summary>How grpc-dotnet fails a write on a call that has ended: a bare CANCELLED (an OperationCanceledException
+    /// with ThrowOperationCanceledOnCancellation), or a refusal once it knows the call is complete.</summary>
+    internal static bool IsCallEnded(Exception e) =>
+        e is RpcException { StatusCode: StatusCode.Cancelled } or OperationCanceledException or InvalidOperationException;
 }

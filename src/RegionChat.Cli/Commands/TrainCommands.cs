@@ -10,7 +10,7 @@ namespace RegionChat.Cli.Commands;
 
 /// <summary>
 /// `regionchat train …`: the shapes recipe that builds models/shapes-tiny. `train shapes --stage S` runs stages in
-/// order (each resumes from its checkpoint in --out), `train llm|projector|instruct|export` run one stage with the
+/// order (each resumes from its checkpoint in --out), `train llm|projector|instruct|chat|export` run one stage with the
 /// recipe's settings, `train clip|alpha-clip` run stages 1–2 with every setting exposed (TrainClipCommands), and
 /// `train eval` measures greedy answers of a model folder on test scenes.
 /// </summary>
@@ -18,12 +18,13 @@ internal static class TrainCommands
 {
     public static Command Create()
     {
-        var command = new Command("train", "Train the shapes model (CLIP, Alpha-CLIP, LLM, projector, instruction tuning, export).");
+        var command = new Command("train", "Train the shapes model (CLIP, Alpha-CLIP, LLM, projector, instruction tuning, chat tuning, export).");
         command.Subcommands.Add(StageCommand("shapes", "Run the shapes recipe's stages in order in --out (resumable), then export the model folder.", null));
         command.Subcommands.Add(StageCommand("llm", "Stage 3: pre-train the tiny llama on the shapes text (in --out/llm).", ShapesStage.Llm));
         command.Subcommands.Add(StageCommand("projector", "Stage 4: align the projector, vision tower and LLM frozen (in --out/projector).", ShapesStage.Projector));
         command.Subcommands.Add(StageCommand("instruct", "Stage 5: instruction-tune projector + LLM on all region and image QA, then export.", ShapesStage.Instruct));
-        command.Subcommands.Add(StageCommand("export", "Stage 6: write the model folder (--out/model) from a finished instruct stage.", ShapesStage.Export));
+        command.Subcommands.Add(StageCommand("chat", "Stage 6: chat-tune a finished instruct stage on conversations of 1-5 turns (context 1024), then export.", ShapesStage.Chat));
+        command.Subcommands.Add(StageCommand("export", "Stage 7: write the model folder (--out/model) from a finished chat stage.", ShapesStage.Export));
         command.Subcommands.Add(TrainClipCommands.CreateClipStage());
         command.Subcommands.Add(TrainClipCommands.CreateAlphaStage());
         command.Subcommands.Add(Eval());
@@ -35,7 +36,7 @@ internal static class TrainCommands
         var output = new Option<string>("--out") { Description = "Run folder (one subfolder per stage; model/ is the export).", Required = true };
         var stage = new Option<string>("--stage")
         {
-            Description = "all|clip|alpha|llm|projector|instruct|export (instruct also exports).",
+            Description = "all|clip|alpha|llm|projector|instruct|chat|export (instruct also chat-tunes and exports, chat also exports).",
             DefaultValueFactory = _ => "all",
         };
         var seed = new Option<long>("--seed") { Description = "Seed of weights and training data.", DefaultValueFactory = _ => 0 };
@@ -172,7 +173,7 @@ internal static class TrainCommands
     static ShapesStage ParseStage(string value) =>
         Enum.TryParse<ShapesStage>(value, ignoreCase: true, out var s) && Enum.IsDefined(s) && !int.TryParse(value, out _)
             ? s
-            : throw new ArgumentException($"--stage must be all, clip, alpha, llm, projector, instruct or export; got '{value}'");
+            : throw new ArgumentException($"--stage must be all, clip, alpha, llm, projector, instruct, chat or export; got '{value}'");
 
     static GgmlType ParseLlmType(string value) => value.ToLowerInvariant() switch
     {

@@ -23,9 +23,13 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
 
     public int Regions => Scenes.Sum(s => s.Objects.Count);
 
+    /// <summary>The chat figures (conversations on one session; see <see cref="ShapesChatEval"/>); null: not measured.</summary>
+    public ShapesChatScores? Chat { get; init; }
+
     /// <summary>
     /// {"caption_exact": {"mask","box","whole"}, "cider": {"mask","box","whole"}, "qa": {"color","shape","size","count"},
-    /// "zero_shot": {"clip_whole","alpha_whole","alpha_box","alpha_mask"}} (fractions; null = not measured), plus
+    /// "zero_shot": {"clip_whole","alpha_whole","alpha_box","alpha_mask"}, "multi_turn": {"later_region_exact","followup",
+    /// "relation","relation_yes_share","new_image","conversations"}} (fractions; null = not measured), plus
     /// "model", "scenes", "seed", "regions", "generations" and "seconds".
     /// </summary>
     public JsonObject ToJson()
@@ -51,6 +55,7 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
                 ["alpha_box"] = Fraction(ZeroShot.AlphaBox?.Value),
                 ["alpha_mask"] = Fraction(ZeroShot.AlphaMask?.Value),
             },
+            ["multi_turn"] = Chat?.ToJson(),
             ["model"] = Model,
             ["scenes"] = Scenes.Count,
             ["seed"] = FirstSeed,
@@ -103,6 +108,11 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
         t.AppendLine("|---|---|---|---|---|");
         t.AppendLine($"| accuracy | {string.Join(" | ", ShapesEvalScores.QaTypes.Select(q => Percent(Scores.Qa[q])))} |");
         t.AppendLine();
+        if (Chat is not null)
+        {
+            t.AppendLine(Chat.Table());
+            t.AppendLine();
+        }
         t.AppendLine("Whole image: \"describe this region\" with the whole image as the region is one prompt per scene; its answer is");
         t.AppendLine("scored against every object's caption, so at most one object per scene can match. CIDEr-D: COCO scorer, 0..10");
         t.AppendLine("(10 = every answer equals its caption; --json gives it divided by 10). Zero-shot: 60 prompts \"a {size} {color} {shape}\".");

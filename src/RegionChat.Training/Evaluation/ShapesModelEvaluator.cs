@@ -33,7 +33,8 @@ public static class ShapesModelEvaluator
         var scenes = ShapesGenerator.GenerateMany(options.FirstSeed, options.Scenes).ToList();
         var asks = ShapesEvalAsk.For(scenes);
 
-        int perSequence = VisualTokensOf(manifest) + TextPositions + options.MaxTokens;
+        int perSequence = Math.Max(VisualTokensOf(manifest) + TextPositions + options.MaxTokens,
+            ShapesChatEval.PositionsPerChat(VisualTokensOf(manifest), options.MaxTokens));
         using var model = RegionChatModel.Load(manifest, new RegionChatModelOptions
         {
             Threads = options.Threads,
@@ -84,6 +85,8 @@ public static class ShapesModelEvaluator
         await previous.ConfigureAwait(false);
         double generateSeconds = generateClock.Elapsed.TotalSeconds - encodeSeconds;
 
+        var chat = await ShapesChatEval.RunAsync(model, scenes, options, progress, cancellationToken).ConfigureAwait(false);
+
         var zeroShotClock = Stopwatch.StartNew();
         progress?.Invoke(new ShapesEvalProgress("zero-shot", 0, 1, total.Elapsed));
         var zeroShot = ZeroShotOnModel.Measure(model, scenes, options.VisionBatch);
@@ -93,7 +96,7 @@ public static class ShapesModelEvaluator
         var scores = ShapesEvalScores.Score(scenes, asks, answers);
         var timings = new ShapesEvalTimings(total.Elapsed.TotalSeconds, encodeSeconds, generateSeconds, zeroShotSeconds, asks.Count,
             promptTokens, completionTokens);
-        return new ShapesEvalResult(manifest.Directory, options.FirstSeed, scenes, scores, zeroShot, asks, answers, timings);
+        return new ShapesEvalResult(manifest.Directory, options.FirstSeed, scenes, scores, zeroShot, asks, answers, timings) { Chat = chat };
     }
 
     /// <summary>The region an ask shows the model (null: the whole image).</summary>

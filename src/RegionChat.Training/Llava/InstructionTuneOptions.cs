@@ -22,6 +22,16 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     /// <summary>Fraction of region rows shown with the box instead of the visible mask.</summary>
     public double BoxFraction { get; init; } = 0.3;
 
+    /// <summary>
+    /// Turns per training conversation, drawn uniformly from 1..MaxTurns (1: single-turn prompts only). Later turns show
+    /// a new region, a new image, or ask a follow-up or relation question (see the Conversations part of SPEC.md).
+    /// </summary>
+    public int MaxTurns { get; init; } = 1;
+
+    /// <summary>The LLM's context (GGUF llama.context_length) at least this many positions: a smaller one is widened
+    /// when the stage copies its inputs (null: as the input LLM has it).</summary>
+    public int? ContextLength { get; init; }
+
     /// <summary>Validation alpha modes of the evaluation.</summary>
     public IReadOnlyList<RegionAlphaMode> EvalModes { get; init; } = [RegionAlphaMode.Whole, RegionAlphaMode.Mask, RegionAlphaMode.Box];
 
@@ -31,6 +41,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         Check(LlmLearningRateMultiplier is >= 0 and <= 100, $"LLM learning-rate multiplier {LlmLearningRateMultiplier} must be in 0..100");
         Check(WholeImageFraction is >= 0 and <= 1, $"whole-image fraction {WholeImageFraction} must be in 0..1");
         Check(BoxFraction is >= 0 and <= 1, $"box fraction {BoxFraction} must be in 0..1");
+        Check(MaxTurns is >= 1 and <= 8, $"max turns {MaxTurns} must be in 1..8");
+        Check(ContextLength is null or (>= 16 and <= 8192), $"context length {ContextLength} must be in 16..8192");
     }
 
     public override JsonObject TrainingKey()
@@ -39,6 +51,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         key["llm_lr_multiplier"] = LlmLearningRateMultiplier;
         key["whole_image_fraction"] = WholeImageFraction;
         key["box_fraction"] = BoxFraction;
+        if (MaxTurns > 1) key["max_turns"] = MaxTurns;   // absent for single-turn runs, so their keys stay as before
+        if (ContextLength is int context) key["context_length"] = context;
         return key;
     }
 }

@@ -13,11 +13,12 @@ namespace RegionChat.Training.Llava;
 /// </summary>
 public sealed class LlavaPromptRenderer
 {
-    const int MaxCachedQuestions = 64;
+    const int MaxCachedQuestions = 64, MaxCachedPieces = 256;
 
     readonly LlamaTokenizer _tokenizer;
     readonly int[] _beforeImage;
     readonly Dictionary<string, int[]> _afterImage = new(StringComparer.Ordinal);
+    readonly Dictionary<string, int[]> _pieces = new(StringComparer.Ordinal);
 
     public LlavaPromptRenderer(LlamaTokenizer tokenizer, string systemPrompt = ShapesText.SystemLine)
     {
@@ -48,6 +49,72 @@ public sealed class LlavaPromptRenderer
         if (all.Length <= after.Length || !all.AsSpan(0, after.Length).SequenceEqual(after))
             throw new InvalidOperationException($"answer '{answer}' merges into the prompt's tokens; the prompt would not be a prefix");
         return new LlavaSequence(_beforeImage, after, [.. all[after.Length..], _tokenizer.EosId]);
+    }
+
+    /// <summary>
+    /// A conversation as the engine's ChatSession renders it turn by turn: the first turn (which shows an image) as
+    /// <see cref="Render"/>; each later turn as the template's follow-up after the previous answer's EOS — "USER: ",
+    /// the image and "\n{question} ASSISTANT:" for a turn that shows an image (each text piece tokenised on its own),
+    /// "USER: {question} ASSISTANT:" for one that does not — then " {answer}" and EOS. Every answer and its EOS count.
+    /// </summary>
+    /// <exception cref="ArgumentException">No turns, or the first turn shows no image.</exception>
+    public LlavaChatSequence RenderChat(IReadOnlyList<LlavaChatTurn> turns)
+    {
+        ArgumentNullException.ThrowIfNull(turns);
+        if (turns.Count == 0 || !turns[0].ShowsImage) throw new ArgumentException("a conversation starts with a turn that shows an image", nameof(turns));
+        var texts = new List<int[]>();
+        var counted = new List<bool[]>();
+        var run = new List<int>(_beforeImage);
+        var marks = new List<bool>(new bool[_beforeImage.Length]);
+        for (int t = 0; t < turns.Count; t++)
+        {
+            var sample = turns[t].Sample;
+            string prompt;
+            if (turns[t].ShowsImage)
+            {
+                if (t > 0) Append(run, marks, Encode(TurnOpening), false);
+                texts.Add([.. run]);
+                counted.Add([.. marks]);
+                run.Clear();
+                marks.Clear();
+                prompt = AfterImageText(sample.Question);
+            }
+            else prompt = TurnOpening + sample.Question + " ASSISTANT:";
+            int[] promptIds = Encode(prompt);
+            Append(run, marks, promptIds, false);
+            Append(run, marks, [.. AnswerIds(prompt, promptIds, sample.Answer), _tokenizer.EosId], true);
+        }
+        texts.Add([.. run]);
+        counted.Add([.. marks]);
+        return new LlavaChatSequence(texts, counted);
+    }
+
+    const string TurnOpening = "USER: ";
+
+    static void Append(List<int> run, List<bool> marks, int[] ids, bool count)
+    {
+        run.AddRange(ids);
+        for (int i = 0; i < ids.Length; i++) marks.Add(count);
+    }
+
+    int[] AnswerIds(string prompt, int[] promptIds, string answer)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        int[] all = _tokenizer.Encode(prompt + " " + answer, addBos: false);
+        if (all.Length <= promptIds.Length || !all.AsSpan(0, promptIds.Length).SequenceEqual(promptIds))
+            throw new InvalidOperationException($"answer '{answer}' merges into the prompt's tokens; the prompt would not be a prefix");
+        return all[promptIds.Length..];
+    }
+
+    int[] Encode(string text)
+    {
+        lock (_pieces)
+        {
+            if (_pieces.TryGetValue(text, out var ids)) return ids;
+            ids = _tokenizer.Encode(text, addBos: false);
+            if (_pieces.Count < MaxCachedPieces) _pieces[text] = ids;
+            return ids;
+        }
     }
 
     /// <summary>A caption alone as a text sequence: BOS, the caption, EOS (stage 3's plain language data).</summary>

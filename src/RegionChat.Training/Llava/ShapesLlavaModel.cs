@@ -144,6 +144,20 @@ public sealed class ShapesLlavaModel : IDisposable
         return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Answer cross-entropy and token accuracy of conversations (every answer and its EOS), with autograd: each turn
+    /// that shows an image gets that image's visual tokens where the engine injects them.
+    /// </summary>
+    public (Tensor Loss, Tensor Accuracy) ChatLoss(IReadOnlyList<IReadOnlyList<LlavaChatTurn>> conversations)
+    {
+        using var scope = NewDisposeScope();
+        var shown = conversations.SelectMany(c => c.Where(t => t.ShowsImage).Select(t => t.Sample)).ToList();
+        var visual = VisualTokens(shown);
+        var sequences = conversations.Select(Renderer.RenderChat).ToList();
+        var (loss, accuracy) = LlavaLoss.Chat(Llm, visual, sequences);
+        return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
+    }
+
     /// <summary>One image's visual tokens as row-major floats [N × D], what the inference engine injects.</summary>
     public float[] VisualTokenRows(LlavaSample sample)
     {

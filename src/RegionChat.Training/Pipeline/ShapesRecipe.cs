@@ -17,6 +17,9 @@ public sealed record ShapesRecipe
     public required ProjectorAlignOptions Projector { get; init; }
     public required InstructionTuneOptions Instruct { get; init; }
 
+    /// <summary>Stage 6: stage 5 continued on conversations (MaxTurns &gt; 1), the LLM's context widened.</summary>
+    public required InstructionTuneOptions Chat { get; init; }
+
     /// <summary>The architecture of the random stand-in tower (used when no trained tower is given or present).</summary>
     public required AlphaClipConfig RandomVision { get; init; }
 
@@ -25,6 +28,9 @@ public sealed record ShapesRecipe
 
     /// <summary>Weight type of the exported llm.gguf (F32 or F16).</summary>
     public GgmlType ExportLlmType { get; init; } = GgmlType.F32;
+
+    /// <summary>Steps of the full recipe's stage 6 (chat tuning).</summary>
+    public const int ChatSteps = 1800;
 
     /// <summary>The full recipe, its step counts multiplied by <paramref name="stepsScale"/>.</summary>
     public static ShapesRecipe Full(long seed = 0, double stepsScale = 1, int threads = 2)
@@ -36,9 +42,14 @@ public sealed record ShapesRecipe
         {
             Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale), WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },
             Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale), WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
-            Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100, ContextLength = 1024 }, seed, stepsScale, threads),
             Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100, IncludeCls = true }, seed, stepsScale, threads),
             Instruct = Scaled(new InstructionTuneOptions { Steps = 6000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
+            Chat = Scaled(new InstructionTuneOptions
+            {
+                Steps = ChatSteps, BatchSize = 16, LearningRate = 5e-4, WarmupSteps = 36, MaxTurns = 5, ContextLength = 1024,
+                EvalScenes = 30, CheckpointEvery = 50,
+            }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
     }
@@ -75,6 +86,11 @@ public sealed record ShapesRecipe
             {
                 Steps = Scale(30, stepsScale), BatchSize = 8, WarmupSteps = 3, LearningRate = 5e-3, ScenePool = 8, EvalScenes = 2,
                 Seed = seed, Threads = threads, CheckpointEvery = 100,
+            },
+            Chat = new InstructionTuneOptions
+            {
+                Steps = Scale(10, stepsScale), BatchSize = 4, WarmupSteps = 2, LearningRate = 2e-3, ScenePool = 8, EvalScenes = 2,
+                MaxTurns = 3, ContextLength = 256, Seed = seed, Threads = threads, CheckpointEvery = 100,
             },
             RandomVision = vision,
         };

@@ -15,6 +15,8 @@ public enum ShapesStage
     Projector,
     /// <summary>5: instruction tuning (LLaVA stage 2).</summary>
     Instruct,
-    /// <summary>6: the model folder.</summary>
+    /// <summary>6: chat tuning, stage 5 continued on conversations of 1–5 turns with a wider context.</summary>
+    Chat,
+    /// <summary>7: the model folder.</summary>
     Export,
 }

@@ -27,9 +27,10 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
     public IReadOnlyList<ShapesStage> StagesOf(ShapesStage stage) => stage switch
     {
         ShapesStage.All when Recipe.VisionFolder != null =>
-            [ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Export],
-        ShapesStage.All => [ShapesStage.Clip, ShapesStage.Alpha, ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Export],
-        ShapesStage.Instruct => [ShapesStage.Instruct, ShapesStage.Export],
+            [ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
+        ShapesStage.All => [ShapesStage.Clip, ShapesStage.Alpha, ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
+        ShapesStage.Instruct => [ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
+        ShapesStage.Chat => [ShapesStage.Chat, ShapesStage.Export],
         _ => [stage],
     };
 
@@ -113,12 +114,20 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
                 using var trainer = new InstructionTuner(Layout.Instruct, Recipe.Instruct, Layout.Projector);
                 return FromLlava(ShapesStage.Instruct, trainer.Run(p => Report(ShapesStage.Instruct, p), cancellation));
             }
+            case ShapesStage.Chat:
+            {
+                bool fresh = !Directory.Exists(Path.Combine(Layout.Chat, LlavaTrainer.InitFolder));
+                if (fresh && !LlavaTrainer.IsComplete(Layout.Instruct))
+                    throw new InvalidOperationException($"stage chat needs a finished stage instruct in {Layout.Instruct}: run --stage instruct first");
+                using var trainer = InstructionTuner.ContinueFrom(Layout.Chat, Recipe.Chat, fresh ? Layout.Instruct : null);
+                return FromLlava(ShapesStage.Chat, trainer.Run(p => Report(ShapesStage.Chat, p), cancellation));
+            }
             case ShapesStage.Export:
             {
-                if (!LlavaTrainer.IsComplete(Layout.Instruct))
-                    throw new InvalidOperationException($"export needs a finished stage instruct in {Layout.Instruct}: run --stage instruct first");
+                if (!LlavaTrainer.IsComplete(Layout.Chat))
+                    throw new InvalidOperationException($"export needs a finished stage chat in {Layout.Chat}: run --stage instruct first (it runs chat too), or --stage chat after it");
                 var clock = Stopwatch.StartNew();
-                var export = ShapesModelExporter.Export(Layout.Instruct, Layout.Model, Recipe.ExportLlmType, clipVisionFolder: Layout.Clip);
+                var export = ShapesModelExporter.Export(Layout.Chat, Layout.Model, Recipe.ExportLlmType, clipVisionFolder: Layout.Clip);
                 string summary = $"{export.Files.Count} files, {export.TotalBytes / 1e6:F1} MB: {string.Join(", ", export.Files)}";
                 Message?.Invoke($"export: wrote {export.Folder} ({summary})");
                 return new ShapesStageResult(ShapesStage.Export, export.Folder, 1, 1, true, null, null, clock.Elapsed, summary);

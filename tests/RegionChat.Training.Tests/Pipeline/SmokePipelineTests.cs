@@ -18,7 +18,7 @@ public class SmokePipelineTests(SmokeRun run) : IClassFixture<SmokeRun>
     [Fact]
     public void EveryStageRunsInOrderToTheEnd()
     {
-        Assert.Equal([ShapesStage.Clip, ShapesStage.Alpha, ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Export],
+        Assert.Equal([ShapesStage.Clip, ShapesStage.Alpha, ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
             run.Results.Select(r => r.Stage));
         Assert.All(run.Results, r => Assert.True(r.Completed, $"{r.Stage} stopped at {r.Step}/{r.Steps}"));
         // Stage 2 wrote a tower, so the LLaVA stages used it, not the random stand-in.

@@ -40,6 +40,52 @@ internal static class LlavaLoss
         return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Conversations: each row's text runs with the visual tokens of its images between them (images [M, N, D] in row
+    /// order, then turn order), right-padded; the tokens each sequence marks as counted (answers, EOS) count.
+    /// </summary>
+    public static (Tensor Loss, Tensor Accuracy) Chat(LlamaTwin llm, Tensor visualTokens, IReadOnlyList<LlavaChatSequence> sequences)
+    {
+        int images = sequences.Sum(s => s.Images);
+        if (visualTokens.shape[0] != images)
+            throw new ArgumentException($"{visualTokens.shape[0]} images for conversations that show {images}");
+        int perImage = (int)visualTokens.shape[1];
+        int textTokens = sequences.Sum(s => s.Texts.Sum(t => t.Length));
+        int width = sequences.Max(s => s.Length(perImage));
+        int padRow = textTokens + images * perImage;   // the source rows: text embeddings, visual rows, one zero row
+        var ids = new long[textTokens];
+        var index = new long[sequences.Count * width];
+        var targets = new long[sequences.Count * width];
+        Array.Fill(index, padRow);
+        Array.Fill(targets, TokenBatch.Ignore);
+        int text = 0, image = 0;
+        for (int b = 0; b < sequences.Count; b++)
+        {
+            int pos = 0;
+            var s = sequences[b];
+            for (int r = 0; r < s.Texts.Count; r++)
+            {
+                for (int i = 0; i < s.Texts[r].Length; i++, pos++)
+                {
+                    ids[text] = s.Texts[r][i];
+                    index[b * width + pos] = text++;
+                    if (s.Counted[r][i] && pos > 0) targets[b * width + pos - 1] = s.Texts[r][i];
+                }
+                if (r == s.Images) break;
+                for (int k = 0; k < perImage; k++, pos++) index[b * width + pos] = textTokens + image * perImage + k;
+                image++;
+            }
+        }
+        using var scope = NewDisposeScope();
+        long dim = visualTokens.shape[2];
+        var textEmbeddings = llm.Embed(tensor(ids));
+        var source = cat([textEmbeddings, visualTokens.reshape(-1, dim).to(textEmbeddings.dtype), zeros(1, dim, dtype: textEmbeddings.dtype)], 0);
+        var embeddings = source.index_select(0, tensor(index)).reshape(sequences.Count, width, dim);
+        var logits = llm.forward(embeddings);
+        var (loss, accuracy) = Score(logits, tensor(targets, [sequences.Count, width]));
+        return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());
+    }
+
     static (Tensor Loss, Tensor Accuracy) Score(Tensor logits, Tensor targets)
     {
         long vocab = logits.shape[^1];

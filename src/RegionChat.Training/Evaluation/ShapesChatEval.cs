@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
+using RegionChat.Training.Evaluation.Internal;
+using RegionChat.Training.Llava;
+using RegionChat.Data.Shapes;
+
+namespace RegionChat.Training.Evaluation;
+
+/// <summary>
+/// The chat part of `eval shapes`: conversations on one session each, through <see cref="RegionChatModel.StartChat"/>
+/// (the engine keeps the session's KV history and renders each later turn as a follow-up, as the server does). Per
+/// scene with two or more objects, two conversations of five turns, each answer left in the history as generated:
+/// 1. object i with its mask, "describe this region";
+/// 2. object j (another one) with its mask, "describe this region" — scored as a later region;
+/// 3. a follow-up about j, no image (the three follow-ups in turn) — scored as a follow-up;
+/// 4. a relation question about j against i, no image (the four in turn) — scored as a relation;
+/// 5. an object of the next scene with its mask, "describe this region" — scored as a new image.
+/// The second conversation swaps the roles of i and j.
+/// </summary>
+public static class ShapesChatEval
+{
+    /// <summary>Turns per conversation.</summary>
+    public const int Turns = 5;
+
+    /// <summary>Positions a conversation needs: three images and five turns of text and answers.</summary>
+    public static int PositionsPerChat(int visualTokens, int maxTokens) => 3 * visualTokens + Turns * (24 + maxTokens);
+
+    public static async Task<ShapesChatScores> RunAsync(RegionChatModel model, IReadOnlyList<ShapesScene> scenes, ShapesEvalOptions options,
+        Action<ShapesEvalProgress>? progress, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var chats = Conversations(scenes);
+        var regions = chats.SelectMany(c => c.Shown).Distinct().ToList();
+        var blocks = new Dictionary<(int Scene, int Object), EmbeddingBlock>();
+        foreach (var part in regions.Chunk(options.VisionBatch))
+        {
+            var inputs = part.Select(r =>
+            {
+                using var image = scenes[r.Scene].ToImage();
+                return model.Preprocess(image, ZeroShotOnModel.MaskOf(scenes[r.Scene].Objects[r.Object]));
+            }).ToArray();
+            var encoded = model.EncodePreprocessed(inputs);
+            for (int i = 0; i < part.Length; i++) blocks[part[i]] = encoded[i].Block;
+        }
+
+        var sampling = model.WithModelStops(SamplingParams.Greedy(options.MaxTokens));
+        var answers = new string[chats.Count][];
+        int done = 0;
+        using var gate = new SemaphoreSlim(options.Parallel);
+        await Task.WhenAll(chats.Select((chat, c) => Task.Run(async () =>
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                answers[c] = await AnswerAsync(model, chat, blocks, sampling, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+            progress?.Invoke(new ShapesEvalProgress("chat", Interlocked.Increment(ref done), chats.Count, clock.Elapsed));
+        }, cancellationToken))).ConfigureAwait(false);
+        return ShapesChatScores.Score(chats, answers, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>The conversations for a list of scenes (see the type's summary).</summary>
+    public static IReadOnlyList<ShapesChat> Conversations(IReadOnlyList<ShapesScene> scenes)
+    {
+        var chats = new List<ShapesChat>();
+        for (int s = 0; s < scenes.Count; s++)
+        {
+            int n = scenes[s].Objects.Count;
+            if (n < 2) continue;
+            var next = scenes[(s + 1) % scenes.Count];
+            for (int k = 0; k < 2; k++)
+            {
+                int i = (s + k) % n, j = (i + 1) % n;
+                if (k == 1) (i, j) = (j, i);
+                var (a, b) = (scenes[s].Objects[i], scenes[s].Objects[j]);
+                var newObject = next.Objects[(s + k) % next.Objects.Count];
+                string followUp = ShapesChatText.FollowUpQuestions[(s + k) % ShapesChatText.FollowUpQuestions.Count];
+                string relation = ShapesChatText.RelationQuestions[(2 * s + k) % ShapesChatText.RelationQuestions.Count];
+                chats.Add(new ShapesChat(
+                [
+                    new ShapesChatTurn(ShapesChatTurnKind.First, (s, i), ShapesText.DescribeRegion, a.Caption),
+                    new ShapesChatTurn(ShapesChatTurnKind.LaterRegion, (s, j), ShapesText.DescribeRegion, b.Caption),
+                    new ShapesChatTurn(ShapesChatTurnKind.FollowUp, null, followUp, ShapesChatText.FollowUpAnswer(followUp, b)),
+                    new ShapesChatTurn(ShapesChatTurnKind.Relation, null, relation, ShapesChatText.RelationAnswer(relation, b, a)),
+                    new ShapesChatTurn(ShapesChatTurnKind.NewImage, ((s + 1) % scenes.Count, newObject.Index), ShapesText.DescribeRegion, newObject.Caption),
+                ]));
+            }
+        }
+        return chats;
+    }
+
+    static async Task<string[]> AnswerAsync(RegionChatModel model, ShapesChat chat, IReadOnlyDictionary<(int, int), EmbeddingBlock> blocks,
+        SamplingParams sampling, CancellationToken cancellationToken)
+    {
+        using var session = model.StartChat();
+        var answers = new string[chat.Turns.Count];
+        for (int t = 0; t < chat.Turns.Count; t++)
+        {
+            var turn = chat.Turns[t];
+            var message = ChatMessage.User(turn.Question, turn.Shows is { } r ? blocks[r] : null);
+            var text = new StringBuilder();
+            GenerationFinished? finished = null;
+            await foreach (var e in session.GenerateAsync(message, sampling, cancellationToken).ConfigureAwait(false))
+            {
+                if (e is TextPiece piece) text.Append(piece.Text);
+                else if (e is GenerationFinished f) finished = f;
+            }
+            if (finished is null || finished.Reason == FinishReason.Cancelled)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new InvalidOperationException($"turn {t + 1} ('{turn.Question}') ended without an answer");
+            }
+            answers[t] = text.ToString().Trim();
+        }
+        return answers;
+    }
+}
+
+/// <summary>What a turn of an evaluated conversation is scored as.</summary>
+public enum ShapesChatTurnKind { First, LaterRegion, FollowUp, Relation, NewImage }
+
+/// <summary>One turn: the region it shows (scene index, object index; null: no image), the question and the expected answer.</summary>
+public sealed record ShapesChatTurn(ShapesChatTurnKind Kind, (int Scene, int Object)? Shows, string Question, string Expected);
+
+/// <summary>One evaluated conversation.</summary>
+public sealed record ShapesChat(IReadOnlyList<ShapesChatTurn> Turns)
+{
+    public IEnumerable<(int Scene, int Object)> Shown => Turns.Where(t => t.Shows is not null).Select(t => t.Shows!.Value);
+}
+
+/// <summary>
+/// The chat figures: exact-match accuracy of later-region captions, follow-ups, relation questions (with the share of
+/// "yes" truths, so chance is visible) and new-image captions.
+/// </summary>
+public sealed record ShapesChatScores(int Conversations, ShapesEvalFraction LaterRegion, ShapesEvalFraction FollowUp,
+    ShapesEvalFraction Relation, ShapesEvalFraction RelationYes, ShapesEvalFraction NewImage, double Seconds)
+{
+    public static ShapesChatScores Score(IReadOnlyList<ShapesChat> chats, IReadOnlyList<string[]> answers, double seconds)
+    {
+        var tally = new Dictionary<ShapesChatTurnKind, (int Correct, int Total)>();
+        int yes = 0, relations = 0;
+        for (int c = 0; c < chats.Count; c++)
+            for (int t = 0; t < chats[c].Turns.Count; t++)
+            {
+                var turn = chats[c].Turns[t];
+                var (ok, total) = tally.GetValueOrDefault(turn.Kind);
+                tally[turn.Kind] = (ok + (ShapesLlavaEvaluator.Matches(answers[c][t], turn.Expected) ? 1 : 0), total + 1);
+                if (turn.Kind == ShapesChatTurnKind.Relation)
+                {
+                    relations++;
+                    if (turn.Expected == ShapesChatText.Yes) yes++;
+                }
+            }
+        ShapesEvalFraction Of(ShapesChatTurnKind kind) => tally.TryGetValue(kind, out var v) ? new(v.Correct, v.Total) : new(0, 0);
+        return new ShapesChatScores(chats.Count, Of(ShapesChatTurnKind.LaterRegion), Of(ShapesChatTurnKind.FollowUp),
+            Of(ShapesChatTurnKind.Relation), new ShapesEvalFraction(yes, relations), Of(ShapesChatTurnKind.NewImage), seconds);
+    }
+
+    /// <summary>The "multi_turn" object of --json (fractions; null = nothing measured).</summary>
+    public JsonObject ToJson() => new()
+    {
+        ["later_region_exact"] = Fraction(LaterRegion), ["followup"] = Fraction(FollowUp), ["relation"] = Fraction(Relation),
+        ["relation_yes_share"] = Fraction(RelationYes), ["new_image"] = Fraction(NewImage), ["conversations"] = Conversations,
+    };
+
+    /// <summary>The table's chat section (Markdown).</summary>
+    public string Table()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var t = new StringBuilder();
+        t.AppendLine("| Chat (turns 2+, one session) | later region caption (mask) | follow-up | relation yes/no | new image caption (mask) |");
+        t.AppendLine("|---|---|---|---|---|");
+        t.AppendLine($"| accuracy | {Percent(LaterRegion)} | {Percent(FollowUp)} | {Percent(Relation)} | {Percent(NewImage)} |");
+        t.AppendLine();
+        t.Append(string.Create(c, $"{Conversations} conversations of {ShapesChatEval.Turns} turns (two per scene with 2+ objects), {Seconds:F1} s; ") +
+                 string.Create(c, $"relation truths \"yes\": {Percent(RelationYes)} (always \"no\" scores {1 - RelationYes.Value:P1})."));
+        return t.ToString();
+    }
+
+    static string Percent(ShapesEvalFraction f) =>
+        double.IsNaN(f.Value) ? "n/a" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{f.Value:P1} ({f})");
+
+    static JsonNode? Fraction(ShapesEvalFraction f) => double.IsNaN(f.Value) ? null : JsonValue.Create(Math.Round(f.Value, 6));
+}

@@ -30,7 +30,7 @@ public sealed record ShapesRecipe
     public GgmlType ExportLlmType { get; init; } = GgmlType.F32;
 
     /// <summary>Steps of the full recipe's stage 6 (chat tuning).</summary>
-    public const int ChatSteps = 1800;
+    public const int ChatSteps = 1200;
 
     /// <summary>The full recipe, its step counts multiplied by <paramref name="stepsScale"/>.</summary>
     public static ShapesRecipe Full(long seed = 0, double stepsScale = 1, int threads = 2)

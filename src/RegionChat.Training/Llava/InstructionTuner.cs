@@ -99,7 +99,7 @@ public sealed class InstructionTuner : LlavaTrainer
         if (!File.Exists(projector) || !File.Exists(llm) || !ShapesModelFiles.HasVision(init))
             throw new ArgumentException($"{instructFolder} is not a finished instruct stage (needs {ShapesModelFiles.Projector}, {ShapesModelFiles.Llm} and init/ with the vision tower)");
         var files = new List<(string, string)> { (projector, ShapesModelFiles.Projector), (llm, ShapesModelFiles.Llm) };
-        string features = Path.Combine(instructFolder, ShapesLlavaModel.FeatureFile);
+        string features = Path.Combine(init, ShapesLlavaModel.FeatureFile);   // stage 5 keeps stage 4's choice in init/
         if (File.Exists(features)) files.Add((features, ShapesLlavaModel.FeatureFile));
         foreach (string name in new[] { ClipTowerFiles.VisionWeights, ClipTowerFiles.VisionConfig, ClipTowerFiles.TextWeights, ClipTowerFiles.TextConfig })
             if (File.Exists(Path.Combine(init, name))) files.Add((Path.Combine(init, name), name));

@@ -99,7 +99,7 @@ public class SmokePipelineTests(SmokeRun run) : IClassFixture<SmokeRun>
     public void AnF16ExportHalvesTheLlmAndKeepsItsAnswers()
     {
         using var dir = new RegionChat.TestSupport.TempDir();
-        var f16 = ShapesModelExporter.Export(run.Layout.Instruct, Path.Combine(dir.Path, "f16"), GgmlType.F16);
+        var f16 = ShapesModelExporter.Export(run.Layout.Chat, Path.Combine(dir.Path, "f16"), GgmlType.F16);
         Assert.Equal(GgmlType.F16, f16.LlmType);
         string path = Path.Combine(f16.Folder, ShapesModelFiles.Llm);
         using (var gguf = GgufFile.Open(path))

@@ -63,7 +63,9 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Sends one item: a region of an image (stored or inline), as <see cref="RegionChatClient.CaptionAsync(ChatImage, ImageRegion?, string?, GenerationOptions?, string?, CancellationToken)"/> takes it.</summary>
+    /// <summary>Sends one item: a region of an image (stored or inline), as
+    /// <see cref="RegionChatClient.CaptionAsync(ChatImage, ImageRegion?, string?, GenerationOptions?, string?, CancellationToken)"/>
+    /// takes it.</summary>
     public Task SendAsync(string id, ChatImage image, ImageRegion? region = null, string? instruction = null,
         GenerationOptions? generation = null, string? model = null, CancellationToken cancellationToken = default) =>
         SendAsync(id, RegionChatClient.CaptionRequest(image, region, instruction, generation, model), cancellationToken);
@@ -114,7 +116,8 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
             else if (response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Caption)
                 yield return new CaptionStreamResult(response.Id, response.Caption, null);
             else
-                yield return new CaptionStreamResult(response.Id, null, new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a caption nor an error", []));
+                yield return new CaptionStreamResult(response.Id, null,
+                    new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a caption nor an error", []));
         }
     }
 

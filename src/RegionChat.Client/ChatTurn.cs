@@ -10,16 +10,20 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed record ChatTurn(string Text)
 {
+    /// <summary>The image the question is about; null = no new image (a region then refers to the session's latest).</summary>
     public ChatImage? Image { get; init; }
     /// <summary>The region of the image; null = the whole image.</summary>
     public ImageRegion? Region { get; init; }
+    /// <summary>The session to continue; null = start a new one.</summary>
     public string? SessionId { get; init; }
     /// <summary>Model id from ListModels; null = the server's default.</summary>
     public string? Model { get; init; }
     /// <summary>System prompt of a new session (ignored when continuing one); null = the model's default.</summary>
     public string? SystemPrompt { get; init; }
+    /// <summary>Sampling and length options; null = the server's defaults.</summary>
     public GenerationOptions? Generation { get; init; }
 
+    /// <summary>The proto form the gRPC API takes.</summary>
     public PbV1.ChatRequest ToProto()
     {
         var message = new PbV1.UserMessage { Text = Text ?? "" };

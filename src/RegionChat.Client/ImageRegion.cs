@@ -74,6 +74,7 @@ public abstract record ImageRegion
 /// <summary>An axis-aligned box [x0, x1) × [y0, y1), in pixels or (normalised) fractions of the image size.</summary>
 public sealed record RegionBox : ImageRegion
 {
+    /// <summary>A box; throws <see cref="ArgumentException"/> unless the coordinates are finite with x1 &gt; x0 and y1 &gt; y0.</summary>
     public RegionBox(float X0, float Y0, float X1, float Y1, bool Normalized)
     {
         Require(float.IsFinite(X0) && float.IsFinite(Y0) && float.IsFinite(X1) && float.IsFinite(Y1),
@@ -82,21 +83,28 @@ public sealed record RegionBox : ImageRegion
         (this.X0, this.Y0, this.X1, this.Y1, this.Normalized) = (X0, Y0, X1, Y1, Normalized);
     }
 
+    /// <summary>Left edge (inclusive).</summary>
     public float X0 { get; }
+    /// <summary>Top edge (inclusive).</summary>
     public float Y0 { get; }
+    /// <summary>Right edge (exclusive).</summary>
     public float X1 { get; }
+    /// <summary>Bottom edge (exclusive).</summary>
     public float Y1 { get; }
+    /// <summary>Whether the coordinates are fractions 0..1 of the image size rather than pixels.</summary>
     public bool Normalized { get; }
 
     private protected override void Fill(PbV1.Region region) =>
         region.Box = new PbV1.Box { X0 = X0, Y0 = Y0, X1 = X1, Y1 = Y1, Normalized = Normalized };
 
+    /// <inheritdoc/>
     public override string ToString() => $"box [{X0}, {Y0}, {X1}, {Y1}]{(Normalized ? " (normalized)" : "")}";
 }
 
 /// <summary>A filled polygon in pixels; self-intersections are filled even-odd unless <see cref="NonZeroFill"/>.</summary>
 public sealed record RegionPolygon : ImageRegion
 {
+    /// <summary>A polygon; throws <see cref="ArgumentException"/> for fewer than 3 points or a coordinate that is not finite.</summary>
     public RegionPolygon(IReadOnlyList<(float X, float Y)> Points, bool NonZeroFill = false)
     {
         Require(Points.Count >= 3, $"a polygon needs at least 3 points, got {Points.Count}");
@@ -104,7 +112,9 @@ public sealed record RegionPolygon : ImageRegion
         (this.Points, this.NonZeroFill) = (Points, NonZeroFill);
     }
 
+    /// <summary>The points, x and y in pixels.</summary>
     public IReadOnlyList<(float X, float Y)> Points { get; }
+    /// <summary>Fill self-intersections by the non-zero winding rule instead of even-odd.</summary>
     public bool NonZeroFill { get; }
 
     private protected override void Fill(PbV1.Region region) => region.Polygon = new PbV1.Polygon
@@ -113,14 +123,19 @@ public sealed record RegionPolygon : ImageRegion
         FillRule = NonZeroFill ? PbV1.FillRule.NonZero : PbV1.FillRule.EvenOdd,
     };
 
+    /// <inheritdoc/>
     public bool Equals(RegionPolygon? other) => other is not null && NonZeroFill == other.NonZeroFill && Points.SequenceEqual(other.Points);
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Points.Count, NonZeroFill);
+    /// <inheritdoc/>
     public override string ToString() => $"polygon of {Points.Count} points";
 }
 
 /// <summary>A brush stroke: every pixel within <see cref="Width"/>/2 of the polyline.</summary>
 public sealed record RegionScribble : ImageRegion
 {
+    /// <summary>A scribble; throws <see cref="ArgumentException"/> without points, for a coordinate that is not finite or a
+    /// width that is not positive.</summary>
     public RegionScribble(IReadOnlyList<(float X, float Y)> Points, float Width)
     {
         Require(Points.Count >= 1, "a scribble needs at least 1 point");
@@ -129,33 +144,43 @@ public sealed record RegionScribble : ImageRegion
         (this.Points, this.Width) = (Points, Width);
     }
 
+    /// <summary>The points, x and y in pixels.</summary>
     public IReadOnlyList<(float X, float Y)> Points { get; }
+    /// <summary>The brush width in pixels.</summary>
     public float Width { get; }
 
     private protected override void Fill(PbV1.Region region) =>
         region.Scribble = new PbV1.Scribble { Points = { Flat(Points) }, Width = Width };
 
+    /// <inheritdoc/>
     public bool Equals(RegionScribble? other) => other is not null && Width == other.Width && Points.SequenceEqual(other.Points);
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Points.Count, Width);
+    /// <inheritdoc/>
     public override string ToString() => $"scribble of {Points.Count} points, width {Width}";
 }
 
 /// <summary>A mask image of the picture's size: pixels ≥ 128 are inside. Decoded by the server.</summary>
 public sealed record RegionMask : ImageRegion
 {
+    /// <summary>A mask from its encoded image bytes; throws <see cref="ArgumentException"/> when they are empty.</summary>
     public RegionMask(ReadOnlyMemory<byte> Png)
     {
         Require(!Png.IsEmpty, "a mask needs the bytes of an image");
         this.Png = Png;
     }
 
+    /// <summary>The mask's encoded image bytes (PNG, 8-bit grey or 1-bit).</summary>
     public ReadOnlyMemory<byte> Png { get; }
 
     private protected override void Fill(PbV1.Region region) => region.MaskPng = ByteString.CopyFrom(Png.Span);
 
     // Compared by content: two masks with the same bytes are the same region.
+    /// <inheritdoc/>
     public bool Equals(RegionMask? other) => other is not null && Png.Span.SequenceEqual(other.Png.Span);
+    /// <inheritdoc/>
     public override int GetHashCode() => Png.Length;
+    /// <inheritdoc/>
     public override string ToString() => $"mask ({Png.Length} bytes)";
 }
 
@@ -163,6 +188,12 @@ public sealed record RegionMask : ImageRegion
 /// compressed string or the plain counts.</summary>
 public sealed record RegionRle : ImageRegion
 {
+    /// <summary>An RLE; give exactly one of <paramref name="Compressed"/> and <paramref name="Counts"/>. Throws
+    /// <see cref="ArgumentException"/> for a size that is not positive or when both or neither are given.</summary>
+    /// <param name="Height">The image height in pixels.</param>
+    /// <param name="Width">The image width in pixels.</param>
+    /// <param name="Compressed">The counts in pycocotools' compressed string form.</param>
+    /// <param name="Counts">The plain run lengths.</param>
     public RegionRle(int Height, int Width, string? Compressed, IReadOnlyList<uint>? Counts)
     {
         Require(Height > 0 && Width > 0, $"an RLE's size must be positive, got [{Height}, {Width}]");
@@ -171,9 +202,13 @@ public sealed record RegionRle : ImageRegion
         (this.Height, this.Width, this.Compressed, this.Counts) = (Height, Width, Compressed, Counts);
     }
 
+    /// <summary>The image height in pixels.</summary>
     public int Height { get; }
+    /// <summary>The image width in pixels.</summary>
     public int Width { get; }
+    /// <summary>The compressed counts, or null when <see cref="Counts"/> holds them.</summary>
     public string? Compressed { get; }
+    /// <summary>The plain run lengths (column-major, background first), or null when <see cref="Compressed"/> holds them.</summary>
     public IReadOnlyList<uint>? Counts { get; }
 
     private protected override void Fill(PbV1.Region region)
@@ -184,9 +219,12 @@ public sealed record RegionRle : ImageRegion
         region.Rle = rle;
     }
 
+    /// <inheritdoc/>
     public bool Equals(RegionRle? other) => other is not null && (Height, Width, Compressed) == (other.Height, other.Width, other.Compressed)
         && (Counts == null ? other.Counts == null : other.Counts != null && Counts.SequenceEqual(other.Counts));
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Height, Width, Compressed);
+    /// <inheritdoc/>
     public override string ToString() => $"rle {Height}×{Width}";
 }
 
@@ -194,6 +232,7 @@ public sealed record RegionRle : ImageRegion
 public sealed record RegionWhole : ImageRegion
 {
     private protected override void Fill(PbV1.Region region) => region.WholeImage = true;
+    /// <inheritdoc/>
     public override string ToString() => "whole image";
 }
 
@@ -201,12 +240,14 @@ public sealed record RegionWhole : ImageRegion
 internal sealed record RegionProto(PbV1.Region Proto) : ImageRegion
 {
     private protected override void Fill(PbV1.Region region) => region.MergeFrom(Proto);
+    /// <inheritdoc/>
     public override string ToString() => Proto.ToString();
 }
 
 /// <summary>The union of several regions.</summary>
 public sealed record RegionUnion : ImageRegion
 {
+    /// <summary>A union; throws <see cref="ArgumentException"/> without parts or with a null part.</summary>
     public RegionUnion(IReadOnlyList<ImageRegion> Parts)
     {
         Require(Parts.Count > 0, "a union needs at least one region");
@@ -214,12 +255,16 @@ public sealed record RegionUnion : ImageRegion
         this.Parts = Parts;
     }
 
+    /// <summary>The regions whose union this is.</summary>
     public IReadOnlyList<ImageRegion> Parts { get; }
 
     private protected override void Fill(PbV1.Region region) =>
         region.Union = new PbV1.RegionUnion { Regions = { Parts.Select(p => p.ToProto()) } };
 
+    /// <inheritdoc/>
     public bool Equals(RegionUnion? other) => other is not null && Parts.SequenceEqual(other.Parts);
+    /// <inheritdoc/>
     public override int GetHashCode() => Parts.Count;
+    /// <inheritdoc/>
     public override string ToString() => $"union of {Parts.Count} regions";
 }

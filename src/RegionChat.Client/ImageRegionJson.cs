@@ -35,6 +35,7 @@ public static class ImageRegionJson
         }
     }
 
+    /// <summary>As <see cref="Parse(string, string?)"/>, for a parsed JSON element.</summary>
     public static ImageRegion Parse(JsonElement element, string? baseDirectory = null)
     {
         if (element.ValueKind != JsonValueKind.Array) return ParseObject(element, baseDirectory);

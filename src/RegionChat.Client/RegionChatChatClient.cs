@@ -60,6 +60,8 @@ public sealed class RegionChatChatClient : IChatClient
     /// <summary>The model asked for when <see cref="ChatOptions.ModelId"/> is unset; null = the server's default.</summary>
     public string? DefaultModelId { get; }
 
+    /// <summary>Runs one turn (see the class remarks for what is sent) and returns the whole answer; its ConversationId
+    /// continues the conversation.</summary>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         CancellationToken cancellationToken = default)
     {
@@ -73,6 +75,7 @@ public sealed class RegionChatChatClient : IChatClient
         return response;
     }
 
+    /// <summary>Runs one turn and streams the answer piece by piece; stopping early cancels it on the server.</summary>
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages,
         ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -136,6 +139,7 @@ public sealed class RegionChatChatClient : IChatClient
         };
     }
 
+    /// <inheritdoc/>
     public object? GetService(Type serviceType, object? serviceKey = null)
     {
         ArgumentNullException.ThrowIfNull(serviceType);
@@ -146,6 +150,7 @@ public sealed class RegionChatChatClient : IChatClient
         return serviceType.IsInstanceOfType(this) ? this : null;
     }
 
+    /// <summary>Disposes the wrapped <see cref="RegionChatClient"/> when this instance owns it.</summary>
     public void Dispose()
     {
         if (ownsClient) client.Dispose();

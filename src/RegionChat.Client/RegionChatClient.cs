@@ -105,7 +105,8 @@ public sealed class RegionChatClient : IDisposable
     /// <summary>Stores an image on the server; pass the result (or its <c>ImageId</c>) as a <see cref="ChatImage"/>.
     /// The id is the SHA-256 of the bytes, so storing the same image twice is harmless.</summary>
     public Task<PbV1.ImageRef> PutImageAsync(ReadOnlyMemory<byte> encoded, CancellationToken cancellationToken = default) =>
-        UnaryAsync("PutImage", ct => Grpc.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(encoded.Span) }, cancellationToken: ct), cancellationToken);
+        UnaryAsync("PutImage", ct => Grpc.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(encoded.Span) }, cancellationToken: ct),
+            cancellationToken);
 
     /// <summary>Stores a large image read from <paramref name="content"/>, streamed in pieces (no single message
     /// holds it all). Returns the same id as <see cref="PutImageAsync"/>.</summary>
@@ -250,7 +251,8 @@ public sealed class RegionChatClient : IDisposable
     public Task EndSessionAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sessionId);
-        return UnaryAsync("EndSession", ct => Grpc.EndSessionAsync(new PbV1.EndSessionRequest { SessionId = sessionId }, cancellationToken: ct), cancellationToken);
+        var request = new PbV1.EndSessionRequest { SessionId = sessionId };
+        return UnaryAsync("EndSession", ct => Grpc.EndSessionAsync(request, cancellationToken: ct), cancellationToken);
     }
 
     /// <summary>This client as a Microsoft.Extensions.AI <see cref="Microsoft.Extensions.AI.IChatClient"/>; it does not

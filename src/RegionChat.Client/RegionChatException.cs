@@ -11,6 +11,10 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed class RegionChatException : Exception
 {
+    /// <summary>The failure of <paramref name="method"/>, as the server ended it.</summary>
+    /// <param name="method">The RPC ("Chat", "PutImage", …).</param>
+    /// <param name="inner">The call's exception, with its status and trailers.</param>
+    /// <param name="violations">The field violations of the status details (empty when there are none).</param>
     public RegionChatException(string method, RpcException inner, IReadOnlyList<FieldViolation> violations)
         : base(Describe(method, inner), inner)
     {

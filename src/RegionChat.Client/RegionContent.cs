@@ -11,7 +11,9 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed class RegionContent(ImageRegion region) : AIContent
 {
+    /// <summary>The region.</summary>
     public ImageRegion Region { get; } = region ?? throw new ArgumentNullException(nameof(region));
 
+    /// <inheritdoc/>
     public override string ToString() => Region.ToString();
 }

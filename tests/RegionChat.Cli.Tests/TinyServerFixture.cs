@@ -1,5 +1,6 @@
 using System.Text.Json;
 using RegionChat.Cli.Commands;
+using RegionChat.Data.Regions;
 using RegionChat.TestSupport;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
+using RegionChat.Data.Regions;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;

@@ -1,3 +1,4 @@
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Regions;
 
 namespace RegionChat.CaptionBatch.Internal;

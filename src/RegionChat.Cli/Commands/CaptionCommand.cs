@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using RegionChat.Data.Regions;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;

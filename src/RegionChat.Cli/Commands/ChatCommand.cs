@@ -1,6 +1,7 @@
 using System.CommandLine;
 using RegionChat.CaptionBatch;
 using RegionChat.Client;
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 

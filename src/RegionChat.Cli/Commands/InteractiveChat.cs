@@ -1,6 +1,7 @@
 using Grpc.Core;
 using RegionChat.CaptionBatch;
 using RegionChat.Client;
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using RegionChat.CaptionBatch;
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Regions;
 
 namespace RegionChat.Cli.Commands;

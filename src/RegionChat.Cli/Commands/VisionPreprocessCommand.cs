@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using TorchSharp;

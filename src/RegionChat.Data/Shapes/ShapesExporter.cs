@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RegionChat.Data.Regions;
 using RegionChat.Data.Shapes.Internal;
 
 namespace RegionChat.Data.Shapes;
@@ -169,7 +170,7 @@ public static class ShapesExporter
                 {
                     w.WriteStartObject();
                     WriteInts(w, "size", [scene.Height, scene.Width]);
-                    w.WriteString("counts", CompressedRle.Encode(o.VisibleMask, scene.Height, scene.Width));
+                    w.WriteString("counts", CocoRle.Encode(o.VisibleMask, scene.Height, scene.Width).ToCompressedString());
                     w.WriteEndObject();
                 }
                 w.WriteString("caption", o.Caption);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Google.Protobuf;
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;

@@ -1,3 +1,4 @@
+using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;

@@ -1,3 +1,5 @@
+using RegionChat.Data.Regions;
+
 namespace RegionChat.Vision.Regions;
 
 /// <summary>

@@ -1,3 +1,6 @@
+using RegionChat.Data.Regions;
+using RegionChat.Vision.Imaging;
+
 namespace RegionChat.Vision.Regions;
 
 /// <summary>
@@ -10,6 +13,37 @@ public abstract class Region
 {
     /// <summary>Name of this kind of region in errors and JSON ("box", "polygon", …).</summary>
     public abstract string Kind { get; }
+
+    /// <summary>
+    /// The drawable region a description stands for. Mask files and inline mask images are decoded here (within
+    /// <paramref name="limits"/>); errors inside a union name the part ("[1].polygon").
+    /// </summary>
+    public static Region From(RegionDescription description, ImageLimits? limits = null) => description switch
+    {
+        RegionDescription.Box b => new BoxRegion(b.X0, b.Y0, b.X1, b.Y1, b.Normalized),
+        RegionDescription.Polygon p => new PolygonRegion(Points(p.Points), p.NonZeroFill ? FillRule.NonZero : FillRule.EvenOdd),
+        RegionDescription.Scribble s => new ScribbleRegion(Points(s.Points), s.Width),
+        RegionDescription.Rle r => new RleRegion(r.ToCocoRle()),
+        RegionDescription.MaskFile m => MaskRegion.Load(m.Path, limits),
+        RegionDescription.MaskBytes m => MaskRegion.Decode(m.Image, limits),
+        RegionDescription.Whole => WholeImageRegion.Instance,
+        RegionDescription.Union u => new UnionRegion(u.Parts.Select((part, k) => FromPart(part, k, limits)).ToArray()),
+        _ => throw new ArgumentException($"unknown region description {description.GetType().Name}", nameof(description)),
+    };
+
+    static Region FromPart(RegionDescription part, int index, ImageLimits? limits)
+    {
+        try
+        {
+            return From(part, limits);
+        }
+        catch (InvalidRegionException e)
+        {
+            throw e.Under($"[{index}]");
+        }
+    }
+
+    static RegionPoint[] Points(IReadOnlyList<(double X, double Y)> points) => points.Select(p => new RegionPoint(p.X, p.Y)).ToArray();
 
     public RegionMask Rasterize(int imageWidth, int imageHeight)
     {

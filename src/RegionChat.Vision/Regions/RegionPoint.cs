@@ -1,3 +1,5 @@
+using RegionChat.Data.Regions;
+
 namespace RegionChat.Vision.Regions;
 
 /// <summary>A point in image pixel coordinates (x right, y down; pixel centres at i+0.5).</summary>

@@ -1,3 +1,5 @@
+using RegionChat.Data.Regions;
+
 namespace RegionChat.Vision.Regions;
 
 /// <summary>A COCO RLE mask; its size [height, width] must equal the image's.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using RegionChat.Data.Regions;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 

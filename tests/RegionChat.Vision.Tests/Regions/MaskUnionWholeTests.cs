@@ -1,3 +1,4 @@
+using RegionChat.Data.Regions;
 using RegionChat.TestSupport;
 using RegionChat.Vision.Regions;
 using SixLabors.ImageSharp;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using RegionChat.Data.Regions;
 using RegionChat.Server.Internal;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;

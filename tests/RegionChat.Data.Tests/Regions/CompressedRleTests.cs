@@ -1,6 +1,7 @@
-using RegionChat.Data.Shapes.Internal;
+using RegionChat.Data.Regions;
+using RegionChat.Data.Tests.Shapes;
 
-namespace RegionChat.Data.Tests.Shapes;
+namespace RegionChat.Data.Tests.Regions;
 
 public class CompressedRleTests
 {
@@ -15,14 +16,14 @@ public class CompressedRleTests
     [InlineData(new byte[] { 1, 0, 1, 0 }, 2, 2, "022")]              // rows [1 0][1 0]: column-major 1 1 0 0 → runs 0 2 2
     public void Encodes_small_masks_as_worked_by_hand(byte[] mask, int h, int w, string expected)
     {
-        Assert.Equal(expected, CompressedRle.Encode(mask, h, w));
+        Assert.Equal(expected, CocoRle.Encode(mask, h, w).ToCompressedString());
     }
 
     [Fact]
     public void Long_runs_use_continuation_groups()
     {
         // runs 0, 100: 100 = 4 + 3·32 → groups 4|0x20 then 3 → 'T', '3'
-        Assert.Equal("0T3", CompressedRle.Encode(Enumerable.Repeat((byte)1, 100).ToArray(), 10, 10));
+        Assert.Equal("0T3", CocoRle.Encode(Enumerable.Repeat((byte)1, 100).ToArray(), 10, 10).ToCompressedString());
     }
 
     [Fact]
@@ -38,7 +39,7 @@ public class CompressedRleTests
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++)
                     mask[y * w + x] = (byte)(((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r) ^ (rng.Next(20) == 0) ? 1 : 0);
-            string counts = CompressedRle.Encode(mask, h, w);
+            string counts = CocoRle.Encode(mask, h, w).ToCompressedString();
             Assert.Matches("^[0-o]*$", counts);
             Assert.Equal(mask, SceneReference.DecodeCompressedRle(counts, h, w));
         }
@@ -47,6 +48,6 @@ public class CompressedRleTests
     [Fact]
     public void Rejects_a_size_that_does_not_match()
     {
-        Assert.Throws<ArgumentException>(() => CompressedRle.Encode(new byte[10], 3, 3));
+        Assert.Throws<ArgumentException>(() => CocoRle.Encode(new byte[10], 3, 3));
     }
 }

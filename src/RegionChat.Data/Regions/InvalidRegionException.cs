@@ -1,4 +1,4 @@
-namespace RegionChat.Vision.Regions;
+namespace RegionChat.Data.Regions;
 
 /// <summary>Why a region was rejected; stable names that an API can return to clients.</summary>
 public enum InvalidRegionReason
@@ -35,6 +35,6 @@ public sealed class InvalidRegionException : Exception
     public string Description { get; }
 
     /// <summary>The same error seen from an enclosing field, e.g. "box" → "[1].box" inside a union.</summary>
-    internal InvalidRegionException Under(string prefix) =>
+    public InvalidRegionException Under(string prefix) =>
         new(Field.StartsWith('[') ? prefix + Field : $"{prefix}.{Field}", Reason, Description, InnerException);
 }

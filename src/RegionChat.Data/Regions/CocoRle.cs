@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace RegionChat.Vision.Regions;
+namespace RegionChat.Data.Regions;
 
 /// <summary>
 /// COCO run-length encoding of a binary mask, as pycocotools stores segmentations: the mask is read column by column
@@ -39,16 +39,18 @@ public sealed class CocoRle
     /// <summary>[height, width], as COCO writes it.</summary>
     public int[] Size => [Height, Width];
 
-    /// <summary>Encodes a mask (nonzero = inside).</summary>
-    public static CocoRle Encode(RegionMask mask)
+    /// <summary>Encodes a row-major mask of <paramref name="height"/> × <paramref name="width"/> (nonzero = inside).</summary>
+    public static CocoRle Encode(ReadOnlySpan<byte> mask, int height, int width)
     {
+        if (height <= 0 || width <= 0 || (long)height * width != mask.Length)
+            throw new ArgumentException($"mask holds {mask.Length} bytes, not {height}x{width}", nameof(mask));
         var counts = new List<long>();
         byte current = 0; // runs start with zeros
         long run = 0;
-        for (int x = 0; x < mask.Width; x++)
-        for (int y = 0; y < mask.Height; y++)
+        for (int x = 0; x < width; x++)
+        for (int y = 0; y < height; y++)
         {
-            byte v = mask.Data[y * mask.Width + x] != 0 ? (byte)1 : (byte)0;
+            byte v = mask[y * width + x] != 0 ? (byte)1 : (byte)0;
             if (v != current)
             {
                 counts.Add(run);
@@ -58,20 +60,20 @@ public sealed class CocoRle
             run++;
         }
         counts.Add(run);
-        return new CocoRle(mask.Height, mask.Width, counts);
+        return new CocoRle(height, width, counts);
     }
 
-    /// <summary>The mask, 255 inside.</summary>
-    public RegionMask Decode()
+    /// <summary>The row-major mask, <paramref name="inside"/> where the runs of ones are, 0 elsewhere.</summary>
+    public byte[] Decode(byte inside)
     {
-        var mask = new RegionMask(Width, Height);
+        var mask = new byte[(long)Height * Width];
         long index = 0;
         for (int i = 0; i < Counts.Count; i++)
         {
             long end = index + Counts[i];
             if (i % 2 == 1)
                 for (long k = index; k < end; k++)
-                    mask.Data[(int)(k % Height) * Width + (int)(k / Height)] = RegionMask.Inside;
+                    mask[(int)(k % Height) * Width + (int)(k / Height)] = inside;
             index = end;
         }
         return mask;

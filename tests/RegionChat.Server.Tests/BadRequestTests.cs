@@ -1,7 +1,6 @@
 using Google.Protobuf;
 using Grpc.Core;
 using RegionChat.Client;
-using RegionChat.Data.Regions;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;

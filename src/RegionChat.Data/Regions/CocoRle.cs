@@ -24,9 +24,10 @@ public sealed class CocoRle
             total += counts[i];
             if (total > (long)height * width) break;
         }
-        if (total != (long)height * width)
+        long needed = (long)height * width;
+        if (total != needed)
             throw new InvalidRegionException($"{field}.counts", InvalidRegionReason.Malformed,
-                $"counts sum to {(total > (long)height * width ? "more than " + (long)height * width : total.ToString())}, but size [{height}, {width}] needs {(long)height * width}");
+                $"counts sum to {(total > needed ? "more than " + needed : total.ToString())}, but size [{height}, {width}] needs {needed}");
         Height = height;
         Width = width;
         Counts = counts.ToArray();

@@ -33,8 +33,8 @@ public class ShapesTinyChatTests
             Assert.True(first.Events.Count >= 3, "the answer did not arrive as a stream of events");
             Assert.Equal(target.Caption, first.Text);   // exactly: no separator space before the answer
 
-            // A follow-up in the same session prefills only its new text. (The model was trained on single turns, so its
-            // multi-turn answers are not checked.)
+            // A follow-up in the same session prefills only its new text. (Its answer is not checked here: `eval shapes`
+            // measures the model's answers in sessions.)
             var follow = await host.Client.ChatAsync(Calls.Chat("what color is it?", sessionId: first.Started.SessionId, maxTokens: 8));
             Assert.True(follow.Started.CachedTokens >= first.Started.PromptTokens, "the follow-up did not reuse the first turn's KV cache");
             Assert.InRange((long)follow.Started.PromptTokens - follow.Started.CachedTokens, 1L, 24L);

@@ -58,8 +58,8 @@ public sealed class RegionChatClient : IDisposable
     /// <summary>The server's address.</summary>
     public Uri Address { get; }
 
-    /// <summary>The generated gRPC client (same channel, same API key), for calls this wrapper does not cover
-    /// (CaptionStream) or that need the raw request.</summary>
+    /// <summary>The generated gRPC client (same channel, same API key), for calls that need the raw request or call
+    /// options this wrapper does not take (deadlines, headers).</summary>
     public PbV1.RegionChat.RegionChatClient Grpc { get; }
 
     /// <summary>

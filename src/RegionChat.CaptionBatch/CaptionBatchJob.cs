@@ -105,25 +105,36 @@ public static class CaptionBatchJob
 
     static async Task RunInProcessAsync(JobState job, CaptionBatchOptions options)
     {
-        RegionChatModel model;
+        RegionChatCore core;
+        ModelDescription model;
         try
         {
-            model = await Task.Run(() => RegionChatModel.Load(options.ModelDir!, new RegionChatModelOptions
+            core = RegionChatCore.ForModelFolder(options.ModelDir!, new RegionChatCoreOptions
             {
                 Threads = options.Threads,
                 ContextSize = options.ContextSize,
-                MaxSequences = options.Concurrency,
-            })).ConfigureAwait(false);
+                ParallelSequences = options.Concurrency,
+                QueueSize = options.Concurrency,
+                // Every item is a new image or region: a cache would only hold memory.
+                VisualCacheBytes = 0,
+                MaxTokensLimit = Math.Max(options.MaxTokens, 4096),
+            });
         }
-        catch (Exception e) when (e is ModelManifestException or LlmEngineException or IOException or InvalidDataException)
+        catch (ModelManifestException e)
         {
             job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e);
             return;
         }
-        using (model)
+        using (core)
         {
-            job.Log($"loaded {model.Id} ({model.VisualTokenCount} visual tokens, {options.Concurrency} parallel sequences, {options.Threads} threads)");
-            await new InProcessCaptioner(job, model).RunAsync().ConfigureAwait(false);
+            try { model = await Task.Run(core.LoadDefaultModel).ConfigureAwait(false); }
+            catch (Exception e) when (e is ModelManifestException or LlmEngineException or IOException or InvalidDataException)
+            {
+                job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e);
+                return;
+            }
+            job.Log($"loaded {model.Id} ({model.VisualTokens} visual tokens, {options.Concurrency} parallel sequences, {options.Threads} threads)");
+            await new InProcessCaptioner(job, core).RunAsync().ConfigureAwait(false);
         }
     }
 }

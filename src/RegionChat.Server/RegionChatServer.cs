@@ -1,9 +1,11 @@
 using Grpc.AspNetCore.Web;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using RegionChat.Inference;
 using RegionChat.Server.Internal;
 using RegionChat.Server.OpenAi;
 using RegionChat.Server.Services;
+using RegionChat.Server.Services.Internal;
 
 namespace RegionChat.Server;
 
@@ -19,15 +21,11 @@ public static class RegionChatServer
         var options = section.Get<ServerOptions>() ?? new ServerOptions();
 
         builder.Services.AddSingleton(ServerListeners.Configure(builder, options));
-        builder.Services.AddSingleton<ModelRegistry>();
-        builder.Services.AddSingleton<SessionStore>();
-        builder.Services.AddSingleton<ImageStore>();
-        builder.Services.AddSingleton<VisualTokenCache>();
-        builder.Services.AddSingleton<VisionBatcher>();
-        builder.Services.AddSingleton<ServerMetrics>();
-        builder.Services.AddSingleton<ShutdownSignal>();
-        builder.Services.AddSingleton(new AdmissionQueue(Math.Max(1, options.QueueSize)));
-        builder.Services.AddSingleton<TurnRunner>();
+        builder.Services.AddSingleton(sp => new RegionChatCore(
+            CoreOptions(sp.GetRequiredService<IOptions<ServerOptions>>().Value, sp.GetRequiredService<IHostEnvironment>().ContentRootPath),
+            sp.GetRequiredService<ILogger<RegionChatCore>>()));
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<RegionChatCore>().VisionBatcher);
+        builder.Services.AddSingleton<GrpcCalls>();
         builder.Services.AddSingleton<ApiKeyInterceptor>();
         builder.Services.AddHostedService<SessionSweeper>();
         OpenAiEndpoints.AddOpenAi(builder.Services);
@@ -50,22 +48,31 @@ public static class RegionChatServer
                 // Browsers hide response headers from scripts unless exposed: gRPC-Web clients need the status ones.
                 .WithExposedHeaders("grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "x-request-id");
         }));
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(ServerMetrics.MeterName).AddPrometheusExporter());
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName).AddPrometheusExporter());
         builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
     }
+
+    /// <summary>The core's share of the server's settings.</summary>
+    static RegionChatCoreOptions CoreOptions(ServerOptions o, string contentRoot) => new()
+    {
+        ModelsPath = o.ModelsPath, ContentRoot = contentRoot, DefaultModel = o.DefaultModel, Threads = o.Threads,
+        QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize,
+        VisualCacheBytes = o.VisualCacheBytes, ImageStoreBytes = o.ImageStoreBytes, MaxImageBytes = o.MaxImageBytes,
+        MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, DefaultMaxTokens = o.DefaultMaxTokens,
+        MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds,
+    };
 
     public static void MapEndpoints(WebApplication app)
     {
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        var shutdown = app.Services.GetRequiredService<ShutdownSignal>();
+        var core = app.Services.GetRequiredService<RegionChatCore>();
         // SIGTERM: in-flight streams end with a CANCELLED final event, new calls get UNAVAILABLE, then the host stops.
-        lifetime.ApplicationStopping.Register(shutdown.Trigger);
+        lifetime.ApplicationStopping.Register(core.BeginShutdown);
 
-        var registry = app.Services.GetRequiredService<ModelRegistry>();
         var listeners = app.Services.GetRequiredService<ServerListeners>();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RegionChat.Server");
-        var model = registry.LoadDefault();
-        log.LogInformation("serving models [{Models}] from {Path}; default {Default}", string.Join(", ", registry.Manifests.Keys), registry.ModelsPath, model.Id);
+        var model = core.LoadDefaultModel();
+        log.LogInformation("serving models [{Models}] from {Path}; default {Default}", string.Join(", ", core.ModelIds), core.ModelsPath, model.Id);
         lifetime.ApplicationStarted.Register(() =>
         {
             if (listeners.FromKestrelSection)

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using RegionChat.Inference;
+using RegionChat.Inference.Internal;
 using RegionChat.Server.Internal;
 using RegionChat.TestSupport;
 using PbV1 = RegionChat.Protos.V1;
@@ -47,10 +48,12 @@ public sealed class ServerHost : IAsyncDisposable
     public PbV1.RegionChat.RegionChatClient Client { get; }
     public IServiceProvider Services => app.Services;
 
-    internal RegionChatModel Model => Services.GetRequiredService<ModelRegistry>().Get("")!;
-    internal AdmissionQueue Admission => Services.GetRequiredService<AdmissionQueue>();
-    internal SessionStore Sessions => Services.GetRequiredService<SessionStore>();
-    internal ShutdownSignal Shutdown => Services.GetRequiredService<ShutdownSignal>();
+    /// <summary>The serving core behind both APIs.</summary>
+    public RegionChatCore Core => Services.GetRequiredService<RegionChatCore>();
+    internal RegionChatModel Model => Core.Model("")!;
+    internal AdmissionQueue Admission => Core.Admission;
+    internal SessionStore Sessions => Core.Sessions;
+    internal ShutdownSignal Shutdown => Core.Shutdown;
 
     /// <summary>Starts a server with model "tiny" (the default) and any extra settings ("RegionChat:QueueSize" = "2", …).</summary>
     public static async Task<ServerHost> StartAsync(IDictionary<string, string?>? settings = null)

@@ -10,23 +10,22 @@ using RegionChat.Vision.Regions;
 namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>
-/// Captions the job's items with a model loaded in this process: Concurrency workers each decode an image, rasterise
-/// the region and preprocess (in parallel), share batched vision forwards (<see cref="VisionBatcher"/>), and
-/// generate on their own engine sequence, which the LLM engine decodes together in one batch per step.
+/// Captions the job's items with a model loaded in this process, through the server's own turn
+/// (<see cref="RegionChatCore"/>): Concurrency workers each run one item's turn — image decoding and region drawing in
+/// parallel, vision forwards batched by the core, and generation on their own engine sequence, which the LLM engine
+/// decodes together in one batch per step.
 /// </summary>
-internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
+internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
 {
     public async Task RunAsync()
     {
-        using var vision = new VisionBatcher();
-        var workers = Enumerable.Range(0, job.Options.Concurrency).Select(_ => Task.Run(() => WorkAsync(vision))).ToArray();
+        var workers = Enumerable.Range(0, job.Options.Concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
         await Task.WhenAll(workers).ConfigureAwait(false);
     }
 
-    async Task WorkAsync(VisionBatcher vision)
+    async Task WorkAsync()
     {
         var ct = job.Token;
-        var sampling = model.WithModelStops(Sampling(job.Options.MaxTokens));
         while (!ct.IsCancellationRequested)
         {
             WorkItem? item;
@@ -35,7 +34,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
             if (item == null) return;
             try
             {
-                await CaptionAsync(item, vision, sampling, ct).ConfigureAwait(false);
+                await CaptionAsync(item, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -44,7 +43,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
         }
     }
 
-    async Task CaptionAsync(WorkItem item, VisionBatcher vision, SamplingParams sampling, CancellationToken ct)
+    async Task CaptionAsync(WorkItem item, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         var (region, regionError) = ItemRegions.Parse(item, job.InputFolder);
@@ -53,87 +52,72 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatModel model)
             job.Failed(item, regionError!);
             return;
         }
-        PreprocessedImage input;
-        double decodeMs;
-        try
+        string path = item.Input.ImagePath;
+        if (!File.Exists(path))
         {
-            if (!File.Exists(item.Input.ImagePath))
-            {
-                job.Failed(item, $"image: file '{item.Input.ImagePath}' not found");
-                return;
-            }
-            using var image = ImageLoader.Load(item.Input.ImagePath);
-            decodeMs = clock.Elapsed.TotalMilliseconds;
-            input = model.Preprocess(image, region);
-        }
-        catch (InvalidImageException e)
-        {
-            job.Failed(item, $"image '{item.Input.ImagePath}': {e.Message}");
+            job.Failed(item, $"image: file '{path}' not found");
             return;
         }
-        catch (InvalidRegionException e)
+        byte[] bytes;
+        try { bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            job.Failed(item, "region: " + e.Message);
+            job.Failed(item, $"image '{path}': cannot read image file '{path}': {e.Message}");
             return;
         }
 
-        double queuedAt = clock.Elapsed.TotalMilliseconds;
-        var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
-        double visionMs = clock.Elapsed.TotalMilliseconds - queuedAt;
-
-        string instruction = item.Input.Instruction ?? job.Options.Instruction ?? "";
-        if (instruction.Length == 0) instruction = model.Manifest.DefaultInstruction;
+        var turn = new TurnRequest
+        {
+            Messages = [TurnMessage.User(item.Input.Instruction ?? job.Options.Instruction ?? "",
+                new TurnImage(ImageInput.FromBytes(bytes), RegionSource.Of(region, "item")))],
+            Sampling = new SamplingOptions { MaxTokens = job.Options.MaxTokens },
+        };
         var text = new StringBuilder();
-        GenerationFinished? finished = null;
-        double firstMs = -1;
+        TurnStarted? started = null;
+        TurnFinished? finished = null;
         try
         {
-            using var chat = model.StartChat();
-            await foreach (var e in chat.GenerateAsync(ChatMessage.User(instruction, tokens.Block), sampling, ct).ConfigureAwait(false))
+            await foreach (var e in core.RunTurnAsync(turn, ct).ConfigureAwait(false))
             {
                 switch (e)
                 {
-                    case TextPiece p:
-                        if (firstMs < 0) firstMs = clock.Elapsed.TotalMilliseconds;
-                        text.Append(p.Text);
-                        break;
-                    case GenerationFinished f:
-                        finished = f;
-                        break;
+                    case TurnStarted s: started = s; break;
+                    case TurnText p: text.Append(p.Text); break;
+                    case TurnFinished f: finished = f; break;
                 }
             }
         }
-        catch (Exception e) when (e is ArgumentException or ContextOverflowException)
+        catch (RegionChatException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
         {
-            // The prompt cannot run (too long for the context, an instruction the template refuses): this item only.
-            job.Failed(item, "prompt: " + e.Message);
+            // This item only: its image, its region, or a prompt that cannot run (too long for the context, an
+            // instruction the template refuses).
+            job.Failed(item, e.InnerException switch
+            {
+                InvalidImageException i => $"image '{path}': {i.Message}",
+                InvalidRegionException r => "region: " + r.Message,
+                ArgumentException or LlmEngineException => "prompt: " + e.InnerException.Message,
+                _ => e.Message,
+            });
             return;
         }
-        if (finished == null || finished.Reason == FinishReason.Cancelled)
+        if (finished == null || finished.Reason == TurnFinishReason.Cancelled)
         {
             ct.ThrowIfCancellationRequested();
             job.Retry(item, "the engine cancelled the item");
             return;
         }
-        job.Captioned(item, text.ToString().Trim(), model.Id, new JsonObject
+        var t = finished.Timings;
+        job.Captioned(item, text.ToString().Trim(), started!.Model, new JsonObject
         {
             ["total_ms"] = ServerLane.Round(clock.Elapsed.TotalMilliseconds),
-            ["queue_ms"] = ServerLane.Round(finished.Timings.QueueMs),
-            ["image_decode_ms"] = ServerLane.Round(decodeMs),
-            ["vision_encode_ms"] = ServerLane.Round(visionMs),
-            ["prefill_ms"] = ServerLane.Round(finished.Timings.PrefillMs),
-            ["decode_ms"] = ServerLane.Round(finished.Timings.DecodeMs),
-            ["time_to_first_token_ms"] = ServerLane.Round(firstMs < 0 ? clock.Elapsed.TotalMilliseconds : firstMs),
-            ["decode_tokens_per_second"] = ServerLane.Round(finished.Timings.DecodeTokensPerSecond),
-            ["visual_cache_hit"] = false,
+            ["queue_ms"] = ServerLane.Round(t.QueueMs),
+            ["image_decode_ms"] = ServerLane.Round(t.ImageDecodeMs),
+            ["vision_encode_ms"] = ServerLane.Round(t.VisionEncodeMs),
+            ["prefill_ms"] = ServerLane.Round(t.PrefillMs),
+            ["decode_ms"] = ServerLane.Round(t.DecodeMs),
+            ["time_to_first_token_ms"] = ServerLane.Round(t.TimeToFirstTokenMs),
+            ["decode_tokens_per_second"] = ServerLane.Round(t.DecodeTokensPerSecond),
+            ["visual_cache_hit"] = t.VisualCacheHit,
         });
     }
-
-    /// <summary>The server's defaults (greedy, no top-k/top-p/min-p, no repeat penalty), so in-process captions are the
-    /// tokens a server would answer.</summary>
-    internal static SamplingParams Sampling(int maxTokens) => new()
-    {
-        Temperature = 0f, TopK = 0, TopP = 1f, MinP = 0f, RepeatPenalty = 1f, RepeatLastN = 64,
-        MaxTokens = maxTokens > 0 ? maxTokens : 256,
-    };
 }

@@ -11,9 +11,9 @@ namespace RegionChat.Cli.Commands;
 
 /// <summary>
 /// `regionchat caption --model DIR --image FILE [region] [--question "…"]`: answers in-process (no server) with
-/// <see cref="RegionChatModel"/>, streaming the answer to stdout. Only the answer goes to stdout; the load, encode and
-/// generation timings go to stderr (llama.cpp's own log is captured by the engine, never printed). Greedy by default,
-/// with the same sampling defaults as the server, so it answers exactly as `regionchat chat` would.
+/// <see cref="RegionChatCore"/>, streaming the answer to stdout. Only the answer goes to stdout; the load, encode and
+/// generation timings go to stderr (llama.cpp's own log is captured by the engine, never printed). The turn is the
+/// server's own (the same core), greedy by default, so it answers exactly as `regionchat chat` would.
 /// </summary>
 internal static class CaptionCommand
 {
@@ -43,44 +43,45 @@ internal static class CaptionCommand
                 var region = regionArgs.ParseRegion(parse);
                 string imagePath = parse.GetValue(regionArgs.Image)!.FullName;
                 if (!File.Exists(imagePath)) throw new ArgumentException($"--image: file '{imagePath}' not found");
-                var sampling = ServerDefaults(parse.GetValue(maxTokens), parse.GetValue(temperature), parse.GetValue(seed));
+                int max = parse.GetValue(maxTokens);
 
                 var clock = Stopwatch.StartNew();
-                using var model = RegionChatModel.Load(parse.GetValue(modelDir)!.FullName, new RegionChatModelOptions
+                using var core = RegionChatCore.ForModelFolder(parse.GetValue(modelDir)!.FullName, new RegionChatCoreOptions
                 {
                     Threads = Math.Max(1, parse.GetValue(threads)),
                     ContextSize = parse.GetValue(context),
-                    MaxSequences = 1,
+                    ParallelSequences = 1,
+                    VisualCacheBytes = 0,
+                    MaxTokensLimit = Math.Max(max, 4096),
                 });
-                error.WriteLine(string.Create(c, $"loaded {model.Id} in {clock.Elapsed.TotalMilliseconds:F0} ms ({model.VisualTokenCount} visual tokens, LLM width {model.Llm.Facts.EmbeddingWidth})"));
+                var model = core.LoadDefaultModel();
+                error.WriteLine(string.Create(c, $"loaded {model.Id} in {clock.Elapsed.TotalMilliseconds:F0} ms ({model.VisualTokens} visual tokens, LLM width {model.EmbeddingLength})"));
 
-                clock.Restart();
-                using var image = ImageLoader.Load(imagePath);
-                var visual = model.Encode(image, region);
-                double encodeMs = clock.Elapsed.TotalMilliseconds;
-
-                using var chat = model.StartChat();
-                string text = parse.GetValue(question) is { Length: > 0 } q ? q : model.Manifest.DefaultInstruction;
-                double ttft = 0;
+                var image = new TurnImage(ImageInput.FromBytes(File.ReadAllBytes(imagePath)),
+                    region == null ? RegionSource.WholeImage : RegionSource.Of(region, "caption"));
+                var turn = new TurnRequest
+                {
+                    Messages = [TurnMessage.User(parse.GetValue(question) ?? "", image)],
+                    Sampling = new SamplingOptions { MaxTokens = max, Temperature = parse.GetValue(temperature), Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null },
+                };
                 bool wrote = false;
-                clock.Restart();
-                await foreach (var e in chat.GenerateAsync(ChatMessage.User(text, visual.Block), model.WithModelStops(sampling), ct).ConfigureAwait(false))
+                await foreach (var e in core.RunTurnAsync(turn, ct).ConfigureAwait(false))
                 {
                     switch (e)
                     {
-                        case TextPiece p:
-                            if (!wrote) ttft = clock.Elapsed.TotalMilliseconds;
+                        case TurnText p:
                             wrote = true;
                             output.Write(p.Text);
                             output.Flush();
                             break;
-                        case GenerationFinished f:
+                        case TurnFinished f:
                             if (wrote) output.WriteLine();
                             output.Flush();
+                            var t = f.Timings;
                             error.WriteLine(string.Create(c,
-                                $"prompt {f.Usage.PromptTokens} tokens (visual {visual.Count}) · {f.Usage.CompletionTokens} tokens, finish {f.Reason.ToString().ToLowerInvariant()} · " +
-                                $"image+vision {encodeMs:F1} ms · prefill {f.Timings.PrefillMs:F1} ms · ttft {encodeMs + ttft:F1} ms · decode {f.Timings.DecodeTokensPerSecond:F1} tok/s"));
-                            if (f.Reason == FinishReason.Cancelled)
+                                $"prompt {f.Usage.PromptTokens} tokens (visual {f.Usage.VisualTokens}) · {f.Usage.CompletionTokens} tokens, finish {f.Reason.ToString().ToLowerInvariant()} · " +
+                                $"image+vision {t.ImageDecodeMs + t.VisionEncodeMs:F1} ms · prefill {t.PrefillMs:F1} ms · ttft {t.TimeToFirstTokenMs:F1} ms · decode {t.DecodeTokensPerSecond:F1} tok/s"));
+                            if (f.Reason == TurnFinishReason.Cancelled)
                             {
                                 error.WriteLine("error: cancelled");
                                 return 1;
@@ -90,6 +91,12 @@ internal static class CaptionCommand
                 }
                 return 0;
             }
+            catch (RegionChatException e)
+            {
+                // The image, the region or the prompt was refused: the vision and engine's own words, as before the core.
+                error.WriteLine($"error: {e.InnerException?.Message ?? e.Message}");
+                return e.InnerException is InvalidRegionException or ArgumentException ? 2 : 1;
+            }
             catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException or ModelManifestException or LlmEngineException or IOException)
             {
                 error.WriteLine($"error: {e.Message}");
@@ -98,12 +105,4 @@ internal static class CaptionCommand
         });
         return command;
     }
-
-    /// <summary>Sampling with the server's defaults for unset fields (greedy, no top-k/top-p/min-p, no repeat penalty),
-    /// so an in-process answer and a server answer to the same prompt are the same tokens.</summary>
-    internal static SamplingParams ServerDefaults(int maxTokens, float temperature = 0f, int? seed = null) => new()
-    {
-        Temperature = temperature, TopK = 0, TopP = 1f, MinP = 0f, RepeatPenalty = 1f, RepeatLastN = 64, Seed = seed,
-        MaxTokens = maxTokens,
-    };
 }

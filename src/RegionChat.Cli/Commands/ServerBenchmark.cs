@@ -4,9 +4,7 @@ using Grpc.Core;
 using RegionChat.Client;
 using RegionChat.CaptionBatch;
 using RegionChat.Inference;
-using RegionChat.Llm.Engine;
 using RegionChat.Data.Shapes;
-using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
@@ -45,7 +43,7 @@ internal sealed record ServerBenchmarkOptions
 
 /// <summary>One timed turn as its caller saw it: from sending the request to the first text and to the end.</summary>
 /// <param name="EngineDecodeTps">The engine's own decode rate for the turn (the server's Timings, or the in-process
-/// GenerationFinished timings): how fast the LLM stepped, without the delivery to the caller.</param>
+/// TurnFinished timings): how fast the LLM stepped, without the delivery to the caller.</param>
 internal sealed record TurnSample(double TtftMs, double DecodeMs, int CompletionTokens, int PromptTokens, int CachedTokens, string Text, double EngineDecodeTps)
 {
     public double TotalMs => TtftMs + DecodeMs;
@@ -126,8 +124,8 @@ internal sealed record ServerBenchmarkResult(
 }
 
 /// <summary>
-/// `bench server`: the real server in-process on a loopback port, called through gRPC, against the same model driven
-/// directly (<see cref="RegionChatModel"/>), in the same process and run, on the same prompts (shapes scenes with a box
+/// `bench server`: the real server in-process on a loopback port, called through gRPC, against the same turn called
+/// directly (<see cref="RegionChatCore"/>, no transport), in the same process and run, on the same prompts (shapes scenes with a box
 /// around one object): time to first token and decode speed as the caller sees them, and a follow-up turn's time to
 /// first token against its session's first turn.
 /// </summary>
@@ -143,11 +141,13 @@ internal static class ServerBenchmark
         double loadBefore = LoadAverage();
         var setup = Stopwatch.StartNew();
         int sequences = Math.Max(8, o.Concurrency);
-        // Both engines live in this process for the whole run, with the same options; the same prompts go to each.
-        using var model = RegionChatModel.Load(o.ModelDir, new RegionChatModelOptions
+        // Both cores live in this process for the whole run, with the same options; the same prompts go to each.
+        using var core = RegionChatCore.ForModelFolder(o.ModelDir, new RegionChatCoreOptions
         {
-            Threads = o.Threads, ContextSize = o.ContextSize, MaxSequences = sequences, BatchSize = 512,
+            Threads = o.Threads, ContextSize = o.ContextSize, ParallelSequences = sequences, BatchSize = 512,
+            QueueSize = Math.Max(64, 2 * o.Concurrency), MaxTokensLimit = Math.Max(4096, o.MaxTokens),
         });
+        var model = core.LoadDefaultModel();
         await using var server = await InProcessServer.StartAsync(o.ModelDir, new Dictionary<string, string?>
         {
             ["RegionChat:Threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
@@ -159,17 +159,16 @@ internal static class ServerBenchmark
         }).ConfigureAwait(false);
         using var client = new RegionChatClient(server.Address);
         log($"server on {server.Address} and in-process engine loaded {model.Id} in {setup.Elapsed.TotalSeconds:F1} s " +
-            $"({model.VisualTokenCount} visual tokens, LLM width {model.Llm.Facts.EmbeddingWidth} x {model.Llm.Facts.LayerCount} layers, {o.Threads} threads)");
+            $"({model.VisualTokens} visual tokens, LLM width {model.EmbeddingLength} x {model.LlmLayers} layers, {o.Threads} threads)");
         double setupMs = setup.Elapsed.TotalMilliseconds;
 
-        int resolution = model.Vision.Config.InputResolution;
-        string question = model.Manifest.DefaultInstruction;
-        var sampling = CaptionCommand.ServerDefaults(o.MaxTokens);
+        int resolution = model.ImageSize;
+        string question = model.DefaultInstruction;
 
         // Warm-up: first calls pay for JIT, HTTP/2 connection set-up and first-touch allocations on both paths.
         var warm = MakePrompt(900_000, resolution, question);
         await GrpcTurnAsync(client, warm, "", warm.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false);
-        await LocalOneShotAsync(model, warm, sampling, ct).ConfigureAwait(false);
+        await LocalTurnAsync(core, warm, "", warm.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false);
 
         // Interleaved chunks of `concurrency` requests, gRPC then in-process or the other way round, alternating: the
         // machine's load drifts, and two runs of the same prompt side by side see nearly the same load.
@@ -185,7 +184,7 @@ internal static class ServerBenchmark
                 if ((leg == 0) == (chunk % 2 == 0))
                     grpcChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await GrpcTurnAsync(client, p, "", p.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
                 else
-                    localChunks.Add(await RunChunkAsync(o.Concurrency, prompts, p => LocalOneShotAsync(model, p, sampling, ct), ct).ConfigureAwait(false));
+                    localChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await LocalTurnAsync(core, p, "", p.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
             }
             int done = start + prompts.Count;
             if (done % Math.Max(o.Concurrency, Math.Max(1, o.Requests / 4)) == 0 || done == o.Requests)
@@ -218,16 +217,17 @@ internal static class ServerBenchmark
                 }
                 else
                 {
-                    using var chat = model.StartChat();
-                    lFirst.Add(await LocalTurnAsync(model, chat, p.Question, p, sampling, ct).ConfigureAwait(false));
-                    lFollow.Add(await LocalTurnAsync(model, chat, FollowUpQuestion, null, sampling, ct).ConfigureAwait(false));
+                    var (first, session) = await LocalTurnAsync(core, p, "", p.Question, true, o.MaxTokens, end: false, ct).ConfigureAwait(false);
+                    var (follow, _) = await LocalTurnAsync(core, p, session, FollowUpQuestion, false, o.MaxTokens, end: true, ct).ConfigureAwait(false);
+                    lFirst.Add(first);
+                    lFollow.Add(follow);
                 }
             }
         }
         log($"follow-ups ({o.FollowUps} sessions): gRPC first turn ttft {PathFigures.Median(gFirst.Select(s => s.TtftMs)):F1} ms, follow-up {PathFigures.Median(gFollow.Select(s => s.TtftMs)):F1} ms " +
             $"(cached {gFollow.Select(s => s.CachedTokens).DefaultIfEmpty().Min()} of {gFollow.Select(s => s.PromptTokens).DefaultIfEmpty().Max()} prompt tokens)");
 
-        return new ServerBenchmarkResult(o, model.Id, model.VisualTokenCount, model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.LayerCount,
+        return new ServerBenchmarkResult(o, model.Id, model.VisualTokens, model.EmbeddingLength, model.LlmLayers,
             grpc, local, gFirst, gFollow, lFirst, lFollow,
             loadBefore, LoadAverage(), setupMs);
     }
@@ -294,45 +294,41 @@ internal static class ServerBenchmark
             finished.Timings?.DecodeTokensPerSecond ?? 0), started.SessionId);
     }
 
-    static async Task<TurnSample> LocalOneShotAsync(RegionChatModel model, Prompt p, SamplingParams sampling, CancellationToken ct)
+    /// <summary>The same turn on the core directly, timed like <see cref="GrpcTurnAsync"/>: from handing over the
+    /// request (image bytes inline) to its first text and its end.</summary>
+    static async Task<(TurnSample Sample, string Session)> LocalTurnAsync(RegionChatCore core, Prompt p, string session,
+        string text, bool withImage, int maxTokens, bool end, CancellationToken ct)
     {
-        using var chat = model.StartChat();
-        return await LocalTurnAsync(model, chat, p.Question, p, sampling, ct).ConfigureAwait(false);
-    }
-
-    /// <summary>One turn on the engine directly, timed like <see cref="GrpcTurnAsync"/>: image decode, region encode,
-    /// prefill and generation, from the start to the first text and the end.</summary>
-    static async Task<TurnSample> LocalTurnAsync(RegionChatModel model, ChatSession chat, string text, Prompt? image, SamplingParams sampling, CancellationToken ct)
-    {
+        var image = withImage ? new TurnImage(ImageInput.FromBytes(p.Png), RegionSource.Of(p.Region, "bench")) : null;
+        var turn = new TurnRequest
+        {
+            SessionId = session, Messages = [TurnMessage.User(text, image)], Sampling = new SamplingOptions { MaxTokens = maxTokens },
+            KeepSession = true,
+        };
         var clock = Stopwatch.StartNew();
-        EmbeddingBlock? block = null;
-        if (image != null)
-            block = await Task.Run(() =>
-            {
-                using var decoded = ImageLoader.Decode(image.Png);
-                return model.Encode(decoded, image.Region).Block;
-            }, ct).ConfigureAwait(false);
         double first = -1;
-        PromptAdmitted? admitted = null;
-        GenerationFinished? finished = null;
+        TurnStarted? started = null;
+        TurnFinished? finished = null;
         var answer = new System.Text.StringBuilder();
-        await foreach (var e in chat.GenerateAsync(ChatMessage.User(text, block), model.WithModelStops(sampling), ct).ConfigureAwait(false))
+        await foreach (var e in core.RunTurnAsync(turn, ct).ConfigureAwait(false))
         {
             switch (e)
             {
-                case PromptAdmitted a: admitted = a; break;
-                case TextPiece t:
+                case TurnStarted s: started = s; break;
+                case TurnText t:
                     if (first < 0) first = clock.Elapsed.TotalMilliseconds;
                     answer.Append(t.Text);
                     break;
-                case GenerationFinished f: finished = f; break;
+                case TurnFinished f: finished = f; break;
             }
         }
         double total = clock.Elapsed.TotalMilliseconds;
-        if (finished == null || finished.Reason == FinishReason.Cancelled) throw new OperationCanceledException("the in-process turn was cancelled");
+        if (started == null || finished == null || finished.Reason == TurnFinishReason.Cancelled)
+            throw new OperationCanceledException("the in-process turn was cancelled");
+        if (end) core.EndSession(started.SessionId);
         if (first < 0) first = total;
-        return new TurnSample(first, total - first, finished.Usage.CompletionTokens, admitted?.PromptTokens ?? finished.Usage.PromptTokens,
-            admitted?.CachedTokens ?? finished.Usage.CachedTokens, answer.ToString(), finished.Timings.DecodeTokensPerSecond);
+        return (new TurnSample(first, total - first, finished.Usage.CompletionTokens, started.PromptTokens, started.CachedTokens, answer.ToString(),
+            finished.Timings.DecodeTokensPerSecond), started.SessionId);
     }
 
     /// <summary>The 1-minute load average (Linux), or NaN: the machine is shared, so results say how busy it was.</summary>

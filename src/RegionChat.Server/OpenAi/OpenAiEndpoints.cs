@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
-using RegionChat.Server.Internal;
+using RegionChat.Inference;
 using RegionChat.Server.OpenAi.Internal;
 
 namespace RegionChat.Server.OpenAi;
@@ -20,7 +20,7 @@ public static class OpenAiEndpoints
         app.MapGet("/v1/models", ModelsAsync).RequireCors(corsPolicy);
     }
 
-    static Task ChatCompletionsAsync(HttpContext http, OpenAiCalls calls, TurnRunner turns, IOptions<ServerOptions> options) =>
+    static Task ChatCompletionsAsync(HttpContext http, OpenAiCalls calls, RegionChatCore core, IOptions<ServerOptions> options) =>
         calls.RunAsync(http, "POST /v1/chat/completions", admit: true, async requestId =>
         {
             byte[] body = await OpenAiCalls.ReadBodyAsync(http, options.Value.OpenAi.MaxRequestBytes).ConfigureAwait(false);
@@ -28,23 +28,27 @@ public static class OpenAiEndpoints
             try
             {
                 using var json = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
-                request = new ChatCompletionRequestReader(options.Value).Read(json.RootElement);
+                request = new ChatCompletionRequestReader(options.Value, core.Options).Read(json.RootElement);
             }
             catch (JsonException e)
             {
                 throw OpenAiException.BadRequest($"the request body is not valid JSON: {e.Message}", code: "invalid_json");
             }
-            var turn = new TurnRequest(request.Model, request.SessionId, request.Messages, request.Sampling, request.SystemPrompt,
-                KeepSession: true, new TurnFields("messages", "model"));
+            var turn = new TurnRequest
+            {
+                Model = request.Model, SessionId = request.SessionId, Messages = request.Messages, Sampling = request.Sampling,
+                SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model"), RequestId = requestId,
+            };
             var responder = new ChatCompletionResponder(http.Response, request, requestId);
-            await turns.RunAsync(turn, responder.OnEventAsync, requestId, http.RequestAborted).ConfigureAwait(false);
+            await foreach (var e in core.RunTurnAsync(turn, http.RequestAborted).ConfigureAwait(false))
+                await responder.OnEventAsync(e).ConfigureAwait(false);
             if (!http.RequestAborted.IsCancellationRequested) await responder.CompleteAsync().ConfigureAwait(false);
         });
 
-    static Task ModelsAsync(HttpContext http, OpenAiCalls calls, ModelRegistry models) =>
+    static Task ModelsAsync(HttpContext http, OpenAiCalls calls, RegionChatCore core) =>
         calls.RunAsync(http, "GET /v1/models", admit: false, async _ =>
         {
-            var list = ModelCatalog.List(models);
+            var list = core.ListModels();
             http.Response.ContentType = "application/json; charset=utf-8";
             await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
             w.WriteStartObject();
@@ -55,13 +59,13 @@ public static class OpenAiEndpoints
                 w.WriteStartObject();
                 w.WriteString("id", m.Id);
                 w.WriteString("object", "model");
-                w.WriteNumber("created", Created(models, m.Id));
+                w.WriteNumber("created", m.CreatedUnixSeconds);
                 w.WriteString("owned_by", "regionchat");
                 // RegionChat's own facts, for clients that look (the web page shows them).
                 w.WriteBoolean("default", m.Id == list.DefaultModel);
                 w.WriteNumber("context_size", m.ContextSize);
-                w.WriteNumber("visual_tokens", m.Projector.VisualTokens);
-                w.WriteNumber("image_size", m.Vision.ImageSize);
+                w.WriteNumber("visual_tokens", m.VisualTokens);
+                w.WriteNumber("image_size", m.ImageSize);
                 w.WriteString("template", m.Template);
                 w.WriteEndObject();
             }
@@ -69,10 +73,4 @@ public static class OpenAiEndpoints
             w.WriteEndObject();
             await w.FlushAsync().ConfigureAwait(false);
         });
-
-    /// <summary>The model's creation time: when its model.json was written.</summary>
-    static long Created(ModelRegistry models, string id) =>
-        models.Manifests.TryGetValue(id, out var manifest) && File.Exists(Path.Combine(manifest.Directory, "model.json"))
-            ? new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(manifest.Directory, "model.json"))).ToUnixTimeSeconds()
-            : 0;
 }

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using RegionChat.Inference;
-using RegionChat.Llm.Engine;
 using RegionChat.Training.Evaluation.Internal;
 using RegionChat.Training.Llava;
 using RegionChat.Data.Shapes;
@@ -10,8 +9,9 @@ using RegionChat.Data.Shapes;
 namespace RegionChat.Training.Evaluation;
 
 /// <summary>
-/// The chat part of `eval shapes`: conversations on one session each, through <see cref="RegionChatModel.StartChat"/>
-/// (the engine keeps the session's KV history and renders each later turn as a follow-up, as the server does). Per
+/// The chat part of `eval shapes`: conversations on one session each, through the core's turn
+/// (<see cref="RegionChatCore.RunTurnAsync"/>: the session keeps its KV history and each later turn is a follow-up, as on
+/// the server). Per
 /// scene with two or more objects, two conversations of five turns, each answer left in the history as generated:
 /// 1. object i with its mask, "describe this region";
 /// 2. object j (another one) with its mask, "describe this region" — scored as a later region;
@@ -28,25 +28,15 @@ public static class ShapesChatEval
     /// <summary>Positions a conversation needs: three images and five turns of text and answers.</summary>
     public static int PositionsPerChat(int visualTokens, int maxTokens) => 3 * visualTokens + Turns * (24 + maxTokens);
 
-    public static async Task<ShapesChatScores> RunAsync(RegionChatModel model, IReadOnlyList<ShapesScene> scenes, ShapesEvalOptions options,
+    public static async Task<ShapesChatScores> RunAsync(RegionChatCore core, IReadOnlyList<ShapesScene> scenes, ShapesEvalOptions options,
         Action<ShapesEvalProgress>? progress, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var chats = Conversations(scenes);
-        var regions = chats.SelectMany(c => c.Shown).Distinct().ToList();
-        var blocks = new Dictionary<(int Scene, int Object), EmbeddingBlock>();
-        foreach (var part in regions.Chunk(options.VisionBatch))
-        {
-            var inputs = part.Select(r =>
-            {
-                using var image = scenes[r.Scene].ToImage();
-                return model.Preprocess(image, ZeroShotOnModel.MaskOf(scenes[r.Scene].Objects[r.Object]));
-            }).ToArray();
-            var encoded = model.EncodePreprocessed(inputs);
-            for (int i = 0; i < part.Length; i++) blocks[part[i]] = encoded[i].Block;
-        }
-
-        var sampling = model.WithModelStops(SamplingParams.Greedy(options.MaxTokens));
+        // Each scene a conversation shows is stored once; a region's visual tokens come from the core's cache after its
+        // first encode.
+        var imageIds = chats.SelectMany(c => c.Shown).Select(r => r.Scene).Distinct()
+            .ToDictionary(s => s, s => core.PutImage(ShapesModelEvaluator.ScenePng(scenes[s])).Id);
         var answers = new string[chats.Count][];
         int done = 0;
         using var gate = new SemaphoreSlim(options.Parallel);
@@ -55,7 +45,7 @@ public static class ShapesChatEval
             await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                answers[c] = await AnswerAsync(model, chat, blocks, sampling, cancellationToken).ConfigureAwait(false);
+                answers[c] = await AnswerAsync(core, chat, scenes, imageIds, options.MaxTokens, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -96,28 +86,49 @@ public static class ShapesChatEval
         return chats;
     }
 
-    static async Task<string[]> AnswerAsync(RegionChatModel model, ShapesChat chat, IReadOnlyDictionary<(int, int), EmbeddingBlock> blocks,
-        SamplingParams sampling, CancellationToken cancellationToken)
+    /// <summary>One conversation on one session of the core, turn after turn, each answer left in the history.</summary>
+    static async Task<string[]> AnswerAsync(RegionChatCore core, ShapesChat chat, IReadOnlyList<ShapesScene> scenes,
+        IReadOnlyDictionary<int, string> imageIds, int maxTokens, CancellationToken cancellationToken)
     {
-        using var session = model.StartChat();
+        string session = "";
         var answers = new string[chat.Turns.Count];
-        for (int t = 0; t < chat.Turns.Count; t++)
+        try
         {
-            var turn = chat.Turns[t];
-            var message = ChatMessage.User(turn.Question, turn.Shows is { } r ? blocks[r] : null);
-            var text = new StringBuilder();
-            GenerationFinished? finished = null;
-            await foreach (var e in session.GenerateAsync(message, sampling, cancellationToken).ConfigureAwait(false))
+            for (int t = 0; t < chat.Turns.Count; t++)
             {
-                if (e is TextPiece piece) text.Append(piece.Text);
-                else if (e is GenerationFinished f) finished = f;
+                var turn = chat.Turns[t];
+                var image = turn.Shows is { } r
+                    ? new TurnImage(ImageInput.FromStoredId(imageIds[r.Scene]),
+                        RegionSource.Of(ZeroShotOnModel.MaskOf(scenes[r.Scene].Objects[r.Object]), $"mask:{r.Object}"))
+                    : null;
+                var request = new TurnRequest
+                {
+                    SessionId = session, Messages = [TurnMessage.User(turn.Question, image)],
+                    Sampling = new SamplingOptions { MaxTokens = maxTokens }, KeepSession = true,
+                };
+                var text = new StringBuilder();
+                TurnFinished? finished = null;
+                await foreach (var e in core.RunTurnAsync(request, cancellationToken).ConfigureAwait(false))
+                {
+                    if (e is TurnStarted s) session = s.SessionId;
+                    else if (e is TurnText piece) text.Append(piece.Text);
+                    else if (e is TurnFinished f) finished = f;
+                }
+                if (finished is null || finished.Reason == TurnFinishReason.Cancelled)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    throw new InvalidOperationException($"turn {t + 1} ('{turn.Question}') ended without an answer");
+                }
+                answers[t] = text.ToString().Trim();
             }
-            if (finished is null || finished.Reason == FinishReason.Cancelled)
+        }
+        finally
+        {
+            if (session.Length > 0)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                throw new InvalidOperationException($"turn {t + 1} ('{turn.Question}') ended without an answer");
+                try { core.EndSession(session); }
+                catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.NotFound) { } // evicted: gone already
             }
-            answers[t] = text.ToString().Trim();
         }
         return answers;
     }

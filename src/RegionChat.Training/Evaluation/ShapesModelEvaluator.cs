@@ -1,22 +1,23 @@
 using System.Diagnostics;
 using System.Text;
 using RegionChat.Inference;
-using RegionChat.Llm.Engine;
 using RegionChat.Training.Clip;
 using RegionChat.Training.Evaluation.Internal;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using RegionChat.Vision.Regions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
 
 namespace RegionChat.Training.Evaluation;
 
 /// <summary>
-/// `regionchat eval shapes`: a model folder measured on shapes scenes through the inference path the server runs —
-/// <see cref="RegionChatModel"/> loads the manifest, encodes image + region (its preprocessor, Alpha-CLIP tower and
-/// projector) and answers through the GGUF in llama.cpp (<see cref="RegionChatModel.StartChat"/>, greedy). The
-/// generations of <see cref="ShapesEvalAsk.For"/> run many at a time (the engine batches their decode steps), the
-/// images of each chunk of scenes are encoded in batched vision forwards while the previous chunk is generating.
-/// Zero-shot region classification follows on the same loaded towers.
+/// `regionchat eval shapes`: a model folder measured on shapes scenes through the turn the server runs —
+/// <see cref="RegionChatCore"/> loads the manifest, encodes image + region (its preprocessor, Alpha-CLIP tower and
+/// projector, batched) and answers through the GGUF in llama.cpp, greedy with the core's default sampling. The asks of
+/// <see cref="ShapesEvalAsk.For"/> run many at a time (the engine batches their decode steps); the asks about one
+/// (scene, region) share its visual tokens through the core's cache. Zero-shot region classification follows on the
+/// same loaded towers.
 /// </summary>
 public static class ShapesModelEvaluator
 {
@@ -35,23 +36,45 @@ public static class ShapesModelEvaluator
 
         int perSequence = Math.Max(VisualTokensOf(manifest) + TextPositions + options.MaxTokens,
             ShapesChatEval.PositionsPerChat(VisualTokensOf(manifest), options.MaxTokens));
-        using var model = RegionChatModel.Load(manifest, new RegionChatModelOptions
+        using var core = RegionChatCore.ForModelFolder(manifest.Directory, new RegionChatCoreOptions
         {
             Threads = options.Threads,
-            MaxSequences = options.Parallel,
+            ParallelSequences = options.Parallel,
             ContextSize = options.Parallel * perSequence,
             BatchSize = Math.Max(512, options.Parallel),
+            MaxTokensLimit = Math.Max(4096, options.MaxTokens),
         });
+        var model = core.Model()!;
 
         var answers = new string[asks.Count];
-        var sampling = model.WithModelStops(SamplingParams.Greedy(options.MaxTokens));
-        long promptTokens = 0, completionTokens = 0;
+        long promptTokens = 0, completionTokens = 0, encodeTicks = 0;
         int done = 0;
-        double encodeSeconds = 0;
         var generateClock = Stopwatch.StartNew();
         using var gate = new SemaphoreSlim(options.Parallel);
 
-        // Chunks of scenes big enough to keep every sequence busy; at most two chunks in flight (one encoding).
+        async Task AskAsync(int i, string imageId, TaskCompletionSource? tokensReady)
+        {
+            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var ask = asks[i];
+                var (text, usage, timings) = await AnswerAsync(core, ImageInput.FromStoredId(imageId), RegionOf(scenes[ask.SceneIndex], ask),
+                    $"{ask.ObjectIndex}:{ask.Mode}", ask.Question, options.MaxTokens, tokensReady, cancellationToken).ConfigureAwait(false);
+                answers[i] = text;
+                Interlocked.Add(ref promptTokens, usage.PromptTokens);
+                Interlocked.Add(ref completionTokens, usage.CompletionTokens);
+                if (!timings.VisualCacheHit) Interlocked.Add(ref encodeTicks, TimeSpan.FromMilliseconds(timings.ImageDecodeMs + timings.VisionEncodeMs).Ticks);
+            }
+            finally
+            {
+                tokensReady?.TrySetResult();
+                gate.Release();
+            }
+            progress?.Invoke(new ShapesEvalProgress("answers", Interlocked.Increment(ref done), asks.Count, total.Elapsed));
+        }
+
+        // Chunks of scenes big enough to keep every sequence busy; at most two chunks in flight. In each (scene,
+        // region) the first ask encodes the visual tokens and the others wait for them, then hit the cache.
         int asksPerScene = Math.Max(1, asks.Count / scenes.Count);
         int chunkScenes = Math.Clamp(4 * options.Parallel / asksPerScene, 1, 256);
         Task previous = Task.CompletedTask;
@@ -59,33 +82,28 @@ public static class ShapesModelEvaluator
         {
             cancellationToken.ThrowIfCancellationRequested();
             int end = Math.Min(scenes.Count, first + chunkScenes);
-            var chunk = Enumerable.Range(0, asks.Count).Where(i => asks[i].SceneIndex >= first && asks[i].SceneIndex < end).ToList();
-            var encodeClock = Stopwatch.StartNew();
-            var tokens = Encode(model, scenes, chunk.Select(i => asks[i]).ToList(), options.VisionBatch);
-            encodeSeconds += encodeClock.Elapsed.TotalSeconds;
-            var tasks = chunk.Select(i => Task.Run(async () =>
+            var imageIds = Enumerable.Range(first, end - first).ToDictionary(i => i, i => core.PutImage(ScenePng(scenes[i])).Id);
+            var tasks = new List<Task>();
+            foreach (var group in Enumerable.Range(0, asks.Count).Where(i => asks[i].SceneIndex >= first && asks[i].SceneIndex < end).GroupBy(i => Key(asks[i])))
             {
-                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    var (text, usage) = await AnswerAsync(model, tokens[Key(asks[i])], asks[i].Question, sampling, cancellationToken).ConfigureAwait(false);
-                    answers[i] = text;
-                    Interlocked.Add(ref promptTokens, usage.PromptTokens);
-                    Interlocked.Add(ref completionTokens, usage.CompletionTokens);
-                }
-                finally
-                {
-                    gate.Release();
-                }
-                progress?.Invoke(new ShapesEvalProgress("answers", Interlocked.Increment(ref done), asks.Count, total.Elapsed));
-            }, cancellationToken)).ToArray();
+                var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                string imageId = imageIds[group.Key.Scene];
+                tasks.Add(Task.Run(() => AskAsync(group.First(), imageId, ready), cancellationToken));
+                foreach (int i in group.Skip(1))
+                    tasks.Add(Task.Run(async () =>
+                    {
+                        await ready.Task.ConfigureAwait(false);
+                        await AskAsync(i, imageId, null).ConfigureAwait(false);
+                    }, cancellationToken));
+            }
             await previous.ConfigureAwait(false);
             previous = Task.WhenAll(tasks);
         }
         await previous.ConfigureAwait(false);
+        double encodeSeconds = TimeSpan.FromTicks(encodeTicks).TotalSeconds;
         double generateSeconds = generateClock.Elapsed.TotalSeconds - encodeSeconds;
 
-        var chat = await ShapesChatEval.RunAsync(model, scenes, options, progress, cancellationToken).ConfigureAwait(false);
+        var chat = await ShapesChatEval.RunAsync(core, scenes, options, progress, cancellationToken).ConfigureAwait(false);
 
         var zeroShotClock = Stopwatch.StartNew();
         progress?.Invoke(new ShapesEvalProgress("zero-shot", 0, 1, total.Elapsed));
@@ -109,43 +127,39 @@ public static class ShapesModelEvaluator
 
     static (int Scene, int? Object, RegionAlphaMode Mode) Key(ShapesEvalAsk ask) => (ask.SceneIndex, ask.ObjectIndex, ask.Mode);
 
-    /// <summary>Visual tokens of every distinct (scene, region) the asks show, in batched vision forwards.</summary>
-    static Dictionary<(int Scene, int? Object, RegionAlphaMode Mode), EmbeddingBlock> Encode(RegionChatModel model,
-        IReadOnlyList<ShapesScene> scenes, IReadOnlyList<ShapesEvalAsk> asks, int batch)
+    /// <summary>A scene as PNG bytes, as a client would send it.</summary>
+    internal static byte[] ScenePng(ShapesScene scene)
     {
-        var keys = asks.DistinctBy(Key).ToList();
-        var blocks = new Dictionary<(int, int?, RegionAlphaMode), EmbeddingBlock>();
-        foreach (var part in keys.Chunk(batch))
-        {
-            var inputs = part.Select(a =>
-            {
-                using var image = scenes[a.SceneIndex].ToImage();
-                return model.Preprocess(image, RegionOf(scenes[a.SceneIndex], a));
-            }).ToArray();
-            var encoded = model.EncodePreprocessed(inputs);
-            for (int i = 0; i < part.Length; i++) blocks[Key(part[i])] = encoded[i].Block;
-        }
-        return blocks;
+        using var image = scene.ToImage();
+        using var png = new MemoryStream();
+        image.Save(png, new PngEncoder());
+        return png.ToArray();
     }
 
-    /// <summary>One greedy answer on a fresh chat, as the server answers a caption request.</summary>
-    internal static async Task<(string Text, GenerationUsage Usage)> AnswerAsync(RegionChatModel model, EmbeddingBlock image, string question,
-        SamplingParams sampling, CancellationToken cancellationToken)
+    /// <summary>One greedy answer on a fresh session, as the server answers a caption request (the core's turn);
+    /// <paramref name="tokensReady"/> is set once the image's visual tokens are in the core's cache.</summary>
+    internal static async Task<(string Text, TurnUsage Usage, TurnTimings Timings)> AnswerAsync(RegionChatCore core, ImageInput image,
+        Region? region, string regionKey, string question, int maxTokens, TaskCompletionSource? tokensReady, CancellationToken cancellationToken)
     {
-        using var chat = model.StartChat();
-        var text = new StringBuilder();
-        GenerationFinished? finished = null;
-        await foreach (var e in chat.GenerateAsync(ChatMessage.User(question, image), sampling, cancellationToken).ConfigureAwait(false))
+        var turn = new TurnRequest
         {
-            if (e is TextPiece piece) text.Append(piece.Text);
-            else if (e is GenerationFinished f) finished = f;
+            Messages = [TurnMessage.User(question, new TurnImage(image, region == null ? RegionSource.WholeImage : RegionSource.Of(region, regionKey)))],
+            Sampling = new SamplingOptions { MaxTokens = maxTokens },
+        };
+        var text = new StringBuilder();
+        TurnFinished? finished = null;
+        await foreach (var e in core.RunTurnAsync(turn, cancellationToken).ConfigureAwait(false))
+        {
+            if (e is TurnStarted) tokensReady?.TrySetResult();
+            else if (e is TurnText piece) text.Append(piece.Text);
+            else if (e is TurnFinished f) finished = f;
         }
-        if (finished is null || finished.Reason == FinishReason.Cancelled)
+        if (finished is null || finished.Reason == TurnFinishReason.Cancelled)
         {
             cancellationToken.ThrowIfCancellationRequested();
             throw new InvalidOperationException($"the generation for '{question}' ended without an answer");
         }
-        return (text.ToString().Trim(), finished.Usage);
+        return (text.ToString().Trim(), finished.Usage, finished.Timings);
     }
 
     /// <summary>Visual tokens per image, from the vision config (576, LLaVA-1.5's count, when the manifest has none).</summary>

@@ -71,18 +71,20 @@ public sealed class CaptionBatchShapesCocoTests(ITestOutputHelper log) : IDispos
         // The reference route: the same regions from the exported mask PNGs, captioned in-process, one at a time.
         string maskOut = temp.File("mask.jsonl");
         var lines = new List<string>();
-        using (var model = RegionChatModel.Load(modelDir, new RegionChatModelOptions { Threads = 1, MaxSequences = 1, ContextSize = 2048 }))
+        using (var core = RegionChatCore.ForModelFolder(modelDir, new RegionChatCoreOptions { Threads = 1, ParallelSequences = 1, ContextSize = 2048 }))
         {
-            var sampling = model.WithModelStops(InProcessCaptioner.Sampling(MaxTokens));
             foreach (var a in annotations)
             {
-                using var image = ImageLoader.Load(files[a.GetProperty("image_id").GetInt32()]);
+                var image = ImageInput.FromBytes(File.ReadAllBytes(files[a.GetProperty("image_id").GetInt32()]));
                 var region = MaskRegion.Load(Path.Combine(export.Folder, a.GetProperty("mask_file").GetString()!));
-                var visual = model.Encode(image, region);
-                using var chat = model.StartChat();
+                var turn = new TurnRequest
+                {
+                    Messages = [TurnMessage.User("", new TurnImage(image, RegionSource.Of(region, "mask")))],
+                    Sampling = new SamplingOptions { MaxTokens = MaxTokens },
+                };
                 var text = new StringBuilder();
-                await foreach (var e in chat.GenerateAsync(ChatMessage.User(model.Manifest.DefaultInstruction, visual.Block), sampling))
-                    if (e is TextPiece p) text.Append(p.Text);
+                await foreach (var e in core.RunTurnAsync(turn))
+                    if (e is TurnText p) text.Append(p.Text);
                 lines.Add(new JsonObject { ["id"] = a.GetProperty("id").GetInt32().ToString(), ["caption"] = text.ToString().Trim() }.ToJsonString());
             }
         }

@@ -57,15 +57,13 @@ public class ShapesTinyPathsAgreeTests
         Assert.Equal(twin, llamaCpp);
         Assert.Contains(twin, a => a.Length > 0);
 
-        using var served = RegionChatModel.Load(ShapesTiny, new RegionChatModelOptions { Threads = 1, MaxSequences = 4, ContextSize = 1024 });
-        var sampling = served.WithModelStops(SamplingParams.Greedy(24));
+        using var served = RegionChatCore.ForModelFolder(ShapesTiny, new RegionChatCoreOptions { Threads = 1, ParallelSequences = 4, ContextSize = 1024 });
         var inference = new List<string>();
         foreach (var s in samples)
         {
-            using var image = s.Scene.ToImage();
+            var image = ImageInput.FromBytes(ShapesModelEvaluator.ScenePng(s.Scene));
             var region = ShapesModelEvaluator.RegionOf(s.Scene, new ShapesEvalAsk(0, s.Region?.Index, s.Mode, s.Question));
-            var tokens = served.Encode(image, region);
-            inference.Add((await ShapesModelEvaluator.AnswerAsync(served, tokens.Block, s.Question, sampling, CancellationToken.None)).Text);
+            inference.Add((await ShapesModelEvaluator.AnswerAsync(served, image, region, $"{s.Region?.Index}:{s.Mode}", s.Question, 24, null, CancellationToken.None)).Text);
         }
         Assert.Equal(twin, inference);
     }

@@ -1,5 +1,4 @@
-using RegionChat.Llm.Engine;
-using RegionChat.Server.Internal;
+using RegionChat.Inference;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
@@ -8,5 +7,5 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// those after the last assistant message, for a new one the whole conversation (earlier assistant turns included).
 /// </summary>
 internal sealed record ChatCompletionRequest(
-    string Model, string SessionId, string SystemPrompt, IReadOnlyList<TurnMessage> Messages, SamplingParams Sampling,
+    string Model, string SessionId, string SystemPrompt, IReadOnlyList<TurnMessage> Messages, SamplingOptions Sampling,
     bool Stream, bool IncludeUsage);

@@ -1,10 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using Google.Protobuf;
-using RegionChat.Llm.Engine;
-using RegionChat.Server.Internal;
+using RegionChat.Inference;
 using RegionChat.Vision.Imaging;
-using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
@@ -13,7 +10,7 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// OpenAI does; fields RegionChat does not use are ignored. Images are decoded from their URLs here, so a bad one fails
 /// before the request waits for the model.
 /// </summary>
-internal sealed class ChatCompletionRequestReader(ServerOptions options)
+internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionChatCoreOptions coreOptions)
 {
     enum Role { System, User, Assistant }
 
@@ -59,14 +56,14 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options)
                     if (!continuing) system.Add(PlainText(items[i], field, allowNull: false));
                     break;
                 case Role.Assistant:
-                    turns.Add(new TurnMessage(ChatRole.Assistant, PlainText(items[i], field, allowNull: true)));
+                    turns.Add(TurnMessage.Assistant(PlainText(items[i], field, allowNull: true)));
                     break;
                 default:
                     turns.Add(User(items[i], field));
                     break;
             }
         }
-        if (turns.Count == 0 || turns[^1].Role != ChatRole.User)
+        if (turns.Count == 0 || turns[^1].Role != TurnRole.User)
             throw Bad(continuing
                 ? "messages: a request that continues a session needs a user message after the last assistant message"
                 : "messages: the last message (other than system messages) must be a user message", "messages");
@@ -158,24 +155,23 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options)
             _ => throw Bad($"{imageField} must be an object {{\"url\": \"data:image/png;base64,…\"}}", imageField),
         };
         byte[] bytes = imageUrls.Read(url, imageField + ".url");
-        var input = new PbV1.ImageInput { Data = UnsafeByteOperations.UnsafeWrap(bytes) };
+        var input = ImageInput.FromBytes(bytes);
         string regionField = partField + ".region";
         // An explicit region wins over the image's alpha channel; without either the whole image is meant.
         if (Present(part, "region", out var region))
             return new TurnImage(input, RegionJsonReader.Read(region, limits, regionField), imageField, regionField) { DataField = imageField };
-        if (AlphaRegionSource.For(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
-        return new TurnImage(input, ProtoRegionSource.WholeImage, imageField, regionField) { DataField = imageField };
+        if (RegionSource.FromImageAlpha(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
+        return new TurnImage(input, RegionSource.WholeImage, imageField, regionField) { DataField = imageField };
     }
 
-    SamplingParams Sampling(JsonElement root)
+    SamplingOptions Sampling(JsonElement root)
     {
-        var pb = new PbV1.SamplingParams();
-        if (Number(root, "temperature") is { } t) pb.Temperature = (float)t;
-        if (Number(root, "top_p") is { } p) pb.TopP = (float)p;
-        if (Number(root, "min_p") is { } minP) pb.MinP = (float)minP;
-        if (Number(root, "repeat_penalty") is { } rp) pb.RepeatPenalty = (float)rp;
-        if (Integer(root, "top_k") is { } k) pb.TopK = (int)Math.Clamp(k, int.MinValue, int.MaxValue);
-        if (Integer(root, "seed") is { } seed) pb.Seed = unchecked((ulong)seed);
+        float? temperature = Number(root, "temperature") is { } t ? (float)t : null;
+        float? topP = Number(root, "top_p") is { } p ? (float)p : null;
+        float? minP = Number(root, "min_p") is { } mp ? (float)mp : null;
+        float? repeatPenalty = Number(root, "repeat_penalty") is { } rp ? (float)rp : null;
+        int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(k, int.MinValue, int.MaxValue) : null;
+        ulong? seed = Integer(root, "seed") is { } sd ? unchecked((ulong)sd) : null;
         string maxField = "max_tokens";
         long? max = Integer(root, "max_completion_tokens");
         if (max != null) maxField = "max_completion_tokens";
@@ -195,8 +191,13 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options)
             else throw Bad("stop must be a string or a list of strings", "stop");
         }
 
-        var v = new RequestValidation(options);
-        var sampling = v.Sampling(pb, maxTokens, stop);
+        var sampling = new SamplingOptions
+        {
+            Temperature = temperature, TopP = topP, MinP = minP, RepeatPenalty = repeatPenalty, TopK = topK, Seed = seed,
+            MaxTokens = maxTokens == 0 ? null : maxTokens, Stop = stop,
+        };
+        var v = new RequestValidator(coreOptions);
+        v.Sampling(sampling);
         if (v.Violations.Count > 0)
         {
             var named = v.Violations.Select(x => (Field: x.Field == "max_tokens" ? maxField : x.Field.Replace("sampling.", ""), x.Description)).ToArray();

@@ -1,12 +1,12 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using PbV1 = RegionChat.Protos.V1;
+using RegionChat.Inference;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
 /// <summary>
-/// Turns a turn's events (ChatStarted, text deltas, ChatFinished) into OpenAI's chat completion JSON: server-sent
+/// Turns a turn's events (started, text pieces, finished) into OpenAI's chat completion JSON: server-sent
 /// events ("data: {chunk}" … "data: [DONE]") when streaming, else one object. Every chunk and the object carry the
 /// extension field "session_id"; the last chunk and the object carry "timings". The HTTP response starts only with
 /// the first event, so anything that fails before the model admits the prompt is still a plain HTTP error.
@@ -18,15 +18,15 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
     readonly string id = "chatcmpl-" + requestId;
     readonly long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     readonly StringBuilder text = new();
-    PbV1.ChatStarted? started;
-    PbV1.ChatFinished? finished;
+    TurnStarted? started;
+    TurnFinished? finished;
 
-    public async Task OnEventAsync(PbV1.ChatEvent e)
+    public async Task OnEventAsync(TurnEvent e)
     {
-        switch (e.EventCase)
+        switch (e)
         {
-            case PbV1.ChatEvent.EventOneofCase.Started:
-                started = e.Started;
+            case TurnStarted s:
+                started = s;
                 if (!request.Stream) break;
                 response.StatusCode = 200;
                 response.ContentType = "text/event-stream; charset=utf-8";
@@ -34,12 +34,12 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
                 response.Headers["X-Accel-Buffering"] = "no"; // proxies must not hold the stream back
                 await SendAsync(w => Chunk(w, delta => delta.WriteString("role", "assistant"), finishReason: null)).ConfigureAwait(false);
                 break;
-            case PbV1.ChatEvent.EventOneofCase.Delta:
-                if (request.Stream) await SendAsync(w => Chunk(w, delta => delta.WriteString("content", e.Delta.Text), null)).ConfigureAwait(false);
-                else text.Append(e.Delta.Text);
+            case TurnText t:
+                if (request.Stream) await SendAsync(w => Chunk(w, delta => delta.WriteString("content", t.Text), null)).ConfigureAwait(false);
+                else text.Append(t.Text);
                 break;
-            case PbV1.ChatEvent.EventOneofCase.Finished:
-                finished = e.Finished;
+            case TurnFinished f:
+                finished = f;
                 string reason = FinishReason(finished.Reason);
                 if (!request.Stream) break;
                 await SendAsync(w => Chunk(w, _ => { }, reason)).ConfigureAwait(false);
@@ -93,10 +93,10 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
     }
 
     /// <summary>A turn cut by the server's shutdown has no OpenAI finish reason: it fails as unavailable.</summary>
-    static string FinishReason(PbV1.FinishReason reason) => reason switch
+    static string FinishReason(TurnFinishReason reason) => reason switch
     {
-        PbV1.FinishReason.Stop => "stop",
-        PbV1.FinishReason.Length => "length",
+        TurnFinishReason.Stop => "stop",
+        TurnFinishReason.Length => "length",
         _ => throw new OpenAiException(503, "unavailable_error", "the server is shutting down; the answer was cut short", code: "server_shutting_down"),
     };
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using Grpc.Core;
 using Microsoft.AspNetCore.Http.Features;
+using RegionChat.Inference;
 using RegionChat.Server.Internal;
 
 namespace RegionChat.Server.OpenAi.Internal;
@@ -10,12 +10,11 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// a request id in the logs and the x-request-id header, the request metrics (method "POST /v1/chat/completions", status
 /// = the HTTP status or "cancelled"), and errors in OpenAI's JSON shape without stack traces.
 /// </summary>
-internal sealed class OpenAiCalls(ApiKeyInterceptor keys, AdmissionQueue admission, ShutdownSignal shutdown, ServerMetrics metrics,
-    ILogger<OpenAiCalls> log)
+internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, ILogger<OpenAiCalls> log)
 {
     public async Task RunAsync(HttpContext http, string method, bool admit, Func<string, Task> body)
     {
-        string requestId = "r-" + Guid.NewGuid().ToString("N")[..12];
+        string requestId = RegionChatCore.NewRequestId();
         http.Response.Headers["x-request-id"] = requestId;
         using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
         var sw = Stopwatch.StartNew();
@@ -23,12 +22,7 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, AdmissionQueue admissi
         try
         {
             if (!keys.IsAuthorized(http.Request.Headers.Authorization.ToString())) throw OpenAiException.Unauthorized();
-            if (shutdown.IsShuttingDown) throw OpenAiException.ShuttingDown();
-            using var ticket = admit ? admission.TryEnter() : null;
-            if (admit && ticket == null) throw OpenAiException.QueueFull(admission.Capacity);
-            metrics.ActiveRequests.Add(1);
-            try { await body(requestId).ConfigureAwait(false); }
-            finally { metrics.ActiveRequests.Add(-1); }
+            using (core.EnterCall(admit)) await body(requestId).ConfigureAwait(false);
             status = http.RequestAborted.IsCancellationRequested ? "cancelled" : http.Response.StatusCode.ToString();
         }
         catch (Exception e) when (http.RequestAborted.IsCancellationRequested && e is not OpenAiException)
@@ -42,18 +36,18 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, AdmissionQueue admissi
             var error = e switch
             {
                 OpenAiException o => o,
-                RpcException r => OpenAiException.FromRpc(r, requestId),
-                RegionChat.Inference.ModelManifestException m => new OpenAiException(500, "server_error", m.Message, code: "model_unavailable"),
+                RegionChatException c => OpenAiException.From(c, requestId),
+                ModelManifestException m => new OpenAiException(500, "server_error", m.Message, code: "model_unavailable"),
                 _ => OpenAiException.Internal(requestId),
             };
             status = error.Status.ToString();
-            if (error.Status >= 500 && e is not (OpenAiException or RpcException)) log.LogError(e, "{Method} failed", method);
+            if (error.Status >= 500 && e is not (OpenAiException or RegionChatException { Kind: not RegionChatErrorKind.ModelUnavailable })) log.LogError(e, "{Method} failed", method);
             else log.LogInformation("{Method} → {Status}: {Message}", method, error.Status, error.Message);
             await WriteErrorAsync(http, error).ConfigureAwait(false);
         }
         finally
         {
-            metrics.Requests.Add(1, new("method", method), new("status", status));
+            core.Metrics.RequestFinished(method, status);
             log.LogInformation("{Method} {Status} in {Ms:F1} ms", method, status, sw.Elapsed.TotalMilliseconds);
         }
     }

@@ -1,12 +1,11 @@
 using System.Text.Json;
-using Google.Rpc;
-using Grpc.Core;
+using RegionChat.Inference;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
 /// <summary>
 /// An error answered in OpenAI's shape, <c>{"error": {"message", "type", "param", "code"}}</c>, with its HTTP status.
-/// Errors of the shared turn machinery (RpcExceptions) map onto it, so both APIs report the same problems alike.
+/// Errors of the serving core (RegionChatExceptions) map onto it, so both APIs report the same problems alike.
 /// </summary>
 internal sealed class OpenAiException(int status, string type, string message, string? param = null, string? code = null)
     : Exception(message)
@@ -25,31 +24,28 @@ internal sealed class OpenAiException(int status, string type, string message, s
     public static OpenAiException TooLarge(long limit) => new(413, "invalid_request_error",
         $"the request body is larger than the limit of {limit} bytes (RegionChat:OpenAi:MaxRequestBytes)", code: "request_too_large");
 
-    public static OpenAiException QueueFull(int capacity) => new(429, "rate_limit_error",
-        $"the server's queue is full ({capacity} requests in flight); retry later", code: "queue_full");
-
-    public static OpenAiException ShuttingDown() => new(503, "unavailable_error", "the server is shutting down", code: "server_shutting_down");
-
     public static OpenAiException Internal(string requestId) => new(500, "server_error",
         $"internal error (request {requestId}); details are in the server log", code: "internal_error");
 
-    /// <summary>An RpcException of the turn machinery in OpenAI's terms.</summary>
-    public static OpenAiException FromRpc(RpcException e, string requestId)
+    /// <summary>A failure of the serving core in OpenAI's terms.</summary>
+    public static OpenAiException From(RegionChatException e, string requestId)
     {
-        string detail = e.Status.Detail;
-        return e.StatusCode switch
+        string detail = e.Message;
+        string? field = e.Violations.FirstOrDefault()?.Field;
+        return e.Kind switch
         {
-            StatusCode.InvalidArgument => BadRequest(detail, e.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations.FirstOrDefault()?.Field),
-            StatusCode.NotFound => NotFound(detail),
-            StatusCode.Unauthenticated => Unauthorized(),
-            StatusCode.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),
-            StatusCode.FailedPrecondition => new(409, "invalid_request_error", detail, "session_id", "session_busy"),
-            StatusCode.Unavailable => new(503, "unavailable_error", detail, code: "server_shutting_down"),
+            RegionChatErrorKind.InvalidArgument => BadRequest(detail, field),
+            RegionChatErrorKind.NotFound => NotFound(detail),
+            RegionChatErrorKind.SessionBusy => new(409, "invalid_request_error", detail, "session_id", "session_busy"),
+            RegionChatErrorKind.FailedPrecondition => BadRequest(detail, field),
+            RegionChatErrorKind.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),
+            RegionChatErrorKind.Unavailable => new(503, "unavailable_error", detail, code: "server_shutting_down"),
+            RegionChatErrorKind.ModelUnavailable => new(500, "server_error", detail, code: "model_unavailable"),
             _ => Internal(requestId),
         };
     }
 
-    /// <summary>A NOT_FOUND of the turn machinery, by what its message is about ("model '…'", "session '…'", "image '…'").</summary>
+    /// <summary>A NotFound of the core, by what its message is about ("model '…'", "session '…'", "image '…'").</summary>
     static OpenAiException NotFound(string detail)
     {
         var (param, code) = detail.StartsWith("model ", StringComparison.Ordinal) ? ("model", "model_not_found")

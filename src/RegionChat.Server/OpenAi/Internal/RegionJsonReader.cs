@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using RegionChat.Data.Regions;
-using RegionChat.Server.Internal;
+using RegionChat.Inference;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 
@@ -14,7 +14,7 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// </summary>
 internal static class RegionJsonReader
 {
-    public static ParsedRegionSource Read(JsonElement element, ImageLimits limits, string field)
+    public static RegionSource Read(JsonElement element, ImageLimits limits, string field)
     {
         Region region;
         try
@@ -42,7 +42,7 @@ internal static class RegionJsonReader
         }
         // The key names the description: the same region sent again (say, in a follow-up request) hits the cache.
         string key = "json:" + Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(element)));
-        return new ParsedRegionSource(region, key);
+        return RegionSource.Of(region, key);
     }
 
     static Region ReadObject(JsonElement e, ImageLimits limits)

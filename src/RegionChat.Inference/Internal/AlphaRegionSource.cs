@@ -1,11 +1,10 @@
 using RegionChat.Data.Regions;
-using RegionChat.Server.Internal;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 
-namespace RegionChat.Server.OpenAi.Internal;
+namespace RegionChat.Inference.Internal;
 
 /// <summary>
 /// Alpha-CLIP's RGBA framing: the alpha channel of a PNG or WebP image is the region (alpha ≥ 128 inside, transparent
@@ -24,7 +23,10 @@ internal sealed class AlphaRegionSource : RegionSource
 
     public override string CacheKey => "alpha";
 
-    public override DecodedVisual Decode(StoredImage stored, ImageLimits limits)
+    public override Region? CreateRegion(ImageLimits limits) =>
+        throw new InvalidOperationException("the alpha region is made with its image (Decode)");
+
+    internal override DecodedVisual Decode(StoredImage stored, ImageLimits limits)
     {
         using var rgba = ImageLoader.Decode<Rgba32>(stored.Bytes, limits);
         var alpha = new byte[(long)rgba.Width * rgba.Height];

@@ -1,4 +1,4 @@
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Inference.Internal;
 
 /// <summary>A thread-safe LRU cache bounded by the total size of its values in bytes.</summary>
 internal sealed class ByteBoundedLru<TKey, TValue>(long capacityBytes, Func<TValue, long> sizeOf) where TKey : notnull

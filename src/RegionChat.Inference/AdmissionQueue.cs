@@ -1,10 +1,11 @@
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Inference;
 
 /// <summary>
-/// Bounds the requests in the server (running + waiting). A request that finds it full is refused at once
-/// (RESOURCE_EXHAUSTED) rather than queued without limit, as llama.cpp server and vLLM answer 429/503.
+/// Bounds the requests in the core (running + waiting). A request that finds it full is refused at once
+/// (<see cref="RegionChatErrorKind.ResourceExhausted"/>) rather than queued without limit, as llama.cpp server and
+/// vLLM answer 429/503.
 /// </summary>
-internal sealed class AdmissionQueue(int capacity)
+public sealed class AdmissionQueue(int capacity)
 {
     int inFlight;
 

@@ -1,24 +1,20 @@
 using System.Security.Cryptography;
-using Google.Protobuf;
-using Microsoft.Extensions.Options;
 using RegionChat.Vision.Imaging;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Inference.Internal;
 
 /// <summary>A stored image: its encoded bytes and header facts.</summary>
 internal sealed record StoredImage(string Id, ReadOnlyMemory<byte> Bytes, int Width, int Height);
 
 /// <summary>
 /// Content-addressed image store ("sha256:&lt;hex&gt;" of the bytes), LRU-bounded in bytes. Every image is checked
-/// against the decoder limits when stored, so a bad image fails at PutImage rather than later.
+/// against the decoder limits when stored, so a bad image fails when it is stored rather than later.
 /// </summary>
-internal sealed class ImageStore(IOptions<ServerOptions> options)
+internal sealed class ImageStore(long capacityBytes, ImageLimits limits)
 {
-    readonly ByteBoundedLru<string, StoredImage> images = new(options.Value.ImageStoreBytes, i => i.Bytes.Length + 256);
+    readonly ByteBoundedLru<string, StoredImage> images = new(capacityBytes, i => i.Bytes.Length + 256);
 
-    public ImageLimits Limits { get; } = new() { MaxBytes = options.Value.MaxImageBytes, MaxPixels = options.Value.MaxImagePixels };
+    public ImageLimits Limits { get; } = limits;
 
     public static string IdOf(ReadOnlySpan<byte> bytes) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
 
@@ -45,8 +41,6 @@ internal sealed class ImageStore(IOptions<ServerOptions> options)
     }
 
     public bool TryGet(string id, out StoredImage image) => images.TryGet(id, out image);
-
-    public static Image<Rgb24> Decode(StoredImage image, ImageLimits limits) => ImageLoader.Decode(image.Bytes, limits);
 
     public int Count => images.Count;
     public long UsedBytes => images.UsedBytes;

@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
-using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Inference.Internal;
 
 /// <summary>A chat session: its conversation on the model's shared context and the image a region-only turn refers to.</summary>
 internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSession chat) : IDisposable
@@ -21,10 +19,9 @@ internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSes
 
 /// <summary>Sessions by id. Idle sessions expire (their KV cache is freed); the engine evicts least recently used
 /// sequences when KV space runs short, after which the session answers NOT_FOUND.</summary>
-internal sealed class SessionStore(IOptions<ServerOptions> options) : IDisposable
+internal sealed class SessionStore(TimeSpan idle) : IDisposable
 {
     readonly ConcurrentDictionary<string, ChatSessionEntry> sessions = new(StringComparer.Ordinal);
-    readonly TimeSpan idle = TimeSpan.FromSeconds(options.Value.SessionIdleSeconds);
 
     public int Count => sessions.Count;
 
@@ -57,20 +54,5 @@ internal sealed class SessionStore(IOptions<ServerOptions> options) : IDisposabl
     public void Dispose()
     {
         foreach (var id in sessions.Keys) Remove(id);
-    }
-}
-
-/// <summary>Sweeps idle sessions every few seconds.</summary>
-internal sealed class SessionSweeper(SessionStore store, IOptions<ServerOptions> options, ILogger<SessionSweeper> log) : BackgroundService
-{
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var period = TimeSpan.FromSeconds(Math.Clamp(options.Value.SessionIdleSeconds / 4, 0.25, 30));
-        using var timer = new PeriodicTimer(period);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-        {
-            int n = store.SweepIdle();
-            if (n > 0) log.LogInformation("expired {Count} idle session(s)", n);
-        }
     }
 }

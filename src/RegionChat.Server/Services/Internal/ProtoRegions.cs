@@ -5,7 +5,7 @@ using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Server.Services.Internal;
 
 /// <summary>
 /// Maps the proto <see cref="PbV1.Region"/> to the vision side's regions. Every error, whether found now or when the

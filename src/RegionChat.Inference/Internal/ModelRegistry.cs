@@ -1,31 +1,41 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.Options;
-using RegionChat.Inference;
+using Microsoft.Extensions.Logging;
 
-namespace RegionChat.Server.Internal;
+namespace RegionChat.Inference.Internal;
 
 /// <summary>
-/// The models the server serves: every folder with a model.json directly under the configured models folder.
-/// The default model loads at start-up (so a broken default fails fast); others load on first use.
+/// The models the core serves: every folder with a model.json directly under the models folder (or one given
+/// folder). The default model loads when the host asks (so a broken default fails fast); others load on first use.
 /// </summary>
 internal sealed class ModelRegistry : IDisposable
 {
-    readonly ServerOptions options;
-    readonly ILogger<ModelRegistry> log;
+    readonly RegionChatCoreOptions options;
+    readonly ILogger log;
     readonly ConcurrentDictionary<string, Lazy<RegionChatModel>> loaded = new(StringComparer.Ordinal);
 
-    public ModelRegistry(IOptions<ServerOptions> options, ILogger<ModelRegistry> log, IHostEnvironment env)
+    public ModelRegistry(RegionChatCoreOptions options, ILogger log)
     {
-        this.options = options.Value;
+        this.options = options;
         this.log = log;
-        ModelsPath = ResolveModelsPath(this.options.ModelsPath, env.ContentRootPath);
+        ModelsPath = ResolveModelsPath(options.ModelsPath, options.ContentRoot);
+        DefaultModelId = options.DefaultModel;
         Manifests = ModelManifest.Discover(ModelsPath).Select(TryLoadManifest).OfType<ModelManifest>()
             .ToDictionary(m => m.Id, StringComparer.Ordinal);
     }
 
+    /// <summary>Serves the one model of <paramref name="manifest"/>, as the default.</summary>
+    public ModelRegistry(ModelManifest manifest, RegionChatCoreOptions options, ILogger log)
+    {
+        this.options = options;
+        this.log = log;
+        ModelsPath = Path.GetDirectoryName(manifest.Directory) ?? manifest.Directory;
+        DefaultModelId = manifest.Id;
+        Manifests = new Dictionary<string, ModelManifest>(StringComparer.Ordinal) { [manifest.Id] = manifest };
+    }
+
     public string ModelsPath { get; }
     public IReadOnlyDictionary<string, ModelManifest> Manifests { get; }
-    public string DefaultModelId => options.DefaultModel;
+    public string DefaultModelId { get; }
 
     ModelManifest? TryLoadManifest(string dir)
     {

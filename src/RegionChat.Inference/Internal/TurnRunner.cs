@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using RegionChat.Llm.Engine;
+using RegionChat.Vision.Imaging;
+using RegionChat.Vision.Regions;
+
+namespace RegionChat.Inference.Internal;
+
+/// <summary>
+/// The turn: resolves model, session and images, gets the visual tokens (cache, else the vision batcher), then yields
+/// the LLM's answer as plain events. Every caller's turn runs here: gRPC, OpenAI, in-process caption, caption
+/// batches, benchmarks and evaluation.
+/// </summary>
+internal sealed class TurnRunner(
+    ModelRegistry models, SessionStore sessions, ImageStore images, VisualTokenCache visualCache, VisionBatcher vision,
+    RegionChatMetrics metrics, ShutdownSignal shutdown, RegionChatCoreOptions options)
+{
+    /// <summary>The accumulating timings of one turn.</summary>
+    sealed class Clock
+    {
+        public double QueueMs, ImageDecodeMs, VisionEncodeMs, TimeToFirstTokenMs;
+        public bool VisualCacheHit;
+    }
+
+    public async IAsyncEnumerable<TurnEvent> RunAsync(TurnRequest turn, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var arrived = Stopwatch.StartNew();
+        var f = turn.Fields;
+        var check = new RequestValidator(options);
+        var sampling = turn.Sampling.Resolve(options, check.Add);
+        check.ThrowIfAny();
+        var model = Model(turn.Model) ?? throw RegionChatException.NotFound(
+            $"model '{turn.Model}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
+
+        ChatSessionEntry? session = null;
+        if (turn.SessionId.Length > 0)
+        {
+            session = sessions.Get(turn.SessionId) ?? throw SessionGone(turn.SessionId);
+            session.Touch(); // keeps the idle sweeper off it while its image is being encoded
+            if (turn.Model.Length > 0 && turn.Model != session.Model.Id)
+                throw RegionChatException.InvalidArgument(f.Model, $"session '{turn.SessionId}' belongs to model '{session.Model.Id}'");
+            model = session.Model;
+        }
+
+        // Images and regions → visual tokens.
+        var clock = new Clock();
+        var visuals = new EmbeddingBlock?[turn.Messages.Count];
+        string? imageId = null;
+        int imageCount = 0, hits = 0;
+        for (int i = 0; i < turn.Messages.Count; i++)
+        {
+            var image = turn.Messages[i].Image;
+            if (image == null) continue;
+            imageId = image.Input != null ? ResolveImage(image.Input, image, clock)
+                : imageId ?? session?.LastImageId ?? throw RegionChatException.InvalidArgument(image.RegionField,
+                    "a region needs an image: send one in this turn or an earlier turn of the session");
+            var (block, hit) = await VisualTokensAsync(model, imageId, image, clock, ct).ConfigureAwait(false);
+            visuals[i] = block;
+            imageCount++;
+            if (hit) hits++;
+        }
+        clock.VisualCacheHit = imageCount > 0 && hits == imageCount;
+        var messages = turn.Messages.Select((m, i) => m.Role == TurnRole.User
+            ? ChatMessage.User(m.Text.Length > 0 ? m.Text : model.Manifest.DefaultInstruction, visuals[i])
+            : ChatMessage.Assistant(m.Text)).ToArray();
+        int visualTokens = visuals.Sum(v => v?.Count ?? 0);
+
+        bool ownSession = session == null;
+        session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null);
+        if (Interlocked.Exchange(ref session.Busy, 1) == 1)
+            throw new RegionChatException(RegionChatErrorKind.SessionBusy, $"session '{session.Id}' is answering another turn; wait for it to finish");
+        bool announced = false;
+        try
+        {
+            session.Touch();
+            if (imageId != null) session.LastImageId = imageId;
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Token);
+            bool started = false, first = true;
+            IAsyncEnumerator<GenerationEvent> stream;
+            try
+            {
+                // Arguments and the sequence's state (evicted, closed) are checked here, before the stream starts.
+                stream = session.Chat.GenerateAsync(messages, model.WithModelStops(sampling), linked.Token).GetAsyncEnumerator(linked.Token);
+            }
+            catch (Exception e) when (Failure(e, session, f, ct) is { } failure)
+            {
+                throw failure;
+            }
+            await using var streamScope = stream.ConfigureAwait(false);
+            while (true)
+            {
+                GenerationEvent ev;
+                try
+                {
+                    if (!await stream.MoveNextAsync().ConfigureAwait(false)) break;
+                    ev = stream.Current;
+                }
+                catch (Exception e) when (Failure(e, session, f, ct) is { } failure)
+                {
+                    throw failure;
+                }
+                // The caller is gone (cancel or deadline): the engine is stopping; nothing more is yielded.
+                if (ct.IsCancellationRequested) continue;
+                switch (ev)
+                {
+                    case PromptAdmitted a:
+                        started = true;
+                        clock.QueueMs = a.QueueMs;
+                        announced = true;
+                        yield return new TurnStarted(session.Id, model.Id, a.PromptTokens, a.CachedTokens, visualTokens, turn.RequestId);
+                        break;
+                    case TextPiece t:
+                        if (first)
+                        {
+                            first = false;
+                            clock.TimeToFirstTokenMs = arrived.Elapsed.TotalMilliseconds;
+                            metrics.TimeToFirstToken.Record(clock.TimeToFirstTokenMs);
+                        }
+                        yield return new TurnText(t.Text);
+                        break;
+                    case GenerationFinished g:
+                        // Ended before admission, and not by the caller (handled above): the shutdown cancelled it while
+                        // it waited. Nothing was started, so the turn is refused (a turn must begin with TurnStarted)
+                        // and the caller may retry elsewhere.
+                        if (!started) throw RegionChatException.Unavailable("the server is shutting down; the request was not started");
+                        if (g.Timings.DecodeTokensPerSecond > 0) metrics.DecodeTokensPerSecond.Record(g.Timings.DecodeTokensPerSecond);
+                        metrics.PromptTokens.Add(g.Usage.PromptTokens);
+                        metrics.CachedTokens.Add(g.Usage.CachedTokens);
+                        metrics.CompletionTokens.Add(g.Usage.CompletionTokens);
+                        var reason = g.Reason switch
+                        {
+                            FinishReason.Stop => TurnFinishReason.Stop,
+                            FinishReason.Length => TurnFinishReason.Length,
+                            _ => TurnFinishReason.Cancelled,
+                        };
+                        yield return new TurnFinished(reason,
+                            new TurnUsage(g.Usage.PromptTokens, g.Usage.CachedTokens, g.Usage.CompletionTokens, visualTokens),
+                            new TurnTimings
+                            {
+                                QueueMs = clock.QueueMs, ImageDecodeMs = clock.ImageDecodeMs, VisionEncodeMs = clock.VisionEncodeMs,
+                                PrefillMs = g.Timings.PrefillMs, DecodeMs = g.Timings.DecodeMs, TimeToFirstTokenMs = clock.TimeToFirstTokenMs,
+                                DecodeTokensPerSecond = g.Timings.DecodeTokensPerSecond, VisualCacheHit = clock.VisualCacheHit,
+                            });
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            session.Touch();
+            Volatile.Write(ref session.Busy, 0);
+            // A new session whose id never reached the caller (the turn failed first) would only wait to expire.
+            if (ownSession && (!turn.KeepSession || !announced)) sessions.Remove(session.Id);
+        }
+    }
+
+    RegionChatModel? Model(string id)
+    {
+        try { return models.Get(id); }
+        catch (ModelManifestException e) { throw new RegionChatException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
+    }
+
+    static RegionChatException SessionGone(string id) => RegionChatException.NotFound(
+        $"session '{id}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
+
+    /// <summary>What an engine failure means for the caller; null for failures that are not the request's.</summary>
+    RegionChatException? Failure(Exception e, ChatSessionEntry session, TurnFields f, CancellationToken ct)
+    {
+        switch (e)
+        {
+            case SequenceEvictedException:
+                sessions.Remove(session.Id);
+                return RegionChatException.NotFound($"session '{session.Id}' was evicted to free KV cache space; its history is gone, start a new session");
+            case ContextOverflowException:
+                return RegionChatException.InvalidArgument(f.Text, e.Message, e);
+            case ObjectDisposedException when shutdown.IsShuttingDown:
+                return RegionChatException.Unavailable("the server is shutting down");
+            case ObjectDisposedException when !ct.IsCancellationRequested:
+                // The session expired or was ended between lookup and generation.
+                return SessionGone(session.Id);
+            case ArgumentException when !ct.IsCancellationRequested:
+                return RegionChatException.InvalidArgument(f.Text, e.Message, e);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Stores inline bytes or looks up an id; returns the image id.</summary>
+    string ResolveImage(ImageInput input, TurnImage image, Clock clock)
+    {
+        if (input.Bytes is { } bytes)
+        {
+            if (bytes.Length > options.MaxImageBytes)
+                throw RegionChatException.InvalidArgument(image.DataField, $"the image is {bytes.Length} bytes; the limit is {options.MaxImageBytes}");
+            var sw = Stopwatch.StartNew();
+            try
+            {
+                // Checked by a full decode when new; the pixels are decoded again only on a visual-cache miss, which
+                // keeps memory flat under many images.
+                var stored = images.Put(bytes, out bool decoded);
+                if (decoded) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                return stored.Id;
+            }
+            catch (InvalidImageException e) { throw RegionChatException.InvalidArgument(image.DataField, e.Message, e); }
+        }
+        if (input.StoredId is { } given)
+        {
+            string? id = ImageStore.NormaliseId(given);
+            if (id == null) throw RegionChatException.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
+            if (!images.TryGet(id, out _)) throw RegionChatException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
+            return id;
+        }
+        throw RegionChatException.InvalidArgument(image.ImageField, "needs data or image_id");
+    }
+
+    /// <summary>The visual tokens of (model, image, region), from the cache or the vision batcher; true when cached.</summary>
+    async Task<(EmbeddingBlock Block, bool Hit)> VisualTokensAsync(RegionChatModel model, string imageId, TurnImage image,
+        Clock clock, CancellationToken ct)
+    {
+        var key = new VisualTokenCache.Key(model.Id, imageId, image.Region.CacheKey);
+        if (visualCache.TryGet(key, out var cached))
+        {
+            metrics.VisualCacheHits.Add(1);
+            return (cached.Block, true);
+        }
+        metrics.VisualCacheMisses.Add(1);
+        if (!images.TryGet(imageId, out var stored)) throw RegionChatException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+        var sw = Stopwatch.StartNew();
+        PreprocessedImage input;
+        try
+        {
+            using var decoded = image.Region.Decode(stored, images.Limits);
+            clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+            input = model.Preprocess(decoded.Image, decoded.Region);
+        }
+        catch (InvalidRegionException e)
+        {
+            throw RegionChatException.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description, e);
+        }
+        catch (InvalidImageException e) { throw RegionChatException.InvalidArgument(image.ImageField, e.Message, e); }
+        var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
+        clock.VisionEncodeMs += tokens.EncodeMs;
+        visualCache.Set(key, tokens);
+        return (tokens.Block, false);
+    }
+}

@@ -1,0 +1,53 @@
+namespace RegionChat.Inference;
+
+/// <summary>What the core serves, as ListModels (gRPC) and GET /v1/models describe it.</summary>
+public sealed record ModelList(string DefaultModel, IReadOnlyList<ModelDescription> Models);
+
+/// <summary>The facts of one loaded model: its vision tower, projector and LLM as the loaded files give them.</summary>
+public sealed record ModelDescription
+{
+    public required string Id { get; init; }
+    /// <summary>When its model.json was written (Unix seconds).</summary>
+    public long CreatedUnixSeconds { get; init; }
+    public int ContextSize { get; init; }
+    public string Template { get; init; } = "";
+    public string DefaultInstruction { get; init; } = "";
+    public int ImageSize { get; init; }
+    public int PatchSize { get; init; }
+    public int VisionWidth { get; init; }
+    public int VisionLayers { get; init; }
+    public int FeatureLayer { get; init; }
+    public string Preprocess { get; init; } = "";
+    public string ProjectorType { get; init; } = "";
+    public int ProjectorInputWidth { get; init; }
+    public int ProjectorOutputWidth { get; init; }
+    public int VisualTokens { get; init; }
+    public string LlmArchitecture { get; init; } = "llama";
+    public int EmbeddingLength { get; init; }
+    public int LlmLayers { get; init; }
+    public int VocabSize { get; init; }
+    public int TrainContextLength { get; init; }
+
+    internal static ModelDescription Of(RegionChatModel m)
+    {
+        var vc = m.Vision.Config;
+        string json = Path.Combine(m.Manifest.Directory, ModelManifest.FileName);
+        return new ModelDescription
+        {
+            Id = m.Id,
+            CreatedUnixSeconds = File.Exists(json) ? new DateTimeOffset(File.GetLastWriteTimeUtc(json)).ToUnixTimeSeconds() : 0,
+            ContextSize = m.Llm.Facts.ContextSize,
+            Template = m.Template.Name,
+            DefaultInstruction = m.Manifest.DefaultInstruction,
+            ImageSize = vc.InputResolution, PatchSize = vc.PatchSize, VisionWidth = vc.Width, VisionLayers = vc.Layers,
+            FeatureLayer = m.Manifest.Vision.FeatureLayer, Preprocess = m.Manifest.Vision.Preprocess,
+            ProjectorType = m.Projector.ProjectorType, ProjectorInputWidth = m.Projector.InputDim, ProjectorOutputWidth = m.Projector.OutputDim,
+            VisualTokens = m.VisualTokenCount,
+            EmbeddingLength = m.Llm.Facts.EmbeddingWidth, LlmLayers = m.Llm.Facts.LayerCount, VocabSize = m.Llm.Facts.VocabSize,
+            TrainContextLength = m.Llm.Facts.TrainContextLength,
+        };
+    }
+}
+
+/// <summary>An image in the core's store: its content id ("sha256:…"), size in pixels and encoded size.</summary>
+public sealed record StoredImageInfo(string Id, int Width, int Height, long SizeBytes);

@@ -1,0 +1,155 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RegionChat.Inference.Internal;
+using RegionChat.Vision.Imaging;
+
+namespace RegionChat.Inference;
+
+/// <summary>
+/// The serving core, transport-neutral: turns (<see cref="RunTurnAsync"/>) on the served models with sessions, an
+/// image store, a visual-token cache, batched vision forwards, an admission queue and metrics. The server's gRPC and
+/// OpenAI endpoints map their messages onto it; in-process caption, caption batches, `bench server` and
+/// `eval shapes` call it directly. Failures are <see cref="RegionChatException"/>s with a kind. Thread-safe.
+/// </summary>
+public sealed class RegionChatCore : IDisposable
+{
+    readonly ModelRegistry models;
+    readonly ImageStore images;
+    readonly ShutdownSignal shutdown = new();
+    readonly TurnRunner turns;
+
+    /// <summary>Serves every model folder under <see cref="RegionChatCoreOptions.ModelsPath"/>.</summary>
+    public RegionChatCore(RegionChatCoreOptions options, ILogger? log = null)
+        : this(options, new ModelRegistry(options, log ?? NullLogger.Instance)) { }
+
+    RegionChatCore(RegionChatCoreOptions options, ModelRegistry registry)
+    {
+        Options = options;
+        models = registry;
+        images = new ImageStore(options.ImageStoreBytes, new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels });
+        Sessions = new SessionStore(TimeSpan.FromSeconds(options.SessionIdleSeconds));
+        Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
+        turns = new TurnRunner(models, Sessions, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
+            shutdown, options);
+    }
+
+    /// <summary>Serves the one model in <paramref name="modelFolder"/> (its model.json), as the default model; throws
+    /// <see cref="ModelManifestException"/> when the manifest is bad. The model loads on <see cref="LoadDefaultModel"/>
+    /// or the first turn.</summary>
+    public static RegionChatCore ForModelFolder(string modelFolder, RegionChatCoreOptions options, ILogger? log = null) =>
+        new(options, new ModelRegistry(ModelManifest.Load(modelFolder), options, log ?? NullLogger.Instance));
+
+    public RegionChatCoreOptions Options { get; }
+    public RegionChatMetrics Metrics { get; } = new();
+    public AdmissionQueue Admission { get; }
+    /// <summary>The vision forwards of all turns, batched.</summary>
+    public VisionBatcher VisionBatcher { get; } = new();
+    /// <summary>The folder the models were found in.</summary>
+    public string ModelsPath => models.ModelsPath;
+    public string DefaultModelId => models.DefaultModelId;
+    /// <summary>The ids of the served models (each folder with a valid model.json).</summary>
+    public IReadOnlyCollection<string> ModelIds => models.Manifests.Keys.ToArray();
+
+    internal SessionStore Sessions { get; }
+    internal ShutdownSignal Shutdown => shutdown;
+    /// <summary>A served model, loading it if needed ("" = the default); null when not served. For work beside turns
+    /// on the same loaded towers (zero-shot evaluation); turns go through <see cref="RunTurnAsync"/>.</summary>
+    public RegionChatModel? Model(string id = "") => models.Get(id);
+
+    /// <summary>Loads the default model now (so a broken one fails at start) and describes it. Throws
+    /// <see cref="ModelManifestException"/> and the loaders' exceptions as they come.</summary>
+    public ModelDescription LoadDefaultModel() => ModelDescription.Of(models.LoadDefault());
+
+    /// <summary>
+    /// Runs one turn and yields its events: <see cref="TurnStarted"/>, <see cref="TurnText"/> pieces,
+    /// <see cref="TurnFinished"/>. Fails with <see cref="RegionChatException"/>; cancelling <paramref name="ct"/> stops
+    /// the generation within a token (the events stop; the session keeps its earlier turns).
+    /// </summary>
+    public IAsyncEnumerable<TurnEvent> RunTurnAsync(TurnRequest request, CancellationToken ct = default) => turns.RunAsync(request, ct);
+
+    /// <summary>Checks and stores an encoded image by its content id; <paramref name="field"/> is the request field
+    /// errors name.</summary>
+    public StoredImageInfo PutImage(ReadOnlyMemory<byte> bytes, string field = "data")
+    {
+        if (bytes.Length == 0) throw RegionChatException.InvalidArgument(field, "is empty");
+        if (bytes.Length > Options.MaxImageBytes) throw RegionChatException.InvalidArgument(field, $"the image is {bytes.Length} bytes; the limit is {Options.MaxImageBytes}");
+        try
+        {
+            var stored = images.Put(bytes, out _);
+            return new StoredImageInfo(stored.Id, stored.Width, stored.Height, bytes.Length);
+        }
+        catch (InvalidImageException e) { throw RegionChatException.InvalidArgument(field, e.Message, e); }
+    }
+
+    /// <summary>The stored image with this id ("sha256:HEX" or bare HEX), or null.</summary>
+    public StoredImageInfo? FindImage(string id) =>
+        ImageStore.NormaliseId(id) is { } normalised && images.TryGet(normalised, out var stored)
+            ? new StoredImageInfo(stored.Id, stored.Width, stored.Height, stored.Bytes.Length) : null;
+
+    /// <summary>The content id an image's bytes are stored under.</summary>
+    public static string ImageIdOf(ReadOnlySpan<byte> bytes) => ImageStore.IdOf(bytes);
+
+    /// <summary>Ends a session and frees its KV cache; NotFound when it is unknown or already gone.</summary>
+    public void EndSession(string sessionId)
+    {
+        if (!Sessions.Remove(sessionId)) throw RegionChatException.NotFound($"session '{sessionId}' is unknown or already gone");
+    }
+
+    /// <summary>Drops sessions idle longer than <see cref="RegionChatCoreOptions.SessionIdleSeconds"/>; returns how many.</summary>
+    public int ExpireIdleSessions() => Sessions.SweepIdle();
+
+    /// <summary>Every served model, described from its loaded files (listing loads them).</summary>
+    public ModelList ListModels()
+    {
+        try
+        {
+            return new ModelList(models.DefaultModelId,
+                models.Manifests.Keys.Order(StringComparer.Ordinal).Select(id => ModelDescription.Of(models.Get(id)!)).ToArray());
+        }
+        catch (ModelManifestException e) { throw new RegionChatException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
+    }
+
+    /// <summary>
+    /// Admits one call (a transport's request): refused as <see cref="RegionChatErrorKind.Unavailable"/> while shutting
+    /// down and, with <paramref name="queued"/>, as <see cref="RegionChatErrorKind.ResourceExhausted"/> when the
+    /// admission queue is full. The ticket counts the call as active until disposed.
+    /// </summary>
+    public IDisposable EnterCall(bool queued = true)
+    {
+        if (shutdown.IsShuttingDown) throw RegionChatException.Unavailable("the server is shutting down");
+        var ticket = queued ? Admission.TryEnter() : null;
+        if (queued && ticket == null)
+            throw RegionChatException.ResourceExhausted($"the server's queue is full ({Admission.Capacity} requests in flight); retry later");
+        Metrics.Active(1);
+        return new CallTicket(this, ticket);
+    }
+
+    sealed class CallTicket(RegionChatCore core, IDisposable? admission) : IDisposable
+    {
+        int disposed;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            core.Metrics.Active(-1);
+            admission?.Dispose();
+        }
+    }
+
+    /// <summary>Starts shutting down: running turns end with a Cancelled finish, waiting ones and new calls are refused
+    /// as <see cref="RegionChatErrorKind.Unavailable"/>.</summary>
+    public void BeginShutdown() => shutdown.Trigger();
+    public bool IsShuttingDown => shutdown.IsShuttingDown;
+    /// <summary>Fires when <see cref="BeginShutdown"/> is called.</summary>
+    public CancellationToken ShuttingDown => shutdown.Token;
+
+    /// <summary>A new request id ("r-" and 12 hex digits) for logs, headers and <see cref="TurnStarted.RequestId"/>.</summary>
+    public static string NewRequestId() => "r-" + Guid.NewGuid().ToString("N")[..12];
+
+    public void Dispose()
+    {
+        Sessions.Dispose();
+        VisionBatcher.Dispose();
+        models.Dispose();
+        Metrics.Dispose();
+    }
+}

@@ -1,0 +1,40 @@
+namespace RegionChat.Inference;
+
+/// <summary>How a <see cref="RegionChatCore"/> serves: which models, the shared LLM context, caches, limits and
+/// defaults. The server fills it from its "RegionChat" configuration section; in-process callers set what they need.</summary>
+public sealed record RegionChatCoreOptions
+{
+    /// <summary>Folder of model folders (each with a model.json). A relative path is looked up from
+    /// <see cref="ContentRoot"/>, the current directory and the app's folder, and their parents.</summary>
+    public string ModelsPath { get; init; } = "models";
+    /// <summary>Where a relative <see cref="ModelsPath"/> is looked up first.</summary>
+    public string ContentRoot { get; init; } = Directory.GetCurrentDirectory();
+    /// <summary>The model used when a request names none.</summary>
+    public string DefaultModel { get; init; } = "shapes-tiny";
+    /// <summary>CPU threads for llama.cpp and TorchSharp; 0 = all cores.</summary>
+    public int Threads { get; init; }
+    /// <summary>Requests admitted at once (running + waiting).</summary>
+    public int QueueSize { get; init; } = 64;
+    /// <summary>Sequences decoded together in the shared LLM context.</summary>
+    public int ParallelSequences { get; init; } = 8;
+    /// <summary>LLM context size in tokens, shared by all sequences (KV cache).</summary>
+    public int ContextSize { get; init; } = 8192;
+    /// <summary>LLM batch size (prefill chunk) in tokens.</summary>
+    public int BatchSize { get; init; } = 512;
+    /// <summary>Byte budget of the visual-token cache; 0 turns it off.</summary>
+    public long VisualCacheBytes { get; init; } = 256L << 20;
+    /// <summary>Byte budget of stored images, LRU.</summary>
+    public long ImageStoreBytes { get; init; } = 512L << 20;
+    /// <summary>Largest accepted encoded image.</summary>
+    public long MaxImageBytes { get; init; } = 20L << 20;
+    /// <summary>Largest accepted image in pixels (width × height), checked from the header before decoding.</summary>
+    public long MaxImagePixels { get; init; } = 40_000_000;
+    /// <summary>Largest prompt text of one turn, in bytes.</summary>
+    public int MaxPromptBytes { get; init; } = 32 << 10;
+    /// <summary>max_tokens when a request sets none.</summary>
+    public int DefaultMaxTokens { get; init; } = 256;
+    /// <summary>The largest max_tokens a request may ask for.</summary>
+    public int MaxTokensLimit { get; init; } = 4096;
+    /// <summary>A session idle for longer is dropped by <see cref="RegionChatCore.ExpireIdleSessions"/>.</summary>
+    public double SessionIdleSeconds { get; init; } = 600;
+}

@@ -1,0 +1,43 @@
+using System.Diagnostics.Metrics;
+
+namespace RegionChat.Inference;
+
+/// <summary>The core's instruments on the meter <see cref="MeterName"/> (a host exports them, e.g. as Prometheus
+/// at /metrics). The turn records tokens, cache use and speeds; the transport records requests by method and status.</summary>
+public sealed class RegionChatMetrics : IDisposable
+{
+    /// <summary>The meter's name (kept from when the instruments lived in the server, so dashboards keep working).</summary>
+    public const string MeterName = "RegionChat.Server";
+    readonly Meter meter = new(MeterName);
+
+    readonly Counter<long> requests;
+    readonly UpDownCounter<long> activeRequests;
+    internal Counter<long> PromptTokens { get; }
+    internal Counter<long> CachedTokens { get; }
+    internal Counter<long> CompletionTokens { get; }
+    internal Counter<long> VisualCacheHits { get; }
+    internal Counter<long> VisualCacheMisses { get; }
+    internal Histogram<double> TimeToFirstToken { get; }
+    internal Histogram<double> DecodeTokensPerSecond { get; }
+
+    public RegionChatMetrics()
+    {
+        requests = meter.CreateCounter<long>("regionchat.requests", description: "Requests finished, by method and gRPC status.");
+        PromptTokens = meter.CreateCounter<long>("regionchat.tokens.prompt", description: "Prompt tokens (cached + new).");
+        CachedTokens = meter.CreateCounter<long>("regionchat.tokens.cached", description: "Prompt tokens reused from a session's KV cache.");
+        CompletionTokens = meter.CreateCounter<long>("regionchat.tokens.completion", description: "Generated tokens.");
+        VisualCacheHits = meter.CreateCounter<long>("regionchat.visual_cache.hits", description: "Visual-token cache hits (vision encoder skipped).");
+        VisualCacheMisses = meter.CreateCounter<long>("regionchat.visual_cache.misses", description: "Visual-token cache misses.");
+        TimeToFirstToken = meter.CreateHistogram<double>("regionchat.time_to_first_token", unit: "ms", description: "Request arrival to first text piece.");
+        DecodeTokensPerSecond = meter.CreateHistogram<double>("regionchat.decode_tokens_per_second", description: "Decode speed per request.");
+        activeRequests = meter.CreateUpDownCounter<long>("regionchat.requests.active", description: "Requests admitted and not yet finished (queue depth).");
+    }
+
+    /// <summary>Counts a finished request: <paramref name="method"/> as the transport names it ("Chat",
+    /// "POST /v1/chat/completions"), <paramref name="status"/> its outcome ("OK", "NotFound", "200", "cancelled").</summary>
+    public void RequestFinished(string method, string status) => requests.Add(1, new("method", method), new("status", status));
+
+    internal void Active(int delta) => activeRequests.Add(delta);
+
+    public void Dispose() => meter.Dispose();
+}

@@ -1,0 +1,61 @@
+using RegionChat.Inference.Internal;
+using RegionChat.Vision.Imaging;
+using RegionChat.Vision.Regions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RegionChat.Inference;
+
+/// <summary>
+/// How a message's region is made for its image. The visual-token cache is keyed by (model, image id,
+/// <see cref="CacheKey"/>), so the image is decoded and the region made only on a cache miss. A transport adapter
+/// derives its own (the gRPC proto region); the core brings the whole image, a ready region and the image's alpha.
+/// </summary>
+public abstract class RegionSource
+{
+    /// <summary>Names the region among those of the same image (the same description must give the same key).</summary>
+    public abstract string CacheKey { get; }
+
+    /// <summary>The region (null = the whole image); throws <see cref="InvalidRegionException"/> naming the field
+    /// relative to the region.</summary>
+    public abstract Region? CreateRegion(ImageLimits limits);
+
+    /// <summary>The request field an error of this region names, given the field of the region itself.</summary>
+    public virtual string ErrorField(string regionField, InvalidRegionException e) =>
+        e.Field.Length == 0 ? regionField : e.Field.StartsWith('[') ? regionField + e.Field : regionField + "." + e.Field;
+
+    /// <summary>The RGB image and the region, made on a visual-cache miss. Image errors are
+    /// <see cref="InvalidImageException"/>s, region errors <see cref="InvalidRegionException"/>s.</summary>
+    internal virtual DecodedVisual Decode(StoredImage stored, ImageLimits limits)
+    {
+        var image = ImageLoader.Decode(stored.Bytes, limits);
+        try { return new DecodedVisual(image, CreateRegion(limits)); }
+        catch
+        {
+            image.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The whole image.</summary>
+    public static RegionSource WholeImage { get; } = new Ready(null, "whole");
+
+    /// <summary>A region already made, with a key that names its description.</summary>
+    public static RegionSource Of(Region region, string cacheKey) => new Ready(region, cacheKey);
+
+    /// <summary>Alpha-CLIP's RGBA framing for PNG and WebP bytes (the formats whose alpha counts): the alpha channel is
+    /// the region, the RGB the image. Null for other formats.</summary>
+    public static RegionSource? FromImageAlpha(ReadOnlySpan<byte> bytes) => AlphaRegionSource.For(bytes);
+
+    sealed class Ready(Region? region, string cacheKey) : RegionSource
+    {
+        public override string CacheKey => cacheKey;
+        public override Region? CreateRegion(ImageLimits limits) => region;
+    }
+}
+
+/// <summary>A decoded image and the region asked about (null = whole image).</summary>
+internal sealed record DecodedVisual(Image<Rgb24> Image, Region? Region) : IDisposable
+{
+    public void Dispose() => Image.Dispose();
+}

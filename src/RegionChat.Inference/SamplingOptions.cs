@@ -1,0 +1,88 @@
+using System.Text;
+using RegionChat.Llm.Engine;
+
+namespace RegionChat.Inference;
+
+/// <summary>
+/// How a turn picks its tokens, as a request states it: unset fields take the core's defaults, which are defined here
+/// once for every caller (greedy; no top-k, top-p, min-p or repeat penalty; max tokens = the core's default).
+/// </summary>
+public sealed record SamplingOptions
+{
+    /// <summary>0 (the default) is greedy.</summary>
+    public float? Temperature { get; init; }
+    public float? TopP { get; init; }
+    /// <summary>0 (the default) is off.</summary>
+    public int? TopK { get; init; }
+    public float? MinP { get; init; }
+    /// <summary>1 (the default) is off.</summary>
+    public float? RepeatPenalty { get; init; }
+    public int? RepeatLastN { get; init; }
+    public ulong? Seed { get; init; }
+    /// <summary>null or 0 = <see cref="RegionChatCoreOptions.DefaultMaxTokens"/>.</summary>
+    public long? MaxTokens { get; init; }
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    public const float DefaultTemperature = 0f, DefaultTopP = 1f, DefaultMinP = 0f, DefaultRepeatPenalty = 1f;
+    public const int DefaultTopK = 0, DefaultRepeatLastN = 64, MaxStopStrings = 8, MaxStopBytes = 64;
+
+    /// <summary>The engine's parameters, with a violation (field, description) reported for each bad value.</summary>
+    internal SamplingParams Resolve(RegionChatCoreOptions limits, Action<string, string> violation)
+    {
+        float temperature = Temperature ?? DefaultTemperature;
+        float topP = TopP ?? DefaultTopP;
+        int topK = TopK ?? DefaultTopK;
+        float minP = MinP ?? DefaultMinP;
+        float repeat = RepeatPenalty ?? DefaultRepeatPenalty;
+        int lastN = RepeatLastN ?? DefaultRepeatLastN;
+        if (!float.IsFinite(temperature) || temperature < 0 || temperature > 100) violation("sampling.temperature", $"must be a finite number in [0, 100] (0 = greedy), got {temperature}");
+        if (!float.IsFinite(topP) || topP <= 0 || topP > 1) violation("sampling.top_p", $"must be in (0, 1], got {topP}");
+        if (topK < 0) violation("sampling.top_k", $"must be >= 0 (0 = off), got {topK}");
+        if (!float.IsFinite(minP) || minP < 0 || minP > 1) violation("sampling.min_p", $"must be in [0, 1], got {minP}");
+        if (!float.IsFinite(repeat) || repeat <= 0 || repeat > 100) violation("sampling.repeat_penalty", $"must be a finite number in (0, 100] (1 = off), got {repeat}");
+        if (lastN < 0 || lastN > 1 << 20) violation("sampling.repeat_last_n", $"must be in [0, 1048576], got {lastN}");
+        int max = MaxTokens is null or 0 ? limits.DefaultMaxTokens : (int)Math.Clamp(MaxTokens.Value, int.MinValue, int.MaxValue);
+        if (max > limits.MaxTokensLimit) violation("max_tokens", $"must be at most {limits.MaxTokensLimit}, got {MaxTokens}");
+        if (Stop.Count > MaxStopStrings) violation("stop", $"at most {MaxStopStrings} stop strings, got {Stop.Count}");
+        for (int i = 0; i < Stop.Count; i++)
+        {
+            int n = Encoding.UTF8.GetByteCount(Stop[i]);
+            if (n is < 1 or > MaxStopBytes) violation($"stop[{i}]", $"must have 1 to {MaxStopBytes} bytes, got {n}");
+        }
+        return new SamplingParams
+        {
+            Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
+            Seed = Seed is { } seed ? unchecked((int)seed) : null,
+            MaxTokens = Math.Clamp(max, 1, limits.MaxTokensLimit),
+            Stop = Stop.ToArray(),
+        };
+    }
+}
+
+/// <summary>Checks a request's text and sampling against the core's limits, collecting every field violation (with the
+/// request's field prefix, e.g. "request." for a CaptionStream item), then throws them together.</summary>
+public sealed class RequestValidator(RegionChatCoreOptions limits, string prefix = "")
+{
+    readonly List<FieldViolation> violations = [];
+
+    public IReadOnlyList<FieldViolation> Violations => violations;
+
+    public void Add(string field, string description) => violations.Add(new FieldViolation(prefix + field, description));
+
+    /// <summary>Throws <see cref="RegionChatErrorKind.InvalidArgument"/> with every violation found, if any.</summary>
+    public void ThrowIfAny()
+    {
+        if (violations.Count > 0) throw RegionChatException.InvalidArgument(violations.ToArray());
+    }
+
+    /// <summary>A prompt text: not empty when required, at most <see cref="RegionChatCoreOptions.MaxPromptBytes"/>.</summary>
+    public void Text(string text, string field, bool required)
+    {
+        if (required && string.IsNullOrWhiteSpace(text)) Add(field, "must not be empty");
+        int bytes = Encoding.UTF8.GetByteCount(text);
+        if (bytes > limits.MaxPromptBytes) Add(field, $"is {bytes} bytes; the limit is {limits.MaxPromptBytes}");
+    }
+
+    /// <summary>Sampling fields ("sampling.temperature", …, "max_tokens", "stop", "stop[i]").</summary>
+    public void Sampling(SamplingOptions sampling) => sampling.Resolve(limits, Add);
+}

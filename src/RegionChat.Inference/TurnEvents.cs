@@ -1,0 +1,32 @@
+namespace RegionChat.Inference;
+
+/// <summary>What a turn yields: <see cref="TurnStarted"/> once, <see cref="TurnText"/> pieces, then <see cref="TurnFinished"/>.</summary>
+public abstract record TurnEvent;
+
+/// <summary>The prompt was admitted by the engine: the session (new or continued) and the prompt's size.</summary>
+public sealed record TurnStarted(string SessionId, string Model, int PromptTokens, int CachedTokens, int VisualTokens, string RequestId) : TurnEvent;
+
+/// <summary>A piece of the answer.</summary>
+public sealed record TurnText(string Text) : TurnEvent;
+
+/// <summary>The answer is complete (or was cut: <see cref="TurnFinishReason.Cancelled"/>, e.g. by a shutdown).</summary>
+public sealed record TurnFinished(TurnFinishReason Reason, TurnUsage Usage, TurnTimings Timings) : TurnEvent;
+
+public enum TurnFinishReason { Stop, Length, Cancelled }
+
+/// <summary>Tokens of a turn: prompt (cached + new, visual included), those reused from the session's KV cache, generated.</summary>
+public sealed record TurnUsage(int PromptTokens, int CachedTokens, int CompletionTokens, int VisualTokens);
+
+/// <summary>Where a turn's time went, in milliseconds; <see cref="VisualCacheHit"/> when every image's visual tokens
+/// came from the cache.</summary>
+public sealed record TurnTimings
+{
+    public double QueueMs { get; init; }
+    public double ImageDecodeMs { get; init; }
+    public double VisionEncodeMs { get; init; }
+    public double PrefillMs { get; init; }
+    public double DecodeMs { get; init; }
+    public double TimeToFirstTokenMs { get; init; }
+    public double DecodeTokensPerSecond { get; init; }
+    public bool VisualCacheHit { get; init; }
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Grpc.Core;
+using RegionChat.Inference;
+
+namespace RegionChat.Server.Services.Internal;
+
+/// <summary>
+/// What every gRPC call, and every CaptionStream item, goes through: a request id (logging scope, x-request-id
+/// trailer), the core's admission (shutdown refusal, queue), the request metrics by method and status, and the mapping
+/// of failures to precise statuses — clients never see a stack trace.
+/// </summary>
+internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
+{
+    public async Task RunAsync(string method, ServerCallContext context, Func<string, Task> body, bool admit = true)
+    {
+        string requestId = RegionChatCore.NewRequestId();
+        context.ResponseTrailers.Add("x-request-id", requestId);
+        using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
+        var sw = Stopwatch.StartNew();
+        StatusCode code = StatusCode.OK;
+        try
+        {
+            using (core.EnterCall(admit)) await body(requestId).ConfigureAwait(false);
+            // A stream whose client left or whose deadline passed ends quietly; count it by what happened to the call.
+            if (context.CancellationToken.IsCancellationRequested) code = CancelledCode(context);
+        }
+        catch (Exception e) when (e is not (RpcException or RegionChatException) && context.CancellationToken.IsCancellationRequested)
+        {
+            // The client left or the deadline passed: whatever failed after that (a write to the finished call, a
+            // cancelled wait) is the cancellation itself, not a server error.
+            code = CancelledCode(context);
+            log.LogInformation("{Method} ended by {Code}: {Error}", method, code, e.Message);
+            throw new RpcException(new Status(code, code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
+        }
+        catch (Exception e)
+        {
+            var rpc = ToRpcException(e, requestId);
+            code = rpc.StatusCode;
+            if (code == StatusCode.Internal) log.LogError(e, "{Method} failed", method);
+            else log.LogInformation("{Method} → {Code}: {Message}", method, code, rpc.Status.Detail);
+            throw rpc;
+        }
+        finally
+        {
+            core.Metrics.RequestFinished(method, code.ToString());
+            log.LogInformation("{Method} {Code} in {Ms:F1} ms", method, code, sw.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    public async Task<T> RunAsync<T>(string method, ServerCallContext context, Func<string, Task<T>> body, bool admit = true)
+    {
+        T result = default!;
+        await RunAsync(method, context, async id => { result = await body(id).ConfigureAwait(false); }, admit).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>One item of a streaming call, admitted and counted like a call of its own (method
+    /// <paramref name="method"/>); its failure is returned as the status for its result instead of ending the call.</summary>
+    public async Task<Google.Rpc.Status?> RunItemAsync(string method, string itemId, Func<string, Task> body, CancellationToken ct)
+    {
+        string requestId = RegionChatCore.NewRequestId();
+        try
+        {
+            using (core.EnterCall()) await body(requestId).ConfigureAwait(false);
+            core.Metrics.RequestFinished(method, nameof(StatusCode.OK));
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            var rpc = ToRpcException(e, requestId);
+            if (rpc.StatusCode == StatusCode.Internal) log.LogError(e, "{Method} {Id} failed", method, itemId);
+            core.Metrics.RequestFinished(method, rpc.StatusCode.ToString());
+            return rpc.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)rpc.StatusCode, Message = rpc.Status.Detail };
+        }
+    }
+
+    // The client's deadline timer usually fires first and resets the stream, while the server's copy of the deadline
+    // (receipt time + grpc-timeout) is still a transit time away: a cancel that close to the deadline is the deadline.
+    static readonly TimeSpan DeadlineSlack = TimeSpan.FromMilliseconds(500);
+
+    static StatusCode CancelledCode(ServerCallContext context) =>
+        context.Deadline != DateTime.MaxValue && context.Deadline - DateTime.UtcNow <= DeadlineSlack
+            ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
+
+    static RpcException ToRpcException(Exception e, string requestId) => e switch
+    {
+        RpcException r => r,
+        RegionChatException c => RpcErrors.From(c),
+        OperationCanceledException => new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled")),
+        ModelManifestException m => new RpcException(new Status(StatusCode.FailedPrecondition, m.Message)),
+        _ => RpcErrors.Internal(requestId),
+    };
+}

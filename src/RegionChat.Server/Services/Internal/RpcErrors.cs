@@ -1,0 +1,39 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using RegionChat.Inference;
+
+namespace RegionChat.Server.Services.Internal;
+
+/// <summary>Builds the RpcExceptions clients see: a precise status, a clear message, and for bad input a
+/// google.rpc.BadRequest with the offending fields (the grpc-dotnet "examples/Error" convention).</summary>
+internal static class RpcErrors
+{
+    /// <summary>A core failure as its gRPC status.</summary>
+    public static RpcException From(RegionChatException e) => e.Kind switch
+    {
+        RegionChatErrorKind.InvalidArgument => WithViolations(Code.InvalidArgument, e.Message, e.Violations),
+        RegionChatErrorKind.NotFound => Plain(StatusCode.NotFound, e.Message),
+        RegionChatErrorKind.SessionBusy => Plain(StatusCode.FailedPrecondition, e.Message),
+        RegionChatErrorKind.FailedPrecondition => e.Violations.Count > 0
+            ? WithViolations(Code.FailedPrecondition, e.Message, e.Violations) : Plain(StatusCode.FailedPrecondition, e.Message),
+        RegionChatErrorKind.ResourceExhausted => Plain(StatusCode.ResourceExhausted, e.Message),
+        RegionChatErrorKind.Unavailable => Plain(StatusCode.Unavailable, e.Message),
+        RegionChatErrorKind.ModelUnavailable => Plain(StatusCode.FailedPrecondition, e.Message),
+        _ => Plain(StatusCode.Unknown, e.Message),
+    };
+
+    static RpcException WithViolations(Code code, string message, IReadOnlyList<FieldViolation> violations)
+    {
+        var badRequest = new BadRequest();
+        foreach (var v in violations)
+            badRequest.FieldViolations.Add(new BadRequest.Types.FieldViolation { Field = v.Field, Description = v.Description });
+        var status = new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(badRequest) } };
+        return status.ToRpcException();
+    }
+
+    static RpcException Plain(StatusCode code, string message) => new(new Grpc.Core.Status(code, message));
+
+    public static RpcException Internal(string requestId) =>
+        new(new Grpc.Core.Status(StatusCode.Internal, $"internal error (request {requestId}); details are in the server log"));
+}

@@ -12,8 +12,8 @@ namespace RegionChat.Inference;
 
 /// <summary>
 /// One loaded region-chat model: Alpha-CLIP vision tower + LLaVA projector + llama.cpp LLM, as its manifest wires them.
-/// Image + region → visual tokens (<see cref="Encode"/>), and chats on the shared LLM context (<see cref="StartChat"/>).
-/// Thread-safe: vision encodes are serialised (TorchSharp uses all its threads per forward), generation is scheduled
+/// Image + region → visual tokens (<see cref="Encode"/>), and chats on the shared LLM context (<see cref="StartChat"/>);
+/// callers run turns through <see cref="RegionChatCore"/>, which alone uses the projector, LLM and template. Thread-safe: vision encodes are serialised (TorchSharp uses all its threads per forward), generation is scheduled
 /// by the LLM engine across sequences.
 /// </summary>
 public sealed class RegionChatModel : IDisposable
@@ -34,10 +34,10 @@ public sealed class RegionChatModel : IDisposable
     public ModelManifest Manifest { get; }
     public string Id => Manifest.Id;
     public AlphaClipVisionTransformer Vision { get; }
-    public LlavaProjector Projector { get; }
-    public LlmEngine Llm { get; }
-    public ChatTemplate Template { get; }
-    public ClipPreprocessor Preprocessor { get; }
+    internal LlavaProjector Projector { get; }
+    internal LlmEngine Llm { get; }
+    internal ChatTemplate Template { get; }
+    internal ClipPreprocessor Preprocessor { get; }
     /// <summary>Visual tokens per image: the patch grid, plus the CLS token with select_feature "cls_patch".</summary>
     public int VisualTokenCount => (Vision.Config.InputResolution / Vision.Config.PatchSize) * (Vision.Config.InputResolution / Vision.Config.PatchSize)
         + (IncludesCls ? 1 : 0);
@@ -106,10 +106,10 @@ public sealed class RegionChatModel : IDisposable
     public static RegionChatModel Load(string dir, RegionChatModelOptions? options = null) => Load(ModelManifest.Load(dir), options);
 
     /// <summary>Image + region (null = whole image) → projected visual tokens.</summary>
-    public VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
+    internal VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
 
     /// <summary>Encodes several (image, region) pairs in one vision forward.</summary>
-    public IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items) =>
+    internal IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items) =>
         EncodePreprocessed(items.Select(i => Preprocess(i.Image, i.Region)).ToArray());
 
     /// <summary>Rasterises the region and resizes image and mask to the tower's input (per request: errors such as an
@@ -117,7 +117,7 @@ public sealed class RegionChatModel : IDisposable
     public PreprocessedImage Preprocess(Image<Rgb24> image, Region? region) => Preprocessor.Process(image, region);
 
     /// <summary>Runs the vision tower and projector on preprocessed inputs as one batch.</summary>
-    public IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs)
+    internal IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs)
     {
         if (inputs.Count == 0) return [];
         int r = Preprocessor.Options.Resolution;
@@ -139,11 +139,11 @@ public sealed class RegionChatModel : IDisposable
     }
 
     /// <summary>A new conversation on the shared LLM context; null system prompt = the manifest's, else the template's.</summary>
-    public ChatSession StartChat(string? systemPrompt = null) =>
+    internal ChatSession StartChat(string? systemPrompt = null) =>
         new(Llm, Template, string.IsNullOrEmpty(systemPrompt) ? Manifest.Llm.SystemPrompt : systemPrompt);
 
     /// <summary>The manifest's stop strings added to a request's own.</summary>
-    public SamplingParams WithModelStops(SamplingParams sampling) =>
+    internal SamplingParams WithModelStops(SamplingParams sampling) =>
         Manifest.Llm.Stop.Length == 0 ? sampling : sampling with { Stop = [.. sampling.Stop, .. Manifest.Llm.Stop.Except(sampling.Stop)] };
 
     public void Dispose()

@@ -40,8 +40,12 @@ public abstract class RegionSource
     /// <summary>The whole image.</summary>
     public static RegionSource WholeImage { get; } = new Ready(null, "whole");
 
-    /// <summary>A region already made, with a key that names its description.</summary>
+    /// <summary>A region already made, with a key that names its description (the same key must mean the same region
+    /// of the same image: the cache answers by it).</summary>
     public static RegionSource Of(Region region, string cacheKey) => new Ready(region, cacheKey);
+
+    /// <summary>A region already made, under a key of its own: it never shares visual tokens with another.</summary>
+    public static RegionSource Of(Region region) => new Ready(region, "object:" + Guid.NewGuid().ToString("N"));
 
     /// <summary>Alpha-CLIP's RGBA framing for PNG and WebP bytes (the formats whose alpha counts): the alpha channel is
     /// the region, the RGB the image. Null for other formats.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Web;
+using RegionChat.Server.Tests.OpenAi;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests;

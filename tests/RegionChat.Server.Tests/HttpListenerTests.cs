@@ -1,4 +1,5 @@
 using System.Net;
+using RegionChat.Server.Tests.OpenAi;
 
 namespace RegionChat.Server.Tests;
 

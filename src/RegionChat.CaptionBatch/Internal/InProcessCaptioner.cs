@@ -69,7 +69,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
         var turn = new TurnRequest
         {
             Messages = [TurnMessage.User(item.Input.Instruction ?? job.Options.Instruction ?? "",
-                new TurnImage(ImageInput.FromBytes(bytes), RegionSource.Of(region, "item")))],
+                new TurnImage(ImageInput.FromBytes(bytes), RegionSource.Of(region)))],
             Sampling = new SamplingOptions { MaxTokens = job.Options.MaxTokens },
         };
         var text = new StringBuilder();

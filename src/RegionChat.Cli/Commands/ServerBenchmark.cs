@@ -299,7 +299,7 @@ internal static class ServerBenchmark
     static async Task<(TurnSample Sample, string Session)> LocalTurnAsync(RegionChatCore core, Prompt p, string session,
         string text, bool withImage, int maxTokens, bool end, CancellationToken ct)
     {
-        var image = withImage ? new TurnImage(ImageInput.FromBytes(p.Png), RegionSource.Of(p.Region, "bench")) : null;
+        var image = withImage ? new TurnImage(ImageInput.FromBytes(p.Png), RegionSource.Of(p.Region)) : null;
         var turn = new TurnRequest
         {
             SessionId = session, Messages = [TurnMessage.User(text, image)], Sampling = new SamplingOptions { MaxTokens = maxTokens },

@@ -79,7 +79,7 @@ public sealed class CaptionBatchShapesCocoTests(ITestOutputHelper log) : IDispos
                 var region = MaskRegion.Load(Path.Combine(export.Folder, a.GetProperty("mask_file").GetString()!));
                 var turn = new TurnRequest
                 {
-                    Messages = [TurnMessage.User("", new TurnImage(image, RegionSource.Of(region, "mask")))],
+                    Messages = [TurnMessage.User("", new TurnImage(image, RegionSource.Of(region)))],
                     Sampling = new SamplingOptions { MaxTokens = MaxTokens },
                 };
                 var text = new StringBuilder();

@@ -3,7 +3,7 @@ using Grpc.Core;
 using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>A server with small limits, shared by the bad-request table.</summary>
 public sealed class SmallLimitsHost : IAsyncLifetime

@@ -3,7 +3,7 @@ using Google.Rpc;
 using Grpc.Core;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>CaptionStream: many items, results keyed by the client's ids, failures per item.</summary>
 public class CaptionStreamTests

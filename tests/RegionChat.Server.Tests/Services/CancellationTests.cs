@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Grpc.Core;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>Client cancels and deadlines free the request's sequence, KV cells, admission ticket and metrics at once.</summary>
 public class CancellationTests

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>/metrics (Prometheus text over h2c) moves with the traffic.</summary>
 public class MetricsTests

@@ -2,7 +2,7 @@
 using System.Text;
 using OpenAI.Chat;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.OpenAi;
 
 /// <summary>
 /// The official OpenAI .NET client against the OpenAI-compatible endpoint: regions as RGBA images and as the "region"

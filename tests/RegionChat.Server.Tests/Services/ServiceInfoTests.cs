@@ -3,7 +3,7 @@ using Grpc.Health.V1;
 using Grpc.Reflection.V1;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>ListModels, health, reflection and API keys.</summary>
 public class ServiceInfoTests

@@ -2,7 +2,7 @@ using RegionChat.TestSupport;
 using RegionChat.Data.Shapes;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>The committed default model, served by the real server: streamed answers about masked objects of unseen
 /// shapes scenes are right (the scene generator is the ground truth).</summary>

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.OpenAi;
 
 /// <summary>
 /// A table of bad requests on the OpenAI endpoint: each gets OpenAI's error shape with the right status, type, param and

@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 using OpenAI;
 using OpenAI.Chat;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.OpenAi;
 
 /// <summary>An OpenAI error answer as the client saw it.</summary>
 sealed record OpenAiError(HttpStatusCode Status, string Message, string Type, string? Param, string? Code);

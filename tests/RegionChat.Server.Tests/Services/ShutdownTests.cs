@@ -2,7 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>Graceful shutdown: running streams end with a CANCELLED final event, waiting and new calls are UNAVAILABLE.</summary>
 public class ShutdownTests

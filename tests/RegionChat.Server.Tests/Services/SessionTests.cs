@@ -1,7 +1,7 @@
 using Grpc.Core;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>Sessions: follow-ups reuse the KV cache, new images are injected mid-conversation, sessions end, expire or
 /// are evicted, and a turn is never answered without its history.</summary>

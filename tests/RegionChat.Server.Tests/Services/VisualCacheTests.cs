@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>The visual-token cache: the same (image, region) skips decoding and the vision encoder.</summary>
 public class VisualCacheTests

@@ -4,7 +4,7 @@ using Grpc.Core;
 using RegionChat.Client;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>PutImage and UploadImage store images by content id; chats refer to them by id.</summary>
 public class ImageStoreTests

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Grpc.Core;
 using PbV1 = RegionChat.Protos.V1;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.Services;
 
 /// <summary>Concurrent requests: answers do not mix, a full queue refuses at once, nothing hangs.</summary>
 public class ConcurrencyTests

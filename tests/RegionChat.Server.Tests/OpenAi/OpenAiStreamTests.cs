@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 
-namespace RegionChat.Server.Tests;
+namespace RegionChat.Server.Tests.OpenAi;
 
 /// <summary>The exact wire contract of the OpenAI endpoint's answers (the web page and other clients rely on it), and
 /// what a client that leaves or a full queue does to the server.</summary>

@@ -106,10 +106,10 @@ public sealed class RegionChatModel : IDisposable
     public static RegionChatModel Load(string dir, RegionChatModelOptions? options = null) => Load(ModelManifest.Load(dir), options);
 
     /// <summary>Image + region (null = whole image) → projected visual tokens.</summary>
-    internal VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
+    public VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
 
     /// <summary>Encodes several (image, region) pairs in one vision forward.</summary>
-    internal IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items) =>
+    public IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items) =>
         EncodePreprocessed(items.Select(i => Preprocess(i.Image, i.Region)).ToArray());
 
     /// <summary>Rasterises the region and resizes image and mask to the tower's input (per request: errors such as an

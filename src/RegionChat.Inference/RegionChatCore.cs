@@ -9,7 +9,7 @@ namespace RegionChat.Inference;
 /// The serving core, transport-neutral: turns (<see cref="RunTurnAsync"/>) on the served models with sessions, an
 /// image store, a visual-token cache, batched vision forwards, an admission queue and metrics. The server's gRPC and
 /// OpenAI endpoints map their messages onto it; in-process caption, caption batches, `bench server` and
-/// `eval shapes` call it directly. Failures are <see cref="RegionChatException"/>s with a kind. Thread-safe.
+/// `eval shapes` call it directly. Failures are <see cref="RegionChatCoreException"/>s with a kind. Thread-safe.
 /// </summary>
 public sealed class RegionChatCore : IDisposable
 {
@@ -62,7 +62,7 @@ public sealed class RegionChatCore : IDisposable
 
     /// <summary>
     /// Runs one turn and yields its events: <see cref="TurnStarted"/>, <see cref="TurnText"/> pieces,
-    /// <see cref="TurnFinished"/>. Fails with <see cref="RegionChatException"/>; cancelling <paramref name="ct"/> stops
+    /// <see cref="TurnFinished"/>. Fails with <see cref="RegionChatCoreException"/>; cancelling <paramref name="ct"/> stops
     /// the generation within a token (the events stop; the session keeps its earlier turns).
     /// </summary>
     public IAsyncEnumerable<TurnEvent> RunTurnAsync(TurnRequest request, CancellationToken ct = default) => turns.RunAsync(request, ct);
@@ -71,14 +71,14 @@ public sealed class RegionChatCore : IDisposable
     /// errors name.</summary>
     public StoredImageInfo PutImage(ReadOnlyMemory<byte> bytes, string field = "data")
     {
-        if (bytes.Length == 0) throw RegionChatException.InvalidArgument(field, "is empty");
-        if (bytes.Length > Options.MaxImageBytes) throw RegionChatException.InvalidArgument(field, $"the image is {bytes.Length} bytes; the limit is {Options.MaxImageBytes}");
+        if (bytes.Length == 0) throw RegionChatCoreException.InvalidArgument(field, "is empty");
+        if (bytes.Length > Options.MaxImageBytes) throw RegionChatCoreException.InvalidArgument(field, $"the image is {bytes.Length} bytes; the limit is {Options.MaxImageBytes}");
         try
         {
             var stored = images.Put(bytes, out _);
             return new StoredImageInfo(stored.Id, stored.Width, stored.Height, bytes.Length);
         }
-        catch (InvalidImageException e) { throw RegionChatException.InvalidArgument(field, e.Message, e); }
+        catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(field, e.Message, e); }
     }
 
     /// <summary>The stored image with this id ("sha256:HEX" or bare HEX), or null.</summary>
@@ -92,7 +92,7 @@ public sealed class RegionChatCore : IDisposable
     /// <summary>Ends a session and frees its KV cache; NotFound when it is unknown or already gone.</summary>
     public void EndSession(string sessionId)
     {
-        if (!Sessions.Remove(sessionId)) throw RegionChatException.NotFound($"session '{sessionId}' is unknown or already gone");
+        if (!Sessions.Remove(sessionId)) throw RegionChatCoreException.NotFound($"session '{sessionId}' is unknown or already gone");
     }
 
     /// <summary>Drops sessions idle longer than <see cref="RegionChatCoreOptions.SessionIdleSeconds"/>; returns how many.</summary>
@@ -106,7 +106,7 @@ public sealed class RegionChatCore : IDisposable
             return new ModelList(models.DefaultModelId,
                 models.Manifests.Keys.Order(StringComparer.Ordinal).Select(id => ModelDescription.Of(models.Get(id)!)).ToArray());
         }
-        catch (ModelManifestException e) { throw new RegionChatException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
+        catch (ModelManifestException e) { throw new RegionChatCoreException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
     }
 
     /// <summary>
@@ -116,10 +116,10 @@ public sealed class RegionChatCore : IDisposable
     /// </summary>
     public IDisposable EnterCall(bool queued = true)
     {
-        if (shutdown.IsShuttingDown) throw RegionChatException.Unavailable("the server is shutting down");
+        if (shutdown.IsShuttingDown) throw RegionChatCoreException.Unavailable("the server is shutting down");
         var ticket = queued ? Admission.TryEnter() : null;
         if (queued && ticket == null)
-            throw RegionChatException.ResourceExhausted($"the server's queue is full ({Admission.Capacity} requests in flight); retry later");
+            throw RegionChatCoreException.ResourceExhausted($"the server's queue is full ({Admission.Capacity} requests in flight); retry later");
         Metrics.Active(1);
         return new CallTicket(this, ticket);
     }

@@ -63,16 +63,16 @@ public sealed record SamplingOptions
 /// request's field prefix, e.g. "request." for a CaptionStream item), then throws them together.</summary>
 public sealed class RequestValidator(RegionChatCoreOptions limits, string prefix = "")
 {
-    readonly List<FieldViolation> violations = [];
+    readonly List<FieldError> violations = [];
 
-    public IReadOnlyList<FieldViolation> Violations => violations;
+    public IReadOnlyList<FieldError> Violations => violations;
 
-    public void Add(string field, string description) => violations.Add(new FieldViolation(prefix + field, description));
+    public void Add(string field, string description) => violations.Add(new FieldError(prefix + field, description));
 
     /// <summary>Throws <see cref="RegionChatErrorKind.InvalidArgument"/> with every violation found, if any.</summary>
     public void ThrowIfAny()
     {
-        if (violations.Count > 0) throw RegionChatException.InvalidArgument(violations.ToArray());
+        if (violations.Count > 0) throw RegionChatCoreException.InvalidArgument(violations.ToArray());
     }
 
     /// <summary>A prompt text: not empty when required, at most <see cref="RegionChatCoreOptions.MaxPromptBytes"/>.</summary>

@@ -87,7 +87,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
                 }
             }
         }
-        catch (RegionChatException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
+        catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
         {
             // This item only: its image, its region, or a prompt that cannot run (too long for the context, an
             // instruction the template refuses).

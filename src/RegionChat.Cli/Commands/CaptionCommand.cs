@@ -91,7 +91,7 @@ internal static class CaptionCommand
                 }
                 return 0;
             }
-            catch (RegionChatException e)
+            catch (RegionChatCoreException e)
             {
                 // The image, the region or the prompt was refused: the vision and engine's own words, as before the core.
                 error.WriteLine($"error: {e.InnerException?.Message ?? e.Message}");

@@ -29,7 +29,7 @@ internal sealed class TurnRunner(
         var check = new RequestValidator(options);
         var sampling = turn.Sampling.Resolve(options, check.Add);
         check.ThrowIfAny();
-        var model = Model(turn.Model) ?? throw RegionChatException.NotFound(
+        var model = Model(turn.Model) ?? throw RegionChatCoreException.NotFound(
             $"model '{turn.Model}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
 
         ChatSessionEntry? session = null;
@@ -38,7 +38,7 @@ internal sealed class TurnRunner(
             session = sessions.Get(turn.SessionId) ?? throw SessionGone(turn.SessionId);
             session.Touch(); // keeps the idle sweeper off it while its image is being encoded
             if (turn.Model.Length > 0 && turn.Model != session.Model.Id)
-                throw RegionChatException.InvalidArgument(f.Model, $"session '{turn.SessionId}' belongs to model '{session.Model.Id}'");
+                throw RegionChatCoreException.InvalidArgument(f.Model, $"session '{turn.SessionId}' belongs to model '{session.Model.Id}'");
             model = session.Model;
         }
 
@@ -52,7 +52,7 @@ internal sealed class TurnRunner(
             var image = turn.Messages[i].Image;
             if (image == null) continue;
             imageId = image.Input != null ? ResolveImage(image.Input, image, clock)
-                : imageId ?? session?.LastImageId ?? throw RegionChatException.InvalidArgument(image.RegionField,
+                : imageId ?? session?.LastImageId ?? throw RegionChatCoreException.InvalidArgument(image.RegionField,
                     "a region needs an image: send one in this turn or an earlier turn of the session");
             var (block, hit) = await VisualTokensAsync(model, imageId, image, clock, ct).ConfigureAwait(false);
             visuals[i] = block;
@@ -68,7 +68,7 @@ internal sealed class TurnRunner(
         bool ownSession = session == null;
         session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null);
         if (Interlocked.Exchange(ref session.Busy, 1) == 1)
-            throw new RegionChatException(RegionChatErrorKind.SessionBusy, $"session '{session.Id}' is answering another turn; wait for it to finish");
+            throw new RegionChatCoreException(RegionChatErrorKind.SessionBusy, $"session '{session.Id}' is answering another turn; wait for it to finish");
         bool announced = false;
         try
         {
@@ -122,7 +122,7 @@ internal sealed class TurnRunner(
                         // Ended before admission, and not by the caller (handled above): the shutdown cancelled it while
                         // it waited. Nothing was started, so the turn is refused (a turn must begin with TurnStarted)
                         // and the caller may retry elsewhere.
-                        if (!started) throw RegionChatException.Unavailable("the server is shutting down; the request was not started");
+                        if (!started) throw RegionChatCoreException.Unavailable("the server is shutting down; the request was not started");
                         if (g.Timings.DecodeTokensPerSecond > 0) metrics.DecodeTokensPerSecond.Record(g.Timings.DecodeTokensPerSecond);
                         metrics.PromptTokens.Add(g.Usage.PromptTokens);
                         metrics.CachedTokens.Add(g.Usage.CachedTokens);
@@ -157,29 +157,29 @@ internal sealed class TurnRunner(
     RegionChatModel? Model(string id)
     {
         try { return models.Get(id); }
-        catch (ModelManifestException e) { throw new RegionChatException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
+        catch (ModelManifestException e) { throw new RegionChatCoreException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
     }
 
-    static RegionChatException SessionGone(string id) => RegionChatException.NotFound(
+    static RegionChatCoreException SessionGone(string id) => RegionChatCoreException.NotFound(
         $"session '{id}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
 
     /// <summary>What an engine failure means for the caller; null for failures that are not the request's.</summary>
-    RegionChatException? Failure(Exception e, ChatSessionEntry session, TurnFields f, CancellationToken ct)
+    RegionChatCoreException? Failure(Exception e, ChatSessionEntry session, TurnFields f, CancellationToken ct)
     {
         switch (e)
         {
             case SequenceEvictedException:
                 sessions.Remove(session.Id);
-                return RegionChatException.NotFound($"session '{session.Id}' was evicted to free KV cache space; its history is gone, start a new session");
+                return RegionChatCoreException.NotFound($"session '{session.Id}' was evicted to free KV cache space; its history is gone, start a new session");
             case ContextOverflowException:
-                return RegionChatException.InvalidArgument(f.Text, e.Message, e);
+                return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
             case ObjectDisposedException when shutdown.IsShuttingDown:
-                return RegionChatException.Unavailable("the server is shutting down");
+                return RegionChatCoreException.Unavailable("the server is shutting down");
             case ObjectDisposedException when !ct.IsCancellationRequested:
                 // The session expired or was ended between lookup and generation.
                 return SessionGone(session.Id);
             case ArgumentException when !ct.IsCancellationRequested:
-                return RegionChatException.InvalidArgument(f.Text, e.Message, e);
+                return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
             default:
                 return null;
         }
@@ -191,7 +191,7 @@ internal sealed class TurnRunner(
         if (input.Bytes is { } bytes)
         {
             if (bytes.Length > options.MaxImageBytes)
-                throw RegionChatException.InvalidArgument(image.DataField, $"the image is {bytes.Length} bytes; the limit is {options.MaxImageBytes}");
+                throw RegionChatCoreException.InvalidArgument(image.DataField, $"the image is {bytes.Length} bytes; the limit is {options.MaxImageBytes}");
             var sw = Stopwatch.StartNew();
             try
             {
@@ -201,16 +201,16 @@ internal sealed class TurnRunner(
                 if (decoded) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                 return stored.Id;
             }
-            catch (InvalidImageException e) { throw RegionChatException.InvalidArgument(image.DataField, e.Message, e); }
+            catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(image.DataField, e.Message, e); }
         }
         if (input.StoredId is { } given)
         {
             string? id = ImageStore.NormaliseId(given);
-            if (id == null) throw RegionChatException.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
-            if (!images.TryGet(id, out _)) throw RegionChatException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
+            if (id == null) throw RegionChatCoreException.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
+            if (!images.TryGet(id, out _)) throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
             return id;
         }
-        throw RegionChatException.InvalidArgument(image.ImageField, "needs data or image_id");
+        throw RegionChatCoreException.InvalidArgument(image.ImageField, "needs data or image_id");
     }
 
     /// <summary>The visual tokens of (model, image, region), from the cache or the vision batcher; true when cached.</summary>
@@ -224,7 +224,7 @@ internal sealed class TurnRunner(
             return (cached.Block, true);
         }
         metrics.VisualCacheMisses.Add(1);
-        if (!images.TryGet(imageId, out var stored)) throw RegionChatException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+        if (!images.TryGet(imageId, out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
         var sw = Stopwatch.StartNew();
         PreprocessedImage input;
         try
@@ -235,9 +235,9 @@ internal sealed class TurnRunner(
         }
         catch (InvalidRegionException e)
         {
-            throw RegionChatException.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description, e);
+            throw RegionChatCoreException.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description, e);
         }
-        catch (InvalidImageException e) { throw RegionChatException.InvalidArgument(image.ImageField, e.Message, e); }
+        catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(image.ImageField, e.Message, e); }
         var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
         clock.VisionEncodeMs += tokens.EncodeMs;
         visualCache.Set(key, tokens);

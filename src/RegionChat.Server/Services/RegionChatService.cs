@@ -103,7 +103,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             var result = new PbV1.CaptionStreamResponse { Id = item.Id };
             var error = await calls.RunItemAsync("CaptionStream.item", item.Id, async requestId =>
             {
-                if (item.Request == null) throw RegionChatException.InvalidArgument("request", "is required");
+                if (item.Request == null) throw RegionChatCoreException.InvalidArgument("request", "is required");
                 result.Caption = await CaptionAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
             if (error != null) result.Error = error;
@@ -124,10 +124,10 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
             {
                 if (buffer.Length + chunk.Data.Length > core.Options.MaxImageBytes)
-                    throw RegionChatException.InvalidArgument("data", $"the upload exceeds the image limit of {core.Options.MaxImageBytes} bytes");
+                    throw RegionChatCoreException.InvalidArgument("data", $"the upload exceeds the image limit of {core.Options.MaxImageBytes} bytes");
                 chunk.Data.WriteTo(buffer);
             }
-            if (buffer.Length == 0) throw RegionChatException.InvalidArgument("data", "no bytes were uploaded");
+            if (buffer.Length == 0) throw RegionChatCoreException.InvalidArgument("data", "no bytes were uploaded");
             return Stored(core.PutImage(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), "data"));
         }, admit: false);
 

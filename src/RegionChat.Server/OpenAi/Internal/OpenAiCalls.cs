@@ -36,12 +36,12 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
             var error = e switch
             {
                 OpenAiException o => o,
-                RegionChatException c => OpenAiException.From(c, requestId),
+                RegionChatCoreException c => OpenAiException.From(c, requestId),
                 ModelManifestException m => new OpenAiException(500, "server_error", m.Message, code: "model_unavailable"),
                 _ => OpenAiException.Internal(requestId),
             };
             status = error.Status.ToString();
-            if (error.Status >= 500 && e is not (OpenAiException or RegionChatException { Kind: not RegionChatErrorKind.ModelUnavailable })) log.LogError(e, "{Method} failed", method);
+            if (error.Status >= 500 && e is not (OpenAiException or RegionChatCoreException { Kind: not RegionChatErrorKind.ModelUnavailable })) log.LogError(e, "{Method} failed", method);
             else log.LogInformation("{Method} → {Status}: {Message}", method, error.Status, error.Message);
             await WriteErrorAsync(http, error).ConfigureAwait(false);
         }

@@ -28,7 +28,7 @@ internal sealed class OpenAiException(int status, string type, string message, s
         $"internal error (request {requestId}); details are in the server log", code: "internal_error");
 
     /// <summary>A failure of the serving core in OpenAI's terms.</summary>
-    public static OpenAiException From(RegionChatException e, string requestId)
+    public static OpenAiException From(RegionChatCoreException e, string requestId)
     {
         string detail = e.Message;
         string? field = e.Violations.FirstOrDefault()?.Field;

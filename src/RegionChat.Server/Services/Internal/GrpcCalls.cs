@@ -24,7 +24,7 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
             // A stream whose client left or whose deadline passed ends quietly; count it by what happened to the call.
             if (context.CancellationToken.IsCancellationRequested) code = CancelledCode(context);
         }
-        catch (Exception e) when (e is not (RpcException or RegionChatException) && context.CancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not (RpcException or RegionChatCoreException) && context.CancellationToken.IsCancellationRequested)
         {
             // The client left or the deadline passed: whatever failed after that (a write to the finished call, a
             // cancelled wait) is the cancellation itself, not a server error.
@@ -85,7 +85,7 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
     static RpcException ToRpcException(Exception e, string requestId) => e switch
     {
         RpcException r => r,
-        RegionChatException c => RpcErrors.From(c),
+        RegionChatCoreException c => RpcErrors.From(c),
         OperationCanceledException => new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled")),
         ModelManifestException m => new RpcException(new Status(StatusCode.FailedPrecondition, m.Message)),
         _ => RpcErrors.Internal(requestId),

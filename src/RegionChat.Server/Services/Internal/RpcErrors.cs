@@ -10,7 +10,7 @@ namespace RegionChat.Server.Services.Internal;
 internal static class RpcErrors
 {
     /// <summary>A core failure as its gRPC status.</summary>
-    public static RpcException From(RegionChatException e) => e.Kind switch
+    public static RpcException From(RegionChatCoreException e) => e.Kind switch
     {
         RegionChatErrorKind.InvalidArgument => WithViolations(Code.InvalidArgument, e.Message, e.Violations),
         RegionChatErrorKind.NotFound => Plain(StatusCode.NotFound, e.Message),
@@ -23,7 +23,7 @@ internal static class RpcErrors
         _ => Plain(StatusCode.Unknown, e.Message),
     };
 
-    static RpcException WithViolations(Code code, string message, IReadOnlyList<FieldViolation> violations)
+    static RpcException WithViolations(Code code, string message, IReadOnlyList<FieldError> violations)
     {
         var badRequest = new BadRequest();
         foreach (var v in violations)

@@ -3,14 +3,14 @@ namespace RegionChat.Inference;
 /// <summary>What went wrong with a request, in terms any transport can map (gRPC status, HTTP status).</summary>
 public enum RegionChatErrorKind
 {
-    /// <summary>A field of the request is wrong; <see cref="RegionChatException.Violations"/> names it.</summary>
+    /// <summary>A field of the request is wrong; <see cref="RegionChatCoreException.Violations"/> names it.</summary>
     InvalidArgument,
     /// <summary>The model, session or image the request names is not (or no longer) here.</summary>
     NotFound,
     /// <summary>The session is answering another turn.</summary>
     SessionBusy,
     /// <summary>The request is well formed but cannot run in the current state (e.g. a turn that would outgrow the
-    /// model's context); <see cref="RegionChatException.Violations"/> may name the field.</summary>
+    /// model's context); <see cref="RegionChatCoreException.Violations"/> may name the field.</summary>
     FailedPrecondition,
     /// <summary>The admission queue is full: retry later.</summary>
     ResourceExhausted,
@@ -21,15 +21,15 @@ public enum RegionChatErrorKind
 }
 
 /// <summary>One offending request field: its path ("message.region.box", "messages[0].content") and what is wrong.</summary>
-public sealed record FieldViolation(string Field, string Description);
+public sealed record FieldError(string Field, string Description);
 
 /// <summary>
 /// The one exception of the serving core. The message is meant for the client as it stands; for
 /// <see cref="RegionChatErrorKind.InvalidArgument"/> it is "field: description" for each violation, joined with "; ".
 /// </summary>
-public sealed class RegionChatException : Exception
+public sealed class RegionChatCoreException : Exception
 {
-    public RegionChatException(RegionChatErrorKind kind, string message, IReadOnlyList<FieldViolation>? violations = null, Exception? inner = null)
+    public RegionChatCoreException(RegionChatErrorKind kind, string message, IReadOnlyList<FieldError>? violations = null, Exception? inner = null)
         : base(message, inner)
     {
         Kind = kind;
@@ -38,15 +38,15 @@ public sealed class RegionChatException : Exception
 
     public RegionChatErrorKind Kind { get; }
     /// <summary>The request fields at fault (InvalidArgument always has at least one).</summary>
-    public IReadOnlyList<FieldViolation> Violations { get; }
+    public IReadOnlyList<FieldError> Violations { get; }
 
-    public static RegionChatException InvalidArgument(string field, string description, Exception? inner = null) =>
-        InvalidArgument([new FieldViolation(field, description)], inner);
+    public static RegionChatCoreException InvalidArgument(string field, string description, Exception? inner = null) =>
+        InvalidArgument([new FieldError(field, description)], inner);
 
-    public static RegionChatException InvalidArgument(IReadOnlyList<FieldViolation> violations, Exception? inner = null) =>
+    public static RegionChatCoreException InvalidArgument(IReadOnlyList<FieldError> violations, Exception? inner = null) =>
         new(RegionChatErrorKind.InvalidArgument, string.Join("; ", violations.Select(v => $"{v.Field}: {v.Description}")), violations, inner);
 
-    public static RegionChatException NotFound(string message) => new(RegionChatErrorKind.NotFound, message);
-    public static RegionChatException Unavailable(string message) => new(RegionChatErrorKind.Unavailable, message);
-    public static RegionChatException ResourceExhausted(string message) => new(RegionChatErrorKind.ResourceExhausted, message);
+    public static RegionChatCoreException NotFound(string message) => new(RegionChatErrorKind.NotFound, message);
+    public static RegionChatCoreException Unavailable(string message) => new(RegionChatErrorKind.Unavailable, message);
+    public static RegionChatCoreException ResourceExhausted(string message) => new(RegionChatErrorKind.ResourceExhausted, message);
 }

@@ -1,3 +1,4 @@
+using RegionChat.Data.Regions;
 using RegionChat.Inference.Internal;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;

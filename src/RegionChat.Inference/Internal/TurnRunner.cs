@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using RegionChat.Data.Regions;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;

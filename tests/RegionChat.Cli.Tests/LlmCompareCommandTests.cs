@@ -10,15 +10,15 @@ namespace RegionChat.Cli.Tests;
 /// <summary>`regionchat llm compare` on tiny GGUFs written by the synth.</summary>
 public sealed class LlmCompareCommandTests : IDisposable
 {
-    readonly TempDir _dir = new();
+    readonly TempDir dir = new();
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => dir.Dispose();
 
     string TinyModel(GgmlType type)
     {
         var vocab = LlamaVocabulary.BuiltInEnglish();
         var shape = new LlamaShape(EmbeddingLength: 64, Layers: 2, Heads: 4, KvHeads: 2, FeedForward: 128, VocabSize: vocab.Count, ContextLength: 128);
-        string path = _dir.File($"tiny-{type}.gguf");
+        string path = dir.File($"tiny-{type}.gguf");
         LlamaGgufSynth.Write(path, shape, vocab, type, seed: 5);
         return path;
     }
@@ -67,12 +67,12 @@ public sealed class LlmCompareCommandTests : IDisposable
     [Fact]
     public void BadInputGivesOneErrorLineAndNonZeroExit()
     {
-        var missing = Run("llm", "compare", "--gguf", _dir.File("absent.gguf"));
+        var missing = Run("llm", "compare", "--gguf", dir.File("absent.gguf"));
         Assert.Equal(1, missing.Exit);
         Assert.StartsWith("error: ", missing.Err);
         Assert.Contains("absent.gguf", missing.Err);
 
-        string junk = _dir.File("junk.gguf");
+        string junk = dir.File("junk.gguf");
         File.WriteAllBytes(junk, Enumerable.Range(0, 4096).Select(i => (byte)(i * 31)).ToArray());
         var corrupt = Run("llm", "compare", "--gguf", junk);
         Assert.Equal(1, corrupt.Exit);

@@ -29,18 +29,18 @@ public sealed class ResumableJsonlWriter : IDisposable
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    readonly FileStream _stream;
-    readonly HashSet<string> _ids;
-    readonly Lock _gate = new();
-    int _sinceFsync;
-    bool _faulted;
-    bool _disposed;
+    readonly FileStream stream;
+    readonly HashSet<string> ids;
+    readonly Lock gate = new();
+    int sinceFsync;
+    bool faulted;
+    bool disposed;
 
     ResumableJsonlWriter(string path, FileStream stream, HashSet<string> ids, long repairedBytes, int fsyncEvery)
     {
         Path = path;
-        _stream = stream;
-        _ids = ids;
+        this.stream = stream;
+        this.ids = ids;
         RepairedBytes = repairedBytes;
         FsyncEvery = fsyncEvery;
     }
@@ -57,19 +57,19 @@ public sealed class ResumableJsonlWriter : IDisposable
     /// <summary>Ids present in the file: those found when opening plus those appended since.</summary>
     public IReadOnlyCollection<string> CompletedIds
     {
-        get { lock (_gate) return _ids.ToArray(); }
+        get { lock (gate) return ids.ToArray(); }
     }
 
     /// <summary>Number of records in the file.</summary>
     public int Count
     {
-        get { lock (_gate) return _ids.Count; }
+        get { lock (gate) return ids.Count; }
     }
 
     /// <summary>Whether a record with this id is already in the file.</summary>
     public bool Contains(string id)
     {
-        lock (_gate) return _ids.Contains(id);
+        lock (gate) return ids.Contains(id);
     }
 
     /// <summary>Opens (or creates) <paramref name="path"/>, scanning and repairing what is already there.</summary>
@@ -131,28 +131,28 @@ public sealed class ResumableJsonlWriter : IDisposable
         ArgumentNullException.ThrowIfNull(record);
         string id = IdOf(record);
         byte[] line = Serialize(record);
-        lock (_gate)
+        lock (gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_faulted) throw new IOException($"batch output {Path} failed earlier; reopen it to repair and resume");
-            if (_ids.Contains(id)) return false;
-            long before = _stream.Position;
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (faulted) throw new IOException($"batch output {Path} failed earlier; reopen it to repair and resume");
+            if (ids.Contains(id)) return false;
+            long before = stream.Position;
             try
             {
-                _stream.Write(line);
+                stream.Write(line);
             }
             catch
             {
                 // Leave no partial line behind if we can; otherwise refuse further appends until a reopen repairs it.
-                try { _stream.SetLength(before); _stream.Position = before; }
-                catch (IOException) { _faulted = true; }
+                try { stream.SetLength(before); stream.Position = before; }
+                catch (IOException) { faulted = true; }
                 throw;
             }
-            _ids.Add(id);
-            if (++_sinceFsync >= FsyncEvery)
+            ids.Add(id);
+            if (++sinceFsync >= FsyncEvery)
             {
-                _stream.Flush(flushToDisk: true);
-                _sinceFsync = 0;
+                stream.Flush(flushToDisk: true);
+                sinceFsync = 0;
             }
             return true;
         }
@@ -161,27 +161,27 @@ public sealed class ResumableJsonlWriter : IDisposable
     /// <summary>fsyncs any appends not yet synced.</summary>
     public void Flush()
     {
-        lock (_gate)
+        lock (gate)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _stream.Flush(flushToDisk: true);
-            _sinceFsync = 0;
+            ObjectDisposedException.ThrowIf(disposed, this);
+            stream.Flush(flushToDisk: true);
+            sinceFsync = 0;
         }
     }
 
     public void Dispose()
     {
-        lock (_gate)
+        lock (gate)
         {
-            if (_disposed) return;
-            _disposed = true;
+            if (disposed) return;
+            disposed = true;
             try
             {
-                if (_sinceFsync > 0 && !_faulted) _stream.Flush(flushToDisk: true);
+                if (sinceFsync > 0 && !faulted) stream.Flush(flushToDisk: true);
             }
             finally
             {
-                _stream.Dispose();
+                stream.Dispose();
             }
         }
     }

@@ -11,15 +11,15 @@ namespace RegionChat.Llm.Engine;
 /// </summary>
 public sealed class ChatSession : IDisposable
 {
-    readonly LlmEngine _engine;
-    readonly List<(ChatMessage Message, string? Raw)> _history = [];
-    int _syncedEpoch = -1;       // sequence history version that holds _history up to its open last answer
-    int _version;                // bumped with every recorded turn
-    int _busy;
+    readonly LlmEngine engine;
+    readonly List<(ChatMessage Message, string? Raw)> history = [];
+    int syncedEpoch = -1;       // sequence history version that holds _history up to its open last answer
+    int version;                // bumped with every recorded turn
+    int busy;
 
     public ChatSession(LlmEngine engine, ChatTemplate template, string? systemPrompt = null)
     {
-        _engine = engine ?? throw new ArgumentNullException(nameof(engine));
+        this.engine = engine ?? throw new ArgumentNullException(nameof(engine));
         Template = template ?? throw new ArgumentNullException(nameof(template));
         SystemPrompt = systemPrompt ?? template.DefaultSystemPrompt;
         Sequence = engine.CreateSession(keepHistory: true);
@@ -30,7 +30,7 @@ public sealed class ChatSession : IDisposable
     public LlmSession Sequence { get; }
 
     /// <summary>The turns so far; answers as shown to the user (leading whitespace and stop strings cut).</summary>
-    public IReadOnlyList<ChatMessage> History => _history.Select(h => h.Message).ToArray();
+    public IReadOnlyList<ChatMessage> History => history.Select(h => h.Message).ToArray();
 
     public IAsyncEnumerable<GenerationEvent> GenerateAsync(ChatMessage userMessage, SamplingParams sampling,
         CancellationToken cancellationToken = default) => GenerateAsync([userMessage], sampling, cancellationToken);
@@ -50,27 +50,27 @@ public sealed class ChatSession : IDisposable
 
         var messages = newMessages.ToArray();
         IReadOnlyList<PromptSegment>? prompt = null;
-        bool inSync = state == LlmSessionState.Holding && epoch == _syncedEpoch && _history.Count > 0 && _history[^1].Raw != null;
+        bool inSync = state == LlmSessionState.Holding && epoch == syncedEpoch && history.Count > 0 && history[^1].Raw != null;
         if (inSync)
         {
-            var before = _history.Take(_history.Count - 1).Select(h => h.Message).ToArray();
-            prompt = Template.RenderFollowUp(SystemPrompt, before, _history[^1].Raw!, messages);
+            var before = history.Take(history.Count - 1).Select(h => h.Message).ToArray();
+            prompt = Template.RenderFollowUp(SystemPrompt, before, history[^1].Raw!, messages);
         }
         bool full = prompt == null;
-        prompt ??= Template.Render(SystemPrompt, [.. _history.Select(h => h.Message), .. messages]);
-        var stream = _engine.Generate(Sequence, prompt, sampling, expectedEpoch: full ? -1 : epoch,
+        prompt ??= Template.Render(SystemPrompt, [.. history.Select(h => h.Message), .. messages]);
+        var stream = engine.Generate(Sequence, prompt, sampling, expectedEpoch: full ? -1 : epoch,
             resetFirst: full && state != LlmSessionState.Fresh, cancellationToken);
-        return Record(stream, messages, _version);
+        return Record(stream, messages, version);
     }
 
     async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages, int version,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref _busy, 1) == 1)
+        if (Interlocked.Exchange(ref busy, 1) == 1)
             throw new InvalidOperationException("this chat already has a turn in flight; wait for it to finish");
         try
         {
-            if (version != _version)
+            if (version != this.version)
                 throw new InvalidOperationException("the conversation moved on after this turn was prepared; prepare it again");
             var shown = new StringBuilder();
             await foreach (var item in stream.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -90,17 +90,17 @@ public sealed class ChatSession : IDisposable
                 }
                 if (e is GenerationFinished { Reason: FinishReason.Stop or FinishReason.Length } f)
                 {
-                    foreach (var m in messages) _history.Add((m, null));
-                    _history.Add((ChatMessage.Assistant(shown.ToString()), f.RawText));
-                    _syncedEpoch = Sequence.Snapshot().Epoch;
-                    _version++;
+                    foreach (var m in messages) history.Add((m, null));
+                    history.Add((ChatMessage.Assistant(shown.ToString()), f.RawText));
+                    syncedEpoch = Sequence.Snapshot().Epoch;
+                    this.version++;
                 }
                 yield return e;
             }
         }
         finally
         {
-            Volatile.Write(ref _busy, 0);
+            Volatile.Write(ref busy, 0);
         }
     }
 

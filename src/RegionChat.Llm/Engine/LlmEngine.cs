@@ -16,20 +16,20 @@ namespace RegionChat.Llm.Engine;
 /// </summary>
 public sealed class LlmEngine : IDisposable
 {
-    readonly LLamaWeights _weights;
-    readonly LLamaContext _context;
-    readonly GenerationScheduler _scheduler;
-    long _nextSessionId;
-    bool _disposed;
+    readonly LLamaWeights weights;
+    readonly LLamaContext context;
+    readonly GenerationScheduler scheduler;
+    long nextSessionId;
+    bool disposed;
 
     LlmEngine(LLamaWeights weights, LLamaContext context, LlmModelFacts facts)
     {
-        _weights = weights;
-        _context = context;
+        this.weights = weights;
+        this.context = context;
         Facts = facts;
-        _scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.BatchSize, facts.MaxSequences,
+        scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.BatchSize, facts.MaxSequences,
             facts.EmbeddingWidth);
-        _scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
+        scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
     }
 
     public LlmModelFacts Facts { get; }
@@ -37,7 +37,7 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Raised (on the thread pool) when a session's history is evicted to make room in a full KV cache.</summary>
     public event EventHandler<LlmSession>? SessionEvicted;
 
-    public EngineStatistics Statistics => _scheduler.Statistics;
+    public EngineStatistics Statistics => scheduler.Statistics;
 
     /// <summary>Loads the model and creates the context. Throws InvalidDataException when llama.cpp refuses the file.
     /// llama.cpp's own log goes to <paramref name="nativeLog"/> (process-wide: the last logger given wins).</summary>
@@ -128,8 +128,8 @@ public sealed class LlmEngine : IDisposable
     /// (until evicted, reset or disposed); without it the cache is freed when a generation ends.</summary>
     public LlmSession CreateSession(bool keepHistory = true)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        return new LlmSession(_scheduler, Interlocked.Increment(ref _nextSessionId), keepHistory);
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return new LlmSession(scheduler, Interlocked.Increment(ref nextSessionId), keepHistory);
     }
 
     /// <summary>
@@ -150,8 +150,8 @@ public sealed class LlmEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(sampling);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (session.Scheduler != _scheduler) throw new ArgumentException($"{session} belongs to another engine", nameof(session));
+        ObjectDisposedException.ThrowIf(disposed, this);
+        if (session.Scheduler != scheduler) throw new ArgumentException($"{session} belongs to another engine", nameof(session));
         sampling.Validate();
         var items = Compile(prompt);
         return Stream(session, items, sampling, expectedEpoch, resetFirst, cancellationToken);
@@ -167,7 +167,7 @@ public sealed class LlmEngine : IDisposable
             Epoch = expectedEpoch,
             ResetFirst = resetFirst,
         };
-        _scheduler.Submit(request);
+        scheduler.Submit(request);
         bool ended = false;
         try
         {
@@ -187,12 +187,12 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Logits of the last position of <paramref name="prompt"/>, evaluated on a temporary sequence.</summary>
     public async Task<float[]> ComputeLogitsAsync(IReadOnlyList<PromptSegment> prompt, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         var items = Compile(prompt);
         using var session = CreateSession(keepHistory: false);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var request = new GenerationRequest(session, items, SamplingParams.Greedy(1), logitsOnly: true, cancel);
-        _scheduler.Submit(request);
+        scheduler.Submit(request);
         GenerationFinished? final = null;
         await foreach (var e in request.Events.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             final = e as GenerationFinished ?? final;
@@ -206,9 +206,9 @@ public sealed class LlmEngine : IDisposable
     public int[] Tokenize(string text, bool addBos = false, bool parseSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(text);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(disposed, this);
         if (text.Length == 0) return addBos && Facts.BosToken is int bos ? [bos] : [];
-        return _weights.NativeHandle.Tokenize(text, addBos, parseSpecial, Encoding.UTF8).Select(t => (int)t).ToArray();
+        return weights.NativeHandle.Tokenize(text, addBos, parseSpecial, Encoding.UTF8).Select(t => (int)t).ToArray();
     }
 
     /// <summary>The raw bytes a token stands for in output text (empty for control tokens).</summary>
@@ -216,10 +216,10 @@ public sealed class LlmEngine : IDisposable
     {
         CheckToken(token, nameof(token));
         Span<byte> buffer = stackalloc byte[256];
-        int n = (int)_weights.NativeHandle.TokenToSpan(token, buffer, 0, false);
+        int n = (int)weights.NativeHandle.TokenToSpan(token, buffer, 0, false);
         if (n <= buffer.Length) return buffer[..n].ToArray();
         var big = new byte[n];
-        _weights.NativeHandle.TokenToSpan(token, big, 0, false);
+        weights.NativeHandle.TokenToSpan(token, big, 0, false);
         return big;
     }
 
@@ -268,15 +268,15 @@ public sealed class LlmEngine : IDisposable
             throw new ArgumentOutOfRangeException(parameter, id, $"token id {id} is outside the vocabulary [0, {Facts.VocabSize})");
     }
 
-    internal GenerationScheduler Scheduler => _scheduler;
+    internal GenerationScheduler Scheduler => scheduler;
 
     /// <summary>Stops the loop (running generations fail with ObjectDisposedException) and frees the model.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _scheduler.Dispose();
-        _context.Dispose();
-        _weights.Dispose();
+        if (disposed) return;
+        disposed = true;
+        scheduler.Dispose();
+        context.Dispose();
+        weights.Dispose();
     }
 }

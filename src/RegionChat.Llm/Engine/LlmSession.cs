@@ -20,41 +20,41 @@ public enum LlmSessionState
 /// </summary>
 public sealed class LlmSession : IDisposable
 {
-    readonly GenerationScheduler _scheduler;
+    readonly GenerationScheduler scheduler;
 
     internal LlmSession(GenerationScheduler scheduler, long id, bool keepHistory)
     {
-        _scheduler = scheduler;
+        this.scheduler = scheduler;
         Id = id;
         KeepHistory = keepHistory;
     }
 
     public long Id { get; }
 
-    internal GenerationScheduler Scheduler => _scheduler;
+    internal GenerationScheduler Scheduler => scheduler;
 
     /// <summary>Keep the KV history after a generation so follow-ups prefill only their new tokens; otherwise it is freed.</summary>
     public bool KeepHistory { get; }
 
-    public LlmSessionState State { get { lock (_scheduler.Gate) return Core.State; } }
+    public LlmSessionState State { get { lock (scheduler.Gate) return Core.State; } }
 
     /// <summary>Positions this session holds in the KV cache.</summary>
-    public int CachedTokens { get { lock (_scheduler.Gate) return Core.KvLength; } }
+    public int CachedTokens { get { lock (scheduler.Gate) return Core.KvLength; } }
 
     /// <summary>Whether a generation is queued or running on it.</summary>
-    public bool IsBusy { get { lock (_scheduler.Gate) return Core.InFlight; } }
+    public bool IsBusy { get { lock (scheduler.Gate) return Core.InFlight; } }
 
     /// <summary>Forgets the history (frees its KV) so the session starts over; also acknowledges an eviction.
     /// A generation in flight is cancelled. Takes effect in order with the requests already submitted.</summary>
-    public void Reset() => _scheduler.Enqueue(new SessionCommand(this, close: false));
+    public void Reset() => scheduler.Enqueue(new SessionCommand(this, close: false));
 
     /// <summary>Frees the KV history for good.</summary>
-    public void Dispose() => _scheduler.Enqueue(new SessionCommand(this, close: true));
+    public void Dispose() => scheduler.Enqueue(new SessionCommand(this, close: true));
 
     /// <summary>State and history version read together.</summary>
     internal (LlmSessionState State, int Epoch) Snapshot()
     {
-        lock (_scheduler.Gate) return (Core.State, Core.Epoch);
+        lock (scheduler.Gate) return (Core.State, Core.Epoch);
     }
 
     /// <summary>Scheduler-owned state, guarded by <see cref="GenerationScheduler.Gate"/>.</summary>

@@ -13,21 +13,21 @@ public sealed class GgufFile : IDisposable
 {
     const int MaxArrayNesting = 8;
 
-    readonly SafeFileHandle _handle;
-    readonly Dictionary<string, GgufValue> _metadata;
-    readonly Dictionary<string, GgufTensorInfo> _tensorsByName;
+    readonly SafeFileHandle handle;
+    readonly Dictionary<string, GgufValue> metadata;
+    readonly Dictionary<string, GgufTensorInfo> tensorsByName;
 
     GgufFile(string path, SafeFileHandle handle, long fileSize, uint version, List<KeyValuePair<string, GgufValue>> metadata,
         List<GgufTensorInfo> tensors, int alignment, long dataOffset)
     {
         Path = path;
-        _handle = handle;
+        this.handle = handle;
         FileSize = fileSize;
         Version = version;
         MetadataInOrder = metadata;
-        _metadata = metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        this.metadata = metadata.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         Tensors = tensors;
-        _tensorsByName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        tensorsByName = tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         Alignment = alignment;
         DataOffset = dataOffset;
     }
@@ -40,7 +40,7 @@ public sealed class GgufFile : IDisposable
     /// <summary>Absolute file offset of the tensor data section.</summary>
     public long DataOffset { get; }
 
-    public IReadOnlyDictionary<string, GgufValue> Metadata => _metadata;
+    public IReadOnlyDictionary<string, GgufValue> Metadata => metadata;
 
     /// <summary>Metadata in file order.</summary>
     public IReadOnlyList<KeyValuePair<string, GgufValue>> MetadataInOrder { get; }
@@ -63,14 +63,14 @@ public sealed class GgufFile : IDisposable
         }
     }
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose() => handle.Dispose();
 
-    public bool Contains(string key) => _metadata.ContainsKey(key);
+    public bool Contains(string key) => metadata.ContainsKey(key);
 
     public GgufValue Get(string key) =>
-        _metadata.TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"GGUF metadata key '{key}' is absent in {Path}");
+        metadata.TryGetValue(key, out var v) ? v : throw new KeyNotFoundException($"GGUF metadata key '{key}' is absent in {Path}");
 
-    public bool TryGet(string key, out GgufValue value) => _metadata.TryGetValue(key, out value!);
+    public bool TryGet(string key, out GgufValue value) => metadata.TryGetValue(key, out value!);
 
     public string GetString(string key) => Typed(key, v => v.AsString());
     public bool GetBool(string key) => Typed(key, v => v.AsBool());
@@ -92,15 +92,15 @@ public sealed class GgufFile : IDisposable
     public T[] GetArray<T>(string key) => Typed(key, v => v.AsArray<T>());
     public string[] GetStringArray(string key) => GetArray<string>(key);
 
-    public string? GetStringOrNull(string key) => _metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.AsString()) : null;
-    public long? GetInt64OrNull(string key) => _metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.ToInt64()) : null;
-    public double? GetFloat64OrNull(string key) => _metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.ToDouble()) : null;
-    public bool? GetBoolOrNull(string key) => _metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.AsBool()) : null;
+    public string? GetStringOrNull(string key) => metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.AsString()) : null;
+    public long? GetInt64OrNull(string key) => metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.ToInt64()) : null;
+    public double? GetFloat64OrNull(string key) => metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.ToDouble()) : null;
+    public bool? GetBoolOrNull(string key) => metadata.TryGetValue(key, out var v) ? Typed(key, _ => v.AsBool()) : null;
 
     public GgufTensorInfo GetTensorInfo(string name) =>
-        _tensorsByName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"tensor '{name}' is absent in {Path}");
+        tensorsByName.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"tensor '{name}' is absent in {Path}");
 
-    public bool TryGetTensorInfo(string name, out GgufTensorInfo info) => _tensorsByName.TryGetValue(name, out info!);
+    public bool TryGetTensorInfo(string name, out GgufTensorInfo info) => tensorsByName.TryGetValue(name, out info!);
 
     /// <summary>The tensor's encoded bytes as stored.</summary>
     public byte[] ReadTensorBytes(string name)
@@ -152,7 +152,7 @@ public sealed class GgufFile : IDisposable
     {
         for (int done = 0; done < destination.Length;)
         {
-            int got = RandomAccess.Read(_handle, destination[done..], fileOffset + done);
+            int got = RandomAccess.Read(handle, destination[done..], fileOffset + done);
             if (got <= 0) throw new GgufFormatException($"GGUF file {Path} ended early at byte {fileOffset + done} while reading tensor data");
             done += got;
         }

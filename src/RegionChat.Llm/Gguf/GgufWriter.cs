@@ -22,10 +22,10 @@ public sealed class GgufWriter
     // Rows are produced and encoded in chunks of about this many floats (4 MB).
     const int ChunkFloats = 1 << 20;
 
-    readonly List<KeyValuePair<string, GgufValue>> _metadata = new();
-    readonly List<PendingTensor> _tensors = new();
-    readonly HashSet<string> _keys = new(StringComparer.Ordinal);
-    readonly HashSet<string> _tensorNames = new(StringComparer.Ordinal);
+    readonly List<KeyValuePair<string, GgufValue>> metadata = new();
+    readonly List<PendingTensor> tensors = new();
+    readonly HashSet<string> keys = new(StringComparer.Ordinal);
+    readonly HashSet<string> tensorNames = new(StringComparer.Ordinal);
 
     /// <param name="alignment">Data alignment in bytes (a power of two); written as general.alignment when not 32.</param>
     public GgufWriter(int alignment = DefaultAlignment)
@@ -35,14 +35,14 @@ public sealed class GgufWriter
         Alignment = alignment;
         if (alignment != DefaultAlignment)
         {
-            _keys.Add(AlignmentKey);
-            _metadata.Add(new(AlignmentKey, GgufValue.UInt32((uint)alignment)));
+            keys.Add(AlignmentKey);
+            metadata.Add(new(AlignmentKey, GgufValue.UInt32((uint)alignment)));
         }
     }
 
     public int Alignment { get; }
 
-    public int TensorCount => _tensors.Count;
+    public int TensorCount => tensors.Count;
 
     public void Add(string key, GgufValue value)
     {
@@ -50,8 +50,8 @@ public sealed class GgufWriter
         ArgumentNullException.ThrowIfNull(value);
         if (key == AlignmentKey)
             throw new ArgumentException("general.alignment is set through the GgufWriter constructor", nameof(key));
-        if (!_keys.Add(key)) throw new ArgumentException($"metadata key '{key}' was already added", nameof(key));
-        _metadata.Add(new(key, value));
+        if (!keys.Add(key)) throw new ArgumentException($"metadata key '{key}' was already added", nameof(key));
+        metadata.Add(new(key, value));
     }
 
     public void AddString(string key, string value) => Add(key, GgufValue.String(value));
@@ -94,7 +94,7 @@ public sealed class GgufWriter
         if (!GgmlTypeInfo.IsFloatCodec(type))
             throw new ArgumentException($"tensors can be written from floats as F32, F16, BF16 or Q8_0, not {type}", nameof(type));
         var shape = CheckShape(name, ne, type);
-        _tensors.Add(new PendingTensor(name, shape, type, produceRows, null));
+        tensors.Add(new PendingTensor(name, shape, type, produceRows, null));
     }
 
     /// <summary>A tensor given as already-encoded bytes of <paramref name="type"/> (e.g. copied from another file).</summary>
@@ -102,7 +102,7 @@ public sealed class GgufWriter
     {
         ArgumentNullException.ThrowIfNull(produceBytes);
         var shape = CheckShape(name, ne, type);
-        _tensors.Add(new PendingTensor(name, shape, type, null, produceBytes));
+        tensors.Add(new PendingTensor(name, shape, type, null, produceBytes));
     }
 
     /// <summary>Writes the file; it appears under <paramref name="path"/> only once complete.</summary>
@@ -128,9 +128,9 @@ public sealed class GgufWriter
         var output = new CountingWriter(stream);
         output.UInt32(GgufConstants.Magic);
         output.UInt32(GgufConstants.Version);
-        output.UInt64((ulong)_tensors.Count);
-        output.UInt64((ulong)_metadata.Count);
-        foreach (var (key, value) in _metadata)
+        output.UInt64((ulong)tensors.Count);
+        output.UInt64((ulong)metadata.Count);
+        foreach (var (key, value) in metadata)
         {
             output.String(key);
             output.UInt32((uint)value.Type);
@@ -138,7 +138,7 @@ public sealed class GgufWriter
         }
 
         long offset = 0;
-        foreach (var t in _tensors)
+        foreach (var t in tensors)
         {
             output.String(t.Name);
             output.UInt32((uint)t.Ne.Length);
@@ -149,7 +149,7 @@ public sealed class GgufWriter
         }
         output.Pad(Alignment);
 
-        foreach (var t in _tensors)
+        foreach (var t in tensors)
         {
             WriteData(output, t);
             output.Pad(Alignment);
@@ -263,7 +263,7 @@ public sealed class GgufWriter
         if (!GgmlTypeInfo.IsKnown(type)) throw new ArgumentException($"unknown ggml type {(uint)type}", nameof(type));
         _ = checked(Elements(ne));
         _ = GgmlTypeInfo.RowBytes(type, ne[0]); // throws when a row is not whole blocks
-        if (!_tensorNames.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
+        if (!tensorNames.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
         return ne.ToArray();
     }
 

@@ -15,12 +15,12 @@ public sealed class LlamaTokenizer
 {
     const string SpaceEscape = "\u2581";
 
-    readonly string[] _texts;
-    readonly float[] _scores;
-    readonly LlamaTokenType[] _types;
-    readonly Dictionary<string, int> _tokenToId;
-    readonly int[] _specialBySize;
-    readonly SpmMerger _merger;
+    readonly string[] texts;
+    readonly float[] scores;
+    readonly LlamaTokenType[] types;
+    readonly Dictionary<string, int> tokenToId;
+    readonly int[] specialBySize;
+    readonly SpmMerger merger;
 
     /// <summary>A tokenizer over plain vocabulary data (the contents of the GGUF <c>tokenizer.ggml.*</c> keys).</summary>
     /// <param name="tokens">Token texts, "▁" for spaces, byte tokens as &lt;0xNN&gt;.</param>
@@ -51,19 +51,19 @@ public sealed class LlamaTokenizer
             throw new ArgumentException($"{tokenTypes.Count} token types for {tokens.Count} tokens", nameof(tokenTypes));
 
         int n = tokens.Count;
-        _texts = new string[n];
-        _scores = new float[n];
-        _types = new LlamaTokenType[n];
-        _tokenToId = new Dictionary<string, int>(n, StringComparer.Ordinal);
+        texts = new string[n];
+        this.scores = new float[n];
+        types = new LlamaTokenType[n];
+        tokenToId = new Dictionary<string, int>(n, StringComparer.Ordinal);
         for (int i = 0; i < n; i++)
         {
             // llama.cpp renames empty entries so that every text maps to one id.
             string text = string.IsNullOrEmpty(tokens[i]) ? $"[EMPTY_{i}]" : tokens[i];
-            if (!_tokenToId.TryAdd(text, i))
-                throw new ArgumentException($"token text '{text}' appears twice (ids {_tokenToId[text]} and {i}); llama.cpp refuses such a vocabulary", nameof(tokens));
-            _texts[i] = text;
-            _scores[i] = scores?[i] ?? 0f;
-            _types[i] = tokenTypes?[i] ?? LlamaTokenType.Normal;
+            if (!tokenToId.TryAdd(text, i))
+                throw new ArgumentException($"token text '{text}' appears twice (ids {tokenToId[text]} and {i}); llama.cpp refuses such a vocabulary", nameof(tokens));
+            texts[i] = text;
+            this.scores[i] = scores?[i] ?? 0f;
+            types[i] = tokenTypes?[i] ?? LlamaTokenType.Normal;
         }
 
         // Ids outside the vocabulary keep llama.cpp's defaults, as its loader does.
@@ -75,11 +75,11 @@ public sealed class LlamaTokenizer
         AddEos = addEos;
 
         // Control, user-defined and unknown tokens are split out of raw text before merging, longest first.
-        _specialBySize = Enumerable.Range(0, n)
-            .Where(i => _types[i] is LlamaTokenType.Control or LlamaTokenType.UserDefined or LlamaTokenType.Unknown)
-            .OrderByDescending(i => Encoding.UTF8.GetByteCount(_texts[i]))
+        specialBySize = Enumerable.Range(0, n)
+            .Where(i => types[i] is LlamaTokenType.Control or LlamaTokenType.UserDefined or LlamaTokenType.Unknown)
+            .OrderByDescending(i => Encoding.UTF8.GetByteCount(texts[i]))
             .ToArray();
-        _merger = new SpmMerger(this, _tokenToId);
+        merger = new SpmMerger(this, tokenToId);
     }
 
     /// <summary>The tokenizer llama.cpp builds from a GGUF's tokenizer.ggml.* keys (model "llama" only).</summary>
@@ -111,7 +111,7 @@ public sealed class LlamaTokenizer
     }
 
     /// <summary>Number of tokens.</summary>
-    public int Count => _texts.Length;
+    public int Count => texts.Length;
 
     public int BosId { get; }
     public int EosId { get; }
@@ -121,16 +121,16 @@ public sealed class LlamaTokenizer
     public bool AddEos { get; }
 
     /// <summary>The stored text of a token ("▁" for spaces).</summary>
-    public string TokenText(int id) => _texts[CheckId(id)];
+    public string TokenText(int id) => texts[CheckId(id)];
 
     /// <summary>The token's merge score.</summary>
-    public float Score(int id) => _scores[CheckId(id)];
+    public float Score(int id) => scores[CheckId(id)];
 
     /// <summary>The token's GGUF type.</summary>
-    public LlamaTokenType TokenType(int id) => _types[CheckId(id)];
+    public LlamaTokenType TokenType(int id) => types[CheckId(id)];
 
     /// <summary>The id of a token text, or null when absent.</summary>
-    public int? TokenId(string text) => _tokenToId.TryGetValue(text, out int id) ? id : null;
+    public int? TokenId(string text) => tokenToId.TryGetValue(text, out int id) ? id : null;
 
     /// <summary>
     /// Token ids of text, as llama.cpp's <c>llama_tokenize(text, add_special: addBos, parse_special)</c> returns them.
@@ -154,7 +154,7 @@ public sealed class LlamaTokenizer
                 continue;
             }
             string piece = AddSpacePrefix && prevSpecial ? " " + raw : raw;
-            _merger.Tokenize(piece.Replace(" ", SpaceEscape, StringComparison.Ordinal), output);
+            merger.Tokenize(piece.Replace(" ", SpaceEscape, StringComparison.Ordinal), output);
             prevSpecial = false;
         }
         if (addBos && AddEos) output.Add(EosId);
@@ -196,13 +196,13 @@ public sealed class LlamaTokenizer
     /// <summary>UTF-8 bytes of one token as llama.cpp's <c>llama_token_to_piece(lstrip 0)</c> gives them.</summary>
     public byte[] PieceBytes(int id, bool special = false)
     {
-        var type = _types[CheckId(id)];
+        var type = types[CheckId(id)];
         bool isSpecial = type is LlamaTokenType.Unknown or LlamaTokenType.Control;
         if (isSpecial && !special) return [];
         return type switch
         {
-            LlamaTokenType.Unknown or LlamaTokenType.Control or LlamaTokenType.UserDefined => Encoding.UTF8.GetBytes(_texts[id]),
-            LlamaTokenType.Normal => Encoding.UTF8.GetBytes(_texts[id].Replace(SpaceEscape, " ", StringComparison.Ordinal)),
+            LlamaTokenType.Unknown or LlamaTokenType.Control or LlamaTokenType.UserDefined => Encoding.UTF8.GetBytes(texts[id]),
+            LlamaTokenType.Normal => Encoding.UTF8.GetBytes(texts[id].Replace(SpaceEscape, " ", StringComparison.Ordinal)),
             LlamaTokenType.Byte => [TokenToByte(id)],
             _ => [], // unused and undefined tokens print nothing
         };
@@ -210,16 +210,16 @@ public sealed class LlamaTokenizer
 
     internal int ByteToToken(byte b, ReadOnlySpan<char> character)
     {
-        if (_tokenToId.TryGetValue($"<0x{b:X2}>", out int id)) return id;
+        if (tokenToId.TryGetValue($"<0x{b:X2}>", out int id)) return id;
         // llama.cpp falls back to the raw byte as a one-character token.
-        if (b < 0x80 && _tokenToId.TryGetValue(((char)b).ToString(), out id)) return id;
+        if (b < 0x80 && tokenToId.TryGetValue(((char)b).ToString(), out id)) return id;
         throw new ArgumentException(
             $"the vocabulary has neither '{character.ToString()}' nor the byte token <0x{b:X2}> (llama.cpp fails on such text)");
     }
 
     byte TokenToByte(int id)
     {
-        string t = _texts[id];
+        string t = texts[id];
         // llama.cpp reads the two hex digits after "<0x" (strtol stops at the first non-hex character).
         int value = 0;
         for (int i = 3; i < Math.Min(5, t.Length); i++)
@@ -237,10 +237,10 @@ public sealed class LlamaTokenizer
     {
         if (text.Length == 0) yield break;
         var fragments = new List<(string? Raw, int Token)> { (text, -1) };
-        foreach (int id in _specialBySize)
+        foreach (int id in specialBySize)
         {
-            if (!parseSpecial && _types[id] is LlamaTokenType.Control or LlamaTokenType.Unknown) continue;
-            string special = _texts[id];
+            if (!parseSpecial && types[id] is LlamaTokenType.Control or LlamaTokenType.Unknown) continue;
+            string special = texts[id];
             var next = new List<(string? Raw, int Token)>(fragments.Count);
             foreach (var f in fragments)
             {
@@ -259,5 +259,5 @@ public sealed class LlamaTokenizer
     }
 
     int CheckId(int id) =>
-        (uint)id < (uint)_texts.Length ? id : throw new ArgumentOutOfRangeException(nameof(id), $"token id {id} is outside the vocabulary (0..{_texts.Length - 1})");
+        (uint)id < (uint)texts.Length ? id : throw new ArgumentOutOfRangeException(nameof(id), $"token id {id} is outside the vocabulary (0..{texts.Length - 1})");
 }

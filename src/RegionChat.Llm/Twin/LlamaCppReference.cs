@@ -12,19 +12,19 @@ namespace RegionChat.Llm.Twin;
 /// </summary>
 public sealed class LlamaCppReference : IDisposable
 {
-    readonly string _path;
-    readonly int _threads;
-    readonly LLamaWeights _weights;
+    readonly string path;
+    readonly int threads;
+    readonly LLamaWeights weights;
 
     public LlamaCppReference(string ggufPath, int threads = 2)
     {
         if (!File.Exists(ggufPath)) throw new FileNotFoundException($"GGUF file not found: {ggufPath}", ggufPath);
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be positive");
-        _path = ggufPath;
-        _threads = threads;
+        path = ggufPath;
+        this.threads = threads;
         try
         {
-            _weights = LLamaWeights.LoadFromFile(Parameters(16));
+            weights = LLamaWeights.LoadFromFile(Parameters(16));
         }
         catch (LLama.Exceptions.RuntimeError e)
         {
@@ -32,10 +32,10 @@ public sealed class LlamaCppReference : IDisposable
         }
     }
 
-    public int VocabSize => _weights.Vocab.Count;
-    public int EmbeddingSize => _weights.EmbeddingSize;
+    public int VocabSize => weights.Vocab.Count;
+    public int EmbeddingSize => weights.EmbeddingSize;
 
-    public void Dispose() => _weights.Dispose();
+    public void Dispose() => weights.Dispose();
 
     /// <summary>Loads the file, runs one input, unloads.</summary>
     public static float[][] Logits(string ggufPath, IReadOnlyList<LlamaTwinSegment> segments, int threads = 2)
@@ -59,11 +59,11 @@ public sealed class LlamaCppReference : IDisposable
         LLamaContext context;
         try
         {
-            context = _weights.CreateContext(Parameters(total));
+            context = weights.CreateContext(Parameters(total));
         }
         catch (LLama.Exceptions.RuntimeError e)
         {
-            throw new InvalidOperationException($"llama.cpp could not create a context of {total} positions for {_path}: {e.Message}", e);
+            throw new InvalidOperationException($"llama.cpp could not create a context of {total} positions for {path}: {e.Message}", e);
         }
         using var owned = context;
         var logits = new List<float[]>(total);
@@ -99,13 +99,13 @@ public sealed class LlamaCppReference : IDisposable
     ModelParams Parameters(int positions)
     {
         uint size = (uint)Math.Max(positions, 16);
-        return new ModelParams(_path)
+        return new ModelParams(path)
         {
             ContextSize = size,
             BatchSize = size,
             UBatchSize = size,
-            Threads = _threads,
-            BatchThreads = _threads,
+            Threads = threads,
+            BatchThreads = threads,
             GpuLayerCount = 0,
             TypeK = GGMLType.GGML_TYPE_F32,
             TypeV = GGMLType.GGML_TYPE_F32,

@@ -15,7 +15,7 @@ namespace RegionChat.Llm.Twin;
 /// </summary>
 public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
 {
-    readonly RotaryTable _rope;
+    readonly RotaryTable rope;
 
 #pragma warning disable IDE1006 // GGUF names
     readonly EmbeddingTable token_embd;
@@ -34,7 +34,7 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(shape);
         shape.Validate();
         Shape = shape;
-        _rope = new RotaryTable(shape.HeadDim, shape.RopeFreqBase);
+        rope = new RotaryTable(shape.HeadDim, shape.RopeFreqBase);
         token_embd = new EmbeddingTable(shape.VocabSize, shape.EmbeddingLength);
         blk = new ModuleList<LlamaTwinBlock>();
         for (int i = 0; i < shape.Layers; i++) blk.Add(new LlamaTwinBlock(shape));
@@ -131,7 +131,7 @@ public sealed partial class LlamaTwin : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         int t = checked((int)embeddings.shape[1]);
-        var (cos, sin) = _rope.For(t, embeddings.device, embeddings.dtype);
+        var (cos, sin) = rope.For(t, embeddings.device, embeddings.dtype);
         var x = embeddings;
         foreach (var block in blk) x = block.forward(x, cos, sin);
         return scope.MoveToOuter(output_norm.forward(x));

@@ -26,28 +26,28 @@ public sealed class LlamaVocabulary
 
     const float FillerScore = -1000f;
 
-    readonly string[] _tokens;
-    readonly float[] _scores;
-    readonly LlamaTokenType[] _types;
-    readonly Dictionary<string, int> _ids;
+    readonly string[] tokens;
+    readonly float[] scores;
+    readonly LlamaTokenType[] types;
+    readonly Dictionary<string, int> ids;
 
     LlamaVocabulary(string[] tokens, float[] scores, LlamaTokenType[] types, int unknownId, int bosId, int eosId, string model)
     {
-        _tokens = tokens;
-        _scores = scores;
-        _types = types;
+        this.tokens = tokens;
+        this.scores = scores;
+        this.types = types;
         UnknownId = unknownId;
         BosId = bosId;
         EosId = eosId;
         Model = model;
-        _ids = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
-        for (int i = 0; i < tokens.Length; i++) _ids.TryAdd(tokens[i], i); // first wins, as in llama.cpp
+        ids = new Dictionary<string, int>(tokens.Length, StringComparer.Ordinal);
+        for (int i = 0; i < tokens.Length; i++) ids.TryAdd(tokens[i], i); // first wins, as in llama.cpp
     }
 
-    public IReadOnlyList<string> Tokens => _tokens;
-    public IReadOnlyList<float> Scores => _scores;
-    public IReadOnlyList<LlamaTokenType> Types => _types;
-    public int Count => _tokens.Length;
+    public IReadOnlyList<string> Tokens => tokens;
+    public IReadOnlyList<float> Scores => scores;
+    public IReadOnlyList<LlamaTokenType> Types => types;
+    public int Count => tokens.Length;
     public int UnknownId { get; }
     public int BosId { get; }
     public int EosId { get; }
@@ -156,9 +156,9 @@ public sealed class LlamaVocabulary
     {
         ArgumentNullException.ThrowIfNull(writer);
         writer.AddString("tokenizer.ggml.model", Model);
-        writer.Add("tokenizer.ggml.tokens", GgufValue.Array(_tokens));
-        writer.Add("tokenizer.ggml.scores", GgufValue.Array(_scores));
-        writer.Add("tokenizer.ggml.token_type", GgufValue.Array(_types.Select(t => (int)t).ToArray()));
+        writer.Add("tokenizer.ggml.tokens", GgufValue.Array(tokens));
+        writer.Add("tokenizer.ggml.scores", GgufValue.Array(scores));
+        writer.Add("tokenizer.ggml.token_type", GgufValue.Array(types.Select(t => (int)t).ToArray()));
         writer.AddUInt32("tokenizer.ggml.bos_token_id", (uint)BosId);
         writer.AddUInt32("tokenizer.ggml.eos_token_id", (uint)EosId);
         writer.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)UnknownId);
@@ -166,10 +166,10 @@ public sealed class LlamaVocabulary
         writer.AddBool("tokenizer.ggml.add_eos_token", false);
     }
 
-    public bool TryGetId(string piece, out int id) => _ids.TryGetValue(piece, out id);
+    public bool TryGetId(string piece, out int id) => ids.TryGetValue(piece, out id);
 
     public int IdOf(string piece) =>
-        _ids.TryGetValue(piece, out int id) ? id : throw new KeyNotFoundException($"piece '{piece}' is not in the vocabulary");
+        ids.TryGetValue(piece, out int id) ? id : throw new KeyNotFoundException($"piece '{piece}' is not in the vocabulary");
 
     /// <summary>The id of byte token &lt;0xNN&gt;.</summary>
     public int ByteId(byte b) => IdOf(ByteToken(b));
@@ -179,7 +179,7 @@ public sealed class LlamaVocabulary
     public int[] WordIds(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return SplitWords(text).Select(w => _ids.TryGetValue(WordBoundary + w, out int id) ? id
+        return SplitWords(text).Select(w => ids.TryGetValue(WordBoundary + w, out int id) ? id
             : throw new KeyNotFoundException($"word '{w}' is not a whole piece of the vocabulary")).ToArray();
     }
 

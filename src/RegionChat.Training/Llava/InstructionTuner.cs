@@ -24,9 +24,9 @@ public sealed class InstructionTuner : LlavaTrainer
     const ulong DataSalt = 0x1257;
 
 
-    readonly InstructionTuneOptions _options;
-    readonly LlavaSampler _sampler;
-    readonly LlavaChatSampler _chats;
+    readonly InstructionTuneOptions options;
+    readonly LlavaSampler sampler;
+    readonly LlavaChatSampler chats;
 
     /// <param name="projectorFolder">A stage-4 (projector) folder; null when resuming.</param>
     public InstructionTuner(string outputFolder, InstructionTuneOptions options, string? projectorFolder)
@@ -46,10 +46,10 @@ public sealed class InstructionTuner : LlavaTrainer
     InstructionTuner(string outputFolder, InstructionTuneOptions options, string? sourceFolder,
         IReadOnlyList<(string Source, string Name)>? inputs, string stage) : base(outputFolder, options)
     {
-        _options = options;
+        this.options = options;
         Stage = stage;
-        _sampler = new LlavaSampler(options.Seed, DataSalt, options.ScenePool);
-        _chats = new LlavaChatSampler(options.Seed, DataSalt, options.ScenePool);
+        sampler = new LlavaSampler(options.Seed, DataSalt, options.ScenePool);
+        chats = new LlavaChatSampler(options.Seed, DataSalt, options.ScenePool);
         if (!Directory.Exists(Path.Combine(OutputFolder, InitFolder)))
         {
             if (inputs is null) throw new ArgumentException($"a new {stage} run needs its input folder");
@@ -125,23 +125,23 @@ public sealed class InstructionTuner : LlavaTrainer
 
     /// <summary>The samples of a (1-based) step.</summary>
     public IReadOnlyList<LlavaSample> BatchSamples(int step) =>
-        Enumerable.Range(0, _options.BatchSize)
-            .Select(i => _sampler.Draw(step, i, _options.WholeImageFraction, _options.BoxFraction, ShapesText.ImageQuestions, ShapesText.RegionQuestions))
+        Enumerable.Range(0, options.BatchSize)
+            .Select(i => sampler.Draw(step, i, options.WholeImageFraction, options.BoxFraction, ShapesText.ImageQuestions, ShapesText.RegionQuestions))
             .ToList();
 
     /// <summary>The conversations of a (1-based) step (MaxTurns &gt; 1); each one's first turn is that row's <see cref="BatchSamples"/> sample.</summary>
     public IReadOnlyList<IReadOnlyList<LlavaChatTurn>> BatchConversations(int step) =>
-        Enumerable.Range(0, _options.BatchSize)
-            .Select(i => _chats.Draw(step, i, _options.MaxTurns, _options.WholeImageFraction, _options.BoxFraction))
+        Enumerable.Range(0, options.BatchSize)
+            .Select(i => chats.Draw(step, i, options.MaxTurns, options.WholeImageFraction, options.BoxFraction))
             .ToList();
 
     private protected override (Tensor Loss, Tensor Accuracy) ComputeLoss(int step) =>
-        _options.MaxTurns > 1 ? Model.ChatLoss(BatchConversations(step)) : Model.Loss(BatchSamples(step));
+        options.MaxTurns > 1 ? Model.ChatLoss(BatchConversations(step)) : Model.Loss(BatchSamples(step));
 
     /// <summary>Greedy exact-match accuracy of every question on validation scenes, by alpha mode.</summary>
     public override JsonObject? Evaluate(int scenes)
     {
-        var json = ShapesLlavaEvaluator.Evaluate(Model, ShapesSeeds.ValidationStart, scenes, _options.EvalModes).ToJson();
+        var json = ShapesLlavaEvaluator.Evaluate(Model, ShapesSeeds.ValidationStart, scenes, options.EvalModes).ToJson();
         json["split"] = "validation";
         return json;
     }

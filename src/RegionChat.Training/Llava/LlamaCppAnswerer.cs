@@ -12,9 +12,9 @@ namespace RegionChat.Training.Llava;
 /// </summary>
 public sealed class LlamaCppAnswerer : IDisposable
 {
-    readonly LlmEngine _engine;
-    readonly ChatTemplate _template;
-    readonly int _parallel;
+    readonly LlmEngine engine;
+    readonly ChatTemplate template;
+    readonly int parallel;
 
     /// <param name="ggufPath">The model's llm.gguf.</param>
     /// <param name="threads">llama.cpp threads (decode and batch).</param>
@@ -22,9 +22,9 @@ public sealed class LlamaCppAnswerer : IDisposable
     public LlamaCppAnswerer(string ggufPath, int threads = 1, int parallel = 8, string systemPrompt = ShapesText.SystemLine)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(parallel, 1);
-        _parallel = parallel;
+        this.parallel = parallel;
         SystemPrompt = systemPrompt;
-        _engine = LlmEngine.Load(new LlmEngineOptions
+        engine = LlmEngine.Load(new LlmEngineOptions
         {
             ModelPath = ggufPath,
             ContextSize = Math.Max(256, parallel * 160),
@@ -33,27 +33,27 @@ public sealed class LlamaCppAnswerer : IDisposable
             Threads = threads,
             BatchThreads = threads,
         });
-        _template = ChatTemplate.Create(ChatTemplate.LlavaV1, _engine.Facts);
+        template = ChatTemplate.Create(ChatTemplate.LlavaV1, engine.Facts);
     }
 
     public string SystemPrompt { get; }
 
-    public LlmEngine Engine => _engine;
+    public LlmEngine Engine => engine;
 
     /// <summary>The engine's prompt for one image's visual tokens and a question.</summary>
     public IReadOnlyList<PromptSegment> Render(float[] visualTokens, string question) =>
-        _template.Render(SystemPrompt, [ChatMessage.User(question, new EmbeddingBlock(visualTokens, _engine.Facts.EmbeddingWidth))]);
+        template.Render(SystemPrompt, [ChatMessage.User(question, new EmbeddingBlock(visualTokens, engine.Facts.EmbeddingWidth))]);
 
     /// <summary>Greedy answers (trimmed) of the samples, their visual tokens computed by <paramref name="model"/>.</summary>
     public IReadOnlyList<string> Answer(ShapesLlavaModel model, IReadOnlyList<LlavaSample> samples, int maxTokens = 32)
     {
-        _engine.ValidateVisualWidth(model.Llm.Shape.EmbeddingLength);
+        engine.ValidateVisualWidth(model.Llm.Shape.EmbeddingLength);
         var answers = new string[samples.Count];
         foreach (var chunk in Enumerable.Range(0, samples.Count).Chunk(64))
         {
             var rows = VisualTokenRows(model, chunk.Select(i => samples[i]).ToList());
             var tasks = new List<Task>();
-            using var gate = new SemaphoreSlim(_parallel);
+            using var gate = new SemaphoreSlim(parallel);
             for (int j = 0; j < chunk.Length; j++)
             {
                 int index = chunk[j];
@@ -73,9 +73,9 @@ public sealed class LlamaCppAnswerer : IDisposable
     /// <summary>The generated text of one prompt (greedy).</summary>
     public async Task<string> GenerateAsync(IReadOnlyList<PromptSegment> prompt, int maxTokens = 32)
     {
-        using var session = _engine.CreateSession(keepHistory: false);
+        using var session = engine.CreateSession(keepHistory: false);
         var text = new StringBuilder();
-        await foreach (var e in _engine.GenerateAsync(session, prompt, SamplingParams.Greedy(maxTokens)).ConfigureAwait(false))
+        await foreach (var e in engine.GenerateAsync(session, prompt, SamplingParams.Greedy(maxTokens)).ConfigureAwait(false))
             if (e is TextPiece piece) text.Append(piece.Text);
         return text.ToString();
     }
@@ -90,5 +90,5 @@ public sealed class LlamaCppAnswerer : IDisposable
         return Enumerable.Range(0, samples.Count).Select(i => all.AsSpan((int)(i * perImage), (int)perImage).ToArray()).ToArray();
     }
 
-    public void Dispose() => _engine.Dispose();
+    public void Dispose() => engine.Dispose();
 }

@@ -15,28 +15,28 @@ public sealed class LlavaPromptRenderer
 {
     const int MaxCachedQuestions = 64, MaxCachedPieces = 256;
 
-    readonly LlamaTokenizer _tokenizer;
-    readonly int[] _beforeImage;
-    readonly Dictionary<string, int[]> _afterImage = new(StringComparer.Ordinal);
-    readonly Dictionary<string, int[]> _pieces = new(StringComparer.Ordinal);
+    readonly LlamaTokenizer tokenizer;
+    readonly int[] beforeImage;
+    readonly Dictionary<string, int[]> afterImage = new(StringComparer.Ordinal);
+    readonly Dictionary<string, int[]> pieces = new(StringComparer.Ordinal);
 
     public LlavaPromptRenderer(LlamaTokenizer tokenizer, string systemPrompt = ShapesText.SystemLine)
     {
-        _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+        this.tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         ArgumentNullException.ThrowIfNull(systemPrompt);
         SystemPrompt = systemPrompt;
-        _beforeImage = [tokenizer.BosId, .. tokenizer.Encode(systemPrompt + " USER: ", addBos: false)];
+        beforeImage = [tokenizer.BosId, .. tokenizer.Encode(systemPrompt + " USER: ", addBos: false)];
     }
 
     public string SystemPrompt { get; }
 
-    public LlamaTokenizer Tokenizer => _tokenizer;
+    public LlamaTokenizer Tokenizer => tokenizer;
 
     /// <summary>BOS and "{system} USER: ": the same for every question.</summary>
-    public IReadOnlyList<int> BeforeImage => _beforeImage;
+    public IReadOnlyList<int> BeforeImage => beforeImage;
 
     /// <summary>The prompt for <paramref name="question"/>, ready for the answer (Answer empty).</summary>
-    public LlavaSequence Prompt(string question) => new(_beforeImage, AfterImage(question), []);
+    public LlavaSequence Prompt(string question) => new(beforeImage, AfterImage(question), []);
 
     /// <summary>The prompt and its answer (ending in EOS) for training.</summary>
     /// <exception cref="InvalidOperationException">The answer's text would change the prompt's last tokens (it cannot
@@ -45,10 +45,10 @@ public sealed class LlavaPromptRenderer
     {
         ArgumentNullException.ThrowIfNull(answer);
         int[] after = AfterImage(question);
-        int[] all = _tokenizer.Encode(AfterImageText(question) + " " + answer, addBos: false);
+        int[] all = tokenizer.Encode(AfterImageText(question) + " " + answer, addBos: false);
         if (all.Length <= after.Length || !all.AsSpan(0, after.Length).SequenceEqual(after))
             throw new InvalidOperationException($"answer '{answer}' merges into the prompt's tokens; the prompt would not be a prefix");
-        return new LlavaSequence(_beforeImage, after, [.. all[after.Length..], _tokenizer.EosId]);
+        return new LlavaSequence(beforeImage, after, [.. all[after.Length..], tokenizer.EosId]);
     }
 
     /// <summary>
@@ -64,8 +64,8 @@ public sealed class LlavaPromptRenderer
         if (turns.Count == 0 || !turns[0].ShowsImage) throw new ArgumentException("a conversation starts with a turn that shows an image", nameof(turns));
         var texts = new List<int[]>();
         var counted = new List<bool[]>();
-        var run = new List<int>(_beforeImage);
-        var marks = new List<bool>(new bool[_beforeImage.Length]);
+        var run = new List<int>(beforeImage);
+        var marks = new List<bool>(new bool[beforeImage.Length]);
         for (int t = 0; t < turns.Count; t++)
         {
             var sample = turns[t].Sample;
@@ -82,7 +82,7 @@ public sealed class LlavaPromptRenderer
             else prompt = TurnOpening + sample.Question + " ASSISTANT:";
             int[] promptIds = Encode(prompt);
             Append(run, marks, promptIds, false);
-            Append(run, marks, [.. AnswerIds(prompt, promptIds, sample.Answer), _tokenizer.EosId], true);
+            Append(run, marks, [.. AnswerIds(prompt, promptIds, sample.Answer), tokenizer.EosId], true);
         }
         texts.Add([.. run]);
         counted.Add([.. marks]);
@@ -100,7 +100,7 @@ public sealed class LlavaPromptRenderer
     int[] AnswerIds(string prompt, int[] promptIds, string answer)
     {
         ArgumentNullException.ThrowIfNull(answer);
-        int[] all = _tokenizer.Encode(prompt + " " + answer, addBos: false);
+        int[] all = tokenizer.Encode(prompt + " " + answer, addBos: false);
         if (all.Length <= promptIds.Length || !all.AsSpan(0, promptIds.Length).SequenceEqual(promptIds))
             throw new InvalidOperationException($"answer '{answer}' merges into the prompt's tokens; the prompt would not be a prefix");
         return all[promptIds.Length..];
@@ -108,28 +108,28 @@ public sealed class LlavaPromptRenderer
 
     int[] Encode(string text)
     {
-        lock (_pieces)
+        lock (pieces)
         {
-            if (_pieces.TryGetValue(text, out var ids)) return ids;
-            ids = _tokenizer.Encode(text, addBos: false);
-            if (_pieces.Count < MaxCachedPieces) _pieces[text] = ids;
+            if (pieces.TryGetValue(text, out var ids)) return ids;
+            ids = tokenizer.Encode(text, addBos: false);
+            if (pieces.Count < MaxCachedPieces) pieces[text] = ids;
             return ids;
         }
     }
 
     /// <summary>A caption alone as a text sequence: BOS, the caption, EOS (stage 3's plain language data).</summary>
-    public int[] Text(string text) => [_tokenizer.BosId, .. _tokenizer.Encode(text, addBos: false), _tokenizer.EosId];
+    public int[] Text(string text) => [tokenizer.BosId, .. tokenizer.Encode(text, addBos: false), tokenizer.EosId];
 
     static string AfterImageText(string question) => "\n" + question + " ASSISTANT:";
 
     int[] AfterImage(string question)
     {
         ArgumentNullException.ThrowIfNull(question);
-        lock (_afterImage)
+        lock (afterImage)
         {
-            if (_afterImage.TryGetValue(question, out var ids)) return ids;
-            ids = _tokenizer.Encode(AfterImageText(question), addBos: false);
-            if (_afterImage.Count < MaxCachedQuestions) _afterImage[question] = ids;   // the world's questions, not every user's
+            if (afterImage.TryGetValue(question, out var ids)) return ids;
+            ids = tokenizer.Encode(AfterImageText(question), addBos: false);
+            if (afterImage.Count < MaxCachedQuestions) afterImage[question] = ids;   // the world's questions, not every user's
             return ids;
         }
     }

@@ -20,20 +20,20 @@ public abstract class LlavaTrainer : IDisposable
 {
     public const string RunFile = "run.json", ResultFile = "result.json", InitFolder = "init";
 
-    readonly LlavaTrainingOptions _options;
-    readonly CheckpointStore _checkpoints;
-    MasterWeightAdamW? _optimizer;
-    int _step;
-    int? _resumedFrom;
+    readonly LlavaTrainingOptions options;
+    readonly CheckpointStore checkpoints;
+    MasterWeightAdamW? optimizer;
+    int step;
+    int? resumedFrom;
 
     private protected LlavaTrainer(string outputFolder, LlavaTrainingOptions options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(outputFolder);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _options = options;
+        this.options = options;
         OutputFolder = Path.GetFullPath(outputFolder);
-        _checkpoints = new CheckpointStore(OutputFolder, options.KeepCheckpoints);
+        checkpoints = new CheckpointStore(OutputFolder, options.KeepCheckpoints);
         torch.set_num_threads(options.Threads);
     }
 
@@ -43,13 +43,13 @@ public abstract class LlavaTrainer : IDisposable
     public abstract string Stage { get; }
 
     /// <summary>Steps done so far (the checkpoint's step after a resume).</summary>
-    public int Step => _step;
+    public int Step => step;
 
     /// <summary>The trained tensors by checkpoint name.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> TrainableParameters =>
         Optimizer.Parameters.Select(p => (p.Name, p.Parameter)).ToList();
 
-    private protected MasterWeightAdamW Optimizer => _optimizer ?? throw new InvalidOperationException("trainer not initialised");
+    private protected MasterWeightAdamW Optimizer => optimizer ?? throw new InvalidOperationException("trainer not initialised");
 
     private protected string InitPath(string file) => Path.Combine(OutputFolder, InitFolder, file);
 
@@ -88,10 +88,10 @@ public abstract class LlavaTrainer : IDisposable
     /// <summary>Builds the optimizer and, when the folder holds a run of the same settings, restores its newest checkpoint.</summary>
     private protected void Initialise(IEnumerable<TrainableParameter> trainable, JsonObject runInfo)
     {
-        _optimizer = new MasterWeightAdamW(trainable, beta1: 0.9, beta2: 0.98, eps: 1e-8);
+        optimizer = new MasterWeightAdamW(trainable, beta1: 0.9, beta2: 0.98, eps: 1e-8);
         Directory.CreateDirectory(OutputFolder);
         string runPath = Path.Combine(OutputFolder, RunFile);
-        var key = _options.TrainingKey();
+        var key = options.TrainingKey();
         key["stage"] = Stage;
         if (File.Exists(runPath))
         {
@@ -108,7 +108,7 @@ public abstract class LlavaTrainer : IDisposable
             runInfo["training"] = key;
             File.WriteAllText(runPath, runInfo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
-        if (_checkpoints.Latest() is { } latest)
+        if (checkpoints.Latest() is { } latest)
         {
             var (tensors, state) = CheckpointStore.Load(latest.Folder);
             try
@@ -122,8 +122,8 @@ public abstract class LlavaTrainer : IDisposable
             {
                 foreach (var t in tensors.Values) t.Dispose();
             }
-            _step = latest.Step;
-            _resumedFrom = latest.Step;
+            step = latest.Step;
+            resumedFrom = latest.Step;
         }
     }
 
@@ -133,18 +133,18 @@ public abstract class LlavaTrainer : IDisposable
     /// </summary>
     public LlavaTrainingResult Run(Action<LlavaTrainingProgress>? onProgress = null, CancellationToken cancellation = default)
     {
-        torch.set_num_threads(_options.Threads);
-        int stopAt = Math.Min(_options.StopAtStep ?? _options.Steps, _options.Steps);
-        int lastCheckpoint = _step;
+        torch.set_num_threads(options.Threads);
+        int stopAt = Math.Min(options.StopAtStep ?? options.Steps, options.Steps);
+        int lastCheckpoint = step;
         double? lastLoss = null;
         JsonObject? lastEval = null;
         var clock = Stopwatch.StartNew();
-        using (var log = new TrainingLog(OutputFolder, _step))
+        using (var log = new TrainingLog(OutputFolder, step))
         {
-            while (_step < stopAt && !cancellation.IsCancellationRequested)
+            while (step < stopAt && !cancellation.IsCancellationRequested)
             {
-                int next = _step + 1;
-                double lr = _options.LearningRateAt(next);
+                int next = step + 1;
+                double lr = options.LearningRateAt(next);
                 var stepClock = Stopwatch.StartNew();
                 double loss, accuracy;
                 using (var scope = NewDisposeScope())
@@ -160,45 +160,45 @@ public abstract class LlavaTrainer : IDisposable
                 if (!double.IsFinite(loss))
                     throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and " +
                                                         $"resume from the last checkpoint (step {lastCheckpoint})");
-                _step = next;
+                step = next;
                 double seconds = stepClock.Elapsed.TotalSeconds;
                 lastLoss = loss;
                 log.Write(new JsonObject
                 {
-                    ["type"] = "step", ["step"] = _step, ["loss"] = Math.Round(loss, 6), ["accuracy"] = Math.Round(accuracy, 6),
+                    ["type"] = "step", ["step"] = step, ["loss"] = Math.Round(loss, 6), ["accuracy"] = Math.Round(accuracy, 6),
                     ["lr"] = lr, ["seconds"] = Math.Round(seconds, 4),
                 });
                 JsonObject? eval = null;
-                if (_options.EvalScenes > 0 && ((_options.EvalEvery > 0 && _step % _options.EvalEvery == 0) || _step == _options.Steps))
+                if (options.EvalScenes > 0 && ((options.EvalEvery > 0 && step % options.EvalEvery == 0) || step == options.Steps))
                 {
-                    eval = lastEval = Evaluate(_options.EvalScenes);
+                    eval = lastEval = Evaluate(options.EvalScenes);
                     if (eval != null)
                     {
                         var entry = (JsonObject)eval.DeepClone();
                         entry["type"] = "eval";
-                        entry["step"] = _step;
+                        entry["step"] = step;
                         log.Write(entry);
                     }
                 }
-                if (_step % _options.CheckpointEvery == 0 || _step == stopAt)
+                if (step % options.CheckpointEvery == 0 || step == stopAt)
                 {
                     SaveCheckpoint();
-                    lastCheckpoint = _step;
+                    lastCheckpoint = step;
                 }
-                onProgress?.Invoke(new LlavaTrainingProgress(Stage, _step, _options.Steps, loss, accuracy, lr, seconds, clock.Elapsed, eval));
+                onProgress?.Invoke(new LlavaTrainingProgress(Stage, step, options.Steps, loss, accuracy, lr, seconds, clock.Elapsed, eval));
             }
         }
-        if (_step > lastCheckpoint) SaveCheckpoint();
-        bool completed = _step >= _options.Steps;
-        WriteOutputs(new JsonObject { ["stage"] = Stage, ["step"] = _step, ["steps"] = _options.Steps });
+        if (step > lastCheckpoint) SaveCheckpoint();
+        bool completed = step >= options.Steps;
+        WriteOutputs(new JsonObject { ["stage"] = Stage, ["step"] = step, ["steps"] = options.Steps });
         var result = new JsonObject
         {
-            ["stage"] = Stage, ["step"] = _step, ["steps"] = _options.Steps, ["completed"] = completed,
+            ["stage"] = Stage, ["step"] = step, ["steps"] = options.Steps, ["completed"] = completed,
             ["last_loss"] = lastLoss, ["seconds_this_run"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
         };
         if (lastEval != null) result["last_eval"] = lastEval.DeepClone();
         File.WriteAllText(Path.Combine(OutputFolder, ResultFile), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        return new LlavaTrainingResult(Stage, OutputFolder, _step, _options.Steps, completed, _resumedFrom, lastLoss, clock.Elapsed, lastEval);
+        return new LlavaTrainingResult(Stage, OutputFolder, step, options.Steps, completed, resumedFrom, lastLoss, clock.Elapsed, lastEval);
     }
 
     /// <summary>The loss of a step's batch with the current weights, without autograd or update (diagnostics, tests).</summary>
@@ -233,9 +233,9 @@ public abstract class LlavaTrainer : IDisposable
     void SaveCheckpoint()
     {
         var tensors = Optimizer.MasterWeights().Select(kv => KeyValuePair.Create("param." + kv.Key, kv.Value)).Concat(Optimizer.Moments());
-        _checkpoints.Save(_step, tensors, new JsonObject
+        checkpoints.Save(step, tensors, new JsonObject
         {
-            ["stage"] = Stage, ["step"] = _step, ["adam_steps"] = Optimizer.StepCount, ["seed"] = _options.Seed,
+            ["stage"] = Stage, ["step"] = step, ["adam_steps"] = Optimizer.StepCount, ["seed"] = options.Seed,
             ["data"] = "batches are a pure function of (seed, step): resuming needs only the step",
         });
     }
@@ -254,7 +254,7 @@ public abstract class LlavaTrainer : IDisposable
 
     protected virtual void Dispose(bool disposing)
     {
-        if (disposing) _optimizer?.Dispose();
+        if (disposing) optimizer?.Dispose();
     }
 
     public void Dispose()

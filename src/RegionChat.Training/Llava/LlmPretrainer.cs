@@ -20,13 +20,13 @@ public sealed class LlmPretrainer : LlavaTrainer
 {
     const ulong DataSalt = 0x11A3A, CaptionSalt = 0xCA9, WholeSalt = 0x3401E, PickSalt = 0x91C, StandInSalt = 0x57A9D;
 
-    readonly LlmPretrainOptions _options;
-    readonly SceneStream _data;
+    readonly LlmPretrainOptions options;
+    readonly SceneStream data;
 
     public LlmPretrainer(string outputFolder, LlmPretrainOptions options) : base(outputFolder, options)
     {
-        _options = options;
-        _data = new SceneStream(options.Seed, DataSalt, options.ScenePool);
+        this.options = options;
+        data = new SceneStream(options.Seed, DataSalt, options.ScenePool);
         Vocabulary = ShapesLlmVocabulary.Create();
         Renderer = new LlavaPromptRenderer(ShapesLlmVocabulary.Tokenizer(Vocabulary));
         Llm = new LlamaTwin(options.Shape(Vocabulary.Count), options.Seed);
@@ -44,20 +44,20 @@ public sealed class LlmPretrainer : LlavaTrainer
 
     /// <summary>The token rows of a (1-based) step.</summary>
     public IReadOnlyList<int[]> BatchRows(int step) =>
-        Enumerable.Range(0, _options.BatchSize).Select(i => Row(ShapesGenerator.Generate(_data.SceneSeed(step, i)), step, i)).ToList();
+        Enumerable.Range(0, options.BatchSize).Select(i => Row(ShapesGenerator.Generate(data.SceneSeed(step, i)), step, i)).ToList();
 
     int[] Row(ShapesScene scene, int step, int i)
     {
-        double pick = _data.Uniform(step, i, PickSalt);
-        bool whole = _data.Uniform(step, i, WholeSalt) < _options.WholeImageFraction;
+        double pick = data.Uniform(step, i, PickSalt);
+        bool whole = data.Uniform(step, i, WholeSalt) < options.WholeImageFraction;
         var region = scene.Objects[Math.Min((int)(pick * scene.Objects.Count), scene.Objects.Count - 1)];
-        if (_data.Uniform(step, i, CaptionSalt) < _options.CaptionFraction)
+        if (data.Uniform(step, i, CaptionSalt) < options.CaptionFraction)
             return Renderer.Text(whole ? scene.Caption : region.Caption);
         var qa = whole ? scene.Qa : region.Qa;
         // A second independent pick chooses the question, so object and question choices are not tied together.
-        var chosen = qa[Math.Min((int)(_data.Uniform(step, i, PickSalt + 1) * qa.Count), qa.Count - 1)];
+        var chosen = qa[Math.Min((int)(data.Uniform(step, i, PickSalt + 1) * qa.Count), qa.Count - 1)];
         var sequence = Renderer.Render(chosen.Question, chosen.Answer);
-        if (_data.Uniform(step, i, StandInSalt) >= _options.StandInFraction) return sequence.TextIds;
+        if (data.Uniform(step, i, StandInSalt) >= options.StandInFraction) return sequence.TextIds;
         int[] standIn = Renderer.Tokenizer.Encode(whole ? scene.Caption : region.Caption, addBos: false);
         return [.. sequence.BeforeImage, .. standIn, .. sequence.AfterImage, .. sequence.Answer];
     }

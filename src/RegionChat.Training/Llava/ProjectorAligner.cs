@@ -25,16 +25,16 @@ public sealed class ProjectorAligner : LlavaTrainer
     static readonly string[] WholeQuestions = [ShapesText.DescribeImage];
     static readonly string[] RegionQuestions = [ShapesText.DescribeRegion];
 
-    readonly ProjectorAlignOptions _options;
-    readonly LlavaSampler _sampler;
+    readonly ProjectorAlignOptions options;
+    readonly LlavaSampler sampler;
 
     /// <param name="visionFolder">Folder holding vision.safetensors + vision.json (and optionally text.*); null when resuming.</param>
     /// <param name="llmFolder">Folder holding the stage-3 llm.gguf; null when resuming.</param>
     public ProjectorAligner(string outputFolder, ProjectorAlignOptions options, string? visionFolder, string? llmFolder)
         : base(outputFolder, options)
     {
-        _options = options;
-        _sampler = new LlavaSampler(options.Seed, DataSalt, options.ScenePool);
+        this.options = options;
+        sampler = new LlavaSampler(options.Seed, DataSalt, options.ScenePool);
         if (!Directory.Exists(Path.Combine(OutputFolder, InitFolder)))
         {
             if (visionFolder is null || llmFolder is null)
@@ -135,15 +135,15 @@ public sealed class ProjectorAligner : LlavaTrainer
 
     /// <summary>The samples of a (1-based) step.</summary>
     public IReadOnlyList<LlavaSample> BatchSamples(int step) =>
-        Enumerable.Range(0, _options.BatchSize)
-            .Select(i => _sampler.Draw(step, i, _options.WholeImageFraction, _options.BoxFraction, WholeQuestions, RegionQuestions)).ToList();
+        Enumerable.Range(0, options.BatchSize)
+            .Select(i => sampler.Draw(step, i, options.WholeImageFraction, options.BoxFraction, WholeQuestions, RegionQuestions)).ToList();
 
     private protected override (Tensor Loss, Tensor Accuracy) ComputeLoss(int step) => Model.Loss(BatchSamples(step));
 
     /// <summary>Greedy describe-this-region / describe-the-image accuracy on validation scenes.</summary>
     public override JsonObject? Evaluate(int scenes)
     {
-        var samples = ShapesLlavaEvaluator.Samples(ShapesSeeds.ValidationStart, scenes, [RegionAlphaMode.Whole, .. _options.EvalModes])
+        var samples = ShapesLlavaEvaluator.Samples(ShapesSeeds.ValidationStart, scenes, [RegionAlphaMode.Whole, .. options.EvalModes])
             .Where(s => s.Question is ShapesText.DescribeRegion or ShapesText.DescribeImage).ToList();
         var report = ShapesLlavaEvaluator.Score(ShapesSeeds.ValidationStart, scenes, samples, Model.GreedyAnswers(samples));
         var json = report.ToJson();

@@ -7,8 +7,8 @@ namespace RegionChat.Training.Llava;
 /// <summary>Exact-match accuracy of answers by alpha mode and question.</summary>
 public sealed class ShapesEvalReport
 {
-    readonly Dictionary<(RegionAlphaMode Mode, string Question), (int Correct, int Total)> _cells = [];
-    readonly List<(LlavaSample Sample, string Answer)> _misses = [];
+    readonly Dictionary<(RegionAlphaMode Mode, string Question), (int Correct, int Total)> cells = [];
+    readonly List<(LlavaSample Sample, string Answer)> misses = [];
 
     internal ShapesEvalReport(long firstSeed, int scenes, IReadOnlyList<LlavaSample> samples, IReadOnlyList<string> answers)
     {
@@ -19,44 +19,44 @@ public sealed class ShapesEvalReport
         {
             bool ok = ShapesLlavaEvaluator.Matches(answers[i], samples[i].Answer);
             var key = (samples[i].Mode, samples[i].Question);
-            var (c, t) = _cells.GetValueOrDefault(key);
-            _cells[key] = (c + (ok ? 1 : 0), t + 1);
-            if (!ok && _misses.Count < 20) _misses.Add((samples[i], answers[i]));
+            var (c, t) = cells.GetValueOrDefault(key);
+            cells[key] = (c + (ok ? 1 : 0), t + 1);
+            if (!ok && misses.Count < 20) misses.Add((samples[i], answers[i]));
         }
     }
 
     public long FirstSeed { get; }
     public int Scenes { get; }
-    public int Count => _cells.Values.Sum(c => c.Total);
-    public double Accuracy => Ratio(_cells.Values);
+    public int Count => cells.Values.Sum(c => c.Total);
+    public double Accuracy => Ratio(cells.Values);
 
     /// <summary>Accuracy over one alpha mode (NaN when none was asked).</summary>
-    public double AccuracyOf(RegionAlphaMode mode) => Ratio(_cells.Where(c => c.Key.Mode == mode).Select(c => c.Value));
+    public double AccuracyOf(RegionAlphaMode mode) => Ratio(cells.Where(c => c.Key.Mode == mode).Select(c => c.Value));
 
     /// <summary>Accuracy of one question under one alpha mode (NaN when none was asked).</summary>
-    public double AccuracyOf(RegionAlphaMode mode, string question) => Ratio(_cells.Where(c => c.Key == (mode, question)).Select(c => c.Value));
+    public double AccuracyOf(RegionAlphaMode mode, string question) => Ratio(cells.Where(c => c.Key == (mode, question)).Select(c => c.Value));
 
     /// <summary>Up to 20 wrong answers with their samples, for the log.</summary>
-    public IReadOnlyList<(LlavaSample Sample, string Answer)> Misses => _misses;
+    public IReadOnlyList<(LlavaSample Sample, string Answer)> Misses => misses;
 
     public JsonObject ToJson()
     {
         var byMode = new JsonObject();
-        foreach (var mode in _cells.Keys.Select(k => k.Mode).Distinct().Order())
+        foreach (var mode in cells.Keys.Select(k => k.Mode).Distinct().Order())
         {
             var byQuestion = new JsonObject();
-            foreach (var ((m, q), (c, t)) in _cells.Where(c => c.Key.Mode == mode).OrderBy(c => c.Key.Question, StringComparer.Ordinal))
+            foreach (var ((m, q), (c, t)) in cells.Where(c => c.Key.Mode == mode).OrderBy(c => c.Key.Question, StringComparer.Ordinal))
                 byQuestion[q] = new JsonObject { ["accuracy"] = Round(Ratio([(c, t)])), ["n"] = t };
             byMode[mode.ToString().ToLowerInvariant()] = new JsonObject
             {
-                ["accuracy"] = Round(AccuracyOf(mode)), ["n"] = _cells.Where(c => c.Key.Mode == mode).Sum(c => c.Value.Total),
+                ["accuracy"] = Round(AccuracyOf(mode)), ["n"] = cells.Where(c => c.Key.Mode == mode).Sum(c => c.Value.Total),
                 ["by_question"] = byQuestion,
             };
         }
         return new JsonObject
         {
             ["first_seed"] = FirstSeed, ["scenes"] = Scenes, ["questions"] = Count, ["accuracy"] = Round(Accuracy), ["by_mode"] = byMode,
-            ["misses"] = new JsonArray(_misses.Take(5).Select(m => (JsonNode)$"{m.Sample} | got '{m.Answer}'").ToArray()),
+            ["misses"] = new JsonArray(misses.Take(5).Select(m => (JsonNode)$"{m.Sample} | got '{m.Answer}'").ToArray()),
         };
     }
 

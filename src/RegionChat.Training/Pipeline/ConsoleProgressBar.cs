@@ -10,7 +10,7 @@ namespace RegionChat.Training.Pipeline;
 public sealed class ConsoleProgressBar(TextWriter output, bool interactive)
 {
     const int BarWidth = 24;
-    int _lastLength;
+    int lastLength;
 
     public void Report(ShapesPipelineProgress p)
     {
@@ -23,12 +23,12 @@ public sealed class ConsoleProgressBar(TextWriter output, bool interactive)
         bool last = p.Step >= p.Steps;
         if (interactive)
         {
-            output.Write("\r" + line.PadRight(_lastLength));
-            _lastLength = line.Length;
+            output.Write("\r" + line.PadRight(lastLength));
+            lastLength = line.Length;
             if (last || p.Eval != null)
             {
                 output.WriteLine();
-                _lastLength = 0;
+                lastLength = 0;
             }
         }
         else if (last || p.Step == 1 || p.Step % Math.Max(1, p.Steps / 20) == 0)
@@ -40,10 +40,10 @@ public sealed class ConsoleProgressBar(TextWriter output, bool interactive)
     /// <summary>A message on its own line (ending a redrawn progress line first).</summary>
     public void Message(string text)
     {
-        if (_lastLength > 0)
+        if (lastLength > 0)
         {
             output.WriteLine();
-            _lastLength = 0;
+            lastLength = 0;
         }
         output.WriteLine(text);
         output.Flush();

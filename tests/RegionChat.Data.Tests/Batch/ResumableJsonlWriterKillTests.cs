@@ -17,8 +17,8 @@ public class ResumableJsonlWriterKillTests
     // A kill loses nothing the OS already holds, so fsync is irrelevant here; syncing every 10 appends keeps the test quick.
     const int FsyncEvery = 10;
 
-    readonly ITestOutputHelper _log;
-    public ResumableJsonlWriterKillTests(ITestOutputHelper log) => _log = log;
+    readonly ITestOutputHelper log;
+    public ResumableJsonlWriterKillTests(ITestOutputHelper log) => this.log = log;
 
     [Fact]
     public void Killed_writer_resumes_without_torn_lines_or_duplicate_ids()
@@ -53,7 +53,7 @@ public class ResumableJsonlWriterKillTests
                 File.AppendAllText(path, next[..tail]);
             }
             expectedRepair = tail;
-            _log.WriteLine($"kill {kill + 1}: {opened}; killed after {appendsBeforeKill} more appends, file {bytes.Length} bytes, "
+            log.WriteLine($"kill {kill + 1}: {opened}; killed after {appendsBeforeKill} more appends, file {bytes.Length} bytes, "
                 + (killTore ? $"torn tail {tail} bytes" : $"clean, appended a {tail}-byte torn prefix"));
         }
 
@@ -65,12 +65,12 @@ public class ResumableJsonlWriterKillTests
             Assert.EndsWith("done", output.Trim());
             Assert.StartsWith($"opened: ", output);
             Assert.Contains($"repaired {expectedRepair} bytes", output.Split('\n')[0]);
-            _log.WriteLine("final run: " + output.Split('\n')[0]);
+            log.WriteLine("final run: " + output.Split('\n')[0]);
         }
 
         var ids = ResumableJsonlWriterTests.ReadIdsStrict(path);
         Assert.Equal(Enumerable.Range(0, Count).Select(i => $"item-{i:D5}"), ids.Order());
-        _log.WriteLine($"torn tails left by the kills themselves: {tornTails} of 3");
+        log.WriteLine($"torn tails left by the kills themselves: {tornTails} of 3");
     }
 
     static string ReadLine(Process child) =>

@@ -8,8 +8,8 @@ namespace RegionChat.Llm.Tests.Engine;
 /// <summary>Tiny random llama GGUFs written by the synth, shared by the engine tests of one class.</summary>
 public sealed class TinyModels : IDisposable
 {
-    readonly TempDir _dir = new();
-    readonly Dictionary<string, string> _paths = [];
+    readonly TempDir dir = new();
+    readonly Dictionary<string, string> paths = [];
 
     public const int Width = 64;
     public static LlamaVocabulary Vocab { get; } = LlamaVocabulary.BuiltInEnglish();
@@ -21,13 +21,13 @@ public sealed class TinyModels : IDisposable
     public string Model(ulong seed = 11, string? chatTemplate = null, int width = Width)
     {
         string key = $"{seed}-{chatTemplate?.GetHashCode()}-{width}";
-        lock (_paths)
+        lock (paths)
         {
-            if (_paths.TryGetValue(key, out var p)) return p;
-            p = _dir.File($"tiny-{_paths.Count}.gguf");
+            if (paths.TryGetValue(key, out var p)) return p;
+            p = dir.File($"tiny-{paths.Count}.gguf");
             LlamaGgufSynth.Write(p, Shape(width), Vocab, GgmlType.F32, seed,
                 new LlamaGgufOptions { Name = "tiny", ChatTemplate = chatTemplate });
-            _paths[key] = p;
+            paths[key] = p;
             return p;
         }
     }
@@ -45,7 +45,7 @@ public sealed class TinyModels : IDisposable
             BatchThreads = 1,
         });
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => dir.Dispose();
 }
 
 /// <summary>Collected output of one generation stream.</summary>

@@ -28,9 +28,9 @@ public sealed class LlamaTokenizerMatchesLlamaCppTests : IDisposable
         "déjà vu",
     ];
 
-    readonly TempDir _dir = new();
+    readonly TempDir dir = new();
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => dir.Dispose();
 
     // The built-in English words plus words with multi-byte characters, so merges cross UTF-8 sequences.
     static LlamaVocabulary MakeVocabulary() =>
@@ -38,7 +38,7 @@ public sealed class LlamaTokenizerMatchesLlamaCppTests : IDisposable
 
     string WriteModel(LlamaVocabulary vocabulary)
     {
-        string path = _dir.File("vocab.gguf");
+        string path = dir.File("vocab.gguf");
         var shape = new LlamaShape(EmbeddingLength: 32, Layers: 1, Heads: 2, KvHeads: 2, FeedForward: 32, VocabSize: vocabulary.Count, ContextLength: 64);
         LlamaGgufSynth.Write(path, shape, vocabulary, GgmlType.F32, seed: 1);
         return path;

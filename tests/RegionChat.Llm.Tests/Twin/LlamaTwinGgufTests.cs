@@ -13,9 +13,9 @@ public sealed class LlamaTwinGgufTests : IDisposable
     static readonly LlamaShape Shape = new(EmbeddingLength: 64, Layers: 2, Heads: 4, KvHeads: 2, FeedForward: 96, VocabSize: Vocab.Count,
         ContextLength: 128, RopeFreqBase: 20000f, RmsEps: 3e-6f);
 
-    readonly TempDir _dir = new();
+    readonly TempDir dir = new();
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => dir.Dispose();
 
     [Theory]
     [InlineData(GgmlType.F16, 1e-3)]   // 10-bit mantissa: relative error ≤ 2^-11
@@ -24,7 +24,7 @@ public sealed class LlamaTwinGgufTests : IDisposable
     public void SavedWeightsComeBackWithinTheEncodingsPrecision(GgmlType type, double relativeTolerance)
     {
         using var twin = new LlamaTwin(Shape, seed: 8);
-        string path = _dir.File($"t-{type}.gguf");
+        string path = dir.File($"t-{type}.gguf");
         twin.SaveGguf(path, Vocab, type);
         using var back = LlamaTwin.FromGguf(path);
         Assert.Equal(Shape, back.Shape);
@@ -52,7 +52,7 @@ public sealed class LlamaTwinGgufTests : IDisposable
         var vocab = LlamaVocabulary.BuiltInEnglish();
         var wide = new LlamaShape(EmbeddingLength: 1024, Layers: 1, Heads: 8, KvHeads: 2, FeedForward: 64, VocabSize: vocab.Count, ContextLength: 64);
         using var twin = new LlamaTwin(wide, seed: 9);
-        string path = _dir.File("wide.gguf");
+        string path = dir.File("wide.gguf");
         twin.SaveGguf(path, vocab, GgmlType.F32);
         using var back = LlamaTwin.FromGguf(path);
         var original = twin.named_parameters().ToDictionary(p => p.name, p => p.parameter);
@@ -64,7 +64,7 @@ public sealed class LlamaTwinGgufTests : IDisposable
     public void TensorsLoadIntoTorchShapesWithRowsIntact()
     {
         // ne = [in, out] becomes torch [out, in]; row r of the GGUF data is row r of the torch tensor.
-        string path = _dir.File("synth.gguf");
+        string path = dir.File("synth.gguf");
         LlamaGgufSynth.Write(path, Shape, Vocab, GgmlType.F32, seed: 2);
         using var twin = LlamaTwin.FromGguf(path);
         var ffnDown = twin.named_parameters().Single(p => p.name == "blk.1.ffn_down.weight").parameter;
@@ -79,7 +79,7 @@ public sealed class LlamaTwinGgufTests : IDisposable
     {
         string Write(string name, Action<GgufWriter> tensors, LlamaShape? shape = null)
         {
-            string path = _dir.File(name);
+            string path = dir.File(name);
             var w = LlamaGgufWriter.Create(shape ?? Shape, Vocab, GgmlType.F32);
             tensors(w);
             w.Write(path);
@@ -104,13 +104,13 @@ public sealed class LlamaTwinGgufTests : IDisposable
         var extra = Write("extra.gguf", w => { AllBut(w, ""); w.AddTensor("blk.0.attn_q.bias", [64], GgmlType.F32, new float[64]); });
         Assert.Contains("attn_q.bias", Assert.Throws<GgufFormatException>(() => LlamaTwin.FromGguf(extra)).Message);
 
-        string other = _dir.File("gpt2.gguf");
+        string other = dir.File("gpt2.gguf");
         var g = new GgufWriter();
         g.AddString("general.architecture", "gpt2");
         g.Write(other);
         Assert.Contains("not llama", Assert.Throws<GgufFormatException>(() => LlamaTwin.FromGguf(other)).Message);
 
-        string typed = _dir.File("typed.gguf");
+        string typed = dir.File("typed.gguf");
         var t = new GgufWriter();
         t.AddString("general.architecture", "llama");
         t.AddString("llama.attention.head_count", "four");
@@ -118,7 +118,7 @@ public sealed class LlamaTwinGgufTests : IDisposable
         t.Write(typed);
         Assert.Contains("head_count", Assert.Throws<GgufFormatException>(() => LlamaTwin.FromGguf(typed)).Message);
 
-        Assert.Throws<FileNotFoundException>(() => LlamaTwin.FromGguf(_dir.File("absent.gguf")));
-        Assert.Contains("tokens", Assert.Throws<ArgumentException>(() => new LlamaTwin(Shape).SaveGguf(_dir.File("x.gguf"), LlamaVocabulary.BuiltInEnglish())).Message);
+        Assert.Throws<FileNotFoundException>(() => LlamaTwin.FromGguf(dir.File("absent.gguf")));
+        Assert.Contains("tokens", Assert.Throws<ArgumentException>(() => new LlamaTwin(Shape).SaveGguf(dir.File("x.gguf"), LlamaVocabulary.BuiltInEnglish())).Message);
     }
 }

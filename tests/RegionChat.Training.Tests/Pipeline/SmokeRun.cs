@@ -6,12 +6,12 @@ namespace RegionChat.Training.Tests.Pipeline;
 /// <summary>One CI-sized `train shapes --smoke` run (every stage, tiny models, 8 fixed scenes, one thread), shared by a test class.</summary>
 public sealed class SmokeRun : IDisposable
 {
-    readonly TempDir _dir = new();
+    readonly TempDir dir = new();
 
     public SmokeRun()
     {
         Recipe = ShapesRecipe.Smoke(seed: 1, threads: 1);
-        Pipeline = new ShapesTrainingPipeline(_dir.Path, Recipe);
+        Pipeline = new ShapesTrainingPipeline(dir.Path, Recipe);
         Pipeline.Message += Messages.Add;
         Results = Pipeline.Run(ShapesStage.All);
     }
@@ -22,5 +22,5 @@ public sealed class SmokeRun : IDisposable
     public List<string> Messages { get; } = [];
     public ShapesRunLayout Layout => Pipeline.Layout;
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose() => dir.Dispose();
 }

@@ -24,52 +24,52 @@ internal sealed class JsonlLineReader
 {
     public const int DefaultMaxLineBytes = 16 * 1024 * 1024;
 
-    readonly Stream _stream;
-    readonly int _maxLineBytes;
-    readonly byte[] _chunk = new byte[64 * 1024];
-    int _chunkStart, _chunkEnd;
-    byte[] _line = new byte[4096];
-    long _position;
-    int _lineNumber;
-    bool _eof;
+    readonly Stream stream;
+    readonly int maxLineBytes;
+    readonly byte[] chunk = new byte[64 * 1024];
+    int chunkStart, chunkEnd;
+    byte[] line = new byte[4096];
+    long position;
+    int lineNumber;
+    bool eof;
 
     public JsonlLineReader(Stream stream, long startOffset = 0, int maxLineBytes = DefaultMaxLineBytes)
     {
-        _stream = stream;
-        _position = startOffset;
-        _maxLineBytes = maxLineBytes;
+        this.stream = stream;
+        position = startOffset;
+        this.maxLineBytes = maxLineBytes;
     }
 
     public bool TryRead(out JsonlLine line)
     {
         line = default;
-        if (_eof && _chunkStart == _chunkEnd) return false;
-        long offset = _position;
+        if (eof && chunkStart == chunkEnd) return false;
+        long offset = position;
         long length = 0;
         bool tooLong = false;
         while (true)
         {
-            if (_chunkStart == _chunkEnd)
+            if (chunkStart == chunkEnd)
             {
-                if (_eof || !Refill())
+                if (eof || !Refill())
                 {
                     if (length == 0 && !tooLong) return false;
                     line = Finish(offset, length, terminated: false, tooLong);
                     return true;
                 }
             }
-            var available = _chunk.AsSpan(_chunkStart, _chunkEnd - _chunkStart);
+            var available = chunk.AsSpan(chunkStart, chunkEnd - chunkStart);
             int nl = available.IndexOf((byte)'\n');
             int take = nl < 0 ? available.Length : nl;
-            if (!tooLong && length + take > _maxLineBytes) tooLong = true;
+            if (!tooLong && length + take > maxLineBytes) tooLong = true;
             if (!tooLong) Append(available[..take], (int)length);
             length += take;
-            _chunkStart += take;
-            _position += take;
+            chunkStart += take;
+            position += take;
             if (nl >= 0)
             {
-                _chunkStart++;
-                _position++;
+                chunkStart++;
+                position++;
                 line = Finish(offset, length, terminated: true, tooLong);
                 return true;
             }
@@ -78,26 +78,26 @@ internal sealed class JsonlLineReader
 
     JsonlLine Finish(long offset, long length, bool terminated, bool tooLong)
     {
-        _lineNumber++;
-        var bytes = tooLong ? ReadOnlyMemory<byte>.Empty : new ReadOnlyMemory<byte>(_line, 0, (int)length);
+        lineNumber++;
+        var bytes = tooLong ? ReadOnlyMemory<byte>.Empty : new ReadOnlyMemory<byte>(line, 0, (int)length);
         // An editor may start the file with a UTF-8 BOM; JsonDocument.Parse on bytes does not skip it.
         if (offset == 0 && bytes.Span.StartsWith("\uFEFF"u8)) bytes = bytes[3..];
-        return new JsonlLine(_lineNumber, offset, length, bytes, terminated, tooLong);
+        return new JsonlLine(lineNumber, offset, length, bytes, terminated, tooLong);
     }
 
     void Append(ReadOnlySpan<byte> part, int at)
     {
-        if (at + part.Length > _line.Length)
-            Array.Resize(ref _line, Math.Min(_maxLineBytes, Math.Max(at + part.Length, _line.Length * 2)));
-        part.CopyTo(_line.AsSpan(at));
+        if (at + part.Length > line.Length)
+            Array.Resize(ref line, Math.Min(maxLineBytes, Math.Max(at + part.Length, line.Length * 2)));
+        part.CopyTo(line.AsSpan(at));
     }
 
     bool Refill()
     {
-        int n = _stream.Read(_chunk, 0, _chunk.Length);
-        _chunkStart = 0;
-        _chunkEnd = n;
-        if (n == 0) _eof = true;
+        int n = stream.Read(chunk, 0, chunk.Length);
+        chunkStart = 0;
+        chunkEnd = n;
+        if (n == 0) eof = true;
         return n > 0;
     }
 }

@@ -6,14 +6,14 @@ namespace RegionChat.Data.Shapes.Internal;
 /// </summary>
 internal sealed class ShapesRandom
 {
-    ulong _s0, _s1, _s2, _s3;
+    ulong s0, s1, s2, s3;
 
     ShapesRandom(ref ulong splitMixState)
     {
-        _s0 = SplitMix64(ref splitMixState);
-        _s1 = SplitMix64(ref splitMixState);
-        _s2 = SplitMix64(ref splitMixState);
-        _s3 = SplitMix64(ref splitMixState);
+        s0 = SplitMix64(ref splitMixState);
+        s1 = SplitMix64(ref splitMixState);
+        s2 = SplitMix64(ref splitMixState);
+        s3 = SplitMix64(ref splitMixState);
     }
 
     /// <summary>
@@ -28,7 +28,7 @@ internal sealed class ShapesRandom
         return (layout, noise);
     }
 
-    ShapesRandom(ulong s0, ulong s1, ulong s2, ulong s3) => (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    ShapesRandom(ulong s0, ulong s1, ulong s2, ulong s3) => (this.s0, this.s1, this.s2, this.s3) = (s0, s1, s2, s3);
 
     /// <summary>A generator in a given raw state (to check against the reference xoshiro256** outputs).</summary>
     public static ShapesRandom FromState(ulong s0, ulong s1, ulong s2, ulong s3) => new(s0, s1, s2, s3);
@@ -46,14 +46,14 @@ internal sealed class ShapesRandom
 
     public ulong NextUInt64()
     {
-        ulong result = ulong.RotateLeft(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = ulong.RotateLeft(_s3, 45);
+        ulong result = ulong.RotateLeft(s1 * 5, 7) * 9;
+        ulong t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = ulong.RotateLeft(s3, 45);
         return result;
     }
 

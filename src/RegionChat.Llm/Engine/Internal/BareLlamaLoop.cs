@@ -11,9 +11,9 @@ namespace RegionChat.Llm.Engine.Internal;
 /// </summary>
 internal sealed class BareLlamaLoop : IDisposable
 {
-    readonly LLamaWeights _weights;
-    readonly LLamaContext _context;
-    readonly int _batchSize;
+    readonly LLamaWeights weights;
+    readonly LLamaContext context;
+    readonly int batchSize;
 
     public BareLlamaLoop(LlmEngineOptions o)
     {
@@ -28,12 +28,12 @@ internal sealed class BareLlamaLoop : IDisposable
             GpuLayerCount = o.GpuLayers,
             KVUnified = true,
         };
-        _weights = LLamaWeights.LoadFromFile(p);
-        _context = new LLamaContext(_weights, p);
-        _batchSize = (int)_context.NativeHandle.BatchSize;   // llama.cpp caps n_batch at n_ctx
+        weights = LLamaWeights.LoadFromFile(p);
+        context = new LLamaContext(weights, p);
+        batchSize = (int)context.NativeHandle.BatchSize;   // llama.cpp caps n_batch at n_ctx
     }
 
-    SafeLLamaContextHandle Ctx => _context.NativeHandle;
+    SafeLLamaContextHandle Ctx => context.NativeHandle;
 
     /// <summary>Prefills block i into sequence i, BatchSize rows per decode; returns the time taken.</summary>
     public TimeSpan Prefill(IReadOnlyList<EmbeddingBlock> blocks)
@@ -48,7 +48,7 @@ internal sealed class BareLlamaLoop : IDisposable
                 bool last = r == blocks[s].Count - 1;
                 int at = batch.Add(blocks[s].Row(r), r, (LLamaSeqId)s, last);
                 if (last) lasts.Add(at);
-                if (batch.EmbeddingsCount == _batchSize) Flush();
+                if (batch.EmbeddingsCount == batchSize) Flush();
             }
         Flush();
         var elapsed = clock.Elapsed;
@@ -80,7 +80,7 @@ internal sealed class BareLlamaLoop : IDisposable
                 bool last = k == prompts[s].Length - 1;
                 index[s] = batch.Add(prompts[s][k], k, (LLamaSeqId)s, last);
                 if (last) ending.Add(s);
-                if (batch.TokenCount == _batchSize) Flush();
+                if (batch.TokenCount == batchSize) Flush();
             }
         Flush();
 
@@ -114,7 +114,7 @@ internal sealed class BareLlamaLoop : IDisposable
 
     public void Dispose()
     {
-        _context.Dispose();
-        _weights.Dispose();
+        context.Dispose();
+        weights.Dispose();
     }
 }

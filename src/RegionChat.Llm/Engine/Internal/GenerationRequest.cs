@@ -71,15 +71,15 @@ internal sealed class GenerationRequest : SchedulerCommand
     public int LogitIndex = -1;
     public bool LogitInEmbeddings;
 
-    readonly Stopwatch _queued = Stopwatch.StartNew();
-    double _queueMs, _prefillMs, _decodeMs;
-    int _prefillSteps, _decodeSteps;
+    readonly Stopwatch queued = Stopwatch.StartNew();
+    double queueMs, prefillMs, decodeMs;
+    int prefillSteps, decodeSteps;
 
     /// <summary>The request got its KV room: tell the caller the prompt accounting before any text.</summary>
     public void MarkAdmitted()
     {
-        _queueMs = _queued.Elapsed.TotalMilliseconds;
-        Events.Writer.TryWrite(new PromptAdmitted(CachedTokens + NewPromptTokens, CachedTokens, NewPromptTokens, _queueMs));
+        queueMs = queued.Elapsed.TotalMilliseconds;
+        Events.Writer.TryWrite(new PromptAdmitted(CachedTokens + NewPromptTokens, CachedTokens, NewPromptTokens, queueMs));
     }
 
     public void ResetStep()
@@ -94,8 +94,8 @@ internal sealed class GenerationRequest : SchedulerCommand
 
     public void AddStepTime(double ms)
     {
-        if (StepTokenPositions + StepEmbeddingPositions > 0) { _prefillMs += ms; _prefillSteps++; }
-        else if (StepDecodes) { _decodeMs += ms; _decodeSteps++; }
+        if (StepTokenPositions + StepEmbeddingPositions > 0) { prefillMs += ms; prefillSteps++; }
+        else if (StepDecodes) { decodeMs += ms; decodeSteps++; }
     }
 
     public void Emit(string text)
@@ -107,7 +107,7 @@ internal sealed class GenerationRequest : SchedulerCommand
         reason,
         new GenerationUsage(CachedTokens + NewPromptTokens, CachedTokens, NewPromptTokens, PrefilledTokens, CompletionTokens,
             Core.KvLength),
-        new GenerationTimings(Phase == RequestPhase.Queued ? _queued.Elapsed.TotalMilliseconds : _queueMs,
-            _prefillMs, _decodeMs, _prefillSteps, _decodeSteps),
+        new GenerationTimings(Phase == RequestPhase.Queued ? queued.Elapsed.TotalMilliseconds : queueMs,
+            prefillMs, decodeMs, prefillSteps, decodeSteps),
         Stops.Matched) { RawText = RawText.ToString(), OutputTokens = OutputTokens.ToArray() };
 }

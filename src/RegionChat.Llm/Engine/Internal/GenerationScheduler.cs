@@ -13,34 +13,34 @@ namespace RegionChat.Llm.Engine.Internal;
 /// </summary>
 internal sealed class GenerationScheduler : IDisposable
 {
-    readonly SafeLLamaContextHandle _ctx;
-    readonly SafeLlamaModelHandle _model;
-    readonly SafeLlamaModelHandle.Vocabulary _vocab;
-    readonly int _cells, _batchSize;
-    readonly Queue<SchedulerCommand> _queue = new();
-    readonly List<GenerationRequest> _active = [];       // loop thread only
-    readonly List<LlmSession> _holding = [];             // sessions with a sequence id
-    readonly Stack<int> _freeSeqIds = new();
-    readonly AutoResetEvent _wake = new(false);
-    readonly Thread _thread;
-    readonly LLamaBatch _tokenBatch = new();
-    readonly LLamaBatchEmbeddings _embeddingBatch;
-    byte[] _piece = new byte[64];
-    int _usedCells, _reservedCells;
-    long _clock, _steps, _evictions;
-    bool _stopping;
+    readonly SafeLLamaContextHandle ctx;
+    readonly SafeLlamaModelHandle model;
+    readonly SafeLlamaModelHandle.Vocabulary vocab;
+    readonly int cells, batchSize;
+    readonly Queue<SchedulerCommand> queue = new();
+    readonly List<GenerationRequest> active = [];       // loop thread only
+    readonly List<LlmSession> holding = [];             // sessions with a sequence id
+    readonly Stack<int> freeSeqIds = new();
+    readonly AutoResetEvent wake = new(false);
+    readonly Thread thread;
+    readonly LLamaBatch tokenBatch = new();
+    readonly LLamaBatchEmbeddings embeddingBatch;
+    byte[] piece = new byte[64];
+    int usedCells, reservedCells;
+    long clock, steps, evictions;
+    bool stopping;
 
     public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int batchSize, int maxSequences, int embeddingWidth)
     {
-        _ctx = ctx;
-        _model = ctx.ModelHandle;
-        _vocab = _model.Vocab;
-        _cells = cells;
-        _batchSize = batchSize;
-        _embeddingBatch = new LLamaBatchEmbeddings(embeddingWidth);
-        for (int id = maxSequences - 1; id >= 0; id--) _freeSeqIds.Push(id);
-        _thread = new Thread(Run) { IsBackground = true, Name = "llm-engine" };
-        _thread.Start();
+        this.ctx = ctx;
+        model = ctx.ModelHandle;
+        vocab = model.Vocab;
+        this.cells = cells;
+        this.batchSize = batchSize;
+        embeddingBatch = new LLamaBatchEmbeddings(embeddingWidth);
+        for (int id = maxSequences - 1; id >= 0; id--) freeSeqIds.Push(id);
+        thread = new Thread(Run) { IsBackground = true, Name = "llm-engine" };
+        thread.Start();
     }
 
     /// <summary>Guards the queue, the sessions' state and the cell accounting.</summary>
@@ -57,8 +57,8 @@ internal sealed class GenerationScheduler : IDisposable
         get
         {
             lock (Gate)
-                return new EngineStatistics(Interlocked.Read(ref _steps), Interlocked.Read(ref _evictions), _queue.Count,
-                    _holding.Count, _usedCells, _reservedCells, _cells);
+                return new EngineStatistics(Interlocked.Read(ref steps), Interlocked.Read(ref evictions), queue.Count,
+                    holding.Count, usedCells, reservedCells, cells);
         }
     }
 
@@ -67,7 +67,7 @@ internal sealed class GenerationScheduler : IDisposable
         var core = request.Core;
         lock (Gate)
         {
-            ObjectDisposedException.ThrowIf(_stopping, typeof(LlmEngine));
+            ObjectDisposedException.ThrowIf(stopping, typeof(LlmEngine));
             if (core.CloseRequested || core.State == LlmSessionState.Closed)
                 throw new ObjectDisposedException(request.Session.ToString(), $"{request.Session} is closed");
             if (core.InFlight)
@@ -76,10 +76,10 @@ internal sealed class GenerationScheduler : IDisposable
             if (request.Epoch >= 0 && request.Epoch != core.Epoch)
                 throw new LlmEngineException($"{request.Session} was reset after its prompt was rendered; its history is gone");
             core.InFlight = true;
-            _queue.Enqueue(request);
+            queue.Enqueue(request);
         }
-        request.WakeRegistration = request.Cancel.Register(static w => ((AutoResetEvent)w!).Set(), _wake);
-        _wake.Set();
+        request.WakeRegistration = request.Cancel.Register(static w => ((AutoResetEvent)w!).Set(), wake);
+        wake.Set();
     }
 
     /// <summary>Queues a reset or close. The history version changes at once, so a prompt rendered against the old
@@ -89,7 +89,7 @@ internal sealed class GenerationScheduler : IDisposable
         var core = command.Session.Core;
         lock (Gate)
         {
-            if (_stopping) return;                  // the context and every sequence go away anyway
+            if (stopping) return;                  // the context and every sequence go away anyway
             core.Epoch++;
             if (command.Close) core.CloseRequested = true;
             else if (core.State == LlmSessionState.Evicted)
@@ -97,9 +97,9 @@ internal sealed class GenerationScheduler : IDisposable
                 core.State = LlmSessionState.Fresh;  // an evicted session holds no cells: nothing left to free
                 return;
             }
-            _queue.Enqueue(command);
+            queue.Enqueue(command);
         }
-        _wake.Set();
+        wake.Set();
     }
 
     void Run()
@@ -108,16 +108,16 @@ internal sealed class GenerationScheduler : IDisposable
         {
             lock (Gate)
             {
-                if (_stopping) break;
+                if (stopping) break;
                 AdmitQueued();
             }
-            foreach (var r in _active.Where(r => r.Cancel.IsCancellationRequested).ToList()) Finish(r, FinishReason.Cancelled);
-            if (_active.Count == 0) { _wake.WaitOne(); continue; }
+            foreach (var r in active.Where(r => r.Cancel.IsCancellationRequested).ToList()) Finish(r, FinishReason.Cancelled);
+            if (active.Count == 0) { wake.WaitOne(); continue; }
             try { Step(); }
             catch (Exception e)
             {
                 // A bug or a native failure must not kill the loop: fail what was running, keep serving the rest.
-                foreach (var r in _active.ToList()) Fail(r, e as LlmEngineException ?? new LlmEngineException($"engine step failed: {e.Message}", e));
+                foreach (var r in active.ToList()) Fail(r, e as LlmEngineException ?? new LlmEngineException($"engine step failed: {e.Message}", e));
             }
         }
         FailAllOnShutdown();
@@ -127,12 +127,12 @@ internal sealed class GenerationScheduler : IDisposable
 
     void AdmitQueued()
     {
-        while (_queue.Count > 0)
+        while (queue.Count > 0)
         {
-            var command = _queue.Peek();
-            if (command is SessionCommand sc) { _queue.Dequeue(); Apply(sc); continue; }
+            var command = queue.Peek();
+            if (command is SessionCommand sc) { queue.Dequeue(); Apply(sc); continue; }
             var request = (GenerationRequest)command;
-            if (request.Cancel.IsCancellationRequested) { _queue.Dequeue(); Finish(request, FinishReason.Cancelled); continue; }
+            if (request.Cancel.IsCancellationRequested) { queue.Dequeue(); Finish(request, FinishReason.Cancelled); continue; }
             bool decided;
             try { decided = TryAdmit(request); }
             catch (Exception e)
@@ -142,7 +142,7 @@ internal sealed class GenerationScheduler : IDisposable
                 Fail(request, e as LlmEngineException ?? new LlmEngineException($"admission failed: {e.Message}", e));
             }
             if (!decided) break;                    // waits for running requests to free cells or sequence ids
-            _queue.Dequeue();
+            queue.Dequeue();
         }
     }
 
@@ -158,52 +158,52 @@ internal sealed class GenerationScheduler : IDisposable
         int pending = core.PendingToken.HasValue ? 1 : 0;
         int fresh = pending + request.Items.Sum(i => i.Count);
         int cached = core.KvLength;
-        if (cached + fresh > _cells)
+        if (cached + fresh > cells)
         {
-            Fail(request, new ContextOverflowException(cached + fresh, _cells,
-                $"the prompt needs {cached + fresh} positions ({cached} cached + {fresh} new) but the context holds {_cells}"));
+            Fail(request, new ContextOverflowException(cached + fresh, cells,
+                $"the prompt needs {cached + fresh} positions ({cached} cached + {fresh} new) but the context holds {cells}"));
             return true;
         }
-        int output = request.LogitsOnly ? 0 : Math.Min(request.Sampling.MaxTokens, _cells - cached - fresh);
+        int output = request.LogitsOnly ? 0 : Math.Min(request.Sampling.MaxTokens, cells - cached - fresh);
         int need = fresh + output;
         bool needsSeq = core.SeqId < 0;
 
-        var evictable = _holding.Where(s => s != session && !s.Core.InFlight).OrderBy(s => s.Core.LastUsed).ToList();
-        int free = _cells - _usedCells - _reservedCells;
-        bool seqPossible = !needsSeq || _freeSeqIds.Count > 0 || evictable.Count > 0;
+        var evictable = holding.Where(s => s != session && !s.Core.InFlight).OrderBy(s => s.Core.LastUsed).ToList();
+        int free = cells - usedCells - reservedCells;
+        bool seqPossible = !needsSeq || freeSeqIds.Count > 0 || evictable.Count > 0;
         if (free + evictable.Sum(s => s.Core.KvLength) < need || !seqPossible)
         {
-            if (_active.Count > 0) return false;
+            if (active.Count > 0) return false;
             Fail(request, new ContextOverflowException(need, free, $"the request needs {need} KV cells but only {free} are free"));
             return true;
         }
         foreach (var victim in evictable)
         {
-            if (_cells - _usedCells - _reservedCells >= need && (!needsSeq || _freeSeqIds.Count > 0)) break;
+            if (cells - usedCells - reservedCells >= need && (!needsSeq || freeSeqIds.Count > 0)) break;
             Evict(victim);
         }
 
         if (needsSeq)
         {
-            core.SeqId = _freeSeqIds.Pop();
-            _holding.Add(session);
+            core.SeqId = freeSeqIds.Pop();
+            holding.Add(session);
             core.State = LlmSessionState.Holding;
         }
         if (core.PendingToken is int token) request.Items.Insert(0, new TokenRun([token]));
         core.PendingToken = null;
-        _reservedCells += need;
+        reservedCells += need;
         request.Reservation = need;
         request.CachedTokens = cached;
         request.NewPromptTokens = fresh;
         request.Phase = RequestPhase.Prefilling;
         request.MarkAdmitted();
-        _active.Add(request);
+        active.Add(request);
         return true;
     }
 
     void Apply(SessionCommand command)
     {
-        var running = _active.FirstOrDefault(r => r.Session == command.Session);
+        var running = active.FirstOrDefault(r => r.Session == command.Session);
         if (running != null) Finish(running, FinishReason.Cancelled);
         FreeSequence(command.Session, command.Close ? LlmSessionState.Closed : LlmSessionState.Fresh);
     }
@@ -212,7 +212,7 @@ internal sealed class GenerationScheduler : IDisposable
     {
         FreeSequence(session, LlmSessionState.Evicted);
         session.Core.Epoch++;
-        Interlocked.Increment(ref _evictions);
+        Interlocked.Increment(ref evictions);
         var handler = Evicted;
         if (handler != null) ThreadPool.QueueUserWorkItem(_ => handler(session));
     }
@@ -231,10 +231,10 @@ internal sealed class GenerationScheduler : IDisposable
         var core = session.Core;
         if (core.SeqId >= 0)
         {
-            _ctx.MemorySequenceRemove((LLamaSeqId)core.SeqId, -1, -1);
-            _usedCells -= core.KvLength;
-            _freeSeqIds.Push(core.SeqId);
-            _holding.Remove(session);
+            ctx.MemorySequenceRemove((LLamaSeqId)core.SeqId, -1, -1);
+            usedCells -= core.KvLength;
+            freeSeqIds.Push(core.SeqId);
+            holding.Remove(session);
         }
         core.SeqId = -1;
         core.KvLength = 0;
@@ -246,37 +246,37 @@ internal sealed class GenerationScheduler : IDisposable
 
     /// <summary>Stopwatch ticks spent in loop steps, and of those inside llama_decode: their ratio is the engine's own
     /// overhead, free of machine noise (the benchmark reports it).</summary>
-    internal (long StepTicks, long LlamaTicks) BusyTicks => (Interlocked.Read(ref _stepTicks), Interlocked.Read(ref _llamaTicks));
-    long _stepTicks, _llamaTicks;
+    internal (long StepTicks, long LlamaTicks) BusyTicks => (Interlocked.Read(ref stepTicks), Interlocked.Read(ref llamaTicks));
+    long stepTicks, llamaTicks;
 
     void Step()
     {
         long start = Stopwatch.GetTimestamp();
         try { StepCore(); }
-        finally { Interlocked.Add(ref _stepTicks, Stopwatch.GetTimestamp() - start); }
+        finally { Interlocked.Add(ref stepTicks, Stopwatch.GetTimestamp() - start); }
     }
 
     void StepCore()
     {
-        _tokenBatch.Clear();
-        _embeddingBatch.Clear();
-        int budget = _batchSize;
+        tokenBatch.Clear();
+        embeddingBatch.Clear();
+        int budget = batchSize;
         var overflowed = new List<GenerationRequest>();
 
-        foreach (var r in _active)
+        foreach (var r in active)
         {
             r.ResetStep();
             if (r.Phase != RequestPhase.Decoding) continue;
-            if (r.Core.KvLength >= _cells) { overflowed.Add(r); continue; }
-            r.LogitIndex = _tokenBatch.Add(r.NextToken, r.Core.KvLength, (LLamaSeqId)r.Core.SeqId, true);
+            if (r.Core.KvLength >= cells) { overflowed.Add(r); continue; }
+            r.LogitIndex = tokenBatch.Add(r.NextToken, r.Core.KvLength, (LLamaSeqId)r.Core.SeqId, true);
             r.StepDecodes = true;
             budget--;
         }
         foreach (var r in overflowed)
-            Fail(r, new ContextOverflowException(_cells + 1, _cells,
-                $"the generation reached the end of the context ({_cells} positions) after {r.CompletionTokens} tokens"));
+            Fail(r, new ContextOverflowException(cells + 1, cells,
+                $"the generation reached the end of the context ({cells} positions) after {r.CompletionTokens} tokens"));
 
-        foreach (var r in _active)
+        foreach (var r in active)
         {
             if (budget == 0) break;
             if (r.Phase == RequestPhase.Prefilling) budget -= AddPromptChunk(r, budget);
@@ -284,15 +284,15 @@ internal sealed class GenerationScheduler : IDisposable
 
         var clock = Stopwatch.StartNew();
         var finished = new List<(GenerationRequest, FinishReason)>();
-        var participants = _active.Where(r => r.InStep).ToList();
-        _ = DecodeAndSample(_tokenBatch.TokenCount, () => _ctx.Decode(_tokenBatch), participants, embeddings: false, finished)
-               && DecodeAndSample(_embeddingBatch.EmbeddingsCount, () => _ctx.Decode(_embeddingBatch), participants, embeddings: true, finished);
+        var participants = active.Where(r => r.InStep).ToList();
+        _ = DecodeAndSample(tokenBatch.TokenCount, () => ctx.Decode(tokenBatch), participants, embeddings: false, finished)
+               && DecodeAndSample(embeddingBatch.EmbeddingsCount, () => ctx.Decode(embeddingBatch), participants, embeddings: true, finished);
         double ms = clock.Elapsed.TotalMilliseconds;
         foreach (var r in participants) r.AddStepTime(ms);
         foreach (var (r, reason) in finished) Finish(r, reason);     // no-op for requests a failed decode already ended
 
-        long index = Interlocked.Increment(ref _steps);
-        StepObserver?.Invoke(new SchedulerStep(index, _tokenBatch.TokenCount, _embeddingBatch.EmbeddingsCount,
+        long index = Interlocked.Increment(ref steps);
+        StepObserver?.Invoke(new SchedulerStep(index, tokenBatch.TokenCount, embeddingBatch.EmbeddingsCount,
             participants.Count(r => r.StepDecodes)));
     }
 
@@ -314,8 +314,8 @@ internal sealed class GenerationScheduler : IDisposable
                 bool logits = endsPrompt && i == n - 1;
                 int at = item switch
                 {
-                    TokenRun t => _tokenBatch.Add(t.Tokens[r.ItemOffset + i], pos++, seq, logits),
-                    EmbeddingRun e => _embeddingBatch.Add(e.Block.Row(r.ItemOffset + i), pos++, seq, logits),
+                    TokenRun t => tokenBatch.Add(t.Tokens[r.ItemOffset + i], pos++, seq, logits),
+                    EmbeddingRun e => embeddingBatch.Add(e.Block.Row(r.ItemOffset + i), pos++, seq, logits),
                     _ => throw new InvalidOperationException("unknown prompt item"),
                 };
                 if (logits) { r.LogitIndex = at; r.LogitInEmbeddings = item is EmbeddingRun; }
@@ -333,10 +333,10 @@ internal sealed class GenerationScheduler : IDisposable
     {
         if (count == 0) return true;
         // llama.cpp aborts the process on an oversized batch; the budget rules this out, but never risk it.
-        if (count > _batchSize) throw new InvalidOperationException($"internal error: a batch of {count} exceeds n_batch {_batchSize}");
+        if (count > batchSize) throw new InvalidOperationException($"internal error: a batch of {count} exceeds n_batch {batchSize}");
         long start = Stopwatch.GetTimestamp();
         var result = decode();
-        Interlocked.Add(ref _llamaTicks, Stopwatch.GetTimestamp() - start);
+        Interlocked.Add(ref llamaTicks, Stopwatch.GetTimestamp() - start);
         if (result != DecodeResult.Ok)
         {
             var error = new LlmDecodeException($"llama_decode failed with {result} on a batch of {count} " +
@@ -351,15 +351,15 @@ internal sealed class GenerationScheduler : IDisposable
             lock (Gate)
             {
                 r.Core.KvLength += positions;
-                _usedCells += positions;
+                usedCells += positions;
                 int released = Math.Min(positions, r.Reservation);
                 r.Reservation -= released;
-                _reservedCells -= released;
+                reservedCells -= released;
             }
             if (!r.StepDecodes) r.PrefilledTokens += positions;
             if (r.LogitIndex >= 0 && r.LogitInEmbeddings == embeddings)
             {
-                var reason = OnLogits(r, _ctx.GetLogitsIth(r.LogitIndex));
+                var reason = OnLogits(r, ctx.GetLogitsIth(r.LogitIndex));
                 if (reason is FinishReason f) finished.Add((r, f));
             }
         }
@@ -372,7 +372,7 @@ internal sealed class GenerationScheduler : IDisposable
         if (r.LogitsOnly) { r.Logits = logits.ToArray(); return FinishReason.Stop; }
 
         int token = r.Sampler.Sample(logits);
-        if (!r.Sampling.IgnoreEos && ((LLamaToken)token).IsEndOfGeneration(_vocab)) { r.NextToken = -1; return FinishReason.Stop; }
+        if (!r.Sampling.IgnoreEos && ((LLamaToken)token).IsEndOfGeneration(vocab)) { r.NextToken = -1; return FinishReason.Stop; }
         r.Sampler.Accept(token);
         r.OutputTokens.Add(token);
         r.CompletionTokens++;
@@ -386,13 +386,13 @@ internal sealed class GenerationScheduler : IDisposable
 
     ReadOnlySpan<byte> PieceBytes(int token)
     {
-        int n = (int)_model.TokenToSpan(token, _piece, 0, false);
-        if (n > _piece.Length)
+        int n = (int)model.TokenToSpan(token, piece, 0, false);
+        if (n > piece.Length)
         {
-            _piece = new byte[n];
-            n = (int)_model.TokenToSpan(token, _piece, 0, false);
+            piece = new byte[n];
+            n = (int)model.TokenToSpan(token, piece, 0, false);
         }
-        return _piece.AsSpan(0, n);
+        return piece.AsSpan(0, n);
     }
 
     // ---- endings -------------------------------------------------------------------------------------------------
@@ -412,7 +412,7 @@ internal sealed class GenerationScheduler : IDisposable
                 {
                     // An end-of-generation token was not decoded and is not kept: the template closes the turn itself.
                     r.Core.PendingToken = r.NextToken >= 0 && r.CompletionTokens > 0 ? r.NextToken : null;
-                    r.Core.LastUsed = ++_clock;
+                    r.Core.LastUsed = ++clock;
                 }
                 else DropHistory(r.Session);
             }
@@ -439,26 +439,26 @@ internal sealed class GenerationScheduler : IDisposable
 
     void Release(GenerationRequest r)
     {
-        _reservedCells -= r.Reservation;
+        reservedCells -= r.Reservation;
         r.Reservation = 0;
         r.Core.InFlight = false;
-        _active.Remove(r);
+        active.Remove(r);
     }
 
     void FailAllOnShutdown()
     {
         var error = new ObjectDisposedException(nameof(LlmEngine), "the engine was shut down during this generation");
-        foreach (var r in _active.ToList()) Fail(r, error);
+        foreach (var r in active.ToList()) Fail(r, error);
         lock (Gate)
-            while (_queue.Count > 0)
-                if (_queue.Dequeue() is GenerationRequest r) Fail(r, error);
+            while (queue.Count > 0)
+                if (queue.Dequeue() is GenerationRequest r) Fail(r, error);
     }
 
     public void Dispose()
     {
-        lock (Gate) _stopping = true;
-        _wake.Set();
-        if (Thread.CurrentThread != _thread) _thread.Join();
-        _wake.Dispose();
+        lock (Gate) stopping = true;
+        wake.Set();
+        if (Thread.CurrentThread != thread) thread.Join();
+        wake.Dispose();
     }
 }

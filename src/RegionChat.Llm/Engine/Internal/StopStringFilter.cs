@@ -6,7 +6,7 @@ namespace RegionChat.Llm.Engine.Internal;
 /// </summary>
 internal sealed class StopStringFilter(IReadOnlyList<string> stops)
 {
-    string _held = "";
+    string held = "";
 
     public string? Matched { get; private set; }
 
@@ -14,8 +14,8 @@ internal sealed class StopStringFilter(IReadOnlyList<string> stops)
     public string Push(string text)
     {
         if (Matched != null) return "";
-        string buffer = _held + text;
-        if (stops.Count == 0) { _held = ""; return buffer; }
+        string buffer = held + text;
+        if (stops.Count == 0) { held = ""; return buffer; }
 
         int first = -1;
         foreach (string stop in stops)
@@ -23,21 +23,21 @@ internal sealed class StopStringFilter(IReadOnlyList<string> stops)
             int at = buffer.IndexOf(stop, StringComparison.Ordinal);
             if (at >= 0 && (first < 0 || at < first)) { first = at; Matched = stop; }
         }
-        if (first >= 0) { _held = ""; return buffer[..first]; }
+        if (first >= 0) { held = ""; return buffer[..first]; }
 
         int hold = 0;
         foreach (string stop in stops)
             for (int k = Math.Min(stop.Length - 1, buffer.Length); k > hold; k--)
                 if (buffer.AsSpan(buffer.Length - k).SequenceEqual(stop.AsSpan(0, k))) { hold = k; break; }
-        _held = buffer[(buffer.Length - hold)..];
+        held = buffer[(buffer.Length - hold)..];
         return buffer[..(buffer.Length - hold)];
     }
 
     /// <summary>The held text, once the output has ended without completing a stop string.</summary>
     public string Flush()
     {
-        string text = Matched == null ? _held : "";
-        _held = "";
+        string text = Matched == null ? held : "";
+        held = "";
         return text;
     }
 }

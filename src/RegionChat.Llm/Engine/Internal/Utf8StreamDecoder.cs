@@ -10,26 +10,26 @@ namespace RegionChat.Llm.Engine.Internal;
 internal sealed class Utf8StreamDecoder
 {
     static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
-    byte[] _buffer = new byte[64];
-    int _held;
+    byte[] buffer = new byte[64];
+    int held;
 
     public string Push(ReadOnlySpan<byte> bytes)
     {
-        if (_held + bytes.Length > _buffer.Length) Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _held + bytes.Length));
-        bytes.CopyTo(_buffer.AsSpan(_held));
-        int length = _held + bytes.Length;
-        int complete = CompleteLength(_buffer.AsSpan(0, length));
-        string text = complete == 0 ? "" : Utf8.GetString(_buffer, 0, complete);
-        _held = length - complete;
-        _buffer.AsSpan(complete, _held).CopyTo(_buffer);
+        if (held + bytes.Length > buffer.Length) Array.Resize(ref buffer, Math.Max(buffer.Length * 2, held + bytes.Length));
+        bytes.CopyTo(buffer.AsSpan(held));
+        int length = held + bytes.Length;
+        int complete = CompleteLength(buffer.AsSpan(0, length));
+        string text = complete == 0 ? "" : Utf8.GetString(buffer, 0, complete);
+        held = length - complete;
+        buffer.AsSpan(complete, held).CopyTo(buffer);
         return text;
     }
 
     /// <summary>Whatever is still held, as text (an unfinished character becomes U+FFFD).</summary>
     public string Flush()
     {
-        string text = _held == 0 ? "" : Utf8.GetString(_buffer, 0, _held);
-        _held = 0;
+        string text = held == 0 ? "" : Utf8.GetString(buffer, 0, held);
+        held = 0;
         return text;
     }
 

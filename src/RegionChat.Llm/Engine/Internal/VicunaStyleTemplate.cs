@@ -14,7 +14,7 @@ internal sealed class VicunaStyleTemplate(string name, string system, LlmModelFa
     public const string VicunaSystem = "A chat between a curious user and an artificial intelligence assistant. " +
                                        "The assistant gives helpful, detailed, and polite answers to the user's questions.";
 
-    readonly int _eos = facts.EosToken ?? throw new InvalidDataException(
+    readonly int eos = facts.EosToken ?? throw new InvalidDataException(
         $"template {name} closes answers with EOS (</s>), but {Path.GetFileName(facts.ModelPath)} has no EOS token");
 
     public override string Name => name;
@@ -35,7 +35,7 @@ internal sealed class VicunaStyleTemplate(string name, string system, LlmModelFa
     {
         Validate(newMessages);
         var output = new SegmentBuilder();
-        output.Token(_eos);                                  // the open answer's "</s>"
+        output.Token(eos);                                  // the open answer's "</s>"
         AppendTurns(output, newMessages);
         return output.Build();
     }
@@ -57,7 +57,7 @@ internal sealed class VicunaStyleTemplate(string name, string system, LlmModelFa
             else
             {
                 output.Text("ASSISTANT: " + m.Text);
-                output.Token(_eos);
+                output.Token(eos);
             }
         }
         output.Text("ASSISTANT:");
@@ -67,32 +67,32 @@ internal sealed class VicunaStyleTemplate(string name, string system, LlmModelFa
 /// <summary>Collects segments, merging adjacent text so each text piece is tokenised in one go.</summary>
 internal sealed class SegmentBuilder
 {
-    readonly List<PromptSegment> _segments = [];
-    readonly StringBuilder _text = new();
+    readonly List<PromptSegment> segments = [];
+    readonly StringBuilder text = new();
 
-    public void Text(string text) => _text.Append(text);
+    public void Text(string text) => this.text.Append(text);
 
     public void Token(int id)
     {
         FlushText();
-        _segments.Add(PromptSegment.Tokens(id));
+        segments.Add(PromptSegment.Tokens(id));
     }
 
     public void Embeddings(EmbeddingBlock block)
     {
         FlushText();
-        _segments.Add(PromptSegment.Embeddings(block));
+        segments.Add(PromptSegment.Embeddings(block));
     }
 
     public IReadOnlyList<PromptSegment> Build()
     {
         FlushText();
-        return _segments.ToArray();
+        return segments.ToArray();
     }
 
     void FlushText()
     {
-        if (_text.Length > 0) _segments.Add(PromptSegment.Text(_text.ToString()));
-        _text.Clear();
+        if (text.Length > 0) segments.Add(PromptSegment.Text(text.ToString()));
+        text.Clear();
     }
 }

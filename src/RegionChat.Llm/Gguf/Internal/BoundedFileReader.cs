@@ -10,20 +10,20 @@ namespace RegionChat.Llm.Gguf.Internal;
 /// </summary>
 internal sealed class BoundedFileReader
 {
-    readonly SafeFileHandle _handle;
-    readonly byte[] _buffer = new byte[1 << 16];
-    long _bufferStart;   // file offset of _buffer[0]
-    int _bufferLength;
-    int _bufferPos;
+    readonly SafeFileHandle handle;
+    readonly byte[] buffer = new byte[1 << 16];
+    long bufferStart;   // file offset of _buffer[0]
+    int bufferLength;
+    int bufferPos;
 
     public BoundedFileReader(SafeFileHandle handle, long length)
     {
-        _handle = handle;
+        this.handle = handle;
         Length = length;
     }
 
     public long Length { get; }
-    public long Position => _bufferStart + _bufferPos;
+    public long Position => bufferStart + bufferPos;
     public long Remaining => Length - Position;
 
     /// <summary>What is being read, for error messages ("metadata key 3", "tensor info 'blk.0.attn_q.weight'").</summary>
@@ -41,11 +41,11 @@ internal sealed class BoundedFileReader
             throw Fail($"string length {length} exceeds the {Remaining} bytes left in the file (truncated or corrupt)");
         if (length > int.MaxValue) throw Fail($"string length {length} is too large");
         int n = (int)length;
-        if (n <= _buffer.Length) return Encoding.UTF8.GetString(Take(n));
+        if (n <= buffer.Length) return Encoding.UTF8.GetString(Take(n));
         var bytes = new byte[n];
         for (int done = 0; done < n;)
         {
-            int chunk = Math.Min(_buffer.Length, n - done);
+            int chunk = Math.Min(buffer.Length, n - done);
             Take(chunk).CopyTo(bytes.AsSpan(done));
             done += chunk;
         }
@@ -65,24 +65,24 @@ internal sealed class BoundedFileReader
     ReadOnlySpan<byte> Take(int n)
     {
         if (n > Remaining) throw Fail($"file is truncated: needs {n} more bytes, only {Remaining} left");
-        if (_bufferPos + n > _bufferLength) Refill();
-        var span = _buffer.AsSpan(_bufferPos, n);
-        _bufferPos += n;
+        if (bufferPos + n > bufferLength) Refill();
+        var span = buffer.AsSpan(bufferPos, n);
+        bufferPos += n;
         return span;
     }
 
     void Refill()
     {
         long start = Position;
-        _bufferStart = start;
-        _bufferPos = 0;
-        _bufferLength = 0;
-        int want = (int)Math.Min(_buffer.Length, Length - start);
-        while (_bufferLength < want)
+        bufferStart = start;
+        bufferPos = 0;
+        bufferLength = 0;
+        int want = (int)Math.Min(buffer.Length, Length - start);
+        while (bufferLength < want)
         {
-            int got = RandomAccess.Read(_handle, _buffer.AsSpan(_bufferLength, want - _bufferLength), start + _bufferLength);
+            int got = RandomAccess.Read(handle, buffer.AsSpan(bufferLength, want - bufferLength), start + bufferLength);
             if (got <= 0) throw Fail("file ended early while reading");
-            _bufferLength += got;
+            bufferLength += got;
         }
     }
 }

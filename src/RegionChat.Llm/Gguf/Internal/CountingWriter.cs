@@ -6,27 +6,27 @@ namespace RegionChat.Llm.Gguf.Internal;
 /// <summary>Little-endian primitive writer that knows how many bytes it wrote (for alignment padding).</summary>
 internal sealed class CountingWriter
 {
-    readonly Stream _stream;
-    readonly byte[] _scratch = new byte[8];
-    readonly BufferedStream _buffered;
+    readonly Stream stream;
+    readonly byte[] scratch = new byte[8];
+    readonly BufferedStream buffered;
 
     public CountingWriter(Stream stream)
     {
-        _stream = stream;
-        _buffered = new BufferedStream(stream, 1 << 16);
+        this.stream = stream;
+        buffered = new BufferedStream(stream, 1 << 16);
     }
 
     public long Position { get; private set; }
 
     public void Byte(byte v)
     {
-        _buffered.WriteByte(v);
+        buffered.WriteByte(v);
         Position++;
     }
 
-    public void UInt16(ushort v) { BinaryPrimitives.WriteUInt16LittleEndian(_scratch, v); Bytes(_scratch.AsSpan(0, 2)); }
-    public void UInt32(uint v) { BinaryPrimitives.WriteUInt32LittleEndian(_scratch, v); Bytes(_scratch.AsSpan(0, 4)); }
-    public void UInt64(ulong v) { BinaryPrimitives.WriteUInt64LittleEndian(_scratch, v); Bytes(_scratch.AsSpan(0, 8)); }
+    public void UInt16(ushort v) { BinaryPrimitives.WriteUInt16LittleEndian(scratch, v); Bytes(scratch.AsSpan(0, 2)); }
+    public void UInt32(uint v) { BinaryPrimitives.WriteUInt32LittleEndian(scratch, v); Bytes(scratch.AsSpan(0, 4)); }
+    public void UInt64(ulong v) { BinaryPrimitives.WriteUInt64LittleEndian(scratch, v); Bytes(scratch.AsSpan(0, 8)); }
 
     /// <summary>GGUF string: uint64 byte length, then UTF-8 bytes, no terminator.</summary>
     public void String(string s)
@@ -38,7 +38,7 @@ internal sealed class CountingWriter
 
     public void Bytes(ReadOnlySpan<byte> bytes)
     {
-        _buffered.Write(bytes);
+        buffered.Write(bytes);
         Position += bytes.Length;
     }
 
@@ -50,7 +50,7 @@ internal sealed class CountingWriter
 
     public void Flush()
     {
-        _buffered.Flush();
-        _stream.Flush();
+        buffered.Flush();
+        stream.Flush();
     }
 }

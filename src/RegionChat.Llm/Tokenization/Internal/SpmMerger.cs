@@ -7,13 +7,13 @@ namespace RegionChat.Llm.Tokenization.Internal;
 /// </summary>
 internal sealed class SpmMerger
 {
-    readonly LlamaTokenizer _vocab;
-    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    readonly LlamaTokenizer vocab;
+    readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> lookup;
 
     public SpmMerger(LlamaTokenizer vocab, Dictionary<string, int> tokenToId)
     {
-        _vocab = vocab;
-        _lookup = tokenToId.GetAlternateLookup<ReadOnlySpan<char>>();
+        this.vocab = vocab;
+        lookup = tokenToId.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     struct Symbol
@@ -51,8 +51,8 @@ internal sealed class SpmMerger
             if (left == -1 || right == -1) return;
             var s = symbols[left];
             int size = s.Length + symbols[right].Length;
-            if (!_lookup.TryGetValue(text.AsSpan(s.Start, size), out int id)) return;
-            queue.Enqueue((left, right, size), (_vocab.Score(id), left));
+            if (!lookup.TryGetValue(text.AsSpan(s.Start, size), out int id)) return;
+            queue.Enqueue((left, right, size), (vocab.Score(id), left));
         }
 
         for (int i = 1; i < symbols.Count; i++) TryAddPair(i - 1, i);
@@ -83,11 +83,11 @@ internal sealed class SpmMerger
         for (int i = 0; i != -1; i = symbols[i].Next)
         {
             var piece = text.AsSpan(symbols[i].Start, symbols[i].Length);
-            if (_lookup.TryGetValue(piece, out int id)) output.Add(id);
+            if (lookup.TryGetValue(piece, out int id)) output.Add(id);
             else
             {
                 int n = System.Text.Encoding.UTF8.GetBytes(piece, utf8);
-                for (int j = 0; j < n; j++) output.Add(_vocab.ByteToToken(utf8[j], piece));
+                for (int j = 0; j < n; j++) output.Add(vocab.ByteToToken(utf8[j], piece));
             }
         }
     }

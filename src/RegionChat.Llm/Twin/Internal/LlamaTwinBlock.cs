@@ -11,7 +11,7 @@ namespace RegionChat.Llm.Twin.Internal;
 /// </summary>
 internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
-    readonly LlamaShape _c;
+    readonly LlamaShape c;
 
 #pragma warning disable IDE1006 // GGUF names
     public readonly RmsNorm attn_norm;
@@ -22,7 +22,7 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
 
     public LlamaTwinBlock(LlamaShape c) : base(nameof(LlamaTwinBlock))
     {
-        _c = c;
+        this.c = c;
         long d = c.EmbeddingLength;
         attn_norm = new RmsNorm(d, c.RmsEps);
         attn_q = new LinearWeight(d, d);
@@ -49,7 +49,7 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     Tensor Attention(Tensor x, Tensor cos, Tensor sin)
     {
         long b = x.shape[0], t = x.shape[1];
-        int heads = _c.Heads, kvHeads = _c.KvHeads, dh = _c.HeadDim;
+        int heads = c.Heads, kvHeads = c.KvHeads, dh = c.HeadDim;
         var q = RotaryTable.Apply(attn_q.forward(x).view(b, t, heads, dh), cos, sin);
         var k = RotaryTable.Apply(attn_k.forward(x).view(b, t, kvHeads, dh), cos, sin);
         var v = attn_v.forward(x).view(b, t, kvHeads, dh);

@@ -10,47 +10,47 @@ namespace RegionChat.Llm.Twin.Internal;
 /// </summary>
 internal sealed class RotaryTable
 {
-    readonly int _pairs;
-    readonly float _thetaScale;
-    readonly object _gate = new();
-    float[] _cos = [];
-    float[] _sin = [];
-    int _positions;
+    readonly int pairs;
+    readonly float thetaScale;
+    readonly object gate = new();
+    float[] cos = [];
+    float[] sin = [];
+    int positions;
 
     public RotaryTable(int ropeDims, float freqBase)
     {
-        _pairs = ropeDims / 2;
-        _thetaScale = MathF.Pow(freqBase, -2.0f / ropeDims);
+        pairs = ropeDims / 2;
+        thetaScale = MathF.Pow(freqBase, -2.0f / ropeDims);
     }
 
     /// <summary>Tables [count, n_rot/2] for positions 0..count-1, on the given device and type.</summary>
     public (Tensor Cos, Tensor Sin) For(int count, Device device, ScalarType type)
     {
-        lock (_gate)
+        lock (gate)
         {
-            if (count > _positions) Grow(Math.Max(count, 2 * _positions));
-            long n = (long)count * _pairs;
-            var cos = torch.tensor(_cos.AsSpan(0, (int)n).ToArray(), new long[] { count, _pairs });
-            var sin = torch.tensor(_sin.AsSpan(0, (int)n).ToArray(), new long[] { count, _pairs });
+            if (count > positions) Grow(Math.Max(count, 2 * positions));
+            long n = (long)count * pairs;
+            var cos = torch.tensor(this.cos.AsSpan(0, (int)n).ToArray(), new long[] { count, pairs });
+            var sin = torch.tensor(this.sin.AsSpan(0, (int)n).ToArray(), new long[] { count, pairs });
             return (cos.to(type, device), sin.to(type, device));
         }
     }
 
     void Grow(int positions)
     {
-        var cos = new float[(long)positions * _pairs];
+        var cos = new float[(long)positions * pairs];
         var sin = new float[cos.Length];
         for (int p = 0; p < positions; p++)
         {
             float theta = p;
-            for (int i = 0; i < _pairs; i++)
+            for (int i = 0; i < pairs; i++)
             {
-                cos[p * _pairs + i] = MathF.Cos(theta);
-                sin[p * _pairs + i] = MathF.Sin(theta);
-                theta *= _thetaScale;
+                cos[p * pairs + i] = MathF.Cos(theta);
+                sin[p * pairs + i] = MathF.Sin(theta);
+                theta *= thetaScale;
             }
         }
-        (_cos, _sin, _positions) = (cos, sin, positions);
+        (this.cos, this.sin, this.positions) = (cos, sin, positions);
     }
 
     /// <summary>Rotates adjacent pairs of x [B, T, H, Dh] (llama rotates the whole head); cos/sin are [T, Dh/2].</summary>

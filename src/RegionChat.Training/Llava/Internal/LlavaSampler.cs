@@ -12,7 +12,7 @@ internal sealed class LlavaSampler(long seed, ulong stageSalt, long? scenePool)
 {
     const ulong WholeSalt = 0x3401E, ObjectSalt = 0x0B1EC7, QuestionSalt = 0x9E571, BoxSalt = 0xB0C5;
 
-    readonly SceneStream _data = new(seed, stageSalt, scenePool);
+    readonly SceneStream data = new(seed, stageSalt, scenePool);
 
     /// <summary>
     /// A sample of the index-th row: with probability <paramref name="wholeFraction"/> a whole-image question from
@@ -22,15 +22,15 @@ internal sealed class LlavaSampler(long seed, ulong stageSalt, long? scenePool)
     public LlavaSample Draw(int step, int index, double wholeFraction, double boxFraction,
         IReadOnlyList<string> wholeQuestions, IReadOnlyList<string> regionQuestions)
     {
-        var scene = ShapesGenerator.Generate(_data.SceneSeed(step, index));
-        if (_data.Uniform(step, index, WholeSalt) < wholeFraction)
+        var scene = ShapesGenerator.Generate(data.SceneSeed(step, index));
+        if (data.Uniform(step, index, WholeSalt) < wholeFraction)
         {
-            string q = Pick(wholeQuestions, _data.Uniform(step, index, QuestionSalt));
+            string q = Pick(wholeQuestions, data.Uniform(step, index, QuestionSalt));
             return LlavaSample.Whole(scene, scene.Qa.Single(qa => qa.Question == q));
         }
-        var region = Pick(scene.Objects, _data.Uniform(step, index, ObjectSalt));
-        string question = Pick(regionQuestions, _data.Uniform(step, index, QuestionSalt));
-        var mode = _data.Uniform(step, index, BoxSalt) < boxFraction ? RegionAlphaMode.Box : RegionAlphaMode.Mask;
+        var region = Pick(scene.Objects, data.Uniform(step, index, ObjectSalt));
+        string question = Pick(regionQuestions, data.Uniform(step, index, QuestionSalt));
+        var mode = data.Uniform(step, index, BoxSalt) < boxFraction ? RegionAlphaMode.Box : RegionAlphaMode.Mask;
         return LlavaSample.OfRegion(scene, region, mode, region.Qa.Single(qa => qa.Question == question));
     }
 

@@ -18,9 +18,11 @@ public sealed record RegionChatCoreOptions
     /// <summary>Sequences decoded together in the shared LLM context.</summary>
     public int ParallelSequences { get; init; } = 8;
     /// <summary>LLM context size in tokens, shared by all sequences (KV cache).</summary>
-    public int ContextSize { get; init; } = 8192;
+    public int ContextSize { get; init; } = RegionChatModelOptions.DefaultContextSize;
     /// <summary>LLM batch size (prefill chunk) in tokens.</summary>
     public int BatchSize { get; init; } = 512;
+    /// <summary>LLM layers offloaded to a GPU (llama.cpp). Only the CPU backend ships here: configuration, untested.</summary>
+    public int GpuLayers { get; init; }
     /// <summary>Byte budget of the visual-token cache; 0 turns it off.</summary>
     public long VisualCacheBytes { get; init; } = 256L << 20;
     /// <summary>Byte budget of stored images, LRU.</summary>

@@ -3,8 +3,11 @@ namespace RegionChat.Inference;
 /// <summary>How a model is served: the shared llama.cpp context and the CPU threads.</summary>
 public sealed record RegionChatModelOptions
 {
+    /// <summary>The context size every host uses unless told otherwise (the server, the core, in-process callers).</summary>
+    public const int DefaultContextSize = 8192;
+
     /// <summary>KV cells shared by all sequences.</summary>
-    public int ContextSize { get; init; } = 4096;
+    public int ContextSize { get; init; } = DefaultContextSize;
     /// <summary>Prefill chunk in tokens.</summary>
     public int BatchSize { get; init; } = 512;
     /// <summary>Sequences decoded together.</summary>

@@ -17,7 +17,9 @@ public static class RegionChatServer
     public static void AddServices(WebApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(ServerOptions.Section);
-        builder.Services.Configure<ServerOptions>(section);
+        // Bad settings stop the server at start with the setting's name, not at the first request.
+        builder.Services.AddOptions<ServerOptions>().Bind(section).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
         var options = section.Get<ServerOptions>() ?? new ServerOptions();
 
         builder.Services.AddSingleton(ServerListeners.Configure(builder, options));
@@ -56,7 +58,7 @@ public static class RegionChatServer
     static RegionChatCoreOptions CoreOptions(ServerOptions o, string contentRoot) => new()
     {
         ModelsPath = o.ModelsPath, ContentRoot = contentRoot, DefaultModel = o.DefaultModel, Threads = o.Threads,
-        QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize,
+        QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize, GpuLayers = o.GpuLayers,
         VisualCacheBytes = o.VisualCacheBytes, ImageStoreBytes = o.ImageStoreBytes, MaxImageBytes = o.MaxImageBytes,
         MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, DefaultMaxTokens = o.DefaultMaxTokens,
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds,

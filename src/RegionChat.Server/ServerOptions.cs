@@ -31,9 +31,12 @@ public sealed class ServerOptions
     /// <summary>Sequences decoded together in the shared LLM context.</summary>
     public int ParallelSequences { get; set; } = 8;
     /// <summary>LLM context size in tokens, shared by all sequences (KV cache).</summary>
-    public int ContextSize { get; set; } = 8192;
+    public int ContextSize { get; set; } = Inference.RegionChatModelOptions.DefaultContextSize;
     /// <summary>LLM batch size (prefill chunk) in tokens.</summary>
     public int BatchSize { get; set; } = 512;
+    /// <summary>LLM layers offloaded to a GPU. Only llama.cpp's CPU backend ships with RegionChat: anything but 0 needs a
+    /// CUDA build (LLamaSharp.Backend.Cuda12) and is untested.</summary>
+    public int GpuLayers { get; set; }
     /// <summary>Byte budget of the visual-token cache (image id, region, model) → projected tokens.</summary>
     public long VisualCacheBytes { get; set; } = 256L << 20;
     /// <summary>Byte budget of stored images (PutImage / UploadImage / inline images), LRU.</summary>

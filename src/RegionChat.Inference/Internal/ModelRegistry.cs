@@ -77,6 +77,7 @@ internal sealed class ModelRegistry : IDisposable
             ContextSize = options.ContextSize,
             BatchSize = options.BatchSize,
             MaxSequences = options.ParallelSequences,
+            GpuLayers = options.GpuLayers,
             Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
         });
         log.LogInformation("loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx})",

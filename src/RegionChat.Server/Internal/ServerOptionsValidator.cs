@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Options;
+
+namespace RegionChat.Server.Internal;
+
+/// <summary>Checks the "RegionChat" section when the host starts; each failure names the setting as it is configured.</summary>
+internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ServerOptions o)
+    {
+        var failures = new List<string>();
+        void Range(string setting, double value, double min, double max)
+        {
+            if (!(value >= min && value <= max)) failures.Add($"{ServerOptions.Section}:{setting} must be in [{min}, {max}], got {value}");
+        }
+        Range(nameof(o.Threads), o.Threads, 0, 1024);
+        Range(nameof(o.QueueSize), o.QueueSize, 1, 1_000_000);
+        // llama.cpp serves at most 256 sequences, each needs a batch slot and a context cell.
+        Range(nameof(o.ParallelSequences), o.ParallelSequences, 1, Math.Min(256, Math.Min(o.BatchSize, o.ContextSize)));
+        Range(nameof(o.ContextSize), o.ContextSize, 256, 1 << 20);
+        Range(nameof(o.BatchSize), o.BatchSize, 1, 1 << 16);
+        Range(nameof(o.GpuLayers), o.GpuLayers, 0, 100_000);
+        Range(nameof(o.VisualCacheBytes), o.VisualCacheBytes, 0, long.MaxValue);
+        Range(nameof(o.ImageStoreBytes), o.ImageStoreBytes, 1, long.MaxValue);
+        Range(nameof(o.MaxImageBytes), o.MaxImageBytes, 1, long.MaxValue);
+        Range(nameof(o.MaxImagePixels), o.MaxImagePixels, 1, long.MaxValue);
+        Range(nameof(o.MaxReceiveMessageBytes), o.MaxReceiveMessageBytes, 1, int.MaxValue);
+        Range(nameof(o.MaxPromptBytes), o.MaxPromptBytes, 1, int.MaxValue);
+        Range(nameof(o.MaxTokensLimit), o.MaxTokensLimit, 1, 1 << 20);
+        Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);
+        Range(nameof(o.SessionIdleSeconds), o.SessionIdleSeconds, 1, 365 * 86400.0);
+        if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Options;
+using RegionChat.Server.TestHost;
+
+namespace RegionChat.Server.Tests;
+
+public class ServerOptionsTests
+{
+    [Theory]
+    [InlineData("ParallelSequences", "0")]
+    [InlineData("ContextSize", "100")]
+    [InlineData("DefaultMaxTokens", "5000")]
+    [InlineData("GpuLayers", "-1")]
+    [InlineData("SessionIdleSeconds", "0")]
+    public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
+    {
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));
+        Assert.Contains("RegionChat:" + setting, e.Message);
+        Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public async Task GoodSettingsStart()
+    {
+        await using var host = await ServerHost.StartAsync(("ContextSize", "512"), ("ParallelSequences", "4"), ("GpuLayers", "0"));
+        Assert.Equal(512, host.Core.Options.ContextSize);
+    }
+}

@@ -47,24 +47,9 @@ public static class BatchInputReader
 
     static BatchInputItem ParseLine(in JsonlLine line, string where, string baseFolder)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(line.Bytes);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{where}: not valid JSON ({e.Message})", e);
-        }
-        using (doc)
+        using (var doc = JsonlIds.ParseRecord(line.Bytes, where, out string id))
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
-
-            if (!root.TryGetProperty("id", out var idElement))
-                throw new InvalidDataException($"{where}: missing \"id\"");
-            string id = JsonlIds.FromElement(idElement)
-                ?? throw new InvalidDataException($"{where}: \"id\" must be a non-empty string or an integer");
 
             if (!root.TryGetProperty("image", out var image) || image.ValueKind != JsonValueKind.String
                 || string.IsNullOrWhiteSpace(image.GetString()))

@@ -83,23 +83,9 @@ public static class CaptionFiles
             if (line.IsBlank) continue;
             string where = $"{full} line {line.Number}";
             if (line.TooLong) throw new InvalidDataException($"{where}: longer than {JsonlLineReader.DefaultMaxLineBytes} bytes");
-            JsonDocument doc;
-            try
-            {
-                doc = JsonDocument.Parse(line.Bytes);
-            }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"{where}: not valid JSON ({e.Message})", e);
-            }
-            using (doc)
+            using (var doc = JsonlIds.ParseRecord(line.Bytes, where, out string id))
             {
                 var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
-                if (!root.TryGetProperty("id", out var idElement))
-                    throw new InvalidDataException($"{where}: missing \"id\"");
-                string id = JsonlIds.FromElement(idElement)
-                    ?? throw new InvalidDataException($"{where}: \"id\" must be a non-empty string or an integer");
                 if (firstLine.TryGetValue(id, out int first))
                     throw new InvalidDataException($"{where}: id {JsonlIds.Quote(id)} already used on line {first}");
                 firstLine.Add(id, line.Number);

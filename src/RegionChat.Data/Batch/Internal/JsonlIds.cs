@@ -27,6 +27,36 @@ internal static class JsonlIds
         return null;
     }
 
+    /// <summary>Parses one JSONL line that must be an object with an "id"; errors name <paramref name="where"/>. The
+    /// caller disposes the document.</summary>
+    public static JsonDocument ParseRecord(ReadOnlyMemory<byte> line, string where, out string id)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(line);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{where}: not valid JSON ({e.Message})", e);
+        }
+        try
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
+            if (!root.TryGetProperty("id", out var idElement))
+                throw new InvalidDataException($"{where}: missing \"id\"");
+            id = FromElement(idElement)
+                ?? throw new InvalidDataException($"{where}: \"id\" must be a non-empty string or an integer");
+            return doc;
+        }
+        catch
+        {
+            doc.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A short printable form of an id for error messages.</summary>
     public static string Quote(string id) => JsonSerializer.Serialize(id.Length <= 80 ? id : id[..80] + "…");
 }

@@ -93,8 +93,8 @@ internal sealed class ModelFileServer : IAsyncDisposable
             var page = Encoding.UTF8.GetBytes("<!DOCTYPE html>\n<html><body><h1>Access denied</h1></body></html>\n");
             response.ContentType = file.Fault.HasFlag(FileFault.HtmlPage) ? "text/html; charset=utf-8" : "application/octet-stream";
             response.ContentLength = page.Length;
-            await response.Body.WriteAsync(page);
             requests.Enqueue(new Request(path, range, 200, page.Length));
+            await response.Body.WriteAsync(page);
             return;
         }
 
@@ -131,8 +131,10 @@ internal sealed class ModelFileServer : IAsyncDisposable
             file.Cut |= cut;
         }
         long end = cut ? Math.Min(file.CutAfter, data.Length) : data.Length;
-        await response.Body.WriteAsync(data.AsMemory((int)from, (int)(end - from)));
+        // Logged before the body goes out: the client can finish reading (and the test look at the log) before this
+        // handler resumes after the write.
         requests.Enqueue(new Request(path, range, response.StatusCode, end - from));
+        await response.Body.WriteAsync(data.AsMemory((int)from, (int)(end - from)));
         if (cut && file.Fault.HasFlag(FileFault.StallOnce))
         {
             await response.Body.FlushAsync();

@@ -24,10 +24,11 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
             // A stream whose client left or whose deadline passed ends quietly; count it by what happened to the call.
             if (context.CancellationToken.IsCancellationRequested) code = CancelledCode(context);
         }
-        catch (Exception e) when (e is not (RpcException or RegionChatCoreException) && context.CancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not (RpcException or RegionChatCoreException) && (context.CancellationToken.IsCancellationRequested || NearDeadline(context)))
         {
             // The client left or the deadline passed: whatever failed after that (a write to the finished call, a
-            // cancelled wait) is the cancellation itself, not a server error.
+            // cancelled wait) is the cancellation itself, not a server error. At the deadline the failure can come
+            // before grpc-dotnet has cancelled the call's token, so the deadline is checked too.
             code = CancelledCode(context);
             log.LogInformation("{Method} ended by {Code}: {Error}", method, code, e.Message);
             throw new RpcException(new Status(code, code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
@@ -78,9 +79,10 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
     // (receipt time + grpc-timeout) is still a transit time away: a cancel that close to the deadline is the deadline.
     static readonly TimeSpan DeadlineSlack = TimeSpan.FromMilliseconds(500);
 
-    static StatusCode CancelledCode(ServerCallContext context) =>
-        context.Deadline != DateTime.MaxValue && context.Deadline - DateTime.UtcNow <= DeadlineSlack
-            ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
+    static bool NearDeadline(ServerCallContext context) =>
+        context.Deadline != DateTime.MaxValue && context.Deadline - DateTime.UtcNow <= DeadlineSlack;
+
+    static StatusCode CancelledCode(ServerCallContext context) => NearDeadline(context) ? StatusCode.DeadlineExceeded : StatusCode.Cancelled;
 
     static RpcException ToRpcException(Exception e, string requestId) => e switch
     {

@@ -1,4 +1,6 @@
 using Google.Protobuf;
+using RegionChat.Client.Internal;
+using RegionChat.Data.Regions;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Client;
@@ -42,6 +44,11 @@ public abstract record ImageRegion
 
     /// <summary>The union of several regions.</summary>
     public static ImageRegion Union(params IEnumerable<ImageRegion> parts) => new RegionUnion([.. parts]);
+
+    /// <summary>The region a <see cref="RegionDescription"/> (the JSON region grammar of RegionChat.Data, as the CLI and
+    /// batch files write it) stands for; a mask file is read now. Throws <see cref="ArgumentException"/> for what the
+    /// factories refuse (a box with x1 &lt;= x0, a polygon of two points, an unreadable mask file, …).</summary>
+    public static ImageRegion From(RegionDescription description) => DescribedRegions.ToImageRegion(description);
 
     /// <summary>A proto region built elsewhere, sent as it is (the server validates it).</summary>
     public static ImageRegion FromProto(PbV1.Region region) => new RegionProto(region ?? throw new ArgumentNullException(nameof(region)));

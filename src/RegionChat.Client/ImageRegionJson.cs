@@ -24,12 +24,12 @@ public static class ImageRegionJson
     public static ImageRegion Parse(string json, string? baseDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(json);
-        return From(Describe(() => RegionDescription.Parse(json, baseDirectory)));
+        return ImageRegion.From(Describe(() => RegionDescription.Parse(json, baseDirectory)));
     }
 
     /// <summary>As <see cref="Parse(string, string?)"/>, for a parsed JSON element.</summary>
     public static ImageRegion Parse(JsonElement element, string? baseDirectory = null) =>
-        From(Describe(() => RegionDescription.Parse(element, baseDirectory)));
+        ImageRegion.From(Describe(() => RegionDescription.Parse(element, baseDirectory)));
 
     static RegionDescription Describe(Func<RegionDescription> parse)
     {
@@ -50,42 +50,5 @@ public static class ImageRegionJson
         int end = field.IndexOf(']') + 1;
         string rest = field[end..].TrimStart('.');
         return $"region{field[..end]}: {(rest.Length > 0 ? rest + ": " : "")}{description}";
-    }
-
-    static ImageRegion From(RegionDescription description)
-    {
-        if (description is not RegionDescription.Union union) return FromPart(description);
-        var parts = new List<ImageRegion>();
-        foreach (var part in union.Parts)
-        {
-            try { parts.Add(FromPart(part)); }
-            catch (ArgumentException e) { throw new ArgumentException($"region[{parts.Count}]: {e.Message}", e); }
-        }
-        return ImageRegion.Union(parts);
-    }
-
-    static ImageRegion FromPart(RegionDescription description) => description switch
-    {
-        RegionDescription.Box b => new RegionBox((float)b.X0, (float)b.Y0, (float)b.X1, (float)b.Y1, b.Normalized),
-        RegionDescription.Polygon p => new RegionPolygon(Points(p.Points), p.NonZeroFill),
-        RegionDescription.Scribble s => new RegionScribble(Points(s.Points), (float)s.Width),
-        RegionDescription.Rle { Compressed: { } compressed } r => new RegionRle(r.Height, r.Width, compressed, null),
-        RegionDescription.Rle r => new RegionRle(r.Height, r.Width, null, r.Counts!.Select(c => c <= uint.MaxValue ? (uint)c
-            : throw new ArgumentException($"rle.counts: must be non-negative integers below 2^32, got {c}")).ToArray()),
-        RegionDescription.MaskFile m => new RegionMask(ReadMask(m.Path)),
-        RegionDescription.MaskBytes m => new RegionMask(m.Image),
-        RegionDescription.Whole => ImageRegion.Whole,
-        _ => throw new ArgumentException($"region: {description.GetType().Name} cannot be sent"),
-    };
-
-    static List<(float X, float Y)> Points(IReadOnlyList<(double X, double Y)> points) => points.Select(p => ((float)p.X, (float)p.Y)).ToList();
-
-    static byte[] ReadMask(string path)
-    {
-        try { return File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new ArgumentException($"mask: cannot read '{path}': {e.Message}", e);
-        }
     }
 }

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using RegionChat.Data.Regions;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Client.Tests;
@@ -51,6 +52,31 @@ public class ImageRegionTests
             Assert.Equal(ImageRegion.Mask(png), ImageRegionJson.Parse("""{"mask": "m.png"}""", dir));
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void ADescriptionBecomesTheRegionItDescribes()
+    {
+        Assert.Equal(ImageRegion.NormalizedBox(0, 0, 0.5f, 0.5f), ImageRegion.From(new RegionDescription.Box(0, 0, 0.5, 0.5, Normalized: true)));
+        Assert.Equal(ImageRegion.Polygon([(0, 0), (10, 0), (5, 8)], true),
+            ImageRegion.From(new RegionDescription.Polygon([(0, 0), (10, 0), (5, 8)], NonZeroFill: true)));
+        Assert.Equal(ImageRegion.Rle(4, 5, [3u, 4u, 13u]), ImageRegion.From(new RegionDescription.Rle(4, 5, null, [3, 4, 13])));
+        Assert.Equal(ImageRegion.Union(ImageRegion.Scribble([(1, 1), (9, 9)], 3), ImageRegion.Whole),
+            ImageRegion.From(new RegionDescription.Union([new RegionDescription.Scribble([(1, 1), (9, 9)], 3), RegionDescription.Whole.Instance])));
+        // A mask file goes as its bytes, unchanged: the server decodes exactly what the file holds.
+        string path = Path.Combine(Path.GetTempPath(), "regionchat-client-" + Guid.NewGuid().ToString("N") + ".png");
+        byte[] png = [9, 8, 7];
+        File.WriteAllBytes(path, png);
+        try
+        {
+            Assert.Equal(ByteString.CopyFrom(png), ImageRegion.From(new RegionDescription.MaskFile(path)).ToProto().MaskPng);
+        }
+        finally { File.Delete(path); }
+        // What the factories refuse is refused here too, a union's part named by its index.
+        Assert.Contains("x1 > x0", Assert.Throws<ArgumentException>(() => ImageRegion.From(new RegionDescription.Box(5, 5, 1, 1))).Message);
+        var e = Assert.Throws<ArgumentException>(() => ImageRegion.From(new RegionDescription.Union(
+            [RegionDescription.Whole.Instance, new RegionDescription.MaskFile(path + ".absent")])));
+        Assert.StartsWith("region[1]: mask: cannot read", e.Message);
     }
 
     [Theory]

@@ -6,12 +6,28 @@ namespace RegionChat.CaptionBatch.Internal;
 /// <summary>An item's region, parsed when the item is about to run (mask files are read then, not all up front).</summary>
 internal static class ItemRegions
 {
-    /// <summary>The region, or the error record's text for a region that cannot be used.</summary>
+    /// <summary>The region, drawable in-process, or the error record's text for a region that cannot be used.</summary>
     public static (Region? Region, string? Error) Parse(WorkItem item, string inputFolder)
     {
         try
         {
-            return (RegionJson.Parse(item.Input.Region, inputFolder), null);
+            return (Region.From(RegionDescription.Parse(item.Input.Region, inputFolder)), null);
+        }
+        catch (InvalidRegionException e)
+        {
+            return (null, "region: " + e.Message);
+        }
+    }
+
+    /// <summary>The region as described (checked as it will be drawn, so a server is sent only regions that parse), or
+    /// the error record's text.</summary>
+    public static (RegionDescription? Description, string? Error) Describe(WorkItem item, string inputFolder)
+    {
+        try
+        {
+            var description = RegionDescription.Parse(item.Input.Region, inputFolder);
+            _ = Region.From(description);
+            return (description, null);
         }
         catch (InvalidRegionException e)
         {

@@ -216,12 +216,12 @@ internal sealed class ServerLane : IDisposable
     async Task<(PbV1.CaptionRequest? Request, string? Error)> PrepareAsync(InFlight entry, CancellationToken ct)
     {
         var item = entry.Item;
-        var (region, regionError) = ItemRegions.Parse(item, job.InputFolder);
+        var (region, regionError) = ItemRegions.Describe(item, job.InputFolder);
         if (region == null) return (null, regionError);
         PbV1.Region protoRegion;
         try
         {
-            protoRegion = ProtoRegionMapper.ToProto(region);
+            protoRegion = ImageRegion.From(region).ToProto();
         }
         catch (ArgumentException e)
         {

@@ -58,7 +58,7 @@ internal static class CaptionCommand
                 error.WriteLine(string.Create(c, $"loaded {model.Id} in {clock.Elapsed.TotalMilliseconds:F0} ms ({model.VisualTokens} visual tokens, LLM width {model.EmbeddingLength})"));
 
                 var image = new TurnImage(ImageInput.FromBytes(File.ReadAllBytes(imagePath)),
-                    region == null ? RegionSource.WholeImage : RegionSource.Of(region));
+                    region == null ? RegionSource.WholeImage : RegionSource.Of(Region.From(region)));
                 var turn = new TurnRequest
                 {
                     Messages = [TurnMessage.User(parse.GetValue(question) ?? "", image)],

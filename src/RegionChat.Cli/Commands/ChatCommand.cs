@@ -1,9 +1,7 @@
 using System.CommandLine;
-using RegionChat.CaptionBatch;
 using RegionChat.Client;
 using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
-using RegionChat.Vision.Regions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -39,7 +37,7 @@ internal static class ChatCommand
             var error = parse.InvocationConfiguration.Error;
             RegionChatClient client;
             ChatConversation conversation;
-            Region? region;
+            RegionDescription? region;
             string? imagePath = parse.GetValue(regionArgs.Image)?.FullName;
             try
             {
@@ -63,7 +61,7 @@ internal static class ChatCommand
                     try
                     {
                         var image = imagePath == null ? null : await ServerArguments.ImageInputAsync(client, imagePath, ct).ConfigureAwait(false);
-                        await conversation.SendAsync(text, image, region == null ? null : ProtoRegionMapper.ToProto(region), ct).ConfigureAwait(false);
+                        await conversation.SendAsync(text, image, region == null ? null : ImageRegion.From(region), ct).ConfigureAwait(false);
                         return 0;
                     }
                     catch (RegionChatException e)

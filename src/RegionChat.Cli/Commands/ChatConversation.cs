@@ -27,13 +27,13 @@ internal sealed class ChatConversation(RegionChatClient client, ChatTurnSettings
     public string SessionId { get; set; } = "";
 
     /// <summary>Runs one turn; throws <see cref="RegionChatException"/> when the call fails.</summary>
-    public async Task<PbV1.ChatFinished> SendAsync(string text, PbV1.ImageInput? image, PbV1.Region? region, CancellationToken ct)
+    public async Task<PbV1.ChatFinished> SendAsync(string text, PbV1.ImageInput? image, ImageRegion? region, CancellationToken ct)
     {
         var request = new PbV1.ChatRequest
         {
             Model = settings.Model,
             SessionId = SessionId,
-            Message = new PbV1.UserMessage { Text = text, Image = image, Region = region },
+            Message = new PbV1.UserMessage { Text = text, Image = image, Region = region?.ToProto() },
             Sampling = settings.Sampling(),
             MaxTokens = settings.MaxTokens,
             SystemPrompt = SessionId.Length == 0 ? settings.SystemPrompt : "",

@@ -1,9 +1,7 @@
 using Grpc.Core;
-using RegionChat.CaptionBatch;
 using RegionChat.Client;
 using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
-using RegionChat.Vision.Regions;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
@@ -21,9 +19,9 @@ internal sealed class InteractiveChat(ChatConversation conversation, RegionChatC
                         "/rle FILE.json · /region JSON · /whole · /new (new session) · /session · /quit";
 
     string? pendingImage, lastImage;
-    Region? pendingRegion;
+    RegionDescription? pendingRegion;
 
-    public async Task<int> RunAsync(string? imagePath, Region? region, CancellationToken ct)
+    public async Task<int> RunAsync(string? imagePath, RegionDescription? region, CancellationToken ct)
     {
         pendingImage = imagePath;
         pendingRegion = region;
@@ -52,7 +50,7 @@ internal sealed class InteractiveChat(ChatConversation conversation, RegionChatC
         try
         {
             PbV1.ImageInput? image = pendingImage == null ? null : await ServerArguments.ImageInputAsync(client, pendingImage, ct).ConfigureAwait(false);
-            await conversation.SendAsync(text, image, pendingRegion == null ? null : ProtoRegionMapper.ToProto(pendingRegion), ct).ConfigureAwait(false);
+            await conversation.SendAsync(text, image, pendingRegion == null ? null : ImageRegion.From(pendingRegion), ct).ConfigureAwait(false);
             if (pendingImage != null) lastImage = pendingImage;
             pendingImage = null;
             pendingRegion = null;
@@ -107,7 +105,7 @@ internal sealed class InteractiveChat(ChatConversation conversation, RegionChatC
                     error.WriteLine($"image {arg} goes with the next question");
                     return false;
                 case "/whole":
-                    pendingRegion = WholeImageRegion.Instance;
+                    pendingRegion = RegionDescription.Whole.Instance;
                     error.WriteLine("the whole image goes with the next question");
                     return false;
                 case "/box" or "/mask" or "/polygon" or "/scribble" or "/rle" or "/region":

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using RegionChat.CaptionBatch;
 using RegionChat.Data.Regions;
 using RegionChat.Vision.Regions;
 
@@ -10,8 +9,9 @@ namespace RegionChat.Cli.Commands;
 /// <summary>
 /// The image and region options shared by the client verbs (`chat`, `caption`): `--image FILE` and at most one of
 /// `--mask FILE | --box x0,y0,x1,y1 | --polygon x,y,… | --scribble "x,y,…;width" | --rle FILE.json | --region JSON`.
-/// Every form is parsed into a vision <see cref="Region"/> (used as is in-process, mapped by <see cref="ProtoRegionMapper"/>
-/// for gRPC), so both paths see the same region.
+/// Every form is parsed into a <see cref="RegionDescription"/> (the one region grammar) and checked by drawing it
+/// (<see cref="Region.From"/>), so a malformed region fails before any call. In-process paths draw it with
+/// <see cref="Region.From"/>, server paths send <c>ImageRegion.From</c> of it: both see the same region.
 /// </summary>
 internal sealed class RegionArguments
 {
@@ -33,7 +33,7 @@ internal sealed class RegionArguments
 
     /// <summary>The region the options give (null = none given: the whole image). Throws <see cref="ArgumentException"/>
     /// or <see cref="InvalidRegionException"/> with a clear message.</summary>
-    public Region? ParseRegion(ParseResult parse)
+    public RegionDescription? ParseRegion(ParseResult parse)
     {
         var given = new List<(string Kind, string Value)>();
         if (parse.GetValue(Mask) is { } m) given.Add(("mask", m.FullName));
@@ -53,48 +53,63 @@ internal sealed class RegionArguments
     }
 
     /// <summary>One region from its kind (mask, box, polygon, scribble, rle, region, whole) and text, as the options and
-    /// the interactive chat's /commands write it.</summary>
-    public static Region Parse(string kind, string value, bool normalized = false)
+    /// the interactive chat's /commands write it; checked as it will be drawn.</summary>
+    public static RegionDescription Parse(string kind, string value, bool normalized = false)
+    {
+        var description = Describe(kind, value, normalized);
+        _ = Region.From(description);
+        return description;
+    }
+
+    static RegionDescription Describe(string kind, string value, bool normalized)
     {
         switch (kind)
         {
             case "mask":
                 RequireFile(value, "--mask");
-                return MaskRegion.Load(value);
+                return new RegionDescription.MaskFile(value);
             case "box":
             {
                 var v = Numbers(value, "--box");
                 if (v.Length != 4) throw new ArgumentException($"--box needs 4 numbers x0,y0,x1,y1, got {v.Length} in \"{value}\"");
-                return new BoxRegion(v[0], v[1], v[2], v[3], normalized);
+                return new RegionDescription.Box(v[0], v[1], v[2], v[3], normalized);
             }
             case "polygon":
-                return new PolygonRegion(RegionPoint.FromFlat(Numbers(value, "--polygon"), "polygon"));
+                return new RegionDescription.Polygon(Pairs(Numbers(value, "--polygon"), "polygon"));
             case "scribble":
             {
                 int semi = value.LastIndexOf(';');
                 if (semi < 0) throw new ArgumentException($"--scribble needs \"x,y,x,y,…;width\", got \"{value}\" (no ';width')");
                 var width = Numbers(value[(semi + 1)..], "--scribble width");
                 if (width.Length != 1) throw new ArgumentException($"--scribble needs one stroke width after ';', got \"{value[(semi + 1)..]}\"");
-                return new ScribbleRegion(RegionPoint.FromFlat(Numbers(value[..semi], "--scribble"), "scribble.points"), width[0]);
+                return new RegionDescription.Scribble(Pairs(Numbers(value[..semi], "--scribble"), "scribble.points"), width[0]);
             }
             case "rle":
-                return new RleRegion(ParseRleFile(value));
+                return ParseRleFile(value);
             case "region":
                 if (value.StartsWith('@'))
                 {
                     RequireFile(value[1..], "--region @FILE");
-                    return RegionJson.ParseFile(value[1..]);
+                    return RegionDescription.ParseFile(value[1..]);
                 }
-                return RegionJson.Parse(value);
+                return RegionDescription.Parse(value);
             case "whole":
-                return WholeImageRegion.Instance;
+                return RegionDescription.Whole.Instance;
             default:
                 throw new ArgumentException($"unknown region kind '{kind}'");
         }
     }
 
+    /// <summary>Pairs up x0,y0,x1,y1,… (the COCO polygon layout).</summary>
+    static (double X, double Y)[] Pairs(double[] xy, string field)
+    {
+        if (xy.Length % 2 != 0)
+            throw new InvalidRegionException(field, InvalidRegionReason.Malformed, $"needs x,y pairs but has an odd number of values ({xy.Length})");
+        return Enumerable.Range(0, xy.Length / 2).Select(i => (xy[2 * i], xy[2 * i + 1])).ToArray();
+    }
+
     /// <summary>Reads a COCO RLE from a JSON file: the RLE object itself, or an annotation holding it as "segmentation".</summary>
-    static CocoRle ParseRleFile(string path)
+    static RegionDescription.Rle ParseRleFile(string path)
     {
         RequireFile(path, "--rle");
         if (new FileInfo(path).Length > 64L << 20) throw new ArgumentException($"--rle file '{path}' is larger than 64 MiB");
@@ -105,7 +120,7 @@ internal sealed class RegionArguments
         {
             var root = doc.RootElement;
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("segmentation", out var seg)) root = seg;
-            return RegionJson.ParseRle(root);
+            return RegionDescription.ParseRle(root);
         }
     }
 

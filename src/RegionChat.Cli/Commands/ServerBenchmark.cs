@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Grpc.Core;
 using RegionChat.Client;
-using RegionChat.CaptionBatch;
 using RegionChat.Inference;
+using RegionChat.Data.Regions;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 using SixLabors.ImageSharp;
@@ -241,8 +241,8 @@ internal static class ServerBenchmark
         using var png = new MemoryStream();
         image.Save(png, new PngEncoder());
         var box = scene.Objects[0].Box;
-        var region = new BoxRegion(box.X0 * scale, box.Y0 * scale, box.X1 * scale, box.Y1 * scale);
-        return new Prompt(png.ToArray(), region, ProtoRegionMapper.ToProto(region), question);
+        var region = new RegionDescription.Box(box.X0 * scale, box.Y0 * scale, box.X1 * scale, box.Y1 * scale);
+        return new Prompt(png.ToArray(), Region.From(region), ImageRegion.From(region).ToProto(), question);
     }
 
     static async Task<PathFigures> RunChunkAsync(int concurrency, IReadOnlyList<Prompt> prompts, Func<Prompt, Task<TurnSample>> turn, CancellationToken ct)

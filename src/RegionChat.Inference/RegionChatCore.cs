@@ -60,6 +60,9 @@ public sealed class RegionChatCore : IDisposable
     /// <see cref="ModelManifestException"/> and the loaders' exceptions as they come.</summary>
     public ModelDescription LoadDefaultModel() => ModelDescription.Of(models.LoadDefault());
 
+    /// <summary>Each served model's load state (loaded, failed and why, not loaded yet), for health checks; loads nothing.</summary>
+    public IReadOnlyList<ModelLoadStatus> ModelStatuses() => models.Statuses();
+
     /// <summary>
     /// Runs one turn and yields its events: <see cref="TurnStarted"/>, <see cref="TurnText"/> pieces,
     /// <see cref="TurnFinished"/>. Fails with <see cref="RegionChatCoreException"/>; cancelling <paramref name="ct"/> stops

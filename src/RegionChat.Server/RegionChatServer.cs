@@ -13,6 +13,7 @@ namespace RegionChat.Server;
 public static class RegionChatServer
 {
     const string CorsPolicy = "RegionChat";
+    const string ModelHealthCheckName = "model";
 
     public static void AddServices(WebApplicationBuilder builder)
     {
@@ -38,7 +39,9 @@ public static class RegionChatServer
             o.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
             o.EnableDetailedErrors = false; // never send exception text or stack traces to clients
         });
-        builder.Services.AddGrpcHealthChecks().AddCheck("model", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        // "" (the whole server) and regionchat.v1.RegionChat answer from the model check: NOT_SERVING while a model is not.
+        builder.Services.AddGrpcHealthChecks(o => o.Services.Map("regionchat.v1.RegionChat", r => r.Name == ModelHealthCheckName))
+            .AddCheck<ModelHealthCheck>(ModelHealthCheckName);
         builder.Services.AddGrpcReflection();
         builder.Services.AddCors(o => o.AddPolicy(CorsPolicy, p =>
         {

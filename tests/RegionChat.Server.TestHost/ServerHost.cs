@@ -25,6 +25,9 @@ public sealed class ServerHost : IAsyncDisposable
         return models;
     });
 
+    /// <summary>The folder of the tiny model every host serves (read it, never write it).</summary>
+    public static string TinyModelFolder => Path.Combine(SharedModels.Value, "tiny");
+
     readonly WebApplication app;
     readonly HttpClient http;
     bool stopped;

@@ -12,6 +12,8 @@ internal sealed class ModelRegistry : IDisposable
     readonly RegionChatCoreOptions options;
     readonly ILogger log;
     readonly ConcurrentDictionary<string, Lazy<RegionChatModel>> loaded = new(StringComparer.Ordinal);
+    // A failed load stays failed (its Lazy rethrows the same exception): why, for the health check.
+    readonly ConcurrentDictionary<string, string> failures = new(StringComparer.Ordinal);
 
     public ModelRegistry(RegionChatCoreOptions options, ILogger log)
     {
@@ -72,14 +74,23 @@ internal sealed class ModelRegistry : IDisposable
     RegionChatModel Load(ModelManifest manifest)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var model = RegionChatModel.Load(manifest, new RegionChatModelOptions
+        RegionChatModel model;
+        try
         {
-            ContextSize = options.ContextSize,
-            BatchSize = options.BatchSize,
-            MaxSequences = options.ParallelSequences,
-            GpuLayers = options.GpuLayers,
-            Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
-        });
+            model = RegionChatModel.Load(manifest, new RegionChatModelOptions
+            {
+                ContextSize = options.ContextSize,
+                BatchSize = options.BatchSize,
+                MaxSequences = options.ParallelSequences,
+                GpuLayers = options.GpuLayers,
+                Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
+            });
+        }
+        catch (Exception e)
+        {
+            failures[manifest.Id] = e.Message;
+            throw;
+        }
         log.LogInformation("loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx})",
             manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount, model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize);
         return model;
@@ -89,6 +100,16 @@ internal sealed class ModelRegistry : IDisposable
     public RegionChatModel LoadDefault() =>
         Get(DefaultModelId) ?? throw new InvalidOperationException(
             $"the default model '{DefaultModelId}' is not in {ModelsPath} (models found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))})");
+
+    /// <summary>Each served model's load state; loads nothing.</summary>
+    public IReadOnlyList<ModelLoadStatus> Statuses() => Manifests.Keys.Order(StringComparer.Ordinal).Select(id =>
+    {
+        bool isDefault = id == DefaultModelId;
+        if (loaded.TryGetValue(id, out var lazy) && lazy.IsValueCreated) return new ModelLoadStatus(id, isDefault, ModelLoadState.Loaded);
+        return failures.TryGetValue(id, out var error)
+            ? new ModelLoadStatus(id, isDefault, ModelLoadState.Failed, error)
+            : new ModelLoadStatus(id, isDefault, ModelLoadState.NotLoaded);
+    }).ToArray();
 
     public IEnumerable<RegionChatModel> LoadedModels => loaded.Values.Where(l => l.IsValueCreated).Select(l => l.Value);
 

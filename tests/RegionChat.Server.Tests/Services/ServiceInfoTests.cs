@@ -1,6 +1,11 @@
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Reflection.V1;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using RegionChat.Inference;
+using RegionChat.Server.Internal;
+using RegionChat.TestSupport;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Server.Tests.Services;
@@ -45,6 +50,69 @@ public class ServiceInfoTests
         var services = await ListServicesAsync(host.Channel.CreateCallInvoker(), null);
         Assert.Contains("regionchat.v1.RegionChat", services);
         Assert.Contains("grpc.health.v1.Health", services);
+    }
+
+    [Fact]
+    public async Task HealthIsNotServingOnceAModelFailedToLoad()
+    {
+        using var temp = new TempDir();
+        string models = temp.File("models");
+        foreach (var id in new[] { "tiny", "broken" })
+        {
+            Directory.CreateDirectory(Path.Combine(models, id));
+            foreach (var file in Directory.GetFiles(ServerHost.TinyModelFolder))
+                File.Copy(file, Path.Combine(models, id, Path.GetFileName(file)));
+        }
+        // "broken" has a good vision tower and projector but an LLM file that is not a GGUF.
+        File.WriteAllText(Path.Combine(models, "broken", "llm.gguf"), "this is not a GGUF file");
+        await using var host = await ServerHost.StartAsync(("ModelsPath", models));
+        var health = new Health.HealthClient(host.Channel);
+        var checks = host.Services.GetRequiredService<HealthCheckService>();
+
+        // The default model loaded at start; "broken" loads on first use, so nothing has failed yet.
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest(), deadline: Calls.Deadline())).Status);
+        var report = await checks.CheckHealthAsync();
+        Assert.Equal(HealthStatus.Healthy, report.Status);
+        Assert.Equal("loaded", report.Entries["model"].Data["tiny"]);
+        Assert.Equal("not loaded", report.Entries["model"].Data["broken"]);
+
+        var request = Calls.Chat("hi", TestImages.Scene(3));
+        request.Model = "broken";
+        await Calls.FailsAsync(() => Calls.DrainAsync(host.Client.Chat(request, deadline: Calls.Deadline())));
+
+        foreach (var service in new[] { "", "regionchat.v1.RegionChat" })
+        {
+            var status = await health.CheckAsync(new HealthCheckRequest { Service = service }, deadline: Calls.Deadline());
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, status.Status);
+        }
+        report = await checks.CheckHealthAsync();
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        var model = report.Entries["model"];
+        Assert.StartsWith("model 'broken' failed to load: ", model.Description);
+        Assert.Contains("llm.gguf", model.Description);
+        Assert.StartsWith("failed: ", (string)model.Data["broken"]);
+        Assert.Equal("loaded", model.Data["tiny"]);
+        // The default model goes on answering.
+        Assert.Equal(16u, (await host.Client.ChatAsync(Calls.Chat("hi", TestImages.Scene(3)))).Started.VisualTokens);
+    }
+
+    [Fact]
+    public async Task TheDefaultModelIsUnhealthyUntilItIsLoaded()
+    {
+        using var core = new RegionChatCore(new RegionChatCoreOptions
+        {
+            ModelsPath = Path.GetDirectoryName(ServerHost.TinyModelFolder)!, DefaultModel = "tiny", Threads = 1, ContextSize = 1024,
+        });
+        var check = new ModelHealthCheck(core);
+
+        var before = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Unhealthy, before.Status);
+        Assert.Equal("the default model 'tiny' is not loaded yet", before.Description);
+
+        core.LoadDefaultModel();
+        var after = await check.CheckHealthAsync(new HealthCheckContext());
+        Assert.Equal(HealthStatus.Healthy, after.Status);
+        Assert.Equal("serving tiny", after.Description);
     }
 
     [Fact]

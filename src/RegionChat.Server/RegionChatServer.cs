@@ -67,6 +67,49 @@ public static class RegionChatServer
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds,
     };
 
+    /// <summary>
+    /// Builds and runs the server until <paramref name="ct"/> is cancelled or the host stops (SIGINT, SIGTERM); the exit
+    /// code for a process. A listener whose address is taken, a bad setting or a model that does not load end it with
+    /// one line on <paramref name="error"/> naming the setting to change, and exit code 1 (no stack trace).
+    /// </summary>
+    public static async Task<int> RunAsync(WebApplicationBuilder builder, TextWriter error, CancellationToken ct = default)
+    {
+        WebApplication? app = null;
+        ServerListeners? listeners = null;
+        // The host logs a failed start with its stack trace before it throws: the one line below says it all.
+        bool started = false;
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level => started && level >= LogLevel.Information);
+        try
+        {
+            AddServices(builder);
+            app = builder.Build();
+            listeners = app.Services.GetRequiredService<ServerListeners>();
+            MapEndpoints(app);
+            await app.StartAsync(ct).ConfigureAwait(false);
+            started = true;
+            await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
+            return 0;
+        }
+        catch (Exception e) when (StartupError(e, listeners) is { } line)
+        {
+            error.WriteLine($"error: {line}");
+            return 1;
+        }
+        finally
+        {
+            if (app != null) await app.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The one line a start-up failure the user can fix prints; null for anything else (a bug keeps its trace).</summary>
+    static string? StartupError(Exception e, ServerListeners? listeners) => e switch
+    {
+        IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } when listeners != null =>
+            $"{e.Message.TrimEnd('.')} (another server running?): set {listeners.SettingFor(e.Message)} to another address or port",
+        OptionsValidationException or ServerListenerException or ModelManifestException => e.Message,
+        _ => null,
+    };
+
     public static void MapEndpoints(WebApplication app)
     {
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

@@ -19,5 +19,6 @@ internal static class CommandCatalog
         yield return CaptionBatchCommand.Create();
         yield return TrainCommands.Create();
         yield return PullCommand.Create();
+        yield return ServeCommand.Create();
     }
 }

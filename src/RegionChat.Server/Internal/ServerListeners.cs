@@ -29,8 +29,13 @@ internal sealed class ServerListeners
         var grpcAddresses = Parse(grpcUrls, "RegionChat:GrpcUrl (or --urls)");
         var httpAddresses = Parse(options.HttpUrl, "RegionChat:HttpUrl");
         if (grpcAddresses.Count + httpAddresses.Count == 0)
-            throw new InvalidOperationException("no listener: RegionChat:GrpcUrl and RegionChat:HttpUrl are both empty");
-        var listeners = new ServerListeners();
+            throw new ServerListenerException("no listener: RegionChat:GrpcUrl and RegionChat:HttpUrl are both empty");
+        var listeners = new ServerListeners
+        {
+            grpcPorts = grpcAddresses.Select(a => a.Port).ToArray(),
+            httpPorts = httpAddresses.Select(a => a.Port).ToArray(),
+            grpcSetting = builder.Configuration["urls"] is { Length: > 0 } ? "--urls (ASPNETCORE_URLS)" : "RegionChat:GrpcUrl (regionchat serve: --grpc-port)",
+        };
         builder.WebHost.ConfigureKestrel(k =>
         {
             listeners.grpc.Clear();
@@ -40,6 +45,23 @@ internal sealed class ServerListeners
         });
         return listeners;
     }
+
+    /// <summary>The setting that holds the address in a bind failure's <paramref name="message"/> ("Failed to bind to
+    /// address http://127.0.0.1:8080: address already in use.").</summary>
+    public string SettingFor(string message)
+    {
+        var bound = System.Text.RegularExpressions.Regex.Match(message, @"https?://\S+:(\d+)");
+        if (bound.Success && !FromKestrelSection)
+        {
+            int port = int.Parse(bound.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            if (grpcPorts.Contains(port)) return grpcSetting;
+            if (httpPorts.Contains(port)) return "RegionChat:HttpUrl (regionchat serve: --http-port)";
+        }
+        return FromKestrelSection ? "the Kestrel:Endpoints section" : $"{grpcSetting} or RegionChat:HttpUrl";
+    }
+
+    int[] grpcPorts = [], httpPorts = [];
+    string grpcSetting = "RegionChat:GrpcUrl";
 
     static void Listen(KestrelServerOptions k, string host, int port, HttpProtocols protocols, List<(string, ListenOptions)> into)
     {
@@ -61,16 +83,16 @@ internal sealed class ServerListeners
         {
             BindingAddress address;
             try { address = BindingAddress.Parse(url); }
-            catch (FormatException e) { throw new InvalidOperationException($"{setting}: '{url}' is not a URL such as http://127.0.0.1:8080 ({e.Message})"); }
+            catch (FormatException e) { throw new ServerListenerException($"{setting}: '{url}' is not a URL such as http://127.0.0.1:8080 ({e.Message})"); }
             if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase))
-                throw new InvalidOperationException($"{setting}: '{url}' must be http:// (TLS is not configured here: put a TLS proxy in front, or define Kestrel:Endpoints)");
+                throw new ServerListenerException($"{setting}: '{url}' must be http:// (TLS is not configured here: put a TLS proxy in front, or define Kestrel:Endpoints)");
             if (address.PathBase.Length > 0)
-                throw new InvalidOperationException($"{setting}: '{url}' must not have a path");
+                throw new ServerListenerException($"{setting}: '{url}' must not have a path");
             string host = address.Host.Trim('[', ']');
             if (!(host is "localhost" or "*" or "+" || IPAddress.TryParse(host, out _)))
-                throw new InvalidOperationException($"{setting}: '{url}' must name an IP address, localhost or * (host names are not resolved)");
+                throw new ServerListenerException($"{setting}: '{url}' must name an IP address, localhost or * (host names are not resolved)");
             if (host == "localhost" && address.Port == 0)
-                throw new InvalidOperationException($"{setting}: '{url}': a free port (0) needs an IP address such as 127.0.0.1, not localhost");
+                throw new ServerListenerException($"{setting}: '{url}': a free port (0) needs an IP address such as 127.0.0.1, not localhost");
             result.Add((host.ToLowerInvariant(), address.Port));
         }
         return result;
@@ -79,3 +101,6 @@ internal sealed class ServerListeners
     static Uri Url((string Host, ListenOptions Options) l) =>
         l.Host == "localhost" ? new Uri($"http://localhost:{l.Options.IPEndPoint!.Port}/") : new Uri($"http://{l.Options.IPEndPoint}/");
 }
+
+/// <summary>A listener setting that cannot work (not a URL, https, a host name, …); the message names the setting.</summary>
+internal sealed class ServerListenerException(string message) : InvalidOperationException(message);

@@ -9,10 +9,17 @@ internal sealed class SessionSweeper(RegionChatCore core, ILogger<SessionSweeper
     {
         var period = TimeSpan.FromSeconds(Math.Clamp(core.Options.SessionIdleSeconds / 4, 0.25, 30));
         using var timer = new PeriodicTimer(period);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        try
         {
-            int n = core.ExpireIdleSessions();
-            if (n > 0) log.LogInformation("expired {Count} idle session(s)", n);
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                int n = core.ExpireIdleSessions();
+                if (n > 0) log.LogInformation("expired {Count} idle session(s)", n);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped, or disposed after a start that failed (a taken port): not a failure of the sweeper.
         }
     }
 }

@@ -57,35 +57,38 @@ public sealed class RegionChatModel : IDisposable
             _ => torch.ScalarType.Float32,
         };
         AlphaClipConfig? config = manifest.Vision.Config is { } c ? AlphaClipConfig.FromJsonFile(manifest.Resolve(c, "vision.config")) : null;
-        var vision = AlphaClipVisionTransformer.Load(manifest.Resolve(manifest.Vision.Weights, "vision.weights"), config, dtype);
-        vision.eval();
-        vision.ResolveLayer(manifest.Vision.FeatureLayer); // a bad feature layer fails at load, not per request
-
-        LlavaProjector projector;
-        if (manifest.Projector.Weights is { } pw) projector = LlavaProjector.Load(manifest.Resolve(pw, "projector.weights"));
-        else
-        {
-            using var mm = MmprojFile.Open(manifest.Resolve(manifest.Projector.Mmproj!, "projector.mmproj"));
-            var dict = mm.ReadProjectorStateDict();
-            try { projector = LlavaProjector.FromStateDict(dict); }
-            finally { foreach (var t in dict.Values) t.Dispose(); }
-        }
-        projector.eval();
-        if (projector.InputDim != vision.Config.Width)
-            throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower gives {vision.Config.Width}");
-
-        var llm = LlmEngine.Load(new LlmEngineOptions
-        {
-            ModelPath = manifest.Resolve(manifest.Llm.Gguf, "llm.gguf"),
-            ContextSize = options.ContextSize,
-            BatchSize = options.BatchSize,
-            MaxSequences = options.MaxSequences,
-            Threads = options.Threads,
-            BatchThreads = options.Threads,
-            GpuLayers = options.GpuLayers,
-        });
+        // Each part holds native memory: when a later step throws, the parts already made are disposed here.
+        AlphaClipVisionTransformer? vision = null;
+        LlavaProjector? projector = null;
+        LlmEngine? llm = null;
         try
         {
+            vision = AlphaClipVisionTransformer.Load(manifest.Resolve(manifest.Vision.Weights, "vision.weights"), config, dtype);
+            vision.eval();
+            vision.ResolveLayer(manifest.Vision.FeatureLayer); // a bad feature layer fails at load, not per request
+
+            if (manifest.Projector.Weights is { } pw) projector = LlavaProjector.Load(manifest.Resolve(pw, "projector.weights"));
+            else
+            {
+                using var mm = MmprojFile.Open(manifest.Resolve(manifest.Projector.Mmproj!, "projector.mmproj"));
+                var dict = mm.ReadProjectorStateDict();
+                try { projector = LlavaProjector.FromStateDict(dict); }
+                finally { foreach (var t in dict.Values) t.Dispose(); }
+            }
+            projector.eval();
+            if (projector.InputDim != vision.Config.Width)
+                throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower gives {vision.Config.Width}");
+
+            llm = LlmEngine.Load(new LlmEngineOptions
+            {
+                ModelPath = manifest.Resolve(manifest.Llm.Gguf, "llm.gguf"),
+                ContextSize = options.ContextSize,
+                BatchSize = options.BatchSize,
+                MaxSequences = options.MaxSequences,
+                Threads = options.Threads,
+                BatchThreads = options.Threads,
+                GpuLayers = options.GpuLayers,
+            });
             llm.ValidateVisualWidth(projector.OutputDim);
             var template = ChatTemplate.Create(manifest.Llm.Template, llm.Facts);
             var pre = new ClipPreprocessor(new PreprocessOptions
@@ -97,7 +100,9 @@ public sealed class RegionChatModel : IDisposable
         }
         catch
         {
-            llm.Dispose();
+            llm?.Dispose();
+            projector?.Dispose();
+            vision?.Dispose();
             throw;
         }
     }

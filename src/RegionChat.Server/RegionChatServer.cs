@@ -120,15 +120,15 @@ public static class RegionChatServer
         var listeners = app.Services.GetRequiredService<ServerListeners>();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RegionChat.Server");
         var model = core.LoadDefaultModel();
-        log.LogInformation("serving models [{Models}] from {Path}; default {Default}", string.Join(", ", core.ModelIds), core.ModelsPath, model.Id);
+        ServerLog.Serving(log, string.Join(", ", core.ModelIds), core.ModelsPath, model.Id);
         lifetime.ApplicationStarted.Register(() =>
         {
             if (listeners.FromKestrelSection)
-                log.LogInformation("RegionChat listening on {Urls} (endpoints from the Kestrel:Endpoints section)", string.Join(", ", app.Urls));
+                ServerLog.ListeningFromKestrelSection(log, string.Join(", ", app.Urls));
             if (listeners.GrpcUrls.Count > 0)
-                log.LogInformation("RegionChat gRPC (h2c; health, reflection) listening on {Urls}", string.Join(", ", listeners.GrpcUrls));
+                ServerLog.ListeningGrpc(log, string.Join(", ", listeners.GrpcUrls));
             if (listeners.HttpUrls.Count > 0)
-                log.LogInformation("RegionChat HTTP/1.1 (gRPC-Web, OpenAI API /v1, /metrics, web page /) listening on {Urls}", string.Join(", ", listeners.HttpUrls));
+                ServerLog.ListeningHttp(log, string.Join(", ", listeners.HttpUrls));
         });
 
         // The web page at "/": embedded files (see WebPage), so it is served whatever the host's content root.

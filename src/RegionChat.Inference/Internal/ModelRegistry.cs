@@ -44,7 +44,7 @@ internal sealed class ModelRegistry : IDisposable
         try { return ModelManifest.Load(dir); }
         catch (ModelManifestException e)
         {
-            log.LogError("skipping model folder {Dir}: {Error}", dir, e.Message);
+            CoreLog.ModelFolderSkipped(log, dir, e.Message);
             return null;
         }
     }
@@ -91,8 +91,8 @@ internal sealed class ModelRegistry : IDisposable
             failures[manifest.Id] = e.Message;
             throw;
         }
-        log.LogInformation("loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx})",
-            manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount, model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize);
+        CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
+            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize);
         return model;
     }
 

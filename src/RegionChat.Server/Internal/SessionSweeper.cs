@@ -14,7 +14,7 @@ internal sealed class SessionSweeper(RegionChatCore core, ILogger<SessionSweeper
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 int n = core.ExpireIdleSessions();
-                if (n > 0) log.LogInformation("expired {Count} idle session(s)", n);
+                if (n > 0) ServerLog.SessionsExpired(log, n);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -29,7 +29,7 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
         {
             // The client left: whatever failed after that (a write, a cancelled wait) is the disconnect itself.
             status = "cancelled";
-            log.LogInformation("{Method} ended by the client: {Error}", method, e.Message);
+            ServerLog.OpenAiCallCancelled(log, method, e.Message);
         }
         catch (Exception e)
         {
@@ -41,14 +41,14 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
                 _ => OpenAiException.Internal(requestId),
             };
             status = error.Status.ToString();
-            if (error.Status >= 500 && e is not (OpenAiException or RegionChatCoreException { Kind: not RegionChatErrorKind.ModelUnavailable })) log.LogError(e, "{Method} failed", method);
-            else log.LogInformation("{Method} → {Status}: {Message}", method, error.Status, error.Message);
+            if (error.Status >= 500 && e is not (OpenAiException or RegionChatCoreException { Kind: not RegionChatErrorKind.ModelUnavailable })) ServerLog.OpenAiCallFailed(log, e, method);
+            else ServerLog.OpenAiCallRefused(log, method, error.Status, error.Message);
             await WriteErrorAsync(http, error).ConfigureAwait(false);
         }
         finally
         {
             core.Metrics.RequestFinished(method, status);
-            log.LogInformation("{Method} {Status} in {Ms:F1} ms", method, status, sw.Elapsed.TotalMilliseconds);
+            ServerLog.OpenAiCallFinished(log, method, status, sw.Elapsed.TotalMilliseconds);
         }
     }
 

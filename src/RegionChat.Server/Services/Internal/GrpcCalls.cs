@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Grpc.Core;
 using RegionChat.Inference;
+using RegionChat.Server.Internal;
 
 namespace RegionChat.Server.Services.Internal;
 
@@ -30,21 +31,21 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
             // cancelled wait) is the cancellation itself, not a server error. At the deadline the failure can come
             // before grpc-dotnet has cancelled the call's token, so the deadline is checked too.
             code = CancelledCode(context);
-            log.LogInformation("{Method} ended by {Code}: {Error}", method, code, e.Message);
+            ServerLog.GrpcCallCancelled(log, method, code, e.Message);
             throw new RpcException(new Status(code, code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
         }
         catch (Exception e)
         {
             var rpc = ToRpcException(e, requestId);
             code = rpc.StatusCode;
-            if (code == StatusCode.Internal) log.LogError(e, "{Method} failed", method);
-            else log.LogInformation("{Method} → {Code}: {Message}", method, code, rpc.Status.Detail);
+            if (code == StatusCode.Internal) ServerLog.GrpcCallFailed(log, e, method);
+            else ServerLog.GrpcCallRefused(log, method, code, rpc.Status.Detail);
             throw rpc;
         }
         finally
         {
             core.Metrics.RequestFinished(method, code.ToString());
-            log.LogInformation("{Method} {Code} in {Ms:F1} ms", method, code, sw.Elapsed.TotalMilliseconds);
+            ServerLog.GrpcCallFinished(log, method, code, sw.Elapsed.TotalMilliseconds);
         }
     }
 
@@ -69,7 +70,7 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             var rpc = ToRpcException(e, requestId);
-            if (rpc.StatusCode == StatusCode.Internal) log.LogError(e, "{Method} {Id} failed", method, itemId);
+            if (rpc.StatusCode == StatusCode.Internal) ServerLog.GrpcItemFailed(log, e, method, itemId);
             core.Metrics.RequestFinished(method, rpc.StatusCode.ToString());
             return rpc.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)rpc.StatusCode, Message = rpc.Status.Detail };
         }

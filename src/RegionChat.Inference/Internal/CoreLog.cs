@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace RegionChat.Inference.Internal;
+
+/// <summary>The log messages of the serving core (event ids 1000–1099; llama.cpp's own log is 1100–1199, the server's
+/// 1200–1299).</summary>
+internal static partial class CoreLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Error, Message = "skipping model folder {Dir}: {Error}")]
+    public static partial void ModelFolderSkipped(ILogger logger, string dir, string error);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
+        Message = "loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx})")]
+    public static partial void ModelLoaded(ILogger logger, string model, string dir, double ms, int tokens, int width, int ctx);
+}

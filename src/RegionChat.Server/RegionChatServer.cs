@@ -1,4 +1,6 @@
 using Grpc.AspNetCore.Web;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using RegionChat.Inference;
@@ -54,7 +56,10 @@ public static class RegionChatServer
                 .WithExposedHeaders("grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "x-request-id");
         }));
         builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName).AddPrometheusExporter());
-        builder.Logging.AddSimpleConsole(o => { o.IncludeScopes = true; o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        // One compact line per event unless Logging:Console:FormatterName picks another format; JSON logs carry every scope.
+        builder.Logging.AddConsole(o => o.FormatterName ??= CompactConsoleFormatter.FormatterName)
+            .AddConsoleFormatter<CompactConsoleFormatter, ConsoleFormatterOptions>();
+        builder.Services.Configure<JsonConsoleFormatterOptions>(o => o.IncludeScopes = true);
     }
 
     /// <summary>The core's share of the server's settings.</summary>
@@ -131,9 +136,11 @@ public static class RegionChatServer
                 ServerLog.ListeningHttp(log, string.Join(", ", listeners.HttpUrls));
         });
 
+        OpenAiEndpoints.UseErrorBodies(app);
         // The web page at "/": embedded files (see WebPage), so it is served whatever the host's content root.
         WebPage.Use(app);
         app.UseCors();
+        app.Use(GrpcWebStreaming.Mark);
         app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
 
         app.MapGrpcService<RegionChatService>().RequireCors(CorsPolicy);
@@ -141,5 +148,8 @@ public static class RegionChatServer
         app.MapGrpcReflectionService();
         OpenAiEndpoints.MapOpenAi(app, CorsPolicy);
         app.MapPrometheusScrapingEndpoint("/metrics");
+        // For load balancers: /health answers 200 while the process serves; /health/ready runs the checks (the model's).
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready");
     }
 }

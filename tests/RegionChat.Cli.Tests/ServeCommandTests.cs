@@ -24,16 +24,39 @@ public sealed class ServeCommandTests : IDisposable
         return Process.Start(start)!;
     }
 
-    [Fact]
-    public async Task ServeWithoutAModelServesShapesTinyAndAnswersACaption()
+    /// <summary>A running `regionchat serve` child, its gRPC address and every line it logged so far.</summary>
+    sealed class Serving(Process process, string address, List<string> lines) : IAsyncDisposable
     {
-        using var process = Start("--grpc-port", "0", "--http-port", "0", "--threads", "1");
-        var log = new StringBuilder();
+        public string Address => address;
+
+        /// <summary>The first logged line matching <paramref name="pattern"/>, waiting for it (logging is asynchronous).</summary>
+        public async Task<string> LineAsync(string pattern)
+        {
+            for (var until = DateTime.UtcNow.AddSeconds(20); ; await Task.Delay(50))
+            {
+                lock (lines)
+                    if (lines.FirstOrDefault(l => Regex.IsMatch(l, pattern)) is { } line) return line;
+                if (DateTime.UtcNow > until) lock (lines) Assert.Fail($"no log line matches '{pattern}':\n{string.Join("\n", lines)}");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+    }
+
+    async Task<Serving> ServeAsync(params string[] args)
+    {
+        var process = Start(["--grpc-port", "0", "--http-port", "0", "--threads", "1", .. args]);
+        var lines = new List<string>();
         var listening = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnLine(string? line)
         {
             if (line == null) return;
-            lock (log) log.AppendLine(line);
+            lock (lines) lines.Add(line);
             var m = Regex.Match(line, @"gRPC \(h2c[^)]*\) listening on (http://127\.0\.0\.1:\d+)/");
             if (m.Success) listening.TrySetResult(m.Groups[1].Value);
         }
@@ -41,35 +64,59 @@ public sealed class ServeCommandTests : IDisposable
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        try
+        var first = await Task.WhenAny(listening.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
+        var serving = new Serving(process, first == listening.Task ? await listening.Task : "", lines);
+        if (first != listening.Task)
         {
-            var first = await Task.WhenAny(listening.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2)));
-            Assert.True(first == listening.Task, $"serve did not start listening:\n{log}");
-
-            var scene = ShapesGenerator.Generate(1_000_000_007);
-            string image = temp.File("scene.png");
-            scene.SavePng(image);
-            var target = scene.Objects[0];
-            string box = $"{target.Box.X0},{target.Box.Y0},{target.Box.X1},{target.Box.Y1}";
-
-            using var client = new RegionChatClient(await listening.Task);
-            var models = await client.ListModelsAsync();
-            Assert.Equal("shapes-tiny", models.DefaultModel);
-            var caption = await client.CaptionAsync(ChatImage.FromBytes(File.ReadAllBytes(image)),
-                ImageRegion.Box(target.Box.X0, target.Box.Y0, target.Box.X1, target.Box.Y1), generation: new GenerationOptions { MaxTokens = 24 });
-
-            // The same turn in-process (`caption` on the committed model folder) answers the same words.
-            string modelDir = Path.Combine(SharedFiles.RepoRoot, "models", "shapes-tiny");
-            var inProcess = await CliRunner.RunAsync("caption", "--model", modelDir, "--image", image, "--box", box, "--max-tokens", "24", "--threads", "1");
-            Assert.True(inProcess.Exit == 0, inProcess.Err);
-            Assert.False(string.IsNullOrWhiteSpace(caption.Text));
-            Assert.Equal(inProcess.Out.Trim(), caption.Text.Trim());
+            await serving.DisposeAsync();
+            lock (lines) Assert.Fail($"serve did not start listening:\n{string.Join("\n", lines)}");
         }
-        finally
-        {
-            if (!process.HasExited) process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
+        return serving;
+    }
+
+    [Fact]
+    public async Task ServeWithoutAModelServesShapesTinyAndAnswersACaptionLoggingOneCompactLine()
+    {
+        await using var serving = await ServeAsync();
+        var scene = ShapesGenerator.Generate(1_000_000_007);
+        string image = temp.File("scene.png");
+        scene.SavePng(image);
+        var target = scene.Objects[0];
+        string box = $"{target.Box.X0},{target.Box.Y0},{target.Box.X1},{target.Box.Y1}";
+
+        using var client = new RegionChatClient(serving.Address);
+        var models = await client.ListModelsAsync();
+        Assert.Equal("shapes-tiny", models.DefaultModel);
+        var caption = await client.CaptionAsync(ChatImage.FromBytes(File.ReadAllBytes(image)),
+            ImageRegion.Box(target.Box.X0, target.Box.Y0, target.Box.X1, target.Box.Y1), generation: new GenerationOptions { MaxTokens = 24 });
+
+        // The same turn in-process (`caption` on the committed model folder) answers the same words.
+        string modelDir = Path.Combine(SharedFiles.RepoRoot, "models", "shapes-tiny");
+        var inProcess = await CliRunner.RunAsync("caption", "--model", modelDir, "--image", image, "--box", box, "--max-tokens", "24", "--threads", "1");
+        Assert.True(inProcess.Exit == 0, inProcess.Err);
+        Assert.False(string.IsNullOrWhiteSpace(caption.Text));
+        Assert.Equal(inProcess.Out.Trim(), caption.Text.Trim());
+
+        // The call's log line: time, level, category, request id, message; none of ASP.NET's scopes before it.
+        string line = await serving.LineAsync(@"Caption OK in [\d.]+ ms");
+        Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3} info: RegionChat\.Server\S* r-[0-9a-f]{12} Caption OK in", line);
+        Assert.DoesNotContain("ConnectionId", line);
+        Assert.DoesNotContain("TraceId", line);
+        Assert.True(line.Length < 120, $"{line.Length} characters: {line}");
+    }
+
+    [Fact]
+    public async Task JsonLogsCarryEveryScope()
+    {
+        await using var serving = await ServeAsync("--Logging:Console:FormatterName=json");
+        using var client = new RegionChatClient(serving.Address);
+        await client.ListModelsAsync();
+        string line = await serving.LineAsync("ListModels OK in");
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        var scopes = json.RootElement.GetProperty("Scopes").EnumerateArray().ToList();
+        Assert.Contains(scopes, s => s.TryGetProperty("RequestId", out var id) && id.GetString()!.StartsWith("r-", StringComparison.Ordinal));
+        Assert.Contains(scopes, s => s.TryGetProperty("ConnectionId", out _));
+        Assert.Contains(scopes, s => s.TryGetProperty("RequestPath", out var path) && path.GetString() == "/regionchat.v1.RegionChat/ListModels");
     }
 
     [Fact]

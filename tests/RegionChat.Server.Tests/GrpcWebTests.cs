@@ -46,6 +46,51 @@ public class GrpcWebTests
         Assert.Equal(Grpc.Core.StatusCode.NotFound, e.StatusCode);
     }
 
+    [Theory]
+    [InlineData(GrpcWebMode.GrpcWebText)]
+    [InlineData(GrpcWebMode.GrpcWeb)]
+    public async Task ClientStreamingCallsOverGrpcWebAreUnimplementedWithTheReasonAndTheUnaryAlternative(GrpcWebMode mode)
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var channel = WebChannel(host, mode);
+        var web = new PbV1.RegionChat.RegionChatClient(channel);
+        var scene = TestImages.Scene(331);
+
+        var upload = await Calls.FailsAsync(async () =>
+        {
+            using var call = web.UploadImage(deadline: Calls.Deadline());
+            await call.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = Google.Protobuf.ByteString.CopyFrom(scene) });
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
+        });
+        Assert.Equal(Grpc.Core.StatusCode.Unimplemented, upload.StatusCode);
+        Assert.Contains("HTTP/2", upload.Status.Detail);
+        Assert.Contains("PutImage", upload.Status.Detail);
+
+        var stream = await Calls.FailsAsync(async () =>
+        {
+            using var call = web.CaptionStream(deadline: Calls.Deadline());
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest
+            {
+                Id = "1",
+                Request = new PbV1.CaptionRequest { Image = new() { Data = Google.Protobuf.ByteString.CopyFrom(scene) }, MaxTokens = 4 },
+            });
+            await call.RequestStream.CompleteAsync();
+            while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+        });
+        Assert.Equal(Grpc.Core.StatusCode.Unimplemented, stream.StatusCode);
+        Assert.Contains("HTTP/2", stream.Status.Detail);
+        Assert.Contains("Caption (unary)", stream.Status.Detail);
+
+        // The same calls over native gRPC (HTTP/2) work.
+        using (var call = host.Client.UploadImage(deadline: Calls.Deadline()))
+        {
+            await call.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = Google.Protobuf.ByteString.CopyFrom(scene) });
+            await call.RequestStream.CompleteAsync();
+            Assert.Equal(64u, (await call.ResponseAsync).Width);
+        }
+    }
+
     [Fact]
     public async Task TheApiKeyGuardsGrpcWebToo()
     {

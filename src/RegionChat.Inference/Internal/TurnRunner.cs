@@ -192,7 +192,7 @@ internal sealed class TurnRunner(
         if (input.Bytes is { } bytes)
         {
             if (bytes.Length > options.MaxImageBytes)
-                throw RegionChatCoreException.InvalidArgument(image.DataField, $"the image is {bytes.Length} bytes; the limit is {options.MaxImageBytes}");
+                throw RegionChatCoreException.InvalidArgument(image.DataField, ImageSizeLimit.TooLarge(bytes.Length, options.MaxImageBytes));
             var sw = Stopwatch.StartNew();
             try
             {

@@ -16,7 +16,7 @@ internal static partial class ServerLog
     public static partial void ListeningGrpc(ILogger logger, string urls);
 
     [LoggerMessage(EventId = 1203, Level = LogLevel.Information,
-        Message = "RegionChat HTTP/1.1 (gRPC-Web, OpenAI API /v1, /metrics, web page /) listening on {Urls}")]
+        Message = "RegionChat HTTP/1.1 (gRPC-Web, OpenAI API /v1, /metrics, /health, web page /) listening on {Urls}")]
     public static partial void ListeningHttp(ILogger logger, string urls);
 
     [LoggerMessage(EventId = 1210, Level = LogLevel.Information, Message = "{Method} {Code} in {Ms:F1} ms")]

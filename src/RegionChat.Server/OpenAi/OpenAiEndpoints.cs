@@ -6,7 +6,8 @@ using RegionChat.Server.OpenAi.Internal;
 namespace RegionChat.Server.OpenAi;
 
 /// <summary>
-/// The OpenAI-compatible API: POST /v1/chat/completions (streaming and not) and GET /v1/models, on the same sessions,
+/// The OpenAI-compatible API: POST /v1/chat/completions (streaming and not), GET /v1/models and GET /v1/models/{id}
+/// (models.retrieve), on the same sessions,
 /// visual-token cache, admission queue and API keys as the gRPC service. Regions ride along as the image's alpha
 /// channel or a "region" field next to image_url; the README's "OpenAI-compatible API" section is the contract.
 /// </summary>
@@ -18,7 +19,22 @@ public static class OpenAiEndpoints
     {
         app.MapPost("/v1/chat/completions", ChatCompletionsAsync).RequireCors(corsPolicy);
         app.MapGet("/v1/models", ModelsAsync).RequireCors(corsPolicy);
+        app.MapGet("/v1/models/{id}", ModelAsync).RequireCors(corsPolicy);
     }
+
+    /// <summary>Answers an empty 404 or 405 (an unknown path, a wrong method) with an OpenAI-shaped error body, so an
+    /// OpenAI client shows what was wrong instead of failing to parse nothing.</summary>
+    public static void UseErrorBodies(IApplicationBuilder app) => app.UseStatusCodePages(async context =>
+    {
+        var http = context.HttpContext;
+        if (http.Response.StatusCode is not (404 or 405)) return;
+        string what = $"{http.Request.Method} {http.Request.Path}";
+        var error = http.Response.StatusCode == 404
+            ? new OpenAiException(404, "invalid_request_error", $"unknown request URL: {what}; the API is POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{id}}", code: "unknown_url")
+            : new OpenAiException(405, "invalid_request_error", $"method not allowed: {what}", code: "method_not_allowed");
+        http.Response.ContentType = "application/json; charset=utf-8";
+        await http.Response.Body.WriteAsync(error.ToJson()).ConfigureAwait(false);
+    });
 
     static Task ChatCompletionsAsync(HttpContext http, OpenAiCalls calls, RegionChatCore core, IOptions<ServerOptions> options) =>
         calls.RunAsync(http, "POST /v1/chat/completions", admit: true, async requestId =>
@@ -54,23 +70,38 @@ public static class OpenAiEndpoints
             w.WriteStartObject();
             w.WriteString("object", "list");
             w.WriteStartArray("data");
-            foreach (var m in list.Models)
-            {
-                w.WriteStartObject();
-                w.WriteString("id", m.Id);
-                w.WriteString("object", "model");
-                w.WriteNumber("created", m.CreatedUnixSeconds);
-                w.WriteString("owned_by", "regionchat");
-                // RegionChat's own facts, for clients that look (the web page shows them).
-                w.WriteBoolean("default", m.Id == list.DefaultModel);
-                w.WriteNumber("context_size", m.ContextSize);
-                w.WriteNumber("visual_tokens", m.VisualTokens);
-                w.WriteNumber("image_size", m.ImageSize);
-                w.WriteString("template", m.Template);
-                w.WriteEndObject();
-            }
+            foreach (var m in list.Models) WriteModel(w, m, list.DefaultModel);
             w.WriteEndArray();
             w.WriteEndObject();
             await w.FlushAsync().ConfigureAwait(false);
         });
+
+    static Task ModelAsync(HttpContext http, OpenAiCalls calls, RegionChatCore core, string id) =>
+        calls.RunAsync(http, "GET /v1/models/{id}", admit: false, async _ =>
+        {
+            var list = core.ListModels();
+            var model = list.Models.FirstOrDefault(m => m.Id == id)
+                ?? throw new OpenAiException(404, "invalid_request_error",
+                    $"model '{id}' is not served (models: {string.Join(", ", list.Models.Select(m => m.Id))})", "model", "model_not_found");
+            http.Response.ContentType = "application/json; charset=utf-8";
+            await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
+            WriteModel(w, model, list.DefaultModel);
+            await w.FlushAsync().ConfigureAwait(false);
+        });
+
+    static void WriteModel(Utf8JsonWriter w, ModelDescription m, string defaultModel)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", m.Id);
+        w.WriteString("object", "model");
+        w.WriteNumber("created", m.CreatedUnixSeconds);
+        w.WriteString("owned_by", "regionchat");
+        // RegionChat's own facts, for clients that look (the web page shows them).
+        w.WriteBoolean("default", m.Id == defaultModel);
+        w.WriteNumber("context_size", m.ContextSize);
+        w.WriteNumber("visual_tokens", m.VisualTokens);
+        w.WriteNumber("image_size", m.ImageSize);
+        w.WriteString("template", m.Template);
+        w.WriteEndObject();
+    }
 }

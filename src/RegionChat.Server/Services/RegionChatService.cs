@@ -71,6 +71,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream, ServerCallContext context) =>
         calls.RunAsync("CaptionStream", context, async _ =>
         {
+            GrpcWebStreaming.Refuse(context, "CaptionStream", "call Caption (unary) once per item instead");
             // Items run concurrently (bounded), so the engine batches their decoding; results go out as they finish.
             using var writeGate = new SemaphoreSlim(1, 1);
             using var slots = new SemaphoreSlim(Math.Max(1, core.Options.ParallelSequences));
@@ -120,11 +121,12 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
     public override Task<PbV1.ImageRef> UploadImage(IAsyncStreamReader<PbV1.ImageChunk> requestStream, ServerCallContext context) =>
         calls.RunAsync("UploadImage", context, async _ =>
         {
+            GrpcWebStreaming.Refuse(context, "UploadImage", "send the image with PutImage (unary, up to RegionChat:MaxReceiveMessageBytes) instead");
             using var buffer = new MemoryStream();
             await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
             {
                 if (buffer.Length + chunk.Data.Length > core.Options.MaxImageBytes)
-                    throw RegionChatCoreException.InvalidArgument("data", $"the upload exceeds the image limit of {core.Options.MaxImageBytes} bytes");
+                    throw RegionChatCoreException.InvalidArgument("data", ImageSizeLimit.TooLarge(buffer.Length + chunk.Data.Length, core.Options.MaxImageBytes, atLeast: true));
                 chunk.Data.WriteTo(buffer);
             }
             if (buffer.Length == 0) throw RegionChatCoreException.InvalidArgument("data", "no bytes were uploaded");

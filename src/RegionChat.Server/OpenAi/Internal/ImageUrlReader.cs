@@ -1,3 +1,5 @@
+using RegionChat.Inference;
+
 namespace RegionChat.Server.OpenAi.Internal;
 
 /// <summary>
@@ -49,7 +51,7 @@ internal sealed class ImageUrlReader(ServerOptions options)
         var info = new FileInfo(real);
         if (!info.Exists) throw OpenAiException.BadRequest("the image file cannot be found or read", field);
         if (info.Length > options.MaxImageBytes)
-            throw OpenAiException.BadRequest($"the image is {info.Length} bytes; the limit is {options.MaxImageBytes}", field);
+            throw OpenAiException.BadRequest(ImageSizeLimit.TooLarge(info.Length, options.MaxImageBytes), field);
         try { return File.ReadAllBytes(real); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -87,8 +89,9 @@ internal static class DataUrl
         if (!header.EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
             throw OpenAiException.BadRequest($"{what} data URL must be base64 (data:image/png;base64,…)", field);
         int length = url.Length - comma - 1;
-        long approx = (long)length / 4 * 3;
-        if (approx > maxBytes) throw OpenAiException.BadRequest($"{what} is about {approx} bytes; the limit is {maxBytes}", field);
+        // The decoded size of well-formed base64 ('=' padding excluded), known before decoding.
+        long approx = (long)length / 4 * 3 - (url.EndsWith("==", StringComparison.Ordinal) ? 2 : url.EndsWith('=') ? 1 : 0);
+        if (approx > maxBytes) throw OpenAiException.BadRequest(what == "an image" ? ImageSizeLimit.TooLarge(approx, maxBytes) : $"{what} is {approx:N0} bytes, over the limit of {maxBytes:N0} bytes ({ImageSizeLimit.Setting})", field);
         try { return Convert.FromBase64String(url[(comma + 1)..]); }
         catch (FormatException) { throw OpenAiException.BadRequest($"{what} data URL's data is not valid base64", field); }
     }

@@ -1,9 +1,8 @@
-using RegionChat.CaptionBatch;
-using RegionChat.Cli.Commands;
+using RegionChat.Server.TestHost;
 using RegionChat.TestSupport;
 using Xunit.Abstractions;
 
-namespace RegionChat.Cli.Tests.CaptionBatch;
+namespace RegionChat.CaptionBatch.Tests;
 
 /// <summary>Two servers share a job; one is stopped mid-job and the other finishes its items.</summary>
 public sealed class CaptionBatchFailoverTests(ITestOutputHelper log) : IDisposable
@@ -15,10 +14,9 @@ public sealed class CaptionBatchFailoverTests(ITestOutputHelper log) : IDisposab
     [Fact]
     public async Task AServerStoppedMidJobHandsItsItemsToTheOther()
     {
-        string model = TinyModel.Write(Path.Combine(temp.Path, "models", "tiny"));
         var settings = new Dictionary<string, string?> { ["RegionChat:Threads"] = "1", ["RegionChat:ContextSize"] = "4096" };
-        await using var a = await InProcessServer.StartAsync(model, settings);
-        var b = await InProcessServer.StartAsync(model, settings);
+        await using var a = await ServerHost.StartAsync(settings);
+        var b = await ServerHost.StartAsync(settings);
         var data = BatchDataset.Write(temp.File("data"), repeat: 12, withBadItems: false); // 120 items
         Task? stopping = null;
         int stopAt = 15;

@@ -4,13 +4,13 @@ using RegionChat.Data.Regions;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision.Regions;
 
-namespace RegionChat.Cli.Tests.CaptionBatch;
+namespace RegionChat.TestSupport;
 
 /// <summary>
 /// A JSONL batch input over shapes scenes, written to a folder: good items with every region form (three image files
 /// holding two distinct images: one file is a byte copy of another) and bad items that must become error records.
 /// </summary>
-internal sealed class BatchDataset
+public sealed class BatchDataset
 {
     /// <summary>Ids of the bad items and a piece of their expected error text.</summary>
     public static readonly IReadOnlyDictionary<string, string> BadItems = new Dictionary<string, string>

@@ -1,0 +1,54 @@
+using RegionChat.Server.TestHost;
+using RegionChat.TestSupport;
+
+namespace RegionChat.CaptionBatch.Tests;
+
+/// <summary>A job run in-process on the tiny model, through the library (no CLI): every id once, bad items as error
+/// records naming why, and a rerun that finds everything done.</summary>
+public sealed class CaptionBatchJobTests : IDisposable
+{
+    readonly TempDir temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public async Task InProcessEveryIdEndsUpOnceAndARerunFindsThemDone()
+    {
+        var data = BatchDataset.Write(temp.File("data"));
+        var options = new CaptionBatchOptions
+        {
+            InputPath = data.InputPath,
+            OutputPath = temp.File("captions.jsonl"),
+            ErrorsPath = temp.File("errors.jsonl"),
+            ModelDir = ServerHost.TinyModelFolder,
+            Concurrency = 4,
+            MaxTokens = 6,
+            Threads = 1,
+            ContextSize = 2048,
+        };
+        var seen = new List<CaptionBatchProgress>();
+
+        var summary = await CaptionBatchJob.RunAsync(options, progress: p => { lock (seen) seen.Add(p); });
+
+        var captions = BatchDataset.ReadRecords(options.OutputPath);
+        var errors = BatchDataset.ReadRecords(options.ErrorsPath);
+        Assert.Equal(data.GoodIds.Order(), captions.Select(r => (string)r["id"]!).Order());
+        Assert.All(captions, r => Assert.Equal("tiny", (string?)r["model"]));
+        Assert.Equal(BatchDataset.BadItems.Keys.Order(), errors.Select(r => (string)r["id"]!).Order());
+        foreach (var r in errors) Assert.Contains(BatchDataset.BadItems[(string)r["id"]!], (string)r["error"]!);
+        Assert.Equal((data.GoodIds.Count, BatchDataset.BadItems.Count, 0), (summary.Progress.Captioned, summary.Progress.Failed, summary.Progress.Skipped));
+        Assert.True(summary.Complete);
+        Assert.True(summary.AnyFailed);
+        Assert.Equal(["tiny"], summary.Models);
+        Assert.Empty(summary.Servers);
+        Assert.Equal(data.AllIds.Count, seen.Count); // one progress report per finished item
+        Assert.Equal(data.AllIds.Count, seen.Max(p => p.Done));
+
+        byte[] before = File.ReadAllBytes(options.OutputPath);
+        var again = await CaptionBatchJob.RunAsync(options);
+        Assert.Equal((0, 0, data.AllIds.Count), (again.Progress.Captioned, again.Progress.Failed, again.Progress.Skipped));
+        Assert.Equal(BatchDataset.BadItems.Count, again.PriorErrors);
+        Assert.True(again.AnyFailed);
+        Assert.Equal(before, File.ReadAllBytes(options.OutputPath));
+    }
+}

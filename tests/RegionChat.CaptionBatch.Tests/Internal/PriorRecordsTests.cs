@@ -1,0 +1,27 @@
+using RegionChat.CaptionBatch.Internal;
+using RegionChat.TestSupport;
+
+namespace RegionChat.CaptionBatch.Tests.Internal;
+
+/// <summary>Error records an earlier run left: counted once per id of this job, whatever file holds them.</summary>
+public class PriorRecordsTests
+{
+    [Fact]
+    public void CountsTheJobsIdsWithAnErrorRecordOnce()
+    {
+        using var temp = new TempDir();
+        File.WriteAllText(temp.File("out.jsonl"), string.Join('\n',
+            """{"id": "a", "caption": "a red circle"}""",
+            """{"id": "b", "error": "region: box: …"}""",
+            """{"id": 7, "error": "image: file 'x.png' not found"}""",
+            """{"id": "not-in-this-job", "error": "…"}""",
+            "",
+            """{"id": "c", "err""")); // a torn last line
+        File.WriteAllText(temp.File("errors.jsonl"), """{"id": "b", "error": "again"}""" + "\n" + """{"id": "d", "error": "x"}""" + "\n");
+        var ids = new HashSet<string>(["a", "b", "c", "d", "7"], StringComparer.Ordinal);
+
+        Assert.Equal(3, PriorRecords.CountErrors([temp.File("out.jsonl"), temp.File("errors.jsonl"), null, temp.File("absent.jsonl")], ids));
+        Assert.Equal(2, PriorRecords.CountErrors([temp.File("out.jsonl")], ids));
+        Assert.Equal(0, PriorRecords.CountErrors([temp.File("absent.jsonl")], ids));
+    }
+}

@@ -9,7 +9,10 @@ public sealed record ModelDescription
     public required string Id { get; init; }
     /// <summary>When its model.json was written (Unix seconds).</summary>
     public long CreatedUnixSeconds { get; init; }
+    /// <summary>KV cells of the serving context, shared by the parallel sessions.</summary>
     public int ContextSize { get; init; }
+    /// <summary>Positions one session may hold: the serving context capped at the LLM's trained context.</summary>
+    public int SessionContext { get; init; }
     public string Template { get; init; } = "";
     public string DefaultInstruction { get; init; } = "";
     public int ImageSize { get; init; }
@@ -37,6 +40,7 @@ public sealed record ModelDescription
             Id = m.Id,
             CreatedUnixSeconds = File.Exists(json) ? new DateTimeOffset(File.GetLastWriteTimeUtc(json)).ToUnixTimeSeconds() : 0,
             ContextSize = m.Llm.Facts.ContextSize,
+            SessionContext = m.Llm.Facts.SequenceLimit,
             Template = m.Template.Name,
             DefaultInstruction = m.Manifest.DefaultInstruction,
             ImageSize = vc.InputResolution, PatchSize = vc.PatchSize, VisionWidth = vc.Width, VisionLayers = vc.Layers,

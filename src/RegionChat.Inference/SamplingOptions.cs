@@ -54,6 +54,7 @@ public sealed record SamplingOptions
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
             Seed = Seed is { } seed ? unchecked((int)seed) : null,
             MaxTokens = Math.Clamp(max, 1, limits.MaxTokensLimit),
+            MaxTokensRequested = MaxTokens is not (null or 0),
             Stop = Stop.ToArray(),
         };
     }

@@ -16,7 +16,9 @@ public static class TinyModel
     public const int Resolution = 64, Patch = 16, VisionWidth = 32, Embd = 64;
 
     /// <summary>Writes the model into <paramref name="dir"/> (created) and returns it.</summary>
-    public static string Write(string dir, int seed = 1, string? extraManifest = null)
+    /// <param name="contextLength">The GGUF's llama.context_length: what a session may hold at most (the test servers
+    /// serve 4096 cells).</param>
+    public static string Write(string dir, int seed = 1, string? extraManifest = null, int contextLength = 4096)
     {
         Directory.CreateDirectory(dir);
         torch.manual_seed(seed);
@@ -32,7 +34,7 @@ public static class TinyModel
                 projector.state_dict().Select(kv => KeyValuePair.Create("model.mm_projector." + kv.Key, kv.Value)));
         var words = ShapesCorpus.Words.Concat(["USER:", "ASSISTANT:", "<image>", "chat", "about", "shapes"]).Distinct();
         var vocab = LlamaVocabulary.FromWords(words);
-        var shape = new LlamaShape(Embd, 2, 4, 2, 128, vocab.Count, ContextLength: 2048);
+        var shape = new LlamaShape(Embd, 2, 4, 2, 128, vocab.Count, ContextLength: contextLength);
         LlamaGgufSynth.Write(Path.Combine(dir, "llm.gguf"), shape, vocab, GgmlType.F32, (ulong)seed);
         File.WriteAllText(Path.Combine(dir, "model.json"), $$"""
             {

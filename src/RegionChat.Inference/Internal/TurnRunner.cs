@@ -172,8 +172,8 @@ internal sealed class TurnRunner(
             case SequenceEvictedException:
                 sessions.Remove(session.Id);
                 return RegionChatCoreException.NotFound($"session '{session.Id}' was evicted to free KV cache space; its history is gone, start a new session");
-            case ContextOverflowException:
-                return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
+            case ContextOverflowException o:
+                return ContextFailure(o, session, f);
             case ObjectDisposedException when shutdown.IsShuttingDown:
                 return RegionChatCoreException.Unavailable("the server is shutting down");
             case ObjectDisposedException when !ct.IsCancellationRequested:
@@ -183,6 +183,36 @@ internal sealed class TurnRunner(
                 return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
             default:
                 return null;
+        }
+    }
+
+    /// <summary>
+    /// A turn that outgrows the positions one session may hold (the model's trained context, capped at the serving
+    /// context). A session with history is refused as a state (FailedPrecondition: only a new session helps), a first
+    /// turn as a too-long prompt, and a requested max_tokens that does not fit as that field.
+    /// </summary>
+    static RegionChatCoreException ContextFailure(ContextOverflowException e, ChatSessionEntry session, TurnFields f)
+    {
+        var facts = session.Model.Llm.Facts;
+        string limit = facts.SequenceLimit < facts.ContextSize
+            ? $"{facts.SequenceLimit} positions (the model's trained context, GGUF llama.context_length)"
+            : $"{facts.SequenceLimit} positions (the serving context, RegionChat:ContextSize)";
+        switch (e.Kind)
+        {
+            case ContextOverflowKind.Prompt when e.CachedTokens > 0:
+                return new RegionChatCoreException(RegionChatErrorKind.FailedPrecondition,
+                    $"session '{session.Id}' is full for this turn: it holds {e.CachedTokens} positions and the turn needs " +
+                    $"{e.Needed - e.CachedTokens} more, but a session may hold {limit}; send a shorter turn (room for " +
+                    $"{Math.Max(0, e.Available - e.CachedTokens)} positions), or end this session and start a new one",
+                    inner: e);
+            case ContextOverflowKind.Prompt:
+                return RegionChatCoreException.InvalidArgument(f.Text,
+                    $"{e.Message}: text, template and visual tokens together; a session may hold {limit}", e);
+            case ContextOverflowKind.MaxTokens:
+                return RegionChatCoreException.InvalidArgument("max_tokens",
+                    $"{e.Message} (a session may hold {limit}); ask for fewer tokens" + (e.CachedTokens > 0 ? " or start a new session" : ""), e);
+            default:
+                return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
         }
     }
 

@@ -27,7 +27,7 @@ public sealed class LlmEngine : IDisposable
         this.weights = weights;
         this.context = context;
         Facts = facts;
-        scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.BatchSize, facts.MaxSequences,
+        scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.SequenceLimit, facts.BatchSize, facts.MaxSequences,
             facts.EmbeddingWidth);
         scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
     }

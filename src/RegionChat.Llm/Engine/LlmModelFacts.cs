@@ -13,6 +13,9 @@ public sealed record LlmModelFacts
     public required int TrainContextLength { get; init; }
     /// <summary>KV cells of the context actually created (shared by all sequences).</summary>
     public required int ContextSize { get; init; }
+    /// <summary>Positions one sequence (a session) may hold: the context size, capped at the trained context, since
+    /// positions past <see cref="TrainContextLength"/> were never trained (llama.cpp only warns about them).</summary>
+    public int SequenceLimit => TrainContextLength > 0 ? Math.Min(ContextSize, TrainContextLength) : ContextSize;
     public required int BatchSize { get; init; }
     public required int MaxSequences { get; init; }
     /// <summary>The GGUF `tokenizer.chat_template`, or null when the file has none.</summary>

@@ -23,6 +23,9 @@ public sealed record SamplingParams
     /// <summary>Seed of the draw; null picks one at random.</summary>
     public int? Seed { get; init; }
     public int MaxTokens { get; init; } = 256;
+    /// <summary>The caller asked for <see cref="MaxTokens"/>: a request whose sequence has no room for that many is refused
+    /// before any prefill. Otherwise MaxTokens is a default, and the answer ends (Length) where the room ends.</summary>
+    public bool MaxTokensRequested { get; init; }
     /// <summary>Strings that end the answer; they and anything after them are cut from the output.</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
     /// <summary>Keep generating past end-of-generation tokens (benchmarks).</summary>

@@ -99,6 +99,8 @@ public static class OpenAiEndpoints
         // RegionChat's own facts, for clients that look (the web page shows them).
         w.WriteBoolean("default", m.Id == defaultModel);
         w.WriteNumber("context_size", m.ContextSize);
+        // What one conversation may hold (prompt + answers, all turns), under vLLM's name for it.
+        w.WriteNumber("max_model_len", m.SessionContext);
         w.WriteNumber("visual_tokens", m.VisualTokens);
         w.WriteNumber("image_size", m.ImageSize);
         w.WriteString("template", m.Template);

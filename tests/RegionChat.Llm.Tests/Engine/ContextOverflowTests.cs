@@ -42,23 +42,68 @@ public class ContextOverflowTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
-    public async Task RunningOutOfContextWhileGeneratingIsAClearError()
+    public async Task AnAnswerThatReachesTheEndOfTheContextEndsWithLength()
     {
         using var engine = models.Load(contextSize: 256);
         int n = engine.Facts.ContextSize;
         using var session = engine.CreateSession();
-        var pieces = new List<string>();
-        var e = await Assert.ThrowsAsync<ContextOverflowException>(async () =>
-        {
-            await foreach (var ev in engine.GenerateAsync(session, [PromptSegment.Embeddings(Blocks.Random(n - 6, 4))],
-                               SamplingParams.Greedy(50) with { IgnoreEos = true }))
-                if (ev is TextPiece p) pieces.Add(p.Text);
-        });
-        Assert.Contains("end of the context", e.Message);
-        Assert.Equal(n, e.Available);
-        Assert.NotEmpty(pieces);                    // it generated until the last cell, then said so
-        Assert.Equal(LlmSessionState.Fresh, session.State);
-        Assert.Equal(0, engine.Statistics.UsedCells);
+        var answer = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Embeddings(Blocks.Random(n - 6, 4))],
+            SamplingParams.Greedy(50) with { IgnoreEos = true }));
+        Assert.Equal(FinishReason.Length, answer.Final.Reason);
+        // Positions n-6..n-1 take the first six sampled tokens; the seventh is sampled from the last position's logits.
+        Assert.Equal(7, answer.Final.Usage.CompletionTokens);
         Assert.Equal(0, engine.Statistics.ReservedCells);
+    }
+
+    [Fact]
+    public async Task ASequenceNeverGrowsPastTheTrainedContext()
+    {
+        // The tiny GGUF says llama.context_length 512; the context has 1024 cells for all sequences.
+        using var engine = models.Load(contextSize: 1024);
+        Assert.Equal(512, engine.Facts.TrainContextLength);
+        Assert.Equal(512, engine.Facts.SequenceLimit);
+        using var session = engine.CreateSession(keepHistory: true);
+        var e = await Assert.ThrowsAsync<ContextOverflowException>(() => Collected.From(
+            engine.GenerateAsync(session, [PromptSegment.Embeddings(Blocks.Random(513, 5))], SamplingParams.Greedy(2))));
+        Assert.Equal(ContextOverflowKind.Prompt, e.Kind);
+        Assert.Equal(512, e.Available);
+        Assert.Equal(513, e.Needed);
+        Assert.Equal(0, e.CachedTokens);
+        Assert.Equal(0, engine.Statistics.Steps);
+
+        // A session filled to the limit by its turns: the answer ends there, and the next turn is refused with its history kept.
+        var first = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Embeddings(Blocks.Random(500, 6))],
+            SamplingParams.Greedy(100) with { IgnoreEos = true }));
+        Assert.Equal(FinishReason.Length, first.Final.Reason);
+        Assert.Equal(13, first.Final.Usage.CompletionTokens);
+        Assert.Equal(512, session.CachedTokens);
+        var full = await Assert.ThrowsAsync<ContextOverflowException>(() => Collected.From(
+            engine.GenerateAsync(session, [PromptSegment.Text("the cat")], SamplingParams.Greedy(2))));
+        Assert.Equal(ContextOverflowKind.Prompt, full.Kind);
+        Assert.Equal(513, full.CachedTokens);          // 512 in the cache + the last answer's undecoded token
+        Assert.Equal(512, session.CachedTokens);
+    }
+
+    [Fact]
+    public async Task RequestedMaxTokensThatDoNotFitAreRefusedBeforeAnyPrefill()
+    {
+        using var engine = models.Load(contextSize: 256);
+        using var session = engine.CreateSession();
+        using var second = engine.CreateSession();
+        using var third = engine.CreateSession();
+        var prompt = new[] { PromptSegment.Embeddings(Blocks.Random(200, 7)) };
+        var e = await Assert.ThrowsAsync<ContextOverflowException>(() => Collected.From(engine.GenerateAsync(session, prompt,
+            SamplingParams.Greedy(58) with { MaxTokensRequested = true })));
+        Assert.Equal(ContextOverflowKind.MaxTokens, e.Kind);
+        Assert.Contains("leaves room for 57 tokens", e.Message);
+        Assert.Equal(0, engine.Statistics.Steps);
+
+        // 57 fit; the same 58 as a default are cut at the end of the context instead.
+        var fits = await Collected.From(engine.GenerateAsync(second, prompt,
+            SamplingParams.Greedy(57) with { MaxTokensRequested = true, IgnoreEos = true }));
+        Assert.Equal(57, fits.Final.Usage.CompletionTokens);
+        var cut = await Collected.From(engine.GenerateAsync(third, prompt, SamplingParams.Greedy(58) with { IgnoreEos = true }));
+        Assert.Equal(FinishReason.Length, cut.Final.Reason);
+        Assert.Equal(57, cut.Final.Usage.CompletionTokens);
     }
 }

@@ -35,7 +35,8 @@ public class ServiceInfoTests
         Assert.Equal("llama", m.Llm.Architecture);
         Assert.Equal(64u, m.Llm.EmbeddingLength);
         Assert.Equal(2u, m.Llm.Layers);
-        Assert.Equal(2048u, m.Llm.TrainContextLength);
+        Assert.Equal(4096u, m.Llm.TrainContextLength);       // TinyModel's GGUF
+        Assert.Equal(1024u, m.SessionContextSize);           // the served context, smaller than the trained one
         Assert.Equal((uint)host.Model.Llm.Facts.VocabSize, m.Llm.VocabSize);
     }
 

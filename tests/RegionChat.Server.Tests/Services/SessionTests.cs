@@ -107,9 +107,11 @@ public class SessionTests
         string session = t1.Started.SessionId;
         var tooLong = Calls.Chat(string.Join(" ", Enumerable.Repeat("blue", 250)), sessionId: session);
         var e = await Calls.FailsAsync(() => Calls.DrainAsync(host.Client.Chat(tooLong, deadline: Calls.Deadline())));
-        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
-        Assert.Equal("message.text", Assert.Single(Calls.Violations(e)).Field);
+        // The session's history is in the way (issue 12): refused as a state, naming the room left and the way out.
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
         Assert.Contains("context", e.Status.Detail);
+        Assert.Contains("room for", e.Status.Detail);
+        Assert.Contains("start a new one", e.Status.Detail);
 
         var t2 = await host.Client.ChatAsync(Calls.Chat("and the colour?", sessionId: session));
         Assert.True(t2.Started.CachedTokens >= t1.Started.PromptTokens, "the refused turn cost the session its history");

@@ -16,7 +16,7 @@ internal sealed class GenerationScheduler : IDisposable
     readonly SafeLLamaContextHandle ctx;
     readonly SafeLlamaModelHandle model;
     readonly SafeLlamaModelHandle.Vocabulary vocab;
-    readonly int cells, batchSize;
+    readonly int cells, sequenceLimit, batchSize;
     readonly Queue<SchedulerCommand> queue = new();
     readonly List<GenerationRequest> active = [];       // loop thread only
     readonly List<LlmSession> holding = [];             // sessions with a sequence id
@@ -30,12 +30,13 @@ internal sealed class GenerationScheduler : IDisposable
     long clock, steps, evictions;
     bool stopping;
 
-    public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int batchSize, int maxSequences, int embeddingWidth)
+    public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int sequenceLimit, int batchSize, int maxSequences, int embeddingWidth)
     {
         this.ctx = ctx;
         model = ctx.ModelHandle;
         vocab = model.Vocab;
         this.cells = cells;
+        this.sequenceLimit = Math.Min(cells, sequenceLimit);
         this.batchSize = batchSize;
         embeddingBatch = new LLamaBatchEmbeddings(embeddingWidth);
         for (int id = maxSequences - 1; id >= 0; id--) freeSeqIds.Push(id);
@@ -158,13 +159,24 @@ internal sealed class GenerationScheduler : IDisposable
         int pending = core.PendingToken.HasValue ? 1 : 0;
         int fresh = pending + request.Items.Sum(i => i.Count);
         int cached = core.KvLength;
-        if (cached + fresh > cells)
+        if (cached + fresh > sequenceLimit)
         {
-            Fail(request, new ContextOverflowException(cached + fresh, cells,
-                $"the prompt needs {cached + fresh} positions ({cached} cached + {fresh} new) but the context holds {cells}"));
+            Fail(request, new ContextOverflowException(cached + fresh, sequenceLimit,
+                $"the prompt needs {cached + fresh} positions ({cached} cached + {fresh} new) but the context holds {sequenceLimit}",
+                ContextOverflowKind.Prompt, cached + pending));
             return true;
         }
-        int output = request.LogitsOnly ? 0 : Math.Min(request.Sampling.MaxTokens, cells - cached - fresh);
+        int room = sequenceLimit - cached - fresh;
+        // The first token is sampled from the prompt's last logits and takes no position until the next decode.
+        if (!request.LogitsOnly && request.Sampling.MaxTokensRequested && request.Sampling.MaxTokens > room + 1)
+        {
+            Fail(request, new ContextOverflowException(cached + fresh + request.Sampling.MaxTokens - 1, sequenceLimit,
+                $"max_tokens {request.Sampling.MaxTokens} does not fit: the prompt takes {cached + fresh} of the {sequenceLimit} " +
+                $"positions ({cached} cached + {fresh} new), which leaves room for {room + 1} tokens",
+                ContextOverflowKind.MaxTokens, cached + pending));
+            return true;
+        }
+        int output = request.LogitsOnly ? 0 : Math.Min(request.Sampling.MaxTokens, room);
         int need = fresh + output;
         bool needsSeq = core.SeqId < 0;
 
@@ -174,7 +186,8 @@ internal sealed class GenerationScheduler : IDisposable
         if (free + evictable.Sum(s => s.Core.KvLength) < need || !seqPossible)
         {
             if (active.Count > 0) return false;
-            Fail(request, new ContextOverflowException(need, free, $"the request needs {need} KV cells but only {free} are free"));
+            Fail(request, new ContextOverflowException(need, free, $"the request needs {need} KV cells but only {free} are free",
+                ContextOverflowKind.FreeCells, cached + pending));
             return true;
         }
         foreach (var victim in evictable)
@@ -274,7 +287,8 @@ internal sealed class GenerationScheduler : IDisposable
         }
         foreach (var r in overflowed)
             Fail(r, new ContextOverflowException(cells + 1, cells,
-                $"the generation reached the end of the context ({cells} positions) after {r.CompletionTokens} tokens"));
+                $"the generation reached the end of the context ({cells} positions) after {r.CompletionTokens} tokens",
+                ContextOverflowKind.Generation, r.Core.KvLength));
 
         foreach (var r in active)
         {
@@ -381,6 +395,8 @@ internal sealed class GenerationScheduler : IDisposable
         r.Emit(r.Stops.Push(r.AddRaw(r.Text.Push(PieceBytes(token)))));
         if (r.Stops.Matched != null) return FinishReason.Stop;
         if (r.CompletionTokens >= r.Sampling.MaxTokens) return FinishReason.Length;
+        // The sequence is full: this token could not be decoded, so the answer ends here (as a default max_tokens would).
+        if (r.Core.KvLength >= sequenceLimit) return FinishReason.Length;
         return null;
     }
 

@@ -37,7 +37,8 @@ internal sealed class OpenAiException(int status, string type, string message, s
             RegionChatErrorKind.InvalidArgument => BadRequest(detail, field),
             RegionChatErrorKind.NotFound => NotFound(detail),
             RegionChatErrorKind.SessionBusy => new(409, "invalid_request_error", detail, "session_id", "session_busy"),
-            RegionChatErrorKind.FailedPrecondition => BadRequest(detail, field),
+            // The core's only FailedPrecondition of a turn: the session is full (OpenAI's code for a context overflow).
+            RegionChatErrorKind.FailedPrecondition => BadRequest(detail, "session_id", "context_length_exceeded"),
             RegionChatErrorKind.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),
             RegionChatErrorKind.Unavailable => new(503, "unavailable_error", detail, code: "server_shutting_down"),
             RegionChatErrorKind.ModelUnavailable => new(500, "server_error", detail, code: "model_unavailable"),

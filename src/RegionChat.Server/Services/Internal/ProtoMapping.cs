@@ -76,6 +76,7 @@ internal static class ProtoMapping
             {
                 Id = m.Id,
                 ContextSize = (uint)m.ContextSize,
+                SessionContextSize = (uint)m.SessionContext,
                 Template = m.Template,
                 Vision = new PbV1.VisionInfo { ImageSize = (uint)m.ImageSize, PatchSize = (uint)m.PatchSize, Width = (uint)m.VisionWidth, Layers = (uint)m.VisionLayers, FeatureLayer = m.FeatureLayer, Preprocess = m.Preprocess },
                 Projector = new PbV1.ProjectorInfo { Type = m.ProjectorType, InputWidth = (uint)m.ProjectorInputWidth, OutputWidth = (uint)m.ProjectorOutputWidth, VisualTokens = (uint)m.VisualTokens },

@@ -4,4 +4,14 @@ using RegionChat.Cli.Commands;
 // regionchat <verb> …: each verb group lives in Commands/<Group>Commands.cs.
 var root = new RootCommand("RegionChat: region-level multimodal chat (Alpha-CLIP + LLaVA on llama.cpp).");
 foreach (var command in CommandCatalog.All()) root.Subcommands.Add(command);
-return await root.Parse(args).InvokeAsync();
+var parse = root.Parse(args);
+try
+{
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    // A failure no verb turned into its own error line: one line, never a stack trace (REGIONCHAT_TRACE=1 shows it).
+    Console.Error.WriteLine(Environment.GetEnvironmentVariable("REGIONCHAT_TRACE") == "1" ? e.ToString() : CliErrors.Line(e));
+    return 1;
+}

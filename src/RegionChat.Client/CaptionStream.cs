@@ -55,7 +55,7 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         catch (RpcException e)
         {
             // The call has ended and grpc-dotnet knows its status.
-            throw RpcErrors.Map("CaptionStream", e, cancellationToken);
+            throw RpcErrors.Map("CaptionStream", e, cancellationToken, client.Address);
         }
         finally
         {
@@ -84,7 +84,7 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         }
         catch (RpcException e)
         {
-            throw RpcErrors.Map("CaptionStream", e, cancellationToken);
+            throw RpcErrors.Map("CaptionStream", e, cancellationToken, client.Address);
         }
         finally
         {
@@ -102,7 +102,7 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         {
             bool more;
             try { more = await call.ResponseStream.MoveNext(linked.Token).ConfigureAwait(false); }
-            catch (RpcException e) { throw RpcErrors.Map("CaptionStream", e, linked.Token); }
+            catch (RpcException e) { throw RpcErrors.Map("CaptionStream", e, linked.Token, client.Address); }
             if (!more) yield break;
             var response = call.ResponseStream.Current;
             imageIds.TryRemove(response.Id, out string? imageId);
@@ -130,9 +130,9 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
             await call.ResponseHeadersAsync.ConfigureAwait(false);
             var status = call.GetStatus();
             if (status.StatusCode != StatusCode.OK)
-                return RpcErrors.Map("CaptionStream", new RpcException(status, call.GetTrailers()), cancellationToken);
+                return RpcErrors.Map("CaptionStream", new RpcException(status, call.GetTrailers()), cancellationToken, client.Address);
         }
-        catch (RpcException e) { return RpcErrors.Map("CaptionStream", e, cancellationToken); }
+        catch (RpcException e) { return RpcErrors.Map("CaptionStream", e, cancellationToken, client.Address); }
         catch (InvalidOperationException) { /* still running: the status is not known yet */ }
         return new IOException("the caption stream closed: " + write.Message, write);
     }

@@ -30,7 +30,7 @@ public abstract record ImageRegion
     /// <summary>A brush stroke: the pixels within <paramref name="width"/>/2 of the polyline.</summary>
     public static ImageRegion Scribble(IEnumerable<(float X, float Y)> points, float width) => new RegionScribble([.. points], width);
 
-    /// <summary>A mask image of the picture's size (PNG, 8-bit grey or 1-bit; pixels ≥ 128 are inside).</summary>
+    /// <summary>A mask image of the picture's size (PNG, 8-bit grey or 1-bit; pixels ≥ 128 are inside; in a 0/1 mask, the 1s).</summary>
     public static ImageRegion Mask(ReadOnlyMemory<byte> png) => new RegionMask(png);
 
     /// <summary>A COCO RLE in its compressed string form (as pycocotools writes it), of an image <paramref name="height"/> × <paramref name="width"/>.</summary>
@@ -167,7 +167,7 @@ public sealed record RegionScribble : ImageRegion
     public override string ToString() => $"scribble of {Points.Count} points, width {Width}";
 }
 
-/// <summary>A mask image of the picture's size: pixels ≥ 128 are inside. Decoded by the server.</summary>
+/// <summary>A mask image of the picture's size: pixels ≥ 128 are inside (in a 0/1 mask, the 1s). Decoded by the server.</summary>
 public sealed record RegionMask : ImageRegion
 {
     /// <summary>A mask from its encoded image bytes; throws <see cref="ArgumentException"/> when they are empty.</summary>

@@ -123,7 +123,7 @@ public sealed class RegionChatClient : IDisposable
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             return await call.ResponseAsync.ConfigureAwait(false);
         }
-        catch (RpcException e) { throw RpcErrors.Map("UploadImage", e, cancellationToken); }
+        catch (RpcException e) { throw RpcErrors.Map("UploadImage", e, cancellationToken, Address); }
     }
 
     async Task<PbV1.ImageRef> UploadAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
@@ -139,7 +139,7 @@ public sealed class RegionChatClient : IDisposable
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             return await call.ResponseAsync.ConfigureAwait(false);
         }
-        catch (RpcException e) { throw RpcErrors.Map("UploadImage", e, cancellationToken); }
+        catch (RpcException e) { throw RpcErrors.Map("UploadImage", e, cancellationToken, Address); }
     }
 
     /// <summary>Runs one chat turn and streams its events: first <c>Started</c> (session id, prompt and cached tokens),
@@ -165,7 +165,7 @@ public sealed class RegionChatClient : IDisposable
             catch (RpcException e)
             {
                 NoteImageGone(e, request.Message?.Image);
-                throw RpcErrors.Map("Chat", e, cancellationToken);
+                throw RpcErrors.Map("Chat", e, cancellationToken, Address);
             }
             if (!more) yield break;
             yield return call.ResponseStream.Current;
@@ -211,7 +211,7 @@ public sealed class RegionChatClient : IDisposable
         catch (RpcException e)
         {
             NoteImageGone(e, request.Image);
-            throw RpcErrors.Map("Caption", e, cancellationToken);
+            throw RpcErrors.Map("Caption", e, cancellationToken, Address);
         }
     }
 
@@ -259,14 +259,14 @@ public sealed class RegionChatClient : IDisposable
     /// own this client (dispose this one yourself).</summary>
     public RegionChatChatClient AsIChatClient(string? defaultModelId = null) => new(this, defaultModelId);
 
-    static async Task<T> UnaryAsync<T>(string method, Func<CancellationToken, AsyncUnaryCall<T>> call, CancellationToken ct)
+    async Task<T> UnaryAsync<T>(string method, Func<CancellationToken, AsyncUnaryCall<T>> call, CancellationToken ct)
     {
         try
         {
             using var c = call(ct);
             return await c.ResponseAsync.ConfigureAwait(false);
         }
-        catch (RpcException e) { throw RpcErrors.Map(method, e, ct); }
+        catch (RpcException e) { throw RpcErrors.Map(method, e, ct, Address); }
     }
 
     /// <summary>A server address as a URI: "http://host:port" (h2c), "https://host:port" (TLS), or "host:port", which

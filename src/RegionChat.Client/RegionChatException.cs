@@ -16,11 +16,16 @@ public sealed class RegionChatException : Exception
     /// <param name="inner">The call's exception, with its status and trailers.</param>
     /// <param name="violations">The field violations of the status details (empty when there are none).</param>
     public RegionChatException(string method, RpcException inner, IReadOnlyList<FieldViolation> violations)
-        : base(Describe(method, inner), inner)
+        : this(method, inner, violations, null) { }
+
+    /// <summary>As the public constructor; a non-null <paramref name="detail"/> replaces the status' detail (a connection
+    /// failure told in the client's words).</summary>
+    internal RegionChatException(string method, RpcException inner, IReadOnlyList<FieldViolation> violations, string? detail)
+        : base(Describe(method, inner.StatusCode, detail ?? inner.Status.Detail), inner)
     {
         Method = method;
         StatusCode = inner.StatusCode;
-        Detail = inner.Status.Detail;
+        Detail = detail ?? inner.Status.Detail;
         FieldViolations = violations;
         RequestId = inner.Trailers.GetValue("x-request-id");
     }
@@ -33,7 +38,7 @@ public sealed class RegionChatException : Exception
     /// later), Unavailable (server down or shutting down), DeadlineExceeded, …</summary>
     public StatusCode StatusCode { get; }
 
-    /// <summary>The server's explanation.</summary>
+    /// <summary>The server's explanation; for a server that could not be reached, which address and why.</summary>
     public string Detail { get; }
 
     /// <summary>For InvalidArgument: each offending request field ("message.region.box") and what is wrong with it.</summary>
@@ -42,8 +47,8 @@ public sealed class RegionChatException : Exception
     /// <summary>The server's id of the request, as in its logs (null when the call never reached the service).</summary>
     public string? RequestId { get; }
 
-    static string Describe(string method, RpcException e) =>
-        $"RegionChat {method} failed: {e.StatusCode}: {(string.IsNullOrEmpty(e.Status.Detail) ? "(no message)" : e.Status.Detail)}";
+    static string Describe(string method, StatusCode code, string detail) =>
+        $"RegionChat {method} failed: {code}: {(string.IsNullOrEmpty(detail) ? "(no message)" : detail)}";
 }
 
 /// <summary>One invalid field of a request, as the server's google.rpc.BadRequest names it.</summary>

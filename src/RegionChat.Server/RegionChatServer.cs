@@ -111,7 +111,7 @@ public static class RegionChatServer
     {
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } when listeners != null =>
             $"{e.Message.TrimEnd('.')} (another server running?): set {listeners.SettingFor(e.Message)} to another address or port",
-        OptionsValidationException or ServerListenerException or ModelManifestException => e.Message,
+        OptionsValidationException or ServerListenerException or ModelManifestException or InvalidDataException => e.Message,
         _ => null,
     };
 

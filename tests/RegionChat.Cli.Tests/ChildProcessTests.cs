@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using RegionChat.TestSupport;
 
 namespace RegionChat.Cli.Tests;
 
@@ -16,6 +17,28 @@ public sealed class ChildProcessTests(TinyServerFixture fx) : IClassFixture<Tiny
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task ABrokenPthNamesTheExpectedAndTheFoundFormatInOneLineWithoutAStackTrace()
+    {
+        using var temp = new TempDir();
+        string broken = temp.File("broken");
+        Directory.CreateDirectory(broken);
+        foreach (var file in Directory.GetFiles(fx.ModelDir)) File.Copy(file, Path.Combine(broken, Path.GetFileName(file)));
+        File.WriteAllText(Path.Combine(broken, "vision.pth"), "<!DOCTYPE html><html><body>404 Not Found</body></html>");
+        string manifest = Path.Combine(broken, "model.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"vision.safetensors\"", "\"vision.pth\""));
+
+        var caption = await RunChildAsync("caption", "--model", broken, "--image", fx.ImagePath, "--threads", "1");
+        Assert.Equal(1, caption.Exit);
+        Assert.Equal("", caption.Out);
+        string line = Assert.Single(caption.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: ", line);
+        Assert.Contains("vision.pth: expected a zip-format torch.save file", line);
+        Assert.Contains("found an HTML", line);
+        Assert.DoesNotContain("safetensors file, or truncated", line);
+        Assert.DoesNotContain(" at ", caption.Err);
     }
 
     [Fact]

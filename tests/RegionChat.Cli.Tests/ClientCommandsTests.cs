@@ -98,6 +98,25 @@ public sealed partial class ClientCommandsTests(TinyServerFixture fx, Xunit.Abst
         var noServer = await CliRunner.RunAsync("models", "--server", "http://127.0.0.1:1");
         Assert.Equal(1, noServer.Exit);
         Assert.StartsWith("error: Unavailable: ", noServer.Err);
+        // The address and the likely cause, not grpc-dotnet's "Error connecting to subchannel.".
+        Assert.Contains("http://127.0.0.1:1", noServer.Err);
+        Assert.Contains("connection refused", noServer.Err);
+        Assert.DoesNotContain("subchannel", noServer.Err);
+    }
+
+    [Fact]
+    public async Task CaptionTakesTheQuestionAsItsLastArgumentLikeChat()
+    {
+        string[] common = ["caption", "--model", fx.ModelDir, "--image", fx.ImagePath, "--box", fx.Box, "--max-tokens", "6", "--threads", "1"];
+        var positional = await CliRunner.RunAsync([.. common, "what color is it?"]);
+        Assert.True(positional.Exit == 0, positional.Err);
+        var option = await CliRunner.RunAsync([.. common, "--question", "what color is it?"]);
+        Assert.True(option.Exit == 0, option.Err);
+        Assert.Equal(option.Out, positional.Out);
+
+        var both = await CliRunner.RunAsync([.. common, "--question", "what color is it?", "what shape is it?"]);
+        Assert.Equal(2, both.Exit);
+        Assert.Contains("give the question once", both.Err);
     }
 
     [Fact]
@@ -158,6 +177,18 @@ public sealed partial class ClientCommandsTests(TinyServerFixture fx, Xunit.Abst
         Assert.Contains("unknown command /bogus", run.Err);
         // One answer line per turn on stdout, nothing else.
         Assert.Equal(3, run.Out.TrimEnd('\n').Split('\n').Length);
+    }
+
+    [Fact]
+    public async Task InteractiveChatCommandErrorsSpeakTheChatCommandLanguage()
+    {
+        var stdin = new StringReader("/box 1,2\n/scribble 1,2,3,4\n/polygon 1,x,3\n/quit\n");
+        var run = await CliRunner.RunAsync(stdin, "chat", "--server", fx.Url, "--image", fx.ImagePath, "--max-tokens", "4");
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Contains("error: /box needs 4 numbers x0,y0,x1,y1, got 2", run.Err);
+        Assert.Contains("error: /scribble needs", run.Err);
+        Assert.Contains("error: /polygon: \"x\" is not a number", run.Err);
+        Assert.DoesNotContain("--", run.Err);
     }
 
     [Fact]

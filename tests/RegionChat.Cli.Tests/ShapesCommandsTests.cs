@@ -72,6 +72,34 @@ public class ShapesCommandsTests
     }
 
     [Fact]
+    public async Task Export_writes_jsonl_that_caption_batch_takes_as_it_is()
+    {
+        using var dir = new TempDir();
+        var (code, _, error) = Run("shapes", "export", "--out", dir.File("export"), "--count", "2");
+        Assert.True(code == 0, error);
+        string jsonl = Path.Combine(dir.File("export"), "shapes.jsonl");
+        int lines = File.ReadAllLines(jsonl).Length;
+
+        string model = TinyModel.Write(dir.File("tiny"));
+        var batch = await CliRunner.RunAsync("caption-batch", "--input", jsonl, "--output", dir.File("captions.jsonl"),
+            "--model", model, "--max-tokens", "2", "--concurrency", "2", "--threads", "1");
+        Assert.True(batch.Exit == 0, batch.Err + batch.Out);
+        var records = File.ReadAllLines(dir.File("captions.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(lines, records.Count);
+        Assert.All(records, r => Assert.True(r.TryGetProperty("caption", out _), r.ToString()));
+
+        // A region with two kinds (what the export wrote before) is an error record that says so once.
+        string bad = dir.File("bad.jsonl");
+        File.WriteAllText(bad, "{\"id\": \"two-kinds\", \"image\": \"export/images/scene-1000000000.png\", " +
+            "\"region\": {\"mask\": \"export/masks/scene-1000000000-0.png\", \"box\": [0, 0, 8, 8]}}\n");
+        var failed = await CliRunner.RunAsync("caption-batch", "--input", bad, "--output", dir.File("bad-out.jsonl"),
+            "--model", model, "--max-tokens", "2", "--threads", "1");
+        Assert.Equal(1, failed.Exit);
+        string text = JsonDocument.Parse(File.ReadAllText(dir.File("bad-out.jsonl"))).RootElement.GetProperty("error").GetString()!;
+        Assert.StartsWith("region: has several kinds (mask, box)", text);
+    }
+
+    [Fact]
     public void Export_with_a_train_seed_writes_train_scenes()
     {
         using var dir = new TempDir();

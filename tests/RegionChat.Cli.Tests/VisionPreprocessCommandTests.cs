@@ -1,5 +1,6 @@
 using System.CommandLine;
 using RegionChat.Cli.Commands;
+using RegionChat.Data.Shapes;
 using RegionChat.TestSupport;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -24,6 +25,24 @@ public class VisionPreprocessCommandTests
         Assert.Equal(reference.shape, ours.shape);
         using var diff = (ours - reference).abs();
         return (diff.mean().item<float>(), diff.max().item<float>());
+    }
+
+    [Fact]
+    public void PreprocessOutputFeedsEncode()
+    {
+        using var dir = new TempDir();
+        string model = TinyModel.Write(dir.File("tiny"));
+        ShapesGenerator.Generate(1_000_000_011).SavePng(dir.File("scene.png"));
+        var pre = Run("vision", "preprocess", "--image", dir.File("scene.png"), "--box", "8,8,40,40",
+            "--size", TinyModel.Resolution.ToString(), "--output", dir.File("pre.safetensors"));
+        Assert.True(pre.ExitCode == 0, pre.Err);
+
+        var encode = Run("vision", "encode", "--weights", Path.Combine(model, "vision.safetensors"), "--config", Path.Combine(model, "vision.json"),
+            "--input", dir.File("pre.safetensors"), "--output", dir.File("out.safetensors"));
+        Assert.True(encode.ExitCode == 0, encode.Err);
+        var outputs = Safetensors.LoadStateDict(dir.File("out.safetensors"), null);
+        Assert.Equal(new long[] { 1, (TinyModel.Resolution / TinyModel.Patch) * (TinyModel.Resolution / TinyModel.Patch), TinyModel.VisionWidth },
+            outputs["patch_features"].shape);
     }
 
     [SkippableFact]

@@ -94,7 +94,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
             job.Failed(item, e.InnerException switch
             {
                 InvalidImageException i => $"image '{path}': {i.Message}",
-                InvalidRegionException r => "region: " + r.Message,
+                InvalidRegionException r => ItemRegions.ErrorText(r),
                 ArgumentException or LlmEngineException => "prompt: " + e.InnerException.Message,
                 _ => e.Message,
             });

@@ -15,7 +15,7 @@ internal static class ItemRegions
         }
         catch (InvalidRegionException e)
         {
-            return (null, "region: " + e.Message);
+            return (null, ErrorText(e));
         }
     }
 
@@ -31,7 +31,12 @@ internal static class ItemRegions
         }
         catch (InvalidRegionException e)
         {
-            return (null, "region: " + e.Message);
+            return (null, ErrorText(e));
         }
     }
+
+    /// <summary>An error record's text for a bad region: "region: …", once (the parser already names "region" itself
+    /// when the whole object is wrong).</summary>
+    public static string ErrorText(InvalidRegionException e) =>
+        e.Message.StartsWith("region:", StringComparison.Ordinal) ? e.Message : "region: " + e.Message;
 }

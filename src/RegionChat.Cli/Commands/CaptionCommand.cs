@@ -22,7 +22,8 @@ internal static class CaptionCommand
         var modelDir = new Option<DirectoryInfo>("--model") { Description = "Model folder (holding model.json).", Required = true };
         var regionArgs = new RegionArguments();
         regionArgs.Image.Required = true;
-        var question = new Option<string?>("--question") { Description = "The question; default: the model's caption instruction." };
+        var question = new Option<string?>("--question") { Description = "The question (or give it as the last argument, as for chat); default: the model's caption instruction." };
+        var questionArgument = new Argument<string?>("question") { Description = "The question; default: the model's caption instruction.", Arity = ArgumentArity.ZeroOrOne };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens in the answer.", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 (the default) is greedy.", DefaultValueFactory = _ => 0f };
         var seed = new Option<int?>("--seed") { Description = "Sampling seed." };
@@ -33,6 +34,7 @@ internal static class CaptionCommand
         command.Options.Add(modelDir);
         regionArgs.AddTo(command);
         foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context }) command.Options.Add(o);
+        command.Arguments.Add(questionArgument);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -40,6 +42,9 @@ internal static class CaptionCommand
             var c = CultureInfo.InvariantCulture;
             try
             {
+                if (parse.GetValue(question) != null && parse.GetValue(questionArgument) != null)
+                    throw new ArgumentException("give the question once: as the last argument or with --question, not both");
+                string text = parse.GetValue(questionArgument) ?? parse.GetValue(question) ?? "";
                 var region = regionArgs.ParseRegion(parse);
                 string imagePath = parse.GetValue(regionArgs.Image)!.FullName;
                 if (!File.Exists(imagePath)) throw new ArgumentException($"--image: file '{imagePath}' not found");
@@ -61,7 +66,7 @@ internal static class CaptionCommand
                     region == null ? RegionSource.WholeImage : RegionSource.Of(Region.From(region)));
                 var turn = new TurnRequest
                 {
-                    Messages = [TurnMessage.User(parse.GetValue(question) ?? "", image)],
+                    Messages = [TurnMessage.User(text, image)],
                     Sampling = new SamplingOptions { MaxTokens = max, Temperature = parse.GetValue(temperature), Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null },
                 };
                 bool wrote = false;
@@ -97,9 +102,9 @@ internal static class CaptionCommand
                 error.WriteLine($"error: {e.InnerException?.Message ?? e.Message}");
                 return e.InnerException is InvalidRegionException or ArgumentException ? 2 : 1;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException or ModelManifestException or LlmEngineException or IOException)
+            catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException or ModelManifestException or LlmEngineException or IOException or InvalidDataException)
             {
-                error.WriteLine($"error: {e.Message}");
+                error.WriteLine(CliErrors.Line(e));
                 return e is ArgumentException or InvalidRegionException ? 2 : 1;
             }
         });

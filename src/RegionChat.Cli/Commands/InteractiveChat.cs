@@ -110,7 +110,7 @@ internal sealed class InteractiveChat(ChatConversation conversation, RegionChatC
                     return false;
                 case "/box" or "/mask" or "/polygon" or "/scribble" or "/rle" or "/region":
                     if (arg.Length == 0) throw new ArgumentException($"{name} needs a value");
-                    pendingRegion = RegionArguments.Parse(name[1..], arg);
+                    pendingRegion = RegionArguments.Parse(name[1..], arg, spelling: "/");
                     error.WriteLine($"{name[1..]} region goes with the next question");
                     return false;
                 default:

@@ -16,7 +16,7 @@ namespace RegionChat.Cli.Commands;
 internal sealed class RegionArguments
 {
     public Option<FileInfo?> Image { get; } = new("--image") { Description = "Image file (PNG, JPEG, WebP, BMP, GIF)." };
-    public Option<FileInfo?> Mask { get; } = new("--mask") { Description = "Region as a mask image of the image's size (pixels >= 128 are inside)." };
+    public Option<FileInfo?> Mask { get; } = new("--mask") { Description = "Region as a mask image of the image's size (pixels >= 128 are inside; in a 0/1 mask, the 1s)." };
     public Option<string?> Box { get; } = new("--box") { Description = "Region as a box x0,y0,x1,y1 in image pixels (with --normalized: fractions of the size)." };
     public Option<bool> Normalized { get; } = new("--normalized") { Description = "--box coordinates are fractions of the image width/height." };
     public Option<string?> Polygon { get; } = new("--polygon") { Description = "Region as a filled polygon x,y,x,y,… (at least 3 points)." };
@@ -53,43 +53,44 @@ internal sealed class RegionArguments
     }
 
     /// <summary>One region from its kind (mask, box, polygon, scribble, rle, region, whole) and text, as the options and
-    /// the interactive chat's /commands write it; checked as it will be drawn.</summary>
-    public static RegionDescription Parse(string kind, string value, bool normalized = false)
+    /// the interactive chat's /commands write it; checked as it will be drawn. Errors name it as the user wrote it:
+    /// <paramref name="spelling"/> "--" for the options ("--box needs …"), "/" for the chat commands ("/box needs …").</summary>
+    public static RegionDescription Parse(string kind, string value, bool normalized = false, string spelling = "--")
     {
-        var description = Describe(kind, value, normalized);
+        var description = Describe(kind, value, normalized, spelling + kind);
         _ = Region.From(description);
         return description;
     }
 
-    static RegionDescription Describe(string kind, string value, bool normalized)
+    static RegionDescription Describe(string kind, string value, bool normalized, string o)
     {
         switch (kind)
         {
             case "mask":
-                RequireFile(value, "--mask");
+                RequireFile(value, o);
                 return new RegionDescription.MaskFile(value);
             case "box":
             {
-                var v = Numbers(value, "--box");
-                if (v.Length != 4) throw new ArgumentException($"--box needs 4 numbers x0,y0,x1,y1, got {v.Length} in \"{value}\"");
+                var v = Numbers(value, o);
+                if (v.Length != 4) throw new ArgumentException($"{o} needs 4 numbers x0,y0,x1,y1, got {v.Length} in \"{value}\"");
                 return new RegionDescription.Box(v[0], v[1], v[2], v[3], normalized);
             }
             case "polygon":
-                return new RegionDescription.Polygon(Pairs(Numbers(value, "--polygon"), "polygon"));
+                return new RegionDescription.Polygon(Pairs(Numbers(value, o), "polygon"));
             case "scribble":
             {
                 int semi = value.LastIndexOf(';');
-                if (semi < 0) throw new ArgumentException($"--scribble needs \"x,y,x,y,…;width\", got \"{value}\" (no ';width')");
-                var width = Numbers(value[(semi + 1)..], "--scribble width");
-                if (width.Length != 1) throw new ArgumentException($"--scribble needs one stroke width after ';', got \"{value[(semi + 1)..]}\"");
-                return new RegionDescription.Scribble(Pairs(Numbers(value[..semi], "--scribble"), "scribble.points"), width[0]);
+                if (semi < 0) throw new ArgumentException($"{o} needs \"x,y,x,y,…;width\", got \"{value}\" (no ';width')");
+                var width = Numbers(value[(semi + 1)..], $"{o} width");
+                if (width.Length != 1) throw new ArgumentException($"{o} needs one stroke width after ';', got \"{value[(semi + 1)..]}\"");
+                return new RegionDescription.Scribble(Pairs(Numbers(value[..semi], o), "scribble.points"), width[0]);
             }
             case "rle":
-                return ParseRleFile(value);
+                return ParseRleFile(value, o);
             case "region":
                 if (value.StartsWith('@'))
                 {
-                    RequireFile(value[1..], "--region @FILE");
+                    RequireFile(value[1..], $"{o} @FILE");
                     return RegionDescription.ParseFile(value[1..]);
                 }
                 return RegionDescription.Parse(value);
@@ -109,13 +110,13 @@ internal sealed class RegionArguments
     }
 
     /// <summary>Reads a COCO RLE from a JSON file: the RLE object itself, or an annotation holding it as "segmentation".</summary>
-    static RegionDescription.Rle ParseRleFile(string path)
+    static RegionDescription.Rle ParseRleFile(string path, string o)
     {
-        RequireFile(path, "--rle");
-        if (new FileInfo(path).Length > 64L << 20) throw new ArgumentException($"--rle file '{path}' is larger than 64 MiB");
+        RequireFile(path, o);
+        if (new FileInfo(path).Length > 64L << 20) throw new ArgumentException($"{o} file '{path}' is larger than 64 MiB");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ArgumentException($"--rle file '{path}' is not valid JSON: {e.Message}"); }
+        catch (JsonException e) { throw new ArgumentException($"{o} file '{path}' is not valid JSON: {e.Message}"); }
         using (doc)
         {
             var root = doc.RootElement;

@@ -8,7 +8,8 @@ namespace RegionChat.Cli.Commands;
 
 /// <summary>
 /// `regionchat vision encode`: runs Alpha-CLIP (and optionally the projector) on tensors from a .safetensors file.
-/// Input: <c>image</c> [B,3,R,R] (already normalised) and <c>alpha</c> [B,1,R,R] — or <c>mask</c> in [0,1], turned into
+/// Input: <c>image</c> [B,3,R,R] (already normalised; also read as <c>pixel_values</c>, the name `vision preprocess` and
+/// Hugging Face use, so the two verbs chain) and <c>alpha</c> [B,1,R,R] — or <c>mask</c> in [0,1], turned into
 /// alpha = (mask − 0.5) / 0.26. Output (float32): pooled, hidden_penultimate, hidden_last, patch_features[, projected].
 /// </summary>
 internal static class VisionEncodeCommand
@@ -17,7 +18,7 @@ internal static class VisionEncodeCommand
     {
         var weights = new Option<string>("--weights") { Description = "Alpha-CLIP/CLIP visual checkpoint (.pth, .bin, .safetensors).", Required = true };
         var config = new Option<string?>("--config") { Description = "JSON with input_resolution, patch_size, width, layers, heads, output_dim (default: inferred, heads = width/64)." };
-        var input = new Option<string>("--input") { Description = "Input .safetensors with image and alpha (or mask).", Required = true };
+        var input = new Option<string>("--input") { Description = "Input .safetensors with image (or pixel_values: `vision preprocess` output) and alpha (or mask).", Required = true };
         var output = new Option<string>("--output") { Description = "Output .safetensors.", Required = true };
         var projector = new Option<string?>("--projector") { Description = "LLaVA projector weights (.pth, .bin, .safetensors); adds `projected`." };
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype; outputs are float32.", DefaultValueFactory = _ => "fp32" };
@@ -82,7 +83,8 @@ internal static class VisionEncodeCommand
 
     static (Tensor Image, Tensor Alpha) Inputs(Dictionary<string, Tensor> inputs, string path)
     {
-        if (!inputs.TryGetValue("image", out var image)) throw new InvalidDataException($"{path}: no `image` tensor");
+        if (!inputs.TryGetValue("image", out var image) && !inputs.TryGetValue("pixel_values", out image))
+            throw new InvalidDataException($"{path}: no `image` (or `pixel_values`) tensor; it holds {string.Join(", ", inputs.Keys)}");
         Tensor alpha;
         if (inputs.TryGetValue("alpha", out var a)) alpha = a;
         else if (inputs.TryGetValue("mask", out var mask)) alpha = (mask.to(ScalarType.Float32) - 0.5) / 0.26;

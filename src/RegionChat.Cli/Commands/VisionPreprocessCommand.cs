@@ -18,7 +18,7 @@ internal static class VisionPreprocessCommand
     public static Command Create()
     {
         var image = new Option<FileInfo>("--image") { Description = "Image file (PNG, JPEG, WebP, BMP, GIF).", Required = true };
-        var mask = new Option<FileInfo?>("--mask") { Description = "Region as a mask image of the same size (grey ≥ 128 = inside)." };
+        var mask = new Option<FileInfo?>("--mask") { Description = "Region as a mask image of the same size (grey ≥ 128 = inside; in a 0/1 mask, the 1s)." };
         var box = new Option<string?>("--box") { Description = "Region as a pixel box x0,y0,x1,y1." };
         var polygon = new Option<string?>("--polygon") { Description = "Region as a polygon x,y,x,y,… in pixels (even-odd fill)." };
         var rle = new Option<FileInfo?>("--rle") { Description = "Region as a COCO RLE JSON file {\"size\": [h,w], \"counts\": …}." };

@@ -57,10 +57,11 @@ public abstract record RegionDescription
             Compressed != null ? CocoRle.FromString(Height, Width, Compressed, field) : new CocoRle(Height, Width, Counts!, field);
     }
 
-    /// <summary>A mask image in a file (the path as resolved against the base directory); pixels ≥ 128 are inside.</summary>
+    /// <summary>A mask image in a file (the path as resolved against the base directory); pixels ≥ 128 are inside (in a
+    /// 0/1 mask, whose largest value is 1, the 1s).</summary>
     public sealed record MaskFile(string Path) : RegionDescription;
 
-    /// <summary>A mask image given inline (decoded from a data URL); pixels ≥ 128 are inside.</summary>
+    /// <summary>A mask image given inline (decoded from a data URL); pixels ≥ 128 are inside (in a 0/1 mask, the 1s).</summary>
     public sealed record MaskBytes(byte[] Image) : RegionDescription;
 
     /// <summary>The whole image.</summary>

@@ -12,9 +12,10 @@ public sealed record ShapesExportResult(string Folder, int Scenes, int Regions, 
 /// <list type="bullet">
 /// <item><c>images/scene-{seed}.png</c> (64×64 RGB) and <c>masks/scene-{seed}-{index}.png</c> (visible mask, 255 = region,
 /// index = draw order);</item>
-/// <item><c>shapes.jsonl</c>: per scene one line with <c>"scope":"image"</c> and <c>"region":null</c>, then one line per object with
-/// <c>"scope":"region"</c> and <c>"region":{"mask":"masks/…png","box":[x0,y0,x1,y1]}</c> (box = the square the shape is drawn
-/// in, exclusive end); each line has id, seed, split, image, width, height, caption and qa [{question, answer}];</item>
+/// <item><c>shapes.jsonl</c>, valid <c>caption-batch</c> input as it is: per scene one line with <c>"scope":"image"</c> and
+/// <c>"region":{"whole":true}</c>, then one line per object with <c>"scope":"region"</c>, <c>"region":{"mask":"masks/…png"}</c>
+/// and <c>"box":[x0,y0,x1,y1]</c> (the square the shape is drawn in, exclusive end); each line has id, seed, split, image,
+/// width, height, caption and qa [{question, answer}];</item>
 /// <item>optionally <c>coco.json</c>: images (with seed and caption), categories (the five shapes, ids 1..5 in
 /// <see cref="ShapeKind"/> order) and annotations with bbox [x, y, w, h] of the drawn square, area = visible pixels,
 /// iscrowd 0, caption, color, size_class, mask_file and segmentation. The segmentation is the exact polygon outline for an
@@ -80,17 +81,15 @@ public static class ShapesExporter
             w.WriteNumber("width", scene.Width);
             w.WriteNumber("height", scene.Height);
             w.WriteString("scope", o == null ? "image" : "region");
-            if (o == null)
-            {
-                w.WriteNull("region");
-                w.WriteNumber("objects", scene.Objects.Count);
-            }
+            // "region" in the region JSON grammar (one kind per object), so the file feeds caption-batch as it is.
+            w.WriteStartObject("region");
+            if (o == null) w.WriteBoolean("whole", true);
+            else w.WriteString("mask", MaskFile(scene.Seed, o.Index));
+            w.WriteEndObject();
+            if (o == null) w.WriteNumber("objects", scene.Objects.Count);
             else
             {
-                w.WriteStartObject("region");
-                w.WriteString("mask", MaskFile(scene.Seed, o.Index));
                 WriteInts(w, "box", o.Box.ToCorners());
-                w.WriteEndObject();
                 w.WriteNumber("index", o.Index);
                 w.WriteString("shape", o.Shape.Word());
                 w.WriteString("color", o.Color.Word());

@@ -14,11 +14,15 @@ namespace RegionChat.Vision;
 /// </summary>
 public static class StateDictFile
 {
-    /// <summary>Reads a state dict, choosing the reader by the file's contents (safetensors header or zip magic).</summary>
+    /// <summary>Reads a state dict, choosing the reader by the file's contents (zip magic or a safetensors header). A file
+    /// that is neither fails naming the format its extension promises and what it holds instead.</summary>
     public static Dictionary<string, Tensor> Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"weights file not found: {path}", path);
-        return IsZip(path) ? ReadPickle(path) : ReadSafetensors(path);
+        if (IsZip(path)) return ReadPickle(path);
+        var (found, isSafetensors) = WeightsFormat.Sniff(path);
+        if (isSafetensors) return ReadSafetensors(path);
+        throw new InvalidDataException($"{path}: expected {WeightsFormat.Expected(path)}, found {found}");
     }
 
     /// <summary>Reads a .safetensors file after checking its header against the file size (clear errors on corrupt files).</summary>
@@ -41,7 +45,7 @@ public static class StateDictFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"torch.save file not found: {path}", path);
         if (!IsZip(path))
-            throw new InvalidDataException($"{path}: not a zip-format torch.save file (re-save it with PyTorch ≥ 1.6, or convert it to .safetensors)");
+            throw new InvalidDataException($"{path}: expected a zip-format torch.save file (PyTorch ≥ 1.6; or convert it to .safetensors), found {WeightsFormat.Sniff(path).Found}");
         Hashtable table;
         try
         {

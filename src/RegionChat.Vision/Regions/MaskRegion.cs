@@ -7,12 +7,15 @@ namespace RegionChat.Vision.Regions;
 
 /// <summary>
 /// A mask image of the same size as the image. Grey values ≥ 128 are inside (so anti-aliased or JPEG-compressed masks
-/// work, and 1-bit or palette PNGs, which decode to 0/255, too); colour masks are reduced to luminance first.
-/// A mask stored as 0/1 values therefore counts as empty: the error says so.
+/// work, and 1-bit or palette PNGs, which decode to 0/255, too); colour masks are reduced to luminance first. A binary
+/// mask stored as 0/1 values (common in datasets: its largest value is 1) has every 1 inside.
 /// </summary>
 public sealed class MaskRegion : Region
 {
     public const byte Threshold = 128;
+
+    /// <summary>The grey value from which a pixel is inside: 1 for a 0/1 mask (largest value 1), else <see cref="Threshold"/>.</summary>
+    public byte InsideFrom => Grey.Max() == 1 ? (byte)1 : Threshold;
 
     /// <summary>A mask from 8-bit grey values, row-major.</summary>
     public MaskRegion(int width, int height, byte[] grey)
@@ -54,14 +57,15 @@ public sealed class MaskRegion : Region
     }
 
     protected override string EmptyDescription(int width, int height) =>
-        $"the mask has no pixel ≥ {Threshold} (its largest value is {Grey.Max()}); mark the region with 255";
+        $"the mask has no pixel ≥ {Threshold} (its largest value is {Grey.Max()}); mark the region with 255 (or 1 in a 0/1 mask)";
 
     protected override RegionMask RasterizeCore(int width, int height)
     {
         if (Width != width || Height != height)
             throw Error(InvalidRegionReason.SizeMismatch, $"the mask is {Width}×{Height} but the image is {width}×{height}");
         var mask = new RegionMask(width, height);
-        for (int i = 0; i < Grey.Length; i++) if (Grey[i] >= Threshold) mask.Data[i] = RegionMask.Inside;
+        byte from = InsideFrom;
+        for (int i = 0; i < Grey.Length; i++) if (Grey[i] >= from) mask.Data[i] = RegionMask.Inside;
         return mask;
     }
 }

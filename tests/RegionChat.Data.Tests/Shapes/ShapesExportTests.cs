@@ -52,7 +52,7 @@ public class ShapesExportTests
                 Assert.Equal($"scene-{scene.Seed}", e.GetProperty("id").GetString());
                 Assert.Equal("image", e.GetProperty("scope").GetString());
                 Assert.Equal("test", e.GetProperty("split").GetString());
-                Assert.Equal(JsonValueKind.Null, e.GetProperty("region").ValueKind);
+                Assert.True(e.GetProperty("region").GetProperty("whole").GetBoolean());
                 Assert.Equal(scene.Caption, e.GetProperty("caption").GetString());
                 Assert.Equal(scene.Qa, ReadQa(e));
                 Assert.Equal(scene.Pixels, ReadRgb(Path.Combine(dir.Path, e.GetProperty("image").GetString()!)));
@@ -64,7 +64,8 @@ public class ShapesExportTests
                 Assert.Equal($"scene-{scene.Seed}-{o.Index}", e.GetProperty("id").GetString());
                 Assert.Equal("region", e.GetProperty("scope").GetString());
                 var region = e.GetProperty("region");
-                Assert.Equal(new[] { o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1 }, region.GetProperty("box").EnumerateArray().Select(v => v.GetInt32()));
+                Assert.Equal(new[] { o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1 }, e.GetProperty("box").EnumerateArray().Select(v => v.GetInt32()));
+                Assert.Single(region.EnumerateObject()); // one kind: the mask
                 Assert.Equal(o.VisibleMask, ReadMask(Path.Combine(dir.Path, region.GetProperty("mask").GetString()!)));
                 Assert.Equal(o.Caption, e.GetProperty("caption").GetString());
                 Assert.Equal(o.Qa, ReadQa(e));

@@ -26,11 +26,24 @@ public class MaskUnionWholeTests
     }
 
     [Fact]
-    public void ZeroOneMaskIsEmptyWithAHint()
+    public void ZeroOneMaskHasItsOnesInsideAndOtherFaintMasksAreEmptyWithAHint()
     {
-        var e = Assert.Throws<InvalidRegionException>(() => new MaskRegion(2, 2, [0, 1, 1, 0]).Rasterize(2, 2));
+        // A binary 0/1 mask (as datasets store them): largest value 1, so every 1 is inside.
+        Assert.Equal(".##.", MaskText.Of(new MaskRegion(4, 1, [0, 1, 1, 0]).Rasterize(4, 1)));
+        using var dir = new TempDir();
+        using (var image = new Image<L8>(3, 2))
+        {
+            image[2, 0] = new L8(1);
+            image[0, 1] = new L8(1);
+            image.SaveAsPng(dir.File("binary.png"));
+        }
+        Assert.Equal("..#\n#..", MaskText.Of(MaskRegion.Load(dir.File("binary.png")).Rasterize(3, 2)));
+
+        // Anything else below 128 stays outside: a mask whose largest value is 2 is empty, and the error says what to use.
+        var e = Assert.Throws<InvalidRegionException>(() => new MaskRegion(2, 2, [0, 2, 1, 0]).Rasterize(2, 2));
         Assert.Equal(InvalidRegionReason.Empty, e.Reason);
-        Assert.Contains("largest value is 1", e.Message);
+        Assert.Contains("largest value is 2", e.Message);
+        Assert.Contains("0/1 mask", e.Message);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ public sealed class BatchDataset
         ["missing-image"] = "not found",
         ["corrupt-image"] = "corrupt.png",
         ["two-point-polygon"] = "region: polygon",
-        ["unknown-region-kind"] = "region: region",
+        ["unknown-region-kind"] = "region: needs one of the keys",
         ["box-outside"] = "box",
         ["rle-wrong-size"] = "rle",
         ["mask-missing"] = "mask",

@@ -33,7 +33,8 @@ public class ItemRegionsTests
     [Theory]
     [InlineData("""{"polygon": [1, 2, 3, 4]}""", "region: polygon: ")]
     [InlineData("""{"box": [5, 5, 1, 1]}""", "region: box: ")]
-    [InlineData("""{"circle": 3}""", "region: region: ")]
+    [InlineData("""{"circle": 3}""", "region: needs one of the keys ")] // "region:" once (issue 15: was "region: region: ")
+    [InlineData("""{"mask": "m.png", "box": [0, 0, 4, 4]}""", "region: has several kinds (mask, box)")]
     [InlineData("""{"mask": "no-such-mask.png"}""", "region: mask: ")]
     [InlineData("""{"mask": "not-an-image.png"}""", "region: mask: ")]
     [InlineData("""[{"whole": true}, {"box": [0, 0, 0, 0]}]""", "region: [1].box: ")]

@@ -50,14 +50,16 @@ public sealed record CaptionBatchOptions
         if (Servers.Count == 0 && ModelDir == null) throw new ArgumentException("give --server URL (one or more) or --model DIR");
         if (Servers.Count > 0 && ModelDir != null) throw new ArgumentException("give --server or --model, not both");
         if (Servers.Any(string.IsNullOrWhiteSpace)) throw new ArgumentException("--server: an address is empty");
-        if (Servers.Distinct(StringComparer.OrdinalIgnoreCase).Count() != Servers.Count) throw new ArgumentException("--server: the same address is given twice");
+        if (Servers.Distinct(StringComparer.OrdinalIgnoreCase).Count() != Servers.Count) throw new ArgumentException("--server: the same " +
+            "address is given twice");
         if (Concurrency < 1 || Concurrency > MaxConcurrency) throw new ArgumentException($"--concurrency must be in [1, {MaxConcurrency}], got {Concurrency}");
         if (Retries < 0 || Retries > 100) throw new ArgumentException($"--retries must be in [0, 100], got {Retries}");
         if (MaxTokens < 0 || MaxTokens > 1 << 20) throw new ArgumentException($"--max-tokens must be >= 0 (0 = the server's default), got {MaxTokens}");
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");
-        if (ErrorsPath != null && SamePath(ErrorsPath, OutputPath)) throw new ArgumentException("--errors must be another file than --output (leave it out to keep failures in the output)");
+        if (ErrorsPath != null && SamePath(ErrorsPath, OutputPath)) throw new ArgumentException(
+            "--errors must be another file than --output (leave it out to keep failures in the output)");
         if (SamePath(InputPath, OutputPath) || (ErrorsPath != null && SamePath(InputPath, ErrorsPath)))
             throw new ArgumentException("--output and --errors must not be the input file");
     }

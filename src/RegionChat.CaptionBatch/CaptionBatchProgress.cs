@@ -31,7 +31,8 @@ public sealed record CaptionBatchProgress(int Total, int Skipped, int Captioned,
 /// <param name="Failures">Times its stream or connection failed.</param>
 /// <param name="Down">Whether it was unreachable when the job ended.</param>
 /// <param name="LastError">Its last connection or stream error, if any.</param>
-public sealed record CaptionBatchServerSummary(string Address, int Captioned, int Failed, int Requeued, int Uploads, int Failures, bool Down, string? LastError);
+public sealed record CaptionBatchServerSummary(string Address, int Captioned, int Failed, int Requeued, int Uploads, int Failures,
+    bool Down, string? LastError);
 
 /// <summary>The outcome of a job run.</summary>
 /// <param name="Progress">The final counts.</param>

@@ -33,7 +33,8 @@ public abstract record ImageRegion
     /// <summary>A mask image of the picture's size (PNG, 8-bit grey or 1-bit; pixels ≥ 128 are inside; in a 0/1 mask, the 1s).</summary>
     public static ImageRegion Mask(ReadOnlyMemory<byte> png) => new RegionMask(png);
 
-    /// <summary>A COCO RLE in its compressed string form (as pycocotools writes it), of an image <paramref name="height"/> × <paramref name="width"/>.</summary>
+    /// <summary>A COCO RLE in its compressed string form (as pycocotools writes it), of an image <paramref name="height"/> × <paramref
+    /// name="width"/>.</summary>
     public static ImageRegion Rle(int height, int width, string compressedCounts) => new RegionRle(height, width, compressedCounts, null);
 
     /// <summary>A COCO RLE with plain run lengths (column-major, background first).</summary>

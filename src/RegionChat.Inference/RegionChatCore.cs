@@ -75,7 +75,8 @@ public sealed class RegionChatCore : IDisposable
     public StoredImageInfo PutImage(ReadOnlyMemory<byte> bytes, string field = "data")
     {
         if (bytes.Length == 0) throw RegionChatCoreException.InvalidArgument(field, "is empty");
-        if (bytes.Length > Options.MaxImageBytes) throw RegionChatCoreException.InvalidArgument(field, ImageSizeLimit.TooLarge(bytes.Length, Options.MaxImageBytes));
+        if (bytes.Length > Options.MaxImageBytes) throw RegionChatCoreException.InvalidArgument(field,
+            ImageSizeLimit.TooLarge(bytes.Length, Options.MaxImageBytes));
         try
         {
             var stored = images.Put(bytes, out _);

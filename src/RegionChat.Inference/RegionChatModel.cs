@@ -13,7 +13,8 @@ namespace RegionChat.Inference;
 /// <summary>
 /// One loaded region-chat model: Alpha-CLIP vision tower + LLaVA projector + llama.cpp LLM, as its manifest wires them.
 /// Image + region → visual tokens (<see cref="Encode"/>), and chats on the shared LLM context (<see cref="StartChat"/>);
-/// callers run turns through <see cref="RegionChatCore"/>, which alone uses the projector, LLM and template. Thread-safe: vision encodes are serialised (TorchSharp uses all its threads per forward), generation is scheduled
+/// callers run turns through <see cref="RegionChatCore"/>, which alone uses the projector, LLM and template. Thread-safe: vision encodes are serialised
+/// (TorchSharp uses all its threads per forward), generation is scheduled
 /// by the LLM engine across sequences.
 /// </summary>
 public sealed class RegionChatModel : IDisposable
@@ -77,7 +78,8 @@ public sealed class RegionChatModel : IDisposable
             }
             projector.eval();
             if (projector.InputDim != vision.Config.Width)
-                throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower gives {vision.Config.Width}");
+                throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower " +
+                    $"gives {vision.Config.Width}");
 
             llm = LlmEngine.Load(new LlmEngineOptions
             {

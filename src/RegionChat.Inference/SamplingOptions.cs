@@ -35,11 +35,13 @@ public sealed record SamplingOptions
         float minP = MinP ?? DefaultMinP;
         float repeat = RepeatPenalty ?? DefaultRepeatPenalty;
         int lastN = RepeatLastN ?? DefaultRepeatLastN;
-        if (!float.IsFinite(temperature) || temperature < 0 || temperature > 100) violation("sampling.temperature", $"must be a finite number in [0, 100] (0 = greedy), got {temperature}");
+        if (!float.IsFinite(temperature) || temperature < 0 || temperature > 100) violation("sampling.temperature",
+            $"must be a finite number in [0, 100] (0 = greedy), got {temperature}");
         if (!float.IsFinite(topP) || topP <= 0 || topP > 1) violation("sampling.top_p", $"must be in (0, 1], got {topP}");
         if (topK < 0) violation("sampling.top_k", $"must be >= 0 (0 = off), got {topK}");
         if (!float.IsFinite(minP) || minP < 0 || minP > 1) violation("sampling.min_p", $"must be in [0, 1], got {minP}");
-        if (!float.IsFinite(repeat) || repeat <= 0 || repeat > 100) violation("sampling.repeat_penalty", $"must be a finite number in (0, 100] (1 = off), got {repeat}");
+        if (!float.IsFinite(repeat) || repeat <= 0 || repeat > 100) violation("sampling.repeat_penalty",
+            $"must be a finite number in (0, 100] (1 = off), got {repeat}");
         if (lastN < 0 || lastN > 1 << 20) violation("sampling.repeat_last_n", $"must be in [0, 1048576], got {lastN}");
         int max = MaxTokens is null or 0 ? limits.DefaultMaxTokens : (int)Math.Clamp(MaxTokens.Value, int.MinValue, int.MaxValue);
         if (max > limits.MaxTokensLimit) violation("max_tokens", $"must be at most {limits.MaxTokensLimit}, got {MaxTokens}");

@@ -130,7 +130,8 @@ internal sealed class JobState : IDisposable
             Log($"server {server.Address} is down ({server.LastError}); {(allDown ? "no server is left" : "the other servers take its items")}");
         else Log($"server {server.Address} is back");
         if (down && allDown)
-            Abort($"no server is reachable ({string.Join("; ", ServerSummaries().Select(s => $"{s.Address}: {s.LastError}"))}); rerun the same command to resume");
+            Abort($"no server is reachable ({string.Join("; ", ServerSummaries().Select(s => $"{s.Address}: {s.LastError}"))}); rerun the " +
+                "same command to resume");
     }
 
     bool Write(ResumableJsonlWriter writer, JsonObject record)

@@ -28,7 +28,8 @@ internal sealed class LocalImages
             var info = new FileInfo(path);
             if (!info.Exists) return new LocalImage(path, null, 0, $"image: file '{path}' not found");
             if (info.Length == 0) return new LocalImage(path, null, 0, $"image: file '{path}' is empty");
-            if (info.Length > MaxFileBytes) return new LocalImage(path, null, info.Length, $"image: file '{path}' is {info.Length} bytes, more than {MaxFileBytes}");
+            if (info.Length > MaxFileBytes) return new LocalImage(path, null, info.Length,
+                $"image: file '{path}' is {info.Length} bytes, more than {MaxFileBytes}");
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
             byte[] hash = await SHA256.HashDataAsync(stream).ConfigureAwait(false);
             return new LocalImage(path, "sha256:" + Convert.ToHexStringLower(hash), info.Length, null);

@@ -108,7 +108,8 @@ internal static class BatchBenchmark
 
             // Warm-up: JIT, the HTTP/2 connection and first-touch allocations on both routes.
             var warm = ServerBenchmark.MakePrompt(4_900_000, resolution, "");
-            var warmRequest = new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion, MaxTokens = (uint)o.MaxTokens };
+            var warmRequest = new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion,
+                MaxTokens = (uint)o.MaxTokens };
             await client.CaptionAsync(warmRequest, ct).ConfigureAwait(false);
             await StreamLegAsync(client, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
 
@@ -131,7 +132,8 @@ internal static class BatchBenchmark
                 var u = Figures(unary);
                 var s = Figures(stream);
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"{start + count}/{o.Items} items per route: unary {u.ItemsPerSecond:F2} items/s, CaptionStream {s.ItemsPerSecond:F2} items/s (load {ServerBenchmark.LoadAverage():F2})"));
+                    $"{start + count}/{o.Items} items per route: unary {u.ItemsPerSecond:F2} items/s, CaptionStream {s.ItemsPerSecond:F2} items/s " +
+                    $"(load {ServerBenchmark.LoadAverage():F2})"));
             }
             return new BatchBenchmarkResult(o, info.Id, local != null ? "in-process" : address, sameItems, Figures(unary), Figures(stream),
                 loadBefore, ServerBenchmark.LoadAverage());

@@ -16,8 +16,10 @@ internal static class BenchBatchCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder to serve in-process on a free loopback port (visual-token cache off)." };
-        var server = new Option<string?>("--server") { Description = "Measure this running server instead (the routes then get different scenes, so its cache cannot help either)." };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder to serve in-process on a free loopback port " +
+            "(visual-token cache off)." };
+        var server = new Option<string?>("--server") { Description = "Measure this running server instead (the routes then get different scenes, so its " +
+            "cache cannot help either)." };
         var apiKey = new Option<string?>("--api-key") { Description = "API key for --server. Default: $REGIONCHAT_API_KEY." };
         var items = Int("--items", "Items per route (in legs of 4 x --concurrency, alternating which route goes first).", 64);
         var concurrency = Int("--concurrency", "Items in flight on the CaptionStream route.", 8);
@@ -73,13 +75,15 @@ internal static class BenchBatchCommand
     {
         var c = CultureInfo.InvariantCulture;
         var o = r.Options;
-        output.WriteLine(string.Create(c, $"model {r.ModelId} on the {r.ServerLabel} server: {r.Unary.Items} items per route, CaptionStream window {o.Concurrency}, " +
+        output.WriteLine(string.Create(c,
+            $"model {r.ModelId} on the {r.ServerLabel} server: {r.Unary.Items} items per route, CaptionStream window {o.Concurrency}, " +
             $"{o.MaxTokens} max tokens{(o.ModelDir != null ? $", {o.Threads} threads" : "")}; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
         output.WriteLine(string.Create(c, $"{"route",-24}{"items",7}{"wall s",10}{"items/s",10}{"tokens",9}{"tok/s",9}{"item ms (median)",19}"));
         Row("unary, one by one", r.Unary);
         Row($"CaptionStream x{o.Concurrency}", r.Stream);
         string identical = r.SameItems ? $"; identical captions on both routes {r.IdenticalCaptions}/{r.Unary.Items}" : "";
-        output.WriteLine(string.Create(c, $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
+        output.WriteLine(string.Create(c,
+            $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
 
         void Row(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.Items,7}{f.WallMs / 1000,10:F2}{f.ItemsPerSecond,10:F2}{f.CompletionTokens,9}{f.TokensPerSecond,9:F1}{f.MedianItemMs,19:F1}"));

@@ -59,9 +59,11 @@ internal static class BenchLlmCommand
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(c, $"{"",-28}{"engine",12}{"bare",12}{"engine/bare",13}"));
-        Row($"prefill tok/s ({r.Options.Sequences}×{r.Options.PromptEmbeddings})", r.Engine.PrefillTokensPerSecond, r.Bare.PrefillTokensPerSecond, r.PrefillRatio);
+        Row($"prefill tok/s ({r.Options.Sequences}×{r.Options.PromptEmbeddings})", r.Engine.PrefillTokensPerSecond,
+            r.Bare.PrefillTokensPerSecond, r.PrefillRatio);
         Row("decode tok/s (1 seq)", r.Engine.DecodeTokensPerSecond, r.Bare.DecodeTokensPerSecond, r.DecodeRatio);
-        Row($"decode tok/s ({r.Options.Sequences} seq, sum)", r.Engine.AggregateDecodeTokensPerSecond, r.Bare.AggregateDecodeTokensPerSecond, r.AggregateDecodeRatio);
+        Row($"decode tok/s ({r.Options.Sequences} seq, sum)", r.Engine.AggregateDecodeTokensPerSecond, r.Bare.AggregateDecodeTokensPerSecond,
+            r.AggregateDecodeRatio);
         Console.WriteLine(string.Create(c,
             $"batched decode gain ({r.Options.Sequences} seq / 1 seq): engine {r.Engine.AggregateSpeedup:F2}x, bare {r.Bare.AggregateSpeedup:F2}x"));
 

@@ -40,9 +40,11 @@ internal static class BenchModelSynth
         var llm = new LlamaShape(shape.Embd, shape.Layers, shape.Heads, shape.KvHeads, shape.FeedForward, vocabulary.Count, ContextLength: 4096);
         llm.Validate();
         LlamaGgufSynth.Write(Path.Combine(dir, "llm.gguf"), llm, vocabulary, shape.WeightType, (ulong)seed);
+        string description = $"random-weight benchmark model (regionchat bench server --synth, seed {seed}): vision {shape.Resolution} px / " +
+            $"{shape.Patch} / width {shape.VisionWidth} x {shape.VisionLayers}, LLM {shape.Embd} x {shape.Layers}";
         File.WriteAllText(Path.Combine(dir, "model.json"), $$"""
             {
-              "description": "random-weight benchmark model (regionchat bench server --synth, seed {{seed}}): vision {{shape.Resolution}} px / {{shape.Patch}} / width {{shape.VisionWidth}} x {{shape.VisionLayers}}, LLM {{shape.Embd}} x {{shape.Layers}}",
+              "description": "{{description}}",
               "vision": { "weights": "vision.safetensors", "config": "vision.json", "preprocess": "pad", "feature_layer": -2 },
               "projector": { "weights": "projector.safetensors" },
               "llm": { "gguf": "llm.gguf", "template": "llava_v1" }

@@ -19,8 +19,10 @@ internal static class BenchServerCommand
     public static Command Create()
     {
         var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder (holding model.json) to serve and run." };
-        var synth = new Option<bool>("--synth") { Description = "Benchmark a random-weight model written to a temp folder (vision 224 px / patch 14 / width 256, LLM 512 wide x 8 layers, f16)." };
-        var synthDir = new Option<DirectoryInfo?>("--synth-dir") { Description = "With --synth: write the model to this folder and keep it (reused when it already holds one) instead of a temp folder." };
+        var synth = new Option<bool>("--synth") { Description = "Benchmark a random-weight model written to a temp folder (vision 224 px / patch 14 / width " +
+            "256, LLM 512 wide x 8 layers, f16)." };
+        var synthDir = new Option<DirectoryInfo?>("--synth-dir") { Description = "With --synth: write the model to this folder and keep it (reused when it " +
+            "already holds one) instead of a temp folder." };
         var concurrency = Int("--concurrency", "Requests in flight at once on each path.", 1);
         var requests = Int("--requests", "Requests per path (interleaved with the other path in chunks of --concurrency).", 16);
         var maxTokens = Int("--max-tokens", "Tokens generated per request (greedy; fewer when the model ends its answer).", 32);
@@ -83,7 +85,8 @@ internal static class BenchServerCommand
                 error.WriteLine(ServerArguments.ErrorLine(e));
                 return 1;
             }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelManifestException or LlmEngineException or InvalidImageException or InvalidOperationException)
+            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelManifestException or LlmEngineException
+                                          or InvalidImageException or InvalidOperationException)
             {
                 error.WriteLine($"error: {e.Message}");
                 return e is ArgumentException ? 2 : 1;
@@ -103,8 +106,10 @@ internal static class BenchServerCommand
     {
         var c = CultureInfo.InvariantCulture;
         var o = r.Options;
-        output.WriteLine(string.Create(c, $"model {r.ModelId}{(synth ? " (synthetic, random weights)" : "")}: {r.VisualTokens} visual tokens, LLM {r.LlmWidth} x {r.LlmLayers}; " +
-            $"{o.Requests} requests per path at concurrency {o.Concurrency}, {o.MaxTokens} max tokens, {o.Threads} threads; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
+        output.WriteLine(string.Create(c,
+            $"model {r.ModelId}{(synth ? " (synthetic, random weights)" : "")}: {r.VisualTokens} visual tokens, LLM {r.LlmWidth} x {r.LlmLayers}; " +
+            $"{o.Requests} requests per path at concurrency {o.Concurrency}, {o.MaxTokens} max tokens, {o.Threads} threads; load " +
+            $"avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
         output.WriteLine(string.Create(c, $"{"",-34}{"gRPC",12}{"in-process",12}{"gRPC/in-proc",14}   (ratios: median over paired requests)"));
         Row("ttft (ms, median)", r.Grpc.TtftMedianMs, r.InProcess.TtftMedianMs, r.TtftRatio);
         Row("request total (ms, median)", r.Grpc.TotalMedianMs, r.InProcess.TotalMedianMs, r.TotalRatio);
@@ -112,10 +117,13 @@ internal static class BenchServerCommand
         Row("decode tok/s in engine (median)", r.Grpc.EngineDecodeMedianTokensPerSecond, r.InProcess.EngineDecodeMedianTokensPerSecond, r.EngineDecodeRatio);
         Row("decode tok/s at caller (pooled)", r.Grpc.DecodeTokensPerSecond, r.InProcess.DecodeTokensPerSecond, r.PooledDecodeRatio);
         Row("aggregate tok/s", r.Grpc.AggregateTokensPerSecond, r.InProcess.AggregateTokensPerSecond, r.AggregateRatio);
-        output.WriteLine(string.Create(c, $"generated tokens: gRPC {r.Grpc.CompletionTokens}, in-process {r.InProcess.CompletionTokens}; identical answers {r.IdenticalAnswers}/{r.ComparedAnswers}"));
-        output.WriteLine(string.Create(c, $"follow-up ttft: gRPC {r.FollowUpTtftMs:F1} ms vs first turn {r.FirstTurnTtftMs:F1} ms = {r.FollowUpTtftRatio:F3}x; " +
+        output.WriteLine(string.Create(c, $"generated tokens: gRPC {r.Grpc.CompletionTokens}, in-process {r.InProcess.CompletionTokens}; identical " +
+            $"answers {r.IdenticalAnswers}/{r.ComparedAnswers}"));
+        output.WriteLine(string.Create(c,
+            $"follow-up ttft: gRPC {r.FollowUpTtftMs:F1} ms vs first turn {r.FirstTurnTtftMs:F1} ms = {r.FollowUpTtftRatio:F3}x; " +
             $"in-process {r.InProcessFollowUpTtftMs:F1} vs {r.InProcessFirstTurnTtftMs:F1} ms = {r.InProcessFollowUpTtftRatio:F3}x"));
-        output.WriteLine(string.Create(c, $"targets: decode ratio {r.DecodeRatio:F3} (>= {ServerBenchmarkResult.DecodeTarget}: {(r.DecodeTargetMet ? "met" : "NOT met")}), " +
+        output.WriteLine(string.Create(c,
+            $"targets: decode ratio {r.DecodeRatio:F3} (>= {ServerBenchmarkResult.DecodeTarget}: {(r.DecodeTargetMet ? "met" : "NOT met")}), " +
             $"follow-up ttft ratio {r.FollowUpTtftRatio:F3} (<= {ServerBenchmarkResult.FollowUpTarget}: {(r.FollowUpTargetMet ? "met" : "NOT met")})"));
 
         void Row(string name, double grpc, double local, double ratio) =>

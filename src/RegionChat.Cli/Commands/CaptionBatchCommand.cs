@@ -15,23 +15,33 @@ internal static class CaptionBatchCommand
 {
     public static Command Create()
     {
-        var input = new Option<FileInfo>("--input") { Description = "JSONL ({\"id\",\"image\",\"region\",\"instruction\"?} per line) or COCO-style JSON (images + annotations).", Required = true };
-        var output = new Option<FileInfo>("--output") { Description = "Output JSONL: {\"id\",\"caption\",\"model\",\"timings\"} per item; ids already in it are skipped (resume).", Required = true };
-        var servers = new Option<string[]>("--server") { Description = $"Server address; repeat for several (load-balanced, with failover). Default: $REGIONCHAT_SERVER or {ServerArguments.DefaultServer} unless --model is given." };
+        var input = new Option<FileInfo>("--input") { Description = "JSONL ({\"id\",\"image\",\"region\",\"instruction\"?} per line) or COCO-style JSON " +
+            "(images + annotations).", Required = true };
+        var output = new Option<FileInfo>("--output") { Description = "Output JSONL: {\"id\",\"caption\",\"model\",\"timings\"} per item; ids already in it " +
+            "are skipped (resume).", Required = true };
+        var servers = new Option<string[]>("--server") { Description = "Server address; repeat for several (load-balanced, with failover). Default: " +
+            $"$REGIONCHAT_SERVER or {ServerArguments.DefaultServer} unless --model is given." };
         var model = new Option<DirectoryInfo?>("--model") { Description = "Caption in-process with this model folder (no server)." };
-        var concurrency = new Option<int>("--concurrency") { Description = "Items in flight per server (or in-process parallel sequences).", DefaultValueFactory = _ => 8 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Items in flight per server (or in-process parallel sequences).",
+            DefaultValueFactory = _ => 8 };
         var instruction = new Option<string?>("--instruction") { Description = "Instruction for items that carry none; default: the model's caption prompt." };
-        var retries = new Option<int>("--retries") { Description = "Retries of an item after a transient failure (server unavailable, transport error, queue full).", DefaultValueFactory = _ => 3 };
+        var retries = new Option<int>("--retries") { Description = "Retries of an item after a transient failure (server unavailable, transport " +
+            "error, queue full).", DefaultValueFactory = _ => 3 };
         var errors = new Option<FileInfo?>("--errors") { Description = "Write failures ({\"id\",\"error\"}) here instead of into --output." };
-        var regionFrom = new Option<string>("--region-from") { Description = "COCO input: caption each annotation's segmentation (mask) or its bbox (box).", DefaultValueFactory = _ => "mask" };
+        var regionFrom = new Option<string>("--region-from") { Description = "COCO input: caption each annotation's segmentation (mask) or its bbox (box).",
+            DefaultValueFactory = _ => "mask" };
         regionFrom.AcceptOnlyFromAmong("mask", "box");
-        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "COCO input: folder the images' file_name are relative to (default: the input file's folder)." };
+        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "COCO input: folder the images' file_name are relative to (default: the " +
+            "input file's folder)." };
         var apiKey = new Option<string?>("--api-key") { Description = "API key sent as \"authorization: Bearer KEY\". Default: $REGIONCHAT_API_KEY." };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per caption; 0 = the server's default (in-process: 256).", DefaultValueFactory = _ => 0 };
-        var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per caption; 0 = the server's default (in-process: 256).",
+            DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.",
+            DefaultValueFactory = _ => Environment.ProcessorCount };
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
-        foreach (var o in new Option[] { input, output, servers, model, concurrency, instruction, retries, errors, regionFrom, imageRoot, apiKey, maxTokens, threads })
+        foreach (var o in new Option[] { input, output, servers, model, concurrency, instruction, retries, errors, regionFrom, imageRoot, apiKey,
+            maxTokens, threads })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {

@@ -22,12 +22,16 @@ internal static class CaptionCommand
         var modelDir = new Option<DirectoryInfo>("--model") { Description = "Model folder (holding model.json).", Required = true };
         var regionArgs = new RegionArguments();
         regionArgs.Image.Required = true;
-        var question = new Option<string?>("--question") { Description = "The question (or give it as the last argument, as for chat); default: the model's caption instruction." };
-        var questionArgument = new Argument<string?>("question") { Description = "The question; default: the model's caption instruction.", Arity = ArgumentArity.ZeroOrOne };
+        var question = new Option<string?>("--question") { Description = "The question (or give it as the last argument, as for chat); default: the model's " +
+            "caption instruction." };
+        var questionArgument = new Argument<string?>("question") { Description = "The question; default: the model's caption instruction.",
+            Arity = ArgumentArity.ZeroOrOne };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens in the answer.", DefaultValueFactory = _ => 256 };
-        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 (the default) is greedy.", DefaultValueFactory = _ => 0f };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 (the default) is greedy.",
+            DefaultValueFactory = _ => 0f };
         var seed = new Option<int?>("--seed") { Description = "Sampling seed." };
-        var threads = new Option<int>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp.",
+            DefaultValueFactory = _ => Environment.ProcessorCount };
         var context = new Option<int>("--context") { Description = "LLM context size in tokens.", DefaultValueFactory = _ => 4096 };
 
         var command = new Command("caption", "Answer about a region of an image in-process (no server); the answer streams to stdout.");
@@ -60,14 +64,16 @@ internal static class CaptionCommand
                     MaxTokensLimit = Math.Max(max, 4096),
                 });
                 var model = core.LoadDefaultModel();
-                error.WriteLine(string.Create(c, $"loaded {model.Id} in {clock.Elapsed.TotalMilliseconds:F0} ms ({model.VisualTokens} visual tokens, LLM width {model.EmbeddingLength})"));
+                error.WriteLine(string.Create(c,
+                    $"loaded {model.Id} in {clock.Elapsed.TotalMilliseconds:F0} ms ({model.VisualTokens} visual tokens, LLM width {model.EmbeddingLength})"));
 
                 var image = new TurnImage(ImageInput.FromBytes(File.ReadAllBytes(imagePath)),
                     region == null ? RegionSource.WholeImage : RegionSource.Of(Region.From(region)));
                 var turn = new TurnRequest
                 {
                     Messages = [TurnMessage.User(text, image)],
-                    Sampling = new SamplingOptions { MaxTokens = max, Temperature = parse.GetValue(temperature), Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null },
+                    Sampling = new SamplingOptions { MaxTokens = max, Temperature = parse.GetValue(temperature),
+                        Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null },
                 };
                 bool wrote = false;
                 await foreach (var e in core.RunTurnAsync(turn, ct).ConfigureAwait(false))
@@ -84,8 +90,10 @@ internal static class CaptionCommand
                             output.Flush();
                             var t = f.Timings;
                             error.WriteLine(string.Create(c,
-                                $"prompt {f.Usage.PromptTokens} tokens (visual {f.Usage.VisualTokens}) · {f.Usage.CompletionTokens} tokens, finish {f.Reason.ToString().ToLowerInvariant()} · " +
-                                $"image+vision {t.ImageDecodeMs + t.VisionEncodeMs:F1} ms · prefill {t.PrefillMs:F1} ms · ttft {t.TimeToFirstTokenMs:F1} ms · decode {t.DecodeTokensPerSecond:F1} tok/s"));
+                                $"prompt {f.Usage.PromptTokens} tokens (visual {f.Usage.VisualTokens}) · {f.Usage.CompletionTokens} tokens, " +
+                                $"finish {f.Reason.ToString().ToLowerInvariant()} · " +
+                                $"image+vision {t.ImageDecodeMs + t.VisionEncodeMs:F1} ms · prefill {t.PrefillMs:F1} ms · ttft {t.TimeToFirstTokenMs:F1} ms " +
+                                $"· decode {t.DecodeTokensPerSecond:F1} tok/s"));
                             if (f.Reason == TurnFinishReason.Cancelled)
                             {
                                 error.WriteLine("error: cancelled");
@@ -102,7 +110,8 @@ internal static class CaptionCommand
                 error.WriteLine($"error: {e.InnerException?.Message ?? e.Message}");
                 return e.InnerException is InvalidRegionException or ArgumentException ? 2 : 1;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException or ModelManifestException or LlmEngineException or IOException or InvalidDataException)
+            catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException or ModelManifestException
+                                          or LlmEngineException or IOException or InvalidDataException)
             {
                 error.WriteLine(CliErrors.Line(e));
                 return e is ArgumentException or InvalidRegionException ? 2 : 1;

@@ -23,7 +23,8 @@ internal static class ChatCommand
         var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 (the default) is greedy." };
         var seed = new Option<ulong?>("--seed") { Description = "Sampling seed (same seed, prompt and parameters: same answer)." };
         var system = new Option<string?>("--system") { Description = "System prompt for a new session (default: the model's)." };
-        var question = new Argument<string?>("question") { Description = "The question. Omit it for an interactive chat on stdin.", Arity = ArgumentArity.ZeroOrOne };
+        var question = new Argument<string?>("question") { Description = "The question. Omit it for an interactive chat on stdin.",
+            Arity = ArgumentArity.ZeroOrOne };
 
         var command = new Command("chat", "Chat with a RegionChat server about a region of an image; the answer streams to stdout.");
         server.AddTo(command);
@@ -45,7 +46,8 @@ internal static class ChatCommand
                 if (max < 0) throw new ArgumentException($"--max-tokens must be >= 0, got {max}");
                 region = regionArgs.ParseRegion(parse);
                 client = server.Connect(parse);
-                var settings = new ChatTurnSettings(parse.GetValue(model) ?? "", (uint)max, parse.GetValue(temperature), parse.GetValue(seed), parse.GetValue(system) ?? "");
+                var settings = new ChatTurnSettings(parse.GetValue(model) ?? "", (uint)max, parse.GetValue(temperature), parse.GetValue(seed),
+                    parse.GetValue(system) ?? "");
                 conversation = new ChatConversation(client, settings, output, error) { SessionId = parse.GetValue(session) ?? "" };
             }
             catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException)

@@ -47,8 +47,10 @@ internal static class EvalShapesCommand
                     Parallel = parse.GetValue(parallel),
                 };
                 options.Validate();
-                if (ShapesSeeds.SplitOf(options.FirstSeed) != ShapesSplit.Test || ShapesSeeds.SplitOf(options.FirstSeed + options.Scenes - 1) != ShapesSplit.Test)
-                    stderr.WriteLine($"warning: seeds {options.FirstSeed}.. are not all test seeds (≥ {ShapesSeeds.TestStart}): the model may have trained on them");
+                if (ShapesSeeds.SplitOf(options.FirstSeed) != ShapesSplit.Test
+                    || ShapesSeeds.SplitOf(options.FirstSeed + options.Scenes - 1) != ShapesSplit.Test)
+                    stderr.WriteLine($"warning: seeds {options.FirstSeed}.. are not all test seeds (≥ {ShapesSeeds.TestStart}): the model may " +
+                        "have trained on them");
                 var printer = new ProgressPrinter(stderr);
                 var result = await ShapesModelEvaluator.EvaluateAsync(parse.GetValue(model)!.FullName, options, printer.Report, cancellation);
                 if (parse.GetValue(answers) is { } file)

@@ -18,7 +18,8 @@ internal static class LlmSynthCommand
         var ff = new Option<int>("--ff") { Description = "Feed-forward length.", Required = true };
         var vocab = new Option<int>("--vocab") { Description = "Vocabulary size (built-in English words padded with fillers).", Required = true };
         var ctx = new Option<int>("--ctx") { Description = "Context length.", DefaultValueFactory = _ => 2048 };
-        var type = new Option<string>("--type") { Description = "Weight encoding: f32, f16, bf16 or q8_0 (norms are always f32).", DefaultValueFactory = _ => "f16" };
+        var type = new Option<string>("--type") { Description = "Weight encoding: f32, f16, bf16 or q8_0 (norms are always f32).",
+            DefaultValueFactory = _ => "f16" };
         var seed = new Option<ulong>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0UL };
         var tied = new Option<bool>("--tied") { Description = "No output.weight: the output is tied to the token embeddings." };
 
@@ -51,7 +52,8 @@ internal static class LlmSynthCommand
                 LlamaGgufSynth.Write(path, shape, vocabulary, weightType, parseResult.GetValue(seed));
                 clock.Stop();
                 long bytes = new FileInfo(path).Length;
-                Console.WriteLine($"wrote {path}: {shape.ParameterCount:N0} parameters, {weightType}, {bytes / (double)(1 << 20):F1} MiB in {clock.Elapsed.TotalSeconds:F1} s");
+                Console.WriteLine($"wrote {path}: {shape.ParameterCount:N0} parameters, {weightType}, {bytes / (double)(1 << 20):F1} MiB " +
+                    $"in {clock.Elapsed.TotalSeconds:F1} s");
                 return 0;
             }
             catch (ArgumentException e)

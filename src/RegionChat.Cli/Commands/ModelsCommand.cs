@@ -50,9 +50,11 @@ internal static class ModelsCommand
             var v = m.Vision ?? new PbV1.VisionInfo();
             var p = m.Projector ?? new PbV1.ProjectorInfo();
             var l = m.Llm ?? new PbV1.LlmInfo();
-            output.WriteLine($"  vision     Alpha-CLIP {v.ImageSize} px, patch {v.PatchSize}, width {v.Width}, {v.Layers} layers, feature layer {v.FeatureLayer}, preprocess {v.Preprocess}");
+            output.WriteLine($"  vision     Alpha-CLIP {v.ImageSize} px, patch {v.PatchSize}, width {v.Width}, {v.Layers} layers, feature " +
+                $"layer {v.FeatureLayer}, preprocess {v.Preprocess}");
             output.WriteLine($"  projector  {p.Type} {p.InputWidth} → {p.OutputWidth}, {p.VisualTokens} visual tokens per image");
-            output.WriteLine($"  llm        {l.Architecture}, width {l.EmbeddingLength}, {l.Layers} layers, vocab {l.VocabSize}, trained context {l.TrainContextLength}");
+            output.WriteLine($"  llm        {l.Architecture}, width {l.EmbeddingLength}, {l.Layers} layers, vocab {l.VocabSize}, trained " +
+                $"context {l.TrainContextLength}");
             output.WriteLine($"  serving    context {m.ContextSize} tokens, template {m.Template}");
         }
     }

@@ -14,9 +14,12 @@ internal static class PullCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("MODEL") { Description = "A manifest (deploy/alphaclip-llava-1.5-7b/model.json) or the id of a folder under deploy/." };
-        var models = new Option<string>("--models") { Description = "The models folder the model is installed into, as DIR/<id>/.", DefaultValueFactory = _ => "models" };
-        var mirror = new Option<string?>("--mirror") { Description = "Fetch every file from this base URL instead: its scheme and host (and path prefix) replace the manifest URL's." };
+        var model = new Argument<string>("MODEL") { Description = "A manifest (deploy/alphaclip-llava-1.5-7b/model.json) or the id of a " +
+            "folder under deploy/." };
+        var models = new Option<string>("--models") { Description = "The models folder the model is installed into, as DIR/<id>/.",
+            DefaultValueFactory = _ => "models" };
+        var mirror = new Option<string?>("--mirror") { Description = "Fetch every file from this base URL instead: its scheme and host (and path prefix) " +
+            "replace the manifest URL's." };
         var allowUnverified = new Option<bool>("--allow-unverified") { Description = "Install files the manifest has no SHA-256 for (their hash is printed)." };
         var command = new Command("pull", "Download a model's weights (resumable, SHA-256 verified) into models/<id>/, ready for the server and caption.")
             { model, models, mirror, allowUnverified };
@@ -66,9 +69,11 @@ internal static class PullCommand
         string deployed = Path.Combine("deploy", model, ModelManifest.FileName);
         if (File.Exists(deployed)) return deployed;
         string[] known = Directory.Exists("deploy")
-            ? [.. Directory.GetDirectories("deploy").Where(d => File.Exists(Path.Combine(d, ModelManifest.FileName))).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal)]
+            ? [.. Directory.GetDirectories("deploy").Where(d => File.Exists(Path.Combine(d, ModelManifest.FileName))).Select(d =>
+                Path.GetFileName(d)).Order(StringComparer.Ordinal)]
             : [];
-        throw new ArgumentException($"MODEL '{model}' is neither a model.json nor a model id under deploy/ (here: {(known.Length > 0 ? string.Join(", ", known) : "no deploy/ folder")})");
+        throw new ArgumentException($"MODEL '{model}' is neither a model.json nor a model id under deploy/ " +
+            $"(here: {(known.Length > 0 ? string.Join(", ", known) : "no deploy/ folder")})");
     }
 
     static HttpClient CreateHttpClient() => new(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30) })

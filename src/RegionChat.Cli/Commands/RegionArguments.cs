@@ -16,13 +16,17 @@ namespace RegionChat.Cli.Commands;
 internal sealed class RegionArguments
 {
     public Option<FileInfo?> Image { get; } = new("--image") { Description = "Image file (PNG, JPEG, WebP, BMP, GIF)." };
-    public Option<FileInfo?> Mask { get; } = new("--mask") { Description = "Region as a mask image of the image's size (pixels >= 128 are inside; in a 0/1 mask, the 1s)." };
-    public Option<string?> Box { get; } = new("--box") { Description = "Region as a box x0,y0,x1,y1 in image pixels (with --normalized: fractions of the size)." };
+    public Option<FileInfo?> Mask { get; } = new("--mask") { Description = "Region as a mask image of the image's size (pixels >= 128 are inside; in " +
+        "a 0/1 mask, the 1s)." };
+    public Option<string?> Box { get; } = new("--box") { Description = "Region as a box x0,y0,x1,y1 in image pixels (with --normalized: " +
+        "fractions of the size)." };
     public Option<bool> Normalized { get; } = new("--normalized") { Description = "--box coordinates are fractions of the image width/height." };
     public Option<string?> Polygon { get; } = new("--polygon") { Description = "Region as a filled polygon x,y,x,y,… (at least 3 points)." };
     public Option<string?> Scribble { get; } = new("--scribble") { Description = "Region as a brush stroke \"x,y,x,y,…;width\"." };
-    public Option<FileInfo?> Rle { get; } = new("--rle") { Description = "Region as a COCO RLE JSON file {\"size\": [h, w], \"counts\": …} (or a COCO annotation with \"segmentation\")." };
-    public Option<string?> RegionJsonText { get; } = new("--region") { Description = "Region as JSON, e.g. '{\"box\": [10,10,40,40]}' or a union '[{…},{…}]'; @FILE reads it from a file." };
+    public Option<FileInfo?> Rle { get; } = new("--rle") { Description = "Region as a COCO RLE JSON file {\"size\": [h, w], \"counts\": …} (or a COCO " +
+        "annotation with \"segmentation\")." };
+    public Option<string?> RegionJsonText { get; } = new("--region") { Description = "Region as JSON, e.g. '{\"box\": [10,10,40,40]}' or a union " +
+        "'[{…},{…}]'; @FILE reads it from a file." };
 
     public IEnumerable<Option> All => [Image, Mask, Box, Normalized, Polygon, Scribble, Rle, RegionJsonText];
 

@@ -26,11 +26,15 @@ internal static class ServeCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "Default model: an id under --models, or a model folder (holding model.json). Default: shapes-tiny." };
-        var models = new Option<DirectoryInfo?>("--models") { Description = "Folder of model folders (RegionChat:ModelsPath). Default: models/ (here, or above the program)." };
+        var model = new Option<string?>("--model") { Description = "Default model: an id under --models, or a model folder (holding model.json). " +
+            "Default: shapes-tiny." };
+        var models = new Option<DirectoryInfo?>("--models") { Description = "Folder of model folders (RegionChat:ModelsPath). Default: models/ (here, or " +
+            "above the program)." };
         var host = new Option<string?>("--host") { Description = "IP address both listeners bind (default 127.0.0.1; 0.0.0.0 = every interface)." };
-        var grpcPort = new Option<int?>("--grpc-port") { Description = "Port of the gRPC (h2c) listener (RegionChat:GrpcUrl; default 50051, 0 = a free port)." };
-        var httpPort = new Option<int?>("--http-port") { Description = "Port of the HTTP/1.1 listener: gRPC-Web, OpenAI API, /metrics, /health, web page (RegionChat:HttpUrl; default 8080, 0 = a free port)." };
+        var grpcPort = new Option<int?>("--grpc-port") { Description = "Port of the gRPC (h2c) listener (RegionChat:GrpcUrl; default " +
+            "50051, 0 = a free port)." };
+        var httpPort = new Option<int?>("--http-port") { Description = "Port of the HTTP/1.1 listener: gRPC-Web, OpenAI API, /metrics, /health, web page " +
+            "(RegionChat:HttpUrl; default 8080, 0 = a free port)." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp (RegionChat:Threads; default all cores)." };
 
         var command = new Command("serve", "Run the RegionChat server (gRPC, gRPC-Web, OpenAI API); any server setting as --RegionChat:Name=value.")

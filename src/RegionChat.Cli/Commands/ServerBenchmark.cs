@@ -182,9 +182,11 @@ internal static class ServerBenchmark
             for (int leg = 0; leg < 2; leg++)
             {
                 if ((leg == 0) == (chunk % 2 == 0))
-                    grpcChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await GrpcTurnAsync(client, p, "", p.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
+                    grpcChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await GrpcTurnAsync(client, p, "", p.Question, withImage: true,
+                        o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
                 else
-                    localChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await LocalTurnAsync(core, p, "", p.Question, withImage: true, o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
+                    localChunks.Add(await RunChunkAsync(o.Concurrency, prompts, async p => (await LocalTurnAsync(core, p, "", p.Question, withImage: true,
+                        o.MaxTokens, end: true, ct).ConfigureAwait(false)).Sample, ct).ConfigureAwait(false));
             }
             int done = start + prompts.Count;
             if (done % Math.Max(o.Concurrency, Math.Max(1, o.Requests / 4)) == 0 || done == o.Requests)
@@ -224,8 +226,10 @@ internal static class ServerBenchmark
                 }
             }
         }
-        log($"follow-ups ({o.FollowUps} sessions): gRPC first turn ttft {PathFigures.Median(gFirst.Select(s => s.TtftMs)):F1} ms, follow-up {PathFigures.Median(gFollow.Select(s => s.TtftMs)):F1} ms " +
-            $"(cached {gFollow.Select(s => s.CachedTokens).DefaultIfEmpty().Min()} of {gFollow.Select(s => s.PromptTokens).DefaultIfEmpty().Max()} prompt tokens)");
+        log($"follow-ups ({o.FollowUps} sessions): gRPC first turn ttft {PathFigures.Median(gFirst.Select(s => s.TtftMs)):F1} ms, " +
+            $"follow-up {PathFigures.Median(gFollow.Select(s => s.TtftMs)):F1} ms " +
+            $"(cached {gFollow.Select(s => s.CachedTokens).DefaultIfEmpty().Min()} " +
+            $"of {gFollow.Select(s => s.PromptTokens).DefaultIfEmpty().Max()} prompt tokens)");
 
         return new ServerBenchmarkResult(o, model.Id, model.VisualTokens, model.EmbeddingLength, model.LlmLayers,
             grpc, local, gFirst, gFollow, lFirst, lFollow,
@@ -290,7 +294,8 @@ internal static class ServerBenchmark
         if (started == null || finished == null) throw new InvalidOperationException("the server's Chat stream ended without its started/finished events");
         if (end) await client.EndSessionAsync(started.SessionId, ct).ConfigureAwait(false);
         if (first < 0) first = total;
-        return (new TurnSample(first, total - first, (int)finished.Usage.CompletionTokens, (int)started.PromptTokens, (int)started.CachedTokens, answer.ToString(),
+        return (new TurnSample(first, total - first, (int)finished.Usage.CompletionTokens, (int)started.PromptTokens,
+            (int)started.CachedTokens, answer.ToString(),
             finished.Timings?.DecodeTokensPerSecond ?? 0), started.SessionId);
     }
 

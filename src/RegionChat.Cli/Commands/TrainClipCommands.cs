@@ -22,25 +22,34 @@ internal static class TrainClipCommands
 {
     sealed class CommonOptions
     {
-        public readonly Option<string> Out = new("--out") { Description = "Run folder: checkpoints, log.jsonl and the final towers (resumes when it holds a run).", Required = true };
+        public readonly Option<string> Out = new("--out") { Description = "Run folder: checkpoints, log.jsonl and the final towers (resumes " +
+            "when it holds a run).", Required = true };
         public readonly Option<int> Steps = new("--steps") { Description = "Total optimizer steps of the run.", DefaultValueFactory = _ => 1000 };
         public readonly Option<int> Batch = new("--batch") { Description = "Image-text pairs per step.", DefaultValueFactory = _ => 64 };
         public readonly Option<double?> Lr = new("--lr") { Description = "Peak learning rate (default: 1e-3 for clip, 2e-4 for alpha-clip)." };
         public readonly Option<int?> Warmup = new("--warmup") { Description = "Linear warm-up steps (default: 30 for clip, 20 for alpha-clip)." };
         public readonly Option<double> WeightDecay = new("--weight-decay") { Description = "AdamW weight decay of matrices.", DefaultValueFactory = _ => 0.1 };
-        public readonly Option<long> Seed = new("--seed") { Description = "Seeds the initial weights and the training scene stream.", DefaultValueFactory = _ => 0 };
+        public readonly Option<long> Seed = new("--seed") { Description = "Seeds the initial weights and the training scene stream.",
+            DefaultValueFactory = _ => 0 };
         public readonly Option<int> Threads = new("--threads") { Description = "Torch CPU threads.", DefaultValueFactory = _ => 2 };
-        public readonly Option<string> DType = new("--dtype") { Description = "Compute precision (bf16 keeps float32 master weights).", DefaultValueFactory = _ => "fp32" };
-        public readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Save a checkpoint every N steps.", DefaultValueFactory = _ => 100 };
-        public readonly Option<int> EvalEvery = new("--eval-every") { Description = "Zero-shot evaluation on validation scenes every N steps (0: at the end only).", DefaultValueFactory = _ => 0 };
-        public readonly Option<int> EvalScenes = new("--eval-scenes") { Description = "Validation scenes per evaluation (0: none).", DefaultValueFactory = _ => 200 };
+        public readonly Option<string> DType = new("--dtype") { Description = "Compute precision (bf16 keeps float32 master weights).",
+            DefaultValueFactory = _ => "fp32" };
+        public readonly Option<int> CheckpointEvery = new("--checkpoint-every") { Description = "Save a checkpoint every N steps.",
+            DefaultValueFactory = _ => 100 };
+        public readonly Option<int> EvalEvery = new("--eval-every") { Description = "Zero-shot evaluation on validation scenes every N steps " +
+            "(0: at the end only).", DefaultValueFactory = _ => 0 };
+        public readonly Option<int> EvalScenes = new("--eval-scenes") { Description = "Validation scenes per evaluation (0: none).",
+            DefaultValueFactory = _ => 200 };
         public readonly Option<int?> StopAt = new("--stop-at") { Description = "End this invocation after this step (resumable)." };
-        public readonly Option<long?> ScenePool = new("--scene-pool") { Description = "Train on the first N train seeds only (default: the whole train split)." };
-        public readonly Option<int> ShapeSiblings = new("--shape-siblings") { Description = "Groups of counterfactual siblings per batch: one object of a scene drawn once per shape (5 pairs each).", DefaultValueFactory = _ => 0 };
+        public readonly Option<long?> ScenePool = new("--scene-pool") { Description = "Train on the first N train seeds only (default: the " +
+            "whole train split)." };
+        public readonly Option<int> ShapeSiblings = new("--shape-siblings") { Description = "Groups of counterfactual siblings per batch: one object of a " +
+            "scene drawn once per shape (5 pairs each).", DefaultValueFactory = _ => 0 };
 
         public CommonOptions() => DType.AcceptOnlyFromAmong("fp32", "bf16");
 
-        public IEnumerable<Option> All => [Out, Steps, Batch, Lr, Warmup, WeightDecay, Seed, Threads, DType, CheckpointEvery, EvalEvery, EvalScenes, StopAt, ScenePool, ShapeSiblings];
+        public IEnumerable<Option> All =>
+            [Out, Steps, Batch, Lr, Warmup, WeightDecay, Seed, Threads, DType, CheckpointEvery, EvalEvery, EvalScenes, StopAt, ScenePool, ShapeSiblings];
 
         public T Apply<T>(ParseResult parse, T options) where T : ContrastiveTrainingOptions => options with
         {
@@ -74,12 +83,15 @@ internal static class TrainClipCommands
         var textLayers = Int("--text-layers", "Text blocks.", 3);
         var textHeads = Int("--text-heads", "Text attention heads.", 4);
         var context = Int("--context", "Text context length (tokens).", ClipTokenizer.DefaultContextLength);
-        var logitScale = new Option<double>("--logit-scale") { Description = "Initial logit scale (learned, clamped at 100).", DefaultValueFactory = _ => 1 / 0.07 };
+        var logitScale = new Option<double>("--logit-scale") { Description = "Initial logit scale (learned, clamped at 100).",
+            DefaultValueFactory = _ => 1 / 0.07 };
         var fixedScale = new Option<bool>("--fixed-logit-scale") { Description = "Keep the logit scale fixed instead of learning it." };
-        var singleFraction = new Option<double>("--single-object-fraction") { Description = "Fraction of each batch that is single-object scenes (natural share: 0.25).", DefaultValueFactory = _ => 0.5 };
+        var singleFraction = new Option<double>("--single-object-fraction") { Description = "Fraction of each batch that is single-object scenes " +
+            "(natural share: 0.25).", DefaultValueFactory = _ => 0.5 };
         var hardNegatives = Int("--hard-negatives", "Hard negative captions per scene (one attribute of one object changed); 0: none.", 1);
         var command = new Command("clip", "Stage 1: CLIP pre-training on whole-image captions of fresh train scenes.");
-        foreach (var o in common.All.Concat([patch, width, layers, heads, outputDim, textWidth, textLayers, textHeads, context, logitScale, fixedScale, hardNegatives, singleFraction]))
+        foreach (var o in common.All.Concat([patch, width, layers, heads, outputDim, textWidth, textLayers, textHeads, context, logitScale, fixedScale,
+            hardNegatives, singleFraction]))
             command.Options.Add(o);
         command.SetAction((parse, cancellation) => Task.FromResult(Guard(parse, () =>
         {
@@ -105,11 +117,14 @@ internal static class TrainClipCommands
     {
         var common = new CommonOptions();
         var from = new Option<string?>("--from") { Description = "Stage-1 folder (vision.* and text.*); not needed to resume." };
-        var alphaMultiplier = new Option<double>("--alpha-lr-multiplier") { Description = "conv1_alpha's learning rate over the rest's.", DefaultValueFactory = _ => 100 };
+        var alphaMultiplier = new Option<double>("--alpha-lr-multiplier") { Description = "conv1_alpha's learning rate over the rest's.",
+            DefaultValueFactory = _ => 100 };
         var whole = new Option<double>("--whole-fraction") { Description = "Fraction of whole-image pairs per batch.", DefaultValueFactory = _ => 0.1 };
-        var box = new Option<double>("--box-fraction") { Description = "Fraction of region pairs shown with a box instead of a mask.", DefaultValueFactory = _ => 0 };
+        var box = new Option<double>("--box-fraction") { Description = "Fraction of region pairs shown with a box instead of a mask.",
+            DefaultValueFactory = _ => 0 };
         var logitScale = new Option<double?>("--logit-scale") { Description = "Fixed logit scale (default: the one stage 1 learned; the paper: 100)." };
-        var batchCaptionsOnly = new Option<bool>("--batch-captions-only") { Description = "Contrast regions with the batch's captions only (default: all 60 region captions are on the text side)." };
+        var batchCaptionsOnly = new Option<bool>("--batch-captions-only") { Description = "Contrast regions with the batch's captions only (default: all 60 " +
+            "region captions are on the text side)." };
         var command = new Command("alpha-clip", "Stage 2: Alpha-CLIP fine-tuning with region alphas and region captions.");
         foreach (var o in common.All.Concat([from, alphaMultiplier, whole, box, logitScale, batchCaptionsOnly])) command.Options.Add(o);
         command.SetAction((parse, cancellation) => Task.FromResult(Guard(parse, () =>
@@ -133,8 +148,10 @@ internal static class TrainClipCommands
     {
         var model = new Option<string>("--model") { Description = "Folder with vision.safetensors/json and text.safetensors/json.", Required = true };
         var scenes = Int("--scenes", "Scenes to evaluate.", 1000);
-        var seed = new Option<long>("--seed") { Description = "First scene seed (default: the first test seed).", DefaultValueFactory = _ => ShapesSeeds.TestStart };
-        var modes = new Option<string>("--modes") { Description = "Comma-separated alpha modes: whole, box, mask.", DefaultValueFactory = _ => "whole,box,mask" };
+        var seed = new Option<long>("--seed") { Description = "First scene seed (default: the first test seed).",
+            DefaultValueFactory = _ => ShapesSeeds.TestStart };
+        var modes = new Option<string>("--modes") { Description = "Comma-separated alpha modes: whole, box, mask.",
+            DefaultValueFactory = _ => "whole,box,mask" };
         var threads = Int("--threads", "Torch CPU threads.", 2);
         var json = new Option<bool>("--json") { Description = "Print the report as one JSON line." };
         var command = new Command("zero-shot", "Zero-shot region classification of test scenes (the Alpha-CLIP paper's Table 2 in miniature).")
@@ -182,7 +199,8 @@ internal static class TrainClipCommands
         parse.InvocationConfiguration.Error.WriteLine();
         string state = result.Completed ? "done" : "stopped (run the same command to resume)";
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{trainer.Stage}: step {result.Step}/{result.Steps} {state}; last loss {(result.LastLoss is { } l ? l.ToString("F4", CultureInfo.InvariantCulture) : "-")}"));
+            $"{trainer.Stage}: step {result.Step}/{result.Steps} {state}; last " +
+            $"loss {(result.LastLoss is { } l ? l.ToString("F4", CultureInfo.InvariantCulture) : "-")}"));
         if (result.LastEval is { } eval) stdout.WriteLine($"{trainer.Stage}: zero-shot on {eval.Scenes} validation scenes: {eval.Summary()}");
         stdout.WriteLine($"{trainer.Stage}: towers in {result.OutputFolder} ({ClipTowerFiles.VisionWeights}, {ClipTowerFiles.TextWeights}), log in log.jsonl");
         return 0;

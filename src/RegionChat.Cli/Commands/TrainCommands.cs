@@ -21,9 +21,12 @@ internal static class TrainCommands
         var command = new Command("train", "Train the shapes model (CLIP, Alpha-CLIP, LLM, projector, instruction tuning, chat tuning, export).");
         command.Subcommands.Add(StageCommand("shapes", "Run the shapes recipe's stages in order in --out (resumable), then export the model folder.", null));
         command.Subcommands.Add(StageCommand("llm", "Stage 3: pre-train the tiny llama on the shapes text (in --out/llm).", ShapesStage.Llm));
-        command.Subcommands.Add(StageCommand("projector", "Stage 4: align the projector, vision tower and LLM frozen (in --out/projector).", ShapesStage.Projector));
-        command.Subcommands.Add(StageCommand("instruct", "Stage 5: instruction-tune projector + LLM on all region and image QA, then export.", ShapesStage.Instruct));
-        command.Subcommands.Add(StageCommand("chat", "Stage 6: chat-tune a finished instruct stage on conversations of 1-5 turns (context 1024), then export.", ShapesStage.Chat));
+        command.Subcommands.Add(StageCommand("projector", "Stage 4: align the projector, vision tower and LLM frozen (in --out/projector).",
+            ShapesStage.Projector));
+        command.Subcommands.Add(StageCommand("instruct", "Stage 5: instruction-tune projector + LLM on all region and image QA, then export.",
+            ShapesStage.Instruct));
+        command.Subcommands.Add(StageCommand("chat",
+            "Stage 6: chat-tune a finished instruct stage on conversations of 1-5 turns (context 1024), then export.", ShapesStage.Chat));
         command.Subcommands.Add(StageCommand("export", "Stage 7: write the model folder (--out/model) from a finished chat stage.", ShapesStage.Export));
         command.Subcommands.Add(TrainClipCommands.CreateClipStage());
         command.Subcommands.Add(TrainClipCommands.CreateAlphaStage());
@@ -47,7 +50,8 @@ internal static class TrainCommands
             DefaultValueFactory = _ => 2,
         };
         var smoke = new Option<bool>("--smoke") { Description = "CI-sized run: tiny models, 8 fixed scenes, a few dozen steps." };
-        var vision = new Option<string?>("--vision") { Description = "Trained tower folder (vision.safetensors + vision.json, optional text.*) instead of stages 1-2." };
+        var vision = new Option<string?>("--vision") { Description = "Trained tower folder (vision.safetensors + vision.json, optional text.*) " +
+            "instead of stages 1-2." };
         var llmType = new Option<string>("--llm-type") { Description = "Exported llm.gguf weights: f32 or f16.", DefaultValueFactory = _ => "f32" };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Stop (checkpointed, resumable) after this many minutes." };
         var command = new Command(name, description) { output, seed, scale, threads, smoke, vision, llmType, timeLimit };
@@ -101,8 +105,10 @@ internal static class TrainCommands
     {
         var model = new Option<string>("--model") { Description = "Model folder (vision.*, projector.safetensors, llm.gguf).", Required = true };
         var scenes = new Option<int>("--scenes") { Description = "Test scenes to ask about (1..100000).", DefaultValueFactory = _ => 200 };
-        var first = new Option<long>("--first-seed") { Description = "First scene seed (test split: ≥ 1000000000).", DefaultValueFactory = _ => ShapesSeeds.TestStart };
-        var modes = new Option<string>("--modes") { Description = "Alpha modes, comma-separated: whole,mask,box.", DefaultValueFactory = _ => "whole,mask,box" };
+        var first = new Option<long>("--first-seed") { Description = "First scene seed (test split: ≥ 1000000000).",
+            DefaultValueFactory = _ => ShapesSeeds.TestStart };
+        var modes = new Option<string>("--modes") { Description = "Alpha modes, comma-separated: whole,mask,box.",
+            DefaultValueFactory = _ => "whole,mask,box" };
         var llamaCpp = new Option<bool>("--llama-cpp") { Description = "Also answer through llama.cpp (the inference engine) and compare with the twin." };
         var threads = new Option<int>("--threads") { Description = "CPU threads (torch and llama.cpp).", DefaultValueFactory = _ => 2 };
         var output = new Option<string?>("--out") { Description = "Write the JSON report here." };
@@ -118,7 +124,8 @@ internal static class TrainCommands
                 long firstSeed = parse.GetValue(first);
                 ShapesSeeds.Require(ShapesSeeds.SplitOf(firstSeed), firstSeed, n);
                 var alphaModes = parse.GetValue(modes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(m => Enum.TryParse<RegionAlphaMode>(m, ignoreCase: true, out var v) ? v : throw new ArgumentException($"unknown alpha mode '{m}' (whole, mask, box)"))
+                    .Select(m => Enum.TryParse<RegionAlphaMode>(m, ignoreCase: true, out var v) ? v
+                        : throw new ArgumentException($"unknown alpha mode '{m}' (whole, mask, box)"))
                     .Distinct().ToList();
                 if (alphaModes.Count == 0) throw new ArgumentException("--modes names no alpha mode");
                 int t = parse.GetValue(threads);
@@ -131,7 +138,8 @@ internal static class TrainCommands
                 var twinAnswers = m.GreedyAnswers(samples);
                 double twinSeconds = clock.Elapsed.TotalSeconds;
                 var twin = ShapesLlavaEvaluator.Score(firstSeed, n, samples, twinAnswers);
-                var report = new System.Text.Json.Nodes.JsonObject { ["model"] = Path.GetFullPath(folder), ["twin"] = twin.ToJson(), ["twin_seconds"] = Math.Round(twinSeconds, 1) };
+                var report = new System.Text.Json.Nodes.JsonObject { ["model"] = Path.GetFullPath(folder), ["twin"] = twin.ToJson(),
+                    ["twin_seconds"] = Math.Round(twinSeconds, 1) };
                 var stdout = parse.InvocationConfiguration.Output;
                 stdout.WriteLine($"twin: {Summary(twin)} ({samples.Count} questions, {twinSeconds:F1} s)");
                 if (parse.GetValue(llamaCpp))

@@ -17,8 +17,10 @@ internal static class VisionEncodeCommand
     public static Command Create()
     {
         var weights = new Option<string>("--weights") { Description = "Alpha-CLIP/CLIP visual checkpoint (.pth, .bin, .safetensors).", Required = true };
-        var config = new Option<string?>("--config") { Description = "JSON with input_resolution, patch_size, width, layers, heads, output_dim (default: inferred, heads = width/64)." };
-        var input = new Option<string>("--input") { Description = "Input .safetensors with image (or pixel_values: `vision preprocess` output) and alpha (or mask).", Required = true };
+        var config = new Option<string?>("--config") { Description = "JSON with input_resolution, patch_size, width, layers, heads, output_dim (default: " +
+            "inferred, heads = width/64)." };
+        var input = new Option<string>("--input") { Description = "Input .safetensors with image (or pixel_values: `vision preprocess` output) " +
+            "and alpha (or mask).", Required = true };
         var output = new Option<string>("--output") { Description = "Output .safetensors.", Required = true };
         var projector = new Option<string?>("--projector") { Description = "LLaVA projector weights (.pth, .bin, .safetensors); adds `projected`." };
         var dtype = new Option<string>("--dtype") { Description = "Compute dtype; outputs are float32.", DefaultValueFactory = _ => "fp32" };

@@ -24,7 +24,8 @@ internal static class VisionPreprocessCommand
         var rle = new Option<FileInfo?>("--rle") { Description = "Region as a COCO RLE JSON file {\"size\": [h,w], \"counts\": …}." };
         var region = new Option<string?>("--region")
         {
-            Description = "Region as JSON (inline, or a .json file): {\"box\":…}, {\"polygon\":…}, {\"rle\":…}, {\"scribble\":…}, {\"mask\":…}, or a list (union).",
+            Description = "Region as JSON (inline, or a .json file): {\"box\":…}, {\"polygon\":…}, {\"rle\":…}, {\"scribble\":…}, " +
+                "{\"mask\":…}, or a list (union).",
         };
         var size = new Option<int>("--size") { Description = "Output resolution R.", DefaultValueFactory = _ => 336 };
         var mode = new Option<string>("--mode") { Description = "pad (LLaVA-1.5) or crop (CLIP).", DefaultValueFactory = _ => "pad" };
@@ -73,7 +74,8 @@ internal static class VisionPreprocessCommand
 
                 string outPath = parseResult.GetValue(output)!.FullName;
                 Save(result, outPath);
-                string regionText = regionMask == null ? "whole image" : $"{theRegion!.Kind}, {regionMask.Area():N0} of {picture.Width}×{picture.Height} pixels inside";
+                string regionText = regionMask == null ? "whole image"
+                    : $"{theRegion!.Kind}, {regionMask.Area():N0} of {picture.Width}×{picture.Height} pixels inside";
                 stdout.WriteLine($"wrote {outPath}: pixel_values [3,{resolution},{resolution}], alpha [1,{resolution},{resolution}] " +
                                  $"({options.Mode.ToString().ToLowerInvariant()} mode, image {picture.Width}×{picture.Height}, region: {regionText})");
                 return 0;
@@ -93,7 +95,8 @@ internal static class VisionPreprocessCommand
         foreach (string part in text.Split(',', StringSplitOptions.TrimEntries))
         {
             if (!double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
-                throw new InvalidRegionException(field, InvalidRegionReason.Malformed, $"'{part}' is not a number (expected comma-separated numbers, e.g. 10,20,110,90)");
+                throw new InvalidRegionException(field, InvalidRegionReason.Malformed,
+                    $"'{part}' is not a number (expected comma-separated numbers, e.g. 10,20,110,90)");
             list.Add(v);
         }
         return list;

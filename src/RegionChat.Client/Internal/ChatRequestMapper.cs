@@ -111,7 +111,8 @@ internal static class ChatRequestMapper
                 PbV1.Region p => ImageRegion.FromProto(p),
                 string json => ImageRegionJson.Parse(json),
                 JsonElement e => ImageRegionJson.Parse(e),
-                _ => throw new ArgumentException($"is a {value.GetType().Name}; expected an ImageRegion, a RegionChat.Protos.V1.Region or the JSON region form"),
+                _ => throw new ArgumentException($"is a {value.GetType().Name}; expected an ImageRegion, a RegionChat.Protos.V1.Region or " +
+                    "the JSON region form"),
             };
         }
         catch (ArgumentException e)

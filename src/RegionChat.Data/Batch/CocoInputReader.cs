@@ -60,7 +60,8 @@ public static class CocoInputReader
         using (doc)
         {
             var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{sourceName}: a COCO file is a JSON object with \"images\" and \"annotations\"");
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{sourceName}: a COCO file is a JSON object with \"images\" " +
+                "and \"annotations\"");
             var images = ReadImages(root, sourceName, imageRoot);
             if (!root.TryGetProperty("annotations", out var annotations) || annotations.ValueKind != JsonValueKind.Array)
                 throw new InvalidDataException($"{sourceName}: \"annotations\" must be an array");

@@ -65,6 +65,7 @@ internal sealed class AlphaRegionSource : RegionSource
         }
 
         protected override string EmptyDescription(int w, int h) =>
-            $"the image's alpha channel marks no pixel as the region (none has alpha ≥ {MaskRegion.Threshold}); keep the region opaque and make the rest transparent";
+            $"the image's alpha channel marks no pixel as the region (none has alpha ≥ {MaskRegion.Threshold}); keep the region opaque and make " +
+            "the rest transparent";
     }
 }

@@ -99,7 +99,8 @@ internal sealed class ModelRegistry : IDisposable
     /// <summary>Loads the default model now; throws when it is missing or broken.</summary>
     public RegionChatModel LoadDefault() =>
         Get(DefaultModelId) ?? throw new InvalidOperationException(
-            $"the default model '{DefaultModelId}' is not in {ModelsPath} (models found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))})");
+            $"the default model '{DefaultModelId}' is not in {ModelsPath} (models " +
+            $"found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))})");
 
     /// <summary>Each served model's load state; loads nothing.</summary>
     public IReadOnlyList<ModelLoadStatus> Statuses() => Manifests.Keys.Order(StringComparer.Ordinal).Select(id =>

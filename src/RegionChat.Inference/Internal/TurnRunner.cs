@@ -238,7 +238,8 @@ internal sealed class TurnRunner(
         {
             string? id = ImageStore.NormaliseId(given);
             if (id == null) throw RegionChatCoreException.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
-            if (!images.TryGet(id, out _)) throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
+            if (!images.TryGet(id, out _)) throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the " +
+                "image store); upload it again");
             return id;
         }
         throw RegionChatCoreException.InvalidArgument(image.ImageField, "needs data or image_id");
@@ -255,7 +256,8 @@ internal sealed class TurnRunner(
             return (cached.Block, true);
         }
         metrics.VisualCacheMisses.Add(1);
-        if (!images.TryGet(imageId, out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+        if (!images.TryGet(imageId,
+            out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
         var sw = Stopwatch.StartNew();
         PreprocessedImage input;
         try

@@ -21,12 +21,14 @@ public sealed record LlmBenchmarkOptions
     public void Validate()
     {
         if (!File.Exists(ModelPath)) throw new FileNotFoundException($"GGUF model not found: {ModelPath}", ModelPath);
-        if (PromptEmbeddings is < 1 or > 16384) throw new ArgumentOutOfRangeException(nameof(PromptEmbeddings), PromptEmbeddings, "prompt embeddings must be 1..16384");
+        if (PromptEmbeddings is < 1 or > 16384) throw new ArgumentOutOfRangeException(nameof(PromptEmbeddings), PromptEmbeddings,
+            "prompt embeddings must be 1..16384");
         if (Tokens is < 2 or > 4096) throw new ArgumentOutOfRangeException(nameof(Tokens), Tokens, "tokens must be 2..4096");
         if (Threads is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be 1..256");
         if (Sequences is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(Sequences), Sequences, "sequences must be 1..64");
         if (Repeat is < 1 or > 20) throw new ArgumentOutOfRangeException(nameof(Repeat), Repeat, "repeat must be 1..20");
-        if (BatchSize < Sequences || BatchSize > 8192) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "batch size must be sequences..8192");
+        if (BatchSize < Sequences || BatchSize > 8192) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize,
+            "batch size must be sequences..8192");
     }
 
     /// <summary>Cells for every sequence's prompt plus output, rounded up to 256.</summary>

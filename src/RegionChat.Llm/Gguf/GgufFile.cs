@@ -167,7 +167,8 @@ public sealed class GgufFile : IDisposable
         }
         catch (Exception e) when (e is InvalidCastException or OverflowException)
         {
-            throw new InvalidCastException($"GGUF metadata '{key}' ({(v.IsArray ? $"array of {v.ElementType}" : v.Type)}) cannot be read as {typeof(T).Name}: {e.Message}", e);
+            throw new InvalidCastException($"GGUF metadata '{key}' ({(v.IsArray ? $"array of {v.ElementType}" : v.Type)}) cannot be read " +
+                $"as {typeof(T).Name}: {e.Message}", e);
         }
     }
 
@@ -257,7 +258,8 @@ public sealed class GgufFile : IDisposable
         {
             if (t.Offset > (ulong)(length - Math.Min(dataOffset, length)) || (long)t.Offset + t.Bytes > length - dataOffset)
                 throw new GgufFormatException(
-                    $"{path}: tensor '{t.Name}' data at data offset {t.Offset} (+{t.Bytes} bytes) extends past the end of the file ({length} bytes, data starts at {dataOffset}); the file is truncated or corrupt");
+                    $"{path}: tensor '{t.Name}' data at data offset {t.Offset} (+{t.Bytes} bytes) extends past the end of the file ({length} bytes, data " +
+                    $"starts at {dataOffset}); the file is truncated or corrupt");
             infos.Add(new GgufTensorInfo(t.Name, t.Ne, t.Type, (long)t.Offset, t.Bytes));
         }
         return new GgufFile(path, handle, length, version, metadata, infos, alignment, dataOffset);
@@ -312,12 +314,14 @@ public sealed class GgufFile : IDisposable
             case GgufValueType.Int16: { var a = new short[n]; for (int i = 0; i < n; i++) a[i] = unchecked((short)r.UInt16()); return GgufValue.Array(a); }
             case GgufValueType.UInt32: { var a = new uint[n]; for (int i = 0; i < n; i++) a[i] = r.UInt32(); return GgufValue.Array(a); }
             case GgufValueType.Int32: { var a = new int[n]; for (int i = 0; i < n; i++) a[i] = unchecked((int)r.UInt32()); return GgufValue.Array(a); }
-            case GgufValueType.Float32: { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = BitConverter.UInt32BitsToSingle(r.UInt32()); return GgufValue.Array(a); }
+            case GgufValueType.Float32:
+                { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = BitConverter.UInt32BitsToSingle(r.UInt32()); return GgufValue.Array(a); }
             case GgufValueType.Bool: { var a = new bool[n]; for (int i = 0; i < n; i++) a[i] = ReadBool(r); return GgufValue.Array(a); }
             case GgufValueType.String: { var a = new string[n]; for (int i = 0; i < n; i++) a[i] = r.String(); return GgufValue.Array(a); }
             case GgufValueType.UInt64: { var a = new ulong[n]; for (int i = 0; i < n; i++) a[i] = r.UInt64(); return GgufValue.Array(a); }
             case GgufValueType.Int64: { var a = new long[n]; for (int i = 0; i < n; i++) a[i] = unchecked((long)r.UInt64()); return GgufValue.Array(a); }
-            case GgufValueType.Float64: { var a = new double[n]; for (int i = 0; i < n; i++) a[i] = BitConverter.UInt64BitsToDouble(r.UInt64()); return GgufValue.Array(a); }
+            case GgufValueType.Float64:
+                { var a = new double[n]; for (int i = 0; i < n; i++) a[i] = BitConverter.UInt64BitsToDouble(r.UInt64()); return GgufValue.Array(a); }
             default:
             {
                 var a = new GgufValue[n];

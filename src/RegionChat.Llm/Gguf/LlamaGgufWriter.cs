@@ -61,7 +61,8 @@ public static class LlamaGgufWriter
         };
         int block = GgmlTypeInfo.BlockSize(weightType);
         if (shape.EmbeddingLength % block != 0 || shape.FeedForward % block != 0)
-            throw new ArgumentException($"llama GGUF: {weightType} needs the embedding ({shape.EmbeddingLength}) and feed-forward ({shape.FeedForward}) lengths to be multiples of {block}");
+            throw new ArgumentException($"llama GGUF: {weightType} needs the embedding ({shape.EmbeddingLength}) and feed-forward ({shape.FeedForward}) " +
+                $"lengths to be multiples of {block}");
 
         var w = new GgufWriter(options.Alignment);
         w.AddString("general.architecture", "llama");

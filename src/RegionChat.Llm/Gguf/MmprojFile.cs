@@ -61,7 +61,8 @@ public sealed partial class MmprojFile : IDisposable
                 if (m.Success) names[t.Name] = $"{LlavaProjectorPrefix}{m.Groups[1].Value}.{m.Groups[2].Value}";
             }
             if (names.Count == 0)
-                throw new GgufFormatException($"{path} has no LLaVA projector tensors (mm.N.weight / mm.N.bias); projector type '{gguf.GetStringOrNull("clip.projector_type")}' is not supported");
+                throw new GgufFormatException($"{path} has no LLaVA projector tensors (mm.N.weight / mm.N.bias); projector type " +
+                    $"'{gguf.GetStringOrNull("clip.projector_type")}' is not supported");
             return new MmprojFile(gguf, ReadInfo(gguf, clip), names);
         }
         catch

@@ -60,7 +60,8 @@ public sealed class LlamaTokenizer
             // llama.cpp renames empty entries so that every text maps to one id.
             string text = string.IsNullOrEmpty(tokens[i]) ? $"[EMPTY_{i}]" : tokens[i];
             if (!tokenToId.TryAdd(text, i))
-                throw new ArgumentException($"token text '{text}' appears twice (ids {tokenToId[text]} and {i}); llama.cpp refuses such a vocabulary", nameof(tokens));
+                throw new ArgumentException($"token text '{text}' appears twice (ids {tokenToId[text]} and {i}); llama.cpp refuses such a vocabulary",
+                    nameof(tokens));
             texts[i] = text;
             this.scores[i] = scores?[i] ?? 0f;
             types[i] = tokenTypes?[i] ?? LlamaTokenType.Normal;
@@ -259,5 +260,6 @@ public sealed class LlamaTokenizer
     }
 
     int CheckId(int id) =>
-        (uint)id < (uint)texts.Length ? id : throw new ArgumentOutOfRangeException(nameof(id), $"token id {id} is outside the vocabulary (0..{texts.Length - 1})");
+        (uint)id < (uint)texts.Length ? id
+            : throw new ArgumentOutOfRangeException(nameof(id), $"token id {id} is outside the vocabulary (0..{texts.Length - 1})");
 }

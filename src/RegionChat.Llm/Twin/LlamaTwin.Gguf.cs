@@ -30,7 +30,8 @@ public sealed partial class LlamaTwin
             if (!file.TryGetTensorInfo(spec.Name, out var info))
                 throw new GgufFormatException($"{file.Path}: tensor '{spec.Name}' is missing");
             if (!info.Ne.SequenceEqual(spec.Ne))
-                throw new GgufFormatException($"{file.Path}: tensor '{spec.Name}' has ne [{string.Join(", ", info.Ne)}], the llama.* keys imply [{string.Join(", ", spec.Ne)}]");
+                throw new GgufFormatException($"{file.Path}: tensor '{spec.Name}' has ne [{string.Join(", ", info.Ne)}], the llama.* keys imply " +
+                    $"[{string.Join(", ", spec.Ne)}]");
             if (!GgmlTypeInfo.IsFloatCodec(info.Type))
                 throw new GgufFormatException($"{file.Path}: tensor '{spec.Name}' is {info.Type}; the twin reads F32, F16, BF16 and Q8_0");
         }

@@ -16,7 +16,8 @@ public sealed record LogitDifference(double MaxAbs, double MaxRel, double MaxAbs
     {
         using var rows = twinLogits.reshape(-1, twinLogits.shape[^1]).to(ScalarType.Float32, torch.CPU);
         if (rows.shape[0] != reference.Length || reference.Length == 0 || rows.shape[1] != reference[0].Length)
-            throw new ArgumentException($"twin logits [{string.Join(", ", twinLogits.shape)}] do not match {reference.Length} reference rows of {(reference.Length > 0 ? reference[0].Length : 0)}");
+            throw new ArgumentException($"twin logits [{string.Join(", ", twinLogits.shape)}] do not match {reference.Length} reference rows " +
+                $"of {(reference.Length > 0 ? reference[0].Length : 0)}");
         var twin = rows.data<float>().ToArray();
         int v = reference[0].Length;
         double maxAbs = 0, maxLogit = 0;

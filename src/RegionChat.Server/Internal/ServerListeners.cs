@@ -85,7 +85,8 @@ internal sealed class ServerListeners
             try { address = BindingAddress.Parse(url); }
             catch (FormatException e) { throw new ServerListenerException($"{setting}: '{url}' is not a URL such as http://127.0.0.1:8080 ({e.Message})"); }
             if (!string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase))
-                throw new ServerListenerException($"{setting}: '{url}' must be http:// (TLS is not configured here: put a TLS proxy in front, or define Kestrel:Endpoints)");
+                throw new ServerListenerException($"{setting}: '{url}' must be http:// (TLS is not configured here: put a TLS proxy in front, or " +
+                    "define Kestrel:Endpoints)");
             if (address.PathBase.Length > 0)
                 throw new ServerListenerException($"{setting}: '{url}' must not have a path");
             string host = address.Host.Trim('[', ']');

@@ -30,7 +30,8 @@ public static class OpenAiEndpoints
         if (http.Response.StatusCode is not (404 or 405)) return;
         string what = $"{http.Request.Method} {http.Request.Path}";
         var error = http.Response.StatusCode == 404
-            ? new OpenAiException(404, "invalid_request_error", $"unknown request URL: {what}; the API is POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{id}}", code: "unknown_url")
+            ? new OpenAiException(404, "invalid_request_error",
+                $"unknown request URL: {what}; the API is POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{id}}", code: "unknown_url")
             : new OpenAiException(405, "invalid_request_error", $"method not allowed: {what}", code: "method_not_allowed");
         http.Response.ContentType = "application/json; charset=utf-8";
         await http.Response.Body.WriteAsync(error.ToJson()).ConfigureAwait(false);

@@ -126,7 +126,8 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
             {
                 if (buffer.Length + chunk.Data.Length > core.Options.MaxImageBytes)
-                    throw RegionChatCoreException.InvalidArgument("data", ImageSizeLimit.TooLarge(buffer.Length + chunk.Data.Length, core.Options.MaxImageBytes, atLeast: true));
+                    throw RegionChatCoreException.InvalidArgument("data",
+                        ImageSizeLimit.TooLarge(buffer.Length + chunk.Data.Length, core.Options.MaxImageBytes, atLeast: true));
                 chunk.Data.WriteTo(buffer);
             }
             if (buffer.Length == 0) throw RegionChatCoreException.InvalidArgument("data", "no bytes were uploaded");

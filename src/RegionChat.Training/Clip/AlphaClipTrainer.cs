@@ -149,7 +149,8 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
         if (clipFolder is null)
             throw new ArgumentException("a new alpha-clip run needs the stage-1 (clip) folder to start from");
         if (!ClipTowerFiles.Exist(clipFolder))
-            throw new ArgumentException($"{clipFolder} does not hold a stage-1 model ({ClipTowerFiles.VisionWeights}, {ClipTowerFiles.VisionConfig}, {ClipTowerFiles.TextWeights}, {ClipTowerFiles.TextConfig})");
+            throw new ArgumentException($"{clipFolder} does not hold a stage-1 model " +
+                $"({ClipTowerFiles.VisionWeights}, {ClipTowerFiles.VisionConfig}, {ClipTowerFiles.TextWeights}, {ClipTowerFiles.TextConfig})");
         string partial = init + ".partial";
         if (Directory.Exists(partial)) Directory.Delete(partial, recursive: true);
         Directory.CreateDirectory(partial);

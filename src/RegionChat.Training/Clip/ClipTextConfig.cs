@@ -33,7 +33,8 @@ public sealed record ClipTextConfig(int ContextLength, int VocabularySize, int W
     public JsonObject ToJson(ClipTokenizer tokenizer)
     {
         if (tokenizer.VocabularySize != VocabularySize || tokenizer.ContextLength != ContextLength)
-            throw new ArgumentException($"tokenizer ({tokenizer.VocabularySize} tokens, context {tokenizer.ContextLength}) does not match the config ({VocabularySize}, {ContextLength})");
+            throw new ArgumentException($"tokenizer ({tokenizer.VocabularySize} tokens, context {tokenizer.ContextLength}) does not match the config " +
+                $"({VocabularySize}, {ContextLength})");
         return new JsonObject
         {
             ["context_length"] = ContextLength, ["vocab_size"] = VocabularySize, ["width"] = Width,

@@ -32,7 +32,8 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
         Config = config.Validate();
         ArgumentNullException.ThrowIfNull(tokenizer);
         if (tokenizer.VocabularySize != config.VocabularySize || tokenizer.ContextLength != config.ContextLength)
-            throw new ArgumentException($"tokenizer ({tokenizer.VocabularySize} tokens, context {tokenizer.ContextLength}) does not match the text config ({config.VocabularySize}, {config.ContextLength})");
+            throw new ArgumentException($"tokenizer ({tokenizer.VocabularySize} tokens, context {tokenizer.ContextLength}) does not match the text config " +
+                $"({config.VocabularySize}, {config.ContextLength})");
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
             throw new ArgumentException($"dtype {dtype} is not a floating type");
         Tokenizer = tokenizer;
@@ -75,14 +76,17 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
     {
         var target = state_dict();
         var missing = target.Keys.Where(k => !stateDict.ContainsKey(k)).ToList();
-        if (missing.Count > 0) throw new InvalidDataException($"text weights lack '{missing[0]}'" + (missing.Count > 1 ? $" and {missing.Count - 1} more" : ""));
+        if (missing.Count > 0) throw new InvalidDataException($"text weights lack '{missing[0]}'"
+            + (missing.Count > 1 ? $" and {missing.Count - 1} more" : ""));
         var unexpected = stateDict.Keys.Where(k => !target.ContainsKey(k)).ToList();
-        if (unexpected.Count > 0) throw new InvalidDataException($"text weights have unexpected '{unexpected[0]}'" + (unexpected.Count > 1 ? $" and {unexpected.Count - 1} more" : ""));
+        if (unexpected.Count > 0) throw new InvalidDataException($"text weights have unexpected '{unexpected[0]}'"
+            + (unexpected.Count > 1 ? $" and {unexpected.Count - 1} more" : ""));
         foreach (var (key, t) in target)
         {
             var s = stateDict[key];
             if (!s.shape.SequenceEqual(t.shape))
-                throw new InvalidDataException($"text tensor '{key}' has shape [{string.Join(", ", s.shape)}] but the tower needs [{string.Join(", ", t.shape)}]");
+                throw new InvalidDataException($"text tensor '{key}' has shape [{string.Join(", ", s.shape)}] but the tower needs " +
+                    $"[{string.Join(", ", t.shape)}]");
             if (!is_floating_point(s)) throw new InvalidDataException($"text tensor '{key}' has non-float dtype {s.dtype}");
         }
         using var _ = no_grad();

@@ -23,7 +23,8 @@ public sealed class ClipTokenizer
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
         if (vocabulary.Count < 4 || vocabulary.Count > MaxVocabulary)
-            throw new ArgumentException($"a CLIP vocabulary needs the 3 markers and at least one word (at most {MaxVocabulary} entries), got {vocabulary.Count}");
+            throw new ArgumentException(
+                $"a CLIP vocabulary needs the 3 markers and at least one word (at most {MaxVocabulary} entries), got {vocabulary.Count}");
         if (vocabulary[PadId] != PadToken || vocabulary[StartId] != StartToken || vocabulary[EndId] != EndToken)
             throw new ArgumentException($"a CLIP vocabulary starts with {PadToken}, {StartToken}, {EndToken}");
         if (contextLength < 3 || contextLength > MaxContextLength)

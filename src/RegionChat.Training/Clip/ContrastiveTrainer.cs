@@ -64,7 +64,8 @@ public abstract class ContrastiveTrainer : IDisposable
                 ?? throw new InvalidDataException($"{runPath}: no \"training\" object");
             string? difference = FirstDifference(saved, key);
             if (difference != null)
-                throw new ArgumentException($"{OutputFolder} holds a {saved["stage"]} run with other settings ({difference}); resume with the same settings or use another output folder");
+                throw new ArgumentException($"{OutputFolder} holds a {saved["stage"]} run with other settings ({difference}); resume with the same settings " +
+                    "or use another output folder");
         }
         else
         {
@@ -78,7 +79,8 @@ public abstract class ContrastiveTrainer : IDisposable
             {
                 var masters = tensors.Where(kv => kv.Key.StartsWith("param.", StringComparison.Ordinal))
                     .ToDictionary(kv => kv.Key["param.".Length..], kv => kv.Value);
-                Optimizer.Restore(masters, tensors, state["adam_steps"]?.GetValue<long>() ?? throw new InvalidDataException($"{latest.Folder}: state.json lacks adam_steps"));
+                Optimizer.Restore(masters, tensors,
+                    state["adam_steps"]?.GetValue<long>() ?? throw new InvalidDataException($"{latest.Folder}: state.json lacks adam_steps"));
                 AfterUpdate();
             }
             finally
@@ -122,7 +124,8 @@ public abstract class ContrastiveTrainer : IDisposable
                 }
                 Optimizer.ZeroGrad();
                 if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and resume from the last checkpoint (step {lastCheckpoint})");
+                    throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and resume from the last " +
+                        $"checkpoint (step {lastCheckpoint})");
                 step = next;
                 double seconds = stepClock.Elapsed.TotalSeconds;
                 lastLoss = loss;

@@ -40,7 +40,8 @@ public abstract record ContrastiveTrainingOptions
 
     /// <summary>
     /// Groups of counterfactual siblings per batch: one object of a scene drawn once per shape (5 images that differ only in
-    /// that object's shape, with captions that differ only in the shape word; stage 1 uses single-object scenes), before the batch's other scenes. Within a group only
+    /// that object's shape, with captions that differ only in the shape word; stage 1 uses single-object scenes), before the batch's other scenes. Within a
+    /// group only
     /// shape tells the pairs apart, so both towers must learn it from the first steps (measured without them: prompts that
     /// differ only in shape stayed at cosine 0.956 after 500 steps, and whole-image shape accuracy at chance).
     /// </summary>
@@ -69,7 +70,8 @@ public abstract record ContrastiveTrainingOptions
         Check(LearningRate is > 0 and <= 1 && double.IsFinite(LearningRate), $"learning rate {LearningRate} must be in (0, 1]");
         Check(WarmupSteps >= 0 && WarmupSteps <= Steps, $"warm-up steps {WarmupSteps} must be in 0..steps ({Steps})");
         Check(WeightDecay is >= 0 and <= 10, $"weight decay {WeightDecay} must be in 0..10");
-        Check(ScenePool is null or (>= 1 and <= ShapesSeeds.ValidationStart), $"scene pool {ScenePool} must be in 1..{ShapesSeeds.ValidationStart} (train seeds only)");
+        Check(ScenePool is null or (>= 1 and <= ShapesSeeds.ValidationStart),
+            $"scene pool {ScenePool} must be in 1..{ShapesSeeds.ValidationStart} (train seeds only)");
         Check(Threads is >= 1 and <= 1024, $"threads {Threads} must be in 1..1024");
         Check(ShapeSiblingGroups >= 0 && ShapeSiblingGroups * ShapeWords.AllShapes.Count <= BatchSize,
             $"{ShapeSiblingGroups} sibling groups of {ShapeWords.AllShapes.Count} scenes do not fit a batch of {BatchSize}");
@@ -147,7 +149,8 @@ public sealed record ClipTrainerOptions : ContrastiveTrainingOptions
         Check(SingleObjectFraction is >= 0 and <= 1, $"single-object fraction {SingleObjectFraction} must be in [0, 1]");
         Vision.Validate();
         Text.Validate();
-        Check(Vision.InputResolution == ShapesSpec.CanvasSize, $"vision input resolution {Vision.InputResolution} must be the scene size {ShapesSpec.CanvasSize}");
+        Check(Vision.InputResolution == ShapesSpec.CanvasSize,
+            $"vision input resolution {Vision.InputResolution} must be the scene size {ShapesSpec.CanvasSize}");
         Check(Vision.OutputDim == Text.OutputDim, $"vision output_dim {Vision.OutputDim} must equal text output_dim {Text.OutputDim} (one embedding space)");
         Check(Text.VocabularySize == ClipTokenizer.ForShapes(Text.ContextLength).VocabularySize,
             $"text vocab_size {Text.VocabularySize} is not the shapes vocabulary's {ClipTokenizer.ForShapes(Text.ContextLength).VocabularySize}");

@@ -18,9 +18,12 @@ public sealed class TrainingProgressBar(TextWriter output, int width = 24)
         int filled = p.Steps == 0 ? width : (int)((long)width * p.Step / p.Steps);
         var eta = TimeSpan.FromSeconds(smoothedSeconds.Value * Math.Max(0, p.Steps - p.Step));
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"{p.Stage} [{new string('#', filled)}{new string('.', width - filled)}] {p.Step}/{p.Steps} loss {p.Loss:F3} acc {p.Accuracy:P0} {smoothedSeconds:F2} s/step eta {Format(eta)}");
+            $"{p.Stage} [{new string('#', filled)}{new string('.', width - filled)}] {p.Step}/{p.Steps} loss {p.Loss:F3} " +
+            $"acc {p.Accuracy:P0} {smoothedSeconds:F2} s/step eta {Format(eta)}");
         output.Write("\r" + line.PadRight(100));
-        if (p.Eval is { } eval) output.WriteLine($"\r{p.Stage} step {p.Step}: zero-shot ({eval.Scenes} validation scenes, {eval.Regions} regions) {eval.Summary()}; prompt cosine size/colour/shape-only {eval.Prompts.SizeOnly:F2}/{eval.Prompts.ColorOnly:F2}/{eval.Prompts.ShapeOnly:F2}".PadRight(100));
+        if (p.Eval is { } eval)
+            output.WriteLine(($"\r{p.Stage} step {p.Step}: zero-shot ({eval.Scenes} validation scenes, {eval.Regions} regions) {eval.Summary()}; " +
+                $"prompt cosine size/colour/shape-only {eval.Prompts.SizeOnly:F2}/{eval.Prompts.ColorOnly:F2}/{eval.Prompts.ShapeOnly:F2}").PadRight(100));
         if (p.Step == p.Steps) output.WriteLine();
         output.Flush();
     }

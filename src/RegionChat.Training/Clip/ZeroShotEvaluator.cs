@@ -27,7 +27,8 @@ public sealed class ZeroShotEvaluator : IDisposable
 
     public static (ShapeSize Size, ShapeColor Color, ShapeKind Shape) ClassOf(int index)
     {
-        if (index < 0 || index >= ClassPrompts.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"class index must be in 0..{ClassPrompts.Count - 1}");
+        if (index < 0 || index >= ClassPrompts.Count) throw new ArgumentOutOfRangeException(nameof(index), index,
+            $"class index must be in 0..{ClassPrompts.Count - 1}");
         int shapes = ShapeWords.AllShapes.Count, colors = ShapeWords.AllColors.Count;
         return ((ShapeSize)(index / (shapes * colors)), (ShapeColor)(index / shapes % colors), (ShapeKind)(index % shapes));
     }

@@ -93,14 +93,16 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
         var t = new StringBuilder();
         string split = ShapesSeeds.SplitOf(FirstSeed).ToString().ToLowerInvariant();
         t.AppendLine(string.Create(c, $"eval shapes: {Model}"));
-        t.AppendLine(string.Create(c, $"{Scenes.Count} {split} scenes (seeds {FirstSeed}..{FirstSeed + Scenes.Count - 1}), {Regions} regions; greedy answers through llama.cpp"));
+        t.AppendLine(string.Create(c,
+            $"{Scenes.Count} {split} scenes (seeds {FirstSeed}..{FirstSeed + Scenes.Count - 1}), {Regions} regions; greedy answers through llama.cpp"));
         t.AppendLine();
         t.AppendLine("| Region given as | Caption exact match | Caption CIDEr-D | Zero-shot top-1, Alpha-CLIP |");
         t.AppendLine("|---|---|---|---|");
         foreach (var mode in ShapesEvalScores.RegionForms)
         {
             var zs = mode switch { RegionAlphaMode.Mask => ZeroShot.AlphaMask, RegionAlphaMode.Box => ZeroShot.AlphaBox, _ => ZeroShot.AlphaWhole };
-            t.AppendLine(string.Create(c, $"| {Name(mode)} | {Percent(Scores.CaptionExact[mode])} | {Scores.CiderD[mode]:F3} | {Percent(zs, ZeroShot.AlphaNote)} |"));
+            t.AppendLine(string.Create(c,
+                $"| {Name(mode)} | {Percent(Scores.CaptionExact[mode])} | {Scores.CiderD[mode]:F3} | {Percent(zs, ZeroShot.AlphaNote)} |"));
         }
         t.AppendLine(string.Create(c, $"| whole image, plain CLIP (stage 1) | | | {Percent(ZeroShot.ClipWhole, ZeroShot.ClipNote)} |"));
         t.AppendLine();
@@ -117,7 +119,8 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
         t.AppendLine("scored against every object's caption, so at most one object per scene can match. CIDEr-D: COCO scorer, 0..10");
         t.AppendLine("(10 = every answer equals its caption; --json gives it divided by 10). Zero-shot: 60 prompts \"a {size} {color} {shape}\".");
         t.Append(string.Create(c, $"{Timings.Generations} generations ({Timings.PromptTokens} prompt + {Timings.CompletionTokens} generated positions); ") +
-                 string.Create(c, $"vision {Timings.EncodeSeconds:F1} s, llama.cpp {Timings.GenerateSeconds:F1} s, zero-shot {Timings.ZeroShotSeconds:F1} s; total {Timings.Seconds:F1} s"));
+                 string.Create(c, $"vision {Timings.EncodeSeconds:F1} s, llama.cpp {Timings.GenerateSeconds:F1} s, zero-shot {Timings.ZeroShotSeconds:F1} s; " +
+                     $"total {Timings.Seconds:F1} s"));
         return t.ToString();
     }
 

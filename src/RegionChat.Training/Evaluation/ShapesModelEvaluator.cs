@@ -84,7 +84,8 @@ public static class ShapesModelEvaluator
             int end = Math.Min(scenes.Count, first + chunkScenes);
             var imageIds = Enumerable.Range(first, end - first).ToDictionary(i => i, i => core.PutImage(ScenePng(scenes[i])).Id);
             var tasks = new List<Task>();
-            foreach (var group in Enumerable.Range(0, asks.Count).Where(i => asks[i].SceneIndex >= first && asks[i].SceneIndex < end).GroupBy(i => Key(asks[i])))
+            foreach (var group in Enumerable.Range(0,
+                asks.Count).Where(i => asks[i].SceneIndex >= first && asks[i].SceneIndex < end).GroupBy(i => Key(asks[i])))
             {
                 var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 string imageId = imageIds[group.Key.Scene];

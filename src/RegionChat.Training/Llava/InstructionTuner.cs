@@ -16,7 +16,8 @@ namespace RegionChat.Training.Llava;
 /// fraction, the box alpha, and whole-image questions (describe, how many) with the all-ones alpha — the loss on the
 /// answer tokens and EOS only. With <see cref="InstructionTuneOptions.MaxTurns"/> &gt; 1 each row is a conversation
 /// (<see cref="LlavaPromptRenderer.RenderChat"/>) whose first turn is such a question and whose later turns show new
-/// regions or images or ask follow-up and relation questions; every answer counts. Inputs (copied to init/ from a stage-4 folder): its init/ towers and LLM and its
+/// regions or images or ask follow-up and relation questions; every answer counts. Inputs (copied to init/ from a stage-4 folder): its init/ towers and LLM and
+/// its
 /// projector. Outputs: llm.gguf (f32) and projector.safetensors.
 /// </summary>
 public sealed class InstructionTuner : LlavaTrainer
@@ -81,11 +82,13 @@ public sealed class InstructionTuner : LlavaTrainer
         string init = Path.Combine(projectorFolder, InitFolder);
         string projector = Path.Combine(projectorFolder, ShapesModelFiles.Projector);
         if (!File.Exists(projector) || !ShapesModelFiles.HasVision(init) || !File.Exists(Path.Combine(init, ShapesModelFiles.Llm)))
-            throw new ArgumentException($"{projectorFolder} is not a finished projector stage (needs {ShapesModelFiles.Projector} and init/ with the vision tower and {ShapesModelFiles.Llm})");
+            throw new ArgumentException($"{projectorFolder} is not a finished projector stage (needs {ShapesModelFiles.Projector} and init/ with the vision " +
+                $"tower and {ShapesModelFiles.Llm})");
         var files = new List<(string, string)> { (projector, ShapesModelFiles.Projector) };
         string features = Path.Combine(projectorFolder, ShapesLlavaModel.FeatureFile);
         if (File.Exists(features)) files.Add((features, ShapesLlavaModel.FeatureFile));
-        foreach (string name in new[] { ClipTowerFiles.VisionWeights, ClipTowerFiles.VisionConfig, ShapesModelFiles.Llm, ClipTowerFiles.TextWeights, ClipTowerFiles.TextConfig })
+        foreach (string name in new[] { ClipTowerFiles.VisionWeights, ClipTowerFiles.VisionConfig, ShapesModelFiles.Llm, ClipTowerFiles.TextWeights,
+            ClipTowerFiles.TextConfig })
             if (File.Exists(Path.Combine(init, name))) files.Add((Path.Combine(init, name), name));
         return files;
     }
@@ -97,7 +100,8 @@ public sealed class InstructionTuner : LlavaTrainer
         string projector = Path.Combine(instructFolder, ShapesModelFiles.Projector);
         string llm = Path.Combine(instructFolder, ShapesModelFiles.Llm);
         if (!File.Exists(projector) || !File.Exists(llm) || !ShapesModelFiles.HasVision(init))
-            throw new ArgumentException($"{instructFolder} is not a finished instruct stage (needs {ShapesModelFiles.Projector}, {ShapesModelFiles.Llm} and init/ with the vision tower)");
+            throw new ArgumentException($"{instructFolder} is not a finished instruct stage (needs {ShapesModelFiles.Projector}, {ShapesModelFiles.Llm} and " +
+                "init/ with the vision tower)");
         var files = new List<(string, string)> { (projector, ShapesModelFiles.Projector), (llm, ShapesModelFiles.Llm) };
         string features = Path.Combine(init, ShapesLlavaModel.FeatureFile);   // stage 5 keeps stage 4's choice in init/
         if (File.Exists(features)) files.Add((features, ShapesLlavaModel.FeatureFile));
@@ -150,7 +154,8 @@ public sealed class InstructionTuner : LlavaTrainer
     {
         ShapesModelFiles.SaveProjector(Model.Projector, Path.Combine(OutputFolder, ShapesModelFiles.Projector));
         string path = Path.Combine(OutputFolder, ShapesModelFiles.Llm);
-        Model.Llm.SaveGguf(path + ".tmp", Model.Vocabulary, GgmlType.F32, new LlamaGgufOptions { Name = $"shapes-tiny-llm ({(Stage == "instruct" ? "stage 5" : Stage)})" });
+        Model.Llm.SaveGguf(path + ".tmp", Model.Vocabulary, GgmlType.F32,
+            new LlamaGgufOptions { Name = $"shapes-tiny-llm ({(Stage == "instruct" ? "stage 5" : Stage)})" });
         File.Move(path + ".tmp", path, overwrite: true);
     }
 

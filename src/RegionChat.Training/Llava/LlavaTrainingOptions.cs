@@ -60,7 +60,8 @@ public abstract record LlavaTrainingOptions
         Check(WarmupSteps >= 0 && WarmupSteps <= Steps, $"warm-up steps {WarmupSteps} must be in 0..steps ({Steps})");
         Check(MinLearningRateFraction is >= 0 and <= 1, $"minimum learning-rate fraction {MinLearningRateFraction} must be in 0..1");
         Check(WeightDecay is >= 0 and <= 10, $"weight decay {WeightDecay} must be in 0..10");
-        Check(ScenePool is null or (>= 1 and <= ShapesSeeds.ValidationStart), $"scene pool {ScenePool} must be in 1..{ShapesSeeds.ValidationStart} (train seeds only)");
+        Check(ScenePool is null or (>= 1 and <= ShapesSeeds.ValidationStart),
+            $"scene pool {ScenePool} must be in 1..{ShapesSeeds.ValidationStart} (train seeds only)");
         Check(Threads is >= 1 and <= 1024, $"threads {Threads} must be in 1..1024");
         Check(CheckpointEvery >= 1, $"checkpoint interval {CheckpointEvery} must be ≥ 1");
         Check(KeepCheckpoints >= 1, $"kept checkpoints {KeepCheckpoints} must be ≥ 1");

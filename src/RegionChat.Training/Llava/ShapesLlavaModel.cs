@@ -46,7 +46,8 @@ public sealed class ShapesLlavaModel : IDisposable
         string longestCaption = ShapesText.ImageCaption(Enumerable.Repeat("a large orange triangle", 4));
         int longest = Renderer.Render(ShapesText.DescribeImage, longestCaption).Length(ImageTokens);
         if (longest > llm.Shape.ContextLength)
-            throw new ArgumentException($"{ImageTokens} visual tokens and the longest prompt and answer ({longest} positions) do not fit the LLM's context of {llm.Shape.ContextLength}");
+            throw new ArgumentException($"{ImageTokens} visual tokens and the longest prompt and answer ({longest} positions) do not fit the LLM's context " +
+                $"of {llm.Shape.ContextLength}");
     }
 
     public AlphaClipVisionTransformer Vision { get; }
@@ -88,7 +89,8 @@ public sealed class ShapesLlavaModel : IDisposable
             ?? throw new InvalidDataException($"{path} is not a JSON object");
         int layer = json["feature_layer"]?.GetValue<int>() ?? DefaultFeatureLayer;
         string select = json["select_feature"]?.GetValue<string>() ?? "patch";
-        if (select is not ("patch" or "cls_patch")) throw new InvalidDataException($"{path}: select_feature must be \"patch\" or \"cls_patch\", got \"{select}\"");
+        if (select is not ("patch" or "cls_patch")) throw new InvalidDataException($"{path}: select_feature must be \"patch\" or " +
+            $"\"cls_patch\", got \"{select}\"");
         return (layer, select == "cls_patch");
     }
 

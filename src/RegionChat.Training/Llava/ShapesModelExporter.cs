@@ -15,7 +15,8 @@ public sealed record ShapesExportResult(string Folder, IReadOnlyList<string> Fil
 /// Stage 6: a finished stage-5 folder as a model folder the inference pipeline loads (the models/shapes-tiny layout):
 /// vision.safetensors + vision.json, text.safetensors + text.json (when the vision source had a text tower),
 /// projector.safetensors (model.mm_projector.*), llm.gguf (the twin re-saved as F32 or F16, with the tokenizer) and
-/// model.json (vision: preprocess "pad", feature_layer and select_feature as stage 4 chose (llava.json); llm: template llava_v1, system prompt "a chat about shapes";
+/// model.json (vision: preprocess "pad", feature_layer and select_feature as stage 4 chose (llava.json); llm: template llava_v1, system prompt "a chat about
+/// shapes";
 /// default instruction "describe this region"). When a stage-1 folder with a vision tower is given, that plain-CLIP
 /// tower is copied as clip-vision.safetensors + clip-vision.json and named in model.json under "eval": {"clip_vision"}
 /// (read only by `regionchat eval shapes` for the plain-CLIP zero-shot column). The folder is assembled beside the target
@@ -25,7 +26,8 @@ public static class ShapesModelExporter
 {
     public const string Template = "llava_v1";
 
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <param name="clipVisionFolder">Stage 1's folder (the plain CLIP towers); skipped when null or when it holds no
     /// vision tower (e.g. a run that started from a given --vision tower).</param>
@@ -39,7 +41,8 @@ public static class ShapesModelExporter
         string llmSource = Path.Combine(instructFolder, ShapesModelFiles.Llm);
         string projectorSource = Path.Combine(instructFolder, ShapesModelFiles.Projector);
         if (!File.Exists(llmSource) || !File.Exists(projectorSource) || !ShapesModelFiles.HasVision(init))
-            throw new ArgumentException($"{instructFolder} is not an instruct stage folder (needs {ShapesModelFiles.Llm}, {ShapesModelFiles.Projector} and init/ with the vision tower)");
+            throw new ArgumentException($"{instructFolder} is not an instruct stage folder (needs {ShapesModelFiles.Llm}, {ShapesModelFiles.Projector} and " +
+                "init/ with the vision tower)");
 
         string target = Path.GetFullPath(outputFolder);
         string partial = target + ".partial";

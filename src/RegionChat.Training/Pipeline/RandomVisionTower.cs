@@ -19,7 +19,8 @@ public static class RandomVisionTower
         if (ShapesModelFiles.HasVision(folder)) return folder;
         torch.manual_seed(seed);
         using var vision = new AlphaClipVisionTransformer(config);
-        ClipTowerFiles.SaveVision(vision, folder, new JsonObject { ["stage"] = "random", ["seed"] = seed, ["note"] = "untrained: a stand-in until stage 2 provides a tower" });
+        ClipTowerFiles.SaveVision(vision, folder,
+            new JsonObject { ["stage"] = "random", ["seed"] = seed, ["note"] = "untrained: a stand-in until stage 2 provides a tower" });
         return folder;
     }
 }

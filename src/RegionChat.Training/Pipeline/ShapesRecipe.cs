@@ -40,8 +40,10 @@ public sealed record ShapesRecipe
         var alpha = new AlphaClipTrainerOptions { Steps = 5000, ShapeSiblingGroups = 6, BoxFraction = 0.25 };
         return new ShapesRecipe
         {
-            Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale), WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },
-            Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale), WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
+            Clip = clip with { Seed = seed, Threads = threads, Steps = Scale(clip.Steps, stepsScale),
+                WarmupSteps = Warmup(clip.WarmupSteps, clip.Steps, stepsScale) },
+            Alpha = alpha with { Seed = seed, Threads = threads, Steps = Scale(alpha.Steps, stepsScale),
+                WarmupSteps = Warmup(alpha.WarmupSteps, alpha.Steps, stepsScale) },
             Llm = Scaled(new LlmPretrainOptions { Steps = 200, EvalScenes = 50, CheckpointEvery = 100, ContextLength = 1024 }, seed, stepsScale, threads),
             Projector = Scaled(new ProjectorAlignOptions { Steps = 300, EvalScenes = 30, CheckpointEvery = 100, IncludeCls = true }, seed, stepsScale, threads),
             Instruct = Scaled(new InstructionTuneOptions { Steps = 6000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),

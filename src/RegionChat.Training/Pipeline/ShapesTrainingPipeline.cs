@@ -28,7 +28,8 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
     {
         ShapesStage.All when Recipe.VisionFolder != null =>
             [ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
-        ShapesStage.All => [ShapesStage.Clip, ShapesStage.Alpha, ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
+        ShapesStage.All => [ShapesStage.Clip, ShapesStage.Alpha, ShapesStage.Llm, ShapesStage.Projector, ShapesStage.Instruct, ShapesStage.Chat,
+            ShapesStage.Export],
         ShapesStage.Instruct => [ShapesStage.Instruct, ShapesStage.Chat, ShapesStage.Export],
         ShapesStage.Chat => [ShapesStage.Chat, ShapesStage.Export],
         _ => [stage],
@@ -68,7 +69,8 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
             }
             catch (System.Runtime.InteropServices.ExternalException e) when (attempt < NativeFailureRetries)
             {
-                Message?.Invoke($"{stage}: native failure ({e.Message.Split('\n')[0]}); resuming from the last checkpoint ({attempt + 1}/{NativeFailureRetries})");
+                Message?.Invoke($"{stage}: native failure ({e.Message.Split('\n')[0]}); resuming from the last checkpoint " +
+                    $"({attempt + 1}/{NativeFailureRetries})");
             }
         }
     }
@@ -125,7 +127,8 @@ public sealed class ShapesTrainingPipeline(string outputFolder, ShapesRecipe rec
             case ShapesStage.Export:
             {
                 if (!LlavaTrainer.IsComplete(Layout.Chat))
-                    throw new InvalidOperationException($"export needs a finished stage chat in {Layout.Chat}: run --stage instruct first (it runs chat too), or --stage chat after it");
+                    throw new InvalidOperationException($"export needs a finished stage chat in {Layout.Chat}: run --stage instruct first (it runs chat " +
+                        "too), or --stage chat after it");
                 var clock = Stopwatch.StartNew();
                 var export = ShapesModelExporter.Export(Layout.Chat, Layout.Model, Recipe.ExportLlmType, clipVisionFolder: Layout.Clip);
                 string summary = $"{export.Files.Count} files, {export.TotalBytes / 1e6:F1} MB: {string.Join(", ", export.Files)}";

@@ -102,12 +102,14 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
             throw new InvalidDataException($"checkpoint lacks '{missing[0]}'" + (missing.Count > 1 ? $" and {missing.Count - 1} more" : "") + $" {arch}");
         var unexpected = source.Keys.Where(k => !target.ContainsKey(k)).ToList();
         if (unexpected.Count > 0)
-            throw new InvalidDataException($"checkpoint has unexpected '{unexpected[0]}'" + (unexpected.Count > 1 ? $" and {unexpected.Count - 1} more" : "") + $" {arch}");
+            throw new InvalidDataException($"checkpoint has unexpected '{unexpected[0]}'"
+                + (unexpected.Count > 1 ? $" and {unexpected.Count - 1} more" : "") + $" {arch}");
         foreach (var (key, t) in target)
         {
             var s = source[key];
             if (!s.shape.SequenceEqual(t.shape))
-                throw new InvalidDataException($"checkpoint tensor '{key}' has shape [{string.Join(", ", s.shape)}] but the model needs [{string.Join(", ", t.shape)}] {arch}");
+                throw new InvalidDataException($"checkpoint tensor '{key}' has shape [{string.Join(", ", s.shape)}] but the model needs " +
+                    $"[{string.Join(", ", t.shape)}] {arch}");
             if (!is_floating_point(s)) throw new InvalidDataException($"checkpoint tensor '{key}' has non-float dtype {s.dtype}");
         }
         using var _ = no_grad();
@@ -168,7 +170,8 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
         int count = Config.Layers + 1;
         int index = selectLayer < 0 ? count + selectLayer : selectLayer;
         if (index < 0 || index >= count)
-            throw new ArgumentOutOfRangeException(nameof(selectLayer), $"layer {selectLayer} is outside -{count}..{count - 1} for a {Config.Layers}-block model");
+            throw new ArgumentOutOfRangeException(nameof(selectLayer),
+                $"layer {selectLayer} is outside -{count}..{count - 1} for a {Config.Layers}-block model");
         return index;
     }
 

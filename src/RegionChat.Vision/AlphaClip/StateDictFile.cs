@@ -45,7 +45,8 @@ public static class StateDictFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"torch.save file not found: {path}", path);
         if (!IsZip(path))
-            throw new InvalidDataException($"{path}: expected a zip-format torch.save file (PyTorch ≥ 1.6; or convert it to .safetensors), found {WeightsFormat.Sniff(path).Found}");
+            throw new InvalidDataException($"{path}: expected a zip-format torch.save file (PyTorch ≥ 1.6; or convert it to .safetensors), " +
+                $"found {WeightsFormat.Sniff(path).Found}");
         Hashtable table;
         try
         {

@@ -5,7 +5,8 @@ namespace RegionChat.Vision.Regions;
 /// <summary>
 /// An axis-aligned box (x0,y0)–(x1,y1), in pixels or, when <see cref="Normalized"/>, as fractions 0–1 of the image size.
 /// A pixel is inside when its square overlaps the box (by more than 1e-6 px, to absorb rounding of normalised values),
-/// so integer boxes take pixels x0..x1−1 and a fractional box never vanishes between pixel centres. The box is clipped to the image; one wholly outside is an error.
+/// so integer boxes take pixels x0..x1−1 and a fractional box never vanishes between pixel centres. The box is clipped to the image; one wholly outside is an
+/// error.
 /// </summary>
 public sealed class BoxRegion : Region
 {

@@ -14,7 +14,8 @@ public sealed class ScribbleRegion : Region
             throw new InvalidRegionException("scribble.points", InvalidRegionReason.Malformed, "a scribble needs at least one point");
         RequireFinite("scribble.points", points.SelectMany(p => new[] { p.X, p.Y }));
         if (!double.IsFinite(width) || width <= 0)
-            throw new InvalidRegionException("scribble.width", InvalidRegionReason.Malformed, $"the stroke width must be a positive number of pixels, got {Fmt(width)}");
+            throw new InvalidRegionException("scribble.width", InvalidRegionReason.Malformed,
+                $"the stroke width must be a positive number of pixels, got {Fmt(width)}");
         Points = points.ToArray();
         Width = width;
     }

@@ -10,12 +10,14 @@ internal static class FileCheck
 {
     /// <summary>Null when <paramref name="path"/> is the file the manifest describes; otherwise why not.
     /// <paramref name="sha256"/> is the file's hash, computed when the manifest has one to compare or <paramref name="hashAlways"/>.</summary>
-    public static async Task<(string? Problem, string? Sha256)> CheckAsync(string path, long? bytes, string? sha256, bool hashAlways, CancellationToken cancellation)
+    public static async Task<(string? Problem, string? Sha256)> CheckAsync(string path, long? bytes, string? sha256, bool hashAlways,
+        CancellationToken cancellation)
     {
         long length = new FileInfo(path).Length;
         if (LooksLikeHtml(path)) return ("is an HTML page, not the file (a wrong URL, or a site that wants a login?)", null);
         if (bytes is { } expected && length != expected)
-            return (string.Create(CultureInfo.InvariantCulture, $"has {length:N0} bytes, the manifest says {expected:N0}{(length < expected ? " (a short file)" : "")}"), null);
+            return (string.Create(CultureInfo.InvariantCulture,
+                $"has {length:N0} bytes, the manifest says {expected:N0}{(length < expected ? " (a short file)" : "")}"), null);
         if (sha256 == null && !hashAlways) return (null, null);
         string actual = await Sha256Async(path, cancellation);
         if (sha256 != null && !string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))

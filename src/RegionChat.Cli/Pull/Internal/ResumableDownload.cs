@@ -55,14 +55,16 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
             long? total = append ? response.Content.Headers.ContentRange?.Length ?? have + response.Content.Headers.ContentLength
                                  : response.Content.Headers.ContentLength;
             if (expectedBytes is { } e && total is { } t && t != e)
-                throw new PullException(string.Create(CultureInfo.InvariantCulture, $"{file}: {url} has {t:N0} bytes, the manifest says {e:N0}; nothing installed"));
+                throw new PullException(string.Create(CultureInfo.InvariantCulture,
+                    $"{file}: {url} has {t:N0} bytes, the manifest says {e:N0}; nothing installed"));
 
             var bar = new DownloadProgressBar(error, interactive, file, have, total ?? expectedBytes);
             long received = have;
             try
             {
                 await using var body = await response.Content.ReadAsStreamAsync(cancellation);
-                await using var output = new FileStream(partial, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, BufferSize, useAsync: true);
+                await using var output = new FileStream(partial, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None,
+                    BufferSize, useAsync: true);
                 var buffer = new byte[BufferSize];
                 while (true)
                 {
@@ -80,7 +82,8 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
                 bar.Finish();
                 string why = ex is OperationCanceledException ? $"no data for {idleTimeout.TotalSeconds:F0} s" : ex.Message;
                 throw new PullException(string.Create(CultureInfo.InvariantCulture,
-                    $"{file}: the download broke after {received:N0}{(total is { } tt ? $" of {tt:N0}" : "")} bytes ({why}); they are kept in {partial}: rerun pull to resume"));
+                    $"{file}: the download broke after {received:N0}{(total is { } tt ? $" of {tt:N0}" : "")} bytes ({why}); they are kept in {partial}: " +
+                    $"rerun pull to resume"));
             }
             bar.Finish();
         }

@@ -56,7 +56,8 @@ internal sealed class BoundedFileReader
     public void RequireRoomFor(ulong count, int minBytesEach, string what)
     {
         if (count > (ulong)Remaining / (ulong)minBytesEach)
-            throw Fail($"{what} {count} is impossible: {count} × at least {minBytesEach} bytes exceeds the {Remaining} bytes left in the file (truncated or corrupt)");
+            throw Fail($"{what} {count} is impossible: {count} × at least {minBytesEach} bytes exceeds the {Remaining} bytes left in the file " +
+                "(truncated or corrupt)");
     }
 
     public GgufFormatException Fail(string message) =>

@@ -132,7 +132,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                     break;
                 case "image_url":
                     if (image != null)
-                        throw Bad($"{partField}: one image per message (the model sees one image per turn); send further images in further messages", partField);
+                        throw Bad($"{partField}: one image per message (the model sees one image per turn); send further images in further messages",
+                            partField);
                     image = Image(part, partField);
                     break;
                 case var other:

@@ -91,7 +91,8 @@ internal static class DataUrl
         int length = url.Length - comma - 1;
         // The decoded size of well-formed base64 ('=' padding excluded), known before decoding.
         long approx = (long)length / 4 * 3 - (url.EndsWith("==", StringComparison.Ordinal) ? 2 : url.EndsWith('=') ? 1 : 0);
-        if (approx > maxBytes) throw OpenAiException.BadRequest(what == "an image" ? ImageSizeLimit.TooLarge(approx, maxBytes) : $"{what} is {approx:N0} bytes, over the limit of {maxBytes:N0} bytes ({ImageSizeLimit.Setting})", field);
+        if (approx > maxBytes) throw OpenAiException.BadRequest(what == "an image" ? ImageSizeLimit.TooLarge(approx, maxBytes)
+            : $"{what} is {approx:N0} bytes, over the limit of {maxBytes:N0} bytes ({ImageSizeLimit.Setting})", field);
         try { return Convert.FromBase64String(url[(comma + 1)..]); }
         catch (FormatException) { throw OpenAiException.BadRequest($"{what} data URL's data is not valid base64", field); }
     }

@@ -41,7 +41,8 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
                 _ => OpenAiException.Internal(requestId),
             };
             status = error.Status.ToString();
-            if (error.Status >= 500 && e is not (OpenAiException or RegionChatCoreException { Kind: not RegionChatErrorKind.ModelUnavailable })) ServerLog.OpenAiCallFailed(log, e, method);
+            if (error.Status >= 500 && e is not (OpenAiException or RegionChatCoreException { Kind: not RegionChatErrorKind.ModelUnavailable }))
+                ServerLog.OpenAiCallFailed(log, e, method);
             else ServerLog.OpenAiCallRefused(log, method, error.Status, error.Message);
             await WriteErrorAsync(http, error).ConfigureAwait(false);
         }

@@ -25,14 +25,16 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
             // A stream whose client left or whose deadline passed ends quietly; count it by what happened to the call.
             if (context.CancellationToken.IsCancellationRequested) code = CancelledCode(context);
         }
-        catch (Exception e) when (e is not (RpcException or RegionChatCoreException) && (context.CancellationToken.IsCancellationRequested || NearDeadline(context)))
+        catch (Exception e) when (e is not (RpcException or RegionChatCoreException)
+            && (context.CancellationToken.IsCancellationRequested || NearDeadline(context)))
         {
             // The client left or the deadline passed: whatever failed after that (a write to the finished call, a
             // cancelled wait) is the cancellation itself, not a server error. At the deadline the failure can come
             // before grpc-dotnet has cancelled the call's token, so the deadline is checked too.
             code = CancelledCode(context);
             ServerLog.GrpcCallCancelled(log, method, code, e.Message);
-            throw new RpcException(new Status(code, code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
+            throw new RpcException(new Status(code,
+                code == StatusCode.DeadlineExceeded ? "the deadline passed before the call completed" : "the call was cancelled"));
         }
         catch (Exception e)
         {

@@ -24,6 +24,7 @@ internal static class GrpcWebStreaming
     {
         if (context.GetHttpContext().Items.ContainsKey(Marker))
             throw new RpcException(new Status(StatusCode.Unimplemented,
-                $"{method} streams its requests, which needs native gRPC over HTTP/2 (the gRPC listener, RegionChat:GrpcUrl); gRPC-Web cannot carry it: {instead}"));
+                $"{method} streams its requests, which needs native gRPC over HTTP/2 (the gRPC listener, RegionChat:GrpcUrl); gRPC-Web cannot " +
+                $"carry it: {instead}"));
     }
 }

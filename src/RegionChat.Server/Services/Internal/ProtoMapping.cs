@@ -78,9 +78,12 @@ internal static class ProtoMapping
                 ContextSize = (uint)m.ContextSize,
                 SessionContextSize = (uint)m.SessionContext,
                 Template = m.Template,
-                Vision = new PbV1.VisionInfo { ImageSize = (uint)m.ImageSize, PatchSize = (uint)m.PatchSize, Width = (uint)m.VisionWidth, Layers = (uint)m.VisionLayers, FeatureLayer = m.FeatureLayer, Preprocess = m.Preprocess },
-                Projector = new PbV1.ProjectorInfo { Type = m.ProjectorType, InputWidth = (uint)m.ProjectorInputWidth, OutputWidth = (uint)m.ProjectorOutputWidth, VisualTokens = (uint)m.VisualTokens },
-                Llm = new PbV1.LlmInfo { Architecture = m.LlmArchitecture, EmbeddingLength = (uint)m.EmbeddingLength, Layers = (uint)m.LlmLayers, VocabSize = (uint)m.VocabSize, TrainContextLength = (uint)m.TrainContextLength },
+                Vision = new PbV1.VisionInfo { ImageSize = (uint)m.ImageSize, PatchSize = (uint)m.PatchSize, Width = (uint)m.VisionWidth,
+                    Layers = (uint)m.VisionLayers, FeatureLayer = m.FeatureLayer, Preprocess = m.Preprocess },
+                Projector = new PbV1.ProjectorInfo { Type = m.ProjectorType, InputWidth = (uint)m.ProjectorInputWidth,
+                    OutputWidth = (uint)m.ProjectorOutputWidth, VisualTokens = (uint)m.VisualTokens },
+                Llm = new PbV1.LlmInfo { Architecture = m.LlmArchitecture, EmbeddingLength = (uint)m.EmbeddingLength, Layers = (uint)m.LlmLayers,
+                    VocabSize = (uint)m.VocabSize, TrainContextLength = (uint)m.TrainContextLength },
             });
         return response;
     }

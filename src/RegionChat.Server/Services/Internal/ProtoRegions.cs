@@ -26,7 +26,8 @@ internal static class ProtoRegions
         switch (r.KindCase)
         {
             case PbV1.Region.KindOneofCase.None:
-                throw new InvalidRegionException(path, InvalidRegionReason.Malformed, "a region needs one of mask_png, box, polygon, scribble, rle, whole_image or union");
+                throw new InvalidRegionException(path, InvalidRegionReason.Malformed,
+                    "a region needs one of mask_png, box, polygon, scribble, rle, whole_image or union");
             case PbV1.Region.KindOneofCase.WholeImage:
                 if (!r.WholeImage) throw new InvalidRegionException(F("whole_image"), InvalidRegionReason.Malformed, "whole_image must be true when set");
                 // Not wrapped: the preprocessor treats the whole image specially (alpha all inside, padding included).
@@ -49,7 +50,8 @@ internal static class ProtoRegions
             case PbV1.Region.KindOneofCase.Scribble:
             {
                 if (!float.IsFinite(r.Scribble.Width) || r.Scribble.Width <= 0)
-                    throw new InvalidRegionException(F("scribble.width"), InvalidRegionReason.Malformed, $"must be a positive number of pixels, got {r.Scribble.Width}");
+                    throw new InvalidRegionException(F("scribble.width"), InvalidRegionReason.Malformed,
+                        $"must be a positive number of pixels, got {r.Scribble.Width}");
                 string points = F("scribble.points");
                 return Fielded(() => new ScribbleRegion(Points(r.Scribble.Points, points), r.Scribble.Width), _ => points);
             }
@@ -57,7 +59,8 @@ internal static class ProtoRegions
             {
                 var rle = r.Rle;
                 string size = F("rle.size");
-                if (rle.Size.Count != 2) throw new InvalidRegionException(size, InvalidRegionReason.Malformed, $"needs [height, width], got {rle.Size.Count} values");
+                if (rle.Size.Count != 2) throw new InvalidRegionException(size, InvalidRegionReason.Malformed,
+                    $"needs [height, width], got {rle.Size.Count} values");
                 if (rle.Size[0] is 0 or > int.MaxValue || rle.Size[1] is 0 or > int.MaxValue)
                     throw new InvalidRegionException(size, InvalidRegionReason.Malformed, $"[{rle.Size[0]}, {rle.Size[1]}] must be a positive [height, width]");
                 int h = (int)rle.Size[0], w = (int)rle.Size[1];
@@ -76,7 +79,8 @@ internal static class ProtoRegions
             case PbV1.Region.KindOneofCase.Union:
                 if (depth >= MaxDepth) throw new InvalidRegionException(F("union"), InvalidRegionReason.Malformed, $"unions nest at most {MaxDepth} deep");
                 if (r.Union.Regions.Count == 0 || r.Union.Regions.Count > MaxUnionParts)
-                    throw new InvalidRegionException(F("union.regions"), InvalidRegionReason.Malformed, $"needs 1 to {MaxUnionParts} regions, got {r.Union.Regions.Count}");
+                    throw new InvalidRegionException(F("union.regions"), InvalidRegionReason.Malformed,
+                        $"needs 1 to {MaxUnionParts} regions, got {r.Union.Regions.Count}");
                 return new ProtoUnion(r.Union.Regions.Select((p, i) => Convert(p, F($"union.regions[{i}]"), limits, depth + 1)).ToArray());
             default:
                 throw new InvalidRegionException(path, InvalidRegionReason.Malformed, $"unsupported region kind {r.KindCase}");

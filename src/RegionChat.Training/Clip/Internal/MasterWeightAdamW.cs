@@ -105,7 +105,8 @@ internal sealed class MasterWeightAdamW : IDisposable
         {
             if (!source.TryGetValue(name, out var t)) throw new InvalidDataException($"checkpoint lacks '{name}'");
             if (!t.shape.SequenceEqual(target.shape))
-                throw new InvalidDataException($"checkpoint tensor '{name}' has shape [{string.Join(", ", t.shape)}], the model needs [{string.Join(", ", target.shape)}]");
+                throw new InvalidDataException($"checkpoint tensor '{name}' has shape [{string.Join(", ", t.shape)}], the model needs " +
+                    $"[{string.Join(", ", target.shape)}]");
             target.copy_(t);
         }
     }

@@ -56,14 +56,16 @@ internal static class ZeroShotOnModel
             using var stage1 = AlphaClipVisionTransformer.Load(manifest.Resolve(clip.Weights, "eval.clip_vision.weights"), config);
             stage1.eval();
             if (stage1.Config.InputResolution != model.Vision.Config.InputResolution)
-                throw new InvalidDataException($"{model.Id}: the stage-1 tower takes {stage1.Config.InputResolution} px but the model's tower {model.Vision.Config.InputResolution} px");
+                throw new InvalidDataException($"{model.Id}: the stage-1 tower takes {stage1.Config.InputResolution} px but the model's " +
+                    $"tower {model.Vision.Config.InputResolution} px");
             clipWhole = Score(Predict(stage1, classes, scenes.Count, Whole, batch), perScene: true);
             clipNote = null;
         }
         return new ShapesZeroShotFigures(clipWhole, alphaWhole, alphaBox, alphaMask, clipNote);
     }
 
-    internal static MaskRegion MaskOf(ShapesObject o) => new(ShapesSpec.CanvasSize, ShapesSpec.CanvasSize, o.VisibleMask.Select(v => v != 0 ? (byte)255 : (byte)0).ToArray());
+    internal static MaskRegion MaskOf(ShapesObject o) =>
+        new(ShapesSpec.CanvasSize, ShapesSpec.CanvasSize, o.VisibleMask.Select(v => v != 0 ? (byte)255 : (byte)0).ToArray());
 
     internal static BoxRegion BoxOf(ShapesObject o) => new(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1);
 

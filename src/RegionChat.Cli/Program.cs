@@ -7,7 +7,9 @@ foreach (var command in CommandCatalog.All()) root.Subcommands.Add(command);
 var parse = root.Parse(args);
 try
 {
-    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    // SIGINT / SIGTERM cancel the verb's token; it gets 10 s to stop cleanly (caption-batch prints its summary and the
+    // rerun hint) before the process ends anyway (with System.CommandLine's default it ended at once, exit 130/143).
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
 }
 catch (Exception e) when (e is not OperationCanceledException)
 {

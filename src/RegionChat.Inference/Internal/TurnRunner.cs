@@ -61,8 +61,10 @@ internal sealed class TurnRunner(
             if (hit) hits++;
         }
         clock.VisualCacheHit = imageCount > 0 && hits == imageCount;
+        // A question is stripped before it is rendered, as LLaVA's conversation template does: the model was trained
+        // on "USER: <image>\nwhat is it? ASSISTANT:", and stray spaces or newlines would be tokens it never saw there.
         var messages = turn.Messages.Select((m, i) => m.Role == TurnRole.User
-            ? ChatMessage.User(m.Text.Length > 0 ? m.Text : model.Manifest.DefaultInstruction, visuals[i])
+            ? ChatMessage.User(m.Text.Trim() is { Length: > 0 } text ? text : model.Manifest.DefaultInstruction, visuals[i])
             : ChatMessage.Assistant(m.Text)).ToArray();
         int visualTokens = visuals.Sum(v => v?.Count ?? 0);
 

@@ -64,4 +64,15 @@ public class ChatSmokeTests
         Assert.Equal(StatusCode.NotFound, e.StatusCode);
         Assert.Contains("s-nope", e.Status.Detail);
     }
+
+    [Fact]
+    public async Task AQuestionIsStrippedBeforeItIsRendered()
+    {
+        await using var host = await ServerHost.StartAsync();
+        byte[] scene = ScenePng(1_000_000_001).ToByteArray();
+        var clean = await host.Client.ChatAsync(Calls.Chat("what is this?", scene, Calls.Box(0, 0, 32, 32), maxTokens: 12));
+        var padded = await host.Client.ChatAsync(Calls.Chat(" \n what is this?\t\n ", scene, Calls.Box(0, 0, 32, 32), maxTokens: 12));
+        Assert.Equal(clean.Started.PromptTokens, padded.Started.PromptTokens);
+        Assert.Equal(clean.Text, padded.Text);
+    }
 }

@@ -153,6 +153,10 @@ public sealed record ShapesChat(IReadOnlyList<ShapesChatTurn> Turns)
 public sealed record ShapesChatScores(int Conversations, ShapesEvalFraction LaterRegion, ShapesEvalFraction FollowUp,
     ShapesEvalFraction Relation, ShapesEvalFraction RelationYes, ShapesEvalFraction NewImage, double Seconds)
 {
+    /// <summary>Relation accuracy per question, in <see cref="ShapesChatText.RelationQuestions"/> order, with each one's
+    /// share of "yes" truths (which relation the model cannot yet tell shows here).</summary>
+    public IReadOnlyList<(string Question, ShapesEvalFraction Accuracy, ShapesEvalFraction Yes)> RelationByQuestion { get; init; } = [];
+
     public static ShapesChatScores Score(IReadOnlyList<ShapesChat> chats, IReadOnlyList<string[]> answers, double seconds)
     {
         var tally = new Dictionary<ShapesChatTurnKind, (int Correct, int Total)>();
@@ -170,8 +174,16 @@ public sealed record ShapesChatScores(int Conversations, ShapesEvalFraction Late
                 }
             }
         ShapesEvalFraction Of(ShapesChatTurnKind kind) => tally.TryGetValue(kind, out var v) ? new(v.Correct, v.Total) : new(0, 0);
+        var byQuestion = ShapesChatText.RelationQuestions.Select(q =>
+        {
+            var asked = chats.SelectMany((chat, c) => chat.Turns.Select((turn, t) => (turn, answer: answers[c][t])))
+                .Where(x => x.turn.Kind == ShapesChatTurnKind.Relation && x.turn.Question == q).ToList();
+            return (q, new ShapesEvalFraction(asked.Count(x => ShapesLlavaEvaluator.Matches(x.answer, x.turn.Expected)), asked.Count),
+                new ShapesEvalFraction(asked.Count(x => x.turn.Expected == ShapesChatText.Yes), asked.Count));
+        }).ToList();
         return new ShapesChatScores(chats.Count, Of(ShapesChatTurnKind.LaterRegion), Of(ShapesChatTurnKind.FollowUp),
-            Of(ShapesChatTurnKind.Relation), new ShapesEvalFraction(yes, relations), Of(ShapesChatTurnKind.NewImage), seconds);
+            Of(ShapesChatTurnKind.Relation), new ShapesEvalFraction(yes, relations), Of(ShapesChatTurnKind.NewImage), seconds)
+        { RelationByQuestion = byQuestion };
     }
 
     /// <summary>The "multi_turn" object of --json (fractions; null = nothing measured).</summary>
@@ -179,6 +191,8 @@ public sealed record ShapesChatScores(int Conversations, ShapesEvalFraction Late
     {
         ["later_region_exact"] = Fraction(LaterRegion), ["followup"] = Fraction(FollowUp), ["relation"] = Fraction(Relation),
         ["relation_yes_share"] = Fraction(RelationYes), ["new_image"] = Fraction(NewImage), ["conversations"] = Conversations,
+        ["relation_by_question"] = new JsonObject(RelationByQuestion.Select(r => KeyValuePair.Create(r.Question,
+            (JsonNode?)new JsonObject { ["accuracy"] = Fraction(r.Accuracy), ["yes_share"] = Fraction(r.Yes) }))),
     };
 
     /// <summary>The table's chat section (Markdown).</summary>
@@ -192,6 +206,9 @@ public sealed record ShapesChatScores(int Conversations, ShapesEvalFraction Late
         t.AppendLine();
         t.Append(string.Create(c, $"{Conversations} conversations of {ShapesChatEval.Turns} turns (two per scene with 2+ objects), {Seconds:F1} s; ") +
                  string.Create(c, $"relation truths \"yes\": {Percent(RelationYes)} (always \"no\" scores {1 - RelationYes.Value:P1})."));
+        if (RelationByQuestion.Count > 0)
+            t.AppendLine().Append("Relations by question: ").Append(string.Join("; ", RelationByQuestion.Select(r =>
+                $"\"{r.Question}\" {Percent(r.Accuracy)}, \"yes\" {Percent(r.Yes)}"))).Append('.');
         return t.ToString();
     }
 

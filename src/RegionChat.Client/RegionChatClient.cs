@@ -118,8 +118,14 @@ public sealed class RegionChatClient : IDisposable
             using var call = Grpc.UploadImage(cancellationToken: cancellationToken);
             var buffer = new byte[UploadChunkBytes];
             int read;
+            // A seekable stream's size goes with the first chunk, so an image over the server's limit is refused at once.
+            ulong total = content.CanSeek ? (ulong)Math.Max(0, content.Length - content.Position) : 0;
             while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
+            {
+                await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(buffer, 0, read), TotalBytes = total }, cancellationToken)
+                    .ConfigureAwait(false);
+                total = 0;
+            }
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             return await call.ResponseAsync.ConfigureAwait(false);
         }
@@ -134,7 +140,8 @@ public sealed class RegionChatClient : IDisposable
             for (int offset = 0; offset < bytes.Length; offset += UploadChunkBytes)
             {
                 var chunk = bytes.Slice(offset, Math.Min(UploadChunkBytes, bytes.Length - offset));
-                await call.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(chunk.Span) }, cancellationToken).ConfigureAwait(false);
+                var message = new PbV1.ImageChunk { Data = ByteString.CopyFrom(chunk.Span), TotalBytes = offset == 0 ? (ulong)bytes.Length : 0 };
+                await call.WriteAsync(message, cancellationToken).ConfigureAwait(false);
             }
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
             return await call.ResponseAsync.ConfigureAwait(false);

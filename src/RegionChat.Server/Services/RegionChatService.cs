@@ -123,14 +123,24 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         {
             GrpcWebStreaming.Refuse(context, "UploadImage", "send the image with PutImage (unary, up to RegionChat:MaxReceiveMessageBytes) instead");
             using var buffer = new MemoryStream();
+            ulong? announced = null;
             await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
             {
+                if (announced == null)
+                {
+                    announced = chunk.TotalBytes;
+                    // The size told up front: an image too large is refused before its bytes, in PutImage's words.
+                    if (announced > (ulong)core.Options.MaxImageBytes)
+                        throw RegionChatCoreException.InvalidArgument("data", ImageSizeLimit.TooLarge((long)Math.Min(announced.Value, long.MaxValue), core.Options.MaxImageBytes));
+                }
                 if (buffer.Length + chunk.Data.Length > core.Options.MaxImageBytes)
                     throw RegionChatCoreException.InvalidArgument("data",
                         ImageSizeLimit.TooLarge(buffer.Length + chunk.Data.Length, core.Options.MaxImageBytes, atLeast: true));
                 chunk.Data.WriteTo(buffer);
             }
             if (buffer.Length == 0) throw RegionChatCoreException.InvalidArgument("data", "no bytes were uploaded");
+            if (announced is > 0 && (ulong)buffer.Length != announced)
+                throw RegionChatCoreException.InvalidArgument("total_bytes", $"announced {announced:N0} bytes but the chunks hold {buffer.Length:N0}");
             return Stored(core.PutImage(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), "data"));
         }, admit: false);
 

@@ -37,6 +37,27 @@ public class ImageLimitTests
         Assert.Contains($"over the limit of {Limit:N0} bytes (RegionChat:MaxImageBytes)", upload.Status.Detail);
         Assert.Contains("the image is at least ", upload.Status.Detail);
 
+        // An upload that announces its size (the client library does) is refused at once in PutImage's words.
+        using (var client = new RegionChat.Client.RegionChatClient(host.Address))
+        {
+            byte[] large = [.. image, .. new byte[RegionChat.Client.RegionChatClient.PutImageBytes]]; // over PutImageBytes: streamed
+            var stored = await Assert.ThrowsAsync<RegionChat.Client.RegionChatException>(() => client.StoreImageAsync(large));
+            Assert.Equal("UploadImage", stored.Method);
+            Assert.Equal(StatusCode.InvalidArgument, stored.StatusCode);
+            Assert.Contains($"the image is {large.Length:N0} bytes, over the limit of {Limit:N0} bytes (RegionChat:MaxImageBytes)", stored.Detail);
+        }
+
+        // Chunks that do not add up to the announced size are refused.
+        var mismatch = await Calls.FailsAsync(async () =>
+        {
+            using var call = host.Client.UploadImage(deadline: Calls.Deadline());
+            await call.RequestStream.WriteAsync(new PbV1.ImageChunk { Data = ByteString.CopyFrom(image[..1000]), TotalBytes = 999 });
+            await call.RequestStream.CompleteAsync();
+            await call.ResponseAsync;
+        });
+        Assert.Equal(StatusCode.InvalidArgument, mismatch.StatusCode);
+        Assert.Contains("total_bytes", mismatch.Status.Detail);
+
         using var http = OpenAiHttp.Http(host);
         var openAi = await OpenAiHttp.FailsAsync(http, OpenAiHttp.Body(4, OpenAiHttp.UserWithImage("hi", image)));
         Assert.Equal(HttpStatusCode.BadRequest, openAi.Status);

@@ -41,15 +41,22 @@ public static class OpenAiEndpoints
         calls.RunAsync(http, "POST /v1/chat/completions", admit: true, async requestId =>
         {
             byte[] body = await OpenAiCalls.ReadBodyAsync(http, options.Value.OpenAi.MaxRequestBytes).ConfigureAwait(false);
-            ChatCompletionRequest request;
-            try
-            {
-                using var json = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
-                request = new ChatCompletionRequestReader(options.Value, core.Options).Read(json.RootElement);
-            }
+            JsonDocument json;
+            try { json = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 }); }
             catch (JsonException e)
             {
                 throw OpenAiException.BadRequest($"the request body is not valid JSON: {e.Message}", code: "invalid_json");
+            }
+            ChatCompletionRequest request;
+            using (json)
+            {
+                try { request = new ChatCompletionRequestReader(options.Value, core.Options).Read(json.RootElement); }
+                // A string that is not text (bytes that are not UTF-8, half a surrogate pair) fails only when read.
+                catch (InvalidOperationException) when (JsonText.FindInvalid(json.RootElement) is { } bad)
+                {
+                    throw OpenAiException.BadRequest($"{(bad.Path.Length > 0 ? bad.Path : "the request body")} {bad.Problem}",
+                        bad.Path.Length > 0 ? bad.Path : null, "invalid_text");
+                }
             }
             var turn = new TurnRequest
             {

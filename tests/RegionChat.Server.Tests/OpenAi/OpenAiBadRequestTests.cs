@@ -32,6 +32,17 @@ public class OpenAiBadRequestTests
 
     static Func<HttpRequestMessage> Raw(string json, string? key = Key) => () => OpenAiHttp.Post(json, key);
 
+    /// <summary>A body of raw bytes: <paramref name="json"/> with every '¤' replaced by <paramref name="bytes"/> (not UTF-8).</summary>
+    static Func<HttpRequestMessage> RawBytes(string json, byte[] bytes, string? key = Key) => () =>
+    {
+        var parts = json.Split('¤').Select(Encoding.UTF8.GetBytes).ToArray();
+        var body = parts.Skip(1).Aggregate(parts[0].AsEnumerable(), (all, part) => all.Concat(bytes).Concat(part)).ToArray();
+        var request = OpenAiHttp.Post("", key);
+        request.Content = new ByteArrayContent(body);
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        return request;
+    };
+
     static IEnumerable<Case> Cases()
     {
         const string image = "messages[0].content[1].image_url";
@@ -39,6 +50,14 @@ public class OpenAiBadRequestTests
         yield return new("malformed JSON", Raw("{\"model\": \"tiny\", \"messages\": [}"), HttpStatusCode.BadRequest, Code: "invalid_json");
         yield return new("a literal NaN", Raw("{\"model\": \"tiny\", \"temperature\": NaN, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"), HttpStatusCode.BadRequest, Code: "invalid_json");
         yield return new("not an object", Raw("[1, 2]"), HttpStatusCode.BadRequest);
+        yield return new("invalid UTF-8 in a message", RawBytes("{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hi ¤\"}]}", [0xFF, 0xC3]),
+            HttpStatusCode.BadRequest, "messages[0].content", "invalid_text", "UTF-8");
+        yield return new("invalid UTF-8 in a text part", RawBytes("{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"¤\"}]}]}", [0xED, 0xA0, 0x80]),
+            HttpStatusCode.BadRequest, "messages[0].content[0].text", "invalid_text", "UTF-8");
+        yield return new("a lone surrogate escape", Raw("{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hi \\ud800\"}]}"),
+            HttpStatusCode.BadRequest, "messages[0].content", "invalid_text", "surrogate");
+        yield return new("a lone surrogate escape in the model", Raw("{\"model\": \"\\udc00x\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"),
+            HttpStatusCode.BadRequest, "model", "invalid_text", "surrogate");
         yield return new("no messages", Post(With(b => b.Remove("messages"))), HttpStatusCode.BadRequest, "messages");
         yield return new("last message from the assistant", Post(With(b => b["messages"]!.AsArray().Add(OpenAiHttp.Message("assistant", "hi")))), HttpStatusCode.BadRequest, "messages");
         yield return new("a tool message", Post(With(b => b["messages"]!.AsArray().Insert(0, OpenAiHttp.Message("tool", "42")))), HttpStatusCode.BadRequest, "messages[0].role");

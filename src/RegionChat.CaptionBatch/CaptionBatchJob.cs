@@ -43,7 +43,10 @@ public static class CaptionBatchJob
             throw new ArgumentException($"--model: no {ModelManifest.FileName} in {Path.GetFullPath(options.ModelDir)}");
 
         string input = Path.GetFullPath(options.InputPath);
-        var (_, items) = BatchInputFiles.Read(input, options.RegionFrom, options.ImageRoot);
+        var (_, allItems) = BatchInputFiles.Read(input, options.RegionFrom, options.ImageRoot);
+        var shard = options.Shard;
+        IReadOnlyList<BatchInputItem> items = shard.IsSplit ? allItems.Where(i => shard.Contains(i.Id)).ToArray() : allItems;
+        if (shard.IsSplit) log?.Invoke($"shard {shard}: {items.Count} of the input's {allItems.Count} items");
         var inputIds = items.Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
 
         string output = Path.GetFullPath(options.OutputPath);
@@ -63,7 +66,10 @@ public static class CaptionBatchJob
 
         using var job = new JobState(options, Path.GetDirectoryName(input)!, items.Count, items.Count - pending.Length,
             outputWriter, errorsWriter, pending, progress, log, ct);
-        CaptionBatchSummary Summary() => new(job.Snapshot(), priorErrors, repaired, job.Models.ToArray(), job.ServerSummaries(), output, errorsPath);
+        CaptionBatchSummary Summary() => new(job.Snapshot(), priorErrors, repaired, job.Models.ToArray(), job.ServerSummaries(), output, errorsPath)
+        {
+            Shard = shard,
+        };
 
         if (pending.Length > 0)
         {

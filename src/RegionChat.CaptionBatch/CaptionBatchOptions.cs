@@ -32,6 +32,9 @@ public sealed record CaptionBatchOptions
     public string? ApiKey { get; init; }
     /// <summary>Most tokens per caption; 0 = the server's default (in-process: 256).</summary>
     public int MaxTokens { get; init; }
+    /// <summary>Caption only the items of this shard (<c>--shard I/N</c>: ids whose FNV-1a hash is I modulo N); the
+    /// default is the whole input. Each shard writes its own output and resumes like an unsplit job.</summary>
+    public CaptionBatchShard Shard { get; init; } = CaptionBatchShard.All;
     /// <summary>In-process: CPU threads for llama.cpp and TorchSharp.</summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>In-process: LLM context (KV cells shared by the parallel sequences).</summary>
@@ -55,6 +58,8 @@ public sealed record CaptionBatchOptions
         if (Concurrency < 1 || Concurrency > MaxConcurrency) throw new ArgumentException($"--concurrency must be in [1, {MaxConcurrency}], got {Concurrency}");
         if (Retries < 0 || Retries > 100) throw new ArgumentException($"--retries must be in [0, 100], got {Retries}");
         if (MaxTokens < 0 || MaxTokens > 1 << 20) throw new ArgumentException($"--max-tokens must be >= 0 (0 = the server's default), got {MaxTokens}");
+        if (Shard.Count < 1 || Shard.Count > CaptionBatchShard.MaxCount || Shard.Index < 0 || Shard.Index >= Shard.Count)
+            throw new ArgumentException($"--shard must be I/N with 0 <= I < N <= {CaptionBatchShard.MaxCount}, got {Shard.Index}/{Shard.Count}");
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");

@@ -1,7 +1,7 @@
 namespace RegionChat.CaptionBatch;
 
 /// <summary>Where a running job stands: reported after every finished item.</summary>
-/// <param name="Total">Items in the input.</param>
+/// <param name="Total">Items in the input (in the job's shard, when it has one).</param>
 /// <param name="Skipped">Items whose id was already in the output (or errors) file when the job started.</param>
 /// <param name="Captioned">Items captioned by this run.</param>
 /// <param name="Failed">Items that became error records in this run.</param>
@@ -44,6 +44,10 @@ public sealed record CaptionBatchSummary(
     CaptionBatchProgress Progress, int PriorErrors, long RepairedBytes, IReadOnlyList<string> Models,
     IReadOnlyList<CaptionBatchServerSummary> Servers, string OutputPath, string? ErrorsPath)
 {
+    /// <summary>The shard the job captioned (<see cref="CaptionBatchShard.All"/> when the input was not split); the
+    /// progress counts are the shard's items.</summary>
+    public CaptionBatchShard Shard { get; init; } = CaptionBatchShard.All;
+
     /// <summary>Whether the job's files hold any error record for its items (from this run or an earlier one).</summary>
     public bool AnyFailed => Progress.Failed > 0 || PriorErrors > 0;
 

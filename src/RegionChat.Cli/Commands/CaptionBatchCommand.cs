@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using RegionChat.CaptionBatch;
 using RegionChat.Data.Batch;
 
@@ -9,7 +10,8 @@ namespace RegionChat.Cli.Commands;
 /// `regionchat caption-batch --input FILE --output FILE [--server URL …] [--model DIR] …`: captions every item of a
 /// JSONL or COCO input through servers or in-process (the job lives in <see cref="CaptionBatchJob"/>). A progress bar
 /// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records)
-/// or the job stopped early, 2 for bad arguments or input.
+/// or the job stopped early, 2 for bad arguments or input. `--shard I/N` captions one shard of the input (for N jobs
+/// side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs.
 /// </summary>
 internal static class CaptionBatchCommand
 {
@@ -38,11 +40,14 @@ internal static class CaptionBatchCommand
             DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.",
             DefaultValueFactory = _ => Environment.ProcessorCount };
+        var shard = new Option<string?>("--shard") { Description = "I/N: caption only shard I of N (0 <= I < N): the items whose id's FNV-1a " +
+            "hash is I modulo N, the same set in every run. Give each shard its own --output; join them with 'caption-batch merge'." };
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
         foreach (var o in new Option[] { input, output, servers, model, concurrency, instruction, retries, errors, regionFrom, imageRoot, apiKey,
-            maxTokens, threads })
+            maxTokens, threads, shard })
             command.Options.Add(o);
+        command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>
         {
             var stdout = parse.InvocationConfiguration.Output;
@@ -69,6 +74,7 @@ internal static class CaptionBatchCommand
                     ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
                     MaxTokens = parse.GetValue(maxTokens),
                     Threads = parse.GetValue(threads),
+                    Shard = parse.GetValue(shard) is { } text ? CaptionBatchShard.Parse(text) : CaptionBatchShard.All,
                 };
                 var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
                 bar.Finish();
@@ -98,12 +104,73 @@ internal static class CaptionBatchCommand
         return command;
     }
 
+    /// <summary>`caption-batch merge --output ALL SHARD_OUTPUT… [--input FILE]`: joins shard outputs, every id once.
+    /// Exit 0 when merged (and, with --input, every input id has a record), 1 when records of an id disagree (nothing
+    /// written) or input ids have no record, 2 for bad arguments or a missing or malformed file.</summary>
+    static Command CreateMerge()
+    {
+        var output = new Option<FileInfo>("--output") { Description = "The merged JSONL (replaced if it exists).", Required = true };
+        var sources = new Argument<FileInfo[]>("SHARD_OUTPUT") { Description = "Outputs (or --errors files) of the shards, merged in this order.",
+            Arity = ArgumentArity.OneOrMore };
+        var input = new Option<FileInfo?>("--input") { Description = "The job's input: report the ids that have no record (exit 1 if any)." };
+        var regionFrom = new Option<string>("--region-from") { Description = "COCO input: as the job was given it (ids do not depend on it).",
+            DefaultValueFactory = _ => "mask" };
+        regionFrom.AcceptOnlyFromAmong("mask", "box");
+        var imageRoot = new Option<DirectoryInfo?>("--image-root") { Description = "COCO input: as the job was given it." };
+        var command = new Command("merge", "Join the outputs of 'caption-batch --shard I/N' jobs into one file with every id once; records of an " +
+            "id that disagree are refused.");
+        command.Arguments.Add(sources);
+        foreach (var o in new Option[] { output, input, regionFrom, imageRoot })
+            command.Options.Add(o);
+        command.SetAction(parse =>
+        {
+            var stdout = parse.InvocationConfiguration.Output;
+            var stderr = parse.InvocationConfiguration.Error;
+            try
+            {
+                var result = CaptionBatchMerge.Merge(parse.GetValue(output)!.FullName, parse.GetValue(sources)!.Select(f => f.FullName).ToArray(),
+                    parse.GetValue(input)?.FullName, parse.GetValue(regionFrom) == "box" ? CocoRegionSource.Box : CocoRegionSource.Mask,
+                    parse.GetValue(imageRoot)?.FullName);
+                foreach (var source in result.Sources.Where(x => x.TornBytes > 0))
+                    stderr.WriteLine($"warning: {source.Path} ends in a torn line ({source.TornBytes} bytes) that was left out: that shard was stopped " +
+                        "mid-write; rerun it to caption that item");
+                stdout.WriteLine($"merged {result.Records} ids ({result.Captions} captions, {result.Errors} errors) from {result.Sources.Count} " +
+                    $"files into {result.OutputPath}; {result.DuplicatesDropped} agreeing duplicate records left out");
+                foreach (var source in result.Sources)
+                    stdout.WriteLine($"  {source.Path}: {source.Records} records, {source.Kept} kept");
+                if (result.InputItems is { } total)
+                {
+                    stdout.WriteLine($"  input: {total - result.MissingIds.Count} of {total} ids have a record, {result.MissingIds.Count} missing" +
+                        (result.ExtraIds > 0 ? $", {result.ExtraIds} merged ids are not in the input" : ""));
+                    if (result.MissingIds.Count > 0)
+                    {
+                        stderr.WriteLine($"error: {result.MissingIds.Count} ids of the input have no record, e.g. " +
+                            string.Join(", ", result.MissingIds.Take(5).Select(id => JsonSerializer.Serialize(id))) + "; rerun their shards");
+                        return 1;
+                    }
+                }
+                return 0;
+            }
+            catch (CaptionBatchMergeConflictException e)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return 1;
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or IOException)
+            {
+                stderr.WriteLine($"error: {e.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+
     static void PrintSummary(TextWriter output, CaptionBatchSummary s, string verb)
     {
         var c = CultureInfo.InvariantCulture;
         var p = s.Progress;
         output.WriteLine(string.Create(c,
-            $"{verb}: {p.Captioned} captioned, {p.Failed} failed, {p.Skipped} already done, {p.Remaining} left of {p.Total} items " +
+            $"{verb}: {(s.Shard.IsSplit ? $"shard {s.Shard}: " : "")}{p.Captioned} captioned, {p.Failed} failed, {p.Skipped} already done, {p.Remaining} left of {p.Total} items " +
             $"in {p.Elapsed.TotalSeconds:F1} s ({p.ItemsPerSecond:F2} items/s){(s.Models.Count > 0 ? $"; model {string.Join(", ", s.Models)}" : "")}"));
         foreach (var server in s.Servers)
             output.WriteLine(string.Create(c,

@@ -96,7 +96,10 @@ public sealed class RegionChatCore : IDisposable
     /// <summary>Ends a session and frees its KV cache; NotFound when it is unknown or already gone.</summary>
     public void EndSession(string sessionId)
     {
-        if (!Sessions.Remove(sessionId)) throw RegionChatCoreException.NotFound($"session '{sessionId}' is unknown or already gone");
+        var check = new RequestValidator(Options);
+        check.Id(sessionId, "session_id");
+        check.ThrowIfAny();
+        if (!Sessions.Remove(sessionId)) throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(sessionId)}' is unknown or already gone");
     }
 
     /// <summary>Drops sessions idle longer than <see cref="RegionChatCoreOptions.SessionIdleSeconds"/>; returns how many.</summary>

@@ -31,6 +31,9 @@ public sealed record RegionChatCoreOptions
     public long MaxImageBytes { get; init; } = 20L << 20;
     /// <summary>Largest accepted image in pixels (width × height), checked from the header before decoding.</summary>
     public long MaxImagePixels { get; init; } = 40_000_000;
+    /// <summary>Longest id a request may name (model, session, image, CaptionStream item), in characters; at least 71
+    /// (an image id's length).</summary>
+    public int MaxIdLength { get; init; } = 256;
     /// <summary>Largest prompt text of one turn, in bytes.</summary>
     public int MaxPromptBytes { get; init; } = 32 << 10;
     /// <summary>max_tokens when a request sets none.</summary>

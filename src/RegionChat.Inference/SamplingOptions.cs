@@ -86,6 +86,14 @@ public sealed class RequestValidator(RegionChatCoreOptions limits, string prefix
         if (bytes > limits.MaxPromptBytes) Add(field, $"is {bytes} bytes; the limit is {limits.MaxPromptBytes}");
     }
 
+    /// <summary>An id the request names (model, session, image, item): at most <see cref="RegionChatCoreOptions.MaxIdLength"/>
+    /// characters, refused before it is looked up or quoted.</summary>
+    public void Id(string id, string field)
+    {
+        if (id.Length > limits.MaxIdLength)
+            Add(field, $"is {id.Length} characters; the limit is {limits.MaxIdLength} (RegionChat:MaxIdLength)");
+    }
+
     /// <summary>Sampling fields ("sampling.temperature", …, "max_tokens", "stop", "stop[i]").</summary>
     public void Sampling(SamplingOptions sampling) => sampling.Resolve(limits, Add);
 }

@@ -56,9 +56,9 @@ public sealed record ImageInput
     public static ImageInput Missing { get; } = new();
 }
 
-/// <summary>The request's field paths of the text and the model, for errors found while running a turn
+/// <summary>The request's field paths of the text, the model and the session id, for errors found while running a turn
 /// (Chat: "message.text"; Caption: "instruction"; CaptionStream items add "request."; the OpenAI endpoint: "messages").</summary>
-public sealed record TurnFields(string Text, string Model)
+public sealed record TurnFields(string Text, string Model, string Session = "session_id")
 {
     public static TurnFields Chat { get; } = new("message.text", "model");
     public static TurnFields Caption(string prefix = "") => new(prefix + "instruction", prefix + "model");

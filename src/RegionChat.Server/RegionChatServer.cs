@@ -68,7 +68,7 @@ public static class RegionChatServer
         ModelsPath = o.ModelsPath, ContentRoot = contentRoot, DefaultModel = o.DefaultModel, Threads = o.Threads,
         QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize, GpuLayers = o.GpuLayers,
         VisualCacheBytes = o.VisualCacheBytes, ImageStoreBytes = o.ImageStoreBytes, MaxImageBytes = o.MaxImageBytes,
-        MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, DefaultMaxTokens = o.DefaultMaxTokens,
+        MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, MaxIdLength = o.MaxIdLength, DefaultMaxTokens = o.DefaultMaxTokens,
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds,
     };
 

@@ -11,6 +11,7 @@ public class ServerOptionsTests
     [InlineData("DefaultMaxTokens", "5000")]
     [InlineData("GpuLayers", "-1")]
     [InlineData("SessionIdleSeconds", "0")]
+    [InlineData("MaxIdLength", "16")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

@@ -29,9 +29,13 @@ internal sealed class TurnRunner(
         var f = turn.Fields;
         var check = new RequestValidator(options);
         var sampling = turn.Sampling.Resolve(options, check.Add);
+        check.Id(turn.Model, f.Model);
+        check.Id(turn.SessionId, f.Session);
+        foreach (var m in turn.Messages)
+            if (m.Image?.Input?.StoredId is { } storedId) check.Id(storedId, m.Image.ImageField + ".image_id");
         check.ThrowIfAny();
         var model = Model(turn.Model) ?? throw RegionChatCoreException.NotFound(
-            $"model '{turn.Model}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
+            $"model '{ClientText.Quote(turn.Model)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
 
         ChatSessionEntry? session = null;
         if (turn.SessionId.Length > 0)
@@ -39,7 +43,7 @@ internal sealed class TurnRunner(
             session = sessions.Get(turn.SessionId) ?? throw SessionGone(turn.SessionId);
             session.Touch(); // keeps the idle sweeper off it while its image is being encoded
             if (turn.Model.Length > 0 && turn.Model != session.Model.Id)
-                throw RegionChatCoreException.InvalidArgument(f.Model, $"session '{turn.SessionId}' belongs to model '{session.Model.Id}'");
+                throw RegionChatCoreException.InvalidArgument(f.Model, $"session '{ClientText.Quote(turn.SessionId)}' belongs to model '{session.Model.Id}'");
             model = session.Model;
         }
 
@@ -164,7 +168,7 @@ internal sealed class TurnRunner(
     }
 
     static RegionChatCoreException SessionGone(string id) => RegionChatCoreException.NotFound(
-        $"session '{id}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
+        $"session '{ClientText.Quote(id)}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");
 
     /// <summary>What an engine failure means for the caller; null for failures that are not the request's.</summary>
     RegionChatCoreException? Failure(Exception e, ChatSessionEntry session, TurnFields f, CancellationToken ct)

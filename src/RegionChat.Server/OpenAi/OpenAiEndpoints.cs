@@ -90,7 +90,7 @@ public static class OpenAiEndpoints
             var list = core.ListModels();
             var model = list.Models.FirstOrDefault(m => m.Id == id)
                 ?? throw new OpenAiException(404, "invalid_request_error",
-                    $"model '{id}' is not served (models: {string.Join(", ", list.Models.Select(m => m.Id))})", "model", "model_not_found");
+                    $"model '{ClientText.Quote(id)}' is not served (models: {string.Join(", ", list.Models.Select(m => m.Id))})", "model", "model_not_found");
             http.Response.ContentType = "application/json; charset=utf-8";
             await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
             WriteModel(w, model, list.DefaultModel);

@@ -104,8 +104,11 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             var result = new PbV1.CaptionStreamResponse { Id = item.Id };
             var error = await calls.RunItemAsync("CaptionStream.item", item.Id, async requestId =>
             {
-                if (item.Request == null) throw RegionChatCoreException.InvalidArgument("request", "is required");
-                result.Caption = await CaptionAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false);
+                var v = new RequestValidator(core.Options);
+                v.Id(item.Id, "id");
+                if (item.Request == null) v.Add("request", "is required");
+                v.ThrowIfAny();
+                result.Caption = await CaptionAsync(item.Request!, "request.", requestId, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
             if (error != null) result.Error = error;
             await writeGate.WaitAsync(ct).ConfigureAwait(false);

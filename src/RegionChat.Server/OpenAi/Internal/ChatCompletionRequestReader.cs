@@ -81,7 +81,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             "assistant" => Role.Assistant,
             "tool" or "function" => throw Bad($"{field}.role: {role} messages are not supported (RegionChat has no tools)", field + ".role"),
             null => throw Bad($"{field}.role must be one of system, developer, user, assistant", field + ".role"),
-            _ => throw Bad($"{field}.role: unknown role '{role}' (system, developer, user, assistant)", field + ".role"),
+            _ => throw Bad($"{field}.role: unknown role '{ClientText.Quote(role)}' (system, developer, user, assistant)", field + ".role"),
         };
     }
 
@@ -100,7 +100,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             string partField = $"{contentField}[{j++}]";
             string type = PartType(part, partField);
             if (type is not ("text" or "refusal"))
-                throw Bad($"{partField}: only text parts are allowed in system and assistant messages, got '{type}'", partField + ".type");
+                throw Bad($"{partField}: only text parts are allowed in system and assistant messages, got '{ClientText.Quote(type)}'", partField + ".type");
             texts.Add(RequiredString(part, type, $"{partField}.{type}"));
         }
         return CheckedText(string.Join("\n", texts), contentField);
@@ -137,7 +137,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                     image = Image(part, partField);
                     break;
                 case var other:
-                    throw Bad($"{partField}.type: '{other}' parts are not supported (text, image_url)", partField + ".type");
+                    throw Bad($"{partField}.type: '{ClientText.Quote(other)}' parts are not supported (text, image_url)", partField + ".type");
             }
         }
         string joined = CheckedText(string.Join("\n", texts), contentField);

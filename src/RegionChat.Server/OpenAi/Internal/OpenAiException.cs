@@ -8,7 +8,7 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// Errors of the serving core (RegionChatExceptions) map onto it, so both APIs report the same problems alike.
 /// </summary>
 internal sealed class OpenAiException(int status, string type, string message, string? param = null, string? code = null)
-    : Exception(message)
+    : Exception(ClientText.Bound(message))
 {
     public int Status { get; } = status;
     public string Type { get; } = type;

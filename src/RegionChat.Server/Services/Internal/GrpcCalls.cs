@@ -72,7 +72,7 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             var rpc = ToRpcException(e, requestId);
-            if (rpc.StatusCode == StatusCode.Internal) ServerLog.GrpcItemFailed(log, e, method, itemId);
+            if (rpc.StatusCode == StatusCode.Internal) ServerLog.GrpcItemFailed(log, e, method, ClientText.Quote(itemId));
             core.Metrics.RequestFinished(method, rpc.StatusCode.ToString());
             return rpc.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)rpc.StatusCode, Message = rpc.Status.Detail };
         }

@@ -27,12 +27,13 @@ internal static class RpcErrors
     {
         var badRequest = new BadRequest();
         foreach (var v in violations)
-            badRequest.FieldViolations.Add(new BadRequest.Types.FieldViolation { Field = v.Field, Description = v.Description });
-        var status = new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(badRequest) } };
+            badRequest.FieldViolations.Add(new BadRequest.Types.FieldViolation { Field = v.Field, Description = ClientText.Bound(v.Description) });
+        // The message travels in a header (grpc-message): bounded, whatever request text it quotes.
+        var status = new Google.Rpc.Status { Code = (int)code, Message = ClientText.Bound(message), Details = { Any.Pack(badRequest) } };
         return status.ToRpcException();
     }
 
-    static RpcException Plain(StatusCode code, string message) => new(new Grpc.Core.Status(code, message));
+    static RpcException Plain(StatusCode code, string message) => new(new Grpc.Core.Status(code, ClientText.Bound(message)));
 
     public static RpcException Internal(string requestId) =>
         new(new Grpc.Core.Status(StatusCode.Internal, $"internal error (request {requestId}); details are in the server log"));

@@ -1,3 +1,5 @@
+using RegionChat.Data.Regions;
+
 namespace RegionChat.Inference;
 
 /// <summary>How a <see cref="RegionChatCore"/> serves: which models, the shared LLM context, caches, limits and
@@ -34,6 +36,9 @@ public sealed record RegionChatCoreOptions
     /// <summary>Longest id a request may name (model, session, image, CaptionStream item), in characters; at least 71
     /// (an image id's length).</summary>
     public int MaxIdLength { get; init; } = 256;
+    /// <summary>What one region may cost (points, stroke, union size and depth, mask pixels), checked before it is
+    /// decoded or drawn.</summary>
+    public RegionBudget Regions { get; init; } = RegionBudget.Default;
     /// <summary>Largest prompt text of one turn, in bytes.</summary>
     public int MaxPromptBytes { get; init; } = 32 << 10;
     /// <summary>max_tokens when a request sets none.</summary>

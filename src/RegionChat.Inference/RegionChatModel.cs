@@ -121,7 +121,7 @@ public sealed class RegionChatModel : IDisposable
 
     /// <summary>Rasterises the region and resizes image and mask to the tower's input (per request: errors such as an
     /// empty region or a mask of the wrong size surface here, for that request alone).</summary>
-    public PreprocessedImage Preprocess(Image<Rgb24> image, Region? region) => Preprocessor.Process(image, region);
+    public PreprocessedImage Preprocess(Image<Rgb24> image, Region? region, CancellationToken ct = default) => Preprocessor.Process(image, region, ct);
 
     /// <summary>Runs the vision tower and projector on preprocessed inputs as one batch.</summary>
     internal IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs)

@@ -17,9 +17,9 @@ public abstract class RegionSource
     /// <summary>Names the region among those of the same image (the same description must give the same key).</summary>
     public abstract string CacheKey { get; }
 
-    /// <summary>The region (null = the whole image); throws <see cref="InvalidRegionException"/> naming the field
-    /// relative to the region.</summary>
-    public abstract Region? CreateRegion(ImageLimits limits);
+    /// <summary>The region (null = the whole image), within <paramref name="budget"/> (checked before any mask is
+    /// decoded); throws <see cref="InvalidRegionException"/> naming the field relative to the region.</summary>
+    public abstract Region? CreateRegion(ImageLimits limits, RegionBudget budget);
 
     /// <summary>The request field an error of this region names, given the field of the region itself.</summary>
     public virtual string ErrorField(string regionField, InvalidRegionException e) =>
@@ -27,10 +27,12 @@ public abstract class RegionSource
 
     /// <summary>The RGB image and the region, made on a visual-cache miss. Image errors are
     /// <see cref="InvalidImageException"/>s, region errors <see cref="InvalidRegionException"/>s.</summary>
-    internal virtual DecodedVisual Decode(StoredImage stored, ImageLimits limits)
+    internal virtual DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget)
     {
+        // The region first: a region over its budget is refused before the image's pixels are decoded.
+        var region = CreateRegion(limits, budget);
         var image = ImageLoader.Decode(stored.Bytes, limits);
-        try { return new DecodedVisual(image, CreateRegion(limits)); }
+        try { return new DecodedVisual(image, region); }
         catch
         {
             image.Dispose();
@@ -55,7 +57,7 @@ public abstract class RegionSource
     sealed class Ready(Region? region, string cacheKey) : RegionSource
     {
         public override string CacheKey => cacheKey;
-        public override Region? CreateRegion(ImageLimits limits) => region;
+        public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => region;
     }
 }
 

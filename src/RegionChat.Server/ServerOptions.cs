@@ -1,3 +1,5 @@
+using RegionChat.Data.Regions;
+
 namespace RegionChat.Server;
 
 /// <summary>
@@ -57,6 +59,9 @@ public sealed class ServerOptions
     public int MaxTokensLimit { get; set; } = 4096;
     /// <summary>A session idle for longer is dropped and its KV cache freed.</summary>
     public double SessionIdleSeconds { get; set; } = 600;
+    /// <summary>What one region may cost ("RegionChat:Regions": MaxPoints, MaxScribbleCost, MaxUnionParts, MaxUnionDepth,
+    /// MaxMaskPixels), the same for gRPC, gRPC-Web and /v1; checked before the region is decoded or drawn.</summary>
+    public RegionBudget Regions { get; set; } = new();
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
 }

@@ -12,6 +12,8 @@ public class ServerOptionsTests
     [InlineData("GpuLayers", "-1")]
     [InlineData("SessionIdleSeconds", "0")]
     [InlineData("MaxIdLength", "16")]
+    [InlineData("Regions:MaxPoints", "0")]
+    [InlineData("Regions:MaxMaskPixels", "-5")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

@@ -13,6 +13,9 @@ public enum InvalidRegionReason
     SizeMismatch,
     /// <summary>A mask file that is missing or not a readable image.</summary>
     Unreadable,
+    /// <summary>The region costs more than its <see cref="RegionBudget"/> allows (points, stroke, union size or depth,
+    /// mask pixels).</summary>
+    OverBudget,
 }
 
 /// <summary>

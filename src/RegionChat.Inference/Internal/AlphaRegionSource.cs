@@ -23,10 +23,10 @@ internal sealed class AlphaRegionSource : RegionSource
 
     public override string CacheKey => "alpha";
 
-    public override Region? CreateRegion(ImageLimits limits) =>
+    public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) =>
         throw new InvalidOperationException("the alpha region is made with its image (Decode)");
 
-    internal override DecodedVisual Decode(StoredImage stored, ImageLimits limits)
+    internal override DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget)
     {
         using var rgba = ImageLoader.Decode<Rgba32>(stored.Bytes, limits);
         var alpha = new byte[(long)rgba.Width * rgba.Height];
@@ -56,7 +56,7 @@ internal sealed class AlphaRegionSource : RegionSource
     {
         public override string Kind => "alpha";
 
-        protected override RegionMask RasterizeCore(int w, int h)
+        protected override RegionMask RasterizeCore(int w, int h, CancellationToken ct)
         {
             if (w != width || h != height) throw Error(InvalidRegionReason.SizeMismatch, $"the alpha channel is {width}×{height} but the image is {w}×{h}");
             var mask = new RegionMask(w, h);

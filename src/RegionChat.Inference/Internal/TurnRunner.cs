@@ -268,9 +268,9 @@ internal sealed class TurnRunner(
         PreprocessedImage input;
         try
         {
-            using var decoded = image.Region.Decode(stored, images.Limits);
+            using var decoded = image.Region.Decode(stored, images.Limits, options.Regions);
             clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-            input = model.Preprocess(decoded.Image, decoded.Region);
+            input = model.Preprocess(decoded.Image, decoded.Region, ct);
         }
         catch (InvalidRegionException e)
         {

@@ -29,6 +29,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.MaxTokensLimit), o.MaxTokensLimit, 1, 1 << 20);
         Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);
         Range(nameof(o.SessionIdleSeconds), o.SessionIdleSeconds, 1, 365 * 86400.0);
+        failures.AddRange(o.Regions.Problems());
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -21,11 +21,12 @@ public sealed class ClipPreprocessor(PreprocessOptions? options = null)
 
     public PreprocessOptions Options { get; } = options ?? new PreprocessOptions();
 
-    /// <summary>Preprocesses an image with a region; null or <see cref="WholeImageRegion"/> gives an all-inside alpha.</summary>
-    public PreprocessedImage Process(Image<Rgb24> image, Region? region)
+    /// <summary>Preprocesses an image with a region; null or <see cref="WholeImageRegion"/> gives an all-inside alpha.
+    /// Drawing the region stops with <see cref="OperationCanceledException"/> once <paramref name="ct"/> is cancelled.</summary>
+    public PreprocessedImage Process(Image<Rgb24> image, Region? region, CancellationToken ct = default)
     {
         if (region is null or WholeImageRegion) return Process(image, (RegionMask?)null);
-        return Process(image, region.Rasterize(image.Width, image.Height));
+        return Process(image, region.Rasterize(image.Width, image.Height, ct));
     }
 
     /// <summary>Preprocesses an image with a mask of the same size (null = whole image, alpha all +1.9231).</summary>

@@ -36,8 +36,10 @@ public static class ImageLoader
     /// <summary>Decodes an RGB image from encoded bytes.</summary>
     public static Image<Rgb24> Decode(ReadOnlyMemory<byte> data, ImageLimits? limits = null) => Decode<Rgb24>(data, limits);
 
-    /// <summary>Decodes an image from encoded bytes into the given pixel type (e.g. L8 for masks).</summary>
-    public static Image<TPixel> Decode<TPixel>(ReadOnlyMemory<byte> data, ImageLimits? limits = null)
+    /// <summary>Decodes an image from encoded bytes into the given pixel type (e.g. L8 for masks).
+    /// <paramref name="checkHeader"/> sees the header's width and height once the limits passed, before anything is
+    /// decoded, and may throw to stop it (a region's budget of mask pixels).</summary>
+    public static Image<TPixel> Decode<TPixel>(ReadOnlyMemory<byte> data, ImageLimits? limits = null, Action<int, int>? checkHeader = null)
         where TPixel : unmanaged, IPixel<TPixel>
     {
         limits ??= ImageLimits.Default;
@@ -60,6 +62,7 @@ public static class ImageLoader
         if (Math.Max(info.Width, info.Height) > limits.MaxSide)
             throw new InvalidImageException(InvalidImageReason.TooManyPixels,
                 $"image is {info.Width}×{info.Height}, a side longer than the limit of {limits.MaxSide:N0} pixels");
+        checkHeader?.Invoke(info.Width, info.Height);
 
         ContainerCheck.Complete(format, span);
 
@@ -104,7 +107,8 @@ public static class ImageLoader
     /// <summary>Decodes an image file; the size is checked before the file is read.</summary>
     public static Image<Rgb24> Load(string path, ImageLimits? limits = null) => Load<Rgb24>(path, limits);
 
-    public static Image<TPixel> Load<TPixel>(string path, ImageLimits? limits = null) where TPixel : unmanaged, IPixel<TPixel>
+    public static Image<TPixel> Load<TPixel>(string path, ImageLimits? limits = null, Action<int, int>? checkHeader = null)
+        where TPixel : unmanaged, IPixel<TPixel>
     {
         limits ??= ImageLimits.Default;
         byte[] bytes;
@@ -118,7 +122,7 @@ public static class ImageLoader
         {
             throw new InvalidImageException(InvalidImageReason.Unreadable, $"cannot read image file '{path}': {e.Message}", e);
         }
-        return Decode<TPixel>(bytes, limits);
+        return Decode<TPixel>(bytes, limits, checkHeader);
     }
 
     /// <summary>

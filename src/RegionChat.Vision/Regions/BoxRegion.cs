@@ -27,7 +27,7 @@ public sealed class BoxRegion : Region
 
     public override string Kind => "box";
 
-    protected override RegionMask RasterizeCore(int width, int height)
+    protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         double sx = Normalized ? width : 1, sy = Normalized ? height : 1;
         double x0 = X0 * sx, y0 = Y0 * sy, x1 = X1 * sx, y1 = Y1 * sy;

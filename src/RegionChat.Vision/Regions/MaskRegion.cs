@@ -33,13 +33,16 @@ public sealed class MaskRegion : Region
 
     public override string Kind => "mask";
 
-    /// <summary>Decodes a mask image from encoded bytes (PNG, …); bad data becomes an <see cref="InvalidRegionException"/>.</summary>
-    public static MaskRegion Decode(ReadOnlyMemory<byte> data, ImageLimits? limits = null) =>
-        FromImage(() => ImageLoader.Decode<L8>(data, limits), "the mask");
+    /// <summary>Decodes a mask image from encoded bytes (PNG, …); bad data becomes an <see cref="InvalidRegionException"/>.
+    /// With a <paramref name="cost"/>, the header's pixels are counted against its budget before any pixel is decoded.</summary>
+    public static MaskRegion Decode(ReadOnlyMemory<byte> data, ImageLimits? limits = null, RegionCost? cost = null) =>
+        FromImage(() => ImageLoader.Decode<L8>(data, limits, Counter(cost)), "the mask");
 
-    /// <summary>Loads a mask image file.</summary>
-    public static MaskRegion Load(string path, ImageLimits? limits = null) =>
-        FromImage(() => ImageLoader.Load<L8>(path, limits), $"mask file '{path}'");
+    /// <summary>Loads a mask image file (its pixels counted against <paramref name="cost"/> before decoding).</summary>
+    public static MaskRegion Load(string path, ImageLimits? limits = null, RegionCost? cost = null) =>
+        FromImage(() => ImageLoader.Load<L8>(path, limits, Counter(cost)), $"mask file '{path}'");
+
+    static Action<int, int>? Counter(RegionCost? cost) => cost == null ? null : (w, h) => cost.Mask("mask", w, h);
 
     static MaskRegion FromImage(Func<Image<L8>> decode, string what)
     {
@@ -59,7 +62,7 @@ public sealed class MaskRegion : Region
     protected override string EmptyDescription(int width, int height) =>
         $"the mask has no pixel ≥ {Threshold} (its largest value is {Grey.Max()}); mark the region with 255 (or 1 in a 0/1 mask)";
 
-    protected override RegionMask RasterizeCore(int width, int height)
+    protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         if (Width != width || Height != height)
             throw Error(InvalidRegionReason.SizeMismatch, $"the mask is {Width}×{Height} but the image is {width}×{height}");

@@ -26,7 +26,7 @@ public sealed class PolygonRegion : Region
     protected override string EmptyDescription(int width, int height) =>
         $"the polygon covers no pixel centre of the {width}×{height} image (zero area or thinner than a pixel)";
 
-    protected override RegionMask RasterizeCore(int width, int height)
+    protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         RequireOverlap(Points.Min(p => p.X), Points.Min(p => p.Y), Points.Max(p => p.X), Points.Max(p => p.Y), width, height);
         var mask = new RegionMask(width, height);
@@ -34,6 +34,8 @@ public sealed class PolygonRegion : Region
         int n = Points.Count;
         for (int j = 0; j < height; j++)
         {
+            // A row costs one test per edge: check for a cancelled request every few rows.
+            if ((j & 15) == 0) ct.ThrowIfCancellationRequested();
             double yc = j + 0.5;
             crossings.Clear();
             for (int k = 0; k < n; k++)
@@ -43,8 +45,7 @@ public sealed class PolygonRegion : Region
                 // Half-open in y so a vertex shared by two edges is counted once.
                 bool up = a.Y <= yc && yc < b.Y, down = b.Y <= yc && yc < a.Y;
                 if (!up && !down) continue;
-                double x = a.X + (yc - a.Y) * (b.X - a.X) / (b.Y - a.Y);
-                crossings.Add((x, up ? 1 : -1));
+                crossings.Add((CrossingX(a, b, yc), up ? 1 : -1));
             }
             if (crossings.Count == 0) continue;
             crossings.Sort((p, q) => p.X.CompareTo(q.X));
@@ -58,6 +59,9 @@ public sealed class PolygonRegion : Region
         }
         return mask;
     }
+
+    /// <summary>Where the edge a–b (a.Y ≠ b.Y) crosses the line y = yc.</summary>
+    internal static double CrossingX(RegionPoint a, RegionPoint b, double yc) => a.X + (yc - a.Y) * (b.X - a.X) / (b.Y - a.Y);
 
     /// <summary>Sets pixels of row j whose centres lie in [xStart, xEnd).</summary>
     static void FillSpan(RegionMask mask, int j, double xStart, double xEnd)

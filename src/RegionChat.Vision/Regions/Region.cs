@@ -16,26 +16,48 @@ public abstract class Region
 
     /// <summary>
     /// The drawable region a description stands for. Mask files and inline mask images are decoded here (within
-    /// <paramref name="limits"/>); errors inside a union name the part ("[1].polygon").
+    /// <paramref name="limits"/>); errors inside a union name the part ("[1].polygon"). The region's cost is checked
+    /// against <paramref name="budget"/> (default <see cref="RegionBudget.Default"/>) before anything is decoded or drawn.
     /// </summary>
-    public static Region From(RegionDescription description, ImageLimits? limits = null) => description switch
-    {
-        RegionDescription.Box b => new BoxRegion(b.X0, b.Y0, b.X1, b.Y1, b.Normalized),
-        RegionDescription.Polygon p => new PolygonRegion(Points(p.Points), p.NonZeroFill ? FillRule.NonZero : FillRule.EvenOdd),
-        RegionDescription.Scribble s => new ScribbleRegion(Points(s.Points), s.Width),
-        RegionDescription.Rle r => new RleRegion(r.ToCocoRle()),
-        RegionDescription.MaskFile m => MaskRegion.Load(m.Path, limits),
-        RegionDescription.MaskBytes m => MaskRegion.Decode(m.Image, limits),
-        RegionDescription.Whole => WholeImageRegion.Instance,
-        RegionDescription.Union u => new UnionRegion(u.Parts.Select((part, k) => FromPart(part, k, limits)).ToArray()),
-        _ => throw new ArgumentException($"unknown region description {description.GetType().Name}", nameof(description)),
-    };
+    public static Region From(RegionDescription description, ImageLimits? limits = null, RegionBudget? budget = null) =>
+        From(description, limits, (budget ?? RegionBudget.Default).Start(), 1);
 
-    static Region FromPart(RegionDescription part, int index, ImageLimits? limits)
+    /// <summary>As <see cref="From(RegionDescription, ImageLimits?, RegionBudget?)"/>, adding to a cost already started
+    /// (the parts of a union built one by one); <paramref name="depth"/> is the nesting level a union here would have.</summary>
+    public static Region From(RegionDescription description, ImageLimits? limits, RegionCost cost, int depth = 1)
+    {
+        switch (description)
+        {
+            case RegionDescription.Box b:
+                return new BoxRegion(b.X0, b.Y0, b.X1, b.Y1, b.Normalized);
+            case RegionDescription.Polygon p:
+                cost.Points("polygon", p.Points.Count);
+                return new PolygonRegion(Points(p.Points), p.NonZeroFill ? FillRule.NonZero : FillRule.EvenOdd);
+            case RegionDescription.Scribble s:
+                cost.Points("scribble.points", s.Points.Count);
+                cost.Scribble("scribble", s.Points.Count, s.Width);
+                return new ScribbleRegion(Points(s.Points), s.Width);
+            case RegionDescription.Rle r:
+                return new RleRegion(r.ToCocoRle());
+            case RegionDescription.MaskFile m:
+                return MaskRegion.Load(m.Path, limits, cost);
+            case RegionDescription.MaskBytes m:
+                return MaskRegion.Decode(m.Image, limits, cost);
+            case RegionDescription.Whole:
+                return WholeImageRegion.Instance;
+            case RegionDescription.Union u:
+                cost.Union("region", u.Parts.Count, depth);
+                return new UnionRegion(u.Parts.Select((part, k) => FromPart(part, k, limits, cost, depth + 1)).ToArray());
+            default:
+                throw new ArgumentException($"unknown region description {description.GetType().Name}", nameof(description));
+        }
+    }
+
+    static Region FromPart(RegionDescription part, int index, ImageLimits? limits, RegionCost cost, int depth)
     {
         try
         {
-            return From(part, limits);
+            return From(part, limits, cost, depth);
         }
         catch (InvalidRegionException e)
         {
@@ -45,17 +67,21 @@ public abstract class Region
 
     static RegionPoint[] Points(IReadOnlyList<(double X, double Y)> points) => points.Select(p => new RegionPoint(p.X, p.Y)).ToArray();
 
-    public RegionMask Rasterize(int imageWidth, int imageHeight)
+    /// <summary>Draws the region for an image of the given size. Long drawings check <paramref name="ct"/> between chunks
+    /// of rows or segments, so a cancelled request stops drawing (<see cref="OperationCanceledException"/>).</summary>
+    public RegionMask Rasterize(int imageWidth, int imageHeight, CancellationToken ct = default)
     {
         if (imageWidth <= 0 || imageHeight <= 0)
             throw new ArgumentOutOfRangeException(nameof(imageWidth), $"image size {imageWidth}×{imageHeight} must be positive");
-        var mask = RasterizeCore(imageWidth, imageHeight);
+        ct.ThrowIfCancellationRequested();
+        var mask = RasterizeCore(imageWidth, imageHeight, ct);
         if (mask.IsEmpty) throw new InvalidRegionException(Kind, InvalidRegionReason.Empty, EmptyDescription(imageWidth, imageHeight));
         return mask;
     }
 
-    /// <summary>Draws the region; may throw for size mismatches or regions outside the image.</summary>
-    protected abstract RegionMask RasterizeCore(int width, int height);
+    /// <summary>Draws the region; may throw for size mismatches or regions outside the image. Long drawings call
+    /// <c>ct.ThrowIfCancellationRequested()</c> between chunks of work.</summary>
+    protected abstract RegionMask RasterizeCore(int width, int height, CancellationToken ct);
 
     protected virtual string EmptyDescription(int width, int height) => $"the {Kind} covers no pixel of the {width}×{height} image";
 

@@ -11,7 +11,7 @@ public sealed class RleRegion(CocoRle rle) : Region
 
     protected override string EmptyDescription(int width, int height) => "the RLE mask has no pixel set";
 
-    protected override RegionMask RasterizeCore(int width, int height)
+    protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         if (Rle.Width != width || Rle.Height != height)
             throw Error(InvalidRegionReason.SizeMismatch,

@@ -18,7 +18,7 @@ public sealed class UnionRegion : Region
 
     public override string Kind => "regions";
 
-    protected override RegionMask RasterizeCore(int width, int height)
+    protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         var mask = new RegionMask(width, height);
         for (int k = 0; k < Parts.Count; k++)
@@ -26,7 +26,7 @@ public sealed class UnionRegion : Region
             RegionMask part;
             try
             {
-                part = Parts[k].Rasterize(width, height);
+                part = Parts[k].Rasterize(width, height, ct);
             }
             catch (InvalidRegionException e)
             {

@@ -7,7 +7,7 @@ public sealed class WholeImageRegion : Region
 
     public override string Kind => "whole";
 
-    protected override RegionMask RasterizeCore(int width, int height)
+    protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         var mask = new RegionMask(width, height);
         Array.Fill(mask.Data, RegionMask.Inside);

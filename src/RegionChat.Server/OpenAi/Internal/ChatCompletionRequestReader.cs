@@ -160,7 +160,10 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         string regionField = partField + ".region";
         // An explicit region wins over the image's alpha channel; without either the whole image is meant.
         if (Present(part, "region", out var region))
-            return new TurnImage(input, RegionJsonReader.Read(region, limits, regionField), imageField, regionField) { DataField = imageField };
+        {
+            var source = RegionJsonReader.Read(region, limits, coreOptions.Regions, regionField);
+            return new TurnImage(input, source, imageField, regionField) { DataField = imageField };
+        }
         if (RegionSource.FromImageAlpha(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
         return new TurnImage(input, RegionSource.WholeImage, imageField, regionField) { DataField = imageField };
     }

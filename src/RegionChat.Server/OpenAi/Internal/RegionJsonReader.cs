@@ -14,13 +14,15 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// </summary>
 internal static class RegionJsonReader
 {
-    public static RegionSource Read(JsonElement element, ImageLimits limits, string field)
+    public static RegionSource Read(JsonElement element, ImageLimits limits, RegionBudget budget, string field)
     {
         Region region;
+        var cost = budget.Start();
         try
         {
             if (element.ValueKind == JsonValueKind.Array)
             {
+                cost.Union("", element.GetArrayLength(), 1);
                 var parts = new List<Region>();
                 foreach (var item in element.EnumerateArray())
                 {
@@ -28,13 +30,13 @@ internal static class RegionJsonReader
                     {
                         if (item.ValueKind == JsonValueKind.Array)
                             throw new InvalidRegionException("", InvalidRegionReason.Malformed, "a union holds region objects, not nested arrays");
-                        parts.Add(ReadObject(item, limits));
+                        parts.Add(ReadObject(item, limits, cost));
                     }
                     catch (InvalidRegionException e) { throw Under(e, $"[{parts.Count}]"); }
                 }
                 region = new UnionRegion(parts);
             }
-            else region = ReadObject(element, limits);
+            else region = ReadObject(element, limits, cost);
         }
         catch (InvalidRegionException e)
         {
@@ -45,7 +47,7 @@ internal static class RegionJsonReader
         return RegionSource.Of(region, key);
     }
 
-    static Region ReadObject(JsonElement e, ImageLimits limits)
+    static Region ReadObject(JsonElement e, ImageLimits limits, RegionCost cost)
     {
         if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("mask", out var mask))
         {
@@ -57,11 +59,11 @@ internal static class RegionJsonReader
             byte[] bytes;
             try { bytes = DataUrl.Decode(mask.GetString()!, limits.MaxBytes, "mask", "the mask"); }
             catch (OpenAiException o) { throw new InvalidRegionException("mask", InvalidRegionReason.Malformed, o.Message); }
-            try { return MaskRegion.Decode(bytes, limits); }
+            try { return MaskRegion.Decode(bytes, limits, cost); }
             catch (InvalidRegionException m) { throw new InvalidRegionException("mask", m.Reason, m.Description); }
         }
-        // No mask key is left, so RegionJson never reads a file.
-        return RegionJson.Parse(e, limits: limits);
+        // No mask key is left, so no file is read.
+        return Region.From(RegionDescription.Parse(e), limits, cost);
     }
 
     static InvalidRegionException Under(InvalidRegionException e, string prefix) =>

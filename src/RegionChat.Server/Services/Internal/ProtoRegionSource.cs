@@ -1,3 +1,4 @@
+using RegionChat.Data.Regions;
 using RegionChat.Inference;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
@@ -11,5 +12,5 @@ internal sealed class ProtoRegionSource(PbV1.Region? region) : RegionSource
 {
     public override string CacheKey { get; } = ProtoRegions.CacheKey(region);
 
-    public override Region? CreateRegion(ImageLimits limits) => ProtoRegions.ToRegion(region, limits);
+    public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => ProtoRegions.ToRegion(region, limits, budget);
 }

@@ -15,12 +15,13 @@ namespace RegionChat.Server.Services.Internal;
 /// </summary>
 internal static class ProtoRegions
 {
-    public const int MaxUnionParts = 64, MaxPoints = 100_000, MaxDepth = 4;
+    /// <summary>Null (whole image) when the region is unset. The region's cost is checked against
+    /// <paramref name="budget"/> as it is built: point counts before points are copied, mask headers before pixels are
+    /// decoded, union sizes before their parts.</summary>
+    public static Region? ToRegion(PbV1.Region? region, ImageLimits limits, RegionBudget budget) =>
+        region == null ? null : Convert(region, "", limits, budget.Start(), 1);
 
-    /// <summary>Null (whole image) when the region is unset.</summary>
-    public static Region? ToRegion(PbV1.Region? region, ImageLimits limits) => region == null ? null : Convert(region, "", limits, 0);
-
-    static Region Convert(PbV1.Region r, string path, ImageLimits limits, int depth)
+    static Region Convert(PbV1.Region r, string path, ImageLimits limits, RegionCost cost, int depth)
     {
         string F(string name) => path.Length == 0 ? name : path + "." + name;
         switch (r.KindCase)
@@ -33,7 +34,7 @@ internal static class ProtoRegions
                 // Not wrapped: the preprocessor treats the whole image specially (alpha all inside, padding included).
                 return WholeImageRegion.Instance;
             case PbV1.Region.KindOneofCase.MaskPng:
-                return Fielded(() => MaskRegion.Decode(r.MaskPng.Memory, limits), _ => F("mask_png"));
+                return Fielded(() => MaskRegion.Decode(r.MaskPng.Memory, limits, cost), _ => F("mask_png"));
             case PbV1.Region.KindOneofCase.Box:
             {
                 var b = r.Box;
@@ -44,6 +45,7 @@ internal static class ProtoRegions
             case PbV1.Region.KindOneofCase.Polygon:
             {
                 string points = F("polygon.points");
+                cost.Points(points, r.Polygon.Points.Count / 2);
                 return Fielded(() => new PolygonRegion(Points(r.Polygon.Points, points),
                     r.Polygon.FillRule == PbV1.FillRule.NonZero ? FillRule.NonZero : FillRule.EvenOdd), _ => points);
             }
@@ -53,6 +55,8 @@ internal static class ProtoRegions
                     throw new InvalidRegionException(F("scribble.width"), InvalidRegionReason.Malformed,
                         $"must be a positive number of pixels, got {r.Scribble.Width}");
                 string points = F("scribble.points");
+                cost.Points(points, r.Scribble.Points.Count / 2);
+                cost.Scribble(points, r.Scribble.Points.Count / 2, r.Scribble.Width);
                 return Fielded(() => new ScribbleRegion(Points(r.Scribble.Points, points), r.Scribble.Width), _ => points);
             }
             case PbV1.Region.KindOneofCase.Rle:
@@ -77,11 +81,11 @@ internal static class ProtoRegions
                     : new CocoRle(h, w, rle.Uncompressed.Counts.Select(c => (long)c).ToArray())), field);
             }
             case PbV1.Region.KindOneofCase.Union:
-                if (depth >= MaxDepth) throw new InvalidRegionException(F("union"), InvalidRegionReason.Malformed, $"unions nest at most {MaxDepth} deep");
-                if (r.Union.Regions.Count == 0 || r.Union.Regions.Count > MaxUnionParts)
-                    throw new InvalidRegionException(F("union.regions"), InvalidRegionReason.Malformed,
-                        $"needs 1 to {MaxUnionParts} regions, got {r.Union.Regions.Count}");
-                return new ProtoUnion(r.Union.Regions.Select((p, i) => Convert(p, F($"union.regions[{i}]"), limits, depth + 1)).ToArray());
+                cost.Union(F("union"), 0, depth);
+                if (r.Union.Regions.Count == 0)
+                    throw new InvalidRegionException(F("union.regions"), InvalidRegionReason.Malformed, "a union needs at least one region");
+                cost.Union(F("union.regions"), r.Union.Regions.Count, depth);
+                return new ProtoUnion(r.Union.Regions.Select((p, i) => Convert(p, F($"union.regions[{i}]"), limits, cost, depth + 1)).ToArray());
             default:
                 throw new InvalidRegionException(path, InvalidRegionReason.Malformed, $"unsupported region kind {r.KindCase}");
         }
@@ -96,7 +100,6 @@ internal static class ProtoRegions
 
     static RegionPoint[] Points(IReadOnlyList<float> xy, string field)
     {
-        if (xy.Count > 2 * MaxPoints) throw new InvalidRegionException(field, InvalidRegionReason.Malformed, $"at most {MaxPoints} points");
         foreach (var v in xy)
             if (!float.IsFinite(v)) throw new InvalidRegionException(field, InvalidRegionReason.Malformed, $"coordinates must be finite numbers, got {v}");
         return RegionPoint.FromFlat(xy.Select(v => (double)v).ToArray(), field);
@@ -115,9 +118,9 @@ internal static class ProtoRegions
     {
         public override string Kind => inner.Kind;
 
-        protected override RegionMask RasterizeCore(int width, int height)
+        protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
         {
-            try { return inner.Rasterize(width, height); }
+            try { return inner.Rasterize(width, height, ct); }
             catch (InvalidRegionException e) { throw new InvalidRegionException(field(e.Reason), e.Reason, e.Description, e); }
         }
     }
@@ -128,12 +131,12 @@ internal static class ProtoRegions
     {
         public override string Kind => "union";
 
-        protected override RegionMask RasterizeCore(int width, int height)
+        protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
         {
             var mask = new RegionMask(width, height);
             foreach (var part in parts)
             {
-                var m = part.Rasterize(width, height);
+                var m = part.Rasterize(width, height, ct);
                 for (int i = 0; i < m.Data.Length; i++) mask.Data[i] |= m.Data[i];
             }
             return mask;

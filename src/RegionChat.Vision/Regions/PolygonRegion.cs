@@ -60,8 +60,20 @@ public sealed class PolygonRegion : Region
         return mask;
     }
 
-    /// <summary>Where the edge a–b (a.Y ≠ b.Y) crosses the line y = yc.</summary>
-    internal static double CrossingX(RegionPoint a, RegionPoint b, double yc) => a.X + (yc - a.Y) * (b.X - a.X) / (b.Y - a.Y);
+    /// <summary>
+    /// Where the edge a–b (a.Y ≠ b.Y) crosses the line y = yc, for any finite coordinates. The direct formula (exact for
+    /// small integer vertices, so pixel centres on an edge fall as before) is used while its intermediates are finite;
+    /// for coordinates near ±1e300, where (yc − a.Y)·(b.X − a.X) or b.Y − a.Y overflow (an image-covering polygon came
+    /// out empty), the fraction along the edge is taken first, of halved differences, which cannot overflow.
+    /// </summary>
+    internal static double CrossingX(RegionPoint a, RegionPoint b, double yc)
+    {
+        double dy = b.Y - a.Y, num = (yc - a.Y) * (b.X - a.X);
+        if (double.IsFinite(num) && double.IsFinite(dy)) return a.X + num / dy;
+        double t = (0.5 * yc - 0.5 * a.Y) / (0.5 * b.Y - 0.5 * a.Y); // in [0, 1]
+        double halfDx = 0.5 * b.X - 0.5 * a.X;
+        return a.X + t * halfDx + t * halfDx;
+    }
 
     /// <summary>Sets pixels of row j whose centres lie in [xStart, xEnd).</summary>
     static void FillSpan(RegionMask mask, int j, double xStart, double xEnd)

@@ -10,8 +10,9 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace RegionChat.Vision.Tests.Regions;
 
 /// <summary>
-/// Issue 16.1: <see cref="Region.From(RegionDescription, ImageLimits?, RegionBudget?)"/> checks a region's cost against its
-/// <see cref="RegionBudget"/> before decoding or drawing anything, and drawing can be cancelled.
+/// Issue 16.1 and 16.7: <see cref="Region.From(RegionDescription, ImageLimits?, RegionBudget?)"/> checks a region's cost
+/// against its <see cref="RegionBudget"/> before decoding or drawing anything, drawing can be cancelled, and polygons with
+/// coordinates near ±1e300 are drawn as what they cover.
 /// </summary>
 public class RegionBudgetTests
 {
@@ -118,6 +119,19 @@ public class RegionBudgetTests
             cancel?.Cancel();
             return new BoxRegion(0, 0, 2, 2).Rasterize(width, height);
         }
+    }
+
+    [Fact]
+    public void APolygonAroundTheImageWithHugeCoordinatesCoversIt()
+    {
+        // Issue 16.7: (yc − a.Y)·(b.X − a.X) overflowed to infinity and the polygon was refused as empty; 1e30 worked.
+        foreach (double big in new[] { 1e30, 1e300, double.MaxValue / 2, double.MaxValue })
+        {
+            var polygon = new PolygonRegion([new(-big, -big), new(big, -big), new(0, big)]);
+            Assert.Equal(32 * 24, polygon.Rasterize(32, 24).Area());
+        }
+        var json = Region.From(RegionDescription.Parse("{\"polygon\": [-1e300,-1e300, 1e300,-1e300, 0,1e300]}"));
+        Assert.Equal(64 * 48, json.Rasterize(64, 48).Area());
     }
 
     [Fact]

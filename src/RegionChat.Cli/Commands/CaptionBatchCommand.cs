@@ -170,7 +170,8 @@ internal static class CaptionBatchCommand
         var c = CultureInfo.InvariantCulture;
         var p = s.Progress;
         output.WriteLine(string.Create(c,
-            $"{verb}: {(s.Shard.IsSplit ? $"shard {s.Shard}: " : "")}{p.Captioned} captioned, {p.Failed} failed, {p.Skipped} already done, {p.Remaining} left of {p.Total} items " +
+            $"{verb}: {(s.Shard.IsSplit ? $"shard {s.Shard}: " : "")}{p.Captioned} captioned, {p.Failed} failed, " +
+            $"{p.Skipped} already done, {p.Remaining} left of {p.Total} items " +
             $"in {p.Elapsed.TotalSeconds:F1} s ({p.ItemsPerSecond:F2} items/s){(s.Models.Count > 0 ? $"; model {string.Join(", ", s.Models)}" : "")}"));
         foreach (var server in s.Servers)
             output.WriteLine(string.Create(c,

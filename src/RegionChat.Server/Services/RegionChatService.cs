@@ -134,7 +134,8 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
                     announced = chunk.TotalBytes;
                     // The size told up front: an image too large is refused before its bytes, in PutImage's words.
                     if (announced > (ulong)core.Options.MaxImageBytes)
-                        throw RegionChatCoreException.InvalidArgument("data", ImageSizeLimit.TooLarge((long)Math.Min(announced.Value, long.MaxValue), core.Options.MaxImageBytes));
+                        throw RegionChatCoreException.InvalidArgument("data",
+                            ImageSizeLimit.TooLarge((long)Math.Min(announced.Value, long.MaxValue), core.Options.MaxImageBytes));
                 }
                 if (buffer.Length + chunk.Data.Length > core.Options.MaxImageBytes)
                     throw RegionChatCoreException.InvalidArgument("data",

@@ -152,7 +152,7 @@ public class OpenAiBadRequestTests
 
         var byData = await OpenAiHttp.CompleteAsync(http, Good());
         string Answer(JsonObject o) => (string)o["choices"]![0]!["message"]!["content"]!;
-        foreach (var url in new[] { "file://" + Path.Combine(folder, "scene.png"), "scene.png" })
+        foreach (var url in new[] { "file://" + Path.Combine(folder, "scene.png"), "file://localhost" + Path.Combine(folder, "scene.png"), "scene.png" })
             Assert.Equal(Answer(byData), Answer(await OpenAiHttp.CompleteAsync(http, WithImageUrl(url))));
 
         foreach (var url in new[] { "../outside.png", "file://" + temp.File("outside.png"), "link.png", "up/outside.png", "missing.png", "file:///etc/hostname" })
@@ -162,5 +162,31 @@ public class OpenAiBadRequestTests
             Assert.Equal("messages[0].content[1].image_url.url", e.Param);
             Assert.DoesNotContain(temp.Path, e.Message); // the server's paths are not echoed
         }
+    }
+
+    [Fact]
+    public async Task AFifoOrAFolderInTheAllowedFolderIsRefusedWithoutBlocking()
+    {
+        using var temp = new RegionChat.TestSupport.TempDir();
+        string folder = temp.File("images");
+        Directory.CreateDirectory(Path.Combine(folder, "sub"));
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(folder, "pipe.png")))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?> { ["RegionChat:OpenAi:AllowedLocalImageFolder"] = folder });
+        using var http = OpenAiHttp.Http(host);
+
+        // Opening a FIFO blocks until a writer comes: the request held its queue slot for good. It is refused unopened.
+        foreach (var url in new[] { "pipe.png", "file://" + Path.Combine(folder, "pipe.png"), "sub" })
+        {
+            var e = await OpenAiHttp.FailsAsync(http, OpenAiHttp.Post(WithImageUrl(url).ToJsonString()));
+            Assert.Equal(HttpStatusCode.BadRequest, e.Status);
+            Assert.Equal("messages[0].content[1].image_url.url", e.Param);
+            Assert.Contains("not a regular file", e.Message);
+        }
+        Assert.Equal("chat.completion", (string?)(await OpenAiHttp.CompleteAsync(http, Good()))["object"]);
+        Assert.True(await Calls.EventuallyAsync(() => host.Admission.InFlight == 0));
     }
 }

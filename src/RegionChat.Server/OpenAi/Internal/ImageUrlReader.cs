@@ -35,8 +35,9 @@ internal sealed class ImageUrlReader(ServerOptions options)
         if (url.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !uri.IsFile || !string.IsNullOrEmpty(uri.Host) && uri.Host != "localhost")
-                throw OpenAiException.BadRequest("a file URL must be file:///absolute/path", field);
-            path = uri.LocalPath;
+                throw OpenAiException.BadRequest("a file URL must be file:///absolute/path or file://localhost/absolute/path", field);
+            // Not LocalPath: with a host (file://localhost/…) that is a UNC path, "//localhost/…".
+            path = Uri.UnescapeDataString(uri.AbsolutePath);
         }
         else path = Path.Combine(folder, url);
 
@@ -49,7 +50,12 @@ internal sealed class ImageUrlReader(ServerOptions options)
         if (!real.StartsWith(folder.EndsWith('/') ? folder : folder + "/", StringComparison.Ordinal))
             throw OpenAiException.BadRequest("the image file is outside the folder local images may come from", field);
         var info = new FileInfo(real);
+        // Checked before opening: opening a FIFO blocks until a writer comes (the request held its slot for good).
+        if (UnixFileType.Of(real) is { } type && type != UnixFileType.Regular || Directory.Exists(real))
+            throw OpenAiException.BadRequest("the image path is not a regular file (a folder, FIFO, socket or device)", field);
         if (!info.Exists) throw OpenAiException.BadRequest("the image file cannot be found or read", field);
+        // FIFOs, sockets and devices report 0 bytes too: a guard should statx be missing.
+        if (info.Length == 0) throw OpenAiException.BadRequest("the image file is empty", field);
         if (info.Length > options.MaxImageBytes)
             throw OpenAiException.BadRequest(ImageSizeLimit.TooLarge(info.Length, options.MaxImageBytes), field);
         try { return File.ReadAllBytes(real); }

@@ -55,7 +55,9 @@ public static class RegionChatServer
                 // Browsers hide response headers from scripts unless exposed: gRPC-Web clients need the status ones.
                 .WithExposedHeaders("grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "x-request-id");
         }));
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName).AddPrometheusExporter());
+        // Every scrape collects afresh: the exporter's default 300 ms response cache made a scrape miss the calls just before it.
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName)
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         // One compact line per event unless Logging:Console:FormatterName picks another format; JSON logs carry every scope.
         builder.Logging.AddConsole(o => o.FormatterName ??= CompactConsoleFormatter.FormatterName)
             .AddConsoleFormatter<CompactConsoleFormatter, ConsoleFormatterOptions>();

@@ -90,19 +90,12 @@ public sealed class ServerHost : IAsyncDisposable
     /// <summary>Metadata carrying an API key as "authorization: Bearer KEY".</summary>
     public static Metadata Bearer(string key) => new() { { "authorization", "Bearer " + key } };
 
-    /// <summary>The Prometheus text of /metrics (HTTP/1.1), fresh: the exporter caches a scrape for 300 ms, so a read soon after
-    /// the previous one waits that out.</summary>
+    /// <summary>The Prometheus text of /metrics (HTTP/1.1); every scrape is current (the server's exporter does not cache).</summary>
     public async Task<string> MetricsAsync()
     {
-        var wait = lastScrape + TimeSpan.FromMilliseconds(350) - DateTime.UtcNow;
-        if (wait > TimeSpan.Zero) await Task.Delay(wait);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        string text = await http.GetStringAsync("/metrics", cts.Token);
-        lastScrape = DateTime.UtcNow;
-        return text;
+        return await http.GetStringAsync("/metrics", cts.Token);
     }
-
-    DateTime lastScrape = DateTime.MinValue;
 
     /// <summary>Stops the host as SIGTERM would (in-flight streams end, new calls are refused).</summary>
     public Task StopAsync()

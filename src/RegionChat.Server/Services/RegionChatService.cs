@@ -76,14 +76,23 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             using var writeGate = new SemaphoreSlim(1, 1);
             using var slots = new SemaphoreSlim(Math.Max(1, core.Options.ParallelSequences));
             var running = new List<Task>();
+            // Ids of the items not yet answered: two results with one id could not be told apart, so a duplicate ends
+            // the stream (INVALID_ARGUMENT naming it) after the items in flight are answered. Answered ids may come again.
+            var inFlight = new HashSet<string>(StringComparer.Ordinal);
             var ct = context.CancellationToken;
             try
             {
                 await foreach (var item in requestStream.ReadAllAsync(ct).ConfigureAwait(false))
                 {
+                    lock (inFlight)
+                    {
+                        if (!inFlight.Add(item.Id))
+                            throw RegionChatCoreException.InvalidArgument("id", $"'{ClientText.Quote(item.Id)}' is the id of an item still in flight " +
+                                "on this stream: ids must be unique among the items not yet answered (an id may be reused once its result arrived)");
+                    }
                     await slots.WaitAsync(ct).ConfigureAwait(false);
                     running.RemoveAll(t => t.IsCompleted);
-                    running.Add(CaptionItemAsync(item, responseStream, writeGate, slots, ct));
+                    running.Add(CaptionItemAsync(item, responseStream, writeGate, slots, inFlight, ct));
                 }
             }
             finally
@@ -96,7 +105,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
 
     /// <summary>One CaptionStream item: admitted like a call of its own; its failure becomes an error result for its id.</summary>
     async Task CaptionItemAsync(PbV1.CaptionStreamRequest item, IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream,
-        SemaphoreSlim writeGate, SemaphoreSlim slots, CancellationToken ct)
+        SemaphoreSlim writeGate, SemaphoreSlim slots, HashSet<string> inFlight, CancellationToken ct)
     {
         await Task.Yield();
         try
@@ -111,6 +120,8 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
                 result.Caption = await CaptionAsync(item.Request!, "request.", requestId, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
             if (error != null) result.Error = error;
+            // Free before the result is sent: a client may reuse the id as soon as it has the result.
+            lock (inFlight) inFlight.Remove(item.Id);
             await writeGate.WaitAsync(ct).ConfigureAwait(false);
             try { await responseStream.WriteAsync(result, ct).ConfigureAwait(false); }
             finally { writeGate.Release(); }

@@ -66,6 +66,43 @@ public class CaptionStreamTests
     }
 
     [Fact]
+    public async Task AnIdStillInFlightEndsTheStreamAsInvalidArgumentAndAnAnsweredIdMayBeReused()
+    {
+        await using var host = await ServerHost.StartAsync();
+        // Over a thousand tokens for this scene: the first item is still running when its duplicate arrives.
+        var running = new PbV1.CaptionRequest { Image = new() { Data = TestImages.SceneBytes(70) }, MaxTokens = 300 };
+        var results = new List<PbV1.CaptionStreamResponse>();
+        var e = await Calls.FailsAsync(async () =>
+        {
+            using var call = host.Client.CaptionStream(deadline: Calls.Deadline());
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = "same", Request = running });
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = "same", Request = running });
+            await call.RequestStream.CompleteAsync();
+            await foreach (var r in call.ResponseStream.ReadAllAsync()) results.Add(r);
+        });
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("'same'", e.Status.Detail);
+        Assert.Equal("id", Assert.Single(Calls.Violations(e)).Field);
+        // The item in flight was answered (once) before the stream ended.
+        Assert.Equal(PbV1.CaptionStreamResponse.ResultOneofCase.Caption, Assert.Single(results, r => r.Id == "same").ResultCase);
+
+        // An id whose result has arrived may come again (a client's retry): it is answered again.
+        using (var call = host.Client.CaptionStream(deadline: Calls.Deadline()))
+        {
+            var quick = new PbV1.CaptionRequest { Image = new() { Data = TestImages.SceneBytes(71) }, MaxTokens = 2 };
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = "retry", Request = quick });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Equal(("retry", PbV1.CaptionStreamResponse.ResultOneofCase.Caption), (call.ResponseStream.Current.Id, call.ResponseStream.Current.ResultCase));
+            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = "retry", Request = quick });
+            await call.RequestStream.CompleteAsync();
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Equal(("retry", PbV1.CaptionStreamResponse.ResultOneofCase.Caption), (call.ResponseStream.Current.Id, call.ResponseStream.Current.ResultCase));
+            Assert.False(await call.ResponseStream.MoveNext());
+        }
+        Assert.True(await Calls.EventuallyAsync(() => host.Admission.InFlight == 0));
+    }
+
+    [Fact]
     public async Task CancellingTheStreamMidwayFreesEveryItem()
     {
         await using var host = await ServerHost.StartAsync(("ParallelSequences", "2"));

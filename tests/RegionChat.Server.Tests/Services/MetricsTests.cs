@@ -40,4 +40,18 @@ public class MetricsTests
         Assert.Contains("# TYPE regionchat_time_to_first_token_milliseconds histogram", after);
     }
 
+    [Fact]
+    public async Task EveryScrapeIsCurrent()
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var http = new HttpClient { BaseAddress = host.HttpAddress, Timeout = Calls.DefaultTimeout };
+        // Scrapes right after one another, each after a call: each must count its call (the exporter cached 300 ms).
+        for (int i = 1; i <= 3; i++)
+        {
+            await host.Client.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
+            string text = await http.GetStringAsync("/metrics");
+            Assert.Equal(i, PrometheusText.Value(text, "regionchat_requests_total", ("method", "ListModels"), ("status", "OK")));
+        }
+    }
+
 }

@@ -9,8 +9,9 @@ namespace RegionChat.Inference;
 
 /// <summary>
 /// How a message's region is made for its image. The visual-token cache is keyed by (model, image id,
-/// <see cref="CacheKey"/>), so the image is decoded and the region made only on a cache miss. A transport adapter
-/// derives its own (the gRPC proto region); the core brings the whole image, a ready region and the image's alpha.
+/// <see cref="CacheKey"/>), so the image is decoded and the region made only on a cache miss. Transports hand the core
+/// a <see cref="RegionDescription"/> (<see cref="Described"/>, <see cref="Build"/>) and never vision types; in-process
+/// callers may also bring a ready region (<see cref="Of(Region, string)"/>), and an RGBA image frames its own alpha.
 /// </summary>
 public abstract class RegionSource
 {
@@ -50,6 +51,27 @@ public abstract class RegionSource
     /// <summary>A region already made, under a key of its own: it never shares visual tokens with another.</summary>
     public static RegionSource Of(Region region) => new Ready(region, "object:" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>
+    /// A region described transport-neutrally, made by the core on a visual-cache miss within its limits and
+    /// <see cref="RegionChatCoreOptions.Regions"/> budget. <paramref name="describe"/> runs then too (a transport's own
+    /// checks of its form may throw <see cref="InvalidRegionException"/> naming its fields); the core's errors name the
+    /// fields as <paramref name="names"/> spells them. <paramref name="cacheKey"/> must name the description.
+    /// </summary>
+    public static RegionSource Described(Func<RegionDescription> describe, string cacheKey, RegionFieldNames names) =>
+        new DescribedSource(describe, cacheKey, names);
+
+    /// <summary>
+    /// A region in the JSON form's description, made now within <paramref name="options"/>' image limits and region
+    /// budget, so a bad one is refused before the request waits: throws <see cref="InvalidRegionException"/> naming the
+    /// field as the JSON form does ("[1].mask", "polygon", "region" for the region itself). Errors found when it is drawn
+    /// name fields the same way. <paramref name="cacheKey"/> must name the description.
+    /// </summary>
+    public static RegionSource Build(RegionDescription description, string cacheKey, RegionChatCoreOptions options)
+    {
+        var limits = new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels };
+        return new Ready(Region.From(description, limits, options.Regions), cacheKey);
+    }
+
     /// <summary>Alpha-CLIP's RGBA framing for PNG and WebP bytes (the formats whose alpha counts): the alpha channel is
     /// the region, the RGB the image. Null for other formats.</summary>
     public static RegionSource? FromImageAlpha(ReadOnlySpan<byte> bytes) => AlphaRegionSource.For(bytes);
@@ -58,6 +80,12 @@ public abstract class RegionSource
     {
         public override string CacheKey => cacheKey;
         public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => region;
+    }
+
+    sealed class DescribedSource(Func<RegionDescription> describe, string cacheKey, RegionFieldNames names) : RegionSource
+    {
+        public override string CacheKey => cacheKey;
+        public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => NamedRegions.Build(describe(), names, limits, budget);
     }
 }
 

@@ -21,7 +21,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             v.ThrowIfAny();
             var m = request.Message!;
             var image = m.Image == null && m.Region == null ? null
-                : new TurnImage(ProtoMapping.Image(m.Image), new ProtoRegionSource(m.Region), "message.image", "message.region");
+                : new TurnImage(ProtoMapping.Image(m.Image), ProtoRegions.Source(m.Region), "message.image", "message.region");
             var turn = new TurnRequest
             {
                 Model = request.Model, SessionId = request.SessionId, Messages = [TurnMessage.User(m.Text, image)], Sampling = sampling,
@@ -42,7 +42,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         var sampling = ProtoMapping.Sampling(request.Sampling, request.MaxTokens, request.Stop);
         v.Sampling(sampling);
         v.ThrowIfAny();
-        var image = new TurnImage(ProtoMapping.Image(request.Image), new ProtoRegionSource(request.Region), prefix + "image", prefix + "region");
+        var image = new TurnImage(ProtoMapping.Image(request.Image), ProtoRegions.Source(request.Region), prefix + "image", prefix + "region");
         var turn = new TurnRequest
         {
             Model = request.Model, Messages = [TurnMessage.User(request.Instruction, image)], Sampling = sampling,

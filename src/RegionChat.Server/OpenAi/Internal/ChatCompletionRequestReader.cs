@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.Json;
 using RegionChat.Inference;
-using RegionChat.Vision.Imaging;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
@@ -15,7 +14,6 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
     enum Role { System, User, Assistant }
 
     readonly ImageUrlReader imageUrls = new(options);
-    readonly ImageLimits limits = new() { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels };
 
     public ChatCompletionRequest Read(JsonElement root)
     {
@@ -161,8 +159,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         // An explicit region wins over the image's alpha channel; without either the whole image is meant.
         if (Present(part, "region", out var region))
         {
-            var source = RegionJsonReader.Read(region, limits, coreOptions.Regions, regionField);
-            return new TurnImage(input, source, imageField, regionField) { DataField = imageField };
+            return new TurnImage(input, RegionJsonReader.Read(region, coreOptions, regionField), imageField, regionField) { DataField = imageField };
         }
         if (RegionSource.FromImageAlpha(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
         return new TurnImage(input, RegionSource.WholeImage, imageField, regionField) { DataField = imageField };

@@ -2,52 +2,53 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using RegionChat.Data.Regions;
 using RegionChat.Inference;
-using RegionChat.Vision.Imaging;
-using RegionChat.Vision.Regions;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
 /// <summary>
-/// The "region" extension of an image_url content part: the shared JSON region form of <see cref="RegionJson"/>
+/// The "region" extension of an image_url content part: the shared JSON region form of <see cref="RegionDescription"/>
 /// (box, polygon, rle, scribble, whole, and an array for a union), except that a mask is never a server path but
-/// <c>{"mask": "data:image/png;base64,…"}</c>.
+/// <c>{"mask": "data:image/png;base64,…"}</c>. The description is handed to the core, which makes the region at once
+/// (within its image limits and region budget), so a bad one is a 400 before the request waits.
 /// </summary>
 internal static class RegionJsonReader
 {
-    public static RegionSource Read(JsonElement element, ImageLimits limits, RegionBudget budget, string field)
+    public static RegionSource Read(JsonElement element, RegionChatCoreOptions options, string field)
     {
-        Region region;
-        var cost = budget.Start();
+        RegionSource source;
+        // The key names the description: the same region sent again (say, in a follow-up request) hits the cache.
+        string key = "json:" + Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(element)));
         try
         {
+            RegionDescription description;
             if (element.ValueKind == JsonValueKind.Array)
             {
-                cost.Union("", element.GetArrayLength(), 1);
-                var parts = new List<Region>();
+                // The size of a union is checked before its parts are read.
+                options.Regions.Start().Union("", element.GetArrayLength(), 1);
+                var parts = new List<RegionDescription>();
                 foreach (var item in element.EnumerateArray())
                 {
                     try
                     {
                         if (item.ValueKind == JsonValueKind.Array)
                             throw new InvalidRegionException("", InvalidRegionReason.Malformed, "a union holds region objects, not nested arrays");
-                        parts.Add(ReadObject(item, limits, cost));
+                        parts.Add(ReadObject(item, options));
                     }
                     catch (InvalidRegionException e) { throw Under(e, $"[{parts.Count}]"); }
                 }
-                region = new UnionRegion(parts);
+                description = new RegionDescription.Union(parts);
             }
-            else region = ReadObject(element, limits, cost);
+            else description = ReadObject(element, options);
+            source = RegionSource.Build(description, key, options);
         }
         catch (InvalidRegionException e)
         {
             throw OpenAiException.BadRequest($"{Join(field, e.Field)}: {e.Description}", Join(field, e.Field), "invalid_region");
         }
-        // The key names the description: the same region sent again (say, in a follow-up request) hits the cache.
-        string key = "json:" + Convert.ToHexString(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(element)));
-        return RegionSource.Of(region, key);
+        return source;
     }
 
-    static Region ReadObject(JsonElement e, ImageLimits limits, RegionCost cost)
+    static RegionDescription ReadObject(JsonElement e, RegionChatCoreOptions options)
     {
         if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("mask", out var mask))
         {
@@ -56,14 +57,11 @@ internal static class RegionJsonReader
             if (mask.ValueKind != JsonValueKind.String || !mask.GetString()!.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
                 throw new InvalidRegionException("mask", InvalidRegionReason.Malformed,
                     "must be a data URL \"data:image/png;base64,…\" (the server does not read mask files)");
-            byte[] bytes;
-            try { bytes = DataUrl.Decode(mask.GetString()!, limits.MaxBytes, "mask", "the mask"); }
+            try { return new RegionDescription.MaskBytes(DataUrl.Decode(mask.GetString()!, options.MaxImageBytes, "mask", "the mask")); }
             catch (OpenAiException o) { throw new InvalidRegionException("mask", InvalidRegionReason.Malformed, o.Message); }
-            try { return MaskRegion.Decode(bytes, limits, cost); }
-            catch (InvalidRegionException m) { throw new InvalidRegionException("mask", m.Reason, m.Description); }
         }
-        // No mask key is left, so no file is read.
-        return Region.From(RegionDescription.Parse(e), limits, cost);
+        // No mask key is left, so no file is ever read.
+        return RegionDescription.Parse(e);
     }
 
     static InvalidRegionException Under(InvalidRegionException e, string prefix) =>

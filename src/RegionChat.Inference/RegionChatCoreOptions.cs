@@ -39,6 +39,10 @@ public sealed record RegionChatCoreOptions
     /// <summary>What one region may cost (points, stroke, union size and depth, mask pixels), checked before it is
     /// decoded or drawn.</summary>
     public RegionBudget Regions { get; init; } = RegionBudget.Default;
+    /// <summary>Most messages one turn may add to its session (an OpenAI history replayed into a new session).</summary>
+    public int MaxHistoryMessages { get; init; } = 256;
+    /// <summary>Most text bytes one turn's messages may hold together (system prompt included).</summary>
+    public int MaxHistoryBytes { get; init; } = 128 << 10;
     /// <summary>Largest prompt text of one turn, in bytes.</summary>
     public int MaxPromptBytes { get; init; } = 32 << 10;
     /// <summary>max_tokens when a request sets none.</summary>

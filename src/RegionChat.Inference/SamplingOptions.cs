@@ -94,6 +94,25 @@ public sealed class RequestValidator(RegionChatCoreOptions limits, string prefix
             Add(field, $"is {id.Length} characters; the limit is {limits.MaxIdLength} (RegionChat:MaxIdLength)");
     }
 
+    /// <summary>The messages a turn adds and their text bytes (system prompt included), bounded before anything is
+    /// tokenised (<see cref="RegionChatCoreOptions.MaxHistoryMessages"/>, <see cref="RegionChatCoreOptions.MaxHistoryBytes"/>).</summary>
+    public void History(IReadOnlyList<TurnMessage> messages, string systemPrompt, string field)
+    {
+        if (messages.Count > limits.MaxHistoryMessages)
+            Add(field, HistoryMessages(messages.Count, limits.MaxHistoryMessages));
+        long bytes = Encoding.UTF8.GetByteCount(systemPrompt);
+        foreach (var m in messages) bytes += Encoding.UTF8.GetByteCount(m.Text);
+        if (bytes > limits.MaxHistoryBytes) Add(field, HistoryBytes(limits.MaxHistoryBytes));
+    }
+
+    /// <summary>The refusal of a turn with too many messages, as every transport words it.</summary>
+    public static string HistoryMessages(int count, int limit) =>
+        $"the request adds {count} messages; the limit is {limit} (RegionChat:MaxHistoryMessages)";
+
+    /// <summary>The refusal of a turn whose messages hold too much text, as every transport words it.</summary>
+    public static string HistoryBytes(int limit) =>
+        $"the text of the request's messages is over the limit of {limit} bytes together (RegionChat:MaxHistoryBytes)";
+
     /// <summary>Sampling fields ("sampling.temperature", …, "max_tokens", "stop", "stop[i]").</summary>
     public void Sampling(SamplingOptions sampling) => sampling.Resolve(limits, Add);
 }

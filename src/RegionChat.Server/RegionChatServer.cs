@@ -71,6 +71,7 @@ public static class RegionChatServer
         QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize, GpuLayers = o.GpuLayers,
         VisualCacheBytes = o.VisualCacheBytes, ImageStoreBytes = o.ImageStoreBytes, MaxImageBytes = o.MaxImageBytes,
         MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, MaxIdLength = o.MaxIdLength, DefaultMaxTokens = o.DefaultMaxTokens,
+        MaxHistoryMessages = o.MaxHistoryMessages, MaxHistoryBytes = o.MaxHistoryBytes,
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds, Regions = o.Regions,
     };
 

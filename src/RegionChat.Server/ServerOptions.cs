@@ -52,6 +52,10 @@ public sealed class ServerOptions
     /// <summary>Longest id a request may name (model, session, image, CaptionStream item), in characters; longer ones are
     /// INVALID_ARGUMENT / 400 naming the field. At least 71 (an image id's length).</summary>
     public int MaxIdLength { get; set; } = 256;
+    /// <summary>Most messages one request may add to its session (an OpenAI history replayed into a new session).</summary>
+    public int MaxHistoryMessages { get; set; } = 256;
+    /// <summary>Most text bytes one request's messages may hold together (system prompt included).</summary>
+    public int MaxHistoryBytes { get; set; } = 128 << 10;
     /// <summary>Largest prompt text of one turn, in bytes.</summary>
     public int MaxPromptBytes { get; set; } = 32 << 10;
     /// <summary>Default and maximum max_tokens.</summary>

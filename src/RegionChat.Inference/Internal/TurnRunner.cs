@@ -29,6 +29,7 @@ internal sealed class TurnRunner(
         var f = turn.Fields;
         var check = new RequestValidator(options);
         var sampling = turn.Sampling.Resolve(options, check.Add);
+        check.History(turn.Messages, turn.SystemPrompt, f.Text);
         check.Id(turn.Model, f.Model);
         check.Id(turn.SessionId, f.Session);
         foreach (var m in turn.Messages)

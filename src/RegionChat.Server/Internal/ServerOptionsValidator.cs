@@ -25,7 +25,9 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.MaxImagePixels), o.MaxImagePixels, 1, long.MaxValue);
         Range(nameof(o.MaxReceiveMessageBytes), o.MaxReceiveMessageBytes, 1, int.MaxValue);
         Range(nameof(o.MaxPromptBytes), o.MaxPromptBytes, 1, int.MaxValue);
-        Range(nameof(o.MaxIdLength), o.MaxIdLength, 71, 1 << 20); // an image id ("sha256:" + 64 hex digits) must fit
+        Range(nameof(o.MaxIdLength), o.MaxIdLength, 71, 1 << 20);
+        Range(nameof(o.MaxHistoryMessages), o.MaxHistoryMessages, 1, 1 << 20);
+        Range(nameof(o.MaxHistoryBytes), o.MaxHistoryBytes, 1, int.MaxValue); // an image id ("sha256:" + 64 hex digits) must fit
         Range(nameof(o.MaxTokensLimit), o.MaxTokensLimit, 1, 1 << 20);
         Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);
         Range(nameof(o.SessionIdleSeconds), o.SessionIdleSeconds, 1, 365 * 86400.0);

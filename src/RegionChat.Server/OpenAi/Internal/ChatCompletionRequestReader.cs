@@ -14,6 +14,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
     enum Role { System, User, Assistant }
 
     readonly ImageUrlReader imageUrls = new(options);
+    /// <summary>Text bytes of the messages read so far (those the request adds), against MaxHistoryBytes.</summary>
+    long historyBytes;
 
     public ChatCompletionRequest Read(JsonElement root)
     {
@@ -42,6 +44,9 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         var roles = items.Select((m, i) => RoleOf(m, $"messages[{i}]")).ToArray();
         // A continued session holds everything up to its last answer in the KV cache: only what follows is new.
         int start = continuing ? Array.LastIndexOf(roles, Role.Assistant) + 1 : 0;
+        // Bounded before anything is read, decoded or tokenised.
+        if (items.Length - start > coreOptions.MaxHistoryMessages)
+            throw Bad("messages: " + RequestValidator.HistoryMessages(items.Length - start, coreOptions.MaxHistoryMessages), "messages", "history_too_long");
         var system = new List<string>();
         var turns = new List<TurnMessage>();
         for (int i = start; i < items.Length; i++)
@@ -211,6 +216,9 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
     {
         int bytes = Encoding.UTF8.GetByteCount(text);
         if (bytes > options.MaxPromptBytes) throw Bad($"{field} is {bytes} bytes; the limit is {options.MaxPromptBytes}", field, "prompt_too_large");
+        historyBytes += bytes;
+        if (historyBytes > coreOptions.MaxHistoryBytes)
+            throw Bad($"messages: {RequestValidator.HistoryBytes(coreOptions.MaxHistoryBytes)}, reached at {field}", "messages", "history_too_long");
         return text;
     }
 

@@ -1,5 +1,6 @@
 using Grpc.AspNetCore.Web;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -26,6 +27,14 @@ public static class RegionChatServer
         var options = section.Get<ServerOptions>() ?? new ServerOptions();
 
         builder.Services.AddSingleton(ServerListeners.Configure(builder, options));
+        // A slow client holds a socket, never a slot: bodies that trickle are cut off, headers must arrive in time.
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MinRequestBodyDataRate = options.MinRequestBodyBytesPerSecond > 0
+                ? new MinDataRate(options.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(Math.Max(2, options.RequestBodyGraceSeconds)))
+                : null;
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(Math.Max(1, options.RequestHeadersTimeoutSeconds));
+        });
         builder.Services.AddSingleton(sp => new RegionChatCore(
             CoreOptions(sp.GetRequiredService<IOptions<ServerOptions>>().Value, sp.GetRequiredService<IHostEnvironment>().ContentRootPath),
             sp.GetRequiredService<ILogger<RegionChatCore>>()));

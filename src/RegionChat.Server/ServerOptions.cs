@@ -66,6 +66,14 @@ public sealed class ServerOptions
     /// <summary>What one region may cost ("RegionChat:Regions": MaxPoints, MaxScribbleCost, MaxUnionParts, MaxUnionDepth,
     /// MaxMaskPixels), the same for gRPC, gRPC-Web and /v1; checked before the region is decoded or drawn.</summary>
     public RegionBudget Regions { get; set; } = new();
+    /// <summary>Slowest a request body may arrive, in bytes per second averaged after <see cref="RequestBodyGraceSeconds"/>
+    /// (Kestrel's MinRequestBodyDataRate); slower ones are cut off (408). 0 = no minimum. Client-streaming gRPC calls
+    /// (UploadImage, CaptionStream) are exempt: their requests pause between messages.</summary>
+    public int MinRequestBodyBytesPerSecond { get; set; } = 1024;
+    /// <summary>How long a request body may arrive slower than <see cref="MinRequestBodyBytesPerSecond"/> at first.</summary>
+    public int RequestBodyGraceSeconds { get; set; } = 5;
+    /// <summary>How long a client may take to send a request's headers (Kestrel's RequestHeadersTimeout).</summary>
+    public int RequestHeadersTimeoutSeconds { get; set; } = 10;
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
 }

@@ -38,9 +38,10 @@ public static class OpenAiEndpoints
     });
 
     static Task ChatCompletionsAsync(HttpContext http, OpenAiCalls calls, RegionChatCore core, IOptions<ServerOptions> options) =>
-        calls.RunAsync(http, "POST /v1/chat/completions", admit: true, async requestId =>
+        calls.RunAsync(http, "POST /v1/chat/completions", admit: true,
+            // Admitted once the body is read (within MaxRequestBytes): a slow upload holds a socket, not a queue slot.
+            () => OpenAiCalls.ReadBodyAsync(http, options.Value.OpenAi.MaxRequestBytes), async (requestId, body) =>
         {
-            byte[] body = await OpenAiCalls.ReadBodyAsync(http, options.Value.OpenAi.MaxRequestBytes).ConfigureAwait(false);
             JsonDocument json;
             try { json = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 }); }
             catch (JsonException e)

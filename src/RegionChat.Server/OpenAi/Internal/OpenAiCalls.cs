@@ -12,7 +12,13 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// </summary>
 internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, ILogger<OpenAiCalls> log)
 {
-    public async Task RunAsync(HttpContext http, string method, bool admit, Func<string, Task> body)
+    public Task RunAsync(HttpContext http, string method, bool admit, Func<string, Task> body) =>
+        RunAsync<object?>(http, method, admit, () => Task.FromResult<object?>(null), (requestId, _) => body(requestId));
+
+    /// <summary>Like the other overload, with <paramref name="read"/> (reading the request) run after the key check and
+    /// before admission: a request takes a queue slot only once it has arrived, so a client that sends its body slowly
+    /// holds a socket, never a slot.</summary>
+    public async Task RunAsync<T>(HttpContext http, string method, bool admit, Func<Task<T>> read, Func<string, T, Task> body)
     {
         string requestId = RegionChatCore.NewRequestId();
         http.Response.Headers["x-request-id"] = requestId;
@@ -22,7 +28,9 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
         try
         {
             if (!keys.IsAuthorized(http.Request.Headers.Authorization.ToString())) throw OpenAiException.Unauthorized();
-            using (core.EnterCall(admit)) await body(requestId).ConfigureAwait(false);
+            if (core.IsShuttingDown) throw RegionChatCoreException.Unavailable("the server is shutting down");
+            var input = await read().ConfigureAwait(false);
+            using (core.EnterCall(admit)) await body(requestId, input).ConfigureAwait(false);
             status = http.RequestAborted.IsCancellationRequested ? "cancelled" : http.Response.StatusCode.ToString();
         }
         catch (Exception e) when (http.RequestAborted.IsCancellationRequested && e is not OpenAiException)
@@ -80,10 +88,19 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int n;
-        while ((n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted).ConfigureAwait(false)) > 0)
+        try
         {
-            if (buffer.Length + n > limit) throw OpenAiException.TooLarge(limit);
-            buffer.Write(chunk, 0, n);
+            while ((n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + n > limit) throw OpenAiException.TooLarge(limit);
+                buffer.Write(chunk, 0, n);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel's minimum body data rate (RegionChat:MinRequestBodyBytesPerSecond); it closes the connection.
+            throw new OpenAiException(408, "invalid_request_error", "the request body arrived too slowly (under " +
+                "RegionChat:MinRequestBodyBytesPerSecond after RegionChat:RequestBodyGraceSeconds)", code: "request_timeout");
         }
         return buffer.ToArray();
     }

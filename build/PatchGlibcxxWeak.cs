@@ -12,6 +12,9 @@ public class PatchGlibcxxWeak : Task
     const ushort VerFlagWeak = 0x2;
 
     [Required] public string Directory { get; set; } = "";
+    /// <summary>Patch whatever this machine's libstdc++ has: for outputs that run elsewhere (a container image built on
+    /// a newer distribution than the one it runs on). A weak entry is harmless where the version exists.</summary>
+    public bool Always { get; set; }
 
     static readonly string[] LibStdCxxCandidates =
     {
@@ -24,13 +27,16 @@ public class PatchGlibcxxWeak : Task
         string target = Path.Combine(Directory, "libLibTorchSharp.so");
         if (!File.Exists(target)) return true;
         string system = Array.Find(LibStdCxxCandidates, File.Exists);
-        if (system != null && Contains(File.ReadAllBytes(system), Encoding.ASCII.GetBytes(Version + "\0")))
+        if (!Always && system != null && Contains(File.ReadAllBytes(system), Encoding.ASCII.GetBytes(Version + "\0")))
             return true; // GCC >= 13 runtime: nothing to do.
         try
         {
             int patched = Patch(target);
             if (patched > 0)
-                Log.LogMessage(MessageImportance.High, $"RegionChat: marked {Version} weak in {target} (system libstdc++ lacks it).");
+            {
+                string why = Always ? "RegionChatPatchGlibcxx=always" : "system libstdc++ lacks it";
+                Log.LogMessage(MessageImportance.High, $"RegionChat: marked {Version} weak in {target} ({why}).");
+            }
             return true;
         }
         catch (Exception e)

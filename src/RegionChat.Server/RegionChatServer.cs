@@ -138,6 +138,10 @@ public static class RegionChatServer
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RegionChat.Server");
         var model = core.LoadDefaultModel();
         ServerLog.Serving(log, string.Join(", ", core.ModelIds), core.ModelsPath, model.Id);
+        var settings = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        var (visionDevice, found, offload) = Accelerators.Describe(settings.Device);
+        ServerLog.Accelerators(log, visionDevice, settings.Device, found, offload ? "supported" : "not supported by the loaded backend", settings.GpuLayers);
+        if (settings.GpuLayers > 0 && !offload) ServerLog.GpuLayersOnCpuBackend(log, settings.GpuLayers);
         lifetime.ApplicationStarted.Register(() =>
         {
             if (listeners.FromKestrelSection)

@@ -39,6 +39,10 @@ public sealed class ServerOptions
     /// <summary>LLM layers offloaded to a GPU. Only llama.cpp's CPU backend ships with RegionChat: anything but 0 needs a
     /// CUDA build (LLamaSharp.Backend.Cuda12) and is untested.</summary>
     public int GpuLayers { get; set; }
+    /// <summary>The vision tower's device: "cpu", "cuda" or "auto" (CUDA when TorchSharp finds a device). Checked at start:
+    /// "cuda" without a CUDA device stops it. The model loader takes no device yet, so the tower runs on the CPU; the
+    /// start log says what was found (README "GPU").</summary>
+    public string Device { get; set; } = "auto";
     /// <summary>Byte budget of the visual-token cache (image id, region, model) → projected tokens.</summary>
     public long VisualCacheBytes { get; set; } = 256L << 20;
     /// <summary>Byte budget of stored images (PutImage / UploadImage / inline images), LRU.</summary>

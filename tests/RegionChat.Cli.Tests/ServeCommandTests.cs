@@ -106,6 +106,17 @@ public sealed class ServeCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task TheStartLogSaysWhereTheVisionTowerRunsAndWhetherLlamaCppCanOffload()
+    {
+        await using var serving = await ServeAsync("--RegionChat:GpuLayers=4");
+        string line = await serving.LineAsync("vision tower on");
+        Assert.Contains("vision tower on cpu (RegionChat:Device=auto; TorchSharp sees no CUDA device); llama.cpp GPU offload not supported by the " +
+            "loaded backend (RegionChat:GpuLayers=4)", line);
+        string warning = await serving.LineAsync("GpuLayers is 4");
+        Assert.Contains("cannot offload to a GPU (the CPU build); every layer runs on the CPU", warning);
+    }
+
+    [Fact]
     public async Task JsonLogsCarryEveryScope()
     {
         await using var serving = await ServeAsync("--Logging:Console:FormatterName=json");

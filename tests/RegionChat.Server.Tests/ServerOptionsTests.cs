@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using RegionChat.Server.TestHost;
 
@@ -11,6 +12,7 @@ public class ServerOptionsTests
     [InlineData("DefaultMaxTokens", "5000")]
     [InlineData("GpuLayers", "-1")]
     [InlineData("SessionIdleSeconds", "0")]
+    [InlineData("Device", "gpu")]
     [InlineData("MaxIdLength", "16")]
     [InlineData("Regions:MaxPoints", "0")]
     [InlineData("Regions:MaxMaskPixels", "-5")]
@@ -19,6 +21,24 @@ public class ServerOptionsTests
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));
         Assert.Contains("RegionChat:" + setting, e.Message);
         Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public async Task DeviceCudaStopsTheStartOfTheCpuBuildSayingNoCudaDeviceIsThere()
+    {
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync(("Device", "cuda")));
+        Assert.Contains("RegionChat:Device is cuda but TorchSharp finds no CUDA device", e.Message);
+        Assert.Contains("-p:Accelerator=cuda12", e.Message);
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("auto")]
+    [InlineData("Auto")]
+    public async Task DeviceCpuAndAutoStart(string device)
+    {
+        await using var host = await ServerHost.StartAsync(("Device", device));
+        Assert.Equal(device, host.Services.GetRequiredService<IOptions<RegionChat.Server.ServerOptions>>().Value.Device);
     }
 
     [Fact]

@@ -19,6 +19,14 @@ internal static partial class ServerLog
         Message = "RegionChat HTTP/1.1 (gRPC-Web, OpenAI API /v1, /metrics, /health, web page /) listening on {Urls}")]
     public static partial void ListeningHttp(ILogger logger, string urls);
 
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Information,
+        Message = "vision tower on {VisionDevice} (RegionChat:Device={Device}; {Found}); llama.cpp GPU offload {Offload} (RegionChat:GpuLayers={GpuLayers})")]
+    public static partial void Accelerators(ILogger logger, string visionDevice, string device, string found, string offload, int gpuLayers);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning,
+        Message = "RegionChat:GpuLayers is {GpuLayers} but the loaded llama.cpp backend cannot offload to a GPU (the CPU build); every layer runs on the CPU")]
+    public static partial void GpuLayersOnCpuBackend(ILogger logger, int gpuLayers);
+
     [LoggerMessage(EventId = 1210, Level = LogLevel.Information, Message = "{Method} {Code} in {Ms:F1} ms")]
     public static partial void GrpcCallFinished(ILogger logger, string method, StatusCode code, double ms);
 

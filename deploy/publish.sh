@@ -25,7 +25,14 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 common=(-c "${REGIONCHAT_PUBLISH_CONFIGURATION:-Release}" -r linux-x64 --self-contained false -p:RegionChatPatchGlibcxx=always -o "$out" -nologo -v quiet)
 dotnet publish "$repo/src/RegionChat.Server/RegionChat.Server.csproj" "${common[@]}" "$@"
 dotnet publish "$repo/src/RegionChat.Cli/RegionChat.Cli.csproj" "${common[@]}" "$@"
+# The real-weights manifests, so `regionchat pull ID` run from the folder (the image's WORKDIR) finds deploy/ID/model.json.
+for manifest in "$repo"/deploy/*/model.json; do
+  [ -e "$manifest" ] || continue
+  id="$(basename "$(dirname "$manifest")")"
+  mkdir -p "$out/deploy/$id"
+  cp "$manifest" "$out/deploy/$id/model.json"
+done
 for f in RegionChat.Server.dll regionchat.dll models/shapes-tiny/model.json libLibTorchSharp.so; do
   [ -e "$out/$f" ] || { echo "publish.sh: $out/$f is missing" >&2; exit 1; }
 done
-echo "published the server (RegionChat.Server.dll), the CLI (regionchat) and models/shapes-tiny to $out"
+echo "published the server (RegionChat.Server.dll), the CLI (regionchat), models/shapes-tiny and the deploy/*/model.json manifests to $out"

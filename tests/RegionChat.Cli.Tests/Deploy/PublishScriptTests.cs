@@ -28,7 +28,10 @@ public sealed class PublishScriptTests(ITestOutputHelper log) : IDisposable
         var publish = await RunAsync("bash", [Path.Combine(SharedFiles.RepoRoot, "deploy", "publish.sh"), app, "--no-build"], temp.Path,
             TimeSpan.FromMinutes(10), ("REGIONCHAT_PUBLISH_CONFIGURATION", TestConfiguration));
         Assert.True(publish.Exit == 0, $"publish.sh exit {publish.Exit}:\n{publish.Output}");
-        Assert.Contains($"published the server (RegionChat.Server.dll), the CLI (regionchat) and models/shapes-tiny to {app}", publish.Output);
+        Assert.Contains($"published the server (RegionChat.Server.dll), the CLI (regionchat), models/shapes-tiny and the deploy/*/model.json " +
+            $"manifests to {app}", publish.Output);
+        // `regionchat pull ID` from the folder finds the manifests (the image runs it from there into /models).
+        Assert.True(File.Exists(Path.Combine(app, "deploy", "alphaclip-llava-1.5-7b", "model.json")));
         Assert.True(File.Exists(Path.Combine(app, "models", "shapes-tiny", "model.json")));
         Assert.True(File.Exists(Path.Combine(app, "appsettings.json")));
 

@@ -12,6 +12,7 @@ internal static class BenchCommands
         command.Subcommands.Add(BenchLlmCommand.Create());
         command.Subcommands.Add(BenchServerCommand.Create());
         command.Subcommands.Add(BenchBatchCommand.Create());
+        command.Subcommands.Add(BenchSlowUploadCommand.Create());
         return command;
     }
 }

@@ -18,15 +18,18 @@ internal sealed class InProcessServer : IAsyncDisposable
 {
     readonly WebApplication app;
 
-    InProcessServer(WebApplication app, Uri address, string modelId)
+    InProcessServer(WebApplication app, Uri address, Uri? httpAddress, string modelId)
     {
         this.app = app;
         Address = address;
+        HttpAddress = httpAddress;
         ModelId = modelId;
     }
 
     /// <summary>http://127.0.0.1:PORT</summary>
     public Uri Address { get; }
+    /// <summary>The HTTP/1.1 listener (/v1, gRPC-Web) when the settings give RegionChat:HttpUrl one address; else null.</summary>
+    public Uri? HttpAddress { get; }
     /// <summary>The served model's id (its folder name).</summary>
     public string ModelId { get; }
 
@@ -63,8 +66,9 @@ internal sealed class InProcessServer : IAsyncDisposable
             await app.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new InProcessServer(app, new Uri(address), modelId);
+        // Kestrel lists the addresses in the order they were bound: the gRPC listener's, then the HTTP/1.1 one's.
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+        return new InProcessServer(app, new Uri(addresses[0]), addresses.Length > 1 ? new Uri(addresses[1]) : null, modelId);
     }
 
     public async ValueTask DisposeAsync()

@@ -56,11 +56,27 @@ public sealed partial class CaptionBatchSignalTests(TinyServerFixture fx) : ICla
         Assert.Equal(data.GoodIds.Order(), BatchDataset.ReadRecords(output).Select(r => (string)r["id"]!).Order());
     }
 
+    /// <summary>Whether this process ignores SIGINT (bit 2 of SigIgn in /proc/self/status).</summary>
+    static bool SigIntIgnored()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line != null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0x2) != 0;
+    }
+
     static int LineCount(string path) => File.Exists(path) ? File.ReadAllBytes(path).Count(b => b == (byte)'\n') : 0;
 
     static (Process Process, StringBuilder Out, StringBuilder Err) Start(string[] args)
     {
-        var process = Process.Start(CliRunner.ChildProcessStart(args)) ?? throw new InvalidOperationException("could not start regionchat");
+        var start = CliRunner.ChildProcessStart(args);
+        if (SigIntIgnored())
+        {
+            // A test run started as a background job of a non-interactive shell inherits SIGINT ignored, and so would the
+            // child (.NET keeps an inherited SIG_IGN, as Ctrl-C conventions ask): restore the default for the child only.
+            string[] wrapper = ["-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec: $!\"", "--", start.FileName];
+            for (int i = 0; i < wrapper.Length; i++) start.ArgumentList.Insert(i, wrapper[i]);
+            start.FileName = "perl";
+        }
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start regionchat");
         StringBuilder stdout = new(), stderr = new();
         process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (stdout) stdout.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };

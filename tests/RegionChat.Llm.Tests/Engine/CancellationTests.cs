@@ -57,9 +57,14 @@ public class CancellationTests(TinyModels models) : IClassFixture<TinyModels>
     {
         using var engine = models.Load();
         using var session = engine.CreateSession(keepHistory: true);
+        // Each step waits a little for the reader to leave, so a reader starved by a loaded machine still leaves
+        // before the 500 tokens are done (otherwise the run ends by length and holds its history).
+        using var left = new ManualResetEventSlim();
+        engine.Scheduler.StepObserver = _ => left.Wait(100);
         await foreach (var e in engine.GenerateAsync(session, [PromptSegment.Text("the cat sits")],
                            SamplingParams.Greedy(500) with { IgnoreEos = true }))
             if (e is TextPiece) break;
+        left.Set();
         // The session is released once the loop sees the cancel.
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (session.IsBusy && DateTime.UtcNow < deadline) await Task.Delay(10);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using RegionChat.Client;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
+using static RegionChat.Cli.Commands.CliOptions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -54,21 +55,12 @@ internal static class BenchBatchCommand
                 if (parse.GetValue(json)) output.WriteLine(Json(result));
                 return 0;
             }
-            catch (RegionChatException e)
+            catch (Exception e) when (CliErrors.IsExpected(e))
             {
-                error.WriteLine(ServerArguments.ErrorLine(e));
-                return 1;
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or ModelManifestException or LlmEngineException or InvalidOperationException)
-            {
-                error.WriteLine($"error: {e.Message}");
-                return e is ArgumentException ? 2 : 1;
+                return CliErrors.Report(e, error);
             }
         });
         return command;
-
-        static Option<int> Int(string name, string description, int defaultValue) =>
-            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
     }
 
     static void Print(BatchBenchmarkResult r, TextWriter output)

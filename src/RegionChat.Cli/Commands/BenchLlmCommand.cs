@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using RegionChat.Llm.Engine;
+using static RegionChat.Cli.Commands.CliOptions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -50,9 +51,6 @@ internal static class BenchLlmCommand
             }
         });
         return command;
-
-        static Option<int> Int(string name, string description, int defaultValue) =>
-            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
     }
 
     static void Print(LlmBenchmarkResult r)

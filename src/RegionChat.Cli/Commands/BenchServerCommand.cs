@@ -5,6 +5,7 @@ using RegionChat.Client;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;
+using static RegionChat.Cli.Commands.CliOptions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -80,16 +81,9 @@ internal static class BenchServerCommand
                 if (parse.GetValue(json)) output.WriteLine(Json(result, parse.GetValue(synth)));
                 return 0;
             }
-            catch (RegionChatException e)
+            catch (Exception e) when (CliErrors.IsExpected(e))
             {
-                error.WriteLine(ServerArguments.ErrorLine(e));
-                return 1;
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or ModelManifestException or LlmEngineException
-                                          or InvalidImageException or InvalidOperationException)
-            {
-                error.WriteLine($"error: {e.Message}");
-                return e is ArgumentException ? 2 : 1;
+                return CliErrors.Report(e, error);
             }
             finally
             {
@@ -97,9 +91,6 @@ internal static class BenchServerCommand
             }
         });
         return command;
-
-        static Option<int> Int(string name, string description, int defaultValue) =>
-            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
     }
 
     static void Print(ServerBenchmarkResult r, TextWriter output, bool synth)

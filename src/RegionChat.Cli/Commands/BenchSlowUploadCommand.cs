@@ -8,6 +8,7 @@ using RegionChat.Client;
 using RegionChat.Inference;
 using RegionChat.Llm.Engine;
 using PbV1 = RegionChat.Protos.V1;
+using static RegionChat.Cli.Commands.CliOptions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -56,21 +57,12 @@ internal static class BenchSlowUploadCommand
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(r));
                 return 0;
             }
-            catch (RegionChatException e)
+            catch (Exception e) when (CliErrors.IsExpected(e))
             {
-                error.WriteLine(ServerArguments.ErrorLine(e));
-                return 1;
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or ModelManifestException or LlmEngineException or InvalidOperationException)
-            {
-                error.WriteLine($"error: {e.Message}");
-                return e is ArgumentException ? 2 : 1;
+                return CliErrors.Report(e, error);
             }
         });
         return command;
-
-        static Option<int> Int(string name, string description, int defaultValue) =>
-            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
     }
 
     static int Check(int v, int min, int max, string name) =>

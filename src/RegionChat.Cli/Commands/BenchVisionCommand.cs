@@ -4,6 +4,7 @@ using System.Text.Json;
 using RegionChat.Vision;
 using TorchSharp;
 using static TorchSharp.torch;
+using static RegionChat.Cli.Commands.CliOptions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -46,9 +47,6 @@ internal static class BenchVisionCommand
             parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(warmup), parse.GetValue(runs),
             VisionEncodeCommand.ParseDType(parse.GetValue(dtype)!), parse.GetValue(gemm), parse.GetValue(json), parse.GetValue(cpuClock)))));
         return command;
-
-        static Option<int> Int(string name, string description, int defaultValue) =>
-            new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
     }
 
     static int Run(Settings s)

@@ -4,6 +4,7 @@ using RegionChat.Training.Clip;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
+using static RegionChat.Cli.Commands.CliOptions;
 
 namespace RegionChat.Cli.Commands;
 
@@ -205,9 +206,6 @@ internal static class TrainClipCommands
         stdout.WriteLine($"{trainer.Stage}: towers in {result.OutputFolder} ({ClipTowerFiles.VisionWeights}, {ClipTowerFiles.TextWeights}), log in log.jsonl");
         return 0;
     }
-
-    static Option<int> Int(string name, string description, int defaultValue) =>
-        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
 
     /// <summary>Bad input gives one clear line on stderr and exit code 1 instead of a stack trace.</summary>
     static int Guard(ParseResult parse, Func<int> body)

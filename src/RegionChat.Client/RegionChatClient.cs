@@ -28,8 +28,13 @@ public sealed class RegionChatClient : IDisposable
     /// PutImage, larger ones as an UploadImage stream.</summary>
     public const int PutImageBytes = 1 << 20;
 
+    /// <summary>The header (gRPC metadata) that carries a session id, so that a load balancer in front of several servers
+    /// (deploy/nginx) keeps a conversation on one replica; the server echoes it on its responses.</summary>
+    public const string SessionHeader = "x-regionchat-session";
+
     readonly GrpcChannel channel;
     readonly ImageUploads uploads = new();
+    volatile string? routingKey;
 
     /// <summary>Connects to <paramref name="address"/> ("http://host:port" for h2c, "https://…" for TLS; "host:port"
     /// means http). With an <paramref name="apiKey"/>, every call carries "authorization: Bearer KEY".</summary>
@@ -43,20 +48,32 @@ public sealed class RegionChatClient : IDisposable
         Address = address;
         channel = GrpcChannel.ForAddress(address, channelOptions ?? new GrpcChannelOptions { ThrowOperationCanceledOnCancellation = true });
         CallInvoker invoker = channel.CreateCallInvoker();
-        if (!string.IsNullOrEmpty(apiKey))
+        string? header = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
+        invoker = invoker.Intercept(metadata =>
         {
-            string header = "Bearer " + apiKey;
-            invoker = invoker.Intercept(metadata =>
-            {
-                metadata.Add("authorization", header);
-                return metadata;
-            });
-        }
+            if (header != null) metadata.Add("authorization", header);
+            // A chat turn carries its own session's id; every other call the routing key, when there is one.
+            if (routingKey is { } key && metadata.Get(SessionHeader) == null) metadata.Add(SessionHeader, key);
+            return metadata;
+        });
         Grpc = new PbV1.RegionChat.RegionChatClient(invoker);
     }
 
     /// <summary>The server's address.</summary>
     public Uri Address { get; }
+
+    /// <summary>Sent as the <see cref="SessionHeader"/> of every call but chat turns (which send their session's id), so
+    /// that a load balancer hashing on it sends this client's calls to one replica: images stored with
+    /// <see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> are then on the replica that captions them.
+    /// Null (the default): no header, a balancer spreads the calls.</summary>
+    public string? RoutingKey
+    {
+        get => routingKey;
+        set => routingKey = value;
+    }
+
+    /// <summary>A fresh session id as the server makes them ("s-" and 32 hex digits); a new session may take it.</summary>
+    public static string NewSessionId() => "s-" + Guid.NewGuid().ToString("N");
 
     /// <summary>The generated gRPC client (same channel, same API key), for calls that need the raw request or call
     /// options this wrapper does not take (deadlines, headers).</summary>
@@ -151,7 +168,9 @@ public sealed class RegionChatClient : IDisposable
 
     /// <summary>Runs one chat turn and streams its events: first <c>Started</c> (session id, prompt and cached tokens),
     /// then <c>Delta</c> pieces of the answer, then one <c>Finished</c> (finish reason, usage, timings). Stopping the
-    /// enumeration early or cancelling the token cancels the turn on the server.</summary>
+    /// enumeration early or cancelling the token cancels the turn on the server.
+    /// <para>The call carries the session id in the <see cref="SessionHeader"/> header; a turn that starts a session picks
+    /// its id here (<see cref="NewSessionId"/>), so a load balancer can route the first turn already.</para></summary>
     public IAsyncEnumerable<PbV1.ChatEvent> ChatStreamAsync(ChatTurn turn, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(turn);
@@ -164,7 +183,8 @@ public sealed class RegionChatClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(request);
         // Disposing the call (when the caller stops early) cancels it on the server and frees its sequence.
-        using var call = Grpc.Chat(request, cancellationToken: cancellationToken);
+        var headers = new Metadata { { SessionHeader, request.SessionId.Length > 0 ? request.SessionId : NewSessionId() } };
+        using var call = Grpc.Chat(request, headers, cancellationToken: cancellationToken);
         while (true)
         {
             bool more;

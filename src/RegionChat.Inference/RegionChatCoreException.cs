@@ -9,6 +9,8 @@ public enum RegionChatErrorKind
     NotFound,
     /// <summary>The session is answering another turn.</summary>
     SessionBusy,
+    /// <summary>A new session's client-chosen id is already in use.</summary>
+    AlreadyExists,
     /// <summary>The request is well formed but cannot run in the current state (e.g. a turn that would outgrow the
     /// model's context); <see cref="RegionChatCoreException.Violations"/> may name the field.</summary>
     FailedPrecondition,

@@ -10,6 +10,10 @@ public sealed record TurnRequest
     public string Model { get; init; } = "";
     /// <summary>The session to continue; "" starts a new one.</summary>
     public string SessionId { get; init; } = "";
+    /// <summary>The id a new session takes, chosen by the client (the <c>x-regionchat-session</c> header, so that a load
+    /// balancer can route the first turn already); "" = the core picks one. Only with an empty <see cref="SessionId"/>;
+    /// checked by <see cref="SessionIds.Check"/>, and a session id already in use is refused (AlreadyExists).</summary>
+    public string NewSessionId { get; init; } = "";
     public required IReadOnlyList<TurnMessage> Messages { get; init; }
     public SamplingOptions Sampling { get; init; } = new();
     /// <summary>A new session's system prompt; "" = the model's.</summary>
@@ -60,6 +64,29 @@ public sealed record ImageInput
 /// (Chat: "message.text"; Caption: "instruction"; CaptionStream items add "request."; the OpenAI endpoint: "messages").</summary>
 public sealed record TurnFields(string Text, string Model, string Session = "session_id")
 {
+    /// <summary>Where a client-chosen id of a new session comes from (<see cref="TurnRequest.NewSessionId"/>).</summary>
+    public string NewSession { get; init; } = SessionIds.Header;
+
     public static TurnFields Chat { get; } = new("message.text", "model");
     public static TurnFields Caption(string prefix = "") => new(prefix + "instruction", prefix + "model");
+}
+
+/// <summary>Session ids as clients may choose them for a new session, and the header that carries them.</summary>
+public static class SessionIds
+{
+    /// <summary>The request and response header (gRPC metadata) of a session id: sent by clients so that a load balancer
+    /// can keep a conversation on one replica, echoed by the server.</summary>
+    public const string Header = "x-regionchat-session";
+
+    /// <summary>What is wrong with a client-chosen session id, or null: 1 to <see cref="RegionChatCoreOptions.MaxIdLength"/>
+    /// characters of A-Z, a-z, 0-9 and ".", "_", "-", ":" (safe in a header, a URL and a log line).</summary>
+    public static string? Check(string id, int maxLength)
+    {
+        if (id.Length == 0) return "must not be empty";
+        if (id.Length > maxLength) return $"is {id.Length} characters; the limit is {maxLength} (RegionChat:MaxIdLength)";
+        foreach (char c in id)
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or '-' or ':'))
+                return "may hold only the characters A-Z, a-z, 0-9, '.', '_', '-' and ':'";
+        return null;
+    }
 }

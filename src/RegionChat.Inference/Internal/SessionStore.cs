@@ -25,11 +25,13 @@ internal sealed class SessionStore(TimeSpan idle) : IDisposable
 
     public int Count => sessions.Count;
 
-    public ChatSessionEntry Create(RegionChatModel model, string? systemPrompt)
+    /// <summary>A new session with the given id (a client's choice), or a fresh one; null when that id is taken.</summary>
+    public ChatSessionEntry? Create(RegionChatModel model, string? systemPrompt, string? id = null)
     {
-        var entry = new ChatSessionEntry("s-" + Guid.NewGuid().ToString("N"), model, model.StartChat(systemPrompt));
-        sessions[entry.Id] = entry;
-        return entry;
+        var entry = new ChatSessionEntry(id ?? "s-" + Guid.NewGuid().ToString("N"), model, model.StartChat(systemPrompt));
+        if (sessions.TryAdd(entry.Id, entry)) return entry;
+        entry.Dispose();
+        return null;
     }
 
     public ChatSessionEntry? Get(string id) => sessions.TryGetValue(id, out var e) ? e : null;

@@ -32,6 +32,11 @@ internal sealed class TurnRunner(
         check.History(turn.Messages, turn.SystemPrompt, f.Text);
         check.Id(turn.Model, f.Model);
         check.Id(turn.SessionId, f.Session);
+        if (turn.NewSessionId.Length > 0)
+        {
+            if (turn.SessionId.Length > 0) check.Add(f.NewSession, $"names a new session, but the request continues session '{ClientText.Quote(turn.SessionId)}'");
+            else if (SessionIds.Check(turn.NewSessionId, options.MaxIdLength) is { } bad) check.Add(f.NewSession, bad);
+        }
         foreach (var m in turn.Messages)
             if (m.Image?.Input?.StoredId is { } storedId) check.Id(storedId, m.Image.ImageField + ".image_id");
         check.ThrowIfAny();
@@ -39,6 +44,7 @@ internal sealed class TurnRunner(
             $"model '{ClientText.Quote(turn.Model)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
 
         ChatSessionEntry? session = null;
+        if (turn.NewSessionId.Length > 0 && sessions.Get(turn.NewSessionId) != null) throw SessionTaken(turn.NewSessionId);
         if (turn.SessionId.Length > 0)
         {
             session = sessions.Get(turn.SessionId) ?? throw SessionGone(turn.SessionId);
@@ -74,7 +80,8 @@ internal sealed class TurnRunner(
         int visualTokens = visuals.Sum(v => v?.Count ?? 0);
 
         bool ownSession = session == null;
-        session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null);
+        session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null, turn.NewSessionId.Length > 0 ? turn.NewSessionId : null)
+            ?? throw SessionTaken(turn.NewSessionId);
         if (Interlocked.Exchange(ref session.Busy, 1) == 1)
             throw new RegionChatCoreException(RegionChatErrorKind.SessionBusy, $"session '{session.Id}' is answering another turn; wait for it to finish");
         bool announced = false;
@@ -167,6 +174,9 @@ internal sealed class TurnRunner(
         try { return models.Get(id); }
         catch (ModelManifestException e) { throw new RegionChatCoreException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
     }
+
+    static RegionChatCoreException SessionTaken(string id) => new(RegionChatErrorKind.AlreadyExists,
+        $"session '{id}' already exists: a new session needs an id not in use (continue that one with session_id, or choose another)");
 
     static RegionChatCoreException SessionGone(string id) => RegionChatCoreException.NotFound(
         $"session '{ClientText.Quote(id)}' is unknown, expired or was evicted; start a new session (its history is gone, so it is not answered without it)");

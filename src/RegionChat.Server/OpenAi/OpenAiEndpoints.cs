@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using RegionChat.Inference;
+using RegionChat.Server.Internal;
 using RegionChat.Server.OpenAi.Internal;
 
 namespace RegionChat.Server.OpenAi;
@@ -59,14 +60,19 @@ public static class OpenAiEndpoints
                         bad.Path.Length > 0 ? bad.Path : null, "invalid_text");
                 }
             }
+            string header = http.Request.Headers[SessionIds.Header].ToString();
             var turn = new TurnRequest
             {
                 Model = request.Model, SessionId = request.SessionId, Messages = request.Messages, Sampling = request.Sampling,
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model"), RequestId = requestId,
+                NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"),
             };
             var responder = new ChatCompletionResponder(http.Response, request, requestId);
             await foreach (var e in core.RunTurnAsync(turn, http.RequestAborted).ConfigureAwait(false))
+            {
+                if (e is TurnStarted started && !http.Response.HasStarted) http.Response.Headers[SessionIds.Header] = started.SessionId;
                 await responder.OnEventAsync(e).ConfigureAwait(false);
+            }
             if (!http.RequestAborted.IsCancellationRequested) await responder.CompleteAsync().ConfigureAwait(false);
         });
 

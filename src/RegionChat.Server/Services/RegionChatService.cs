@@ -1,5 +1,6 @@
 using Grpc.Core;
 using RegionChat.Inference;
+using RegionChat.Server.Internal;
 using RegionChat.Server.Services.Internal;
 using PbV1 = RegionChat.Protos.V1;
 
@@ -22,13 +23,20 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             var m = request.Message!;
             var image = m.Image == null && m.Region == null ? null
                 : new TurnImage(ProtoMapping.Image(m.Image), ProtoRegions.Source(m.Region), "message.image", "message.region");
+            string? header = context.RequestHeaders.GetValue(SessionIds.Header);
             var turn = new TurnRequest
             {
                 Model = request.Model, SessionId = request.SessionId, Messages = [TurnMessage.User(m.Text, image)], Sampling = sampling,
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = TurnFields.Chat, RequestId = requestId,
+                NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"),
             };
             await foreach (var e in core.RunTurnAsync(turn, context.CancellationToken).ConfigureAwait(false))
+            {
+                // A new session's id goes back in the response headers too (with the first event), for the balancer's logs.
+                if (e is TurnStarted started && header == null && context.GetHttpContext().Response is { HasStarted: false } response)
+                    response.Headers[SessionIds.Header] = started.SessionId;
                 await responseStream.WriteAsync(ProtoMapping.Event(e)).ConfigureAwait(false);
+            }
         });
 
     public override Task<PbV1.CaptionResponse> Caption(PbV1.CaptionRequest request, ServerCallContext context) =>

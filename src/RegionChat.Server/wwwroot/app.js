@@ -141,8 +141,12 @@ async function send(event) {
   const controller = new AbortController();
   setBusy(controller);
   try {
+    // The session id travels as a header too, so a load balancer keeps the conversation on one replica; a first turn
+    // picks its session's id here, so that it is routed like the turns after it.
+    const sent = headers(true);
+    sent["x-regionchat-session"] = state.sessionId || newSessionId();
     const response = await fetch("v1/chat/completions", {
-      method: "POST", headers: headers(true), body: JSON.stringify(body), signal: controller.signal,
+      method: "POST", headers: sent, body: JSON.stringify(body), signal: controller.signal,
     });
     if (!response.ok) throw await httpError(response);
     let finish = "";
@@ -192,6 +196,12 @@ function setBusy(controller) {
 
 function stop() {
   state.busy?.abort();
+}
+
+// "s-" and 32 hex digits, as the server makes them (getRandomValues works on plain http too, unlike randomUUID).
+function newSessionId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "s-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function resetSession() {

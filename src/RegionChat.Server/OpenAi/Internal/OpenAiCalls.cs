@@ -22,6 +22,9 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
     {
         string requestId = RegionChatCore.NewRequestId();
         http.Response.Headers["x-request-id"] = requestId;
+        // The session header a load balancer routes by is echoed on every response (a new session's own: see the endpoint).
+        if (http.Request.Headers[SessionIds.Header].ToString() is { Length: > 0 } session)
+            http.Response.Headers[SessionIds.Header] = session;
         using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
         var sw = Stopwatch.StartNew();
         string status = "200";

@@ -16,6 +16,9 @@ internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
     {
         string requestId = RegionChatCore.NewRequestId();
         context.ResponseTrailers.Add("x-request-id", requestId);
+        // The session header a load balancer routes by is echoed on every response (Chat adds a new session's own).
+        if (context.RequestHeaders.GetValue(SessionIds.Header) is { Length: > 0 } session)
+            context.GetHttpContext().Response.Headers[SessionIds.Header] = session;
         using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
         var sw = Stopwatch.StartNew();
         StatusCode code = StatusCode.OK;

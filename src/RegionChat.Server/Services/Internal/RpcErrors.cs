@@ -15,6 +15,7 @@ internal static class RpcErrors
         RegionChatErrorKind.InvalidArgument => WithViolations(Code.InvalidArgument, e.Message, e.Violations),
         RegionChatErrorKind.NotFound => Plain(StatusCode.NotFound, e.Message),
         RegionChatErrorKind.SessionBusy => Plain(StatusCode.FailedPrecondition, e.Message),
+        RegionChatErrorKind.AlreadyExists => Plain(StatusCode.AlreadyExists, e.Message),
         RegionChatErrorKind.FailedPrecondition => e.Violations.Count > 0
             ? WithViolations(Code.FailedPrecondition, e.Message, e.Violations) : Plain(StatusCode.FailedPrecondition, e.Message),
         RegionChatErrorKind.ResourceExhausted => Plain(StatusCode.ResourceExhausted, e.Message),

@@ -34,7 +34,8 @@ internal sealed class TurnRunner(
         check.Id(turn.SessionId, f.Session);
         if (turn.NewSessionId.Length > 0)
         {
-            if (turn.SessionId.Length > 0) check.Add(f.NewSession, $"names a new session, but the request continues session '{ClientText.Quote(turn.SessionId)}'");
+            if (turn.SessionId.Length > 0)
+                check.Add(f.NewSession, $"names a new session, but the request continues session '{ClientText.Quote(turn.SessionId)}'");
             else if (SessionIds.Check(turn.NewSessionId, options.MaxIdLength) is { } bad) check.Add(f.NewSession, bad);
         }
         foreach (var m in turn.Messages)

@@ -65,7 +65,7 @@ internal static class RegionJsonParser
         if (size.Count != 2) throw Malformed($"{field}.size", $"needs [height, width], got {size.Count} values");
         int h = Dimension(size[0], $"{field}.size"), w = Dimension(size[1], $"{field}.size");
         var counts = Get(element, "counts", field);
-        if (counts.ValueKind == JsonValueKind.String) return new RegionDescription.Rle(h, w, counts.GetString()!, null);
+        if (counts.ValueKind == JsonValueKind.String) return new RegionDescription.Rle(h, w, Text(counts, $"{field}.counts"), null);
         if (counts.ValueKind == JsonValueKind.Array)
         {
             var values = Numbers(counts, $"{field}.counts");
@@ -95,7 +95,7 @@ internal static class RegionJsonParser
             case "mask":
                 RequireOnly(e, "region", "mask");
                 RequireKind(value, JsonValueKind.String, "mask", "a file path or a data URL");
-                return Mask(value.GetString()!, baseDirectory);
+                return Mask(Text(value, "mask"), baseDirectory);
             case "box":
             {
                 RequireOnly(e, "region", "box", "normalized");
@@ -109,11 +109,11 @@ internal static class RegionJsonParser
                 RequireOnly(e, "region", "polygon", "fill");
                 bool nonZero = false;
                 if (e.TryGetProperty("fill", out var f))
-                    nonZero = f.ValueKind == JsonValueKind.String ? f.GetString()!.ToLowerInvariant() switch
+                    nonZero = f.ValueKind == JsonValueKind.String ? Text(f, "fill").ToLowerInvariant() switch
                     {
                         "evenodd" or "even-odd" => false,
                         "nonzero" or "non-zero" => true,
-                        _ => throw Malformed("fill", $"must be \"evenodd\" or \"nonzero\", got \"{f.GetString()}\""),
+                        _ => throw Malformed("fill", $"must be \"evenodd\" or \"nonzero\", got {f.GetRawText()}"),
                     } : throw Malformed("fill", "must be \"evenodd\" or \"nonzero\"");
                 return new RegionDescription.Polygon(Points(value, "polygon"), nonZero);
             }
@@ -225,11 +225,24 @@ internal static class RegionJsonParser
         return n is > 0 and <= int.MaxValue ? (int)n : throw Malformed(field, $"{n} is not a positive size");
     }
 
+    /// <summary>A string value; an escaped lone surrogate ("\ud800") is valid JSON but not text, refused by field.</summary>
+    static string Text(JsonElement e, string field)
+    {
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Malformed(field, "is not valid Unicode text (it holds an unpaired surrogate escape)");
+        }
+    }
+
     static string Describe(JsonElement e) => e.ValueKind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "a list",
-        JsonValueKind.String => $"the string \"{e.GetString()}\"",
+        JsonValueKind.String => $"the string {e.GetRawText()}",
         JsonValueKind.Number => $"the number {e.GetRawText()}",
         JsonValueKind.True or JsonValueKind.False => e.GetRawText(),
         _ => "null",

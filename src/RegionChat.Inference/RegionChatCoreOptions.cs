@@ -25,6 +25,8 @@ public sealed record RegionChatCoreOptions
     public int BatchSize { get; init; } = 512;
     /// <summary>LLM layers offloaded to a GPU (llama.cpp). Only the CPU backend ships here: configuration, untested.</summary>
     public int GpuLayers { get; init; }
+    /// <summary>Where the vision tower and projector run: cpu, cuda or auto (<see cref="Accelerators"/>). CUDA is untested here.</summary>
+    public string VisionDevice { get; init; } = Accelerators.Auto;
     /// <summary>Byte budget of the visual-token cache; 0 turns it off.</summary>
     public long VisualCacheBytes { get; init; } = 256L << 20;
     /// <summary>Byte budget of stored images, LRU.</summary>

@@ -46,6 +46,9 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>True when the manifest selects "cls_patch": the CLS token leads the visual tokens.</summary>
     public bool IncludesCls => Manifest.Vision.SelectFeature == "cls_patch";
 
+    /// <summary>Where the vision tower and projector run (RegionChatModelOptions.VisionDevice resolved).</summary>
+    public torch.Device VisionDevice { get; private init; } = torch.CPU;
+
     /// <summary>Loads the model a manifest describes. Widths must chain: vision width → projector → LLM n_embd.</summary>
     public static RegionChatModel Load(ModelManifest manifest, RegionChatModelOptions? options = null)
     {
@@ -57,6 +60,8 @@ public sealed class RegionChatModel : IDisposable
             "float16" => torch.ScalarType.Float16,
             _ => torch.ScalarType.Float32,
         };
+        if (Accelerators.Check(options.VisionDevice, "VisionDevice") is { } bad) throw new ArgumentException(bad, nameof(options));
+        var device = torch.device(Accelerators.Resolve(options.VisionDevice));
         AlphaClipConfig? config = manifest.Vision.Config is { } c ? AlphaClipConfig.FromJsonFile(manifest.Resolve(c, "vision.config")) : null;
         // Each part holds native memory: when a later step throws, the parts already made are disposed here.
         AlphaClipVisionTransformer? vision = null;
@@ -65,7 +70,7 @@ public sealed class RegionChatModel : IDisposable
         try
         {
             vision = AlphaClipVisionTransformer.Load(manifest.Resolve(manifest.Vision.Weights, "vision.weights"), config, dtype);
-            vision.eval();
+            vision.to(device).eval();
             vision.ResolveLayer(manifest.Vision.FeatureLayer); // a bad feature layer fails at load, not per request
 
             if (manifest.Projector.Weights is { } pw) projector = LlavaProjector.Load(manifest.Resolve(pw, "projector.weights"));
@@ -76,7 +81,7 @@ public sealed class RegionChatModel : IDisposable
                 try { projector = LlavaProjector.FromStateDict(dict); }
                 finally { foreach (var t in dict.Values) t.Dispose(); }
             }
-            projector.eval();
+            projector.to(device).eval();
             if (projector.InputDim != vision.Config.Width)
                 throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower " +
                     $"gives {vision.Config.Width}");
@@ -98,7 +103,7 @@ public sealed class RegionChatModel : IDisposable
                 Resolution = vision.Config.InputResolution,
                 Mode = manifest.Vision.Preprocess == "crop" ? SquareMode.Crop : SquareMode.Pad,
             });
-            return new RegionChatModel(manifest, vision, projector, llm, template, pre);
+            return new RegionChatModel(manifest, vision, projector, llm, template, pre) { VisionDevice = device };
         }
         catch
         {
@@ -132,10 +137,10 @@ public sealed class RegionChatModel : IDisposable
         {
             var sw = Stopwatch.StartNew();
             using var scope = torch.NewDisposeScope();
-            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r]);
-            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r]);
+            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r], device: VisionDevice);
+            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r], device: VisionDevice);
             var features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
-            var projected = Projector.Project(features).contiguous();
+            var projected = Projector.Project(features).cpu().contiguous();
             int n = (int)projected.shape[1], width = (int)projected.shape[2];
             var all = projected.data<float>().ToArray();
             double ms = sw.Elapsed.TotalMilliseconds;

@@ -16,4 +16,6 @@ public sealed record RegionChatModelOptions
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>Layers offloaded to a GPU by llama.cpp. Only the CPU backend ships here: GPU use is configuration only, untested.</summary>
     public int GpuLayers { get; init; }
+    /// <summary>Where the vision tower and projector run: cpu, cuda or auto (<see cref="Accelerators"/>). CUDA is untested here.</summary>
+    public string VisionDevice { get; init; } = Accelerators.Auto;
 }

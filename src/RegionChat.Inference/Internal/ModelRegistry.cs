@@ -83,6 +83,7 @@ internal sealed class ModelRegistry : IDisposable
                 BatchSize = options.BatchSize,
                 MaxSequences = options.ParallelSequences,
                 GpuLayers = options.GpuLayers,
+                VisionDevice = options.VisionDevice,
                 Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
             });
         }

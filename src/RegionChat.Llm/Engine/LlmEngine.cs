@@ -41,6 +41,9 @@ public sealed class LlmEngine : IDisposable
 
     /// <summary>Loads the model and creates the context. Throws InvalidDataException when llama.cpp refuses the file.
     /// llama.cpp's own log goes to <paramref name="nativeLog"/> (process-wide: the last logger given wins).</summary>
+    /// <summary>Whether the loaded llama.cpp backend can offload layers to a GPU (false with the CPU backend).</summary>
+    public static bool SupportsGpuOffload => NativeApi.llama_supports_gpu_offload();
+
     public static LlmEngine Load(LlmEngineOptions options, ILogger? nativeLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);

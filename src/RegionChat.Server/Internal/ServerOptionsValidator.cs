@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using RegionChat.Inference;
 
 namespace RegionChat.Server.Internal;
 
@@ -35,7 +36,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);
         Range(nameof(o.SessionIdleSeconds), o.SessionIdleSeconds, 1, 365 * 86400.0);
         failures.AddRange(o.Regions.Problems());
-        if (Accelerators.Check(o.Device) is { } device) failures.Add(device);
+        if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -7,9 +7,11 @@ internal static class VisionCommands
 {
     public static Command Create()
     {
-        var command = new Command("vision", "Alpha-CLIP vision tools: preprocess images and regions, encode with the ViT and projector.");
+        var command = new Command("vision",
+            "Alpha-CLIP vision tools: preprocess images and regions, encode with the ViT and projector, zero-shot classify with the text tower.");
         command.Subcommands.Add(VisionPreprocessCommand.Create());
         command.Subcommands.Add(VisionEncodeCommand.Create());
+        command.Subcommands.Add(VisionClassifyCommand.Create());
         return command;
     }
 

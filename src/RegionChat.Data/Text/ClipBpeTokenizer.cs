@@ -42,7 +42,7 @@ public sealed class ClipBpeTokenizer : IClipTokenizer
 
     readonly Dictionary<string, int> encoder;
     readonly Dictionary<(string, string), int> ranks;
-    readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, int[]> cache = new(StringComparer.Ordinal);   // the reference's cache, bounded
 
     /// <summary>Reads a gzip-compressed merges file (CLIP's format: a version line, then "a b" per line).</summary>
     /// <param name="gzipMerges">The .txt.gz stream.</param>
@@ -85,6 +85,21 @@ public sealed class ClipBpeTokenizer : IClipTokenizer
             throw new InvalidDataException($"{source}: the markers do not get ids {StartOfTextId} and {EndOfTextId}");
         VocabularySize = vocab.Count;
     }
+
+    ClipBpeTokenizer(ClipBpeTokenizer other, int contextLength)
+    {
+        encoder = other.encoder;
+        ranks = other.ranks;
+        cache = other.cache;
+        VocabularySize = other.VocabularySize;
+        ContextLength = contextLength;
+    }
+
+    /// <summary>The same vocabulary with another number of positions (CLIP: 77).</summary>
+    public ClipBpeTokenizer WithContextLength(int contextLength) =>
+        contextLength == ContextLength ? this
+        : contextLength is < 2 or > 4096 ? throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, "must be in 2..4096")
+        : new(this, contextLength);
 
     /// <summary>The tokenizer over the vocabulary shipped in this assembly (loaded once).</summary>
     public static ClipBpeTokenizer Default => Shipped.Value;

@@ -40,7 +40,8 @@ public static class ClipTowerFiles
     }
 
     public static void SaveText(ClipTextTransformer model, string folder, double? logitScale = null, JsonObject? extra = null) =>
-        SaveText(model.state_dict(), model.Config, model.Tokenizer, folder, logitScale, extra);
+        SaveText(model.state_dict(), model.Config, model.Tokenizer as ClipTokenizer
+            ?? throw new ArgumentException("text.json holds a word list: only a shapes-vocabulary tower is saved this way"), folder, logitScale, extra);
 
     /// <summary>Writes a text state dict (stored as float32), its config and vocabulary, and the logit scale (exp, not log).</summary>
     public static void SaveText(IReadOnlyDictionary<string, Tensor> stateDict, ClipTextConfig config, ClipTokenizer tokenizer,

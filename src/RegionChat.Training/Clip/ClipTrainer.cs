@@ -141,7 +141,7 @@ public sealed class ClipTrainer : ContrastiveTrainer
         var images = ShapesClipInputs.Images(scenes);
         var alphas = ShapesClipInputs.WholeAlphas(scenes.Count);
         var imageFeatures = Vision.forward(images, alphas);
-        var (tokens, ends) = Tokenizer.EncodeBatch([.. captions, .. HardNegativeCaptions(step, scenes)]);
+        var (tokens, ends) = ClipTextTransformer.Batch([.. captions.Concat(HardNegativeCaptions(step, scenes)).Select(Tokenizer.Tokenize)]);
         var textFeatures = Text.forward(tokens, ends);
         return ContrastiveLoss.Compute(imageFeatures, textFeatures, tensor(captionIndex), LogScale.exp(), captions.Count);
     }

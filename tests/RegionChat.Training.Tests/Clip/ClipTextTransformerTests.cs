@@ -40,7 +40,7 @@ public class ClipTextTransformerTests
     public void Attention_is_causal_and_read_at_the_end_token()
     {
         using var model = Tiny();
-        var t = model.Tokenizer;
+        var t = (ClipTokenizer)model.Tokenizer;
         long[] caption = t.Encode("a small blue cross").Select(i => (long)i).ToArray();   // 6 tokens, end at 5
         long red = t.Encode("red")[1], large = t.Encode("large")[1];
         long[] afterEndChanged = [.. caption, red, large];
@@ -62,7 +62,7 @@ public class ClipTextTransformerTests
         ClipTowerFiles.SaveText(model, temp.Path, logitScale: 12.5);
         using var loaded = ClipTowerFiles.LoadText(temp.Path);
         Assert.Equal(model.Config, loaded.Config);
-        Assert.Equal(model.Tokenizer.Vocabulary, loaded.Tokenizer.Vocabulary);
+        Assert.Equal(((ClipTokenizer)model.Tokenizer).Vocabulary, ((ClipTokenizer)loaded.Tokenizer).Vocabulary);
         Assert.Equal(12.5, ClipTowerFiles.ReadLogitScale(temp.Path));
         string[] texts = ["a large red circle", "a small orange diamond and a large green triangle"];
         using var a = model.EncodeTexts(texts);

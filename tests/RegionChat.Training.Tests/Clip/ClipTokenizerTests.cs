@@ -40,7 +40,7 @@ public class ClipTokenizerTests
     public void Batch_pads_to_the_longest_text_and_marks_end_positions()
     {
         var t = ClipTokenizer.ForShapes();
-        var (tokens, ends) = t.EncodeBatch(["a small blue cross", "a large red circle and a small blue cross"]);
+        var (tokens, ends) = ClipTextTransformer.Batch([.. new[] { "a small blue cross", "a large red circle and a small blue cross" }.Select(t.Tokenize)]);
         Assert.Equal(new long[] { 2, 11 }, tokens.shape);
         Assert.Equal(new long[] { 5, 10 }, ends.data<long>().ToArray());
         var row0 = tokens[0].data<long>().ToArray();

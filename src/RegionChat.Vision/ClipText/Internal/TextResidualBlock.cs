@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RegionChat.Training.Clip.Internal;
+namespace RegionChat.Vision.Internal;
 
 /// <summary>CLIP's pre-LN block with causal attention: x + attn(ln_1(x)), then + mlp(ln_2(x)); QuickGELU MLP.</summary>
 internal sealed class TextResidualBlock : nn.Module<Tensor, Tensor>

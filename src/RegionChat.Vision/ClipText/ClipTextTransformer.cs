@@ -1,14 +1,17 @@
-using RegionChat.Training.Clip.Internal;
+using RegionChat.Data.Text;
+using RegionChat.Vision.Internal;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RegionChat.Training.Clip;
+namespace RegionChat.Vision;
 
 /// <summary>
-/// CLIP's text tower at small scale: token + positional embeddings, causal pre-LN blocks (the vision tower's block
+/// CLIP's text tower (OpenAI's, and the shapes model's at small scale: one code): token + positional embeddings, causal pre-LN blocks (the vision tower's block
 /// layout: ln_1, attn.in_proj, attn.out_proj, ln_2, mlp.c_fc, mlp.c_proj, QuickGELU), ln_final, and the features of
 /// the end token projected by <c>text_projection</c>. State-dict names: <c>token_embedding.weight</c>,
-/// <c>positional_embedding</c>, <c>transformer.resblocks.N.*</c>, <c>ln_final.*</c>, <c>text_projection</c>.
+/// <c>positional_embedding</c>, <c>transformer.resblocks.N.*</c>, <c>ln_final.*</c>, <c>text_projection</c>; other layouts
+/// (a full OpenAI CLIP state dict, Hugging Face <c>CLIPModel</c>) are renamed by <see cref="ClipTextCheckpoint"/>. The
+/// tokenizer says where the features are read: the end marker (shapes) or the largest id (CLIP's argmax).
 /// </summary>
 public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
 {
@@ -22,12 +25,12 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
 
     public ClipTextConfig Config { get; }
 
-    public ClipTokenizer Tokenizer { get; }
+    public IClipTokenizer Tokenizer { get; }
 
     public ScalarType DType { get; }
 
     /// <summary>A randomly initialised tower (CLIP's init scales for embeddings and projection).</summary>
-    public ClipTextTransformer(ClipTextConfig config, ClipTokenizer tokenizer, ScalarType dtype = ScalarType.Float32) : base("text")
+    public ClipTextTransformer(ClipTextConfig config, IClipTokenizer tokenizer, ScalarType dtype = ScalarType.Float32) : base("text")
     {
         Config = config.Validate();
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -68,6 +71,39 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
         finally
         {
             foreach (var t in raw.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Loads a CLIP text tower from a checkpoint in any layout <see cref="ClipTextCheckpoint.Normalize"/> reads (OpenAI's
+    /// clip.pth, its text part alone, Hugging Face <c>CLIPModel</c> safetensors), and its exp(logit_scale) when it holds one.
+    /// </summary>
+    /// <param name="config">Dimensions; when null they are read off the weights (heads = width/64).</param>
+    /// <param name="tokenizer">Default: the CLIP BPE tokenizer with the shipped vocabulary.</param>
+    public static (ClipTextTransformer Model, double? LogitScale) LoadCheckpoint(string path, ClipTextConfig? config = null,
+        IClipTokenizer? tokenizer = null, ScalarType dtype = ScalarType.Float32)
+    {
+        using var weights = ClipTextCheckpoint.Load(path);
+        try
+        {
+            config ??= ClipTextConfig.InferFrom(weights.Weights);
+            tokenizer ??= ClipBpeTokenizer.Default;
+            if (tokenizer is ClipBpeTokenizer bpe) tokenizer = bpe.WithContextLength(config.ContextLength);
+            var model = new ClipTextTransformer(config, tokenizer, dtype);
+            try
+            {
+                model.LoadWeights(weights.Weights);
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+            return (model, weights.Scale);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
         }
     }
 
@@ -115,9 +151,37 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>Text features [B, OutputDim], float32, without autograd.</summary>
     public Tensor EncodeTexts(IReadOnlyList<string> texts)
     {
+        ArgumentNullException.ThrowIfNull(texts);
+        if (texts.Count == 0) throw new ArgumentException("no texts to encode", nameof(texts));
+        using var scope = NewDisposeScope();
+        var (tokens, ends) = Batch(texts.Select(Tokenizer.Tokenize).ToArray());
+        return EncodeTokens(tokens, ends).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Text features [B, OutputDim], float32, without autograd, of tokens int64 [B, L] read at end positions [B].</summary>
+    public Tensor EncodeTokens(Tensor tokens, Tensor endPositions)
+    {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var (tokens, ends) = Tokenizer.EncodeBatch(texts);
-        return forward(tokens, ends).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return forward(tokens, endPositions).to(ScalarType.Float32).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Tokenized texts as a batch: int64 [B, L] zero-padded to the longest (not the full context: with the causal mask,
+    /// features at the end position do not depend on later positions), and the end positions int64 [B].
+    /// </summary>
+    public static (Tensor Tokens, Tensor EndPositions) Batch(IReadOnlyList<ClipTokens> texts)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        if (texts.Count == 0) throw new ArgumentException("no texts to encode", nameof(texts));
+        int length = texts.Max(t => t.Ids.Length);
+        var flat = new long[texts.Count * length];
+        var ends = new long[texts.Count];
+        for (int b = 0; b < texts.Count; b++)
+        {
+            for (int i = 0; i < texts[b].Ids.Length; i++) flat[b * length + i] = texts[b].Ids[i];
+            ends[b] = texts[b].EndPosition;
+        }
+        return (tensor(flat, [texts.Count, length]), tensor(ends, [texts.Count]));
     }
 }

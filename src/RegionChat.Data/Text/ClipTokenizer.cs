@@ -1,14 +1,13 @@
 using RegionChat.Data.Shapes;
-using static TorchSharp.torch;
 
-namespace RegionChat.Training.Clip;
+namespace RegionChat.Data.Text;
 
 /// <summary>
 /// Word-level tokenizer of the CLIP text tower: one id per word of a closed vocabulary, wrapped in start/end markers.
 /// Ids 0, 1, 2 are always &lt;pad&gt;, &lt;sot&gt;, &lt;eot&gt;; the words follow. The shapes world's text is lower case
 /// words separated by single spaces, so no sub-word pieces are needed.
 /// </summary>
-public sealed class ClipTokenizer
+public sealed class ClipTokenizer : IClipTokenizer
 {
     public const string PadToken = "<pad>", StartToken = "<sot>", EndToken = "<eot>";
     public const int PadId = 0, StartId = 1, EndId = 2;
@@ -72,24 +71,11 @@ public sealed class ClipTokenizer
         string.Join(' ', tokens.Where(t => t > EndId).Select(t => t < VocabularySize ? Vocabulary[t]
             : throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id {t} is outside the vocabulary of {VocabularySize}")));
 
-    /// <summary>
-    /// A padded batch: tokens int64 [B, L] with L the longest sequence of the batch (not the full context: causal
-    /// attention makes the end-token features independent of later padding), and the end-token position of each row [B].
-    /// </summary>
-    public (Tensor Tokens, Tensor EndPositions) EncodeBatch(IReadOnlyList<string> texts)
+    /// <summary>[&lt;sot&gt;, words…, &lt;eot&gt;] and the end marker's position (where the tower reads the features).</summary>
+    public ClipTokens Tokenize(string text)
     {
-        ArgumentNullException.ThrowIfNull(texts);
-        if (texts.Count == 0) throw new ArgumentException("no texts to encode", nameof(texts));
-        var encoded = texts.Select(Encode).ToArray();
-        int length = encoded.Max(e => e.Length);
-        var flat = new long[encoded.Length * length];   // zero = PadId
-        var ends = new long[encoded.Length];
-        for (int b = 0; b < encoded.Length; b++)
-        {
-            for (int i = 0; i < encoded[b].Length; i++) flat[b * length + i] = encoded[b][i];
-            ends[b] = encoded[b].Length - 1;
-        }
-        return (tensor(flat, [encoded.Length, length]), tensor(ends, [encoded.Length]));
+        var ids = Encode(text);
+        return new ClipTokens(ids, ids.Length - 1);
     }
 
     static string Shorten(string s) => s.Length <= 60 ? s : s[..60] + "…";

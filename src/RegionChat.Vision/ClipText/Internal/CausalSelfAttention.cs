@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace RegionChat.Training.Clip.Internal;
+namespace RegionChat.Vision.Internal;
 
 /// <summary>
 /// The text tower's attention: the vision tower's layout (one fused q|k|v <c>in_proj</c>, then <c>out_proj</c>) with a

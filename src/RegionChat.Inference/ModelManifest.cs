@@ -23,6 +23,9 @@ public sealed record ModelManifest
     public string DefaultInstruction { get; init; } = "describe this region";
     /// <summary>Optional CLIP text tower (shapes-tiny ships one for zero-shot evaluation).</summary>
     public TextTowerSection? TextTower { get; init; }
+    /// <summary>Optional zero-shot region classifier: a CLIP text tower, its tokenizer and prompt templates
+    /// (<see cref="RegionChatCore.ClassifyAsync"/>).</summary>
+    public ClassifierSection? Classifier { get; init; }
     /// <summary>Optional files used only by evaluation (`regionchat eval shapes`), never by serving.</summary>
     public EvalSection? Eval { get; init; }
     /// <summary>Optional: where `regionchat pull` fetches each file of the model from. The server never reads it.</summary>
@@ -68,6 +71,25 @@ public sealed record ModelManifest
     {
         public string Weights { get; init; } = "";
         public string? Config { get; init; }
+    }
+
+    public sealed record ClassifierSection
+    {
+        /// <summary>The CLIP text tower: OpenAI's layout (a full CLIP .pth or its text part) or Hugging Face CLIPModel's
+        /// text_model.* (.safetensors).</summary>
+        public string TextWeights { get; init; } = "";
+        /// <summary>Optional: the shapes text.json (dimensions and word list) or a CLIP config (OpenAI build_model /
+        /// Hugging Face names); default: the dimensions read off the weights (heads = width/64).</summary>
+        public string? TextConfig { get; init; }
+        /// <summary>"clip_bpe" (default: CLIP's BPE, the shipped vocabulary unless <see cref="Vocab"/>) or "words" (the
+        /// word list of text_config, the shapes model's).</summary>
+        public string Tokenizer { get; init; } = "clip_bpe";
+        /// <summary>Optional CLIP BPE merges file (.txt.gz) instead of the shipped one.</summary>
+        public string? Vocab { get; init; }
+        /// <summary>Prompt templates, "{}" standing for the label; several are averaged (CLIP's prompt ensembling).</summary>
+        public string[] Templates { get; init; } = ["a photo of a {}."];
+        /// <summary>exp(logit_scale); default: the weights' logit_scale, else text_config's "logit_scale", else 100.</summary>
+        public double? LogitScale { get; init; }
     }
 
     public sealed record EvalSection
@@ -199,6 +221,20 @@ public sealed record ModelManifest
         {
             Check(TextTower.Weights, "text_tower.weights", filesMustExist);
             if (TextTower.Config != null) Check(TextTower.Config, "text_tower.config", filesMustExist);
+        }
+        if (Classifier is { } classifier)
+        {
+            Check(classifier.TextWeights, "classifier.text_weights", filesMustExist);
+            if (classifier.TextConfig != null) Check(classifier.TextConfig, "classifier.text_config", filesMustExist);
+            if (classifier.Vocab != null) Check(classifier.Vocab, "classifier.vocab", filesMustExist);
+            if (classifier.Tokenizer is not ("clip_bpe" or "words"))
+                throw new ModelManifestException($"{Id}: classifier.tokenizer must be \"clip_bpe\" or \"words\", got \"{classifier.Tokenizer}\"");
+            if (classifier.Tokenizer == "words" && classifier.TextConfig == null)
+                throw new ModelManifestException($"{Id}: classifier.tokenizer \"words\" needs classifier.text_config (the text.json holding the word list)");
+            if (classifier.Templates.Length is 0 or > 100 || classifier.Templates.Any(t => t is null || !t.Contains("{}", StringComparison.Ordinal)))
+                throw new ModelManifestException($"{Id}: classifier.templates must hold 1 to 100 strings, each with \"{{}}\" where the label goes");
+            if (classifier.LogitScale is { } scale && !(scale > 0 && double.IsFinite(scale)))
+                throw new ModelManifestException($"{Id}: classifier.logit_scale must be a positive number, got {scale}");
         }
         if (Eval?.ClipVision is { } clip)
         {

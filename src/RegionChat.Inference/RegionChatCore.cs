@@ -17,6 +17,7 @@ public sealed class RegionChatCore : IDisposable
     readonly ImageStore images;
     readonly ShutdownSignal shutdown = new();
     readonly TurnRunner turns;
+    readonly ClassifyRunner classify;
 
     /// <summary>Serves every model folder under <see cref="RegionChatCoreOptions.ModelsPath"/>.</summary>
     public RegionChatCore(RegionChatCoreOptions options, ILogger? log = null)
@@ -31,6 +32,7 @@ public sealed class RegionChatCore : IDisposable
         Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
         turns = new TurnRunner(models, Sessions, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
             shutdown, options);
+        classify = new ClassifyRunner(models, images, options);
     }
 
     /// <summary>Serves the one model in <paramref name="modelFolder"/> (its model.json), as the default model; throws
@@ -69,6 +71,15 @@ public sealed class RegionChatCore : IDisposable
     /// the generation within a token (the events stop; the session keeps its earlier turns).
     /// </summary>
     public IAsyncEnumerable<TurnEvent> RunTurnAsync(TurnRequest request, CancellationToken ct = default) => turns.RunAsync(request, ct);
+
+    /// <summary>
+    /// Zero-shot classification of one image's regions over the request's labels with the model's classifier (its
+    /// manifest's <c>classifier</c> section): per region the labels ranked with softmax probabilities and logits. Fails
+    /// with <see cref="RegionChatCoreException"/>: InvalidArgument naming the field (no labels, more than
+    /// 1000, an empty, repeated or over-300-character label, more than 16 regions, a bad region or image), NotFound
+    /// (model, stored image), FailedPrecondition (a model without a classifier).
+    /// </summary>
+    public Task<ClassifyResult> ClassifyAsync(ClassifyRequest request, CancellationToken ct = default) => classify.RunAsync(request, ct);
 
     /// <summary>Checks and stores an encoded image by its content id; <paramref name="field"/> is the request field
     /// errors name.</summary>

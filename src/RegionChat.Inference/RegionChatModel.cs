@@ -20,6 +20,7 @@ namespace RegionChat.Inference;
 public sealed class RegionChatModel : IDisposable
 {
     readonly Lock visionGate = new();
+    readonly Lazy<RegionClassifier>? classifier;
 
     RegionChatModel(ModelManifest manifest, AlphaClipVisionTransformer vision, LlavaProjector projector, LlmEngine llm,
         ChatTemplate template, ClipPreprocessor preprocessor)
@@ -30,7 +31,16 @@ public sealed class RegionChatModel : IDisposable
         Llm = llm;
         Template = template;
         Preprocessor = preprocessor;
+        // Loaded on the first classification: a chat-only server never pays for the text tower.
+        if (manifest.Classifier != null) classifier = new(() => RegionClassifier.Load(manifest, vision.Config.OutputDim));
     }
+
+    /// <summary>True when the manifest declares a zero-shot classifier.</summary>
+    public bool HasClassifier => classifier != null;
+
+    /// <summary>The zero-shot classifier (loaded on first use); throws <see cref="InvalidOperationException"/> without one.</summary>
+    public RegionClassifier Classifier => classifier?.Value
+        ?? throw new InvalidOperationException($"model '{Id}' has no classifier section in its {ModelManifest.FileName}");
 
     public ModelManifest Manifest { get; }
     public string Id => Manifest.Id;
@@ -150,6 +160,23 @@ public sealed class RegionChatModel : IDisposable
         }
     }
 
+    /// <summary>The Alpha-CLIP tower's pooled features ln_post(CLS)·proj of preprocessed inputs, L2-normalised, one batch.</summary>
+    public float[][] ImageFeatures(IReadOnlyList<PreprocessedImage> inputs)
+    {
+        if (inputs.Count == 0) return [];
+        int r = Preprocessor.Options.Resolution;
+        lock (visionGate)
+        {
+            using var scope = torch.NewDisposeScope();
+            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r]);
+            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r]);
+            var features = ClipZeroShot.Normalize(Vision.EncodePooled(pixels, alpha)).contiguous();
+            int d = (int)features.shape[1];
+            var flat = features.data<float>().ToArray();
+            return Enumerable.Range(0, inputs.Count).Select(i => flat.AsSpan(i * d, d).ToArray()).ToArray();
+        }
+    }
+
     /// <summary>A new conversation on the shared LLM context; null system prompt = the manifest's, else the template's.</summary>
     internal ChatSession StartChat(string? systemPrompt = null) =>
         new(Llm, Template, string.IsNullOrEmpty(systemPrompt) ? Manifest.Llm.SystemPrompt : systemPrompt);
@@ -161,6 +188,7 @@ public sealed class RegionChatModel : IDisposable
     public void Dispose()
     {
         Llm.Dispose();
+        if (classifier is { IsValueCreated: true }) classifier.Value.Dispose();
         Vision.Dispose();
         Projector.Dispose();
     }

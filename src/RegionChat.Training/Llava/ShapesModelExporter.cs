@@ -86,7 +86,16 @@ public static class ShapesModelExporter
             ["llm"] = new JsonObject { ["gguf"] = ShapesModelFiles.Llm, ["template"] = Template, ["system_prompt"] = ShapesText.SystemLine },
             ["default_instruction"] = ShapesText.DescribeRegion,
         };
-        if (text) manifest["text_tower"] = new JsonObject { ["weights"] = ClipTowerFiles.TextWeights, ["config"] = ClipTowerFiles.TextConfig };
+        if (text)
+        {
+            manifest["text_tower"] = new JsonObject { ["weights"] = ClipTowerFiles.TextWeights, ["config"] = ClipTowerFiles.TextConfig };
+            // Zero-shot region classification over captions as labels ("a large red circle"): the word tokenizer of text.json.
+            manifest["classifier"] = new JsonObject
+            {
+                ["text_weights"] = ClipTowerFiles.TextWeights, ["text_config"] = ClipTowerFiles.TextConfig,
+                ["tokenizer"] = "words", ["templates"] = new JsonArray("{}"),
+            };
+        }
         if (clipVision)
             manifest["eval"] = new JsonObject
             {

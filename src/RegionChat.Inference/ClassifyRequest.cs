@@ -1,0 +1,44 @@
+namespace RegionChat.Inference;
+
+/// <summary>
+/// Zero-shot classification for <see cref="RegionChatCore.ClassifyAsync"/>: one image, one or more regions of it, and the
+/// labels to score every region against (each label through the model's prompt templates).
+/// </summary>
+public sealed record ClassifyRequest
+{
+    /// <summary>The model id; "" = the default model.</summary>
+    public string Model { get; init; } = "";
+    public required ImageInput Image { get; init; }
+    /// <summary>The regions, each classified on its own; empty = the whole image once.</summary>
+    public IReadOnlyList<RegionSource> Regions { get; init; } = [];
+    public required IReadOnlyList<string> Labels { get; init; }
+    /// <summary>How many labels to return per region, best first; 0 = all.</summary>
+    public int Top { get; init; }
+    /// <summary>The request's field paths, for errors.</summary>
+    public ClassifyFields Fields { get; init; } = new();
+    public string RequestId { get; init; } = "";
+}
+
+/// <summary>Field paths of a classify request as the transport names them (gRPC: "regions[1].box"; /v1 the same).</summary>
+public sealed record ClassifyFields
+{
+    public string Model { get; init; } = "model";
+    public string Image { get; init; } = "image";
+    public string ImageData { get; init; } = "image.data";
+    public string Labels { get; init; } = "labels";
+    public string Top { get; init; } = "top";
+    /// <summary>The field of region i.</summary>
+    public Func<int, string> Region { get; init; } = i => $"regions[{i}]";
+}
+
+/// <summary>The outcome: per region (in request order) its labels ranked best first.</summary>
+public sealed record ClassifyResult(string Model, IReadOnlyList<RegionLabels> Regions, ClassifyTimings Timings);
+
+/// <summary>One region's ranked labels.</summary>
+public sealed record RegionLabels(IReadOnlyList<LabelScore> Labels);
+
+/// <summary>A label, its softmax probability over the request's labels, and its raw logit (exp(logit_scale) × cosine).</summary>
+public sealed record LabelScore(string Label, double Probability, double Logit);
+
+/// <summary>Where the time of a classification went; <see cref="TextCacheHits"/> counts labels whose features were cached.</summary>
+public sealed record ClassifyTimings(double ImageDecodeMs, double VisionEncodeMs, double TextEncodeMs, double TotalMs, int TextCacheHits);

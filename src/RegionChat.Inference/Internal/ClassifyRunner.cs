@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Text;
+using RegionChat.Data.Regions;
+using RegionChat.Vision.Imaging;
+
+namespace RegionChat.Inference.Internal;
+
+/// <summary>
+/// Zero-shot classification (behind <see cref="RegionChatCore.ClassifyAsync"/>): checks the request's size before any
+/// work, resolves the image (store or bytes), draws each region, runs the Alpha-CLIP tower to its pooled output for the
+/// regions not cached, takes the labels' text features from the LRU cache (model, label) or one text forward for the
+/// missing ones, and ranks the labels per region by softmax over exp(logit_scale) × cosine.
+/// The image side is the tower's last block + ln_post + proj, a different forward from the LLaVA features of turns (the
+/// second-to-last block), so it has its own small cache by (model, image id, region) instead of the visual-token cache.
+/// </summary>
+internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, RegionChatCoreOptions options)
+{
+    public const int MaxLabels = 1000, MaxLabelChars = 300, MaxRegions = 16;
+    const long TextCacheBytes = 64L << 20, ImageCacheBytes = 16L << 20;
+
+    readonly record struct LabelKey(string Model, string Label);
+    readonly record struct ImageKey(string Model, string ImageId, string Region);
+
+    readonly ByteBoundedLru<LabelKey, float[]> textCache = new(TextCacheBytes, f => f.Length * 4L + 128);
+    readonly ByteBoundedLru<ImageKey, float[]> imageCache = new(ImageCacheBytes, f => f.Length * 4L + 256);
+
+    public async Task<ClassifyResult> RunAsync(ClassifyRequest request, CancellationToken ct)
+    {
+        var total = Stopwatch.StartNew();
+        var f = request.Fields;
+        Check(request);
+        var model = models.Get(request.Model) ?? throw RegionChatCoreException.NotFound(
+            $"model '{ClientText.Quote(request.Model)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
+        if (!model.HasClassifier)
+            throw new RegionChatCoreException(RegionChatErrorKind.FailedPrecondition,
+                $"model '{model.Id}' has no zero-shot classifier (no \"classifier\" section in its model.json)",
+                [new FieldError(f.Model, "has no classifier")]);
+        var classifier = model.Classifier;
+        for (int i = 0; i < request.Labels.Count; i++)
+        {
+            try { classifier.CheckLabel(request.Labels[i]); }
+            catch (ArgumentException e) { throw RegionChatCoreException.InvalidArgument($"{f.Labels}[{i}]", e.Message, e); }
+        }
+        ct.ThrowIfCancellationRequested();
+
+        string imageId = ResolveImage(request.Image, f);
+        var regions = request.Regions.Count == 0 ? [RegionSource.WholeImage] : request.Regions;
+        double decodeMs = 0, visionMs = 0;
+        var imageFeatures = new float[regions.Count][];
+        var todo = new List<(int Index, PreprocessedImage Input, ImageKey Key)>();
+        for (int i = 0; i < regions.Count; i++)
+        {
+            var key = new ImageKey(model.Id, imageId, regions[i].CacheKey);
+            if (imageCache.TryGet(key, out var cached)) { imageFeatures[i] = cached; continue; }
+            if (!images.TryGet(imageId, out var stored))
+                throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+            var sw = Stopwatch.StartNew();
+            string field = request.Regions.Count == 0 ? f.Image : f.Region(i);
+            try
+            {
+                using var decoded = regions[i].Decode(stored, images.Limits, options.Regions);
+                todo.Add((i, model.Preprocess(decoded.Image, decoded.Region, ct), key));
+            }
+            catch (InvalidRegionException e) { throw RegionChatCoreException.InvalidArgument(regions[i].ErrorField(field, e), e.Description, e); }
+            catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.Image, e.Message, e); }
+            decodeMs += sw.Elapsed.TotalMilliseconds;
+        }
+        if (todo.Count > 0)
+        {
+            var sw = Stopwatch.StartNew();
+            var computed = await Task.Run(() => model.ImageFeatures(todo.Select(t => t.Input).ToArray()), ct).ConfigureAwait(false);
+            visionMs = sw.Elapsed.TotalMilliseconds;
+            for (int k = 0; k < todo.Count; k++)
+            {
+                imageFeatures[todo[k].Index] = computed[k];
+                imageCache.Set(todo[k].Key, computed[k]);
+            }
+        }
+
+        var textSw = Stopwatch.StartNew();
+        var labelFeatures = new float[request.Labels.Count][];
+        var missing = new List<int>();
+        int hits = 0;
+        for (int i = 0; i < request.Labels.Count; i++)
+        {
+            if (textCache.TryGet(new LabelKey(model.Id, request.Labels[i]), out var cached)) { labelFeatures[i] = cached; hits++; }
+            else missing.Add(i);
+        }
+        if (missing.Count > 0)
+        {
+            var distinct = missing.Select(i => request.Labels[i]).Distinct(StringComparer.Ordinal).ToArray();
+            var computed = await Task.Run(() => classifier.LabelFeatures(distinct), ct).ConfigureAwait(false);
+            var byLabel = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            for (int k = 0; k < distinct.Length; k++)
+            {
+                byLabel[distinct[k]] = computed[k];
+                textCache.Set(new LabelKey(model.Id, distinct[k]), computed[k]);
+            }
+            foreach (int i in missing) labelFeatures[i] = byLabel[request.Labels[i]];
+        }
+        double textMs = textSw.Elapsed.TotalMilliseconds;
+
+        int top = request.Top <= 0 ? request.Labels.Count : Math.Min(request.Top, request.Labels.Count);
+        var results = imageFeatures.Select(image => new RegionLabels(Rank(image, labelFeatures, request.Labels, classifier.LogitScale, top))).ToArray();
+        return new ClassifyResult(model.Id, results, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
+    }
+
+    // The request's cost is bounded before anything runs: label count and length, region count, top.
+    static void Check(ClassifyRequest request)
+    {
+        var f = request.Fields;
+        var errors = new List<FieldError>();
+        if (request.Labels.Count == 0) errors.Add(new(f.Labels, "needs at least one label"));
+        else if (request.Labels.Count > MaxLabels) errors.Add(new(f.Labels, $"holds {request.Labels.Count} labels; the limit is {MaxLabels}"));
+        else
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < request.Labels.Count; i++)
+            {
+                string label = request.Labels[i] ?? "";
+                if (label.Trim().Length == 0) errors.Add(new($"{f.Labels}[{i}]", "is empty"));
+                else if (label.Length > MaxLabelChars) errors.Add(new($"{f.Labels}[{i}]", $"is {label.Length} characters; the limit is {MaxLabelChars}"));
+                else if (!seen.Add(label)) errors.Add(new($"{f.Labels}[{i}]", $"repeats label '{ClientText.Quote(label)}'"));
+                if (errors.Count >= 8) break;
+            }
+        }
+        if (request.Regions.Count > MaxRegions) errors.Add(new("regions", $"holds {request.Regions.Count} regions; the limit is {MaxRegions}"));
+        if (request.Top < 0) errors.Add(new(f.Top, $"must be 0 (all) or positive, got {request.Top}"));
+        if (errors.Count > 0) throw RegionChatCoreException.InvalidArgument(errors);
+    }
+
+    static LabelScore[] Rank(float[] image, float[][] labels, IReadOnlyList<string> names, double scale, int top)
+    {
+        var logits = new double[labels.Length];
+        for (int j = 0; j < labels.Length; j++)
+        {
+            double dot = 0;
+            for (int d = 0; d < image.Length; d++) dot += image[d] * (double)labels[j][d];
+            logits[j] = scale * dot;
+        }
+        double max = logits.Max(), sum = logits.Sum(l => Math.Exp(l - max));
+        return Enumerable.Range(0, labels.Length)
+            .Select(j => new LabelScore(names[j], Math.Exp(logits[j] - max) / sum, logits[j]))
+            .OrderByDescending(s => s.Logit).ThenBy(s => s.Label, StringComparer.Ordinal)
+            .Take(top).ToArray();
+    }
+
+    string ResolveImage(ImageInput input, ClassifyFields f)
+    {
+        if (input.Bytes is { } bytes)
+        {
+            if (bytes.Length > options.MaxImageBytes)
+                throw RegionChatCoreException.InvalidArgument(f.ImageData, ImageSizeLimit.TooLarge(bytes.Length, options.MaxImageBytes));
+            try { return images.Put(bytes, out _).Id; }
+            catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.ImageData, e.Message, e); }
+        }
+        if (input.StoredId is { } given)
+        {
+            string? id = ImageStore.NormaliseId(given);
+            if (id == null) throw RegionChatCoreException.InvalidArgument(f.Image + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
+            if (!images.TryGet(id, out _)) throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the " +
+                "image store); upload it again");
+            return id;
+        }
+        throw RegionChatCoreException.InvalidArgument(f.Image, "needs data or image_id");
+    }
+}

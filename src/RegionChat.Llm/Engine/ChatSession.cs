@@ -7,12 +7,17 @@ namespace RegionChat.Llm.Engine;
 /// A conversation on one engine sequence: renders turns with a <see cref="ChatTemplate"/>, keeps the KV history so a
 /// follow-up prefills only its new tokens, and records the answers. When the sequence lost its history by the
 /// session's own doing (a cancelled turn, a failure) the next turn re-renders the whole conversation; when it was
-/// evicted the next turn throws <see cref="SequenceEvictedException"/>.
+/// evicted the next turn throws <see cref="SequenceEvictedException"/>. Each recorded turn is described exactly
+/// (<see cref="Turns"/>: the token ids and embedding blocks fed, the tokens generated), so a conversation can be
+/// rebuilt on another sequence or engine by <see cref="Restore"/>, which replays it before its next turn.
 /// </summary>
 public sealed class ChatSession : IDisposable
 {
     readonly LlmEngine engine;
     readonly List<(ChatMessage Message, string? Raw)> history = [];
+    readonly List<ChatTurnRecord> turns = [];
+    List<PromptSegment>? replay;   // positions a restored session prefills before its next turn, until one succeeds
+    int replayPositions;
     int syncedEpoch = -1;       // sequence history version that holds _history up to its open last answer
     int version;                // bumped with every recorded turn
     int busy;
@@ -32,6 +37,37 @@ public sealed class ChatSession : IDisposable
     /// <summary>The turns so far; answers as shown to the user (leading whitespace and stop strings cut).</summary>
     public IReadOnlyList<ChatMessage> History => history.Select(h => h.Message).ToArray();
 
+    /// <summary>Each recorded turn exactly as the sequence got it (read it between turns).</summary>
+    public IReadOnlyList<ChatTurnRecord> Turns => turns;
+
+    /// <summary>Whether the next turn rebuilds the conversation first (a restored session, or an evicted one with
+    /// <see cref="ReplayWhenEvicted"/>), until a turn succeeds.</summary>
+    public bool ReplayPending => replay != null;
+
+    /// <summary>Positions the turn started last prefilled to replay the recorded turns (0: none).</summary>
+    public int ReplayedPositions { get; private set; }
+
+    /// <summary>
+    /// A conversation rebuilt from its recorded turns (<see cref="Turns"/> of an earlier session, with the same
+    /// embedding blocks re-made): on a new sequence, its next turn first prefills every recorded position since the
+    /// last turn that started from scratch (prompt token ids, embedding blocks, generated token ids), then the turn's
+    /// own prompt, which is exactly what a follow-up on the original sequence would have fed.
+    /// </summary>
+    public static ChatSession Restore(LlmEngine engine, ChatTemplate template, string? systemPrompt, IReadOnlyList<ChatTurnRecord> recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        var chat = new ChatSession(engine, template, systemPrompt);
+        if (recorded.Count == 0) return chat;
+        foreach (var t in recorded)
+        {
+            foreach (var m in t.Messages) chat.history.Add((m, null));
+            chat.history.Add((ChatMessage.Assistant(t.Answer), t.RawAnswer));
+            chat.turns.Add(t);
+        }
+        chat.ReplayRecordedTurns();
+        return chat;
+    }
+
     public IAsyncEnumerable<GenerationEvent> GenerateAsync(ChatMessage userMessage, SamplingParams sampling,
         CancellationToken cancellationToken = default) => GenerateAsync([userMessage], sampling, cancellationToken);
 
@@ -45,26 +81,67 @@ public sealed class ChatSession : IDisposable
         ArgumentNullException.ThrowIfNull(sampling);
         sampling.Validate();
         var (state, epoch) = Sequence.Snapshot();
-        if (state == LlmSessionState.Evicted) throw new SequenceEvictedException(Sequence.Id);
+        if (state == LlmSessionState.Evicted && replay == null)
+        {
+            if (!ReplayWhenEvicted || turns.Count == 0) throw new SequenceEvictedException(Sequence.Id);
+            ReplayRecordedTurns();
+        }
         if (state == LlmSessionState.Closed) throw new ObjectDisposedException(nameof(ChatSession));
 
         var messages = newMessages.ToArray();
         IReadOnlyList<PromptSegment>? prompt = null;
-        bool inSync = state == LlmSessionState.Holding && epoch == syncedEpoch && history.Count > 0 && history[^1].Raw != null;
+        bool replaying = replay != null && history.Count > 0 && history[^1].Raw != null;
+        bool inSync = replaying || (state == LlmSessionState.Holding && epoch == syncedEpoch && history.Count > 0 && history[^1].Raw != null);
         if (inSync)
         {
             var before = history.Take(history.Count - 1).Select(h => h.Message).ToArray();
             prompt = Template.RenderFollowUp(SystemPrompt, before, history[^1].Raw!, messages);
         }
         bool full = prompt == null;
-        prompt ??= Template.Render(SystemPrompt, [.. history.Select(h => h.Message), .. messages]);
-        var stream = engine.Generate(Sequence, prompt, sampling, expectedEpoch: full ? -1 : epoch,
-            resetFirst: full && state != LlmSessionState.Fresh, cancellationToken);
-        return Record(stream, messages, version);
+        prompt = Lower(prompt ?? Template.Render(SystemPrompt, [.. history.Select(h => h.Message), .. messages]));
+        IReadOnlyList<PromptSegment> fed = prompt;
+        int replayed = 0;
+        if (!full && replaying)
+        {
+            fed = [.. replay!, .. prompt];
+            replayed = replayPositions;
+        }
+        ReplayedPositions = replayed;
+        var stream = engine.Generate(Sequence, fed, sampling, expectedEpoch: full || replayed > 0 ? -1 : epoch,
+            resetFirst: (full || replayed > 0) && state != LlmSessionState.Fresh, cancellationToken, replayed);
+        return Record(stream, messages, prompt, full, version);
     }
 
-    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages, int version,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>When the sequence was evicted, the next turn replays the recorded turns instead of throwing
+    /// <see cref="SequenceEvictedException"/> (a session with no recorded turn still throws).</summary>
+    public bool ReplayWhenEvicted { get; set; }
+
+    /// <summary>Sets the next turn to prefill every recorded position since the last turn that started from scratch.</summary>
+    void ReplayRecordedTurns()
+    {
+        int from = 0;
+        for (int i = 0; i < turns.Count; i++) if (turns[i].FromStart) from = i;
+        var positions = new List<PromptSegment>();
+        foreach (var t in turns.Skip(from))
+        {
+            positions.AddRange(t.Prompt);
+            if (t.Output.Count > 0) positions.Add(PromptSegment.Tokens(t.Output));
+        }
+        replayPositions = positions.Sum(p => p switch
+        {
+            TokenSegment tokens => tokens.Ids.Count,
+            EmbeddingSegment e => e.Block.Count,
+            _ => throw new ArgumentException("a recorded prompt holds only token ids and embedding blocks"),
+        });
+        replay = positions;
+    }
+
+    /// <summary>Text segments as the token ids the engine will feed (what a turn record keeps).</summary>
+    List<PromptSegment> Lower(IReadOnlyList<PromptSegment> prompt) => prompt.Select(p => p is TextSegment t
+        ? PromptSegment.Tokens(engine.Tokenize(t.Value, addBos: false, t.ParseSpecial)) : p).ToList();
+
+    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages,
+        IReadOnlyList<PromptSegment> prompt, bool fromStart, int version, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref busy, 1) == 1)
             throw new InvalidOperationException("this chat already has a turn in flight; wait for it to finish");
@@ -92,6 +169,9 @@ public sealed class ChatSession : IDisposable
                 {
                     foreach (var m in messages) history.Add((m, null));
                     history.Add((ChatMessage.Assistant(shown.ToString()), f.RawText));
+                    turns.Add(new ChatTurnRecord(fromStart, messages, prompt.Where(p => p is not TokenSegment { Ids.Count: 0 }).ToArray(),
+                        f.OutputTokens, shown.ToString(), f.RawText));
+                    replay = null;
                     syncedEpoch = Sequence.Snapshot().Epoch;
                     this.version++;
                 }
@@ -107,3 +187,12 @@ public sealed class ChatSession : IDisposable
     /// <summary>Frees the sequence's KV history.</summary>
     public void Dispose() => Sequence.Dispose();
 }
+
+/// <summary>
+/// One turn as a chat sequence got it: whether it started from scratch (<paramref name="FromStart"/>: the whole
+/// conversation rendered again), the new <paramref name="Messages"/>, the <paramref name="Prompt"/> fed (token ids
+/// and embedding blocks, in order; on a follow-up it comes after the previous turn's generated tokens) and the
+/// <paramref name="Output"/> token ids sampled (an end-of-generation token excluded), with the answer as shown and raw.
+/// </summary>
+public sealed record ChatTurnRecord(bool FromStart, IReadOnlyList<ChatMessage> Messages, IReadOnlyList<PromptSegment> Prompt,
+    IReadOnlyList<int> Output, string Answer, string RawAnswer);

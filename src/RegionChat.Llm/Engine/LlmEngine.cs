@@ -148,8 +148,9 @@ public sealed class LlmEngine : IDisposable
 
     /// <param name="expectedEpoch">History version the prompt was rendered against (-1: any).</param>
     /// <param name="resetFirst">Drop the session's history before prefilling (a full re-render).</param>
+    /// <param name="replayedPositions">Leading positions of the prompt that replay a history (kept from the repetition penalty).</param>
     internal IAsyncEnumerable<GenerationEvent> Generate(LlmSession session, IReadOnlyList<PromptSegment> prompt,
-        SamplingParams sampling, int expectedEpoch, bool resetFirst, CancellationToken cancellationToken)
+        SamplingParams sampling, int expectedEpoch, bool resetFirst, CancellationToken cancellationToken, int replayedPositions = 0)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(sampling);
@@ -157,15 +158,15 @@ public sealed class LlmEngine : IDisposable
         if (session.Scheduler != scheduler) throw new ArgumentException($"{session} belongs to another engine", nameof(session));
         sampling.Validate();
         var items = Compile(prompt);
-        return Stream(session, items, sampling, expectedEpoch, resetFirst, cancellationToken);
+        return Stream(session, items, sampling, expectedEpoch, resetFirst, replayedPositions, cancellationToken);
     }
 
     async IAsyncEnumerable<GenerationEvent> Stream(LlmSession session, List<PromptItem> items, SamplingParams sampling,
-        int expectedEpoch, bool resetFirst, CancellationToken cancellationToken,
+        int expectedEpoch, bool resetFirst, int replayedPositions, CancellationToken cancellationToken,
         [EnumeratorCancellation] CancellationToken enumeration = default)
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, enumeration);
-        var request = new GenerationRequest(session, items, sampling, logitsOnly: false, cancel)
+        var request = new GenerationRequest(session, items, sampling, logitsOnly: false, cancel, replayedPositions)
         {
             Epoch = expectedEpoch,
             ResetFirst = resetFirst,

@@ -10,8 +10,10 @@ internal enum RequestPhase { Queued, Prefilling, Decoding, Done }
 /// After submission only the scheduler's loop thread touches it.</summary>
 internal sealed class GenerationRequest : SchedulerCommand
 {
+    /// <param name="unpenalisedPositions">Leading prompt positions the repetition penalty does not see (a replayed history,
+    /// which a follow-up on the kept sequence would not have fed either).</param>
     public GenerationRequest(LlmSession session, List<PromptItem> items, SamplingParams sampling, bool logitsOnly,
-        CancellationTokenSource cancel)
+        CancellationTokenSource cancel, int unpenalisedPositions = 0)
     {
         Session = session;
         Items = items;
@@ -20,9 +22,14 @@ internal sealed class GenerationRequest : SchedulerCommand
         Cancel = cancel.Token;
         Sampler = new TokenSampler(sampling);
         Stops = new StopStringFilter(sampling.Stop);
+        int skip = unpenalisedPositions;
         foreach (var item in items)
+        {
+            int skipped = Math.Min(skip, item.Count);
+            skip -= skipped;
             if (item is TokenRun run)
-                foreach (int t in run.Tokens) Sampler.Accept(t);
+                foreach (int t in run.Tokens.AsSpan(skipped)) Sampler.Accept(t);
+        }
     }
 
     public LlmSession Session { get; }

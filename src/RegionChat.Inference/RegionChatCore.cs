@@ -18,20 +18,27 @@ public sealed class RegionChatCore : IDisposable
     readonly ShutdownSignal shutdown = new();
     readonly TurnRunner turns;
     readonly ClassifyRunner classify;
+    readonly ILogger log;
 
     /// <summary>Serves every model folder under <see cref="RegionChatCoreOptions.ModelsPath"/>.</summary>
     public RegionChatCore(RegionChatCoreOptions options, ILogger? log = null)
-        : this(options, new ModelRegistry(options, log ?? NullLogger.Instance)) { }
+        : this(options, new ModelRegistry(options, log ?? NullLogger.Instance), log ?? NullLogger.Instance) { }
 
-    RegionChatCore(RegionChatCoreOptions options, ModelRegistry registry)
+    RegionChatCore(RegionChatCoreOptions options, ModelRegistry registry, ILogger log)
     {
         Options = options;
         models = registry;
+        this.log = log;
         images = new ImageStore(options.ImageStoreBytes, new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels });
-        Sessions = new SessionStore(TimeSpan.FromSeconds(options.SessionIdleSeconds));
+        var idle = TimeSpan.FromSeconds(options.SessionIdleSeconds);
+        Sessions = new SessionStore(idle);
+        Records = options.SessionStore.Redis.Length > 0
+            ? new RedisSessionRecordStore(options.SessionStore, idle)
+            : new InMemorySessionRecordStore(idle, options.SessionStore.MaxBytes);
+        CoreLog.SessionStoreKind(log, Records.Kind);
         Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
-        turns = new TurnRunner(models, Sessions, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
-            shutdown, options);
+        turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
+            shutdown, options, log);
         classify = new ClassifyRunner(models, images, options);
     }
 
@@ -39,7 +46,7 @@ public sealed class RegionChatCore : IDisposable
     /// <see cref="ModelManifestException"/> when the manifest is bad. The model loads on <see cref="LoadDefaultModel"/>
     /// or the first turn.</summary>
     public static RegionChatCore ForModelFolder(string modelFolder, RegionChatCoreOptions options, ILogger? log = null) =>
-        new(options, new ModelRegistry(ModelManifest.Load(modelFolder), options, log ?? NullLogger.Instance));
+        new(options, new ModelRegistry(ModelManifest.Load(modelFolder), options, log ?? NullLogger.Instance), log ?? NullLogger.Instance);
 
     public RegionChatCoreOptions Options { get; }
     public RegionChatMetrics Metrics { get; } = new();
@@ -53,6 +60,8 @@ public sealed class RegionChatCore : IDisposable
     public IReadOnlyCollection<string> ModelIds => models.Manifests.Keys.ToArray();
 
     internal SessionStore Sessions { get; }
+    /// <summary>The session records (what each session is, for restoring it anywhere), leases and shared images.</summary>
+    internal ISessionRecordStore Records { get; }
     internal ShutdownSignal Shutdown => shutdown;
     /// <summary>A served model, loading it if needed ("" = the default); null when not served. For work beside turns
     /// on the same loaded towers (zero-shot evaluation); turns go through <see cref="RunTurnAsync"/>.</summary>
@@ -90,10 +99,19 @@ public sealed class RegionChatCore : IDisposable
             ImageSizeLimit.TooLarge(bytes.Length, Options.MaxImageBytes));
         try
         {
-            var stored = images.Put(bytes, out _);
+            var stored = images.Put(bytes, out bool decoded);
+            if (decoded) Share(stored);
             return new StoredImageInfo(stored.Id, stored.Width, stored.Height, bytes.Length);
         }
         catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(field, e.Message, e); }
+    }
+
+    /// <summary>Puts a new image in the shared image store too, so another replica can use its id; a store that cannot be
+    /// reached is logged (that replica then answers NOT_FOUND for the id, as before).</summary>
+    void Share(StoredImage stored)
+    {
+        try { Records.PutImageAsync(stored.Id, stored.Bytes, CancellationToken.None).GetAwaiter().GetResult(); }
+        catch (SessionStoreUnavailableException e) { CoreLog.SessionStoreFailed(log, "put image", stored.Id, e.Message); }
     }
 
     /// <summary>The stored image with this id ("sha256:HEX" or bare HEX), or null.</summary>
@@ -110,11 +128,25 @@ public sealed class RegionChatCore : IDisposable
         var check = new RequestValidator(Options);
         check.Id(sessionId, "session_id");
         check.ThrowIfAny();
-        if (!Sessions.Remove(sessionId)) throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(sessionId)}' is unknown or already gone");
+        bool live = Sessions.Remove(sessionId);
+        bool recorded;
+        try { recorded = Records.RemoveAsync(sessionId, CancellationToken.None).GetAwaiter().GetResult(); }
+        catch (SessionStoreUnavailableException e)
+        {
+            if (!live)
+                throw RegionChatCoreException.Unavailable($"the session store cannot be reached to end session '{ClientText.Quote(sessionId)}'; retry later");
+            CoreLog.SessionStoreFailed(log, "end", sessionId, e.Message);
+            recorded = false;
+        }
+        if (!live && !recorded) throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(sessionId)}' is unknown or already gone");
     }
 
     /// <summary>Drops sessions idle longer than <see cref="RegionChatCoreOptions.SessionIdleSeconds"/>; returns how many.</summary>
-    public int ExpireIdleSessions() => Sessions.SweepIdle();
+    public int ExpireIdleSessions()
+    {
+        Records.SweepIdle();
+        return Sessions.SweepIdle();
+    }
 
     /// <summary>Every served model, described from its loaded files (listing loads them).</summary>
     public ModelList ListModels()
@@ -166,6 +198,7 @@ public sealed class RegionChatCore : IDisposable
     public void Dispose()
     {
         Sessions.Dispose();
+        Records.Dispose();
         VisionBatcher.Dispose();
         models.Dispose();
         Metrics.Dispose();

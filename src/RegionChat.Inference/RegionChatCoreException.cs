@@ -20,6 +20,8 @@ public enum RegionChatErrorKind
     Unavailable,
     /// <summary>The model a request needs cannot be loaded (a broken model folder).</summary>
     ModelUnavailable,
+    /// <summary>Another request (on this or another replica) holds the session's write lease: it is extending the session.</summary>
+    SessionLeased,
 }
 
 /// <summary>One offending request field: its path ("message.region.box", "messages[0].content") and what is wrong.</summary>

@@ -51,6 +51,9 @@ public sealed record RegionChatCoreOptions
     public int DefaultMaxTokens { get; init; } = 256;
     /// <summary>The largest max_tokens a request may ask for.</summary>
     public int MaxTokensLimit { get; init; } = 4096;
-    /// <summary>A session idle for longer is dropped by <see cref="RegionChatCore.ExpireIdleSessions"/>.</summary>
+    /// <summary>A session idle for longer is dropped by <see cref="RegionChatCore.ExpireIdleSessions"/> (and its record
+    /// expires from the session store).</summary>
     public double SessionIdleSeconds { get; init; } = 600;
+    /// <summary>Where session records, leases and shared images live: this process's memory, or Redis.</summary>
+    public SessionStoreOptions SessionStore { get; init; } = new();
 }

@@ -17,6 +17,8 @@ public sealed class RegionChatMetrics : IDisposable
     internal Counter<long> CompletionTokens { get; }
     internal Counter<long> VisualCacheHits { get; }
     internal Counter<long> VisualCacheMisses { get; }
+    internal Counter<long> SessionsRestored { get; }
+    internal Counter<long> RestoredTokens { get; }
     internal Histogram<double> TimeToFirstToken { get; }
     internal Histogram<double> DecodeTokensPerSecond { get; }
 
@@ -28,6 +30,9 @@ public sealed class RegionChatMetrics : IDisposable
         CompletionTokens = meter.CreateCounter<long>("regionchat.tokens.completion", description: "Generated tokens.");
         VisualCacheHits = meter.CreateCounter<long>("regionchat.visual_cache.hits", description: "Visual-token cache hits (vision encoder skipped).");
         VisualCacheMisses = meter.CreateCounter<long>("regionchat.visual_cache.misses", description: "Visual-token cache misses.");
+        SessionsRestored = meter.CreateCounter<long>("regionchat.sessions.restored",
+            description: "Sessions rebuilt by replaying their record, by why their sequence was not here (evicted, not_live, stale).");
+        RestoredTokens = meter.CreateCounter<long>("regionchat.tokens.restored", description: "Prompt positions prefilled to replay sessions.");
         TimeToFirstToken = meter.CreateHistogram<double>("regionchat.time_to_first_token", unit: "ms", description: "Request arrival to first text piece.");
         DecodeTokensPerSecond = meter.CreateHistogram<double>("regionchat.decode_tokens_per_second", description: "Decode speed per request.");
         activeRequests = meter.CreateUpDownCounter<long>("regionchat.requests.active", description: "Requests admitted and not yet finished (queue depth).");

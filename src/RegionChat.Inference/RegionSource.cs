@@ -41,8 +41,16 @@ public abstract class RegionSource
         }
     }
 
+    /// <summary>How a session record keeps the region so another replica can make it again: its JSON description,
+    /// "alpha" for an RGBA image's own alpha; null when it cannot be kept (a region made in process).</summary>
+    internal virtual string? StoredForm => null;
+
+    /// <summary>The region a session record kept (<see cref="StoredForm"/>), under its visual-cache key.</summary>
+    internal static RegionSource FromStored(string form, string cacheKey, RegionChatCoreOptions options) =>
+        form == AlphaRegionSource.StoredName ? AlphaRegionSource.Instance : new Kept(RegionDescription.Parse(form), cacheKey, options);
+
     /// <summary>The whole image.</summary>
-    public static RegionSource WholeImage { get; } = new Ready(null, "whole");
+    public static RegionSource WholeImage { get; } = new Ready(null, "whole", RegionDescription.Whole.Instance);
 
     /// <summary>A region already made, with a key that names its description (the same key must mean the same region
     /// of the same image: the cache answers by it).</summary>
@@ -69,23 +77,42 @@ public abstract class RegionSource
     public static RegionSource Build(RegionDescription description, string cacheKey, RegionChatCoreOptions options)
     {
         var limits = new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels };
-        return new Ready(Region.From(description, limits, options.Regions), cacheKey);
+        return new Ready(Region.From(description, limits, options.Regions), cacheKey, description);
     }
 
     /// <summary>Alpha-CLIP's RGBA framing for PNG and WebP bytes (the formats whose alpha counts): the alpha channel is
     /// the region, the RGB the image. Null for other formats.</summary>
     public static RegionSource? FromImageAlpha(ReadOnlySpan<byte> bytes) => AlphaRegionSource.For(bytes);
 
-    sealed class Ready(Region? region, string cacheKey) : RegionSource
+    sealed class Ready(Region? region, string cacheKey, RegionDescription? description = null) : RegionSource
     {
         public override string CacheKey => cacheKey;
         public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => region;
+        internal override string? StoredForm => description is RegionDescription.MaskFile ? null : description?.ToJson();
     }
 
     sealed class DescribedSource(Func<RegionDescription> describe, string cacheKey, RegionFieldNames names) : RegionSource
     {
         public override string CacheKey => cacheKey;
         public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => NamedRegions.Build(describe(), names, limits, budget);
+
+        internal override string? StoredForm
+        {
+            get
+            {
+                try { return describe() is RegionDescription.MaskFile ? null : describe().ToJson(); }
+                catch (InvalidRegionException) { return null; }
+            }
+        }
+    }
+
+    /// <summary>A region from a session record, made again on a visual-cache miss.</summary>
+    sealed class Kept(RegionDescription description, string cacheKey, RegionChatCoreOptions options) : RegionSource
+    {
+        public override string CacheKey => cacheKey;
+        public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) => description is RegionDescription.Whole ? null :
+            Region.From(description, new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels }, options.Regions);
+        internal override string? StoredForm => description.ToJson();
     }
 }
 

@@ -3,8 +3,11 @@ namespace RegionChat.Inference;
 /// <summary>What a turn yields: <see cref="TurnStarted"/> once, <see cref="TurnText"/> pieces, then <see cref="TurnFinished"/>.</summary>
 public abstract record TurnEvent;
 
-/// <summary>The prompt was admitted by the engine: the session (new or continued) and the prompt's size.</summary>
-public sealed record TurnStarted(string SessionId, string Model, int PromptTokens, int CachedTokens, int VisualTokens, string RequestId) : TurnEvent;
+/// <summary>The prompt was admitted by the engine: the session (new or continued) and the prompt's size.
+/// <paramref name="Restored"/>: the session was rebuilt first (its KV sequence was not here: another replica, a restart,
+/// an eviction) by prefilling its recorded turns, <paramref name="RestoredTokens"/> positions of the prompt.</summary>
+public sealed record TurnStarted(string SessionId, string Model, int PromptTokens, int CachedTokens, int VisualTokens, string RequestId,
+    bool Restored = false, int RestoredTokens = 0) : TurnEvent;
 
 /// <summary>A piece of the answer.</summary>
 public sealed record TurnText(string Text) : TurnEvent;

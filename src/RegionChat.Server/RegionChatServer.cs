@@ -84,6 +84,11 @@ public static class RegionChatServer
         MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, MaxIdLength = o.MaxIdLength, DefaultMaxTokens = o.DefaultMaxTokens,
         MaxHistoryMessages = o.MaxHistoryMessages, MaxHistoryBytes = o.MaxHistoryBytes,
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds, Regions = o.Regions,
+        SessionStore = new SessionStoreOptions
+        {
+            Redis = o.SessionStore.Redis, KeyPrefix = o.SessionStore.KeyPrefix, MaxBytes = o.SessionStore.MaxBytes,
+            ImageBytes = o.SessionStore.ImageBytes, ImageSeconds = o.SessionStore.ImageSeconds, LeaseSeconds = o.SessionStore.LeaseSeconds,
+        },
     };
 
     /// <summary>

@@ -78,8 +78,28 @@ public sealed class ServerOptions
     public int RequestBodyGraceSeconds { get; set; } = 5;
     /// <summary>How long a client may take to send a request's headers (Kestrel's RequestHeadersTimeout).</summary>
     public int RequestHeadersTimeoutSeconds { get; set; } = 10;
+    /// <summary>Where session records (for restoring a session on any replica), leases and shared images live
+    /// ("RegionChat:SessionStore"): this process's memory unless Redis is set.</summary>
+    public SessionStoreSettings SessionStore { get; set; } = new();
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
+}
+
+/// <summary>The "RegionChat:SessionStore" section.</summary>
+public sealed class SessionStoreSettings
+{
+    /// <summary>A StackExchange.Redis connection string ("127.0.0.1:6379,password=…"); empty = in memory (one server).</summary>
+    public string Redis { get; set; } = "";
+    /// <summary>Prefix of every Redis key.</summary>
+    public string KeyPrefix { get; set; } = "regionchat:";
+    /// <summary>In memory: byte budget of all session records (least recently used dropped first).</summary>
+    public long MaxBytes { get; set; } = 256L << 20;
+    /// <summary>Redis: byte budget of the shared images (oldest dropped first).</summary>
+    public long ImageBytes { get; set; } = 1L << 30;
+    /// <summary>Redis: how long a shared image lives after it was last stored.</summary>
+    public double ImageSeconds { get; set; } = 3600;
+    /// <summary>How long a session's write lease lives unless renewed (renewed while a turn runs).</summary>
+    public double LeaseSeconds { get; set; } = 15;
 }
 
 /// <summary>The "RegionChat:Cors" section.</summary>

@@ -21,7 +21,11 @@ internal sealed class AlphaRegionSource : RegionSource
 
     static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
+    public const string StoredName = "alpha";
+
     public override string CacheKey => "alpha";
+
+    internal override string? StoredForm => StoredName;
 
     public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) =>
         throw new InvalidOperationException("the alpha region is made with its image (Decode)");

@@ -12,4 +12,14 @@ internal static partial class CoreLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
         Message = "loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx})")]
     public static partial void ModelLoaded(ILogger logger, string model, string dir, double ms, int tokens, int width, int ctx);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "session records: {Kind} store")]
+    public static partial void SessionStoreKind(ILogger logger, string kind);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "session store failed ({What}, session {Session}): {Error}")]
+    public static partial void SessionStoreFailed(ILogger logger, string what, string session, string error);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Information,
+        Message = "restored session {Session} ({Why}) from {Turns} recorded turns")]
+    public static partial void SessionRestored(ILogger logger, string session, string why, int turns);
 }

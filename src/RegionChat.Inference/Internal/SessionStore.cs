@@ -10,6 +10,16 @@ internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSes
     public RegionChatModel Model { get; } = model;
     public ChatSession Chat { get; } = chat;
     public string? LastImageId { get; set; }
+    /// <summary>The turns as the session record store keeps them (in step with the chat's recorded turns).</summary>
+    public List<TurnRecord> Records { get; } = [];
+    /// <summary>How the record store keeps each visual block this session has fed (by block identity).</summary>
+    public Dictionary<EmbeddingBlock, VisualRecord> Visuals { get; } = new(ReferenceEqualityComparer.Instance);
+    /// <summary>Images already put in the shared image store for this session.</summary>
+    public HashSet<string> SharedImages { get; } = new(StringComparer.Ordinal);
+    /// <summary>Turns the record store is known to hold (-1: unknown, write it all again).</summary>
+    public int StoredTurns { get; set; } = -1;
+    /// <summary>False once a turn fed a region made in process, which a record cannot keep: the session is not recorded.</summary>
+    public bool Recordable { get; set; } = true;
     public long LastUsedTicks = Environment.TickCount64;
     /// <summary>1 while a turn runs: a session answers one turn at a time.</summary>
     public int Busy;
@@ -17,8 +27,9 @@ internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSes
     public void Dispose() => Chat.Dispose();
 }
 
-/// <summary>Sessions by id. Idle sessions expire (their KV cache is freed); the engine evicts least recently used
-/// sequences when KV space runs short, after which the session answers NOT_FOUND.</summary>
+/// <summary>The sessions this replica holds live (their sequences), by id. Idle sessions expire (their KV cache is
+/// freed); the engine evicts least recently used sequences when KV space runs short. What a session is lives in the
+/// session record store (<see cref="ISessionRecordStore"/>), from which a session that is not live here is restored.</summary>
 internal sealed class SessionStore(TimeSpan idle) : IDisposable
 {
     readonly ConcurrentDictionary<string, ChatSessionEntry> sessions = new(StringComparer.Ordinal);
@@ -34,6 +45,16 @@ internal sealed class SessionStore(TimeSpan idle) : IDisposable
         return null;
     }
 
+    /// <summary>Puts a session rebuilt from its record under its id, in place of any stale entry.</summary>
+    public ChatSessionEntry Adopt(string id, RegionChatModel model, ChatSession chat)
+    {
+        var entry = new ChatSessionEntry(id, model, chat);
+        ChatSessionEntry? old = null;
+        sessions.AddOrUpdate(id, entry, (_, e) => { old = e; return entry; });
+        old?.Dispose();
+        return entry;
+    }
+
     public ChatSessionEntry? Get(string id) => sessions.TryGetValue(id, out var e) ? e : null;
 
     public bool Remove(string id)
@@ -43,13 +64,20 @@ internal sealed class SessionStore(TimeSpan idle) : IDisposable
         return true;
     }
 
-    /// <summary>Drops sessions idle longer than the configured time; returns how many.</summary>
+    /// <summary>Drops sessions idle longer than the configured time; returns how many. Also lets go of sessions whose
+    /// sequence was evicted and whose record store holds every turn (their next turn restores them from it), so live
+    /// memory follows the sequences held, not the sessions.</summary>
     public int SweepIdle()
     {
         long now = Environment.TickCount64;
         int n = 0;
         foreach (var (id, e) in sessions)
-            if (Volatile.Read(ref e.Busy) == 0 && now - Interlocked.Read(ref e.LastUsedTicks) > idle.TotalMilliseconds && Remove(id)) n++;
+        {
+            if (Volatile.Read(ref e.Busy) != 0) continue;
+            if (now - Interlocked.Read(ref e.LastUsedTicks) > idle.TotalMilliseconds && Remove(id)) n++;
+            else if (e.Chat.Sequence.State == LlmSessionState.Evicted && e.Recordable && e.StoredTurns == e.Records.Count
+                     && e.Records.Count > 0) Remove(id);
+        }
         return n;
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 using RegionChat.Data.Regions;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;
@@ -13,8 +14,8 @@ namespace RegionChat.Inference.Internal;
 /// batches, benchmarks and evaluation.
 /// </summary>
 internal sealed class TurnRunner(
-    ModelRegistry models, SessionStore sessions, ImageStore images, VisualTokenCache visualCache, VisionBatcher vision,
-    RegionChatMetrics metrics, ShutdownSignal shutdown, RegionChatCoreOptions options)
+    ModelRegistry models, SessionStore sessions, ISessionRecordStore records, ImageStore images, VisualTokenCache visualCache,
+    VisionBatcher vision, RegionChatMetrics metrics, ShutdownSignal shutdown, RegionChatCoreOptions options, ILogger log)
 {
     /// <summary>The accumulating timings of one turn.</summary>
     sealed class Clock
@@ -44,31 +45,187 @@ internal sealed class TurnRunner(
         var model = Model(turn.Model) ?? throw RegionChatCoreException.NotFound(
             $"model '{ClientText.Quote(turn.Model)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
 
-        ChatSessionEntry? session = null;
-        if (turn.NewSessionId.Length > 0 && sessions.Get(turn.NewSessionId) != null) throw SessionTaken(turn.NewSessionId);
-        if (turn.SessionId.Length > 0)
-        {
-            session = sessions.Get(turn.SessionId) ?? throw SessionGone(turn.SessionId);
-            session.Touch(); // keeps the idle sweeper off it while its image is being encoded
-            if (turn.Model.Length > 0 && turn.Model != session.Model.Id)
-                throw RegionChatCoreException.InvalidArgument(f.Model, $"session '{ClientText.Quote(turn.SessionId)}' belongs to model '{session.Model.Id}'");
-            model = session.Model;
-        }
-
-        // Images and regions → visual tokens.
+        if (turn.NewSessionId.Length > 0 && await SessionExistsAsync(turn.NewSessionId, ct).ConfigureAwait(false))
+            throw SessionTaken(turn.NewSessionId);
         var clock = new Clock();
+        ChatSessionEntry? session = null;
+        IAsyncDisposable? lease = null;
+        string? restoredWhy = null;
+        try
+        {
+            if (turn.SessionId.Length > 0)
+            {
+                (session, lease, restoredWhy) = await ContinueAsync(turn.SessionId, clock, ct).ConfigureAwait(false);
+                session.Touch(); // keeps the idle sweeper off it while its image is being encoded
+                if (turn.Model.Length > 0 && turn.Model != session.Model.Id)
+                    throw RegionChatCoreException.InvalidArgument(f.Model,
+                        $"session '{ClientText.Quote(turn.SessionId)}' belongs to model '{session.Model.Id}'");
+                model = session.Model;
+            }
+
+            await foreach (var e in RunOnSessionAsync(turn, model, session, restoredWhy, sampling, clock, arrived, ct).ConfigureAwait(false))
+                yield return e;
+        }
+        finally
+        {
+            if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The live session to continue, under its write lease: the one this replica holds when it is current, else one
+    /// rebuilt from the session record store (with why: "not_live", "stale"). NotFound when neither has it.
+    /// </summary>
+    async Task<(ChatSessionEntry Session, IAsyncDisposable? Lease, string? Restored)> ContinueAsync(string id, Clock clock, CancellationToken ct)
+    {
+        var live = sessions.Get(id);
+        if (live != null && Volatile.Read(ref live.Busy) == 1) throw Busy(id);
+        bool usable = live != null && live.Chat.Sequence.State != LlmSessionState.Closed;
+        IAsyncDisposable? lease = null;
+        try
+        {
+            lease = await records.TryLeaseAsync(id, ct).ConfigureAwait(false) ?? throw new RegionChatCoreException(RegionChatErrorKind.SessionLeased,
+                $"session '{ClientText.Quote(id)}' is answering another turn (on this or another replica): one turn at a time; retry when it has finished");
+            int stored;
+            try { stored = await records.TurnCountAsync(id, ct).ConfigureAwait(false); }
+            catch (SessionStoreUnavailableException e) when (usable)
+            {
+                CoreLog.SessionStoreFailed(log, "turn count", id, e.Message);
+                return (live!, lease, null); // the store is away: the live session goes on, and is written again later
+            }
+            if (stored == ISessionRecordStore.Ended)
+            {
+                if (live != null) sessions.Remove(id);
+                throw SessionGone(id);
+            }
+            // Live and current (a store that lost the record, or has fewer turns, is written again after this turn).
+            if (usable && stored <= live!.Records.Count) return (live, lease, null);
+            if (stored < 0) throw SessionGone(id);
+            var record = await records.GetAsync(id, ct).ConfigureAwait(false) ?? throw SessionGone(id);
+            string why = live == null ? "not_live" : "stale";
+            var entry = await RestoreAsync(id, record, clock, ct).ConfigureAwait(false);
+            metrics.SessionsRestored.Add(1, new KeyValuePair<string, object?>("reason", why));
+            CoreLog.SessionRestored(log, id, why, record.Turns.Count);
+            return (entry, lease, why);
+        }
+        catch (SessionStoreUnavailableException e)
+        {
+            if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
+            CoreLog.SessionStoreFailed(log, "continue", id, e.Message);
+            if (usable) return (live!, null, null);
+            throw RegionChatCoreException.Unavailable($"session '{ClientText.Quote(id)}' is not held by this replica and the session store " +
+                                                      "cannot be reached; retry later");
+        }
+        catch
+        {
+            if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Rebuilds a session from its record: its visual blocks made again (visual-token cache, else the image
+    /// from the image stores encoded again), and a chat whose next turn replays the recorded positions first.</summary>
+    async Task<ChatSessionEntry> RestoreAsync(string id, SessionRecord record, Clock clock, CancellationToken ct)
+    {
+        var model = Model(record.Model) ?? throw RegionChatCoreException.NotFound(
+            $"session '{ClientText.Quote(id)}' belongs to model '{ClientText.Quote(record.Model)}', which is not served here");
+        var blocks = new Dictionary<(string, string), EmbeddingBlock>();
+        var visualRecords = new Dictionary<EmbeddingBlock, VisualRecord>(ReferenceEqualityComparer.Instance);
+        var chatTurns = new List<ChatTurnRecord>();
+        string? lastImage = null;
+        foreach (var t in record.Turns)
+        {
+            var made = new EmbeddingBlock[t.Visuals.Count];
+            for (int i = 0; i < made.Length; i++)
+            {
+                var v = t.Visuals[i];
+                if (!blocks.TryGetValue((v.ImageId, v.RegionKey), out var block))
+                {
+                    if (!await EnsureImageAsync(v.ImageId, ct).ConfigureAwait(false))
+                        throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(id)}' cannot be restored: its image '{v.ImageId}' " +
+                                                                "is no longer stored; start a new session");
+                    var source = RegionSource.FromStored(v.Region, v.RegionKey, options);
+                    block = (await VisualTokensAsync(model, v.ImageId, new TurnImage(null, source), clock, ct).ConfigureAwait(false)).Block;
+                    if (block.Count != v.Rows)
+                        throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(id)}' cannot be restored: a visual block has " +
+                                                                $"{block.Count} rows, not the {v.Rows} recorded (the model changed); start a new session");
+                    blocks[(v.ImageId, v.RegionKey)] = block;
+                }
+                made[i] = block;
+                visualRecords[block] = v;
+                lastImage = v.ImageId;
+            }
+            var messages = t.Messages.Select(m => m.User ? ChatMessage.User(m.Text, m.Visual >= 0 ? made[m.Visual] : null)
+                : ChatMessage.Assistant(m.Text)).ToArray();
+            var prompt = t.Prompt.Select(p => p.Tokens != null ? PromptSegment.Tokens(p.Tokens) : PromptSegment.Embeddings(made[p.Visual])).ToArray();
+            chatTurns.Add(new ChatTurnRecord(t.FromStart, messages, prompt, t.Output, t.Answer, t.RawAnswer));
+        }
+        var chat = ChatSession.Restore(model.Llm, model.Template, record.SystemPrompt, chatTurns);
+        chat.ReplayWhenEvicted = true;
+        var entry = sessions.Adopt(id, model, chat);
+        entry.Records.AddRange(record.Turns);
+        foreach (var (block, v) in visualRecords) entry.Visuals[block] = v;
+        foreach (var t in record.Turns)
+            foreach (var v in t.Visuals) entry.SharedImages.Add(v.ImageId);
+        entry.StoredTurns = record.Turns.Count;
+        entry.LastImageId = lastImage;
+        return entry;
+    }
+
+    /// <summary>Whether the image is in this replica's image store, fetching it from the shared one when not.</summary>
+    async Task<bool> EnsureImageAsync(string imageId, CancellationToken ct)
+    {
+        if (images.TryGet(imageId, out _)) return true;
+        byte[]? bytes;
+        try { bytes = await records.GetImageAsync(imageId, ct).ConfigureAwait(false); }
+        catch (SessionStoreUnavailableException e)
+        {
+            CoreLog.SessionStoreFailed(log, "image", imageId, e.Message);
+            return false;
+        }
+        if (bytes == null || ImageStore.IdOf(bytes) != imageId) return false;
+        try { images.Put(bytes, out _); }
+        catch (InvalidImageException) { return false; }
+        return true;
+    }
+
+    /// <summary>Whether a session with this id is live here or recorded in the session store (a client-chosen id must
+    /// name neither); a store that cannot be reached counts as not.</summary>
+    async Task<bool> SessionExistsAsync(string id, CancellationToken ct)
+    {
+        if (sessions.Get(id) != null) return true;
+        try { return await records.TurnCountAsync(id, ct).ConfigureAwait(false) >= 0; }
+        catch (SessionStoreUnavailableException e)
+        {
+            CoreLog.SessionStoreFailed(log, "new session id", id, e.Message);
+            return false;
+        }
+    }
+
+    static RegionChatCoreException Busy(string id) =>
+        new(RegionChatErrorKind.SessionBusy, $"session '{ClientText.Quote(id)}' is answering another turn; wait for it to finish");
+
+    async IAsyncEnumerable<TurnEvent> RunOnSessionAsync(TurnRequest turn, RegionChatModel model, ChatSessionEntry? session,
+        string? restoredWhy, SamplingParams sampling, Clock clock, Stopwatch arrived, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var f = turn.Fields;
+        // Images and regions → visual tokens.
         var visuals = new EmbeddingBlock?[turn.Messages.Count];
+        var newVisuals = new Dictionary<EmbeddingBlock, VisualRecord?>(ReferenceEqualityComparer.Instance);
         string? imageId = null;
         int imageCount = 0, hits = 0;
         for (int i = 0; i < turn.Messages.Count; i++)
         {
             var image = turn.Messages[i].Image;
             if (image == null) continue;
-            imageId = image.Input != null ? ResolveImage(image.Input, image, clock)
+            imageId = image.Input != null ? await ResolveImageAsync(image.Input, image, clock, ct).ConfigureAwait(false)
                 : imageId ?? session?.LastImageId ?? throw RegionChatCoreException.InvalidArgument(image.RegionField,
                     "a region needs an image: send one in this turn or an earlier turn of the session");
+            if (image.Input == null && !await EnsureImageAsync(imageId, ct).ConfigureAwait(false))
+                throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
             var (block, hit) = await VisualTokensAsync(model, imageId, image, clock, ct).ConfigureAwait(false);
             visuals[i] = block;
+            newVisuals[block] = image.Region.StoredForm is { } form ? new VisualRecord(imageId, image.Region.CacheKey, form, block.Count) : null;
             imageCount++;
             if (hit) hits++;
         }
@@ -83,8 +240,9 @@ internal sealed class TurnRunner(
         bool ownSession = session == null;
         session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null, turn.NewSessionId.Length > 0 ? turn.NewSessionId : null)
             ?? throw SessionTaken(turn.NewSessionId);
-        if (Interlocked.Exchange(ref session.Busy, 1) == 1)
-            throw new RegionChatCoreException(RegionChatErrorKind.SessionBusy, $"session '{session.Id}' is answering another turn; wait for it to finish");
+        session.Chat.ReplayWhenEvicted = true;
+        bool recorded = turn.KeepSession || !ownSession;
+        if (Interlocked.Exchange(ref session.Busy, 1) == 1) throw Busy(session.Id);
         bool announced = false;
         try
         {
@@ -92,73 +250,92 @@ internal sealed class TurnRunner(
             if (imageId != null) session.LastImageId = imageId;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Token);
             bool started = false, first = true;
-            IAsyncEnumerator<GenerationEvent> stream;
-            try
+            for (int attempt = 0; ; attempt++)
             {
-                // Arguments and the sequence's state (evicted, closed) are checked here, before the stream starts.
-                stream = session.Chat.GenerateAsync(messages, model.WithModelStops(sampling), linked.Token).GetAsyncEnumerator(linked.Token);
-            }
-            catch (Exception e) when (Failure(e, session, f, ct) is { } failure)
-            {
-                throw failure;
-            }
-            await using var streamScope = stream.ConfigureAwait(false);
-            while (true)
-            {
-                GenerationEvent ev;
+                IAsyncEnumerator<GenerationEvent> stream;
                 try
                 {
-                    if (!await stream.MoveNextAsync().ConfigureAwait(false)) break;
-                    ev = stream.Current;
+                    // Arguments and the sequence's state (evicted, closed) are checked here, before the stream starts.
+                    stream = session.Chat.GenerateAsync(messages, model.WithModelStops(sampling), linked.Token).GetAsyncEnumerator(linked.Token);
                 }
                 catch (Exception e) when (Failure(e, session, f, ct) is { } failure)
                 {
                     throw failure;
                 }
-                // The caller is gone (cancel or deadline): the engine is stopping; nothing more is yielded.
-                if (ct.IsCancellationRequested) continue;
-                switch (ev)
+                bool evicted = false;
+                await using var streamScope = stream.ConfigureAwait(false);
+                while (true)
                 {
-                    case PromptAdmitted a:
-                        started = true;
-                        clock.QueueMs = a.QueueMs;
-                        announced = true;
-                        yield return new TurnStarted(session.Id, model.Id, a.PromptTokens, a.CachedTokens, visualTokens, turn.RequestId);
+                    GenerationEvent ev;
+                    try
+                    {
+                        if (!await stream.MoveNextAsync().ConfigureAwait(false)) break;
+                        ev = stream.Current;
+                    }
+                    // Evicted between the state check and the submission: the next attempt replays it.
+                    catch (SequenceEvictedException) when (!started && attempt == 0)
+                    {
+                        evicted = true;
                         break;
-                    case TextPiece t:
-                        if (first)
-                        {
-                            first = false;
-                            clock.TimeToFirstTokenMs = arrived.Elapsed.TotalMilliseconds;
-                            metrics.TimeToFirstToken.Record(clock.TimeToFirstTokenMs);
-                        }
-                        yield return new TurnText(t.Text);
-                        break;
-                    case GenerationFinished g:
-                        // Ended before admission, and not by the caller (handled above): the shutdown cancelled it while
-                        // it waited. Nothing was started, so the turn is refused (a turn must begin with TurnStarted)
-                        // and the caller may retry elsewhere.
-                        if (!started) throw RegionChatCoreException.Unavailable("the server is shutting down; the request was not started");
-                        if (g.Timings.DecodeTokensPerSecond > 0) metrics.DecodeTokensPerSecond.Record(g.Timings.DecodeTokensPerSecond);
-                        metrics.PromptTokens.Add(g.Usage.PromptTokens);
-                        metrics.CachedTokens.Add(g.Usage.CachedTokens);
-                        metrics.CompletionTokens.Add(g.Usage.CompletionTokens);
-                        var reason = g.Reason switch
-                        {
-                            FinishReason.Stop => TurnFinishReason.Stop,
-                            FinishReason.Length => TurnFinishReason.Length,
-                            _ => TurnFinishReason.Cancelled,
-                        };
-                        yield return new TurnFinished(reason,
-                            new TurnUsage(g.Usage.PromptTokens, g.Usage.CachedTokens, g.Usage.CompletionTokens, visualTokens),
-                            new TurnTimings
+                    }
+                    catch (Exception e) when (Failure(e, session, f, ct) is { } failure)
+                    {
+                        throw failure;
+                    }
+                    // The caller is gone (cancel or deadline): the engine is stopping; nothing more is yielded.
+                    if (ct.IsCancellationRequested) continue;
+                    switch (ev)
+                    {
+                        case PromptAdmitted a:
+                            started = true;
+                            clock.QueueMs = a.QueueMs;
+                            announced = true;
+                            int restoredTokens = session.Chat.ReplayedPositions;
+                            bool restored = restoredWhy != null || restoredTokens > 0;
+                            if (restored && restoredWhy == null) metrics.SessionsRestored.Add(1, new KeyValuePair<string, object?>("reason", "evicted"));
+                            if (restoredTokens > 0) metrics.RestoredTokens.Add(restoredTokens);
+                            yield return new TurnStarted(session.Id, model.Id, a.PromptTokens, a.CachedTokens, visualTokens, turn.RequestId,
+                                restored, restoredTokens);
+                            break;
+                        case TextPiece t:
+                            if (first)
                             {
-                                QueueMs = clock.QueueMs, ImageDecodeMs = clock.ImageDecodeMs, VisionEncodeMs = clock.VisionEncodeMs,
-                                PrefillMs = g.Timings.PrefillMs, DecodeMs = g.Timings.DecodeMs, TimeToFirstTokenMs = clock.TimeToFirstTokenMs,
-                                DecodeTokensPerSecond = g.Timings.DecodeTokensPerSecond, VisualCacheHit = clock.VisualCacheHit,
-                            });
-                        break;
+                                first = false;
+                                clock.TimeToFirstTokenMs = arrived.Elapsed.TotalMilliseconds;
+                                metrics.TimeToFirstToken.Record(clock.TimeToFirstTokenMs);
+                            }
+                            yield return new TurnText(t.Text);
+                            break;
+                        case GenerationFinished g:
+                            // Ended before admission, and not by the caller (handled above): the shutdown cancelled it while
+                            // it waited. Nothing was started, so the turn is refused (a turn must begin with TurnStarted)
+                            // and the caller may retry elsewhere.
+                            if (!started) throw RegionChatCoreException.Unavailable("the server is shutting down; the request was not started");
+                            if (g.Timings.DecodeTokensPerSecond > 0) metrics.DecodeTokensPerSecond.Record(g.Timings.DecodeTokensPerSecond);
+                            metrics.PromptTokens.Add(g.Usage.PromptTokens);
+                            metrics.CachedTokens.Add(g.Usage.CachedTokens);
+                            metrics.CompletionTokens.Add(g.Usage.CompletionTokens);
+                            var reason = g.Reason switch
+                            {
+                                FinishReason.Stop => TurnFinishReason.Stop,
+                                FinishReason.Length => TurnFinishReason.Length,
+                                _ => TurnFinishReason.Cancelled,
+                            };
+                            // The turn is in the record store before the caller hears it finished, so its next turn
+                            // may go to any replica.
+                            if (reason != TurnFinishReason.Cancelled && recorded) await SaveAsync(session, newVisuals, ct).ConfigureAwait(false);
+                            yield return new TurnFinished(reason,
+                                new TurnUsage(g.Usage.PromptTokens, g.Usage.CachedTokens, g.Usage.CompletionTokens, visualTokens),
+                                new TurnTimings
+                                {
+                                    QueueMs = clock.QueueMs, ImageDecodeMs = clock.ImageDecodeMs, VisionEncodeMs = clock.VisionEncodeMs,
+                                    PrefillMs = g.Timings.PrefillMs, DecodeMs = g.Timings.DecodeMs, TimeToFirstTokenMs = clock.TimeToFirstTokenMs,
+                                    DecodeTokensPerSecond = g.Timings.DecodeTokensPerSecond, VisualCacheHit = clock.VisualCacheHit,
+                                });
+                            break;
+                    }
                 }
+                if (!evicted) break;
             }
         }
         finally
@@ -167,6 +344,59 @@ internal sealed class TurnRunner(
             Volatile.Write(ref session.Busy, 0);
             // A new session whose id never reached the caller (the turn failed first) would only wait to expire.
             if (ownSession && (!turn.KeepSession || !announced)) sessions.Remove(session.Id);
+        }
+    }
+
+    /// <summary>Writes the turn just recorded by the chat to the session record store (with any new image to the shared
+    /// image store). A store that cannot be reached costs the record, not the turn: it is written whole next time.</summary>
+    async Task SaveAsync(ChatSessionEntry session, Dictionary<EmbeddingBlock, VisualRecord?> newVisuals, CancellationToken ct)
+    {
+        var chatTurns = session.Chat.Turns;
+        if (chatTurns.Count != session.Records.Count + 1 || !session.Recordable) return;
+        var t = chatTurns[^1];
+        var visuals = new List<VisualRecord>();
+        int VisualIndex(EmbeddingBlock block)
+        {
+            var v = session.Visuals.TryGetValue(block, out var known) ? known : newVisuals.GetValueOrDefault(block);
+            if (v == null)
+            {
+                session.Recordable = false;
+                return -1;
+            }
+            session.Visuals[block] = v;
+            int i = visuals.IndexOf(v);
+            if (i < 0) { visuals.Add(v); i = visuals.Count - 1; }
+            return i;
+        }
+        var messages = t.Messages.Select(m => new MessageRecord(m.Role == ChatRole.User, m.Text, m.Image is { } b ? VisualIndex(b) : -1)).ToArray();
+        var prompt = t.Prompt.Select(p => p switch
+        {
+            TokenSegment tokens => new PromptItemRecord(tokens.Ids.ToArray()),
+            EmbeddingSegment e => new PromptItemRecord(null, VisualIndex(e.Block)),
+            _ => throw new InvalidOperationException("a recorded prompt holds only token ids and embedding blocks"),
+        }).ToArray();
+        if (!session.Recordable) return;
+        session.Records.Add(new TurnRecord
+        {
+            FromStart = t.FromStart, Messages = messages, Visuals = visuals, Prompt = prompt, Output = t.Output.ToArray(),
+            Answer = t.Answer, RawAnswer = t.RawAnswer,
+        });
+        try
+        {
+            foreach (var v in visuals)
+                if (!session.SharedImages.Contains(v.ImageId) && images.TryGet(v.ImageId, out var stored))
+                {
+                    await records.PutImageAsync(v.ImageId, stored.Bytes, ct).ConfigureAwait(false);
+                    session.SharedImages.Add(v.ImageId);
+                }
+            await records.SaveAsync(session.Id, session.Model.Id, session.Chat.SystemPrompt, session.Records, session.StoredTurns, ct)
+                .ConfigureAwait(false);
+            session.StoredTurns = session.Records.Count;
+        }
+        catch (SessionStoreUnavailableException e)
+        {
+            CoreLog.SessionStoreFailed(log, "save", session.Id, e.Message);
+            session.StoredTurns = -1;
         }
     }
 
@@ -234,8 +464,8 @@ internal sealed class TurnRunner(
         }
     }
 
-    /// <summary>Stores inline bytes or looks up an id; returns the image id.</summary>
-    string ResolveImage(ImageInput input, TurnImage image, Clock clock)
+    /// <summary>Stores inline bytes or looks up an id (here, else in the shared image store); returns the image id.</summary>
+    async Task<string> ResolveImageAsync(ImageInput input, TurnImage image, Clock clock, CancellationToken ct)
     {
         if (input.Bytes is { } bytes)
         {
@@ -256,8 +486,8 @@ internal sealed class TurnRunner(
         {
             string? id = ImageStore.NormaliseId(given);
             if (id == null) throw RegionChatCoreException.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
-            if (!images.TryGet(id, out _)) throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the " +
-                "image store); upload it again");
+            if (!await EnsureImageAsync(id, ct).ConfigureAwait(false))
+                throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
             return id;
         }
         throw RegionChatCoreException.InvalidArgument(image.ImageField, "needs data or image_id");

@@ -35,6 +35,15 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.MaxTokensLimit), o.MaxTokensLimit, 1, 1 << 20);
         Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);
         Range(nameof(o.SessionIdleSeconds), o.SessionIdleSeconds, 1, 365 * 86400.0);
+        Range("SessionStore:MaxBytes", o.SessionStore.MaxBytes, 1, long.MaxValue);
+        Range("SessionStore:ImageBytes", o.SessionStore.ImageBytes, 1, long.MaxValue);
+        Range("SessionStore:ImageSeconds", o.SessionStore.ImageSeconds, 1, 365 * 86400.0);
+        Range("SessionStore:LeaseSeconds", o.SessionStore.LeaseSeconds, 1, 3600);
+        if (o.SessionStore.Redis.Length > 0)
+        {
+            try { StackExchange.Redis.ConfigurationOptions.Parse(o.SessionStore.Redis); }
+            catch (ArgumentException e) { failures.Add($"{ServerOptions.Section}:SessionStore:Redis is not a Redis connection string: {e.Message}"); }
+        }
         failures.AddRange(o.Regions.Problems());
         if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");

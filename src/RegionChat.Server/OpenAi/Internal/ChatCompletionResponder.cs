@@ -161,6 +161,8 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
         w.WriteNumber("cached_tokens", u.CachedTokens);
         w.WriteEndObject();
         w.WriteNumber("visual_tokens", u.VisualTokens);
+        w.WriteBoolean("restored", started!.Restored);
+        w.WriteNumber("restored_tokens", started.RestoredTokens);
         w.WriteEndObject();
     }
 

@@ -43,6 +43,7 @@ internal sealed class OpenAiException(int status, string type, string message, s
             RegionChatErrorKind.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),
             RegionChatErrorKind.Unavailable => new(503, "unavailable_error", detail, code: "server_shutting_down"),
             RegionChatErrorKind.ModelUnavailable => new(500, "server_error", detail, code: "model_unavailable"),
+            RegionChatErrorKind.SessionLeased => new(409, "invalid_request_error", detail, "session_id", "session_leased"),
             _ => Internal(requestId),
         };
     }

@@ -38,7 +38,7 @@ internal static class ProtoMapping
         TurnStarted s => new PbV1.ChatEvent { Started = new PbV1.ChatStarted
         {
             SessionId = s.SessionId, Model = s.Model, PromptTokens = (uint)s.PromptTokens, CachedTokens = (uint)s.CachedTokens,
-            VisualTokens = (uint)s.VisualTokens, RequestId = s.RequestId,
+            VisualTokens = (uint)s.VisualTokens, RequestId = s.RequestId, Restored = s.Restored, RestoredTokens = (uint)s.RestoredTokens,
         } },
         TurnText t => new PbV1.ChatEvent { Delta = new PbV1.TextDelta { Text = t.Text } },
         TurnFinished f => new PbV1.ChatEvent { Finished = new PbV1.ChatFinished

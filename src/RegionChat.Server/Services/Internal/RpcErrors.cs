@@ -21,6 +21,7 @@ internal static class RpcErrors
         RegionChatErrorKind.ResourceExhausted => Plain(StatusCode.ResourceExhausted, e.Message),
         RegionChatErrorKind.Unavailable => Plain(StatusCode.Unavailable, e.Message),
         RegionChatErrorKind.ModelUnavailable => Plain(StatusCode.FailedPrecondition, e.Message),
+        RegionChatErrorKind.SessionLeased => Plain(StatusCode.Aborted, e.Message),
         _ => Plain(StatusCode.Unknown, e.Message),
     };
 

@@ -155,7 +155,9 @@ public sealed class RegionChatModel : IDisposable
             var all = projected.data<float>().ToArray();
             double ms = sw.Elapsed.TotalMilliseconds;
             return Enumerable.Range(0, inputs.Count)
-                .Select(i => new VisualTokens(new EmbeddingBlock(all.AsMemory(i * n * width, n * width), width), ms))
+                // Each item gets its own array: a slice would keep the whole batch alive in the visual-token cache,
+                // which counts only the slice's bytes (a soak grew RSS far past the cache bound that way).
+                .Select(i => new VisualTokens(new EmbeddingBlock(all.AsSpan(i * n * width, n * width).ToArray(), width), ms))
                 .ToArray();
         }
     }

@@ -25,7 +25,11 @@ internal static class BenchSoakCommand
     {
         var model = new Option<DirectoryInfo>("--model") { Description = "Model folder to serve in-process on a free loopback port.", Required = true };
         var captions = Int("--captions", "Captions in the run.", 20_000);
-        var repeat = new Option<double>("--repeat") { Description = "Share of captions on an image seen before (a visual-cache hit).", DefaultValueFactory = _ => 0.5 };
+        var repeat = new Option<double>("--repeat")
+        {
+            Description = "Share of captions on an image seen before (a visual-cache hit).",
+            DefaultValueFactory = _ => 0.5,
+        };
         var chatEvery = Int("--chat-every", "A three-turn chat (image, follow-up, end) after every N captions; 0 = none.", 100);
         var concurrency = Int("--concurrency", "Caption calls in flight.", 8);
         var sampleEvery = Int("--sample-every", "Captions between RSS samples.", 1000);
@@ -50,7 +54,8 @@ internal static class BenchSoakCommand
                 var result = await RunAsync(o, error.WriteLine, ct).ConfigureAwait(false);
                 var c = CultureInfo.InvariantCulture;
                 output.WriteLine(string.Create(c, $"model {result["model"]}: {o.Captions} captions ({o.Repeat:P0} on seen images), a chat every " +
-                    $"{o.ChatEvery}, {o.Concurrency} in flight, {o.Threads} threads; {result["seconds"]} s; load avg {result["load_avg_before"]} → {result["load_avg_after"]}"));
+                    $"{o.ChatEvery}, {o.Concurrency} in flight, {o.Threads} threads; {result["seconds"]} s; " +
+                    $"load avg {result["load_avg_before"]} → {result["load_avg_after"]}"));
                 output.WriteLine("captions   RSS MB   managed MB");
                 foreach (var s in (List<Dictionary<string, double>>)result["curve"]!)
                     output.WriteLine(string.Create(c, $"{s["captions"],8}   {s["rss_mb"],6:F0}   {s["managed_mb"],10:F0}"));

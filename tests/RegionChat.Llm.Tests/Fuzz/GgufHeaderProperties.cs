@@ -37,6 +37,7 @@ public sealed class GgufHeaderProperties : IDisposable
     /// a 64-bit number, 3 write a 32-bit one.</summary>
     static byte[] Apply(byte[] data, (int Op, int At, ulong Value) edit)
     {
+        if (data.Length == 0) return data;
         int at = Math.Min(edit.At, data.Length - 1);
         var b = (byte[])data.Clone();
         switch (edit.Op)

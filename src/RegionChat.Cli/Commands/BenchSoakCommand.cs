@@ -136,7 +136,8 @@ internal static class BenchSoakCommand
             ["ratio"] = Math.Round(ratio, 4),
             ["target"] = Target,
             ["target_met"] = ratio <= Target,
-            ["cache_bounds_mb"] = (defaults.VisualCacheBytes + defaults.ImageStoreBytes) >> 20,
+            // Every byte-bounded store of the core: visual tokens, images, session records (in memory).
+            ["cache_bounds_mb"] = (defaults.VisualCacheBytes + defaults.ImageStoreBytes + defaults.SessionStore.MaxBytes) >> 20,
             ["load_avg_before"] = double.IsFinite(loadBefore) ? Math.Round(loadBefore, 2) : null,
             ["load_avg_after"] = ServerBenchmark.LoadAverage() is var after && double.IsFinite(after) ? Math.Round(after, 2) : null,
         };

@@ -242,6 +242,40 @@ public sealed class RegionChatClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Zero-shot classification of regions of one image over text labels (the model's classifier): per region the labels
+    /// ranked best first with probabilities and logits. No regions = the whole image; <paramref name="top"/> 0 = all labels.
+    /// </summary>
+    public Task<PbV1.ClassifyResponse> ClassifyAsync(ChatImage image, IReadOnlyList<ImageRegion> regions, IReadOnlyList<string> labels,
+        int top = 0, string? model = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(regions);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfNegative(top);
+        var request = new PbV1.ClassifyRequest { Model = model ?? "", Image = image.ToProto(), Top = (uint)top };
+        request.Regions.AddRange(regions.Select(r => r.ToProto()));
+        request.Labels.AddRange(labels);
+        return ClassifyAsync(request, cancellationToken);
+    }
+
+    /// <summary>As <see cref="ClassifyAsync(ChatImage, IReadOnlyList{ImageRegion}, IReadOnlyList{string}, int, string?, CancellationToken)"/>,
+    /// for a request built by hand.</summary>
+    public async Task<PbV1.ClassifyResponse> ClassifyAsync(PbV1.ClassifyRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            using var call = Grpc.ClassifyAsync(request, cancellationToken: cancellationToken);
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            NoteImageGone(e, request.Image);
+            throw RpcErrors.Map("Classify", e, cancellationToken, Address);
+        }
+    }
+
     /// <summary>Opens a CaptionStream call: many items over one stream, several in flight, a result per item. Dispose it
     /// when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
     public CaptionStream OpenCaptionStream(CancellationToken cancellationToken = default) =>

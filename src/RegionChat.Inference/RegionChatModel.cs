@@ -170,9 +170,9 @@ public sealed class RegionChatModel : IDisposable
         lock (visionGate)
         {
             using var scope = torch.NewDisposeScope();
-            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r]);
-            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r]);
-            var features = ClipZeroShot.Normalize(Vision.EncodePooled(pixels, alpha)).contiguous();
+            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r], device: VisionDevice);
+            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r], device: VisionDevice);
+            var features = ClipZeroShot.Normalize(Vision.EncodePooled(pixels, alpha)).cpu().contiguous();
             int d = (int)features.shape[1];
             var flat = features.data<float>().ToArray();
             return Enumerable.Range(0, inputs.Count).Select(i => flat.AsSpan(i * d, d).ToArray()).ToArray();

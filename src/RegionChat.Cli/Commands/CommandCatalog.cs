@@ -16,6 +16,7 @@ internal static class CommandCatalog
         yield return ChatCommand.Create();
         yield return ModelsCommand.Create();
         yield return CaptionCommand.Create();
+        yield return ClassifyCommand.Create();
         yield return CaptionBatchCommand.Create();
         yield return TrainCommands.Create();
         yield return PullCommand.Create();

@@ -21,6 +21,7 @@ public static class OpenAiEndpoints
         app.MapPost("/v1/chat/completions", ChatCompletionsAsync).RequireCors(corsPolicy);
         app.MapGet("/v1/models", ModelsAsync).RequireCors(corsPolicy);
         app.MapGet("/v1/models/{id}", ModelAsync).RequireCors(corsPolicy);
+        app.MapPost("/v1/classify", ClassifyEndpoint.HandleAsync).RequireCors(corsPolicy);
     }
 
     /// <summary>Answers an empty 404 or 405 (an unknown path, a wrong method) with an OpenAI-shaped error body, so an
@@ -32,7 +33,8 @@ public static class OpenAiEndpoints
         string what = $"{http.Request.Method} {http.Request.Path}";
         var error = http.Response.StatusCode == 404
             ? new OpenAiException(404, "invalid_request_error",
-                $"unknown request URL: {what}; the API is POST /v1/chat/completions, GET /v1/models and GET /v1/models/{{id}}", code: "unknown_url")
+                $"unknown request URL: {what}; the API is POST /v1/chat/completions, POST /v1/classify, GET /v1/models and GET /v1/models/{{id}}",
+                code: "unknown_url")
             : new OpenAiException(405, "invalid_request_error", $"method not allowed: {what}", code: "method_not_allowed");
         http.Response.ContentType = "application/json; charset=utf-8";
         await http.Response.Body.WriteAsync(error.ToJson()).ConfigureAwait(false);

@@ -39,6 +39,32 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             }
         });
 
+    public override Task<PbV1.ClassifyResponse> Classify(PbV1.ClassifyRequest request, ServerCallContext context) =>
+        calls.RunAsync("Classify", context, async requestId =>
+        {
+            var result = await core.ClassifyAsync(new ClassifyRequest
+            {
+                Model = request.Model, Image = ProtoMapping.Image(request.Image) ?? ImageInput.Missing, Labels = request.Labels,
+                Regions = request.Regions.Select(ProtoRegions.Source).ToArray(), Top = (int)Math.Min(request.Top, int.MaxValue), RequestId = requestId,
+            }, context.CancellationToken).ConfigureAwait(false);
+            var response = new PbV1.ClassifyResponse
+            {
+                Model = result.Model,
+                Timings = new PbV1.ClassifyTimings
+                {
+                    ImageDecodeMs = result.Timings.ImageDecodeMs, VisionEncodeMs = result.Timings.VisionEncodeMs,
+                    TextEncodeMs = result.Timings.TextEncodeMs, TotalMs = result.Timings.TotalMs, TextCacheHits = (uint)result.Timings.TextCacheHits,
+                },
+            };
+            foreach (var region in result.Regions)
+            {
+                var labels = new PbV1.RegionLabels();
+                labels.Labels.AddRange(region.Labels.Select(l => new PbV1.LabelScore { Label = l.Label, Probability = l.Probability, Logit = l.Logit }));
+                response.Regions.Add(labels);
+            }
+            return response;
+        });
+
     public override Task<PbV1.CaptionResponse> Caption(PbV1.CaptionRequest request, ServerCallContext context) =>
         calls.RunAsync("Caption", context, requestId => CaptionAsync(request, "", requestId, context.CancellationToken));
 

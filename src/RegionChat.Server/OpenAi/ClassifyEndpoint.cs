@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using RegionChat.Inference;
+using RegionChat.Server.OpenAi.Internal;
+
+namespace RegionChat.Server.OpenAi;
+
+/// <summary>
+/// POST /v1/classify on the HTTP listener: zero-shot region classification (the gRPC Classify as JSON). Body:
+/// <c>{"model"?, "image": "data:image/png;base64,…", "regions"?: [region JSON…], "labels": ["…"], "top"?: n}</c>;
+/// answer: <c>{"object": "classification", "model", "regions": [{"labels": [{"label", "p", "logit"}]}]}</c>. Errors are
+/// OpenAI-shaped: 400 with <c>param</c> naming the field, 404 for an unknown model or image.
+/// </summary>
+internal static class ClassifyEndpoint
+{
+    public static Task HandleAsync(HttpContext http, OpenAiCalls calls, RegionChatCore core, IOptions<ServerOptions> options) =>
+        calls.RunAsync(http, "POST /v1/classify", admit: true,
+            () => OpenAiCalls.ReadBodyAsync(http, options.Value.OpenAi.MaxRequestBytes), async (requestId, body) =>
+        {
+            ClassifyRequest request;
+            try
+            {
+                using var json = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
+                request = Read(json.RootElement, new ImageUrlReader(options.Value), core.Options) with { RequestId = requestId };
+            }
+            catch (JsonException e) { throw OpenAiException.BadRequest($"the request body is not valid JSON: {e.Message}", code: "invalid_json"); }
+            catch (InvalidOperationException e)
+            {
+                throw OpenAiException.BadRequest($"the request body holds text that is not valid: {e.Message}", code: "invalid_text");
+            }
+            var result = await core.ClassifyAsync(request, http.RequestAborted).ConfigureAwait(false);
+            http.Response.ContentType = "application/json; charset=utf-8";
+            await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
+            w.WriteStartObject();
+            w.WriteString("object", "classification");
+            w.WriteString("model", result.Model);
+            w.WriteStartArray("regions");
+            foreach (var region in result.Regions)
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("labels");
+                foreach (var l in region.Labels)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("label", l.Label);
+                    w.WriteNumber("p", l.Probability);
+                    w.WriteNumber("logit", l.Logit);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+            await w.FlushAsync().ConfigureAwait(false);
+        });
+
+    static ClassifyRequest Read(JsonElement root, ImageUrlReader images, RegionChatCoreOptions options)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw OpenAiException.BadRequest("the request body must be a JSON object", code: "invalid_request");
+        string model = root.TryGetProperty("model", out var m) ? m.ValueKind == JsonValueKind.String ? m.GetString()!
+            : throw OpenAiException.BadRequest("model must be a string", "model") : "";
+        if (!root.TryGetProperty("image", out var image)) throw OpenAiException.BadRequest("image is required (a data: URL)", "image");
+        string url = image.ValueKind switch
+        {
+            JsonValueKind.String => image.GetString()!,
+            JsonValueKind.Object when image.TryGetProperty("url", out var u) && u.ValueKind == JsonValueKind.String => u.GetString()!,
+            _ => throw OpenAiException.BadRequest("image must be a data: URL string or {\"url\": …}", "image"),
+        };
+        var bytes = images.Read(url, "image");
+        var regions = new List<RegionSource>();
+        if (root.TryGetProperty("regions", out var r))
+        {
+            if (r.ValueKind != JsonValueKind.Array) throw OpenAiException.BadRequest("regions must be an array of regions", "regions");
+            if (r.GetArrayLength() > 16) throw OpenAiException.BadRequest($"regions holds {r.GetArrayLength()} regions; the limit is 16", "regions");
+            int i = 0;
+            foreach (var region in r.EnumerateArray()) regions.Add(RegionJsonReader.Read(region, options, $"regions[{i++}]"));
+        }
+        if (!root.TryGetProperty("labels", out var l) || l.ValueKind != JsonValueKind.Array)
+            throw OpenAiException.BadRequest("labels is required: an array of strings", "labels");
+        if (l.GetArrayLength() > 1000) throw OpenAiException.BadRequest($"labels holds {l.GetArrayLength()} labels; the limit is 1000", "labels");
+        var labels = new List<string>();
+        int k = 0;
+        foreach (var label in l.EnumerateArray())
+        {
+            if (label.ValueKind != JsonValueKind.String) throw OpenAiException.BadRequest("must be a string", $"labels[{k}]");
+            labels.Add(label.GetString()!);
+            k++;
+        }
+        int top = 0;
+        if (root.TryGetProperty("top", out var t) && !(t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out top) && top >= 0))
+            throw OpenAiException.BadRequest("top must be an integer ≥ 0", "top");
+        return new ClassifyRequest { Model = model, Image = ImageInput.FromBytes(bytes), Regions = regions, Labels = labels, Top = top };
+    }
+}

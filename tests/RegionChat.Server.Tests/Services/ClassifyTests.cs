@@ -1,0 +1,114 @@
+using Google.Protobuf;
+using Grpc.Core;
+using RegionChat.Data.Shapes;
+using RegionChat.TestSupport;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Server.Tests.Services;
+
+/// <summary>The real server on the committed shapes-tiny.</summary>
+public sealed class ShapesTinyHost : IAsyncLifetime
+{
+    public ServerHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Host = await ServerHost.StartAsync(new Dictionary<string, string?>
+    {
+        ["RegionChat:ModelsPath"] = Path.Combine(SharedFiles.RepoRoot, "models"),
+        ["RegionChat:DefaultModel"] = "shapes-tiny",
+    });
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+/// <summary>gRPC Classify (issue 18): zero-shot region classification through a real Kestrel server.</summary>
+public class ClassifyTests(ShapesTinyHost fixture) : IClassFixture<ShapesTinyHost>
+{
+    static readonly string[] Captions =
+        (from size in ShapeWords.AllSizes from color in ShapeWords.AllColors from shape in ShapeWords.AllShapes
+         select ShapesText.RegionCaption(size, color, shape)).ToArray();
+
+    static ByteString Png(Action<string> save)
+    {
+        using var temp = new TempDir();
+        string path = temp.File("x.png");
+        save(path);
+        return ByteString.CopyFrom(File.ReadAllBytes(path));
+    }
+
+    static PbV1.ClassifyRequest Request(ShapesScene scene, params string[] labels)
+    {
+        var request = new PbV1.ClassifyRequest { Image = new PbV1.ImageInput { Data = Png(p => scene.SavePng(p)) } };
+        request.Labels.AddRange(labels);
+        return request;
+    }
+
+    [Fact]
+    public async Task Masked_objects_are_classified_by_their_captions_and_ranked()
+    {
+        var client = fixture.Host.Client;
+        int correct = 0, total = 0;
+        for (long seed = ShapesSeeds.TestStart + 500; seed < ShapesSeeds.TestStart + 510; seed++)
+        {
+            var scene = ShapesGenerator.Generate(seed);
+            var request = Request(scene, Captions);
+            request.Top = 5;
+            request.Regions.AddRange(scene.Objects.Select(o => new PbV1.Region { MaskPng = Png(p => ShapesPng.SaveMaskPng(o.VisibleMask, p)) }));
+            var response = await client.ClassifyAsync(request, deadline: Calls.Deadline());
+            Assert.Equal("shapes-tiny", response.Model);
+            Assert.Equal(scene.Objects.Count, response.Regions.Count);
+            for (int i = 0; i < scene.Objects.Count; i++)
+            {
+                var labels = response.Regions[i].Labels;
+                Assert.Equal(5, labels.Count);
+                Assert.True(labels.Zip(labels.Skip(1)).All(p => p.First.Logit >= p.Second.Logit), "labels are not ranked by logit");
+                if (labels[0].Label == scene.Objects[i].Caption) correct++;
+                total++;
+            }
+        }
+        Assert.True(correct >= 0.9 * total, $"top-1 {correct}/{total}");
+    }
+
+    [Fact]
+    public async Task Without_regions_the_whole_image_is_classified_and_probabilities_sum_to_one()
+    {
+        var response = await fixture.Host.Client.ClassifyAsync(Request(ShapesGenerator.Generate(ShapesSeeds.TestStart + 7),
+            "a large red circle", "a small blue cross"), deadline: Calls.Deadline());
+        var only = Assert.Single(response.Regions);
+        Assert.Equal(1.0, only.Labels.Sum(l => l.Probability), 6);
+    }
+
+    [Theory]
+    [InlineData("no labels", StatusCode.InvalidArgument, "labels")]
+    [InlineData("too many labels", StatusCode.InvalidArgument, "labels")]
+    [InlineData("empty label", StatusCode.InvalidArgument, "labels[1]")]
+    [InlineData("unknown word", StatusCode.InvalidArgument, "labels[0]")]
+    [InlineData("bad region", StatusCode.InvalidArgument, "regions[1].box")]
+    [InlineData("no image", StatusCode.InvalidArgument, "image")]
+    [InlineData("unknown model", StatusCode.NotFound, null)]
+    public async Task Bad_requests_get_a_precise_status_and_the_server_keeps_serving(string name, StatusCode code, string? field)
+    {
+        var scene = ShapesGenerator.Generate(ShapesSeeds.TestStart + 3);
+        var request = Request(scene, "a large red circle", "a small blue cross");
+        switch (name)
+        {
+            case "no labels": request.Labels.Clear(); break;
+            case "too many labels": request.Labels.AddRange(Enumerable.Range(0, 1000).Select(i => $"label {i}")); break;
+            case "empty label": request.Labels[1] = ""; break;
+            case "unknown word": request.Labels[0] = "a pink elephant"; break;
+            case "bad region":
+                request.Regions.Add(new PbV1.Region { WholeImage = true });
+                request.Regions.Add(new PbV1.Region { Box = new PbV1.Box { X0 = 30, Y0 = 10, X1 = 20, Y1 = 40 } });
+                break;
+            case "no image": request.Image = null; break;
+            case "unknown model": request.Model = "no-such-model"; break;
+        }
+        var e = await Assert.ThrowsAsync<RpcException>(() => fixture.Host.Client.ClassifyAsync(request, deadline: Calls.Deadline()).ResponseAsync);
+        Assert.Equal(code, e.StatusCode);
+        string? got = Calls.Violations(e).FirstOrDefault()?.Field;
+        if (field != null && field.EndsWith(".box", StringComparison.Ordinal)) Assert.StartsWith(field, got);   // ".box" or ".box.x1"
+        else if (field != null) Assert.Equal(field, got);
+
+        var ok = await fixture.Host.Client.ClassifyAsync(Request(scene, "a large red circle"), deadline: Calls.Deadline());
+        Assert.Single(ok.Regions);
+    }
+}

@@ -46,4 +46,18 @@ public sealed class ClassifyCommandTests
         Assert.Equal(2, bad);
         Assert.Contains("labels[1]", badErr);
     }
+
+    [Fact]
+    public async Task Eval_zero_shot_on_a_model_folder_goes_through_the_served_path_and_beats_plain_clip()
+    {
+        var (exit, stdout, stderr) = await CliRunner.RunAsync("eval", "zero-shot", "--model", Model, "--scenes", "20", "--json", "--threads", "1");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+        var r = doc.RootElement;
+        Assert.Equal("served", r.GetProperty("path").GetString());
+        double mask = r.GetProperty("alpha_mask").GetDouble(), clip = r.GetProperty("clip_whole").GetDouble();
+        Assert.True(mask >= 0.9, $"mask top-1 {mask}");
+        Assert.True(mask > clip, $"mask {mask} not above plain CLIP whole image {clip}");
+        Assert.True(r.GetProperty("alpha_box").GetDouble() > r.GetProperty("alpha_whole").GetDouble());
+    }
 }

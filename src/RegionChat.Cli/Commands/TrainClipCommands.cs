@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using RegionChat.Inference;
 using RegionChat.Training.Clip;
+using RegionChat.Training.Evaluation;
 using RegionChat.Data.Shapes;
 using RegionChat.Vision;
 using TorchSharp;
@@ -147,7 +149,12 @@ internal static class TrainClipCommands
     /// <summary>`zero-shot`: top-1 of the 60 "a {size} {color} {shape}" prompts for every object of test scenes.</summary>
     public static Command CreateZeroShot()
     {
-        var model = new Option<string>("--model") { Description = "Folder with vision.safetensors/json and text.safetensors/json.", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "A model folder (model.json with a classifier: measured through the served path, RegionChatCore.ClassifyAsync), " +
+                "or a training folder with vision.safetensors/json and text.safetensors/json (the towers directly).",
+            Required = true,
+        };
         var scenes = Int("--scenes", "Scenes to evaluate.", 1000);
         var seed = new Option<long>("--seed") { Description = "First scene seed (default: the first test seed).",
             DefaultValueFactory = _ => ShapesSeeds.TestStart };
@@ -170,6 +177,7 @@ internal static class TrainClipCommands
             ShapesSeeds.SplitOf(first);
             torch.set_num_threads(t);
             string folder = parse.GetValue(model)!;
+            if (File.Exists(Path.Combine(folder, ModelManifest.FileName))) return Served(parse, folder, first, n, t, parse.GetValue(json));
             using var vision = ClipTowerFiles.LoadVision(folder);
             using var text = ClipTowerFiles.LoadText(folder);
             using var evaluator = ZeroShotEvaluator.Create(vision, text);
@@ -189,6 +197,37 @@ internal static class TrainClipCommands
             return 0;
         }));
         return command;
+    }
+
+    // eval zero-shot on a model folder: mask, box and whole image through the served path, plain CLIP on the towers.
+    static int Served(ParseResult parse, string folder, long first, int n, int threads, bool json)
+    {
+        using var core = RegionChatCore.ForModelFolder(folder, new RegionChatCoreOptions { Threads = threads, ParallelSequences = 1, VisualCacheBytes = 0 });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var scenes = ShapesGenerator.GenerateMany(first, n).ToList();
+        var f = ServedZeroShot.MeasureAsync(core, scenes).GetAwaiter().GetResult();
+        var stdout = parse.InvocationConfiguration.Output;
+        static object? Value(ShapesEvalFraction? x) => x is null ? null : Math.Round(x.Value, 6);
+        if (json)
+        {
+            stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                path = "served", model = core.DefaultModelId, scenes = n, seed = first, regions = f.AlphaMask!.Total,
+                clip_whole = Value(f.ClipWhole), alpha_whole = Value(f.AlphaWhole), alpha_box = Value(f.AlphaBox), alpha_mask = Value(f.AlphaMask),
+                seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
+            }));
+            return 0;
+        }
+        stdout.WriteLine($"zero-shot region classification through the served path ({core.DefaultModelId}): {f.AlphaMask!.Total} regions of {n} " +
+            $"scenes (seeds {first}..), the 60 captions as labels");
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"plain CLIP, whole image  {Fraction(f.ClipWhole, f.ClipNote)}"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Alpha-CLIP, whole image  {Fraction(f.AlphaWhole, null)}"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Alpha-CLIP, box          {Fraction(f.AlphaBox, null)}"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Alpha-CLIP, mask         {Fraction(f.AlphaMask, null)}"));
+        return 0;
+
+        static string Fraction(ShapesEvalFraction? x, string? note) =>
+            x is null ? $"n/a ({note})" : string.Create(CultureInfo.InvariantCulture, $"{x.Value,7:P1}  ({x})");
     }
 
     static int Train(ParseResult parse, ContrastiveTrainer trainer, CancellationToken cancellation)

@@ -98,7 +98,11 @@ public static class CaptionBatchJob
     static async Task RunOnServersAsync(JobState job, CaptionBatchOptions options)
     {
         var images = new LocalImages();
-        var lanes = options.Servers.Select(s => new ServerLane(job, images, s)).ToArray();
+        // Each lane's calls carry a routing key of this run, so a balancer keeps a lane (its uploads and its stream) on
+        // one replica and spreads the lanes.
+        string run = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        var lanes = options.Servers.SelectMany((s, i) => Enumerable.Range(1, options.Streams).Select(k =>
+            new ServerLane(job, images, s, options.Streams > 1 ? $"{s}#{k}" : s, $"cb-{run}-{i}-{k}"))).ToArray();
         try
         {
             await Task.WhenAll(lanes.Select(l => l.RunAsync())).ConfigureAwait(false);

@@ -19,6 +19,10 @@ public sealed record CaptionBatchOptions
     public string? ModelDir { get; init; }
     /// <summary>Items in flight per server (CaptionStream window), or in-process (parallel sequences).</summary>
     public int Concurrency { get; init; } = 8;
+    /// <summary>CaptionStream calls per server, each with <see cref="Concurrency"/> items in flight and its own routing key
+    /// (the x-regionchat-session header), so that a load balancer in front of several replicas (deploy/nginx) spreads
+    /// them: one stream would stay on one replica. 1 (the default) suits a single server.</summary>
+    public int Streams { get; init; } = 1;
     /// <summary>Instruction for items that carry none; null = the model's default caption prompt.</summary>
     public string? Instruction { get; init; }
     /// <summary>Retries of an item after a transient failure (server unavailable, transport error, queue full), and
@@ -44,6 +48,7 @@ public sealed record CaptionBatchOptions
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(8);
 
     public const int MaxConcurrency = 256;
+    public const int MaxStreams = 64;
 
     /// <exception cref="ArgumentException">A bad combination or value, named by its CLI option.</exception>
     public void Validate()
@@ -56,6 +61,7 @@ public sealed record CaptionBatchOptions
         if (Servers.Distinct(StringComparer.OrdinalIgnoreCase).Count() != Servers.Count) throw new ArgumentException("--server: the same " +
             "address is given twice");
         if (Concurrency < 1 || Concurrency > MaxConcurrency) throw new ArgumentException($"--concurrency must be in [1, {MaxConcurrency}], got {Concurrency}");
+        if (Streams < 1 || Streams > MaxStreams) throw new ArgumentException($"--streams must be in [1, {MaxStreams}], got {Streams}");
         if (Retries < 0 || Retries > 100) throw new ArgumentException($"--retries must be in [0, 100], got {Retries}");
         if (MaxTokens < 0 || MaxTokens > 1 << 20) throw new ArgumentException($"--max-tokens must be >= 0 (0 = the server's default), got {MaxTokens}");
         if (Shard.Count < 1 || Shard.Count > CaptionBatchShard.MaxCount || Shard.Index < 0 || Shard.Index >= Shard.Count)

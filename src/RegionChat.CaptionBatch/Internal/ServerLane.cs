@@ -14,6 +14,9 @@ namespace RegionChat.CaptionBatch.Internal;
 /// content id; again when the server has dropped one) and then referred to by id.
 /// When the stream or the connection fails, the items in flight go back to the queue (other lanes take them) and the
 /// lane reconnects with backoff; after more consecutive failures than the job's retries it counts as down.
+/// Every call carries the lane's routing key (x-regionchat-session), so that a load balancer hashing on it sends the
+/// lane's uploads and its stream to one replica; after a failure the lane reconnects with a new key and a new client
+/// (which has uploaded nothing yet), so a lost replica's lane moves to a live one and uploads its images there.
 /// </summary>
 internal sealed class ServerLane : IDisposable
 {
@@ -21,8 +24,9 @@ internal sealed class ServerLane : IDisposable
 
     readonly JobState job;
     readonly LocalImages images;
-    readonly RegionChatClient client;
-    int resultsThisStream;
+    readonly string address, routingKey;
+    RegionChatClient client;
+    int resultsThisStream, generation;
 
     sealed class InFlight(WorkItem item)
     {
@@ -30,13 +34,21 @@ internal sealed class ServerLane : IDisposable
         public long Sent = Stopwatch.GetTimestamp();
     }
 
-    public ServerLane(JobState job, LocalImages images, string address)
+    /// <param name="address">The server's address.</param>
+    /// <param name="name">The lane's name in the summary and the log (the address, with "#k" when a server has several).</param>
+    /// <param name="routingKey">Sent as x-regionchat-session (with the connection's generation) on every call.</param>
+    public ServerLane(JobState job, LocalImages images, string address, string name, string routingKey)
     {
         this.job = job;
         this.images = images;
-        Stats = job.AddServer(address);
-        client = new RegionChatClient(ServerAddress.Parse(address), job.Options.ApiKey);
+        this.address = address;
+        this.routingKey = routingKey;
+        Stats = job.AddServer(name);
+        client = NewClient();
     }
+
+    RegionChatClient NewClient() =>
+        new(ServerAddress.Parse(address), job.Options.ApiKey) { RoutingKey = $"{routingKey}-{++generation}" };
 
     public ServerStats Stats { get; }
     string Address => Stats.Address;
@@ -53,6 +65,10 @@ internal sealed class ServerLane : IDisposable
             {
                 try { await Task.Delay(job.Backoff(failures), ct).ConfigureAwait(false); }
                 catch (OperationCanceledException) { break; }
+                // A new key: behind a balancer the lane may land on another replica, which has none of its images.
+                var old = client;
+                client = NewClient();
+                old.Dispose();
             }
             resultsThisStream = 0;
             try

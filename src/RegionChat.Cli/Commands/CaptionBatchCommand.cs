@@ -26,6 +26,8 @@ internal static class CaptionBatchCommand
         var model = new Option<DirectoryInfo?>("--model") { Description = "Caption in-process with this model folder (no server)." };
         var concurrency = new Option<int>("--concurrency") { Description = "Items in flight per server (or in-process parallel sequences).",
             DefaultValueFactory = _ => 8 };
+        var streams = new Option<int>("--streams") { Description = "CaptionStream calls per server, each with --concurrency items in flight; " +
+            "give several when --server is a load balancer (deploy/nginx), which spreads them over its replicas.", DefaultValueFactory = _ => 1 };
         var instruction = new Option<string?>("--instruction") { Description = "Instruction for items that carry none; default: the model's caption prompt." };
         var retries = new Option<int>("--retries") { Description = "Retries of an item after a transient failure (server unavailable, transport " +
             "error, queue full).", DefaultValueFactory = _ => 3 };
@@ -44,7 +46,7 @@ internal static class CaptionBatchCommand
             "hash is I modulo N, the same set in every run. Give each shard its own --output; join them with 'caption-batch merge'." };
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
-        foreach (var o in new Option[] { input, output, servers, model, concurrency, instruction, retries, errors, regionFrom, imageRoot, apiKey,
+        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, errors, regionFrom, imageRoot, apiKey,
             maxTokens, threads, shard })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
@@ -67,6 +69,7 @@ internal static class CaptionBatchCommand
                     Servers = given,
                     ModelDir = modelDir,
                     Concurrency = parse.GetValue(concurrency),
+                    Streams = parse.GetValue(streams),
                     Instruction = parse.GetValue(instruction),
                     Retries = parse.GetValue(retries),
                     RegionFrom = parse.GetValue(regionFrom) == "box" ? CocoRegionSource.Box : CocoRegionSource.Mask,

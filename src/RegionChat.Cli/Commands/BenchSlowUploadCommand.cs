@@ -65,9 +65,6 @@ internal static class BenchSlowUploadCommand
         return command;
     }
 
-    static int Check(int v, int min, int max, string name) =>
-        v >= min && v <= max ? v : throw new ArgumentException($"{name} must be in [{min}, {max}], got {v}");
-
     static async Task<Dictionary<string, object?>> RunAsync(string dir, int connections, int rate, int perLeg, int rounds, int maxTokens,
         int threads, Action<string> log, CancellationToken ct)
     {

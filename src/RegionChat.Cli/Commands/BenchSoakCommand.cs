@@ -74,9 +74,6 @@ internal static class BenchSoakCommand
 
     sealed record SoakOptions(string ModelDir, int Captions, double Repeat, int ChatEvery, int Concurrency, int SampleEvery, int Threads);
 
-    static int Check(int v, int min, int max, string name) =>
-        v >= min && v <= max ? v : throw new ArgumentException($"{name} must be in [{min}, {max}], got {v}");
-
     static async Task<Dictionary<string, object?>> RunAsync(SoakOptions o, Action<string> log, CancellationToken ct)
     {
         double loadBefore = ServerBenchmark.LoadAverage();

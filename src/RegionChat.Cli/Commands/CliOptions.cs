@@ -7,4 +7,8 @@ internal static class CliOptions
 {
     public static Option<int> Int(string name, string description, int defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+
+    /// <summary>An option's value when it lies in [min, max]; else the bad-argument error naming the option.</summary>
+    public static int Check(int v, int min, int max, string name) =>
+        v >= min && v <= max ? v : throw new ArgumentException($"{name} must be in [{min}, {max}], got {v}");
 }

@@ -45,7 +45,8 @@ public sealed class NginxAffinityTests(NginxFleet fleet, ITestOutputHelper log) 
             }
         }
 
-        var chats = fleet.Requests().Where(r => r.Path.EndsWith("/Chat", StringComparison.Ordinal)).ToArray();
+        static IEnumerable<LoggedRequest> Chats(IEnumerable<LoggedRequest> all) => all.Where(r => r.Path.EndsWith("/Chat", StringComparison.Ordinal));
+        var chats = Chats(await fleet.RequestsOnceAsync(all => Chats(all).Count() >= 36)).ToArray();
         Assert.Equal(36, chats.Length);
         var holders = new int[3];
         foreach (string id in sessions)
@@ -107,7 +108,8 @@ public sealed class NginxAffinityTests(NginxFleet fleet, ITestOutputHelper log) 
                 Assert.Contains(id, text);
             }
         }
-        var completions = fleet.Requests().Where(r => r.Path == "/v1/chat/completions").ToArray();
+        var completions = (await fleet.RequestsOnceAsync(all => ids.All(id => all.Count(r => r.Session == id) >= 3)))
+            .Where(r => r.Path == "/v1/chat/completions").ToArray();
         foreach (string id in ids)
             Assert.Single(completions.Where(r => r.Session == id).Select(r => r.Replica).Distinct());
     }
@@ -133,7 +135,8 @@ public sealed class NginxAffinityTests(NginxFleet fleet, ITestOutputHelper log) 
         var check = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest(), deadline: Calls.Deadline());
         Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, check.Status);
 
-        var logged = fleet.Requests().Skip(before).ToArray();
+        // 6 ListModels, 6 Caption, 6 /v1/models and 3 /health/ready (and the gRPC health check).
+        var logged = (await fleet.RequestsOnceAsync(all => all.Count >= before + 21)).Skip(before).ToArray();
         foreach (var path in new[] { "/regionchat.v1.RegionChat/ListModels", "/regionchat.v1.RegionChat/Caption", "/v1/models" })
         {
             var by = logged.Where(r => r.Path == path).ToArray();

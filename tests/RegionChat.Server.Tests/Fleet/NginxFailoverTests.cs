@@ -33,7 +33,7 @@ public sealed class NginxFailoverTests(NginxFleet fleet) : IClassFixture<NginxFl
             Assert.Equal(HttpStatusCode.OK, models.StatusCode);
         }
 
-        var logged = fleet.Requests().Skip(before).ToArray();
+        var logged = (await fleet.RequestsOnceAsync(all => all.Count >= before + 27)).Skip(before).ToArray();
         Assert.Equal(27, logged.Length);
         Assert.All(logged, r => Assert.Equal(200, r.Status));
         Assert.All(logged, r => Assert.NotEqual(1, r.Replica));

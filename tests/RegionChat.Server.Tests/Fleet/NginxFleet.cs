@@ -57,6 +57,20 @@ public sealed class NginxFleet : IAsyncLifetime
                 upstreams[^1] == "-" ? -1 : ReplicaOf(upstreams[^1]), upstreams.Length);
         }).ToArray();
 
+    /// <summary>The requests nginx logged, once <paramref name="complete"/> holds of them or after 10 s: nginx writes a
+    /// request's line after its response went out, so a client can see the last response before the line is there.</summary>
+    public async Task<IReadOnlyList<LoggedRequest>> RequestsOnceAsync(Func<IReadOnlyList<LoggedRequest>, bool> complete)
+    {
+        var until = DateTime.UtcNow.AddSeconds(10);
+        var logged = Requests();
+        while (!complete(logged) && DateTime.UtcNow < until)
+        {
+            await Task.Delay(20);
+            logged = Requests();
+        }
+        return logged;
+    }
+
     static readonly Regex LogLine = new(
         @"""(?<method>\S+) (?<path>\S+) [^""]*"" (?<status>\d+) .* session=""(?<session>[^""]*)"" upstream=(?<up>.*) upstream_status=",
         RegexOptions.CultureInvariant);

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using Grpc.Net.Client.Configuration;
 using System.Security.Cryptography;
 using RegionChat.Client.Internal;
 using PbV1 = RegionChat.Protos.V1;
@@ -32,6 +33,19 @@ public sealed class RegionChatClient : IDisposable
     /// (deploy/nginx) keeps a conversation on one replica; the server echoes it on its responses.</summary>
     public const string SessionHeader = "x-regionchat-session";
 
+    /// <summary>The default channel's retry policy: a call that fails UNAVAILABLE before the server answered anything
+    /// (its replica died or is stopping, a balancer found no replica) is sent again, up to 4 attempts in all, after
+    /// 0.2–2 s. A call is never resent once an answer began, so a turn never runs twice.</summary>
+    public static MethodConfig RetryUnavailable { get; } = new()
+    {
+        Names = { MethodName.Default },
+        RetryPolicy = new RetryPolicy
+        {
+            MaxAttempts = 4, InitialBackoff = TimeSpan.FromMilliseconds(200), MaxBackoff = TimeSpan.FromSeconds(2), BackoffMultiplier = 2,
+            RetryableStatusCodes = { StatusCode.Unavailable },
+        },
+    };
+
     readonly GrpcChannel channel;
     readonly ImageUploads uploads = new();
     volatile string? routingKey;
@@ -46,7 +60,10 @@ public sealed class RegionChatClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(address);
         Address = address;
-        channel = GrpcChannel.ForAddress(address, channelOptions ?? new GrpcChannelOptions { ThrowOperationCanceledOnCancellation = true });
+        channel = GrpcChannel.ForAddress(address, channelOptions ?? new GrpcChannelOptions
+        {
+            ThrowOperationCanceledOnCancellation = true, ServiceConfig = new ServiceConfig { MethodConfigs = { RetryUnavailable } },
+        });
         CallInvoker invoker = channel.CreateCallInvoker();
         string? header = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
         invoker = invoker.Intercept(metadata =>
@@ -247,11 +264,7 @@ public sealed class RegionChatClient : IDisposable
     /// ranked best first with probabilities and logits. No regions = the whole image; <paramref name="top"/> 0 = all labels.
     /// </summary>
     public Task<PbV1.ClassifyResponse> ClassifyAsync(ChatImage image, IReadOnlyList<ImageRegion> regions, IReadOnlyList<string> labels,
-        int top = 0, string? model = null, CancellationToken cancellationToken = default) =>
-        ClassifyAsync(ClassifyRequest(image, regions, labels, top, model), cancellationToken);
-
-    internal static PbV1.ClassifyRequest ClassifyRequest(ChatImage image, IReadOnlyList<ImageRegion> regions, IReadOnlyList<string> labels, int top,
-        string? model)
+        int top = 0, string? model = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(regions);
@@ -260,7 +273,7 @@ public sealed class RegionChatClient : IDisposable
         var request = new PbV1.ClassifyRequest { Model = model ?? "", Image = image.ToProto(), Top = (uint)top };
         request.Regions.AddRange(regions.Select(r => r.ToProto()));
         request.Labels.AddRange(labels);
-        return request;
+        return ClassifyAsync(request, cancellationToken);
     }
 
     /// <summary>As <see cref="ClassifyAsync(ChatImage, IReadOnlyList{ImageRegion}, IReadOnlyList{string}, int, string?, CancellationToken)"/>,
@@ -284,11 +297,6 @@ public sealed class RegionChatClient : IDisposable
     /// when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
     public CaptionStream OpenCaptionStream(CancellationToken cancellationToken = default) =>
         new(this, Grpc.CaptionStream(cancellationToken: cancellationToken), cancellationToken);
-
-    /// <summary>Opens a ClassifyStream call: many classification items over one stream, several in flight, a result per
-    /// item. Dispose it when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
-    public ClassifyStream OpenClassifyStream(CancellationToken cancellationToken = default) =>
-        new(this, Grpc.ClassifyStream(cancellationToken: cancellationToken), cancellationToken);
 
     internal static PbV1.CaptionRequest CaptionRequest(ChatImage image, ImageRegion? region, string? instruction, GenerationOptions? generation, string? model)
     {

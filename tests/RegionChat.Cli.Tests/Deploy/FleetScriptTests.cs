@@ -142,6 +142,138 @@ public sealed class FleetScriptTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("no fleet is running", again.Output);
     }
 
+    /// <summary>Issue 13's acceptance on real processes: 12 multi-turn conversations (image, region, follow-ups, a second
+    /// region) through nginx over 3 replicas sharing Redis; the replica holding most conversations is killed with SIGKILL
+    /// between turns 2 and 3, another between turns 3 and 4. Every turn is answered, every answer equals a single server's
+    /// (the same conversations run first on one replica directly), and a conversation is replayed (ChatStarted.restored)
+    /// exactly on the turn after its replica died, once per move.</summary>
+    [SkippableFact]
+    public async Task ConversationsSurviveTwoReplicaKillsWithTheAnswersOfASingleServer()
+    {
+        FleetBinaries.Require("redis-server", "redis-server");
+        FleetBinaries.Require("nginx", "nginx-light");
+        string dir = temp.File("fleet");
+        // 16 sequences a replica: the last one alive holds all 12 conversations live, so a replay means a move, not an eviction.
+        var up = await RunAsync(Script, ["up", "--replicas", "3", "--dir", dir, "--app", ServerBuild, "--threads", "1", "--",
+            "--RegionChat:ParallelSequences=16"], TimeSpan.FromMinutes(5));
+        try
+        {
+            Assert.True(up.Exit == 0, $"fleet.sh up exit {up.Exit}:\n{up.Output}\n{Logs(dir)}");
+            var endpoints = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "endpoints.json")))!.AsObject();
+            var replicas = endpoints["replicas"]!.AsArray().Select(r => (Pid: (int)r!["pid"]!, Grpc: (string)r["grpc"]!)).ToArray();
+            const int Conversations = 12, Turns = 4;
+            var scenes = Enumerable.Range(0, Conversations).Select(c => ShapesGenerator.Generate(20261300 + c)).ToArray();
+            var images = scenes.Select((s, c) =>
+            {
+                string png = temp.File($"scene-{c}.png");
+                s.SavePng(png);
+                return File.ReadAllBytes(png);
+            }).ToArray();
+            ChatTurn Turn(int c, int t, string? session)
+            {
+                var scene = scenes[c];
+                var a = scene.Objects[0].Box;
+                var b = scene.Objects[^1].Box;
+                var generation = new GenerationOptions { MaxTokens = 16 };
+                return t switch
+                {
+                    0 => new ChatTurn("what is this?")
+                    {
+                        Image = ChatImage.FromBytes(images[c]), Region = ImageRegion.Box(a.X0, a.Y0, a.X1, a.Y1), Generation = generation,
+                    },
+                    1 => new ChatTurn("what colour is it?") { SessionId = session, Generation = generation },
+                    2 => new ChatTurn("and this one?") { SessionId = session, Region = ImageRegion.Box(b.X0, b.Y0, b.X1, b.Y1), Generation = generation },
+                    _ => new ChatTurn("what shape is it?") { SessionId = session, Generation = generation },
+                };
+            }
+
+            // A single server's answers: the same conversations on replica 0 directly.
+            var reference = new string[Conversations, Turns];
+            using (var single = new RegionChatClient(replicas[0].Grpc))
+            {
+                for (int c = 0; c < Conversations; c++)
+                {
+                    string? session = null;
+                    for (int t = 0; t < Turns; t++)
+                    {
+                        var answer = await single.ChatAsync(Turn(c, t, session));
+                        session = answer.SessionId;
+                        reference[c, t] = answer.Text;
+                    }
+                    await single.EndSessionAsync(session!);
+                }
+            }
+
+            using var client = new RegionChatClient((string)endpoints["grpc"]!);
+            var sessions = new string?[Conversations];
+            var restored = new bool[Conversations, Turns];
+            var restoredTokens = 0L;
+            var killed = new List<int>();
+            var clock = Stopwatch.StartNew();
+            var holderAtKill = new int?[Conversations, Turns];
+            for (int t = 0; t < Turns; t++)
+            {
+                if (t is 2 or 3)
+                {
+                    // Kill the live replica that holds the most conversations (nginx's log: the replica of each one's last turn).
+                    var holders = Holders(dir, sessions, replicas.Select(r => r.Grpc).ToArray());
+                    int victim = Enumerable.Range(0, 3).Where(i => !killed.Contains(i)).MaxBy(i => holders.Count(h => h == i));
+                    Process.GetProcessById(replicas[victim].Pid).Kill();
+                    killed.Add(victim);
+                    for (int c = 0; c < Conversations; c++) holderAtKill[c, t] = holders[c] == victim ? victim : null;
+                    log.WriteLine($"before turn {t + 1}: killed replica {victim} (pid {replicas[victim].Pid}), which held " +
+                        $"{holders.Count(h => h == victim)} of the conversations (holders: {string.Join(",", holders)})");
+                }
+                for (int c = 0; c < Conversations; c++)
+                {
+                    ChatAnswer answer;
+                    try { answer = await client.ChatAsync(Turn(c, t, sessions[c])); }
+                    catch (RegionChatException e)
+                    {
+                        throw new Xunit.Sdk.XunitException($"conversation {c} turn {t + 1} failed: {e.Message}\n" +
+                            string.Join("\n", File.ReadLines(Path.Combine(dir, "nginx", "access.log")).TakeLast(6)) + "\n" +
+                            string.Join("\n", File.ReadLines(Path.Combine(dir, "nginx", "error.log")).TakeLast(6)));
+                    }
+                    sessions[c] = answer.SessionId;
+                    restored[c, t] = answer.Started.Restored;
+                    restoredTokens += answer.Started.RestoredTokens;
+                    Assert.True(answer.Text == reference[c, t],
+                        $"conversation {c} turn {t + 1}: '{answer.Text}' through the fleet, '{reference[c, t]}' on a single server");
+                }
+            }
+            // A conversation is replayed exactly on the turn after its replica died, and only then.
+            for (int c = 0; c < Conversations; c++)
+                for (int t = 0; t < Turns; t++)
+                    Assert.True(restored[c, t] == (holderAtKill[c, t] != null),
+                        $"conversation {c} turn {t + 1}: restored {restored[c, t]}, its replica " +
+                        $"{(holderAtKill[c, t] != null ? "was" : "was not")} killed before it");
+            int replays = Enumerable.Range(0, Conversations).Sum(c => Enumerable.Range(0, Turns).Count(t => restored[c, t]));
+            log.WriteLine($"acceptance: {Conversations} conversations x {Turns} turns through nginx, 3 replicas, 2 SIGKILLs: all " +
+                $"{Conversations * Turns} turns answered, all equal to a single server's; {replays} replays " +
+                $"({restoredTokens} positions prefilled), {clock.Elapsed.TotalSeconds:F1} s for the fleet's turns");
+            Assert.True(replays > 0, "no conversation moved");
+        }
+        finally
+        {
+            var down = await RunAsync(Script, ["down", "--dir", dir], TimeSpan.FromMinutes(1));
+            Assert.True(down.Exit == 0, $"fleet.sh down exit {down.Exit}:\n{down.Output}");
+        }
+    }
+
+    /// <summary>For each conversation, the replica (index) that answered its last turn, from nginx's access log; -1 for none.</summary>
+    static int[] Holders(string dir, string?[] sessions, string[] grpcUrls)
+    {
+        var lines = File.ReadAllLines(Path.Combine(dir, "nginx", "access.log")).Where(l => l.Contains("/Chat ", StringComparison.Ordinal)).ToArray();
+        return sessions.Select(s =>
+        {
+            string? last = lines.LastOrDefault(l => s != null && l.Contains($"session=\"{s}\"", StringComparison.Ordinal));
+            if (last == null) return -1;
+            var m = System.Text.RegularExpressions.Regex.Match(last, @" upstream=(?<up>.*?) upstream_status=");
+            string upstream = m.Groups["up"].Value.Split(", ")[^1];
+            return Array.FindIndex(grpcUrls, u => u.EndsWith("//" + upstream, StringComparison.Ordinal));
+        }).ToArray();
+    }
+
     [Fact]
     public async Task BadArgumentsAreRefusedNamingThem()
     {

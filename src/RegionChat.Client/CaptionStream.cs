@@ -18,11 +18,9 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed class CaptionStream : IAsyncDisposable, IDisposable
 {
-    readonly AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call;
+    readonly ItemStreamCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call;
     readonly RegionChatClient client;
     readonly CancellationToken cancellationToken;
-    /// <summary>grpc-dotnet takes one write at a time.</summary>
-    readonly SemaphoreSlim writes = new(1, 1);
     /// <summary>Item id → the image id its request refers to, to forget an image the server reports gone.</summary>
     readonly ConcurrentDictionary<string, string> imageIds = new(StringComparer.Ordinal);
 
@@ -30,37 +28,18 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         CancellationToken cancellationToken)
     {
         this.client = client;
-        this.call = call;
+        this.call = new("CaptionStream", client.Address, call, cancellationToken);
         this.cancellationToken = cancellationToken;
     }
 
     /// <summary>Sends one item. <paramref name="id"/> must be unique among the items in flight; its result carries it.
     /// When the stream has already ended, throws the status the server ended it with.</summary>
-    public async Task SendAsync(string id, PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
+    public Task SendAsync(string id, PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(id);
         ArgumentNullException.ThrowIfNull(request);
         if (request.Image?.ImageId is { Length: > 0 } imageId) imageIds[id] = imageId;
-        await writes.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (ClientStreamingCallExtensions.IsCallEnded(e) && !cancellationToken.IsCancellationRequested
-                                  && !this.cancellationToken.IsCancellationRequested)
-        {
-            // The call has ended (grpc-dotnet refuses the write, or fails it with a bare CANCELLED): say why it ended.
-            throw await EndedAsync(e).ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            // The call has ended and grpc-dotnet knows its status.
-            throw RpcErrors.Map("CaptionStream", e, cancellationToken, client.Address);
-        }
-        finally
-        {
-            writes.Release();
-        }
+        return call.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, cancellationToken);
     }
 
     /// <summary>Sends one item: a region of an image (stored or inline), as
@@ -71,26 +50,7 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         SendAsync(id, RegionChatClient.CaptionRequest(image, region, instruction, generation, model), cancellationToken);
 
     /// <summary>Tells the server no more items follow; the results of the items in flight still arrive.</summary>
-    public async Task CompleteAsync()
-    {
-        await writes.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw await EndedAsync(e).ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            throw RpcErrors.Map("CaptionStream", e, cancellationToken, client.Address);
-        }
-        finally
-        {
-            writes.Release();
-        }
-    }
+    public Task CompleteAsync() => call.CompleteAsync();
 
     /// <summary>The results, in the order items finish, until the server ends the stream (after
     /// <see cref="CompleteAsync"/> and the last result). An item whose stored image the server has dropped fails with
@@ -98,50 +58,22 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
     public async IAsyncEnumerable<CaptionStreamResult> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, this.cancellationToken);
-        while (true)
+        while (await call.ReadAsync(linked.Token).ConfigureAwait(false) is { } response)
         {
-            bool more;
-            try { more = await call.ResponseStream.MoveNext(linked.Token).ConfigureAwait(false); }
-            catch (RpcException e) { throw RpcErrors.Map("CaptionStream", e, linked.Token, client.Address); }
-            if (!more) yield break;
-            var response = call.ResponseStream.Current;
             imageIds.TryRemove(response.Id, out string? imageId);
-            if (response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Error)
+            yield return response.ResultCase switch
             {
-                var status = response.Error;
-                var code = (StatusCode)status.Code;
-                if (RpcErrors.IsImageGone(code, status.Message, imageId)) client.ForgetImage(imageId!);
-                yield return new CaptionStreamResult(response.Id, null, new CaptionItemError(code, status.Message, RpcErrors.Violations(status)));
-            }
-            else if (response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Caption)
-                yield return new CaptionStreamResult(response.Id, response.Caption, null);
-            else
-                yield return new CaptionStreamResult(response.Id, null,
-                    new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a caption nor an error", []));
+                PbV1.CaptionStreamResponse.ResultOneofCase.Error => new CaptionStreamResult(response.Id, null,
+                    ItemStreamCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse>.ItemError(client, response.Error, imageId)),
+                PbV1.CaptionStreamResponse.ResultOneofCase.Caption => new CaptionStreamResult(response.Id, response.Caption, null),
+                _ => new CaptionStreamResult(response.Id, null,
+                    new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a caption nor an error", [])),
+            };
         }
-    }
-
-    /// <summary>The failure of a write on an ended call: the server's status when it has one, else the write's own.</summary>
-    async Task<Exception> EndedAsync(Exception write)
-    {
-        try
-        {
-            // Throws the call's status when it ended without (or after) its headers.
-            await call.ResponseHeadersAsync.ConfigureAwait(false);
-            var status = call.GetStatus();
-            if (status.StatusCode != StatusCode.OK)
-                return RpcErrors.Map("CaptionStream", new RpcException(status, call.GetTrailers()), cancellationToken, client.Address);
-        }
-        catch (RpcException e) { return RpcErrors.Map("CaptionStream", e, cancellationToken, client.Address); }
-        catch (InvalidOperationException) { /* still running: the status is not known yet */ }
-        return new IOException("the caption stream closed: " + write.Message, write);
     }
 
     /// <summary>Cancels the call if it is still running.</summary>
-    public void Dispose()
-    {
-        call.Dispose();
-    }
+    public void Dispose() => call.Dispose();
 
     /// <inheritdoc cref="Dispose"/>
     public ValueTask DisposeAsync()

@@ -264,7 +264,11 @@ public sealed class RegionChatClient : IDisposable
     /// ranked best first with probabilities and logits. No regions = the whole image; <paramref name="top"/> 0 = all labels.
     /// </summary>
     public Task<PbV1.ClassifyResponse> ClassifyAsync(ChatImage image, IReadOnlyList<ImageRegion> regions, IReadOnlyList<string> labels,
-        int top = 0, string? model = null, CancellationToken cancellationToken = default)
+        int top = 0, string? model = null, CancellationToken cancellationToken = default) =>
+        ClassifyAsync(ClassifyRequest(image, regions, labels, top, model), cancellationToken);
+
+    internal static PbV1.ClassifyRequest ClassifyRequest(ChatImage image, IReadOnlyList<ImageRegion> regions, IReadOnlyList<string> labels, int top,
+        string? model)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(regions);
@@ -273,7 +277,7 @@ public sealed class RegionChatClient : IDisposable
         var request = new PbV1.ClassifyRequest { Model = model ?? "", Image = image.ToProto(), Top = (uint)top };
         request.Regions.AddRange(regions.Select(r => r.ToProto()));
         request.Labels.AddRange(labels);
-        return ClassifyAsync(request, cancellationToken);
+        return request;
     }
 
     /// <summary>As <see cref="ClassifyAsync(ChatImage, IReadOnlyList{ImageRegion}, IReadOnlyList{string}, int, string?, CancellationToken)"/>,
@@ -297,6 +301,11 @@ public sealed class RegionChatClient : IDisposable
     /// when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
     public CaptionStream OpenCaptionStream(CancellationToken cancellationToken = default) =>
         new(this, Grpc.CaptionStream(cancellationToken: cancellationToken), cancellationToken);
+
+    /// <summary>Opens a ClassifyStream call: many classification items over one stream, several in flight, a result per
+    /// item. Dispose it when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
+    public ClassifyStream OpenClassifyStream(CancellationToken cancellationToken = default) =>
+        new(this, Grpc.ClassifyStream(cancellationToken: cancellationToken), cancellationToken);
 
     internal static PbV1.CaptionRequest CaptionRequest(ChatImage image, ImageRegion? region, string? instruction, GenerationOptions? generation, string? model)
     {

@@ -27,8 +27,16 @@ public sealed record ClassifyFields
     public string ImageData { get; init; } = "image.data";
     public string Labels { get; init; } = "labels";
     public string Top { get; init; } = "top";
+    public string Regions { get; init; } = "regions";
     /// <summary>The field of region i.</summary>
     public Func<int, string> Region { get; init; } = i => $"regions[{i}]";
+
+    /// <summary>The fields under <paramref name="prefix"/>, e.g. "request." for a ClassifyStream item ("request.labels[1]").</summary>
+    public static ClassifyFields Prefixed(string prefix) => prefix.Length == 0 ? new() : new()
+    {
+        Model = prefix + "model", Image = prefix + "image", ImageData = prefix + "image.data", Labels = prefix + "labels", Top = prefix + "top",
+        Regions = prefix + "regions", Region = i => $"{prefix}regions[{i}]",
+    };
 }
 
 /// <summary>The outcome: per region (in request order) its labels ranked best first.</summary>

@@ -124,7 +124,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
                 if (errors.Count >= 8) break;
             }
         }
-        if (request.Regions.Count > MaxRegions) errors.Add(new("regions", $"holds {request.Regions.Count} regions; the limit is {MaxRegions}"));
+        if (request.Regions.Count > MaxRegions) errors.Add(new(f.Regions, $"holds {request.Regions.Count} regions; the limit is {MaxRegions}"));
         if (request.Top < 0) errors.Add(new(f.Top, $"must be 0 (all) or positive, got {request.Top}"));
         if (errors.Count > 0) throw RegionChatCoreException.InvalidArgument(errors);
     }

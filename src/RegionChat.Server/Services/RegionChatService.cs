@@ -7,7 +7,7 @@ using PbV1 = RegionChat.Protos.V1;
 namespace RegionChat.Server.Services;
 
 /// <summary>The regionchat.v1.RegionChat gRPC service (see protos/regionchat/v1/region_chat.proto): proto ↔ the core,
-/// every method and CaptionStream item through <see cref="GrpcCalls"/>.</summary>
+/// every method and stream item (CaptionStream, ClassifyStream) through <see cref="GrpcCalls"/>.</summary>
 internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : Generated.RegionChat.RegionChatBase
 {
     public override Task Chat(PbV1.ChatRequest request, IServerStreamWriter<PbV1.ChatEvent> responseStream, ServerCallContext context) =>
@@ -40,30 +40,44 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         });
 
     public override Task<PbV1.ClassifyResponse> Classify(PbV1.ClassifyRequest request, ServerCallContext context) =>
-        calls.RunAsync("Classify", context, async requestId =>
+        calls.RunAsync("Classify", context, requestId => ClassifyAsync(request, "", requestId, context.CancellationToken));
+
+    async Task<PbV1.ClassifyResponse> ClassifyAsync(PbV1.ClassifyRequest request, string prefix, string requestId, CancellationToken ct)
+    {
+        var result = await core.ClassifyAsync(new ClassifyRequest
         {
-            var result = await core.ClassifyAsync(new ClassifyRequest
+            Model = request.Model, Image = ProtoMapping.Image(request.Image) ?? ImageInput.Missing, Labels = request.Labels,
+            Regions = request.Regions.Select(ProtoRegions.Source).ToArray(), Top = (int)Math.Min(request.Top, int.MaxValue), RequestId = requestId,
+            Fields = ClassifyFields.Prefixed(prefix),
+        }, ct).ConfigureAwait(false);
+        var response = new PbV1.ClassifyResponse
+        {
+            Model = result.Model,
+            Timings = new PbV1.ClassifyTimings
             {
-                Model = request.Model, Image = ProtoMapping.Image(request.Image) ?? ImageInput.Missing, Labels = request.Labels,
-                Regions = request.Regions.Select(ProtoRegions.Source).ToArray(), Top = (int)Math.Min(request.Top, int.MaxValue), RequestId = requestId,
-            }, context.CancellationToken).ConfigureAwait(false);
-            var response = new PbV1.ClassifyResponse
+                ImageDecodeMs = result.Timings.ImageDecodeMs, VisionEncodeMs = result.Timings.VisionEncodeMs,
+                TextEncodeMs = result.Timings.TextEncodeMs, TotalMs = result.Timings.TotalMs, TextCacheHits = (uint)result.Timings.TextCacheHits,
+            },
+        };
+        foreach (var region in result.Regions)
+        {
+            var labels = new PbV1.RegionLabels();
+            labels.Labels.AddRange(region.Labels.Select(l => new PbV1.LabelScore { Label = l.Label, Probability = l.Probability, Logit = l.Logit }));
+            response.Regions.Add(labels);
+        }
+        return response;
+    }
+
+    public override Task ClassifyStream(IAsyncStreamReader<PbV1.ClassifyStreamRequest> requestStream,
+        IServerStreamWriter<PbV1.ClassifyStreamResponse> responseStream, ServerCallContext context) =>
+        ItemStreamAsync("ClassifyStream", "call Classify (unary) once per item instead", requestStream, responseStream, context, item => item.Id,
+            async (item, requestId, ct) =>
             {
-                Model = result.Model,
-                Timings = new PbV1.ClassifyTimings
-                {
-                    ImageDecodeMs = result.Timings.ImageDecodeMs, VisionEncodeMs = result.Timings.VisionEncodeMs,
-                    TextEncodeMs = result.Timings.TextEncodeMs, TotalMs = result.Timings.TotalMs, TextCacheHits = (uint)result.Timings.TextCacheHits,
-                },
-            };
-            foreach (var region in result.Regions)
-            {
-                var labels = new PbV1.RegionLabels();
-                labels.Labels.AddRange(region.Labels.Select(l => new PbV1.LabelScore { Label = l.Label, Probability = l.Probability, Logit = l.Logit }));
-                response.Regions.Add(labels);
-            }
-            return response;
-        });
+                CheckItem(item.Id, item.Request);
+                var classification = await ClassifyAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false);
+                return new PbV1.ClassifyStreamResponse { Id = item.Id, Classification = classification };
+            },
+            (id, error) => new PbV1.ClassifyStreamResponse { Id = id, Error = error });
 
     public override Task<PbV1.CaptionResponse> Caption(PbV1.CaptionRequest request, ServerCallContext context) =>
         calls.RunAsync("Caption", context, requestId => CaptionAsync(request, "", requestId, context.CancellationToken));
@@ -103,10 +117,35 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
 
     public override Task CaptionStream(IAsyncStreamReader<PbV1.CaptionStreamRequest> requestStream,
         IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream, ServerCallContext context) =>
-        calls.RunAsync("CaptionStream", context, async _ =>
+        ItemStreamAsync("CaptionStream", "call Caption (unary) once per item instead", requestStream, responseStream, context, item => item.Id,
+            async (item, requestId, ct) =>
+            {
+                CheckItem(item.Id, item.Request);
+                var caption = await CaptionAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false);
+                return new PbV1.CaptionStreamResponse { Id = item.Id, Caption = caption };
+            },
+            (id, error) => new PbV1.CaptionStreamResponse { Id = id, Error = error });
+
+    /// <summary>A stream item's own fields: its id's length, and a request.</summary>
+    void CheckItem(string id, object? request)
+    {
+        var v = new RequestValidator(core.Options);
+        v.Id(id, "id");
+        if (request == null) v.Add("request", "is required");
+        v.ThrowIfAny();
+    }
+
+    /// <summary>
+    /// A stream of items (CaptionStream, ClassifyStream): each item admitted and counted like a call of its own (method
+    /// "<paramref name="method"/>.item"), at most ParallelSequences of them running at once (so the engine batches them),
+    /// results written as they finish, keyed by the client's id; an item's failure becomes an error result for its id.
+    /// </summary>
+    Task ItemStreamAsync<TIn, TOut>(string method, string unaryHint, IAsyncStreamReader<TIn> requestStream,
+        IServerStreamWriter<TOut> responseStream, ServerCallContext context, Func<TIn, string> idOf,
+        Func<TIn, string, CancellationToken, Task<TOut>> answer, Func<string, Google.Rpc.Status, TOut> failed) =>
+        calls.RunAsync(method, context, async _ =>
         {
-            GrpcWebStreaming.Refuse(context, "CaptionStream", "call Caption (unary) once per item instead");
-            // Items run concurrently (bounded), so the engine batches their decoding; results go out as they finish.
+            GrpcWebStreaming.Refuse(context, method, unaryHint);
             using var writeGate = new SemaphoreSlim(1, 1);
             using var slots = new SemaphoreSlim(Math.Max(1, core.Options.ParallelSequences));
             var running = new List<Task>();
@@ -118,15 +157,16 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             {
                 await foreach (var item in requestStream.ReadAllAsync(ct).ConfigureAwait(false))
                 {
+                    string id = idOf(item);
                     lock (inFlight)
                     {
-                        if (!inFlight.Add(item.Id))
-                            throw RegionChatCoreException.InvalidArgument("id", $"'{ClientText.Quote(item.Id)}' is the id of an item still in flight " +
+                        if (!inFlight.Add(id))
+                            throw RegionChatCoreException.InvalidArgument("id", $"'{ClientText.Quote(id)}' is the id of an item still in flight " +
                                 "on this stream: ids must be unique among the items not yet answered (an id may be reused once its result arrived)");
                     }
                     await slots.WaitAsync(ct).ConfigureAwait(false);
                     running.RemoveAll(t => t.IsCompleted);
-                    running.Add(CaptionItemAsync(item, responseStream, writeGate, slots, inFlight, ct));
+                    running.Add(ItemAsync(method + ".item", item, id, answer, failed, responseStream, writeGate, slots, inFlight, ct));
                 }
             }
             finally
@@ -137,27 +177,22 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             }
         }, admit: false);
 
-    /// <summary>One CaptionStream item: admitted like a call of its own; its failure becomes an error result for its id.</summary>
-    async Task CaptionItemAsync(PbV1.CaptionStreamRequest item, IServerStreamWriter<PbV1.CaptionStreamResponse> responseStream,
-        SemaphoreSlim writeGate, SemaphoreSlim slots, HashSet<string> inFlight, CancellationToken ct)
+    /// <summary>One stream item: admitted like a call of its own; its failure becomes an error result for its id.</summary>
+    async Task ItemAsync<TIn, TOut>(string method, TIn item, string id, Func<TIn, string, CancellationToken, Task<TOut>> answer,
+        Func<string, Google.Rpc.Status, TOut> failed, IServerStreamWriter<TOut> responseStream, SemaphoreSlim writeGate, SemaphoreSlim slots,
+        HashSet<string> inFlight, CancellationToken ct)
     {
         await Task.Yield();
         try
         {
-            var result = new PbV1.CaptionStreamResponse { Id = item.Id };
-            var error = await calls.RunItemAsync("CaptionStream.item", item.Id, async requestId =>
-            {
-                var v = new RequestValidator(core.Options);
-                v.Id(item.Id, "id");
-                if (item.Request == null) v.Add("request", "is required");
-                v.ThrowIfAny();
-                result.Caption = await CaptionAsync(item.Request!, "request.", requestId, ct).ConfigureAwait(false);
-            }, ct).ConfigureAwait(false);
-            if (error != null) result.Error = error;
+            TOut? result = default;
+            var error = await calls.RunItemAsync(method, id, async requestId => result = await answer(item, requestId, ct).ConfigureAwait(false), ct)
+                .ConfigureAwait(false);
+            if (error != null) result = failed(id, error);
             // Free before the result is sent: a client may reuse the id as soon as it has the result.
-            lock (inFlight) inFlight.Remove(item.Id);
+            lock (inFlight) inFlight.Remove(id);
             await writeGate.WaitAsync(ct).ConfigureAwait(false);
-            try { await responseStream.WriteAsync(result, ct).ConfigureAwait(false); }
+            try { await responseStream.WriteAsync(result!, ct).ConfigureAwait(false); }
             finally { writeGate.Release(); }
         }
         finally { slots.Release(); }

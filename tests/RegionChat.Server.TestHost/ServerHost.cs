@@ -108,7 +108,9 @@ public sealed class ServerHost : IAsyncDisposable
     {
         http.Dispose();
         Channel.Dispose();
-        if (!stopped) await app.StopAsync();
-        await app.DisposeAsync();
+        // Bounded: a stop that hangs fails the test that disposes the host instead of holding the whole run.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        if (!stopped) await app.StopAsync(timeout.Token).WaitAsync(TimeSpan.FromSeconds(90));
+        await app.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(60));
     }
 }

@@ -42,10 +42,11 @@ public static class FleetBinaries
             try
             {
                 using var c = new TcpClient();
-                await c.ConnectAsync(IPAddress.Loopback, port);
+                using var connect = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await c.ConnectAsync(IPAddress.Loopback, port, connect.Token);
                 return;
             }
-            catch (SocketException) when (sw.Elapsed < timeout)
+            catch (Exception e) when ((e is SocketException or OperationCanceledException) && sw.Elapsed < timeout) // refused, or no answer yet
             {
                 await Task.Delay(50);
             }
@@ -72,7 +73,15 @@ public static class FleetBinaries
         else Signal(p.Id, 15);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(); }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            // Bounded too: a child that outlived the process can hold its output pipes open, and WaitForExitAsync waits
+            // for their end as well.
+            using var killed = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { await p.WaitForExitAsync(killed.Token); }
+            catch (OperationCanceledException) { }
+        }
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
@@ -122,12 +131,13 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>Sends one inline command and returns the first line of the reply ("+PONG", ":3", "$5", "-ERR …").</summary>
     public async Task<string> CommandAsync(string command)
     {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         using var c = new TcpClient();
-        await c.ConnectAsync(IPAddress.Loopback, Port);
+        await c.ConnectAsync(IPAddress.Loopback, Port, timeout.Token);
         var s = c.GetStream();
-        await s.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
+        await s.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), timeout.Token);
         using var reader = new StreamReader(s, Encoding.ASCII);
-        return await reader.ReadLineAsync() ?? "";
+        return await reader.ReadLineAsync(timeout.Token) ?? "";
     }
 
     /// <summary>Stops it (SIGTERM, or SIGKILL with <paramref name="kill"/>); its data is gone (persistence is off).</summary>

@@ -56,4 +56,13 @@ public sealed record RegionChatCoreOptions
     public double SessionIdleSeconds { get; init; } = 600;
     /// <summary>Where session records, leases and shared images live: this process's memory, or Redis.</summary>
     public SessionStoreOptions SessionStore { get; init; } = new();
+    /// <summary>Settings of single models by id (the server's "RegionChat:Models:&lt;id&gt;" sections).</summary>
+    public IReadOnlyDictionary<string, PerModelOptions> Models { get; init; } = new Dictionary<string, PerModelOptions>(StringComparer.Ordinal);
+}
+
+/// <summary>How one model is served ("RegionChat:Models:&lt;id&gt;").</summary>
+public sealed record PerModelOptions
+{
+    /// <summary>Visual tokens kept per image when a request sets no budget (<see cref="RegionChatModelOptions.VisualTokenBudget"/>).</summary>
+    public int VisualTokenBudget { get; init; }
 }

@@ -59,6 +59,10 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>Where the vision tower and projector run (RegionChatModelOptions.VisionDevice resolved).</summary>
     public torch.Device VisionDevice { get; private init; } = torch.CPU;
 
+    /// <summary>Visual tokens kept per image when a request sets no budget (RegionChatModelOptions.VisualTokenBudget);
+    /// 0 = all.</summary>
+    public int VisualTokenBudget { get; private init; }
+
     /// <summary>Loads the model a manifest describes. Widths must chain: vision width → projector → LLM n_embd.</summary>
     public static RegionChatModel Load(ModelManifest manifest, RegionChatModelOptions? options = null)
     {
@@ -71,6 +75,8 @@ public sealed class RegionChatModel : IDisposable
             _ => torch.ScalarType.Float32,
         };
         if (Accelerators.Check(options.VisionDevice, "VisionDevice") is { } bad) throw new ArgumentException(bad, nameof(options));
+        if (VisualTokenSelection.Check(options.VisualTokenBudget, manifest.Vision.SelectFeature == "cls_patch") is { } badBudget)
+            throw new ArgumentException($"{manifest.Id}: VisualTokenBudget {badBudget}", nameof(options));
         var device = torch.device(Accelerators.Resolve(options.VisionDevice));
         AlphaClipConfig? config = manifest.Vision.Config is { } c ? AlphaClipConfig.FromJsonFile(manifest.Resolve(c, "vision.config")) : null;
         // Each part holds native memory: when a later step throws, the parts already made are disposed here.
@@ -113,7 +119,10 @@ public sealed class RegionChatModel : IDisposable
                 Resolution = vision.Config.InputResolution,
                 Mode = manifest.Vision.Preprocess == "crop" ? SquareMode.Crop : SquareMode.Pad,
             });
-            return new RegionChatModel(manifest, vision, projector, llm, template, pre) { VisionDevice = device };
+            return new RegionChatModel(manifest, vision, projector, llm, template, pre)
+            {
+                VisionDevice = device, VisualTokenBudget = options.VisualTokenBudget,
+            };
         }
         catch
         {
@@ -127,8 +136,10 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>Loads <c>dir/model.json</c>.</summary>
     public static RegionChatModel Load(string dir, RegionChatModelOptions? options = null) => Load(ModelManifest.Load(dir), options);
 
-    /// <summary>Image + region (null = whole image) → projected visual tokens.</summary>
-    public VisualTokens Encode(Image<Rgb24> image, Region? region) => EncodeBatch([(image, region)])[0];
+    /// <summary>Image + region (null = whole image) → projected visual tokens; <paramref name="visualTokenBudget"/> &gt; 0
+    /// keeps that many (<see cref="VisualTokenSelection"/>), 0 all of them.</summary>
+    public VisualTokens Encode(Image<Rgb24> image, Region? region, int visualTokenBudget = 0) =>
+        EncodePreprocessed([Preprocess(image, region)], [visualTokenBudget])[0];
 
     /// <summary>Encodes several (image, region) pairs in one vision forward.</summary>
     public IReadOnlyList<VisualTokens> EncodeBatch(IReadOnlyList<(Image<Rgb24> Image, Region? Region)> items) =>
@@ -138,27 +149,46 @@ public sealed class RegionChatModel : IDisposable
     /// empty region or a mask of the wrong size surface here, for that request alone).</summary>
     public PreprocessedImage Preprocess(Image<Rgb24> image, Region? region, CancellationToken ct = default) => Preprocessor.Process(image, region, ct);
 
-    /// <summary>Runs the vision tower and projector on preprocessed inputs as one batch.</summary>
-    internal IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs)
+    /// <summary>Runs the vision tower and projector on preprocessed inputs as one batch; <paramref name="budgets"/> (one per
+    /// input, null = all 0) keeps that many visual tokens of an input. Without a budget below the token count the forward
+    /// is the plain one; with one, the tower also returns its CLS attention at the feature layer for the selection.</summary>
+    internal IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs, IReadOnlyList<int>? budgets = null)
     {
         if (inputs.Count == 0) return [];
         int r = Preprocessor.Options.Resolution;
+        int total = VisualTokenCount;
+        var effective = Enumerable.Range(0, inputs.Count).Select(i => VisualTokenSelection.Effective(budgets?[i] ?? 0, total)).ToArray();
         lock (visionGate)
         {
             var sw = Stopwatch.StartNew();
             using var scope = torch.NewDisposeScope();
             var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r], device: VisionDevice);
             var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r], device: VisionDevice);
-            var features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
+            torch.Tensor features;
+            float[]? scores = null;
+            if (effective.All(b => b == 0)) features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
+            else
+            {
+                (features, var attention) = Vision.PatchFeaturesWithClsAttention(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
+                scores = attention.cpu().contiguous().data<float>().ToArray();
+            }
             var projected = Projector.Project(features).cpu().contiguous();
             int n = (int)projected.shape[1], width = (int)projected.shape[2];
             var all = projected.data<float>().ToArray();
             double ms = sw.Elapsed.TotalMilliseconds;
-            return Enumerable.Range(0, inputs.Count)
+            int patches = n - (IncludesCls ? 1 : 0);
+            return Enumerable.Range(0, inputs.Count).Select(i =>
+            {
+                var rows = all.AsSpan(i * n * width, n * width);
+                var kept = effective[i] == 0 ? null : VisualTokenSelection.KeptRows(effective[i], scores.AsSpan(i * patches, patches),
+                    VisualTokenSelection.RegionPatches(inputs[i].Alpha, r, Vision.Config.PatchSize), IncludesCls);
                 // Each item gets its own array: a slice would keep the whole batch alive in the visual-token cache,
                 // which counts only the slice's bytes (a soak grew RSS far past the cache bound that way).
-                .Select(i => new VisualTokens(new EmbeddingBlock(all.AsSpan(i * n * width, n * width).ToArray(), width), ms))
-                .ToArray();
+                if (kept == null) return new VisualTokens(new EmbeddingBlock(rows.ToArray(), width), ms);
+                var data = new float[kept.Length * width];
+                for (int k = 0; k < kept.Length; k++) rows.Slice(kept[k] * width, width).CopyTo(data.AsSpan(k * width));
+                return new VisualTokens(new EmbeddingBlock(data, width), ms) { Kept = kept };
+            }).ToArray();
         }
     }
 

@@ -18,4 +18,7 @@ public sealed record RegionChatModelOptions
     public int GpuLayers { get; init; }
     /// <summary>Where the vision tower and projector run: cpu, cuda or auto (<see cref="Accelerators"/>). CUDA is untested here.</summary>
     public string VisionDevice { get; init; } = Accelerators.Auto;
+    /// <summary>Visual tokens kept per image unless a request says otherwise ("RegionChat:Models:&lt;id&gt;:VisualTokenBudget"):
+    /// 0 (the default) or at least the model's count keeps all of them; else <see cref="VisualTokenSelection"/> picks them.</summary>
+    public int VisualTokenBudget { get; init; }
 }

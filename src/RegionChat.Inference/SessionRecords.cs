@@ -95,8 +95,8 @@ public sealed record TurnRecord
 public sealed record MessageRecord(bool User, string Text, int Visual = -1);
 
 /// <summary>A visual block: the image's content id, the region (its JSON description, "alpha" for an RGBA image's own
-/// alpha) with its visual-cache key, and the rows it injected.</summary>
-public sealed record VisualRecord(string ImageId, string RegionKey, string Region, int Rows);
+/// alpha) with its visual-cache key, the rows it injected and the visual-token budget that chose them (0 = all).</summary>
+public sealed record VisualRecord(string ImageId, string RegionKey, string Region, int Rows, int Budget = 0);
 
 /// <summary>A run of prompt positions: token ids, or the visual block with that index in the turn's visuals.</summary>
 public sealed record PromptItemRecord(IReadOnlyList<int>? Tokens, int Visual = -1);

@@ -24,6 +24,10 @@ public sealed record TurnRequest
     public TurnFields Fields { get; init; } = TurnFields.Chat;
     /// <summary>The caller's id of the request, echoed in <see cref="TurnStarted"/>.</summary>
     public string RequestId { get; init; } = "";
+    /// <summary>Visual tokens kept per image of this turn (<see cref="VisualTokenSelection"/>); null = the model's
+    /// setting (<see cref="RegionChatModel.VisualTokenBudget"/>), 0 = all. Out of range: InvalidArgument naming
+    /// <see cref="TurnFields.VisualTokenBudget"/>.</summary>
+    public long? VisualTokenBudget { get; init; }
 }
 
 /// <summary>Who says a message.</summary>
@@ -66,9 +70,12 @@ public sealed record TurnFields(string Text, string Model, string Session = "ses
 {
     /// <summary>Where a client-chosen id of a new session comes from (<see cref="TurnRequest.NewSessionId"/>).</summary>
     public string NewSession { get; init; } = SessionIds.Header;
+    /// <summary>Where the turn's visual-token budget comes from (<see cref="TurnRequest.VisualTokenBudget"/>).</summary>
+    public string VisualTokenBudget { get; init; } = "visual_token_budget";
 
     public static TurnFields Chat { get; } = new("message.text", "model");
-    public static TurnFields Caption(string prefix = "") => new(prefix + "instruction", prefix + "model");
+    public static TurnFields Caption(string prefix = "") =>
+        new(prefix + "instruction", prefix + "model") { VisualTokenBudget = prefix + "visual_token_budget" };
 }
 
 /// <summary>Session ids as clients may choose them for a new session, and the header that carries them.</summary>

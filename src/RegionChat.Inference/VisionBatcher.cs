@@ -12,7 +12,7 @@ public sealed class VisionBatcher : IDisposable
 {
     public const int MaxBatch = 16;
 
-    sealed record Job(RegionChatModel Model, PreprocessedImage Input, TaskCompletionSource<VisualTokens> Done);
+    sealed record Job(RegionChatModel Model, PreprocessedImage Input, int Budget, TaskCompletionSource<VisualTokens> Done);
 
     readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
     readonly Task loop;
@@ -22,9 +22,13 @@ public sealed class VisionBatcher : IDisposable
     /// <summary>Batches encoded so far and their sizes, for metrics and tests.</summary>
     public long Batches, Items;
 
-    public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, CancellationToken ct)
+    public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, CancellationToken ct) => EncodeAsync(model, input, 0, ct);
+
+    /// <summary>Encodes one input in the next batch, keeping <paramref name="visualTokenBudget"/> visual tokens (0 = all;
+    /// <see cref="VisualTokenSelection"/>).</summary>
+    public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, int visualTokenBudget, CancellationToken ct)
     {
-        var job = new Job(model, input, new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var job = new Job(model, input, visualTokenBudget, new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(VisionBatcher));
         return job.Done.Task.WaitAsync(ct);
     }
@@ -41,7 +45,7 @@ public sealed class VisionBatcher : IDisposable
                 var jobs = group.ToArray();
                 try
                 {
-                    var tokens = group.Key.EncodePreprocessed(jobs.Select(j => j.Input).ToArray());
+                    var tokens = group.Key.EncodePreprocessed(jobs.Select(j => j.Input).ToArray(), jobs.Select(j => j.Budget).ToArray());
                     Interlocked.Increment(ref Batches);
                     Interlocked.Add(ref Items, jobs.Length);
                     for (int i = 0; i < jobs.Length; i++) jobs[i].Done.TrySetResult(tokens[i]);

@@ -84,6 +84,7 @@ public static class RegionChatServer
         MaxImagePixels = o.MaxImagePixels, MaxPromptBytes = o.MaxPromptBytes, MaxIdLength = o.MaxIdLength, DefaultMaxTokens = o.DefaultMaxTokens,
         MaxHistoryMessages = o.MaxHistoryMessages, MaxHistoryBytes = o.MaxHistoryBytes,
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds, Regions = o.Regions,
+        Models = o.Models.ToDictionary(m => m.Key, m => new PerModelOptions { VisualTokenBudget = m.Value.VisualTokenBudget }, StringComparer.Ordinal),
         SessionStore = new SessionStoreOptions
         {
             Redis = o.SessionStore.Redis, KeyPrefix = o.SessionStore.KeyPrefix, MaxBytes = o.SessionStore.MaxBytes,

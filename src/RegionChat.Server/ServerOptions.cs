@@ -83,6 +83,17 @@ public sealed class ServerOptions
     public SessionStoreSettings SessionStore { get; set; } = new();
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
+    /// <summary>Settings of single models by id ("RegionChat:Models:&lt;id&gt;:VisualTokenBudget").</summary>
+    public Dictionary<string, ModelSettings> Models { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>A "RegionChat:Models:&lt;id&gt;" section: how one model is served.</summary>
+public sealed class ModelSettings
+{
+    /// <summary>Visual tokens kept per image when a request sets no visual_token_budget: 0 (the default) or at least the
+    /// model's count keeps all; else the region's patches first, by the vision tower's CLS attention (README "Visual-token
+    /// budget"). At most 1048576; with a CLS token (select_feature "cls_patch") not 1.</summary>
+    public int VisualTokenBudget { get; set; }
 }
 
 /// <summary>The "RegionChat:SessionStore" section.</summary>

@@ -16,6 +16,8 @@ public class ServerOptionsTests
     [InlineData("MaxIdLength", "16")]
     [InlineData("Regions:MaxPoints", "0")]
     [InlineData("Regions:MaxMaskPixels", "-5")]
+    [InlineData("Models:tiny:VisualTokenBudget", "-1")]
+    [InlineData("Models:tiny:VisualTokenBudget", "2000000")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

@@ -8,7 +8,8 @@ using RegionChat.Data.Shapes;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>
-/// `regionchat eval shapes --model DIR [--scenes N] [--seed S] [--json] [--threads T] [--parallel P] [--answers FILE]`: a model folder
+/// `regionchat eval shapes --model DIR [--scenes N] [--seed S] [--json] [--threads T] [--parallel P] [--answers FILE]
+/// [--visual-token-budget K]`: a model folder
 /// on shapes test scenes through the inference path (the GGUF in llama.cpp, greedy): region-caption exact match and
 /// CIDEr-D with the region as mask, box and whole image, QA accuracy per question type, and zero-shot region
 /// classification (plain CLIP and Alpha-CLIP). The table goes to stdout; with --json the last stdout line is one JSON
@@ -29,10 +30,14 @@ internal static class EvalShapesCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp.", DefaultValueFactory = _ => 2 };
         var parallel = new Option<int>("--parallel") { Description = "Generations decoded together by llama.cpp.", DefaultValueFactory = _ => 32 };
         var answers = new Option<FileInfo?>("--answers") { Description = "Also write every question and greedy answer as JSONL to this file." };
+        var budget = new Option<int>("--visual-token-budget")
+        {
+            Description = "Visual tokens kept per image (the region's patches first, by CLS attention; 0 = all, the default).",
+        };
         var command = new Command("shapes",
             "Evaluate a model folder on shapes test scenes through llama.cpp: caption exact match and CIDEr-D (mask, box, whole image), " +
             "QA accuracy, zero-shot region classification (the Alpha-CLIP paper's Tables 2 and 3 in miniature).")
-            { model, scenes, seed, json, threads, parallel, answers };
+            { model, scenes, seed, json, threads, parallel, answers, budget };
         command.SetAction(async (parse, cancellation) =>
         {
             var stdout = parse.InvocationConfiguration.Output;
@@ -45,6 +50,7 @@ internal static class EvalShapesCommand
                     FirstSeed = parse.GetValue(seed),
                     Threads = parse.GetValue(threads),
                     Parallel = parse.GetValue(parallel),
+                    VisualTokenBudget = parse.GetValue(budget),
                 };
                 options.Validate();
                 if (ShapesSeeds.SplitOf(options.FirstSeed) != ShapesSplit.Test

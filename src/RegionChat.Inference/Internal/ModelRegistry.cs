@@ -85,6 +85,7 @@ internal sealed class ModelRegistry : IDisposable
                 GpuLayers = options.GpuLayers,
                 VisionDevice = options.VisionDevice,
                 Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
+                VisualTokenBudget = options.Models.GetValueOrDefault(manifest.Id)?.VisualTokenBudget ?? 0,
             });
         }
         catch (Exception e)

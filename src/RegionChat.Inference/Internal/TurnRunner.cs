@@ -41,6 +41,9 @@ internal sealed class TurnRunner(
         }
         foreach (var m in turn.Messages)
             if (m.Image?.Input?.StoredId is { } storedId) check.Id(storedId, m.Image.ImageField + ".image_id");
+        // The range alone here; whether it leaves a patch beside a CLS token once the model is known.
+        if (turn.VisualTokenBudget is { } budget && VisualTokenSelection.Check(budget, includesCls: false) is { } badBudget)
+            check.Add(f.VisualTokenBudget, badBudget);
         check.ThrowIfAny();
         var model = Model(turn.Model) ?? throw RegionChatCoreException.NotFound(
             $"model '{ClientText.Quote(turn.Model)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
@@ -129,7 +132,7 @@ internal sealed class TurnRunner(
     {
         var model = Model(record.Model) ?? throw RegionChatCoreException.NotFound(
             $"session '{ClientText.Quote(id)}' belongs to model '{ClientText.Quote(record.Model)}', which is not served here");
-        var blocks = new Dictionary<(string, string), EmbeddingBlock>();
+        var blocks = new Dictionary<(string, string, int), EmbeddingBlock>();
         var visualRecords = new Dictionary<EmbeddingBlock, VisualRecord>(ReferenceEqualityComparer.Instance);
         var chatTurns = new List<ChatTurnRecord>();
         string? lastImage = null;
@@ -139,17 +142,17 @@ internal sealed class TurnRunner(
             for (int i = 0; i < made.Length; i++)
             {
                 var v = t.Visuals[i];
-                if (!blocks.TryGetValue((v.ImageId, v.RegionKey), out var block))
+                if (!blocks.TryGetValue((v.ImageId, v.RegionKey, v.Budget), out var block))
                 {
                     if (!await EnsureImageAsync(v.ImageId, ct).ConfigureAwait(false))
                         throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(id)}' cannot be restored: its image '{v.ImageId}' " +
                                                                 "is no longer stored; start a new session");
                     var source = RegionSource.FromStored(v.Region, v.RegionKey, options);
-                    block = (await VisualTokensAsync(model, v.ImageId, new TurnImage(null, source), clock, ct).ConfigureAwait(false)).Block;
+                    block = (await VisualTokensAsync(model, v.ImageId, new TurnImage(null, source), v.Budget, clock, ct).ConfigureAwait(false)).Block;
                     if (block.Count != v.Rows)
                         throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(id)}' cannot be restored: a visual block has " +
                                                                 $"{block.Count} rows, not the {v.Rows} recorded (the model changed); start a new session");
-                    blocks[(v.ImageId, v.RegionKey)] = block;
+                    blocks[(v.ImageId, v.RegionKey, v.Budget)] = block;
                 }
                 made[i] = block;
                 visualRecords[block] = v;
@@ -209,6 +212,9 @@ internal sealed class TurnRunner(
         string? restoredWhy, SamplingParams sampling, Clock clock, Stopwatch arrived, [EnumeratorCancellation] CancellationToken ct)
     {
         var f = turn.Fields;
+        if (turn.VisualTokenBudget is { } asked && VisualTokenSelection.Check(asked, model.IncludesCls) is { } badBudget)
+            throw RegionChatCoreException.InvalidArgument(f.VisualTokenBudget, $"{badBudget} for model '{model.Id}'");
+        int budget = VisualTokenSelection.Effective(turn.VisualTokenBudget ?? model.VisualTokenBudget, model.VisualTokenCount);
         // Images and regions → visual tokens.
         var visuals = new EmbeddingBlock?[turn.Messages.Count];
         var newVisuals = new Dictionary<EmbeddingBlock, VisualRecord?>(ReferenceEqualityComparer.Instance);
@@ -223,9 +229,10 @@ internal sealed class TurnRunner(
                     "a region needs an image: send one in this turn or an earlier turn of the session");
             if (image.Input == null && !await EnsureImageAsync(imageId, ct).ConfigureAwait(false))
                 throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-            var (block, hit) = await VisualTokensAsync(model, imageId, image, clock, ct).ConfigureAwait(false);
+            var (block, hit) = await VisualTokensAsync(model, imageId, image, budget, clock, ct).ConfigureAwait(false);
             visuals[i] = block;
-            newVisuals[block] = image.Region.StoredForm is { } form ? new VisualRecord(imageId, image.Region.CacheKey, form, block.Count) : null;
+            newVisuals[block] = image.Region.StoredForm is { } form
+                ? new VisualRecord(imageId, image.Region.CacheKey, form, block.Count, budget) : null;
             imageCount++;
             if (hit) hits++;
         }
@@ -493,11 +500,12 @@ internal sealed class TurnRunner(
         throw RegionChatCoreException.InvalidArgument(image.ImageField, "needs data or image_id");
     }
 
-    /// <summary>The visual tokens of (model, image, region), from the cache or the vision batcher; true when cached.</summary>
-    async Task<(EmbeddingBlock Block, bool Hit)> VisualTokensAsync(RegionChatModel model, string imageId, TurnImage image,
+    /// <summary>The visual tokens of (model, image, region, effective budget), from the cache or the vision batcher; true
+    /// when cached.</summary>
+    async Task<(EmbeddingBlock Block, bool Hit)> VisualTokensAsync(RegionChatModel model, string imageId, TurnImage image, int budget,
         Clock clock, CancellationToken ct)
     {
-        var key = new VisualTokenCache.Key(model.Id, imageId, image.Region.CacheKey);
+        var key = new VisualTokenCache.Key(model.Id, imageId, image.Region.CacheKey, budget);
         if (visualCache.TryGet(key, out var cached))
         {
             metrics.VisualCacheHits.Add(1);
@@ -519,7 +527,7 @@ internal sealed class TurnRunner(
             throw RegionChatCoreException.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description, e);
         }
         catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(image.ImageField, e.Message, e); }
-        var tokens = await vision.EncodeAsync(model, input, ct).ConfigureAwait(false);
+        var tokens = await vision.EncodeAsync(model, input, budget, ct).ConfigureAwait(false);
         clock.VisionEncodeMs += tokens.EncodeMs;
         visualCache.Set(key, tokens);
         return (tokens.Block, false);

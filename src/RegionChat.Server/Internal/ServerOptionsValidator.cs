@@ -45,6 +45,8 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             catch (ArgumentException e) { failures.Add($"{ServerOptions.Section}:SessionStore:Redis is not a Redis connection string: {e.Message}"); }
         }
         failures.AddRange(o.Regions.Problems());
+        foreach (var (id, model) in o.Models)
+            Range($"Models:{id}:{nameof(ModelSettings.VisualTokenBudget)}", model.VisualTokenBudget, 0, VisualTokenSelection.MaxBudget);
         if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

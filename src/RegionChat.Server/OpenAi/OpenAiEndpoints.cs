@@ -67,7 +67,7 @@ public static class OpenAiEndpoints
             {
                 Model = request.Model, SessionId = request.SessionId, Messages = request.Messages, Sampling = request.Sampling,
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model"), RequestId = requestId,
-                NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"),
+                NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"), VisualTokenBudget = request.VisualTokenBudget,
             };
             var responder = new ChatCompletionResponder(http.Response, request, requestId);
             await foreach (var e in core.RunTurnAsync(turn, http.RequestAborted).ConfigureAwait(false))

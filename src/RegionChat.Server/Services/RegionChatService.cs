@@ -29,6 +29,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
                 Model = request.Model, SessionId = request.SessionId, Messages = [TurnMessage.User(m.Text, image)], Sampling = sampling,
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = TurnFields.Chat, RequestId = requestId,
                 NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"),
+                VisualTokenBudget = request.HasVisualTokenBudget ? request.VisualTokenBudget : null,
             };
             await foreach (var e in core.RunTurnAsync(turn, context.CancellationToken).ConfigureAwait(false))
             {
@@ -95,6 +96,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         {
             Model = request.Model, Messages = [TurnMessage.User(request.Instruction, image)], Sampling = sampling,
             KeepSession = false, Fields = TurnFields.Caption(prefix), RequestId = requestId,
+            VisualTokenBudget = request.HasVisualTokenBudget ? request.VisualTokenBudget : null,
         };
         var text = new System.Text.StringBuilder();
         var response = new PbV1.CaptionResponse();

@@ -24,6 +24,9 @@ public sealed record ShapesEvalOptions
     /// <summary>Images per vision forward.</summary>
     public int VisionBatch { get; init; } = 64;
 
+    /// <summary>Visual tokens kept per image in every generation (the model's VisualTokenBudget); 0 = all.</summary>
+    public int VisualTokenBudget { get; init; }
+
     /// <summary>Throws ArgumentOutOfRangeException naming the first bad field.</summary>
     public void Validate()
     {
@@ -32,6 +35,7 @@ public sealed record ShapesEvalOptions
         Check(Parallel, 1, 256, nameof(Parallel), "--parallel");
         Check(MaxTokens, 1, 1024, nameof(MaxTokens), "--max-tokens");
         Check(VisionBatch, 1, 4096, nameof(VisionBatch), "--vision-batch");
+        Check(VisualTokenBudget, 0, Inference.VisualTokenSelection.MaxBudget, nameof(VisualTokenBudget), "--visual-token-budget");
         if (FirstSeed < 0) throw new ArgumentOutOfRangeException(nameof(FirstSeed), FirstSeed, $"--seed must be ≥ 0, got {FirstSeed}");
         if (FirstSeed > long.MaxValue - Scenes)
             throw new ArgumentOutOfRangeException(nameof(FirstSeed), FirstSeed, $"--seed {FirstSeed} + {Scenes} scenes overflows the seed range");

@@ -26,6 +26,12 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
     /// <summary>The chat figures (conversations on one session; see <see cref="ShapesChatEval"/>); null: not measured.</summary>
     public ShapesChatScores? Chat { get; init; }
 
+    /// <summary>The visual-token budget every generation ran with (0 = all tokens).</summary>
+    public int VisualTokenBudget { get; init; }
+
+    /// <summary>Visual tokens injected per caption and QA generation, on average (the budget's effect).</summary>
+    public double VisualTokensPerImage { get; init; }
+
     /// <summary>
     /// {"caption_exact": {"mask","box","whole"}, "cider": {"mask","box","whole"}, "qa": {"color","shape","size","count"},
     /// "zero_shot": {"clip_whole","alpha_whole","alpha_box","alpha_mask"}, "multi_turn": {"later_region_exact","followup",
@@ -61,6 +67,8 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
             ["seed"] = FirstSeed,
             ["regions"] = Regions,
             ["generations"] = Timings.Generations,
+            ["visual_token_budget"] = VisualTokenBudget,
+            ["visual_tokens"] = Math.Round(VisualTokensPerImage, 2),
             ["seconds"] = Math.Round(Timings.Seconds, 1),
         };
     }
@@ -95,6 +103,8 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
         t.AppendLine(string.Create(c, $"eval shapes: {Model}"));
         t.AppendLine(string.Create(c,
             $"{Scenes.Count} {split} scenes (seeds {FirstSeed}..{FirstSeed + Scenes.Count - 1}), {Regions} regions; greedy answers through llama.cpp"));
+        t.AppendLine(string.Create(c, $"visual tokens per image: {VisualTokensPerImage:0.##}") + (VisualTokenBudget > 0
+            ? string.Create(c, $" (budget {VisualTokenBudget}; zero-shot uses the pooled CLS output and is unaffected)") : " (all)"));
         t.AppendLine();
         t.AppendLine("| Region given as | Caption exact match | Caption CIDEr-D | Zero-shot top-1, Alpha-CLIP |");
         t.AppendLine("|---|---|---|---|");

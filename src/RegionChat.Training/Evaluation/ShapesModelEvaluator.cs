@@ -43,11 +43,12 @@ public static class ShapesModelEvaluator
             ContextSize = options.Parallel * perSequence,
             BatchSize = Math.Max(512, options.Parallel),
             MaxTokensLimit = Math.Max(4096, options.MaxTokens),
+            Models = new Dictionary<string, PerModelOptions> { [manifest.Id] = new() { VisualTokenBudget = options.VisualTokenBudget } },
         });
         var model = core.Model()!;
 
         var answers = new string[asks.Count];
-        long promptTokens = 0, completionTokens = 0, encodeTicks = 0;
+        long promptTokens = 0, completionTokens = 0, encodeTicks = 0, visualTokens = 0;
         int done = 0;
         var generateClock = Stopwatch.StartNew();
         using var gate = new SemaphoreSlim(options.Parallel);
@@ -63,6 +64,7 @@ public static class ShapesModelEvaluator
                 answers[i] = text;
                 Interlocked.Add(ref promptTokens, usage.PromptTokens);
                 Interlocked.Add(ref completionTokens, usage.CompletionTokens);
+                Interlocked.Add(ref visualTokens, usage.VisualTokens);
                 if (!timings.VisualCacheHit) Interlocked.Add(ref encodeTicks, TimeSpan.FromMilliseconds(timings.ImageDecodeMs + timings.VisionEncodeMs).Ticks);
             }
             finally
@@ -115,7 +117,10 @@ public static class ShapesModelEvaluator
         var scores = ShapesEvalScores.Score(scenes, asks, answers);
         var timings = new ShapesEvalTimings(total.Elapsed.TotalSeconds, encodeSeconds, generateSeconds, zeroShotSeconds, asks.Count,
             promptTokens, completionTokens);
-        return new ShapesEvalResult(manifest.Directory, options.FirstSeed, scenes, scores, zeroShot, asks, answers, timings) { Chat = chat };
+        return new ShapesEvalResult(manifest.Directory, options.FirstSeed, scenes, scores, zeroShot, asks, answers, timings)
+        {
+            Chat = chat, VisualTokenBudget = options.VisualTokenBudget, VisualTokensPerImage = asks.Count == 0 ? 0 : (double)visualTokens / asks.Count,
+        };
     }
 
     /// <summary>The region an ask shows the model (null: the whole image).</summary>

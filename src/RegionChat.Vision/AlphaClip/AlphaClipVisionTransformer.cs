@@ -154,13 +154,42 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
     /// [B, grid², width], float32, contiguous. Blocks after the selected one are not run. With
     /// <paramref name="includeCls"/> (LLaVA's "cls_patch") the CLS token is kept in front: [B, 1 + grid², width].
     /// </summary>
-    public Tensor PatchFeatures(Tensor image, Tensor alpha, int selectLayer = -2, bool includeCls = false)
+    public Tensor PatchFeatures(Tensor image, Tensor alpha, int selectLayer = -2, bool includeCls = false) =>
+        Features(image, alpha, selectLayer, includeCls, null);
+
+    /// <summary>
+    /// <see cref="PatchFeatures"/> (the same features) and how much the CLS query attends to each patch token in the block
+    /// whose output is the feature layer (softmax weights averaged over the heads; CLS's weight on itself left out):
+    /// [B, grid²], float32 — VisionZip's "dominant token" score. At layer 0 no block runs and every patch scores the same.
+    /// </summary>
+    public (Tensor Features, Tensor PatchAttention) PatchFeaturesWithClsAttention(Tensor image, Tensor alpha, int selectLayer = -2,
+        bool includeCls = false)
+    {
+        var attention = new Tensor[1];
+        var features = Features(image, alpha, selectLayer, includeCls, attention);
+        return (features, attention[0]);
+    }
+
+    Tensor Features(Tensor image, Tensor alpha, int selectLayer, bool includeCls, Tensor[]? patchAttention)
     {
         int stop = ResolveLayer(selectLayer);
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var x = Embed(image, alpha);
-        for (int i = 0; i < stop; i++) x = transformer[i].forward(x);
+        for (int i = 0; i < stop; i++)
+        {
+            if (patchAttention != null && i == stop - 1)
+            {
+                x = transformer[i].ForwardWithClsAttention(x, out var cls);
+                patchAttention[0] = cls[.., 1..].contiguous().MoveToOuterDisposeScope();
+            }
+            else x = transformer[i].forward(x);
+        }
+        if (patchAttention != null && stop == 0)
+        {
+            long patches = x.shape[1] - 1;
+            patchAttention[0] = full([x.shape[0], patches], 1.0 / patches, ScalarType.Float32, x.device).MoveToOuterDisposeScope();
+        }
         return (includeCls ? x : x[.., 1..]).to(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
     }
 

@@ -32,8 +32,11 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         if (Present(root, "n", out var n) && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt64(out long count) && count == 1))
             throw Bad("n: only one choice per request is supported (n = 1)", "n");
         var sampling = Sampling(root);
+        long? budget = Integer(root, "visual_token_budget");
+        if (budget is { } b && VisualTokenSelection.Check(b, includesCls: false) is { } badBudget)
+            throw Bad($"visual_token_budget {badBudget}", "visual_token_budget");
         var (system, messages) = Messages(root, continuing: session.Length > 0);
-        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage);
+        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget);
     }
 
     (string System, IReadOnlyList<TurnMessage> Messages) Messages(JsonElement root, bool continuing)

@@ -30,4 +30,15 @@ internal sealed class ResidualAttentionBlock : nn.Module<Tensor, Tensor>
         var y = mlp.forward(ln_2.forward(h)).add_(h);
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary><see cref="forward"/> (the same output), plus the CLS query's attention weights over every token, heads
+    /// averaged ([B, N], float32; see <see cref="SelfAttention.ForwardWithClsAttention"/>).</summary>
+    public Tensor ForwardWithClsAttention(Tensor x, out Tensor clsAttention)
+    {
+        using var scope = NewDisposeScope();
+        var h = attn.ForwardWithClsAttention(ln_1.forward(x), out var cls).add_(x);
+        var y = mlp.forward(ln_2.forward(h)).add_(h);
+        clsAttention = cls.MoveToOuterDisposeScope();
+        return y.MoveToOuterDisposeScope();
+    }
 }

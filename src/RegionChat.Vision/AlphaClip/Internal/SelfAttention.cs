@@ -23,7 +23,20 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
         out_proj = nn.Linear(width, width, hasBias: true, dtype: dtype);
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Run(x, null);
+
+    /// <summary><see cref="forward"/>, plus the attention weights of the CLS query (token 0) over every token, averaged over
+    /// the heads: <paramref name="clsAttention"/> is [B, N], float32, each row summing to 1. The output is computed exactly
+    /// as <see cref="forward"/> computes it; the weights are the softmax(q·kᵀ/√d) row that attention applies to CLS.</summary>
+    public Tensor ForwardWithClsAttention(Tensor x, out Tensor clsAttention)
+    {
+        var cls = new Tensor[1];
+        var y = Run(x, cls);
+        clsAttention = cls[0];
+        return y;
+    }
+
+    Tensor Run(Tensor x, Tensor[]? clsAttention)
     {
         long batch = x.shape[0], tokens = x.shape[1];
         using var scope = NewDisposeScope();
@@ -31,6 +44,16 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
         // than on the strided views, more than the copy costs.
         var qkv = in_proj.forward(x).view(batch, tokens, 3, heads, width / heads).permute(2, 0, 3, 1, 4).contiguous();
         var attended = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]);
+        if (clsAttention != null)
+        {
+            var q = qkv[0][.., .., ..1].to(ScalarType.Float32);                                     // [B, H, 1, D]
+            var k = qkv[1].to(ScalarType.Float32);                                                  // [B, H, N, D]
+            // The scale as an explicit Scalar kept alive past the native call (see AlphaClipVisionTransformer.Embed).
+            TorchSharp.Scalar scale = 1.0 / Math.Sqrt(width / heads);
+            var weights = q.matmul(k.transpose(-2, -1)).mul_(scale).softmax(-1);                    // [B, H, 1, N]
+            GC.KeepAlive(scale);
+            clsAttention[0] = weights.squeeze(2).mean([1]).MoveToOuterDisposeScope();
+        }
         var merged = attended.transpose(1, 2).reshape(batch, tokens, width);
         return out_proj.forward(merged).MoveToOuterDisposeScope();
     }

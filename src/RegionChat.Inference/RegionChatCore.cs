@@ -35,6 +35,8 @@ public sealed class RegionChatCore : IDisposable
         Records = options.SessionStore.Redis.Length > 0
             ? new RedisSessionRecordStore(options.SessionStore, idle)
             : new InMemorySessionRecordStore(idle, options.SessionStore.MaxBytes);
+        if (options.SessionStore.ImageFolder.Length > 0)
+            Records = new FolderImageStore(Records, Directory.CreateDirectory(options.SessionStore.ImageFolder).FullName, options.SessionStore);
         CoreLog.SessionStoreKind(log, Records.Kind);
         Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
         turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,

@@ -10,7 +10,7 @@ namespace RegionChat.Inference;
 /// </summary>
 public interface ISessionRecordStore : IDisposable
 {
-    /// <summary>"memory" or "redis", for logs.</summary>
+    /// <summary>"memory" or "redis" (with "+folder" when images go to a shared folder), for logs.</summary>
     string Kind { get; }
 
     /// <summary>The session's record, or null when it is unknown or expired.</summary>
@@ -58,9 +58,11 @@ public sealed record SessionStoreOptions
     public string KeyPrefix { get; init; } = "regionchat:";
     /// <summary>In memory: the byte budget of all session records (least recently used dropped first).</summary>
     public long MaxBytes { get; init; } = 256L << 20;
-    /// <summary>Redis: the byte budget of shared images (least recently stored dropped first).</summary>
+    /// <summary>A folder every replica mounts, for the shared images instead of Redis; empty = Redis when set.</summary>
+    public string ImageFolder { get; init; } = "";
+    /// <summary>Redis or the image folder: the byte budget of shared images (least recently stored dropped first).</summary>
     public long ImageBytes { get; init; } = 1L << 30;
-    /// <summary>Redis: how long a shared image lives after it was last stored.</summary>
+    /// <summary>Redis or the image folder: how long a shared image lives after it was last stored.</summary>
     public double ImageSeconds { get; init; } = 3600;
     /// <summary>How long a session's write lease lives unless renewed (it is renewed at a third of it while a turn runs).</summary>
     public double LeaseSeconds { get; init; } = 15;

@@ -88,7 +88,8 @@ public static class RegionChatServer
         SessionStore = new SessionStoreOptions
         {
             Redis = o.SessionStore.Redis, KeyPrefix = o.SessionStore.KeyPrefix, MaxBytes = o.SessionStore.MaxBytes,
-            ImageBytes = o.SessionStore.ImageBytes, ImageSeconds = o.SessionStore.ImageSeconds, LeaseSeconds = o.SessionStore.LeaseSeconds,
+            ImageFolder = o.SessionStore.ImageFolder, ImageBytes = o.SessionStore.ImageBytes, ImageSeconds = o.SessionStore.ImageSeconds,
+            LeaseSeconds = o.SessionStore.LeaseSeconds,
         },
     };
 

@@ -105,9 +105,12 @@ public sealed class SessionStoreSettings
     public string KeyPrefix { get; set; } = "regionchat:";
     /// <summary>In memory: byte budget of all session records (least recently used dropped first).</summary>
     public long MaxBytes { get; set; } = 256L << 20;
-    /// <summary>Redis: byte budget of the shared images (oldest dropped first).</summary>
+    /// <summary>A folder every replica mounts (a volume, NFS) where shared images go instead of Redis; empty = Redis when
+    /// set, else none (images stay in each process).</summary>
+    public string ImageFolder { get; set; } = "";
+    /// <summary>Redis or the image folder: byte budget of the shared images (oldest dropped first).</summary>
     public long ImageBytes { get; set; } = 1L << 30;
-    /// <summary>Redis: how long a shared image lives after it was last stored.</summary>
+    /// <summary>Redis or the image folder: how long a shared image lives after it was last stored.</summary>
     public double ImageSeconds { get; set; } = 3600;
     /// <summary>How long a session's write lease lives unless renewed (renewed while a turn runs).</summary>
     public double LeaseSeconds { get; set; } = 15;

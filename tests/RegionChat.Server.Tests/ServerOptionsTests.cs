@@ -18,6 +18,7 @@ public class ServerOptionsTests
     [InlineData("Regions:MaxMaskPixels", "-5")]
     [InlineData("Models:tiny:VisualTokenBudget", "-1")]
     [InlineData("Models:tiny:VisualTokenBudget", "2000000")]
+    [InlineData("SessionStore:ImageFolder", "/dev/null/images")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

@@ -44,11 +44,29 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             try { StackExchange.Redis.ConfigurationOptions.Parse(o.SessionStore.Redis); }
             catch (ArgumentException e) { failures.Add($"{ServerOptions.Section}:SessionStore:Redis is not a Redis connection string: {e.Message}"); }
         }
+        if (o.SessionStore.ImageFolder.Length > 0 && ImageFolderProblem(o.SessionStore.ImageFolder) is { } folder)
+            failures.Add($"{ServerOptions.Section}:SessionStore:ImageFolder '{o.SessionStore.ImageFolder}' cannot be written: {folder}");
         failures.AddRange(o.Regions.Problems());
         foreach (var (id, model) in o.Models)
             Range($"Models:{id}:{nameof(ModelSettings.VisualTokenBudget)}", model.VisualTokenBudget, 0, VisualTokenSelection.MaxBudget);
         if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Why the shared image folder cannot be used (created and written), or null.</summary>
+    static string? ImageFolderProblem(string folder)
+    {
+        try
+        {
+            string probe = Path.Combine(Directory.CreateDirectory(folder).FullName, $".probe-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, [1]);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return e.Message;
+        }
     }
 }

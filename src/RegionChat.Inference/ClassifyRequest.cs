@@ -11,7 +11,10 @@ public sealed record ClassifyRequest
     public required ImageInput Image { get; init; }
     /// <summary>The regions, each classified on its own; empty = the whole image once.</summary>
     public IReadOnlyList<RegionSource> Regions { get; init; } = [];
-    public required IReadOnlyList<string> Labels { get; init; }
+    /// <summary>The labels; empty when <see cref="LabelSet"/> names a stored set.</summary>
+    public IReadOnlyList<string> Labels { get; init; } = [];
+    /// <summary>A stored label set's id (<see cref="RegionChatCoreOptions.LabelSets"/>) instead of <see cref="Labels"/>; "" = none.</summary>
+    public string LabelSet { get; init; } = "";
     /// <summary>How many labels to return per region, best first; 0 = all.</summary>
     public int Top { get; init; }
     /// <summary>The request's field paths, for errors.</summary>
@@ -26,6 +29,7 @@ public sealed record ClassifyFields
     public string Image { get; init; } = "image";
     public string ImageData { get; init; } = "image.data";
     public string Labels { get; init; } = "labels";
+    public string LabelSet { get; init; } = "label_set";
     public string Top { get; init; } = "top";
     public string Regions { get; init; } = "regions";
     /// <summary>The field of region i.</summary>
@@ -34,8 +38,8 @@ public sealed record ClassifyFields
     /// <summary>The fields under <paramref name="prefix"/>, e.g. "request." for a ClassifyStream item ("request.labels[1]").</summary>
     public static ClassifyFields Prefixed(string prefix) => prefix.Length == 0 ? new() : new()
     {
-        Model = prefix + "model", Image = prefix + "image", ImageData = prefix + "image.data", Labels = prefix + "labels", Top = prefix + "top",
-        Regions = prefix + "regions", Region = i => $"{prefix}regions[{i}]",
+        Model = prefix + "model", Image = prefix + "image", ImageData = prefix + "image.data", Labels = prefix + "labels",
+        LabelSet = prefix + "label_set", Top = prefix + "top", Regions = prefix + "regions", Region = i => $"{prefix}regions[{i}]",
     };
 }
 

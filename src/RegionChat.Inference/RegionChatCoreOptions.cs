@@ -35,7 +35,7 @@ public sealed record RegionChatCoreOptions
     public long MaxImageBytes { get; init; } = 20L << 20;
     /// <summary>Largest accepted image in pixels (width × height), checked from the header before decoding.</summary>
     public long MaxImagePixels { get; init; } = 40_000_000;
-    /// <summary>Longest id a request may name (model, session, image, CaptionStream item), in characters; at least 71
+    /// <summary>Longest id a request may name (model, session, image, CaptionStream or ClassifyStream item), in characters; at least 71
     /// (an image id's length).</summary>
     public int MaxIdLength { get; init; } = 256;
     /// <summary>What one region may cost (points, stroke, union size and depth, mask pixels), checked before it is
@@ -54,6 +54,10 @@ public sealed record RegionChatCoreOptions
     /// <summary>A session idle for longer is dropped by <see cref="RegionChatCore.ExpireIdleSessions"/> (and its record
     /// expires from the session store).</summary>
     public double SessionIdleSeconds { get; init; } = 600;
+    /// <summary>Stored label sets by id (case-insensitive): a classify request may name one instead of giving labels
+    /// (<see cref="LabelSets"/>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> LabelSets { get; init; } =
+        new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
     /// <summary>Where session records, leases and shared images live: this process's memory, or Redis.</summary>
     public SessionStoreOptions SessionStore { get; init; } = new();
     /// <summary>Settings of single models by id (the server's "RegionChat:Models:&lt;id&gt;" sections).</summary>

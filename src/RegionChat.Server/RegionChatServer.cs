@@ -85,6 +85,7 @@ public static class RegionChatServer
         MaxHistoryMessages = o.MaxHistoryMessages, MaxHistoryBytes = o.MaxHistoryBytes,
         MaxTokensLimit = o.MaxTokensLimit, SessionIdleSeconds = o.SessionIdleSeconds, Regions = o.Regions,
         Models = o.Models.ToDictionary(m => m.Key, m => new PerModelOptions { VisualTokenBudget = m.Value.VisualTokenBudget }, StringComparer.Ordinal),
+        LabelSets = o.LabelSets.ToDictionary(s => s.Key, s => (IReadOnlyList<string>)s.Value.Load().Labels, StringComparer.OrdinalIgnoreCase),
         SessionStore = new SessionStoreOptions
         {
             Redis = o.SessionStore.Redis, KeyPrefix = o.SessionStore.KeyPrefix, MaxBytes = o.SessionStore.MaxBytes,

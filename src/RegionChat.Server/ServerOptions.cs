@@ -1,4 +1,5 @@
 using RegionChat.Data.Regions;
+using RegionChat.Inference;
 
 namespace RegionChat.Server;
 
@@ -81,6 +82,10 @@ public sealed class ServerOptions
     /// <summary>Where session records (for restoring a session on any replica), leases and shared images live
     /// ("RegionChat:SessionStore"): this process's memory unless Redis is set.</summary>
     public SessionStoreSettings SessionStore { get; set; } = new();
+    /// <summary>Stored label sets for Classify / ClassifyStream / POST /v1/classify (a request's label_set), by id
+    /// (case-insensitive): <c>RegionChat:LabelSets:animals:Labels:0=cat</c>, … or <c>RegionChat:LabelSets:animals:File=labels.txt</c>.
+    /// Checked at start as a request's labels are (1 to 1000 labels, each 1 to 300 characters, no repeats).</summary>
+    public Dictionary<string, LabelSetSettings> LabelSets { get; set; } = [];
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
     /// <summary>Settings of single models by id ("RegionChat:Models:&lt;id&gt;:VisualTokenBudget").</summary>
@@ -97,6 +102,28 @@ public sealed class ModelSettings
 }
 
 /// <summary>The "RegionChat:SessionStore" section.</summary>
+/// <summary>One stored label set: its labels, or a file of them (exactly one of the two).</summary>
+public sealed class LabelSetSettings
+{
+    /// <summary>The labels, in order.</summary>
+    public List<string> Labels { get; set; } = [];
+    /// <summary>A labels file: one label per line, trimmed; empty lines and lines starting with '#' skipped. A relative
+    /// path is taken from the current directory.</summary>
+    public string File { get; set; } = "";
+
+    /// <summary>The set's labels (reading its file), or why it cannot be used.</summary>
+    internal (string[] Labels, string? Problem) Load()
+    {
+        if ((Labels.Count > 0) == (File.Length > 0)) return ([], " needs Labels or File (one of them)");
+        if (File.Length == 0) return ([.. Labels], null);
+        try { return (LabelSets.ReadFile(Path.GetFullPath(File)), null); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return ([], $"File: '{File}' cannot be read: {e.Message}");
+        }
+    }
+}
+
 public sealed class SessionStoreSettings
 {
     /// <summary>A StackExchange.Redis connection string ("127.0.0.1:6379,password=…"); empty = in memory (one server).</summary>

@@ -51,3 +51,18 @@ public class ServerOptionsTests
         Assert.Equal(512, host.Core.Options.ContextSize);
     }
 }
+
+/// <summary>Stored label sets (RegionChat:LabelSets) are checked at start as a request's labels are.</summary>
+public class LabelSetOptionsTests
+{
+    [Theory]
+    [InlineData("File", "/no/such/labels.txt", "RegionChat:LabelSets:animals:File: '/no/such/labels.txt' cannot be read")]
+    [InlineData("Labels:1", "cat", "RegionChat:LabelSets:animals label 1 repeats 'cat'")]
+    [InlineData("Labels:1", " ", "RegionChat:LabelSets:animals label 1 is empty")]
+    public async Task ABadLabelSetStopsTheServerAtStartNamingIt(string key, string value, string expected)
+    {
+        var settings = key == "File" ? [] : new[] { ("LabelSets:animals:Labels:0", "cat") };
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync([.. settings, ("LabelSets:animals:" + key, value)]));
+        Assert.Contains(expected, e.Message);
+    }
+}

@@ -36,9 +36,20 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
                 $"model '{model.Id}' has no zero-shot classifier (no \"classifier\" section in its model.json)",
                 [new FieldError(f.Model, "has no classifier")]);
         var classifier = model.Classifier;
-        for (int i = 0; i < request.Labels.Count; i++)
+        var labels = request.Labels;
+        bool fromSet = request.LabelSet.Length > 0;
+        if (fromSet && !options.LabelSets.TryGetValue(request.LabelSet, out labels!))
+            throw new RegionChatCoreException(RegionChatErrorKind.NotFound, $"label set '{ClientText.Quote(request.LabelSet)}' is not declared on this " +
+                $"server (label sets: {(options.LabelSets.Count == 0 ? "none" : string.Join(", ", options.LabelSets.Keys.Order(StringComparer.Ordinal)))})",
+                [new FieldError(f.LabelSet, "is not a declared label set")]);
+        for (int i = 0; i < labels.Count; i++)
         {
-            try { classifier.CheckLabel(request.Labels[i]); }
+            try { classifier.CheckLabel(labels[i]); }
+            catch (ArgumentException e) when (fromSet)
+            {
+                throw RegionChatCoreException.InvalidArgument(f.LabelSet,
+                    $"label {i} of set '{request.LabelSet}' does not suit model '{model.Id}': {e.Message}", e);
+            }
             catch (ArgumentException e) { throw RegionChatCoreException.InvalidArgument($"{f.Labels}[{i}]", e.Message, e); }
         }
         ct.ThrowIfCancellationRequested();
@@ -78,17 +89,17 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
         }
 
         var textSw = Stopwatch.StartNew();
-        var labelFeatures = new float[request.Labels.Count][];
+        var labelFeatures = new float[labels.Count][];
         var missing = new List<int>();
         int hits = 0;
-        for (int i = 0; i < request.Labels.Count; i++)
+        for (int i = 0; i < labels.Count; i++)
         {
-            if (textCache.TryGet(new LabelKey(model.Id, request.Labels[i]), out var cached)) { labelFeatures[i] = cached; hits++; }
+            if (textCache.TryGet(new LabelKey(model.Id, labels[i]), out var cached)) { labelFeatures[i] = cached; hits++; }
             else missing.Add(i);
         }
         if (missing.Count > 0)
         {
-            var distinct = missing.Select(i => request.Labels[i]).Distinct(StringComparer.Ordinal).ToArray();
+            var distinct = missing.Select(i => labels[i]).Distinct(StringComparer.Ordinal).ToArray();
             var computed = await Task.Run(() => classifier.LabelFeatures(distinct), ct).ConfigureAwait(false);
             var byLabel = new Dictionary<string, float[]>(StringComparer.Ordinal);
             for (int k = 0; k < distinct.Length; k++)
@@ -96,12 +107,12 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
                 byLabel[distinct[k]] = computed[k];
                 textCache.Set(new LabelKey(model.Id, distinct[k]), computed[k]);
             }
-            foreach (int i in missing) labelFeatures[i] = byLabel[request.Labels[i]];
+            foreach (int i in missing) labelFeatures[i] = byLabel[labels[i]];
         }
         double textMs = textSw.Elapsed.TotalMilliseconds;
 
-        int top = request.Top <= 0 ? request.Labels.Count : Math.Min(request.Top, request.Labels.Count);
-        var results = imageFeatures.Select(image => new RegionLabels(Rank(image, labelFeatures, request.Labels, classifier.LogitScale, top))).ToArray();
+        int top = request.Top <= 0 ? labels.Count : Math.Min(request.Top, labels.Count);
+        var results = imageFeatures.Select(image => new RegionLabels(Rank(image, labelFeatures, labels, classifier.LogitScale, top))).ToArray();
         return new ClassifyResult(model.Id, results, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
     }
 
@@ -110,7 +121,11 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
     {
         var f = request.Fields;
         var errors = new List<FieldError>();
-        if (request.Labels.Count == 0) errors.Add(new(f.Labels, "needs at least one label"));
+        if (request.LabelSet.Length > 0)
+        {
+            if (request.Labels.Count > 0) errors.Add(new(f.LabelSet, "give labels or label_set, not both"));
+        }
+        else if (request.Labels.Count == 0) errors.Add(new(f.Labels, "needs at least one label (or a label_set)"));
         else if (request.Labels.Count > MaxLabels) errors.Add(new(f.Labels, $"holds {request.Labels.Count} labels; the limit is {MaxLabels}"));
         else
         {

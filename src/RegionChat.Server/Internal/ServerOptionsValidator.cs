@@ -49,6 +49,13 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         failures.AddRange(o.Regions.Problems());
         foreach (var (id, model) in o.Models)
             Range($"Models:{id}:{nameof(ModelSettings.VisualTokenBudget)}", model.VisualTokenBudget, 0, VisualTokenSelection.MaxBudget);
+        foreach (var (id, set) in o.LabelSets)
+        {
+            var (labels, problem) = set.Load();
+            string setting = $"{ServerOptions.Section}:{nameof(o.LabelSets)}:{id}";
+            if (problem != null) failures.Add($"{setting}:{problem}");
+            else failures.AddRange(LabelSets.Problems(id, labels, o.MaxIdLength).Select(p => $"{setting} {p}"));
+        }
         if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -7,7 +7,7 @@ namespace RegionChat.Server.OpenAi;
 
 /// <summary>
 /// POST /v1/classify on the HTTP listener: zero-shot region classification (the gRPC Classify as JSON). Body:
-/// <c>{"model"?, "image": "data:image/png;base64,…", "regions"?: [region JSON…], "labels": ["…"], "top"?: n}</c>;
+/// <c>{"model"?, "image": "data:image/png;base64,…", "regions"?: [region JSON…], "labels": ["…"] | "label_set": "id", "top"?: n}</c>;
 /// answer: <c>{"object": "classification", "model", "regions": [{"labels": [{"label", "p", "logit"}]}]}</c>. Errors are
 /// OpenAI-shaped: 400 with <c>param</c> naming the field, 404 for an unknown model or image.
 /// </summary>
@@ -76,20 +76,26 @@ internal static class ClassifyEndpoint
             int i = 0;
             foreach (var region in r.EnumerateArray()) regions.Add(RegionJsonReader.Read(region, options, $"regions[{i++}]"));
         }
-        if (!root.TryGetProperty("labels", out var l) || l.ValueKind != JsonValueKind.Array)
-            throw OpenAiException.BadRequest("labels is required: an array of strings", "labels");
-        if (l.GetArrayLength() > 1000) throw OpenAiException.BadRequest($"labels holds {l.GetArrayLength()} labels; the limit is 1000", "labels");
+        string labelSet = "";
+        if (root.TryGetProperty("label_set", out var set))
+            labelSet = set.ValueKind == JsonValueKind.String ? set.GetString()! : throw OpenAiException.BadRequest("label_set must be a string", "label_set");
         var labels = new List<string>();
-        int k = 0;
-        foreach (var label in l.EnumerateArray())
+        if (root.TryGetProperty("labels", out var l) || labelSet.Length == 0)
         {
-            if (label.ValueKind != JsonValueKind.String) throw OpenAiException.BadRequest("must be a string", $"labels[{k}]");
-            labels.Add(label.GetString()!);
-            k++;
+            if (l.ValueKind != JsonValueKind.Array)
+                throw OpenAiException.BadRequest("labels is required: an array of strings (or label_set: a stored set's id)", "labels");
+            if (l.GetArrayLength() > 1000) throw OpenAiException.BadRequest($"labels holds {l.GetArrayLength()} labels; the limit is 1000", "labels");
+            int k = 0;
+            foreach (var label in l.EnumerateArray())
+            {
+                if (label.ValueKind != JsonValueKind.String) throw OpenAiException.BadRequest("must be a string", $"labels[{k}]");
+                labels.Add(label.GetString()!);
+                k++;
+            }
         }
         int top = 0;
         if (root.TryGetProperty("top", out var t) && !(t.ValueKind == JsonValueKind.Number && t.TryGetInt32(out top) && top >= 0))
             throw OpenAiException.BadRequest("top must be an integer ≥ 0", "top");
-        return new ClassifyRequest { Model = model, Image = ImageInput.FromBytes(bytes), Regions = regions, Labels = labels, Top = top };
+        return new ClassifyRequest { Model = model, Image = ImageInput.FromBytes(bytes), Regions = regions, Labels = labels, LabelSet = labelSet, Top = top };
     }
 }

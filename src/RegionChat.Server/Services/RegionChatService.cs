@@ -49,7 +49,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         {
             Model = request.Model, Image = ProtoMapping.Image(request.Image) ?? ImageInput.Missing, Labels = request.Labels,
             Regions = request.Regions.Select(ProtoRegions.Source).ToArray(), Top = (int)Math.Min(request.Top, int.MaxValue), RequestId = requestId,
-            Fields = ClassifyFields.Prefixed(prefix),
+            LabelSet = request.LabelSet, Fields = ClassifyFields.Prefixed(prefix),
         }, ct).ConfigureAwait(false);
         var response = new PbV1.ClassifyResponse
         {
@@ -234,7 +234,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         new() { ImageId = image.Id, Width = (uint)image.Width, Height = (uint)image.Height, SizeBytes = (ulong)image.SizeBytes };
 
     public override Task<PbV1.ListModelsResponse> ListModels(PbV1.ListModelsRequest request, ServerCallContext context) =>
-        calls.RunAsync("ListModels", context, _ => Task.FromResult(ProtoMapping.Models(core.ListModels())), admit: false);
+        calls.RunAsync("ListModels", context, _ => Task.FromResult(ProtoMapping.Models(core.ListModels(), core.Options.LabelSets)), admit: false);
 
     public override Task<PbV1.EndSessionResponse> EndSession(PbV1.EndSessionRequest request, ServerCallContext context) =>
         calls.RunAsync("EndSession", context, _ =>

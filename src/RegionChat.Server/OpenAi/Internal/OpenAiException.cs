@@ -35,6 +35,7 @@ internal sealed class OpenAiException(int status, string type, string message, s
         return e.Kind switch
         {
             RegionChatErrorKind.InvalidArgument => BadRequest(detail, field),
+            RegionChatErrorKind.NotFound when field != null => new(404, "invalid_request_error", detail, field, "not_found"),
             RegionChatErrorKind.NotFound => NotFound(detail),
             RegionChatErrorKind.SessionBusy => new(409, "invalid_request_error", detail, "session_id", "session_busy"),
             RegionChatErrorKind.AlreadyExists => new(409, "invalid_request_error", detail, SessionIds.Header, "session_exists"),

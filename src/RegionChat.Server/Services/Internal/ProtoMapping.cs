@@ -68,9 +68,11 @@ internal static class ProtoMapping
         VisualCacheHit = t.VisualCacheHit,
     };
 
-    public static PbV1.ListModelsResponse Models(ModelList list)
+    public static PbV1.ListModelsResponse Models(ModelList list, IReadOnlyDictionary<string, IReadOnlyList<string>> labelSets)
     {
         var response = new PbV1.ListModelsResponse { DefaultModel = list.DefaultModel };
+        foreach (var (id, labels) in labelSets.OrderBy(s => s.Key, StringComparer.Ordinal))
+            response.LabelSets.Add(new PbV1.LabelSetInfo { Id = id, Labels = { labels } });
         foreach (var m in list.Models)
             response.Models.Add(new PbV1.ModelInfo
             {

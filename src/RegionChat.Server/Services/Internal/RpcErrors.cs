@@ -13,7 +13,7 @@ internal static class RpcErrors
     public static RpcException From(RegionChatCoreException e) => e.Kind switch
     {
         RegionChatErrorKind.InvalidArgument => WithViolations(Code.InvalidArgument, e.Message, e.Violations),
-        RegionChatErrorKind.NotFound => Plain(StatusCode.NotFound, e.Message),
+        RegionChatErrorKind.NotFound => e.Violations.Count > 0 ? WithViolations(Code.NotFound, e.Message, e.Violations) : Plain(StatusCode.NotFound, e.Message),
         RegionChatErrorKind.SessionBusy => Plain(StatusCode.FailedPrecondition, e.Message),
         RegionChatErrorKind.AlreadyExists => Plain(StatusCode.AlreadyExists, e.Message),
         RegionChatErrorKind.FailedPrecondition => e.Violations.Count > 0

@@ -19,10 +19,13 @@ internal sealed record BatchBenchmarkOptions
     public int Concurrency { get; init; } = 8;
     public int MaxTokens { get; init; } = 32;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>visual_token_budget of every Caption request and CaptionStream item; 0 = not set (the server's setting).</summary>
+    public int VisualTokenBudget { get; init; }
 
     public void Validate()
     {
         if ((ModelDir == null) == (Server == null)) throw new ArgumentException("give --model DIR (served in-process) or --server URL, not both");
+        Check(VisualTokenBudget, 0, Inference.VisualTokenSelection.MaxBudget, "--visual-token-budget");
         Check(Items, 1, 100_000, "--items");
         Check(Concurrency, 1, 256, "--concurrency");
         Check(MaxTokens, 1, 4096, "--max-tokens");
@@ -98,18 +101,24 @@ internal static class BatchBenchmark
                 // Same scenes on both routes when the cache is off; else disjoint seeds per route.
                 long seed = 5_000_000 + i + (sameItems ? 0 : route * 1_000_000);
                 var p = ServerBenchmark.MakePrompt(seed, resolution, "");
-                return new PbV1.CaptionRequest
+                return WithBudget(new PbV1.CaptionRequest
                 {
                     Image = new PbV1.ImageInput { Data = ByteString.CopyFrom(p.Png) },
                     Region = p.ProtoRegion,
                     MaxTokens = (uint)o.MaxTokens,
-                };
+                });
+            }
+
+            PbV1.CaptionRequest WithBudget(PbV1.CaptionRequest request)
+            {
+                if (o.VisualTokenBudget > 0) request.VisualTokenBudget = (uint)o.VisualTokenBudget;
+                return request;
             }
 
             // Warm-up: JIT, the HTTP/2 connection and first-touch allocations on both routes.
             var warm = ServerBenchmark.MakePrompt(4_900_000, resolution, "");
-            var warmRequest = new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion,
-                MaxTokens = (uint)o.MaxTokens };
+            var warmRequest = WithBudget(new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion,
+                MaxTokens = (uint)o.MaxTokens });
             await client.CaptionAsync(warmRequest, ct).ConfigureAwait(false);
             await StreamLegAsync(client, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
 

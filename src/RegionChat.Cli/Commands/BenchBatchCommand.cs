@@ -27,9 +27,10 @@ internal static class BenchBatchCommand
         var maxTokens = Int("--max-tokens", "Most tokens per caption (greedy; fewer when the model ends its answer).", 32);
         var threads = Int("--threads", "CPU threads of the in-process server (llama.cpp and TorchSharp).", Environment.ProcessorCount);
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and the ratio." };
+        var budget = Int("--visual-token-budget", "Visual tokens kept per image (visual_token_budget on every request); 0 = not set.", 0);
 
         var command = new Command("batch", "Compare items/s of one-by-one unary Caption calls with CaptionStream (N in flight) on one server.");
-        foreach (var o in new Option[] { model, server, apiKey, items, concurrency, maxTokens, threads, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, server, apiKey, items, concurrency, maxTokens, threads, json, budget }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -48,6 +49,7 @@ internal static class BenchBatchCommand
                     Concurrency = parse.GetValue(concurrency),
                     MaxTokens = parse.GetValue(maxTokens),
                     Threads = parse.GetValue(threads),
+                    VisualTokenBudget = parse.GetValue(budget),
                 };
                 options.Validate();
                 var result = await BatchBenchmark.RunAsync(options, output.WriteLine, ct).ConfigureAwait(false);
@@ -88,6 +90,7 @@ internal static class BenchBatchCommand
         ["items"] = r.Options.Items,
         ["concurrency"] = r.Options.Concurrency,
         ["max_tokens"] = r.Options.MaxTokens,
+        ["visual_token_budget"] = r.Options.VisualTokenBudget,
         ["threads"] = r.Options.ModelDir != null ? r.Options.Threads : null,
         ["same_items"] = r.SameItems,
         ["unary_items_per_second"] = Round(r.Unary.ItemsPerSecond),

@@ -31,9 +31,11 @@ internal static class BenchServerCommand
         var followUps = Int("--follow-ups", "Sessions whose first turn and follow-up are timed, per path.", 3);
         var context = Int("--context", "LLM context size (KV cells shared by the sequences).", 4096);
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
+        var budget = Int("--visual-token-budget", "Visual tokens kept per image on both paths (the model's VisualTokenBudget); 0 = all.", 0);
 
         var command = new Command("server", "Time gRPC serving against the in-process engine (TTFT, decode tok/s) and follow-up turns against first turns.");
-        foreach (var o in new Option[] { model, synth, synthDir, concurrency, requests, maxTokens, threads, followUps, context, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, synth, synthDir, concurrency, requests, maxTokens, threads, followUps, context, json, budget })
+            command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -74,6 +76,7 @@ internal static class BenchServerCommand
                     Threads = parse.GetValue(threads),
                     FollowUps = parse.GetValue(followUps),
                     ContextSize = parse.GetValue(context),
+                    VisualTokenBudget = parse.GetValue(budget),
                 };
                 options.Validate();
                 var result = await ServerBenchmark.RunAsync(options, output.WriteLine, ct).ConfigureAwait(false);
@@ -126,6 +129,7 @@ internal static class BenchServerCommand
         ["model"] = r.ModelId,
         ["synthetic"] = synth,
         ["visual_tokens"] = r.VisualTokens,
+        ["visual_token_budget"] = r.Options.VisualTokenBudget,
         ["llm_width"] = r.LlmWidth,
         ["llm_layers"] = r.LlmLayers,
         ["threads"] = r.Options.Threads,

@@ -24,9 +24,12 @@ internal sealed record ServerBenchmarkOptions
     /// <summary>Sessions (first turn + follow-up) timed sequentially on each path.</summary>
     public int FollowUps { get; init; } = 3;
     public int ContextSize { get; init; } = 4096;
+    /// <summary>The model's visual-token budget on both paths (RegionChat:Models:&lt;id&gt;:VisualTokenBudget); 0 = all.</summary>
+    public int VisualTokenBudget { get; init; }
 
     public void Validate()
     {
+        Check(VisualTokenBudget, 0, Inference.VisualTokenSelection.MaxBudget, "--visual-token-budget");
         Check(Concurrency, 1, 64, "--concurrency");
         Check(Requests, 1, 10_000, "--requests");
         Check(MaxTokens, 1, 4096, "--max-tokens");
@@ -141,11 +144,13 @@ internal static class ServerBenchmark
         double loadBefore = LoadAverage();
         var setup = Stopwatch.StartNew();
         int sequences = Math.Max(8, o.Concurrency);
+        string modelId = ModelManifest.Load(o.ModelDir).Id;
         // Both cores live in this process for the whole run, with the same options; the same prompts go to each.
         using var core = RegionChatCore.ForModelFolder(o.ModelDir, new RegionChatCoreOptions
         {
             Threads = o.Threads, ContextSize = o.ContextSize, ParallelSequences = sequences, BatchSize = 512,
             QueueSize = Math.Max(64, 2 * o.Concurrency), MaxTokensLimit = Math.Max(4096, o.MaxTokens),
+            Models = new Dictionary<string, PerModelOptions> { [modelId] = new() { VisualTokenBudget = o.VisualTokenBudget } },
         });
         var model = core.LoadDefaultModel();
         await using var server = await InProcessServer.StartAsync(o.ModelDir, new Dictionary<string, string?>
@@ -156,6 +161,7 @@ internal static class ServerBenchmark
             ["RegionChat:BatchSize"] = "512",
             ["RegionChat:QueueSize"] = Math.Max(64, 2 * o.Concurrency).ToString(CultureInfo.InvariantCulture),
             ["RegionChat:MaxTokensLimit"] = Math.Max(4096, o.MaxTokens).ToString(CultureInfo.InvariantCulture),
+            [$"RegionChat:Models:{modelId}:VisualTokenBudget"] = o.VisualTokenBudget.ToString(CultureInfo.InvariantCulture),
         }).ConfigureAwait(false);
         using var client = new RegionChatClient(server.Address);
         log($"server on {server.Address} and in-process engine loaded {model.Id} in {setup.Elapsed.TotalSeconds:F1} s " +

@@ -63,6 +63,29 @@ public sealed class ApiKeyAndBenchTests : IDisposable
     }
 
     [Fact]
+    public async Task BenchServerWithAVisualTokenBudgetPrefillsFewerVisualTokensOnBothPaths()
+    {
+        string model = TinyModel.Write(Path.Combine(temp.Path, "budget", "tiny"));
+        async Task<JsonElement> Run(string budget)
+        {
+            var run = await CliRunner.RunAsync("bench", "server", "--model", model, "--requests", "1", "--concurrency", "1",
+                "--follow-ups", "1", "--max-tokens", "2", "--threads", "1", "--context", "1024", "--visual-token-budget", budget, "--json");
+            Assert.True(run.Exit == 0, run.Err);
+            using var doc = JsonDocument.Parse(run.Out.TrimEnd().Split('\n')[^1]);
+            return doc.RootElement.Clone();
+        }
+        var all = await Run("0");
+        var five = await Run("5");
+        Assert.Equal(5, five.GetProperty("visual_token_budget").GetInt32());
+        foreach (var key in new[] { "grpc_prompt_tokens", "inprocess_prompt_tokens" })
+            Assert.Equal(all.GetProperty(key).GetInt32() - 11, five.GetProperty(key).GetInt32());
+
+        var bad = await CliRunner.RunAsync("bench", "server", "--model", model, "--visual-token-budget", "-1");
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("--visual-token-budget", bad.Err);
+    }
+
+    [Fact]
     public async Task BenchServerNeedsAModel()
     {
         var run = await CliRunner.RunAsync("bench", "server", "--requests", "1");

@@ -164,6 +164,9 @@ internal static class BenchServerCommand
         ["followup_ttft_ratio"] = Round(r.FollowUpTtftRatio),
         ["followup_cached_tokens"] = r.GrpcFollowUps.Select(s => s.CachedTokens).DefaultIfEmpty().Min(),
         ["followup_prompt_tokens"] = r.GrpcFollowUps.Select(s => s.PromptTokens).DefaultIfEmpty().Max(),
+        // The timed turns' prompts (visual tokens included) on each path: what the visual-token budget shrinks.
+        ["grpc_prompt_tokens"] = r.Grpc.Samples.Select(s => s.PromptTokens).DefaultIfEmpty().Max(),
+        ["inprocess_prompt_tokens"] = r.InProcess.Samples.Select(s => s.PromptTokens).DefaultIfEmpty().Max(),
         ["inprocess_first_turn_ttft_ms"] = Round(r.InProcessFirstTurnTtftMs),
         ["inprocess_followup_ttft_ms"] = Round(r.InProcessFollowUpTtftMs),
         ["inprocess_followup_ttft_ratio"] = Round(r.InProcessFollowUpTtftRatio),

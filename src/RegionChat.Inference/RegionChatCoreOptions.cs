@@ -19,6 +19,9 @@ public sealed record RegionChatCoreOptions
     public int QueueSize { get; init; } = 64;
     /// <summary>Sequences decoded together in the shared LLM context.</summary>
     public int ParallelSequences { get; init; } = 8;
+    /// <summary>Of the ParallelSequences, how many conversations leave to one-shot requests (Caption, OpenAI calls without
+    /// a session), so those never evict a conversation.</summary>
+    public int OneShotSequences { get; init; }
     /// <summary>LLM context size in tokens, shared by all sequences (KV cache).</summary>
     public int ContextSize { get; init; } = RegionChatModelOptions.DefaultContextSize;
     /// <summary>LLM batch size (prefill chunk) in tokens.</summary>

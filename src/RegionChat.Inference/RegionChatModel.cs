@@ -108,6 +108,7 @@ public sealed class RegionChatModel : IDisposable
                 ContextSize = options.ContextSize,
                 BatchSize = options.BatchSize,
                 MaxSequences = options.MaxSequences,
+                OneShotSequences = options.OneShotSequences,
                 Threads = options.Threads,
                 BatchThreads = options.Threads,
                 GpuLayers = options.GpuLayers,
@@ -210,8 +211,8 @@ public sealed class RegionChatModel : IDisposable
     }
 
     /// <summary>A new conversation on the shared LLM context; null system prompt = the manifest's, else the template's.</summary>
-    internal ChatSession StartChat(string? systemPrompt = null) =>
-        new(Llm, Template, string.IsNullOrEmpty(systemPrompt) ? Manifest.Llm.SystemPrompt : systemPrompt);
+    internal ChatSession StartChat(string? systemPrompt = null, bool oneShot = false) =>
+        new(Llm, Template, string.IsNullOrEmpty(systemPrompt) ? Manifest.Llm.SystemPrompt : systemPrompt, oneShot);
 
     /// <summary>The manifest's stop strings added to a request's own.</summary>
     internal SamplingParams WithModelStops(SamplingParams sampling) =>

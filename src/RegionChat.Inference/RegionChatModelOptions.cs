@@ -12,6 +12,8 @@ public sealed record RegionChatModelOptions
     public int BatchSize { get; init; } = 512;
     /// <summary>Sequences decoded together.</summary>
     public int MaxSequences { get; init; } = 8;
+    /// <summary>Sequences kept for one-shot requests (LlmEngineOptions.OneShotSequences).</summary>
+    public int OneShotSequences { get; init; }
     /// <summary>CPU threads for llama.cpp and TorchSharp.</summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>Layers offloaded to a GPU by llama.cpp. Only the CPU backend ships here: GPU use is configuration only, untested.</summary>

@@ -20,6 +20,9 @@ public sealed record TurnRequest
     public string SystemPrompt { get; init; } = "";
     /// <summary>Keep a new session after the turn (chat) rather than dropping it (a one-shot caption).</summary>
     public bool KeepSession { get; init; }
+    /// <summary>A kept new session that is likely asked only once (an OpenAI call without a session id or header): it
+    /// runs as a one-shot request, never evicting a conversation, until a second turn makes it one.</summary>
+    public bool LikelyOneShot { get; init; }
     /// <summary>The request's field paths, for errors found while the turn runs.</summary>
     public TurnFields Fields { get; init; } = TurnFields.Chat;
     /// <summary>The caller's id of the request, echoed in <see cref="TurnStarted"/>.</summary>

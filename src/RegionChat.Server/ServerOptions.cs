@@ -33,6 +33,9 @@ public sealed class ServerOptions
     public int QueueSize { get; set; } = 64;
     /// <summary>Sequences decoded together in the shared LLM context.</summary>
     public int ParallelSequences { get; set; } = 8;
+    /// <summary>Of the ParallelSequences, how many conversations leave to one-shot requests (Caption, OpenAI calls without
+    /// a session), so those never evict a conversation; unset = a quarter of ParallelSequences (rounded down).</summary>
+    public int? OneShotSequences { get; set; }
     /// <summary>LLM context size in tokens, shared by all sequences (KV cache).</summary>
     public int ContextSize { get; set; } = Inference.RegionChatModelOptions.DefaultContextSize;
     /// <summary>LLM batch size (prefill chunk) in tokens.</summary>

@@ -82,6 +82,7 @@ internal sealed class ModelRegistry : IDisposable
                 ContextSize = options.ContextSize,
                 BatchSize = options.BatchSize,
                 MaxSequences = options.ParallelSequences,
+                OneShotSequences = options.OneShotSequences,
                 GpuLayers = options.GpuLayers,
                 VisionDevice = options.VisionDevice,
                 Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,

@@ -37,9 +37,9 @@ internal sealed class SessionStore(TimeSpan idle) : IDisposable
     public int Count => sessions.Count;
 
     /// <summary>A new session with the given id (a client's choice), or a fresh one; null when that id is taken.</summary>
-    public ChatSessionEntry? Create(RegionChatModel model, string? systemPrompt, string? id = null)
+    public ChatSessionEntry? Create(RegionChatModel model, string? systemPrompt, string? id = null, bool oneShot = false)
     {
-        var entry = new ChatSessionEntry(id ?? "s-" + Guid.NewGuid().ToString("N"), model, model.StartChat(systemPrompt));
+        var entry = new ChatSessionEntry(id ?? "s-" + Guid.NewGuid().ToString("N"), model, model.StartChat(systemPrompt, oneShot));
         if (sessions.TryAdd(entry.Id, entry)) return entry;
         entry.Dispose();
         return null;

@@ -245,7 +245,9 @@ internal sealed class TurnRunner(
         int visualTokens = visuals.Sum(v => v?.Count ?? 0);
 
         bool ownSession = session == null;
-        session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null, turn.NewSessionId.Length > 0 ? turn.NewSessionId : null)
+        // A request that keeps no session is one-shot: it never evicts a conversation to run (LlmSession.OneShot).
+        session ??= sessions.Create(model, turn.SystemPrompt.Length > 0 ? turn.SystemPrompt : null, turn.NewSessionId.Length > 0 ? turn.NewSessionId : null,
+                oneShot: !turn.KeepSession || turn.LikelyOneShot)
             ?? throw SessionTaken(turn.NewSessionId);
         session.Chat.ReplayWhenEvicted = true;
         bool recorded = turn.KeepSession || !ownSession;

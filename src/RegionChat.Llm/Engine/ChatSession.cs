@@ -22,12 +22,13 @@ public sealed class ChatSession : IDisposable
     int version;                // bumped with every recorded turn
     int busy;
 
-    public ChatSession(LlmEngine engine, ChatTemplate template, string? systemPrompt = null)
+    /// <param name="oneShot">A chat of one request that ends with it (see <see cref="LlmSession.OneShot"/>).</param>
+    public ChatSession(LlmEngine engine, ChatTemplate template, string? systemPrompt = null, bool oneShot = false)
     {
         this.engine = engine ?? throw new ArgumentNullException(nameof(engine));
         Template = template ?? throw new ArgumentNullException(nameof(template));
         SystemPrompt = systemPrompt ?? template.DefaultSystemPrompt;
-        Sequence = engine.CreateSession(keepHistory: true);
+        Sequence = engine.CreateSession(keepHistory: true, oneShot);
     }
 
     public ChatTemplate Template { get; }

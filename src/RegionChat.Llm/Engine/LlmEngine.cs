@@ -22,13 +22,13 @@ public sealed class LlmEngine : IDisposable
     long nextSessionId;
     bool disposed;
 
-    LlmEngine(LLamaWeights weights, LLamaContext context, LlmModelFacts facts)
+    LlmEngine(LLamaWeights weights, LLamaContext context, LlmModelFacts facts, int oneShotSequences)
     {
         this.weights = weights;
         this.context = context;
         Facts = facts;
         scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.SequenceLimit, facts.BatchSize, facts.MaxSequences,
-            facts.EmbeddingWidth);
+            facts.EmbeddingWidth, Math.Min(oneShotSequences, facts.MaxSequences - 1));
         scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
     }
 
@@ -75,7 +75,7 @@ public sealed class LlmEngine : IDisposable
             if (facts.MaxSequences > facts.BatchSize)
                 throw new ArgumentOutOfRangeException(nameof(options.MaxSequences), options.MaxSequences,
                     $"MaxSequences {facts.MaxSequences} exceeds the context's batch size {facts.BatchSize} (capped at the context size)");
-            return new LlmEngine(weights, context, facts);
+            return new LlmEngine(weights, context, facts, options.OneShotSequences);
         }
         catch (Exception e)
         {
@@ -129,10 +129,11 @@ public sealed class LlmEngine : IDisposable
 
     /// <summary>A new, empty sequence. With keepHistory its KV cache stays after each generation for follow-ups
     /// (until evicted, reset or disposed); without it the cache is freed when a generation ends.</summary>
-    public LlmSession CreateSession(bool keepHistory = true)
+    /// <param name="oneShot">A one-shot request's sequence (see <see cref="LlmSession.OneShot"/>); implied without history.</param>
+    public LlmSession CreateSession(bool keepHistory = true, bool oneShot = false)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        return new LlmSession(scheduler, Interlocked.Increment(ref nextSessionId), keepHistory);
+        return new LlmSession(scheduler, Interlocked.Increment(ref nextSessionId), keepHistory, oneShot);
     }
 
     /// <summary>

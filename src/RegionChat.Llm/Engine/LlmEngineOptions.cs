@@ -27,6 +27,12 @@ public sealed record LlmEngineOptions
     /// <summary>Most sequences (sessions holding a KV history) the context keeps at once.</summary>
     public int MaxSequences { get; init; } = 8;
 
+    /// <summary>Sequences kept for one-shot requests (<see cref="LlmSession.OneShot"/>): conversations hold at most
+    /// MaxSequences minus this many, evicting their own least recently used beyond it, so a one-shot request always
+    /// finds a sequence without evicting a conversation. 0: no reserve (one-shots still wait rather than evict one while
+    /// anything runs).</summary>
+    public int OneShotSequences { get; init; }
+
     /// <summary>Throws ArgumentException naming the first bad field.</summary>
     public void Validate()
     {
@@ -40,6 +46,7 @@ public sealed record LlmEngineOptions
         // llama.cpp allows at most 256 sequences; every active sequence needs one slot in a decode batch, and llama.cpp
         // caps the batch at the context size (more sequences than context cells abort the process in llama.cpp).
         Check(MaxSequences, 1, Math.Min(256, Math.Min(BatchSize, ContextSize)), nameof(MaxSequences));
+        Check(OneShotSequences, 0, MaxSequences - 1, nameof(OneShotSequences));
     }
 
     static void Check(int value, int min, int max, string name)

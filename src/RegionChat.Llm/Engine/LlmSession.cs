@@ -22,11 +22,12 @@ public sealed class LlmSession : IDisposable
 {
     readonly GenerationScheduler scheduler;
 
-    internal LlmSession(GenerationScheduler scheduler, long id, bool keepHistory)
+    internal LlmSession(GenerationScheduler scheduler, long id, bool keepHistory, bool oneShot)
     {
         this.scheduler = scheduler;
         Id = id;
         KeepHistory = keepHistory;
+        OneShot = oneShot || !keepHistory;
     }
 
     public long Id { get; }
@@ -35,6 +36,11 @@ public sealed class LlmSession : IDisposable
 
     /// <summary>Keep the KV history after a generation so follow-ups prefill only their new tokens; otherwise it is freed.</summary>
     public bool KeepHistory { get; }
+
+    /// <summary>A one-shot request's sequence (or one without history): it never evicts a conversation while anything
+    /// else runs, but takes a free sequence, the engine's reserved share (<see cref="LlmEngineOptions.OneShotSequences"/>)
+    /// or waits. A session with history that gets a second request is a conversation from then on.</summary>
+    public bool OneShot { get; internal set; }
 
     public LlmSessionState State { get { lock (scheduler.Gate) return Core.State; } }
 

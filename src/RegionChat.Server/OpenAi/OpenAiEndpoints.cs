@@ -67,6 +67,7 @@ public static class OpenAiEndpoints
             {
                 Model = request.Model, SessionId = request.SessionId, Messages = request.Messages, Sampling = request.Sampling,
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model"), RequestId = requestId,
+                LikelyOneShot = request.SessionId.Length == 0 && header.Length == 0,
                 NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"), VisualTokenBudget = request.VisualTokenBudget,
             };
             var responder = new ChatCompletionResponder(http.Response, request, requestId);

@@ -95,6 +95,45 @@ public class EvictionTests(TinyModels models) : IClassFixture<TinyModels>
         Assert.True(results.Max(r => r.Final.Timings.QueueMs) > results.Min(r => r.Final.Timings.PrefillMs));
     }
 
+    [Fact]
+    public async Task OneShotRequestsWaitForTheirShareInsteadOfEvictingAConversation()
+    {
+        using var engine = models.Load(maxSequences: 3, oneShotSequences: 1);   // conversations hold at most 2
+        using var a = engine.CreateSession();
+        using var b = engine.CreateSession();
+        await Run(engine, a, 8, 1);
+        await Run(engine, b, 8, 2);
+
+        // A long one-shot takes the third sequence; a second one-shot then waits for it rather than evict a or b.
+        var x = engine.CreateSession(oneShot: true);
+        using var stopX = new CancellationTokenSource();
+        var running = Collected.From(engine.GenerateAsync(x, [PromptSegment.Embeddings(Blocks.Random(8, 3))],
+            SamplingParams.Greedy(800) with { IgnoreEos = true }, stopX.Token));
+        await WaitFor(() => x.State == LlmSessionState.Holding && x.IsBusy);
+        var y = engine.CreateSession(oneShot: true);
+        var waiting = Run(engine, y, 8, 4);
+        await WaitFor(() => engine.Statistics.QueuedRequests == 1);
+        Assert.Equal(0, engine.Statistics.Evictions);
+        Assert.False(waiting.IsCompleted);
+        stopX.Cancel();
+        try { await running; }
+        catch (OperationCanceledException) { } // ended either way
+        x.Dispose();
+        await waiting;
+        y.Dispose();
+        Assert.Equal(0, engine.Statistics.Evictions);
+        Assert.Equal(LlmSessionState.Holding, a.State);
+        Assert.Equal(LlmSessionState.Holding, b.State);
+
+        // A third conversation evicts the least recently used one (a) although a sequence is free: that one stays the
+        // one-shots'.
+        using var c = engine.CreateSession();
+        await Run(engine, c, 8, 5);
+        Assert.Equal(LlmSessionState.Evicted, a.State);
+        Assert.Equal(LlmSessionState.Holding, b.State);
+        await WaitFor(() => engine.Statistics.SequencesHeld == 2);
+    }
+
     static async Task WaitFor(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

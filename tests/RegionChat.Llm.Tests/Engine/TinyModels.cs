@@ -33,13 +33,14 @@ public sealed class TinyModels : IDisposable
     }
 
     public LlmEngine Load(int contextSize = 1024, int batchSize = 64, int maxSequences = 8, ulong seed = 11,
-        string? chatTemplate = null, int width = Width) =>
+        string? chatTemplate = null, int width = Width, int oneShotSequences = 0) =>
         LlmEngine.Load(new LlmEngineOptions
         {
             ModelPath = Model(seed, chatTemplate, width),
             ContextSize = contextSize,
             BatchSize = batchSize,
             MaxSequences = Math.Min(maxSequences, batchSize),
+            OneShotSequences = oneShotSequences,
             // One thread: ggml's spinning thread barrier crawls when other processes hold the cores.
             Threads = 1,
             BatchThreads = 1,

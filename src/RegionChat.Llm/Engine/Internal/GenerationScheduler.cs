@@ -16,7 +16,7 @@ internal sealed class GenerationScheduler : IDisposable
     readonly SafeLLamaContextHandle ctx;
     readonly SafeLlamaModelHandle model;
     readonly SafeLlamaModelHandle.Vocabulary vocab;
-    readonly int cells, sequenceLimit, batchSize;
+    readonly int cells, sequenceLimit, batchSize, maxSequences, oneShotShare;
     readonly Queue<SchedulerCommand> queue = new();
     readonly List<GenerationRequest> active = [];       // loop thread only
     readonly List<LlmSession> holding = [];             // sessions with a sequence id
@@ -30,8 +30,11 @@ internal sealed class GenerationScheduler : IDisposable
     long clock, steps, evictions;
     bool stopping;
 
-    public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int sequenceLimit, int batchSize, int maxSequences, int embeddingWidth)
+    public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int sequenceLimit, int batchSize, int maxSequences, int embeddingWidth,
+        int oneShotShare)
     {
+        this.maxSequences = maxSequences;
+        this.oneShotShare = Math.Max(0, oneShotShare);
         this.ctx = ctx;
         model = ctx.ModelHandle;
         vocab = model.Vocab;
@@ -77,6 +80,9 @@ internal sealed class GenerationScheduler : IDisposable
             if (request.Epoch >= 0 && request.Epoch != core.Epoch)
                 throw new LlmEngineException($"{request.Session} was reset after its prompt was rendered; its history is gone");
             core.InFlight = true;
+            // A session asked a second time is a conversation, however it began (an OpenAI call without a session id
+            // starts one that may or may not go on).
+            if (++core.Requests > 1 && request.Session.KeepHistory) request.Session.OneShot = false;
             queue.Enqueue(request);
         }
         request.WakeRegistration = request.Cancel.Register(static w => ((AutoResetEvent)w!).Set(), wake);
@@ -180,7 +186,19 @@ internal sealed class GenerationScheduler : IDisposable
         int need = fresh + output;
         bool needsSeq = core.SeqId < 0;
 
-        var evictable = holding.Where(s => s != session && !s.Core.InFlight).OrderBy(s => s.Core.LastUsed).ToList();
+        // A one-shot request evicts no conversation while anything runs (that will free room soon); a conversation
+        // beyond its share of the sequences must evict one of its kind, so the one-shot share stays free for them.
+        var evictable = holding.Where(s => s != session && !s.Core.InFlight && (!session.OneShot || s.OneShot || active.Count == 0))
+            .OrderBy(s => s.Core.LastUsed).ToList();
+        // The conversation to evict first because conversations hold their whole share: the least recently used idle one.
+        LlmSession? overShare = null;
+        if (!session.OneShot && needsSeq && holding.Count(s => !s.OneShot) >= maxSequences - oneShotShare)
+        {
+            overShare = evictable.FirstOrDefault(s => !s.OneShot);
+            // Every conversation holding one is running: wait for one to end. (With nothing running, they wait behind
+            // this request, so it takes a free sequence after all.)
+            if (overShare == null && active.Count > 0) return false;
+        }
         int free = cells - usedCells - reservedCells;
         bool seqPossible = !needsSeq || freeSeqIds.Count > 0 || evictable.Count > 0;
         if (free + evictable.Sum(s => s.Core.KvLength) < need || !seqPossible)
@@ -190,7 +208,8 @@ internal sealed class GenerationScheduler : IDisposable
                 ContextOverflowKind.FreeCells, cached + pending));
             return true;
         }
-        foreach (var victim in evictable)
+        if (overShare != null) Evict(overShare);
+        foreach (var victim in evictable.Where(s => s != overShare))
         {
             if (cells - usedCells - reservedCells >= need && (!needsSeq || freeSeqIds.Count > 0)) break;
             Evict(victim);

@@ -7,6 +7,8 @@ internal sealed class SessionCore
     /// <summary>A generation is queued or running.</summary>
     public bool InFlight;
     public bool CloseRequested;
+    /// <summary>Generations submitted so far (a second one makes a one-shot session a conversation).</summary>
+    public int Requests;
     /// <summary>llama.cpp sequence id while the session holds KV cells, else -1.</summary>
     public int SeqId = -1;
     /// <summary>Positions 0..KvLength-1 of SeqId are in the KV cache.</summary>

@@ -2,9 +2,25 @@ using RegionChat.Data.Batch;
 
 namespace RegionChat.CaptionBatch;
 
+/// <summary>What a batch job does with each item.</summary>
+public enum CaptionBatchTask
+{
+    /// <summary>Caption the region: <c>{"id","caption","model","timings"}</c>.</summary>
+    Caption,
+    /// <summary>Zero-shot classification of the region over <see cref="CaptionBatchOptions.Labels"/>:
+    /// <c>{"id","labels":[{"label","p"}…],"model","timings"}</c>, the top <see cref="CaptionBatchOptions.Top"/> best first.</summary>
+    Classify,
+}
+
 /// <summary>What a caption batch job reads, where it writes, and who captions: servers or an in-process model.</summary>
 public sealed record CaptionBatchOptions
 {
+    /// <summary>Caption (default) or classify each item.</summary>
+    public CaptionBatchTask TaskKind { get; init; } = CaptionBatchTask.Caption;
+    /// <summary>Classify: the labels every region is scored against (1 to 1000, as a Classify request takes them).</summary>
+    public IReadOnlyList<string> Labels { get; init; } = [];
+    /// <summary>Classify: labels written per item, best first; 0 = all.</summary>
+    public int Top { get; init; } = 5;
     /// <summary>JSONL (<c>{"id","image","region","instruction"?}</c> per line) or COCO-style JSON; told apart by content.</summary>
     public required string InputPath { get; init; }
     /// <summary>Output JSONL: <c>{"id","caption","model","timings"}</c> per captioned item (and failures, unless
@@ -17,7 +33,7 @@ public sealed record CaptionBatchOptions
     public IReadOnlyList<string> Servers { get; init; } = [];
     /// <summary>A model folder to caption with in-process (no server).</summary>
     public string? ModelDir { get; init; }
-    /// <summary>Items in flight per server (CaptionStream window), or in-process (parallel sequences).</summary>
+    /// <summary>Items in flight per server (CaptionStream / ClassifyStream window), or in-process (parallel sequences).</summary>
     public int Concurrency { get; init; } = 8;
     /// <summary>CaptionStream calls per server, each with <see cref="Concurrency"/> items in flight and its own routing key
     /// (the x-regionchat-session header), so that a load balancer in front of several replicas (deploy/nginx) spreads
@@ -66,6 +82,14 @@ public sealed record CaptionBatchOptions
         if (MaxTokens < 0 || MaxTokens > 1 << 20) throw new ArgumentException($"--max-tokens must be >= 0 (0 = the server's default), got {MaxTokens}");
         if (Shard.Count < 1 || Shard.Count > CaptionBatchShard.MaxCount || Shard.Index < 0 || Shard.Index >= Shard.Count)
             throw new ArgumentException($"--shard must be I/N with 0 <= I < N <= {CaptionBatchShard.MaxCount}, got {Shard.Index}/{Shard.Count}");
+        if (TaskKind == CaptionBatchTask.Classify)
+        {
+            if (Labels.Count == 0) throw new ArgumentException("--task classify needs --labels-file FILE (one label per line)");
+            if (Labels.Count > 1000) throw new ArgumentException($"--labels-file holds {Labels.Count} labels; the limit is 1000");
+            if (Top < 0) throw new ArgumentException($"--top must be >= 0 (0 = all labels), got {Top}");
+            if (Instruction != null) throw new ArgumentException("--instruction is for --task caption");
+        }
+        else if (Labels.Count > 0) throw new ArgumentException("--labels-file is for --task classify");
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");

@@ -13,7 +13,8 @@ namespace RegionChat.CaptionBatch.Internal;
 /// Captions the job's items with a model loaded in this process, through the server's own turn
 /// (<see cref="RegionChatCore"/>): Concurrency workers each run one item's turn — image decoding and region drawing in
 /// parallel, vision forwards batched by the core, and generation on their own engine sequence, which the LLM engine
-/// decodes together in one batch per step.
+/// decodes together in one batch per step. With --task classify, each worker runs the item's zero-shot classification
+/// (<see cref="RegionChatCore.ClassifyAsync"/>) instead.
 /// </summary>
 internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
 {
@@ -63,6 +64,11 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             job.Failed(item, $"image '{path}': cannot read image file '{path}': {e.Message}");
+            return;
+        }
+        if (job.Options.TaskKind == CaptionBatchTask.Classify)
+        {
+            await ClassifyAsync(item, bytes, region, path, clock, ct).ConfigureAwait(false);
             return;
         }
 
@@ -119,5 +125,37 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
             ["decode_tokens_per_second"] = ServerLane.Round(t.DecodeTokensPerSecond),
             ["visual_cache_hit"] = t.VisualCacheHit,
         });
+    }
+
+    async Task ClassifyAsync(WorkItem item, byte[] bytes, Region region, string path, Stopwatch clock, CancellationToken ct)
+    {
+        ClassifyResult result;
+        try
+        {
+            result = await core.ClassifyAsync(new ClassifyRequest
+            {
+                Image = ImageInput.FromBytes(bytes), Regions = [RegionSource.Of(region)], Labels = job.Options.Labels, Top = job.Options.Top,
+            }, ct).ConfigureAwait(false);
+        }
+        catch (RegionChatCoreException e) when (BatchClassify.IsJobWide(e.Kind == RegionChatErrorKind.InvalidArgument,
+            e.Kind == RegionChatErrorKind.FailedPrecondition, e.Violations.Select(v => v.Field)))
+        {
+            // The labels or the model, not this item: every item would fail alike.
+            job.Abort(BatchClassify.JobWideMessage(e.Message, e.Violations.Select(v => (v.Field, v.Description))), e);
+            return;
+        }
+        catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
+        {
+            job.Failed(item, e.InnerException switch
+            {
+                InvalidImageException i => $"image '{path}': {i.Message}",
+                InvalidRegionException r => ItemRegions.ErrorText(r),
+                _ => e.Message,
+            });
+            return;
+        }
+        var t = result.Timings;
+        job.Classified(item, result.Regions[0].Labels.Select(l => (l.Label, l.Probability)), result.Model,
+            BatchClassify.Timings(clock.Elapsed.TotalMilliseconds, t.ImageDecodeMs, t.VisionEncodeMs, t.TextEncodeMs, t.TextCacheHits));
     }
 }

@@ -89,6 +89,17 @@ internal sealed class JobState : IDisposable
         Resolved();
     }
 
+    /// <summary>A classified item: its labels best first with their probabilities.</summary>
+    public void Classified(WorkItem item, IEnumerable<(string Label, double P)> labels, string model, JsonObject timings, ServerStats? server = null)
+    {
+        models.TryAdd(model, 0);
+        var array = new JsonArray(labels.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["p"] = Math.Round(l.P, 6) }).ToArray());
+        if (!Write(output, new JsonObject { ["id"] = item.Id, ["labels"] = array, ["model"] = model, ["timings"] = timings })) return;
+        if (server != null) Interlocked.Increment(ref server.Captioned);
+        Interlocked.Increment(ref captioned);
+        Resolved();
+    }
+
     /// <summary>Records the item as failed for good (bad input, or transient failures beyond the retries).</summary>
     public void Failed(WorkItem item, string error, ServerStats? server = null)
     {

@@ -9,7 +9,8 @@ using PbV1 = RegionChat.Protos.V1;
 namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>
-/// One server's share of the job: a CaptionStream call that keeps up to Concurrency items in flight, taking items from
+/// One server's share of the job: a CaptionStream call (a ClassifyStream call with --task classify) that keeps up to
+/// Concurrency items in flight, taking items from
 /// the shared queue as results come back, through <see cref="RegionChatClient"/>. Images are stored once per server (by
 /// content id; again when the server has dropped one) and then referred to by id.
 /// When the stream or the connection fails, the items in flight go back to the queue (other lanes take them) and the
@@ -133,7 +134,7 @@ internal sealed class ServerLane : IDisposable
         var ct = streamStop.Token;
         var inflight = new ConcurrentDictionary<string, InFlight>(StringComparer.Ordinal);
         using var window = new SemaphoreSlim(job.Options.Concurrency);
-        using var stream = client.OpenCaptionStream(ct);
+        using var stream = new LaneStream(client, job.Options, ct);
         var sender = SendAsync(stream, inflight, window, ct);
         var reader = ReadAsync(stream, inflight, window, ct);
         Exception? failure = null;
@@ -163,7 +164,7 @@ internal sealed class ServerLane : IDisposable
         if (failure != null) throw failure;
     }
 
-    async Task SendAsync(CaptionStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    async Task SendAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
     {
         while (true)
         {
@@ -174,7 +175,7 @@ internal sealed class ServerLane : IDisposable
             var entry = new InFlight(item);
             inflight[item.Id] = entry;
             var (request, error) = await PrepareAsync(entry, ct).ConfigureAwait(false);
-            if (request == null)
+            if (error != null)
             {
                 inflight.TryRemove(item.Id, out _);
                 window.Release();
@@ -183,12 +184,12 @@ internal sealed class ServerLane : IDisposable
             }
             entry.Sent = Stopwatch.GetTimestamp();
             // On a stream that has ended (the server went away meanwhile) this throws why it ended.
-            await stream.SendAsync(item.Id, request, ct).ConfigureAwait(false);
+            await stream.SendAsync(item, request.ImageId, request.Region, ct).ConfigureAwait(false);
         }
         await stream.CompleteAsync().ConfigureAwait(false);
     }
 
-    async Task ReadAsync(CaptionStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    async Task ReadAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
     {
         await foreach (var result in stream.ReadAllAsync(ct).ConfigureAwait(false))
         {
@@ -203,9 +204,17 @@ internal sealed class ServerLane : IDisposable
     }
 
     /// <summary>Records or requeues one result; false when it says the server is going away.</summary>
-    bool Handle(InFlight entry, CaptionStreamResult result)
+    bool Handle(InFlight entry, LaneResult result)
     {
         var item = entry.Item;
+        if (result.Classification is { } classification)
+        {
+            var t = classification.Timings ?? new PbV1.ClassifyTimings();
+            job.Classified(item, classification.Regions[0].Labels.Select(l => (l.Label, l.Probability)), classification.Model,
+                BatchClassify.Timings(Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds, t.ImageDecodeMs, t.VisionEncodeMs, t.TextEncodeMs,
+                    (int)t.TextCacheHits), Stats);
+            return true;
+        }
         if (result.Caption is { } caption)
         {
             if (caption.Reason == PbV1.FinishReason.Cancelled)
@@ -221,6 +230,14 @@ internal sealed class ServerLane : IDisposable
         var error = result.Error!;
         var code = error.StatusCode;
         string message = RpcOutcomes.Describe(code, error.Detail);
+        if (job.Options.TaskKind == CaptionBatchTask.Classify
+            && BatchClassify.IsJobWide(code == Grpc.Core.StatusCode.InvalidArgument,
+                code == Grpc.Core.StatusCode.FailedPrecondition, error.FieldViolations.Select(v => v.Field)))
+        {
+            // The job's labels (or the model), not this item: every item would fail alike.
+            job.Abort(BatchClassify.JobWideMessage(message, error.FieldViolations.Select(v => (v.Field, v.Description))));
+            return true;
+        }
         // An image the server dropped from its store: the client has forgotten it, so the retry uploads it again.
         if (RpcOutcomes.IsImageGone(code, error.Detail) || RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
         else job.Failed(item, message, Stats);
@@ -229,11 +246,11 @@ internal sealed class ServerLane : IDisposable
 
     /// <summary>The item as a request: region parsed and mapped, image uploaded (once) and referred to by id. A reason
     /// the item cannot run (bad region, missing or corrupt image) comes back as the error record's text.</summary>
-    async Task<(PbV1.CaptionRequest? Request, string? Error)> PrepareAsync(InFlight entry, CancellationToken ct)
+    async Task<((string ImageId, PbV1.Region Region) Request, string? Error)> PrepareAsync(InFlight entry, CancellationToken ct)
     {
         var item = entry.Item;
         var (region, regionError) = ItemRegions.Describe(item, job.InputFolder);
-        if (region == null) return (null, regionError);
+        if (region == null) return (default, regionError);
         PbV1.Region protoRegion;
         try
         {
@@ -241,11 +258,11 @@ internal sealed class ServerLane : IDisposable
         }
         catch (ArgumentException e)
         {
-            return (null, "region: " + e.Message);
+            return (default, "region: " + e.Message);
         }
 
         var image = await images.GetAsync(item.Input.ImagePath).ConfigureAwait(false);
-        if (image.Error != null) return (null, image.Error);
+        if (image.Error != null) return (default, image.Error);
         string imageId;
         try
         {
@@ -254,20 +271,14 @@ internal sealed class ServerLane : IDisposable
         catch (RegionChatException e) when (!RpcOutcomes.IsTransient(e.StatusCode) && !RpcOutcomes.IsRefused(e.StatusCode))
         {
             // The server looked at the bytes and refused them (not an image, too large, …): this image never works.
-            return (null, $"image '{image.Path}': {RpcOutcomes.Describe(e)}");
+            return (default, $"image '{image.Path}': {RpcOutcomes.Describe(e)}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (null, $"image: cannot read '{image.Path}': {e.Message}");
+            return (default, $"image: cannot read '{image.Path}': {e.Message}");
         }
 
-        return (new PbV1.CaptionRequest
-        {
-            Image = new PbV1.ImageInput { ImageId = imageId },
-            Region = protoRegion,
-            Instruction = item.Input.Instruction ?? job.Options.Instruction ?? "",
-            MaxTokens = (uint)job.Options.MaxTokens,
-        }, null);
+        return ((imageId, protoRegion), null);
     }
 
     /// <summary>The image's id on this server: stored once per server, and again after the server dropped it. A transient

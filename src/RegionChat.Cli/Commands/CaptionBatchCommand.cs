@@ -11,7 +11,8 @@ namespace RegionChat.Cli.Commands;
 /// JSONL or COCO input through servers or in-process (the job lives in <see cref="CaptionBatchJob"/>). A progress bar
 /// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records)
 /// or the job stopped early, 2 for bad arguments or input. `--shard I/N` captions one shard of the input (for N jobs
-/// side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs.
+/// side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify
+/// --labels-file F [--top K]` classifies each region over the labels instead (ClassifyStream on servers).
 /// </summary>
 internal static class CaptionBatchCommand
 {
@@ -45,9 +46,15 @@ internal static class CaptionBatchCommand
         var shard = new Option<string?>("--shard") { Description = "I/N: caption only shard I of N (0 <= I < N): the items whose id's FNV-1a " +
             "hash is I modulo N, the same set in every run. Give each shard its own --output; join them with 'caption-batch merge'." };
 
+        var task = new Option<string>("--task") { Description = "caption (default), or classify: zero-shot classification of each region over " +
+            "--labels-file, written as {\"id\",\"labels\":[{\"label\",\"p\"}…],\"model\",\"timings\"}.", DefaultValueFactory = _ => "caption" };
+        task.AcceptOnlyFromAmong("caption", "classify");
+        var labelsFile = new Option<FileInfo?>("--labels-file") { Description = "--task classify: the labels, one per line ('#' comments)." };
+        var top = new Option<int>("--top") { Description = "--task classify: labels written per item, best first (0 = all).", DefaultValueFactory = _ => 5 };
+
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
         foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, errors, regionFrom, imageRoot, apiKey,
-            maxTokens, threads, shard })
+            maxTokens, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>
@@ -61,8 +68,14 @@ internal static class CaptionBatchCommand
                 string? modelDir = parse.GetValue(model)?.FullName;
                 if (given.Length == 0 && modelDir == null)
                     given = [Environment.GetEnvironmentVariable("REGIONCHAT_SERVER") is { Length: > 0 } s ? s : ServerArguments.DefaultServer];
+                bool classify = parse.GetValue(task) == "classify";
+                var file = parse.GetValue(labelsFile);
+                if (file != null && !file.Exists) throw new ArgumentException($"--labels-file: file '{file.FullName}' not found");
                 var options = new CaptionBatchOptions
                 {
+                    TaskKind = classify ? CaptionBatchTask.Classify : CaptionBatchTask.Caption,
+                    Labels = file != null ? Inference.LabelSets.ReadFile(file.FullName) : [],
+                    Top = parse.GetValue(top),
                     InputPath = parse.GetValue(input)!.FullName,
                     OutputPath = parse.GetValue(output)!.FullName,
                     ErrorsPath = parse.GetValue(errors)?.FullName,
@@ -81,14 +94,14 @@ internal static class CaptionBatchCommand
                 };
                 var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
                 bar.Finish();
-                PrintSummary(stdout, summary, "done");
+                PrintSummary(stdout, summary, "done", classify);
                 return summary.AnyFailed ? 1 : 0;
             }
             catch (CaptionBatchAbortedException e)
             {
                 bar.Finish();
                 stderr.WriteLine($"error: {e.Message}");
-                PrintSummary(stdout, e.Summary, "stopped");
+                PrintSummary(stdout, e.Summary, "stopped", parse.GetValue(task) == "classify");
                 return 1;
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
@@ -168,17 +181,18 @@ internal static class CaptionBatchCommand
         return command;
     }
 
-    static void PrintSummary(TextWriter output, CaptionBatchSummary s, string verb)
+    static void PrintSummary(TextWriter output, CaptionBatchSummary s, string verb, bool classify)
     {
+        string done = classify ? "classified" : "captioned";
         var c = CultureInfo.InvariantCulture;
         var p = s.Progress;
         output.WriteLine(string.Create(c,
-            $"{verb}: {(s.Shard.IsSplit ? $"shard {s.Shard}: " : "")}{p.Captioned} captioned, {p.Failed} failed, " +
+            $"{verb}: {(s.Shard.IsSplit ? $"shard {s.Shard}: " : "")}{p.Captioned} {done}, {p.Failed} failed, " +
             $"{p.Skipped} already done, {p.Remaining} left of {p.Total} items " +
             $"in {p.Elapsed.TotalSeconds:F1} s ({p.ItemsPerSecond:F2} items/s){(s.Models.Count > 0 ? $"; model {string.Join(", ", s.Models)}" : "")}"));
         foreach (var server in s.Servers)
             output.WriteLine(string.Create(c,
-                $"  server {server.Address}: {server.Captioned} captioned, {server.Failed} rejected, {server.Requeued} handed back, " +
+                $"  server {server.Address}: {server.Captioned} {done}, {server.Failed} rejected, {server.Requeued} handed back, " +
                 $"{server.Uploads} images uploaded, {server.Failures} failures{(server.Down ? $", DOWN ({server.LastError})" : "")}"));
         if (s.PriorErrors > 0) output.WriteLine($"  {s.PriorErrors} error records from earlier runs are on file (their ids were skipped)");
         output.WriteLine($"  output {s.OutputPath}{(s.ErrorsPath != null ? $", errors {s.ErrorsPath}" : "")}");

@@ -106,7 +106,7 @@ internal static class ClassifyCommand
         if ((inline == null) == (file == null)) throw new ArgumentException("give the labels with --labels \"a,b,c\" or --labels-file FILE (one of them)");
         if (inline != null) return inline.Split(',', StringSplitOptions.TrimEntries).ToArray();
         if (!file!.Exists) throw new ArgumentException($"--labels-file: file '{file.FullName}' not found");
-        return File.ReadAllLines(file.FullName).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+        return LabelSets.ReadFile(file.FullName);
     }
 
     static void Print(TextWriter output, string model, IReadOnlyList<(string Label, double P, double Logit)> ranked, bool json)

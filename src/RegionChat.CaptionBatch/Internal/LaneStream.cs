@@ -1,0 +1,61 @@
+using System.Runtime.CompilerServices;
+using RegionChat.Client;
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.CaptionBatch.Internal;
+
+/// <summary>One result of a lane's stream: a caption, a classification, or the item's error (one of the three).</summary>
+internal sealed record LaneResult(string Id, PbV1.CaptionResponse? Caption, PbV1.ClassifyResponse? Classification, CaptionItemError? Error);
+
+/// <summary>A lane's stream call for the job's task: CaptionStream for captions, ClassifyStream for --task classify.</summary>
+internal sealed class LaneStream : IDisposable
+{
+    readonly CaptionBatchOptions options;
+    readonly CaptionStream? captions;
+    readonly ClassifyStream? classifications;
+
+    public LaneStream(RegionChatClient client, CaptionBatchOptions options, CancellationToken ct)
+    {
+        this.options = options;
+        if (options.TaskKind == CaptionBatchTask.Classify) classifications = client.OpenClassifyStream(ct);
+        else captions = client.OpenCaptionStream(ct);
+    }
+
+    /// <summary>Sends the item: its stored image and region, with the job's instruction and max tokens, or labels and top.</summary>
+    public Task SendAsync(WorkItem item, string imageId, PbV1.Region region, CancellationToken ct)
+    {
+        var image = new PbV1.ImageInput { ImageId = imageId };
+        if (classifications != null)
+        {
+            var request = new PbV1.ClassifyRequest { Image = image, Regions = { region }, Labels = { options.Labels }, Top = (uint)options.Top };
+            return classifications.SendAsync(item.Id, request, ct);
+        }
+        return captions!.SendAsync(item.Id, new PbV1.CaptionRequest
+        {
+            Image = image,
+            Region = region,
+            Instruction = item.Input.Instruction ?? options.Instruction ?? "",
+            MaxTokens = (uint)options.MaxTokens,
+        }, ct);
+    }
+
+    public Task CompleteAsync() => classifications != null ? classifications.CompleteAsync() : captions!.CompleteAsync();
+
+    public async IAsyncEnumerable<LaneResult> ReadAllAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        if (classifications != null)
+        {
+            await foreach (var r in classifications.ReadAllAsync(ct).ConfigureAwait(false)) yield return new(r.Id, null, r.Classification, r.Error);
+        }
+        else
+        {
+            await foreach (var r in captions!.ReadAllAsync(ct).ConfigureAwait(false)) yield return new(r.Id, r.Caption, null, r.Error);
+        }
+    }
+
+    public void Dispose()
+    {
+        captions?.Dispose();
+        classifications?.Dispose();
+    }
+}

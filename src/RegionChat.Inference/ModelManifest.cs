@@ -43,7 +43,7 @@ public sealed record ModelManifest
         public int FeatureLayer { get; init; } = -2;
         /// <summary>LLaVA's mm_vision_select_feature: "patch" (the default, CLS dropped) or "cls_patch" (CLS token first, then the patches).</summary>
         public string SelectFeature { get; init; } = "patch";
-        /// <summary>"float32" (default), "bfloat16" or "float16".</summary>
+        /// <summary>"float32" (default), "bfloat16", "float16" or "auto" (<see cref="VisionPrecision"/>).</summary>
         public string Dtype { get; init; } = "float32";
     }
 
@@ -208,8 +208,7 @@ public sealed record ModelManifest
             throw new ModelManifestException($"{Id}: vision.preprocess must be \"pad\" or \"crop\", got \"{Vision.Preprocess}\"");
         if (Vision.SelectFeature is not ("patch" or "cls_patch"))
             throw new ModelManifestException($"{Id}: vision.select_feature must be \"patch\" or \"cls_patch\", got \"{Vision.SelectFeature}\"");
-        if (Vision.Dtype is not ("float32" or "bfloat16" or "float16"))
-            throw new ModelManifestException($"{Id}: vision.dtype must be float32, bfloat16 or float16, got \"{Vision.Dtype}\"");
+        if (VisionPrecision.Check(Vision.Dtype, "vision.dtype") is { } dtype) throw new ModelManifestException($"{Id}: {dtype}");
         if ((Projector.Weights == null) == (Projector.Mmproj == null))
             throw new ModelManifestException($"{Id}: projector needs exactly one of weights or mmproj");
         if (Projector.Weights != null) Check(Projector.Weights, "projector.weights", filesMustExist);

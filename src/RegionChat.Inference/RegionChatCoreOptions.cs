@@ -30,6 +30,8 @@ public sealed record RegionChatCoreOptions
     public int GpuLayers { get; init; }
     /// <summary>Where the vision tower and projector run: cpu, cuda or auto (<see cref="Accelerators"/>). CUDA is untested here.</summary>
     public string VisionDevice { get; init; } = Accelerators.Auto;
+    /// <summary>The vision towers' number type instead of each manifest's vision.dtype ("" = the manifest's).</summary>
+    public string VisionDtype { get; init; } = "";
     /// <summary>Byte budget of the visual-token cache; 0 turns it off.</summary>
     public long VisualCacheBytes { get; init; } = 256L << 20;
     /// <summary>Byte budget of stored images, LRU.</summary>

@@ -59,6 +59,9 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>Where the vision tower and projector run (RegionChatModelOptions.VisionDevice resolved).</summary>
     public torch.Device VisionDevice { get; private init; } = torch.CPU;
 
+    /// <summary>The vision tower's number type as resolved ("float32", "bfloat16", "float16"; <see cref="VisionPrecision"/>).</summary>
+    public string VisionDtype { get; private init; } = "float32";
+
     /// <summary>Visual tokens kept per image when a request sets no budget (RegionChatModelOptions.VisualTokenBudget);
     /// 0 = all.</summary>
     public int VisualTokenBudget { get; private init; }
@@ -68,13 +71,12 @@ public sealed class RegionChatModel : IDisposable
     {
         options ??= new RegionChatModelOptions();
         torch.set_num_threads(options.Threads);
-        var dtype = manifest.Vision.Dtype switch
-        {
-            "bfloat16" => torch.ScalarType.BFloat16,
-            "float16" => torch.ScalarType.Float16,
-            _ => torch.ScalarType.Float32,
-        };
         if (Accelerators.Check(options.VisionDevice, "VisionDevice") is { } bad) throw new ArgumentException(bad, nameof(options));
+        if (options.VisionDtype.Length > 0 && VisionPrecision.Check(options.VisionDtype, "VisionDtype") is { } badDtype)
+            throw new ArgumentException(badDtype, nameof(options));
+        string dtypeName = VisionPrecision.Resolve(options.VisionDtype.Length > 0 ? options.VisionDtype : manifest.Vision.Dtype,
+            Accelerators.Resolve(options.VisionDevice));
+        var dtype = VisionPrecision.ScalarType(dtypeName);
         if (VisualTokenSelection.Check(options.VisualTokenBudget, manifest.Vision.SelectFeature == "cls_patch") is { } badBudget)
             throw new ArgumentException($"{manifest.Id}: VisualTokenBudget {badBudget}", nameof(options));
         var device = torch.device(Accelerators.Resolve(options.VisionDevice));
@@ -122,7 +124,7 @@ public sealed class RegionChatModel : IDisposable
             });
             return new RegionChatModel(manifest, vision, projector, llm, template, pre)
             {
-                VisionDevice = device, VisualTokenBudget = options.VisualTokenBudget,
+                VisionDevice = device, VisionDtype = dtypeName, VisualTokenBudget = options.VisualTokenBudget,
             };
         }
         catch

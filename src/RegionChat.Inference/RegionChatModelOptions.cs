@@ -20,6 +20,9 @@ public sealed record RegionChatModelOptions
     public int GpuLayers { get; init; }
     /// <summary>Where the vision tower and projector run: cpu, cuda or auto (<see cref="Accelerators"/>). CUDA is untested here.</summary>
     public string VisionDevice { get; init; } = Accelerators.Auto;
+    /// <summary>The vision tower's number type instead of the manifest's vision.dtype ("" = the manifest's; see
+    /// <see cref="VisionPrecision"/>).</summary>
+    public string VisionDtype { get; init; } = "";
     /// <summary>Visual tokens kept per image unless a request says otherwise ("RegionChat:Models:&lt;id&gt;:VisualTokenBudget"):
     /// 0 (the default) or at least the model's count keeps all of them; else <see cref="VisualTokenSelection"/> picks them.</summary>
     public int VisualTokenBudget { get; init; }

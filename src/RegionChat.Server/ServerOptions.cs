@@ -47,6 +47,9 @@ public sealed class ServerOptions
     /// "cuda" without a CUDA device stops it. The model loader takes no device yet, so the tower runs on the CPU; the
     /// start log says what was found (README "GPU").</summary>
     public string Device { get; set; } = "auto";
+    /// <summary>The vision towers' number type for every model instead of each manifest's vision.dtype: "float32",
+    /// "bfloat16", "float16" or "auto" (bfloat16 on a CPU with bf16 instructions); "" = the manifest's.</summary>
+    public string VisionDtype { get; set; } = "";
     /// <summary>Byte budget of the visual-token cache (image id, region, model) → projected tokens.</summary>
     public long VisualCacheBytes { get; set; } = 256L << 20;
     /// <summary>Byte budget of stored images (PutImage / UploadImage / inline images), LRU.</summary>

@@ -19,6 +19,7 @@ public class ServerOptionsTests
     [InlineData("Models:tiny:VisualTokenBudget", "-1")]
     [InlineData("Models:tiny:VisualTokenBudget", "2000000")]
     [InlineData("SessionStore:ImageFolder", "/dev/null/images")]
+    [InlineData("VisionDtype", "fp8")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));
@@ -42,6 +43,22 @@ public class ServerOptionsTests
     {
         await using var host = await ServerHost.StartAsync(("Device", device));
         Assert.Equal(device, host.Services.GetRequiredService<IOptions<RegionChat.Server.ServerOptions>>().Value.Device);
+    }
+
+    [Theory]
+    [InlineData("bfloat16")]
+    [InlineData("float32")]
+    [InlineData("auto")]
+    public async Task VisionDtypeSetsTheTowersNumberTypeAndCaptionsStillCome(string dtype)
+    {
+        await using var host = await ServerHost.StartAsync(("VisionDtype", dtype));
+        string expected = dtype != "auto" ? dtype : RegionChat.Inference.VisionPrecision.CpuHasBf16 ? "bfloat16" : "float32";
+        Assert.Equal(expected, host.Model.VisionDtype);
+        var caption = await host.Client.CaptionAsync(new RegionChat.Protos.V1.CaptionRequest
+        {
+            Image = new() { Data = TestImages.SceneBytes(5) }, MaxTokens = 4,
+        }, deadline: Calls.Deadline());
+        Assert.Equal(16u, caption.Usage.VisualTokens);
     }
 
     [Fact]

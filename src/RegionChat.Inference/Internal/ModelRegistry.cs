@@ -85,6 +85,7 @@ internal sealed class ModelRegistry : IDisposable
                 OneShotSequences = options.OneShotSequences,
                 GpuLayers = options.GpuLayers,
                 VisionDevice = options.VisionDevice,
+                VisionDtype = options.VisionDtype,
                 Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
                 VisualTokenBudget = options.Models.GetValueOrDefault(manifest.Id)?.VisualTokenBudget ?? 0,
             });
@@ -95,7 +96,7 @@ internal sealed class ModelRegistry : IDisposable
             throw;
         }
         CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
-            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize);
+            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.VisionDtype, VisionPrecision.CpuHasBf16 ? "has" : "lacks");
         return model;
     }
 

@@ -58,6 +58,8 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             else failures.AddRange(LabelSets.Problems(id, labels, o.MaxIdLength).Select(p => $"{setting} {p}"));
         }
         if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
+        if (o.VisionDtype.Length > 0 && VisionPrecision.Check(o.VisionDtype, $"{ServerOptions.Section}:{nameof(o.VisionDtype)}") is { } dtype)
+            failures.Add(dtype);
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -3,9 +3,10 @@ using static TorchSharp.torch;
 namespace RegionChat.Vision.Tests;
 
 /// <summary>The TorchSharp Alpha-CLIP against the reference PyTorch outputs (vit-tiny goldens).</summary>
-public sealed class AlphaClipGoldenTests
+public sealed class AlphaClipGoldenTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     const double Tolerance = 1e-4;
+    const double Bf16Tolerance = 5e-2;
 
     [SkippableTheory]
     [InlineData("weights.pth")]
@@ -21,6 +22,26 @@ public sealed class AlphaClipGoldenTests
         TensorAssert.Close(golden["hidden_last"], enc.Hidden(-1), Tolerance, "hidden_last");
         TensorAssert.Close(golden["patch_features"], enc.PatchFeatures(), Tolerance, "patch_features");
         Assert.Equal(golden.Config.Layers + 1, enc.HiddenStates.Count);
+    }
+
+    /// <summary>The tower in bfloat16 (what vision.dtype auto picks on a CPU with bf16 instructions) against the float32
+    /// goldens: the error a bf16 tower adds, stated relative to each output's largest value.</summary>
+    [SkippableFact]
+    public void InBfloat16EveryOutputStaysNearTheReference()
+    {
+        using var golden = new VitTinyGolden();
+        using var model = AlphaClipVisionTransformer.Load(golden.File("weights.safetensors"), golden.Config, ScalarType.BFloat16);
+        using var enc = model.Encode(golden["image"], golden["alpha"]);
+        foreach (var (name, actual) in new[] { ("pooled", enc.Pooled), ("hidden_penultimate", enc.Hidden(-2)), ("patch_features", enc.PatchFeatures()) })
+        {
+            var expected = golden[name];
+            Assert.Equal(ScalarType.Float32, actual.dtype);
+            double scale = expected.abs().max().item<float>();
+            double error = (actual - expected).abs().max().item<float>() / scale;
+            output.WriteLine($"bf16 {name}: max |error| / max |value| = {error:E2}");
+            Assert.True(error < Bf16Tolerance, $"bf16 {name}: relative error {error:E2} over {Bf16Tolerance:E0}");
+            Assert.True(error > 0, "bf16 gave float32's exact output: the tower did not run in bf16");
+        }
     }
 
     [SkippableFact]

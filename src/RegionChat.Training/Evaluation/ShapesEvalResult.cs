@@ -6,7 +6,9 @@ using RegionChat.Data.Shapes;
 
 namespace RegionChat.Training.Evaluation;
 
-/// <summary>Where the time of an evaluation went, and how much the LLM generated.</summary>
+/// <summary>Where the time of an evaluation went, and how much the LLM generated. GenerateSeconds is the answer phase's
+/// wall time, vision included; EncodeSeconds sums each request's own image decode and encode, which overlap when the
+/// encodes are batched, so it can exceed that wall time.</summary>
 public sealed record ShapesEvalTimings(double Seconds, double EncodeSeconds, double GenerateSeconds, double ZeroShotSeconds,
     int Generations, long PromptTokens, long CompletionTokens);
 
@@ -129,7 +131,8 @@ public sealed record ShapesEvalResult(string Model, long FirstSeed, IReadOnlyLis
         t.AppendLine("scored against every object's caption, so at most one object per scene can match. CIDEr-D: COCO scorer, 0..10");
         t.AppendLine("(10 = every answer equals its caption; --json gives it divided by 10). Zero-shot: 60 prompts \"a {size} {color} {shape}\".");
         t.Append(string.Create(c, $"{Timings.Generations} generations ({Timings.PromptTokens} prompt + {Timings.CompletionTokens} generated positions); ") +
-                 string.Create(c, $"vision {Timings.EncodeSeconds:F1} s, llama.cpp {Timings.GenerateSeconds:F1} s, zero-shot {Timings.ZeroShotSeconds:F1} s; " +
+                 string.Create(c, $"answers {Timings.GenerateSeconds:F1} s (their vision encodes {Timings.EncodeSeconds:F1} s, summed over " +
+                     $"requests: batched encodes overlap), zero-shot {Timings.ZeroShotSeconds:F1} s; " +
                      $"total {Timings.Seconds:F1} s"));
         return t.ToString();
     }

@@ -104,7 +104,7 @@ public static class ShapesModelEvaluator
         }
         await previous.ConfigureAwait(false);
         double encodeSeconds = TimeSpan.FromTicks(encodeTicks).TotalSeconds;
-        double generateSeconds = generateClock.Elapsed.TotalSeconds - encodeSeconds;
+        double generateSeconds = generateClock.Elapsed.TotalSeconds;
 
         var chat = await ShapesChatEval.RunAsync(core, scenes, options, progress, cancellationToken).ConfigureAwait(false);
 

@@ -41,7 +41,7 @@ public sealed class RegionChatCore : IDisposable
         Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
         turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
             shutdown, options, log);
-        classify = new ClassifyRunner(models, images, options);
+        classify = new ClassifyRunner(models, images, options, Metrics);
     }
 
     /// <summary>Serves the one model in <paramref name="modelFolder"/> (its model.json), as the default model; throws

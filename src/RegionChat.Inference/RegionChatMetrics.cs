@@ -21,6 +21,8 @@ public sealed class RegionChatMetrics : IDisposable
     internal Counter<long> RestoredTokens { get; }
     internal Histogram<double> TimeToFirstToken { get; }
     internal Histogram<double> DecodeTokensPerSecond { get; }
+    readonly Counter<long> classifications, classifiedRegions, classifiedLabels, labelCacheHits;
+    readonly Histogram<double> classifyDuration;
 
     public RegionChatMetrics()
     {
@@ -35,6 +37,16 @@ public sealed class RegionChatMetrics : IDisposable
         RestoredTokens = meter.CreateCounter<long>("regionchat.tokens.restored", description: "Prompt positions prefilled to replay sessions.");
         TimeToFirstToken = meter.CreateHistogram<double>("regionchat.time_to_first_token", unit: "ms", description: "Request arrival to first text piece.");
         DecodeTokensPerSecond = meter.CreateHistogram<double>("regionchat.decode_tokens_per_second", description: "Decode speed per request.");
+        classifications = meter.CreateCounter<long>("regionchat.classify.requests",
+            description: "Zero-shot classifications (Classify calls and ClassifyStream items, /v1/classify, in-process), by outcome (ok, error).");
+        classifiedRegions = meter.CreateCounter<long>("regionchat.classify.regions",
+            description: "Regions classified (each scored against every label).");
+        classifiedLabels = meter.CreateCounter<long>("regionchat.classify.labels",
+            description: "Labels of the classifications (each classification's label count, summed).");
+        labelCacheHits = meter.CreateCounter<long>("regionchat.classify.text_cache_hits",
+            description: "Labels whose text features came from the cache.");
+        classifyDuration = meter.CreateHistogram<double>("regionchat.classify.duration", unit: "ms",
+            description: "One classification from its start to its ranked labels (image, vision and text forwards included).");
         activeRequests = meter.CreateUpDownCounter<long>("regionchat.requests.active", description: "Requests admitted and not yet finished (queue depth).");
     }
 
@@ -43,6 +55,19 @@ public sealed class RegionChatMetrics : IDisposable
     public void RequestFinished(string method, string status) => requests.Add(1, new("method", method), new("status", status));
 
     internal void Active(int delta) => activeRequests.Add(delta);
+
+    /// <summary>Records one classification that succeeded.</summary>
+    internal void Classified(int regions, int labels, int textCacheHits, double ms)
+    {
+        classifications.Add(1, new KeyValuePair<string, object?>("outcome", "ok"));
+        classifiedRegions.Add(regions);
+        classifiedLabels.Add(labels);
+        labelCacheHits.Add(textCacheHits);
+        classifyDuration.Record(ms);
+    }
+
+    /// <summary>Records one classification that failed (bad input, unknown model or set, cancelled).</summary>
+    internal void ClassifyFailed() => classifications.Add(1, new KeyValuePair<string, object?>("outcome", "error"));
 
     public void Dispose() => meter.Dispose();
 }

@@ -13,7 +13,7 @@ namespace RegionChat.Inference.Internal;
 /// The image side is the tower's last block + ln_post + proj, a different forward from the LLaVA features of turns (the
 /// second-to-last block), so it has its own small cache by (model, image id, region) instead of the visual-token cache.
 /// </summary>
-internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, RegionChatCoreOptions options)
+internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, RegionChatCoreOptions options, RegionChatMetrics metrics)
 {
     public const int MaxLabels = 1000, MaxLabelChars = 300, MaxRegions = 16;
     const long TextCacheBytes = 64L << 20, ImageCacheBytes = 16L << 20;
@@ -25,6 +25,25 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
     readonly ByteBoundedLru<ImageKey, float[]> imageCache = new(ImageCacheBytes, f => f.Length * 4L + 256);
 
     public async Task<ClassifyResult> RunAsync(ClassifyRequest request, CancellationToken ct)
+    {
+        try
+        {
+            var result = await ClassifyAsync(request, ct).ConfigureAwait(false);
+            var t = result.Timings;
+            metrics.Classified(result.Regions.Count, LabelCount(request), t.TextCacheHits, t.TotalMs);
+            return result;
+        }
+        catch
+        {
+            metrics.ClassifyFailed();
+            throw;
+        }
+    }
+
+    int LabelCount(ClassifyRequest request) =>
+        request.LabelSet.Length > 0 && options.LabelSets.TryGetValue(request.LabelSet, out var set) ? set.Count : request.Labels.Count;
+
+    async Task<ClassifyResult> ClassifyAsync(ClassifyRequest request, CancellationToken ct)
     {
         var total = Stopwatch.StartNew();
         var f = request.Fields;

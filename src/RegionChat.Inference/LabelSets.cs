@@ -29,7 +29,8 @@ public static class LabelSets
         {
             string label = labels[i] ?? "";
             if (label.Trim().Length == 0) yield return $"label {i} is empty";
-            else if (label.Length > ClassifyRunner.MaxLabelChars) yield return $"label {i} is {label.Length} characters; the limit is {ClassifyRunner.MaxLabelChars}";
+            else if (label.Length > ClassifyRunner.MaxLabelChars)
+                yield return $"label {i} is {label.Length} characters; the limit is {ClassifyRunner.MaxLabelChars}";
             else if (!seen.Add(label)) yield return $"label {i} repeats '{label}'";
         }
     }

@@ -255,10 +255,11 @@ public sealed record ModelManifest
             if (!seen.Add(full)) throw new ModelManifestException($"{Id}: {field}.path '{f.Path}' is listed twice");
             if (!Uri.TryCreate(f.Url, UriKind.Absolute, out var url) || url.Scheme is not ("https" or "http"))
                 throw new ModelManifestException($"{Id}: {field}.url must be an absolute http(s) URL, got '{f.Url}'");
-            // A Hugging Face /resolve/<revision>/ URL must name a commit: a branch such as main can change under the hash.
+            // A Hugging Face /resolve/<revision>/ URL with a hash must name a commit: a branch such as main can change under
+            // the hash. Without one the file is unverified anyway (its note says so), and a branch is all there may be.
             var segments = url.AbsolutePath.Split('/');
             int resolve = Array.IndexOf(segments, "resolve");
-            if (resolve >= 0 && (resolve + 1 >= segments.Length || !IsHex(segments[resolve + 1], 40)))
+            if (f.Sha256 != null && resolve >= 0 && (resolve + 1 >= segments.Length || !IsHex(segments[resolve + 1], 40)))
                 throw new ModelManifestException(
                     $"{Id}: {field}.url must be pinned to a revision (a 40-hex commit after /resolve/), got '{f.Url}'");
             if (Array.IndexOf(segments, "blob") >= 0)

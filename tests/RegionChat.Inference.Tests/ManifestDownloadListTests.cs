@@ -84,8 +84,11 @@ public class ManifestDownloadListTests
     {
         var m = ModelManifest.ReadForDownload(Path.Combine(SharedFiles.RepoRoot, "deploy", "alphaclip-llava-1.5-7b", "model.json"));
         Assert.Equal("alphaclip-llava-1.5-7b", m.Id);
-        Assert.Equal(["ggml-model-q4_k.gguf", "mmproj-model-f16.gguf", "clip_l14_336_grit1m_fultune_8xe.pth"], m.Download!.Select(d => d.Path));
-        Assert.All(m.Download!.Where(d => d.Url.Contains("huggingface.co")), d => Assert.Contains($"/resolve/{Commit}/", d.Url));
+        Assert.Equal(["ggml-model-q4_k.gguf", "mmproj-model-f16.gguf", "clip_l14_336_grit1m_fultune_8xe.pth", "clip-vit-large-patch14-336.bin"],
+            m.Download!.Select(d => d.Path));
+        Assert.All(m.Download!.Where(d => d.Url.Contains("mys/ggml_llava")), d => Assert.Contains($"/resolve/{Commit}/", d.Url));
+        Assert.Contains("unpinned", m.Download!.Single(d => d.Url.Contains("/resolve/main/")).Note);
+        Assert.Equal(m.Classifier!.TextWeights, m.Download![3].Path);
         Assert.Equal(Sha, m.Download![0].Sha256);
         Assert.All(m.Download!.Where(d => d.Sha256 == null), d => Assert.Contains("unverified", d.Note));
     }

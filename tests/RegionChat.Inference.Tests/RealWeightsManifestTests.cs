@@ -1,4 +1,5 @@
 using System.Text;
+using RegionChat.Data.Text;
 using RegionChat.Llm.Engine;
 using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Vocabulary;
@@ -57,7 +58,20 @@ public class RealWeightsManifestTests
         var vocab = LlamaVocabulary.FromWords(["describe", "this", "region", "in", "detail.", "a", "red", "circle"]);
         LlamaGgufSynth.Write(Path.Combine(dir, "ggml-model-q4_k.gguf"), new LlamaShape(embd, 2, 4, 4, 192, vocab.Count), vocab, GgmlType.Q8_0, 5);
 
+        // 4. The classifier's CLIP text tower (OpenAI layout, CLIP's BPE vocabulary, heads read off the width as for the real
+        //    weights), 32-wide features like the image tower's.
+        using (var textTower = new ClipTextTransformer(new ClipTextConfig(77, 49408, 64, 1, 1, 32), ClipBpeTokenizer.Default))
+        {
+            using var f = File.Create(Path.Combine(dir, "clip-vit-large-patch14-336.bin"));
+            PyTorchPickler.PickleStateDict(f, textTower.state_dict());
+        }
+
         using var model = RegionChatModel.Load(dir, new RegionChatModelOptions { ContextSize = 512, Threads = 1 });
+        Assert.True(model.HasClassifier);
+        var labels = model.Classifier.LabelFeatures(["red circle", "blue square"]);
+        Assert.Equal(2, labels.Length);
+        Assert.All(labels, f => Assert.Equal(32, f.Length));
+        Assert.Equal(["a photo of a red circle."], model.Classifier.Prompts("red circle"));
         Assert.Equal("alphaclip-llava-1.5-7b", model.Id);
         Assert.Equal(28, model.Vision.Config.InputResolution);
         Assert.Equal(1, model.Vision.Config.Heads);

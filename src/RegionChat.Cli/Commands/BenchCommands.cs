@@ -11,6 +11,7 @@ internal static class BenchCommands
         command.Subcommands.Add(BenchVisionCommand.Create());
         command.Subcommands.Add(BenchLlmCommand.Create());
         command.Subcommands.Add(BenchServerCommand.Create());
+        command.Subcommands.Add(BenchPeerCommand.Create());
         command.Subcommands.Add(BenchBatchCommand.Create());
         command.Subcommands.Add(BenchSlowUploadCommand.Create());
         command.Subcommands.Add(BenchSoakCommand.Create());

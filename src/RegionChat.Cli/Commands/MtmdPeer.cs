@@ -78,8 +78,14 @@ internal sealed class MtmdPeer : IDisposable
             mp.NThreads = threads;
             mp.PrintTimings = false;
             mp.Warmup = true;
+            string marker;
+            IntPtr lib;
             try
             {
+                // The marker call loads libmtmd: its log is quietened before the mmproj load prints every tensor.
+                marker = NativeApi.MtmdDefaultMarker() ?? "<__media__>";
+                lib = TryLoadedLibrary("libmtmd");
+                if (lib != IntPtr.Zero) Quieten(lib);
                 mtmd = MtmdWeights.LoadFromFile(mmprojPath, weights, mp);
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or LLama.Exceptions.RuntimeError or TypeInitializationException)
@@ -87,14 +93,17 @@ internal sealed class MtmdPeer : IDisposable
                 throw new MtmdUnavailableException($"llama.cpp's multimodal library (libmtmd) could not load {mmprojPath}: {e.Message}", e);
             }
             if (!mtmd.SupportsVision) throw new MtmdUnavailableException($"libmtmd loaded {mmprojPath} without a vision encoder");
-            var lib = LoadedLibrary("libmtmd");
-            foreach (var setter in new[] { "mtmd_log_set", "mtmd_helper_log_set" })
-                if (NativeLibrary.TryGetExport(lib, setter, out var set)) Marshal.GetDelegateForFunctionPointer<LogSet>(set)(QuietLog, IntPtr.Zero);
+            if (lib == IntPtr.Zero)
+            {
+                lib = TryLoadedLibrary("libmtmd");
+                if (lib == IntPtr.Zero) throw new MtmdUnavailableException("libmtmd is not loaded in this process after LLamaSharp loaded the mmproj");
+                Quieten(lib);
+            }
             var peer = new MtmdPeer(weights, context, mtmd,
                 Marshal.GetDelegateForFunctionPointer<EncodeChunk>(Export(lib, "mtmd_encode_chunk")),
                 Marshal.GetDelegateForFunctionPointer<OutputEmbd>(Export(lib, "mtmd_get_output_embd")))
             {
-                Marker = NativeApi.MtmdDefaultMarker() ?? "<__media__>",
+                Marker = marker,
             };
             return peer;
         }
@@ -159,8 +168,14 @@ internal sealed class MtmdPeer : IDisposable
         weights.Dispose();
     }
 
-    /// <summary>The native library already mapped into this process whose file name starts with <paramref name="stem"/>.</summary>
-    static IntPtr LoadedLibrary(string stem)
+    static void Quieten(IntPtr lib)
+    {
+        foreach (var setter in new[] { "mtmd_log_set", "mtmd_helper_log_set" })
+            if (NativeLibrary.TryGetExport(lib, setter, out var set)) Marshal.GetDelegateForFunctionPointer<LogSet>(set)(QuietLog, IntPtr.Zero);
+    }
+
+    /// <summary>The native library already mapped into this process whose file name starts with <paramref name="stem"/>, or zero.</summary>
+    static IntPtr TryLoadedLibrary(string stem)
     {
         string? path = null;
         try
@@ -170,9 +185,7 @@ internal sealed class MtmdPeer : IDisposable
                 .FirstOrDefault(f => Path.GetFileName(f).StartsWith(stem + ".", StringComparison.Ordinal));
         }
         catch (IOException) { }
-        if (path != null && NativeLibrary.TryLoad(path, out var handle)) return handle;
-        if (NativeLibrary.TryLoad(stem + ".so", out handle)) return handle;
-        throw new MtmdUnavailableException($"{stem} is not loaded in this process (LLamaSharp loaded the mmproj without it?)");
+        return path != null && NativeLibrary.TryLoad(path, out var handle) ? handle : IntPtr.Zero;
     }
 
     static IntPtr Export(IntPtr lib, string name) => NativeLibrary.TryGetExport(lib, name, out var f) ? f

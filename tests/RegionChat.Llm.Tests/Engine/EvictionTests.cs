@@ -104,7 +104,9 @@ public class EvictionTests(TinyModels models) : IClassFixture<TinyModels>
         await Run(engine, a, 8, 1);
         await Run(engine, b, 8, 2);
 
-        // A long one-shot takes the third sequence; a second one-shot then waits for it rather than evict a or b.
+        // A long one-shot takes the third sequence (each step slowed, so it runs for seconds); a second one-shot then
+        // waits for it rather than evict a or b.
+        engine.Scheduler.StepObserver = _ => Thread.Sleep(5);
         var x = engine.CreateSession(oneShot: true);
         using var stopX = new CancellationTokenSource();
         var running = Collected.From(engine.GenerateAsync(x, [PromptSegment.Embeddings(Blocks.Random(8, 3))],
@@ -115,6 +117,11 @@ public class EvictionTests(TinyModels models) : IClassFixture<TinyModels>
         await WaitFor(() => engine.Statistics.QueuedRequests == 1);
         Assert.Equal(0, engine.Statistics.Evictions);
         Assert.False(waiting.IsCompleted);
+        // A conversation's follow-up (its session holds a sequence) goes ahead of the waiting one-shot.
+        await Run(engine, a, 4, 6);
+        Assert.False(running.IsCompleted, "the follow-up waited for the running one-shot to end");
+        Assert.False(waiting.IsCompleted);
+        engine.Scheduler.StepObserver = null;
         stopX.Cancel();
         try { await running; }
         catch (OperationCanceledException) { } // ended either way
@@ -125,12 +132,12 @@ public class EvictionTests(TinyModels models) : IClassFixture<TinyModels>
         Assert.Equal(LlmSessionState.Holding, a.State);
         Assert.Equal(LlmSessionState.Holding, b.State);
 
-        // A third conversation evicts the least recently used one (a) although a sequence is free: that one stays the
-        // one-shots'.
+        // A third conversation evicts the least recently used one (b: a had the follow-up) although a sequence is free:
+        // that one stays the one-shots'.
         using var c = engine.CreateSession();
         await Run(engine, c, 8, 5);
-        Assert.Equal(LlmSessionState.Evicted, a.State);
-        Assert.Equal(LlmSessionState.Holding, b.State);
+        Assert.Equal(LlmSessionState.Evicted, b.State);
+        Assert.Equal(LlmSessionState.Holding, a.State);
         await WaitFor(() => engine.Statistics.SequencesHeld == 2);
     }
 

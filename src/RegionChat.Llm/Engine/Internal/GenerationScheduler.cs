@@ -148,13 +148,47 @@ internal sealed class GenerationScheduler : IDisposable
                 decided = true;
                 Fail(request, e as LlmEngineException ?? new LlmEngineException($"admission failed: {e.Message}", e));
             }
-            if (!decided) break;                    // waits for running requests to free cells or sequence ids
+            if (!decided)                           // waits for running requests to free cells or sequence ids
+            {
+                AdmitHoldersBehind(request);
+                break;
+            }
             queue.Dequeue();
         }
     }
 
+    /// <summary>
+    /// While the head of the queue waits for a sequence id, a request behind it whose session already holds one and
+    /// whose cells are free goes ahead (no eviction), so a chat turn does not wait behind one-shot captions waiting for
+    /// their share. Only requests of other sessions, with no reset or close of their session queued before them, move.
+    /// </summary>
+    void AdmitHoldersBehind(GenerationRequest waiting)
+    {
+        if (waiting.Core.SeqId >= 0 || active.Count == 0) return;   // the head waits for cells, or nothing would free any
+        var rest = queue.ToArray();
+        queue.Clear();
+        var commanded = new HashSet<LlmSession>();
+        foreach (var command in rest)
+        {
+            if (command is GenerationRequest r && r != waiting && r.Core.SeqId >= 0 && !r.ResetFirst && !commanded.Contains(r.Session)
+                && !r.Cancel.IsCancellationRequested && TryAdmitAhead(r)) continue;
+            if (command is SessionCommand sc) commanded.Add(sc.Session);
+            queue.Enqueue(command);
+        }
+    }
+
+    bool TryAdmitAhead(GenerationRequest request)
+    {
+        try { return TryAdmit(request, mayEvict: false); }
+        catch (Exception e)
+        {
+            Fail(request, e as LlmEngineException ?? new LlmEngineException($"admission failed: {e.Message}", e));
+            return true;
+        }
+    }
+
     /// <summary>Admits the request, fails it, or returns false when it must wait.</summary>
-    bool TryAdmit(GenerationRequest request)
+    bool TryAdmit(GenerationRequest request, bool mayEvict = true)
     {
         var session = request.Session;
         var core = request.Core;
@@ -188,7 +222,7 @@ internal sealed class GenerationScheduler : IDisposable
 
         // A one-shot request evicts no conversation while anything runs (that will free room soon); a conversation
         // beyond its share of the sequences must evict one of its kind, so the one-shot share stays free for them.
-        var evictable = holding.Where(s => s != session && !s.Core.InFlight && (!session.OneShot || s.OneShot || active.Count == 0))
+        var evictable = holding.Where(s => mayEvict && s != session && !s.Core.InFlight && (!session.OneShot || s.OneShot || active.Count == 0))
             .OrderBy(s => s.Core.LastUsed).ToList();
         // The conversation to evict first because conversations hold their whole share: the least recently used idle one.
         LlmSession? overShare = null;

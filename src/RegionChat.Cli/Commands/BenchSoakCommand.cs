@@ -77,12 +77,13 @@ internal static class BenchSoakCommand
     static async Task<Dictionary<string, object?>> RunAsync(SoakOptions o, Action<string> log, CancellationToken ct)
     {
         double loadBefore = ServerBenchmark.LoadAverage();
-        // The server's own defaults for the caches: the soak measures what a default server holds.
-        var defaults = new RegionChatCoreOptions();
+        // The server's own cache settings (its defaults unless the environment sets RegionChat__…): the soak measures what
+        // such a server holds, and reports the bounds in force.
         await using var server = await InProcessServer.StartAsync(o.ModelDir, new Dictionary<string, string?>
         {
             ["RegionChat:Threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
         }).ConfigureAwait(false);
+        var bounds = server.CoreOptions;
         using var client = new RegionChatClient(server.Address);
         var info = (await client.ListModelsAsync(ct).ConfigureAwait(false)).Models.Single(m => m.Id == server.ModelId);
         int resolution = (int)info.Vision.ImageSize;
@@ -134,7 +135,7 @@ internal static class BenchSoakCommand
             ["target"] = Target,
             ["target_met"] = ratio <= Target,
             // Every byte-bounded store of the core: visual tokens, images, session records (in memory).
-            ["cache_bounds_mb"] = (defaults.VisualCacheBytes + defaults.ImageStoreBytes + defaults.SessionStore.MaxBytes) >> 20,
+            ["cache_bounds_mb"] = (bounds.VisualCacheBytes + bounds.ImageStoreBytes + bounds.SessionStore.MaxBytes) >> 20,
             ["load_avg_before"] = double.IsFinite(loadBefore) ? Math.Round(loadBefore, 2) : null,
             ["load_avg_after"] = ServerBenchmark.LoadAverage() is var after && double.IsFinite(after) ? Math.Round(after, 2) : null,
         };

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using RegionChat.Inference;
 using RegionChat.Server;
 
 namespace RegionChat.Cli.Commands;
@@ -32,6 +33,8 @@ internal sealed class InProcessServer : IAsyncDisposable
     public Uri? HttpAddress { get; }
     /// <summary>The served model's id (its folder name).</summary>
     public string ModelId { get; }
+    /// <summary>The serving core's settings in force (defaults, then configuration and the environment).</summary>
+    public RegionChatCoreOptions CoreOptions => app.Services.GetRequiredService<RegionChatCore>().Options;
 
     /// <summary>Starts a server on <paramref name="modelDir"/>; <paramref name="settings"/> are configuration keys such
     /// as "RegionChat:Threads" (they win over the defaults set here).</summary>

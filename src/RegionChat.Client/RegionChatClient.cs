@@ -244,18 +244,25 @@ public sealed class RegionChatClient : IDisposable
 
     /// <summary>As <see cref="CaptionAsync(ChatImage, ImageRegion?, string?, GenerationOptions?, string?, CancellationToken)"/>,
     /// for a request built by hand.</summary>
-    public async Task<PbV1.CaptionResponse> CaptionAsync(PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
+    public Task<PbV1.CaptionResponse> CaptionAsync(PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        return UnaryOnImageAsync("Caption", request.Image, () => Grpc.CaptionAsync(request, cancellationToken: cancellationToken), cancellationToken);
+    }
+
+    /// <summary>A unary call about an image: a failure is mapped to a RegionChatException, and an image id the server no
+    /// longer holds is forgotten, so the next StoreImageAsync uploads it again.</summary>
+    async Task<T> UnaryOnImageAsync<T>(string method, PbV1.ImageInput? image, Func<AsyncUnaryCall<T>> start, CancellationToken cancellationToken)
+    {
         try
         {
-            using var call = Grpc.CaptionAsync(request, cancellationToken: cancellationToken);
+            using var call = start();
             return await call.ResponseAsync.ConfigureAwait(false);
         }
         catch (RpcException e)
         {
-            NoteImageGone(e, request.Image);
-            throw RpcErrors.Map("Caption", e, cancellationToken, Address);
+            NoteImageGone(e, image);
+            throw RpcErrors.Map(method, e, cancellationToken, Address);
         }
     }
 
@@ -282,19 +289,10 @@ public sealed class RegionChatClient : IDisposable
 
     /// <summary>As <see cref="ClassifyAsync(ChatImage, IReadOnlyList{ImageRegion}, IReadOnlyList{string}, int, string?, CancellationToken)"/>,
     /// for a request built by hand.</summary>
-    public async Task<PbV1.ClassifyResponse> ClassifyAsync(PbV1.ClassifyRequest request, CancellationToken cancellationToken = default)
+    public Task<PbV1.ClassifyResponse> ClassifyAsync(PbV1.ClassifyRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        try
-        {
-            using var call = Grpc.ClassifyAsync(request, cancellationToken: cancellationToken);
-            return await call.ResponseAsync.ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            NoteImageGone(e, request.Image);
-            throw RpcErrors.Map("Classify", e, cancellationToken, Address);
-        }
+        return UnaryOnImageAsync("Classify", request.Image, () => Grpc.ClassifyAsync(request, cancellationToken: cancellationToken), cancellationToken);
     }
 
     /// <summary>Opens a CaptionStream call: many items over one stream, several in flight, a result per item. Dispose it

@@ -164,7 +164,8 @@ internal sealed class GenerationScheduler : IDisposable
     /// </summary>
     void AdmitHoldersBehind(GenerationRequest waiting)
     {
-        if (waiting.Core.SeqId >= 0 || active.Count == 0) return;   // the head waits for cells, or nothing would free any
+        // The head waits for cells, nothing would free any, or nobody is behind it (this runs every loop step meanwhile).
+        if (waiting.Core.SeqId >= 0 || active.Count == 0 || queue.Count < 2) return;
         var rest = queue.ToArray();
         queue.Clear();
         var commanded = new HashSet<LlmSession>();

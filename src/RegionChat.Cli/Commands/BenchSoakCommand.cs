@@ -12,10 +12,11 @@ namespace RegionChat.Cli.Commands;
 
 /// <summary>
 /// `regionchat bench soak --model DIR [--captions 20000] [--repeat 0.5] [--chat-every 100] [--concurrency 8]
-/// [--sample-every 1000] [--threads N] [--json]`: many captions (a share of them on images seen before, the rest on new
+/// [--sample-every 1000] [--visual-cache-mb M] [--image-store-mb M] [--threads N] [--json]`: many captions (a share of them on images seen before, the rest on new
 /// ones) and now and then a three-turn chat, against an in-process server, sampling the process's RSS. The server's caches
 /// are bounded in bytes, so RSS must level off: the figure is RSS at the end over RSS at a quarter of the run
-/// (5,000 of 20,000), target ≤ 1.10.
+/// (5,000 of 20,000), target ≤ 1.10. That ratio says the process levels off only when the caches fill within the first
+/// quarter; with bounds too large for the run it measures the caches filling, so the bounds can be set for the run.
 /// </summary>
 internal static class BenchSoakCommand
 {
@@ -34,10 +35,12 @@ internal static class BenchSoakCommand
         var concurrency = Int("--concurrency", "Caption calls in flight.", 8);
         var sampleEvery = Int("--sample-every", "Captions between RSS samples.", 1000);
         var threads = Int("--threads", "CPU threads of the in-process server.", Environment.ProcessorCount);
+        var visualCache = Int("--visual-cache-mb", "The run's visual-token cache bound in MiB (0: the server's setting, VisualCacheBytes).", 0);
+        var imageStore = Int("--image-store-mb", "The run's image store bound in MiB (0: the server's setting, ImageStoreBytes).", 0);
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding the curve and the ratio." };
 
         var command = new Command("soak", "RSS over many captions and chats: does it level off within the cache bounds?");
-        foreach (var o in new Option[] { model, captions, repeat, chatEvery, concurrency, sampleEvery, threads, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, captions, repeat, chatEvery, concurrency, sampleEvery, visualCache, imageStore, threads, json }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -50,7 +53,8 @@ internal static class BenchSoakCommand
                 if (!(share is >= 0 and <= 1)) throw new ArgumentException($"--repeat must be in [0, 1], got {share}");
                 var o = new SoakOptions(dir, Check(parse.GetValue(captions), 1, 10_000_000, "--captions"), share,
                     Check(parse.GetValue(chatEvery), 0, 10_000_000, "--chat-every"), Check(parse.GetValue(concurrency), 1, 256, "--concurrency"),
-                    Check(parse.GetValue(sampleEvery), 1, 10_000_000, "--sample-every"), Check(parse.GetValue(threads), 1, 1024, "--threads"));
+                    Check(parse.GetValue(sampleEvery), 1, 10_000_000, "--sample-every"), Check(parse.GetValue(threads), 1, 1024, "--threads"),
+                    Check(parse.GetValue(visualCache), 0, 1 << 20, "--visual-cache-mb"), Check(parse.GetValue(imageStore), 0, 1 << 20, "--image-store-mb"));
                 var result = await RunAsync(o, error.WriteLine, ct).ConfigureAwait(false);
                 var c = CultureInfo.InvariantCulture;
                 output.WriteLine(string.Create(c, $"model {result["model"]}: {o.Captions} captions ({o.Repeat:P0} on seen images), a chat every " +
@@ -60,7 +64,8 @@ internal static class BenchSoakCommand
                 foreach (var s in (List<Dictionary<string, double>>)result["curve"]!)
                     output.WriteLine(string.Create(c, $"{s["captions"],8}   {s["rss_mb"],6:F0}   {s["managed_mb"],10:F0}   {s["live_mb"],7:F0}"));
                 output.WriteLine(string.Create(c, $"RSS end / RSS at {result["quarter_captions"]} captions: {result["ratio"]:F3} " +
-                    $"(target <= {Target}: {((bool)result["target_met"]! ? "met" : "NOT met")}); cache bounds {result["cache_bounds_mb"]} MB"));
+                    $"(target <= {Target}: {((bool)result["target_met"]! ? "met" : "NOT met")}); cache bounds {result["cache_bounds_mb"]} MB " +
+                    $"(visual tokens {result["visual_cache_mb"]}, images {result["image_store_mb"]}, session records {result["session_store_mb"]})"));
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result));
                 return 0;
             }
@@ -72,17 +77,18 @@ internal static class BenchSoakCommand
         return command;
     }
 
-    sealed record SoakOptions(string ModelDir, int Captions, double Repeat, int ChatEvery, int Concurrency, int SampleEvery, int Threads);
+    sealed record SoakOptions(string ModelDir, int Captions, double Repeat, int ChatEvery, int Concurrency, int SampleEvery, int Threads,
+        int VisualCacheMb, int ImageStoreMb);
 
     static async Task<Dictionary<string, object?>> RunAsync(SoakOptions o, Action<string> log, CancellationToken ct)
     {
         double loadBefore = ServerBenchmark.LoadAverage();
-        // The server's own cache settings (its defaults unless the environment sets RegionChat__…): the soak measures what
-        // such a server holds, and reports the bounds in force.
-        await using var server = await InProcessServer.StartAsync(o.ModelDir, new Dictionary<string, string?>
-        {
-            ["RegionChat:Threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
-        }).ConfigureAwait(false);
+        // The server's own cache settings (its defaults unless the environment sets RegionChat__… or an option sets a bound):
+        // the soak measures what such a server holds, and reports the bounds in force.
+        var settings = new Dictionary<string, string?> { ["RegionChat:Threads"] = o.Threads.ToString(CultureInfo.InvariantCulture) };
+        if (o.VisualCacheMb > 0) settings["RegionChat:VisualCacheBytes"] = ((long)o.VisualCacheMb << 20).ToString(CultureInfo.InvariantCulture);
+        if (o.ImageStoreMb > 0) settings["RegionChat:ImageStoreBytes"] = ((long)o.ImageStoreMb << 20).ToString(CultureInfo.InvariantCulture);
+        await using var server = await InProcessServer.StartAsync(o.ModelDir, settings).ConfigureAwait(false);
         var bounds = server.CoreOptions;
         using var client = new RegionChatClient(server.Address);
         var info = (await client.ListModelsAsync(ct).ConfigureAwait(false)).Models.Single(m => m.Id == server.ModelId);
@@ -136,6 +142,9 @@ internal static class BenchSoakCommand
             ["target_met"] = ratio <= Target,
             // Every byte-bounded store of the core: visual tokens, images, session records (in memory).
             ["cache_bounds_mb"] = (bounds.VisualCacheBytes + bounds.ImageStoreBytes + bounds.SessionStore.MaxBytes) >> 20,
+            ["visual_cache_mb"] = bounds.VisualCacheBytes >> 20,
+            ["image_store_mb"] = bounds.ImageStoreBytes >> 20,
+            ["session_store_mb"] = bounds.SessionStore.MaxBytes >> 20,
             ["load_avg_before"] = double.IsFinite(loadBefore) ? Math.Round(loadBefore, 2) : null,
             ["load_avg_after"] = ServerBenchmark.LoadAverage() is var after && double.IsFinite(after) ? Math.Round(after, 2) : null,
         };

@@ -54,7 +54,11 @@ internal static class TrainCommands
             "instead of stages 1-2." };
         var llmType = new Option<string>("--llm-type") { Description = "Exported llm.gguf weights: f32 or f16.", DefaultValueFactory = _ => "f32" };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Stop (checkpointed, resumable) after this many minutes." };
-        var command = new Command(name, description) { output, seed, scale, threads, smoke, vision, llmType, timeLimit };
+        var relationShare = new Option<double?>("--relation-share") { Description = "Stage 6: share of later turns asking a relation question " +
+            "(recipe: 0.30)." };
+        var leftOfShare = new Option<double?>("--left-of-share") { Description = "Stage 6: share of relation questions asking \"left of\" " +
+            "(recipe: 0.25)." };
+        var command = new Command(name, description) { output, seed, scale, threads, smoke, vision, llmType, timeLimit, relationShare, leftOfShare };
         if (fixedStage is null) command.Options.Add(stage);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -68,6 +72,9 @@ internal static class TrainCommands
                     ? ShapesRecipe.Smoke(parse.GetValue(seed), parse.GetValue(scale), t)
                     : ShapesRecipe.Full(parse.GetValue(seed), parse.GetValue(scale), t);
                 recipe = recipe with { VisionFolder = parse.GetValue(vision), ExportLlmType = ParseLlmType(parse.GetValue(llmType)!) };
+                if (parse.GetValue(relationShare) is double rs) recipe = recipe with { Chat = recipe.Chat with { RelationShare = rs } };
+                if (parse.GetValue(leftOfShare) is double ls) recipe = recipe with { Chat = recipe.Chat with { LeftOfShare = ls } };
+                recipe.Chat.Validate();
                 using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
                 if (parse.GetValue(timeLimit) is double minutes)
                 {

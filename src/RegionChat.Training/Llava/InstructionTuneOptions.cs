@@ -28,6 +28,12 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     /// </summary>
     public int MaxTurns { get; init; } = 1;
 
+    /// <summary>Share of later turns that ask a relation question (when the conversation has two regions to relate).</summary>
+    public double RelationShare { get; init; } = 0.30;
+
+    /// <summary>Share of relation questions that ask "is it to the left of the previous one?" (the rest split evenly).</summary>
+    public double LeftOfShare { get; init; } = 0.25;
+
     /// <summary>The LLM's context (GGUF llama.context_length) at least this many positions: a smaller one is widened
     /// when the stage copies its inputs (null: as the input LLM has it).</summary>
     public int? ContextLength { get; init; }
@@ -42,6 +48,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         Check(WholeImageFraction is >= 0 and <= 1, $"whole-image fraction {WholeImageFraction} must be in 0..1");
         Check(BoxFraction is >= 0 and <= 1, $"box fraction {BoxFraction} must be in 0..1");
         Check(MaxTurns is >= 1 and <= 8, $"max turns {MaxTurns} must be in 1..8");
+        Check(RelationShare is >= 0 and <= 0.85, $"relation share {RelationShare} must be in 0..0.85");
+        Check(LeftOfShare is >= 0 and < 1, $"left-of share {LeftOfShare} must be in 0..1 (excluding 1)");
         Check(ContextLength is null or (>= 16 and <= 8192), $"context length {ContextLength} must be in 16..8192");
     }
 
@@ -53,6 +61,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         key["box_fraction"] = BoxFraction;
         if (MaxTurns > 1) key["max_turns"] = MaxTurns;   // absent for single-turn runs, so their keys stay as before
         if (ContextLength is int context) key["context_length"] = context;
+        if (RelationShare != 0.30) key["relation_share"] = RelationShare;   // absent at the defaults, so older runs resume
+        if (LeftOfShare != 0.25) key["left_of_share"] = LeftOfShare;
         return key;
     }
 }

@@ -17,8 +17,8 @@ internal sealed class LlavaChatSampler
     const ulong TurnsSalt = 0x7A125, KindSalt = 0x4B1D0, ObjectSalt = 0x0B1EC8, QuestionSalt = 0x9E572, BoxSalt = 0xB0C6,
         WholeSalt = 0x3401F, DescribeSalt = 0xDE5C, NewImageSalt = 0x2E1A6E;
 
-    // Later-turn kinds (cumulative): new image, relation, follow-up, else a new region of the same image.
-    const double NewImageShare = 0.15, RelationShare = 0.30, FollowUpShare = 0.20;
+    // Later-turn kinds (cumulative): new image, relation (the options' share), follow-up, else a new region of the same image.
+    const double NewImageShare = 0.15, FollowUpShare = 0.20;
 
     // Of new-region turns: the whole image, and "describe this region" (the rest ask colour / shape / size).
     const double LaterWholeShare = 0.1, DescribeShare = 0.5;
@@ -27,8 +27,16 @@ internal sealed class LlavaChatSampler
     readonly SceneStream data;
     readonly SceneStream newImages;
 
-    public LlavaChatSampler(long seed, ulong stageSalt, long? scenePool)
+    // At the default share a relation turn with no two regions to relate falls through to a follow-up (the stream the
+    // committed model was tuned on); at any other share it becomes a new-region turn, so relations grow with the share.
+    const double DefaultRelationShare = 0.30;
+
+    readonly double relationShare, leftOfShare;
+
+    public LlavaChatSampler(long seed, ulong stageSalt, long? scenePool, double relationShare = DefaultRelationShare, double leftOfShare = 0.25)
     {
+        this.relationShare = relationShare;
+        this.leftOfShare = leftOfShare;
         firstTurns = new LlavaSampler(seed, stageSalt, scenePool);
         data = new SceneStream(seed, stageSalt ^ 0xC4A7, scenePool);
         newImages = new SceneStream(seed, stageSalt ^ NewImageSalt, scenePool);
@@ -52,12 +60,13 @@ internal sealed class LlavaChatSampler
                 turns.Add(RegionTurn(scene, null, step, index, turn, boxFraction, out last));
                 before = null;
             }
-            else if (kind < NewImageShare + RelationShare && last is not null && before is not null)
+            else if (kind < NewImageShare + relationShare && last is not null && before is not null)
             {
-                string q = Pick(ShapesChatText.RelationQuestions, question);
+                string q = RelationQuestion(question);
                 turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, q, ShapesChatText.RelationAnswer(q, last, before)), false));
             }
-            else if (kind < NewImageShare + RelationShare + FollowUpShare && last is not null)
+            else if (kind < NewImageShare + relationShare + FollowUpShare && last is not null
+                     && (kind >= NewImageShare + relationShare || relationShare == DefaultRelationShare))
             {
                 string q = Pick(ShapesChatText.FollowUpQuestions, question);
                 turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, q, ShapesChatText.FollowUpAnswer(q, last)), false));
@@ -92,6 +101,17 @@ internal sealed class LlavaChatSampler
             : region.Qa[1 + Math.Min((int)(question * (region.Qa.Count - 1)), region.Qa.Count - 2)];
         shown = region;
         return new(LlavaSample.OfRegion(scene, region, mode, chosen), true);
+    }
+
+    /// <summary>A relation question: "left of" with its share, the other three evenly (a quarter each at the default
+    /// share, which is a plain uniform pick, so runs at the default draw what they drew before the share existed).</summary>
+    string RelationQuestion(double u)
+    {
+        var all = ShapesChatText.RelationQuestions;
+        if (leftOfShare == 0.25) return Pick(all, u);
+        if (u < leftOfShare) return ShapesChatText.LeftOf;
+        var others = all.Where(q => q != ShapesChatText.LeftOf).ToList();
+        return Pick(others, (u - leftOfShare) / (1 - leftOfShare));
     }
 
     static T Pick<T>(IReadOnlyList<T> items, double u) => items[Math.Min((int)(u * items.Count), items.Count - 1)];

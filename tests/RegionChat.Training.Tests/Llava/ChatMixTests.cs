@@ -1,0 +1,51 @@
+using RegionChat.Data.Shapes;
+using RegionChat.Training.Llava.Internal;
+
+namespace RegionChat.Training.Tests.Llava;
+
+/// <summary>The chat-tuning mix: the relation share and the "left of" share of the sampler are the ones asked for, and
+/// the defaults draw exactly what the sampler drew before the shares were settings.</summary>
+public class ChatMixTests
+{
+    static (int Later, int Relations, int LeftOf, List<string> Questions) Count(LlavaChatSampler sampler, int steps)
+    {
+        int later = 0, relations = 0, leftOf = 0;
+        var questions = new List<string>();
+        for (int step = 1; step <= steps; step++)
+            for (int i = 0; i < 8; i++)
+            {
+                var turns = sampler.Draw(step, i, 5, 0.25, 0.3);
+                later += turns.Count - 1;
+                foreach (var t in turns.Skip(1))
+                {
+                    questions.Add(t.Sample.Question);
+                    if (!ShapesChatText.RelationQuestions.Contains(t.Sample.Question)) continue;
+                    relations++;
+                    if (t.Sample.Question == ShapesChatText.LeftOf) leftOf++;
+                }
+            }
+        return (later, relations, leftOf, questions);
+    }
+
+    [Fact]
+    public void RelationAndLeftOfSharesAreTheOnesAskedFor()
+    {
+        var uniform = Count(new LlavaChatSampler(3, 0x51, 64), 60);
+        var heavy = Count(new LlavaChatSampler(3, 0x51, 64, relationShare: 0.6, leftOfShare: 0.7), 60);
+        Assert.InRange(uniform.LeftOf / (double)uniform.Relations, 0.15, 0.35);
+        Assert.InRange(heavy.LeftOf / (double)heavy.Relations, 0.6, 0.8);
+        // Relation turns need two regions shown before, so their share of later turns is below the setting, but it grows with it.
+        Assert.True(heavy.Relations / (double)heavy.Later > 1.5 * uniform.Relations / uniform.Later,
+            $"relations {heavy.Relations}/{heavy.Later} vs {uniform.Relations}/{uniform.Later}");
+    }
+
+    [Fact]
+    public void TheDefaultSharesDrawWhatAUniformPickDraws()
+    {
+        var byDefault = Count(new LlavaChatSampler(5, 0x77, 64), 20).Questions;
+        var explicitShares = Count(new LlavaChatSampler(5, 0x77, 64, 0.30, 0.25), 20).Questions;
+        Assert.Equal(byDefault, explicitShares);
+        Assert.Contains(ShapesChatText.LeftOf, byDefault);
+        Assert.Contains(ShapesChatText.SameColour, byDefault);
+    }
+}

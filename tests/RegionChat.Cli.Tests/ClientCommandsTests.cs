@@ -120,6 +120,28 @@ public sealed partial class ClientCommandsTests(TinyServerFixture fx, Xunit.Abst
     }
 
     [Fact]
+    public async Task CaptionKeepsTheVisualTokensItsBudgetNames()
+    {
+        string[] common = ["caption", "--model", fx.ModelDir, "--image", fx.ImagePath, "--box", fx.Box, "--max-tokens", "2", "--threads", "1"];
+        var all = await CliRunner.RunAsync(common);
+        Assert.True(all.Exit == 0, all.Err);
+        var visual = VisualTokensLine().Match(all.Err);
+        Assert.True(visual.Success, all.Err);
+        Assert.True(int.Parse(visual.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 3, all.Err);
+
+        var three = await CliRunner.RunAsync([.. common, "--visual-token-budget", "3"]);
+        Assert.True(three.Exit == 0, three.Err);
+        Assert.Equal("3", VisualTokensLine().Match(three.Err).Groups[1].Value);
+
+        var negative = await CliRunner.RunAsync([.. common, "--visual-token-budget", "-1"]);
+        Assert.NotEqual(0, negative.Exit);
+        Assert.Contains("visual_token_budget", negative.Err);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\(visual (\d+)\)")]
+    private static partial System.Text.RegularExpressions.Regex VisualTokensLine();
+
+    [Fact]
     public async Task BadArgumentsAreRefusedBeforeAnyCall()
     {
         var twoRegions = await CliRunner.RunAsync("chat", "--server", fx.Url, "--image", fx.ImagePath, "--box", "1,1,9,9", "--polygon", "1,1,9,1,5,9", "q");

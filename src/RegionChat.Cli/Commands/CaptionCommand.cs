@@ -33,11 +33,12 @@ internal static class CaptionCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp.",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var context = new Option<int>("--context") { Description = "LLM context size in tokens.", DefaultValueFactory = _ => 4096 };
+        var budget = new Option<int>("--visual-token-budget") { Description = "Visual tokens kept of the image's; 0: the model's setting (all by default)." };
 
         var command = new Command("caption", "Answer about a region of an image in-process (no server); the answer streams to stdout.");
         command.Options.Add(modelDir);
         regionArgs.AddTo(command);
-        foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context }) command.Options.Add(o);
+        foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context, budget }) command.Options.Add(o);
         command.Arguments.Add(questionArgument);
         command.SetAction(async (parse, ct) =>
         {
@@ -72,6 +73,7 @@ internal static class CaptionCommand
                 var turn = new TurnRequest
                 {
                     Messages = [TurnMessage.User(text, image)],
+                    VisualTokenBudget = parse.GetValue(budget) is int b and not 0 ? b : null,
                     Sampling = new SamplingOptions { MaxTokens = max, Temperature = parse.GetValue(temperature),
                         Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null },
                 };

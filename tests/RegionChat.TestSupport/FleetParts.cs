@@ -8,12 +8,40 @@ namespace RegionChat.TestSupport;
 /// <summary>Free loopback ports and the Debian binaries the fleet tests run (redis-server, nginx).</summary>
 public static class FleetBinaries
 {
-    /// <summary>A TCP port free on 127.0.0.1 right now (the OS's pick; another process could take it before it is used).</summary>
+    /// <summary>
+    /// A TCP port free on 127.0.0.1 right now, for a server another program binds (redis-server, nginx). It is drawn below
+    /// the kernel's ephemeral range (ip_local_port_range), where neither a port-0 listener nor the client side of an
+    /// outgoing connection of any process (the test assemblies run at once) can take it between this check and the bind.
+    /// </summary>
     public static int FreePort()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        var (low, _) = EphemeralRange();
+        int from = Math.Max(10_000, low - 15_000);
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int port = Random.Shared.Next(from, low);
+            try
+            {
+                using var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return port;
+            }
+            catch (SocketException) { }   // in use: draw again
+        }
+        throw new InvalidOperationException($"no free loopback port in {from}..{low - 1} after 200 draws");
+    }
+
+    static (int Low, int High) EphemeralRange()
+    {
+        try
+        {
+            var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'],
+                StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 2 && int.TryParse(parts[0], out int low) && int.TryParse(parts[1], out int high) && low > 11_000) return (low, high);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return (32768, 60999);   // Linux's default
     }
 
     /// <summary>The path of a program on the PATH or in an sbin folder (Debian puts nginx in /usr/sbin); skips the calling

@@ -12,9 +12,9 @@ namespace RegionChat.Cli.Commands;
 
 /// <summary>
 /// `regionchat bench soak --model DIR [--captions 20000] [--repeat 0.5] [--chat-every 100] [--concurrency 8]
-/// [--sample-every 1000] [--visual-cache-mb M] [--image-store-mb M] [--threads N] [--json]`: many captions (a share of them on images seen before, the rest on new
-/// ones) and now and then a three-turn chat, against an in-process server, sampling the process's RSS. The server's caches
-/// are bounded in bytes, so RSS must level off: the figure is RSS at the end over RSS at a quarter of the run
+/// [--sample-every 1000] [--visual-cache-mb M] [--image-store-mb M] [--threads N] [--json]`: many captions (a share of
+/// them on images seen before, the rest on new ones) and now and then a three-turn chat, against an in-process server,
+/// sampling the process's RSS. The server's caches are bounded in bytes, so RSS must level off: the figure is RSS at the end over RSS at a quarter of the run
 /// (5,000 of 20,000), target ≤ 1.10. That ratio says the process levels off only when the caches fill within the first
 /// quarter; with bounds too large for the run it measures the caches filling, so the bounds can be set for the run.
 /// </summary>
@@ -40,7 +40,8 @@ internal static class BenchSoakCommand
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding the curve and the ratio." };
 
         var command = new Command("soak", "RSS over many captions and chats: does it level off within the cache bounds?");
-        foreach (var o in new Option[] { model, captions, repeat, chatEvery, concurrency, sampleEvery, visualCache, imageStore, threads, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, captions, repeat, chatEvery, concurrency, sampleEvery, visualCache, imageStore, threads, json })
+            command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using RegionChat.Client;
 using RegionChat.Data.Shapes;
@@ -103,6 +104,40 @@ public sealed class ServeCommandTests : IDisposable
         Assert.DoesNotContain("ConnectionId", line);
         Assert.DoesNotContain("TraceId", line);
         Assert.True(line.Length < 120, $"{line.Length} characters: {line}");
+    }
+
+    [Fact]
+    public async Task ClassifyNamesAStoredLabelSetThatModelsLists()
+    {
+        var scene = ShapesGenerator.Generate(ShapesSeeds.TestStart + 42);
+        var target = scene.Objects[0];
+        var inScene = scene.Objects.Select(o => o.Caption).Distinct().ToArray();
+        string absent = (from size in ShapeWords.AllSizes from color in ShapeWords.AllColors from shape in ShapeWords.AllShapes
+                         select ShapesText.RegionCaption(size, color, shape)).First(c => !inScene.Contains(c));
+        string[] set = [.. inScene, absent];
+        await using var serving = await ServeAsync([.. set.Select((label, i) => $"--RegionChat:LabelSets:scene:Labels:{i}={label}")]);
+        scene.SavePng(temp.File("scene.png"));
+        ShapesPng.SaveMaskPng(target.VisibleMask, temp.File("mask.png"));
+
+        var models = await CliRunner.RunAsync("models", "--server", serving.Address);
+        Assert.True(models.Exit == 0, models.Err);
+        Assert.Contains($"label set scene: {set.Length} labels ({set[0]}", models.Out);
+
+        var named = await CliRunner.RunAsync("classify", "--server", serving.Address, "--image", temp.File("scene.png"), "--mask", temp.File("mask.png"),
+            "--label-set", "scene", "--top", "0", "--json");
+        Assert.True(named.Exit == 0, named.Err);
+        var labels = JsonDocument.Parse(named.Out.Trim().Split('\n')[^1]).RootElement.GetProperty("labels").EnumerateArray()
+            .Select(l => l.GetProperty("label").GetString()).ToArray();
+        Assert.Equal(set.Order(), labels.Order());   // the set's labels, every one, ranked
+        Assert.Equal(target.Caption, labels[0]);
+
+        var unknown = await CliRunner.RunAsync("classify", "--server", serving.Address, "--image", temp.File("scene.png"), "--label-set", "nope");
+        Assert.Equal(1, unknown.Exit);
+        Assert.StartsWith("error: NotFound: label set 'nope'", unknown.Err);
+        var both = await CliRunner.RunAsync("classify", "--server", serving.Address, "--image", temp.File("scene.png"), "--label-set", "scene",
+            "--labels", "a,b");
+        Assert.Equal(2, both.Exit);
+        Assert.Contains("one of them", both.Err);
     }
 
     [Fact]

@@ -10,9 +10,10 @@ using RegionChat.Vision.Regions;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>
-/// `regionchat classify --image FILE [region] --labels "a,b,c" | --labels-file F [--top K] [--json]`: zero-shot region
-/// classification over the labels, through a server (<c>--server</c>, gRPC Classify) or in-process (<c>--model DIR</c>,
-/// the same core). Prints per label "probability  logit  label", best first; with --json one JSON object.
+/// `regionchat classify --image FILE [region] --labels "a,b,c" | --labels-file F | --label-set ID [--top K] [--json]`:
+/// zero-shot region classification over the labels, through a server (<c>--server</c>, gRPC Classify; --label-set names
+/// one of its stored sets) or in-process (<c>--model DIR</c>, the same core). Prints per label "probability  logit
+/// label", best first; with --json one JSON object.
 /// </summary>
 internal static class ClassifyCommand
 {
@@ -28,6 +29,8 @@ internal static class ClassifyCommand
         {
             Description = "A file with one label per line (blank lines and lines starting with # skipped).",
         };
+        var labelSet = new Option<string?>("--label-set") { Description = "With a server: one of its stored label sets (RegionChat:LabelSets:<id>; " +
+            "`regionchat models` lists them) instead of --labels." };
         var top = new Option<int>("--top") { Description = "Labels to print, best first (0 = all).", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object {model, labels: [{label, p, logit}]} instead of a table." };
         var threads = new Option<int>("--threads") { Description = "In-process: CPU threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
@@ -37,14 +40,17 @@ internal static class ClassifyCommand
         command.Options.Add(modelDir);
         command.Options.Add(modelId);
         regionArgs.AddTo(command);
-        foreach (var o in new Option[] { labels, labelsFile, top, json, threads }) command.Options.Add(o);
+        foreach (var o in new Option[] { labels, labelsFile, labelSet, top, json, threads }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
             try
             {
-                var labelList = Labels(parse.GetValue(labels), parse.GetValue(labelsFile));
+                string? setId = parse.GetValue(labelSet);
+                if (setId != null && parse.GetValue(modelDir) != null)
+                    throw new ArgumentException("--label-set names a server's stored label set: use it with --server, not --model");
+                var labelList = Labels(parse.GetValue(labels), parse.GetValue(labelsFile), setId);
                 int k = parse.GetValue(top);
                 if (k < 0) throw new ArgumentException($"--top must be 0 (all) or positive, got {k}");
                 var region = regionArgs.ParseRegion(parse);
@@ -71,7 +77,7 @@ internal static class ClassifyCommand
                     var request = new RegionChat.Protos.V1.ClassifyRequest
                     {
                         Model = parse.GetValue(modelId) ?? "", Image = await ServerArguments.ImageInputAsync(client, imagePath, ct).ConfigureAwait(false),
-                        Top = (uint)k,
+                        Top = (uint)k, LabelSet = setId ?? "",
                     };
                     if (region != null) request.Regions.Add(ImageRegion.From(region).ToProto());
                     request.Labels.AddRange(labelList);
@@ -101,9 +107,11 @@ internal static class ClassifyCommand
         return command;
     }
 
-    static string[] Labels(string? inline, FileInfo? file)
+    static string[] Labels(string? inline, FileInfo? file, string? labelSet)
     {
-        if ((inline == null) == (file == null)) throw new ArgumentException("give the labels with --labels \"a,b,c\" or --labels-file FILE (one of them)");
+        if ((inline != null ? 1 : 0) + (file != null ? 1 : 0) + (labelSet != null ? 1 : 0) != 1)
+            throw new ArgumentException("give the labels with --labels \"a,b,c\", --labels-file FILE or --label-set ID (one of them)");
+        if (labelSet != null) return [];
         if (inline != null) return inline.Split(',', StringSplitOptions.TrimEntries).ToArray();
         if (!file!.Exists) throw new ArgumentException($"--labels-file: file '{file.FullName}' not found");
         return LabelSets.ReadFile(file.FullName);

@@ -57,5 +57,9 @@ internal static class ModelsCommand
                 $"context {l.TrainContextLength}");
             output.WriteLine($"  serving    context {m.ContextSize} tokens, template {m.Template}");
         }
+        // The stored label sets `classify --label-set` may name, with their size and first labels.
+        foreach (var set in response.LabelSets)
+            output.WriteLine($"label set {set.Id}: {set.Labels.Count} labels ({string.Join(", ", set.Labels.Take(5))}" +
+                             (set.Labels.Count > 5 ? ", …)" : ")"));
     }
 }

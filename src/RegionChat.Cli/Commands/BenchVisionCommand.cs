@@ -25,7 +25,8 @@ internal static class BenchVisionCommand
         var heads = Int("--heads", "Attention heads.", 16);
         var outputDim = Int("--output-dim", "Pooled projection size.", 768);
         var batch = Int("--batch", "Images per forward.", 1);
-        var warmup = Int("--warmup", "Untimed forwards first (a fresh process's first few run slower: measured 68 % of the matmul peak after 1, 76-84 % after 4).", 3);
+        var warmup = Int("--warmup", "Untimed forwards first (a fresh process's first few run slower: 68 % of the matmul peak " +
+            "after 1, 76-84 % after 4).", 3);
         var runs = Int("--runs", "Timed forwards (median reported).", 3);
         var gemm = Int("--gemm-size", "Side of the square fp32 matmul that measures the machine's practical peak.", 2048);
         var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: libtorch's choice)." };

@@ -15,7 +15,7 @@ public static class FleetBinaries
     /// </summary>
     public static int FreePort()
     {
-        var (low, _) = EphemeralRange();
+        int low = EphemeralRangeStart();
         int from = Math.Max(10_000, low - 15_000);
         for (int attempt = 0; attempt < 200; attempt++)
         {
@@ -31,17 +31,17 @@ public static class FleetBinaries
         throw new InvalidOperationException($"no free loopback port in {from}..{low - 1} after 200 draws");
     }
 
-    static (int Low, int High) EphemeralRange()
+    static int EphemeralRangeStart()
     {
         try
         {
             var parts = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'],
                 StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 2 && int.TryParse(parts[0], out int low) && int.TryParse(parts[1], out int high) && low > 11_000) return (low, high);
+            if (parts.Length == 2 && int.TryParse(parts[0], out int low) && low > 11_000) return low;
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-        return (32768, 60999);   // Linux's default
+        return 32768;   // Linux's default
     }
 
     /// <summary>The path of a program on the PATH or in an sbin folder (Debian puts nginx in /usr/sbin); skips the calling

@@ -15,8 +15,9 @@ namespace RegionChat.Cli.Commands;
 /// [--sample-every 1000] [--visual-cache-mb M] [--image-store-mb M] [--threads N] [--json]`: many captions (a share of
 /// them on images seen before, the rest on new ones) and now and then a three-turn chat, against an in-process server,
 /// sampling the process's RSS. The server's caches are bounded in bytes, so RSS must level off: the figure is RSS at
-/// the end over RSS at a quarter of the run (5,000 of 20,000), target ≤ 1.10. That ratio says the process levels off only when the caches fill within the first
-/// quarter; with bounds too large for the run it measures the caches filling, so the bounds can be set for the run.
+/// the end over RSS at a quarter of the run (5,000 of 20,000), target ≤ 1.10. That ratio shows a plateau only when the
+/// caches fill within the first quarter; with bounds too large for the run it measures them filling, so the run can set
+/// its own bounds.
 /// </summary>
 internal static class BenchSoakCommand
 {

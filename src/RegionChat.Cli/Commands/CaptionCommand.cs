@@ -33,7 +33,7 @@ internal static class CaptionCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads for llama.cpp and TorchSharp.",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var context = new Option<int>("--context") { Description = "LLM context size in tokens.", DefaultValueFactory = _ => 4096 };
-        var budget = new Option<int>("--visual-token-budget") { Description = "Visual tokens kept of the image's; 0: the model's setting (all by default)." };
+        var budget = new Option<int>("--visual-token-budget") { Description = "Visual tokens to keep per image (0: the model's setting, by default all)." };
 
         var command = new Command("caption", "Answer about a region of an image in-process (no server); the answer streams to stdout.");
         command.Options.Add(modelDir);

@@ -103,15 +103,12 @@ internal sealed class LlavaChatSampler
         return new(LlavaSample.OfRegion(scene, region, mode, chosen), true);
     }
 
-    /// <summary>A relation question: "left of" with its share, the other three evenly (a quarter each at the default
-    /// share, which is a plain uniform pick, so runs at the default draw what they drew before the share existed).</summary>
+    /// <summary>A relation question: "left of" (the last of the four) with its share, the other three evenly. At the
+    /// default share, a quarter, this is the uniform pick over the four that runs drew before the share existed.</summary>
     string RelationQuestion(double u)
     {
-        var all = ShapesChatText.RelationQuestions;
-        if (leftOfShare == 0.25) return Pick(all, u);
-        if (u < leftOfShare) return ShapesChatText.LeftOf;
-        var others = all.Where(q => q != ShapesChatText.LeftOf).ToList();
-        return Pick(others, (u - leftOfShare) / (1 - leftOfShare));
+        var others = ShapesChatText.RelationQuestions.Where(q => q != ShapesChatText.LeftOf).ToList();
+        return u >= 1 - leftOfShare ? ShapesChatText.LeftOf : Pick(others, u / (1 - leftOfShare));
     }
 
     static T Pick<T>(IReadOnlyList<T> items, double u) => items[Math.Min((int)(u * items.Count), items.Count - 1)];

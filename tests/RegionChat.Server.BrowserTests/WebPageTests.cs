@@ -157,7 +157,7 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         // a second, faster than a round trip from the test would be sure to catch). When the page only got to the
         // stream after it had ended, the test starts a new session and asks again.
         int shown = 0;
-        for (int attempt = 0; attempt < 3 && shown <= 0; attempt++)
+        for (int attempt = 0; attempt < 6 && shown <= 0; attempt++)   // 3 were too few once, with every test assembly running at once
         {
             if (attempt > 0)
             {

@@ -34,12 +34,31 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     /// <summary>Share of relation questions that ask "is it to the left of the previous one?" (the rest split evenly).</summary>
     public double LeftOfShare { get; init; } = 0.25;
 
+    /// <summary>Share of steps whose images keep only <see cref="VisualTokenBudget"/> visual tokens, chosen as the
+    /// server's visual-token budget chooses them, so the model also answers well at that budget (0: every step sees all).</summary>
+    public double VisualTokenBudgetShare { get; init; }
+
+    /// <summary>The visual tokens a budget step keeps per image (CLS and region patches first).</summary>
+    public int VisualTokenBudget { get; init; } = 17;
+
     /// <summary>The LLM's context (GGUF llama.context_length) at least this many positions: a smaller one is widened
     /// when the stage copies its inputs (null: as the input LLM has it).</summary>
     public int? ContextLength { get; init; }
 
     /// <summary>Validation alpha modes of the evaluation.</summary>
     public IReadOnlyList<RegionAlphaMode> EvalModes { get; init; } = [RegionAlphaMode.Whole, RegionAlphaMode.Mask, RegionAlphaMode.Box];
+
+    /// <summary>The visual-token budget of a (1-based) step: <see cref="VisualTokenBudget"/> for a
+    /// seeded <see cref="VisualTokenBudgetShare"/> of the steps, else 0 (every token).</summary>
+    public int BudgetOfStep(int step)
+    {
+        if (VisualTokenBudgetShare <= 0) return 0;
+        ulong z = unchecked((ulong)Seed * 0x9E3779B97F4A7C15UL + (ulong)step * 0xBF58476D1CE4E5B9UL + 0x94D049BB133111EBUL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        return (z >> 11) * (1.0 / (1UL << 53)) < VisualTokenBudgetShare ? VisualTokenBudget : 0;
+    }
 
     public override void Validate()
     {
@@ -50,6 +69,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         Check(MaxTurns is >= 1 and <= 8, $"max turns {MaxTurns} must be in 1..8");
         Check(RelationShare is >= 0 and <= 0.85, $"relation share {RelationShare} must be in 0..0.85");
         Check(LeftOfShare is >= 0 and < 1, $"left-of share {LeftOfShare} must be in 0..1 (excluding 1)");
+        Check(VisualTokenBudgetShare is >= 0 and <= 1, $"visual-token budget share {VisualTokenBudgetShare} must be in 0..1");
+        Check(VisualTokenBudget is >= 2 and <= 4096, $"visual-token budget {VisualTokenBudget} must be in 2..4096");
         Check(ContextLength is null or (>= 16 and <= 8192), $"context length {ContextLength} must be in 16..8192");
     }
 
@@ -63,6 +84,11 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         if (ContextLength is int context) key["context_length"] = context;
         if (RelationShare != 0.30) key["relation_share"] = RelationShare;   // absent at the defaults, so older runs resume
         if (LeftOfShare != 0.25) key["left_of_share"] = LeftOfShare;
+        if (VisualTokenBudgetShare > 0)
+        {
+            key["visual_token_budget_share"] = VisualTokenBudgetShare;
+            key["visual_token_budget"] = VisualTokenBudget;
+        }
         return key;
     }
 }

@@ -129,11 +129,35 @@ public sealed class ShapesLlavaModel : IDisposable
         return Vision.PatchFeatures(images, alphas, FeatureLayer, IncludesCls).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Projected visual tokens [B, N, D] (autograd through the projector as the caller sets it).</summary>
-    public Tensor VisualTokens(IReadOnlyList<LlavaSample> samples)
+    /// <summary>Projected visual tokens [B, N, D] (autograd through the projector as the caller sets it); a
+    /// <paramref name="visualTokenBudget"/> below N keeps that many per image, chosen as the server chooses them
+    /// (<see cref="RegionChat.Inference.VisualTokenSelection"/>: CLS, then region patches by CLS attention), in order.</summary>
+    public Tensor VisualTokens(IReadOnlyList<LlavaSample> samples, int visualTokenBudget = 0)
     {
         using var scope = NewDisposeScope();
-        return Projector.forward(PatchFeatures(samples)).MoveToOuterDisposeScope();
+        if (RegionChat.Inference.VisualTokenSelection.Effective(visualTokenBudget, ImageTokens) == 0)
+            return Projector.forward(PatchFeatures(samples)).MoveToOuterDisposeScope();
+        if (samples.Count == 0) throw new ArgumentException("no samples", nameof(samples));
+        Tensor features, attention;
+        using (no_grad())
+        {
+            var images = ShapesClipInputs.Images(samples.Select(s => s.Scene).ToList());
+            var alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
+            (features, attention) = Vision.PatchFeaturesWithClsAttention(images, alphas, FeatureLayer, IncludesCls);
+        }
+        int patches = ImageTokens - (IncludesCls ? 1 : 0), side = ShapesSpec.CanvasSize;
+        var scores = attention.cpu().contiguous().data<float>().ToArray();
+        var kept = new long[samples.Count * visualTokenBudget];
+        var alpha = new float[side * side];
+        for (int i = 0; i < samples.Count; i++)
+        {
+            ShapesClipInputs.WriteAlpha(samples[i].Region, samples[i].Mode, alpha);
+            var inRegion = RegionChat.Inference.VisualTokenSelection.RegionPatches(alpha, side, Vision.Config.PatchSize);
+            var rows = RegionChat.Inference.VisualTokenSelection.KeptRows(visualTokenBudget, scores.AsSpan(i * patches, patches), inRegion, IncludesCls)!;
+            for (int k = 0; k < rows.Length; k++) kept[i * visualTokenBudget + k] = rows[k];
+        }
+        using var index = tensor(kept, [samples.Count, visualTokenBudget, 1]).expand(-1, -1, features.shape[2]);
+        return Projector.forward(features.gather(1, index)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Answer cross-entropy (answer tokens and EOS only) and token accuracy of a batch, with autograd.</summary>
@@ -148,13 +172,14 @@ public sealed class ShapesLlavaModel : IDisposable
 
     /// <summary>
     /// Answer cross-entropy and token accuracy of conversations (every answer and its EOS), with autograd: each turn
-    /// that shows an image gets that image's visual tokens where the engine injects them.
+    /// that shows an image gets that image's visual tokens where the engine injects them (all of them, or
+    /// <paramref name="visualTokenBudget"/> as the server keeps them).
     /// </summary>
-    public (Tensor Loss, Tensor Accuracy) ChatLoss(IReadOnlyList<IReadOnlyList<LlavaChatTurn>> conversations)
+    public (Tensor Loss, Tensor Accuracy) ChatLoss(IReadOnlyList<IReadOnlyList<LlavaChatTurn>> conversations, int visualTokenBudget = 0)
     {
         using var scope = NewDisposeScope();
         var shown = conversations.SelectMany(c => c.Where(t => t.ShowsImage).Select(t => t.Sample)).ToList();
-        var visual = VisualTokens(shown);
+        var visual = VisualTokens(shown, visualTokenBudget);
         var sequences = conversations.Select(Renderer.RenderChat).ToList();
         var (loss, accuracy) = LlavaLoss.Chat(Llm, visual, sequences);
         return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());

@@ -50,7 +50,7 @@ public sealed record ShapesRecipe
             Chat = Scaled(new InstructionTuneOptions
             {
                 Steps = ChatSteps, BatchSize = 16, LearningRate = 5e-4, WarmupSteps = 36, MaxTurns = 5, ContextLength = 1024,
-                EvalScenes = 30, CheckpointEvery = 50,
+                EvalScenes = 30, CheckpointEvery = 50, VisualTokenBudgetShare = 0.3, VisualTokenBudget = 17,
             }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
@@ -93,6 +93,7 @@ public sealed record ShapesRecipe
             {
                 Steps = Scale(10, stepsScale), BatchSize = 4, WarmupSteps = 2, LearningRate = 2e-3, ScenePool = 8, EvalScenes = 2,
                 MaxTurns = 3, ContextLength = 256, Seed = seed, Threads = threads, CheckpointEvery = 100,
+                VisualTokenBudgetShare = 0.5, VisualTokenBudget = 3,
             },
             RandomVision = vision,
         };

@@ -38,6 +38,38 @@ public class ShapesTinyPathsAgreeTests
         return samples;
     }
 
+    /// <summary>Budget steps of chat tuning train on the visual tokens the server keeps at that budget: the same rows,
+    /// in the same order, for masks, boxes and the whole image.</summary>
+    [Fact]
+    public void TrainingKeepsTheVisualTokensTheServerKeepsAtABudget()
+    {
+        var samples = Prompts();
+        using var trained = ShapesLlavaModel.Load(ShapesTiny);
+        using var served = RegionChatModel.Load(ShapesTiny);
+        foreach (int budget in new[] { 17, 5 })
+        {
+            float[] rows;
+            using (TorchSharp.torch.no_grad())
+            using (var tokens = trained.VisualTokens(samples, budget))
+            {
+                Assert.Equal([samples.Count, budget, trained.Llm.Shape.EmbeddingLength], tokens.shape.Select(d => (int)d).ToArray());
+                rows = tokens.contiguous().data<float>().ToArray();
+            }
+            for (int i = 0; i < samples.Count; i++)
+            {
+                using var image = samples[i].Scene.ToImage();
+                var region = ShapesModelEvaluator.RegionOf(samples[i].Scene, new ShapesEvalAsk(0, samples[i].Region?.Index, samples[i].Mode, ""));
+                var block = served.Encode(image, region, budget).Block;
+                Assert.Equal(budget, block.Count);
+                var expected = block.Data.Span;
+                var actual = rows.AsSpan(i * expected.Length, expected.Length);
+                for (int j = 0; j < expected.Length; j++)
+                    Assert.True(Math.Abs(expected[j] - actual[j]) <= 1e-4f + 1e-4f * Math.Abs(expected[j]),
+                        $"sample {i} ({samples[i].Mode}) value {j}: server {expected[j]}, training {actual[j]}");
+            }
+        }
+    }
+
     [Fact]
     public async Task TwinLlamaCppAndTheInferencePathGiveTheSameGreedyAnswers()
     {

@@ -1,3 +1,4 @@
+using RegionChat.Training.Llava;
 using RegionChat.Data.Shapes;
 using RegionChat.Training.Llava.Internal;
 
@@ -47,5 +48,17 @@ public class ChatMixTests
         Assert.Equal(byDefault, explicitShares);
         Assert.Contains(ShapesChatText.LeftOf, byDefault);
         Assert.Contains(ShapesChatText.SameColour, byDefault);
+    }
+
+    [Fact]
+    public void BudgetStepsAreTheShareAskedForAndTheSameOnEveryRun()
+    {
+        var options = new InstructionTuneOptions { Seed = 7, VisualTokenBudgetShare = 0.25, VisualTokenBudget = 17 };
+        var budgets = Enumerable.Range(1, 2000).Select(options.BudgetOfStep).ToList();
+        Assert.All(budgets, b => Assert.True(b is 0 or 17, $"budget {b}"));
+        Assert.InRange(budgets.Count(b => b == 17) / 2000.0, 0.22, 0.28);
+        Assert.Equal(budgets, Enumerable.Range(1, 2000).Select((options with { }).BudgetOfStep));
+        Assert.NotEqual(budgets, Enumerable.Range(1, 2000).Select((options with { Seed = 8 }).BudgetOfStep));
+        Assert.All(Enumerable.Range(1, 200), step => Assert.Equal(0, new InstructionTuneOptions { Seed = 7 }.BudgetOfStep(step)));
     }
 }

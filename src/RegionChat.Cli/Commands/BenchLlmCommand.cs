@@ -56,17 +56,17 @@ internal static class BenchLlmCommand
     static void Print(LlmBenchmarkResult r)
     {
         var c = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(c, $"{"",-28}{"engine",12}{"bare",12}{"engine/bare",13}"));
+        Console.WriteLine(string.Create(c, $"{"",-28}{"engine",12}{"bare",12}{"best/best",13}{"pair median",13}"));
         Row($"prefill tok/s ({r.Options.Sequences}×{r.Options.PromptEmbeddings})", r.Engine.PrefillTokensPerSecond,
-            r.Bare.PrefillTokensPerSecond, r.PrefillRatio);
-        Row("decode tok/s (1 seq)", r.Engine.DecodeTokensPerSecond, r.Bare.DecodeTokensPerSecond, r.DecodeRatio);
+            r.Bare.PrefillTokensPerSecond, r.PrefillRatio, r.PairRatios.Prefill);
+        Row("decode tok/s (1 seq)", r.Engine.DecodeTokensPerSecond, r.Bare.DecodeTokensPerSecond, r.DecodeRatio, r.PairRatios.Decode);
         Row($"decode tok/s ({r.Options.Sequences} seq, sum)", r.Engine.AggregateDecodeTokensPerSecond, r.Bare.AggregateDecodeTokensPerSecond,
-            r.AggregateDecodeRatio);
+            r.AggregateDecodeRatio, r.PairRatios.AggregateDecode);
         Console.WriteLine(string.Create(c,
             $"batched decode gain ({r.Options.Sequences} seq / 1 seq): engine {r.Engine.AggregateSpeedup:F2}x, bare {r.Bare.AggregateSpeedup:F2}x"));
 
-        void Row(string name, double engine, double bare, double ratio) =>
-            Console.WriteLine(string.Create(c, $"{name,-28}{engine,12:F2}{bare,12:F2}{ratio,13:F3}"));
+        void Row(string name, double engine, double bare, double ratio, double pairs) =>
+            Console.WriteLine(string.Create(c, $"{name,-28}{engine,12:F2}{bare,12:F2}{ratio,13:F3}{pairs,13:F3}"));
     }
 
     static string Json(LlmBenchmarkResult r) => JsonSerializer.Serialize(new Dictionary<string, object>
@@ -91,6 +91,9 @@ internal static class BenchLlmCommand
         ["prefill_ratio"] = Round(r.PrefillRatio),
         ["decode_ratio"] = Round(r.DecodeRatio),
         ["aggregate_decode_ratio"] = Round(r.AggregateDecodeRatio),
+        ["prefill_pair_ratio_median"] = Round(r.PairRatios.Prefill),
+        ["decode_pair_ratio_median"] = Round(r.PairRatios.Decode),
+        ["aggregate_decode_pair_ratio_median"] = Round(r.PairRatios.AggregateDecode),
         ["engine_aggregate_speedup"] = Round(r.Engine.AggregateSpeedup),
         ["engine_overhead_fraction"] = Math.Round(r.EngineOverhead, 6),
         ["bare_aggregate_speedup"] = Round(r.Bare.AggregateSpeedup),

@@ -45,10 +45,15 @@ public sealed record LlmThroughput(double PrefillTokensPerSecond, double DecodeT
     public double AggregateSpeedup => AggregateDecodeTokensPerSecond / DecodeTokensPerSecond;
 }
 
+/// <summary>engine / bare of each phase, the median over the repeats of each back-to-back pair's ratio.</summary>
+public sealed record LlmPairRatios(double Prefill, double Decode, double AggregateDecode);
+
 /// <param name="EngineOverhead">Fraction of the engine loop's step time spent outside llama_decode (batch building,
 /// sampling, streaming): the engine's own cost, which machine noise does not blur.</param>
+/// <param name="PairRatios">engine / bare per phase as the median over the repeats of each back-to-back pair's ratio:
+/// steadier than the ratio of the two bests, which one lucky or unlucky run moves.</param>
 public sealed record LlmBenchmarkResult(LlmBenchmarkOptions Options, LlmModelFacts Facts, LlmThroughput Engine, LlmThroughput Bare,
-    double EngineOverhead)
+    double EngineOverhead, LlmPairRatios PairRatios)
 {
     public double PrefillRatio => Engine.PrefillTokensPerSecond / Bare.PrefillTokensPerSecond;
     public double DecodeRatio => Engine.DecodeTokensPerSecond / Bare.DecodeTokensPerSecond;
@@ -94,7 +99,7 @@ public static class LlmBenchmark
 
         int rows = options.Sequences * options.PromptEmbeddings;
         var busyBefore = engine.Scheduler.BusyTicks;
-        var (enginePrefill, barePrefill) = await Compare(options.Repeat, progress, $"prefill {options.Sequences}×{options.PromptEmbeddings} rows",
+        var (enginePrefill, barePrefill, prefillPairs) = await Compare(options.Repeat, progress, $"prefill {options.Sequences}×{options.PromptEmbeddings} rows",
             async () =>
             {
                 var clock = Stopwatch.StartNew();
@@ -103,11 +108,11 @@ public static class LlmBenchmark
             },
             () => rows / bare.Prefill(blocks).TotalSeconds);
 
-        var (engineDecode, bareDecode) = await Compare(options.Repeat, progress, "decode, 1 sequence",
+        var (engineDecode, bareDecode, decodePairs) = await Compare(options.Repeat, progress, "decode, 1 sequence",
             async () => (await Generate(engine, [PromptSegment.Tokens(prompts[0])], greedy)).Timings.DecodeTokensPerSecond,
             () => (options.Tokens - 1) / bare.Decode([prompts[0]], options.Tokens).TotalSeconds);
 
-        var (engineAggregate, bareAggregate) = await Compare(options.Repeat, progress, $"decode, {options.Sequences} sequences",
+        var (engineAggregate, bareAggregate, aggregatePairs) = await Compare(options.Repeat, progress, $"decode, {options.Sequences} sequences",
             async () =>
             {
                 var many = await Task.WhenAll(prompts.Select(p => Generate(engine, [PromptSegment.Tokens(p)], greedy)));
@@ -122,24 +127,38 @@ public static class LlmBenchmark
 
         return new LlmBenchmarkResult(options, f,
             new LlmThroughput(enginePrefill, engineDecode, engineAggregate),
-            new LlmThroughput(barePrefill, bareDecode, bareAggregate), overhead);
+            new LlmThroughput(barePrefill, bareDecode, bareAggregate), overhead, new LlmPairRatios(prefillPairs, decodePairs, aggregatePairs));
     }
 
-    /// <summary>Runs both sides <paramref name="repeat"/> times, alternating which goes first; returns each side's best.</summary>
-    static async Task<(double Engine, double Bare)> Compare(int repeat, Action<string> progress, string what,
+    /// <summary>Runs both sides <paramref name="repeat"/> times, alternating which goes first; returns each side's best
+    /// and the median of the pairs' engine / bare ratios.</summary>
+    static async Task<(double Engine, double Bare, double MedianPairRatio)> Compare(int repeat, Action<string> progress, string what,
         Func<Task<double>> engine, Func<double> bare)
     {
         double bestEngine = 0, bestBare = 0;
+        var ratios = new List<double>();
         for (int i = 0; i < repeat; i++)
         {
             double e, b;
-            if (i % 2 == 0) { e = await engine(); b = bare(); }
-            else { b = bare(); e = await engine(); }
+            if (i % 2 == 0) { Settle(); e = await engine(); Settle(); b = bare(); }
+            else { Settle(); b = bare(); Settle(); e = await engine(); }
             bestEngine = Math.Max(bestEngine, e);
             bestBare = Math.Max(bestBare, b);
-            progress($"{what}: engine {e:F2} tok/s, bare {b:F2} tok/s{(i % 2 == 0 ? "" : " (bare first)")}");
+            ratios.Add(e / b);
+            progress($"{what}: engine {e:F2} tok/s, bare {b:F2} tok/s, ratio {e / b:F3}{(i % 2 == 0 ? "" : " (bare first)")}");
         }
-        return (bestEngine, bestBare);
+        ratios.Sort();
+        double median = ratios.Count % 2 == 1 ? ratios[ratios.Count / 2] : (ratios[ratios.Count / 2 - 1] + ratios[ratios.Count / 2]) / 2;
+        return (bestEngine, bestBare, median);
+    }
+
+    // Each run starts without the previous one's garbage or busy threads: a full blocking collection, then a pause in
+    // which llama.cpp's worker threads stop polling (in session 10 a run right after a bare run was up to 12 % slower).
+    static void Settle()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        Thread.Sleep(200);
     }
 
     static async Task<GenerationFinished> Generate(LlmEngine engine, IReadOnlyList<PromptSegment> prompt, SamplingParams sampling)

@@ -22,6 +22,10 @@ public class BenchmarkTests(TinyModels models) : IClassFixture<TinyModels>
             Assert.True(t.AggregateDecodeTokensPerSecond > 0 && double.IsFinite(t.AggregateDecodeTokensPerSecond));
         }
         Assert.True(double.IsFinite(r.DecodeRatio) && r.DecodeRatio > 0);
+        // One repeat: one pair per phase, so the median of the pairs' ratios is the ratio of the two runs.
+        Assert.Equal(r.PrefillRatio, r.PairRatios.Prefill, 9);
+        Assert.Equal(r.DecodeRatio, r.PairRatios.Decode, 9);
+        Assert.Equal(r.AggregateDecodeRatio, r.PairRatios.AggregateDecode, 9);
         Assert.Equal(TinyModels.Width, r.Facts.EmbeddingWidth);
     }
 

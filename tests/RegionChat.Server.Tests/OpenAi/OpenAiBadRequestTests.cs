@@ -84,6 +84,10 @@ public class OpenAiBadRequestTests
         yield return new("a mask given as a server path", Post(WithRegion(new JsonObject { ["mask"] = "/etc/passwd" })), HttpStatusCode.BadRequest, region + ".mask", "invalid_region");
         yield return new("a mask of the wrong size", Post(WithRegion(new JsonObject { ["mask"] = TestImages.DataUrl(TestImages.Mask(32, 32, 0, 0, 8, 8)) })), HttpStatusCode.BadRequest, region + ".mask");
         yield return new("bad RLE in a union", Post(WithRegion(new JsonArray(new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) }, new JsonObject { ["rle"] = new JsonObject { ["size"] = new JsonArray(64, 64), ["counts"] = new JsonArray(5, 5) } }))), HttpStatusCode.BadRequest, region + "[1].rle.counts", "invalid_region");
+        yield return new("a region at the top level (it would be ignored)", Post(With(b => b["region"] = new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) })),
+            HttpStatusCode.BadRequest, "region", "invalid_region", "image_url");
+        yield return new("a region on the message (it would be ignored)", Post(With(b => b["messages"]![0]!["region"] = new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) })),
+            HttpStatusCode.BadRequest, "messages[0].region", "invalid_region", "image_url");
         yield return new("a fully transparent RGBA image", Post(WithImageUrl(TestImages.DataUrl(TestImages.SceneWithAlpha(321, 0, 0, 0, 0)))), HttpStatusCode.BadRequest, image, MessageHas: "alpha");
         yield return new("temperature as the string NaN", Post(With(b => b["temperature"] = "NaN")), HttpStatusCode.BadRequest, "temperature");
         yield return new("a negative temperature", Post(With(b => b["temperature"] = -1)), HttpStatusCode.BadRequest, "temperature");

@@ -35,6 +35,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         long? budget = Integer(root, "visual_token_budget");
         if (budget is { } b && VisualTokenSelection.Check(b, includesCls: false) is { } badBudget)
             throw Bad($"visual_token_budget {badBudget}", "visual_token_budget");
+        // A region anywhere but on its image would be ignored and the whole image answered about: say where it goes.
+        if (Present(root, "region", out _)) throw Bad(MisplacedRegion("region"), "region", "invalid_region");
         var (system, messages) = Messages(root, continuing: session.Length > 0);
         return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget);
     }
@@ -112,10 +114,15 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         return CheckedText(string.Join("\n", texts), contentField);
     }
 
+    static string MisplacedRegion(string field) =>
+        $"{field}: a region goes on its image, as \"region\" beside \"image_url\" in the image's content part " +
+        "({\"type\": \"image_url\", \"image_url\": {…}, \"region\": {…}}), or as the image's alpha channel";
+
     /// <summary>A user message: a string, or text parts and at most one image_url part (with an optional region).</summary>
     TurnMessage User(JsonElement m, string field)
     {
         string contentField = field + ".content";
+        if (Present(m, "region", out _)) throw Bad(MisplacedRegion(field + ".region"), field + ".region", "invalid_region");
         if (!m.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
             throw Bad($"{contentField} is required", contentField);
         if (content.ValueKind == JsonValueKind.String)

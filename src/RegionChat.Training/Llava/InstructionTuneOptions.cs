@@ -53,6 +53,7 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     public int BudgetOfStep(int step)
     {
         if (VisualTokenBudgetShare <= 0) return 0;
+        // SplitMix64's finaliser over (seed, step): the draw that trained the committed models/shapes-tiny.
         ulong z = unchecked((ulong)Seed * 0x9E3779B97F4A7C15UL + (ulong)step * 0xBF58476D1CE4E5B9UL + 0x94D049BB133111EBUL);
         z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
         z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);

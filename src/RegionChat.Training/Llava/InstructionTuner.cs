@@ -140,7 +140,9 @@ public sealed class InstructionTuner : LlavaTrainer
             .ToList();
 
     private protected override (Tensor Loss, Tensor Accuracy) ComputeLoss(int step) =>
-        options.MaxTurns > 1 ? Model.ChatLoss(BatchConversations(step), options.BudgetOfStep(step)) : Model.Loss(BatchSamples(step));
+        options.MaxTurns > 1
+            ? Model.ChatLoss(BatchConversations(step), options.BudgetOfStep(step))
+            : Model.Loss(BatchSamples(step), options.BudgetOfStep(step));
 
     /// <summary>Greedy exact-match accuracy of every question on validation scenes, by alpha mode.</summary>
     public override JsonObject? Evaluate(int scenes)

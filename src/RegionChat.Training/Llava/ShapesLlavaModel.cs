@@ -160,11 +160,12 @@ public sealed class ShapesLlavaModel : IDisposable
         return Projector.forward(features.gather(1, index)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Answer cross-entropy (answer tokens and EOS only) and token accuracy of a batch, with autograd.</summary>
-    public (Tensor Loss, Tensor Accuracy) Loss(IReadOnlyList<LlavaSample> samples)
+    /// <summary>Answer cross-entropy (answer tokens and EOS only) and token accuracy of a batch, with autograd (all visual
+    /// tokens, or <paramref name="visualTokenBudget"/> as the server keeps them).</summary>
+    public (Tensor Loss, Tensor Accuracy) Loss(IReadOnlyList<LlavaSample> samples, int visualTokenBudget = 0)
     {
         using var scope = NewDisposeScope();
-        var visual = VisualTokens(samples);
+        var visual = VisualTokens(samples, visualTokenBudget);
         var sequences = samples.Select(s => Renderer.Render(s.Question, s.Answer)).ToList();
         var (loss, accuracy) = LlavaLoss.Answers(Llm, visual, sequences, Vocabulary.EosId);
         return (loss.MoveToOuterDisposeScope(), accuracy.MoveToOuterDisposeScope());

@@ -46,6 +46,14 @@ public class ShapesTinyPathsAgreeTests
         var samples = Prompts();
         using var trained = ShapesLlavaModel.Load(ShapesTiny);
         using var served = RegionChatModel.Load(ShapesTiny);
+        using (TorchSharp.torch.no_grad())
+        {
+            // Single-turn rows train at a budget too: the loss is over the same answers with fewer image rows.
+            var (full, _) = trained.Loss(samples);
+            var (budgeted, _) = trained.Loss(samples, 17);
+            Assert.True(double.IsFinite(full.item<float>()) && double.IsFinite(budgeted.item<float>()));
+            Assert.NotEqual(full.item<float>(), budgeted.item<float>());
+        }
         foreach (int budget in new[] { 17, 5 })
         {
             float[] rows;

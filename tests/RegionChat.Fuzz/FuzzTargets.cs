@@ -87,5 +87,9 @@ internal static class FuzzTargets
         catch (GgufFormatException)
         {
         }
+        finally
+        {
+            File.Delete(Settings.GgufPath);   // AFL++ kills the process at the end; fuzz.sh removes a file it leaves then
+        }
     }
 }

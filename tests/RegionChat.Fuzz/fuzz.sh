@@ -42,6 +42,13 @@ rm -rf "$out"
 mkdir -p "$out"
 afl-fuzz -i "$here/corpus/$target" -o "$out" -t 10000 -m none -V "$seconds" -- dotnet "$bin/RegionChat.Fuzz.dll" "$target" \
   > "$out/afl.log" 2>&1 || { tail -20 "$out/afl.log" >&2; exit 2; }
+# The gguf target reads its input through a scratch file per harness process; AFL++ kills the processes, so their files
+# stay behind: remove those whose process is gone.
+for f in "${TMPDIR:-/tmp}"/regionchat-fuzz-*.gguf; do
+  [ -e "$f" ] || continue
+  pid=${f##*-}; pid=${pid%.gguf}
+  kill -0 "$pid" 2>/dev/null || rm -f "$f"
+done
 stats=$out/default/fuzzer_stats
 execs=$(awk -F': *' '$1 ~ /execs_done/ {print $2}' "$stats")
 paths=$(awk -F': *' '$1 ~ /corpus_count/ {print $2}' "$stats")

@@ -28,6 +28,10 @@ fi
 tools=$root/artifacts/fuzz-tools
 [ -x "$tools/sharpfuzz" ] || dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$tools" >/dev/null
 bin=$root/artifacts/fuzz-bin
+# A build from before a change to the harness or the code under test would fuzz the old code: build again then.
+if [ -f "$bin/.instrumented" ] && [ -n "$(find "$root/src" "$here" \( -name obj -o -name bin \) -prune -o -name '*.cs' -newer "$bin/.instrumented" -print -quit)" ]; then
+  rm -rf "$bin"
+fi
 if [ ! -f "$bin/.instrumented" ]; then
   dotnet build "$here/RegionChat.Fuzz.csproj" -c Release -o "$bin" -v q -nologo >/dev/null
   # What the targets exercise: the project's parsers and ImageSharp's decoders.

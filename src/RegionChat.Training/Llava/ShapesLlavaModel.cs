@@ -138,20 +138,20 @@ public sealed class ShapesLlavaModel : IDisposable
         if (RegionChat.Inference.VisualTokenSelection.Effective(visualTokenBudget, ImageTokens) == 0)
             return Projector.forward(PatchFeatures(samples)).MoveToOuterDisposeScope();
         if (samples.Count == 0) throw new ArgumentException("no samples", nameof(samples));
-        Tensor features, attention;
+        Tensor features, attention, alphas;
         using (no_grad())
         {
             var images = ShapesClipInputs.Images(samples.Select(s => s.Scene).ToList());
-            var alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
+            alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
             (features, attention) = Vision.PatchFeaturesWithClsAttention(images, alphas, FeatureLayer, IncludesCls);
         }
         int patches = ImageTokens - (IncludesCls ? 1 : 0), side = ShapesSpec.CanvasSize;
         var scores = attention.cpu().contiguous().data<float>().ToArray();
+        var alphaPlanes = alphas.data<float>().ToArray();   // the alphas the tower saw, [B, 1, side, side]
         var kept = new long[samples.Count * visualTokenBudget];
-        var alpha = new float[side * side];
         for (int i = 0; i < samples.Count; i++)
         {
-            ShapesClipInputs.WriteAlpha(samples[i].Region, samples[i].Mode, alpha);
+            var alpha = alphaPlanes.AsSpan(i * side * side, side * side);
             var inRegion = RegionChat.Inference.VisualTokenSelection.RegionPatches(alpha, side, Vision.Config.PatchSize);
             var rows = RegionChat.Inference.VisualTokenSelection.KeptRows(visualTokenBudget, scores.AsSpan(i * patches, patches), inRegion, IncludesCls)!;
             for (int k = 0; k < rows.Length; k++) kept[i * visualTokenBudget + k] = rows[k];

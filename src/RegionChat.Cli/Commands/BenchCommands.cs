@@ -13,6 +13,7 @@ internal static class BenchCommands
         command.Subcommands.Add(BenchServerCommand.Create());
         command.Subcommands.Add(BenchPeerCommand.Create());
         command.Subcommands.Add(BenchBatchCommand.Create());
+        command.Subcommands.Add(BenchBudgetCommand.Create());
         command.Subcommands.Add(BenchSlowUploadCommand.Create());
         command.Subcommands.Add(BenchSoakCommand.Create());
         return command;

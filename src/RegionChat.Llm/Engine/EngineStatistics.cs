@@ -8,5 +8,7 @@ namespace RegionChat.Llm.Engine;
 /// <param name="UsedCells">KV cells holding positions.</param>
 /// <param name="ReservedCells">KV cells promised to running requests for their remaining prompt and output.</param>
 /// <param name="TotalCells">KV cells of the context.</param>
+/// <param name="SharedPrefixCells">KV cells of the prompt prefix that fresh sequences share (not in UsedCells).</param>
+/// <param name="SharedPrefixHits">Prompts that took the shared prefix instead of prefilling it.</param>
 public sealed record EngineStatistics(long Steps, long Evictions, int QueuedRequests, int SequencesHeld, int UsedCells,
-    int ReservedCells, int TotalCells);
+    int ReservedCells, int TotalCells, int SharedPrefixCells = 0, long SharedPrefixHits = 0);

@@ -39,7 +39,8 @@ public enum FinishReason
 /// <param name="CachedTokens">Positions reused from the sequence's KV cache (earlier turns).</param>
 /// <param name="NewPromptTokens">Positions this request had to prefill (its rendered segments, plus the previous answer's last
 /// token when that one had not been decoded yet).</param>
-/// <param name="PrefilledTokens">Of those, how many were prefilled (less than NewPromptTokens only when cancelled).</param>
+/// <param name="PrefilledTokens">Of those, how many were prefilled: less than NewPromptTokens when cancelled, or when the
+/// prompt's opening positions came from the engine's shared prompt prefix instead.</param>
 /// <param name="CompletionTokens">Tokens sampled, not counting a final end-of-generation token.</param>
 /// <param name="SequenceTokens">Positions the sequence holds in the KV cache afterwards (0 when it was freed). The last
 /// sampled token is only decoded by a follow-up, so after a Length or stop-string finish this is one less than

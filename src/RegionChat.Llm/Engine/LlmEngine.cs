@@ -28,7 +28,8 @@ public sealed class LlmEngine : IDisposable
         this.context = context;
         Facts = facts;
         scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.SequenceLimit, facts.BatchSize, facts.MaxSequences,
-            facts.EmbeddingWidth, Math.Min(oneShotSequences, facts.MaxSequences - 1));
+            facts.EmbeddingWidth, Math.Min(oneShotSequences, facts.MaxSequences - 1),
+            prefixSeq: (int)context.NativeHandle.MaxSeq > facts.MaxSequences ? facts.MaxSequences : -1);
         scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
     }
 
@@ -44,6 +45,9 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Whether the loaded llama.cpp backend can offload layers to a GPU (false with the CPU backend).</summary>
     public static bool SupportsGpuOffload => NativeApi.llama_supports_gpu_offload();
 
+    // llama.cpp's LLAMA_MAX_SEQ, which LlmEngineOptions.MaxSequences may reach.
+    const int MaxSeqIds = 256;
+
     public static LlmEngine Load(LlmEngineOptions options, ILogger? nativeLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -54,7 +58,9 @@ public sealed class LlmEngine : IDisposable
             ContextSize = (uint)options.ContextSize,
             BatchSize = (uint)options.BatchSize,
             UBatchSize = (uint)options.BatchSize,
-            SeqMax = (uint)options.MaxSequences,
+            // One sequence id more holds the shared prompt prefix (GenerationScheduler.SharedPrefix), within llama.cpp's
+            // limits: 256 ids, and no more sequences than a batch has rows (else llama_decode asserts on its outputs).
+            SeqMax = (uint)(options.MaxSequences + (options.MaxSequences < Math.Min(MaxSeqIds, Math.Min(options.BatchSize, options.ContextSize)) ? 1 : 0)),
             Threads = options.Threads,
             BatchThreads = options.BatchThreads,
             GpuLayerCount = options.GpuLayers,
@@ -105,7 +111,7 @@ public sealed class LlmEngine : IDisposable
             TrainContextLength = model.ContextSize,
             ContextSize = (int)ctx.ContextSize,
             BatchSize = (int)ctx.BatchSize,
-            MaxSequences = (int)ctx.MaxSeq,
+            MaxSequences = Math.Min((int)ctx.MaxSeq, options.MaxSequences),
             ChatTemplate = model.GetTemplate(null, strict: false),
             BosToken = bos,
             EosToken = Id(vocab.EOS),

@@ -46,6 +46,9 @@ internal sealed class GenerationRequest : SchedulerCommand
     public Utf8StreamDecoder Text { get; } = new();
     public StopStringFilter Stops { get; }
 
+    /// <summary>The prefix this request decodes for the scheduler's shared-prefix holder, until it is copied there.</summary>
+    public int[]? PrefixToWrite { get; set; }
+
     /// <summary>Drop whatever the session holds before prefilling (a full re-render of a conversation).</summary>
     public bool ResetFirst { get; init; }
     /// <summary>All generated text, stop strings and what follows them included (what the KV cache holds).</summary>

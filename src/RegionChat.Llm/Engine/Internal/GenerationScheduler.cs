@@ -11,7 +11,7 @@ namespace RegionChat.Llm.Engine.Internal;
 /// cells for its whole prompt and output so a decode never runs out of room. When cells or sequence ids are short,
 /// idle sessions are evicted least recently used first; if that is not enough the request waits for running ones.
 /// </summary>
-internal sealed class GenerationScheduler : IDisposable
+internal sealed partial class GenerationScheduler : IDisposable
 {
     readonly SafeLLamaContextHandle ctx;
     readonly SafeLlamaModelHandle model;
@@ -30,9 +30,11 @@ internal sealed class GenerationScheduler : IDisposable
     long clock, steps, evictions;
     bool stopping;
 
+    /// <param name="prefixSeq">A sequence id beyond <paramref name="maxSequences"/> for the shared prompt prefix, or -1.</param>
     public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int sequenceLimit, int batchSize, int maxSequences, int embeddingWidth,
-        int oneShotShare)
+        int oneShotShare, int prefixSeq = -1)
     {
+        this.prefixSeq = prefixSeq;
         this.maxSequences = maxSequences;
         this.oneShotShare = Math.Max(0, oneShotShare);
         this.ctx = ctx;
@@ -62,7 +64,7 @@ internal sealed class GenerationScheduler : IDisposable
         {
             lock (Gate)
                 return new EngineStatistics(Interlocked.Read(ref steps), Interlocked.Read(ref evictions), queue.Count,
-                    holding.Count, usedCells, reservedCells, cells);
+                    holding.Count, usedCells, reservedCells, cells, prefixCells, prefixHits);
         }
     }
 
@@ -218,8 +220,10 @@ internal sealed class GenerationScheduler : IDisposable
             return true;
         }
         int output = request.LogitsOnly ? 0 : Math.Min(request.Sampling.MaxTokens, room);
-        int need = fresh + output;
         bool needsSeq = core.SeqId < 0;
+        bool freshSequence = needsSeq && cached == 0 && pending == 0;
+        int shared = freshSequence ? SharablePrefix(request) : 0;
+        int need = fresh - shared + output;
 
         // A one-shot request evicts no conversation while anything runs (that will free room soon); a conversation
         // beyond its share of the sequences must evict one of its kind, so the one-shot share stays free for them.
@@ -234,9 +238,15 @@ internal sealed class GenerationScheduler : IDisposable
             // this request, so it takes a free sequence after all.)
             if (overShare == null && active.Count > 0) return false;
         }
-        int free = cells - usedCells - reservedCells;
+        int free = cells - usedCells - reservedCells - prefixCells;
         bool seqPossible = !needsSeq || freeSeqIds.Count > 0 || evictable.Count > 0;
-        if (free + evictable.Sum(s => s.Core.KvLength) < need || !seqPossible)
+        // The holder's cells are the last to go: only when nobody shares them and nothing else makes room.
+        if (shared == 0 && prefixCells > 0 && prefixUsers == 0 && prefixWriter == null && free + Freed(evictable) < need)
+        {
+            DropSharedPrefix();
+            free = cells - usedCells - reservedCells;
+        }
+        if (free + Freed(evictable) < need || !seqPossible)
         {
             if (active.Count > 0) return false;
             Fail(request, new ContextOverflowException(need, free, $"the request needs {need} KV cells but only {free} are free",
@@ -246,7 +256,7 @@ internal sealed class GenerationScheduler : IDisposable
         if (overShare != null) Evict(overShare);
         foreach (var victim in evictable.Where(s => s != overShare))
         {
-            if (cells - usedCells - reservedCells >= need && (!needsSeq || freeSeqIds.Count > 0)) break;
+            if (cells - usedCells - reservedCells - prefixCells >= need && (!needsSeq || freeSeqIds.Count > 0)) break;
             Evict(victim);
         }
 
@@ -256,6 +266,8 @@ internal sealed class GenerationScheduler : IDisposable
             holding.Add(session);
             core.State = LlmSessionState.Holding;
         }
+        if (shared > 0) TakeSharedPrefix(request, shared);
+        else if (freshSequence) MaybeWritePrefix(request);
         if (core.PendingToken is int token) request.Items.Insert(0, new TokenRun([token]));
         core.PendingToken = null;
         reservedCells += need;
@@ -267,6 +279,9 @@ internal sealed class GenerationScheduler : IDisposable
         active.Add(request);
         return true;
     }
+
+    /// <summary>Cells that evicting these sessions would free (not the shared prefix's).</summary>
+    static int Freed(List<LlmSession> sessions) => sessions.Sum(s => s.Core.KvLength - s.Core.SharedPositions);
 
     void Apply(SessionCommand command)
     {
@@ -299,12 +314,14 @@ internal sealed class GenerationScheduler : IDisposable
         if (core.SeqId >= 0)
         {
             ctx.MemorySequenceRemove((LLamaSeqId)core.SeqId, -1, -1);
-            usedCells -= core.KvLength;
+            usedCells -= core.KvLength - core.SharedPositions;
+            if (core.SharedPositions > 0) prefixUsers--;
             freeSeqIds.Push(core.SeqId);
             holding.Remove(session);
         }
         core.SeqId = -1;
         core.KvLength = 0;
+        core.SharedPositions = 0;
         core.PendingToken = null;
         if (core.State != LlmSessionState.Closed) core.State = state;
     }
@@ -423,6 +440,7 @@ internal sealed class GenerationScheduler : IDisposable
                 int released = Math.Min(positions, r.Reservation);
                 r.Reservation -= released;
                 reservedCells -= released;
+                if (r == prefixWriter && r.Core.KvLength >= r.PrefixToWrite!.Length) CompletePrefixWrite(r);
             }
             if (!r.StepDecodes) r.PrefilledTokens += positions;
             if (r.LogitIndex >= 0 && r.LogitInEmbeddings == embeddings)
@@ -512,6 +530,7 @@ internal sealed class GenerationScheduler : IDisposable
         reservedCells -= r.Reservation;
         r.Reservation = 0;
         r.Core.InFlight = false;
+        if (prefixWriter == r) prefixWriter = null;
         active.Remove(r);
     }
 

@@ -13,6 +13,8 @@ internal sealed class SessionCore
     public int SeqId = -1;
     /// <summary>Positions 0..KvLength-1 of SeqId are in the KV cache.</summary>
     public int KvLength;
+    /// <summary>Leading positions whose cells belong to the scheduler's shared prompt prefix (not this session's own).</summary>
+    public int SharedPositions;
     /// <summary>The last sampled token of the previous answer when it was not decoded (Length / stop-string finish);
     /// the next request prefills it first.</summary>
     public int? PendingToken;

@@ -38,9 +38,13 @@ internal sealed record BatchBenchmarkOptions
     }
 }
 
-/// <summary>One route's items: wall time summed over its legs, generated tokens, per-item latency.</summary>
-internal sealed record RouteFigures(int Items, double WallMs, long CompletionTokens, IReadOnlyList<double> ItemMs, IReadOnlyDictionary<int, string> Captions)
+/// <summary>One route's items: wall time summed over its legs, generated tokens, per-item latency, and the server's
+/// own timings of each item (where an item's time went).</summary>
+internal sealed record RouteFigures(int Items, double WallMs, long CompletionTokens, IReadOnlyList<double> ItemMs, IReadOnlyDictionary<int, string> Captions,
+    IReadOnlyList<PbV1.Timings> Timings)
 {
+    /// <summary>Median over items of one server timing.</summary>
+    public double MedianTiming(Func<PbV1.Timings, double> figure) => PathFigures.Median(Timings.Select(figure));
     public double ItemsPerSecond => WallMs > 0 ? Items * 1000.0 / WallMs : 0;
     public double TokensPerSecond => WallMs > 0 ? CompletionTokens * 1000.0 / WallMs : 0;
     public double MedianItemMs => PathFigures.Median(ItemMs);
@@ -153,18 +157,19 @@ internal static class BatchBenchmark
         }
     }
 
-    sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions);
+    sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions, List<PbV1.Timings> Timings);
 
     static RouteFigures Figures(List<Leg> legs) => new(
         legs.Sum(l => l.ItemMs.Count), legs.Sum(l => l.WallMs), legs.Sum(l => l.Tokens),
         legs.SelectMany(l => l.ItemMs).ToArray(),
-        legs.SelectMany(l => l.Captions).ToDictionary(c => c.Key, c => c.Value));
+        legs.SelectMany(l => l.Captions).ToDictionary(c => c.Key, c => c.Value),
+        legs.SelectMany(l => l.Timings).ToArray());
 
     /// <summary>One Caption call after the other.</summary>
     static async Task<Leg> UnaryLegAsync(RegionChatClient client,
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, CancellationToken ct)
     {
-        var leg = new Leg(0, 0, [], []);
+        var leg = new Leg(0, 0, [], [], []);
         var wall = Stopwatch.StartNew();
         long tokens = 0;
         foreach (var (index, request) in requests)
@@ -174,6 +179,7 @@ internal static class BatchBenchmark
             leg.ItemMs.Add(clock.Elapsed.TotalMilliseconds);
             tokens += response.Usage?.CompletionTokens ?? 0;
             leg.Captions[index] = response.Text;
+            if (response.Timings != null) leg.Timings.Add(response.Timings);
         }
         return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };
     }
@@ -182,7 +188,7 @@ internal static class BatchBenchmark
     static async Task<Leg> StreamLegAsync(RegionChatClient client,
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, int window, CancellationToken ct)
     {
-        var leg = new Leg(0, 0, [], []);
+        var leg = new Leg(0, 0, [], [], []);
         var sent = new Dictionary<string, long>();
         var gate = new Lock();
         using var slots = new SemaphoreSlim(window);
@@ -199,6 +205,7 @@ internal static class BatchBenchmark
                     leg.ItemMs.Add(Stopwatch.GetElapsedTime(sent[r.Id]).TotalMilliseconds);
                     leg.Captions[int.Parse(r.Id, CultureInfo.InvariantCulture)] = r.Caption.Text;
                     tokens += r.Caption.Usage?.CompletionTokens ?? 0;
+                    if (r.Caption.Timings != null) leg.Timings.Add(r.Caption.Timings);
                 }
                 slots.Release();
             }

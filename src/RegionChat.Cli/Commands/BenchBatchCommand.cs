@@ -79,9 +79,27 @@ internal static class BenchBatchCommand
         output.WriteLine(string.Create(c,
             $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
 
+        output.WriteLine("where an item's time went on the server (median ms):");
+        output.WriteLine(string.Create(c, $"{"route",-24}{"queue",9}{"image",9}{"vision",9}{"prefill",9}{"decode",9}{"first token",13}"));
+        TimingRow("unary, one by one", r.Unary);
+        TimingRow($"CaptionStream x{o.Concurrency}", r.Stream);
+
         void Row(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.Items,7}{f.WallMs / 1000,10:F2}{f.ItemsPerSecond,10:F2}{f.CompletionTokens,9}{f.TokensPerSecond,9:F1}{f.MedianItemMs,19:F1}"));
+        void TimingRow(string name, RouteFigures f) => output.WriteLine(string.Create(c,
+            $"{name,-24}{f.MedianTiming(t => t.QueueMs),9:F1}{f.MedianTiming(t => t.ImageDecodeMs),9:F1}{f.MedianTiming(t => t.VisionEncodeMs),9:F1}" +
+            $"{f.MedianTiming(t => t.PrefillMs),9:F1}{f.MedianTiming(t => t.DecodeMs),9:F1}{f.MedianTiming(t => t.TimeToFirstTokenMs),13:F1}"));
     }
+
+    static Dictionary<string, double> Timings(RouteFigures f) => new()
+    {
+        ["queue"] = Round(f.MedianTiming(t => t.QueueMs)),
+        ["image_decode"] = Round(f.MedianTiming(t => t.ImageDecodeMs)),
+        ["vision_encode"] = Round(f.MedianTiming(t => t.VisionEncodeMs)),
+        ["prefill"] = Round(f.MedianTiming(t => t.PrefillMs)),
+        ["decode"] = Round(f.MedianTiming(t => t.DecodeMs)),
+        ["time_to_first_token"] = Round(f.MedianTiming(t => t.TimeToFirstTokenMs)),
+    };
 
     static string Json(BatchBenchmarkResult r) => JsonSerializer.Serialize(new Dictionary<string, object?>
     {
@@ -105,6 +123,8 @@ internal static class BenchBatchCommand
         ["unary_item_ms_median"] = Round(r.Unary.MedianItemMs),
         ["stream_item_ms_median"] = Round(r.Stream.MedianItemMs),
         ["identical_captions"] = r.SameItems ? r.IdenticalCaptions : null,
+        ["unary_timings_ms_median"] = Timings(r.Unary),
+        ["stream_timings_ms_median"] = Timings(r.Stream),
         ["load_avg_before"] = double.IsFinite(r.LoadBefore) ? r.LoadBefore : null,
         ["load_avg_after"] = double.IsFinite(r.LoadAfter) ? r.LoadAfter : null,
     });

@@ -178,6 +178,14 @@ public sealed class CaptionBatchCommandTests(TinyServerFixture fx) : IClassFixtu
         // Both routes got the same items (cache off), so the same greedy captions (up to a rare near-tie that batching flips).
         Assert.InRange(r.GetProperty("identical_captions").GetInt32(), 3, 4);
         Assert.True(r.GetProperty("unary_completion_tokens").GetInt64() > 0);
+        // The server's own timings of the items: every item ran the vision tower and a prefill; the first token comes after both.
+        foreach (var route in new[] { "unary_timings_ms_median", "stream_timings_ms_median" })
+        {
+            var t = r.GetProperty(route);
+            Assert.True(t.GetProperty("vision_encode").GetDouble() > 0 && t.GetProperty("prefill").GetDouble() > 0, t.GetRawText());
+            Assert.True(t.GetProperty("time_to_first_token").GetDouble() >= t.GetProperty("prefill").GetDouble(), t.GetRawText());
+        }
+        Assert.Contains("where an item's time went", run.Out);
     }
 
     [Fact]

@@ -14,7 +14,8 @@ namespace RegionChat.Cli.Commands;
 /// </summary>
 internal static class BenchVisionCommand
 {
-    sealed record Settings(AlphaClipConfig Config, int Batch, int? Threads, int Warmup, int Runs, ScalarType DType, int GemmSize, bool Json, bool CpuClock);
+    sealed record Settings(AlphaClipConfig Config, int Batch, int? Threads, int Warmup, int Runs, ScalarType DType, int GemmSize, bool Json, bool CpuClock,
+        bool Profile);
 
     public static Command Create()
     {
@@ -37,16 +38,19 @@ internal static class BenchVisionCommand
             Description = "Time with this process's CPU time ÷ threads instead of the wall clock: steadier on a machine other " +
                 "processes load, exact at --threads 1 (with more threads, OpenMP spin-waits count as work).",
         };
+        var profile = new Option<bool>("--profile") { Description = "Also time each op of a block alone at the tower's shapes (matrix " +
+            "products, attention, layer norms, QuickGELU, copies), times the block count: where a forward's time goes." };
         var json = new Option<bool>("--json") { Description = "End with one JSON line: median_ms, images_per_s, gflops, gemm_gflops, gemm_fraction." };
 
         var command = new Command("vision", "Time the Alpha-CLIP encoder forward (random weights) against a large fp32 matmul.");
-        foreach (var o in new Option[] { size, patch, width, layers, heads, outputDim, batch, threads, warmup, runs, dtype, gemm, cpuClock, json })
+        foreach (var o in new Option[] { size, patch, width, layers, heads, outputDim, batch, threads, warmup, runs, dtype, gemm, cpuClock, profile, json })
             command.Options.Add(o);
         command.SetAction(parse => VisionCommands.Guard(() => Run(new Settings(
             new AlphaClipConfig(parse.GetValue(size), parse.GetValue(patch), parse.GetValue(width), parse.GetValue(layers),
                 parse.GetValue(heads), parse.GetValue(outputDim)).Validate(),
             parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(warmup), parse.GetValue(runs),
-            VisionEncodeCommand.ParseDType(parse.GetValue(dtype)!), parse.GetValue(gemm), parse.GetValue(json), parse.GetValue(cpuClock)))));
+            VisionEncodeCommand.ParseDType(parse.GetValue(dtype)!), parse.GetValue(gemm), parse.GetValue(json), parse.GetValue(cpuClock),
+            parse.GetValue(profile)))));
         return command;
     }
 
@@ -97,6 +101,19 @@ internal static class BenchVisionCommand
         Console.WriteLine($"encoder at {gflops / gemmPeak:P1} of the matmul peak (best run vs best matmul: {bestGflops / gemmPeak:P1})");
         if (gemmMedian < 0.85 * gemmPeak || times.Max() > 1.3 * minMs)
             Console.WriteLine("note: repeated timings vary by more than 15-30% — another process is probably using the CPU; numbers are noisy.");
+        IReadOnlyList<VisionOpProfile.Part>? parts = null;
+        if (s.Profile)
+        {
+            parts = VisionOpProfile.Run(c, s.Batch, s.DType, Math.Max(3, s.Runs));
+            Console.WriteLine($"ops of a block timed alone at the tower's shapes, x{c.Layers} blocks (ms per forward; forward median {medianMs:F1}):");
+            foreach (var part in parts)
+            {
+                double rate = part.Gflop / (part.MsPerForward / 1000);
+                Console.WriteLine($"  {part.Name,-52}{part.MsPerForward,9:F1} ms" +
+                    (part.Gflop > 0 ? $"  {rate:F1} GFLOP/s, {rate / gemmPeak:P1} of the matmul peak" : ""));
+            }
+            Console.WriteLine($"  {"sum",-52}{parts.Sum(p => p.MsPerForward),9:F1} ms");
+        }
         if (s.Json)
         {
             var result = new Dictionary<string, object>
@@ -117,6 +134,7 @@ internal static class BenchVisionCommand
                 ["dtype"] = s.DType.ToString(),
                 ["config"] = new { c.InputResolution, c.PatchSize, c.Width, c.Layers, c.Heads, c.OutputDim },
             };
+            if (parts != null) result["profile_ms"] = parts.ToDictionary(p => p.Name, p => Math.Round(p.MsPerForward, 2));
             Console.WriteLine(JsonSerializer.Serialize(result));
         }
         return 0;

@@ -133,30 +133,8 @@ internal static class BenchBudgetCommand
 
     static async Task<Turn> TurnAsync(RegionChatCore core, ServerBenchmark.Prompt p, int budget, CancellationToken ct)
     {
-        var request = new TurnRequest
-        {
-            Messages = [TurnMessage.User(p.Question, new TurnImage(ImageInput.FromBytes(p.Png), RegionSource.Of(p.Region)))],
-            Sampling = new SamplingOptions { MaxTokens = 1 },
-            VisualTokenBudget = budget,
-        };
-        var clock = Stopwatch.StartNew();
-        double first = -1;
-        TurnStarted? started = null;
-        TurnFinished? finished = null;
-        await foreach (var e in core.RunTurnAsync(request, ct).ConfigureAwait(false))
-        {
-            switch (e)
-            {
-                case TurnStarted s: started = s; break;
-                case TurnText when first < 0: first = clock.Elapsed.TotalMilliseconds; break;
-                case TurnFinished f: finished = f; break;
-            }
-        }
-        if (started == null || finished == null || finished.Reason == TurnFinishReason.Cancelled)
-            throw new OperationCanceledException("the turn was cancelled");
-        if (finished.Timings.VisualCacheHit) throw new InvalidOperationException("the visual-token cache answered a benchmark image");
-        if (first < 0) first = clock.Elapsed.TotalMilliseconds;
-        return new Turn(first, finished.Timings.VisionEncodeMs, finished.Timings.PrefillMs, started.PromptTokens, started.VisualTokens);
+        var r = await FirstTokenTurn.RunAsync(core, p, budget, ct).ConfigureAwait(false);
+        return new Turn(r.TtftMs, r.Finished.Timings.VisionEncodeMs, r.Finished.Timings.PrefillMs, r.Started.PromptTokens, r.Started.VisualTokens);
     }
 
     static void Print(Result r, TextWriter output)

@@ -183,29 +183,8 @@ internal static class BenchPeerCommand
     /// encode figure is the core's own vision timing for the turn.</summary>
     static async Task<(double Encode, double Ttft, int Prompt)> RegionChatTurnAsync(RegionChatCore core, ServerBenchmark.Prompt p, CancellationToken ct)
     {
-        var turn = new TurnRequest
-        {
-            Messages = [TurnMessage.User(p.Question, new TurnImage(ImageInput.FromBytes(p.Png), RegionSource.Of(p.Region)))],
-            Sampling = new SamplingOptions { MaxTokens = 1 },
-        };
-        var clock = Stopwatch.StartNew();
-        double first = -1;
-        TurnStarted? started = null;
-        TurnFinished? finished = null;
-        await foreach (var e in core.RunTurnAsync(turn, ct).ConfigureAwait(false))
-        {
-            switch (e)
-            {
-                case TurnStarted s: started = s; break;
-                case TurnText when first < 0: first = clock.Elapsed.TotalMilliseconds; break;
-                case TurnFinished f: finished = f; break;
-            }
-        }
-        if (started == null || finished == null || finished.Reason == TurnFinishReason.Cancelled)
-            throw new OperationCanceledException("the RegionChat turn was cancelled");
-        if (finished.Timings.VisualCacheHit) throw new InvalidOperationException("the visual-token cache answered a benchmark image");
-        if (first < 0) first = clock.Elapsed.TotalMilliseconds;
-        return (finished.Timings.VisionEncodeMs, first, started.PromptTokens);
+        var r = await FirstTokenTurn.RunAsync(core, p, null, ct).ConfigureAwait(false);
+        return (r.Finished.Timings.VisionEncodeMs, r.TtftMs, r.Started.PromptTokens);
     }
 
     static void Print(Result r, TextWriter output)

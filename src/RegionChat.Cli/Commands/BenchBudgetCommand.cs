@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using RegionChat.Inference;
+using RegionChat.Llm.Engine;
 using RegionChat.Llm.Gguf;
 using static RegionChat.Cli.Commands.CliOptions;
 
@@ -100,7 +101,7 @@ internal static class BenchBudgetCommand
             Turn? all = null, kept = null;
             for (int leg = 0; leg < 2; leg++)
             {
-                GcSettle();
+                LlmBenchmark.Settle();
                 if ((leg == 0) == (i % 2 == 0)) all = await TurnAsync(core, p, 0, ct).ConfigureAwait(false);
                 else kept = await TurnAsync(core, p, budget, ct).ConfigureAwait(false);
             }
@@ -111,14 +112,6 @@ internal static class BenchBudgetCommand
                 $"prefill {pair.All.PrefillMs:F0} / {pair.Budget.PrefillMs:F0} ms (load {ServerBenchmark.LoadAverage():F1})"));
         }
         return new Result(m.Id, budget, threads, dtype, kvBytes, list, loadBefore, ServerBenchmark.LoadAverage());
-    }
-
-    // As bench llm does before each run: the previous turn's garbage and llama.cpp's polling threads slowed the next one.
-    static void GcSettle()
-    {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        Thread.Sleep(200);
     }
 
     /// <summary>K and V of one position in every layer, f16 (the engine's cache type).</summary>

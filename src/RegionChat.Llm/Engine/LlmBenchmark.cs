@@ -152,9 +152,10 @@ public static class LlmBenchmark
         return (bestEngine, bestBare, median);
     }
 
-    // Each run starts without the previous one's garbage or busy threads: a full blocking collection, then a pause in
-    // which llama.cpp's worker threads stop polling (in session 10 a run right after a bare run was up to 12 % slower).
-    static void Settle()
+    /// <summary>Lets a timed run start without the previous one's garbage or busy threads: a full blocking collection, then
+    /// a pause in which llama.cpp's worker threads stop polling (in session 10 a run right after a bare run was up to 12 %
+    /// slower). Other benchmarks that alternate runs call it too.</summary>
+    public static void Settle()
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();

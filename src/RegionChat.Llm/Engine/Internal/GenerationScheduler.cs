@@ -238,13 +238,13 @@ internal sealed partial class GenerationScheduler : IDisposable
             // this request, so it takes a free sequence after all.)
             if (overShare == null && active.Count > 0) return false;
         }
-        int free = cells - usedCells - reservedCells - prefixCells;
+        int free = FreeCells;
         bool seqPossible = !needsSeq || freeSeqIds.Count > 0 || evictable.Count > 0;
         // The holder's cells are the last to go: only when nobody shares them and nothing else makes room.
         if (shared == 0 && prefixCells > 0 && prefixUsers == 0 && prefixWriter == null && free + Freed(evictable) < need)
         {
             DropSharedPrefix();
-            free = cells - usedCells - reservedCells;
+            free = FreeCells;
         }
         if (free + Freed(evictable) < need || !seqPossible)
         {
@@ -256,7 +256,7 @@ internal sealed partial class GenerationScheduler : IDisposable
         if (overShare != null) Evict(overShare);
         foreach (var victim in evictable.Where(s => s != overShare))
         {
-            if (cells - usedCells - reservedCells - prefixCells >= need && (!needsSeq || freeSeqIds.Count > 0)) break;
+            if (FreeCells >= need && (!needsSeq || freeSeqIds.Count > 0)) break;
             Evict(victim);
         }
 
@@ -279,6 +279,9 @@ internal sealed partial class GenerationScheduler : IDisposable
         active.Add(request);
         return true;
     }
+
+    /// <summary>Cells neither used (by sessions or the shared prefix) nor promised to running requests.</summary>
+    int FreeCells => cells - usedCells - reservedCells - prefixCells;
 
     /// <summary>Cells that evicting these sessions would free (not the shared prefix's).</summary>
     static int Freed(List<LlmSession> sessions) => sessions.Sum(s => s.Core.KvLength - s.Core.SharedPositions);

@@ -58,12 +58,17 @@ internal static class TrainCommands
             "(recipe: 0.30)." };
         var leftOfShare = new Option<double?>("--left-of-share") { Description = "Stage 6: share of relation questions asking \"left of\" " +
             "(recipe: 0.25)." };
+        var previousShare = new Option<double?>("--previous-share") { Description = "Stage 6: share of follow-ups (after two regions) asking " +
+            "the colour or shape of the previous region, a training-only question (recipe: 0)." };
+        var matchShare = new Option<double?>("--match-share") { Description = "Stage 6: share of new-region turns showing a region that " +
+            "shares the last one's colour or shape, when the image has one (recipe: 0)." };
         var budgetShare = new Option<double?>("--visual-token-budget-share") { Description = "Stage 6: share of steps whose images keep only " +
             "--visual-token-budget visual tokens, chosen as the server's budget chooses them (recipe: 0.3)." };
         var budget = new Option<int?>("--visual-token-budget") { Description = "Stage 6: the visual tokens such a step keeps (recipe: 17)." };
         var command = new Command(name, description)
         {
-            output, seed, scale, threads, smoke, vision, llmType, timeLimit, relationShare, leftOfShare, budgetShare, budget,
+            output, seed, scale, threads, smoke, vision, llmType, timeLimit, relationShare, leftOfShare, previousShare, matchShare,
+            budgetShare, budget,
         };
         if (fixedStage is null) command.Options.Add(stage);
         command.SetAction(async (parse, cancellation) =>
@@ -80,6 +85,8 @@ internal static class TrainCommands
                 recipe = recipe with { VisionFolder = parse.GetValue(vision), ExportLlmType = ParseLlmType(parse.GetValue(llmType)!) };
                 if (parse.GetValue(relationShare) is double rs) recipe = recipe with { Chat = recipe.Chat with { RelationShare = rs } };
                 if (parse.GetValue(leftOfShare) is double ls) recipe = recipe with { Chat = recipe.Chat with { LeftOfShare = ls } };
+                if (parse.GetValue(previousShare) is double ps) recipe = recipe with { Chat = recipe.Chat with { PreviousShare = ps } };
+                if (parse.GetValue(matchShare) is double ms) recipe = recipe with { Chat = recipe.Chat with { MatchShare = ms } };
                 if (parse.GetValue(budgetShare) is double bs) recipe = recipe with { Chat = recipe.Chat with { VisualTokenBudgetShare = bs } };
                 if (parse.GetValue(budget) is int k) recipe = recipe with { Chat = recipe.Chat with { VisualTokenBudget = k } };
                 recipe.Chat.Validate();

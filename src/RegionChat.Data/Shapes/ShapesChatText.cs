@@ -16,6 +16,10 @@ public static class ShapesChatText
     public const string Bigger = "is it bigger than the previous one?";
     public const string LeftOf = "is it to the left of the previous one?";
 
+    /// <summary>Training-only follow-ups about the region shown before the latest (the relations' "previous one").</summary>
+    public const string PreviousColour = "what colour is the previous one?";
+    public const string PreviousShape = "what shape is the previous one?";
+
     public const string Yes = "yes";
     public const string No = "no";
 
@@ -32,6 +36,17 @@ public static class ShapesChatText
         WhatShape => region.Shape.Word(),
         IsItLarge => YesNo(region.Size == ShapeSize.Large),
         _ => throw new ArgumentException($"'{question}' is not a follow-up question", nameof(question)),
+    };
+
+    /// <summary>Training-only follow-ups about the previous region (not asked by <c>eval shapes</c>).</summary>
+    public static IReadOnlyList<string> PreviousRegionQuestions { get; } = [PreviousColour, PreviousShape];
+
+    /// <summary>The answer to a question of <see cref="PreviousRegionQuestions"/> about <paramref name="previous"/>.</summary>
+    public static string PreviousRegionAnswer(string question, ShapesObject previous) => question switch
+    {
+        PreviousColour => previous.Color.Word(),
+        PreviousShape => previous.Shape.Word(),
+        _ => throw new ArgumentException($"'{question}' is not a question about the previous region", nameof(question)),
     };
 
     /// <summary>

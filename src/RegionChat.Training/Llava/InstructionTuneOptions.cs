@@ -34,6 +34,13 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     /// <summary>Share of relation questions that ask "is it to the left of the previous one?" (the rest split evenly).</summary>
     public double LeftOfShare { get; init; } = 0.25;
 
+    /// <summary>Share of follow-up turns (when two regions were shown) that ask the colour or shape of the region before
+    /// the latest, a training-only question (<see cref="RegionChat.Data.Shapes.ShapesChatText.PreviousRegionQuestions"/>).</summary>
+    public double PreviousShare { get; init; }
+
+    /// <summary>Share of new-region turns that pick a region sharing the last one's colour or shape, when the image has one.</summary>
+    public double MatchShare { get; init; }
+
     /// <summary>Share of steps whose images keep only <see cref="VisualTokenBudget"/> visual tokens, chosen as the
     /// server's visual-token budget chooses them, so the model also answers well at that budget (0: every step sees all).</summary>
     public double VisualTokenBudgetShare { get; init; }
@@ -70,6 +77,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         Check(MaxTurns is >= 1 and <= 8, $"max turns {MaxTurns} must be in 1..8");
         Check(RelationShare is >= 0 and <= 0.85, $"relation share {RelationShare} must be in 0..0.85");
         Check(LeftOfShare is >= 0 and < 1, $"left-of share {LeftOfShare} must be in 0..1 (excluding 1)");
+        Check(PreviousShare is >= 0 and <= 1, $"previous-region share {PreviousShare} must be in 0..1");
+        Check(MatchShare is >= 0 and <= 1, $"match share {MatchShare} must be in 0..1");
         Check(VisualTokenBudgetShare is >= 0 and <= 1, $"visual-token budget share {VisualTokenBudgetShare} must be in 0..1");
         Check(VisualTokenBudget is >= 2 and <= 4096, $"visual-token budget {VisualTokenBudget} must be in 2..4096");
         Check(ContextLength is null or (>= 16 and <= 8192), $"context length {ContextLength} must be in 16..8192");
@@ -85,6 +94,8 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         if (ContextLength is int context) key["context_length"] = context;
         if (RelationShare != 0.30) key["relation_share"] = RelationShare;   // absent at the defaults, so older runs resume
         if (LeftOfShare != 0.25) key["left_of_share"] = LeftOfShare;
+        if (PreviousShare > 0) key["previous_share"] = PreviousShare;
+        if (MatchShare > 0) key["match_share"] = MatchShare;
         if (VisualTokenBudgetShare > 0)
         {
             key["visual_token_budget_share"] = VisualTokenBudgetShare;

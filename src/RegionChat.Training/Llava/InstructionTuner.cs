@@ -50,7 +50,8 @@ public sealed class InstructionTuner : LlavaTrainer
         this.options = options;
         Stage = stage;
         sampler = new LlavaSampler(options.Seed, DataSalt, options.ScenePool);
-        chats = new LlavaChatSampler(options.Seed, DataSalt, options.ScenePool, options.RelationShare, options.LeftOfShare);
+        chats = new LlavaChatSampler(options.Seed, DataSalt, options.ScenePool, options.RelationShare, options.LeftOfShare,
+            options.PreviousShare, options.MatchShare);
         if (!Directory.Exists(Path.Combine(OutputFolder, InitFolder)))
         {
             if (inputs is null) throw new ArgumentException($"a new {stage} run needs its input folder");

@@ -51,6 +51,59 @@ public class ChatMixTests
     }
 
     [Fact]
+    public void PreviousRegionFollowUpsAskAboutTheRegionBeforeTheLatest()
+    {
+        var sampler = new LlavaChatSampler(9, 0x33, 64, previousShare: 1);
+        int asked = 0;
+        for (int step = 1; step <= 40; step++)
+            for (int i = 0; i < 8; i++)
+            {
+                var turns = sampler.Draw(step, i, 5, 0.25, 0.3);
+                ShapesObject? last = null, before = null;
+                foreach (var t in turns)
+                {
+                    if (t.ShowsImage)
+                    {
+                        // A region turn shows its region (null for the whole image); a new image forgets the earlier ones.
+                        bool sameImage = last is not null && t.Sample.Scene.Objects.Contains(last);
+                        before = sameImage && t.Sample.Region is not null && t.Sample.Region != last ? last : null;
+                        last = t.Sample.Region;
+                        continue;
+                    }
+                    if (!ShapesChatText.PreviousRegionQuestions.Contains(t.Sample.Question)) continue;
+                    asked++;
+                    Assert.NotNull(before);
+                    Assert.Equal(ShapesChatText.PreviousRegionAnswer(t.Sample.Question, before!), t.Sample.Answer);
+                    Assert.Same(last, t.Sample.Region);
+                }
+            }
+        Assert.True(asked > 20, $"only {asked} questions about the previous region");
+        // At share 0 (the recipe) the stream is the one drawn before the setting existed.
+        Assert.Equal(Count(new LlavaChatSampler(5, 0x77, 64), 20).Questions, Count(new LlavaChatSampler(5, 0x77, 64, previousShare: 0), 20).Questions);
+    }
+
+    [Fact]
+    public void MatchShareMakesTheSameRelationsTrueMoreOften()
+    {
+        static double YesShare(LlavaChatSampler sampler)
+        {
+            int yes = 0, asked = 0;
+            for (int step = 1; step <= 60; step++)
+                for (int i = 0; i < 8; i++)
+                    foreach (var t in sampler.Draw(step, i, 5, 0.25, 0.3).Skip(1))
+                        if (t.Sample.Question is ShapesChatText.SameColour or ShapesChatText.SameShape)
+                        {
+                            asked++;
+                            if (t.Sample.Answer == ShapesChatText.Yes) yes++;
+                        }
+            return yes / (double)asked;
+        }
+        double plain = YesShare(new LlavaChatSampler(4, 0x21, 256, relationShare: 0.5)),
+            matched = YesShare(new LlavaChatSampler(4, 0x21, 256, relationShare: 0.5, matchShare: 1));
+        Assert.True(matched > plain + 0.1, $"'yes' share {matched:F3} with matching regions vs {plain:F3} without");
+    }
+
+    [Fact]
     public void BudgetStepsAreTheShareAskedForAndTheSameOnEveryRun()
     {
         var options = new InstructionTuneOptions { Seed = 7, VisualTokenBudgetShare = 0.25, VisualTokenBudget = 17 };

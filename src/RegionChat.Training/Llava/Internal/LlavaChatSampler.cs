@@ -15,7 +15,7 @@ namespace RegionChat.Training.Llava.Internal;
 internal sealed class LlavaChatSampler
 {
     const ulong TurnsSalt = 0x7A125, KindSalt = 0x4B1D0, ObjectSalt = 0x0B1EC8, QuestionSalt = 0x9E572, BoxSalt = 0xB0C6,
-        WholeSalt = 0x3401F, DescribeSalt = 0xDE5C, NewImageSalt = 0x2E1A6E;
+        WholeSalt = 0x3401F, DescribeSalt = 0xDE5C, NewImageSalt = 0x2E1A6E, PreviousSalt = 0x9BE7, MatchSalt = 0x3A7C;
 
     // Later-turn kinds (cumulative): new image, relation (the options' share), follow-up, else a new region of the same image.
     const double NewImageShare = 0.15, FollowUpShare = 0.20;
@@ -31,12 +31,15 @@ internal sealed class LlavaChatSampler
     // committed model was tuned on); at any other share it becomes a new-region turn, so relations grow with the share.
     const double DefaultRelationShare = 0.30;
 
-    readonly double relationShare, leftOfShare;
+    readonly double relationShare, leftOfShare, previousShare, matchShare;
 
-    public LlavaChatSampler(long seed, ulong stageSalt, long? scenePool, double relationShare = DefaultRelationShare, double leftOfShare = 0.25)
+    public LlavaChatSampler(long seed, ulong stageSalt, long? scenePool, double relationShare = DefaultRelationShare, double leftOfShare = 0.25,
+        double previousShare = 0, double matchShare = 0)
     {
         this.relationShare = relationShare;
         this.leftOfShare = leftOfShare;
+        this.previousShare = previousShare;
+        this.matchShare = matchShare;
         firstTurns = new LlavaSampler(seed, stageSalt, scenePool);
         data = new SceneStream(seed, stageSalt ^ 0xC4A7, scenePool);
         newImages = new SceneStream(seed, stageSalt ^ NewImageSalt, scenePool);
@@ -68,6 +71,14 @@ internal sealed class LlavaChatSampler
             else if (kind < NewImageShare + relationShare + FollowUpShare && last is not null
                      && (kind >= NewImageShare + relationShare || relationShare == DefaultRelationShare))
             {
+                // A follow-up about the region before the latest: it trains the LLM to fetch that region's colour and shape,
+                // which the "same ... as the previous one?" comparisons need (without it they stayed at always "no").
+                if (before is not null && data.Uniform(step, index, PreviousSalt ^ turn) < previousShare)
+                {
+                    string pq = Pick(ShapesChatText.PreviousRegionQuestions, question);
+                    turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, pq, ShapesChatText.PreviousRegionAnswer(pq, before)), false));
+                    continue;
+                }
                 string q = Pick(ShapesChatText.FollowUpQuestions, question);
                 turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, q, ShapesChatText.FollowUpAnswer(q, last)), false));
             }
@@ -94,6 +105,12 @@ internal sealed class LlavaChatSampler
         }
         var candidates = scene.Objects.Where(o => o != avoid).ToList();
         if (candidates.Count == 0) candidates = [.. scene.Objects];
+        // Sometimes a region that shares the last one's colour or shape: the "same" relations then get more "yes" truths.
+        if (avoid is not null && data.Uniform(step, index, MatchSalt ^ turn) < matchShare)
+        {
+            var matching = candidates.Where(o => o.Color == avoid.Color || o.Shape == avoid.Shape).ToList();
+            if (matching.Count > 0) candidates = matching;
+        }
         var region = Pick(candidates, data.Uniform(step, index, ObjectSalt ^ turn));
         var mode = data.Uniform(step, index, BoxSalt ^ turn) < boxFraction ? RegionAlphaMode.Box : RegionAlphaMode.Mask;
         var chosen = data.Uniform(step, index, DescribeSalt ^ turn) < DescribeShare

@@ -44,8 +44,8 @@ public static class ShapesChatText
     /// <summary>The answer to a question of <see cref="PreviousRegionQuestions"/> about <paramref name="previous"/>.</summary>
     public static string PreviousRegionAnswer(string question, ShapesObject previous) => question switch
     {
-        PreviousColour => previous.Color.Word(),
-        PreviousShape => previous.Shape.Word(),
+        PreviousColour => FollowUpAnswer(WhatColour, previous),
+        PreviousShape => FollowUpAnswer(WhatShape, previous),
         _ => throw new ArgumentException($"'{question}' is not a question about the previous region", nameof(question)),
     };
 

@@ -73,14 +73,10 @@ internal sealed class LlavaChatSampler
             {
                 // A follow-up about the region before the latest: it trains the LLM to fetch that region's colour and shape,
                 // which the "same ... as the previous one?" comparisons need (without it they stayed at always "no").
-                if (before is not null && data.Uniform(step, index, PreviousSalt ^ turn) < previousShare)
-                {
-                    string pq = Pick(ShapesChatText.PreviousRegionQuestions, question);
-                    turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, pq, ShapesChatText.PreviousRegionAnswer(pq, before)), false));
-                    continue;
-                }
-                string q = Pick(ShapesChatText.FollowUpQuestions, question);
-                turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, q, ShapesChatText.FollowUpAnswer(q, last)), false));
+                bool aboutPrevious = before is not null && data.Uniform(step, index, PreviousSalt ^ turn) < previousShare;
+                string q = Pick(aboutPrevious ? ShapesChatText.PreviousRegionQuestions : ShapesChatText.FollowUpQuestions, question);
+                string answer = aboutPrevious ? ShapesChatText.PreviousRegionAnswer(q, before!) : ShapesChatText.FollowUpAnswer(q, last);
+                turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, q, answer), false));
             }
             else
             {

@@ -175,7 +175,8 @@ public sealed class RegionChatModel : IDisposable
                 (features, var attention) = Vision.PatchFeaturesWithClsAttention(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
                 scores = attention.cpu().contiguous().data<float>().ToArray();
             }
-            var projected = Projector.Project(features).cpu().contiguous();
+            // The region-position map (when the projector has one) reads the same alpha the tower saw.
+            var projected = Projector.WithRegionPosition(Projector.Project(features), alpha).cpu().contiguous();
             int n = (int)projected.shape[1], width = (int)projected.shape[2];
             var all = projected.data<float>().ToArray();
             double ms = sw.Elapsed.TotalMilliseconds;

@@ -62,13 +62,19 @@ internal static class TrainCommands
             "the colour or shape of the previous region, a training-only question (recipe: 0)." };
         var matchShare = new Option<double?>("--match-share") { Description = "Stage 6: share of new-region turns showing a region that " +
             "shares the last one's colour or shape, when the image has one (recipe: 0)." };
+        var positionShare = new Option<double?>("--position-share") { Description = "Stage 6: share of follow-ups asking the training-only " +
+            "\"is it to the left?\" (and, above 0, \"is the previous one to the left?\" among the previous-region ones) (recipe: 0)." };
+        var positionMap = new Option<bool>("--region-position-map") { Description = "Stage 6: give the projector a zero-initialised " +
+            "region-position map (the region's centre added to every visual token) when it has none." };
+        var positionLr = new Option<double?>("--region-position-lr") { Description = "Stage 6: the region-position map's learning rate " +
+            "as a multiple of the projector's (default 10)." };
         var budgetShare = new Option<double?>("--visual-token-budget-share") { Description = "Stage 6: share of steps whose images keep only " +
             "--visual-token-budget visual tokens, chosen as the server's budget chooses them (recipe: 0.3)." };
         var budget = new Option<int?>("--visual-token-budget") { Description = "Stage 6: the visual tokens such a step keeps (recipe: 17)." };
         var command = new Command(name, description)
         {
             output, seed, scale, threads, smoke, vision, llmType, timeLimit, relationShare, leftOfShare, previousShare, matchShare,
-            budgetShare, budget,
+            positionShare, positionMap, positionLr, budgetShare, budget,
         };
         if (fixedStage is null) command.Options.Add(stage);
         command.SetAction(async (parse, cancellation) =>
@@ -87,6 +93,10 @@ internal static class TrainCommands
                 if (parse.GetValue(leftOfShare) is double ls) recipe = recipe with { Chat = recipe.Chat with { LeftOfShare = ls } };
                 if (parse.GetValue(previousShare) is double ps) recipe = recipe with { Chat = recipe.Chat with { PreviousShare = ps } };
                 if (parse.GetValue(matchShare) is double ms) recipe = recipe with { Chat = recipe.Chat with { MatchShare = ms } };
+                if (parse.GetValue(positionShare) is double pos) recipe = recipe with { Chat = recipe.Chat with { PositionShare = pos } };
+                if (parse.GetValue(positionMap)) recipe = recipe with { Chat = recipe.Chat with { RegionPositionMap = true } };
+                if (parse.GetValue(positionLr) is double plr)
+                    recipe = recipe with { Chat = recipe.Chat with { RegionPositionLearningRateMultiplier = plr } };
                 if (parse.GetValue(budgetShare) is double bs) recipe = recipe with { Chat = recipe.Chat with { VisualTokenBudgetShare = bs } };
                 if (parse.GetValue(budget) is int k) recipe = recipe with { Chat = recipe.Chat with { VisualTokenBudget = k } };
                 recipe.Chat.Validate();

@@ -74,7 +74,8 @@ internal static class VisionEncodeCommand
             new("hidden_last", encoding.Hidden(-1)),
             new("patch_features", encoding.PatchFeatures(selectLayer)),
         };
-        if (mmProjector is not null) outputs.Add(new("projected", mmProjector.Project(encoding.PatchFeatures(selectLayer))));
+        if (mmProjector is not null)
+            outputs.Add(new("projected", mmProjector.WithRegionPosition(mmProjector.Project(encoding.PatchFeatures(selectLayer)), alpha)));
         double encodeMs = clock.Elapsed.TotalMilliseconds;
 
         StateDictFile.WriteSafetensors(outputPath, outputs);

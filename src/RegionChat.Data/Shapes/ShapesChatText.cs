@@ -20,6 +20,11 @@ public static class ShapesChatText
     public const string PreviousColour = "what colour is the previous one?";
     public const string PreviousShape = "what shape is the previous one?";
 
+    /// <summary>Training-only follow-ups about where a region is: its visible pixels' bounding-box centre left of the
+    /// canvas middle ("left of" needs each region's x; these give the LLM a first-order reason to read it).</summary>
+    public const string IsItLeft = "is it to the left?";
+    public const string PreviousLeft = "is the previous one to the left?";
+
     public const string Yes = "yes";
     public const string No = "no";
 
@@ -29,23 +34,29 @@ public static class ShapesChatText
     /// <summary>Relation questions: the most recent region against the one shown before it.</summary>
     public static IReadOnlyList<string> RelationQuestions { get; } = [SameColour, SameShape, Bigger, LeftOf];
 
-    /// <summary>The answer to a follow-up about <paramref name="region"/>.</summary>
+    /// <summary>The answer to a follow-up about <paramref name="region"/> (one of <see cref="FollowUpQuestions"/>, or the
+    /// training-only <see cref="IsItLeft"/>: "yes" when twice its visible centre x is below the canvas side).</summary>
     public static string FollowUpAnswer(string question, ShapesObject region) => question switch
     {
         WhatColour => region.Color.Word(),
         WhatShape => region.Shape.Word(),
         IsItLarge => YesNo(region.Size == ShapeSize.Large),
+        IsItLeft => YesNo(VisibleCentreX2(region) < ShapesSpec.CanvasSize),
         _ => throw new ArgumentException($"'{question}' is not a follow-up question", nameof(question)),
     };
 
     /// <summary>Training-only follow-ups about the previous region (not asked by <c>eval shapes</c>).</summary>
     public static IReadOnlyList<string> PreviousRegionQuestions { get; } = [PreviousColour, PreviousShape];
 
+    /// <summary><see cref="PreviousRegionQuestions"/> and "is the previous one to the left?" (training with position questions).</summary>
+    public static IReadOnlyList<string> PreviousRegionQuestionsWithPosition { get; } = [PreviousColour, PreviousShape, PreviousLeft];
+
     /// <summary>The answer to a question of <see cref="PreviousRegionQuestions"/> about <paramref name="previous"/>.</summary>
     public static string PreviousRegionAnswer(string question, ShapesObject previous) => question switch
     {
         PreviousColour => FollowUpAnswer(WhatColour, previous),
         PreviousShape => FollowUpAnswer(WhatShape, previous),
+        PreviousLeft => FollowUpAnswer(IsItLeft, previous),
         _ => throw new ArgumentException($"'{question}' is not a question about the previous region", nameof(question)),
     };
 

@@ -41,6 +41,17 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
     /// <summary>Share of new-region turns that pick a region sharing the last one's colour or shape, when the image has one.</summary>
     public double MatchShare { get; init; }
 
+    /// <summary>Share of follow-ups about the latest region that ask the training-only "is it to the left?"; above 0 the
+    /// previous-region follow-ups also ask "is the previous one to the left?".</summary>
+    public double PositionShare { get; init; }
+
+    /// <summary>Give the projector a zero-initialised region-position map when it has none (a projector that has one
+    /// keeps training it either way).</summary>
+    public bool RegionPositionMap { get; init; }
+
+    /// <summary>The region-position map's learning rate as a multiple of the projector's (its two inputs need large steps).</summary>
+    public double RegionPositionLearningRateMultiplier { get; init; } = 10;
+
     /// <summary>Share of steps whose images keep only <see cref="VisualTokenBudget"/> visual tokens, chosen as the
     /// server's visual-token budget chooses them, so the model also answers well at that budget (0: every step sees all).</summary>
     public double VisualTokenBudgetShare { get; init; }
@@ -79,6 +90,9 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         Check(LeftOfShare is >= 0 and < 1, $"left-of share {LeftOfShare} must be in 0..1 (excluding 1)");
         Check(PreviousShare is >= 0 and <= 1, $"previous-region share {PreviousShare} must be in 0..1");
         Check(MatchShare is >= 0 and <= 1, $"match share {MatchShare} must be in 0..1");
+        Check(PositionShare is >= 0 and <= 1, $"position share {PositionShare} must be in 0..1");
+        Check(RegionPositionLearningRateMultiplier is >= 0 and <= 1000,
+            $"region-position learning-rate multiplier {RegionPositionLearningRateMultiplier} must be in 0..1000");
         Check(VisualTokenBudgetShare is >= 0 and <= 1, $"visual-token budget share {VisualTokenBudgetShare} must be in 0..1");
         Check(VisualTokenBudget is >= 2 and <= 4096, $"visual-token budget {VisualTokenBudget} must be in 2..4096");
         Check(ContextLength is null or (>= 16 and <= 8192), $"context length {ContextLength} must be in 16..8192");
@@ -96,6 +110,9 @@ public sealed record InstructionTuneOptions : LlavaTrainingOptions
         if (LeftOfShare != 0.25) key["left_of_share"] = LeftOfShare;
         if (PreviousShare > 0) key["previous_share"] = PreviousShare;
         if (MatchShare > 0) key["match_share"] = MatchShare;
+        if (PositionShare > 0) key["position_share"] = PositionShare;
+        if (RegionPositionMap) key["region_position_map"] = true;
+        if (RegionPositionLearningRateMultiplier != 10) key["region_position_lr_multiplier"] = RegionPositionLearningRateMultiplier;
         if (VisualTokenBudgetShare > 0)
         {
             key["visual_token_budget_share"] = VisualTokenBudgetShare;

@@ -51,7 +51,7 @@ public sealed class InstructionTuner : LlavaTrainer
         Stage = stage;
         sampler = new LlavaSampler(options.Seed, DataSalt, options.ScenePool);
         chats = new LlavaChatSampler(options.Seed, DataSalt, options.ScenePool, options.RelationShare, options.LeftOfShare,
-            options.PreviousShare, options.MatchShare);
+            options.PreviousShare, options.MatchShare, options.PositionShare);
         if (!Directory.Exists(Path.Combine(OutputFolder, InitFolder)))
         {
             if (inputs is null) throw new ArgumentException($"a new {stage} run needs its input folder");
@@ -60,10 +60,13 @@ public sealed class InstructionTuner : LlavaTrainer
         }
         Model = ShapesLlavaModel.Load(Path.Combine(OutputFolder, InitFolder));
         foreach (var p in Model.Vision.parameters()) p.requires_grad = false;
+        if (options.RegionPositionMap) Model.Projector.AddRegionPositionMap();
         Model.Projector.train();
         Model.Llm.train();
         var trainable = Model.Projector.named_parameters()
-            .Select(p => new TrainableParameter("projector." + p.name, p.parameter, 1, DecayFor(p.name, p.parameter, options.WeightDecay)))
+            .Select(p => new TrainableParameter("projector." + p.name, p.parameter,
+                p.name.StartsWith("region_position", StringComparison.Ordinal) ? options.RegionPositionLearningRateMultiplier : 1,
+                DecayFor(p.name, p.parameter, options.WeightDecay)))
             .Concat(Model.Llm.named_parameters().Select(p => new TrainableParameter("llm." + p.name, p.parameter,
                 options.LlmLearningRateMultiplier, DecayFor(p.name, p.parameter, options.WeightDecay))));
         Initialise(trainable, new JsonObject

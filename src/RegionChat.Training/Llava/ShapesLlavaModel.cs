@@ -135,16 +135,18 @@ public sealed class ShapesLlavaModel : IDisposable
     public Tensor VisualTokens(IReadOnlyList<LlavaSample> samples, int visualTokenBudget = 0)
     {
         using var scope = NewDisposeScope();
-        if (RegionChat.Inference.VisualTokenSelection.Effective(visualTokenBudget, ImageTokens) == 0)
-            return Projector.forward(PatchFeatures(samples)).MoveToOuterDisposeScope();
         if (samples.Count == 0) throw new ArgumentException("no samples", nameof(samples));
         Tensor features, attention, alphas;
+        bool all = RegionChat.Inference.VisualTokenSelection.Effective(visualTokenBudget, ImageTokens) == 0;
         using (no_grad())
         {
             var images = ShapesClipInputs.Images(samples.Select(s => s.Scene).ToList());
             alphas = ShapesClipInputs.Alphas(samples.Select(s => s.Region).ToList(), samples.Select(s => s.Mode).ToList());
-            (features, attention) = Vision.PatchFeaturesWithClsAttention(images, alphas, FeatureLayer, IncludesCls);
+            if (all) (features, attention) = (Vision.PatchFeatures(images, alphas, FeatureLayer, IncludesCls), empty(0));
+            else (features, attention) = Vision.PatchFeaturesWithClsAttention(images, alphas, FeatureLayer, IncludesCls);
         }
+        // The region-position map (when the projector has one) adds the same vector to every row, as the server does.
+        if (all) return Projector.WithRegionPosition(Projector.forward(features), alphas).MoveToOuterDisposeScope();
         int patches = ImageTokens - (IncludesCls ? 1 : 0), side = ShapesSpec.CanvasSize;
         var scores = attention.cpu().contiguous().data<float>().ToArray();
         var alphaPlanes = alphas.data<float>().ToArray();   // the alphas the tower saw, [B, 1, side, side]
@@ -157,7 +159,7 @@ public sealed class ShapesLlavaModel : IDisposable
             for (int k = 0; k < rows.Length; k++) kept[i * visualTokenBudget + k] = rows[k];
         }
         using var index = tensor(kept, [samples.Count, visualTokenBudget, 1]).expand(-1, -1, features.shape[2]);
-        return Projector.forward(features.gather(1, index)).MoveToOuterDisposeScope();
+        return Projector.WithRegionPosition(Projector.forward(features.gather(1, index)), alphas).MoveToOuterDisposeScope();
     }
 
     /// <summary>Answer cross-entropy (answer tokens and EOS only) and token accuracy of a batch, with autograd (all visual

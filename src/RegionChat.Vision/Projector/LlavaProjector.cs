@@ -9,8 +9,9 @@ namespace RegionChat.Vision;
 /// Linear]; LLaVA-1.5 uses mlp2x_gelu). Its state dict keys are those of LLaVA's nn.Sequential: <c>0.weight</c>,
 /// <c>0.bias</c>, <c>2.weight</c>, <c>2.bias</c>, …
 /// </summary>
-/// <remarks><see cref="Project"/> computes in <see cref="DType"/> and returns float32.</remarks>
-public sealed class LlavaProjector : nn.Module<Tensor, Tensor>
+/// <remarks><see cref="Project"/> computes in <see cref="DType"/> and returns float32. A projector may also hold an
+/// optional region-position map (LlavaProjector.RegionPosition.cs), which LLaVA's projectors do not have.</remarks>
+public sealed partial class LlavaProjector : nn.Module<Tensor, Tensor>
 {
     const int MaxDepth = 8, MaxDim = 65536;
 
@@ -84,17 +85,25 @@ public sealed class LlavaProjector : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Builds a projector from tensors named <c>model.mm_projector.N.weight/bias</c> (LLaVA), <c>mm_projector.N.*</c>,
-    /// or <c>N.*</c> (this module's own state dict). Type and dims are read off the weights; tensors of any floating
+    /// or <c>N.*</c> (this module's own state dict), and the optional <c>region_position.weight</c> under the same prefix.
+    /// Type and dims are read off the weights; tensors of any floating
     /// dtype (e.g. f16 from a GGUF) are converted. Keys of other modules are ignored.
     /// </summary>
     public static LlavaProjector FromStateDict(IReadOnlyDictionary<string, Tensor> stateDict, ScalarType dtype = ScalarType.Float32)
     {
         var layers = new SortedDictionary<int, Dictionary<string, Tensor>>();
+        Tensor? regionPosition = null;
         var pattern = new Regex(@"^(?:(?:model\.)?mm_projector\.)?(\d+)\.(weight|bias)$");
         bool prefixed = stateDict.Keys.Any(k => k.Contains("mm_projector.", StringComparison.Ordinal));
         foreach (var (key, tensor) in stateDict)
         {
             if (prefixed && !key.Contains("mm_projector.", StringComparison.Ordinal)) continue;
+            if (RegionPositionKey.IsMatch(key))
+            {
+                if (regionPosition is not null) throw new InvalidDataException($"projector tensor '{key}' appears twice");
+                regionPosition = tensor;
+                continue;
+            }
             var m = pattern.Match(key);
             if (!m.Success)
             {
@@ -133,6 +142,12 @@ public sealed class LlavaProjector : nn.Module<Tensor, Tensor>
                     if (!is_floating_point(t)) throw new InvalidDataException($"projector tensor mm_projector.{key} has non-float dtype {t.dtype}");
                     source[key] = t;
                 }
+            }
+            if (regionPosition is not null)
+            {
+                projector.AddRegionPositionMap();
+                CheckRegionPosition(regionPosition, outputDim);
+                source[RegionPositionName + ".weight"] = regionPosition;
             }
             using var _ = no_grad();
             projector.load_state_dict(source, strict: true);

@@ -38,8 +38,8 @@ public class ShapesTinyPathsAgreeTests
         return samples;
     }
 
-    /// <summary>Budget steps of chat tuning train on the visual tokens the server keeps at that budget: the same rows,
-    /// in the same order, for masks, boxes and the whole image.</summary>
+    /// <summary>Chat tuning trains on the visual tokens the server computes, with all of them and at a budget: the same
+    /// rows, in the same order, for masks, boxes and the whole image (the region-position map included).</summary>
     [Fact]
     public void TrainingKeepsTheVisualTokensTheServerKeepsAtABudget()
     {
@@ -54,13 +54,14 @@ public class ShapesTinyPathsAgreeTests
             Assert.True(double.IsFinite(full.item<float>()) && double.IsFinite(budgeted.item<float>()));
             Assert.NotEqual(full.item<float>(), budgeted.item<float>());
         }
-        foreach (int budget in new[] { 17, 5 })
+        foreach (int budget in new[] { 0, 17, 5 })
         {
+            int kept = budget == 0 ? trained.ImageTokens : budget;
             float[] rows;
             using (TorchSharp.torch.no_grad())
             using (var tokens = trained.VisualTokens(samples, budget))
             {
-                Assert.Equal([samples.Count, budget, trained.Llm.Shape.EmbeddingLength], tokens.shape.Select(d => (int)d).ToArray());
+                Assert.Equal([samples.Count, kept, trained.Llm.Shape.EmbeddingLength], tokens.shape.Select(d => (int)d).ToArray());
                 rows = tokens.contiguous().data<float>().ToArray();
             }
             for (int i = 0; i < samples.Count; i++)
@@ -68,7 +69,7 @@ public class ShapesTinyPathsAgreeTests
                 using var image = samples[i].Scene.ToImage();
                 var region = ShapesModelEvaluator.RegionOf(samples[i].Scene, new ShapesEvalAsk(0, samples[i].Region?.Index, samples[i].Mode, ""));
                 var block = served.Encode(image, region, budget).Block;
-                Assert.Equal(budget, block.Count);
+                Assert.Equal(kept, block.Count);
                 var expected = block.Data.Span;
                 var actual = rows.AsSpan(i * expected.Length, expected.Length);
                 for (int j = 0; j < expected.Length; j++)

@@ -4,8 +4,9 @@ using RegionChat.Training.Llava.Internal;
 
 namespace RegionChat.Training.Tests.Llava;
 
-/// <summary>The chat-tuning mix: the relation share and the "left of" share of the sampler are the ones asked for, and
-/// the defaults draw exactly what the sampler drew before the shares were settings.</summary>
+/// <summary>The chat-tuning mix: the relation share and the "left of" share of the sampler are the ones asked for, the
+/// training-only follow-ups ask and answer what they say, and the defaults draw exactly what the sampler drew before the
+/// shares were settings.</summary>
 public class ChatMixTests
 {
     static (int Later, int Relations, int LeftOf, List<string> Questions) Count(LlavaChatSampler sampler, int steps)
@@ -80,6 +81,42 @@ public class ChatMixTests
         Assert.True(asked > 20, $"only {asked} questions about the previous region");
         // At share 0 (the recipe) the stream is the one drawn before the setting existed.
         Assert.Equal(Count(new LlavaChatSampler(5, 0x77, 64), 20).Questions, Count(new LlavaChatSampler(5, 0x77, 64, previousShare: 0), 20).Questions);
+    }
+
+    [Fact]
+    public void PositionFollowUpsAskWhereTheRegionIs()
+    {
+        var sampler = new LlavaChatSampler(6, 0x44, 64, previousShare: 0.8, positionShare: 1);
+        int latest = 0, previous = 0, yes = 0;
+        for (int step = 1; step <= 120; step++)
+            for (int i = 0; i < 8; i++)
+            {
+                var turns = sampler.Draw(step, i, 5, 0.25, 0.3);
+                ShapesObject? last = null, before = null;
+                foreach (var t in turns)
+                {
+                    if (t.ShowsImage)
+                    {
+                        bool sameImage = last is not null && t.Sample.Scene.Objects.Contains(last);
+                        before = sameImage && t.Sample.Region is not null && t.Sample.Region != last ? last : null;
+                        last = t.Sample.Region;
+                        continue;
+                    }
+                    // At share 1 every follow-up about the latest region asks where it is.
+                    Assert.DoesNotContain(t.Sample.Question, ShapesChatText.FollowUpQuestions);
+                    var about = t.Sample.Question switch { ShapesChatText.IsItLeft => last, ShapesChatText.PreviousLeft => before, _ => null };
+                    if (about is null) continue;
+                    if (t.Sample.Question == ShapesChatText.IsItLeft) latest++; else previous++;
+                    bool left = ShapesChatText.VisibleCentreX2(about) < ShapesSpec.CanvasSize;
+                    Assert.Equal(left ? ShapesChatText.Yes : ShapesChatText.No, t.Sample.Answer);
+                    if (left) yes++;
+                }
+            }
+        Assert.True(latest > 100 && previous > 10, $"{latest} questions about the latest region, {previous} about the previous one");
+        Assert.InRange(yes / (double)(latest + previous), 0.3, 0.7);
+        // At share 0 (the recipe) the stream is the one drawn before the setting existed.
+        Assert.Equal(Count(new LlavaChatSampler(5, 0x77, 64, previousShare: 0.5), 20).Questions,
+            Count(new LlavaChatSampler(5, 0x77, 64, previousShare: 0.5, positionShare: 0), 20).Questions);
     }
 
     [Fact]

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using RegionChat.Llm.Twin;
+using RegionChat.TestSupport;
 using RegionChat.Training.Llava;
 using RegionChat.Training.Tests.Clip;
+using RegionChat.Vision;
 
 namespace RegionChat.Training.Tests.Pipeline;
 
@@ -37,5 +39,19 @@ public class ChatStageTests(SmokeRun run) : IClassFixture<SmokeRun>
         Assert.Contains(trainer.BatchConversations(1), c => c.Count > 1);
         double before = (double)first["loss"]!, after = trainer.BatchLoss(1);
         Assert.True(after < 0.9 * before, $"chat: batch-1 loss {before:F4} → {after:F4}, expected below 0.9 × {before:F4}");
+    }
+
+    [Fact]
+    public void ARegionPositionMapStartsAtZeroLearnsAndIsSavedWithTheProjector()
+    {
+        using var temp = new TempDir();
+        var options = run.Recipe.Chat with { RegionPositionMap = true, PositionShare = 0.9, Steps = 3, WarmupSteps = 1 };
+        using var trainer = InstructionTuner.ContinueFrom(temp.Path, options, run.Layout.Instruct);
+        var map = trainer.TrainableParameters.Single(p => p.Name == "projector.region_position.weight").Parameter;
+        Assert.Equal(0f, map.abs().max().item<float>());
+        trainer.Run();
+        Assert.True(map.abs().max().item<float>() > 0, "three steps left the region-position map at zero");
+        using var saved = LlavaProjector.Load(Path.Combine(temp.Path, ShapesModelFiles.Projector));
+        Assert.True(saved.HasRegionPosition);
     }
 }

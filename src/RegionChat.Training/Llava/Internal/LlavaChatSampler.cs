@@ -15,7 +15,8 @@ namespace RegionChat.Training.Llava.Internal;
 internal sealed class LlavaChatSampler
 {
     const ulong TurnsSalt = 0x7A125, KindSalt = 0x4B1D0, ObjectSalt = 0x0B1EC8, QuestionSalt = 0x9E572, BoxSalt = 0xB0C6,
-        WholeSalt = 0x3401F, DescribeSalt = 0xDE5C, NewImageSalt = 0x2E1A6E, PreviousSalt = 0x9BE7, MatchSalt = 0x3A7C;
+        WholeSalt = 0x3401F, DescribeSalt = 0xDE5C, NewImageSalt = 0x2E1A6E, PreviousSalt = 0x9BE7, MatchSalt = 0x3A7C,
+        PositionSalt = 0xA0C5;
 
     // Later-turn kinds (cumulative): new image, relation (the options' share), follow-up, else a new region of the same image.
     const double NewImageShare = 0.15, FollowUpShare = 0.20;
@@ -31,15 +32,16 @@ internal sealed class LlavaChatSampler
     // committed model was tuned on); at any other share it becomes a new-region turn, so relations grow with the share.
     const double DefaultRelationShare = 0.30;
 
-    readonly double relationShare, leftOfShare, previousShare, matchShare;
+    readonly double relationShare, leftOfShare, previousShare, matchShare, positionShare;
 
     public LlavaChatSampler(long seed, ulong stageSalt, long? scenePool, double relationShare = DefaultRelationShare, double leftOfShare = 0.25,
-        double previousShare = 0, double matchShare = 0)
+        double previousShare = 0, double matchShare = 0, double positionShare = 0)
     {
         this.relationShare = relationShare;
         this.leftOfShare = leftOfShare;
         this.previousShare = previousShare;
         this.matchShare = matchShare;
+        this.positionShare = positionShare;
         firstTurns = new LlavaSampler(seed, stageSalt, scenePool);
         data = new SceneStream(seed, stageSalt ^ 0xC4A7, scenePool);
         newImages = new SceneStream(seed, stageSalt ^ NewImageSalt, scenePool);
@@ -73,8 +75,12 @@ internal sealed class LlavaChatSampler
             {
                 // A follow-up about the region before the latest: it trains the LLM to fetch that region's colour and shape,
                 // which the "same ... as the previous one?" comparisons need (without it they stayed at always "no").
+                // "Is it to the left?" (with the projector's region-position map) is what taught "left of" (RECIPE.md, q6).
                 bool aboutPrevious = before is not null && data.Uniform(step, index, PreviousSalt ^ turn) < previousShare;
-                string q = Pick(aboutPrevious ? ShapesChatText.PreviousRegionQuestions : ShapesChatText.FollowUpQuestions, question);
+                bool aboutPosition = !aboutPrevious && positionShare > 0 && data.Uniform(step, index, PositionSalt ^ turn) < positionShare;
+                var previousQuestions = positionShare > 0 ? ShapesChatText.PreviousRegionQuestionsWithPosition : ShapesChatText.PreviousRegionQuestions;
+                string q = aboutPrevious ? Pick(previousQuestions, question)
+                    : aboutPosition ? ShapesChatText.IsItLeft : Pick(ShapesChatText.FollowUpQuestions, question);
                 string answer = aboutPrevious ? ShapesChatText.PreviousRegionAnswer(q, before!) : ShapesChatText.FollowUpAnswer(q, last);
                 turns.Add(new(new LlavaSample(scene, last, RegionAlphaMode.Mask, q, answer), false));
             }

@@ -46,6 +46,7 @@ public class ShapesTinyPathsAgreeTests
         var samples = Prompts();
         using var trained = ShapesLlavaModel.Load(ShapesTiny);
         using var served = RegionChatModel.Load(ShapesTiny);
+        Assert.True(trained.Projector.HasRegionPosition, "the committed model should have the region-position map this test compares");
         using (TorchSharp.torch.no_grad())
         {
             // Single-turn rows train at a budget too: the loss is over the same answers with fewer image rows.

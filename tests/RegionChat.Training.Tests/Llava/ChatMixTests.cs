@@ -51,33 +51,41 @@ public class ChatMixTests
         Assert.Contains(ShapesChatText.SameColour, byDefault);
     }
 
+    /// <summary>The turns without an image of 8 conversations per step, each with the region shown last and the one
+    /// shown before it (null when there is none), tracked as SPEC.md says: a new image forgets the earlier regions.</summary>
+    static IEnumerable<(LlavaChatTurn Turn, ShapesObject? Last, ShapesObject? Before)> TextTurns(LlavaChatSampler sampler, int steps)
+    {
+        for (int step = 1; step <= steps; step++)
+            for (int i = 0; i < 8; i++)
+            {
+                ShapesObject? last = null, before = null;
+                foreach (var t in sampler.Draw(step, i, 5, 0.25, 0.3))
+                {
+                    if (!t.ShowsImage)
+                    {
+                        yield return (t, last, before);
+                        continue;
+                    }
+                    // A region turn shows its region (null for the whole image).
+                    bool sameImage = last is not null && t.Sample.Scene.Objects.Contains(last);
+                    before = sameImage && t.Sample.Region is not null && t.Sample.Region != last ? last : null;
+                    last = t.Sample.Region;
+                }
+            }
+    }
+
     [Fact]
     public void PreviousRegionFollowUpsAskAboutTheRegionBeforeTheLatest()
     {
-        var sampler = new LlavaChatSampler(9, 0x33, 64, previousShare: 1);
         int asked = 0;
-        for (int step = 1; step <= 40; step++)
-            for (int i = 0; i < 8; i++)
-            {
-                var turns = sampler.Draw(step, i, 5, 0.25, 0.3);
-                ShapesObject? last = null, before = null;
-                foreach (var t in turns)
-                {
-                    if (t.ShowsImage)
-                    {
-                        // A region turn shows its region (null for the whole image); a new image forgets the earlier ones.
-                        bool sameImage = last is not null && t.Sample.Scene.Objects.Contains(last);
-                        before = sameImage && t.Sample.Region is not null && t.Sample.Region != last ? last : null;
-                        last = t.Sample.Region;
-                        continue;
-                    }
-                    if (!ShapesChatText.PreviousRegionQuestions.Contains(t.Sample.Question)) continue;
-                    asked++;
-                    Assert.NotNull(before);
-                    Assert.Equal(ShapesChatText.PreviousRegionAnswer(t.Sample.Question, before!), t.Sample.Answer);
-                    Assert.Same(last, t.Sample.Region);
-                }
-            }
+        foreach (var (t, last, before) in TextTurns(new LlavaChatSampler(9, 0x33, 64, previousShare: 1), 40))
+        {
+            if (!ShapesChatText.PreviousRegionQuestions.Contains(t.Sample.Question)) continue;
+            asked++;
+            Assert.NotNull(before);
+            Assert.Equal(ShapesChatText.PreviousRegionAnswer(t.Sample.Question, before!), t.Sample.Answer);
+            Assert.Same(last, t.Sample.Region);
+        }
         Assert.True(asked > 20, $"only {asked} questions about the previous region");
         // At share 0 (the recipe) the stream is the one drawn before the setting existed.
         Assert.Equal(Count(new LlavaChatSampler(5, 0x77, 64), 20).Questions, Count(new LlavaChatSampler(5, 0x77, 64, previousShare: 0), 20).Questions);
@@ -86,32 +94,18 @@ public class ChatMixTests
     [Fact]
     public void PositionFollowUpsAskWhereTheRegionIs()
     {
-        var sampler = new LlavaChatSampler(6, 0x44, 64, previousShare: 0.8, positionShare: 1);
         int latest = 0, previous = 0, yes = 0;
-        for (int step = 1; step <= 120; step++)
-            for (int i = 0; i < 8; i++)
-            {
-                var turns = sampler.Draw(step, i, 5, 0.25, 0.3);
-                ShapesObject? last = null, before = null;
-                foreach (var t in turns)
-                {
-                    if (t.ShowsImage)
-                    {
-                        bool sameImage = last is not null && t.Sample.Scene.Objects.Contains(last);
-                        before = sameImage && t.Sample.Region is not null && t.Sample.Region != last ? last : null;
-                        last = t.Sample.Region;
-                        continue;
-                    }
-                    // At share 1 every follow-up about the latest region asks where it is.
-                    Assert.DoesNotContain(t.Sample.Question, ShapesChatText.FollowUpQuestions);
-                    var about = t.Sample.Question switch { ShapesChatText.IsItLeft => last, ShapesChatText.PreviousLeft => before, _ => null };
-                    if (about is null) continue;
-                    if (t.Sample.Question == ShapesChatText.IsItLeft) latest++; else previous++;
-                    bool left = ShapesChatText.VisibleCentreX2(about) < ShapesSpec.CanvasSize;
-                    Assert.Equal(left ? ShapesChatText.Yes : ShapesChatText.No, t.Sample.Answer);
-                    if (left) yes++;
-                }
-            }
+        foreach (var (t, last, before) in TextTurns(new LlavaChatSampler(6, 0x44, 64, previousShare: 0.8, positionShare: 1), 120))
+        {
+            // At share 1 every follow-up about the latest region asks where it is.
+            Assert.DoesNotContain(t.Sample.Question, ShapesChatText.FollowUpQuestions);
+            var about = t.Sample.Question switch { ShapesChatText.IsItLeft => last, ShapesChatText.PreviousLeft => before, _ => null };
+            if (about is null) continue;
+            if (t.Sample.Question == ShapesChatText.IsItLeft) latest++; else previous++;
+            bool left = ShapesChatText.VisibleCentreX2(about) < ShapesSpec.CanvasSize;
+            Assert.Equal(left ? ShapesChatText.Yes : ShapesChatText.No, t.Sample.Answer);
+            if (left) yes++;
+        }
         Assert.True(latest > 100 && previous > 10, $"{latest} questions about the latest region, {previous} about the previous one");
         Assert.InRange(yes / (double)(latest + previous), 0.3, 0.7);
         // At share 0 (the recipe) the stream is the one drawn before the setting existed.

@@ -55,17 +55,17 @@ internal static class TrainCommands
         var llmType = new Option<string>("--llm-type") { Description = "Exported llm.gguf weights: f32 or f16.", DefaultValueFactory = _ => "f32" };
         var timeLimit = new Option<double?>("--time-limit") { Description = "Stop (checkpointed, resumable) after this many minutes." };
         var relationShare = new Option<double?>("--relation-share") { Description = "Stage 6: share of later turns asking a relation question " +
-            "(recipe: 0.30)." };
+            "(recipe: 0.35)." };
         var leftOfShare = new Option<double?>("--left-of-share") { Description = "Stage 6: share of relation questions asking \"left of\" " +
-            "(recipe: 0.25)." };
+            "(recipe: 0.35)." };
         var previousShare = new Option<double?>("--previous-share") { Description = "Stage 6: share of follow-ups (after two regions) asking " +
-            "the colour or shape of the previous region, a training-only question (recipe: 0)." };
+            "the colour or shape of the previous region, a training-only question (recipe: 0.6)." };
         var matchShare = new Option<double?>("--match-share") { Description = "Stage 6: share of new-region turns showing a region that " +
-            "shares the last one's colour or shape, when the image has one (recipe: 0)." };
+            "shares the last one's colour or shape, when the image has one (recipe: 0.5)." };
         var positionShare = new Option<double?>("--position-share") { Description = "Stage 6: share of follow-ups asking the training-only " +
-            "\"is it to the left?\" (and, above 0, \"is the previous one to the left?\" among the previous-region ones) (recipe: 0)." };
+            "\"is it to the left?\" (and, above 0, \"is the previous one to the left?\" among the previous-region ones) (recipe: 0.9)." };
         var positionMap = new Option<bool>("--region-position-map") { Description = "Stage 6: give the projector a zero-initialised " +
-            "region-position map (the region's centre added to every visual token) when it has none." };
+            "region-position map (the region's centre added to every visual token) when it has none (recipe: on)." };
         var positionLr = new Option<double?>("--region-position-lr") { Description = "Stage 6: the region-position map's learning rate " +
             "as a multiple of the projector's (default 10)." };
         var budgetShare = new Option<double?>("--visual-token-budget-share") { Description = "Stage 6: share of steps whose images keep only " +

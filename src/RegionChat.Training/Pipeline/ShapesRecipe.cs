@@ -30,7 +30,7 @@ public sealed record ShapesRecipe
     public GgmlType ExportLlmType { get; init; } = GgmlType.F32;
 
     /// <summary>Steps of the full recipe's stage 6 (chat tuning).</summary>
-    public const int ChatSteps = 1200;
+    public const int ChatSteps = 6000;
 
     /// <summary>The full recipe, its step counts multiplied by <paramref name="stepsScale"/>.</summary>
     public static ShapesRecipe Full(long seed = 0, double stepsScale = 1, int threads = 2)
@@ -49,8 +49,11 @@ public sealed record ShapesRecipe
             Instruct = Scaled(new InstructionTuneOptions { Steps = 6000, EvalScenes = 30, CheckpointEvery = 100 }, seed, stepsScale, threads),
             Chat = Scaled(new InstructionTuneOptions
             {
-                Steps = ChatSteps, BatchSize = 16, LearningRate = 5e-4, WarmupSteps = 36, MaxTurns = 5, ContextLength = 1024,
+                Steps = ChatSteps, BatchSize = 16, LearningRate = 5e-4, WarmupSteps = 180, MaxTurns = 5, ContextLength = 1024,
                 EvalScenes = 30, CheckpointEvery = 50, VisualTokenBudgetShare = 0.3, VisualTokenBudget = 17,
+                // The relation mix of the shipped copy's continuations (RECIPE.md, "Left of needs the region's position").
+                RelationShare = 0.35, LeftOfShare = 0.35, PreviousShare = 0.6, MatchShare = 0.5, PositionShare = 0.9,
+                RegionPositionMap = true,
             }, seed, stepsScale, threads),
             RandomVision = clip.Vision,
         };
@@ -94,6 +97,7 @@ public sealed record ShapesRecipe
                 Steps = Scale(10, stepsScale), BatchSize = 4, WarmupSteps = 2, LearningRate = 2e-3, ScenePool = 8, EvalScenes = 2,
                 MaxTurns = 3, ContextLength = 256, Seed = seed, Threads = threads, CheckpointEvery = 100,
                 VisualTokenBudgetShare = 0.5, VisualTokenBudget = 3,
+                PreviousShare = 0.5, MatchShare = 0.5, PositionShare = 0.5, RegionPositionMap = true,
             },
             RandomVision = vision,
         };

@@ -61,7 +61,9 @@ public class SmokePipelineTests(SmokeRun run) : IClassFixture<SmokeRun>
         Assert.InRange(total, 1, 30_000_000);
 
         var projectorKeys = StateDictFile.ReadSafetensors(Path.Combine(run.Layout.Model, manifest.Projector.Weights!));
-        Assert.Equal(["model.mm_projector.0.bias", "model.mm_projector.0.weight", "model.mm_projector.2.bias", "model.mm_projector.2.weight"],
+        Assert.True(run.Recipe.Chat.RegionPositionMap);   // the recipe's stage 6 adds the map, and the export keeps it
+        Assert.Equal(["model.mm_projector.0.bias", "model.mm_projector.0.weight", "model.mm_projector.2.bias", "model.mm_projector.2.weight",
+                      "model.mm_projector.region_position.weight"],
             projectorKeys.Keys.Order(StringComparer.Ordinal));
         var vision = AlphaClipConfig.FromJsonFile(Path.Combine(run.Layout.Model, manifest.Vision.Config!));
         Assert.Equal(run.Recipe.Clip.Vision, vision);
@@ -71,6 +73,7 @@ public class SmokePipelineTests(SmokeRun run) : IClassFixture<SmokeRun>
         using var model = ShapesLlavaModel.Load(run.Layout.Model);
         Assert.Equal(vision.Width, model.Projector.InputDim);
         Assert.Equal(model.Llm.Shape.EmbeddingLength, model.Projector.OutputDim);
+        Assert.True(model.Projector.HasRegionPosition);
     }
 
     /// <summary>The inference path (manifest, preprocessing, select_feature "cls_patch") builds the visual tokens training built.</summary>

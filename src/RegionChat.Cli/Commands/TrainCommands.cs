@@ -64,8 +64,9 @@ internal static class TrainCommands
             "shares the last one's colour or shape, when the image has one (recipe: 0.5)." };
         var positionShare = new Option<double?>("--position-share") { Description = "Stage 6: share of follow-ups asking the training-only " +
             "\"is it to the left?\" (and, above 0, \"is the previous one to the left?\" among the previous-region ones) (recipe: 0.9)." };
-        var positionMap = new Option<bool>("--region-position-map") { Description = "Stage 6: give the projector a zero-initialised " +
-            "region-position map (the region's centre added to every visual token) when it has none (recipe: on)." };
+        var positionMap = new Option<bool?>("--region-position-map") { Description = "Stage 6: give the projector a zero-initialised " +
+            "region-position map (the region's centre added to every visual token) when it has none (recipe: on; " +
+            "--region-position-map false: none)." };
         var positionLr = new Option<double?>("--region-position-lr") { Description = "Stage 6: the region-position map's learning rate " +
             "as a multiple of the projector's (default 10)." };
         var budgetShare = new Option<double?>("--visual-token-budget-share") { Description = "Stage 6: share of steps whose images keep only " +
@@ -94,7 +95,7 @@ internal static class TrainCommands
                 if (parse.GetValue(previousShare) is double ps) recipe = recipe with { Chat = recipe.Chat with { PreviousShare = ps } };
                 if (parse.GetValue(matchShare) is double ms) recipe = recipe with { Chat = recipe.Chat with { MatchShare = ms } };
                 if (parse.GetValue(positionShare) is double pos) recipe = recipe with { Chat = recipe.Chat with { PositionShare = pos } };
-                if (parse.GetValue(positionMap)) recipe = recipe with { Chat = recipe.Chat with { RegionPositionMap = true } };
+                if (parse.GetValue(positionMap) is bool map) recipe = recipe with { Chat = recipe.Chat with { RegionPositionMap = map } };
                 if (parse.GetValue(positionLr) is double plr)
                     recipe = recipe with { Chat = recipe.Chat with { RegionPositionLearningRateMultiplier = plr } };
                 if (parse.GetValue(budgetShare) is double bs) recipe = recipe with { Chat = recipe.Chat with { VisualTokenBudgetShare = bs } };

@@ -6,6 +6,7 @@ using RegionChat.Training.Clip;
 using RegionChat.Training.Clip.Internal;
 using RegionChat.Training.Llava.Internal;
 using RegionChat.Data.Shapes;
+using RegionChat.Vision;
 using static TorchSharp.torch;
 
 namespace RegionChat.Training.Llava;
@@ -65,7 +66,7 @@ public sealed class InstructionTuner : LlavaTrainer
         Model.Llm.train();
         var trainable = Model.Projector.named_parameters()
             .Select(p => new TrainableParameter("projector." + p.name, p.parameter,
-                p.name.StartsWith("region_position", StringComparison.Ordinal) ? options.RegionPositionLearningRateMultiplier : 1,
+                p.name.StartsWith(LlavaProjector.RegionPositionName, StringComparison.Ordinal) ? options.RegionPositionLearningRateMultiplier : 1,
                 DecayFor(p.name, p.parameter, options.WeightDecay)))
             .Concat(Model.Llm.named_parameters().Select(p => new TrainableParameter("llm." + p.name, p.parameter,
                 options.LlmLearningRateMultiplier, DecayFor(p.name, p.parameter, options.WeightDecay))));

@@ -13,7 +13,8 @@ namespace RegionChat.Vision;
 /// </summary>
 public sealed partial class LlavaProjector
 {
-    const string RegionPositionName = "region_position";
+    /// <summary>The map's module name, so its parameters are <c>region_position.weight</c> (training gives it its own rate).</summary>
+    public const string RegionPositionName = "region_position";
     static readonly Regex RegionPositionKey = new(@"^(?:(?:model\.)?mm_projector\.)?region_position\.weight$");
 
     Linear? region_position;   // the field's name is the registered module name (RegisterComponents)

@@ -10,14 +10,19 @@ using static RegionChat.Cli.Commands.CliOptions;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>
-/// `regionchat bench budget --model DIR --visual-token-budget K [--pairs N] [--threads T] [--vision-dtype D] [--json]`:
+/// `regionchat bench budget --model DIR | --synth [--synth-dir DIR] --visual-token-budget K [--pairs N] [--threads T] [--vision-dtype D]
+/// [--json]`:
 /// a whole image turn (image bytes in, one token out) at every visual token against the same turn at K, in one process,
 /// on the same fresh image per pair, alternating which goes first: time to first token, vision and prefill, prompt
 /// positions and the KV cache a session holds, as medians and as the pairs' ratios K / all.
 /// </summary>
 internal static class BenchBudgetCommand
 {
-    internal sealed record Turn(double TtftMs, double VisionMs, double PrefillMs, int PromptTokens, int VisualTokens);
+    internal sealed record Turn(double TtftMs, double ImageMs, double VisionMs, double PrefillMs, int PromptTokens, int VisualTokens)
+    {
+        /// <summary>Time to first token outside image decoding, vision and prefill: request checks, region, queue, first pick.</summary>
+        public double OtherMs => TtftMs - ImageMs - VisionMs - PrefillMs;
+    }
 
     internal sealed record Pair(Turn All, Turn Budget)
     {
@@ -35,9 +40,16 @@ internal static class BenchBudgetCommand
         public double Median(Func<Pair, double> figure) => PathFigures.Median(Pairs.Select(figure));
     }
 
+    /// <summary>LLaVA-1.5's tower (ViT-L/14@336, 576 patches) with a TinyLlama-1.1B-shaped f16 LLM: issue 17's TTFT geometry.</summary>
+    internal static readonly BenchModelSynth.Shape TinyLlamaLlava = new(Resolution: 336, Patch: 14, VisionWidth: 1024, VisionLayers: 24,
+        VisionHeads: 16, Embd: 2048, Layers: 22, Heads: 32, KvHeads: 4, FeedForward: 5632, Vocab: 32000, WeightType: GgmlType.F16);
+
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model") { Description = "Model folder (holding model.json).", Required = true };
+        var model = new Option<DirectoryInfo?>("--model") { Description = "Model folder (holding model.json)." };
+        var synth = new Option<bool>("--synth") { Description = "Write a random-weight model to a temp folder: ViT-L/14@336 tower (576 visual " +
+            "tokens), mlp2x_gelu projector 1024→2048, TinyLlama-1.1B-shaped f16 LLM (2048 x 22, 4 KV heads); 3.4 GB." };
+        var synthDir = new Option<DirectoryInfo?>("--synth-dir") { Description = "With --synth: write to (or reuse) this folder instead of a temp one." };
         var budget = Int("--visual-token-budget", "Visual tokens kept in the budget leg of each pair (the other keeps all).", 144);
         var pairs = Int("--pairs", "Pairs of turns, each on a fresh image.", 3);
         var threads = Int("--threads", "CPU threads for llama.cpp and TorchSharp.", Environment.ProcessorCount);
@@ -45,19 +57,36 @@ internal static class BenchBudgetCommand
             DefaultValueFactory = _ => "" };
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure." };
         var command = new Command("budget", "Time a whole image turn at every visual token against the same turn at a visual-token budget.");
-        foreach (var o in new Option[] { model, budget, pairs, threads, dtype, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, synth, synthDir, budget, pairs, threads, dtype, json }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
+            string? temp = null;
             try
             {
-                string dir = parse.GetValue(model)!.FullName;
-                if (!File.Exists(Path.Combine(dir, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
                 int k = parse.GetValue(budget), n = parse.GetValue(pairs), t = parse.GetValue(threads);
                 if (k < 1) throw new ArgumentException($"--visual-token-budget must be at least 1, got {k}");
                 if (n is < 1 or > 1000) throw new ArgumentException($"--pairs must be in [1, 1000], got {n}");
                 if (t is < 1 or > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {t}");
+                string dir;
+                if (parse.GetValue(synth))
+                {
+                    if (parse.GetValue(model) != null) throw new ArgumentException("give --model DIR or --synth, not both");
+                    dir = parse.GetValue(synthDir)?.FullName ?? (temp = Directory.CreateTempSubdirectory("regionchat-budget-").FullName);
+                    if (!File.Exists(Path.Combine(dir, ModelManifest.FileName)))
+                    {
+                        var clock = Stopwatch.StartNew();
+                        BenchModelSynth.Write(dir, TinyLlamaLlava);
+                        error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"random-weight model written to {dir} in {clock.Elapsed.TotalSeconds:F0} s"));
+                    }
+                }
+                else
+                {
+                    if (parse.GetValue(synthDir) != null) throw new ArgumentException("--synth-dir goes with --synth");
+                    dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("give --model DIR (a model folder) or --synth");
+                    if (!File.Exists(Path.Combine(dir, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
+                }
                 var r = await RunAsync(dir, k, n, t, parse.GetValue(dtype)!, line => error.WriteLine(line), ct).ConfigureAwait(false);
                 Print(r, output);
                 if (parse.GetValue(json)) output.WriteLine(Json(r));
@@ -67,6 +96,10 @@ internal static class BenchBudgetCommand
             {
                 error.WriteLine($"error: {e.Message}");
                 return 1;
+            }
+            finally
+            {
+                if (temp != null) try { Directory.Delete(temp, true); } catch (IOException) { }
             }
         });
         return command;
@@ -109,7 +142,8 @@ internal static class BenchBudgetCommand
             list.Add(pair);
             log(string.Create(CultureInfo.InvariantCulture, $"pair {i + 1}/{pairs} ({(i % 2 == 0 ? "all first" : "budget first")}): ttft " +
                 $"{pair.All.TtftMs:F0} / {pair.Budget.TtftMs:F0} ms ({pair.TtftRatio:F3}), vision {pair.All.VisionMs:F0} / {pair.Budget.VisionMs:F0} ms, " +
-                $"prefill {pair.All.PrefillMs:F0} / {pair.Budget.PrefillMs:F0} ms (load {ServerBenchmark.LoadAverage():F1})"));
+                $"prefill {pair.All.PrefillMs:F0} / {pair.Budget.PrefillMs:F0} ms, image {pair.All.ImageMs:F0} / {pair.Budget.ImageMs:F0} ms, " +
+                $"other {pair.All.OtherMs:F0} / {pair.Budget.OtherMs:F0} ms (load {ServerBenchmark.LoadAverage():F1})"));
         }
         return new Result(m.Id, budget, threads, dtype, kvBytes, list, loadBefore, ServerBenchmark.LoadAverage());
     }
@@ -127,7 +161,7 @@ internal static class BenchBudgetCommand
     static async Task<Turn> TurnAsync(RegionChatCore core, ServerBenchmark.Prompt p, int budget, CancellationToken ct)
     {
         var r = await FirstTokenTurn.RunAsync(core, p, budget, ct).ConfigureAwait(false);
-        return new Turn(r.TtftMs, r.Finished.Timings.VisionEncodeMs, r.Finished.Timings.PrefillMs, r.Started.PromptTokens, r.Started.VisualTokens);
+        return new Turn(r.TtftMs, r.Finished.Timings.ImageDecodeMs, r.Finished.Timings.VisionEncodeMs, r.Finished.Timings.PrefillMs, r.Started.PromptTokens, r.Started.VisualTokens);
     }
 
     static void Print(Result r, TextWriter output)
@@ -142,9 +176,11 @@ internal static class BenchBudgetCommand
             $"{(double)kept.VisualTokens / all.VisualTokens,14:F3}"));
         output.WriteLine(string.Create(c, $"{"prompt positions",-26}{all.PromptTokens,12}{kept.PromptTokens,12}" +
             $"{(double)kept.PromptTokens / all.PromptTokens,14:F3}"));
+        output.WriteLine(string.Create(c, $"{"image decode (ms)",-26}{r.Median(p => p.All.ImageMs),12:F0}{r.Median(p => p.Budget.ImageMs),12:F0}"));
         output.WriteLine(string.Create(c, $"{"vision (ms)",-26}{r.Median(p => p.All.VisionMs),12:F0}{r.Median(p => p.Budget.VisionMs),12:F0}"));
         output.WriteLine(string.Create(c, $"{"prefill (ms)",-26}{r.Median(p => p.All.PrefillMs),12:F0}{r.Median(p => p.Budget.PrefillMs),12:F0}" +
             $"{r.PrefillRatioMedian,14:F3}"));
+        output.WriteLine(string.Create(c, $"{"other (ms)",-26}{r.Median(p => p.All.OtherMs),12:F0}{r.Median(p => p.Budget.OtherMs),12:F0}"));
         output.WriteLine(string.Create(c, $"{"time to first token (ms)",-26}{r.Median(p => p.All.TtftMs),12:F0}{r.Median(p => p.Budget.TtftMs),12:F0}" +
             $"{r.TtftRatioMedian,14:F3}"));
         output.WriteLine(string.Create(c, $"{"KV cache per session",-26}{Mib(all.PromptTokens * r.KvBytesPerPosition),12}" +
@@ -171,6 +207,10 @@ internal static class BenchBudgetCommand
         ["kv_bytes_per_position"] = r.KvBytesPerPosition,
         ["ttft_ms_all"] = Round(r.Median(p => p.All.TtftMs)),
         ["ttft_ms_budget"] = Round(r.Median(p => p.Budget.TtftMs)),
+        ["image_ms_all"] = Round(r.Median(p => p.All.ImageMs)),
+        ["image_ms_budget"] = Round(r.Median(p => p.Budget.ImageMs)),
+        ["other_ms_all"] = Round(r.Median(p => p.All.OtherMs)),
+        ["other_ms_budget"] = Round(r.Median(p => p.Budget.OtherMs)),
         ["vision_ms_all"] = Round(r.Median(p => p.All.VisionMs)),
         ["vision_ms_budget"] = Round(r.Median(p => p.Budget.VisionMs)),
         ["prefill_ms_all"] = Round(r.Median(p => p.All.PrefillMs)),

@@ -78,7 +78,8 @@ internal static class BenchBudgetCommand
                     {
                         var clock = Stopwatch.StartNew();
                         BenchModelSynth.Write(dir, TinyLlamaLlava);
-                        error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"random-weight model written to {dir} in {clock.Elapsed.TotalSeconds:F0} s"));
+                        error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"random-weight model written to {dir} in {clock.Elapsed.TotalSeconds:F0} s"));
                     }
                 }
                 else
@@ -161,7 +162,8 @@ internal static class BenchBudgetCommand
     static async Task<Turn> TurnAsync(RegionChatCore core, ServerBenchmark.Prompt p, int budget, CancellationToken ct)
     {
         var r = await FirstTokenTurn.RunAsync(core, p, budget, ct).ConfigureAwait(false);
-        return new Turn(r.TtftMs, r.Finished.Timings.ImageDecodeMs, r.Finished.Timings.VisionEncodeMs, r.Finished.Timings.PrefillMs, r.Started.PromptTokens, r.Started.VisualTokens);
+        var t = r.Finished.Timings;
+        return new Turn(r.TtftMs, t.ImageDecodeMs, t.VisionEncodeMs, t.PrefillMs, r.Started.PromptTokens, r.Started.VisualTokens);
     }
 
     static void Print(Result r, TextWriter output)

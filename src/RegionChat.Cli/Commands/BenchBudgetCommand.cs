@@ -69,25 +69,8 @@ internal static class BenchBudgetCommand
                 if (k < 1) throw new ArgumentException($"--visual-token-budget must be at least 1, got {k}");
                 if (n is < 1 or > 1000) throw new ArgumentException($"--pairs must be in [1, 1000], got {n}");
                 if (t is < 1 or > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {t}");
-                string dir;
-                if (parse.GetValue(synth))
-                {
-                    if (parse.GetValue(model) != null) throw new ArgumentException("give --model DIR or --synth, not both");
-                    dir = parse.GetValue(synthDir)?.FullName ?? (temp = Directory.CreateTempSubdirectory("regionchat-budget-").FullName);
-                    if (!File.Exists(Path.Combine(dir, ModelManifest.FileName)))
-                    {
-                        var clock = Stopwatch.StartNew();
-                        BenchModelSynth.Write(dir, TinyLlamaLlava);
-                        error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"random-weight model written to {dir} in {clock.Elapsed.TotalSeconds:F0} s"));
-                    }
-                }
-                else
-                {
-                    if (parse.GetValue(synthDir) != null) throw new ArgumentException("--synth-dir goes with --synth");
-                    dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("give --model DIR (a model folder) or --synth");
-                    if (!File.Exists(Path.Combine(dir, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
-                }
+                string dir = BenchModelSynth.Folder(parse.GetValue(model), parse.GetValue(synth), parse.GetValue(synthDir), TinyLlamaLlava,
+                    "synth-budget", error, out temp);
                 var r = await RunAsync(dir, k, n, t, parse.GetValue(dtype)!, line => error.WriteLine(line), ct).ConfigureAwait(false);
                 Print(r, output);
                 if (parse.GetValue(json)) output.WriteLine(Json(r));

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+using RegionChat.Inference;
 using RegionChat.Llm.Gguf;
 using RegionChat.Llm.Vocabulary;
 using RegionChat.Vision;
@@ -17,6 +20,40 @@ internal static class BenchModelSynth
         int Resolution = 224, int Patch = 14, int VisionWidth = 256, int VisionLayers = 6, int VisionHeads = 4,
         int Embd = 512, int Layers = 8, int Heads = 8, int KvHeads = 4, int FeedForward = 1408, int Vocab = 8000,
         GgmlType WeightType = GgmlType.F16);
+
+    /// <summary>
+    /// The model folder a benchmark runs on: `--model DIR` (it must hold a manifest), or with `--synth` the folder
+    /// `--synth-dir` names (written unless it already holds a model) or a new temp folder holding <paramref name="name"/>,
+    /// which <paramref name="temp"/> returns for the caller to delete.
+    /// </summary>
+    public static string Folder(DirectoryInfo? model, bool synth, DirectoryInfo? synthDir, Shape shape, string name, TextWriter log, out string? temp)
+    {
+        temp = null;
+        if (!synth)
+        {
+            if (synthDir != null) throw new ArgumentException("--synth-dir goes with --synth");
+            string given = model?.FullName ?? throw new ArgumentException("give --model DIR (a model folder) or --synth");
+            if (!File.Exists(Path.Combine(given, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {given}");
+            return given;
+        }
+        if (model != null) throw new ArgumentException("give --model DIR or --synth, not both");
+        string dir;
+        if (synthDir != null) dir = synthDir.FullName;
+        else
+        {
+            temp = Directory.CreateTempSubdirectory($"regionchat-{name}-").FullName;
+            dir = Path.Combine(temp, name);
+        }
+        if (File.Exists(Path.Combine(dir, ModelManifest.FileName))) log.WriteLine($"reusing the benchmark model in {dir}");
+        else
+        {
+            var clock = Stopwatch.StartNew();
+            Write(dir, shape);
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote a random-weight benchmark model to {dir} in {clock.Elapsed.TotalSeconds:F1} s"));
+        }
+        return dir;
+    }
 
     /// <summary>Writes the model into <paramref name="dir"/> (created) and returns it.</summary>
     public static string Write(string dir, Shape shape, int seed = 7)

@@ -43,30 +43,8 @@ internal static class BenchServerCommand
             string? temp = null;
             try
             {
-                string dir;
-                if (parse.GetValue(synth))
-                {
-                    if (parse.GetValue(model) != null) throw new ArgumentException("give --model DIR or --synth, not both");
-                    if (parse.GetValue(synthDir) is { } keep) dir = keep.FullName;
-                    else
-                    {
-                        temp = Directory.CreateTempSubdirectory("regionchat-bench-").FullName;
-                        dir = Path.Combine(temp, "synth-bench");
-                    }
-                    if (File.Exists(Path.Combine(dir, ModelManifest.FileName))) output.WriteLine($"reusing the benchmark model in {dir}");
-                    else
-                    {
-                        var clock = System.Diagnostics.Stopwatch.StartNew();
-                        BenchModelSynth.Write(dir, new BenchModelSynth.Shape());
-                        output.WriteLine($"wrote a random-weight benchmark model to {dir} in {clock.Elapsed.TotalSeconds:F1} s");
-                    }
-                }
-                else
-                {
-                    if (parse.GetValue(synthDir) != null) throw new ArgumentException("--synth-dir goes with --synth");
-                    dir = parse.GetValue(model)?.FullName ?? throw new ArgumentException("give --model DIR (a model folder) or --synth");
-                    if (!File.Exists(Path.Combine(dir, ModelManifest.FileName))) throw new ArgumentException($"--model: no {ModelManifest.FileName} in {dir}");
-                }
+                string dir = BenchModelSynth.Folder(parse.GetValue(model), parse.GetValue(synth), parse.GetValue(synthDir), new BenchModelSynth.Shape(),
+                    "synth-bench", output, out temp);
                 var options = new ServerBenchmarkOptions
                 {
                     ModelDir = dir,

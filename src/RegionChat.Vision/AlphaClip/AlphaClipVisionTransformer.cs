@@ -188,7 +188,8 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
         if (patchAttention != null && stop == 0)
         {
             long patches = x.shape[1] - 1;
-            patchAttention[0] = full([x.shape[0], patches], 1.0 / patches, ScalarType.Float32, x.device).MoveToOuterDisposeScope();
+            using TorchSharp.Scalar uniform = 1.0 / patches;   // alive past the native call (see RootedScalars)
+            patchAttention[0] = full([x.shape[0], patches], uniform, ScalarType.Float32, x.device).MoveToOuterDisposeScope();
         }
         return (includeCls ? x : x[.., 1..]).to(ScalarType.Float32).contiguous().MoveToOuterDisposeScope();
     }
@@ -212,14 +213,10 @@ public sealed class AlphaClipVisionTransformer : nn.Module<Tensor, Tensor, Tenso
             throw new ArgumentException($"alpha batch {alpha.shape[0]} differs from image batch {image.shape[0]}", nameof(alpha));
         long batch = image.shape[0];
         using var scope = NewDisposeScope();
-        // An explicit alpha kept alive past the call: TorchSharp's add_(Tensor) passes a temporary Scalar(1) whose finaliser
-        // can free it while the native call still reads it (seen twice in training, right after the batch's large allocations).
-        TorchSharp.Scalar one = 1;
-        var patches = conv1.forward(image.to(DType)).add_(conv1_alpha.forward(alpha.to(DType)), one);   // [B, W, g, g]
-        GC.KeepAlive(one);
+        var patches = conv1.forward(image.to(DType)).AddInPlace(conv1_alpha.forward(alpha.to(DType)));   // [B, W, g, g]
         var tokens = patches.flatten(2).transpose(1, 2);                                            // [B, g², W]
         var cls = class_embedding.view(1, 1, -1).expand(batch, 1, -1);
-        var x = cat([cls, tokens], 1).add_(positional_embedding);
+        var x = cat([cls, tokens], 1).AddInPlace(positional_embedding);
         return ln_pre.forward(x).MoveToOuterDisposeScope();
     }
 

@@ -141,7 +141,7 @@ public sealed class ClipTextTransformer : nn.Module<Tensor, Tensor, Tensor>
             throw new ArgumentException($"endPositions must be [{tokens.shape[0]}], got [{string.Join(", ", endPositions.shape)}]", nameof(endPositions));
         long batch = tokens.shape[0], length = tokens.shape[1];
         using var scope = NewDisposeScope();
-        var x = token_embedding.forward(tokens).add(positional_embedding[..(int)length]);
+        var x = token_embedding.forward(tokens).Plus(positional_embedding[..(int)length]);
         x = ln_final.forward(transformer.Forward(x));
         // [B, W]: the end token's features (with the causal mask it is the only token that has seen the whole text).
         var atEnd = x.gather(1, endPositions.view(batch, 1, 1).expand(batch, 1, Config.Width)).squeeze(1);

@@ -14,7 +14,8 @@ public static class ClipZeroShot
         using var scope = NewDisposeScope();
         var image = Normalize(imageFeatures.to(ScalarType.Float32));
         var text = Normalize(textFeatures.to(ScalarType.Float32));
-        return image.matmul(text.t()).mul_(scale).MoveToOuterDisposeScope();
+        using TorchSharp.Scalar factor = scale;   // alive past the native call (see RootedScalars)
+        return image.matmul(text.t()).mul_(factor).MoveToOuterDisposeScope();
     }
 
     /// <summary>Each row divided by its L2 norm (CLIP's <c>x / x.norm(dim=-1, keepdim=True)</c>).</summary>

@@ -39,7 +39,8 @@ public sealed partial class LlavaProjector
         if (alpha.dim() != 4 || alpha.shape[1] != 1)
             throw new ArgumentException($"alpha must be [B, 1, H, W], got [{string.Join(", ", alpha.shape)}]", nameof(alpha));
         using var scope = NewDisposeScope();
-        var inRegion = alpha[.., 0] > 0;                                       // [B, H, W]
+        using TorchSharp.Scalar zero = 0;   // every Scalar here alive past its native call (see RootedScalars)
+        var inRegion = alpha[.., 0].gt(zero);                                  // [B, H, W]
         var columns = inRegion.any(1).to(ScalarType.Float32);                 // [B, W]
         var rows = inRegion.any(2).to(ScalarType.Float32);                    // [B, H]
         return stack([Centre(columns), Centre(rows)], 1).MoveToOuterDisposeScope();
@@ -48,8 +49,10 @@ public sealed partial class LlavaProjector
         {
             long n = occupied.shape[1];
             var first = occupied.argmax(1).to(ScalarType.Float32);
-            var last = (n - 1) - occupied.flip(1).argmax(1).to(ScalarType.Float32);
-            var centre = (first + last + 1) / n - 1;                          // the box middle (first + last + 1) / 2 over n, to −1..1
+            using TorchSharp.Scalar lastIndex = n - 1, count = n;
+            var last = occupied.flip(1).argmax(1).to(ScalarType.Float32).neg_().add_(lastIndex, RootedScalars.One);   // (n − 1) − the last's index
+            // the box middle (first + last + 1) / 2 over n, to −1..1
+            var centre = first.Plus(last).add_(RootedScalars.One, RootedScalars.One).div_(count).sub_(RootedScalars.One);
             return where(occupied.any(1), centre, zeros_like(centre));
         }
     }
@@ -64,7 +67,7 @@ public sealed partial class LlavaProjector
         using var scope = NewDisposeScope();
         var centres = RegionCentres(alpha).to(projected.device).to(DType);
         var vector = region_position.forward(centres).to(projected.dtype).unsqueeze(1);   // [B, 1, D]
-        return (projected + vector).MoveToOuterDisposeScope();
+        return projected.Plus(vector).MoveToOuterDisposeScope();
     }
 
     static void CheckRegionPosition(Tensor weight, int outputDim)

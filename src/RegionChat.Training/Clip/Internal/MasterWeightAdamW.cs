@@ -59,11 +59,14 @@ internal sealed class MasterWeightAdamW : IDisposable
             using var scope = NewDisposeScope();
             var g = grad.dtype == ScalarType.Float32 ? grad : grad.to(ScalarType.Float32);
             double rate = lr * s.P.LrMultiplier;
-            if (s.P.WeightDecay > 0) s.Master.mul_(1 - rate * s.P.WeightDecay);
-            s.M.mul_(beta1).add_(g, alpha: 1 - beta1);
-            s.V.mul_(beta2).addcmul_(g, g, value: 1 - beta2);
-            var denominator = s.V.div(correction2).sqrt_().add_(eps);
-            s.Master.addcdiv_(s.M, denominator, value: -rate / correction1);
+            // Every Scalar alive past its native call (RegionChat.Vision.RootedScalars says why).
+            using TorchSharp.Scalar decay = 1 - rate * s.P.WeightDecay, b1 = beta1, b2 = beta2, rest1 = 1 - beta1, rest2 = 1 - beta2;
+            using TorchSharp.Scalar c2 = correction2, epsilon = eps, step = -rate / correction1;
+            if (s.P.WeightDecay > 0) s.Master.mul_(decay);
+            s.M.mul_(b1).add_(g, alpha: rest1);
+            s.V.mul_(b2).addcmul_(g, g, value: rest2);
+            var denominator = s.V.div(c2).sqrt_().add_(epsilon);
+            s.Master.addcdiv_(s.M, denominator, value: step);
             if (s.OwnsMaster) s.P.Parameter.copy_(s.Master);
         }
     }

@@ -26,8 +26,8 @@ internal sealed class ResidualAttentionBlock : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         // The sublayer outputs are fresh Linear results, so adding the residual into them in place is autograd-safe.
-        var h = attn.forward(ln_1.forward(x)).add_(x);
-        var y = mlp.forward(ln_2.forward(h)).add_(h);
+        var h = attn.forward(ln_1.forward(x)).AddInPlace(x);
+        var y = mlp.forward(ln_2.forward(h)).AddInPlace(h);
         return y.MoveToOuterDisposeScope();
     }
 
@@ -36,8 +36,8 @@ internal sealed class ResidualAttentionBlock : nn.Module<Tensor, Tensor>
     public Tensor ForwardWithClsAttention(Tensor x, out Tensor clsAttention)
     {
         using var scope = NewDisposeScope();
-        var h = attn.ForwardWithClsAttention(ln_1.forward(x), out var cls).add_(x);
-        var y = mlp.forward(ln_2.forward(h)).add_(h);
+        var h = attn.ForwardWithClsAttention(ln_1.forward(x), out var cls).AddInPlace(x);
+        var y = mlp.forward(ln_2.forward(h)).AddInPlace(h);
         clsAttention = cls.MoveToOuterDisposeScope();
         return y.MoveToOuterDisposeScope();
     }

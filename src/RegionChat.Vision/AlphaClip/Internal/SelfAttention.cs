@@ -49,10 +49,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
         {
             var q = qkv[0][.., .., ..1].to(ScalarType.Float32);                                     // [B, H, 1, D]
             var k = qkv[1].to(ScalarType.Float32);                                                  // [B, H, N, D]
-            // The scale as an explicit Scalar kept alive past the native call (see AlphaClipVisionTransformer.Embed).
-            TorchSharp.Scalar scale = 1.0 / Math.Sqrt(width / heads);
+            using TorchSharp.Scalar scale = 1.0 / Math.Sqrt(width / heads);   // alive past the native call (see RootedScalars)
             var weights = q.matmul(k.transpose(-2, -1)).mul_(scale).softmax(-1);                    // [B, H, 1, N]
-            GC.KeepAlive(scale);
             clsAttention[0] = weights.squeeze(2).mean([1]).MoveToOuterDisposeScope();
         }
         var merged = attended.transpose(1, 2).reshape(batch, tokens, width);
@@ -65,10 +63,8 @@ internal sealed class SelfAttention : nn.Module<Tensor, Tensor>
     Tensor MatmulAttention(Tensor q, Tensor k, Tensor v)
     {
         using var scores = q.matmul(k.transpose(-2, -1));
-        // The scale as an explicit Scalar kept alive past the native call (see AlphaClipVisionTransformer.Embed).
-        TorchSharp.Scalar scale = 1.0 / Math.Sqrt(width / heads);
+        using TorchSharp.Scalar scale = 1.0 / Math.Sqrt(width / heads);   // alive past the native call (see RootedScalars)
         scores.mul_(scale);
-        GC.KeepAlive(scale);
         using var weights = scores.softmax(-1);
         return weights.matmul(v);
     }

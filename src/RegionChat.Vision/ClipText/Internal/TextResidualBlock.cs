@@ -24,8 +24,8 @@ internal sealed class TextResidualBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = attn.forward(ln_1.forward(x)).add_(x);
-        var y = mlp.forward(ln_2.forward(h)).add_(h);
+        var h = attn.forward(ln_1.forward(x)).AddInPlace(x);
+        var y = mlp.forward(ln_2.forward(h)).AddInPlace(h);
         return y.MoveToOuterDisposeScope();
     }
 }
@@ -37,6 +37,7 @@ internal sealed class TextMlp : nn.Module<Tensor, Tensor>
     readonly Linear c_fc;
     readonly Linear c_proj;
 #pragma warning restore IDE1006
+    static readonly TorchSharp.Scalar QuickGeluScale = 1.702;   // a static root (see RootedScalars)
 
     public TextMlp(int width, ScalarType dtype) : base("mlp")
     {
@@ -48,7 +49,7 @@ internal sealed class TextMlp : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = c_fc.forward(x);
-        return c_proj.forward(h * (h * 1.702).sigmoid()).MoveToOuterDisposeScope();
+        return c_proj.forward(h * h.mul(QuickGeluScale).sigmoid()).MoveToOuterDisposeScope();
     }
 }
 

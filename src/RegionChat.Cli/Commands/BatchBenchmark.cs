@@ -157,7 +157,7 @@ internal static class BatchBenchmark
         }
     }
 
-    sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions, List<PbV1.Timings> Timings);
+    internal sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions, List<PbV1.Timings> Timings);
 
     static RouteFigures Figures(List<Leg> legs) => new(
         legs.Sum(l => l.ItemMs.Count), legs.Sum(l => l.WallMs), legs.Sum(l => l.Tokens),
@@ -184,8 +184,9 @@ internal static class BatchBenchmark
         return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };
     }
 
-    /// <summary>One CaptionStream call with up to <paramref name="window"/> items in flight.</summary>
-    static async Task<Leg> StreamLegAsync(RegionChatClient client,
+    /// <summary>One CaptionStream call with up to <paramref name="window"/> items in flight; a failed item ends the leg with
+    /// its error.</summary>
+    internal static async Task<Leg> StreamLegAsync(RegionChatClient client,
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, int window, CancellationToken ct)
     {
         var leg = new Leg(0, 0, [], [], []);
@@ -195,25 +196,31 @@ internal static class BatchBenchmark
         long tokens = 0;
         var wall = Stopwatch.StartNew();
         using var stream = client.OpenCaptionStream(ct);
+        // A failed item stops the reader, and with it the slots the sender waits for: the sender must stop waiting too.
+        using var readerEnded = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var reader = Task.Run(async () =>
         {
-            await foreach (var r in stream.ReadAllAsync(ct).ConfigureAwait(false))
+            try
             {
-                if (r.Caption == null) throw new InvalidOperationException($"item {r.Id} failed: {r.Error}");
-                lock (gate)
+                await foreach (var r in stream.ReadAllAsync(ct).ConfigureAwait(false))
                 {
-                    leg.ItemMs.Add(Stopwatch.GetElapsedTime(sent[r.Id]).TotalMilliseconds);
-                    leg.Captions[int.Parse(r.Id, CultureInfo.InvariantCulture)] = r.Caption.Text;
-                    tokens += r.Caption.Usage?.CompletionTokens ?? 0;
-                    if (r.Caption.Timings != null) leg.Timings.Add(r.Caption.Timings);
+                    if (r.Caption == null) throw new InvalidOperationException($"item {r.Id} failed: {r.Error}");
+                    lock (gate)
+                    {
+                        leg.ItemMs.Add(Stopwatch.GetElapsedTime(sent[r.Id]).TotalMilliseconds);
+                        leg.Captions[int.Parse(r.Id, CultureInfo.InvariantCulture)] = r.Caption.Text;
+                        tokens += r.Caption.Usage?.CompletionTokens ?? 0;
+                        if (r.Caption.Timings != null) leg.Timings.Add(r.Caption.Timings);
+                    }
+                    slots.Release();
                 }
-                slots.Release();
             }
+            finally { await readerEnded.CancelAsync().ConfigureAwait(false); }
         }, ct);
         foreach (var (index, request) in requests)
         {
-            await slots.WaitAsync(ct).ConfigureAwait(false);
-            if (reader.IsFaulted) break;
+            try { await slots.WaitAsync(readerEnded.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { break; }
             string id = index.ToString(CultureInfo.InvariantCulture);
             lock (gate) sent[id] = Stopwatch.GetTimestamp();
             await stream.SendAsync(id, request, ct).ConfigureAwait(false);

@@ -15,6 +15,8 @@ public sealed record RegionChatCoreOptions
     public string DefaultModel { get; init; } = "shapes-tiny";
     /// <summary>CPU threads for llama.cpp and TorchSharp; 0 = all cores.</summary>
     public int Threads { get; init; }
+    /// <summary>llama.cpp's threads; 0 = <see cref="LlmThreadChoice"/>.</summary>
+    public int LlmThreads { get; init; }
     /// <summary>Requests admitted at once (running + waiting).</summary>
     public int QueueSize { get; init; } = 64;
     /// <summary>Sequences decoded together in the shared LLM context.</summary>

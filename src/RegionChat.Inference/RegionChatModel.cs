@@ -62,6 +62,9 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>The vision tower's number type as resolved ("float32", "bfloat16", "float16"; <see cref="VisionPrecision"/>).</summary>
     public string VisionDtype { get; private init; } = "float32";
 
+    /// <summary>llama.cpp's threads as resolved (<see cref="LlmThreadChoice"/>).</summary>
+    public int LlmThreads { get; private init; } = 1;
+
     /// <summary>Visual tokens kept per image when a request sets no budget (RegionChatModelOptions.VisualTokenBudget);
     /// 0 = all.</summary>
     public int VisualTokenBudget { get; private init; }
@@ -104,15 +107,17 @@ public sealed class RegionChatModel : IDisposable
                 throw new ModelManifestException($"{manifest.Id}: the projector takes width {projector.InputDim} but the vision tower " +
                     $"gives {vision.Config.Width}");
 
+            string gguf = manifest.Resolve(manifest.Llm.Gguf, "llm.gguf");
+            int llmThreads = LlmThreadChoice.Resolve(options.LlmThreads, gguf, options.Threads);
             llm = LlmEngine.Load(new LlmEngineOptions
             {
-                ModelPath = manifest.Resolve(manifest.Llm.Gguf, "llm.gguf"),
+                ModelPath = gguf,
                 ContextSize = options.ContextSize,
                 BatchSize = options.BatchSize,
                 MaxSequences = options.MaxSequences,
                 OneShotSequences = options.OneShotSequences,
-                Threads = options.Threads,
-                BatchThreads = options.Threads,
+                Threads = llmThreads,
+                BatchThreads = llmThreads,
                 GpuLayers = options.GpuLayers,
             });
             llm.ValidateVisualWidth(projector.OutputDim);
@@ -124,7 +129,7 @@ public sealed class RegionChatModel : IDisposable
             });
             return new RegionChatModel(manifest, vision, projector, llm, template, pre)
             {
-                VisionDevice = device, VisionDtype = dtypeName, VisualTokenBudget = options.VisualTokenBudget,
+                VisionDevice = device, VisionDtype = dtypeName, VisualTokenBudget = options.VisualTokenBudget, LlmThreads = llmThreads,
             };
         }
         catch

@@ -14,8 +14,10 @@ public sealed record RegionChatModelOptions
     public int MaxSequences { get; init; } = 8;
     /// <summary>Sequences kept for one-shot requests (LlmEngineOptions.OneShotSequences).</summary>
     public int OneShotSequences { get; init; }
-    /// <summary>CPU threads for llama.cpp and TorchSharp.</summary>
+    /// <summary>CPU threads for TorchSharp, and for llama.cpp unless <see cref="LlmThreads"/> says otherwise.</summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>llama.cpp's threads; 0 = <see cref="LlmThreadChoice"/> (one for a tiny GGUF, else <see cref="Threads"/>).</summary>
+    public int LlmThreads { get; init; }
     /// <summary>Layers offloaded to a GPU by llama.cpp. Only the CPU backend ships here: GPU use is configuration only, untested.</summary>
     public int GpuLayers { get; init; }
     /// <summary>Where the vision tower and projector run: cpu, cuda or auto (<see cref="Accelerators"/>). CUDA is untested here.</summary>

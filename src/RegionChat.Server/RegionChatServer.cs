@@ -77,7 +77,7 @@ public static class RegionChatServer
     /// <summary>The core's share of the server's settings.</summary>
     static RegionChatCoreOptions CoreOptions(ServerOptions o, string contentRoot) => new()
     {
-        ModelsPath = o.ModelsPath, ContentRoot = contentRoot, DefaultModel = o.DefaultModel, Threads = o.Threads,
+        ModelsPath = o.ModelsPath, ContentRoot = contentRoot, DefaultModel = o.DefaultModel, Threads = o.Threads, LlmThreads = o.LlmThreads,
         QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize, GpuLayers = o.GpuLayers,
         OneShotSequences = o.OneShotSequences ?? o.ParallelSequences / 4,
         VisionDevice = o.Device, VisionDtype = o.VisionDtype,

@@ -27,8 +27,11 @@ public sealed class ServerOptions
     public CorsSettings Cors { get; set; } = new();
     /// <summary>The OpenAI-compatible endpoint.</summary>
     public OpenAiSettings OpenAi { get; set; } = new();
-    /// <summary>CPU threads for llama.cpp and TorchSharp; 0 = all cores.</summary>
+    /// <summary>CPU threads for TorchSharp, and for llama.cpp unless LlmThreads is set; 0 = all cores.</summary>
     public int Threads { get; set; }
+    /// <summary>llama.cpp's threads; 0 = one for a GGUF under 64 MB (thread barriers cost more than such a model's
+    /// work per op), else Threads.</summary>
+    public int LlmThreads { get; set; }
     /// <summary>Requests admitted at once (running + waiting). Beyond it: RESOURCE_EXHAUSTED.</summary>
     public int QueueSize { get; set; } = 64;
     /// <summary>Sequences decoded together in the shared LLM context.</summary>

@@ -87,6 +87,7 @@ internal sealed class ModelRegistry : IDisposable
                 VisionDevice = options.VisionDevice,
                 VisionDtype = options.VisionDtype,
                 Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
+                LlmThreads = options.LlmThreads,
                 VisualTokenBudget = options.Models.GetValueOrDefault(manifest.Id)?.VisualTokenBudget ?? 0,
             });
         }
@@ -96,7 +97,7 @@ internal sealed class ModelRegistry : IDisposable
             throw;
         }
         CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
-            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.VisionDtype, VisionPrecision.CpuHasBf16 ? "has" : "lacks");
+            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.LlmThreads, model.VisionDtype, VisionPrecision.CpuHasBf16 ? "has" : "lacks");
         return model;
     }
 

@@ -14,6 +14,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             if (!(value >= min && value <= max)) failures.Add($"{ServerOptions.Section}:{setting} must be in [{min}, {max}], got {value}");
         }
         Range(nameof(o.Threads), o.Threads, 0, 1024);
+        Range(nameof(o.LlmThreads), o.LlmThreads, 0, 1024);
         Range(nameof(o.QueueSize), o.QueueSize, 1, 1_000_000);
         // llama.cpp serves at most 256 sequences, each needs a batch slot and a context cell.
         Range(nameof(o.ParallelSequences), o.ParallelSequences, 1, Math.Min(256, Math.Min(o.BatchSize, o.ContextSize)));

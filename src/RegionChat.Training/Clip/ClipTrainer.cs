@@ -17,6 +17,8 @@ public sealed class ClipTrainer : ContrastiveTrainer
 {
     const ulong DataSalt = 0xC11D5EED, NegativeObjectSalt = 0x0B1EC7, NegativeAttributeSalt = 0xA77B, NegativeValueSalt = 0x7A1E;
     static readonly double MaxLogScale = Math.Log(100);
+    // Static roots: a temporary Scalar can be finalised mid-call (RootedScalars says why).
+    static readonly Scalar LogScaleFloor = 0, LogScaleCeiling = MaxLogScale;
 
     static readonly Lock InitialisationLock = new();
     readonly ClipTrainerOptions options;
@@ -149,7 +151,7 @@ public sealed class ClipTrainer : ContrastiveTrainer
     private protected override void AfterUpdate()
     {
         using var _ = no_grad();
-        LogScale.clamp_(0, MaxLogScale);
+        LogScale.clamp_(LogScaleFloor, LogScaleCeiling);
     }
 
     public override ZeroShotReport Evaluate(int scenes)

@@ -1,3 +1,4 @@
+using RegionChat.Vision;
 using static TorchSharp.torch;
 
 namespace RegionChat.Training.Clip;
@@ -11,6 +12,9 @@ namespace RegionChat.Training.Clip;
 /// </summary>
 public static class ContrastiveLoss
 {
+    // Static roots: a temporary Scalar can be finalised mid-call (RegionChat.Vision.RootedScalars says why).
+    static readonly TorchSharp.Scalar MinusInfinity = double.NegativeInfinity, Half = 0.5;
+
     /// <summary>Groups captions: the distinct captions in first-seen order and, per item, the index of its caption.</summary>
     public static (IReadOnlyList<string> Distinct, long[] CaptionIndex) Group(IReadOnlyList<string> captions)
     {
@@ -54,9 +58,9 @@ public static class ContrastiveLoss
         var positives = captionIndex.view(1, b).eq(arange(u, dtype: ScalarType.Int64).view(u, 1));   // [U, B]
         var perText = logits[.., ..(int)u].t();                                       // [U, B]: batch captions only
         var all = perText.logsumexp(1, false);
-        var positive = perText.masked_fill(positives.logical_not(), double.NegativeInfinity).logsumexp(1, false);
+        var positive = perText.masked_fill(positives.logical_not(), MinusInfinity).logsumexp(1, false);
         var textToImage = all.sub(positive).mean();
-        var loss = imageToText.add(textToImage).mul(0.5);
+        var loss = imageToText.Plus(textToImage).mul(Half);
         var accuracy = logits.argmax(1).eq(captionIndex).to(ScalarType.Float32).mean();
         return (loss.MoveToOuterDisposeScope(), accuracy.detach().MoveToOuterDisposeScope());
     }

@@ -65,7 +65,7 @@ internal sealed class MasterWeightAdamW : IDisposable
             if (s.P.WeightDecay > 0) s.Master.mul_(decay);
             s.M.mul_(b1).add_(g, alpha: rest1);
             s.V.mul_(b2).addcmul_(g, g, value: rest2);
-            var denominator = s.V.div(c2).sqrt_().add_(epsilon);
+            var denominator = s.V.div(c2).sqrt_().add_(epsilon, RegionChat.Vision.RootedScalars.One);
             s.Master.addcdiv_(s.M, denominator, value: step);
             if (s.OwnsMaster) s.P.Parameter.copy_(s.Master);
         }

@@ -7,6 +7,9 @@ namespace RegionChat.Training.Llava.Internal;
 /// <summary>Next-token cross-entropy of the twin over the positions a batch's targets mark, and the argmax accuracy there.</summary>
 internal static class LlavaLoss
 {
+    // Static roots: a temporary Scalar can be finalised mid-call (RegionChat.Vision.RootedScalars says why).
+    static readonly TorchSharp.Scalar Ignore = TokenBatch.Ignore, One = 1;
+
     /// <summary>Plain text rows (BOS … EOS): every token after BOS counts.</summary>
     public static (Tensor Loss, Tensor Accuracy) Text(LlamaTwin llm, IReadOnlyList<int[]> rows, int padId)
     {
@@ -93,9 +96,9 @@ internal static class LlavaLoss
         var flatTargets = targets.reshape(-1);
         var loss = F.cross_entropy(flatLogits, flatTargets, ignore_index: TokenBatch.Ignore);
         using var _ = no_grad();
-        var counted = flatTargets.ne(TokenBatch.Ignore);
+        var counted = flatTargets.ne(Ignore);
         var hits = flatLogits.argmax(-1).eq(flatTargets).logical_and(counted);
-        var accuracy = hits.sum().to(ScalarType.Float32) / counted.sum().clamp_min(1).to(ScalarType.Float32);
+        var accuracy = hits.sum().to(ScalarType.Float32) / counted.sum().clamp_min(One).to(ScalarType.Float32);
         return (loss, accuracy);
     }
 }

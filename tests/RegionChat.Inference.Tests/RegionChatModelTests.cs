@@ -40,11 +40,11 @@ public class RegionChatModelTests(TinyModelFixture fixture) : IClassFixture<Tiny
     static Region MaskOf(ShapesObject o) =>
         new MaskRegion(64, 64, o.VisibleMask.Select(v => (byte)(v * 255)).ToArray());
 
-    static async Task<string> AnswerAsync(RegionChatModel model, VisualTokens tokens, string question)
+    static async Task<string> AnswerAsync(RegionChatModel model, VisualTokens tokens, string question, int maxTokens = 12)
     {
         using var chat = model.StartChat();
         var text = new StringBuilder();
-        await foreach (var e in chat.GenerateAsync(ChatMessage.User(question, tokens.Block), SamplingParams.Greedy(12)))
+        await foreach (var e in chat.GenerateAsync(ChatMessage.User(question, tokens.Block), SamplingParams.Greedy(maxTokens)))
             if (e is TextPiece p) text.Append(p.Text);
         return text.ToString();
     }
@@ -89,9 +89,12 @@ public class RegionChatModelTests(TinyModelFixture fixture) : IClassFixture<Tiny
     {
         var tokens = Enumerable.Range(0, 4).Select(i => Scene(1_000_000_020 + i))
             .Select(s => fixture.Model.Encode(s.Image, MaskOf(s.Scene.Objects[0]))).ToArray();
+        // Six tokens, not twelve: llama.cpp sums a batch's matrix products in another order than one sequence's, and this
+        // random model's near-ties flipped the 8th token of one answer once in a CI run (which sequences share a step
+        // depends on timing).
         var alone = new List<string>();
-        foreach (var t in tokens) alone.Add(await AnswerAsync(fixture.Model, t, "describe this region"));
-        var together = await Task.WhenAll(tokens.Select(t => AnswerAsync(fixture.Model, t, "describe this region")));
+        foreach (var t in tokens) alone.Add(await AnswerAsync(fixture.Model, t, "describe this region", 6));
+        var together = await Task.WhenAll(tokens.Select(t => AnswerAsync(fixture.Model, t, "describe this region", 6)));
         Assert.Equal(alone, together);
         Assert.True(alone.Distinct().Count() > 1, "different images should give different gibberish");
     }

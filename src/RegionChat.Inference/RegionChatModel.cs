@@ -65,6 +65,9 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>llama.cpp's threads as resolved (<see cref="LlmThreadChoice"/>).</summary>
     public int LlmThreads { get; private init; } = 1;
 
+    /// <summary>TorchSharp's threads after this model loaded (<see cref="VisionThreadChoice"/>; process-wide).</summary>
+    public int VisionThreads { get; private init; } = 1;
+
     /// <summary>Visual tokens kept per image when a request sets no budget (RegionChatModelOptions.VisualTokenBudget);
     /// 0 = all.</summary>
     public int VisualTokenBudget { get; private init; }
@@ -73,7 +76,6 @@ public sealed class RegionChatModel : IDisposable
     public static RegionChatModel Load(ModelManifest manifest, RegionChatModelOptions? options = null)
     {
         options ??= new RegionChatModelOptions();
-        torch.set_num_threads(options.Threads);
         if (Accelerators.Check(options.VisionDevice, "VisionDevice") is { } bad) throw new ArgumentException(bad, nameof(options));
         if (options.VisionDtype.Length > 0 && VisionPrecision.Check(options.VisionDtype, "VisionDtype") is { } badDtype)
             throw new ArgumentException(badDtype, nameof(options));
@@ -93,6 +95,7 @@ public sealed class RegionChatModel : IDisposable
             vision = AlphaClipVisionTransformer.Load(manifest.Resolve(manifest.Vision.Weights, "vision.weights"), config, dtype);
             vision.to(device).eval();
             vision.ResolveLayer(manifest.Vision.FeatureLayer); // a bad feature layer fails at load, not per request
+            int visionThreads = VisionThreadChoice.Apply(VisionThreadChoice.For(vision.Config, options.Threads));
 
             if (manifest.Projector.Weights is { } pw) projector = LlavaProjector.Load(manifest.Resolve(pw, "projector.weights"));
             else
@@ -130,6 +133,7 @@ public sealed class RegionChatModel : IDisposable
             return new RegionChatModel(manifest, vision, projector, llm, template, pre)
             {
                 VisionDevice = device, VisionDtype = dtypeName, VisualTokenBudget = options.VisualTokenBudget, LlmThreads = llmThreads,
+                VisionThreads = visionThreads,
             };
         }
         catch

@@ -14,7 +14,8 @@ public sealed record RegionChatModelOptions
     public int MaxSequences { get; init; } = 8;
     /// <summary>Sequences kept for one-shot requests (LlmEngineOptions.OneShotSequences).</summary>
     public int OneShotSequences { get; init; }
-    /// <summary>CPU threads for TorchSharp, and for llama.cpp unless <see cref="LlmThreads"/> says otherwise.</summary>
+    /// <summary>CPU threads for TorchSharp (one for a tower under a GFLOP: <see cref="VisionThreadChoice"/>), and for
+    /// llama.cpp unless <see cref="LlmThreads"/> says otherwise.</summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
     /// <summary>llama.cpp's threads; 0 = <see cref="LlmThreadChoice"/> (one for a tiny GGUF, else <see cref="Threads"/>).</summary>
     public int LlmThreads { get; init; }

@@ -27,7 +27,8 @@ public sealed class ServerOptions
     public CorsSettings Cors { get; set; } = new();
     /// <summary>The OpenAI-compatible endpoint.</summary>
     public OpenAiSettings OpenAi { get; set; } = new();
-    /// <summary>CPU threads for TorchSharp, and for llama.cpp unless LlmThreads is set; 0 = all cores.</summary>
+    /// <summary>CPU threads for TorchSharp (one for a vision tower under a GFLOP) and for llama.cpp unless LlmThreads is
+    /// set; 0 = all cores.</summary>
     public int Threads { get; set; }
     /// <summary>llama.cpp's threads; 0 = one for a GGUF under 64 MB (thread barriers cost more than such a model's
     /// work per op), else Threads.</summary>

@@ -32,3 +32,17 @@ public class LlmThreadChoiceTests
         Assert.Equal(model.VisualTokenCount, model.Encode(image, null).Count);
     }
 }
+
+/// <summary>TorchSharp's threads: one for a tower under a GFLOP, the setting for a larger one.</summary>
+public class VisionThreadChoiceTests
+{
+    [Fact]
+    public void ATowerUnderAGigaflopGetsOneThreadALargerOneTheSetting()
+    {
+        var tiny = new Vision.AlphaClipConfig(64, 8, 128, 4, 4, 128);     // shapes-tiny's tower, ~0.1 GFLOP
+        Assert.True(tiny.ForwardFlops() < VisionThreadChoice.OneThreadBelowFlops);
+        Assert.Equal(1, VisionThreadChoice.For(tiny, 4));
+        Assert.Equal(4, VisionThreadChoice.For(Vision.AlphaClipConfig.VitB16, 4));
+        Assert.Equal(4, VisionThreadChoice.For(Vision.AlphaClipConfig.VitL14At336, 4));
+    }
+}

@@ -36,7 +36,7 @@ internal static class ServeCommand
         var httpPort = new Option<int?>("--http-port") { Description = "Port of the HTTP/1.1 listener: gRPC-Web, OpenAI API, /metrics, /health, web page " +
             "(RegionChat:HttpUrl; default 8080, 0 = a free port)." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp and llama.cpp (RegionChat:Threads; default all cores; " +
-            "llama.cpp runs a GGUF under 64 MB on one thread unless RegionChat:LlmThreads says otherwise)." };
+            "a tower under a GFLOP gets one torch thread, and a GGUF under 64 MB one llama.cpp thread unless RegionChat:LlmThreads says otherwise)." };
 
         var command = new Command("serve", "Run the RegionChat server (gRPC, gRPC-Web, OpenAI API); any server setting as --RegionChat:Name=value.")
         {

@@ -97,7 +97,8 @@ internal sealed class ModelRegistry : IDisposable
             throw;
         }
         CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
-            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.LlmThreads, model.VisionThreads, model.VisionDtype, VisionPrecision.CpuHasBf16 ? "has" : "lacks");
+            model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.LlmThreads, model.VisionThreads, model.VisionDtype,
+            VisionPrecision.CpuHasBf16 ? "has" : "lacks");
         return model;
     }
 

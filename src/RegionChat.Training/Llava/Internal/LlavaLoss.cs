@@ -8,7 +8,7 @@ namespace RegionChat.Training.Llava.Internal;
 internal static class LlavaLoss
 {
     // Static roots: a temporary Scalar can be finalised mid-call (RegionChat.Vision.RootedScalars says why).
-    static readonly TorchSharp.Scalar Ignore = TokenBatch.Ignore, One = 1;
+    static readonly TorchSharp.Scalar Ignore = TokenBatch.Ignore;
 
     /// <summary>Plain text rows (BOS … EOS): every token after BOS counts.</summary>
     public static (Tensor Loss, Tensor Accuracy) Text(LlamaTwin llm, IReadOnlyList<int[]> rows, int padId)
@@ -98,7 +98,7 @@ internal static class LlavaLoss
         using var _ = no_grad();
         var counted = flatTargets.ne(Ignore);
         var hits = flatLogits.argmax(-1).eq(flatTargets).logical_and(counted);
-        var accuracy = hits.sum().to(ScalarType.Float32) / counted.sum().clamp_min(One).to(ScalarType.Float32);
+        var accuracy = hits.sum().to(ScalarType.Float32) / counted.sum().clamp_min(RegionChat.Vision.RootedScalars.One).to(ScalarType.Float32);
         return (loss, accuracy);
     }
 }

@@ -98,7 +98,8 @@ internal sealed class ModelRegistry : IDisposable
         }
         CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
             model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.LlmThreads, model.VisionThreads, model.VisionDtype,
-            VisionPrecision.CpuHasBf16 ? "has" : "lacks");
+            VisionPrecision.CpuHasBf16 ? "has" : "lacks",
+            model.Llm.TokensAsRows ? "as token_embd rows, one decode call" : $"own decode call ({model.Llm.TokenRowsRefusal ?? "off"})");
         return model;
     }
 

@@ -19,21 +19,33 @@ public sealed class LlmEngine : IDisposable
     readonly LLamaWeights weights;
     readonly LLamaContext context;
     readonly GenerationScheduler scheduler;
+    readonly TokenEmbeddingRows? tokenRows;
     long nextSessionId;
     bool disposed;
 
-    LlmEngine(LLamaWeights weights, LLamaContext context, LlmModelFacts facts, int oneShotSequences)
+    LlmEngine(LLamaWeights weights, LLamaContext context, LlmModelFacts facts, int oneShotSequences, TokenEmbeddingRows? tokenRows,
+        string? tokenRowsRefusal)
     {
         this.weights = weights;
         this.context = context;
+        this.tokenRows = tokenRows;
+        TokenRowsRefusal = tokenRowsRefusal;
         Facts = facts;
         scheduler = new GenerationScheduler(context.NativeHandle, facts.ContextSize, facts.SequenceLimit, facts.BatchSize, facts.MaxSequences,
             facts.EmbeddingWidth, Math.Min(oneShotSequences, facts.MaxSequences - 1),
-            prefixSeq: (int)context.NativeHandle.MaxSeq > facts.MaxSequences ? facts.MaxSequences : -1);
+            prefixSeq: (int)context.NativeHandle.MaxSeq > facts.MaxSequences ? facts.MaxSequences : -1, tokenRows);
         scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
     }
 
     public LlmModelFacts Facts { get; }
+
+    /// <summary>Whether a step that injects embedding rows takes its tokens as token_embd rows in the same decode call
+    /// (<see cref="LlmEngineOptions.TokensAsRows"/>); false when off or when the model cannot (<see cref="TokenRowsRefusal"/>).</summary>
+    public bool TokensAsRows => tokenRows != null;
+
+    /// <summary>Why tokens stay in their own decode call although <see cref="LlmEngineOptions.TokensAsRows"/> asked
+    /// otherwise (say, a quantised token table), or null.</summary>
+    public string? TokenRowsRefusal { get; }
 
     /// <summary>Raised (on the thread pool) when a session's history is evicted to make room in a full KV cache.</summary>
     public event EventHandler<LlmSession>? SessionEvicted;
@@ -81,7 +93,11 @@ public sealed class LlmEngine : IDisposable
             if (facts.MaxSequences > facts.BatchSize)
                 throw new ArgumentOutOfRangeException(nameof(options.MaxSequences), options.MaxSequences,
                     $"MaxSequences {facts.MaxSequences} exceeds the context's batch size {facts.BatchSize} (capped at the context size)");
-            return new LlmEngine(weights, context, facts, options.OneShotSequences);
+            string? refusal = null;
+            var tokenRows = options.TokensAsRows
+                ? TokenEmbeddingRows.TryOpen(options.ModelPath, facts.EmbeddingWidth, facts.VocabSize, out refusal)
+                : null;
+            return new LlmEngine(weights, context, facts, options.OneShotSequences, tokenRows, refusal);
         }
         catch (Exception e)
         {
@@ -287,6 +303,7 @@ public sealed class LlmEngine : IDisposable
         if (disposed) return;
         disposed = true;
         scheduler.Dispose();
+        tokenRows?.Dispose();
         context.Dispose();
         weights.Dispose();
     }

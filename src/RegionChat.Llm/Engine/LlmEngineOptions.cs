@@ -33,6 +33,11 @@ public sealed record LlmEngineOptions
     /// anything runs).</summary>
     public int OneShotSequences { get; init; }
 
+    /// <summary>In a step that injects embedding rows (an image), feed its tokens as their token_embd rows in the same
+    /// decode call: the question after an image then needs no step of its own. Only where the rows are exact (llama
+    /// architecture; token_embd F32, F16, BF16 or Q8_0); elsewhere <see cref="LlmEngine.TokenRowsRefusal"/> says why not.</summary>
+    public bool TokensAsRows { get; init; } = true;
+
     /// <summary>Throws ArgumentException naming the first bad field.</summary>
     public void Validate()
     {

@@ -75,8 +75,9 @@ internal sealed class GenerationRequest : SchedulerCommand
     /// <summary>Logits of the last prompt position, for logits-only requests.</summary>
     public float[]? Logits;
 
-    // Per step: what this request put in the batches.
-    public int StepTokenPositions, StepEmbeddingPositions;
+    // Per step: the prompt positions planned (image rows among them), whether the next token is decoded, and how many
+    // positions went into each batch (tokens may go in as rows).
+    public int StepPromptPositions, StepPlannedRows, StepTokenPositions, StepRowPositions;
     public bool StepDecodes;
     public int LogitIndex = -1;
     public bool LogitInEmbeddings;
@@ -94,17 +95,20 @@ internal sealed class GenerationRequest : SchedulerCommand
 
     public void ResetStep()
     {
-        StepTokenPositions = StepEmbeddingPositions = 0;
+        StepPromptPositions = StepPlannedRows = StepTokenPositions = StepRowPositions = 0;
         StepDecodes = false;
         LogitIndex = -1;
         LogitInEmbeddings = false;
     }
 
-    public bool InStep => StepTokenPositions + StepEmbeddingPositions > 0 || StepDecodes;
+    public bool InStep => StepPromptPositions > 0 || StepDecodes;
+
+    /// <summary>Positions this step put in the embedding batch (true) or the token batch.</summary>
+    public int Positions(bool embeddingBatch) => embeddingBatch ? StepRowPositions : StepTokenPositions;
 
     public void AddStepTime(double ms)
     {
-        if (StepTokenPositions + StepEmbeddingPositions > 0) { prefillMs += ms; prefillSteps++; }
+        if (StepPromptPositions > 0) { prefillMs += ms; prefillSteps++; }
         else if (StepDecodes) { decodeMs += ms; decodeSteps++; }
     }
 

@@ -25,6 +25,9 @@ internal sealed partial class GenerationScheduler : IDisposable
     readonly Thread thread;
     readonly LLamaBatch tokenBatch = new();
     readonly LLamaBatchEmbeddings embeddingBatch;
+    readonly TokenEmbeddingRows? tokenRows;
+    readonly float[] tokenRow;
+    readonly List<StepPosition> plan = [];
     byte[] piece = new byte[64];
     int usedCells, reservedCells;
     long clock, steps, evictions;
@@ -32,8 +35,10 @@ internal sealed partial class GenerationScheduler : IDisposable
 
     /// <param name="prefixSeq">A sequence id beyond <paramref name="maxSequences"/> for the shared prompt prefix, or -1.</param>
     public GenerationScheduler(SafeLLamaContextHandle ctx, int cells, int sequenceLimit, int batchSize, int maxSequences, int embeddingWidth,
-        int oneShotShare, int prefixSeq = -1)
+        int oneShotShare, int prefixSeq = -1, TokenEmbeddingRows? tokenRows = null)
     {
+        this.tokenRows = tokenRows;
+        tokenRow = new float[embeddingWidth];
         this.prefixSeq = prefixSeq;
         this.maxSequences = maxSequences;
         this.oneShotShare = Math.Max(0, oneShotShare);
@@ -347,6 +352,7 @@ internal sealed partial class GenerationScheduler : IDisposable
     {
         tokenBatch.Clear();
         embeddingBatch.Clear();
+        plan.Clear();
         int budget = batchSize;
         var overflowed = new List<GenerationRequest>();
 
@@ -355,7 +361,7 @@ internal sealed partial class GenerationScheduler : IDisposable
             r.ResetStep();
             if (r.Phase != RequestPhase.Decoding) continue;
             if (r.Core.KvLength >= cells) { overflowed.Add(r); continue; }
-            r.LogitIndex = tokenBatch.Add(r.NextToken, r.Core.KvLength, (LLamaSeqId)r.Core.SeqId, true);
+            plan.Add(new StepPosition(r, r.NextToken, null, 0, r.Core.KvLength, Logits: true));
             r.StepDecodes = true;
             budget--;
         }
@@ -364,11 +370,13 @@ internal sealed partial class GenerationScheduler : IDisposable
                 $"the generation reached the end of the context ({cells} positions) after {r.CompletionTokens} tokens",
                 ContextOverflowKind.Generation, r.Core.KvLength));
 
+        bool rows = false;
         foreach (var r in active)
         {
             if (budget == 0) break;
-            if (r.Phase == RequestPhase.Prefilling) budget -= AddPromptChunk(r, budget);
+            if (r.Phase == RequestPhase.Prefilling) budget -= AddPromptChunk(r, budget, ref rows);
         }
+        FillBatches(tokensAsRows: rows && tokenRows != null);
 
         var clock = Stopwatch.StartNew();
         var finished = new List<(GenerationRequest, FinishReason)>();
@@ -384,36 +392,60 @@ internal sealed partial class GenerationScheduler : IDisposable
             participants.Count(r => r.StepDecodes)));
     }
 
-    /// <summary>Puts the next prompt positions of a prefilling request into the batches; returns how many.</summary>
-    int AddPromptChunk(GenerationRequest r, int budget)
+    /// <summary>Plans the next prompt positions of a prefilling request; returns how many. Sets
+    /// <paramref name="rows"/> when any are embedding rows.</summary>
+    int AddPromptChunk(GenerationRequest r, int budget, ref bool rows)
     {
-        var seq = (LLamaSeqId)r.Core.SeqId;
         int pos = r.Core.KvLength;
         int added = 0;
         while (added < budget && r.ItemIndex < r.Items.Count)
         {
             var item = r.Items[r.ItemIndex];
-            // Token positions are decoded before embedding positions, so text may not follow embeddings in one step.
-            if (item is TokenRun && r.StepEmbeddingPositions > 0) break;
+            // Token positions are decoded before embedding positions, so without a token table text may not follow
+            // embeddings in one step (with one, the step's tokens go in as rows).
+            if (item is TokenRun && r.StepPlannedRows > 0 && tokenRows == null) break;
             int n = Math.Min(item.Count - r.ItemOffset, budget - added);
             bool endsPrompt = r.ItemIndex == r.Items.Count - 1 && r.ItemOffset + n == item.Count;
             for (int i = 0; i < n; i++)
             {
                 bool logits = endsPrompt && i == n - 1;
-                int at = item switch
+                plan.Add(item switch
                 {
-                    TokenRun t => tokenBatch.Add(t.Tokens[r.ItemOffset + i], pos++, seq, logits),
-                    EmbeddingRun e => embeddingBatch.Add(e.Block.Row(r.ItemOffset + i), pos++, seq, logits),
+                    TokenRun t => new StepPosition(r, t.Tokens[r.ItemOffset + i], null, 0, pos++, logits),
+                    EmbeddingRun e => new StepPosition(r, -1, e.Block, r.ItemOffset + i, pos++, logits),
                     _ => throw new InvalidOperationException("unknown prompt item"),
-                };
-                if (logits) { r.LogitIndex = at; r.LogitInEmbeddings = item is EmbeddingRun; }
+                });
             }
-            if (item is TokenRun) r.StepTokenPositions += n; else r.StepEmbeddingPositions += n;
+            if (item is EmbeddingRun) { r.StepPlannedRows += n; rows = true; }
+            r.StepPromptPositions += n;
             added += n;
             r.ItemOffset += n;
             if (r.ItemOffset == item.Count) { r.ItemIndex++; r.ItemOffset = 0; }
         }
         return added;
+    }
+
+    /// <summary>Puts the planned positions into the two batches: rows into the embedding batch, tokens into the token
+    /// batch, or as their token_embd rows into the embedding batch when <paramref name="tokensAsRows"/> (one
+    /// llama_decode for the whole step). Counts each request's positions per batch and notes where its logits land.</summary>
+    void FillBatches(bool tokensAsRows)
+    {
+        foreach (var p in plan)
+        {
+            var r = p.Request;
+            var seq = (LLamaSeqId)r.Core.SeqId;
+            bool asRow = p.Block != null || tokensAsRows;
+            int at;
+            if (p.Block != null) at = embeddingBatch.Add(p.Block.Row(p.Row), p.Position, seq, p.Logits);
+            else if (tokensAsRows)
+            {
+                tokenRows!.Read(p.Token, tokenRow);
+                at = embeddingBatch.Add(tokenRow, p.Position, seq, p.Logits);
+            }
+            else at = tokenBatch.Add(p.Token, p.Position, seq, p.Logits);
+            if (asRow) r.StepRowPositions++; else r.StepTokenPositions++;
+            if (p.Logits) { r.LogitIndex = at; r.LogitInEmbeddings = asRow; }
+        }
     }
 
     bool DecodeAndSample(int count, Func<DecodeResult> decode, List<GenerationRequest> participants, bool embeddings,
@@ -434,7 +466,7 @@ internal sealed partial class GenerationScheduler : IDisposable
         }
         foreach (var r in participants)
         {
-            int positions = embeddings ? r.StepEmbeddingPositions : r.StepTokenPositions + (r.StepDecodes ? 1 : 0);
+            int positions = r.Positions(embeddings);
             if (positions == 0) continue;
             lock (Gate)
             {

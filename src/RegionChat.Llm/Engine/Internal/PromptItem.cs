@@ -18,3 +18,7 @@ internal sealed class EmbeddingRun(EmbeddingBlock block) : PromptItem
     public EmbeddingBlock Block { get; } = block;
     public override int Count => Block.Count;
 }
+
+/// <summary>One position planned for a decode step: a token (<see cref="Token"/>) or row <see cref="Row"/> of
+/// <see cref="Block"/>.</summary>
+internal readonly record struct StepPosition(GenerationRequest Request, int Token, EmbeddingBlock? Block, int Row, int Position, bool Logits);

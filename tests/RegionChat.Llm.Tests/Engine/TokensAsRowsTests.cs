@@ -1,0 +1,138 @@
+using RegionChat.Llm.Engine;
+using RegionChat.Llm.Engine.Internal;
+using RegionChat.Llm.Gguf;
+using RegionChat.TestSupport;
+
+namespace RegionChat.Llm.Tests.Engine;
+
+/// <summary>With <see cref="LlmEngineOptions.TokensAsRows"/> a step that injects rows feeds its tokens as their
+/// token_embd rows in the same decode call: answers must stay those of the token batch, and the question after an
+/// image must not wait for a step of its own.</summary>
+public sealed class TokensAsRowsTests : IDisposable
+{
+    readonly TempDir dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    string Model(GgmlType type)
+    {
+        string path = dir.File($"tiny-{type}.gguf");
+        if (!File.Exists(path))
+            LlamaGgufSynth.Write(path, TinyModels.Shape(), TinyModels.Vocab, type, seed: 23, new LlamaGgufOptions { Name = "tiny" });
+        return path;
+    }
+
+    static LlmEngine Load(string path, bool tokensAsRows, int batchSize = 64) => LlmEngine.Load(new LlmEngineOptions
+    {
+        ModelPath = path,
+        ContextSize = 1024,
+        BatchSize = batchSize,
+        MaxSequences = 4,
+        Threads = 1,
+        BatchThreads = 1,
+        TokensAsRows = tokensAsRows,
+    });
+
+    static PromptSegment[] ImagePrompt(LlmEngine engine, int seed) =>
+    [
+        PromptSegment.Tokens([engine.Facts.BosToken!.Value, .. engine.Tokenize("the cat")]),
+        PromptSegment.Embeddings(Rows(9, seed)),
+        PromptSegment.Text(" sits on the red chair near"),
+    ];
+
+    static EmbeddingBlock Rows(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var data = new float[count * TinyModels.Width];
+        for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() - 0.5) * 0.4f;
+        return new EmbeddingBlock(data, TinyModels.Width);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F32)]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.Q8_0)]
+    public async Task AnswersAreThoseOfSeparateTokenBatches(GgmlType type)
+    {
+        using var on = Load(Model(type), tokensAsRows: true);
+        using var off = Load(Model(type), tokensAsRows: false);
+        Assert.True(on.TokensAsRows, on.TokenRowsRefusal);
+        Assert.False(off.TokensAsRows);
+
+        var prompt = ImagePrompt(on, seed: 1);
+        var byRows = await on.ComputeLogitsAsync(prompt);
+        var byTokens = await off.ComputeLogitsAsync(prompt);
+        double diff = byRows.Zip(byTokens, (x, y) => Math.Abs((double)x - y)).Max();
+        Assert.True(diff <= 1e-4, $"max |Δlogit| = {diff}");
+        // The comparison can fail: other image rows give other logits.
+        var other = await off.ComputeLogitsAsync(ImagePrompt(off, seed: 2));
+        Assert.True(byTokens.Zip(other, (x, y) => Math.Abs((double)x - y)).Max() > 1e-3);
+
+        var answerOn = await Answer(on, prompt);
+        var answerOff = await Answer(off, prompt);
+        Assert.Equal(answerOff.Final.OutputTokens, answerOn.Final.OutputTokens);
+        // The text after the image rides in the image's step: one prefill step instead of two.
+        Assert.Equal(1, answerOn.Final.Timings.PrefillSteps);
+        Assert.Equal(2, answerOff.Final.Timings.PrefillSteps);
+    }
+
+    [Fact]
+    public async Task DecodingSequencesRideInAnImageStepAndAnswerAsAlone()
+    {
+        using var on = Load(Model(GgmlType.F32), tokensAsRows: true);
+        using var off = Load(Model(GgmlType.F32), tokensAsRows: false);
+        var text = new[] { PromptSegment.Text("the dog looks at the big tree and") };
+        var alone = await Answer(off, text, tokens: 6);
+
+        var steps = new List<SchedulerStep>();
+        on.Scheduler.StepObserver = s => { lock (steps) steps.Add(s); };
+        using var a = on.CreateSession(keepHistory: false);
+        using var b = on.CreateSession(keepHistory: false);
+        // The text sequence decodes while the image prompt arrives: its next tokens go in as rows of the image's step.
+        using var decoding = new SemaphoreSlim(0);
+        var textRun = Task.Run(async () =>
+        {
+            var pieces = new List<GenerationEvent>();
+            await foreach (var e in on.GenerateAsync(a, text, SamplingParams.Greedy(6) with { IgnoreEos = true }))
+            {
+                pieces.Add(e);
+                if (e is TextPiece) decoding.Release();
+            }
+            return (GenerationFinished)pieces[^1];
+        });
+        Assert.True(await decoding.WaitAsync(TimeSpan.FromSeconds(30)));
+        var image = await Collected.From(on.GenerateAsync(b, ImagePrompt(on, seed: 3), SamplingParams.Greedy(2) with { IgnoreEos = true }));
+        var textFinal = await textRun;
+
+        Assert.Equal(alone.Final.OutputTokens, textFinal.OutputTokens);
+        Assert.Equal(2, image.Final.Usage.CompletionTokens);
+        lock (steps)
+            Assert.Contains(steps, s => s.DecodedSequences == 1 && s.TokenPositions == 0 && s.EmbeddingPositions > 9);
+    }
+
+    [Fact]
+    public void TablesThatDoNotFitAreRefusedWithTheReason()
+    {
+        string path = Model(GgmlType.F32);
+        Assert.Null(TokenEmbeddingRows.TryOpen(path, TinyModels.Width + 1, TinyModels.Vocab.Count, out var reason));
+        Assert.Contains("token_embd", reason);
+        using var table = TokenEmbeddingRows.TryOpen(path, TinyModels.Width, TinyModels.Vocab.Count, out reason);
+        Assert.NotNull(table);
+        Assert.Null(reason);
+
+        using var gguf = GgufFile.Open(path);
+        var expected = new float[TinyModels.Width];
+        gguf.ReadTensorRows("token_embd.weight", 7, 1, expected);
+        var row = new float[TinyModels.Width];
+        table!.Read(7, row);
+        Assert.Equal(expected, row);
+        Assert.Throws<ArgumentOutOfRangeException>(() => table.Read(TinyModels.Vocab.Count, row));
+    }
+
+    static async Task<Collected> Answer(LlmEngine engine, IReadOnlyList<PromptSegment> prompt, int tokens = 6)
+    {
+        using var session = engine.CreateSession(keepHistory: false);
+        return await Collected.From(engine.GenerateAsync(session, prompt, SamplingParams.Greedy(tokens) with { IgnoreEos = true }));
+    }
+}

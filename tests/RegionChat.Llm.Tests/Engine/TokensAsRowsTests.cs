@@ -86,24 +86,23 @@ public sealed class TokensAsRowsTests : IDisposable
         var alone = await Answer(off, text, tokens: 6);
 
         var steps = new List<SchedulerStep>();
-        on.Scheduler.StepObserver = s => { lock (steps) steps.Add(s); };
+        // The loop waits after the text sequence's first decode step until the image prompt is queued, so the next
+        // step holds both: the text's next token goes in as a row of the image's step.
+        using var imageQueued = new ManualResetEventSlim();
+        on.Scheduler.StepObserver = s =>
+        {
+            lock (steps) steps.Add(s);
+            if (s.DecodedSequences == 1) imageQueued.Wait(TimeSpan.FromSeconds(30));
+        };
         using var a = on.CreateSession(keepHistory: false);
         using var b = on.CreateSession(keepHistory: false);
-        // The text sequence decodes while the image prompt arrives: its next tokens go in as rows of the image's step.
-        using var decoding = new SemaphoreSlim(0);
-        var textRun = Task.Run(async () =>
-        {
-            var pieces = new List<GenerationEvent>();
-            await foreach (var e in on.GenerateAsync(a, text, SamplingParams.Greedy(6) with { IgnoreEos = true }))
-            {
-                pieces.Add(e);
-                if (e is TextPiece) decoding.Release();
-            }
-            return (GenerationFinished)pieces[^1];
-        });
-        Assert.True(await decoding.WaitAsync(TimeSpan.FromSeconds(30)));
-        var image = await Collected.From(on.GenerateAsync(b, ImagePrompt(on, seed: 3), SamplingParams.Greedy(2) with { IgnoreEos = true }));
-        var textFinal = await textRun;
+        var textRun = Collected.From(on.GenerateAsync(a, text, SamplingParams.Greedy(6) with { IgnoreEos = true }));
+        await WaitUntil(() => { lock (steps) return steps.Any(s => s.DecodedSequences == 1); });
+        // Enumeration starts (and queues the request) before the first await of Collected.From returns.
+        var imageRun = Collected.From(on.GenerateAsync(b, ImagePrompt(on, seed: 3), SamplingParams.Greedy(2) with { IgnoreEos = true }));
+        imageQueued.Set();
+        var image = await imageRun;
+        var textFinal = (await textRun).Final;
 
         Assert.Equal(alone.Final.OutputTokens, textFinal.OutputTokens);
         Assert.Equal(2, image.Final.Usage.CompletionTokens);
@@ -128,6 +127,12 @@ public sealed class TokensAsRowsTests : IDisposable
         table!.Read(7, row);
         Assert.Equal(expected, row);
         Assert.Throws<ArgumentOutOfRangeException>(() => table.Read(TinyModels.Vocab.Count, row));
+    }
+
+    static async Task WaitUntil(Func<bool> condition)
+    {
+        for (var clock = System.Diagnostics.Stopwatch.StartNew(); !condition(); await Task.Delay(5))
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the engine did not reach the awaited step");
     }
 
     static async Task<Collected> Answer(LlmEngine engine, IReadOnlyList<PromptSegment> prompt, int tokens = 6)

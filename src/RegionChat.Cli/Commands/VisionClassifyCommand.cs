@@ -121,7 +121,11 @@ internal static class VisionClassifyCommand
             throw new InvalidDataException($"{path}: no `image` (or `pixel_values`) tensor; it holds {string.Join(", ", inputs.Keys)}");
         Tensor alpha;
         if (inputs.TryGetValue("alpha", out var a)) alpha = a;
-        else if (inputs.TryGetValue("mask", out var mask)) alpha = (mask.to(ScalarType.Float32) - 0.5) / 0.26;
+        else if (inputs.TryGetValue("mask", out var mask))
+        {
+            using TorchSharp.Scalar centre = 0.5, spread = 0.26;   // rooted for the calls (RegionChat.Vision.RootedScalars says why)
+            alpha = mask.to(ScalarType.Float32).sub(centre).div(spread);
+        }
         else throw new InvalidDataException($"{path}: needs an `alpha` or a `mask` tensor");
         if (image.dim() == 3) image = image.unsqueeze(0);
         if (alpha.dim() == 3) alpha = alpha.unsqueeze(0);

@@ -55,7 +55,7 @@ public static class LlamaTwinComparison
         using var scope = torch.NewDisposeScope();
         using var generator = new torch.Generator((ulong)seed);
         var ids = torch.randint(0, shape.VocabSize, [tokens], dtype: ScalarType.Int64, generator: generator);
-        float rowRms = twin.TokenEmbeddingWeight.detach().pow(2).mean().sqrt().item<float>();
+        float rowRms = twin.TokenEmbeddingWeight.detach().square().mean().sqrt().item<float>();
         var vectors = torch.randn([embeddings, shape.EmbeddingLength], generator: generator) * rowRms;
 
         LlamaTwinSegment[] tokenInput = [LlamaTwinSegment.Tokens(ids)];

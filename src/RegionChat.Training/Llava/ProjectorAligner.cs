@@ -94,8 +94,8 @@ public sealed class ProjectorAligner : LlavaTrainer
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         var tokens = Model.VisualTokens(BatchSamples(1));
-        double visual = tokens.pow(2).mean().sqrt().ToDouble();
-        double words = Model.Llm.TokenEmbeddingWeight.pow(2).mean().sqrt().ToDouble();
+        double visual = tokens.square().mean().sqrt().ToDouble();
+        double words = Model.Llm.TokenEmbeddingWeight.square().mean().sqrt().ToDouble();
         if (!(visual > 0) || !double.IsFinite(visual)) return 1;
         string last = $"{2 * (Model.Projector.Depth - 1)}.";
         foreach (var (name, p) in Model.Projector.named_parameters())

@@ -40,9 +40,9 @@ internal sealed class LlamaTwinBlock : nn.Module<Tensor, Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = torch.NewDisposeScope();
-        var h = x + Attention(attn_norm.forward(x), cos, sin);
+        var h = x.add(Attention(attn_norm.forward(x), cos, sin), TwinScalars.One);
         var n = ffn_norm.forward(h);
-        var y = h + ffn_down.forward(F.silu(ffn_gate.forward(n)) * ffn_up.forward(n));
+        var y = h.add(ffn_down.forward(F.silu(ffn_gate.forward(n)) * ffn_up.forward(n)), TwinScalars.One);
         return scope.MoveToOuter(y);
     }
 

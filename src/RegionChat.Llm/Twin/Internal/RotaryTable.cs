@@ -63,6 +63,6 @@ internal sealed class RotaryTable
         var x1 = pairs.select(-1, 1);
         var c = cos.view(1, t, 1, dh / 2);
         var s = sin.view(1, t, 1, dh / 2);
-        return scope.MoveToOuter(torch.stack(new[] { x0 * c - x1 * s, x0 * s + x1 * c }, -1).reshape(b, t, h, dh));
+        return scope.MoveToOuter(torch.stack(new[] { x0 * c - x1 * s, (x0 * s).add(x1 * c, TwinScalars.One) }, -1).reshape(b, t, h, dh));
     }
 }

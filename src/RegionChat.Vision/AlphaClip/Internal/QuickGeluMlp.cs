@@ -7,6 +7,7 @@ namespace RegionChat.Vision.Internal;
 internal sealed class QuickGeluMlp : nn.Module<Tensor, Tensor>
 {
     const float Scale = 1.702f;
+    static readonly TorchSharp.Scalar ScaleScalar = Scale;   // rooted: RootedScalars says why
 
 #pragma warning disable IDE1006 // names must match the reference state dict
     readonly Linear c_fc;
@@ -27,7 +28,7 @@ internal sealed class QuickGeluMlp : nn.Module<Tensor, Tensor>
         if (is_grad_enabled())
         {
             var h = c_fc.forward(x);
-            return c_proj.forward(h * (h * Scale).sigmoid()).MoveToOuterDisposeScope();
+            return c_proj.forward(h * (h * ScaleScalar).sigmoid()).MoveToOuterDisposeScope();
         }
         // Inference: x·σ(1.702x) = silu(1.702x) / 1.702. Both scalings ride in the GEMMs (addmm's alpha and beta),
         // leaving a single in-place SiLU pass over the [N, 4W] activations instead of three (a ~6% faster block).

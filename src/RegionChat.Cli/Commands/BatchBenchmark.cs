@@ -21,6 +21,8 @@ internal sealed record BatchBenchmarkOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
     /// <summary>visual_token_budget of every Caption request and CaptionStream item; 0 = not set (the server's setting).</summary>
     public int VisualTokenBudget { get; init; }
+    /// <summary>Which routes run: both (the comparison), or one alone (to profile it).</summary>
+    public BatchRoutes Routes { get; init; } = BatchRoutes.Both;
 
     public void Validate()
     {
@@ -37,6 +39,8 @@ internal sealed record BatchBenchmarkOptions
         if (v < min || v > max) throw new ArgumentException($"{name} must be in [{min}, {max}], got {v}");
     }
 }
+
+internal enum BatchRoutes { Both, Unary, Stream }
 
 /// <summary>One route's items: wall time summed over its legs, generated tokens, per-item latency, and the server's
 /// own timings of each item (where an item's time went).</summary>
@@ -55,7 +59,8 @@ internal sealed record BatchBenchmarkResult(
     double LoadBefore, double LoadAfter)
 {
     public const double Target = 1.5;
-    public double Ratio => Unary.ItemsPerSecond > 0 ? Stream.ItemsPerSecond / Unary.ItemsPerSecond : 0;
+    public bool Compared => Options.Routes == BatchRoutes.Both;
+    public double Ratio => Compared && Unary.ItemsPerSecond > 0 ? Stream.ItemsPerSecond / Unary.ItemsPerSecond : 0;
     public bool TargetMet => Ratio >= Target;
     /// <summary>Items whose captions are equal on both routes (only meaningful when both got the same items).</summary>
     public int IdenticalCaptions => Unary.Captions.Count(c => Stream.Captions.TryGetValue(c.Key, out var s) && s == c.Value);
@@ -137,6 +142,7 @@ internal static class BatchBenchmark
                 for (int leg = 0; leg < 2; leg++)
                 {
                     bool unaryLeg = (leg == 0) == (round % 2 == 0);
+                    if (o.Routes != BatchRoutes.Both && unaryLeg != (o.Routes == BatchRoutes.Unary)) continue;
                     int route = unaryLeg ? 0 : 1;
                     var requests = Enumerable.Range(start, count).Select(i => (i, Request(i, route))).ToList();
                     if (unaryLeg) unary.Add(await UnaryLegAsync(client, requests, ct).ConfigureAwait(false));
@@ -144,8 +150,10 @@ internal static class BatchBenchmark
                 }
                 var u = Figures(unary);
                 var s = Figures(stream);
+                string unaryFigure = o.Routes == BatchRoutes.Stream ? "" : $"unary {u.ItemsPerSecond:F2} items/s";
+                string streamFigure = o.Routes == BatchRoutes.Unary ? "" : $"CaptionStream {s.ItemsPerSecond:F2} items/s";
                 log(string.Create(CultureInfo.InvariantCulture,
-                    $"{start + count}/{o.Items} items per route: unary {u.ItemsPerSecond:F2} items/s, CaptionStream {s.ItemsPerSecond:F2} items/s " +
+                    $"{start + count}/{o.Items} items per route: {string.Join(", ", new[] { unaryFigure, streamFigure }.Where(f => f.Length > 0))} " +
                     $"(load {ServerBenchmark.LoadAverage():F2})"));
             }
             return new BatchBenchmarkResult(o, info.Id, local != null ? "in-process" : address, sameItems, Figures(unary), Figures(stream),

@@ -9,7 +9,7 @@ using static RegionChat.Cli.Commands.CliOptions;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>
-/// `regionchat bench batch --model DIR | --server URL --items N [--concurrency 8] [--max-tokens 32] [--json]`: items/s
+/// `regionchat bench batch --model DIR | --server URL --items N [--concurrency 8] [--max-tokens 32] [--route both] [--json]`: items/s
 /// of one-by-one unary Caption calls against CaptionStream with N items in flight on the same server. Target: the
 /// stream route ≥ 1.5× the unary route.
 /// </summary>
@@ -28,9 +28,12 @@ internal static class BenchBatchCommand
         var threads = Int("--threads", "CPU threads of the in-process server (llama.cpp and TorchSharp).", Environment.ProcessorCount);
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and the ratio." };
         var budget = Int("--visual-token-budget", "Visual tokens kept per image (visual_token_budget on every request); 0 = not set.", 0);
+        var route = new Option<string>("--route") { Description = "both (the comparison), or unary / stream alone, to profile one route.",
+            DefaultValueFactory = _ => "both" };
+        route.AcceptOnlyFromAmong("both", "unary", "stream");
 
         var command = new Command("batch", "Compare items/s of one-by-one unary Caption calls with CaptionStream (N in flight) on one server.");
-        foreach (var o in new Option[] { model, server, apiKey, items, concurrency, maxTokens, threads, json, budget }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, server, apiKey, items, concurrency, maxTokens, threads, json, budget, route }) command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -50,6 +53,7 @@ internal static class BenchBatchCommand
                     MaxTokens = parse.GetValue(maxTokens),
                     Threads = parse.GetValue(threads),
                     VisualTokenBudget = parse.GetValue(budget),
+                    Routes = Enum.Parse<BatchRoutes>(parse.GetValue(route)!, ignoreCase: true),
                 };
                 options.Validate();
                 var result = await BatchBenchmark.RunAsync(options, output.WriteLine, ct).ConfigureAwait(false);
@@ -70,19 +74,21 @@ internal static class BenchBatchCommand
         var c = CultureInfo.InvariantCulture;
         var o = r.Options;
         output.WriteLine(string.Create(c,
-            $"model {r.ModelId} on the {r.ServerLabel} server: {r.Unary.Items} items per route, CaptionStream window {o.Concurrency}, " +
+            $"model {r.ModelId} on the {r.ServerLabel} server: {o.Items} items per route, CaptionStream window {o.Concurrency}, " +
             $"{o.MaxTokens} max tokens{(o.ModelDir != null ? $", {o.Threads} threads" : "")}; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
         output.WriteLine(string.Create(c, $"{"route",-24}{"items",7}{"wall s",10}{"items/s",10}{"tokens",9}{"tok/s",9}{"item ms (median)",19}"));
-        Row("unary, one by one", r.Unary);
-        Row($"CaptionStream x{o.Concurrency}", r.Stream);
+        bool unary = o.Routes != BatchRoutes.Stream, stream = o.Routes != BatchRoutes.Unary;
+        if (unary) Row("unary, one by one", r.Unary);
+        if (stream) Row($"CaptionStream x{o.Concurrency}", r.Stream);
         string identical = r.SameItems ? $"; identical captions on both routes {r.IdenticalCaptions}/{r.Unary.Items}" : "";
-        output.WriteLine(string.Create(c,
-            $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
+        if (r.Compared)
+            output.WriteLine(string.Create(c,
+                $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
 
         output.WriteLine("where an item's time went on the server (median ms):");
         output.WriteLine(string.Create(c, $"{"route",-24}{"queue",9}{"image",9}{"vision",9}{"prefill",9}{"decode",9}{"first token",13}"));
-        TimingRow("unary, one by one", r.Unary);
-        TimingRow($"CaptionStream x{o.Concurrency}", r.Stream);
+        if (unary) TimingRow("unary, one by one", r.Unary);
+        if (stream) TimingRow($"CaptionStream x{o.Concurrency}", r.Stream);
 
         void Row(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.Items,7}{f.WallMs / 1000,10:F2}{f.ItemsPerSecond,10:F2}{f.CompletionTokens,9}{f.TokensPerSecond,9:F1}{f.MedianItemMs,19:F1}"));
@@ -101,33 +107,39 @@ internal static class BenchBatchCommand
         ["time_to_first_token"] = Round(f.MedianTiming(t => t.TimeToFirstTokenMs)),
     };
 
-    static string Json(BatchBenchmarkResult r) => JsonSerializer.Serialize(new Dictionary<string, object?>
+    /// <summary>Every figure; a route that did not run (--route) has nulls, and so has the comparison.</summary>
+    static string Json(BatchBenchmarkResult r)
     {
-        ["model"] = r.ModelId,
-        ["server"] = r.ServerLabel,
-        ["items"] = r.Options.Items,
-        ["concurrency"] = r.Options.Concurrency,
-        ["max_tokens"] = r.Options.MaxTokens,
-        ["visual_token_budget"] = r.Options.VisualTokenBudget,
-        ["threads"] = r.Options.ModelDir != null ? r.Options.Threads : null,
-        ["same_items"] = r.SameItems,
-        ["unary_items_per_second"] = Round(r.Unary.ItemsPerSecond),
-        ["stream_items_per_second"] = Round(r.Stream.ItemsPerSecond),
-        ["ratio"] = Round(r.Ratio),
-        ["target"] = BatchBenchmarkResult.Target,
-        ["target_met"] = r.TargetMet,
-        ["unary_wall_s"] = Round(r.Unary.WallMs / 1000),
-        ["stream_wall_s"] = Round(r.Stream.WallMs / 1000),
-        ["unary_completion_tokens"] = r.Unary.CompletionTokens,
-        ["stream_completion_tokens"] = r.Stream.CompletionTokens,
-        ["unary_item_ms_median"] = Round(r.Unary.MedianItemMs),
-        ["stream_item_ms_median"] = Round(r.Stream.MedianItemMs),
-        ["identical_captions"] = r.SameItems ? r.IdenticalCaptions : null,
-        ["unary_timings_ms_median"] = Timings(r.Unary),
-        ["stream_timings_ms_median"] = Timings(r.Stream),
-        ["load_avg_before"] = double.IsFinite(r.LoadBefore) ? r.LoadBefore : null,
-        ["load_avg_after"] = double.IsFinite(r.LoadAfter) ? r.LoadAfter : null,
-    });
+        bool unary = r.Options.Routes != BatchRoutes.Stream, stream = r.Options.Routes != BatchRoutes.Unary;
+        return JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["model"] = r.ModelId,
+            ["server"] = r.ServerLabel,
+            ["items"] = r.Options.Items,
+            ["concurrency"] = r.Options.Concurrency,
+            ["max_tokens"] = r.Options.MaxTokens,
+            ["visual_token_budget"] = r.Options.VisualTokenBudget,
+            ["threads"] = r.Options.ModelDir != null ? r.Options.Threads : null,
+            ["same_items"] = r.SameItems,
+            ["route"] = r.Options.Routes.ToString().ToLowerInvariant(),
+            ["unary_items_per_second"] = unary ? Round(r.Unary.ItemsPerSecond) : null,
+            ["stream_items_per_second"] = stream ? Round(r.Stream.ItemsPerSecond) : null,
+            ["ratio"] = r.Compared ? Round(r.Ratio) : null,
+            ["target"] = BatchBenchmarkResult.Target,
+            ["target_met"] = r.Compared ? r.TargetMet : null,
+            ["unary_wall_s"] = unary ? Round(r.Unary.WallMs / 1000) : null,
+            ["stream_wall_s"] = stream ? Round(r.Stream.WallMs / 1000) : null,
+            ["unary_completion_tokens"] = unary ? r.Unary.CompletionTokens : null,
+            ["stream_completion_tokens"] = stream ? r.Stream.CompletionTokens : null,
+            ["unary_item_ms_median"] = unary ? Round(r.Unary.MedianItemMs) : null,
+            ["stream_item_ms_median"] = stream ? Round(r.Stream.MedianItemMs) : null,
+            ["identical_captions"] = r.SameItems && r.Compared ? r.IdenticalCaptions : null,
+            ["unary_timings_ms_median"] = unary ? Timings(r.Unary) : null,
+            ["stream_timings_ms_median"] = stream ? Timings(r.Stream) : null,
+            ["load_avg_before"] = double.IsFinite(r.LoadBefore) ? r.LoadBefore : null,
+            ["load_avg_after"] = double.IsFinite(r.LoadAfter) ? r.LoadAfter : null,
+        });
+    }
 
     static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 4) : 0;
 }

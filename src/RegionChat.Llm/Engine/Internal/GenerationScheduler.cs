@@ -5,9 +5,10 @@ namespace RegionChat.Llm.Engine.Internal;
 
 /// <summary>
 /// Owns the llama.cpp context (not thread-safe) on one background thread and serves every session through it.
-/// Each loop step builds one token batch (the next token of every decoding sequence, then prompt chunks) and one
-/// embedding batch (injected rows), at most BatchSize positions in all, decodes them and samples every sequence
-/// whose logits came out. The KV cache is unified: all sequences share its cells, and an admitted request reserves
+/// Each loop step plans its positions (the next token of every decoding sequence, then prompt chunks), at most
+/// BatchSize in all, and fills one token batch and one embedding batch (injected rows; with a token table, the step's
+/// tokens too whenever it holds rows, so it is one decode call), decodes them and samples every sequence whose logits
+/// came out. The KV cache is unified: all sequences share its cells, and an admitted request reserves
 /// cells for its whole prompt and output so a decode never runs out of room. When cells or sequence ids are short,
 /// idle sessions are evicted least recently used first; if that is not enough the request waits for running ones.
 /// </summary>

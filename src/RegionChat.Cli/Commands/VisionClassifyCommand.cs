@@ -66,7 +66,7 @@ internal static class VisionClassifyCommand
 
         using var scope = NewDisposeScope();
         var inputs = StateDictFile.Read(inputPath);
-        var (image, alpha) = Inputs(inputs, inputPath);
+        var (image, alpha) = VisionEncodeCommand.Inputs(inputs, inputPath);
         double loadMs = clock.Elapsed.TotalMilliseconds;
 
         clock.Restart();
@@ -113,22 +113,5 @@ internal static class VisionClassifyCommand
         {
             throw new InvalidDataException($"{path}: {e.Message}", e);
         }
-    }
-
-    static (Tensor Image, Tensor Alpha) Inputs(Dictionary<string, Tensor> inputs, string path)
-    {
-        if (!inputs.TryGetValue("image", out var image) && !inputs.TryGetValue("pixel_values", out image))
-            throw new InvalidDataException($"{path}: no `image` (or `pixel_values`) tensor; it holds {string.Join(", ", inputs.Keys)}");
-        Tensor alpha;
-        if (inputs.TryGetValue("alpha", out var a)) alpha = a;
-        else if (inputs.TryGetValue("mask", out var mask))
-        {
-            using TorchSharp.Scalar centre = 0.5, spread = 0.26;   // rooted for the calls (RegionChat.Vision.RootedScalars says why)
-            alpha = mask.to(ScalarType.Float32).sub(centre).div(spread);
-        }
-        else throw new InvalidDataException($"{path}: needs an `alpha` or a `mask` tensor");
-        if (image.dim() == 3) image = image.unsqueeze(0);
-        if (alpha.dim() == 3) alpha = alpha.unsqueeze(0);
-        return (image, alpha);
     }
 }

@@ -84,7 +84,9 @@ internal static class VisionEncodeCommand
         return 0;
     }
 
-    static (Tensor Image, Tensor Alpha) Inputs(Dictionary<string, Tensor> inputs, string path)
+    /// <summary>The image and alpha of a safetensors input (`image` or `pixel_values`; `alpha`, or a 0/1 `mask`), batched;
+    /// `vision classify` reads its inputs the same way.</summary>
+    internal static (Tensor Image, Tensor Alpha) Inputs(Dictionary<string, Tensor> inputs, string path)
     {
         if (!inputs.TryGetValue("image", out var image) && !inputs.TryGetValue("pixel_values", out image))
             throw new InvalidDataException($"{path}: no `image` (or `pixel_values`) tensor; it holds {string.Join(", ", inputs.Keys)}");

@@ -2,7 +2,6 @@ using System.CommandLine;
 using RegionChat.Cli.Commands;
 
 // regionchat <verb> …: each verb group lives in Commands/<Group>Commands.cs.
-TorchCpuKernels.Apply();   // before any verb's first torch op
 var root = new RootCommand("RegionChat: region-level multimodal chat (Alpha-CLIP + LLaVA on llama.cpp).");
 foreach (var command in CommandCatalog.All()) root.Subcommands.Add(command);
 var parse = root.Parse(args);

@@ -1,4 +1,3 @@
-using RegionChat.Vision;
 using TorchSharp;
 
 namespace RegionChat.Inference;
@@ -14,7 +13,7 @@ public static class VisionPrecision
     public static IReadOnlyList<string> Names { get; } = ["float32", "bfloat16", "float16", Auto];
 
     /// <summary>Whether this CPU has bf16 matrix instructions (Linux: the avx512_bf16 or amx_bf16 flag in /proc/cpuinfo).</summary>
-    public static bool CpuHasBf16 { get; } = CpuFlags.Has("avx512_bf16") || CpuFlags.Has("amx_bf16");
+    public static bool CpuHasBf16 { get; } = ReadCpuFlags().Overlaps(["avx512_bf16", "amx_bf16"]);
 
     /// <summary>The problem with a dtype name (named <paramref name="setting"/> in the message), or null.</summary>
     public static string? Check(string? dtype, string setting) =>
@@ -31,4 +30,16 @@ public static class VisionPrecision
         "float16" => torch.ScalarType.Float16,
         _ => torch.ScalarType.Float32,
     };
+
+    static HashSet<string> ReadCpuFlags()
+    {
+        try
+        {
+            const string CpuInfo = "/proc/cpuinfo";
+            var line = File.Exists(CpuInfo) ? File.ReadLines(CpuInfo).FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) : null;
+            return line == null ? [] : [.. line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+        }
+        catch (IOException) { return []; }
+        catch (UnauthorizedAccessException) { return []; }
+    }
 }

@@ -3,7 +3,7 @@ using TorchSharp;
 
 namespace RegionChat.Cli.Commands;
 
-/// <summary>`regionchat doctor`: checks that the native runtimes load on this machine, and names libtorch's CPU kernels.</summary>
+/// <summary>`regionchat doctor`: checks that the native runtimes load on this machine.</summary>
 internal static class DoctorCommand
 {
     public static Command Create()
@@ -13,7 +13,6 @@ internal static class DoctorCommand
         {
             using var t = torch.ones(2, 2).matmul(torch.ones(2, 2));
             Console.WriteLine($"torchsharp: ok (2x2 ones @ ones sum = {t.sum().item<float>()}, threads {torch.get_num_threads()})");
-            Console.WriteLine($"torch CPU kernels: {TorchCpuKernels.InEffect ?? "unknown"} ({TorchCpuKernels.Reason})");
             LLama.Native.NativeApi.llama_empty_call();
             Console.WriteLine("llama.cpp: ok");
             return 0;

@@ -12,10 +12,9 @@ internal static partial class CoreLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information,
         Message = "loaded model {Model} from {Dir} in {Ms:F0} ms ({Tokens} visual tokens, LLM width {Width}, context {Ctx}, " +
                   "{LlmThreads} llama.cpp threads, {VisionThreads} torch threads; vision in {Dtype}: the CPU {Bf16} bf16 instructions; " +
-                  "torch CPU kernels {Kernels} ({KernelsWhy}); " +
                   "text beside image rows: {TextRows})")]
     public static partial void ModelLoaded(ILogger logger, string model, string dir, double ms, int tokens, int width, int ctx, int llmThreads,
-        int visionThreads, string dtype, string bf16, string kernels, string kernelsWhy, string textRows);
+        int visionThreads, string dtype, string bf16, string textRows);
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "session records: {Kind} store")]
     public static partial void SessionStoreKind(ILogger logger, string kind);

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using RegionChat.Vision;
 
 namespace RegionChat.Inference.Internal;
 
@@ -99,7 +98,7 @@ internal sealed class ModelRegistry : IDisposable
         }
         CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
             model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.LlmThreads, model.VisionThreads, model.VisionDtype,
-            VisionPrecision.CpuHasBf16 ? "has" : "lacks", TorchCpuKernels.InEffect ?? "unknown", TorchCpuKernels.Reason,
+            VisionPrecision.CpuHasBf16 ? "has" : "lacks",
             model.Llm.TokensAsRows ? "as token_embd rows, one decode call" : $"own decode call ({model.Llm.TokenRowsRefusal ?? "off"})");
         return model;
     }

@@ -23,6 +23,8 @@ internal sealed record BatchBenchmarkOptions
     public int VisualTokenBudget { get; init; }
     /// <summary>Which routes run: both (the comparison), or one alone (to profile it).</summary>
     public BatchRoutes Routes { get; init; } = BatchRoutes.Both;
+    /// <summary>Untimed items per route before the timed legs.</summary>
+    public int Warmup { get; init; } = 1;
 
     public void Validate()
     {
@@ -32,6 +34,7 @@ internal sealed record BatchBenchmarkOptions
         Check(Concurrency, 1, 256, "--concurrency");
         Check(MaxTokens, 1, 4096, "--max-tokens");
         Check(Threads, 1, 1024, "--threads");
+        Check(Warmup, 0, 100_000, "--warmup");
     }
 
     static void Check(int v, int min, int max, string name)
@@ -118,18 +121,32 @@ internal static class BatchBenchmark
                 });
             }
 
+            PbV1.CaptionRequest WarmRequest(int i, int route)
+            {
+                var p = ServerBenchmark.MakePrompt(4_900_000 + i + (sameItems ? 0 : route * 50_000), resolution, "");
+                return WithBudget(new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(p.Png) }, Region = p.ProtoRegion,
+                    MaxTokens = (uint)o.MaxTokens });
+            }
+
             PbV1.CaptionRequest WithBudget(PbV1.CaptionRequest request)
             {
                 if (o.VisualTokenBudget > 0) request.VisualTokenBudget = (uint)o.VisualTokenBudget;
                 return request;
             }
 
-            // Warm-up: JIT, the HTTP/2 connection and first-touch allocations on both routes.
-            var warm = ServerBenchmark.MakePrompt(4_900_000, resolution, "");
-            var warmRequest = WithBudget(new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(warm.Png) }, Region = warm.ProtoRegion,
-                MaxTokens = (uint)o.MaxTokens });
-            await client.CaptionAsync(warmRequest, ct).ConfigureAwait(false);
-            await StreamLegAsync(client, [(-1, warmRequest)], o.Concurrency, ct).ConfigureAwait(false);
+            // Untimed items first, each route its own: JIT and its tier-up, the HTTP/2 connection, first-touch allocations.
+            var warmClock = Stopwatch.StartNew();
+            int warmed = 0;
+            for (int route = 0; route < 2 && o.Warmup > 0; route++)
+            {
+                if (o.Routes != BatchRoutes.Both && (route == 0) != (o.Routes == BatchRoutes.Unary)) continue;
+                var warm = Enumerable.Range(0, o.Warmup).Select(i => (-1 - i, WarmRequest(i, route))).ToList();
+                var leg = route == 0 ? await UnaryLegAsync(client, warm, ct).ConfigureAwait(false)
+                    : await StreamLegAsync(client, warm, o.Concurrency, ct).ConfigureAwait(false);
+                warmed += leg.Captions.Count;
+            }
+            if (o.Warmup > 0) log(string.Create(CultureInfo.InvariantCulture,
+                $"warm-up: {o.Warmup} untimed items per route ({warmed} answered in all) in {warmClock.Elapsed.TotalSeconds:F1} s"));
 
             // Legs of 4 windows: long enough that the stream's fill and drain at each end weigh little, short enough to
             // alternate a few times in a run.

@@ -78,7 +78,8 @@ internal static class BenchVisionCommand
         torch.manual_seed(0);
         using var model = new AlphaClipVisionTransformer(c, s.DType);
         using var image = randn(s.Batch, 3, c.InputResolution, c.InputResolution);
-        using var alpha = randn(s.Batch, 1, c.InputResolution, c.InputResolution).sign_().mul_(1.9231);
+        using TorchSharp.Scalar alphaScale = 1.9231;   // alive past the native call (see RootedScalars)
+        using var alpha = randn(s.Batch, 1, c.InputResolution, c.InputResolution).sign_().mul_(alphaScale);
 
         for (int i = 0; i < s.Warmup; i++) model.EncodePooled(image, alpha).Dispose();
         var times = new List<double>();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 using RegionChat.Llm.Gguf.Internal;
 
@@ -138,13 +139,21 @@ public sealed class GgufFile : IDisposable
         long rowBytes = GgmlTypeInfo.RowBytes(t.Type, rowLength);
         // Decode in slices of about 4 MB so a big tensor does not need its bytes and floats whole at once.
         int rowsPerSlice = (int)Math.Clamp((4 << 20) / Math.Max(1, rowBytes), 1, Math.Max(1, rowCount));
-        var buffer = new byte[rowsPerSlice * rowBytes];
-        for (int done = 0; done < rowCount; done += rowsPerSlice)
+        // Pooled: the engine reads single token rows this way on every step that injects an image (TokenEmbeddingRows).
+        var buffer = ArrayPool<byte>.Shared.Rent((int)(rowsPerSlice * rowBytes));
+        try
         {
-            int n = Math.Min(rowsPerSlice, rowCount - done);
-            var bytes = buffer.AsSpan(0, (int)(n * rowBytes));
-            ReadExactly(DataOffset + t.Offset + (firstRow + done) * rowBytes, bytes);
-            GgmlCodec.Decode(t.Type, bytes, destination.Slice((int)(done * rowLength), (int)(n * rowLength)));
+            for (int done = 0; done < rowCount; done += rowsPerSlice)
+            {
+                int n = Math.Min(rowsPerSlice, rowCount - done);
+                var bytes = buffer.AsSpan(0, (int)(n * rowBytes));
+                ReadExactly(DataOffset + t.Offset + (firstRow + done) * rowBytes, bytes);
+                GgmlCodec.Decode(t.Type, bytes, destination.Slice((int)(done * rowLength), (int)(n * rowLength)));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

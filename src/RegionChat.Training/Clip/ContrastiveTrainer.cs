@@ -56,39 +56,12 @@ public abstract class ContrastiveTrainer : IDisposable
     {
         optimizer = new MasterWeightAdamW(trainable);
         Directory.CreateDirectory(OutputFolder);
-        string runPath = Path.Combine(OutputFolder, RunFile);
-        var key = options.TrainingKey();
-        if (File.Exists(runPath))
+        RunSettingsFile.WriteOrCheck(Path.Combine(OutputFolder, RunFile), options.TrainingKey(), runInfo);
+        if (checkpoints.RestoreLatest(Optimizer) is { } restored)
         {
-            var saved = (JsonNode.Parse(File.ReadAllText(runPath)) as JsonObject)?["training"] as JsonObject
-                ?? throw new InvalidDataException($"{runPath}: no \"training\" object");
-            string? difference = FirstDifference(saved, key);
-            if (difference != null)
-                throw new ArgumentException($"{OutputFolder} holds a {saved["stage"]} run with other settings ({difference}); resume with the same settings " +
-                    "or use another output folder");
-        }
-        else
-        {
-            runInfo["training"] = key;
-            File.WriteAllText(runPath, runInfo.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        }
-        if (checkpoints.Latest() is { } latest)
-        {
-            var (tensors, state) = CheckpointStore.Load(latest.Folder);
-            try
-            {
-                var masters = tensors.Where(kv => kv.Key.StartsWith("param.", StringComparison.Ordinal))
-                    .ToDictionary(kv => kv.Key["param.".Length..], kv => kv.Value);
-                Optimizer.Restore(masters, tensors,
-                    state["adam_steps"]?.GetValue<long>() ?? throw new InvalidDataException($"{latest.Folder}: state.json lacks adam_steps"));
-                AfterUpdate();
-            }
-            finally
-            {
-                foreach (var t in tensors.Values) t.Dispose();
-            }
-            step = latest.Step;
-            resumedFrom = latest.Step;
+            AfterUpdate();
+            step = restored;
+            resumedFrom = restored;
         }
     }
 
@@ -182,38 +155,18 @@ public abstract class ContrastiveTrainer : IDisposable
     private protected abstract void WriteTowers(JsonObject notes);
 
     /// <summary>A module's state dict with its trained tensors replaced by the optimizer's float32 master weights.</summary>
-    private protected Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix)
-    {
-        var masters = Optimizer.MasterWeights().ToDictionary(kv => kv.Key, kv => kv.Value);
-        return stateDict.ToDictionary(kv => kv.Key, kv => masters.TryGetValue(prefix + kv.Key, out var m) ? m : kv.Value);
-    }
+    private protected Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix) =>
+        Optimizer.WithMasterWeights(stateDict, prefix);
 
     /// <summary>CLIP's convention: matrices decay, biases / norms / embeddings / scalars do not.</summary>
     private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
         t.dim() >= 2 && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;
 
-    void SaveCheckpoint()
+    void SaveCheckpoint() => checkpoints.Save(step, Optimizer, new JsonObject
     {
-        var tensors = Optimizer.MasterWeights().Select(kv => KeyValuePair.Create("param." + kv.Key, kv.Value))
-            .Concat(Optimizer.Moments());
-        checkpoints.Save(step, tensors, new JsonObject
-        {
-            ["stage"] = Stage, ["step"] = step, ["adam_steps"] = Optimizer.StepCount, ["seed"] = options.Seed,
-            ["data"] = "training scenes and coin flips are a pure function of (seed, step): resuming needs only the step",
-        });
-    }
-
-    static string? FirstDifference(JsonObject saved, JsonObject now)
-    {
-        foreach (var (k, v) in now)
-        {
-            string a = saved[k]?.ToJsonString() ?? "null", b = v?.ToJsonString() ?? "null";
-            if (a != b) return $"{k}: saved {a}, now {b}";
-        }
-        foreach (var (k, _) in saved)
-            if (!now.ContainsKey(k)) return $"{k}: saved, now absent";
-        return null;
-    }
+        ["stage"] = Stage, ["step"] = step, ["seed"] = options.Seed,
+        ["data"] = "training scenes and coin flips are a pure function of (seed, step): resuming needs only the step",
+    });
 
     protected virtual void Dispose(bool disposing)
     {

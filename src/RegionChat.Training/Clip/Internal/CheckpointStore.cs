@@ -12,7 +12,7 @@ namespace RegionChat.Training.Clip.Internal;
 internal sealed class CheckpointStore(string runFolder, int keep)
 {
     public const string StateWeights = "state.safetensors", StateJson = "state.json";
-    const string Prefix = "step-", PartialSuffix = ".partial";
+    const string Prefix = "step-", PartialSuffix = ".partial", ParamPrefix = "param.";
 
     public string Folder { get; } = Path.Combine(runFolder, "checkpoints");
 
@@ -29,6 +29,35 @@ internal sealed class CheckpointStore(string runFolder, int keep)
         Directory.Move(partial, final);
         foreach (var (_, old) in Complete().OrderByDescending(c => c.Step).Skip(keep)) Directory.Delete(old, recursive: true);
         return final;
+    }
+
+    /// <summary>Saves the optimizer's master weights ("param.NAME") and moments with <paramref name="state"/>, which gains
+    /// the optimizer's step count as adam_steps.</summary>
+    public string Save(int step, MasterWeightAdamW optimizer, JsonObject state)
+    {
+        state["adam_steps"] = optimizer.StepCount;
+        var tensors = optimizer.MasterWeights().Select(kv => KeyValuePair.Create(ParamPrefix + kv.Key, kv.Value)).Concat(optimizer.Moments());
+        return Save(step, tensors, state);
+    }
+
+    /// <summary>Restores the newest checkpoint's master weights, moments and step count into <paramref name="optimizer"/>
+    /// and returns its step; null when there is none.</summary>
+    public int? RestoreLatest(MasterWeightAdamW optimizer)
+    {
+        if (Latest() is not { } latest) return null;
+        var (tensors, state) = Load(latest.Folder);
+        try
+        {
+            var masters = tensors.Where(kv => kv.Key.StartsWith(ParamPrefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[ParamPrefix.Length..], kv => kv.Value);
+            optimizer.Restore(masters, tensors, state["adam_steps"]?.GetValue<long>()
+                ?? throw new InvalidDataException($"{latest.Folder}: state.json lacks adam_steps"));
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+        return latest.Step;
     }
 
     /// <summary>The newest complete checkpoint, or null.</summary>

@@ -87,6 +87,14 @@ internal sealed class MasterWeightAdamW : IDisposable
     /// <summary>The float32 master weight of each parameter (the parameter itself when the model is float32).</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> MasterWeights() => slots.Select(s => KeyValuePair.Create(s.P.Name, s.Master));
 
+    /// <summary>A module's state dict with its trained tensors (named <paramref name="prefix"/> + key here) replaced by
+    /// their float32 master weights.</summary>
+    public Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix)
+    {
+        var masters = MasterWeights().ToDictionary(kv => kv.Key, kv => kv.Value);
+        return stateDict.ToDictionary(kv => kv.Key, kv => masters.TryGetValue(prefix + kv.Key, out var m) ? m : kv.Value);
+    }
+
     /// <summary>Moments as "adam.m.NAME" / "adam.v.NAME".</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> Moments() =>
         slots.SelectMany(s => new[] { KeyValuePair.Create("adam.m." + s.P.Name, s.M), KeyValuePair.Create("adam.v." + s.P.Name, s.V) });

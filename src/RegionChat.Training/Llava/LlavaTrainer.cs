@@ -120,17 +120,7 @@ public abstract class LlavaTrainer : IDisposable
                 int next = step + 1;
                 double lr = options.LearningRateAt(next);
                 var stepClock = Stopwatch.StartNew();
-                double loss, accuracy;
-                using (var scope = NewDisposeScope())
-                {
-                    Optimizer.ZeroGrad();
-                    var (lossTensor, accuracyTensor) = ComputeLoss(next);
-                    lossTensor.backward();
-                    Optimizer.Step(lr);
-                    loss = lossTensor.ToDouble();
-                    accuracy = accuracyTensor.ToDouble();
-                }
-                Optimizer.ZeroGrad();
+                var (loss, accuracy) = Optimizer.TrainStep(() => ComputeLoss(next), lr, null);
                 if (!double.IsFinite(loss))
                     throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and " +
                                                         $"resume from the last checkpoint (step {lastCheckpoint})");

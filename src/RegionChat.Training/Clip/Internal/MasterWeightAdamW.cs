@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -86,6 +87,26 @@ internal sealed class MasterWeightAdamW : IDisposable
 
     /// <summary>The float32 master weight of each parameter (the parameter itself when the model is float32).</summary>
     public IEnumerable<KeyValuePair<string, Tensor>> MasterWeights() => slots.Select(s => KeyValuePair.Create(s.P.Name, s.Master));
+
+    /// <summary>One training step: zeroes the gradients, backpropagates <paramref name="computeLoss"/>'s loss, updates at
+    /// <paramref name="lr"/>, runs <paramref name="afterUpdate"/>, and returns the loss and accuracy as numbers (the step's
+    /// tensors are freed and the gradients zeroed again before it returns).</summary>
+    public (double Loss, double Accuracy) TrainStep(Func<(Tensor Loss, Tensor Accuracy)> computeLoss, double lr, Action? afterUpdate = null)
+    {
+        double loss, accuracy;
+        using (var scope = NewDisposeScope())
+        {
+            ZeroGrad();
+            var (lossTensor, accuracyTensor) = computeLoss();
+            lossTensor.backward();
+            Step(lr);
+            afterUpdate?.Invoke();
+            loss = lossTensor.ToDouble();
+            accuracy = accuracyTensor.ToDouble();
+        }
+        ZeroGrad();
+        return (loss, accuracy);
+    }
 
     /// <summary>A module's state dict with its trained tensors (named <paramref name="prefix"/> + key here) replaced by
     /// their float32 master weights.</summary>

@@ -32,10 +32,12 @@ internal sealed class QuickGeluMlp : nn.Module<Tensor, Tensor>
         }
         // Inference: x·σ(1.702x) = silu(1.702x) / 1.702. Both scalings ride in the GEMMs (addmm's alpha and beta),
         // leaving a single in-place SiLU pass over the [N, 4W] activations instead of three (a ~6% faster block).
+        // Both products run on the padded rows (PaddedRows: bf16 kernels are slow at some row counts); the cut is a view.
         var rows = x.reshape(-1, width);
-        var h4 = addmm(c_fc.bias!, rows, c_fc.weight!.t(), beta: Scale, alpha: Scale);
+        long n = rows.shape[0];
+        var h4 = addmm(c_fc.bias!, PaddedRows.Pad(rows, PaddedRows.Target(n, rows.dtype)), c_fc.weight!.t(), beta: Scale, alpha: Scale);
         nn.functional.silu(h4, inplace: true);
         var y = addmm(c_proj.bias!, h4, c_proj.weight!.t(), beta: 1, alpha: 1 / Scale);
-        return y.view(x.shape).MoveToOuterDisposeScope();
+        return PaddedRows.Cut(y, n).view(x.shape).MoveToOuterDisposeScope();
     }
 }

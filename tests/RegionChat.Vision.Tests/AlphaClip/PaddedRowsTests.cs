@@ -64,8 +64,10 @@ public class PaddedRowsTests
         }
         var batch = tower.PatchFeatures(image, alpha, -1, includeCls: true);
         var alone = tower.PatchFeatures(image.narrow(0, 0, 1), alpha.narrow(0, 0, 1), -1, includeCls: true);
+        // A batch of another size may run other kernels, whose bf16 roundings add up over the blocks to a few bf16 steps
+        // (2 at most seen, with one or two threads); a wrong or shifted row would be off by the values themselves.
         double worst = (batch.narrow(0, 0, 1) - alone).abs().max().item<float>();
         double scale = alone.abs().max().item<float>();
-        Assert.True(worst <= scale / 128, $"the padded image's features differ by {worst} (largest value {scale})");
+        Assert.True(worst <= scale / 32, $"the padded image's features differ by {worst} (largest value {scale})");
     }
 }

@@ -26,6 +26,9 @@ internal sealed record BatchBenchmarkOptions
     /// <summary>Untimed items per route before the timed legs.</summary>
     public int Warmup { get; init; } = 1;
 
+    /// <summary>Whether the unary route (or, with false, the stream route) runs.</summary>
+    public bool Runs(bool unary) => Routes == BatchRoutes.Both || (Routes == BatchRoutes.Unary) == unary;
+
     public void Validate()
     {
         if ((ModelDir == null) == (Server == null)) throw new ArgumentException("give --model DIR (served in-process) or --server URL, not both");
@@ -110,7 +113,8 @@ internal static class BatchBenchmark
 
             PbV1.CaptionRequest Request(int i, int route)
             {
-                // Same scenes on both routes when the cache is off; else disjoint seeds per route.
+                // Same scenes on both routes when the cache is off; else disjoint seeds per route. Warm-up items have
+                // negative indices, so their seeds lie below each route's timed ones.
                 long seed = 5_000_000 + i + (sameItems ? 0 : route * 1_000_000);
                 var p = ServerBenchmark.MakePrompt(seed, resolution, "");
                 return WithBudget(new PbV1.CaptionRequest
@@ -119,13 +123,6 @@ internal static class BatchBenchmark
                     Region = p.ProtoRegion,
                     MaxTokens = (uint)o.MaxTokens,
                 });
-            }
-
-            PbV1.CaptionRequest WarmRequest(int i, int route)
-            {
-                var p = ServerBenchmark.MakePrompt(4_900_000 + i + (sameItems ? 0 : route * 50_000), resolution, "");
-                return WithBudget(new PbV1.CaptionRequest { Image = new() { Data = ByteString.CopyFrom(p.Png) }, Region = p.ProtoRegion,
-                    MaxTokens = (uint)o.MaxTokens });
             }
 
             PbV1.CaptionRequest WithBudget(PbV1.CaptionRequest request)
@@ -139,8 +136,8 @@ internal static class BatchBenchmark
             int warmed = 0;
             for (int route = 0; route < 2 && o.Warmup > 0; route++)
             {
-                if (o.Routes != BatchRoutes.Both && (route == 0) != (o.Routes == BatchRoutes.Unary)) continue;
-                var warm = Enumerable.Range(0, o.Warmup).Select(i => (-1 - i, WarmRequest(i, route))).ToList();
+                if (!o.Runs(unary: route == 0)) continue;
+                var warm = Enumerable.Range(0, o.Warmup).Select(i => (-1 - i, Request(-1 - i, route))).ToList();
                 var leg = route == 0 ? await UnaryLegAsync(client, warm, ct).ConfigureAwait(false)
                     : await StreamLegAsync(client, warm, o.Concurrency, ct).ConfigureAwait(false);
                 warmed += leg.Captions.Count;
@@ -159,7 +156,7 @@ internal static class BatchBenchmark
                 for (int leg = 0; leg < 2; leg++)
                 {
                     bool unaryLeg = (leg == 0) == (round % 2 == 0);
-                    if (o.Routes != BatchRoutes.Both && unaryLeg != (o.Routes == BatchRoutes.Unary)) continue;
+                    if (!o.Runs(unaryLeg)) continue;
                     int route = unaryLeg ? 0 : 1;
                     var requests = Enumerable.Range(start, count).Select(i => (i, Request(i, route))).ToList();
                     if (unaryLeg) unary.Add(await UnaryLegAsync(client, requests, ct).ConfigureAwait(false));
@@ -167,8 +164,8 @@ internal static class BatchBenchmark
                 }
                 var u = Figures(unary);
                 var s = Figures(stream);
-                string unaryFigure = o.Routes == BatchRoutes.Stream ? "" : $"unary {u.ItemsPerSecond:F2} items/s";
-                string streamFigure = o.Routes == BatchRoutes.Unary ? "" : $"CaptionStream {s.ItemsPerSecond:F2} items/s";
+                string unaryFigure = o.Runs(unary: true) ? $"unary {u.ItemsPerSecond:F2} items/s" : "";
+                string streamFigure = o.Runs(unary: false) ? $"CaptionStream {s.ItemsPerSecond:F2} items/s" : "";
                 log(string.Create(CultureInfo.InvariantCulture,
                     $"{start + count}/{o.Items} items per route: {string.Join(", ", new[] { unaryFigure, streamFigure }.Where(f => f.Length > 0))} " +
                     $"(load {ServerBenchmark.LoadAverage():F2})"));

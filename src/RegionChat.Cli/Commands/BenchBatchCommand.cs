@@ -9,7 +9,7 @@ using static RegionChat.Cli.Commands.CliOptions;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>
-/// `regionchat bench batch --model DIR | --server URL --items N [--concurrency 8] [--max-tokens 32] [--route both] [--json]`: items/s
+/// `regionchat bench batch --model DIR | --server URL --items N [--concurrency 8] [--max-tokens 32] [--route both] [--warmup 1] [--json]`: items/s
 /// of one-by-one unary Caption calls against CaptionStream with N items in flight on the same server. Target: the
 /// stream route ≥ 1.5× the unary route.
 /// </summary>
@@ -81,7 +81,7 @@ internal static class BenchBatchCommand
             $"model {r.ModelId} on the {r.ServerLabel} server: {o.Items} items per route after {o.Warmup} untimed, CaptionStream window {o.Concurrency}, " +
             $"{o.MaxTokens} max tokens{(o.ModelDir != null ? $", {o.Threads} threads" : "")}; load avg {r.LoadBefore:F2} → {r.LoadAfter:F2}"));
         output.WriteLine(string.Create(c, $"{"route",-24}{"items",7}{"wall s",10}{"items/s",10}{"tokens",9}{"tok/s",9}{"item ms (median)",19}"));
-        bool unary = o.Routes != BatchRoutes.Stream, stream = o.Routes != BatchRoutes.Unary;
+        bool unary = o.Runs(unary: true), stream = o.Runs(unary: false);
         if (unary) Row("unary, one by one", r.Unary);
         if (stream) Row($"CaptionStream x{o.Concurrency}", r.Stream);
         string identical = r.SameItems ? $"; identical captions on both routes {r.IdenticalCaptions}/{r.Unary.Items}" : "";
@@ -114,7 +114,7 @@ internal static class BenchBatchCommand
     /// <summary>Every figure; a route that did not run (--route) has nulls, and so has the comparison.</summary>
     static string Json(BatchBenchmarkResult r)
     {
-        bool unary = r.Options.Routes != BatchRoutes.Stream, stream = r.Options.Routes != BatchRoutes.Unary;
+        bool unary = r.Options.Runs(unary: true), stream = r.Options.Runs(unary: false);
         return JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["model"] = r.ModelId,

@@ -139,7 +139,7 @@ public sealed class AlphaClipTrainer : ContrastiveTrainer
 
     private protected override void WriteTowers(JsonObject notes)
     {
-        ClipTowerFiles.SaveVision(WithMasterWeights(Vision.state_dict(), "vision."), Vision.Config, OutputFolder, notes);
+        ClipTowerFiles.SaveVision(Optimizer.WithMasterWeights(Vision.state_dict(), "vision."), Vision.Config, OutputFolder, notes);
         ClipTowerFiles.SaveText(Text, OutputFolder, ClipTowerFiles.ReadLogitScale(Path.Combine(OutputFolder, InitFolder)),
             new JsonObject { ["stage"] = "clip", ["note"] = "frozen during alpha-clip: a copy of init/text.*" });
     }

@@ -162,8 +162,8 @@ public sealed class ClipTrainer : ContrastiveTrainer
 
     private protected override void WriteTowers(JsonObject notes)
     {
-        ClipTowerFiles.SaveVision(WithMasterWeights(Vision.state_dict(), "vision."), Vision.Config, OutputFolder, notes);
-        ClipTowerFiles.SaveText(WithMasterWeights(Text.state_dict(), "text."), Text.Config, Tokenizer, OutputFolder, CurrentLogitScale, notes);
+        ClipTowerFiles.SaveVision(Optimizer.WithMasterWeights(Vision.state_dict(), "vision."), Vision.Config, OutputFolder, notes);
+        ClipTowerFiles.SaveText(Optimizer.WithMasterWeights(Text.state_dict(), "text."), Text.Config, Tokenizer, OutputFolder, CurrentLogitScale, notes);
     }
 
     protected override void Dispose(bool disposing)

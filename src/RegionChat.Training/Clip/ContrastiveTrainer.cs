@@ -143,10 +143,6 @@ public abstract class ContrastiveTrainer : IDisposable
 
     private protected abstract void WriteTowers(JsonObject notes);
 
-    /// <summary>A module's state dict with its trained tensors replaced by the optimizer's float32 master weights.</summary>
-    private protected Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix) =>
-        Optimizer.WithMasterWeights(stateDict, prefix);
-
     /// <summary>CLIP's convention: matrices decay, biases / norms / embeddings / scalars do not.</summary>
     private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
         t.dim() >= 2 && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;

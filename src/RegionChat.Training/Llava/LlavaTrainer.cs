@@ -183,10 +183,6 @@ public abstract class LlavaTrainer : IDisposable
     /// <summary>Writes the stage's outputs (trained weights in their final formats).</summary>
     private protected abstract void WriteOutputs(JsonObject notes);
 
-    /// <summary>A module's state dict with its trained tensors replaced by the optimizer's float32 master weights.</summary>
-    private protected Dictionary<string, Tensor> WithMasterWeights(Dictionary<string, Tensor> stateDict, string prefix) =>
-        Optimizer.WithMasterWeights(stateDict, prefix);
-
     /// <summary>Weight matrices decay; norms, biases and embedding tables do not.</summary>
     private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
         t.dim() >= 2 && !name.Contains("embd", StringComparison.Ordinal) && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;

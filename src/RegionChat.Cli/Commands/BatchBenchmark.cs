@@ -48,11 +48,15 @@ internal sealed record BatchBenchmarkOptions
 
 internal enum BatchRoutes { Both, Unary, Stream }
 
-/// <summary>One route's items: wall time summed over its legs, generated tokens, per-item latency, and the server's
-/// own timings of each item (where an item's time went).</summary>
-internal sealed record RouteFigures(int Items, double WallMs, long CompletionTokens, IReadOnlyList<double> ItemMs, IReadOnlyDictionary<int, string> Captions,
-    IReadOnlyList<PbV1.Timings> Timings)
+/// <summary>One route's items: wall time and this process's CPU time summed over its legs, generated tokens, per-item
+/// latency, and the server's own timings of each item (where an item's time went).</summary>
+internal sealed record RouteFigures(int Items, double WallMs, double CpuMs, long CompletionTokens, IReadOnlyList<double> ItemMs,
+    IReadOnlyDictionary<int, string> Captions, IReadOnlyList<PbV1.Timings> Timings)
 {
+    /// <summary>CPU time per item (all threads of this process: with an in-process server, client and server).</summary>
+    public double CpuMsPerItem => Items > 0 ? CpuMs / Items : 0;
+    /// <summary>Cores busy on average while the route ran.</summary>
+    public double CoresBusy => WallMs > 0 ? CpuMs / WallMs : 0;
     /// <summary>Median over items of one server timing.</summary>
     public double MedianTiming(Func<PbV1.Timings, double> figure) => PathFigures.Median(Timings.Select(figure));
     public double ItemsPerSecond => WallMs > 0 ? Items * 1000.0 / WallMs : 0;
@@ -179,10 +183,13 @@ internal static class BatchBenchmark
         }
     }
 
-    internal sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions, List<PbV1.Timings> Timings);
+    internal sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions, List<PbV1.Timings> Timings)
+    {
+        public double CpuMs { get; init; }
+    }
 
     static RouteFigures Figures(List<Leg> legs) => new(
-        legs.Sum(l => l.ItemMs.Count), legs.Sum(l => l.WallMs), legs.Sum(l => l.Tokens),
+        legs.Sum(l => l.ItemMs.Count), legs.Sum(l => l.WallMs), legs.Sum(l => l.CpuMs), legs.Sum(l => l.Tokens),
         legs.SelectMany(l => l.ItemMs).ToArray(),
         legs.SelectMany(l => l.Captions).ToDictionary(c => c.Key, c => c.Value),
         legs.SelectMany(l => l.Timings).ToArray());
@@ -192,6 +199,7 @@ internal static class BatchBenchmark
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, CancellationToken ct)
     {
         var leg = new Leg(0, 0, [], [], []);
+        var cpu = ProcessCpu();
         var wall = Stopwatch.StartNew();
         long tokens = 0;
         foreach (var (index, request) in requests)
@@ -203,7 +211,7 @@ internal static class BatchBenchmark
             leg.Captions[index] = response.Text;
             if (response.Timings != null) leg.Timings.Add(response.Timings);
         }
-        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };
+        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens, CpuMs = (ProcessCpu() - cpu).TotalMilliseconds };
     }
 
     /// <summary>One CaptionStream call with up to <paramref name="window"/> items in flight; a failed item ends the leg with
@@ -216,6 +224,7 @@ internal static class BatchBenchmark
         var gate = new Lock();
         using var slots = new SemaphoreSlim(window);
         long tokens = 0;
+        var cpu = ProcessCpu();
         var wall = Stopwatch.StartNew();
         using var stream = client.OpenCaptionStream(ct);
         // A failed item stops the reader, and with it the slots the sender waits for: the sender must stop waiting too.
@@ -250,6 +259,13 @@ internal static class BatchBenchmark
         await stream.CompleteAsync().ConfigureAwait(false);
         await reader.ConfigureAwait(false);
         if (leg.ItemMs.Count != requests.Count) throw new InvalidOperationException($"the stream answered {leg.ItemMs.Count} of {requests.Count} items");
-        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens };
+        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens, CpuMs = (ProcessCpu() - cpu).TotalMilliseconds };
+    }
+
+    /// <summary>CPU time of all this process's threads so far (getrusage: kernel and user).</summary>
+    static TimeSpan ProcessCpu()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
     }
 }

@@ -89,6 +89,11 @@ internal static class BenchBatchCommand
             output.WriteLine(string.Create(c,
                 $"CaptionStream / unary: {r.Ratio:F2}x items/s (target >= {BatchBenchmarkResult.Target}: {(r.TargetMet ? "met" : "NOT met")}){identical}"));
 
+        // The process's CPU time covers the server only when it runs in this process (--model).
+        if (o.ModelDir != null)
+            output.WriteLine("CPU per item (this process: the client and the in-process server): " + string.Join(", ",
+                new[] { unary ? Cpu("unary", r.Unary) : null, stream ? Cpu($"CaptionStream x{o.Concurrency}", r.Stream) : null }.OfType<string>()));
+
         output.WriteLine("where an item's time went on the server (median ms):");
         output.WriteLine(string.Create(c, $"{"route",-24}{"queue",9}{"image",9}{"vision",9}{"prefill",9}{"decode",9}{"first token",13}"));
         if (unary) TimingRow("unary, one by one", r.Unary);
@@ -96,6 +101,7 @@ internal static class BenchBatchCommand
 
         void Row(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.Items,7}{f.WallMs / 1000,10:F2}{f.ItemsPerSecond,10:F2}{f.CompletionTokens,9}{f.TokensPerSecond,9:F1}{f.MedianItemMs,19:F1}"));
+        string Cpu(string name, RouteFigures f) => string.Create(c, $"{name} {f.CpuMsPerItem:F2} ms ({f.CoresBusy:F2} cores busy)");
         void TimingRow(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.MedianTiming(t => t.QueueMs),9:F1}{f.MedianTiming(t => t.ImageDecodeMs),9:F1}{f.MedianTiming(t => t.VisionEncodeMs),9:F1}" +
             $"{f.MedianTiming(t => t.PrefillMs),9:F1}{f.MedianTiming(t => t.DecodeMs),9:F1}{f.MedianTiming(t => t.TimeToFirstTokenMs),13:F1}"));
@@ -111,10 +117,11 @@ internal static class BenchBatchCommand
         ["time_to_first_token"] = Round(f.MedianTiming(t => t.TimeToFirstTokenMs)),
     };
 
-    /// <summary>Every figure; a route that did not run (--route) has nulls, and so has the comparison.</summary>
+    /// <summary>Every figure; a route that did not run (--route) has nulls, and so has the comparison; the CPU figures are
+    /// null against --server (this process's CPU is then the client's alone).</summary>
     static string Json(BatchBenchmarkResult r)
     {
-        bool unary = r.Options.Runs(unary: true), stream = r.Options.Runs(unary: false);
+        bool unary = r.Options.Runs(unary: true), stream = r.Options.Runs(unary: false), inProcess = r.Options.ModelDir != null;
         return JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["model"] = r.ModelId,
@@ -138,6 +145,10 @@ internal static class BenchBatchCommand
             ["stream_completion_tokens"] = stream ? r.Stream.CompletionTokens : null,
             ["unary_item_ms_median"] = unary ? Round(r.Unary.MedianItemMs) : null,
             ["stream_item_ms_median"] = stream ? Round(r.Stream.MedianItemMs) : null,
+            ["unary_cpu_ms_per_item"] = unary && inProcess ? Round(r.Unary.CpuMsPerItem) : null,
+            ["stream_cpu_ms_per_item"] = stream && inProcess ? Round(r.Stream.CpuMsPerItem) : null,
+            ["unary_cores_busy"] = unary && inProcess ? Round(r.Unary.CoresBusy) : null,
+            ["stream_cores_busy"] = stream && inProcess ? Round(r.Stream.CoresBusy) : null,
             ["identical_captions"] = r.SameItems && r.Compared ? r.IdenticalCaptions : null,
             ["unary_timings_ms_median"] = unary ? Timings(r.Unary) : null,
             ["stream_timings_ms_median"] = stream ? Timings(r.Stream) : null,

@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+using RegionChat.TestSupport;
+
+namespace RegionChat.Cli.Tests;
+
+/// <summary>`bench batch` reports each route's CPU time per item when the server runs in its own process (--model), and
+/// leaves it out against --server, where the process's CPU is the client's alone.</summary>
+public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<TinyServerFixture>, IDisposable
+{
+    readonly TempDir temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public async Task AnInProcessServerGetsCpuPerItemForEachRoute()
+    {
+        string model = TinyModel.Write(Path.Combine(temp.Path, "tiny"));
+        var run = await CliRunner.RunAsync("bench", "batch", "--model", model, "--items", "8", "--concurrency", "4", "--max-tokens", "2",
+            "--threads", "1", "--json");
+        Assert.True(run.Exit == 0, $"exit {run.Exit}: {run.Err}");
+        var json = JsonNode.Parse(run.Out.TrimEnd().Split('\n')[^1])!;
+        foreach (var route in new[] { "unary", "stream" })
+        {
+            double perItem = (double)json[$"{route}_cpu_ms_per_item"]!, busy = (double)json[$"{route}_cores_busy"]!;
+            double wallMs = (double)json[$"{route}_wall_s"]! * 1000, items = (int)json["items"]!;
+            Assert.True(perItem > 0, $"{route}: {perItem} ms per item");
+            // Both figures come from the same CPU total: busy cores = CPU per item × items / wall.
+            Assert.Equal(perItem * items / wallMs, busy, tolerance: 0.01 + busy * 0.01);
+            Assert.True(busy <= Environment.ProcessorCount + 0.05, $"{route}: {busy} cores busy on {Environment.ProcessorCount}");
+        }
+        Assert.Contains("CPU per item (this process: the client and the in-process server): unary ", run.Out);
+    }
+
+    [Fact]
+    public async Task AgainstAServerTheCpuFiguresAreLeftOut()
+    {
+        var run = await CliRunner.RunAsync("bench", "batch", "--server", fx.Url, "--items", "8", "--concurrency", "4", "--max-tokens", "2", "--json");
+        Assert.True(run.Exit == 0, $"exit {run.Exit}: {run.Err}");
+        var json = JsonNode.Parse(run.Out.TrimEnd().Split('\n')[^1])!.AsObject();
+        Assert.True(json.ContainsKey("unary_cpu_ms_per_item"));
+        Assert.Null(json["unary_cpu_ms_per_item"]);
+        Assert.Null(json["stream_cores_busy"]);
+        Assert.DoesNotContain("CPU per item", run.Out);
+    }
+}

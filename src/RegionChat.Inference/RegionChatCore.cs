@@ -39,6 +39,7 @@ public sealed class RegionChatCore : IDisposable
             Records = new FolderImageStore(Records, Directory.CreateDirectory(options.SessionStore.ImageFolder).FullName, options.SessionStore);
         CoreLog.SessionStoreKind(log, Records.Kind);
         Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
+        VisionBatcher = new VisionBatcher(options.VisionMaxBatch);
         turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
             shutdown, options, log);
         classify = new ClassifyRunner(models, images, options, Metrics);
@@ -54,7 +55,7 @@ public sealed class RegionChatCore : IDisposable
     public RegionChatMetrics Metrics { get; } = new();
     public AdmissionQueue Admission { get; }
     /// <summary>The vision forwards of all turns, batched.</summary>
-    public VisionBatcher VisionBatcher { get; } = new();
+    public VisionBatcher VisionBatcher { get; }
     /// <summary>The folder the models were found in.</summary>
     public string ModelsPath => models.ModelsPath;
     public string DefaultModelId => models.DefaultModelId;

@@ -34,6 +34,8 @@ public sealed record RegionChatCoreOptions
     public string VisionDevice { get; init; } = Accelerators.Auto;
     /// <summary>The vision towers' number type instead of each manifest's vision.dtype ("" = the manifest's).</summary>
     public string VisionDtype { get; init; } = "";
+    /// <summary>Most images in one vision forward (<see cref="VisionBatcher.DefaultMaxBatch"/> says why it is small).</summary>
+    public int VisionMaxBatch { get; init; } = VisionBatcher.DefaultMaxBatch;
     /// <summary>Byte budget of the visual-token cache; 0 turns it off.</summary>
     public long VisualCacheBytes { get; init; } = 256L << 20;
     /// <summary>Byte budget of stored images, LRU.</summary>

@@ -56,6 +56,9 @@ public sealed class ServerOptions
     public string VisionDtype { get; set; } = "";
     /// <summary>Byte budget of the visual-token cache (image id, region, model) → projected tokens.</summary>
     public long VisualCacheBytes { get; set; } = 256L << 20;
+    /// <summary>Most images in one vision forward: small batches let the LLM prefill the first images of a burst while
+    /// the tower encodes the next.</summary>
+    public int VisionMaxBatch { get; set; } = Inference.VisionBatcher.DefaultMaxBatch;
     /// <summary>Byte budget of stored images (PutImage / UploadImage / inline images), LRU.</summary>
     public long ImageStoreBytes { get; set; } = 512L << 20;
     /// <summary>Largest accepted encoded image.</summary>

@@ -20,6 +20,8 @@ public class ServerOptionsTests
     [InlineData("Models:tiny:VisualTokenBudget", "2000000")]
     [InlineData("SessionStore:ImageFolder", "/dev/null/images")]
     [InlineData("VisionDtype", "fp8")]
+    [InlineData("VisionMaxBatch", "0")]
+    [InlineData("VisionMaxBatch", "257")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

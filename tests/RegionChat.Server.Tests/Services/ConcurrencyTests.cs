@@ -31,8 +31,31 @@ public class ConcurrencyTests
             Assert.False(together[i].Finished.Timings.VisualCacheHit);
         }
         Assert.Equal(n, together.Select(t => t.Started.SessionId).Distinct().Count());
-        Assert.Equal(n, busy.Services.GetService(typeof(RegionChat.Inference.VisionBatcher)) is RegionChat.Inference.VisionBatcher b ? (int)Interlocked.Read(ref b.Items) : -1);
+        var batcher = Assert.IsType<RegionChat.Inference.VisionBatcher>(busy.Services.GetService(typeof(RegionChat.Inference.VisionBatcher)));
+        Assert.Equal(n, (int)Interlocked.Read(ref batcher.Items));
+        Assert.InRange(batcher.LargestBatch, 1, RegionChat.Inference.VisionBatcher.DefaultMaxBatch);
         Assert.Equal(0, busy.Admission.InFlight);
+    }
+
+    [Fact]
+    public async Task VisionMaxBatchCapsEveryForwardAndAnswersStayTheSame()
+    {
+        const int n = 12;
+        var answers = new string[2][];
+        for (int run = 0; run < 2; run++)
+        {
+            // One image per forward, then up to six: the same answers, and no forward above its cap.
+            int cap = run == 0 ? 1 : 6;
+            await using var host = await ServerHost.StartAsync(("VisionMaxBatch", cap.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(i => Task.Run(() => host.Client.ChatAsync(Request(i)))));
+            answers[run] = results.Select(r => r.Text).ToArray();
+            var batcher = Assert.IsType<RegionChat.Inference.VisionBatcher>(host.Services.GetService(typeof(RegionChat.Inference.VisionBatcher)));
+            Assert.Equal(cap, batcher.MaxBatch);
+            Assert.Equal(n, (int)Interlocked.Read(ref batcher.Items));
+            Assert.InRange(batcher.LargestBatch, 1, cap);
+            if (cap == 1) Assert.Equal(n, (int)Interlocked.Read(ref batcher.Batches));
+        }
+        Assert.Equal(answers[0], answers[1]);
     }
 
     [Fact]

@@ -16,18 +16,24 @@ public sealed class CocoRle
     {
         if (height <= 0 || width <= 0)
             throw new InvalidRegionException($"{field}.size", InvalidRegionReason.Malformed, $"size [{height}, {width}] must be positive [height, width]");
+        long needed = (long)height * width;
         long total = 0;
+        bool over = false;
         for (int i = 0; i < counts.Count; i++)
         {
             if (counts[i] < 0)
                 throw new InvalidRegionException($"{field}.counts", InvalidRegionReason.Malformed, $"count {i} is negative ({counts[i]})");
+            // Compared before adding: a sum of huge counts could wrap around to exactly the size.
+            if (counts[i] > needed - total)
+            {
+                over = true;
+                break;
+            }
             total += counts[i];
-            if (total > (long)height * width) break;
         }
-        long needed = (long)height * width;
-        if (total != needed)
+        if (over || total != needed)
             throw new InvalidRegionException($"{field}.counts", InvalidRegionReason.Malformed,
-                $"counts sum to {(total > needed ? "more than " + needed : total.ToString())}, but size [{height}, {width}] needs {needed}");
+                $"counts sum to {(over ? "more than " + needed : total.ToString())}, but size [{height}, {width}] needs {needed}");
         Height = height;
         Width = width;
         Counts = counts.ToArray();

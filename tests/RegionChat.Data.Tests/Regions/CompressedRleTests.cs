@@ -46,6 +46,15 @@ public class CompressedRleTests
     }
 
     [Fact]
+    public void Refuses_counts_whose_sum_wraps_around_to_the_size()
+    {
+        // 86 + (2^63 - 1) + 21 + (2^63 - 1) + 3 wraps to 108 = 4 × 27 in 64 bits; a CI seed of the property test found it.
+        long[] counts = [25, 15, 10, 18, 18, long.MaxValue, 21, long.MaxValue, 3];
+        var e = Assert.Throws<InvalidRegionException>(() => new CocoRle(4, 27, counts));
+        Assert.Contains("more than 108", e.Message);
+    }
+
+    [Fact]
     public void Rejects_a_size_that_does_not_match()
     {
         Assert.Throws<ArgumentException>(() => CocoRle.Encode(new byte[10], 3, 3));

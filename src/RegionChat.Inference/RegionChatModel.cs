@@ -19,7 +19,9 @@ namespace RegionChat.Inference;
 /// </summary>
 public sealed class RegionChatModel : IDisposable
 {
-    readonly Lock visionGate = new();
+    /// <summary>Held by every forward of the tower (tests hold it to keep a forward waiting).</summary>
+    internal Lock VisionGate { get; } = new();
+
     readonly Lazy<RegionClassifier>? classifier;
 
     RegionChatModel(ModelManifest manifest, AlphaClipVisionTransformer vision, LlavaProjector projector, LlmEngine llm,
@@ -170,7 +172,7 @@ public sealed class RegionChatModel : IDisposable
         int r = Preprocessor.Options.Resolution;
         int total = VisualTokenCount;
         var effective = Enumerable.Range(0, inputs.Count).Select(i => VisualTokenSelection.Effective(budgets?[i] ?? 0, total)).ToArray();
-        lock (visionGate)
+        lock (VisionGate)
         {
             var sw = Stopwatch.StartNew();
             using var scope = torch.NewDisposeScope();
@@ -210,7 +212,7 @@ public sealed class RegionChatModel : IDisposable
     {
         if (inputs.Count == 0) return [];
         int r = Preprocessor.Options.Resolution;
-        lock (visionGate)
+        lock (VisionGate)
         {
             using var scope = torch.NewDisposeScope();
             var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r], device: VisionDevice);

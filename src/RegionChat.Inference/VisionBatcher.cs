@@ -19,7 +19,7 @@ public sealed class VisionBatcher : IDisposable
     /// <summary>Most images in one forward.</summary>
     public int MaxBatch { get; }
 
-    sealed record Job(RegionChatModel Model, PreprocessedImage Input, int Budget, TaskCompletionSource<VisualTokens> Done);
+    sealed record Job(RegionChatModel Model, PreprocessedImage Input, int Budget, CancellationToken Ct, TaskCompletionSource<VisualTokens> Done);
 
     readonly Channel<Job> queue = Channel.CreateUnbounded<Job>(new UnboundedChannelOptions { SingleReader = true });
     readonly Task loop;
@@ -32,8 +32,9 @@ public sealed class VisionBatcher : IDisposable
         loop = Task.Factory.StartNew(Run, TaskCreationOptions.LongRunning).Unwrap();
     }
 
-    /// <summary>Batches encoded so far, their items, and the largest batch, for metrics and tests.</summary>
-    public long Batches, Items;
+    /// <summary>Batches encoded so far, their items, the largest batch, and the jobs dropped because their caller had
+    /// cancelled while they waited, for metrics and tests.</summary>
+    public long Batches, Items, Dropped;
     public int LargestBatch;
 
     public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, CancellationToken ct) => EncodeAsync(model, input, 0, ct);
@@ -42,7 +43,8 @@ public sealed class VisionBatcher : IDisposable
     /// <see cref="VisualTokenSelection"/>).</summary>
     public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, int visualTokenBudget, CancellationToken ct)
     {
-        var job = new Job(model, input, visualTokenBudget, new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (ct.IsCancellationRequested) return Task.FromCanceled<VisualTokens>(ct);
+        var job = new Job(model, input, visualTokenBudget, ct, new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(VisionBatcher));
         return job.Done.Task.WaitAsync(ct);
     }
@@ -53,7 +55,17 @@ public sealed class VisionBatcher : IDisposable
         while (await queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             pending.Clear();
-            while (pending.Count < MaxBatch && queue.Reader.TryRead(out var job)) pending.Add(job);
+            while (pending.Count < MaxBatch && queue.Reader.TryRead(out var job))
+            {
+                // A caller that gave up while its image waited (a client gone, a deadline) costs no forward: with a
+                // large tower and a full queue, that would be seconds of encoding for nobody.
+                if (job.Ct.IsCancellationRequested)
+                {
+                    job.Done.TrySetCanceled(job.Ct);
+                    Interlocked.Increment(ref Dropped);
+                }
+                else pending.Add(job);
+            }
             foreach (var group in pending.GroupBy(j => j.Model))
             {
                 var jobs = group.ToArray();

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using RegionChat.Vision.Imaging;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RegionChat.Inference.Internal;
 
@@ -30,13 +32,24 @@ internal sealed class ImageStore(long capacityBytes, ImageLimits limits)
     /// <param name="decoded">Whether the bytes were decoded now (false when they were already stored).</param>
     public StoredImage Put(ReadOnlyMemory<byte> bytes, out bool decoded)
     {
+        var stored = PutKeepingPixels(bytes, out var fresh);
+        decoded = fresh != null;
+        fresh?.Dispose();
+        return stored;
+    }
+
+    /// <summary>As <see cref="Put(ReadOnlyMemory{byte}, out bool)"/>, handing over the pixels of a new image
+    /// (<paramref name="fresh"/>, the caller disposes it; null when the bytes were already stored), so a turn about a new
+    /// image does not decode it twice.</summary>
+    public StoredImage PutKeepingPixels(ReadOnlyMemory<byte> bytes, out Image<Rgb24>? fresh)
+    {
         string id = IdOf(bytes.Span);
-        decoded = false;
+        fresh = null;
         if (images.TryGet(id, out var stored)) return stored;
-        using (var image = ImageLoader.Decode(bytes, Limits))
-            stored = new StoredImage(id, bytes.ToArray(), image.Width, image.Height);
-        decoded = true;
+        var image = ImageLoader.Decode(bytes, Limits);
+        stored = new StoredImage(id, bytes.ToArray(), image.Width, image.Height);
         images.Set(id, stored);
+        fresh = image;
         return stored;
     }
 

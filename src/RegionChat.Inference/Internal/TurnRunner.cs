@@ -5,6 +5,8 @@ using RegionChat.Data.Regions;
 using RegionChat.Llm.Engine;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RegionChat.Inference.Internal;
 
@@ -224,12 +226,16 @@ internal sealed class TurnRunner(
         {
             var image = turn.Messages[i].Image;
             if (image == null) continue;
-            imageId = image.Input != null ? await ResolveImageAsync(image.Input, image, clock, ct).ConfigureAwait(false)
-                : imageId ?? session?.LastImageId ?? throw RegionChatCoreException.InvalidArgument(image.RegionField,
+            Image<Rgb24>? fresh = null;
+            if (image.Input != null) (imageId, fresh) = await ResolveImageAsync(image.Input, image, clock, ct).ConfigureAwait(false);
+            else
+            {
+                imageId = imageId ?? session?.LastImageId ?? throw RegionChatCoreException.InvalidArgument(image.RegionField,
                     "a region needs an image: send one in this turn or an earlier turn of the session");
-            if (image.Input == null && !await EnsureImageAsync(imageId, ct).ConfigureAwait(false))
-                throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-            var (block, hit) = await VisualTokensAsync(model, imageId, image, budget, clock, ct).ConfigureAwait(false);
+                if (!await EnsureImageAsync(imageId, ct).ConfigureAwait(false))
+                    throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+            }
+            var (block, hit) = await VisualTokensAsync(model, imageId, image, budget, clock, ct, fresh).ConfigureAwait(false);
             visuals[i] = block;
             newVisuals[block] = image.Region.StoredForm is { } form
                 ? new VisualRecord(imageId, image.Region.CacheKey, form, block.Count, budget) : null;
@@ -473,8 +479,9 @@ internal sealed class TurnRunner(
         }
     }
 
-    /// <summary>Stores inline bytes or looks up an id (here, else in the shared image store); returns the image id.</summary>
-    async Task<string> ResolveImageAsync(ImageInput input, TurnImage image, Clock clock, CancellationToken ct)
+    /// <summary>Stores inline bytes or looks up an id (here, else in the shared image store); returns the image id, and the
+    /// pixels of an image new to the store (decoded to check it; the caller disposes them).</summary>
+    async Task<(string Id, Image<Rgb24>? Fresh)> ResolveImageAsync(ImageInput input, TurnImage image, Clock clock, CancellationToken ct)
     {
         if (input.Bytes is { } bytes)
         {
@@ -483,11 +490,11 @@ internal sealed class TurnRunner(
             var sw = Stopwatch.StartNew();
             try
             {
-                // Checked by a full decode when new; the pixels are decoded again only on a visual-cache miss, which
-                // keeps memory flat under many images.
-                var stored = images.Put(bytes, out bool decoded);
-                if (decoded) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-                return stored.Id;
+                // Checked by a full decode when new. Those pixels serve this turn's encode; the store keeps only the bytes
+                // (memory stays flat under many images), and later turns decode them again on a visual-cache miss.
+                var stored = images.PutKeepingPixels(bytes, out var fresh);
+                if (fresh != null) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                return (stored.Id, fresh);
             }
             catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(image.DataField, e.Message, e); }
         }
@@ -497,38 +504,42 @@ internal sealed class TurnRunner(
             if (id == null) throw RegionChatCoreException.InvalidArgument(image.ImageField + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
             if (!await EnsureImageAsync(id, ct).ConfigureAwait(false))
                 throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the image store); upload it again");
-            return id;
+            return (id, null);
         }
         throw RegionChatCoreException.InvalidArgument(image.ImageField, "needs data or image_id");
     }
 
     /// <summary>The visual tokens of (model, image, region, effective budget), from the cache or the vision batcher; true
-    /// when cached.</summary>
+    /// when cached. <paramref name="fresh"/> (the image's pixels, when the turn has just decoded them) is disposed here,
+    /// before the encode waits in the vision queue.</summary>
     async Task<(EmbeddingBlock Block, bool Hit)> VisualTokensAsync(RegionChatModel model, string imageId, TurnImage image, int budget,
-        Clock clock, CancellationToken ct)
+        Clock clock, CancellationToken ct, Image<Rgb24>? fresh = null)
     {
         var key = new VisualTokenCache.Key(model.Id, imageId, image.Region.CacheKey, budget);
-        if (visualCache.TryGet(key, out var cached))
-        {
-            metrics.VisualCacheHits.Add(1);
-            return (cached.Block, true);
-        }
-        metrics.VisualCacheMisses.Add(1);
-        if (!images.TryGet(imageId,
-            out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-        var sw = Stopwatch.StartNew();
         PreprocessedImage input;
-        try
+        using (fresh)
         {
-            using var decoded = image.Region.Decode(stored, images.Limits, options.Regions);
-            clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-            input = model.Preprocess(decoded.Image, decoded.Region, ct);
+            if (visualCache.TryGet(key, out var cached))
+            {
+                metrics.VisualCacheHits.Add(1);
+                return (cached.Block, true);
+            }
+            metrics.VisualCacheMisses.Add(1);
+            if (!images.TryGet(imageId,
+                out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+            var sw = Stopwatch.StartNew();
+            try
+            {
+                using var decoded = image.Region.Decode(stored, images.Limits, options.Regions, fresh);
+                clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                input = model.Preprocess(decoded.Image, decoded.Region, ct);
+            }
+            catch (InvalidRegionException e)
+            {
+                throw RegionChatCoreException.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description, e);
+            }
+            catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(image.ImageField, e.Message, e); }
         }
-        catch (InvalidRegionException e)
-        {
-            throw RegionChatCoreException.InvalidArgument(image.Region.ErrorField(image.RegionField, e), e.Description, e);
-        }
-        catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(image.ImageField, e.Message, e); }
         var tokens = await vision.EncodeAsync(model, input, budget, ct).ConfigureAwait(false);
         clock.VisionEncodeMs += tokens.EncodeMs;
         visualCache.Set(key, tokens);

@@ -44,4 +44,30 @@ public class VisualCacheTests
         Assert.True(caption.Timings.VisualCacheHit);
         Assert.Equal(0, caption.Timings.VisionEncodeMs);
     }
+
+    [Fact]
+    public async Task ANewImagesCheckDecodeServesItsEncodeAsTheStoredBytesWould()
+    {
+        // Cache off: every turn encodes. An image new to the store is encoded from the pixels its check decoded; by id,
+        // from its stored bytes. Both must answer alike, and two scenes differently (so the answers see the pixels).
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?> { ["RegionChat:VisualCacheBytes"] = "0" });
+        var box = Calls.Box(4, 4, 60, 60);
+        var answers = new List<string>();
+        foreach (long seed in new long[] { 51, 52 })
+        {
+            var image = TestImages.Scene(seed);
+            var inline = await host.Client.ChatAsync(Calls.Chat("what is here?", image, box));
+            Assert.False(inline.Finished.Timings.VisualCacheHit);
+            Assert.True(inline.Finished.Timings.ImageDecodeMs > 0);
+            var stored = await host.Client.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(image) }, deadline: Calls.Deadline());
+            var byId = Calls.Chat("what is here?", region: box);
+            byId.Message.Image = new PbV1.ImageInput { ImageId = stored.ImageId };
+            var again = await host.Client.ChatAsync(byId);
+            Assert.False(again.Finished.Timings.VisualCacheHit);
+            Assert.True(again.Finished.Timings.ImageDecodeMs > 0);   // decoded from the stored bytes this time
+            Assert.Equal(inline.Text, again.Text);
+            answers.Add(inline.Text);
+        }
+        Assert.NotEqual(answers[0], answers[1]);
+    }
 }

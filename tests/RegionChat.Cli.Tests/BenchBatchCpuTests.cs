@@ -3,8 +3,9 @@ using RegionChat.TestSupport;
 
 namespace RegionChat.Cli.Tests;
 
-/// <summary>`bench batch` reports each route's CPU time per item when the server runs in its own process (--model), and
-/// leaves it out against --server, where the process's CPU is the client's alone.</summary>
+/// <summary>`bench batch` reports each route's CPU time per item, and how busy the LLM engine's and the vision batcher's
+/// threads were, when the server runs in its own process (--model), and leaves them out against --server, where the
+/// process's CPU is the client's alone.</summary>
 public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<TinyServerFixture>, IDisposable
 {
     readonly TempDir temp = new();
@@ -27,7 +28,14 @@ public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<Tin
             // Both figures come from the same CPU total: busy cores = CPU per item × items / wall.
             Assert.Equal(perItem * items / wallMs, busy, tolerance: 0.01 + busy * 0.01);
             Assert.True(busy <= Environment.ProcessorCount + 0.05, $"{route}: {busy} cores busy on {Environment.ProcessorCount}");
+            // The stage threads (the engine's decode steps, the batcher's forwards) did work, each at most one core's
+            // worth, and they are part of the process's total.
+            double engine = (double)json[$"{route}_engine_thread_busy"]!, vision = (double)json[$"{route}_vision_thread_busy"]!;
+            Assert.InRange(engine, 1e-6, 1.02);
+            Assert.InRange(vision, 1e-6, 1.02);
+            Assert.True(engine + vision <= busy + 0.05, $"{route}: stage threads {engine} + {vision} > process {busy}");
         }
+        Assert.Matches(@"threads busy: LLM engine \d\.\d\d, vision batcher \d\.\d\d\)", run.Out);
         Assert.Contains("CPU per item (this process: the client and the in-process server): unary ", run.Out);
     }
 
@@ -40,6 +48,8 @@ public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<Tin
         Assert.True(json.ContainsKey("unary_cpu_ms_per_item"));
         Assert.Null(json["unary_cpu_ms_per_item"]);
         Assert.Null(json["stream_cores_busy"]);
+        Assert.Null(json["unary_engine_thread_busy"]);
+        Assert.Null(json["stream_vision_thread_busy"]);
         Assert.DoesNotContain("CPU per item", run.Out);
     }
 }

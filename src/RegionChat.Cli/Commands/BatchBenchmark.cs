@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Google.Protobuf;
 using RegionChat.Client;
+using RegionChat.Inference;
+using RegionChat.Llm.Engine;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
@@ -53,6 +55,13 @@ internal enum BatchRoutes { Both, Unary, Stream }
 internal sealed record RouteFigures(int Items, double WallMs, double CpuMs, long CompletionTokens, IReadOnlyList<double> ItemMs,
     IReadOnlyDictionary<int, string> Captions, IReadOnlyList<PbV1.Timings> Timings)
 {
+    /// <summary>CPU time of the LLM engine's thread and of the vision batcher's (null where /proc is not there).</summary>
+    public double? EngineThreadMs { get; init; }
+    public double? VisionThreadMs { get; init; }
+    /// <summary>The share of the route's wall time that thread was on a CPU.</summary>
+    public double? EngineThreadBusy => WallMs > 0 ? EngineThreadMs / WallMs : null;
+    public double? VisionThreadBusy => WallMs > 0 ? VisionThreadMs / WallMs : null;
+
     /// <summary>CPU time per item (all threads of this process: with an in-process server, client and server).</summary>
     public double CpuMsPerItem => Items > 0 ? CpuMs / Items : 0;
     /// <summary>Cores busy on average while the route ran.</summary>
@@ -186,20 +195,26 @@ internal static class BatchBenchmark
     internal sealed record Leg(double WallMs, long Tokens, List<double> ItemMs, Dictionary<int, string> Captions, List<PbV1.Timings> Timings)
     {
         public double CpuMs { get; init; }
+        public double? EngineThreadMs { get; init; }
+        public double? VisionThreadMs { get; init; }
     }
 
     static RouteFigures Figures(List<Leg> legs) => new(
         legs.Sum(l => l.ItemMs.Count), legs.Sum(l => l.WallMs), legs.Sum(l => l.CpuMs), legs.Sum(l => l.Tokens),
         legs.SelectMany(l => l.ItemMs).ToArray(),
         legs.SelectMany(l => l.Captions).ToDictionary(c => c.Key, c => c.Value),
-        legs.SelectMany(l => l.Timings).ToArray());
+        legs.SelectMany(l => l.Timings).ToArray())
+    {
+        EngineThreadMs = legs.Count > 0 && legs.All(l => l.EngineThreadMs != null) ? legs.Sum(l => l.EngineThreadMs) : null,
+        VisionThreadMs = legs.Count > 0 && legs.All(l => l.VisionThreadMs != null) ? legs.Sum(l => l.VisionThreadMs) : null,
+    };
 
     /// <summary>One Caption call after the other.</summary>
     static async Task<Leg> UnaryLegAsync(RegionChatClient client,
         IReadOnlyList<(int Index, PbV1.CaptionRequest Request)> requests, CancellationToken ct)
     {
         var leg = new Leg(0, 0, [], [], []);
-        var cpu = ProcessCpu();
+        var cpu = CpuMark.Now();
         var wall = Stopwatch.StartNew();
         long tokens = 0;
         foreach (var (index, request) in requests)
@@ -211,7 +226,7 @@ internal static class BatchBenchmark
             leg.Captions[index] = response.Text;
             if (response.Timings != null) leg.Timings.Add(response.Timings);
         }
-        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens, CpuMs = (ProcessCpu() - cpu).TotalMilliseconds };
+        return cpu.Since(leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens });
     }
 
     /// <summary>One CaptionStream call with up to <paramref name="window"/> items in flight; a failed item ends the leg with
@@ -224,7 +239,7 @@ internal static class BatchBenchmark
         var gate = new Lock();
         using var slots = new SemaphoreSlim(window);
         long tokens = 0;
-        var cpu = ProcessCpu();
+        var cpu = CpuMark.Now();
         var wall = Stopwatch.StartNew();
         using var stream = client.OpenCaptionStream(ct);
         // A failed item stops the reader, and with it the slots the sender waits for: the sender must stop waiting too.
@@ -259,13 +274,28 @@ internal static class BatchBenchmark
         await stream.CompleteAsync().ConfigureAwait(false);
         await reader.ConfigureAwait(false);
         if (leg.ItemMs.Count != requests.Count) throw new InvalidOperationException($"the stream answered {leg.ItemMs.Count} of {requests.Count} items");
-        return leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens, CpuMs = (ProcessCpu() - cpu).TotalMilliseconds };
+        return cpu.Since(leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens });
     }
 
-    /// <summary>CPU time of all this process's threads so far (getrusage: kernel and user).</summary>
-    static TimeSpan ProcessCpu()
+    /// <summary>CPU time so far of all this process's threads (getrusage: kernel and user) and of the two stage threads.</summary>
+    readonly record struct CpuMark(TimeSpan Process, Dictionary<string, double>? Threads)
     {
-        using var self = Process.GetCurrentProcess();
-        return self.TotalProcessorTime;
+        public static CpuMark Now()
+        {
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            return new(self.TotalProcessorTime, ThreadCpu.Read(LlmEngine.ThreadName, VisionBatcher.ThreadName));
+        }
+
+        /// <summary>The leg with the CPU time spent since this mark.</summary>
+        public Leg Since(Leg leg)
+        {
+            var now = Now();
+            return leg with
+            {
+                CpuMs = (now.Process - Process).TotalMilliseconds,
+                EngineThreadMs = Threads != null && now.Threads != null ? now.Threads[LlmEngine.ThreadName] - Threads[LlmEngine.ThreadName] : null,
+                VisionThreadMs = Threads != null && now.Threads != null ? now.Threads[VisionBatcher.ThreadName] - Threads[VisionBatcher.ThreadName] : null,
+            };
+        }
     }
 }

@@ -101,7 +101,10 @@ internal static class BenchBatchCommand
 
         void Row(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.Items,7}{f.WallMs / 1000,10:F2}{f.ItemsPerSecond,10:F2}{f.CompletionTokens,9}{f.TokensPerSecond,9:F1}{f.MedianItemMs,19:F1}"));
-        string Cpu(string name, RouteFigures f) => string.Create(c, $"{name} {f.CpuMsPerItem:F2} ms ({f.CoresBusy:F2} cores busy)");
+        // The two stage threads' shares show which stage of the pipeline is the busy one.
+        string Cpu(string name, RouteFigures f) => string.Create(c, $"{name} {f.CpuMsPerItem:F2} ms ({f.CoresBusy:F2} cores busy") +
+            (f.EngineThreadBusy is { } engine && f.VisionThreadBusy is { } vision
+                ? string.Create(c, $"; threads busy: LLM engine {engine:F2}, vision batcher {vision:F2})") : ")");
         void TimingRow(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.MedianTiming(t => t.QueueMs),9:F1}{f.MedianTiming(t => t.ImageDecodeMs),9:F1}{f.MedianTiming(t => t.VisionEncodeMs),9:F1}" +
             $"{f.MedianTiming(t => t.PrefillMs),9:F1}{f.MedianTiming(t => t.DecodeMs),9:F1}{f.MedianTiming(t => t.TimeToFirstTokenMs),13:F1}"));
@@ -149,6 +152,10 @@ internal static class BenchBatchCommand
             ["stream_cpu_ms_per_item"] = stream && inProcess ? Round(r.Stream.CpuMsPerItem) : null,
             ["unary_cores_busy"] = unary && inProcess ? Round(r.Unary.CoresBusy) : null,
             ["stream_cores_busy"] = stream && inProcess ? Round(r.Stream.CoresBusy) : null,
+            ["unary_engine_thread_busy"] = unary && inProcess ? Round(r.Unary.EngineThreadBusy) : null,
+            ["stream_engine_thread_busy"] = stream && inProcess ? Round(r.Stream.EngineThreadBusy) : null,
+            ["unary_vision_thread_busy"] = unary && inProcess ? Round(r.Unary.VisionThreadBusy) : null,
+            ["stream_vision_thread_busy"] = stream && inProcess ? Round(r.Stream.VisionThreadBusy) : null,
             ["identical_captions"] = r.SameItems && r.Compared ? r.IdenticalCaptions : null,
             ["unary_timings_ms_median"] = unary ? Timings(r.Unary) : null,
             ["stream_timings_ms_median"] = stream ? Timings(r.Stream) : null,
@@ -158,4 +165,5 @@ internal static class BenchBatchCommand
     }
 
     static double Round(double v) => double.IsFinite(v) ? Math.Round(v, 4) : 0;
+    static double? Round(double? v) => v is { } x ? Round(x) : null;
 }

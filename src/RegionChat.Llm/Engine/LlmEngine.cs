@@ -16,6 +16,9 @@ namespace RegionChat.Llm.Engine;
 /// </summary>
 public sealed class LlmEngine : IDisposable
 {
+    /// <summary>The name of the thread that runs every decode step.</summary>
+    public const string ThreadName = "llm-engine";
+
     readonly LLamaWeights weights;
     readonly LLamaContext context;
     readonly GenerationScheduler scheduler;

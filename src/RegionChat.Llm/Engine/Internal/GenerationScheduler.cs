@@ -51,7 +51,7 @@ internal sealed partial class GenerationScheduler : IDisposable
         this.batchSize = batchSize;
         embeddingBatch = new LLamaBatchEmbeddings(embeddingWidth);
         for (int id = maxSequences - 1; id >= 0; id--) freeSeqIds.Push(id);
-        thread = new Thread(Run) { IsBackground = true, Name = "llm-engine" };
+        thread = new Thread(Run) { IsBackground = true, Name = LlmEngine.ThreadName };
         thread.Start();
     }
 

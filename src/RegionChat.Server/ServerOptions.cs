@@ -82,7 +82,7 @@ public sealed class ServerOptions
     /// <summary>A session idle for longer is dropped and its KV cache freed.</summary>
     public double SessionIdleSeconds { get; set; } = 600;
     /// <summary>What one region may cost ("RegionChat:Regions": MaxPoints, MaxScribbleCost, MaxUnionParts, MaxUnionDepth,
-    /// MaxMaskPixels), the same for gRPC, gRPC-Web and /v1; checked before the region is decoded or drawn.</summary>
+    /// MaxMaskPixels, MaxRleRuns), the same for gRPC, gRPC-Web and /v1; checked before the region is decoded or drawn.</summary>
     public RegionBudget Regions { get; set; } = new();
     /// <summary>Slowest a request body may arrive, in bytes per second averaged after <see cref="RequestBodyGraceSeconds"/>
     /// (Kestrel's MinRequestBodyDataRate); slower ones are cut off (408). 0 = no minimum. Client-streaming gRPC calls

@@ -16,6 +16,7 @@ public class ServerOptionsTests
     [InlineData("MaxIdLength", "16")]
     [InlineData("Regions:MaxPoints", "0")]
     [InlineData("Regions:MaxMaskPixels", "-5")]
+    [InlineData("Regions:MaxRleRuns", "0")]
     [InlineData("Models:tiny:VisualTokenBudget", "-1")]
     [InlineData("Models:tiny:VisualTokenBudget", "2000000")]
     [InlineData("SessionStore:ImageFolder", "/dev/null/images")]

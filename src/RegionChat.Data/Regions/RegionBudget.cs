@@ -31,6 +31,10 @@ public sealed record RegionBudget
     /// checked before any of them is decoded.</summary>
     public long MaxMaskPixels { get; init; } = 100_000_000;
 
+    /// <summary>Most runs in one COCO RLE, counted before its counts are decoded: each run becomes a 64-bit count, so a
+    /// compressed string of one character per run would otherwise cost 8–16 bytes of memory per byte of request.</summary>
+    public long MaxRleRuns { get; init; } = 4_000_000;
+
     /// <summary>A meter for one region: it sums the mask pixels of its parts.</summary>
     public RegionCost Start() => new(this);
 
@@ -47,6 +51,7 @@ public sealed record RegionBudget
         Positive(nameof(MaxUnionParts), MaxUnionParts);
         Positive(nameof(MaxUnionDepth), MaxUnionDepth);
         Positive(nameof(MaxMaskPixels), MaxMaskPixels);
+        Positive(nameof(MaxRleRuns), MaxRleRuns);
         return problems;
     }
 }
@@ -100,6 +105,13 @@ public sealed class RegionCost(RegionBudget budget)
                 ? Inv($"the mask is {width}×{height} = {pixels:N0} pixels, more than the limit of {Budget.MaxMaskPixels:N0} mask pixels per region")
                 : Inv($"the mask ({width}×{height}) brings the region's masks to {maskPixels:N0} pixels, more than the limit of ") +
                   Inv($"{Budget.MaxMaskPixels:N0} mask pixels per region"), nameof(RegionBudget.MaxMaskPixels));
+    }
+
+    /// <summary>A COCO RLE of <paramref name="runs"/> runs, before its counts are decoded.</summary>
+    public void RleRuns(string field, long runs)
+    {
+        if (runs > Budget.MaxRleRuns)
+            throw Over(field, Inv($"{runs:N0} runs, more than the limit of {Budget.MaxRleRuns:N0}"), nameof(RegionBudget.MaxRleRuns));
     }
 
     static InvalidRegionException Over(string field, string what, string setting) =>

@@ -52,6 +52,10 @@ public abstract record RegionDescription
     /// (exactly one is set).</summary>
     public sealed record Rle(int Height, int Width, string? Compressed, IReadOnlyList<long>? Counts) : RegionDescription
     {
+        /// <summary>How many runs the counts hold, without decoding them: in the compressed string every number ends with
+        /// a character whose continuation bit (0x20 of character − 48) is clear.</summary>
+        public long Runs => Counts?.Count ?? Compressed!.Count(c => ((c - 48) & 0x20) == 0);
+
         /// <summary>Decodes the counts (a compressed string is expanded); errors name <paramref name="field"/>.counts.</summary>
         public CocoRle ToCocoRle(string field = "rle") =>
             Compressed != null ? CocoRle.FromString(Height, Width, Compressed, field) : new CocoRle(Height, Width, Counts!, field);

@@ -38,6 +38,7 @@ public abstract class Region
                 cost.Scribble("scribble", s.Points.Count, s.Width);
                 return new ScribbleRegion(Points(s.Points), s.Width);
             case RegionDescription.Rle r:
+                cost.RleRuns("rle.counts", r.Runs);
                 return new RleRegion(r.ToCocoRle());
             case RegionDescription.MaskFile m:
                 return MaskRegion.Load(m.Path, limits, cost);

@@ -39,9 +39,12 @@ public class CompressedRleTests
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++)
                     mask[y * w + x] = (byte)(((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r) ^ (rng.Next(20) == 0) ? 1 : 0);
-            string counts = CocoRle.Encode(mask, h, w).ToCompressedString();
+            var rle = CocoRle.Encode(mask, h, w);
+            string counts = rle.ToCompressedString();
             Assert.Matches("^[0-o]*$", counts);
             Assert.Equal(mask, SceneReference.DecodeCompressedRle(counts, h, w));
+            // The budget counts runs in the string without decoding it.
+            Assert.Equal(rle.Counts.Count, new RegionDescription.Rle(h, w, counts, null).Runs);
         }
     }
 

@@ -12,13 +12,14 @@ namespace RegionChat.Server.Tests.Services;
 /// <summary>A server with a small region budget (RegionChat:Regions), shared by the budget tests.</summary>
 public sealed class SmallRegionBudgetHost : IAsyncLifetime
 {
-    public const int MaxPoints = 1000, MaxScribbleCost = 20_000, MaxUnionParts = 8, MaxUnionDepth = 2, MaxMaskPixels = 10_000;
+    public const int MaxPoints = 1000, MaxScribbleCost = 20_000, MaxUnionParts = 8, MaxUnionDepth = 2, MaxMaskPixels = 10_000,
+        MaxRleRuns = 100;
     public ServerHost Host { get; private set; } = null!;
 
     public async Task InitializeAsync() => Host = await ServerHost.StartAsync(
         ("Regions:MaxPoints", MaxPoints.ToString()), ("Regions:MaxScribbleCost", MaxScribbleCost.ToString()),
         ("Regions:MaxUnionParts", MaxUnionParts.ToString()), ("Regions:MaxUnionDepth", MaxUnionDepth.ToString()),
-        ("Regions:MaxMaskPixels", MaxMaskPixels.ToString()));
+        ("Regions:MaxMaskPixels", MaxMaskPixels.ToString()), ("Regions:MaxRleRuns", MaxRleRuns.ToString()));
 
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
@@ -57,6 +58,20 @@ public class RegionBudgetTests(SmallRegionBudgetHost fixture) : IClassFixture<Sm
         { "huge mask header", "message.region.union.regions[1].mask_png", "MaxMaskPixels" },
         // Three valid 64×64 masks are 12,288 pixels: the third goes over 10,000.
         { "masks summed", "message.region.union.regions[2].mask_png", "MaxMaskPixels" },
+        // Valid RLEs of the image's size, one run too many: refused before the counts are decoded.
+        { "rle runs, compressed", "message.region.rle.compressed", "MaxRleRuns" },
+        { "rle runs, uncompressed", "message.region.rle.uncompressed.counts", "MaxRleRuns" },
+    };
+
+    /// <summary>Counts of a 64×64 RLE with <paramref name="runs"/> runs (an empty first run, then runs of 40, the last
+    /// one taking the rest).</summary>
+    static uint[] RleCounts(int runs) => [0, .. Enumerable.Repeat(40u, runs - 2), (uint)(4096 - 40 * (runs - 2))];
+
+    static PbV1.Region RleRegion(int runs, bool compressed) => new()
+    {
+        Rle = compressed
+            ? new PbV1.CocoRle { Size = { 64, 64 }, Compressed = new RegionChat.Data.Regions.CocoRle(64, 64, [.. RleCounts(runs).Select(c => (long)c)]).ToCompressedString() }
+            : new PbV1.CocoRle { Size = { 64, 64 }, Uncompressed = new PbV1.CountList { Counts = { RleCounts(runs) } } },
     };
 
     static PbV1.Region GrpcRegion(string name) => name switch
@@ -67,8 +82,19 @@ public class RegionBudgetTests(SmallRegionBudgetHost fixture) : IClassFixture<Sm
         "union depth" => Union(Union(Union(Calls.Box(0, 0, 8, 8)))),
         "huge mask header" => Union(Calls.Box(0, 0, 8, 8), Mask(TestImages.PngHeaderClaiming(6000, 6000))),
         "masks summed" => Union(Mask(SceneMask()), Mask(SceneMask()), Mask(SceneMask())),
+        "rle runs, compressed" => RleRegion(SmallRegionBudgetHost.MaxRleRuns + 1, compressed: true),
+        "rle runs, uncompressed" => RleRegion(SmallRegionBudgetHost.MaxRleRuns + 1, compressed: false),
         _ => throw new ArgumentException(name),
     };
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AnRleOfExactlyMaxRleRunsIsAnswered(bool compressed)
+    {
+        var answer = await fixture.Host.Client.ChatAsync(Calls.Chat("what is this?", Scene, RleRegion(SmallRegionBudgetHost.MaxRleRuns, compressed)));
+        Assert.True(answer.Finished.Usage.CompletionTokens > 0);
+    }
 
     [Theory]
     [MemberData(nameof(GrpcCases))]
@@ -112,6 +138,7 @@ public class RegionBudgetTests(SmallRegionBudgetHost fixture) : IClassFixture<Sm
         { "union parts", "", "MaxUnionParts" },
         { "huge mask header", "[1].mask", "MaxMaskPixels" },
         { "masks summed", "[2].mask", "MaxMaskPixels" },
+        { "rle runs", ".rle.counts", "MaxRleRuns" },
     };
 
     static JsonNode JsonRegion(string name) => name switch
@@ -125,6 +152,14 @@ public class RegionBudgetTests(SmallRegionBudgetHost fixture) : IClassFixture<Sm
         "union parts" => new JsonArray(Enumerable.Range(0, SmallRegionBudgetHost.MaxUnionParts + 1).Select(i => (JsonNode)JsonBox(i)).ToArray()),
         "huge mask header" => new JsonArray(JsonBox(0), JsonMask(TestImages.PngHeaderClaiming(6000, 6000))),
         "masks summed" => new JsonArray(JsonMask(SceneMask()), JsonMask(SceneMask()), JsonMask(SceneMask())),
+        "rle runs" => new JsonObject
+        {
+            ["rle"] = new JsonObject
+            {
+                ["size"] = new JsonArray(64, 64),
+                ["counts"] = new JsonArray(RleCounts(SmallRegionBudgetHost.MaxRleRuns + 1).Select(c => (JsonNode)c).ToArray()),
+            },
+        },
         _ => throw new ArgumentException(name),
     };
 

@@ -6,6 +6,7 @@ namespace RegionChat.Cli.Tests;
 /// <summary>`bench batch` reports each route's CPU time per item, and how busy the LLM engine's and the vision batcher's
 /// threads were, when the server runs in its own process (--model), and leaves them out against --server, where the
 /// process's CPU is the client's alone.</summary>
+[Collection(StageThreadReadings.Name)]
 public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<TinyServerFixture>, IDisposable
 {
     readonly TempDir temp = new();
@@ -52,4 +53,12 @@ public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<Tin
         Assert.Null(json["stream_vision_thread_busy"]);
         Assert.DoesNotContain("CPU per item", run.Out);
     }
+}
+
+/// <summary>The stage threads are found by name in the test process, which holds the other tests' servers too: these
+/// tests run alone, after the parallel ones, so no other server's engine or batcher is working meanwhile.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class StageThreadReadings
+{
+    public const string Name = "stage thread readings";
 }

@@ -278,7 +278,7 @@ internal static class BatchBenchmark
     }
 
     /// <summary>CPU time so far of all this process's threads (getrusage: kernel and user) and of the two stage threads.</summary>
-    readonly record struct CpuMark(TimeSpan Process, Dictionary<string, double>? Threads)
+    readonly record struct CpuMark(TimeSpan Process, ThreadCpu? Threads)
     {
         public static CpuMark Now()
         {
@@ -293,8 +293,8 @@ internal static class BatchBenchmark
             return leg with
             {
                 CpuMs = (now.Process - Process).TotalMilliseconds,
-                EngineThreadMs = Threads != null && now.Threads != null ? now.Threads[LlmEngine.ThreadName] - Threads[LlmEngine.ThreadName] : null,
-                VisionThreadMs = Threads != null && now.Threads != null ? now.Threads[VisionBatcher.ThreadName] - Threads[VisionBatcher.ThreadName] : null,
+                EngineThreadMs = Threads != null && now.Threads != null ? now.Threads.Since(Threads, LlmEngine.ThreadName) : null,
+                VisionThreadMs = Threads != null && now.Threads != null ? now.Threads.Since(Threads, VisionBatcher.ThreadName) : null,
             };
         }
     }

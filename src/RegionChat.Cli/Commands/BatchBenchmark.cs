@@ -277,7 +277,8 @@ internal static class BatchBenchmark
         return cpu.Since(leg with { WallMs = wall.Elapsed.TotalMilliseconds, Tokens = tokens });
     }
 
-    /// <summary>CPU time so far of all this process's threads (getrusage: kernel and user) and of the two stage threads.</summary>
+    /// <summary>CPU time so far of all this process's threads (kernel and user, from /proc/self/stat in 10 ms clock ticks:
+    /// meaningful over runs of hundreds of items) and of the two stage threads (nanoseconds).</summary>
     readonly record struct CpuMark(TimeSpan Process, ThreadCpu? Threads)
     {
         public static CpuMark Now()
@@ -290,11 +291,13 @@ internal static class BatchBenchmark
         public Leg Since(Leg leg)
         {
             var now = Now();
+            var before = Threads;
+            double? Stage(string name) => before != null && now.Threads != null ? now.Threads.Since(before, name) : null;
             return leg with
             {
                 CpuMs = (now.Process - Process).TotalMilliseconds,
-                EngineThreadMs = Threads != null && now.Threads != null ? now.Threads.Since(Threads, LlmEngine.ThreadName) : null,
-                VisionThreadMs = Threads != null && now.Threads != null ? now.Threads.Since(Threads, VisionBatcher.ThreadName) : null,
+                EngineThreadMs = Stage(LlmEngine.ThreadName),
+                VisionThreadMs = Stage(VisionBatcher.ThreadName),
             };
         }
     }

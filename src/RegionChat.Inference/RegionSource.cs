@@ -118,8 +118,8 @@ public abstract class RegionSource
     }
 }
 
-/// <summary>A decoded image and the region asked about (null = whole image).</summary>
-/// <summary>An image and its region for one encode; a <paramref name="Borrowed"/> image belongs to the caller.</summary>
+/// <summary>A decoded image and the region asked about (null = whole image), for one encode; a <paramref name="Borrowed"/>
+/// image belongs to the caller.</summary>
 internal sealed record DecodedVisual(Image<Rgb24> Image, Region? Region, bool Borrowed = false) : IDisposable
 {
     public void Dispose()

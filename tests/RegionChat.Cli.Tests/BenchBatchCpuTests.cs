@@ -41,8 +41,11 @@ public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<Tin
             Assert.InRange(engine, 1e-6, 1.02);
             Assert.InRange(vision, 1e-6, 1.02);
             Assert.True(engine + vision <= busy + tickSlack + 0.05, $"{route}: stage threads {engine} + {vision} > process {busy}");
+            // The JIT's compile time during the legs is CPU time of this process's threads.
+            double jit = (double)json[$"{route}_jit_ms"]!;
+            Assert.InRange(jit, 0, perItem * items + 2 * 10.0 * legs + 1);
         }
-        Assert.Matches(@"threads busy: LLM engine \d\.\d\d, vision batcher \d\.\d\d\)", run.Out);
+        Assert.Matches(@"threads busy: LLM engine \d\.\d\d, vision batcher \d\.\d\d; JIT \d+ ms\)", run.Out);
         Assert.Contains("CPU per item (this process: the client and the in-process server): unary ", run.Out);
     }
 
@@ -57,6 +60,7 @@ public sealed class BenchBatchCpuTests(TinyServerFixture fx) : IClassFixture<Tin
         Assert.Null(json["stream_cores_busy"]);
         Assert.Null(json["unary_engine_thread_busy"]);
         Assert.Null(json["stream_vision_thread_busy"]);
+        Assert.Null(json["unary_jit_ms"]);
         Assert.DoesNotContain("CPU per item", run.Out);
     }
 }

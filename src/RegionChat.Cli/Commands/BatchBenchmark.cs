@@ -58,6 +58,8 @@ internal sealed record RouteFigures(int Items, double WallMs, double CpuMs, long
     /// <summary>CPU time of the LLM engine's thread and of the vision batcher's (null where /proc is not there).</summary>
     public double? EngineThreadMs { get; init; }
     public double? VisionThreadMs { get; init; }
+    /// <summary>JIT compile time in this process (all threads) while the route's legs ran.</summary>
+    public double JitMs { get; init; }
     /// <summary>The share of the route's wall time that thread was on a CPU.</summary>
     public double? EngineThreadBusy => WallMs > 0 ? EngineThreadMs / WallMs : null;
     public double? VisionThreadBusy => WallMs > 0 ? VisionThreadMs / WallMs : null;
@@ -197,6 +199,7 @@ internal static class BatchBenchmark
         public double CpuMs { get; init; }
         public double? EngineThreadMs { get; init; }
         public double? VisionThreadMs { get; init; }
+        public double JitMs { get; init; }
     }
 
     static RouteFigures Figures(List<Leg> legs) => new(
@@ -207,6 +210,7 @@ internal static class BatchBenchmark
     {
         EngineThreadMs = legs.Count > 0 && legs.All(l => l.EngineThreadMs != null) ? legs.Sum(l => l.EngineThreadMs) : null,
         VisionThreadMs = legs.Count > 0 && legs.All(l => l.VisionThreadMs != null) ? legs.Sum(l => l.VisionThreadMs) : null,
+        JitMs = legs.Sum(l => l.JitMs),
     };
 
     /// <summary>One Caption call after the other.</summary>
@@ -278,13 +282,15 @@ internal static class BatchBenchmark
     }
 
     /// <summary>CPU time so far of all this process's threads (kernel and user, from /proc/self/stat in 10 ms clock ticks:
-    /// meaningful over runs of hundreds of items) and of the two stage threads (nanoseconds).</summary>
-    readonly record struct CpuMark(TimeSpan Process, ThreadCpu? Threads)
+    /// meaningful over runs of hundreds of items), of the two stage threads (nanoseconds), and the JIT's compile time on
+    /// all threads (its background tier-up keeps compiling for thousands of items after start).</summary>
+    readonly record struct CpuMark(TimeSpan Process, ThreadCpu? Threads, TimeSpan Jit)
     {
         public static CpuMark Now()
         {
             using var self = System.Diagnostics.Process.GetCurrentProcess();
-            return new(self.TotalProcessorTime, ThreadCpu.Read(LlmEngine.ThreadName, VisionBatcher.ThreadName));
+            return new(self.TotalProcessorTime, ThreadCpu.Read(LlmEngine.ThreadName, VisionBatcher.ThreadName),
+                System.Runtime.JitInfo.GetCompilationTime(currentThread: false));
         }
 
         /// <summary>The leg with the CPU time spent since this mark.</summary>
@@ -298,6 +304,7 @@ internal static class BatchBenchmark
                 CpuMs = (now.Process - Process).TotalMilliseconds,
                 EngineThreadMs = Stage(LlmEngine.ThreadName),
                 VisionThreadMs = Stage(VisionBatcher.ThreadName),
+                JitMs = (now.Jit - Jit).TotalMilliseconds,
             };
         }
     }

@@ -104,7 +104,8 @@ internal static class BenchBatchCommand
         // The two stage threads' shares show which stage of the pipeline is the busy one.
         string Cpu(string name, RouteFigures f) => string.Create(c, $"{name} {f.CpuMsPerItem:F2} ms ({f.CoresBusy:F2} cores busy") +
             (f.EngineThreadBusy is { } engine && f.VisionThreadBusy is { } vision
-                ? string.Create(c, $"; threads busy: LLM engine {engine:F2}, vision batcher {vision:F2})") : ")");
+                ? string.Create(c, $"; threads busy: LLM engine {engine:F2}, vision batcher {vision:F2}") : "") +
+            string.Create(c, $"; JIT {f.JitMs:F0} ms)");
         void TimingRow(string name, RouteFigures f) => output.WriteLine(string.Create(c,
             $"{name,-24}{f.MedianTiming(t => t.QueueMs),9:F1}{f.MedianTiming(t => t.ImageDecodeMs),9:F1}{f.MedianTiming(t => t.VisionEncodeMs),9:F1}" +
             $"{f.MedianTiming(t => t.PrefillMs),9:F1}{f.MedianTiming(t => t.DecodeMs),9:F1}{f.MedianTiming(t => t.TimeToFirstTokenMs),13:F1}"));
@@ -120,8 +121,8 @@ internal static class BenchBatchCommand
         ["time_to_first_token"] = Round(f.MedianTiming(t => t.TimeToFirstTokenMs)),
     };
 
-    /// <summary>Every figure; a route that did not run (--route) has nulls, and so has the comparison; the CPU figures are
-    /// null against --server (this process's CPU is then the client's alone).</summary>
+    /// <summary>Every figure; a route that did not run (--route) has nulls, and so has the comparison; the CPU and JIT figures
+    /// are null against --server (this process's CPU is then the client's alone).</summary>
     static string Json(BatchBenchmarkResult r)
     {
         bool unary = r.Options.Runs(unary: true), stream = r.Options.Runs(unary: false), inProcess = r.Options.ModelDir != null;
@@ -152,6 +153,8 @@ internal static class BenchBatchCommand
             ["stream_cpu_ms_per_item"] = stream && inProcess ? Round(r.Stream.CpuMsPerItem) : null,
             ["unary_cores_busy"] = unary && inProcess ? Round(r.Unary.CoresBusy) : null,
             ["stream_cores_busy"] = stream && inProcess ? Round(r.Stream.CoresBusy) : null,
+            ["unary_jit_ms"] = unary && inProcess ? Round(r.Unary.JitMs) : null,
+            ["stream_jit_ms"] = stream && inProcess ? Round(r.Stream.JitMs) : null,
             ["unary_engine_thread_busy"] = unary && inProcess ? Round(r.Unary.EngineThreadBusy) : null,
             ["stream_engine_thread_busy"] = stream && inProcess ? Round(r.Stream.EngineThreadBusy) : null,
             ["unary_vision_thread_busy"] = unary && inProcess ? Round(r.Unary.VisionThreadBusy) : null,

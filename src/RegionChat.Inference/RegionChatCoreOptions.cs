@@ -38,6 +38,9 @@ public sealed record RegionChatCoreOptions
     public int VisionMaxBatch { get; init; } = VisionBatcher.DefaultMaxBatch;
     /// <summary>Byte budget of the visual-token cache; 0 turns it off.</summary>
     public long VisualCacheBytes { get; init; } = 256L << 20;
+    /// <summary>Byte budget of images' pixels as each model's tower takes them (decoded, resized), kept so a turn about another
+    /// region of the same image skips decoding it; 0 turns it off.</summary>
+    public long TowerPixelCacheBytes { get; init; } = 64L << 20;
     /// <summary>Byte budget of stored images, LRU.</summary>
     public long ImageStoreBytes { get; init; } = 512L << 20;
     /// <summary>Largest accepted encoded image.</summary>

@@ -163,6 +163,15 @@ public sealed class RegionChatModel : IDisposable
     /// empty region or a mask of the wrong size surface here, for that request alone).</summary>
     public PreprocessedImage Preprocess(Image<Rgb24> image, Region? region, CancellationToken ct = default) => Preprocessor.Process(image, region, ct);
 
+    /// <summary>The image's half of <see cref="Preprocess(Image{Rgb24}, Region?, CancellationToken)"/>, which every region
+    /// of it shares: its pixels resized and normalised for the tower.</summary>
+    internal float[] TowerPixels(Image<Rgb24> image) => Preprocessor.PixelValues(image);
+
+    /// <summary>The inputs for a region of a <paramref name="width"/>×<paramref name="height"/> image from its
+    /// <see cref="TowerPixels"/>: the same as <see cref="Preprocess(Image{Rgb24}, Region?, CancellationToken)"/>.</summary>
+    internal PreprocessedImage Preprocess(float[] towerPixels, int width, int height, Region? region, CancellationToken ct = default) =>
+        Preprocessor.WithRegion(towerPixels, width, height, region, ct);
+
     /// <summary>Runs the vision tower and projector on preprocessed inputs as one batch; <paramref name="budgets"/> (one per
     /// input, null = all 0) keeps that many visual tokens of an input. Without a budget below the token count the forward
     /// is the plain one; with one, the tower also returns its CLS attention at the feature layer for the selection.</summary>

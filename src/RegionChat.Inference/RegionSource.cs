@@ -43,6 +43,10 @@ public abstract class RegionSource
         }
     }
 
+    /// <summary>Whether the region is made from the image's pixels themselves (an RGBA image's alpha), so every encode
+    /// decodes the image; other regions need only its size.</summary>
+    internal virtual bool MadeFromPixels => false;
+
     /// <summary>How a session record keeps the region so another replica can make it again: its JSON description,
     /// "alpha" for an RGBA image's own alpha; null when it cannot be kept (a region made in process).</summary>
     internal virtual string? StoredForm => null;

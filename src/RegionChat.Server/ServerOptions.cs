@@ -59,6 +59,9 @@ public sealed class ServerOptions
     /// <summary>Most images in one vision forward: small batches let the LLM prefill the first images of a burst while
     /// the tower encodes the next.</summary>
     public int VisionMaxBatch { get; set; } = Inference.VisionBatcher.DefaultMaxBatch;
+    /// <summary>Byte budget of images' pixels as each model's vision tower takes them (decoded, resized, normalised), per
+    /// (model, image), LRU: a turn about another region of an image seen before skips decoding it. 0 turns it off.</summary>
+    public long TowerPixelCacheBytes { get; set; } = 64L << 20;
     /// <summary>Byte budget of stored images (PutImage / UploadImage / inline images), LRU.</summary>
     public long ImageStoreBytes { get; set; } = 512L << 20;
     /// <summary>Largest accepted encoded image.</summary>

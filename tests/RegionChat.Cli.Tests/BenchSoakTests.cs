@@ -28,6 +28,8 @@ public sealed class BenchSoakTests : IDisposable
         Assert.Equal(20, r.GetProperty("quarter_captions").GetInt32());
         Assert.Equal(3, r.GetProperty("visual_cache_mb").GetInt64());   // the bounds set for the run are the ones in force
         Assert.Equal(5, r.GetProperty("image_store_mb").GetInt64());
+        Assert.Equal(64, r.GetProperty("tower_pixel_cache_mb").GetInt64());   // the server's default
+        Assert.Equal(3 + 64 + 5 + r.GetProperty("session_store_mb").GetInt64(), r.GetProperty("cache_bounds_mb").GetInt64());
         Assert.True(r.GetProperty("ratio").GetDouble() is var ratio && double.IsFinite(ratio) && ratio > 0, $"ratio {r.GetProperty("ratio")}");
     }
 

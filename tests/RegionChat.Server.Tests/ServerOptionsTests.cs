@@ -23,6 +23,7 @@ public class ServerOptionsTests
     [InlineData("VisionDtype", "fp8")]
     [InlineData("VisionMaxBatch", "0")]
     [InlineData("VisionMaxBatch", "257")]
+    [InlineData("TowerPixelCacheBytes", "-1")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

@@ -90,8 +90,9 @@ internal sealed record BatchBenchmarkResult(
 /// <summary>
 /// `bench batch`: items/s of one-by-one unary Caption calls against CaptionStream with N items in flight, on the same
 /// server, in alternating legs (unary first in even rounds, the stream first in odd ones: the machine's load drifts).
-/// The in-process server runs with its visual-token cache off, so both routes get the very same items and do the same
-/// work; against --server the routes get different scenes (the server's cache would otherwise serve the second route).
+/// The in-process server runs with its visual-token and tower-pixel caches off, so both routes get the very same items and
+/// do the same work; against --server the routes get different scenes (the server's caches would otherwise serve the
+/// second route).
 /// </summary>
 internal static class BatchBenchmark
 {
@@ -112,10 +113,11 @@ internal static class BatchBenchmark
                     ["RegionChat:ParallelSequences"] = Math.Max(8, o.Concurrency).ToString(CultureInfo.InvariantCulture),
                     ["RegionChat:QueueSize"] = Math.Max(64, 2 * o.Concurrency).ToString(CultureInfo.InvariantCulture),
                     ["RegionChat:VisualCacheBytes"] = "0",
+                    ["RegionChat:TowerPixelCacheBytes"] = "0",
                     ["RegionChat:MaxTokensLimit"] = Math.Max(4096, o.MaxTokens).ToString(CultureInfo.InvariantCulture),
                 }).ConfigureAwait(false);
                 address = local.Address.ToString();
-                log($"server on {address} serving {local.ModelId} (started in {clock.Elapsed.TotalSeconds:F1} s, visual-token cache off)");
+                log($"server on {address} serving {local.ModelId} (started in {clock.Elapsed.TotalSeconds:F1} s, visual-token and tower-pixel caches off)");
             }
             else address = o.Server!;
 

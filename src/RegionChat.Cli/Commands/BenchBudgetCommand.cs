@@ -99,6 +99,7 @@ internal static class BenchBudgetCommand
         using var core = RegionChatCore.ForModelFolder(modelDir, new RegionChatCoreOptions
         {
             Threads = threads, ContextSize = 4096, ParallelSequences = 1, BatchSize = 512, VisionDtype = visionDtype, VisualCacheBytes = 0,
+            TowerPixelCacheBytes = 0,
         });
         var m = core.LoadDefaultModel();
         if (budget >= m.VisualTokens) throw new ArgumentException($"--visual-token-budget {budget} keeps all {m.VisualTokens} visual tokens");

@@ -67,7 +67,8 @@ internal static class BenchSoakCommand
                     output.WriteLine(string.Create(c, $"{s["captions"],8}   {s["rss_mb"],6:F0}   {s["managed_mb"],10:F0}   {s["live_mb"],7:F0}"));
                 output.WriteLine(string.Create(c, $"RSS end / RSS at {result["quarter_captions"]} captions: {result["ratio"]:F3} " +
                     $"(target <= {Target}: {((bool)result["target_met"]! ? "met" : "NOT met")}); cache bounds {result["cache_bounds_mb"]} MB " +
-                    $"(visual tokens {result["visual_cache_mb"]}, images {result["image_store_mb"]}, session records {result["session_store_mb"]})"));
+                    $"(visual tokens {result["visual_cache_mb"]}, tower pixels {result["tower_pixel_cache_mb"]}, images {result["image_store_mb"]}, " +
+                    $"session records {result["session_store_mb"]})"));
                 if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(result));
                 return 0;
             }
@@ -142,9 +143,10 @@ internal static class BenchSoakCommand
             ["ratio"] = Math.Round(ratio, 4),
             ["target"] = Target,
             ["target_met"] = ratio <= Target,
-            // Every byte-bounded store of the core: visual tokens, images, session records (in memory).
-            ["cache_bounds_mb"] = (bounds.VisualCacheBytes + bounds.ImageStoreBytes + bounds.SessionStore.MaxBytes) >> 20,
+            // Every byte-bounded store of the core: visual tokens, tower pixels, images, session records (in memory).
+            ["cache_bounds_mb"] = (bounds.VisualCacheBytes + bounds.TowerPixelCacheBytes + bounds.ImageStoreBytes + bounds.SessionStore.MaxBytes) >> 20,
             ["visual_cache_mb"] = bounds.VisualCacheBytes >> 20,
+            ["tower_pixel_cache_mb"] = bounds.TowerPixelCacheBytes >> 20,
             ["image_store_mb"] = bounds.ImageStoreBytes >> 20,
             ["session_store_mb"] = bounds.SessionStore.MaxBytes >> 20,
             ["load_avg_before"] = double.IsFinite(loadBefore) ? Math.Round(loadBefore, 2) : null,

@@ -27,6 +27,8 @@ internal sealed class AlphaRegionSource : RegionSource
 
     internal override string? StoredForm => StoredName;
 
+    internal override bool MadeFromPixels => true;
+
     public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) =>
         throw new InvalidOperationException("the alpha region is made with its image (Decode)");
 

@@ -19,6 +19,8 @@ internal sealed class TurnRunner(
     ModelRegistry models, SessionStore sessions, ISessionRecordStore records, ImageStore images, VisualTokenCache visualCache,
     VisionBatcher vision, RegionChatMetrics metrics, ShutdownSignal shutdown, RegionChatCoreOptions options, ILogger log)
 {
+    readonly TowerPixelCache towerPixels = new(options.TowerPixelCacheBytes);
+
     /// <summary>The accumulating timings of one turn.</summary>
     sealed class Clock
     {
@@ -491,7 +493,8 @@ internal sealed class TurnRunner(
             try
             {
                 // Checked by a full decode when new. Those pixels serve this turn's encode; the store keeps only the bytes
-                // (memory stays flat under many images), and later turns decode them again on a visual-cache miss.
+                // (memory stays flat under many images). Later turns on a visual-cache miss take the tower's resized pixels
+                // from the tower-pixel cache, or decode the bytes again.
                 var stored = images.PutKeepingPixels(bytes, out var fresh);
                 if (fresh != null) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                 return (stored.Id, fresh);
@@ -528,11 +531,21 @@ internal sealed class TurnRunner(
             if (!images.TryGet(imageId,
                 out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
             var sw = Stopwatch.StartNew();
+            var pixelKey = new TowerPixelCache.Key(model.Id, imageId);
             try
             {
-                using var decoded = image.Region.Decode(stored, images.Limits, options.Regions, fresh);
-                clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-                input = model.Preprocess(decoded.Image, decoded.Region, ct);
+                // Another region of an image this model has seen: only the region is drawn. The alpha-channel region is
+                // made from the image's own decode, so it always decodes.
+                if (!image.Region.MadeFromPixels && towerPixels.TryGet(pixelKey, out var kept))
+                    input = model.Preprocess(kept.Values, kept.Width, kept.Height, image.Region.CreateRegion(images.Limits, options.Regions), ct);
+                else
+                {
+                    using var decoded = image.Region.Decode(stored, images.Limits, options.Regions, fresh);
+                    clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                    var pixels = model.TowerPixels(decoded.Image);
+                    if (!image.Region.MadeFromPixels) towerPixels.Set(pixelKey, new TowerPixelCache.Entry(pixels, decoded.Image.Width, decoded.Image.Height));
+                    input = model.Preprocess(pixels, decoded.Image.Width, decoded.Image.Height, decoded.Region, ct);
+                }
             }
             catch (InvalidRegionException e)
             {

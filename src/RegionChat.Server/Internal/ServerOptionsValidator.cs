@@ -23,6 +23,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.BatchSize), o.BatchSize, 1, 1 << 16);
         Range(nameof(o.GpuLayers), o.GpuLayers, 0, 100_000);
         Range(nameof(o.VisualCacheBytes), o.VisualCacheBytes, 0, long.MaxValue);
+        Range(nameof(o.TowerPixelCacheBytes), o.TowerPixelCacheBytes, 0, long.MaxValue);
         Range(nameof(o.VisionMaxBatch), o.VisionMaxBatch, 1, VisionBatcher.MaxBatchLimit);
         Range(nameof(o.ImageStoreBytes), o.ImageStoreBytes, 1, long.MaxValue);
         Range(nameof(o.MaxImageBytes), o.MaxImageBytes, 1, long.MaxValue);

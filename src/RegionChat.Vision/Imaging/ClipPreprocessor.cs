@@ -34,10 +34,16 @@ public sealed class ClipPreprocessor(PreprocessOptions? options = null)
     {
         if (mask != null && (mask.Width != image.Width || mask.Height != image.Height))
             throw new ArgumentException($"mask is {mask.Width}×{mask.Height} but the image is {image.Width}×{image.Height}", nameof(mask));
+        return new PreprocessedImage(PixelValues(image), Alpha(image.Width, image.Height, mask), Options.Resolution);
+    }
 
+    /// <summary>The image's half of <see cref="Process(Image{Rgb24}, Region?, CancellationToken)"/>: its normalised pixels
+    /// [3, R, R], which no region changes, so they can serve every region of the image
+    /// (<see cref="WithRegion"/>).</summary>
+    public float[] PixelValues(Image<Rgb24> image)
+    {
         var g = Geometry.For(image.Width, image.Height, Options);
         int r = Options.Resolution;
-
         var pad = Options.EffectivePadColor;
         byte[] rgb = g.Resize(image.Width, image.Height, [pad.R, pad.G, pad.B], ImageRows(image), ResampleFilter.Bicubic);
         var pixelValues = new float[3 * r * r];
@@ -47,15 +53,31 @@ public sealed class ClipPreprocessor(PreprocessOptions? options = null)
             int plane = c * r * r;
             for (int i = 0; i < r * r; i++) pixelValues[plane + i] = (rgb[i * 3 + c] / 255f - mean) / std;
         }
+        return pixelValues;
+    }
 
-        var alpha = new float[r * r];
+    /// <summary>The inputs for a region of a <paramref name="width"/>×<paramref name="height"/> image whose
+    /// <see cref="PixelValues"/> are given (shared, not copied: nothing writes to them). The same as
+    /// <see cref="Process(Image{Rgb24}, Region?, CancellationToken)"/> of that image and region.</summary>
+    public PreprocessedImage WithRegion(float[] pixelValues, int width, int height, Region? region, CancellationToken ct = default)
+    {
+        int r = Options.Resolution;
+        if (pixelValues.Length != 3 * r * r)
+            throw new ArgumentException($"pixel values hold {pixelValues.Length} floats, not 3×{r}×{r}", nameof(pixelValues));
+        var mask = region is null or WholeImageRegion ? null : region.Rasterize(width, height, ct);
+        return new PreprocessedImage(pixelValues, Alpha(width, height, mask), r);
+    }
+
+    float[] Alpha(int width, int height, RegionMask? mask)
+    {
+        var alpha = new float[Options.Resolution * Options.Resolution];
         if (mask == null) Array.Fill(alpha, AlphaInside);
         else
         {
-            byte[] m = g.Resize(mask.Width, mask.Height, [0], MaskRows(mask), ResampleFilter.Bilinear);
+            byte[] m = Geometry.For(width, height, Options).Resize(mask.Width, mask.Height, [0], MaskRows(mask), ResampleFilter.Bilinear);
             for (int i = 0; i < alpha.Length; i++) alpha[i] = (m[i] / 255f - 0.5f) / 0.26f;
         }
-        return new PreprocessedImage(pixelValues, alpha, r);
+        return alpha;
     }
 
     static RowReader ImageRows(Image<Rgb24> image) => (y, row) =>

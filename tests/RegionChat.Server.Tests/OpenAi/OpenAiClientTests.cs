@@ -42,6 +42,29 @@ public class OpenAiClientTests
     }
 
     [Fact]
+    public async Task AnRgbaImagesAlphaRegionDecodesTheImageEvenWhenItsTowerPixelsAreKept()
+    {
+        // Visual-token cache off: every turn encodes. gRPC turns about the RGBA image keep its tower pixels, so its second
+        // region is not decoded; the RGBA framing makes its region from the image's own alpha, so it decodes again, and it
+        // answers as gRPC does with that alpha as a mask.
+        await using var host = await ServerHost.StartAsync(("VisualCacheBytes", "0"));
+        var rgba = TestImages.SceneWithAlpha(303, 8, 8, 40, 40);
+        var boxed = await host.Client.ChatAsync(Calls.Chat(Question, rgba, Calls.Box(0, 0, 24, 24), maxTokens: MaxTokens));
+        Assert.True(boxed.Finished.Timings.ImageDecodeMs > 0);
+        var masked = await host.Client.ChatAsync(Calls.Chat(Question, rgba,
+            new() { MaskPng = Google.Protobuf.ByteString.CopyFrom(TestImages.Mask(64, 64, 8, 8, 40, 40)) }, maxTokens: MaxTokens));
+        Assert.Equal(0, masked.Finished.Timings.ImageDecodeMs);
+        Assert.NotEqual(boxed.Text, masked.Text);
+
+        var message = new UserChatMessage(ChatMessageContentPart.CreateTextPart(Question),
+            ChatMessageContentPart.CreateImagePart(BinaryData.FromBytes(rgba), "image/png"));
+        var streamed = await StreamAsync(OpenAiHttp.Client(host), [message], Greedy());
+        Assert.Equal(masked.Text, streamed.Text);
+        var timings = streamed.Timings!.ToObjectFromJson<Dictionary<string, System.Text.Json.JsonElement>>()!;
+        Assert.True(timings["image_decode_ms"].GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task AnRgbaImageStreamsTheSameAnswerAsGrpcChatWithTheMask()
     {
         await using var host = await ServerHost.StartAsync();

@@ -48,9 +48,13 @@ public class VisualCacheTests
     [Fact]
     public async Task ANewImagesCheckDecodeServesItsEncodeAsTheStoredBytesWould()
     {
-        // Cache off: every turn encodes. An image new to the store is encoded from the pixels its check decoded; by id,
-        // from its stored bytes. Both must answer alike, and two scenes differently (so the answers see the pixels).
-        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?> { ["RegionChat:VisualCacheBytes"] = "0" });
+        // Caches off: every turn encodes and decodes. An image new to the store is encoded from the pixels its check
+        // decoded; by id, from its stored bytes. Both must answer alike, and two scenes differently (so the answers see the pixels).
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:VisualCacheBytes"] = "0",
+            ["RegionChat:TowerPixelCacheBytes"] = "0",
+        });
         var box = Calls.Box(4, 4, 60, 60);
         var answers = new List<string>();
         foreach (long seed in new long[] { 51, 52 })
@@ -69,5 +73,49 @@ public class VisualCacheTests
             answers.Add(inline.Text);
         }
         Assert.NotEqual(answers[0], answers[1]);
+    }
+
+    [Fact]
+    public async Task AnotherRegionOfAnImageSeenBeforeIsNotDecodedAgainAndAnswersAsADecodedOneWould()
+    {
+        // Visual-token cache off, so every turn encodes; the tower-pixel cache keeps each image's resized pixels.
+        var box = Calls.Box(4, 4, 60, 60);
+        var other = Calls.Box(30, 20, 60, 60);
+        async Task<List<(string Text, double DecodeMs)>> Turns(string pixelCacheBytes)
+        {
+            await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+            {
+                ["RegionChat:VisualCacheBytes"] = "0",
+                ["RegionChat:TowerPixelCacheBytes"] = pixelCacheBytes,
+            });
+            var turns = new List<(string, double)>();
+            foreach (long seed in new long[] { 51, 52 })
+            {
+                var image = TestImages.Scene(seed);
+                var first = await host.Client.ChatAsync(Calls.Chat("what is here?", image, box));
+                turns.Add((first.Text, first.Finished.Timings.ImageDecodeMs));
+                var stored = await host.Client.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(image) }, deadline: Calls.Deadline());
+                foreach (var region in new[] { other, box })
+                {
+                    var byId = Calls.Chat("what is here?", region: region);
+                    byId.Message.Image = new PbV1.ImageInput { ImageId = stored.ImageId };
+                    var turn = await host.Client.ChatAsync(byId);
+                    Assert.False(turn.Finished.Timings.VisualCacheHit);
+                    Assert.True(turn.Finished.Timings.VisionEncodeMs > 0);
+                    turns.Add((turn.Text, turn.Finished.Timings.ImageDecodeMs));
+                }
+            }
+            return turns;
+        }
+
+        var cached = await Turns("67108864");
+        var decoded = await Turns("0");
+        // Each image is decoded once, by its first turn; its later turns draw only their region.
+        Assert.Equal([true, false, false, true, false, false], cached.Select(t => t.DecodeMs > 0));
+        Assert.All(decoded, t => Assert.True(t.DecodeMs > 0));
+        Assert.Equal(decoded.Select(t => t.Text), cached.Select(t => t.Text));
+        // The answers see the region and the image: the two regions of an image, and the two images, answer differently.
+        Assert.NotEqual(cached[1].Text, cached[2].Text);
+        Assert.NotEqual(cached[2].Text, cached[5].Text);
     }
 }

@@ -147,4 +147,33 @@ public class ClipPreprocessorTests
         using var image = new Image<Rgb24>(20, 10);
         Assert.Throws<ArgumentException>(() => new ClipPreprocessor().Process(image, new RegionMask(10, 10)));
     }
+
+    [Theory]
+    [InlineData(SquareMode.Pad)]
+    [InlineData(SquareMode.Crop)]
+    public void AnImagesPixelValuesServeEachOfItsRegionsAsAWholePreprocessWould(SquareMode mode)
+    {
+        using var image = new Image<Rgb24>(130, 70);
+        var rnd = new Random(11);
+        image.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+                foreach (ref var px in rows.GetRowSpan(y)) px = new Rgb24((byte)rnd.Next(256), (byte)rnd.Next(256), (byte)rnd.Next(256));
+        });
+        var preprocessor = new ClipPreprocessor(new PreprocessOptions { Resolution = 48, Mode = mode });
+        float[] pixels = preprocessor.PixelValues(image);
+        var alphas = new List<float[]>();
+        foreach (Region? region in new Region?[] { null, new BoxRegion(10, 5, 90, 60), new PolygonRegion([new(10, 10), new(120, 20), new(40, 65)]) })
+        {
+            var whole = preprocessor.Process(image, region);
+            var shared = preprocessor.WithRegion(pixels, image.Width, image.Height, region);
+            Assert.Same(pixels, shared.PixelValues);
+            Assert.Equal(whole.PixelValues, shared.PixelValues);
+            Assert.Equal(whole.Alpha, shared.Alpha);
+            Assert.Equal(whole.Resolution, shared.Resolution);
+            alphas.Add(shared.Alpha);
+        }
+        Assert.NotEqual(alphas[1], alphas[2]);   // the regions differ, so equal alphas above are not all-inside alphas
+        Assert.Throws<ArgumentException>(() => preprocessor.WithRegion(new float[10], image.Width, image.Height, null));
+    }
 }

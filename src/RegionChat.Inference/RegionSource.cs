@@ -28,12 +28,10 @@ public abstract class RegionSource
 
     /// <summary>The RGB image and the region, made on a visual-cache miss. Image errors are
     /// <see cref="InvalidImageException"/>s, region errors <see cref="InvalidRegionException"/>s.</summary>
-    /// <param name="pixels">The stored image's pixels when the caller has them already (it keeps them and disposes them).</param>
-    internal virtual DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget, Image<Rgb24>? pixels = null)
+    internal virtual DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget)
     {
         // The region first: a region over its budget is refused before the image's pixels are decoded.
         var region = CreateRegion(limits, budget);
-        if (pixels != null) return new DecodedVisual(pixels, region, Borrowed: true);
         var image = ImageLoader.Decode(stored.Bytes, limits);
         try { return new DecodedVisual(image, region); }
         catch
@@ -122,12 +120,8 @@ public abstract class RegionSource
     }
 }
 
-/// <summary>A decoded image and the region asked about (null = whole image), for one encode; a <paramref name="Borrowed"/>
-/// image belongs to the caller.</summary>
-internal sealed record DecodedVisual(Image<Rgb24> Image, Region? Region, bool Borrowed = false) : IDisposable
+/// <summary>A decoded image and the region asked about (null = whole image), for one encode.</summary>
+internal sealed record DecodedVisual(Image<Rgb24> Image, Region? Region) : IDisposable
 {
-    public void Dispose()
-    {
-        if (!Borrowed) Image.Dispose();
-    }
+    public void Dispose() => Image.Dispose();
 }

@@ -32,8 +32,8 @@ internal sealed class AlphaRegionSource : RegionSource
     public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) =>
         throw new InvalidOperationException("the alpha region is made with its image (Decode)");
 
-    // The pixels a caller may have are RGB: the alpha channel needs its own decode.
-    internal override DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget, Image<Rgb24>? pixels = null)
+    // The alpha channel needs a decode of its own (other regions' pixels are RGB).
+    internal override DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget)
     {
         using var rgba = ImageLoader.Decode<Rgba32>(stored.Bytes, limits);
         var alpha = new byte[(long)rgba.Width * rgba.Height];

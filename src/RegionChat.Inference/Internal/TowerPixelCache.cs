@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace RegionChat.Inference.Internal;
 
 /// <summary>An image's pixels as a model's vision tower takes them (decoded, resized, normalised: no region changes
@@ -12,8 +14,34 @@ internal sealed class TowerPixelCache(long capacityBytes)
     public sealed record Entry(float[] Values, int Width, int Height);
 
     readonly ByteBoundedLru<Key, Entry> cache = new(capacityBytes, e => 4L * e.Values.Length + 64);
+    readonly ConcurrentDictionary<Key, Lock> making = new();
 
-    public bool TryGet(Key key, out Entry entry) => cache.TryGet(key, out entry);
-    public void Set(Key key, Entry entry) => cache.Set(key, entry);
+    /// <summary>The kept entry, else <paramref name="make"/>'s, kept (<paramref name="made"/> says which). Turns that ask
+    /// for the same new image at once (a batch's items about one image arrive together) wait for one decode rather than
+    /// each decoding it; an exception from <paramref name="make"/> reaches its caller, and a waiting turn then makes its own.</summary>
+    public Entry GetOrAdd(Key key, Func<Entry> make, out bool made)
+    {
+        made = false;
+        if (cache.TryGet(key, out var entry)) return entry;
+        made = true;
+        if (capacityBytes == 0) return make();
+        var gate = making.GetOrAdd(key, _ => new Lock());
+        lock (gate)
+        {
+            try
+            {
+                if (cache.TryGet(key, out entry))
+                {
+                    made = false;
+                    return entry;
+                }
+                entry = make();
+                cache.Set(key, entry);
+                return entry;
+            }
+            finally { making.TryRemove(new KeyValuePair<Key, Lock>(key, gate)); }
+        }
+    }
+
     public int Count => cache.Count;
 }

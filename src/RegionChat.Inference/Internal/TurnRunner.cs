@@ -531,20 +531,28 @@ internal sealed class TurnRunner(
             if (!images.TryGet(imageId,
                 out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
             var sw = Stopwatch.StartNew();
-            var pixelKey = new TowerPixelCache.Key(model.Id, imageId);
             try
             {
-                // Another region of an image this model has seen: only the region is drawn. The alpha-channel region is
-                // made from the image's own decode, so it always decodes.
-                if (!image.Region.MadeFromPixels && towerPixels.TryGet(pixelKey, out var kept))
-                    input = model.Preprocess(kept.Values, kept.Width, kept.Height, image.Region.CreateRegion(images.Limits, options.Regions), ct);
+                if (image.Region.MadeFromPixels)
+                {
+                    // The alpha-channel region is made from the image's own decode, so it always decodes.
+                    using var decoded = image.Region.Decode(stored, images.Limits, options.Regions);
+                    clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                    input = model.Preprocess(decoded.Image, decoded.Region, ct);
+                }
                 else
                 {
-                    using var decoded = image.Region.Decode(stored, images.Limits, options.Regions, fresh);
-                    clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-                    var pixels = model.TowerPixels(decoded.Image);
-                    if (!image.Region.MadeFromPixels) towerPixels.Set(pixelKey, new TowerPixelCache.Entry(pixels, decoded.Image.Width, decoded.Image.Height));
-                    input = model.Preprocess(pixels, decoded.Image.Width, decoded.Image.Height, decoded.Region, ct);
+                    // The region first (one over its budget is refused before any pixels are decoded); then the image's
+                    // pixels for the tower, kept from an earlier turn about it, else decoded (or this turn's check decode).
+                    var region = image.Region.CreateRegion(images.Limits, options.Regions);
+                    var kept = towerPixels.GetOrAdd(new TowerPixelCache.Key(model.Id, imageId), () =>
+                    {
+                        using var decoded = fresh == null ? ImageLoader.Decode(stored.Bytes, images.Limits) : null;
+                        var pixels = decoded ?? fresh!;
+                        return new TowerPixelCache.Entry(model.TowerPixels(pixels), pixels.Width, pixels.Height);
+                    }, out bool made);
+                    if (made) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
+                    input = model.Preprocess(kept.Values, kept.Width, kept.Height, region, ct);
                 }
             }
             catch (InvalidRegionException e)

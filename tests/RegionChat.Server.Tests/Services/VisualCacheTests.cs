@@ -118,4 +118,35 @@ public class VisualCacheTests
         Assert.NotEqual(cached[1].Text, cached[2].Text);
         Assert.NotEqual(cached[2].Text, cached[5].Text);
     }
+
+    [Fact]
+    public async Task TurnsAboutOneImageAtOnceDecodeItOnce()
+    {
+        // Eight regions of one stored image asked at once (as a batch's items about one image arrive): one turn decodes
+        // the image, the others wait for its pixels. Without the tower-pixel cache, each decodes.
+        async Task<(int Decoded, List<string> Texts)> Burst(string pixelCacheBytes)
+        {
+            await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+            {
+                ["RegionChat:VisualCacheBytes"] = "0",
+                ["RegionChat:TowerPixelCacheBytes"] = pixelCacheBytes,
+            });
+            // A large noisy PNG: its decode takes long enough that the eight turns overlap in it.
+            var stored = await host.Client.PutImageAsync(new PbV1.PutImageRequest { Data = ByteString.CopyFrom(TestImages.Noise(1024, 71)) },
+                deadline: Calls.Deadline());
+            var turns = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            {
+                var request = Calls.Chat("what is here?", region: Calls.Box(20 + 90 * i, 40, 400 + 60 * i, 900));
+                request.Message.Image = new PbV1.ImageInput { ImageId = stored.ImageId };
+                return host.Client.ChatAsync(request);
+            }));
+            return (turns.Count(t => t.Finished.Timings.ImageDecodeMs > 0), turns.Select(t => t.Text).ToList());
+        }
+
+        var shared = await Burst("67108864");
+        var apart = await Burst("0");
+        Assert.Equal(1, shared.Decoded);
+        Assert.Equal(8, apart.Decoded);
+        Assert.Equal(apart.Texts, shared.Texts);
+    }
 }

@@ -40,9 +40,10 @@ public sealed class RegionChatCore : IDisposable
         CoreLog.SessionStoreKind(log, Records.Kind);
         Admission = new AdmissionQueue(Math.Max(1, options.QueueSize));
         VisionBatcher = new VisionBatcher(options.VisionMaxBatch);
-        turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), VisionBatcher, Metrics,
-            shutdown, options, log);
-        classify = new ClassifyRunner(models, images, options, Metrics);
+        var towerPixels = new TowerPixelCache(options.TowerPixelCacheBytes);
+        turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), towerPixels, VisionBatcher,
+            Metrics, shutdown, options, log);
+        classify = new ClassifyRunner(models, images, towerPixels, options, Metrics);
     }
 
     /// <summary>Serves the one model in <paramref name="modelFolder"/> (its model.json), as the default model; throws

@@ -26,25 +26,6 @@ public abstract class RegionSource
     public virtual string ErrorField(string regionField, InvalidRegionException e) =>
         e.Field.Length == 0 ? regionField : e.Field.StartsWith('[') ? regionField + e.Field : regionField + "." + e.Field;
 
-    /// <summary>The RGB image and the region, made on a visual-cache miss. Image errors are
-    /// <see cref="InvalidImageException"/>s, region errors <see cref="InvalidRegionException"/>s.</summary>
-    internal virtual DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget)
-    {
-        // The region first: a region over its budget is refused before the image's pixels are decoded.
-        var region = CreateRegion(limits, budget);
-        var image = ImageLoader.Decode(stored.Bytes, limits);
-        try { return new DecodedVisual(image, region); }
-        catch
-        {
-            image.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Whether the region is made from the image's pixels themselves (an RGBA image's alpha), so every encode
-    /// decodes the image; other regions need only its size.</summary>
-    internal virtual bool MadeFromPixels => false;
-
     /// <summary>How a session record keeps the region so another replica can make it again: its JSON description,
     /// "alpha" for an RGBA image's own alpha; null when it cannot be kept (a region made in process).</summary>
     internal virtual string? StoredForm => null;
@@ -118,10 +99,4 @@ public abstract class RegionSource
             Region.From(description, new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels }, options.Regions);
         internal override string? StoredForm => description.ToJson();
     }
-}
-
-/// <summary>A decoded image and the region asked about (null = whole image), for one encode.</summary>
-internal sealed record DecodedVisual(Image<Rgb24> Image, Region? Region) : IDisposable
-{
-    public void Dispose() => Image.Dispose();
 }

@@ -27,13 +27,11 @@ internal sealed class AlphaRegionSource : RegionSource
 
     internal override string? StoredForm => StoredName;
 
-    internal override bool MadeFromPixels => true;
-
     public override Region? CreateRegion(ImageLimits limits, RegionBudget budget) =>
         throw new InvalidOperationException("the alpha region is made with its image (Decode)");
 
-    // The alpha channel needs a decode of its own (other regions' pixels are RGB).
-    internal override DecodedVisual Decode(StoredImage stored, ImageLimits limits, RegionBudget budget)
+    /// <summary>The image's RGB and its alpha region: both come from one decode (other regions need only the image's size).</summary>
+    public DecodedVisual Decode(StoredImage stored, ImageLimits limits)
     {
         using var rgba = ImageLoader.Decode<Rgba32>(stored.Bytes, limits);
         var alpha = new byte[(long)rgba.Width * rgba.Height];
@@ -75,4 +73,10 @@ internal sealed class AlphaRegionSource : RegionSource
             $"the image's alpha channel marks no pixel as the region (none has alpha ≥ {MaskRegion.Threshold}); keep the region opaque and make " +
             "the rest transparent";
     }
+}
+
+/// <summary>A decoded image and the region its alpha channel marks (null = the whole image).</summary>
+internal sealed record DecodedVisual(Image<Rgb24> Image, Region? Region) : IDisposable
+{
+    public void Dispose() => Image.Dispose();
 }

@@ -13,7 +13,8 @@ namespace RegionChat.Inference.Internal;
 /// The image side is the tower's last block + ln_post + proj, a different forward from the LLaVA features of turns (the
 /// second-to-last block), so it has its own small cache by (model, image id, region) instead of the visual-token cache.
 /// </summary>
-internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, RegionChatCoreOptions options, RegionChatMetrics metrics)
+internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, TowerPixelCache towerPixels, RegionChatCoreOptions options,
+    RegionChatMetrics metrics)
 {
     public const int MaxLabels = 1000, MaxLabelChars = 300, MaxRegions = 16;
     const long TextCacheBytes = 64L << 20, ImageCacheBytes = 16L << 20;
@@ -84,16 +85,15 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, Re
             if (imageCache.TryGet(key, out var cached)) { imageFeatures[i] = cached; continue; }
             if (!images.TryGet(imageId, out var stored))
                 throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-            var sw = Stopwatch.StartNew();
             string field = request.Regions.Count == 0 ? f.Image : f.Region(i);
             try
             {
-                using var decoded = regions[i].Decode(stored, images.Limits, options.Regions);
-                todo.Add((i, model.Preprocess(decoded.Image, decoded.Region, ct), key));
+                // The image is decoded once for all its regions (and kept for later requests about it).
+                todo.Add((i, towerPixels.Prepare(model, imageId, stored, regions[i], images.Limits, options.Regions, null, ct, out double ms), key));
+                decodeMs += ms;
             }
             catch (InvalidRegionException e) { throw RegionChatCoreException.InvalidArgument(regions[i].ErrorField(field, e), e.Description, e); }
             catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.Image, e.Message, e); }
-            decodeMs += sw.Elapsed.TotalMilliseconds;
         }
         if (todo.Count > 0)
         {

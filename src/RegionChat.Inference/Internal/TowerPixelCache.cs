@@ -1,4 +1,9 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using RegionChat.Data.Regions;
+using RegionChat.Vision.Imaging;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RegionChat.Inference.Internal;
 
@@ -15,6 +20,32 @@ internal sealed class TowerPixelCache(long capacityBytes)
 
     readonly ByteBoundedLru<Key, Entry> cache = new(capacityBytes, e => 4L * e.Values.Length + 64);
     readonly ConcurrentDictionary<Key, Lock> making = new();
+
+    /// <summary>The tower's inputs for a region of a stored image: the region drawn over the image's kept pixels, else
+    /// over pixels decoded now (or <paramref name="fresh"/>, a turn's check decode, which the caller keeps) and kept.
+    /// The region is made first, so one over its budget is refused before any decode. The alpha-channel region is made
+    /// from the image's own decode, so it always decodes. <paramref name="decodeMs"/> is the time spent decoding and
+    /// resizing the image (0 when its pixels were kept). Errors are the region's and the image's own exceptions.</summary>
+    public PreprocessedImage Prepare(RegionChatModel model, string imageId, StoredImage stored, RegionSource source, ImageLimits limits,
+        RegionBudget budget, Image<Rgb24>? fresh, CancellationToken ct, out double decodeMs)
+    {
+        var clock = Stopwatch.StartNew();
+        if (source is AlphaRegionSource alpha)
+        {
+            using var decoded = alpha.Decode(stored, limits);
+            decodeMs = clock.Elapsed.TotalMilliseconds;
+            return model.Preprocess(decoded.Image, decoded.Region, ct);
+        }
+        var region = source.CreateRegion(limits, budget);
+        var kept = GetOrAdd(new Key(model.Id, imageId), () =>
+        {
+            using var decoded = fresh == null ? ImageLoader.Decode(stored.Bytes, limits) : null;
+            var pixels = decoded ?? fresh!;
+            return new Entry(model.TowerPixels(pixels), pixels.Width, pixels.Height);
+        }, out bool made);
+        decodeMs = made ? clock.Elapsed.TotalMilliseconds : 0;
+        return model.Preprocess(kept.Values, kept.Width, kept.Height, region, ct);
+    }
 
     /// <summary>The kept entry, else <paramref name="make"/>'s, kept (<paramref name="made"/> says which). Turns that ask
     /// for the same new image at once (a batch's items about one image arrive together) wait for one decode rather than

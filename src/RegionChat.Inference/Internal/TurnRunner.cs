@@ -17,10 +17,9 @@ namespace RegionChat.Inference.Internal;
 /// </summary>
 internal sealed class TurnRunner(
     ModelRegistry models, SessionStore sessions, ISessionRecordStore records, ImageStore images, VisualTokenCache visualCache,
-    VisionBatcher vision, RegionChatMetrics metrics, ShutdownSignal shutdown, RegionChatCoreOptions options, ILogger log)
+    TowerPixelCache towerPixels, VisionBatcher vision, RegionChatMetrics metrics, ShutdownSignal shutdown, RegionChatCoreOptions options,
+    ILogger log)
 {
-    readonly TowerPixelCache towerPixels = new(options.TowerPixelCacheBytes);
-
     /// <summary>The accumulating timings of one turn.</summary>
     sealed class Clock
     {
@@ -530,30 +529,10 @@ internal sealed class TurnRunner(
             metrics.VisualCacheMisses.Add(1);
             if (!images.TryGet(imageId,
                 out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-            var sw = Stopwatch.StartNew();
             try
             {
-                if (image.Region.MadeFromPixels)
-                {
-                    // The alpha-channel region is made from the image's own decode, so it always decodes.
-                    using var decoded = image.Region.Decode(stored, images.Limits, options.Regions);
-                    clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-                    input = model.Preprocess(decoded.Image, decoded.Region, ct);
-                }
-                else
-                {
-                    // The region first (one over its budget is refused before any pixels are decoded); then the image's
-                    // pixels for the tower, kept from an earlier turn about it, else decoded (or this turn's check decode).
-                    var region = image.Region.CreateRegion(images.Limits, options.Regions);
-                    var kept = towerPixels.GetOrAdd(new TowerPixelCache.Key(model.Id, imageId), () =>
-                    {
-                        using var decoded = fresh == null ? ImageLoader.Decode(stored.Bytes, images.Limits) : null;
-                        var pixels = decoded ?? fresh!;
-                        return new TowerPixelCache.Entry(model.TowerPixels(pixels), pixels.Width, pixels.Height);
-                    }, out bool made);
-                    if (made) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
-                    input = model.Preprocess(kept.Values, kept.Width, kept.Height, region, ct);
-                }
+                input = towerPixels.Prepare(model, imageId, stored, image.Region, images.Limits, options.Regions, fresh, ct, out double decodeMs);
+                clock.ImageDecodeMs += decodeMs;
             }
             catch (InvalidRegionException e)
             {

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text;
 using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RegionChat.Inference.Internal;
 
@@ -74,26 +76,31 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         }
         ct.ThrowIfCancellationRequested();
 
-        string imageId = ResolveImage(request.Image, f);
+        var resolveClock = Stopwatch.StartNew();
+        var (imageId, fresh) = ResolveImage(request.Image, f);
         var regions = request.Regions.Count == 0 ? [RegionSource.WholeImage] : request.Regions;
-        double decodeMs = 0, visionMs = 0;
+        double decodeMs = fresh != null ? resolveClock.Elapsed.TotalMilliseconds : 0, visionMs = 0;
         var imageFeatures = new float[regions.Count][];
         var todo = new List<(int Index, PreprocessedImage Input, ImageKey Key)>();
-        for (int i = 0; i < regions.Count; i++)
+        // The pixels of an image new to the store serve its tower input; they are let go before the forward.
+        using (fresh)
         {
-            var key = new ImageKey(model.Id, imageId, regions[i].CacheKey);
-            if (imageCache.TryGet(key, out var cached)) { imageFeatures[i] = cached; continue; }
-            if (!images.TryGet(imageId, out var stored))
-                throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-            string field = request.Regions.Count == 0 ? f.Image : f.Region(i);
-            try
+            for (int i = 0; i < regions.Count; i++)
             {
-                // The image is decoded once for all its regions (and kept for later requests about it).
-                todo.Add((i, towerPixels.Prepare(model, imageId, stored, regions[i], images.Limits, options.Regions, null, ct, out double ms), key));
-                decodeMs += ms;
+                var key = new ImageKey(model.Id, imageId, regions[i].CacheKey);
+                if (imageCache.TryGet(key, out var cached)) { imageFeatures[i] = cached; continue; }
+                if (!images.TryGet(imageId, out var stored))
+                    throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
+                string field = request.Regions.Count == 0 ? f.Image : f.Region(i);
+                try
+                {
+                    // The image is decoded once for all its regions (and kept for later requests about it).
+                    todo.Add((i, towerPixels.Prepare(model, imageId, stored, regions[i], images.Limits, options.Regions, fresh, ct, out double ms), key));
+                    decodeMs += ms;
+                }
+                catch (InvalidRegionException e) { throw RegionChatCoreException.InvalidArgument(regions[i].ErrorField(field, e), e.Description, e); }
+                catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.Image, e.Message, e); }
             }
-            catch (InvalidRegionException e) { throw RegionChatCoreException.InvalidArgument(regions[i].ErrorField(field, e), e.Description, e); }
-            catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.Image, e.Message, e); }
         }
         if (todo.Count > 0)
         {
@@ -179,13 +186,15 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
             .Take(top).ToArray();
     }
 
-    string ResolveImage(ImageInput input, ClassifyFields f)
+    /// <summary>The image's id, and the pixels of an image new to the store (decoded to check it; they serve the first
+    /// region's tower input, and the caller disposes them).</summary>
+    (string Id, Image<Rgb24>? Fresh) ResolveImage(ImageInput input, ClassifyFields f)
     {
         if (input.Bytes is { } bytes)
         {
             if (bytes.Length > options.MaxImageBytes)
                 throw RegionChatCoreException.InvalidArgument(f.ImageData, ImageSizeLimit.TooLarge(bytes.Length, options.MaxImageBytes));
-            try { return images.Put(bytes, out _).Id; }
+            try { return (images.PutKeepingPixels(bytes, out var fresh).Id, fresh); }
             catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.ImageData, e.Message, e); }
         }
         if (input.StoredId is { } given)
@@ -194,7 +203,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
             if (id == null) throw RegionChatCoreException.InvalidArgument(f.Image + ".image_id", "must be \"sha256:\" followed by 64 hex digits");
             if (!images.TryGet(id, out _)) throw RegionChatCoreException.NotFound($"image '{id}' is not stored here (never uploaded, or dropped from the " +
                 "image store); upload it again");
-            return id;
+            return (id, null);
         }
         throw RegionChatCoreException.InvalidArgument(f.Image, "needs data or image_id");
     }

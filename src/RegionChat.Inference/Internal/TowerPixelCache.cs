@@ -22,7 +22,8 @@ internal sealed class TowerPixelCache(long capacityBytes)
     readonly ConcurrentDictionary<Key, Lock> making = new();
 
     /// <summary>The tower's inputs for a region of a stored image: the region drawn over the image's kept pixels, else
-    /// over pixels decoded now (or <paramref name="fresh"/>, a turn's check decode, which the caller keeps) and kept.
+    /// over pixels decoded now (or <paramref name="fresh"/>, the image store's check decode of a new image, which the caller
+    /// keeps and disposes) and kept.
     /// The region is made first, so one over its budget is refused before any decode. The alpha-channel region is made
     /// from the image's own decode, so it always decodes. <paramref name="decodeMs"/> is the time spent decoding and
     /// resizing the image (0 when its pixels were kept). Errors are the region's and the image's own exceptions.</summary>
@@ -50,7 +51,7 @@ internal sealed class TowerPixelCache(long capacityBytes)
     /// <summary>The kept entry, else <paramref name="make"/>'s, kept (<paramref name="made"/> says which). Turns that ask
     /// for the same new image at once (a batch's items about one image arrive together) wait for one decode rather than
     /// each decoding it; an exception from <paramref name="make"/> reaches its caller, and a waiting turn then makes its own.</summary>
-    public Entry GetOrAdd(Key key, Func<Entry> make, out bool made)
+    Entry GetOrAdd(Key key, Func<Entry> make, out bool made)
     {
         made = false;
         if (cache.TryGet(key, out var entry)) return entry;
@@ -73,6 +74,4 @@ internal sealed class TowerPixelCache(long capacityBytes)
             finally { making.TryRemove(new KeyValuePair<Key, Lock>(key, gate)); }
         }
     }
-
-    public int Count => cache.Count;
 }

@@ -46,7 +46,13 @@ public class CancellationTests
         await host.Client.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
         var clock = Stopwatch.StartNew();
         var e = await Calls.FailsAsync(() => Calls.DrainAsync(host.Client.Chat(Calls.LongChat(), deadline: DateTime.UtcNow.AddMilliseconds(300))));
-        Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
+        // At the deadline grpc-dotnet's server sends DEADLINE_EXCEEDED and resets the stream. When that reset reaches
+        // the client before its own deadline timer has run (1 run in 12–24 here, before and after session 20), the
+        // client reports the aborted read as UNAVAILABLE. That race is between grpc-dotnet's client and server; what
+        // this server does is checked below: it counts the call as DEADLINE_EXCEEDED and frees everything.
+        bool resetAtDeadline = e.StatusCode == StatusCode.Unavailable && clock.Elapsed >= TimeSpan.FromMilliseconds(290)
+            && e.Status.DebugException is IOException;
+        Assert.True(e.StatusCode == StatusCode.DeadlineExceeded || resetAtDeadline, $"{e.StatusCode}: {e.Status.Detail}");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"the deadline of 300 ms ended the call after {clock.Elapsed.TotalSeconds:F1} s");
 
         await AssertNothingHeldAsync(host);

@@ -2,8 +2,6 @@ using RegionChat.Data.Regions;
 using RegionChat.Inference.Internal;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
-using SixLabors.ImageSharp;
-using SixLabors.ImageSharp.PixelFormats;
 
 namespace RegionChat.Inference;
 

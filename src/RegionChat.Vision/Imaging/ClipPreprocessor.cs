@@ -23,11 +23,8 @@ public sealed class ClipPreprocessor(PreprocessOptions? options = null)
 
     /// <summary>Preprocesses an image with a region; null or <see cref="WholeImageRegion"/> gives an all-inside alpha.
     /// Drawing the region stops with <see cref="OperationCanceledException"/> once <paramref name="ct"/> is cancelled.</summary>
-    public PreprocessedImage Process(Image<Rgb24> image, Region? region, CancellationToken ct = default)
-    {
-        if (region is null or WholeImageRegion) return Process(image, (RegionMask?)null);
-        return Process(image, region.Rasterize(image.Width, image.Height, ct));
-    }
+    public PreprocessedImage Process(Image<Rgb24> image, Region? region, CancellationToken ct = default) =>
+        Process(image, Draw(region, image.Width, image.Height, ct));
 
     /// <summary>Preprocesses an image with a mask of the same size (null = whole image, alpha all +1.9231).</summary>
     public PreprocessedImage Process(Image<Rgb24> image, RegionMask? mask = null)
@@ -64,9 +61,12 @@ public sealed class ClipPreprocessor(PreprocessOptions? options = null)
         int r = Options.Resolution;
         if (pixelValues.Length != 3 * r * r)
             throw new ArgumentException($"pixel values hold {pixelValues.Length} floats, not 3×{r}×{r}", nameof(pixelValues));
-        var mask = region is null or WholeImageRegion ? null : region.Rasterize(width, height, ct);
-        return new PreprocessedImage(pixelValues, Alpha(width, height, mask), r);
+        return new PreprocessedImage(pixelValues, Alpha(width, height, Draw(region, width, height, ct)), r);
     }
+
+    /// <summary>The region's mask at the image's size; null for the whole image.</summary>
+    static RegionMask? Draw(Region? region, int width, int height, CancellationToken ct) =>
+        region is null or WholeImageRegion ? null : region.Rasterize(width, height, ct);
 
     float[] Alpha(int width, int height, RegionMask? mask)
     {

@@ -95,7 +95,9 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
                 try
                 {
                     // The image is decoded once for all its regions (and kept for later requests about it).
-                    todo.Add((i, towerPixels.Prepare(model, imageId, stored, regions[i], images.Limits, options.Regions, fresh, ct, out double ms), key));
+                    var (input, ms) = await towerPixels.PrepareAsync(model, imageId, stored, regions[i], images.Limits, options.Regions, fresh, ct)
+                        .ConfigureAwait(false);
+                    todo.Add((i, input, key));
                     decodeMs += ms;
                 }
                 catch (InvalidRegionException e) { throw RegionChatCoreException.InvalidArgument(regions[i].ErrorField(field, e), e.Description, e); }

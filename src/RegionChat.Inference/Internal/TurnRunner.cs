@@ -531,7 +531,8 @@ internal sealed class TurnRunner(
                 out var stored)) throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
             try
             {
-                input = towerPixels.Prepare(model, imageId, stored, image.Region, images.Limits, options.Regions, fresh, ct, out double decodeMs);
+                (input, double decodeMs) = await towerPixels.PrepareAsync(model, imageId, stored, image.Region, images.Limits, options.Regions, fresh, ct)
+                    .ConfigureAwait(false);
                 clock.ImageDecodeMs += decodeMs;
             }
             catch (InvalidRegionException e)

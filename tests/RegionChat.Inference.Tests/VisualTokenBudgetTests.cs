@@ -34,6 +34,13 @@ public class VisualTokenBudgetTests(TinyModelFixture fixture) : IClassFixture<Ti
 
     static float[] Row(VisualTokens t, int i) => t.Block.Row(i).ToArray();
 
+    static void AssertClose(float[] expected, float[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * (1 + Math.Abs(expected[i])),
+            $"element {i}: {actual[i]} against {expected[i]}");
+    }
+
     [Fact]
     public void TheRegionsPatchesComeFirstBestByClsAttentionThenTheBestOthersAllInTheirOriginalOrder()
     {
@@ -50,13 +57,14 @@ public class VisualTokenBudgetTests(TinyModelFixture fixture) : IClassFixture<Ti
         Assert.Equal(5, kept.Count);
         var others = Enumerable.Range(0, Grid * Grid).Where(i => !inside.Contains(i)).OrderByDescending(i => scores[i]).Take(3);
         Assert.Equal(inside.Concat(others).Order(), kept.Kept!);
-        // The kept rows are the full encoding's rows, in their original order.
-        for (int k = 0; k < kept.Count; k++) Assert.Equal(Row(full, kept.Kept![k]), Row(kept, k));
+        // The kept rows are the full encoding's rows, in their original order (only they are projected, and a product of
+        // fewer rows may round differently in the last bits).
+        for (int k = 0; k < kept.Count; k++) AssertClose(Row(full, kept.Kept![k]), Row(kept, k));
 
         // Budget 1: only the better region patch, though patches outside may score higher.
         var one = fixture.Model.Encode(image, region, 1);
         Assert.Equal([scores[0] >= scores[1] ? 0 : 1], one.Kept!);
-        Assert.Equal(Row(full, one.Kept![0]), Row(one, 0));
+        AssertClose(Row(full, one.Kept![0]), Row(one, 0));
     }
 
     [Fact]

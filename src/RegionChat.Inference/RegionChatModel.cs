@@ -178,15 +178,14 @@ public sealed class RegionChatModel : IDisposable
     internal IReadOnlyList<VisualTokens> EncodePreprocessed(IReadOnlyList<PreprocessedImage> inputs, IReadOnlyList<int>? budgets = null)
     {
         if (inputs.Count == 0) return [];
-        int r = Preprocessor.Options.Resolution;
+        int r = CheckResolution(inputs);
         int total = VisualTokenCount;
         var effective = Enumerable.Range(0, inputs.Count).Select(i => VisualTokenSelection.Effective(budgets?[i] ?? 0, total)).ToArray();
         lock (VisionGate)
         {
             var sw = Stopwatch.StartNew();
             using var scope = torch.NewDisposeScope();
-            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r], device: VisionDevice);
-            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r], device: VisionDevice);
+            var (pixels, alpha) = inputs.BatchTensors(VisionDevice);
             torch.Tensor features;
             float[]? scores = null;
             if (effective.All(b => b == 0)) features = Vision.PatchFeatures(pixels, alpha, Manifest.Vision.FeatureLayer, IncludesCls);
@@ -226,16 +225,24 @@ public sealed class RegionChatModel : IDisposable
         }
     }
 
+    /// <summary>The tower's input resolution, which every input must have (this model's preprocessor makes them so).</summary>
+    int CheckResolution(IReadOnlyList<PreprocessedImage> inputs)
+    {
+        int r = Preprocessor.Options.Resolution;
+        if (inputs.Any(p => p.Resolution != r))
+            throw new ArgumentException($"model '{Id}' takes {r}x{r} inputs, as its preprocessor makes them", nameof(inputs));
+        return r;
+    }
+
     /// <summary>The Alpha-CLIP tower's pooled features ln_post(CLS)·proj of preprocessed inputs, L2-normalised, one batch.</summary>
     public float[][] ImageFeatures(IReadOnlyList<PreprocessedImage> inputs)
     {
         if (inputs.Count == 0) return [];
-        int r = Preprocessor.Options.Resolution;
+        CheckResolution(inputs);
         lock (VisionGate)
         {
             using var scope = torch.NewDisposeScope();
-            var pixels = torch.tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [inputs.Count, 3, r, r], device: VisionDevice);
-            var alpha = torch.tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [inputs.Count, 1, r, r], device: VisionDevice);
+            var (pixels, alpha) = inputs.BatchTensors(VisionDevice);
             var features = ClipZeroShot.Normalize(Vision.EncodePooled(pixels, alpha)).cpu().contiguous();
             int d = (int)features.shape[1];
             var flat = features.data<float>().ToArray();

@@ -85,11 +85,9 @@ internal static class ZeroShotOnModel
         {
             int n = Math.Min(batch, count - start);
             var inputs = Enumerable.Range(start, n).Select(input).ToArray();
-            int r = inputs[0].Resolution;
             using var scope = NewDisposeScope();
             using var _ = no_grad();
-            var pixels = tensor(inputs.SelectMany(p => p.PixelValues).ToArray(), [n, 3, r, r]);
-            var alpha = tensor(inputs.SelectMany(p => p.Alpha).ToArray(), [n, 1, r, r]);
+            var (pixels, alpha) = inputs.BatchTensors();
             var features = nn.functional.normalize(tower.EncodePooled(pixels, alpha), dim: 1);
             var best = features.matmul(classes.t()).argmax(1).data<long>().ToArray();
             for (int i = 0; i < n; i++) predicted[start + i] = (int)best[i];

@@ -5,7 +5,7 @@ namespace RegionChat.Llm.Gguf;
 
 /// <summary>
 /// Float conversions to and from the tensor encodings this project writes: F32, F16, BF16 and Q8_0, bit for bit as
-/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises).
+/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises); Q4_K is decoded only.
 /// </summary>
 public static class GgmlCodec
 {
@@ -63,8 +63,11 @@ public static class GgmlCodec
             case GgmlType.Q8_0:
                 DequantizeQ8_0(source, destination);
                 break;
+            case GgmlType.Q4_K:
+                DequantizeQ4_K(source, destination);
+                break;
             default:
-                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0 are)");
+                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0, Q4_K are)");
         }
     }
 
@@ -115,4 +118,41 @@ public static class GgmlCodec
     }
 
     public static float FromBFloat16(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
+
+    /// <summary>
+    /// ggml's dequantize_row_q4_K. A block of 256 holds d and dmin (fp16), twelve bytes packing eight 6-bit scales and
+    /// eight 6-bit mins, and 128 bytes of 4-bit values; sub-block j of 32 is d·scale_j·q − dmin·min_j, the low nibbles of
+    /// 32 bytes giving one sub-block and their high nibbles the next.
+    /// </summary>
+    public static void DequantizeQ4_K(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        const int BlockSize = 256, BlockBytes = 144;
+        int blocks = destination.Length / BlockSize;
+        if (destination.Length % BlockSize != 0 || source.Length != blocks * BlockBytes)
+            throw new ArgumentException($"Q4_K: {destination.Length} elements are not {source.Length / BlockBytes} blocks of {BlockSize}");
+        for (int b = 0; b < blocks; b++)
+        {
+            var block = source.Slice(b * BlockBytes, BlockBytes);
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
+            float dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
+            var scales = block.Slice(4, 12);
+            var q = block[16..];
+            var y = destination.Slice(b * BlockSize, BlockSize);
+            for (int j = 0; j < 4; j++)
+            {
+                var (sc1, m1) = ScaleMinK4(2 * j, scales);
+                var (sc2, m2) = ScaleMinK4(2 * j + 1, scales);
+                float d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2;
+                var bytes = q.Slice(32 * j, 32);
+                for (int l = 0; l < 32; l++) y[64 * j + l] = d1 * (bytes[l] & 0xF) - min1;
+                for (int l = 0; l < 32; l++) y[64 * j + 32 + l] = d2 * (bytes[l] >> 4) - min2;
+            }
+        }
+    }
+
+    // ggml's get_scale_min_k4: scales and mins 0-3 are the low 6 bits of bytes 0-3 and 4-7; 4-7 take their low 4 bits
+    // from bytes 8-11 and their top 2 from the spare top bits of bytes 0-3 (scales) and 4-7 (mins).
+    static (byte Scale, byte Min) ScaleMinK4(int j, ReadOnlySpan<byte> q) => j < 4
+        ? ((byte)(q[j] & 63), (byte)(q[j + 4] & 63))
+        : ((byte)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4)), (byte)((q[j + 4] >> 4) | ((q[j] >> 6) << 4)));
 }

@@ -128,8 +128,8 @@ public sealed class GgufFile : IDisposable
     public void ReadTensorRows(string name, long firstRow, int rowCount, Span<float> destination)
     {
         var t = GetTensorInfo(name);
-        if (!GgmlTypeInfo.IsFloatCodec(t.Type))
-            throw new NotSupportedException($"tensor '{name}' is {t.Type}; decoding supports F32, F16, BF16 and Q8_0");
+        if (!GgmlTypeInfo.CanDecode(t.Type))
+            throw new NotSupportedException($"tensor '{name}' is {t.Type}; decoding supports F32, F16, BF16, Q8_0 and Q4_K");
         long rowLength = t.Ne[0];
         long rows = rowLength == 0 ? 0 : t.ElementCount / rowLength;
         if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > rows)

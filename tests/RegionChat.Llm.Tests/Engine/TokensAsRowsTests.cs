@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using RegionChat.Llm.Engine;
 using RegionChat.Llm.Engine.Internal;
 using RegionChat.Llm.Gguf;
@@ -75,6 +76,59 @@ public sealed class TokensAsRowsTests : IDisposable
         // The text after the image rides in the image's step: one prefill step instead of two.
         Assert.Equal(1, answerOn.Final.Timings.PrefillSteps);
         Assert.Equal(2, answerOff.Final.Timings.PrefillSteps);
+    }
+
+    /// <summary>A model whose token_embd is Q4_K (as many LLaVA GGUFs ship it) and the rest F32, 256 wide (a Q4_K row
+    /// is whole blocks of 256). The blocks are random bytes with small finite scales: llama.cpp decodes any block.</summary>
+    string Q4KModel()
+    {
+        string path = dir.File("tiny-q4k.gguf");
+        if (File.Exists(path)) return path;
+        var shape = TinyModels.Shape(width: 256);
+        var writer = LlamaGgufWriter.Create(shape, TinyModels.Vocab, GgmlType.F32, new LlamaGgufOptions { Name = "tiny-q4k" });
+        var rng = new Random(5);
+        foreach (var spec in shape.Tensors())
+        {
+            if (spec.Name != "token_embd.weight")
+            {
+                writer.AddTensor(spec.Name, spec.Ne, GgmlType.F32, LlamaGgufSynth.Generate(shape, spec, 29));
+                continue;
+            }
+            var bytes = new byte[GgmlTypeInfo.RowBytes(GgmlType.Q4_K, spec.ElementCount)];
+            rng.NextBytes(bytes);
+            for (int b = 0; b < bytes.Length; b += 144)
+            {
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b), (Half)(0.0002 + 0.0002 * rng.NextDouble()));
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b + 2), (Half)(0.0002 + 0.0002 * rng.NextDouble()));
+            }
+            writer.AddRawTensor(spec.Name, spec.Ne, GgmlType.Q4_K, () => bytes);
+        }
+        writer.Write(path);
+        return path;
+    }
+
+    [Fact]
+    public async Task AQ4KTableAnswersAsTokenBatchesDo()
+    {
+        using var on = Load(Q4KModel(), tokensAsRows: true);
+        using var off = Load(Q4KModel(), tokensAsRows: false);
+        Assert.True(on.TokensAsRows, on.TokenRowsRefusal);
+
+        PromptSegment[] Prompt(int seed) =>
+        [
+            PromptSegment.Tokens([on.Facts.BosToken!.Value, .. on.Tokenize("the cat")]),
+            PromptSegment.Embeddings(Blocks.Random(9, seed, width: 256)),
+            PromptSegment.Text(" sits on the red chair near"),
+        ];
+        var byRows = await on.ComputeLogitsAsync(Prompt(1));
+        var byTokens = await off.ComputeLogitsAsync(Prompt(1));
+        double diff = byRows.Zip(byTokens, (x, y) => Math.Abs((double)x - y)).Max();
+        Assert.True(diff <= 1e-4, $"max |Δlogit| = {diff}");
+        var other = await off.ComputeLogitsAsync(Prompt(2));
+        Assert.True(byTokens.Zip(other, (x, y) => Math.Abs((double)x - y)).Max() > 1e-3);
+        var answerOn = await Answer(on, Prompt(1));
+        Assert.Equal((await Answer(off, Prompt(1))).Final.OutputTokens, answerOn.Final.OutputTokens);
+        Assert.Equal(1, answerOn.Final.Timings.PrefillSteps);
     }
 
     [Fact]

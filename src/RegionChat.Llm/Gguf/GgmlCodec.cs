@@ -5,7 +5,7 @@ namespace RegionChat.Llm.Gguf;
 
 /// <summary>
 /// Float conversions to and from the tensor encodings this project writes: F32, F16, BF16 and Q8_0, bit for bit as
-/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises); Q4_K is decoded only.
+/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises); Q4_K and Q6_K are decoded only.
 /// </summary>
 public static class GgmlCodec
 {
@@ -66,8 +66,11 @@ public static class GgmlCodec
             case GgmlType.Q4_K:
                 DequantizeQ4_K(source, destination);
                 break;
+            case GgmlType.Q6_K:
+                DequantizeQ6_K(source, destination);
+                break;
             default:
-                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0, Q4_K are)");
+                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0, Q4_K, Q6_K are)");
         }
     }
 
@@ -124,20 +127,13 @@ public static class GgmlCodec
     /// eight 6-bit mins, and 128 bytes of 4-bit values; sub-block j of 32 is d·scale_j·q − dmin·min_j, the low nibbles of
     /// 32 bytes giving one sub-block and their high nibbles the next.
     /// </summary>
-    public static void DequantizeQ4_K(ReadOnlySpan<byte> source, Span<float> destination)
-    {
-        const int BlockSize = 256, BlockBytes = 144;
-        int blocks = destination.Length / BlockSize;
-        if (destination.Length % BlockSize != 0 || source.Length != blocks * BlockBytes)
-            throw new ArgumentException($"Q4_K: {destination.Length} elements are not {source.Length / BlockBytes} blocks of {BlockSize}");
-        for (int b = 0; b < blocks; b++)
+    public static void DequantizeQ4_K(ReadOnlySpan<byte> source, Span<float> destination) =>
+        EachBlock(GgmlType.Q4_K, source, destination, static (block, y) =>
         {
-            var block = source.Slice(b * BlockBytes, BlockBytes);
             float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
             float dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
             var scales = block.Slice(4, 12);
             var q = block[16..];
-            var y = destination.Slice(b * BlockSize, BlockSize);
             for (int j = 0; j < 4; j++)
             {
                 var (sc1, m1) = ScaleMinK4(2 * j, scales);
@@ -147,7 +143,44 @@ public static class GgmlCodec
                 for (int l = 0; l < 32; l++) y[64 * j + l] = d1 * (bytes[l] & 0xF) - min1;
                 for (int l = 0; l < 32; l++) y[64 * j + 32 + l] = d2 * (bytes[l] >> 4) - min2;
             }
-        }
+        });
+
+    /// <summary>
+    /// ggml's dequantize_row_q6_K. A block of 256 holds 128 bytes of low 4 bits, 64 bytes of high 2 bits, sixteen int8
+    /// scales (one per 16 values) and d (fp16, last); a value is d·scale·(q − 32), q the 6-bit value.
+    /// </summary>
+    public static void DequantizeQ6_K(ReadOnlySpan<byte> source, Span<float> destination) =>
+        EachBlock(GgmlType.Q6_K, source, destination, static (block, y) =>
+        {
+            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block[208..]);
+            // Two halves of 128: each takes 64 bytes of ql, 32 of qh and 8 scales.
+            for (int half = 0; half < 2; half++)
+            {
+                var ql = block.Slice(64 * half, 64);
+                var qh = block.Slice(128 + 32 * half, 32);
+                var sc = MemoryMarshal.Cast<byte, sbyte>(block.Slice(192 + 8 * half, 8));
+                var yh = y.Slice(128 * half, 128);
+                for (int l = 0; l < 32; l++)
+                {
+                    int s = l / 16;
+                    yh[l] = d * sc[s] * (((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32);
+                    yh[l + 32] = d * sc[s + 2] * (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                    yh[l + 64] = d * sc[s + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                    yh[l + 96] = d * sc[s + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+                }
+            }
+        });
+
+    delegate void BlockDecoder(ReadOnlySpan<byte> block, Span<float> values);
+
+    /// <summary>Decodes each block of a k-quant row with <paramref name="decode"/>.</summary>
+    static void EachBlock(GgmlType type, ReadOnlySpan<byte> source, Span<float> destination, BlockDecoder decode)
+    {
+        int size = GgmlTypeInfo.BlockSize(type), bytes = GgmlTypeInfo.TypeSize(type);
+        int blocks = destination.Length / size;
+        if (destination.Length % size != 0 || source.Length != blocks * bytes)
+            throw new ArgumentException($"{type}: {destination.Length} elements are not {source.Length / bytes} blocks of {size}");
+        for (int b = 0; b < blocks; b++) decode(source.Slice(b * bytes, bytes), destination.Slice(b * size, size));
     }
 
     // ggml's get_scale_min_k4: scales and mins 0-3 are the low 6 bits of bytes 0-3 and 4-7; 4-7 take their low 4 bits

@@ -78,15 +78,18 @@ public sealed class TokensAsRowsTests : IDisposable
         Assert.Equal(2, answerOff.Final.Timings.PrefillSteps);
     }
 
-    /// <summary>A model whose token_embd is Q4_K (as many LLaVA GGUFs ship it) and the rest F32, 256 wide (a Q4_K row
-    /// is whole blocks of 256). The blocks are random bytes with small finite scales: llama.cpp decodes any block.</summary>
-    string Q4KModel()
+    /// <summary>A model whose token_embd is a k-quant (as LLaVA GGUFs ship it) and the rest F32, 256 wide (a k-quant row
+    /// is whole blocks of 256). The blocks are random bytes with small finite fp16 scales: llama.cpp decodes any block.</summary>
+    string KQuantModel(GgmlType type)
     {
-        string path = dir.File("tiny-q4k.gguf");
+        string path = dir.File($"tiny-{type}-table.gguf");
         if (File.Exists(path)) return path;
         var shape = TinyModels.Shape(width: 256);
-        var writer = LlamaGgufWriter.Create(shape, TinyModels.Vocab, GgmlType.F32, new LlamaGgufOptions { Name = "tiny-q4k" });
+        var writer = LlamaGgufWriter.Create(shape, TinyModels.Vocab, GgmlType.F32, new LlamaGgufOptions { Name = $"tiny-{type}-table" });
         var rng = new Random(5);
+        // Where a block keeps its fp16 scales: Q4_K's d and dmin lead it, Q6_K's d ends it.
+        int[] halves = type == GgmlType.Q4_K ? [0, 2] : [208];
+        int blockBytes = GgmlTypeInfo.TypeSize(type);
         foreach (var spec in shape.Tensors())
         {
             if (spec.Name != "token_embd.weight")
@@ -94,24 +97,23 @@ public sealed class TokensAsRowsTests : IDisposable
                 writer.AddTensor(spec.Name, spec.Ne, GgmlType.F32, LlamaGgufSynth.Generate(shape, spec, 29));
                 continue;
             }
-            var bytes = new byte[GgmlTypeInfo.RowBytes(GgmlType.Q4_K, spec.ElementCount)];
+            var bytes = new byte[GgmlTypeInfo.RowBytes(type, spec.ElementCount)];
             rng.NextBytes(bytes);
-            for (int b = 0; b < bytes.Length; b += 144)
-            {
-                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b), (Half)(0.0002 + 0.0002 * rng.NextDouble()));
-                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b + 2), (Half)(0.0002 + 0.0002 * rng.NextDouble()));
-            }
-            writer.AddRawTensor(spec.Name, spec.Ne, GgmlType.Q4_K, () => bytes);
+            for (int b = 0; b < bytes.Length; b += blockBytes)
+                foreach (int h in halves) BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b + h), (Half)(0.0002 + 0.0002 * rng.NextDouble()));
+            writer.AddRawTensor(spec.Name, spec.Ne, type, () => bytes);
         }
         writer.Write(path);
         return path;
     }
 
-    [Fact]
-    public async Task AQ4KTableAnswersAsTokenBatchesDo()
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public async Task AKQuantTableAnswersAsTokenBatchesDo(GgmlType type)
     {
-        using var on = Load(Q4KModel(), tokensAsRows: true);
-        using var off = Load(Q4KModel(), tokensAsRows: false);
+        using var on = Load(KQuantModel(type), tokensAsRows: true);
+        using var off = Load(KQuantModel(type), tokensAsRows: false);
         Assert.True(on.TokensAsRows, on.TokenRowsRefusal);
 
         PromptSegment[] Prompt(int seed) =>

@@ -207,7 +207,7 @@ public sealed class RegionChatModel : IDisposable
                     .Select(i => new VisualTokens(new EmbeddingBlock(all.AsSpan(i * n * width, n * width).ToArray(), width), ms)).ToArray();
             }
             // With a budget only the kept rows are projected: the projector is row-wise, and for LLaVA-1.5's
-            // 1024 → 4096 → 4096 MLP, 144 of 577 rows is 6 of 24 GFLOP.
+            // 1024 → 4096 → 4096 MLP, 144 of 576 rows is 6 of 24 GFLOP.
             int patches = (int)features.shape[1] - (IncludesCls ? 1 : 0);
             var kept = Enumerable.Range(0, inputs.Count).Select(i => effective[i] == 0 ? null : VisualTokenSelection.KeptRows(effective[i],
                 scores.AsSpan(i * patches, patches), VisualTokenSelection.RegionPatches(inputs[i].Alpha, r, Vision.Config.PatchSize), IncludesCls)).ToArray();

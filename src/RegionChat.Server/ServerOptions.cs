@@ -52,7 +52,7 @@ public sealed class ServerOptions
     /// start log says what was found (README "GPU").</summary>
     public string Device { get; set; } = "auto";
     /// <summary>The vision towers' number type for every model instead of each manifest's vision.dtype: "float32",
-    /// "bfloat16", "float16" or "auto" (bfloat16 on a CPU with bf16 instructions); "" = the manifest's.</summary>
+    /// "bfloat16", "float16" (or fp32, bf16, fp16) or "auto" (bfloat16 on a CPU with bf16 instructions); "" = the manifest's.</summary>
     public string VisionDtype { get; set; } = "";
     /// <summary>Byte budget of the visual-token cache (image id, region, model) → projected tokens.</summary>
     public long VisualCacheBytes { get; set; } = 256L << 20;

@@ -50,13 +50,14 @@ public class ServerOptionsTests
     }
 
     [Theory]
-    [InlineData("bfloat16")]
-    [InlineData("float32")]
-    [InlineData("auto")]
-    public async Task VisionDtypeSetsTheTowersNumberTypeAndCaptionsStillCome(string dtype)
+    [InlineData("bfloat16", "bfloat16")]
+    [InlineData("float32", "float32")]
+    [InlineData("bf16", "bfloat16")]
+    [InlineData("auto", null)]
+    public async Task VisionDtypeSetsTheTowersNumberTypeAndCaptionsStillCome(string dtype, string? runs)
     {
         await using var host = await ServerHost.StartAsync(("VisionDtype", dtype));
-        string expected = dtype != "auto" ? dtype : RegionChat.Inference.VisionPrecision.CpuHasBf16 ? "bfloat16" : "float32";
+        string expected = runs ?? (RegionChat.Inference.VisionPrecision.CpuHasBf16 ? "bfloat16" : "float32");
         Assert.Equal(expected, host.Model.VisionDtype);
         var caption = await host.Client.CaptionAsync(new RegionChat.Protos.V1.CaptionRequest
         {

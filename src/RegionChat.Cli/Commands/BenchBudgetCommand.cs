@@ -53,7 +53,7 @@ internal static class BenchBudgetCommand
         var budget = Int("--visual-token-budget", "Visual tokens kept in the budget leg of each pair (the other keeps all).", 144);
         var pairs = Int("--pairs", "Pairs of turns, each on a fresh image.", 3);
         var threads = Int("--threads", "CPU threads for llama.cpp and TorchSharp.", Environment.ProcessorCount);
-        var dtype = new Option<string>("--vision-dtype") { Description = "Vision number type (float32, bfloat16, auto; default: the model's).",
+        var dtype = new Option<string>("--vision-dtype") { Description = "Vision number type (float32 or fp32, bfloat16 or bf16, auto; default: the model's).",
             DefaultValueFactory = _ => "" };
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure." };
         var command = new Command("budget", "Time a whole image turn at every visual token against the same turn at a visual-token budget.");

@@ -46,7 +46,7 @@ internal static class BenchPeerCommand
         var synthDir = new Option<DirectoryInfo?>("--synth-dir") { Description = "With --synth: write to (or reuse) this folder instead of a temp one." };
         var runs = Int("--runs", "Timed pairs (each pair: both paths on one fresh image, the order alternating).", 5);
         var threads = Int("--threads", "CPU threads for llama.cpp, clip.cpp and TorchSharp (both paths).", Environment.ProcessorCount);
-        var dtype = new Option<string>("--vision-dtype") { Description = "RegionChat's vision number type (float32, bfloat16, auto; default: " +
+        var dtype = new Option<string>("--vision-dtype") { Description = "RegionChat's vision number type (float32 or fp32, bfloat16 or bf16, auto; default: " +
             "the model's).", DefaultValueFactory = _ => "" };
         var json = new Option<bool>("--json") { Description = "End with one JSON line holding every figure and ratio." };
 
@@ -176,7 +176,7 @@ internal static class BenchPeerCommand
                 $"(load {ServerBenchmark.LoadAverage():F1})"));
         }
         return new Result(model.Id, model.VisualTokens, model.ImageSize, model.EmbeddingLength, model.LlmLayers, threads,
-            visionDtype.Length == 0 ? manifest.Vision.Dtype : visionDtype, pairs, peerPositions, rcPromptTokens, loadBefore, ServerBenchmark.LoadAverage());
+            VisionPrecision.Canonical(visionDtype.Length == 0 ? manifest.Vision.Dtype : visionDtype), pairs, peerPositions, rcPromptTokens, loadBefore, ServerBenchmark.LoadAverage());
     }
 
     /// <summary>RegionChat's whole image turn through the serving core, image bytes in, timed to the first text; the

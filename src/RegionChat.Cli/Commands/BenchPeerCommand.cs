@@ -176,7 +176,8 @@ internal static class BenchPeerCommand
                 $"(load {ServerBenchmark.LoadAverage():F1})"));
         }
         return new Result(model.Id, model.VisualTokens, model.ImageSize, model.EmbeddingLength, model.LlmLayers, threads,
-            VisionPrecision.Canonical(visionDtype.Length == 0 ? manifest.Vision.Dtype : visionDtype), pairs, peerPositions, rcPromptTokens, loadBefore, ServerBenchmark.LoadAverage());
+            VisionPrecision.Canonical(visionDtype.Length == 0 ? manifest.Vision.Dtype : visionDtype), pairs, peerPositions, rcPromptTokens,
+            loadBefore, ServerBenchmark.LoadAverage());
     }
 
     /// <summary>RegionChat's whole image turn through the serving core, image bytes in, timed to the first text; the

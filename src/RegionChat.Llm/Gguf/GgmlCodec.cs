@@ -5,7 +5,7 @@ namespace RegionChat.Llm.Gguf;
 
 /// <summary>
 /// Float conversions to and from the tensor encodings this project writes: F32, F16, BF16 and Q8_0, bit for bit as
-/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises); Q4_K and Q6_K are decoded only.
+/// ggml's reference code does them (so a file we quantise equals one llama.cpp quantises); Q4_K, Q5_K and Q6_K are decoded only.
 /// </summary>
 public static class GgmlCodec
 {
@@ -66,11 +66,14 @@ public static class GgmlCodec
             case GgmlType.Q4_K:
                 DequantizeQ4_K(source, destination);
                 break;
+            case GgmlType.Q5_K:
+                DequantizeQ5_K(source, destination);
+                break;
             case GgmlType.Q6_K:
                 DequantizeQ6_K(source, destination);
                 break;
             default:
-                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0, Q4_K, Q6_K are)");
+                throw new NotSupportedException($"decoding {type} to floats is not supported (F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K are)");
         }
     }
 
@@ -128,22 +131,36 @@ public static class GgmlCodec
     /// 32 bytes giving one sub-block and their high nibbles the next.
     /// </summary>
     public static void DequantizeQ4_K(ReadOnlySpan<byte> source, Span<float> destination) =>
-        EachBlock(GgmlType.Q4_K, source, destination, static (block, y) =>
+        EachBlock(GgmlType.Q4_K, source, destination, static (block, y) => ScaledNibbles(block, [], block[16..], y));
+
+    /// <summary>ggml's dequantize_row_q5_K: Q4_K's layout with 32 bytes of fifth bits (qh) before the nibbles.</summary>
+    public static void DequantizeQ5_K(ReadOnlySpan<byte> source, Span<float> destination) =>
+        EachBlock(GgmlType.Q5_K, source, destination, static (block, y) => ScaledNibbles(block, block.Slice(16, 32), block[48..], y));
+
+    // Q4_K's and Q5_K's values; sub-block i (of 8) takes bit i of each qh byte, when there are qh bytes, as 16 more.
+    static void ScaledNibbles(ReadOnlySpan<byte> block, ReadOnlySpan<byte> qh, ReadOnlySpan<byte> q, Span<float> y)
+    {
+        float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
+        float dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
+        var scales = block.Slice(4, 12);
+        for (int j = 0; j < 4; j++)
         {
-            float d = (float)BinaryPrimitives.ReadHalfLittleEndian(block);
-            float dmin = (float)BinaryPrimitives.ReadHalfLittleEndian(block[2..]);
-            var scales = block.Slice(4, 12);
-            var q = block[16..];
-            for (int j = 0; j < 4; j++)
+            var bytes = q.Slice(32 * j, 32);
+            for (int half = 0; half < 2; half++)
             {
-                var (sc1, m1) = ScaleMinK4(2 * j, scales);
-                var (sc2, m2) = ScaleMinK4(2 * j + 1, scales);
-                float d1 = d * sc1, min1 = dmin * m1, d2 = d * sc2, min2 = dmin * m2;
-                var bytes = q.Slice(32 * j, 32);
-                for (int l = 0; l < 32; l++) y[64 * j + l] = d1 * (bytes[l] & 0xF) - min1;
-                for (int l = 0; l < 32; l++) y[64 * j + 32 + l] = d2 * (bytes[l] >> 4) - min2;
+                int sub = 2 * j + half;
+                var (sc, m) = ScaleMinK4(sub, scales);
+                float scale = d * sc, min = dmin * m;
+                var values = y.Slice(32 * sub, 32);
+                for (int l = 0; l < 32; l++)
+                {
+                    int v = half == 0 ? bytes[l] & 0xF : bytes[l] >> 4;
+                    if (!qh.IsEmpty && (qh[l] & (1 << sub)) != 0) v += 16;
+                    values[l] = scale * v - min;
+                }
             }
-        });
+        }
+    }
 
     /// <summary>
     /// ggml's dequantize_row_q6_K. A block of 256 holds 128 bytes of low 4 bits, 64 bytes of high 2 bits, sixteen int8

@@ -16,9 +16,9 @@ public static class GgmlTypeInfo
     public static bool IsFloatCodec(GgmlType type) =>
         type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0;
 
-    /// <summary>True for the types this project can decode to floats: those it encodes, and Q4_K and Q6_K (the token
-    /// tables of k-quant LLaVA GGUFs).</summary>
-    public static bool CanDecode(GgmlType type) => IsFloatCodec(type) || type is GgmlType.Q4_K or GgmlType.Q6_K;
+    /// <summary>True for the types this project can decode to floats: those it encodes, and Q4_K, Q5_K and Q6_K (the
+    /// token tables of k-quant LLaVA GGUFs).</summary>
+    public static bool CanDecode(GgmlType type) => IsFloatCodec(type) || type is GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Bytes of one row of <paramref name="rowLength"/> elements; throws when the row is not whole blocks.</summary>
     public static long RowBytes(GgmlType type, long rowLength)

@@ -129,7 +129,7 @@ public sealed class GgufFile : IDisposable
     {
         var t = GetTensorInfo(name);
         if (!GgmlTypeInfo.CanDecode(t.Type))
-            throw new NotSupportedException($"tensor '{name}' is {t.Type}; decoding supports F32, F16, BF16, Q8_0, Q4_K and Q6_K");
+            throw new NotSupportedException($"tensor '{name}' is {t.Type}; decoding supports F32, F16, BF16, Q8_0, Q4_K, Q5_K and Q6_K");
         long rowLength = t.Ne[0];
         long rows = rowLength == 0 ? 0 : t.ElementCount / rowLength;
         if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > rows)

@@ -87,8 +87,8 @@ public sealed class TokensAsRowsTests : IDisposable
         var shape = TinyModels.Shape(width: 256);
         var writer = LlamaGgufWriter.Create(shape, TinyModels.Vocab, GgmlType.F32, new LlamaGgufOptions { Name = $"tiny-{type}-table" });
         var rng = new Random(5);
-        // Where a block keeps its fp16 scales: Q4_K's d and dmin lead it, Q6_K's d ends it.
-        int[] halves = type == GgmlType.Q4_K ? [0, 2] : [208];
+        // Where a block keeps its fp16 scales: Q4_K's and Q5_K's d and dmin lead it, Q6_K's d ends it.
+        int[] halves = type == GgmlType.Q6_K ? [208] : [0, 2];
         int blockBytes = GgmlTypeInfo.TypeSize(type);
         foreach (var spec in shape.Tensors())
         {
@@ -109,6 +109,7 @@ public sealed class TokensAsRowsTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public async Task AKQuantTableAnswersAsTokenBatchesDo(GgmlType type)
     {

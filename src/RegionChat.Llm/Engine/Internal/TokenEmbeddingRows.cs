@@ -8,7 +8,7 @@ namespace RegionChat.Llm.Engine.Internal;
 /// question after the image, other sequences' next tokens) in a second call, and the text after an image waited a
 /// whole step. For the llama architecture an embedding row is exactly what llama.cpp's get_rows makes of the token
 /// (no input scale); the table decodes the stored type as ggml does (F32, F16, BF16 and Q8_0 are a conversion or one
-/// multiply per value, Q4_K and Q6_K two operations in ggml's order; the tests find the logits of either way
+/// multiply per value, the k-quants two operations in ggml's order; the tests find the logits of either way
 /// identical). Other architectures and types get no table and keep two calls per step.
 /// </summary>
 internal sealed class TokenEmbeddingRows : IDisposable
@@ -68,7 +68,7 @@ internal sealed class TokenEmbeddingRows : IDisposable
         if (arch != "llama") return $"architecture {arch ?? "(none)"} is not llama";
         if (file.Contains("llama.embedding_scale")) return "the model scales its input embeddings";
         if (!file.TryGetTensorInfo(TensorName, out var t)) return $"the GGUF has no {TensorName}";
-        if (!GgmlTypeInfo.CanDecode(t.Type)) return $"{TensorName} is {t.Type}, not one decoded exactly here (F32, F16, BF16, Q8_0, Q4_K, Q6_K)";
+        if (!GgmlTypeInfo.CanDecode(t.Type)) return $"{TensorName} is {t.Type}, not one decoded exactly here (F32, F16, BF16, Q8_0, Q4_K, Q5_K, Q6_K)";
         if (t.Ne.Count != 2 || t.Ne[0] != width || t.Ne[1] < vocab) return $"{TensorName} is [{string.Join(", ", t.Ne)}], not [{width}, {vocab}]";
         return null;
     }

@@ -161,8 +161,8 @@ public sealed class ChatSession : IDisposable
                     if (shown.Length == 0)
                     {
                         string text = p.Text.TrimStart();
-                        if (text.Length == 0) continue;
-                        e = p = new TextPiece(text);
+                        if (text.Length == 0 && p.Logprobs.Count == 0) continue;
+                        e = p = p with { Text = text };
                     }
                     shown.Append(p.Text);
                 }

@@ -12,7 +12,13 @@ public abstract record GenerationEvent;
 public sealed record PromptAdmitted(int PromptTokens, int CachedTokens, int NewPromptTokens, double QueueMs) : GenerationEvent;
 
 /// <summary>Output text; never splits a UTF-8 character and never holds (part of) a stop string.</summary>
-public sealed record TextPiece(string Text) : GenerationEvent;
+public sealed record TextPiece(string Text) : GenerationEvent
+{
+    /// <summary>With <see cref="SamplingParams.Logprobs"/>: the tokens whose text this piece completes, in order. A token
+    /// goes out with the piece that shows its last character; the one a stop string cuts into goes with the text before
+    /// the stop (a piece may then have empty text).</summary>
+    public IReadOnlyList<TokenLogprob> Logprobs { get; init; } = [];
+}
 
 /// <summary>The last event of a stream.</summary>
 /// <param name="MatchedStop">The stop string that ended the answer, if one did.</param>

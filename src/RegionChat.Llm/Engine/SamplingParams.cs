@@ -8,6 +8,7 @@ public sealed record SamplingParams
 {
     public const int MaxStopStrings = 16;
     public const int MaxStopLength = 256;
+    public const int MaxLogprobs = 20;
 
     public float Temperature { get; init; } = 0.8f;
     /// <summary>Keep the k most likely tokens; 0 keeps all.</summary>
@@ -28,6 +29,9 @@ public sealed record SamplingParams
     public bool MaxTokensRequested { get; init; }
     /// <summary>Strings that end the answer; they and anything after them are cut from the output.</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>Null: no log-probabilities. N: each generated token's <see cref="TokenLogprob"/>, with the N most likely
+    /// tokens of its position (0 to <see cref="MaxLogprobs"/>), on the text pieces that hold it.</summary>
+    public int? Logprobs { get; init; }
     /// <summary>Keep generating past end-of-generation tokens (benchmarks).</summary>
     public bool IgnoreEos { get; init; }
 
@@ -47,6 +51,7 @@ public sealed record SamplingParams
             throw Bad(nameof(RepeatPenalty), RepeatPenalty, "must be a finite number in (0, 100] (1 = off)");
         if (RepeatLastN < 0 || RepeatLastN > 1 << 20) throw Bad(nameof(RepeatLastN), RepeatLastN, "must be in [0, 1048576]");
         if (MaxTokens < 1 || MaxTokens > 1 << 20) throw Bad(nameof(MaxTokens), MaxTokens, "must be in [1, 1048576]");
+        if (Logprobs is < 0 or > MaxLogprobs) throw Bad(nameof(Logprobs), Logprobs, $"must be in [0, {MaxLogprobs}] (null = off)");
         if (Stop is null) throw new ArgumentNullException(nameof(Stop));
         if (Stop.Count > MaxStopStrings) throw Bad(nameof(Stop), Stop.Count, $"at most {MaxStopStrings} stop strings");
         foreach (string s in Stop)

@@ -52,9 +52,13 @@ public sealed class TinyModels : IDisposable
 /// <summary>Collected output of one generation stream.</summary>
 public sealed record Collected(string Text, IReadOnlyList<string> Pieces, GenerationFinished Final, PromptAdmitted? Admitted)
 {
+    /// <summary>The pieces' token log-probabilities, in order (empty unless the sampling asked for them).</summary>
+    public IReadOnlyList<TokenLogprob> Logprobs { get; init; } = [];
+
     public static async Task<Collected> From(IAsyncEnumerable<GenerationEvent> stream)
     {
         var pieces = new List<string>();
+        var logprobs = new List<TokenLogprob>();
         GenerationFinished? final = null;
         PromptAdmitted? admitted = null;
         await foreach (var e in stream)
@@ -66,7 +70,11 @@ public sealed record Collected(string Text, IReadOnlyList<string> Pieces, Genera
                 Assert.Empty(pieces);
                 admitted = a;
             }
-            else if (e is TextPiece p) pieces.Add(p.Text);
+            else if (e is TextPiece p)
+            {
+                pieces.Add(p.Text);
+                logprobs.AddRange(p.Logprobs);
+            }
             else final = (GenerationFinished)e;
         }
         Assert.NotNull(final);
@@ -75,7 +83,7 @@ public sealed record Collected(string Text, IReadOnlyList<string> Pieces, Genera
             Assert.Equal(final!.Usage.CachedTokens, admitted.CachedTokens);
             Assert.Equal(final.Usage.PromptTokens, admitted.PromptTokens);
         }
-        return new Collected(string.Concat(pieces), pieces, final!, admitted);
+        return new Collected(string.Concat(pieces), pieces, final!, admitted) { Logprobs = logprobs };
     }
 }
 

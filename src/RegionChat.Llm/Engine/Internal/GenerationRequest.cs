@@ -112,10 +112,23 @@ internal sealed class GenerationRequest : SchedulerCommand
         else if (StepDecodes) { decodeMs += ms; decodeSteps++; }
     }
 
-    public void Emit(string text)
+    /// <summary>Emits a text piece with the log-probabilities of the tokens it completes. <paramref name="last"/>: no
+    /// more text follows (a stop string matched, or the output ended), so a token that shows any of its text here goes too.</summary>
+    public void Emit(string text, bool last = false)
     {
-        if (text.Length > 0) Events.Writer.TryWrite(new TextPiece(text));
+        emittedChars += text.Length;
+        List<TokenLogprob>? released = null;
+        while (heldLogprobs.TryPeek(out var held) && (held.End <= emittedChars || last && held.Start < emittedChars))
+            (released ??= []).Add(heldLogprobs.Dequeue().Logprob);
+        if (text.Length > 0 || released != null) Events.Writer.TryWrite(new TextPiece(text) { Logprobs = released ?? [] });
     }
+
+    /// <summary>Keeps a token's log-probability until the text it decoded to (characters [start, end) of
+    /// <see cref="RawText"/>) is emitted.</summary>
+    public void HoldLogprob(TokenLogprob logprob, int start, int end) => heldLogprobs.Enqueue((logprob, start, end));
+
+    readonly Queue<(TokenLogprob Logprob, int Start, int End)> heldLogprobs = new();
+    int emittedChars;
 
     public GenerationFinished Final(FinishReason reason) => new(
         reason,

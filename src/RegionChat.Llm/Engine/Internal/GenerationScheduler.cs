@@ -500,12 +500,24 @@ internal sealed partial class GenerationScheduler : IDisposable
         r.CompletionTokens++;
         r.NextToken = token;
         r.Phase = RequestPhase.Decoding;
-        r.Emit(r.Stops.Push(r.AddRaw(r.Text.Push(PieceBytes(token)))));
+        int start = r.RawText.Length;
+        string text = r.AddRaw(r.Text.Push(PieceBytes(token)));
+        if (r.Sampling.Logprobs is int top) r.HoldLogprob(Logprob(logits, token, top), start, r.RawText.Length);
+        r.Emit(r.Stops.Push(text), last: r.Stops.Matched != null);
         if (r.Stops.Matched != null) return FinishReason.Stop;
         if (r.CompletionTokens >= r.Sampling.MaxTokens) return FinishReason.Length;
         // The sequence is full: this token could not be decoded, so the answer ends here (as a default max_tokens would).
         if (r.Core.KvLength >= sequenceLimit) return FinishReason.Length;
         return null;
+    }
+
+    TokenLogprob Logprob(ReadOnlySpan<float> logits, int token, int top)
+    {
+        float logZ = LogprobMath.LogSumExp(logits);
+        int[] best = LogprobMath.Best(logits, top);
+        var alternatives = new TokenLogprob[best.Length];
+        for (int i = 0; i < best.Length; i++) alternatives[i] = new TokenLogprob(best[i], PieceBytes(best[i]).ToArray(), logits[best[i]] - logZ);
+        return new TokenLogprob(token, PieceBytes(token).ToArray(), logits[token] - logZ) { Top = alternatives };
     }
 
     ReadOnlySpan<byte> PieceBytes(int token)
@@ -525,7 +537,8 @@ internal sealed partial class GenerationScheduler : IDisposable
     void Finish(GenerationRequest r, FinishReason reason)
     {
         if (r.Phase == RequestPhase.Done) return;
-        if (reason != FinishReason.Cancelled && r.Stops.Matched == null) r.Emit(r.Stops.Push(r.AddRaw(r.Text.Flush())) + r.Stops.Flush());
+        if (reason != FinishReason.Cancelled && r.Stops.Matched == null)
+            r.Emit(r.Stops.Push(r.AddRaw(r.Text.Flush())) + r.Stops.Flush(), last: true);
         bool keep = reason != FinishReason.Cancelled && r.Session.KeepHistory && !r.LogitsOnly;
         lock (Gate)
         {

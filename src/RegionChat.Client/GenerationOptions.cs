@@ -24,10 +24,14 @@ public sealed record GenerationOptions
     public int? MaxTokens { get; init; }
     /// <summary>Stop strings (not included in the answer); at most 8.</summary>
     public IReadOnlyList<string>? Stop { get; init; }
+    /// <summary>Each generated token's log-probability with this many most likely alternatives (0 to 20), on the
+    /// deltas (<see cref="ChatAnswer.Logprobs"/>) and captions (<c>CaptionResponse.Logprobs</c>); unset = none.</summary>
+    public int? Logprobs { get; init; }
 
     internal PbV1.SamplingParams? ToSampling()
     {
-        if (Temperature is null && TopP is null && TopK is null && MinP is null && RepeatPenalty is null && RepeatLastN is null && Seed is null)
+        if (Temperature is null && TopP is null && TopK is null && MinP is null && RepeatPenalty is null && RepeatLastN is null && Seed is null
+            && Logprobs is null)
             return null;
         var s = new PbV1.SamplingParams();
         if (Temperature is { } t) s.Temperature = t;
@@ -37,6 +41,7 @@ public sealed record GenerationOptions
         if (RepeatPenalty is { } r) s.RepeatPenalty = r;
         if (RepeatLastN is { } n) s.RepeatLastN = n;
         if (Seed is { } seed) s.Seed = seed;
+        if (Logprobs is { } l) s.Logprobs = l >= 0 ? (uint)l : throw new ArgumentException($"Logprobs must be 0 to 20, got {l}");
         return s;
     }
 

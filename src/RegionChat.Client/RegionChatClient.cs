@@ -222,18 +222,22 @@ public sealed class RegionChatClient : IDisposable
         PbV1.ChatStarted? started = null;
         PbV1.ChatFinished? finished = null;
         var text = new System.Text.StringBuilder();
+        var logprobs = new List<PbV1.TokenLogprob>();
         await foreach (var e in ChatStreamAsync(turn, cancellationToken).ConfigureAwait(false))
         {
             switch (e.EventCase)
             {
                 case PbV1.ChatEvent.EventOneofCase.Started: started = e.Started; break;
-                case PbV1.ChatEvent.EventOneofCase.Delta: text.Append(e.Delta.Text); break;
+                case PbV1.ChatEvent.EventOneofCase.Delta:
+                    text.Append(e.Delta.Text);
+                    logprobs.AddRange(e.Delta.Logprobs);
+                    break;
                 case PbV1.ChatEvent.EventOneofCase.Finished: finished = e.Finished; break;
             }
         }
         if (started == null || finished == null)
             throw new InvalidDataException("the server ended the chat stream without its first or last event");
-        return new ChatAnswer(text.ToString(), started, finished);
+        return new ChatAnswer(text.ToString(), started, finished) { Logprobs = logprobs };
     }
 
     /// <summary>Captions one region of one image (no session is kept). <paramref name="instruction"/> null = the model's

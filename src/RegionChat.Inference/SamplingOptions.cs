@@ -22,9 +22,12 @@ public sealed record SamplingOptions
     /// <summary>null or 0 = <see cref="RegionChatCoreOptions.DefaultMaxTokens"/>.</summary>
     public long? MaxTokens { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
+    /// <summary>Null (the default): no log-probabilities. N: each generated token's log-probability with the N most
+    /// likely tokens of its position (0 to <see cref="MaxLogprobs"/>), on <see cref="TurnText.Logprobs"/>.</summary>
+    public int? Logprobs { get; init; }
 
     public const float DefaultTemperature = 0f, DefaultTopP = 1f, DefaultMinP = 0f, DefaultRepeatPenalty = 1f;
-    public const int DefaultTopK = 0, DefaultRepeatLastN = 64, MaxStopStrings = 8, MaxStopBytes = 64;
+    public const int DefaultTopK = 0, DefaultRepeatLastN = 64, MaxStopStrings = 8, MaxStopBytes = 64, MaxLogprobs = SamplingParams.MaxLogprobs;
 
     /// <summary>The engine's parameters, with a violation (field, description) reported for each bad value.</summary>
     internal SamplingParams Resolve(RegionChatCoreOptions limits, Action<string, string> violation)
@@ -43,6 +46,7 @@ public sealed record SamplingOptions
         if (!float.IsFinite(repeat) || repeat <= 0 || repeat > 100) violation("sampling.repeat_penalty",
             $"must be a finite number in (0, 100] (1 = off), got {repeat}");
         if (lastN < 0 || lastN > 1 << 20) violation("sampling.repeat_last_n", $"must be in [0, 1048576], got {lastN}");
+        if (Logprobs is < 0 or > MaxLogprobs) violation("sampling.logprobs", $"must be in [0, {MaxLogprobs}], got {Logprobs}");
         int max = MaxTokens is null or 0 ? limits.DefaultMaxTokens : (int)Math.Clamp(MaxTokens.Value, int.MinValue, int.MaxValue);
         if (max > limits.MaxTokensLimit) violation("max_tokens", $"must be at most {limits.MaxTokensLimit}, got {MaxTokens}");
         if (Stop.Count > MaxStopStrings) violation("stop", $"at most {MaxStopStrings} stop strings, got {Stop.Count}");
@@ -58,6 +62,7 @@ public sealed record SamplingOptions
             MaxTokens = Math.Clamp(max, 1, limits.MaxTokensLimit),
             MaxTokensRequested = MaxTokens is not (null or 0),
             Stop = Stop.ToArray(),
+            Logprobs = Logprobs is >= 0 and <= MaxLogprobs ? Logprobs : null,
         };
     }
 }

@@ -10,7 +10,12 @@ public sealed record TurnStarted(string SessionId, string Model, int PromptToken
     bool Restored = false, int RestoredTokens = 0) : TurnEvent;
 
 /// <summary>A piece of the answer.</summary>
-public sealed record TurnText(string Text) : TurnEvent;
+public sealed record TurnText(string Text) : TurnEvent
+{
+    /// <summary>With <see cref="SamplingOptions.Logprobs"/>: the tokens whose last character this piece shows, in order.
+    /// The token a stop string cuts into comes with the text before the stop, so a piece may carry tokens and no text.</summary>
+    public IReadOnlyList<TokenLogprob> Logprobs { get; init; } = [];
+}
 
 /// <summary>The answer is complete (or was cut: <see cref="TurnFinishReason.Cancelled"/>, e.g. by a shutdown).</summary>
 public sealed record TurnFinished(TurnFinishReason Reason, TurnUsage Usage, TurnTimings Timings) : TurnEvent;

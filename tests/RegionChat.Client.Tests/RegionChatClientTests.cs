@@ -81,6 +81,23 @@ public class RegionChatClientTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task LogprobsComeWithTheAnswerWhenAskedFor()
+    {
+        var turn = new ChatTurn("describe this region") { Image = Scene, Region = ImageRegion.Box(8, 8, 40, 40), Generation = Greedy };
+        var plain = await server.Client.ChatAsync(turn, ServerFixture.Timeout());
+        Assert.Empty(plain.Logprobs);
+        var asked = await server.Client.ChatAsync(turn with { Generation = Greedy with { Logprobs = 2 } }, ServerFixture.Timeout());
+        Assert.Equal(plain.Text, asked.Text);
+        Assert.Equal((int)asked.Finished.Usage.CompletionTokens, asked.Logprobs.Count);
+        Assert.All(asked.Logprobs, l => Assert.Equal(2, l.Top.Count));
+
+        var caption = await server.Client.CaptionAsync(Scene, ImageRegion.Box(8, 8, 40, 40), generation: Greedy with { Logprobs = 0 },
+            cancellationToken: ServerFixture.Timeout());
+        Assert.Equal((int)caption.Usage.CompletionTokens, caption.Logprobs.Count);
+        Assert.Throws<ArgumentException>(() => (Greedy with { Logprobs = -1 }).ToSampling());
+    }
+
+    [Fact]
     public async Task CaptionAnswersAsTheGeneratedClientDoes()
     {
         var region = ImageRegion.Union(ImageRegion.NormalizedBox(0, 0, 0.5f, 0.5f), ImageRegion.Scribble([(40, 50), (60, 50)], 6));

@@ -320,7 +320,7 @@ internal sealed class TurnRunner(
                                 clock.TimeToFirstTokenMs = arrived.Elapsed.TotalMilliseconds;
                                 metrics.TimeToFirstToken.Record(clock.TimeToFirstTokenMs);
                             }
-                            yield return new TurnText(t.Text);
+                            yield return new TurnText(t.Text) { Logprobs = t.Logprobs.Select(TokenLogprob.From).ToArray() };
                             break;
                         case GenerationFinished g:
                             // Ended before admission, and not by the caller (handled above): the shutdown cancelled it while

@@ -105,7 +105,10 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             switch (e)
             {
                 case TurnStarted s: response.Model = s.Model; break;
-                case TurnText t: text.Append(t.Text); break;
+                case TurnText t:
+                    text.Append(t.Text);
+                    response.Logprobs.Add(t.Logprobs.Select(ProtoMapping.Logprob));
+                    break;
                 case TurnFinished f:
                     response.Reason = ProtoMapping.Reason(f.Reason);
                     response.Usage = ProtoMapping.Usage(f.Usage);

@@ -92,6 +92,13 @@ public class OpenAiBadRequestTests
         yield return new("temperature as the string NaN", Post(With(b => b["temperature"] = "NaN")), HttpStatusCode.BadRequest, "temperature");
         yield return new("a negative temperature", Post(With(b => b["temperature"] = -1)), HttpStatusCode.BadRequest, "temperature");
         yield return new("top_p 0", Post(With(b => b["top_p"] = 0)), HttpStatusCode.BadRequest, "top_p");
+        yield return new("top_logprobs without logprobs", Post(With(b => b["top_logprobs"] = 2)), HttpStatusCode.BadRequest, "top_logprobs", MessageHas: "logprobs");
+        yield return new("top_logprobs with logprobs false", Post(With(b => { b["logprobs"] = false; b["top_logprobs"] = 2; })),
+            HttpStatusCode.BadRequest, "top_logprobs");
+        yield return new("top_logprobs 21", Post(With(b => { b["logprobs"] = true; b["top_logprobs"] = 21; })), HttpStatusCode.BadRequest,
+            "top_logprobs", MessageHas: "[0, 20]");
+        yield return new("top_logprobs -1", Post(With(b => { b["logprobs"] = true; b["top_logprobs"] = -1; })), HttpStatusCode.BadRequest, "top_logprobs");
+        yield return new("logprobs as a string", Post(With(b => b["logprobs"] = "yes")), HttpStatusCode.BadRequest, "logprobs");
         yield return new("negative max_tokens", Post(With(b => b["max_tokens"] = -5)), HttpStatusCode.BadRequest, "max_tokens");
         yield return new("huge max_completion_tokens", Post(With(b => b["max_completion_tokens"] = 1_000_000)), HttpStatusCode.BadRequest, "max_completion_tokens");
         yield return new("fractional seed", Post(With(b => b["seed"] = 1.5)), HttpStatusCode.BadRequest, "seed");

@@ -207,16 +207,27 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             else throw Bad("stop must be a string or a list of strings", "stop");
         }
 
+        // OpenAI's pair: "logprobs": true asks for each token's, "top_logprobs": N adds N alternatives (and needs the former).
+        bool logprobs = Bool(root, "logprobs", "logprobs") ?? false;
+        long? top = Integer(root, "top_logprobs");
+        if (top != null && !logprobs) throw Bad("top_logprobs needs \"logprobs\": true", "top_logprobs");
+
         var sampling = new SamplingOptions
         {
             Temperature = temperature, TopP = topP, MinP = minP, RepeatPenalty = repeatPenalty, TopK = topK, Seed = seed,
             MaxTokens = maxTokens == 0 ? null : maxTokens, Stop = stop,
+            Logprobs = logprobs ? (int)Math.Clamp(top ?? 0, int.MinValue, int.MaxValue) : null,
         };
         var v = new RequestValidator(coreOptions);
         v.Sampling(sampling);
         if (v.Violations.Count > 0)
         {
-            var named = v.Violations.Select(x => (Field: x.Field == "max_tokens" ? maxField : x.Field.Replace("sampling.", ""), x.Description)).ToArray();
+            var named = v.Violations.Select(x => (Field: x.Field switch
+            {
+                "max_tokens" => maxField,
+                "sampling.logprobs" => "top_logprobs",
+                _ => x.Field.Replace("sampling.", ""),
+            }, x.Description)).ToArray();
             throw Bad(string.Join("; ", named.Select(x => $"{x.Field}: {x.Description}")), named[0].Field);
         }
         return sampling;

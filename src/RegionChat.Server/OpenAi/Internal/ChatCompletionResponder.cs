@@ -18,6 +18,7 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
     readonly string id = "chatcmpl-" + requestId;
     readonly long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     readonly StringBuilder text = new();
+    readonly List<TokenLogprob> logprobs = [];
     TurnStarted? started;
     TurnFinished? finished;
 
@@ -35,8 +36,13 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
                 await SendAsync(w => Chunk(w, delta => delta.WriteString("role", "assistant"), finishReason: null)).ConfigureAwait(false);
                 break;
             case TurnText t:
-                if (request.Stream) await SendAsync(w => Chunk(w, delta => delta.WriteString("content", t.Text), null)).ConfigureAwait(false);
-                else text.Append(t.Text);
+                if (request.Stream)
+                    await SendAsync(w => Chunk(w, delta => delta.WriteString("content", t.Text), null, t.Logprobs)).ConfigureAwait(false);
+                else
+                {
+                    text.Append(t.Text);
+                    logprobs.AddRange(t.Logprobs);
+                }
                 break;
             case TurnFinished f:
                 finished = f;
@@ -69,7 +75,7 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
             w.WriteString("content", text.ToString());
             w.WriteNull("refusal");
             w.WriteEndObject();
-            w.WriteNull("logprobs");
+            Logprobs(w, logprobs);
             w.WriteString("finish_reason", reason);
             w.WriteEndObject();
             w.WriteEndArray();
@@ -110,7 +116,7 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
         await response.Body.FlushAsync().ConfigureAwait(false);
     }
 
-    void Chunk(Utf8JsonWriter w, Action<Utf8JsonWriter> delta, string? finishReason)
+    void Chunk(Utf8JsonWriter w, Action<Utf8JsonWriter> delta, string? finishReason, IReadOnlyList<TokenLogprob>? tokens = null)
     {
         w.WriteStartObject();
         Head(w, "chat.completion.chunk");
@@ -120,7 +126,7 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
         w.WriteStartObject("delta");
         delta(w);
         w.WriteEndObject();
-        w.WriteNull("logprobs");
+        if (tokens is { Count: > 0 }) Logprobs(w, tokens); else w.WriteNull("logprobs");
         if (finishReason != null) w.WriteString("finish_reason", finishReason); else w.WriteNull("finish_reason");
         w.WriteEndObject();
         w.WriteEndArray();
@@ -140,6 +146,41 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
         Timings(w);
         w.WriteString("session_id", started!.SessionId);
         w.WriteEndObject();
+    }
+
+    /// <summary>OpenAI's "logprobs" of a choice: {"content": [{token, logprob, bytes, top_logprobs}], "refusal": null},
+    /// or null when the request did not ask for them.</summary>
+    void Logprobs(Utf8JsonWriter w, IReadOnlyList<TokenLogprob> tokens)
+    {
+        if (request.Sampling.Logprobs == null) { w.WriteNull("logprobs"); return; }
+        w.WriteStartObject("logprobs");
+        w.WriteStartArray("content");
+        foreach (var t in tokens)
+        {
+            w.WriteStartObject();
+            Token(w, t);
+            w.WriteStartArray("top_logprobs");
+            foreach (var alternative in t.Top)
+            {
+                w.WriteStartObject();
+                Token(w, alternative);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNull("refusal");
+        w.WriteEndObject();
+    }
+
+    static void Token(Utf8JsonWriter w, TokenLogprob t)
+    {
+        w.WriteString("token", Encoding.UTF8.GetString(t.Bytes));
+        w.WriteNumber("logprob", float.IsFinite(t.Logprob) ? t.Logprob : -9999f);   // JSON has no -Infinity; OpenAI writes -9999
+        w.WriteStartArray("bytes");
+        foreach (byte b in t.Bytes) w.WriteNumberValue(b);
+        w.WriteEndArray();
     }
 
     void Head(Utf8JsonWriter w, string objectType)

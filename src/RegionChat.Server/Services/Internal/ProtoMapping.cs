@@ -19,10 +19,17 @@ internal static class ProtoMapping
             RepeatPenalty = s.HasRepeatPenalty ? s.RepeatPenalty : null,
             RepeatLastN = s.HasRepeatLastN ? s.RepeatLastN : null,
             Seed = s.HasSeed ? s.Seed : null,
+            Logprobs = s.HasLogprobs ? (int)Math.Min(s.Logprobs, int.MaxValue) : null,
             MaxTokens = maxTokens == 0 ? null : maxTokens,
             Stop = stop.ToArray(),
         };
     }
+
+    public static PbV1.TokenLogprob Logprob(TokenLogprob l) => new()
+    {
+        TokenId = l.TokenId, Token = System.Text.Encoding.UTF8.GetString(l.Bytes), Bytes = Google.Protobuf.ByteString.CopyFrom(l.Bytes),
+        Logprob = l.Logprob, Top = { l.Top.Select(Logprob) },
+    };
 
     /// <summary>Null (the session's last image) when the message has no image.</summary>
     public static ImageInput? Image(PbV1.ImageInput? input) => input?.SourceCase switch
@@ -40,7 +47,7 @@ internal static class ProtoMapping
             SessionId = s.SessionId, Model = s.Model, PromptTokens = (uint)s.PromptTokens, CachedTokens = (uint)s.CachedTokens,
             VisualTokens = (uint)s.VisualTokens, RequestId = s.RequestId, Restored = s.Restored, RestoredTokens = (uint)s.RestoredTokens,
         } },
-        TurnText t => new PbV1.ChatEvent { Delta = new PbV1.TextDelta { Text = t.Text } },
+        TurnText t => new PbV1.ChatEvent { Delta = new PbV1.TextDelta { Text = t.Text, Logprobs = { t.Logprobs.Select(Logprob) } } },
         TurnFinished f => new PbV1.ChatEvent { Finished = new PbV1.ChatFinished
         {
             Reason = Reason(f.Reason), Usage = Usage(f.Usage), Timings = Timings(f.Timings),

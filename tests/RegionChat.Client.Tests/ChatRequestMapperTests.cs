@@ -103,6 +103,17 @@ public class ChatRequestMapperTests
         var badJson = Assert.Throws<ArgumentException>(() => Map([new(ChatRole.User, "q") { AdditionalProperties = new() { ["region"] = """{"box": [1]}""" } }]));
         Assert.Contains("box", badJson.Message);
         Assert.Throws<ArgumentException>(() => Map([new(ChatRole.User, "q")], new ChatOptions { MaxOutputTokens = 0 }));
+        // Options that would change the answer in ways the server cannot are refused, naming them; neutral values pass.
+        ChatMessage[] q = [new(ChatRole.User, "q")];
+        var tool = AIFunctionFactory.Create(() => 1, "one");
+        Assert.Contains("ResponseFormat", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { ResponseFormat = ChatResponseFormat.Json })).Message);
+        Assert.Contains("Tools", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { Tools = [tool] })).Message);
+        Assert.Contains("FrequencyPenalty", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { FrequencyPenalty = 0.5f })).Message);
+        Assert.Contains("PresencePenalty", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { PresencePenalty = -1f })).Message);
+        Assert.Equal("q", Map(q, new ChatOptions
+        {
+            ResponseFormat = ChatResponseFormat.Text, Tools = [tool], ToolMode = ChatToolMode.None, FrequencyPenalty = 0, PresencePenalty = 0,
+        }).Message.Text);
     }
 
     [Fact]

@@ -124,6 +124,7 @@ internal static class ChatRequestMapper
     static void ApplySampling(PbV1.ChatRequest request, ChatOptions? options)
     {
         if (options == null) return;
+        RefuseUnsupported(options);
         var extra = options.AdditionalProperties;
         var generation = new GenerationOptions
         {
@@ -148,6 +149,20 @@ internal static class ChatRequestMapper
             request.Stop.Clear();
             request.Stop.AddRange(stop);
         }
+    }
+
+    /// <summary>Options that would change the answer in ways RegionChat cannot (as the server's OpenAI endpoint refuses
+    /// them): ignoring them would return an answer the caller did not ask for. Their neutral values pass.</summary>
+    static void RefuseUnsupported(ChatOptions options)
+    {
+        if (options.ResponseFormat is { } format && format is not ChatResponseFormatText)
+            throw new NotSupportedException("ChatOptions.ResponseFormat: RegionChat answers in text only (no JSON mode)");
+        if (options.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode)
+            throw new NotSupportedException("ChatOptions.Tools: RegionChat's models do not call tools (set ToolMode to None to send them anyway)");
+        if (options.FrequencyPenalty is { } f && f != 0)
+            throw new NotSupportedException("ChatOptions.FrequencyPenalty: only 0 is supported; use AdditionalProperties[\"repeat_penalty\"]");
+        if (options.PresencePenalty is { } p && p != 0)
+            throw new NotSupportedException("ChatOptions.PresencePenalty: only 0 is supported; use AdditionalProperties[\"repeat_penalty\"]");
     }
 
 }

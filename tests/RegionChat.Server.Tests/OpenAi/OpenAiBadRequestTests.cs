@@ -99,6 +99,20 @@ public class OpenAiBadRequestTests
             "top_logprobs", MessageHas: "[0, 20]");
         yield return new("top_logprobs -1", Post(With(b => { b["logprobs"] = true; b["top_logprobs"] = -1; })), HttpStatusCode.BadRequest, "top_logprobs");
         yield return new("logprobs as a string", Post(With(b => b["logprobs"] = "yes")), HttpStatusCode.BadRequest, "logprobs");
+        const HttpStatusCode bad = HttpStatusCode.BadRequest;
+        const string unsupported = "unsupported_parameter";
+        yield return new("response_format json_object", Post(With(b => b["response_format"] = new JsonObject { ["type"] = "json_object" })),
+            bad, "response_format", unsupported, "JSON");
+        yield return new("response_format as a string", Post(With(b => b["response_format"] = "text")), bad, "response_format", unsupported);
+        yield return new("tools", Post(With(b => b["tools"] = Tools())), bad, "tools", unsupported);
+        yield return new("legacy functions", Post(With(b => b["functions"] = new JsonArray(new JsonObject { ["name"] = "f" }))), bad, "functions", unsupported);
+        yield return new("tool_choice required", Post(With(b => b["tool_choice"] = "required")), bad, "tool_choice", unsupported);
+        yield return new("tool_choice naming a function", Post(With(b => b["tool_choice"] = new JsonObject { ["type"] = "function" })),
+            bad, "tool_choice", unsupported);
+        yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
+        yield return new("frequency_penalty 0.5", Post(With(b => b["frequency_penalty"] = 0.5)), bad, "frequency_penalty", unsupported, "repeat_penalty");
+        yield return new("presence_penalty -1", Post(With(b => b["presence_penalty"] = -1)), bad, "presence_penalty", unsupported);
+        yield return new("presence_penalty as a string", Post(With(b => b["presence_penalty"] = "0")), bad, "presence_penalty");
         yield return new("negative max_tokens", Post(With(b => b["max_tokens"] = -5)), HttpStatusCode.BadRequest, "max_tokens");
         yield return new("huge max_completion_tokens", Post(With(b => b["max_completion_tokens"] = 1_000_000)), HttpStatusCode.BadRequest, "max_completion_tokens");
         yield return new("fractional seed", Post(With(b => b["seed"] = 1.5)), HttpStatusCode.BadRequest, "seed");
@@ -146,6 +160,31 @@ public class OpenAiBadRequestTests
         Assert.Equal(cases.Count(c => c.Status == HttpStatusCode.BadRequest), Count("400"));
         Assert.Equal(2, Count("401"));
         Assert.Equal(1, Count("200"));
+    }
+
+    static JsonArray Tools() => new(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "f" } });
+
+    [Fact]
+    public async Task NeutralValuesOfUnsupportedFieldsAreAnsweredAsIfAbsent()
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var http = OpenAiHttp.Http(host);
+        string expected = (string)(await OpenAiHttp.CompleteAsync(http, Good()))["choices"]![0]!["message"]!["content"]!;
+        var neutral = With(b =>
+        {
+            b["response_format"] = new JsonObject { ["type"] = "text" };
+            b["tools"] = Tools();
+            b["tool_choice"] = "none";                      // tools the model may not call
+            b["logit_bias"] = new JsonObject();
+            b["frequency_penalty"] = 0;
+            b["presence_penalty"] = 0.0;
+            b["functions"] = new JsonArray();
+            b["user"] = "someone";                          // fields that do not touch the answer are ignored
+            b["store"] = false;
+        });
+        Assert.Equal(expected, (string)(await OpenAiHttp.CompleteAsync(http, neutral))["choices"]![0]!["message"]!["content"]!);
+        var auto = With(b => { b["tool_choice"] = "auto"; b["tools"] = new JsonArray(); });
+        Assert.Equal(expected, (string)(await OpenAiHttp.CompleteAsync(http, auto))["choices"]![0]!["message"]!["content"]!);
     }
 
     [Fact]

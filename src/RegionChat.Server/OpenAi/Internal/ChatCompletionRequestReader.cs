@@ -6,7 +6,7 @@ namespace RegionChat.Server.OpenAi.Internal;
 
 /// <summary>
 /// Reads and checks a chat completion request body. Every problem is a 400 naming the offending field ("param"), as
-/// OpenAI does; fields RegionChat does not use are ignored. Images are decoded from their URLs here, so a bad one fails
+/// OpenAI does; fields RegionChat does not use are ignored, unless they would change the answer. Images are decoded from their URLs here, so a bad one fails
 /// before the request waits for the model.
 /// </summary>
 internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionChatCoreOptions coreOptions)
@@ -31,6 +31,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         }
         if (Present(root, "n", out var n) && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt64(out long count) && count == 1))
             throw Bad("n: only one choice per request is supported (n = 1)", "n");
+        RefuseUnsupported(root);
         var sampling = Sampling(root);
         long? budget = Integer(root, "visual_token_budget");
         if (budget is { } b && VisualTokenSelection.Check(b, includesCls: false) is { } badBudget)
@@ -40,6 +41,31 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         var (system, messages) = Messages(root, continuing: session.Length > 0);
         return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget);
     }
+
+    /// <summary>OpenAI fields that would change the answer in ways RegionChat cannot: ignoring them would hand back an
+    /// answer the client did not ask for (not JSON, no tool call, no penalty), so each is a 400 naming it, with OpenAI's
+    /// code for a parameter a model does not support. Their neutral values (text, no tools, 0, {}) pass.</summary>
+    static void RefuseUnsupported(JsonElement root)
+    {
+        if (Present(root, "response_format", out var format)
+            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                 && type.GetString() == "text"))
+            throw Unsupported("response_format", "only {\"type\": \"text\"} is supported: answers are not constrained to JSON");
+        string? toolChoice = Present(root, "tool_choice", out var choice)
+            ? choice.ValueKind == JsonValueKind.String ? choice.GetString() : "a function"
+            : null;
+        if (toolChoice is not (null or "none" or "auto")) throw Unsupported("tool_choice", "RegionChat's models do not call tools (\"none\" or \"auto\" only)");
+        foreach (string tools in new[] { "tools", "functions" })
+            if (toolChoice != "none" && Present(root, tools, out var list) && !(list.ValueKind == JsonValueKind.Array && list.GetArrayLength() == 0))
+                throw Unsupported(tools, "RegionChat's models do not call tools");
+        if (Present(root, "logit_bias", out var bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
+            throw Unsupported("logit_bias", "token biases are not supported");
+        foreach (string penalty in new[] { "frequency_penalty", "presence_penalty" })
+            if (Number(root, penalty) is { } value && value != 0)
+                throw Unsupported(penalty, "only 0 is supported; repeat_penalty (llama.cpp's, 1 = off) penalises recent tokens");
+    }
+
+    static OpenAiException Unsupported(string field, string why) => Bad($"{field}: {why}", field, "unsupported_parameter");
 
     (string System, IReadOnlyList<TurnMessage> Messages) Messages(JsonElement root, bool continuing)
     {

@@ -5,7 +5,8 @@ namespace RegionChat.CaptionBatch;
 /// <summary>What a batch job does with each item.</summary>
 public enum CaptionBatchTask
 {
-    /// <summary>Caption the region: <c>{"id","caption","model","timings"}</c>.</summary>
+    /// <summary>Caption the region: <c>{"id","caption","model","timings"}</c> (with <see cref="CaptionBatchOptions.Logprobs"/>
+    /// also <c>"logprob"</c> and <c>"tokens"</c>).</summary>
     Caption,
     /// <summary>Zero-shot classification of the region over <see cref="CaptionBatchOptions.Labels"/>:
     /// <c>{"id","labels":[{"label","p"}…],"model","timings"}</c>, the top <see cref="CaptionBatchOptions.Top"/> best first.</summary>
@@ -52,6 +53,9 @@ public sealed record CaptionBatchOptions
     public string? ApiKey { get; init; }
     /// <summary>Most tokens per caption; 0 = the server's default (in-process: 256).</summary>
     public int MaxTokens { get; init; }
+    /// <summary>Caption: add <c>"logprob"</c>, the caption's log-probability under the model (the sum of its tokens'
+    /// log-probabilities: a confidence to rank or filter captions by), and <c>"tokens"</c>, their count.</summary>
+    public bool Logprobs { get; init; }
     /// <summary>Caption only the items of this shard (<c>--shard I/N</c>: ids whose FNV-1a hash is I modulo N); the
     /// default is the whole input. Each shard writes its own output and resumes like an unsplit job.</summary>
     public CaptionBatchShard Shard { get; init; } = CaptionBatchShard.All;
@@ -88,6 +92,7 @@ public sealed record CaptionBatchOptions
             if (Labels.Count > 1000) throw new ArgumentException($"--labels-file holds {Labels.Count} labels; the limit is 1000");
             if (Top < 0) throw new ArgumentException($"--top must be >= 0 (0 = all labels), got {Top}");
             if (Instruction != null) throw new ArgumentException("--instruction is for --task caption");
+            if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");
         }
         else if (Labels.Count > 0) throw new ArgumentException("--labels-file is for --task classify");
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");

@@ -76,9 +76,10 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
         {
             Messages = [TurnMessage.User(item.Input.Instruction ?? job.Options.Instruction ?? "",
                 new TurnImage(ImageInput.FromBytes(bytes), RegionSource.Of(region)))],
-            Sampling = new SamplingOptions { MaxTokens = job.Options.MaxTokens },
+            Sampling = new SamplingOptions { MaxTokens = job.Options.MaxTokens, Logprobs = job.Options.Logprobs ? 0 : null },
         };
         var text = new StringBuilder();
+        var logprobs = new List<float>();
         TurnStarted? started = null;
         TurnFinished? finished = null;
         try
@@ -88,7 +89,10 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
                 switch (e)
                 {
                     case TurnStarted s: started = s; break;
-                    case TurnText p: text.Append(p.Text); break;
+                    case TurnText p:
+                        text.Append(p.Text);
+                        logprobs.AddRange(p.Logprobs.Select(l => l.Logprob));
+                        break;
                     case TurnFinished f: finished = f; break;
                 }
             }
@@ -124,7 +128,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
             ["time_to_first_token_ms"] = ServerLane.Round(t.TimeToFirstTokenMs),
             ["decode_tokens_per_second"] = ServerLane.Round(t.DecodeTokensPerSecond),
             ["visual_cache_hit"] = t.VisualCacheHit,
-        });
+        }, logprobs: job.Options.Logprobs ? logprobs : null);
     }
 
     async Task ClassifyAsync(WorkItem item, byte[] bytes, Region region, string path, Stopwatch clock, CancellationToken ct)

@@ -80,10 +80,19 @@ internal sealed class JobState : IDisposable
         stop.Cancel();
     }
 
-    public void Captioned(WorkItem item, string caption, string model, JsonObject timings, ServerStats? server = null)
+    /// <param name="logprobs">With --logprobs: the caption's tokens' log-probabilities, written as their sum and count.</param>
+    public void Captioned(WorkItem item, string caption, string model, JsonObject timings, ServerStats? server = null,
+        IReadOnlyCollection<float>? logprobs = null)
     {
         models.TryAdd(model, 0);
-        if (!Write(output, new JsonObject { ["id"] = item.Id, ["caption"] = caption, ["model"] = model, ["timings"] = timings })) return;
+        var record = new JsonObject { ["id"] = item.Id, ["caption"] = caption, ["model"] = model };
+        if (logprobs != null)
+        {
+            record["logprob"] = Math.Round(logprobs.Sum(l => (double)l), 6);
+            record["tokens"] = logprobs.Count;
+        }
+        record["timings"] = timings;
+        if (!Write(output, record)) return;
         if (server != null) Interlocked.Increment(ref server.Captioned);
         Interlocked.Increment(ref captioned);
         Resolved();

@@ -36,6 +36,7 @@ internal sealed class LaneStream : IDisposable
             Region = region,
             Instruction = item.Input.Instruction ?? options.Instruction ?? "",
             MaxTokens = (uint)options.MaxTokens,
+            Sampling = options.Logprobs ? new PbV1.SamplingParams { Logprobs = 0 } : null,
         }, ct);
     }
 

@@ -224,7 +224,8 @@ internal sealed class ServerLane : IDisposable
                 return false;
             }
             double totalMs = Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds;
-            job.Captioned(item, caption.Text.Trim(), caption.Model, Timings(caption.Timings, totalMs), Stats);
+            job.Captioned(item, caption.Text.Trim(), caption.Model, Timings(caption.Timings, totalMs), Stats,
+                job.Options.Logprobs ? caption.Logprobs.Select(l => l.Logprob).ToArray() : null);
             return true;
         }
         var error = result.Error!;

@@ -41,6 +41,8 @@ internal static class CaptionBatchCommand
         var apiKey = new Option<string?>("--api-key") { Description = "API key sent as \"authorization: Bearer KEY\". Default: $REGIONCHAT_API_KEY." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Most tokens per caption; 0 = the server's default (in-process: 256).",
             DefaultValueFactory = _ => 0 };
+        var logprobs = new Option<bool>("--logprobs") { Description = "Add each caption's \"logprob\" (the sum of its tokens' log-probabilities " +
+            "under the model: a confidence to rank or filter captions by) and \"tokens\" (their count)." };
         var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var shard = new Option<string?>("--shard") { Description = "I/N: caption only shard I of N (0 <= I < N): the items whose id's FNV-1a " +
@@ -54,7 +56,7 @@ internal static class CaptionBatchCommand
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
         foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, errors, regionFrom, imageRoot, apiKey,
-            maxTokens, threads, shard, task, labelsFile, top })
+            maxTokens, logprobs, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>
@@ -89,6 +91,7 @@ internal static class CaptionBatchCommand
                     ImageRoot = parse.GetValue(imageRoot)?.FullName,
                     ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
                     MaxTokens = parse.GetValue(maxTokens),
+                    Logprobs = parse.GetValue(logprobs),
                     Threads = parse.GetValue(threads),
                     Shard = parse.GetValue(shard) is { } text ? CaptionBatchShard.Parse(text) : CaptionBatchShard.All,
                 };

@@ -126,7 +126,8 @@ internal sealed class ChatCompletionResponder(HttpResponse response, ChatComplet
         w.WriteStartObject("delta");
         delta(w);
         w.WriteEndObject();
-        if (tokens is { Count: > 0 }) Logprobs(w, tokens); else w.WriteNull("logprobs");
+        // A content chunk may show part of a token whose last character comes later: then its list is empty.
+        if (tokens != null) Logprobs(w, tokens); else w.WriteNull("logprobs");
         if (finishReason != null) w.WriteString("finish_reason", finishReason); else w.WriteNull("finish_reason");
         w.WriteEndObject();
         w.WriteEndArray();

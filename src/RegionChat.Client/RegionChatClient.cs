@@ -299,6 +299,28 @@ public sealed class RegionChatClient : IDisposable
         return UnaryOnImageAsync("Classify", request.Image, () => Grpc.ClassifyAsync(request, cancellationToken: cancellationToken), cancellationToken);
     }
 
+    /// <summary>
+    /// Embeddings in the model's joint CLIP space: each region of <paramref name="image"/> (none = the whole image; no image
+    /// = texts only) and each text, L2-normalised (a dot product is a cosine), as float arrays in request order.
+    /// </summary>
+    public async Task<(float[][] Regions, float[][] Texts)> EmbedAsync(ChatImage? image, IReadOnlyList<ImageRegion>? regions = null,
+        IReadOnlyList<string>? texts = null, string? model = null, CancellationToken cancellationToken = default)
+    {
+        var request = new PbV1.EmbedRequest { Model = model ?? "", Image = image?.ToProto() };
+        if (regions != null) request.Regions.AddRange(regions.Select(r => r.ToProto()));
+        if (texts != null) request.Texts.AddRange(texts);
+        var response = await EmbedAsync(request, cancellationToken).ConfigureAwait(false);
+        return (response.Regions.Select(e => e.Values.ToArray()).ToArray(), response.Texts.Select(e => e.Values.ToArray()).ToArray());
+    }
+
+    /// <summary>As <see cref="EmbedAsync(ChatImage?, IReadOnlyList{ImageRegion}?, IReadOnlyList{string}?, string?, CancellationToken)"/>,
+    /// for a request built by hand (with the timings).</summary>
+    public Task<PbV1.EmbedResponse> EmbedAsync(PbV1.EmbedRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return UnaryOnImageAsync("Embed", request.Image, () => Grpc.EmbedAsync(request, cancellationToken: cancellationToken), cancellationToken);
+    }
+
     /// <summary>Opens a CaptionStream call: many items over one stream, several in flight, a result per item. Dispose it
     /// when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
     public CaptionStream OpenCaptionStream(CancellationToken cancellationToken = default) =>

@@ -94,6 +94,14 @@ public sealed class RegionChatCore : IDisposable
     /// </summary>
     public Task<ClassifyResult> ClassifyAsync(ClassifyRequest request, CancellationToken ct = default) => classify.RunAsync(request, ct);
 
+    /// <summary>
+    /// Embeds regions of an image (the Alpha-CLIP tower's pooled, projected output with each region as alpha) and texts
+    /// (the classifier's text tower over its prompt templates) in the model's joint space, each L2-normalised: the
+    /// vectors Classify compares, for search and clustering. Limits and failures as for Classify (texts as labels: at
+    /// most 1000 of at most 300 characters, none empty or repeated; an image or a text is required, regions need the image).
+    /// </summary>
+    public Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct = default) => classify.EmbedAsync(request, ct);
+
     /// <summary>Checks and stores an encoded image by its content id; <paramref name="field"/> is the request field
     /// errors name.</summary>
     public StoredImageInfo PutImage(ReadOnlyMemory<byte> bytes, string field = "data")

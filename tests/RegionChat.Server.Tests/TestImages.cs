@@ -11,6 +11,15 @@ namespace RegionChat.Server.Tests;
 /// <summary>Images the tests send: generated shape scenes, masks, and deliberately broken files.</summary>
 static class TestImages
 {
+    /// <summary>The bytes of a PNG that <paramref name="save"/> writes to a file (ShapesScene.SavePng, ShapesPng.SaveMaskPng).</summary>
+    public static ByteString SavedPng(Action<string> save)
+    {
+        using var temp = new RegionChat.TestSupport.TempDir();
+        string path = temp.File("x.png");
+        save(path);
+        return ByteString.CopyFrom(File.ReadAllBytes(path));
+    }
+
     /// <summary>A 64×64 shapes scene as PNG (about 9 KB).</summary>
     public static byte[] Scene(long seed)
     {

@@ -11,7 +11,8 @@ namespace RegionChat.Inference.Internal;
 /// Zero-shot classification (behind <see cref="RegionChatCore.ClassifyAsync"/>): checks the request's size before any
 /// work, resolves the image (store or bytes), draws each region, runs the Alpha-CLIP tower to its pooled output for the
 /// regions not cached, takes the labels' text features from the LRU cache (model, label) or one text forward for the
-/// missing ones, and ranks the labels per region by softmax over exp(logit_scale) × cosine.
+/// missing ones, and ranks the labels per region by softmax over exp(logit_scale) × cosine. Embeddings
+/// (<see cref="RegionChatCore.EmbedAsync"/>) are the same region and text features, returned unscored.
 /// The image side is the tower's last block + ln_post + proj, a different forward from the LLaVA features of turns (the
 /// second-to-last block), so it has its own small cache by (model, image id, region) instead of the visual-token cache.
 /// </summary>
@@ -51,34 +52,73 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         var total = Stopwatch.StartNew();
         var f = request.Fields;
         Check(request);
-        var model = models.Get(request.Model) ?? throw RegionChatCoreException.NotFound(
-            $"model '{ClientText.Quote(request.Model)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
-        if (!model.HasClassifier)
-            throw new RegionChatCoreException(RegionChatErrorKind.FailedPrecondition,
-                $"model '{model.Id}' has no zero-shot classifier (no \"classifier\" section in its model.json)",
-                [new FieldError(f.Model, "has no classifier")]);
-        var classifier = model.Classifier;
+        var model = ClassifierModel(request.Model, f);
         var labels = request.Labels;
         bool fromSet = request.LabelSet.Length > 0;
         if (fromSet && !options.LabelSets.TryGetValue(request.LabelSet, out labels!))
             throw new RegionChatCoreException(RegionChatErrorKind.NotFound, $"label set '{ClientText.Quote(request.LabelSet)}' is not declared on this " +
                 $"server (label sets: {(options.LabelSets.Count == 0 ? "none" : string.Join(", ", options.LabelSets.Keys.Order(StringComparer.Ordinal)))})",
                 [new FieldError(f.LabelSet, "is not a declared label set")]);
+        CheckLabels(model, labels, fromSet ? request.LabelSet : null, f);
+        ct.ThrowIfCancellationRequested();
+
+        var (imageFeatures, decodeMs, visionMs) = await RegionFeaturesAsync(model, request.Image, request.Regions, f, ct).ConfigureAwait(false);
+        var (labelFeatures, hits, textMs) = await TextFeaturesAsync(model, labels, ct).ConfigureAwait(false);
+        int top = request.Top <= 0 ? labels.Count : Math.Min(request.Top, labels.Count);
+        var results = imageFeatures.Select(image => new RegionLabels(Rank(image, labelFeatures, labels, model.Classifier.LogitScale, top))).ToArray();
+        return new ClassifyResult(model.Id, results, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
+    }
+
+    public async Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct)
+    {
+        var total = Stopwatch.StartNew();
+        var f = request.Fields;
+        Check(request);
+        var model = ClassifierModel(request.Model, f);
+        CheckLabels(model, request.Texts, null, f);
+        ct.ThrowIfCancellationRequested();
+
+        float[][] regions = [];
+        double decodeMs = 0, visionMs = 0;
+        if (request.Image != null)
+            (regions, decodeMs, visionMs) = await RegionFeaturesAsync(model, request.Image, request.Regions, f, ct).ConfigureAwait(false);
+        var (texts, hits, textMs) = await TextFeaturesAsync(model, request.Texts, ct).ConfigureAwait(false);
+        return new EmbedResult(model.Id, regions, texts, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
+    }
+
+    RegionChatModel ClassifierModel(string id, ClassifyFields f)
+    {
+        var model = models.Get(id) ?? throw RegionChatCoreException.NotFound(
+            $"model '{ClientText.Quote(id)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
+        if (!model.HasClassifier)
+            throw new RegionChatCoreException(RegionChatErrorKind.FailedPrecondition,
+                $"model '{model.Id}' has no zero-shot classifier (no \"classifier\" section in its model.json)",
+                [new FieldError(f.Model, "has no classifier")]);
+        return model;
+    }
+
+    /// <summary>Each label must suit the model's tokenizer; <paramref name="set"/> names the stored set they came from.</summary>
+    static void CheckLabels(RegionChatModel model, IReadOnlyList<string> labels, string? set, ClassifyFields f)
+    {
         for (int i = 0; i < labels.Count; i++)
         {
-            try { classifier.CheckLabel(labels[i]); }
-            catch (ArgumentException e) when (fromSet)
+            try { model.Classifier.CheckLabel(labels[i]); }
+            catch (ArgumentException e) when (set != null)
             {
-                throw RegionChatCoreException.InvalidArgument(f.LabelSet,
-                    $"label {i} of set '{request.LabelSet}' does not suit model '{model.Id}': {e.Message}", e);
+                throw RegionChatCoreException.InvalidArgument(f.LabelSet, $"label {i} of set '{set}' does not suit model '{model.Id}': {e.Message}", e);
             }
             catch (ArgumentException e) { throw RegionChatCoreException.InvalidArgument($"{f.Labels}[{i}]", e.Message, e); }
         }
-        ct.ThrowIfCancellationRequested();
+    }
 
+    /// <summary>The normalised pooled tower features of each region (none = the whole image), from the cache or one
+    /// batched forward, and the time spent decoding and in the tower.</summary>
+    async Task<(float[][] Features, double DecodeMs, double VisionMs)> RegionFeaturesAsync(RegionChatModel model, ImageInput image,
+        IReadOnlyList<RegionSource> requested, ClassifyFields f, CancellationToken ct)
+    {
         var resolveClock = Stopwatch.StartNew();
-        var (imageId, fresh) = ResolveImage(request.Image, f);
-        var regions = request.Regions.Count == 0 ? [RegionSource.WholeImage] : request.Regions;
+        var (imageId, fresh) = ResolveImage(image, f);
+        var regions = requested.Count == 0 ? [RegionSource.WholeImage] : requested;
         double decodeMs = fresh != null ? resolveClock.Elapsed.TotalMilliseconds : 0, visionMs = 0;
         var imageFeatures = new float[regions.Count][];
         var todo = new List<(int Index, PreprocessedImage Input, ImageKey Key)>();
@@ -91,7 +131,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
                 if (imageCache.TryGet(key, out var cached)) { imageFeatures[i] = cached; continue; }
                 if (!images.TryGet(imageId, out var stored))
                     throw RegionChatCoreException.NotFound($"image '{imageId}' was dropped from the image store; upload it again");
-                string field = request.Regions.Count == 0 ? f.Image : f.Region(i);
+                string field = requested.Count == 0 ? f.Image : f.Region(i);
                 try
                 {
                     // The image is decoded once for all its regions (and kept for later requests about it).
@@ -115,7 +155,13 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
                 imageCache.Set(todo[k].Key, computed[k]);
             }
         }
+        return (imageFeatures, decodeMs, visionMs);
+    }
 
+    /// <summary>The normalised text features of each label, from the cache (model, label) or one forward of the missing
+    /// distinct ones; how many were cached, and the time taken.</summary>
+    async Task<(float[][] Features, int Hits, double Ms)> TextFeaturesAsync(RegionChatModel model, IReadOnlyList<string> labels, CancellationToken ct)
+    {
         var textSw = Stopwatch.StartNew();
         var labelFeatures = new float[labels.Count][];
         var missing = new List<int>();
@@ -128,7 +174,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         if (missing.Count > 0)
         {
             var distinct = missing.Select(i => labels[i]).Distinct(StringComparer.Ordinal).ToArray();
-            var computed = await Task.Run(() => classifier.LabelFeatures(distinct), ct).ConfigureAwait(false);
+            var computed = await Task.Run(() => model.Classifier.LabelFeatures(distinct), ct).ConfigureAwait(false);
             var byLabel = new Dictionary<string, float[]>(StringComparer.Ordinal);
             for (int k = 0; k < distinct.Length; k++)
             {
@@ -137,11 +183,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
             }
             foreach (int i in missing) labelFeatures[i] = byLabel[labels[i]];
         }
-        double textMs = textSw.Elapsed.TotalMilliseconds;
-
-        int top = request.Top <= 0 ? labels.Count : Math.Min(request.Top, labels.Count);
-        var results = imageFeatures.Select(image => new RegionLabels(Rank(image, labelFeatures, labels, classifier.LogitScale, top))).ToArray();
-        return new ClassifyResult(model.Id, results, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
+        return (labelFeatures, hits, textSw.Elapsed.TotalMilliseconds);
     }
 
     // The request's cost is bounded before anything runs: label count and length, region count, top.
@@ -154,22 +196,39 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
             if (request.Labels.Count > 0) errors.Add(new(f.LabelSet, "give labels or label_set, not both"));
         }
         else if (request.Labels.Count == 0) errors.Add(new(f.Labels, "needs at least one label (or a label_set)"));
-        else if (request.Labels.Count > MaxLabels) errors.Add(new(f.Labels, $"holds {request.Labels.Count} labels; the limit is {MaxLabels}"));
-        else
-        {
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            for (int i = 0; i < request.Labels.Count; i++)
-            {
-                string label = request.Labels[i] ?? "";
-                if (label.Trim().Length == 0) errors.Add(new($"{f.Labels}[{i}]", "is empty"));
-                else if (label.Length > MaxLabelChars) errors.Add(new($"{f.Labels}[{i}]", $"is {label.Length} characters; the limit is {MaxLabelChars}"));
-                else if (!seen.Add(label)) errors.Add(new($"{f.Labels}[{i}]", $"repeats label '{ClientText.Quote(label)}'"));
-                if (errors.Count >= 8) break;
-            }
-        }
+        else CheckLabelList(request.Labels, f, errors);
         if (request.Regions.Count > MaxRegions) errors.Add(new(f.Regions, $"holds {request.Regions.Count} regions; the limit is {MaxRegions}"));
         if (request.Top < 0) errors.Add(new(f.Top, $"must be 0 (all) or positive, got {request.Top}"));
         if (errors.Count > 0) throw RegionChatCoreException.InvalidArgument(errors);
+    }
+
+    static void Check(EmbedRequest request)
+    {
+        var f = request.Fields;
+        var errors = new List<FieldError>();
+        if (request.Image == null && request.Texts.Count == 0) errors.Add(new(f.Image, "give an image (with or without regions), texts, or both"));
+        if (request.Image == null && request.Regions.Count > 0) errors.Add(new(f.Regions, "regions need an image"));
+        if (request.Texts.Count > 0) CheckLabelList(request.Texts, f, errors);
+        if (request.Regions.Count > MaxRegions) errors.Add(new(f.Regions, $"holds {request.Regions.Count} regions; the limit is {MaxRegions}"));
+        if (errors.Count > 0) throw RegionChatCoreException.InvalidArgument(errors);
+    }
+
+    /// <summary>At most <see cref="MaxLabels"/> labels of at most <see cref="MaxLabelChars"/> characters, none empty or repeated.</summary>
+    static void CheckLabelList(IReadOnlyList<string> labels, ClassifyFields f, List<FieldError> errors)
+    {
+        if (labels.Count > MaxLabels)
+        {
+            errors.Add(new(f.Labels, $"holds {labels.Count} labels; the limit is {MaxLabels}"));
+            return;
+        }
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < labels.Count && errors.Count < 8; i++)
+        {
+            string label = labels[i] ?? "";
+            if (label.Trim().Length == 0) errors.Add(new($"{f.Labels}[{i}]", "is empty"));
+            else if (label.Length > MaxLabelChars) errors.Add(new($"{f.Labels}[{i}]", $"is {label.Length} characters; the limit is {MaxLabelChars}"));
+            else if (!seen.Add(label)) errors.Add(new($"{f.Labels}[{i}]", $"repeats label '{ClientText.Quote(label)}'"));
+        }
     }
 
     static LabelScore[] Rank(float[] image, float[][] labels, IReadOnlyList<string> names, double scale, int top)

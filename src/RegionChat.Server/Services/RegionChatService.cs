@@ -40,6 +40,23 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             }
         });
 
+    public override Task<PbV1.EmbedResponse> Embed(PbV1.EmbedRequest request, ServerCallContext context) =>
+        calls.RunAsync("Embed", context, async requestId =>
+        {
+            var result = await core.EmbedAsync(new EmbedRequest
+            {
+                Model = request.Model, Image = ProtoMapping.Image(request.Image), Regions = request.Regions.Select(ProtoRegions.Source).ToArray(),
+                Texts = request.Texts, RequestId = requestId,
+            }, context.CancellationToken).ConfigureAwait(false);
+            return new PbV1.EmbedResponse
+            {
+                Model = result.Model,
+                Regions = { result.Regions.Select(v => new PbV1.Embedding { Values = { v } }) },
+                Texts = { result.Texts.Select(v => new PbV1.Embedding { Values = { v } }) },
+                Timings = ProtoMapping.ClassifyTimings(result.Timings),
+            };
+        });
+
     public override Task<PbV1.ClassifyResponse> Classify(PbV1.ClassifyRequest request, ServerCallContext context) =>
         calls.RunAsync("Classify", context, requestId => ClassifyAsync(request, "", requestId, context.CancellationToken));
 
@@ -54,11 +71,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         var response = new PbV1.ClassifyResponse
         {
             Model = result.Model,
-            Timings = new PbV1.ClassifyTimings
-            {
-                ImageDecodeMs = result.Timings.ImageDecodeMs, VisionEncodeMs = result.Timings.VisionEncodeMs,
-                TextEncodeMs = result.Timings.TextEncodeMs, TotalMs = result.Timings.TotalMs, TextCacheHits = (uint)result.Timings.TextCacheHits,
-            },
+            Timings = ProtoMapping.ClassifyTimings(result.Timings),
         };
         foreach (var region in result.Regions)
         {

@@ -9,13 +9,7 @@ namespace RegionChat.Server.Tests.Services;
 /// <summary>POST /v1/classify on the HTTP listener of a real server on shapes-tiny.</summary>
 public class ClassifyHttpTests(ShapesTinyHost fixture) : IClassFixture<ShapesTinyHost>
 {
-    static string DataUrl(Action<string> save)
-    {
-        using var temp = new TempDir();
-        string path = temp.File("x.png");
-        save(path);
-        return "data:image/png;base64," + Convert.ToBase64String(File.ReadAllBytes(path));
-    }
+    static string DataUrl(Action<string> save) => "data:image/png;base64," + TestImages.SavedPng(save).ToBase64();
 
     [Fact]
     public async Task A_masked_object_is_classified_and_bad_bodies_name_the_param()

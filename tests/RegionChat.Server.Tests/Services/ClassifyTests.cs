@@ -28,17 +28,9 @@ public class ClassifyTests(ShapesTinyHost fixture) : IClassFixture<ShapesTinyHos
         (from size in ShapeWords.AllSizes from color in ShapeWords.AllColors from shape in ShapeWords.AllShapes
          select ShapesText.RegionCaption(size, color, shape)).ToArray();
 
-    static ByteString Png(Action<string> save)
-    {
-        using var temp = new TempDir();
-        string path = temp.File("x.png");
-        save(path);
-        return ByteString.CopyFrom(File.ReadAllBytes(path));
-    }
-
     static PbV1.ClassifyRequest Request(ShapesScene scene, params string[] labels)
     {
-        var request = new PbV1.ClassifyRequest { Image = new PbV1.ImageInput { Data = Png(p => scene.SavePng(p)) } };
+        var request = new PbV1.ClassifyRequest { Image = new PbV1.ImageInput { Data = TestImages.SavedPng(p => scene.SavePng(p)) } };
         request.Labels.AddRange(labels);
         return request;
     }
@@ -53,7 +45,7 @@ public class ClassifyTests(ShapesTinyHost fixture) : IClassFixture<ShapesTinyHos
             var scene = ShapesGenerator.Generate(seed);
             var request = Request(scene, Captions);
             request.Top = 5;
-            request.Regions.AddRange(scene.Objects.Select(o => new PbV1.Region { MaskPng = Png(p => ShapesPng.SaveMaskPng(o.VisibleMask, p)) }));
+            request.Regions.AddRange(scene.Objects.Select(o => new PbV1.Region { MaskPng = TestImages.SavedPng(p => ShapesPng.SaveMaskPng(o.VisibleMask, p)) }));
             var response = await client.ClassifyAsync(request, deadline: Calls.Deadline());
             Assert.Equal("shapes-tiny", response.Model);
             Assert.Equal(scene.Objects.Count, response.Regions.Count);

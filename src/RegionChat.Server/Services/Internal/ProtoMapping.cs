@@ -31,6 +31,12 @@ internal static class ProtoMapping
         Logprob = l.Logprob, Top = { l.Top.Select(Logprob) },
     };
 
+    public static PbV1.ClassifyTimings ClassifyTimings(ClassifyTimings t) => new()
+    {
+        ImageDecodeMs = t.ImageDecodeMs, VisionEncodeMs = t.VisionEncodeMs, TextEncodeMs = t.TextEncodeMs, TotalMs = t.TotalMs,
+        TextCacheHits = (uint)t.TextCacheHits,
+    };
+
     /// <summary>Null (the session's last image) when the message has no image.</summary>
     public static ImageInput? Image(PbV1.ImageInput? input) => input?.SourceCase switch
     {

@@ -3,7 +3,10 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using RegionChat.Inference;
 using RegionChat.Server.Internal;
 using RegionChat.Server.OpenAi;
@@ -66,8 +69,17 @@ public static class RegionChatServer
                     SessionIds.Header);
         }));
         // Every scrape collects afresh: the exporter's default 300 ms response cache made a scrape miss the calls just before it.
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName)
+        var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        if (options.OtlpTracesEndpoint.Length > 0)
+        {
+            var endpoint = Uri.TryCreate(options.OtlpTracesEndpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri
+                : throw new InvalidOperationException($"RegionChat:OtlpTracesEndpoint must be an http(s) URL, got '{options.OtlpTracesEndpoint}'");
+            // ASP.NET Core's own request spans (they continue a caller's traceparent), with the core's spans inside them.
+            telemetry.ConfigureResource(r => r.AddService(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") ?? "regionchat"))
+                .WithTracing(t => t.AddSource("Microsoft.AspNetCore", RegionChatTracing.SourceName)
+                    .AddOtlpExporter(o => { o.Endpoint = endpoint; o.Protocol = OtlpExportProtocol.HttpProtobuf; }));
+        }
         // One compact line per event unless Logging:Console:FormatterName picks another format; JSON logs carry every scope.
         builder.Logging.AddConsole(o => o.FormatterName ??= CompactConsoleFormatter.FormatterName)
             .AddConsoleFormatter<CompactConsoleFormatter, ConsoleFormatterOptions>();

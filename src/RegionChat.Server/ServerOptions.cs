@@ -102,6 +102,10 @@ public sealed class ServerOptions
     /// (case-insensitive): <c>RegionChat:LabelSets:animals:Labels:0=cat</c>, … or <c>RegionChat:LabelSets:animals:File=labels.txt</c>.
     /// Checked at start as a request's labels are (1 to 1000 labels, each 1 to 300 characters, no repeats).</summary>
     public Dictionary<string, LabelSetSettings> LabelSets { get; set; } = [];
+    /// <summary>An OTLP/HTTP (protobuf) traces URL, e.g. http://collector:4318/v1/traces: each request's span (joining the
+    /// caller's trace from its traceparent header) and the core's chat, classify and embeddings spans go there. Empty =
+    /// no tracing (no spans are made).</summary>
+    public string OtlpTracesEndpoint { get; set; } = "";
     /// <summary>API keys accepted as "authorization: Bearer KEY". Empty = no authentication.</summary>
     public string[] ApiKeys { get; set; } = [];
     /// <summary>Settings of single models by id ("RegionChat:Models:&lt;id&gt;:VisualTokenBudget").</summary>

@@ -30,18 +30,49 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
 
     public async Task<ClassifyResult> RunAsync(ClassifyRequest request, CancellationToken ct)
     {
+        using var activity = RegionChatTracing.Start("classify", request.Model, request.RequestId);
         try
         {
             var result = await ClassifyAsync(request, ct).ConfigureAwait(false);
             var t = result.Timings;
             metrics.Classified(result.Regions.Count, LabelCount(request), t.TextCacheHits, t.TotalMs);
+            Tag(activity, "classify", result.Model, result.Regions.Count, LabelCount(request), t);
             return result;
         }
-        catch
+        catch (Exception e)
         {
             metrics.ClassifyFailed();
+            RegionChatTracing.Failed(activity, e);
             throw;
         }
+    }
+
+    public async Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct)
+    {
+        using var activity = RegionChatTracing.Start("embeddings", request.Model, request.RequestId);
+        try
+        {
+            var result = await EmbedCoreAsync(request, ct).ConfigureAwait(false);
+            Tag(activity, "embeddings", result.Model, result.Regions.Count, result.Texts.Count, result.Timings);
+            return result;
+        }
+        catch (Exception e)
+        {
+            RegionChatTracing.Failed(activity, e);
+            throw;
+        }
+    }
+
+    static void Tag(Activity? activity, string operation, string model, int regions, int texts, ClassifyTimings t)
+    {
+        if (activity == null) return;
+        RegionChatTracing.Answered(activity, operation, model);
+        activity.SetTag("regionchat.regions", regions);
+        activity.SetTag("regionchat.texts", texts);
+        activity.SetTag("regionchat.image_decode_ms", t.ImageDecodeMs);
+        activity.SetTag("regionchat.vision_encode_ms", t.VisionEncodeMs);
+        activity.SetTag("regionchat.text_encode_ms", t.TextEncodeMs);
+        activity.SetTag("regionchat.text_cache_hits", t.TextCacheHits);
     }
 
     int LabelCount(ClassifyRequest request) =>
@@ -69,7 +100,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         return new ClassifyResult(model.Id, results, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
     }
 
-    public async Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct)
+    async Task<EmbedResult> EmbedCoreAsync(EmbedRequest request, CancellationToken ct)
     {
         var total = Stopwatch.StartNew();
         var f = request.Fields;

@@ -27,7 +27,64 @@ internal sealed class TurnRunner(
         public bool VisualCacheHit;
     }
 
+    /// <summary>The turn inside its span (<see cref="RegionChatTracing"/>), tagged from its events as they pass.</summary>
     public async IAsyncEnumerable<TurnEvent> RunAsync(TurnRequest turn, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var activity = RegionChatTracing.Start("chat", turn.Model, turn.RequestId);
+        activity?.SetTag("gen_ai.request.temperature", turn.Sampling.Temperature ?? SamplingOptions.DefaultTemperature);
+        if (turn.Sampling.MaxTokens is > 0) activity?.SetTag("gen_ai.request.max_tokens", turn.Sampling.MaxTokens);
+        if (turn.SessionId.Length > 0) activity?.SetTag("gen_ai.conversation.id", turn.SessionId);
+        await using var events = RunTurnAsync(turn, ct).GetAsyncEnumerator(ct);
+        bool first = true;
+        while (true)
+        {
+            try
+            {
+                if (!await events.MoveNextAsync().ConfigureAwait(false)) break;
+            }
+            catch (Exception e)
+            {
+                RegionChatTracing.Failed(activity, e);
+                throw;
+            }
+            if (activity != null) Tag(activity, events.Current, ref first);
+            yield return events.Current;
+        }
+    }
+
+    static void Tag(Activity activity, TurnEvent e, ref bool first)
+    {
+        switch (e)
+        {
+            case TurnStarted s:
+                RegionChatTracing.Answered(activity, "chat", s.Model);
+                activity.SetTag("gen_ai.conversation.id", s.SessionId);
+                activity.SetTag("gen_ai.usage.input_tokens", s.PromptTokens);
+                activity.SetTag("regionchat.cached_tokens", s.CachedTokens);
+                activity.SetTag("regionchat.visual_tokens", s.VisualTokens);
+                if (s.Restored) activity.SetTag("regionchat.restored_tokens", s.RestoredTokens);
+                activity.AddEvent(new ActivityEvent("admitted"));
+                break;
+            case TurnText when first:
+                first = false;
+                activity.AddEvent(new ActivityEvent("first_token"));
+                break;
+            case TurnFinished f:
+                activity.SetTag("gen_ai.usage.output_tokens", f.Usage.CompletionTokens);
+                activity.SetTag("gen_ai.response.finish_reasons", new[] { f.Reason.ToString().ToLowerInvariant() });
+                var t = f.Timings;
+                activity.SetTag("regionchat.queue_ms", t.QueueMs);
+                activity.SetTag("regionchat.image_decode_ms", t.ImageDecodeMs);
+                activity.SetTag("regionchat.vision_encode_ms", t.VisionEncodeMs);
+                activity.SetTag("regionchat.prefill_ms", t.PrefillMs);
+                activity.SetTag("regionchat.decode_ms", t.DecodeMs);
+                activity.SetTag("regionchat.time_to_first_token_ms", t.TimeToFirstTokenMs);
+                activity.SetTag("regionchat.visual_cache_hit", t.VisualCacheHit);
+                break;
+        }
+    }
+
+    async IAsyncEnumerable<TurnEvent> RunTurnAsync(TurnRequest turn, [EnumeratorCancellation] CancellationToken ct)
     {
         var arrived = Stopwatch.StartNew();
         var f = turn.Fields;

@@ -20,5 +20,7 @@ public sealed record EmbedRequest
 }
 
 /// <summary>The outcome: L2-normalised vectors (a dot product is a cosine), the regions' and the texts' in request order.
-/// Classify's logit of a region and a label is the model's exp(logit_scale) times their dot product.</summary>
-public sealed record EmbedResult(string Model, IReadOnlyList<float[]> Regions, IReadOnlyList<float[]> Texts, ClassifyTimings Timings);
+/// Classify's logit of a region and a label is the model's exp(logit_scale) times their dot product.
+/// <paramref name="TextTokens"/>: the texts' tokens under the classifier's tokenizer (start and end markers included).</summary>
+public sealed record EmbedResult(string Model, IReadOnlyList<float[]> Regions, IReadOnlyList<float[]> Texts, ClassifyTimings Timings,
+    int TextTokens = 0);

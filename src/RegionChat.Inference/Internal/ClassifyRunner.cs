@@ -114,7 +114,8 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         if (request.Image != null)
             (regions, decodeMs, visionMs) = await RegionFeaturesAsync(model, request.Image, request.Regions, f, ct).ConfigureAwait(false);
         var (texts, hits, textMs) = await TextFeaturesAsync(model, request.Texts, ct).ConfigureAwait(false);
-        return new EmbedResult(model.Id, regions, texts, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits));
+        int tokens = request.Texts.Sum(t => model.Classifier.Text.Tokenizer.Tokenize(t).Ids.Length);
+        return new EmbedResult(model.Id, regions, texts, new ClassifyTimings(decodeMs, visionMs, textMs, total.Elapsed.TotalMilliseconds, hits), tokens);
     }
 
     RegionChatModel ClassifierModel(string id, ClassifyFields f)

@@ -17,17 +17,7 @@ internal static class ClassifyEndpoint
         calls.RunAsync(http, "POST /v1/classify", admit: true,
             () => OpenAiCalls.ReadBodyAsync(http, options.Value.OpenAi.MaxRequestBytes), async (requestId, body) =>
         {
-            ClassifyRequest request;
-            try
-            {
-                using var json = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
-                request = Read(json.RootElement, new ImageUrlReader(options.Value), core.Options) with { RequestId = requestId };
-            }
-            catch (JsonException e) { throw OpenAiException.BadRequest($"the request body is not valid JSON: {e.Message}", code: "invalid_json"); }
-            catch (InvalidOperationException e)
-            {
-                throw OpenAiException.BadRequest($"the request body holds text that is not valid: {e.Message}", code: "invalid_text");
-            }
+            var request = RequestJson.Read(body, root => Read(root, new ImageUrlReader(options.Value), core.Options)) with { RequestId = requestId };
             var result = await core.ClassifyAsync(request, http.RequestAborted).ConfigureAwait(false);
             http.Response.ContentType = "application/json; charset=utf-8";
             await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
@@ -57,9 +47,7 @@ internal static class ClassifyEndpoint
 
     static ClassifyRequest Read(JsonElement root, ImageUrlReader images, RegionChatCoreOptions options)
     {
-        if (root.ValueKind != JsonValueKind.Object) throw OpenAiException.BadRequest("the request body must be a JSON object", code: "invalid_request");
-        string model = root.TryGetProperty("model", out var m) ? m.ValueKind == JsonValueKind.String ? m.GetString()!
-            : throw OpenAiException.BadRequest("model must be a string", "model") : "";
+        string model = RequestJson.Model(root);
         if (!root.TryGetProperty("image", out var image)) throw OpenAiException.BadRequest("image is required (a data: URL)", "image");
         string url = image.ValueKind switch
         {
@@ -68,14 +56,7 @@ internal static class ClassifyEndpoint
             _ => throw OpenAiException.BadRequest("image must be a data: URL string or {\"url\": …}", "image"),
         };
         var bytes = images.Read(url, "image");
-        var regions = new List<RegionSource>();
-        if (root.TryGetProperty("regions", out var r))
-        {
-            if (r.ValueKind != JsonValueKind.Array) throw OpenAiException.BadRequest("regions must be an array of regions", "regions");
-            if (r.GetArrayLength() > 16) throw OpenAiException.BadRequest($"regions holds {r.GetArrayLength()} regions; the limit is 16", "regions");
-            int i = 0;
-            foreach (var region in r.EnumerateArray()) regions.Add(RegionJsonReader.Read(region, options, $"regions[{i++}]"));
-        }
+        var regions = RequestJson.Regions(root, options);
         string labelSet = "";
         if (root.TryGetProperty("label_set", out var set))
             labelSet = set.ValueKind == JsonValueKind.String ? set.GetString()! : throw OpenAiException.BadRequest("label_set must be a string", "label_set");

@@ -22,6 +22,7 @@ public static class OpenAiEndpoints
         app.MapGet("/v1/models", ModelsAsync).RequireCors(corsPolicy);
         app.MapGet("/v1/models/{id}", ModelAsync).RequireCors(corsPolicy);
         app.MapPost("/v1/classify", ClassifyEndpoint.HandleAsync).RequireCors(corsPolicy);
+        app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync).RequireCors(corsPolicy);
     }
 
     /// <summary>Answers an empty 404 or 405 (an unknown path, a wrong method) with an OpenAI-shaped error body, so an
@@ -33,7 +34,8 @@ public static class OpenAiEndpoints
         string what = $"{http.Request.Method} {http.Request.Path}";
         var error = http.Response.StatusCode == 404
             ? new OpenAiException(404, "invalid_request_error",
-                $"unknown request URL: {what}; the API is POST /v1/chat/completions, POST /v1/classify, GET /v1/models and GET /v1/models/{{id}}",
+                $"unknown request URL: {what}; the API is POST /v1/chat/completions, POST /v1/classify, POST /v1/embeddings, " +
+                "GET /v1/models and GET /v1/models/{id}",
                 code: "unknown_url")
             : new OpenAiException(405, "invalid_request_error", $"method not allowed: {what}", code: "method_not_allowed");
         http.Response.ContentType = "application/json; charset=utf-8";

@@ -63,9 +63,9 @@ static class OpenAiHttp
     };
 
     /// <summary>Posts a non-streaming request that must succeed; returns the completion object.</summary>
-    public static async Task<JsonObject> CompleteAsync(HttpClient http, JsonObject body, string? key = null)
+    public static async Task<JsonObject> CompleteAsync(HttpClient http, JsonObject body, string? key = null, string path = "/v1/chat/completions")
     {
-        using var response = await http.SendAsync(Post(body.ToJsonString(), key));
+        using var response = await http.SendAsync(Post(body.ToJsonString(), key, path));
         string text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {text}");
         return JsonNode.Parse(text)!.AsObject();

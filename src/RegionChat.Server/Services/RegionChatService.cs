@@ -54,6 +54,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
                 Regions = { result.Regions.Select(v => new PbV1.Embedding { Values = { v } }) },
                 Texts = { result.Texts.Select(v => new PbV1.Embedding { Values = { v } }) },
                 Timings = ProtoMapping.ClassifyTimings(result.Timings),
+                TextTokens = (uint)result.TextTokens,
             };
         });
 

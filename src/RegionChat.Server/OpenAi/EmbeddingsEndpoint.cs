@@ -97,6 +97,8 @@ internal static class EmbeddingsEndpoint
             image = ImageInput.FromBytes(images.Read(img.ValueKind == JsonValueKind.String ? img.GetString()!
                 : throw OpenAiException.BadRequest("image must be a data: URL string", "image"), "image"));
         var regions = RequestJson.Regions(root, options);
+        // OpenAI's own field is the one missing; the image is this server's extension.
+        if (texts.Count == 0 && image == null) throw OpenAiException.BadRequest("input is required: a string or an array of strings", "input");
         var request = new EmbedRequest { Model = model, Image = image, Regions = regions, Texts = texts, Fields = new ClassifyFields { Labels = "input" } };
         return (request, base64, dimensions);
     }

@@ -69,7 +69,8 @@ public class OpenAiEmbeddingsTests(ShapesTinyHost fixture) : IClassFixture<Shape
     }
 
     [Theory]
-    [InlineData("{\"model\": \"shapes-tiny\"}", "image")]
+    [InlineData("{\"model\": \"shapes-tiny\"}", "input")]
+    [InlineData("{\"model\": \"shapes-tiny\", \"input\": []}", "input")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": [[1, 2, 3]]}", "input[0]")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": \"a pink elephant\"}", "input[0]")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": [\"a red circle\", \"a red circle\"]}", "input[1]")]

@@ -59,11 +59,8 @@ public class LogprobTests(TinyModels models) : IClassFixture<TinyModels>
     public async Task TheTokenAStopStringCutsIntoKeepsItsLogprobAndLaterOnesAreDropped()
     {
         using var dir = new TempDir();
-        var v = TinyModels.Vocab;
-        int[] chain = [v.IdOf("▁cat"), v.IdOf("▁sits"), v.IdOf("▁on"), v.IdOf("▁the"), v.IdOf("▁red"), v.IdOf("▁chair"), v.EosId];
-        string path = dir.File("scripted.gguf");
-        ScriptedModel.Write(path, chain);
-        using var engine = LlmEngine.Load(new LlmEngineOptions { ModelPath = path, ContextSize = 256, Threads = 1, BatchThreads = 1 });
+        int[] chain = ScriptedModel.CatSitsOnTheRedChair();
+        using var engine = ScriptedModel.Load(dir, chain);
         using var session = engine.CreateSession(keepHistory: false);
         var prompt = new[] { PromptSegment.Text("a cat") };
 

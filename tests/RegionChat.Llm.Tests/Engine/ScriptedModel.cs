@@ -1,4 +1,6 @@
+using RegionChat.Llm.Engine;
 using RegionChat.Llm.Gguf;
+using RegionChat.TestSupport;
 
 namespace RegionChat.Llm.Tests.Engine;
 
@@ -9,6 +11,21 @@ namespace RegionChat.Llm.Tests.Engine;
 /// </summary>
 public static class ScriptedModel
 {
+    /// <summary>After "a cat": " sits on the red chair", then end of generation.</summary>
+    public static int[] CatSitsOnTheRedChair()
+    {
+        var v = TinyModels.Vocab;
+        return [v.IdOf("▁cat"), v.IdOf("▁sits"), v.IdOf("▁on"), v.IdOf("▁the"), v.IdOf("▁red"), v.IdOf("▁chair"), v.EosId];
+    }
+
+    /// <summary>Writes the chain's model into <paramref name="dir"/> and loads it on one thread.</summary>
+    public static LlmEngine Load(TempDir dir, IReadOnlyList<int> chain)
+    {
+        string path = dir.File("scripted.gguf");
+        Write(path, chain);
+        return LlmEngine.Load(new LlmEngineOptions { ModelPath = path, ContextSize = 256, Threads = 1, BatchThreads = 1 });
+    }
+
     public static void Write(string path, IReadOnlyList<int> chain, ulong seed = 5)
     {
         var shape = TinyModels.Shape();

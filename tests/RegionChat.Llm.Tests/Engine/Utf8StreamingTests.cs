@@ -59,9 +59,7 @@ public class Utf8StreamingTests(TinyModels models) : IClassFixture<TinyModels>
         chain.AddRange(Encoding.UTF8.GetBytes("é€東").Select(v.ByteId));  // C3 A9 E2 82 AC E6 9D B1: 8 distinct bytes
         chain.Add(v.IdOf("▁dog"));
         chain.Add(v.EosId);
-        string path = dir.File("scripted.gguf");
-        ScriptedModel.Write(path, chain);
-        using var engine = LlmEngine.Load(new LlmEngineOptions { ModelPath = path, ContextSize = 256, Threads = 1, BatchThreads = 1 });
+        using var engine = ScriptedModel.Load(dir, chain);
         using var session = engine.CreateSession(keepHistory: false);
 
         var run = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Text("a big cat")], SamplingParams.Greedy(32)));

@@ -27,8 +27,13 @@ internal sealed class TurnRunner(
         public bool VisualCacheHit;
     }
 
-    /// <summary>The turn inside its span (<see cref="RegionChatTracing"/>), tagged from its events as they pass.</summary>
-    public async IAsyncEnumerable<TurnEvent> RunAsync(TurnRequest turn, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>The turn, inside its span when something listens for spans (<see cref="RegionChatTracing"/>); otherwise
+    /// its events go straight through, with no extra layer on the hot path.</summary>
+    public IAsyncEnumerable<TurnEvent> RunAsync(TurnRequest turn, CancellationToken ct) =>
+        RegionChatTracing.Source.HasListeners() ? RunTracedAsync(turn, ct) : RunTurnAsync(turn, ct);
+
+    /// <summary>The turn inside its span, tagged from its events as they pass.</summary>
+    async IAsyncEnumerable<TurnEvent> RunTracedAsync(TurnRequest turn, [EnumeratorCancellation] CancellationToken ct)
     {
         using var activity = RegionChatTracing.Start("chat", turn.Model, turn.RequestId);
         activity?.SetTag("gen_ai.request.temperature", turn.Sampling.Temperature ?? SamplingOptions.DefaultTemperature);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RegionChat.Training.Clip.Internal;
@@ -72,52 +71,30 @@ public abstract class ContrastiveTrainer : IDisposable
     public TrainingResult Run(Action<TrainingProgress>? onProgress = null, CancellationToken cancellation = default)
     {
         torch.set_num_threads(options.Threads);
-        int stopAt = Math.Min(options.StopAtStep ?? options.Steps, options.Steps);
-        int lastCheckpoint = step;
-        double? lastLoss = null;
-        ZeroShotReport? lastEval = null;
-        var clock = Stopwatch.StartNew();
-        using (var log = new TrainingLog(OutputFolder, step))
+        var cadence = new TrainingCadence(options.Steps, Math.Min(options.StopAtStep ?? options.Steps, options.Steps),
+            options.CheckpointEvery, options.EvalEvery, options.EvalScenes, options.LearningRateAt);
+        var outcome = new TrainingLoop<ZeroShotReport>(Stage, OutputFolder, cadence)
         {
-            while (step < stopAt && !cancellation.IsCancellationRequested)
+            TrainStep = (next, lr) => Optimizer.TrainStep(() => ComputeLoss(next), lr, AfterUpdate),
+            Evaluate = Evaluate,
+            EvalLogFields = eval =>
             {
-                int next = step + 1;
-                double lr = options.LearningRateAt(next);
-                var stepClock = Stopwatch.StartNew();
-                var (loss, accuracy) = Optimizer.TrainStep(() => ComputeLoss(next), lr, AfterUpdate);
-                if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and resume from the last " +
-                        $"checkpoint (step {lastCheckpoint})");
-                step = next;
-                double seconds = stepClock.Elapsed.TotalSeconds;
-                lastLoss = loss;
-                log.Write(new JsonObject
-                {
-                    ["type"] = "step", ["step"] = step, ["loss"] = Math.Round(loss, 6), ["accuracy"] = Math.Round(accuracy, 6),
-                    ["lr"] = lr, ["logit_scale"] = Math.Round(CurrentLogitScale, 4), ["seconds"] = Math.Round(seconds, 4),
-                });
-                ZeroShotReport? eval = null;
-                if (options.EvalScenes > 0 && ((options.EvalEvery > 0 && step % options.EvalEvery == 0) || step == options.Steps))
-                {
-                    eval = lastEval = Evaluate(options.EvalScenes);
-                    var entry = eval.ToJson();
-                    entry["type"] = "eval";
-                    entry["step"] = step;
-                    entry["split"] = "validation";
-                    log.Write(entry);
-                }
-                if (step % options.CheckpointEvery == 0 || step == stopAt)
-                {
-                    SaveCheckpoint();
-                    lastCheckpoint = step;
-                }
-                onProgress?.Invoke(new TrainingProgress(Stage, step, options.Steps, loss, accuracy, lr, CurrentLogitScale,
-                    seconds, clock.Elapsed, eval));
-            }
-        }
-        if (step > lastCheckpoint) SaveCheckpoint();
+                var fields = eval.ToJson();
+                fields["split"] = "validation";
+                return fields;
+            },
+            SaveCheckpoint = SaveCheckpoint,
+            StepLogFields = line => line["logit_scale"] = Math.Round(CurrentLogitScale, 4),
+            StepFinished = (done, eval) =>
+            {
+                step = done.Step;
+                onProgress?.Invoke(new TrainingProgress(Stage, done.Step, options.Steps, done.Loss, done.Accuracy, done.LearningRate,
+                    CurrentLogitScale, done.Seconds, done.Elapsed, eval));
+            },
+        }.Run(step, cancellation);
+        step = outcome.Step;
         WriteTowers(new JsonObject { ["stage"] = Stage, ["step"] = step, ["steps"] = options.Steps });
-        return new TrainingResult(OutputFolder, step, options.Steps, step >= options.Steps, resumedFrom, lastLoss, lastEval);
+        return new TrainingResult(OutputFolder, step, options.Steps, step >= options.Steps, resumedFrom, outcome.LastLoss, outcome.LastEval);
     }
 
     /// <summary>The loss of a step's batch with the current weights, without autograd or update (diagnostics, tests).</summary>
@@ -147,9 +124,9 @@ public abstract class ContrastiveTrainer : IDisposable
     private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
         t.dim() >= 2 && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;
 
-    void SaveCheckpoint() => checkpoints.Save(step, Optimizer, new JsonObject
+    void SaveCheckpoint(int at) => checkpoints.Save(at, Optimizer, new JsonObject
     {
-        ["stage"] = Stage, ["step"] = step, ["seed"] = options.Seed,
+        ["stage"] = Stage, ["step"] = at, ["seed"] = options.Seed,
         ["data"] = "training scenes and coin flips are a pure function of (seed, step): resuming needs only the step",
     });
 

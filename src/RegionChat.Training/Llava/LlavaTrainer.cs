@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RegionChat.Training.Clip.Internal;
@@ -108,61 +107,33 @@ public abstract class LlavaTrainer : IDisposable
     public LlavaTrainingResult Run(Action<LlavaTrainingProgress>? onProgress = null, CancellationToken cancellation = default)
     {
         torch.set_num_threads(options.Threads);
-        int stopAt = Math.Min(options.StopAtStep ?? options.Steps, options.Steps);
-        int lastCheckpoint = step;
-        double? lastLoss = null;
-        JsonObject? lastEval = null;
-        var clock = Stopwatch.StartNew();
-        using (var log = new TrainingLog(OutputFolder, step))
+        var cadence = new TrainingCadence(options.Steps, Math.Min(options.StopAtStep ?? options.Steps, options.Steps),
+            options.CheckpointEvery, options.EvalEvery, options.EvalScenes, options.LearningRateAt);
+        var outcome = new TrainingLoop<JsonObject>(Stage, OutputFolder, cadence)
         {
-            while (step < stopAt && !cancellation.IsCancellationRequested)
+            TrainStep = (next, lr) => Optimizer.TrainStep(() => ComputeLoss(next), lr, null),
+            Evaluate = Evaluate,
+            EvalLogFields = eval => (JsonObject)eval.DeepClone(),
+            SaveCheckpoint = SaveCheckpoint,
+            StepFinished = (done, eval) =>
             {
-                int next = step + 1;
-                double lr = options.LearningRateAt(next);
-                var stepClock = Stopwatch.StartNew();
-                var (loss, accuracy) = Optimizer.TrainStep(() => ComputeLoss(next), lr, null);
-                if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"{Stage}: loss became {loss} at step {next}; lower the learning rate and " +
-                                                        $"resume from the last checkpoint (step {lastCheckpoint})");
-                step = next;
-                double seconds = stepClock.Elapsed.TotalSeconds;
-                lastLoss = loss;
-                log.Write(new JsonObject
-                {
-                    ["type"] = "step", ["step"] = step, ["loss"] = Math.Round(loss, 6), ["accuracy"] = Math.Round(accuracy, 6),
-                    ["lr"] = lr, ["seconds"] = Math.Round(seconds, 4),
-                });
-                JsonObject? eval = null;
-                if (options.EvalScenes > 0 && ((options.EvalEvery > 0 && step % options.EvalEvery == 0) || step == options.Steps))
-                {
-                    eval = lastEval = Evaluate(options.EvalScenes);
-                    if (eval != null)
-                    {
-                        var entry = (JsonObject)eval.DeepClone();
-                        entry["type"] = "eval";
-                        entry["step"] = step;
-                        log.Write(entry);
-                    }
-                }
-                if (step % options.CheckpointEvery == 0 || step == stopAt)
-                {
-                    SaveCheckpoint();
-                    lastCheckpoint = step;
-                }
-                onProgress?.Invoke(new LlavaTrainingProgress(Stage, step, options.Steps, loss, accuracy, lr, seconds, clock.Elapsed, eval));
-            }
-        }
-        if (step > lastCheckpoint) SaveCheckpoint();
+                step = done.Step;
+                onProgress?.Invoke(new LlavaTrainingProgress(Stage, done.Step, options.Steps, done.Loss, done.Accuracy, done.LearningRate,
+                    done.Seconds, done.Elapsed, eval));
+            },
+        }.Run(step, cancellation);
+        step = outcome.Step;
         bool completed = step >= options.Steps;
         WriteOutputs(new JsonObject { ["stage"] = Stage, ["step"] = step, ["steps"] = options.Steps });
         var result = new JsonObject
         {
             ["stage"] = Stage, ["step"] = step, ["steps"] = options.Steps, ["completed"] = completed,
-            ["last_loss"] = lastLoss, ["seconds_this_run"] = Math.Round(clock.Elapsed.TotalSeconds, 2),
+            ["last_loss"] = outcome.LastLoss, ["seconds_this_run"] = Math.Round(outcome.Elapsed.TotalSeconds, 2),
         };
-        if (lastEval != null) result["last_eval"] = lastEval.DeepClone();
+        if (outcome.LastEval != null) result["last_eval"] = outcome.LastEval.DeepClone();
         File.WriteAllText(Path.Combine(OutputFolder, ResultFile), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        return new LlavaTrainingResult(Stage, OutputFolder, step, options.Steps, completed, resumedFrom, lastLoss, clock.Elapsed, lastEval);
+        return new LlavaTrainingResult(Stage, OutputFolder, step, options.Steps, completed, resumedFrom, outcome.LastLoss, outcome.Elapsed,
+            outcome.LastEval);
     }
 
     /// <summary>The loss of a step's batch with the current weights, without autograd or update (diagnostics, tests).</summary>
@@ -187,9 +158,9 @@ public abstract class LlavaTrainer : IDisposable
     private protected static double DecayFor(string name, Tensor t, double weightDecay) =>
         t.dim() >= 2 && !name.Contains("embd", StringComparison.Ordinal) && !name.Contains("embedding", StringComparison.Ordinal) ? weightDecay : 0;
 
-    void SaveCheckpoint() => checkpoints.Save(step, Optimizer, new JsonObject
+    void SaveCheckpoint(int at) => checkpoints.Save(at, Optimizer, new JsonObject
     {
-        ["stage"] = Stage, ["step"] = step, ["seed"] = options.Seed,
+        ["stage"] = Stage, ["step"] = at, ["seed"] = options.Seed,
         ["data"] = "batches are a pure function of (seed, step): resuming needs only the step",
     });
 

@@ -98,6 +98,29 @@ public class ClipTrainerTests
     }
 
     [Fact]
+    public void Cancelling_checkpoints_the_last_finished_step_and_the_log_carries_each_steps_logit_scale()
+    {
+        using var temp = new TempDir();
+        using var cancel = new CancellationTokenSource();
+        var scales = new List<double>();
+        TrainingResult stopped;
+        using (var trainer = new ClipTrainer(temp.Path, TinyRuns.Clip(6) with { CheckpointEvery = 100 }))
+            stopped = trainer.Run(p =>
+            {
+                scales.Add(Math.Round(p.LogitScale, 4));
+                if (p.Step == 2) cancel.Cancel();
+            }, cancel.Token);
+
+        Assert.False(stopped.Completed);
+        Assert.Equal(2, stopped.Step);
+        using (var resumed = new ClipTrainer(temp.Path, TinyRuns.Clip(6) with { CheckpointEvery = 100 }))
+            Assert.Equal(2, resumed.Step);
+        var steps = File.ReadAllLines(Path.Combine(temp.Path, "log.jsonl")).Select(l => JsonNode.Parse(l)!)
+            .Where(e => (string?)e["type"] == "step").ToList();
+        Assert.Equal(scales, steps.Select(e => (double)e["logit_scale"]!));
+    }
+
+    [Fact]
     public void Bfloat16_run_trains_with_float32_master_weights_and_resumes_exactly()
     {
         using var straight = new TempDir();

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using Grpc.Core;
 using RegionChat.Client.Internal;
 using PbV1 = RegionChat.Protos.V1;
@@ -18,29 +16,23 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed class CaptionStream : IAsyncDisposable, IDisposable
 {
-    readonly ItemStreamCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call;
-    readonly RegionChatClient client;
-    readonly CancellationToken cancellationToken;
-    /// <summary>Item id → the image id its request refers to, to forget an image the server reports gone.</summary>
-    readonly ConcurrentDictionary<string, string> imageIds = new(StringComparer.Ordinal);
+    readonly ItemStream<PbV1.CaptionRequest, PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse, CaptionStreamResult> items;
 
     internal CaptionStream(RegionChatClient client, AsyncDuplexStreamingCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse> call,
-        CancellationToken cancellationToken)
-    {
-        this.client = client;
-        this.call = new("CaptionStream", client.Address, call, cancellationToken);
-        this.cancellationToken = cancellationToken;
-    }
+        CancellationToken cancellationToken) =>
+        items = new(client, call, new("CaptionStream", "a caption",
+            (id, request) => new PbV1.CaptionStreamRequest { Id = id, Request = request },
+            request => request.Image,
+            response => response.Id,
+            response => response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Error ? response.Error : null,
+            response => response.ResultCase == PbV1.CaptionStreamResponse.ResultOneofCase.Caption
+                ? new CaptionStreamResult(response.Id, response.Caption, null) : null,
+            (id, error) => new CaptionStreamResult(id, null, error)), cancellationToken);
 
     /// <summary>Sends one item. <paramref name="id"/> must be unique among the items in flight; its result carries it.
     /// When the stream has already ended, throws the status the server ended it with.</summary>
-    public Task SendAsync(string id, PbV1.CaptionRequest request, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(id);
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.Image?.ImageId is { Length: > 0 } imageId) imageIds[id] = imageId;
-        return call.WriteAsync(new PbV1.CaptionStreamRequest { Id = id, Request = request }, cancellationToken);
-    }
+    public Task SendAsync(string id, PbV1.CaptionRequest request, CancellationToken cancellationToken = default) =>
+        items.SendAsync(id, request, cancellationToken);
 
     /// <summary>Sends one item: a region of an image (stored or inline), as
     /// <see cref="RegionChatClient.CaptionAsync(ChatImage, ImageRegion?, string?, GenerationOptions?, string?, CancellationToken)"/>
@@ -50,30 +42,15 @@ public sealed class CaptionStream : IAsyncDisposable, IDisposable
         SendAsync(id, RegionChatClient.CaptionRequest(image, region, instruction, generation, model), cancellationToken);
 
     /// <summary>Tells the server no more items follow; the results of the items in flight still arrive.</summary>
-    public Task CompleteAsync() => call.CompleteAsync();
+    public Task CompleteAsync() => items.CompleteAsync();
 
     /// <summary>The results, in the order items finish, until the server ends the stream (after
     /// <see cref="CompleteAsync"/> and the last result). An item whose stored image the server has dropped fails with
     /// NotFound; the client then forgets that image, so storing it again uploads it.</summary>
-    public async IAsyncEnumerable<CaptionStreamResult> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, this.cancellationToken);
-        while (await call.ReadAsync(linked.Token).ConfigureAwait(false) is { } response)
-        {
-            imageIds.TryRemove(response.Id, out string? imageId);
-            yield return response.ResultCase switch
-            {
-                PbV1.CaptionStreamResponse.ResultOneofCase.Error => new CaptionStreamResult(response.Id, null,
-                    ItemStreamCall<PbV1.CaptionStreamRequest, PbV1.CaptionStreamResponse>.ItemError(client, response.Error, imageId)),
-                PbV1.CaptionStreamResponse.ResultOneofCase.Caption => new CaptionStreamResult(response.Id, response.Caption, null),
-                _ => new CaptionStreamResult(response.Id, null,
-                    new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a caption nor an error", [])),
-            };
-        }
-    }
+    public IAsyncEnumerable<CaptionStreamResult> ReadAllAsync(CancellationToken cancellationToken = default) => items.ReadAllAsync(cancellationToken);
 
     /// <summary>Cancels the call if it is still running.</summary>
-    public void Dispose() => call.Dispose();
+    public void Dispose() => items.Dispose();
 
     /// <inheritdoc cref="Dispose"/>
     public ValueTask DisposeAsync()

@@ -10,8 +10,8 @@ namespace RegionChat.Client;
 /// <param name="Error">Why the item failed; null when it was captioned.</param>
 public sealed record CaptionStreamResult(string Id, PbV1.CaptionResponse? Caption, CaptionItemError? Error);
 
-/// <summary>Why one item of a <see cref="CaptionStream"/> (or a <see cref="ClassifyStream"/>) failed: the status a unary
-/// Caption (Classify) call would have ended with. The stream goes on with the other items.</summary>
+/// <summary>Why one item of a <see cref="CaptionStream"/> (or a <see cref="ClassifyStream"/>, an <see cref="EmbedStream"/>)
+/// failed: the status a unary Caption (Classify, Embed) call would have ended with. The stream goes on with the other items.</summary>
 /// <param name="StatusCode">The gRPC status: InvalidArgument (a bad region, image or option; see
 /// <paramref name="FieldViolations"/>), NotFound (unknown model or image id), ResourceExhausted, Unavailable, ….</param>
 /// <param name="Detail">The server's explanation.</param>

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using Grpc.Core;
 using RegionChat.Client.Internal;
 using PbV1 = RegionChat.Protos.V1;
@@ -18,29 +16,23 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed class ClassifyStream : IAsyncDisposable, IDisposable
 {
-    readonly ItemStreamCall<PbV1.ClassifyStreamRequest, PbV1.ClassifyStreamResponse> call;
-    readonly RegionChatClient client;
-    readonly CancellationToken cancellationToken;
-    /// <summary>Item id → the image id its request refers to, to forget an image the server reports gone.</summary>
-    readonly ConcurrentDictionary<string, string> imageIds = new(StringComparer.Ordinal);
+    readonly ItemStream<PbV1.ClassifyRequest, PbV1.ClassifyStreamRequest, PbV1.ClassifyStreamResponse, ClassifyStreamResult> items;
 
     internal ClassifyStream(RegionChatClient client, AsyncDuplexStreamingCall<PbV1.ClassifyStreamRequest, PbV1.ClassifyStreamResponse> call,
-        CancellationToken cancellationToken)
-    {
-        this.client = client;
-        this.call = new("ClassifyStream", client.Address, call, cancellationToken);
-        this.cancellationToken = cancellationToken;
-    }
+        CancellationToken cancellationToken) =>
+        items = new(client, call, new("ClassifyStream", "a classification",
+            (id, request) => new PbV1.ClassifyStreamRequest { Id = id, Request = request },
+            request => request.Image,
+            response => response.Id,
+            response => response.ResultCase == PbV1.ClassifyStreamResponse.ResultOneofCase.Error ? response.Error : null,
+            response => response.ResultCase == PbV1.ClassifyStreamResponse.ResultOneofCase.Classification
+                ? new ClassifyStreamResult(response.Id, response.Classification, null) : null,
+            (id, error) => new ClassifyStreamResult(id, null, error)), cancellationToken);
 
     /// <summary>Sends one item. <paramref name="id"/> must be unique among the items in flight; its result carries it.
     /// When the stream has already ended, throws the status the server ended it with.</summary>
-    public Task SendAsync(string id, PbV1.ClassifyRequest request, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(id);
-        ArgumentNullException.ThrowIfNull(request);
-        if (request.Image?.ImageId is { Length: > 0 } imageId) imageIds[id] = imageId;
-        return call.WriteAsync(new PbV1.ClassifyStreamRequest { Id = id, Request = request }, cancellationToken);
-    }
+    public Task SendAsync(string id, PbV1.ClassifyRequest request, CancellationToken cancellationToken = default) =>
+        items.SendAsync(id, request, cancellationToken);
 
     /// <summary>Sends one item: regions of an image (stored or inline) and labels, as
     /// <see cref="RegionChatClient.ClassifyAsync(ChatImage, IReadOnlyList{ImageRegion}, IReadOnlyList{string}, int, string?, CancellationToken)"/>
@@ -50,30 +42,15 @@ public sealed class ClassifyStream : IAsyncDisposable, IDisposable
         SendAsync(id, RegionChatClient.ClassifyRequest(image, regions, labels, top, model), cancellationToken);
 
     /// <summary>Tells the server no more items follow; the results of the items in flight still arrive.</summary>
-    public Task CompleteAsync() => call.CompleteAsync();
+    public Task CompleteAsync() => items.CompleteAsync();
 
     /// <summary>The results, in the order items finish, until the server ends the stream (after
     /// <see cref="CompleteAsync"/> and the last result). An item whose stored image the server has dropped fails with
     /// NotFound; the client then forgets that image, so storing it again uploads it.</summary>
-    public async IAsyncEnumerable<ClassifyStreamResult> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, this.cancellationToken);
-        while (await call.ReadAsync(linked.Token).ConfigureAwait(false) is { } response)
-        {
-            imageIds.TryRemove(response.Id, out string? imageId);
-            yield return response.ResultCase switch
-            {
-                PbV1.ClassifyStreamResponse.ResultOneofCase.Error => new ClassifyStreamResult(response.Id, null,
-                    ItemStreamCall<PbV1.ClassifyStreamRequest, PbV1.ClassifyStreamResponse>.ItemError(client, response.Error, imageId)),
-                PbV1.ClassifyStreamResponse.ResultOneofCase.Classification => new ClassifyStreamResult(response.Id, response.Classification, null),
-                _ => new ClassifyStreamResult(response.Id, null,
-                    new CaptionItemError(StatusCode.Internal, "the server sent a result with neither a classification nor an error", [])),
-            };
-        }
-    }
+    public IAsyncEnumerable<ClassifyStreamResult> ReadAllAsync(CancellationToken cancellationToken = default) => items.ReadAllAsync(cancellationToken);
 
     /// <summary>Cancels the call if it is still running.</summary>
-    public void Dispose() => call.Dispose();
+    public void Dispose() => items.Dispose();
 
     /// <inheritdoc cref="Dispose"/>
     public ValueTask DisposeAsync()

@@ -306,11 +306,16 @@ public sealed class RegionChatClient : IDisposable
     public async Task<(float[][] Regions, float[][] Texts)> EmbedAsync(ChatImage? image, IReadOnlyList<ImageRegion>? regions = null,
         IReadOnlyList<string>? texts = null, string? model = null, CancellationToken cancellationToken = default)
     {
+        var response = await EmbedAsync(EmbedRequest(image, regions, texts, model), cancellationToken).ConfigureAwait(false);
+        return (response.Regions.Select(e => e.Values.ToArray()).ToArray(), response.Texts.Select(e => e.Values.ToArray()).ToArray());
+    }
+
+    internal static PbV1.EmbedRequest EmbedRequest(ChatImage? image, IReadOnlyList<ImageRegion>? regions, IReadOnlyList<string>? texts, string? model)
+    {
         var request = new PbV1.EmbedRequest { Model = model ?? "", Image = image?.ToProto() };
         if (regions != null) request.Regions.AddRange(regions.Select(r => r.ToProto()));
         if (texts != null) request.Texts.AddRange(texts);
-        var response = await EmbedAsync(request, cancellationToken).ConfigureAwait(false);
-        return (response.Regions.Select(e => e.Values.ToArray()).ToArray(), response.Texts.Select(e => e.Values.ToArray()).ToArray());
+        return request;
     }
 
     /// <summary>As <see cref="EmbedAsync(ChatImage?, IReadOnlyList{ImageRegion}?, IReadOnlyList{string}?, string?, CancellationToken)"/>,
@@ -330,6 +335,11 @@ public sealed class RegionChatClient : IDisposable
     /// item. Dispose it when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
     public ClassifyStream OpenClassifyStream(CancellationToken cancellationToken = default) =>
         new(this, Grpc.ClassifyStream(cancellationToken: cancellationToken), cancellationToken);
+
+    /// <summary>Opens an EmbedStream call: many embedding items over one stream, several in flight, a result per item.
+    /// Dispose it when done; <paramref name="cancellationToken"/> cancels the whole call.</summary>
+    public EmbedStream OpenEmbedStream(CancellationToken cancellationToken = default) =>
+        new(this, Grpc.EmbedStream(cancellationToken: cancellationToken), cancellationToken);
 
     internal static PbV1.CaptionRequest CaptionRequest(ChatImage image, ImageRegion? region, string? instruction, GenerationOptions? generation, string? model)
     {

@@ -47,7 +47,7 @@ public sealed record RegionChatCoreOptions
     public long MaxImageBytes { get; init; } = 20L << 20;
     /// <summary>Largest accepted image in pixels (width × height), checked from the header before decoding.</summary>
     public long MaxImagePixels { get; init; } = 40_000_000;
-    /// <summary>Longest id a request may name (model, session, image, CaptionStream or ClassifyStream item), in characters; at least 71
+    /// <summary>Longest id a request may name (model, session, image, CaptionStream, ClassifyStream or EmbedStream item), in characters; at least 71
     /// (an image id's length).</summary>
     public int MaxIdLength { get; init; } = 256;
     /// <summary>What one region may cost (points, stroke, union size and depth, mask pixels), checked before it is

@@ -70,7 +70,7 @@ public sealed class ServerOptions
     public long MaxImagePixels { get; set; } = 40_000_000;
     /// <summary>Largest gRPC message the server receives (an inline image must fit in it).</summary>
     public int MaxReceiveMessageBytes { get; set; } = 24 << 20;
-    /// <summary>Longest id a request may name (model, session, image, CaptionStream or ClassifyStream item), in characters; longer ones are
+    /// <summary>Longest id a request may name (model, session, image, CaptionStream, ClassifyStream or EmbedStream item), in characters; longer ones are
     /// INVALID_ARGUMENT / 400 naming the field. At least 71 (an image id's length).</summary>
     public int MaxIdLength { get; set; } = 256;
     /// <summary>Most messages one request may add to its session (an OpenAI history replayed into a new session).</summary>

@@ -3,7 +3,7 @@ using Grpc.Core;
 namespace RegionChat.Client.Internal;
 
 /// <summary>
-/// The call under a stream of items (<see cref="CaptionStream"/>, <see cref="ClassifyStream"/>): one write at a time, and
+/// The call under a stream of items (<see cref="CaptionStream"/>, <see cref="ClassifyStream"/>, <see cref="EmbedStream"/>): one write at a time, and
 /// every failure read as the status the server ended the call with (a write on an ended call, a read, the completion).
 /// </summary>
 internal sealed class ItemStreamCall<TRequest, TResponse>(string method, Uri address, AsyncDuplexStreamingCall<TRequest, TResponse> call,

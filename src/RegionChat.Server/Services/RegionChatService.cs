@@ -7,7 +7,7 @@ using PbV1 = RegionChat.Protos.V1;
 namespace RegionChat.Server.Services;
 
 /// <summary>The regionchat.v1.RegionChat gRPC service (see protos/regionchat/v1/region_chat.proto): proto ↔ the core,
-/// every method and stream item (CaptionStream, ClassifyStream) through <see cref="GrpcCalls"/>.</summary>
+/// every method and stream item (CaptionStream, ClassifyStream, EmbedStream) through <see cref="GrpcCalls"/>.</summary>
 internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : Generated.RegionChat.RegionChatBase
 {
     public override Task Chat(PbV1.ChatRequest request, IServerStreamWriter<PbV1.ChatEvent> responseStream, ServerCallContext context) =>
@@ -41,22 +41,35 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
         });
 
     public override Task<PbV1.EmbedResponse> Embed(PbV1.EmbedRequest request, ServerCallContext context) =>
-        calls.RunAsync("Embed", context, async requestId =>
+        calls.RunAsync("Embed", context, requestId => EmbedAsync(request, "", requestId, context.CancellationToken));
+
+    async Task<PbV1.EmbedResponse> EmbedAsync(PbV1.EmbedRequest request, string prefix, string requestId, CancellationToken ct)
+    {
+        var result = await core.EmbedAsync(new EmbedRequest
         {
-            var result = await core.EmbedAsync(new EmbedRequest
+            Model = request.Model, Image = ProtoMapping.Image(request.Image), Regions = request.Regions.Select(ProtoRegions.Source).ToArray(),
+            Texts = request.Texts, RequestId = requestId, Fields = ClassifyFields.Prefixed(prefix) with { Labels = prefix + "texts" },
+        }, ct).ConfigureAwait(false);
+        return new PbV1.EmbedResponse
+        {
+            Model = result.Model,
+            Regions = { result.Regions.Select(v => new PbV1.Embedding { Values = { v } }) },
+            Texts = { result.Texts.Select(v => new PbV1.Embedding { Values = { v } }) },
+            Timings = ProtoMapping.ClassifyTimings(result.Timings),
+            TextTokens = (uint)result.TextTokens,
+        };
+    }
+
+    public override Task EmbedStream(IAsyncStreamReader<PbV1.EmbedStreamRequest> requestStream,
+        IServerStreamWriter<PbV1.EmbedStreamResponse> responseStream, ServerCallContext context) =>
+        ItemStreamAsync("EmbedStream", "call Embed (unary) once per item instead", requestStream, responseStream, context, item => item.Id,
+            async (item, requestId, ct) =>
             {
-                Model = request.Model, Image = ProtoMapping.Image(request.Image), Regions = request.Regions.Select(ProtoRegions.Source).ToArray(),
-                Texts = request.Texts, RequestId = requestId,
-            }, context.CancellationToken).ConfigureAwait(false);
-            return new PbV1.EmbedResponse
-            {
-                Model = result.Model,
-                Regions = { result.Regions.Select(v => new PbV1.Embedding { Values = { v } }) },
-                Texts = { result.Texts.Select(v => new PbV1.Embedding { Values = { v } }) },
-                Timings = ProtoMapping.ClassifyTimings(result.Timings),
-                TextTokens = (uint)result.TextTokens,
-            };
-        });
+                CheckItem(item.Id, item.Request);
+                var embedding = await EmbedAsync(item.Request, "request.", requestId, ct).ConfigureAwait(false);
+                return new PbV1.EmbedStreamResponse { Id = item.Id, Embedding = embedding };
+            },
+            (id, error) => new PbV1.EmbedStreamResponse { Id = id, Error = error });
 
     public override Task<PbV1.ClassifyResponse> Classify(PbV1.ClassifyRequest request, ServerCallContext context) =>
         calls.RunAsync("Classify", context, requestId => ClassifyAsync(request, "", requestId, context.CancellationToken));
@@ -155,7 +168,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
     }
 
     /// <summary>
-    /// A stream of items (CaptionStream, ClassifyStream): each item admitted and counted like a call of its own (method
+    /// A stream of items (CaptionStream, ClassifyStream, EmbedStream): each item admitted and counted like a call of its own (method
     /// "<paramref name="method"/>.item"), at most ParallelSequences of them running at once (so the engine batches them),
     /// results written as they finish, keyed by the client's id; an item's failure becomes an error result for its id.
     /// </summary>

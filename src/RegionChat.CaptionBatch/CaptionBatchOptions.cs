@@ -11,12 +11,15 @@ public enum CaptionBatchTask
     /// <summary>Zero-shot classification of the region over <see cref="CaptionBatchOptions.Labels"/>:
     /// <c>{"id","labels":[{"label","p"}…],"model","timings"}</c>, the top <see cref="CaptionBatchOptions.Top"/> best first.</summary>
     Classify,
+    /// <summary>Embed the region in the model's joint CLIP space (its classifier's, as Embed does):
+    /// <c>{"id","embedding":[…],"model","timings"}</c>, an L2-normalised vector.</summary>
+    Embed,
 }
 
 /// <summary>What a caption batch job reads, where it writes, and who captions: servers or an in-process model.</summary>
 public sealed record CaptionBatchOptions
 {
-    /// <summary>Caption (default) or classify each item.</summary>
+    /// <summary>Caption (default), classify or embed each item.</summary>
     public CaptionBatchTask TaskKind { get; init; } = CaptionBatchTask.Caption;
     /// <summary>Classify: the labels every region is scored against (1 to 1000, as a Classify request takes them).</summary>
     public IReadOnlyList<string> Labels { get; init; } = [];
@@ -34,7 +37,7 @@ public sealed record CaptionBatchOptions
     public IReadOnlyList<string> Servers { get; init; } = [];
     /// <summary>A model folder to caption with in-process (no server).</summary>
     public string? ModelDir { get; init; }
-    /// <summary>Items in flight per server (CaptionStream / ClassifyStream window), or in-process (parallel sequences).</summary>
+    /// <summary>Items in flight per server (CaptionStream / ClassifyStream / EmbedStream window), or in-process (parallel sequences).</summary>
     public int Concurrency { get; init; } = 8;
     /// <summary>CaptionStream calls per server, each with <see cref="Concurrency"/> items in flight and its own routing key
     /// (the x-regionchat-session header), so that a load balancer in front of several replicas (deploy/nginx) spreads
@@ -95,6 +98,11 @@ public sealed record CaptionBatchOptions
             if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");
         }
         else if (Labels.Count > 0) throw new ArgumentException("--labels-file is for --task classify");
+        if (TaskKind == CaptionBatchTask.Embed)
+        {
+            if (Instruction != null) throw new ArgumentException("--instruction is for --task caption");
+            if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");
+        }
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");

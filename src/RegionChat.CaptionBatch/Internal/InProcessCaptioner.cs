@@ -71,6 +71,11 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
             await ClassifyAsync(item, bytes, region, path, clock, ct).ConfigureAwait(false);
             return;
         }
+        if (job.Options.TaskKind == CaptionBatchTask.Embed)
+        {
+            await EmbedAsync(item, bytes, region, path, clock, ct).ConfigureAwait(false);
+            return;
+        }
 
         var turn = new TurnRequest
         {
@@ -133,20 +138,39 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
 
     async Task ClassifyAsync(WorkItem item, byte[] bytes, Region region, string path, Stopwatch clock, CancellationToken ct)
     {
-        ClassifyResult result;
+        var result = await ClassifierCallAsync(item, path, () => core.ClassifyAsync(new ClassifyRequest
+        {
+            Image = ImageInput.FromBytes(bytes), Regions = [RegionSource.Of(region)], Labels = job.Options.Labels, Top = job.Options.Top,
+        }, ct)).ConfigureAwait(false);
+        if (result == null) return;
+        var t = result.Timings;
+        job.Classified(item, result.Regions[0].Labels.Select(l => (l.Label, l.Probability)), result.Model,
+            BatchClassify.Timings(clock.Elapsed.TotalMilliseconds, t.ImageDecodeMs, t.VisionEncodeMs, t.TextEncodeMs, t.TextCacheHits));
+    }
+
+    async Task EmbedAsync(WorkItem item, byte[] bytes, Region region, string path, Stopwatch clock, CancellationToken ct)
+    {
+        var result = await ClassifierCallAsync(item, path, () => core.EmbedAsync(new EmbedRequest
+        {
+            Image = ImageInput.FromBytes(bytes), Regions = [RegionSource.Of(region)],
+        }, ct)).ConfigureAwait(false);
+        if (result == null) return;
+        var t = result.Timings;
+        job.Embedded(item, result.Regions[0], result.Model, BatchClassify.EmbedTimings(clock.Elapsed.TotalMilliseconds, t.ImageDecodeMs, t.VisionEncodeMs));
+    }
+
+    /// <summary>A call to the model's classifier (classify, embed); null when it failed: the item's error recorded, or
+    /// the job stopped when the labels or the model are at fault (every item would fail alike).</summary>
+    async Task<T?> ClassifierCallAsync<T>(WorkItem item, string path, Func<Task<T>> call) where T : class
+    {
         try
         {
-            result = await core.ClassifyAsync(new ClassifyRequest
-            {
-                Image = ImageInput.FromBytes(bytes), Regions = [RegionSource.Of(region)], Labels = job.Options.Labels, Top = job.Options.Top,
-            }, ct).ConfigureAwait(false);
+            return await call().ConfigureAwait(false);
         }
         catch (RegionChatCoreException e) when (BatchClassify.IsJobWide(e.Kind == RegionChatErrorKind.InvalidArgument,
             e.Kind == RegionChatErrorKind.FailedPrecondition, e.Violations.Select(v => v.Field)))
         {
-            // The labels or the model, not this item: every item would fail alike.
-            job.Abort(BatchClassify.JobWideMessage(e.Message, e.Violations.Select(v => (v.Field, v.Description))), e);
-            return;
+            job.Abort(BatchClassify.JobWideMessage(job.Options.TaskKind, e.Message, e.Violations.Select(v => (v.Field, v.Description))), e);
         }
         catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
         {
@@ -156,10 +180,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
                 InvalidRegionException r => ItemRegions.ErrorText(r),
                 _ => e.Message,
             });
-            return;
         }
-        var t = result.Timings;
-        job.Classified(item, result.Regions[0].Labels.Select(l => (l.Label, l.Probability)), result.Model,
-            BatchClassify.Timings(clock.Elapsed.TotalMilliseconds, t.ImageDecodeMs, t.VisionEncodeMs, t.TextEncodeMs, t.TextCacheHits));
+        return null;
     }
 }

@@ -109,6 +109,17 @@ internal sealed class JobState : IDisposable
         Resolved();
     }
 
+    /// <summary>An embedded item: its region's vector.</summary>
+    public void Embedded(WorkItem item, IEnumerable<float> vector, string model, JsonObject timings, ServerStats? server = null)
+    {
+        models.TryAdd(model, 0);
+        var array = new JsonArray(vector.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
+        if (!Write(output, new JsonObject { ["id"] = item.Id, ["embedding"] = array, ["model"] = model, ["timings"] = timings })) return;
+        if (server != null) Interlocked.Increment(ref server.Captioned);
+        Interlocked.Increment(ref captioned);
+        Resolved();
+    }
+
     /// <summary>Records the item as failed for good (bad input, or transient failures beyond the retries).</summary>
     public void Failed(WorkItem item, string error, ServerStats? server = null)
     {

@@ -4,21 +4,28 @@ using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.CaptionBatch.Internal;
 
-/// <summary>One result of a lane's stream: a caption, a classification, or the item's error (one of the three).</summary>
-internal sealed record LaneResult(string Id, PbV1.CaptionResponse? Caption, PbV1.ClassifyResponse? Classification, CaptionItemError? Error);
+/// <summary>One result of a lane's stream: a caption, a classification, an embedding, or the item's error (one of them).</summary>
+internal sealed record LaneResult(string Id, PbV1.CaptionResponse? Caption, PbV1.ClassifyResponse? Classification, CaptionItemError? Error,
+    PbV1.EmbedResponse? Embedding = null);
 
-/// <summary>A lane's stream call for the job's task: CaptionStream for captions, ClassifyStream for --task classify.</summary>
+/// <summary>A lane's stream call for the job's task: CaptionStream for captions, ClassifyStream for --task classify,
+/// EmbedStream for --task embed.</summary>
 internal sealed class LaneStream : IDisposable
 {
     readonly CaptionBatchOptions options;
     readonly CaptionStream? captions;
     readonly ClassifyStream? classifications;
+    readonly EmbedStream? embeddings;
 
     public LaneStream(RegionChatClient client, CaptionBatchOptions options, CancellationToken ct)
     {
         this.options = options;
-        if (options.TaskKind == CaptionBatchTask.Classify) classifications = client.OpenClassifyStream(ct);
-        else captions = client.OpenCaptionStream(ct);
+        switch (options.TaskKind)
+        {
+            case CaptionBatchTask.Classify: classifications = client.OpenClassifyStream(ct); break;
+            case CaptionBatchTask.Embed: embeddings = client.OpenEmbedStream(ct); break;
+            default: captions = client.OpenCaptionStream(ct); break;
+        }
     }
 
     /// <summary>Sends the item: its stored image and region, with the job's instruction and max tokens, or labels and top.</summary>
@@ -30,6 +37,7 @@ internal sealed class LaneStream : IDisposable
             var request = new PbV1.ClassifyRequest { Image = image, Regions = { region }, Labels = { options.Labels }, Top = (uint)options.Top };
             return classifications.SendAsync(item.Id, request, ct);
         }
+        if (embeddings != null) return embeddings.SendAsync(item.Id, new PbV1.EmbedRequest { Image = image, Regions = { region } }, ct);
         return captions!.SendAsync(item.Id, new PbV1.CaptionRequest
         {
             Image = image,
@@ -40,13 +48,18 @@ internal sealed class LaneStream : IDisposable
         }, ct);
     }
 
-    public Task CompleteAsync() => classifications != null ? classifications.CompleteAsync() : captions!.CompleteAsync();
+    public Task CompleteAsync() =>
+        classifications?.CompleteAsync() ?? embeddings?.CompleteAsync() ?? captions!.CompleteAsync();
 
     public async IAsyncEnumerable<LaneResult> ReadAllAsync([EnumeratorCancellation] CancellationToken ct)
     {
         if (classifications != null)
         {
             await foreach (var r in classifications.ReadAllAsync(ct).ConfigureAwait(false)) yield return new(r.Id, null, r.Classification, r.Error);
+        }
+        else if (embeddings != null)
+        {
+            await foreach (var r in embeddings.ReadAllAsync(ct).ConfigureAwait(false)) yield return new(r.Id, null, null, r.Error, r.Embedding);
         }
         else
         {
@@ -58,5 +71,6 @@ internal sealed class LaneStream : IDisposable
     {
         captions?.Dispose();
         classifications?.Dispose();
+        embeddings?.Dispose();
     }
 }

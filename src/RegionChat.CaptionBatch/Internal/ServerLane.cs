@@ -9,9 +9,8 @@ using PbV1 = RegionChat.Protos.V1;
 namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>
-/// One server's share of the job: a CaptionStream call (a ClassifyStream call with --task classify) that keeps up to
-/// Concurrency items in flight, taking items from
-/// the shared queue as results come back, through <see cref="RegionChatClient"/>. Images are stored once per server (by
+/// One server's share of the job: a CaptionStream call (ClassifyStream with --task classify, EmbedStream with --task
+/// embed) that keeps up to Concurrency items in flight, taking items from the shared queue as results come back, through <see cref="RegionChatClient"/>. Images are stored once per server (by
 /// content id; again when the server has dropped one) and then referred to by id.
 /// When the stream or the connection fails, the items in flight go back to the queue (other lanes take them) and the
 /// lane reconnects with backoff; after more consecutive failures than the job's retries it counts as down.
@@ -215,6 +214,13 @@ internal sealed class ServerLane : IDisposable
                     (int)t.TextCacheHits), Stats);
             return true;
         }
+        if (result.Embedding is { } embedding)
+        {
+            var t = embedding.Timings ?? new PbV1.ClassifyTimings();
+            job.Embedded(item, embedding.Regions[0].Values, embedding.Model,
+                BatchClassify.EmbedTimings(Stopwatch.GetElapsedTime(entry.Sent).TotalMilliseconds, t.ImageDecodeMs, t.VisionEncodeMs), Stats);
+            return true;
+        }
         if (result.Caption is { } caption)
         {
             if (caption.Reason == PbV1.FinishReason.Cancelled)
@@ -231,12 +237,12 @@ internal sealed class ServerLane : IDisposable
         var error = result.Error!;
         var code = error.StatusCode;
         string message = RpcOutcomes.Describe(code, error.Detail);
-        if (job.Options.TaskKind == CaptionBatchTask.Classify
+        if (job.Options.TaskKind != CaptionBatchTask.Caption
             && BatchClassify.IsJobWide(code == Grpc.Core.StatusCode.InvalidArgument,
                 code == Grpc.Core.StatusCode.FailedPrecondition, error.FieldViolations.Select(v => v.Field)))
         {
             // The job's labels (or the model), not this item: every item would fail alike.
-            job.Abort(BatchClassify.JobWideMessage(message, error.FieldViolations.Select(v => (v.Field, v.Description))));
+            job.Abort(BatchClassify.JobWideMessage(job.Options.TaskKind, message, error.FieldViolations.Select(v => (v.Field, v.Description))));
             return true;
         }
         // An image the server dropped from its store: the client has forgotten it, so the retry uploads it again.

@@ -12,7 +12,8 @@ namespace RegionChat.Cli.Commands;
 /// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records)
 /// or the job stopped early, 2 for bad arguments or input. `--shard I/N` captions one shard of the input (for N jobs
 /// side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify
-/// --labels-file F [--top K]` classifies each region over the labels instead (ClassifyStream on servers).
+/// --labels-file F [--top K]` classifies each region over the labels instead (ClassifyStream on servers), `--task embed`
+/// writes each region's embedding (EmbedStream).
 /// </summary>
 internal static class CaptionBatchCommand
 {
@@ -48,9 +49,10 @@ internal static class CaptionBatchCommand
         var shard = new Option<string?>("--shard") { Description = "I/N: caption only shard I of N (0 <= I < N): the items whose id's FNV-1a " +
             "hash is I modulo N, the same set in every run. Give each shard its own --output; join them with 'caption-batch merge'." };
 
-        var task = new Option<string>("--task") { Description = "caption (default), or classify: zero-shot classification of each region over " +
-            "--labels-file, written as {\"id\",\"labels\":[{\"label\",\"p\"}…],\"model\",\"timings\"}.", DefaultValueFactory = _ => "caption" };
-        task.AcceptOnlyFromAmong("caption", "classify");
+        var task = new Option<string>("--task") { Description = "caption (default); classify: zero-shot classification of each region over " +
+            "--labels-file, written as {\"id\",\"labels\":[{\"label\",\"p\"}…],\"model\",\"timings\"}; embed: each region's vector in the " +
+            "classifier's joint space, {\"id\",\"embedding\":[…],\"model\",\"timings\"}.", DefaultValueFactory = _ => "caption" };
+        task.AcceptOnlyFromAmong("caption", "classify", "embed");
         var labelsFile = new Option<FileInfo?>("--labels-file") { Description = "--task classify: the labels, one per line ('#' comments)." };
         var top = new Option<int>("--top") { Description = "--task classify: labels written per item, best first (0 = all).", DefaultValueFactory = _ => 5 };
 
@@ -70,12 +72,12 @@ internal static class CaptionBatchCommand
                 string? modelDir = parse.GetValue(model)?.FullName;
                 if (given.Length == 0 && modelDir == null)
                     given = [Environment.GetEnvironmentVariable("REGIONCHAT_SERVER") is { Length: > 0 } s ? s : ServerArguments.DefaultServer];
-                bool classify = parse.GetValue(task) == "classify";
+                var kind = TaskKind(parse.GetValue(task));
                 var file = parse.GetValue(labelsFile);
                 if (file != null && !file.Exists) throw new ArgumentException($"--labels-file: file '{file.FullName}' not found");
                 var options = new CaptionBatchOptions
                 {
-                    TaskKind = classify ? CaptionBatchTask.Classify : CaptionBatchTask.Caption,
+                    TaskKind = kind,
                     Labels = file != null ? Inference.LabelSets.ReadFile(file.FullName) : [],
                     Top = parse.GetValue(top),
                     InputPath = parse.GetValue(input)!.FullName,
@@ -97,14 +99,14 @@ internal static class CaptionBatchCommand
                 };
                 var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
                 bar.Finish();
-                PrintSummary(stdout, summary, "done", classify);
+                PrintSummary(stdout, summary, "done", kind);
                 return summary.AnyFailed ? 1 : 0;
             }
             catch (CaptionBatchAbortedException e)
             {
                 bar.Finish();
                 stderr.WriteLine($"error: {e.Message}");
-                PrintSummary(stdout, e.Summary, "stopped", parse.GetValue(task) == "classify");
+                PrintSummary(stdout, e.Summary, "stopped", TaskKind(parse.GetValue(task)));
                 return 1;
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
@@ -184,9 +186,16 @@ internal static class CaptionBatchCommand
         return command;
     }
 
-    static void PrintSummary(TextWriter output, CaptionBatchSummary s, string verb, bool classify)
+    static CaptionBatchTask TaskKind(string? task) => task switch
     {
-        string done = classify ? "classified" : "captioned";
+        "classify" => CaptionBatchTask.Classify,
+        "embed" => CaptionBatchTask.Embed,
+        _ => CaptionBatchTask.Caption,
+    };
+
+    static void PrintSummary(TextWriter output, CaptionBatchSummary s, string verb, CaptionBatchTask task)
+    {
+        string done = task switch { CaptionBatchTask.Classify => "classified", CaptionBatchTask.Embed => "embedded", _ => "captioned" };
         var c = CultureInfo.InvariantCulture;
         var p = s.Progress;
         output.WriteLine(string.Create(c,

@@ -10,8 +10,9 @@ namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>
 /// One server's share of the job: a CaptionStream call (ClassifyStream with --task classify, EmbedStream with --task
-/// embed) that keeps up to Concurrency items in flight, taking items from the shared queue as results come back, through <see cref="RegionChatClient"/>. Images are stored once per server (by
-/// content id; again when the server has dropped one) and then referred to by id.
+/// embed) that keeps up to Concurrency items in flight, taking items from the shared queue as results come back, through
+/// <see cref="RegionChatClient"/>. Images are stored once per server (by content id; again when the server has dropped
+/// one) and then referred to by id.
 /// When the stream or the connection fails, the items in flight go back to the queue (other lanes take them) and the
 /// lane reconnects with backoff; after more consecutive failures than the job's retries it counts as down.
 /// Every call carries the lane's routing key (x-regionchat-session), so that a load balancer hashing on it sends the

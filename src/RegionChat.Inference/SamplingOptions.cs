@@ -58,7 +58,9 @@ public sealed record SamplingOptions
         return new SamplingParams
         {
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
-            Seed = Seed is { } seed ? unchecked((int)seed) : null,
+            // The sampler takes 32 bits: fold the high half in, so seeds that differ only there still differ (seeds below
+            // 2^32 are taken as they are).
+            Seed = Seed is { } seed ? unchecked((int)(seed ^ (seed >> 32))) : null,
             MaxTokens = Math.Clamp(max, 1, limits.MaxTokensLimit),
             MaxTokensRequested = MaxTokens is not (null or 0),
             Stop = Stop.ToArray(),

@@ -75,10 +75,12 @@ public sealed record TurnFields(string Text, string Model, string Session = "ses
     public string NewSession { get; init; } = SessionIds.Header;
     /// <summary>Where the turn's visual-token budget comes from (<see cref="TurnRequest.VisualTokenBudget"/>).</summary>
     public string VisualTokenBudget { get; init; } = "visual_token_budget";
+    /// <summary>Where the turn's max tokens come from (a request that asks for more than the session has room for).</summary>
+    public string MaxTokens { get; init; } = "max_tokens";
 
     public static TurnFields Chat { get; } = new("message.text", "model");
     public static TurnFields Caption(string prefix = "") =>
-        new(prefix + "instruction", prefix + "model") { VisualTokenBudget = prefix + "visual_token_budget" };
+        new(prefix + "instruction", prefix + "model") { VisualTokenBudget = prefix + "visual_token_budget", MaxTokens = prefix + "max_tokens" };
 }
 
 /// <summary>Session ids as clients may choose them for a new session, and the header that carries them.</summary>

@@ -71,10 +71,9 @@ public static class RegionChatServer
         // Every scrape collects afresh: the exporter's default 300 ms response cache made a scrape miss the calls just before it.
         var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName)
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
-        if (options.OtlpTracesEndpoint.Length > 0)
+        // A bad URL is the validator's to report (one line at start).
+        if (options.OtlpTracesEndpoint.Length > 0 && ServerOptionsValidator.HttpUrl(options.OtlpTracesEndpoint) is { } endpoint)
         {
-            var endpoint = Uri.TryCreate(options.OtlpTracesEndpoint, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri
-                : throw new InvalidOperationException($"RegionChat:OtlpTracesEndpoint must be an http(s) URL, got '{options.OtlpTracesEndpoint}'");
             // ASP.NET Core's own request spans (they continue a caller's traceparent), with the core's spans inside them.
             telemetry.ConfigureResource(r => r.AddService(Environment.GetEnvironmentVariable("OTEL_SERVICE_NAME") ?? "regionchat"))
                 .WithTracing(t => t.AddSource("Microsoft.AspNetCore", RegionChatTracing.SourceName)

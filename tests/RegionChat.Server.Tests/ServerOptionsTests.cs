@@ -24,6 +24,8 @@ public class ServerOptionsTests
     [InlineData("VisionMaxBatch", "0")]
     [InlineData("VisionMaxBatch", "257")]
     [InlineData("TowerPixelCacheBytes", "-1")]
+    [InlineData("OpenAi:MaxRequestBytes", "0")]
+    [InlineData("OtlpTracesEndpoint", "collector:4318")]
     public async Task ABadSettingStopsTheServerAtStartNamingIt(string setting, string value)
     {
         var e = await Assert.ThrowsAsync<OptionsValidationException>(() => ServerHost.StartAsync((setting, value)));

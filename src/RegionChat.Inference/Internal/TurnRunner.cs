@@ -535,7 +535,7 @@ internal sealed class TurnRunner(
                 return RegionChatCoreException.InvalidArgument(f.Text,
                     $"{e.Message}: text, template and visual tokens together; a session may hold {limit}", e);
             case ContextOverflowKind.MaxTokens:
-                return RegionChatCoreException.InvalidArgument("max_tokens",
+                return RegionChatCoreException.InvalidArgument(f.MaxTokens,
                     $"{e.Message} (a session may hold {limit}); ask for fewer tokens" + (e.CachedTokens > 0 ? " or start a new session" : ""), e);
             default:
                 return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);

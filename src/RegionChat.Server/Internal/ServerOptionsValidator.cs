@@ -63,9 +63,16 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         if (Accelerators.Check(o.Device, $"{ServerOptions.Section}:{nameof(ServerOptions.Device)}") is { } device) failures.Add(device);
         if (o.VisionDtype.Length > 0 && VisionPrecision.Check(o.VisionDtype, $"{ServerOptions.Section}:{nameof(o.VisionDtype)}") is { } dtype)
             failures.Add(dtype);
+        Range("OpenAi:MaxRequestBytes", o.OpenAi.MaxRequestBytes, 1, long.MaxValue);
+        if (o.OtlpTracesEndpoint.Length > 0 && HttpUrl(o.OtlpTracesEndpoint) == null)
+            failures.Add($"{ServerOptions.Section}:{nameof(o.OtlpTracesEndpoint)} must be an http(s) URL, got '{o.OtlpTracesEndpoint}'");
         if (string.IsNullOrWhiteSpace(o.DefaultModel)) failures.Add($"{ServerOptions.Section}:{nameof(o.DefaultModel)} is required");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
+
+    /// <summary>An absolute http(s) URL, or null.</summary>
+    public static Uri? HttpUrl(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : null;
 
     /// <summary>Why the shared image folder cannot be used (created and written), or null.</summary>
     static string? ImageFolderProblem(string folder)

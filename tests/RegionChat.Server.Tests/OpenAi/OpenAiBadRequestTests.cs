@@ -88,6 +88,13 @@ public class OpenAiBadRequestTests
             HttpStatusCode.BadRequest, "region", "invalid_region", "image_url");
         yield return new("a region on the message (it would be ignored)", Post(With(b => b["messages"]![0]!["region"] = new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) })),
             HttpStatusCode.BadRequest, "messages[0].region", "invalid_region", "image_url");
+        yield return new("a region inside image_url (it would be ignored)",
+            Post(With(b => b["messages"]![0]!["content"]![1]!["image_url"]!["region"] = new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) })),
+            HttpStatusCode.BadRequest, image + ".region", "invalid_region", "image_url");
+        yield return new("a region on a system message (it would be ignored)",
+            Post(With(b => b["messages"]!.AsArray().Insert(0, new JsonObject { ["role"] = "system", ["content"] = "Be brief.",
+                ["region"] = new JsonObject { ["box"] = new JsonArray(0, 0, 8, 8) } }))),
+            HttpStatusCode.BadRequest, "messages[0].region", "invalid_region", "image_url");
         yield return new("a fully transparent RGBA image", Post(WithImageUrl(TestImages.DataUrl(TestImages.SceneWithAlpha(321, 0, 0, 0, 0)))), HttpStatusCode.BadRequest, image, MessageHas: "alpha");
         yield return new("temperature as the string NaN", Post(With(b => b["temperature"] = "NaN")), HttpStatusCode.BadRequest, "temperature");
         yield return new("a negative temperature", Post(With(b => b["temperature"] = -1)), HttpStatusCode.BadRequest, "temperature");
@@ -160,6 +167,18 @@ public class OpenAiBadRequestTests
         Assert.Equal(cases.Count(c => c.Status == HttpStatusCode.BadRequest), Count("400"));
         Assert.Equal(2, Count("401"));
         Assert.Equal(1, Count("200"));
+    }
+
+    [Theory]
+    [InlineData("/v1/embeddings", "{\"input\": \"a red circle\"}")]
+    [InlineData("/v1/classify", "{\"labels\": [\"a\", \"b\"], \"image\": \"IMAGE\"}")]
+    public async Task AModelWithoutAClassifierIsA400NamingTheModel(string path, string json)
+    {
+        await using var host = await ServerHost.StartAsync();   // the tiny random model: no classifier
+        using var http = OpenAiHttp.Http(host);
+        var e = await OpenAiHttp.FailsAsync(http, OpenAiHttp.Post(json.Replace("IMAGE", TestImages.DataUrl(TestImages.Scene(321))), path: path));
+        Assert.Equal((HttpStatusCode.BadRequest, "model", "model_not_supported"), (e.Status, e.Param, e.Code));
+        Assert.Contains("classifier", e.Message);
     }
 
     static JsonArray Tools() => new(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "f" } });

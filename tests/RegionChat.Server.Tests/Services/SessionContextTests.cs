@@ -93,6 +93,14 @@ public sealed class SessionContextTests : IAsyncLifetime
         Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
         Assert.Equal("max_tokens", Assert.Single(Calls.Violations(e)).Field);
         Assert.Contains("leaves room for", e.Status.Detail);
+        // Over OpenAI the error names the field the limit came in.
+        using var http = OpenAiHttp.Http(host);
+        var body = OpenAiHttp.Body(4, OpenAiHttp.Message("user", "what is this?"));
+        body["model"] = "short";
+        body.Remove("max_tokens");
+        body["max_completion_tokens"] = Trained;
+        var error = await OpenAiHttp.FailsAsync(http, body);
+        Assert.Equal((HttpStatusCode.BadRequest, "max_completion_tokens"), (error.Status, error.Param));
 
         // Without max_tokens the answer may run until the session is full, and then ends with LENGTH.
         var answer = await host.Client.ChatAsync(Calls.LongChat(maxTokens: 0));

@@ -39,7 +39,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         // A region anywhere but on its image would be ignored and the whole image answered about: say where it goes.
         if (Present(root, "region", out _)) throw Bad(MisplacedRegion("region"), "region", "invalid_region");
         var (system, messages) = Messages(root, continuing: session.Length > 0);
-        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget);
+        string maxTokensField = Present(root, "max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens";
+        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget, maxTokensField);
     }
 
     /// <summary>OpenAI fields that would change the answer in ways RegionChat cannot: ignoring them would hand back an
@@ -123,6 +124,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
     string PlainText(JsonElement m, string field, bool allowNull)
     {
         string contentField = field + ".content";
+        if (Present(m, "region", out _)) throw Bad(MisplacedRegion(field + ".region"), field + ".region", "invalid_region");
         if (!m.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null)
             return allowNull ? "" : throw Bad($"{contentField} is required", contentField);
         if (content.ValueKind == JsonValueKind.String) return CheckedText(content.GetString()!, contentField);
@@ -191,6 +193,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         string url = imageUrl.ValueKind switch
         {
             JsonValueKind.String => imageUrl.GetString()!,
+            JsonValueKind.Object when Present(imageUrl, "region", out _) =>
+                throw Bad(MisplacedRegion(imageField + ".region"), imageField + ".region", "invalid_region"),
             JsonValueKind.Object => RequiredString(imageUrl, "url", imageField + ".url"),
             _ => throw Bad($"{imageField} must be an object {{\"url\": \"data:image/png;base64,…\"}}", imageField),
         };

@@ -39,6 +39,8 @@ internal sealed class OpenAiException(int status, string type, string message, s
             RegionChatErrorKind.NotFound => NotFound(detail),
             RegionChatErrorKind.SessionBusy => new(409, "invalid_request_error", detail, "session_id", "session_busy"),
             RegionChatErrorKind.AlreadyExists => new(409, "invalid_request_error", detail, SessionIds.Header, "session_exists"),
+            // A model that cannot do what was asked (no classifier for classify or embeddings) names its field.
+            RegionChatErrorKind.FailedPrecondition when field != null => BadRequest(detail, field, field == "model" ? "model_not_supported" : null),
             // The core's only FailedPrecondition of a turn: the session is full (OpenAI's code for a context overflow).
             RegionChatErrorKind.FailedPrecondition => BadRequest(detail, "session_id", "context_length_exceeded"),
             RegionChatErrorKind.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),

@@ -43,7 +43,7 @@ public sealed class RegionChatCore : IDisposable
         var towerPixels = new TowerPixelCache(options.TowerPixelCacheBytes);
         turns = new TurnRunner(models, Sessions, Records, images, new VisualTokenCache(options.VisualCacheBytes), towerPixels, VisionBatcher,
             Metrics, shutdown, options, log);
-        classify = new ClassifyRunner(models, images, towerPixels, options, Metrics);
+        classify = new ClassifyRunner(models, images, towerPixels, VisionBatcher, options, Metrics);
     }
 
     /// <summary>Serves the one model in <paramref name="modelFolder"/> (its model.json), as the default model; throws

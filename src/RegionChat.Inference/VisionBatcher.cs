@@ -6,7 +6,9 @@ namespace RegionChat.Inference;
 /// <summary>
 /// Runs vision encodes on one background thread, batching the requests that are waiting together (per model) into one
 /// forward: under load, N concurrent requests cost one batched forward instead of N serial ones. The server shares one
-/// across its requests; in-process caption batches use one per job.
+/// across its requests; in-process caption batches use one per job. Two kinds of forward go through it: a turn's visual
+/// tokens (<see cref="EncodeAsync(RegionChatModel, PreprocessedImage, int, CancellationToken)"/>) and the classifier's
+/// pooled region features of classify and embed (<see cref="FeaturesAsync"/>), each batched with its own kind.
 /// </summary>
 public sealed class VisionBatcher : IDisposable
 {
@@ -19,7 +21,13 @@ public sealed class VisionBatcher : IDisposable
     /// <summary>Most images in one forward.</summary>
     public int MaxBatch { get; }
 
-    sealed record Job(RegionChatModel Model, PreprocessedImage Input, int Budget, CancellationToken Ct, TaskCompletionSource<VisualTokens> Done);
+    /// <summary>A waiting image: <see cref="Tokens"/> for a turn, or <see cref="Features"/> for the classifier.</summary>
+    sealed record Job(RegionChatModel Model, PreprocessedImage Input, int Budget, CancellationToken Ct, TaskCompletionSource<VisualTokens>? Tokens,
+        TaskCompletionSource<float[]>? Features = null)
+    {
+        public void Cancel() { Tokens?.TrySetCanceled(Ct); Features?.TrySetCanceled(Ct); }
+        public void Fail(Exception e) { Tokens?.TrySetException(e); Features?.TrySetException(e); }
+    }
 
     /// <summary>The name of the thread that runs the forwards.</summary>
     public const string ThreadName = "vision-batcher";
@@ -50,9 +58,24 @@ public sealed class VisionBatcher : IDisposable
     public Task<VisualTokens> EncodeAsync(RegionChatModel model, PreprocessedImage input, int visualTokenBudget, CancellationToken ct)
     {
         if (ct.IsCancellationRequested) return Task.FromCanceled<VisualTokens>(ct);
-        var job = new Job(model, input, visualTokenBudget, ct, new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var done = new TaskCompletionSource<VisualTokens>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Job(model, input, visualTokenBudget, ct, done));
+        return done.Task.WaitAsync(ct);
+    }
+
+    /// <summary>The classifier's normalised pooled features of one input (<see cref="RegionChatModel.ImageFeatures"/>),
+    /// computed in the next batch of such inputs.</summary>
+    public Task<float[]> FeaturesAsync(RegionChatModel model, PreprocessedImage input, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested) return Task.FromCanceled<float[]>(ct);
+        var done = new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Job(model, input, 0, ct, null, done));
+        return done.Task.WaitAsync(ct);
+    }
+
+    void Enqueue(Job job)
+    {
         if (!queue.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(VisionBatcher));
-        return job.Done.Task.WaitAsync(ct);
     }
 
     void Run()
@@ -67,25 +90,34 @@ public sealed class VisionBatcher : IDisposable
                 // large tower and a full queue, that would be seconds of encoding for nobody.
                 if (job.Ct.IsCancellationRequested)
                 {
-                    job.Done.TrySetCanceled(job.Ct);
+                    job.Cancel();
                     Interlocked.Increment(ref Dropped);
                 }
                 else pending.Add(job);
             }
-            foreach (var group in pending.GroupBy(j => j.Model))
+            foreach (var group in pending.GroupBy(j => (j.Model, Features: j.Features != null)))
             {
                 var jobs = group.ToArray();
+                var inputs = jobs.Select(j => j.Input).ToArray();
                 try
                 {
-                    var tokens = group.Key.EncodePreprocessed(jobs.Select(j => j.Input).ToArray(), jobs.Select(j => j.Budget).ToArray());
+                    if (group.Key.Features)
+                    {
+                        var features = group.Key.Model.ImageFeatures(inputs);
+                        for (int i = 0; i < jobs.Length; i++) jobs[i].Features!.TrySetResult(features[i]);
+                    }
+                    else
+                    {
+                        var tokens = group.Key.Model.EncodePreprocessed(inputs, jobs.Select(j => j.Budget).ToArray());
+                        for (int i = 0; i < jobs.Length; i++) jobs[i].Tokens!.TrySetResult(tokens[i]);
+                    }
                     Interlocked.Increment(ref Batches);
                     Interlocked.Add(ref Items, jobs.Length);
                     if (jobs.Length > LargestBatch) LargestBatch = jobs.Length;   // only this loop writes it
-                    for (int i = 0; i < jobs.Length; i++) jobs[i].Done.TrySetResult(tokens[i]);
                 }
                 catch (Exception e)
                 {
-                    foreach (var j in jobs) j.Done.TrySetException(e);
+                    foreach (var j in jobs) j.Fail(e);
                 }
             }
         }

@@ -16,8 +16,8 @@ namespace RegionChat.Inference.Internal;
 /// The image side is the tower's last block + ln_post + proj, a different forward from the LLaVA features of turns (the
 /// second-to-last block), so it has its own small cache by (model, image id, region) instead of the visual-token cache.
 /// </summary>
-internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, TowerPixelCache towerPixels, RegionChatCoreOptions options,
-    RegionChatMetrics metrics)
+internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, TowerPixelCache towerPixels, VisionBatcher vision,
+    RegionChatCoreOptions options, RegionChatMetrics metrics)
 {
     public const int MaxLabels = 1000, MaxLabelChars = 300, MaxRegions = 16;
     const long TextCacheBytes = 64L << 20, ImageCacheBytes = 16L << 20;
@@ -179,7 +179,8 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         if (todo.Count > 0)
         {
             var sw = Stopwatch.StartNew();
-            var computed = await Task.Run(() => model.ImageFeatures(todo.Select(t => t.Input).ToArray()), ct).ConfigureAwait(false);
+            // Through the vision thread: concurrent requests' regions go in one forward, and never beside a turn's.
+            var computed = await Task.WhenAll(todo.Select(t => vision.FeaturesAsync(model, t.Input, ct))).ConfigureAwait(false);
             visionMs = sw.Elapsed.TotalMilliseconds;
             for (int k = 0; k < todo.Count; k++)
             {

@@ -48,8 +48,8 @@ public sealed class ServerOptions
     /// CUDA build (LLamaSharp.Backend.Cuda12) and is untested.</summary>
     public int GpuLayers { get; set; }
     /// <summary>The vision tower's device: "cpu", "cuda" or "auto" (CUDA when TorchSharp finds a device). Checked at start:
-    /// "cuda" without a CUDA device stops it. The model loader takes no device yet, so the tower runs on the CPU; the
-    /// start log says what was found (README "GPU").</summary>
+    /// "cuda" without a CUDA device stops it. The tower, the projector and each batch's tensors go to the chosen device;
+    /// the start log says what was found (README "GPU").</summary>
     public string Device { get; set; } = "auto";
     /// <summary>The vision towers' number type for every model instead of each manifest's vision.dtype: "float32",
     /// "bfloat16", "float16" (or fp32, bf16, fp16) or "auto" (bfloat16 on a CPU with bf16 instructions); "" = the manifest's.</summary>

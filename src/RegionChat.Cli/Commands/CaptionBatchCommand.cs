@@ -75,6 +75,8 @@ internal static class CaptionBatchCommand
                 var kind = TaskKind(parse.GetValue(task));
                 var file = parse.GetValue(labelsFile);
                 if (file != null && !file.Exists) throw new ArgumentException($"--labels-file: file '{file.FullName}' not found");
+                // Refused even when it holds no label (the options only see the labels it gave).
+                if (file != null && kind != CaptionBatchTask.Classify) throw new ArgumentException("--labels-file is for --task classify");
                 var options = new CaptionBatchOptions
                 {
                     TaskKind = kind,

@@ -55,14 +55,14 @@ public sealed class LlmEngine : IDisposable
 
     public EngineStatistics Statistics => scheduler.Statistics;
 
-    /// <summary>Loads the model and creates the context. Throws InvalidDataException when llama.cpp refuses the file.
-    /// llama.cpp's own log goes to <paramref name="nativeLog"/> (process-wide: the last logger given wins).</summary>
     /// <summary>Whether the loaded llama.cpp backend can offload layers to a GPU (false with the CPU backend).</summary>
-    public static bool SupportsGpuOffload => NativeApi.llama_supports_gpu_offload();
+    public static bool SupportsGpuOffload => NativeBackend.SupportsGpuOffload();
 
     // llama.cpp's LLAMA_MAX_SEQ, which LlmEngineOptions.MaxSequences may reach.
     const int MaxSeqIds = 256;
 
+    /// <summary>Loads the model and creates the context. Throws InvalidDataException when llama.cpp refuses the file.
+    /// llama.cpp's own log goes to <paramref name="nativeLog"/> (process-wide: the last logger given wins).</summary>
     public static LlmEngine Load(LlmEngineOptions options, ILogger? nativeLog = null)
     {
         ArgumentNullException.ThrowIfNull(options);

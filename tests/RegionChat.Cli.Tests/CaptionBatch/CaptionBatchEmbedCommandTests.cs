@@ -33,6 +33,7 @@ public sealed class CaptionBatchEmbedCommandTests
     [InlineData("--instruction", "--instruction is for --task caption")]
     [InlineData("--logprobs", "--logprobs is for --task caption")]
     [InlineData("--labels-file", "--labels-file is for --task classify")]
+    [InlineData("--labels-file empty", "--labels-file is for --task classify")]
     public async Task OptionsOfTheOtherTasksExitWithTwo(string option, string expected)
     {
         using var temp = new TempDir();
@@ -40,11 +41,14 @@ public sealed class CaptionBatchEmbedCommandTests
         File.WriteAllText(input, "{\"id\": \"a\", \"image\": \"x.png\", \"region\": {\"whole\": true}}\n");
         string labels = temp.File("labels.txt");
         File.WriteAllText(labels, "a large red circle\n");
+        string empty = temp.File("empty.txt");
+        File.WriteAllText(empty, "# no labels\n");
         string output = temp.File("out.jsonl");
         string[] extra = option switch
         {
             "--instruction" => [option, "Describe it."],
             "--labels-file" => [option, labels],
+            "--labels-file empty" => ["--labels-file", empty],
             _ => [option],
         };
         var run = await CliRunner.RunAsync(["caption-batch", "--task", "embed", "--input", input, "--output", output, "--model", ShapesTiny, .. extra]);

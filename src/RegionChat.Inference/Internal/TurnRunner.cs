@@ -531,6 +531,12 @@ internal sealed class TurnRunner(
                     $"{e.Needed - e.CachedTokens} more, but a session may hold {limit}; send a shorter turn (room for " +
                     $"{Math.Max(0, e.Available - e.CachedTokens)} positions), or end this session and start a new one",
                     inner: e);
+            // A session being replayed (restored from its record, or after an eviction) holds nothing yet, but its
+            // history is what fills it: the same state as above, not a bad text.
+            case ContextOverflowKind.Prompt when session.Chat.Turns.Count > 0:
+                return new RegionChatCoreException(RegionChatErrorKind.FailedPrecondition,
+                    $"session '{session.Id}' is full for this turn: its history and the turn need {e.Needed} positions, but a " +
+                    $"session may hold {limit}; end this session and start a new one", inner: e);
             case ContextOverflowKind.Prompt:
                 return RegionChatCoreException.InvalidArgument(f.Text,
                     $"{e.Message}: text, template and visual tokens together; a session may hold {limit}", e);

@@ -87,6 +87,36 @@ public sealed class SessionContextTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AReplayedSessionThatNoLongerFitsIsRefusedAsAFullSessionNotAsABadText()
+    {
+        // One sequence: another conversation evicts this one, so its next turn replays the history first.
+        await using var one = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:ModelsPath"] = dir.Path, ["RegionChat:DefaultModel"] = "short", ["RegionChat:ContextSize"] = "1024",
+            ["RegionChat:ParallelSequences"] = "1",
+        });
+        var first = await one.Client.ChatAsync(Calls.Chat("what is this?", Scene, Calls.Box(0, 0, 32, 32), maxTokens: 4));
+        string session = first.Started.SessionId;
+        uint held = first.Finished.Usage.PromptTokens + first.Finished.Usage.CompletionTokens;
+        const string Long = "what shape and what color is it and where is it in the picture?";
+        // A text-only first turn of the long text fits on its own; the history grows until it and the text cannot.
+        var alone = await one.Client.ChatAsync(Calls.Chat(Long, maxTokens: 1));
+        uint longPrompt = alone.Finished.Usage.PromptTokens;
+        Assert.True(longPrompt < Trained - 8, $"the long text alone takes {longPrompt} positions");
+        while (held + longPrompt < Trained + 4)
+        {
+            var next = await one.Client.ChatAsync(Calls.Chat("what color is it?", sessionId: session, maxTokens: 4));
+            held = next.Finished.Usage.PromptTokens + next.Finished.Usage.CompletionTokens;
+        }
+        await one.Client.ChatAsync(Calls.Chat("something else", maxTokens: 2));   // evicts the session
+
+        var e = await Calls.FailsAsync(() => one.Client.ChatAsync(Calls.Chat(Long, sessionId: session, maxTokens: 1)));
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Contains("its history and the turn need", e.Status.Detail);
+        Assert.Contains("start a new one", e.Status.Detail);
+    }
+
+    [Fact]
     public async Task MaxTokensThatDoNotFitAreRefusedUpFrontAndADefaultEndsAtTheLimit()
     {
         var e = await Calls.FailsAsync(() => host.Client.ChatAsync(Calls.Chat("what is this?", Scene, maxTokens: Trained)));

@@ -50,7 +50,9 @@ public sealed class CaptionBatchLogprobTests : IDisposable
             ["RegionChat:DefaultModel"] = "shapes-tiny",
         });
         var remote = Options(data, "remote") with { Servers = [server.Address.ToString()] };
-        await CaptionBatchJob.RunAsync(remote);
+        var served = await CaptionBatchJob.RunAsync(remote);
+        Assert.Equal(localRecords.Count, served.Progress.Captioned);
+        Assert.Equal(localRecords.Keys.Order(), Records(remote).Keys.Order());
         foreach (var (id, r) in Records(remote))
         {
             var l = localRecords[id];

@@ -46,7 +46,7 @@ public class ModelManifestTests
     [InlineData("\"template\": \"vicuna_v1\"", "\"template\": \"chatml\"", "llm.template")]
     [InlineData("\"weights\": \"p.safetensors\"", "\"weights\": \"p.safetensors\", \"mmproj\": \"l.gguf\"", "exactly one")]
     [InlineData("\"description\": \"test\",", "\"descripton\": \"typo\",", "descripton")]
-    [InlineData("\"description\": \"test\",", "\"description\": \"test\"", "")]
+    [InlineData("\"description\": \"test\",", "\"description\": \"test\"", "is invalid after a value")]
     public void RejectsBadManifestsWithAClearMessage(string from, string to, string expected)
     {
         using var t = new TempDir();

@@ -32,6 +32,14 @@ public class StopStringTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
+    public void OfTwoStopsInOneBufferTheOneThatStartsFirstWinsWhateverTheirOrder()
+    {
+        var f = new StopStringFilter(["world", "lo"]);
+        Assert.Equal("Hel", f.Push("Hello world"));   // "lo" starts at 3, "world" at 6: the earlier one cuts
+        Assert.Equal("lo", f.Matched);
+    }
+
+    [Fact]
     public void HeldTextIsReleasedWhenTheOutputEnds()
     {
         var f = new StopStringFilter(["</s>"]);

@@ -21,8 +21,10 @@ public sealed class SessionHeaderTests
         using (var call = host.Client.Chat(Calls.Chat("what is this?", Scene, Calls.Box(0, 0, 32, 32)), WithSession("conv-1.a_b:c"), Calls.Deadline()))
         {
             Assert.Equal("conv-1.a_b:c", (await call.ResponseHeadersAsync).GetValue(Header));
+            var started = new List<string>();
             await foreach (var e in call.ResponseStream.ReadAllAsync())
-                if (e.Started != null) Assert.Equal("conv-1.a_b:c", e.Started.SessionId);
+                if (e.Started != null) started.Add(e.Started.SessionId);
+            Assert.Equal(["conv-1.a_b:c"], started);
         }
         Assert.NotNull(host.Sessions.Get("conv-1.a_b:c"));
 

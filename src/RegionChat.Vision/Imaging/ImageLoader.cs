@@ -52,6 +52,12 @@ public static class ImageLoader
         var span = array.AsSpan();
 
         IImageFormat format = DetectFormat(span);
+        if (format is PngFormat)
+        {
+            ContainerCheck.Structure(format, span);
+            array = ContainerCheck.PngWithoutText(array);
+            span = array.AsSpan();
+        }
         IImageInfo info = Identify(array, format, span);
         long pixels = (long)info.Width * info.Height;
         if (info.Width <= 0 || info.Height <= 0)

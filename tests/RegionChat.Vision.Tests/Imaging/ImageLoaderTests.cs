@@ -118,6 +118,19 @@ public class ImageLoaderTests
     }
 
     [Fact]
+    public void APngWhoseCompressedTextInflatesToHundredsOfMegabytesDecodesWithoutInflatingIt()
+    {
+        // 256 MB of zeros in a zTXt chunk of a 5×3 image: ImageSharp inflated it while reading the header, before any limit.
+        byte[] bomb = SampleImages.HandMadePng(5, 3, rows: 3, textBytes: 256L << 20);
+        Assert.True(bomb.Length < 1 << 20, $"the bomb is {bomb.Length} bytes");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        using (var image = ImageLoader.Decode(bomb))
+            Assert.Equal((5, 3), (image.Width, image.Height));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 16L << 20, $"decoding allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
     public void SmallHandMadePngDecodes()
     {
         // Checks the hostile-PNG builder itself: with all rows present it is a valid black image.

@@ -58,7 +58,11 @@ internal static class SampleImages
     /// A PNG whose IHDR declares width×height RGB pixels while carrying only <paramref name="rows"/> rows of zeros:
     /// with large sizes, a decompression bomb in a few hundred bytes. Chunks have correct CRCs.
     /// </summary>
-    public static byte[] HandMadePng(int width, int height, int rows)
+    public static byte[] HandMadePng(int width, int height, int rows) => HandMadePng(width, height, rows, 0);
+
+    /// <summary>As above, with a zTXt chunk (a compressed "Comment") that inflates to <paramref name="textBytes"/> zeros
+    /// from a few hundred KB: a decompression bomb in the metadata rather than the pixels.</summary>
+    public static byte[] HandMadePng(int width, int height, int rows, long textBytes)
     {
         using var ms = new MemoryStream();
         ms.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
@@ -68,6 +72,17 @@ internal static class SampleImages
         ihdr[8] = 8; // bit depth
         ihdr[9] = 2; // colour type RGB
         WriteChunk(ms, "IHDR", ihdr);
+        if (textBytes > 0)
+        {
+            using var text = new MemoryStream();
+            text.Write("Comment\0\0"u8);   // keyword, its terminator, compression method 0
+            using (var z = new ZLibStream(text, CompressionLevel.SmallestSize, leaveOpen: true))
+            {
+                var zeros = new byte[1 << 20];
+                for (long left = textBytes; left > 0; left -= zeros.Length) z.Write(zeros, 0, (int)Math.Min(left, zeros.Length));
+            }
+            WriteChunk(ms, "zTXt", text.ToArray());
+        }
         using (var raw = new MemoryStream())
         {
             using (var z = new ZLibStream(raw, CompressionLevel.Optimal, leaveOpen: true))

@@ -44,6 +44,38 @@ internal static class ContainerCheck
         else Structure(format, data);
     }
 
+    /// <summary>
+    /// The PNG without its text and ICC chunks (tEXt, zTXt, iTXt, iCCP), which nothing here reads: ImageSharp inflates
+    /// compressed text while it reads the header, before any limit, so a megabyte of zTXt could become gigabytes.
+    /// Returns <paramref name="data"/> itself when it has none. Call after <see cref="Structure"/> passed.
+    /// </summary>
+    public static byte[] PngWithoutText(byte[] data)
+    {
+        static bool Dropped(ReadOnlySpan<byte> type) =>
+            type.SequenceEqual("tEXt"u8) || type.SequenceEqual("zTXt"u8) || type.SequenceEqual("iTXt"u8) || type.SequenceEqual("iCCP"u8);
+        var kept = new List<(int Start, int Length)>();
+        bool any = false;
+        int pos = 8;
+        while (pos + 8 <= data.Length)
+        {
+            int end = pos + 12 + (int)BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(pos));
+            if (Dropped(data.AsSpan(pos + 4, 4))) any = true;
+            else kept.Add((pos, end - pos));
+            if (data.AsSpan(pos + 4, 4).SequenceEqual("IEND"u8)) break;
+            pos = end;
+        }
+        if (!any) return data;
+        var stripped = new byte[8 + kept.Sum(k => k.Length)];
+        data.AsSpan(0, 8).CopyTo(stripped);
+        int at = 8;
+        foreach (var (start, length) in kept)
+        {
+            data.AsSpan(start, length).CopyTo(stripped.AsSpan(at));
+            at += length;
+        }
+        return stripped;
+    }
+
     /// <summary>PNG: chunks (length, type, data, CRC) must follow each other up to IEND; returns the IDAT payloads.</summary>
     static List<(int Start, int Length)> PngChunks(ReadOnlySpan<byte> data)
     {

@@ -62,7 +62,7 @@ public sealed record RegionBudget
 /// </summary>
 public sealed class RegionCost(RegionBudget budget)
 {
-    long maskPixels;
+    long maskPixels, unionParts;
 
     public RegionBudget Budget { get; } = budget;
 
@@ -86,13 +86,19 @@ public sealed class RegionCost(RegionBudget budget)
                 Inv($"more than the limit of {Budget.MaxScribbleCost:N0}"), nameof(RegionBudget.MaxScribbleCost));
     }
 
-    /// <summary>A union of <paramref name="parts"/> regions at nesting level <paramref name="depth"/> (1 = outermost).</summary>
+    /// <summary>A union of <paramref name="parts"/> regions at nesting level <paramref name="depth"/> (1 = outermost).
+    /// The limit holds for the parts of all the region's unions together: each part is drawn as a whole-image mask, and
+    /// unions nested 4 deep of 64 parts each would be 16 million of them.</summary>
     public void Union(string field, long parts, int depth)
     {
         if (depth > Budget.MaxUnionDepth)
             throw Over(field, Inv($"unions nest {depth} deep, more than the limit of {Budget.MaxUnionDepth}"), nameof(RegionBudget.MaxUnionDepth));
         if (parts > Budget.MaxUnionParts)
             throw Over(field, Inv($"a union of {parts:N0} regions, more than the limit of {Budget.MaxUnionParts:N0}"), nameof(RegionBudget.MaxUnionParts));
+        unionParts += parts;
+        if (unionParts > Budget.MaxUnionParts)
+            throw Over(field, Inv($"the region's unions hold {unionParts:N0} parts in all (nested unions counted), more than the limit of ") +
+                Inv($"{Budget.MaxUnionParts:N0}"), nameof(RegionBudget.MaxUnionParts));
     }
 
     /// <summary>A mask image of <paramref name="width"/> × <paramref name="height"/> by its header, before it is decoded.</summary>

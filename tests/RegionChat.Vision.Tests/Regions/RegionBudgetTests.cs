@@ -63,6 +63,18 @@ public class RegionBudgetTests
     }
 
     [Fact]
+    public void NestedUnionsShareOneBudgetOfParts()
+    {
+        // 8 unions of 8 boxes, each within the limit of 64 parts, hold 72 parts in all: refused before anything is drawn.
+        RegionDescription Box(int i) => new RegionDescription.Box(i, i, i + 4, i + 4);
+        var eight = Enumerable.Range(0, 8).Select(Box).ToArray();
+        var wide = new RegionDescription.Union(Enumerable.Range(0, 8).Select(_ => (RegionDescription)new RegionDescription.Union(eight)).ToArray());
+        Refused(() => Region.From(wide), "[7].region", "MaxUnionParts");   // the union that passes the limit
+        // 7 of them (63 parts in all) pass.
+        _ = Region.From(new RegionDescription.Union(Enumerable.Range(0, 7).Select(_ => (RegionDescription)new RegionDescription.Union(eight)).ToArray()));
+    }
+
+    [Fact]
     public void AMaskIsCountedFromItsHeaderBeforeItIsDecoded()
     {
         // A few bytes whose header claims 12000×12000: over the budget's 100,000,000 mask pixels, refused as such rather than

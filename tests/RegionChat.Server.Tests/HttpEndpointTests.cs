@@ -9,6 +9,22 @@ namespace RegionChat.Server.Tests;
 public class HttpEndpointTests
 {
     [Fact]
+    public async Task ABodyWithBrokenChunkedFramingIsA400NotAServerError()
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(host.HttpAddress.Host, host.HttpAddress.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" +
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"));
+        using var reader = new StreamReader(stream);
+        string status = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)) ?? "";
+        Assert.StartsWith("HTTP/1.1 400", status);
+        var metrics = await host.MetricsAsync();
+        Assert.Equal(0, PrometheusText.Value(metrics, "regionchat_requests_total", ("method", "POST /v1/chat/completions"), ("status", "500")) ?? 0);
+    }
+
+    [Fact]
     public async Task GetModelByIdAnswersAsOpenAiModelsRetrieveAndUnknownIdsAreOpenAi404s()
     {
         await using var host = await ServerHost.StartAsync();

@@ -64,6 +64,8 @@ public class OpenAiBadRequestTests
         yield return new("two images in one message", Post(With(b => b["messages"]![0]!["content"]!.AsArray().Add(b["messages"]![0]!["content"]![1]!.DeepClone()))), HttpStatusCode.BadRequest, "messages[0].content[2]");
         yield return new("an audio part", Post(With(b => b["messages"]![0]!["content"]!.AsArray().Add(new JsonObject { ["type"] = "input_audio" }))), HttpStatusCode.BadRequest, "messages[0].content[2].type");
         yield return new("n = 2", Post(With(b => b["n"] = 2)), HttpStatusCode.BadRequest, "n");
+        yield return new("20,000 stop strings", Post(With(b => b["stop"] = new JsonArray(Enumerable.Repeat(0, 20_000).Select(_ => (JsonNode?)"a").ToArray()))),
+            HttpStatusCode.BadRequest, "stop", MessageHas: "at most 8");
         yield return new("an unsupported image (TGA)", Post(WithImageUrl(TestImages.DataUrl(TestImages.Tga(), "image/x-tga"))), HttpStatusCode.BadRequest, image, MessageHas: "not accepted");
         yield return new("a corrupt image (truncated PNG)", Post(WithImageUrl(TestImages.DataUrl(TestImages.TruncatedPng()))), HttpStatusCode.BadRequest, image);
         yield return new("not an image", Post(WithImageUrl(TestImages.DataUrl(TestImages.NotAnImage()))), HttpStatusCode.BadRequest, image);

@@ -231,6 +231,9 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             if (s.ValueKind == JsonValueKind.String) stop.Add(s.GetString()!);
             else if (s.ValueKind == JsonValueKind.Array)
             {
+                // Counted before the strings are copied out: a 32 MB body could hold millions.
+                if (s.GetArrayLength() > SamplingOptions.MaxStopStrings)
+                    throw Bad($"stop: at most {SamplingOptions.MaxStopStrings} stop strings, got {s.GetArrayLength()}", "stop");
                 foreach (var item in s.EnumerateArray())
                     stop.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw Bad("stop must be a string or a list of strings", "stop"));
             }

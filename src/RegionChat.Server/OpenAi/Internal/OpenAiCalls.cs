@@ -49,6 +49,9 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
                 OpenAiException o => o,
                 RegionChatCoreException c => OpenAiException.From(c, requestId),
                 ModelManifestException m => new OpenAiException(500, "server_error", m.Message, code: "model_unavailable"),
+                // Kestrel's refusal of a body it cannot read (broken chunked framing, a body cut short): the client's.
+                BadHttpRequestException b => new OpenAiException(b.StatusCode, "invalid_request_error", $"the request body is malformed: {b.Message}",
+                    code: "invalid_body"),
                 _ => OpenAiException.Internal(requestId),
             };
             status = error.Status.ToString();

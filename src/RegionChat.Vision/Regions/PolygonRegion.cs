@@ -9,14 +9,19 @@ namespace RegionChat.Vision.Regions;
 /// </summary>
 public sealed class PolygonRegion : Region
 {
-    public PolygonRegion(IReadOnlyList<RegionPoint> points, FillRule fill = FillRule.EvenOdd)
+    /// <param name="maxDrawWork">Most edge-row crossings drawing may take (the region budget's MaxMaskPixels): a polygon
+    /// of many edges each spanning a tall image would otherwise cost points × height before anything is refused.</param>
+    public PolygonRegion(IReadOnlyList<RegionPoint> points, FillRule fill = FillRule.EvenOdd, long maxDrawWork = long.MaxValue)
     {
         if (points.Count < 3)
             throw new InvalidRegionException("polygon", InvalidRegionReason.Malformed, $"a polygon needs at least 3 points, got {points.Count}");
         RequireFinite("polygon", points.SelectMany(p => new[] { p.X, p.Y }));
         Points = points.ToArray();
         Fill = fill;
+        MaxDrawWork = maxDrawWork;
     }
+
+    public long MaxDrawWork { get; }
 
     public IReadOnlyList<RegionPoint> Points { get; }
     public FillRule Fill { get; }
@@ -29,16 +34,43 @@ public sealed class PolygonRegion : Region
     protected override RegionMask RasterizeCore(int width, int height, CancellationToken ct)
     {
         RequireOverlap(Points.Min(p => p.X), Points.Min(p => p.Y), Points.Max(p => p.X), Points.Max(p => p.Y), width, height);
+        int n = Points.Count;
+        // Each edge can cross only the rows whose centre lies between its ends (a row of slack each side; the exact
+        // test below decides), so a row tests the edges that reach it rather than all of them.
+        var edges = new List<(int First, int End, int K)>(n);
+        long work = 0;
+        for (int k = 0; k < n; k++)
+        {
+            var a = Points[k];
+            var b = Points[(k + 1) % n];
+            if (a.Y == b.Y) continue;
+            int first = (int)Math.Clamp(Math.Floor(Math.Min(a.Y, b.Y) - 0.5) - 1, 0, height);
+            int end = (int)Math.Clamp(Math.Ceiling(Math.Max(a.Y, b.Y) - 0.5) + 1, 0, height);
+            if (first >= end) continue;
+            edges.Add((first, end, k));
+            work += end - first;
+        }
+        if (work > MaxDrawWork)
+            throw new InvalidRegionException("polygon", InvalidRegionReason.OverBudget,
+                $"the polygon's edges cross {work:N0} rows of the {width}×{height} image, more than the limit of {MaxDrawWork:N0} " +
+                $"({RegionBudget.Section}:{nameof(RegionBudget.MaxMaskPixels)})");
+        edges.Sort((p, q) => p.First.CompareTo(q.First));
         var mask = new RegionMask(width, height);
         var crossings = new List<(double X, int Direction)>();
-        int n = Points.Count;
-        for (int j = 0; j < height; j++)
+        var active = new List<(int End, int K)>();
+        int next = 0;
+        for (int j = 0; j < height && (next < edges.Count || active.Count > 0); j++)
         {
-            // A row costs one test per edge: check for a cancelled request every few rows.
             if ((j & 15) == 0) ct.ThrowIfCancellationRequested();
+            while (next < edges.Count && edges[next].First <= j)
+            {
+                active.Add((edges[next].End, edges[next].K));
+                next++;
+            }
+            active.RemoveAll(e => e.End <= j);
             double yc = j + 0.5;
             crossings.Clear();
-            for (int k = 0; k < n; k++)
+            foreach (var (_, k) in active)
             {
                 var a = Points[k];
                 var b = Points[(k + 1) % n];

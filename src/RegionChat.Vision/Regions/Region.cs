@@ -32,11 +32,11 @@ public abstract class Region
                 return new BoxRegion(b.X0, b.Y0, b.X1, b.Y1, b.Normalized);
             case RegionDescription.Polygon p:
                 cost.Points("polygon", p.Points.Count);
-                return new PolygonRegion(Points(p.Points), p.NonZeroFill ? FillRule.NonZero : FillRule.EvenOdd);
+                return new PolygonRegion(Points(p.Points), p.NonZeroFill ? FillRule.NonZero : FillRule.EvenOdd, cost.Budget.MaxMaskPixels);
             case RegionDescription.Scribble s:
                 cost.Points("scribble.points", s.Points.Count);
                 cost.Scribble("scribble", s.Points.Count, s.Width);
-                return new ScribbleRegion(Points(s.Points), s.Width);
+                return new ScribbleRegion(Points(s.Points), s.Width, cost.Budget.MaxMaskPixels);
             case RegionDescription.Rle r:
                 cost.RleRuns("rle.counts", r.Runs);
                 return new RleRegion(r.ToCocoRle());

@@ -8,7 +8,10 @@ namespace RegionChat.Vision.Regions;
 /// </summary>
 public sealed class ScribbleRegion : Region
 {
-    public ScribbleRegion(IReadOnlyList<RegionPoint> points, double width)
+    /// <param name="maxDrawWork">Most pixels and rows drawing may touch (the region budget's MaxMaskPixels): long
+    /// segments back and forth across an image would otherwise cost their length × width, which the point budget does
+    /// not see.</param>
+    public ScribbleRegion(IReadOnlyList<RegionPoint> points, double width, long maxDrawWork = long.MaxValue)
     {
         if (points.Count < 1)
             throw new InvalidRegionException("scribble.points", InvalidRegionReason.Malformed, "a scribble needs at least one point");
@@ -18,7 +21,10 @@ public sealed class ScribbleRegion : Region
                 $"the stroke width must be a positive number of pixels, got {Fmt(width)}");
         Points = points.ToArray();
         Width = width;
+        MaxDrawWork = maxDrawWork;
     }
+
+    public long MaxDrawWork { get; }
 
     public IReadOnlyList<RegionPoint> Points { get; }
     public double Width { get; }
@@ -32,6 +38,19 @@ public sealed class ScribbleRegion : Region
     {
         double r = Width / 2;
         RequireOverlap(Points.Min(p => p.X) - r, Points.Min(p => p.Y) - r, Points.Max(p => p.X) + r, Points.Max(p => p.Y) + r, width, height);
+        // A segment's rows plus its stroke's area: what drawing it touches, counted before anything is drawn.
+        double work = 0;
+        for (int k = 0; k + 1 < Points.Count || k == 0; k++)
+        {
+            var (a, b) = (Points[k], Points[Math.Min(k + 1, Points.Count - 1)]);
+            double rows = Math.Clamp(Math.Abs(b.Y - a.Y) + 2 * r + 2, 0, height);
+            double length = Math.Sqrt((b.X - a.X) * (b.X - a.X) + (b.Y - a.Y) * (b.Y - a.Y));
+            work += rows + Math.Min(2 * r * length + Math.PI * r * r, (double)width * height);
+        }
+        if (work > MaxDrawWork)
+            throw new InvalidRegionException("scribble", InvalidRegionReason.OverBudget,
+                $"drawing the scribble on the {width}×{height} image would touch about {work:N0} pixels, more than the limit of " +
+                $"{MaxDrawWork:N0} ({RegionBudget.Section}:{nameof(RegionBudget.MaxMaskPixels)})");
         var mask = new RegionMask(width, height);
         if (Points.Count == 1) DrawSegment(mask, Points[0], Points[0], r, ct);
         for (int k = 0; k + 1 < Points.Count; k++)

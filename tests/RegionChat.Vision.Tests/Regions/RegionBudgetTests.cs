@@ -63,6 +63,28 @@ public class RegionBudgetTests
     }
 
     [Fact]
+    public void PolygonsAndScribblesThatWouldTouchMoreThanTheMaskBudgetAreRefusedBeforeDrawing()
+    {
+        // 20,000 points zig-zagging over the whole height of a 2×32768 image: 20,000 edges of 32,768 rows each, 6.6e8
+        // crossings, within the point budget (100,000) but past MaxMaskPixels (1e8).
+        var zigzag = Enumerable.Range(0, 20_000).Select(i => (X: i % 2 * 1.0 + 0.25 * (i % 4 / 2), Y: i % 2 == 0 ? 0.0 : 32768.0)).ToArray();
+        var polygon = Region.From(new RegionDescription.Polygon(zigzag));
+        var e = Assert.Throws<InvalidRegionException>(() => polygon.Rasterize(2, 32768));
+        Assert.Equal((InvalidRegionReason.OverBudget, "polygon"), (e.Reason, e.Field));
+        Assert.Contains("MaxMaskPixels", e.Description);
+        // A scribble of 1,000 points back and forth across a 4000×4000 image, 40 px wide: 1.6e8 pixels touched, while
+        // width × points (4e4) is far within MaxScribbleCost.
+        var strokes = Enumerable.Range(0, 1_000).Select(i => (X: i % 2 == 0 ? 0.0 : 4000.0, Y: 2000.0)).ToArray();
+        var scribble = Region.From(new RegionDescription.Scribble(strokes, 40));
+        e = Assert.Throws<InvalidRegionException>(() => scribble.Rasterize(4000, 4000));
+        Assert.Equal((InvalidRegionReason.OverBudget, "scribble"), (e.Reason, e.Field));
+        // Ordinary shapes draw: a 100,000-point circle on a tall image (each edge a few rows) and a short stroke.
+        var circle = Enumerable.Range(0, 100_000).Select(i => (X: 1 + Math.Cos(i * Math.Tau / 100_000), Y: 16000 + 15000 * Math.Sin(i * Math.Tau / 100_000))).ToArray();
+        Assert.False(Region.From(new RegionDescription.Polygon(circle)).Rasterize(2, 32768).IsEmpty);
+        Assert.False(Region.From(new RegionDescription.Scribble([(10, 10), (3000, 3000)], 40)).Rasterize(4000, 4000).IsEmpty);
+    }
+
+    [Fact]
     public void NestedUnionsShareOneBudgetOfParts()
     {
         // 8 unions of 8 boxes, each within the limit of 64 parts, hold 72 parts in all: refused before anything is drawn.

@@ -57,10 +57,10 @@ public abstract class RegionSource
     /// field as the JSON form does ("[1].mask", "polygon", "region" for the region itself). Errors found when it is drawn
     /// name fields the same way. <paramref name="cacheKey"/> must name the description.
     /// </summary>
-    public static RegionSource Build(RegionDescription description, string cacheKey, RegionChatCoreOptions options)
+    public static RegionSource Build(RegionDescription description, string cacheKey, RegionChatCoreOptions options, RegionCost? cost = null)
     {
         var limits = new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels };
-        return new Ready(Region.From(description, limits, options.Regions), cacheKey, description);
+        return new Ready(Region.From(description, limits, cost ?? options.Regions.Start()), cacheKey, description);
     }
 
     /// <summary>Alpha-CLIP's RGBA framing for PNG and WebP bytes (the formats whose alpha counts): the alpha channel is

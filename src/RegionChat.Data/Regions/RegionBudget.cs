@@ -109,8 +109,8 @@ public sealed class RegionCost(RegionBudget budget)
         if (maskPixels > Budget.MaxMaskPixels)
             throw Over(field, maskPixels == pixels
                 ? Inv($"the mask is {width}×{height} = {pixels:N0} pixels, more than the limit of {Budget.MaxMaskPixels:N0} mask pixels per region")
-                : Inv($"the mask ({width}×{height}) brings the region's masks to {maskPixels:N0} pixels, more than the limit of ") +
-                  Inv($"{Budget.MaxMaskPixels:N0} mask pixels per region"), nameof(RegionBudget.MaxMaskPixels));
+                : Inv($"the mask ({width}×{height}) brings the masks counted together (a union's, or a /v1 request's) to {maskPixels:N0} ") +
+                  Inv($"pixels, more than the limit of {Budget.MaxMaskPixels:N0}"), nameof(RegionBudget.MaxMaskPixels));
     }
 
     /// <summary>A COCO RLE of <paramref name="runs"/> runs, before its counts are decoded.</summary>

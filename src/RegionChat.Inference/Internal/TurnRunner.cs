@@ -280,6 +280,13 @@ internal sealed class TurnRunner(
         if (turn.VisualTokenBudget is { } asked && VisualTokenSelection.Check(asked, model.IncludesCls) is { } badBudget)
             throw RegionChatCoreException.InvalidArgument(f.VisualTokenBudget, $"{badBudget} for model '{model.Id}'");
         int budget = VisualTokenSelection.Effective(turn.VisualTokenBudget ?? model.VisualTokenBudget, model.VisualTokenCount);
+        // Bounded before any image is decoded or encoded: images whose visual tokens alone outgrow a session.
+        int images = turn.Messages.Count(m => m.Image != null);
+        long visualPositions = (long)images * (budget > 0 ? budget : model.VisualTokenCount);
+        int sequenceLimit = model.Llm.Facts.SequenceLimit;
+        if (images > 1 && visualPositions > sequenceLimit)
+            throw RegionChatCoreException.InvalidArgument(f.Text, $"the turn's {images} images take {visualPositions:N0} positions of visual " +
+                $"tokens, more than the {sequenceLimit:N0} a session of model '{model.Id}' may hold");
         // Images and regions → visual tokens.
         var visuals = new EmbeddingBlock?[turn.Messages.Count];
         var newVisuals = new Dictionary<EmbeddingBlock, VisualRecord?>(ReferenceEqualityComparer.Instance);

@@ -183,6 +183,22 @@ public class OpenAiBadRequestTests
         Assert.Contains("classifier", e.Message);
     }
 
+    [Fact]
+    public async Task TheMaskBudgetBoundsAWholeRequestNotEachOfItsRegions()
+    {
+        // Each 64×64 mask (4,096 pixels) fits a budget of 6,000; two messages' masks together do not.
+        await using var host = await ServerHost.StartAsync(("Regions:MaxMaskPixels", "6000"));
+        using var http = OpenAiHttp.Http(host);
+        JsonObject Masked(string text) => OpenAiHttp.UserWithImage(text, TestImages.Scene(321),
+            new JsonObject { ["mask"] = TestImages.DataUrl(TestImages.Mask(64, 64, 0, 0, 8, 8)) });
+        var one = OpenAiHttp.Body(2, Masked("what is it?"));
+        Assert.Equal("chat.completion", (string?)(await OpenAiHttp.CompleteAsync(http, one))["object"]);
+        var two = OpenAiHttp.Body(2, Masked("what is it?"), OpenAiHttp.Message("assistant", "ok"), Masked("and this?"));
+        var e = await OpenAiHttp.FailsAsync(http, two);
+        Assert.Equal((HttpStatusCode.BadRequest, "messages[2].content[1].region.mask", "invalid_region"), (e.Status, e.Param, e.Code));
+        Assert.Contains("MaxMaskPixels", e.Message);
+    }
+
     static JsonArray Tools() => new(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "f" } });
 
     [Fact]

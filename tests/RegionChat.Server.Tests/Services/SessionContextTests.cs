@@ -117,6 +117,26 @@ public sealed class SessionContextTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ImagesWhoseVisualTokensAloneOutgrowASessionAreRefusedBeforeAnyIsEncoded()
+    {
+        int perImage = host.Model.VisualTokenCount;
+        int images = Trained / perImage + 1;
+        var messages = new JsonArray();
+        for (int i = 0; i < images; i++)
+        {
+            messages.Add(OpenAiHttp.UserWithImage($"image {i}?", TestImages.Scene(200 + i)));
+            if (i + 1 < images) messages.Add(OpenAiHttp.Message("assistant", "ok"));
+        }
+        var body = new JsonObject { ["model"] = "short", ["max_tokens"] = 1, ["messages"] = messages };
+        long encodedBefore = host.Core.VisionBatcher.Items;
+        using var http = OpenAiHttp.Http(host);
+        var error = await OpenAiHttp.FailsAsync(http, body);
+        Assert.Equal((HttpStatusCode.BadRequest, "messages"), (error.Status, error.Param));
+        Assert.Contains($"{images} images take {images * perImage:N0} positions", error.Message);
+        Assert.Equal(encodedBefore, host.Core.VisionBatcher.Items);
+    }
+
+    [Fact]
     public async Task MaxTokensThatDoNotFitAreRefusedUpFrontAndADefaultEndsAtTheLimit()
     {
         var e = await Calls.FailsAsync(() => host.Client.ChatAsync(Calls.Chat("what is this?", Scene, maxTokens: Trained)));

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using RegionChat.Inference;
+using RegionChat.Data.Regions;
 
 namespace RegionChat.Server.OpenAi.Internal;
 
@@ -16,6 +17,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
     readonly ImageUrlReader imageUrls = new(options);
     /// <summary>Text bytes of the messages read so far (those the request adds), against MaxHistoryBytes.</summary>
     long historyBytes;
+    /// <summary>The region budget of the whole request: its regions are made as they are read and held until it runs.</summary>
+    readonly RegionCost regionCost = coreOptions.Regions.Start();
 
     public ChatCompletionRequest Read(JsonElement root)
     {
@@ -204,7 +207,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         // An explicit region wins over the image's alpha channel; without either the whole image is meant.
         if (Present(part, "region", out var region))
         {
-            return new TurnImage(input, RegionJsonReader.Read(region, coreOptions, regionField), imageField, regionField) { DataField = imageField };
+            var source = RegionJsonReader.Read(region, coreOptions, regionField, regionCost);
+            return new TurnImage(input, source, imageField, regionField) { DataField = imageField };
         }
         if (RegionSource.FromImageAlpha(bytes) is { } alpha) return new TurnImage(input, alpha, imageField, imageField) { DataField = imageField };
         return new TurnImage(input, RegionSource.WholeImage, imageField, regionField) { DataField = imageField };

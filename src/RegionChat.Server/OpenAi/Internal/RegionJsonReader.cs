@@ -9,11 +9,13 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// The "region" extension of an image_url content part: the shared JSON region form of <see cref="RegionDescription"/>
 /// (box, polygon, rle, scribble, whole, and an array for a union), except that a mask is never a server path but
 /// <c>{"mask": "data:image/png;base64,…"}</c>. The description is handed to the core, which makes the region at once
-/// (within its image limits and region budget), so a bad one is a 400 before the request waits.
+/// (within its image limits and region budget), so a bad one is a 400 before the request waits. The regions of one
+/// request share one <see cref="RegionCost"/>: made at once, their masks are all held until the request runs, so the
+/// budget's mask pixels bound the request, not each region.
 /// </summary>
 internal static class RegionJsonReader
 {
-    public static RegionSource Read(JsonElement element, RegionChatCoreOptions options, string field)
+    public static RegionSource Read(JsonElement element, RegionChatCoreOptions options, string field, RegionCost cost)
     {
         RegionSource source;
         // The key names the description: the same region sent again (say, in a follow-up request) hits the cache.
@@ -39,7 +41,7 @@ internal static class RegionJsonReader
                 description = new RegionDescription.Union(parts);
             }
             else description = ReadObject(element, options);
-            source = RegionSource.Build(description, key, options);
+            source = RegionSource.Build(description, key, options, cost);
         }
         catch (InvalidRegionException e)
         {

@@ -38,7 +38,8 @@ internal static class RequestJson
         if (r.ValueKind != JsonValueKind.Array) throw OpenAiException.BadRequest("regions must be an array of regions", "regions");
         if (r.GetArrayLength() > 16) throw OpenAiException.BadRequest($"regions holds {r.GetArrayLength()} regions; the limit is 16", "regions");
         int i = 0;
-        foreach (var region in r.EnumerateArray()) regions.Add(RegionJsonReader.Read(region, options, $"regions[{i++}]"));
+        var cost = options.Regions.Start();
+        foreach (var region in r.EnumerateArray()) regions.Add(RegionJsonReader.Read(region, options, $"regions[{i++}]", cost));
         return regions;
     }
 }

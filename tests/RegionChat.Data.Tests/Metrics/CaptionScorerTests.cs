@@ -33,6 +33,10 @@ public class CaptionScorerTests
         var s = CaptionScorer.Score([Item("x", "a b c d e", "a b c d", "a b c d e f")]);
         Assert.Equal(1.0, s.Items[0].Bleu[0], 8);
         Assert.Equal(1.0, s.Bleu[0], 8);
+        // References of 2, 6 and 9 tokens: the closest (6) sets the penalty, exp(1 - 6/5); the shortest or the mean would
+        // give none, the longest exp(1 - 9/5). Every candidate unigram is in the 6-token reference, so BLEU-1 is the penalty.
+        var closest = CaptionScorer.Score([Item("x", "a b c d e", "a b", "a b c d e f", "p q r s t u v w x")]);
+        Assert.Equal(Math.Exp(1 - 6.0 / 5), closest.Items[0].Bleu[0], 8);
     }
 
     [Fact]

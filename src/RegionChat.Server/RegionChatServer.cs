@@ -37,6 +37,7 @@ public static class RegionChatServer
                 ? new MinDataRate(options.MinRequestBodyBytesPerSecond, TimeSpan.FromSeconds(Math.Max(2, options.RequestBodyGraceSeconds)))
                 : null;
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(Math.Max(1, options.RequestHeadersTimeoutSeconds));
+            if (options.MaxConnections > 0) k.Limits.MaxConcurrentConnections = options.MaxConnections;
         });
         builder.Services.AddSingleton(sp => new RegionChatCore(
             CoreOptions(sp.GetRequiredService<IOptions<ServerOptions>>().Value, sp.GetRequiredService<IHostEnvironment>().ContentRootPath),

@@ -95,6 +95,9 @@ public sealed class ServerOptions
     public int RequestBodyGraceSeconds { get; set; } = 5;
     /// <summary>How long a client may take to send a request's headers (Kestrel's RequestHeadersTimeout).</summary>
     public int RequestHeadersTimeoutSeconds { get; set; } = 10;
+    /// <summary>Most open connections on all listeners together (Kestrel's MaxConcurrentConnections); more are closed at
+    /// once. Bodies are held in memory until a request is admitted, so this bounds that memory. 0 = no limit.</summary>
+    public int MaxConnections { get; set; }
     /// <summary>Where session records (for restoring a session on any replica), leases and shared images live
     /// ("RegionChat:SessionStore"): this process's memory unless Redis is set.</summary>
     public SessionStoreSettings SessionStore { get; set; } = new();

@@ -7,6 +7,39 @@ namespace RegionChat.Server.Tests;
 public class HttpListenerTests
 {
     [Fact]
+    public async Task MaxConnectionsClosesConnectionsBeyondTheLimitAndServesAgainOnceOneCloses()
+    {
+        await using var host = await ServerHost.StartAsync(("MaxConnections", "2"));
+        var held = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(host.HttpAddress.Host, host.HttpAddress.Port);
+                held.Add(tcp);
+            }
+            // The third is accepted by the socket and closed by Kestrel without an answer.
+            using (var http = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(20) })
+                await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync("/health"));
+            held[0].Dispose();
+            held.RemoveAt(0);
+            using var again = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(20) };
+            HttpStatusCode? status = null;
+            for (int attempt = 0; attempt < 50 && status == null; attempt++)
+            {
+                try { status = (await again.GetAsync("/health")).StatusCode; }
+                catch (HttpRequestException) { await Task.Delay(100); }   // the closed slot is freed a moment later
+            }
+            Assert.Equal(HttpStatusCode.OK, status);
+        }
+        finally
+        {
+            foreach (var tcp in held) tcp.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task MetricsAreServedOverPlainHttp11AndMoveWithOpenAiTraffic()
     {
         await using var host = await ServerHost.StartAsync();

@@ -35,6 +35,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.MinRequestBodyBytesPerSecond), o.MinRequestBodyBytesPerSecond, 0, 1 << 30);
         Range(nameof(o.RequestBodyGraceSeconds), o.RequestBodyGraceSeconds, 2, 3600); // Kestrel needs more than its 1 s heartbeat
         Range(nameof(o.RequestHeadersTimeoutSeconds), o.RequestHeadersTimeoutSeconds, 1, 3600);
+        Range(nameof(o.MaxConnections), o.MaxConnections, 0, 1_000_000);
         Range(nameof(o.MaxHistoryBytes), o.MaxHistoryBytes, 1, int.MaxValue); // an image id ("sha256:" + 64 hex digits) must fit
         Range(nameof(o.MaxTokensLimit), o.MaxTokensLimit, 1, 1 << 20);
         Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);

@@ -40,6 +40,9 @@ public sealed class RegionChatModel : IDisposable
     /// <summary>True when the manifest declares a zero-shot classifier.</summary>
     public bool HasClassifier => classifier != null;
 
+    /// <summary>The width of the classifier's joint space (Embed's vectors): the vision tower's projection.</summary>
+    public int EmbeddingWidth => Vision.Config.OutputDim;
+
     /// <summary>The zero-shot classifier (loaded on first use); throws <see cref="InvalidOperationException"/> without one.</summary>
     public RegionClassifier Classifier => classifier?.Value
         ?? throw new InvalidOperationException($"model '{Id}' has no classifier section in its {ModelManifest.FileName}");

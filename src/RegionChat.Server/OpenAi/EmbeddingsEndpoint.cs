@@ -21,11 +21,11 @@ internal static class EmbeddingsEndpoint
         {
             var (request, base64, dimensions) = RequestJson.Read(body, root => Read(root, new ImageUrlReader(options.Value), core.Options));
             request = request with { RequestId = requestId };
+            // Checked before the work (an unknown model or one without a classifier is the core's to refuse).
+            if (dimensions is { } d && core.Model(request.Model) is { HasClassifier: true } model && d != model.EmbeddingWidth)
+                throw OpenAiException.BadRequest($"dimensions: model '{model.Id}' embeds in {model.EmbeddingWidth} dimensions and cannot shorten " +
+                    $"them, got {d}", "dimensions", "unsupported_parameter");
             var result = await core.EmbedAsync(request, http.RequestAborted).ConfigureAwait(false);
-            int width = result.Texts.Concat(result.Regions).FirstOrDefault()?.Length ?? 0;
-            if (dimensions is { } d && d != width)
-                throw OpenAiException.BadRequest($"dimensions: model '{result.Model}' embeds in {width} dimensions and cannot shorten them, got {d}",
-                    "dimensions", "unsupported_parameter");
             http.Response.ContentType = "application/json; charset=utf-8";
             await using var w = new Utf8JsonWriter(http.Response.Body, OpenAiJson.WriterOptions);
             w.WriteStartObject();

@@ -68,6 +68,22 @@ public class OpenAiEmbeddingsTests(ShapesTinyHost fixture) : IClassFixture<Shape
         Assert.Equal(expected.Texts[0].Values, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray());
     }
 
+    [Fact]
+    public async Task ADimensionsTheModelCannotGiveIsRefusedBeforeAnyRegionIsEncoded()
+    {
+        using var http = OpenAiHttp.Http(fixture.Host);
+        long encoded = fixture.Host.Core.VisionBatcher.Items;
+        var body = new JsonObject
+        {
+            ["model"] = "shapes-tiny", ["input"] = "a red circle", ["dimensions"] = 64,
+            ["image"] = TestImages.DataUrl(TestImages.Scene(77)), ["regions"] = new JsonArray(new JsonObject { ["box"] = new JsonArray(0, 0, 32, 32) }),
+        };
+        var error = await OpenAiHttp.FailsAsync(http, OpenAiHttp.Post(body.ToJsonString(), path: "/v1/embeddings"));
+        Assert.Equal((HttpStatusCode.BadRequest, "dimensions"), (error.Status, error.Param));
+        Assert.Contains("128 dimensions", error.Message);
+        Assert.Equal(encoded, fixture.Host.Core.VisionBatcher.Items);
+    }
+
     [Theory]
     [InlineData("{\"model\": \"shapes-tiny\"}", "input")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": []}", "input")]

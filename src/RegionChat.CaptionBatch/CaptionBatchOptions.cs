@@ -94,11 +94,9 @@ public sealed record CaptionBatchOptions
             if (Labels.Count == 0) throw new ArgumentException("--task classify needs --labels-file FILE (one label per line)");
             if (Labels.Count > 1000) throw new ArgumentException($"--labels-file holds {Labels.Count} labels; the limit is 1000");
             if (Top < 0) throw new ArgumentException($"--top must be >= 0 (0 = all labels), got {Top}");
-            if (Instruction != null) throw new ArgumentException("--instruction is for --task caption");
-            if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");
         }
         else if (Labels.Count > 0) throw new ArgumentException("--labels-file is for --task classify");
-        if (TaskKind == CaptionBatchTask.Embed)
+        if (TaskKind != CaptionBatchTask.Caption)
         {
             if (Instruction != null) throw new ArgumentException("--instruction is for --task caption");
             if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");

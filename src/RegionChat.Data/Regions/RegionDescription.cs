@@ -27,8 +27,10 @@ public abstract record RegionDescription
     /// <summary>Parses a region; relative mask paths resolve against <paramref name="baseDirectory"/> (default: current).</summary>
     public static RegionDescription Parse(string json, string? baseDirectory = null) => RegionJsonParser.Parse(json, baseDirectory);
 
-    /// <summary>Parses a region from a JSON element; relative mask paths resolve against <paramref name="baseDirectory"/>.</summary>
-    public static RegionDescription Parse(JsonElement element, string? baseDirectory = null) => RegionJsonParser.Parse(element, baseDirectory);
+    /// <summary>Parses a region from a JSON element; relative mask paths resolve against <paramref name="baseDirectory"/>.
+    /// With a <paramref name="budget"/>, point and run lists over it are refused by their length before they are read.</summary>
+    public static RegionDescription Parse(JsonElement element, string? baseDirectory = null, RegionBudget? budget = null) =>
+        RegionJsonParser.Parse(element, baseDirectory, budget);
 
     /// <summary>Parses a region from a JSON file; relative mask paths resolve against the file's folder.</summary>
     public static RegionDescription ParseFile(string path) => RegionJsonParser.ParseFile(path);

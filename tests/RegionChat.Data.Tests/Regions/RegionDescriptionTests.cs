@@ -7,6 +7,22 @@ namespace RegionChat.Data.Tests.Regions;
 public class RegionDescriptionTests
 {
     [Fact]
+    public void WithABudgetLongPointAndRunListsAreRefusedByTheirLength()
+    {
+        var budget = new RegionBudget { MaxPoints = 3, MaxRleRuns = 4 };
+        InvalidRegionException Refused(string json) =>
+            Assert.Throws<InvalidRegionException>(() => RegionDescription.Parse(System.Text.Json.JsonDocument.Parse(json).RootElement, budget: budget));
+        Assert.Equal("polygon", Refused("""{"polygon": [0, 0, 9, 0, 9, 9, 0, 9]}""").Field);
+        Assert.Equal("polygon", Refused("""{"polygon": [[0, 0], [9, 0], [9, 9], [0, 9]]}""").Field);
+        Assert.Equal("scribble.points", Refused("""{"scribble": {"points": [0, 0, 1, 1, 2, 2, 3, 3], "width": 1}}""").Field);
+        var runs = Refused("""{"rle": {"size": [3, 4], "counts": [3, 2, 1, 3, 3]}}""");
+        Assert.Equal((InvalidRegionReason.OverBudget, "rle.counts"), (runs.Reason, runs.Field));
+        // Within it, and without one, the same lists parse.
+        Assert.IsType<RegionDescription.Polygon>(RegionDescription.Parse(System.Text.Json.JsonDocument.Parse("""{"polygon": [0, 0, 9, 0, 9, 9]}""").RootElement, budget: budget));
+        Assert.IsType<RegionDescription.Polygon>(RegionDescription.Parse("""{"polygon": [0, 0, 9, 0, 9, 9, 0, 9]}"""));
+    }
+
+    [Fact]
     public void EveryKindParsesToItsDescription()
     {
         var box = Assert.IsType<RegionDescription.Box>(RegionDescription.Parse("""{"box": [1, 2, 30.5, 40], "normalized": false}"""));

@@ -37,17 +37,19 @@ internal static class RegionJsonParser
         return Parse(json, Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 
-    public static RegionDescription Parse(JsonElement element, string? baseDirectory)
+    /// <param name="budget">When given, point and run lists longer than it allows are refused by their length, before
+    /// they are copied out (a large request body could hold millions of numbers).</param>
+    public static RegionDescription Parse(JsonElement element, string? baseDirectory, RegionBudget? budget = null)
     {
         baseDirectory ??= Directory.GetCurrentDirectory();
-        if (element.ValueKind != JsonValueKind.Array) return ParseObject(element, baseDirectory);
+        if (element.ValueKind != JsonValueKind.Array) return ParseObject(element, baseDirectory, budget);
         var parts = new List<RegionDescription>();
         foreach (var item in element.EnumerateArray())
         {
             try
             {
                 if (item.ValueKind == JsonValueKind.Array) throw Malformed("region", "a union holds region objects, not nested arrays");
-                parts.Add(ParseObject(item, baseDirectory));
+                parts.Add(ParseObject(item, baseDirectory, budget));
             }
             catch (InvalidRegionException e)
             {
@@ -57,7 +59,7 @@ internal static class RegionJsonParser
         return new RegionDescription.Union(parts);
     }
 
-    public static RegionDescription.Rle ParseRle(JsonElement element, string field)
+    public static RegionDescription.Rle ParseRle(JsonElement element, string field, RegionBudget? budget = null)
     {
         RequireKind(element, JsonValueKind.Object, field, "an object {\"size\": [h, w], \"counts\": …}");
         RequireOnly(element, field, "size", "counts");
@@ -68,6 +70,7 @@ internal static class RegionJsonParser
         if (counts.ValueKind == JsonValueKind.String) return new RegionDescription.Rle(h, w, Text(counts, $"{field}.counts"), null);
         if (counts.ValueKind == JsonValueKind.Array)
         {
+            budget?.Start().RleRuns($"{field}.counts", counts.GetArrayLength());
             var values = Numbers(counts, $"{field}.counts");
             var list = new long[values.Count];
             for (int i = 0; i < list.Length; i++)
@@ -80,7 +83,7 @@ internal static class RegionJsonParser
         throw Malformed($"{field}.counts", "must be a compressed string or a list of integers");
     }
 
-    static RegionDescription ParseObject(JsonElement e, string baseDirectory)
+    static RegionDescription ParseObject(JsonElement e, string baseDirectory, RegionBudget? budget)
     {
         RequireKind(e, JsonValueKind.Object, "region", "an object such as {\"box\": [x0,y0,x1,y1]} or an array of them");
         var kinds = e.EnumerateObject().Select(p => p.Name).Where(n => Kinds.Contains(n)).ToList();
@@ -115,16 +118,16 @@ internal static class RegionJsonParser
                         "nonzero" or "non-zero" => true,
                         _ => throw Malformed("fill", $"must be \"evenodd\" or \"nonzero\", got {f.GetRawText()}"),
                     } : throw Malformed("fill", "must be \"evenodd\" or \"nonzero\"");
-                return new RegionDescription.Polygon(Points(value, "polygon"), nonZero);
+                return new RegionDescription.Polygon(Points(value, "polygon", budget), nonZero);
             }
             case "rle":
                 RequireOnly(e, "region", "rle");
-                return ParseRle(value, "rle");
+                return ParseRle(value, "rle", budget);
             case "scribble":
                 RequireOnly(e, "region", "scribble");
                 RequireKind(value, JsonValueKind.Object, "scribble", "an object {\"points\": [x,y,…], \"width\": w}");
                 RequireOnly(value, "scribble", "points", "width");
-                var points = Points(Get(value, "points", "scribble"), "scribble.points");
+                var points = Points(Get(value, "points", "scribble"), "scribble.points", budget);
                 var width = Get(value, "width", "scribble");
                 if (width.ValueKind != JsonValueKind.Number) throw Malformed("scribble.width", $"must be a number, got {Describe(width)}");
                 return new RegionDescription.Scribble(points, width.GetDouble());
@@ -190,9 +193,11 @@ internal static class RegionJsonParser
     }
 
     /// <summary>Flat [x,y,x,y,…] or pairs [[x,y],…].</summary>
-    static (double X, double Y)[] Points(JsonElement e, string field)
+    static (double X, double Y)[] Points(JsonElement e, string field, RegionBudget? budget)
     {
         RequireKind(e, JsonValueKind.Array, field, "a list of coordinates x,y,x,y,…");
+        int length = e.GetArrayLength();
+        budget?.Start().Points(field, length > 0 && e[0].ValueKind == JsonValueKind.Array ? length : length / 2);
         List<double> flat;
         if (e.GetArrayLength() > 0 && e[0].ValueKind == JsonValueKind.Array)
         {

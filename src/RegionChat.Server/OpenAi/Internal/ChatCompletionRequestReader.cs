@@ -35,14 +35,15 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         if (Present(root, "n", out var n) && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt64(out long count) && count == 1))
             throw Bad("n: only one choice per request is supported (n = 1)", "n");
         RefuseUnsupported(root);
-        var sampling = Sampling(root);
+        // The field the limit came in names it in errors, here and in the core's (max_completion_tokens wins).
+        string maxTokensField = Present(root, "max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens";
+        var sampling = Sampling(root, maxTokensField);
         long? budget = Integer(root, "visual_token_budget");
         if (budget is { } b && VisualTokenSelection.Check(b, includesCls: false) is { } badBudget)
             throw Bad($"visual_token_budget {badBudget}", "visual_token_budget");
         // A region anywhere but on its image would be ignored and the whole image answered about: say where it goes.
         if (Present(root, "region", out _)) throw Bad(MisplacedRegion("region"), "region", "invalid_region");
         var (system, messages) = Messages(root, continuing: session.Length > 0);
-        string maxTokensField = Present(root, "max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens";
         return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget, maxTokensField);
     }
 
@@ -214,7 +215,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         return new TurnImage(input, RegionSource.WholeImage, imageField, regionField) { DataField = imageField };
     }
 
-    SamplingOptions Sampling(JsonElement root)
+    SamplingOptions Sampling(JsonElement root, string maxField)
     {
         float? temperature = Number(root, "temperature") is { } t ? (float)t : null;
         float? topP = Number(root, "top_p") is { } p ? (float)p : null;
@@ -222,10 +223,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         float? repeatPenalty = Number(root, "repeat_penalty") is { } rp ? (float)rp : null;
         int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(k, int.MinValue, int.MaxValue) : null;
         ulong? seed = Integer(root, "seed") is { } sd ? unchecked((ulong)sd) : null;
-        string maxField = "max_tokens";
-        long? max = Integer(root, "max_completion_tokens");
-        if (max != null) maxField = "max_completion_tokens";
-        else max = Integer(root, "max_tokens");
+        long? max = Integer(root, maxField);
         if (max is < 1) throw Bad($"{maxField} must be at least 1, got {max}", maxField);
         uint maxTokens = max == null ? 0 : (uint)Math.Min(max.Value, uint.MaxValue);
 

@@ -62,30 +62,9 @@ internal static class RegionJsonReader
             try { return new RegionDescription.MaskBytes(DataUrl.Decode(mask.GetString()!, options.MaxImageBytes, "mask", "the mask")); }
             catch (OpenAiException o) { throw new InvalidRegionException("mask", InvalidRegionReason.Malformed, o.Message); }
         }
-        CheckArraysFit(e, options.Regions);
-        // No mask key is left, so no file is ever read.
-        return RegionDescription.Parse(e);
+        // No mask key is left, so no file is ever read; point and run lists are checked by length before they are read.
+        return RegionDescription.Parse(e, budget: options.Regions);
     }
-
-    /// <summary>The point and run lists against the budget by their length, before the parser copies them out: a 32 MiB
-    /// body could hold 16 million numbers.</summary>
-    static void CheckArraysFit(JsonElement e, RegionBudget budget)
-    {
-        if (e.ValueKind != JsonValueKind.Object) return;
-        var cost = budget.Start();
-        if (e.TryGetProperty("polygon", out var polygon)) cost.Points("polygon", Pairs(polygon));
-        if (e.TryGetProperty("scribble", out var scribble) && scribble.ValueKind == JsonValueKind.Object
-            && scribble.TryGetProperty("points", out var points))
-            cost.Points("scribble.points", Pairs(points));
-        if (e.TryGetProperty("rle", out var rle) && rle.ValueKind == JsonValueKind.Object && rle.TryGetProperty("counts", out var counts)
-            && counts.ValueKind == JsonValueKind.Array)
-            cost.RleRuns("rle.counts", counts.GetArrayLength());
-    }
-
-    /// <summary>Points of a flat [x, y, …] or paired [[x, y], …] list (0 for anything else: the parser says what is wrong).</summary>
-    static long Pairs(JsonElement list) =>
-        list.ValueKind != JsonValueKind.Array ? 0
-        : list.GetArrayLength() > 0 && list[0].ValueKind == JsonValueKind.Array ? list.GetArrayLength() : list.GetArrayLength() / 2;
 
     static InvalidRegionException Under(InvalidRegionException e, string prefix) =>
         new(e.Field.Length == 0 ? prefix : e.Field.StartsWith('[') ? prefix + e.Field : prefix + "." + e.Field, e.Reason, e.Description);

@@ -103,26 +103,25 @@ public sealed class RegionChatCore : IDisposable
     public Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct = default) => classify.EmbedAsync(request, ct);
 
     /// <summary>Checks and stores an encoded image by its content id; <paramref name="field"/> is the request field
-    /// errors name.</summary>
-    public StoredImageInfo PutImage(ReadOnlyMemory<byte> bytes, string field = "data")
+    /// errors name. New images wait for one of the decode slots (one per core).</summary>
+    public async Task<StoredImageInfo> PutImageAsync(ReadOnlyMemory<byte> bytes, string field = "data", CancellationToken ct = default)
     {
         if (bytes.Length == 0) throw RegionChatCoreException.InvalidArgument(field, "is empty");
         if (bytes.Length > Options.MaxImageBytes) throw RegionChatCoreException.InvalidArgument(field,
             ImageSizeLimit.TooLarge(bytes.Length, Options.MaxImageBytes));
-        try
-        {
-            var stored = images.Put(bytes, out bool decoded);
-            if (decoded) Share(stored);
-            return new StoredImageInfo(stored.Id, stored.Width, stored.Height, bytes.Length);
-        }
+        StoredImage stored;
+        bool decoded;
+        try { (stored, decoded) = await images.PutAsync(bytes, ct).ConfigureAwait(false); }
         catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(field, e.Message, e); }
+        if (decoded) await ShareAsync(stored).ConfigureAwait(false);
+        return new StoredImageInfo(stored.Id, stored.Width, stored.Height, bytes.Length);
     }
 
     /// <summary>Puts a new image in the shared image store too, so another replica can use its id; a store that cannot be
     /// reached is logged (that replica then answers NOT_FOUND for the id, as before).</summary>
-    void Share(StoredImage stored)
+    async Task ShareAsync(StoredImage stored)
     {
-        try { Records.PutImageAsync(stored.Id, stored.Bytes, CancellationToken.None).GetAwaiter().GetResult(); }
+        try { await Records.PutImageAsync(stored.Id, stored.Bytes, CancellationToken.None).ConfigureAwait(false); }
         catch (SessionStoreUnavailableException e) { CoreLog.SessionStoreFailed(log, "put image", stored.Id, e.Message); }
     }
 

@@ -149,7 +149,7 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         IReadOnlyList<RegionSource> requested, ClassifyFields f, CancellationToken ct)
     {
         var resolveClock = Stopwatch.StartNew();
-        var (imageId, fresh) = ResolveImage(image, f);
+        var (imageId, fresh) = await ResolveImageAsync(image, f, ct).ConfigureAwait(false);
         var regions = requested.Count == 0 ? [RegionSource.WholeImage] : requested;
         double decodeMs = fresh != null ? resolveClock.Elapsed.TotalMilliseconds : 0, visionMs = 0;
         var imageFeatures = new float[regions.Count][];
@@ -282,13 +282,17 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
 
     /// <summary>The image's id, and the pixels of an image new to the store (decoded to check it; they serve the first
     /// region's tower input, and the caller disposes them).</summary>
-    (string Id, Image<Rgb24>? Fresh) ResolveImage(ImageInput input, ClassifyFields f)
+    async Task<(string Id, Image<Rgb24>? Fresh)> ResolveImageAsync(ImageInput input, ClassifyFields f, CancellationToken ct)
     {
         if (input.Bytes is { } bytes)
         {
             if (bytes.Length > options.MaxImageBytes)
                 throw RegionChatCoreException.InvalidArgument(f.ImageData, ImageSizeLimit.TooLarge(bytes.Length, options.MaxImageBytes));
-            try { return (images.PutKeepingPixels(bytes, out var fresh).Id, fresh); }
+            try
+            {
+                var (stored, fresh) = await images.PutKeepingPixelsAsync(bytes, ct).ConfigureAwait(false);
+                return (stored.Id, fresh);
+            }
             catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(f.ImageData, e.Message, e); }
         }
         if (input.StoredId is { } given)

@@ -252,7 +252,7 @@ internal sealed class TurnRunner(
             return false;
         }
         if (bytes == null || ImageStore.IdOf(bytes) != imageId) return false;
-        try { images.Put(bytes, out _); }
+        try { await images.PutAsync(bytes, ct).ConfigureAwait(false); }
         catch (InvalidImageException) { return false; }
         return true;
     }
@@ -569,7 +569,7 @@ internal sealed class TurnRunner(
                 // Checked by a full decode when new. Those pixels serve this turn's encode; the store keeps only the bytes
                 // (memory stays flat under many images). Later turns on a visual-cache miss take the tower's resized pixels
                 // from the tower-pixel cache, or decode the bytes again.
-                var stored = images.PutKeepingPixels(bytes, out var fresh);
+                var (stored, fresh) = await images.PutKeepingPixelsAsync(bytes, ct).ConfigureAwait(false);
                 if (fresh != null) clock.ImageDecodeMs += sw.Elapsed.TotalMilliseconds;
                 return (stored.Id, fresh);
             }

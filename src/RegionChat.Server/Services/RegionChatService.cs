@@ -231,7 +231,8 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
     }
 
     public override Task<PbV1.ImageRef> PutImage(PbV1.PutImageRequest request, ServerCallContext context) =>
-        calls.RunAsync("PutImage", context, _ => Task.FromResult(Stored(core.PutImage(request.Data.Memory, "data"))));
+        calls.RunAsync("PutImage", context, async _ =>
+            Stored(await core.PutImageAsync(request.Data.Memory, "data", context.CancellationToken).ConfigureAwait(false)));
 
     public override Task<PbV1.ImageRef> UploadImage(IAsyncStreamReader<PbV1.ImageChunk> requestStream, ServerCallContext context) =>
         calls.RunAsync("UploadImage", context, async _ =>
@@ -257,7 +258,8 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             if (buffer.Length == 0) throw RegionChatCoreException.InvalidArgument("data", "no bytes were uploaded");
             if (announced is > 0 && (ulong)buffer.Length != announced)
                 throw RegionChatCoreException.InvalidArgument("total_bytes", $"announced {announced:N0} bytes but the chunks hold {buffer.Length:N0}");
-            return Stored(core.PutImage(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), "data"));
+            var bytes = buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+            return Stored(await core.PutImageAsync(bytes, "data", context.CancellationToken).ConfigureAwait(false));
         }, admit: false);
 
     static PbV1.ImageRef Stored(StoredImageInfo image) =>

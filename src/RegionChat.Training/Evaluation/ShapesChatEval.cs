@@ -35,8 +35,9 @@ public static class ShapesChatEval
         var chats = Conversations(scenes);
         // Each scene a conversation shows is stored once; a region's visual tokens come from the core's cache after its
         // first encode.
-        var imageIds = chats.SelectMany(c => c.Shown).Select(r => r.Scene).Distinct()
-            .ToDictionary(s => s, s => core.PutImage(ShapesModelEvaluator.ScenePng(scenes[s])).Id);
+        var imageIds = new Dictionary<int, string>();
+        foreach (int s in chats.SelectMany(c => c.Shown).Select(r => r.Scene).Distinct())
+            imageIds[s] = (await core.PutImageAsync(ShapesModelEvaluator.ScenePng(scenes[s]), ct: cancellationToken).ConfigureAwait(false)).Id;
         var answers = new string[chats.Count][];
         int done = 0;
         using var gate = new SemaphoreSlim(options.Parallel);

@@ -84,7 +84,8 @@ public static class ShapesModelEvaluator
         {
             cancellationToken.ThrowIfCancellationRequested();
             int end = Math.Min(scenes.Count, first + chunkScenes);
-            var imageIds = Enumerable.Range(first, end - first).ToDictionary(i => i, i => core.PutImage(ScenePng(scenes[i])).Id);
+            var imageIds = new Dictionary<int, string>();
+            for (int i = first; i < end; i++) imageIds[i] = (await core.PutImageAsync(ScenePng(scenes[i]), ct: cancellationToken).ConfigureAwait(false)).Id;
             var tasks = new List<Task>();
             foreach (var group in Enumerable.Range(0,
                 asks.Count).Where(i => asks[i].SceneIndex >= first && asks[i].SceneIndex < end).GroupBy(i => Key(asks[i])))

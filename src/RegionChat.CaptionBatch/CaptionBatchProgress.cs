@@ -15,11 +15,15 @@ public sealed record CaptionBatchProgress(int Total, int Skipped, int Captioned,
     /// <summary>Items this run has to finish in all.</summary>
     public int ToDo => Total - Skipped;
 
+    /// <summary>Of the <see cref="Remaining"/>, items this run set aside unrecorded: their transient failures (server
+    /// overloaded or gone, a broken call) outlasted the retries, which says nothing about the item, so a rerun does them.</summary>
+    public int SetAside { get; init; }
+
     /// <summary>Items per second finished by this run.</summary>
     public double ItemsPerSecond => Elapsed.TotalSeconds > 0 ? Done / Elapsed.TotalSeconds : 0;
 
     /// <summary>Time to finish at the rate so far; null before the first item.</summary>
-    public TimeSpan? Eta => Done > 0 && ItemsPerSecond > 0 ? TimeSpan.FromSeconds(Remaining / ItemsPerSecond) : null;
+    public TimeSpan? Eta => Done > 0 && ItemsPerSecond > 0 ? TimeSpan.FromSeconds((Remaining - SetAside) / ItemsPerSecond) : null;
 }
 
 /// <summary>What one server did during the job.</summary>

@@ -18,31 +18,7 @@ namespace RegionChat.CaptionBatch.Internal;
 /// </summary>
 internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
 {
-    public async Task RunAsync()
-    {
-        var workers = Enumerable.Range(0, job.Options.Concurrency).Select(_ => Task.Run(WorkAsync)).ToArray();
-        await Task.WhenAll(workers).ConfigureAwait(false);
-    }
-
-    async Task WorkAsync()
-    {
-        var ct = job.Token;
-        while (!ct.IsCancellationRequested)
-        {
-            WorkItem? item;
-            try { item = await job.Queue.TakeAsync(ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) { return; }
-            if (item == null) return;
-            try
-            {
-                await CaptionAsync(item, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return;
-            }
-        }
-    }
+    public Task RunAsync() => JobWorkers.RunAsync(job, job.Options.Concurrency, CaptionAsync);
 
     async Task CaptionAsync(WorkItem item, CancellationToken ct)
     {

@@ -20,7 +20,7 @@ internal sealed class JobState : IDisposable
     readonly ConcurrentDictionary<string, byte> models = new(StringComparer.Ordinal);
     readonly List<ServerStats> servers = [];
     readonly Lock gate = new();
-    int captioned, failed;
+    int captioned, failed, setAside;
     string? abortMessage;
     Exception? abortCause;
 
@@ -64,7 +64,10 @@ internal sealed class JobState : IDisposable
         lock (gate) return servers.Select(s => s.ToSummary()).ToArray();
     }
 
-    public CaptionBatchProgress Snapshot() => new(Total, Skipped, Volatile.Read(ref captioned), Volatile.Read(ref failed), clock.Elapsed);
+    public CaptionBatchProgress Snapshot() => new(Total, Skipped, Volatile.Read(ref captioned), Volatile.Read(ref failed), clock.Elapsed)
+    {
+        SetAside = Volatile.Read(ref setAside),
+    };
 
     public void Log(string message) => log?.Invoke(message);
 
@@ -120,7 +123,7 @@ internal sealed class JobState : IDisposable
         Resolved();
     }
 
-    /// <summary>Records the item as failed for good (bad input, or transient failures beyond the retries).</summary>
+    /// <summary>Records the item as failed for good (bad input: its image, its region, what the server refuses in it).</summary>
     public void Failed(WorkItem item, string error, ServerStats? server = null)
     {
         if (!Write(errors ?? output, new JsonObject { ["id"] = item.Id, ["error"] = error })) return;
@@ -129,13 +132,16 @@ internal sealed class JobState : IDisposable
         Resolved();
     }
 
-    /// <summary>A transient failure: back to the queue after a backoff, or an error record once the retries are spent.</summary>
+    /// <summary>A transient failure: back to the queue after a backoff; once the retries are spent, set aside unrecorded
+    /// (the failure was the server's or the network's, not the item's: a rerun does it, as it does a stopped job's items).</summary>
     public void Retry(WorkItem item, string error, ServerStats? server = null)
     {
         int failures = Interlocked.Increment(ref item.Failures);
         if (failures > Options.Retries)
         {
-            Failed(item, Options.Retries == 0 ? error : $"{error} (after {failures} attempts)");
+            Interlocked.Increment(ref setAside);
+            Log($"item '{item.Id}' is left for a rerun: {error} ({failures} attempts)");
+            Resolved();
             return;
         }
         if (server != null) Interlocked.Increment(ref server.Requeued);

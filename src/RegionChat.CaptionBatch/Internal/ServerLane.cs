@@ -28,6 +28,9 @@ internal sealed class ServerLane : IDisposable
     readonly string address, routingKey;
     RegionChatClient client;
     int resultsThisStream, generation;
+    // RESOURCE_EXHAUSTED (the server's queue is full) in a row, and until when the sender waits because of them.
+    int exhaustedInARow;
+    long pausedUntilMs;
 
     sealed class InFlight(WorkItem item)
     {
@@ -102,6 +105,13 @@ internal sealed class ServerLane : IDisposable
                     job.Log($"server {Address}: {Stats.LastError} (failure {failures} in a row)");
                 if (failures > job.Options.Retries) job.SetDown(Stats, true);
             }
+            catch (Exception e)
+            {
+                // Neither the server nor the network (a bug, a record that cannot be written): stop the job rather than
+                // leave the item this lane held unresolved, which the other lanes would wait for forever.
+                job.Abort($"the job failed (server {Address}): {e.GetType().Name}: {e.Message}; rerun the same command to resume", e);
+                break;
+            }
         }
     }
 
@@ -169,6 +179,9 @@ internal sealed class ServerLane : IDisposable
         while (true)
         {
             await window.WaitAsync(ct).ConfigureAwait(false);
+            // A server that said its queue is full gets a breather, not the next item at once (which it would refuse too).
+            long pause = Volatile.Read(ref pausedUntilMs) - Environment.TickCount64;
+            if (pause > 0) await Task.Delay(TimeSpan.FromMilliseconds(pause), ct).ConfigureAwait(false);
             var item = await job.Queue.TakeAsync(ct).ConfigureAwait(false);
             if (item == null) break;
             // Tracked before anything can fail, so a failure below hands it back with the rest.
@@ -207,6 +220,7 @@ internal sealed class ServerLane : IDisposable
     bool Handle(InFlight entry, LaneResult result)
     {
         var item = entry.Item;
+        if (result.Error?.StatusCode != Grpc.Core.StatusCode.ResourceExhausted) Volatile.Write(ref exhaustedInARow, 0);
         if (result.Classification is { } classification)
         {
             var t = classification.Timings ?? new PbV1.ClassifyTimings();
@@ -237,6 +251,8 @@ internal sealed class ServerLane : IDisposable
         }
         var error = result.Error!;
         var code = error.StatusCode;
+        if (code == Grpc.Core.StatusCode.ResourceExhausted)
+            Volatile.Write(ref pausedUntilMs, Environment.TickCount64 + (long)job.Backoff(Interlocked.Increment(ref exhaustedInARow)).TotalMilliseconds);
         string message = RpcOutcomes.Describe(code, error.Detail);
         if (job.Options.TaskKind != CaptionBatchTask.Caption
             && BatchClassify.IsJobWide(code == Grpc.Core.StatusCode.InvalidArgument,

@@ -15,7 +15,7 @@ internal sealed class WorkItem(BatchInputItem input)
 /// <summary>
 /// The job's items not yet recorded, shared by all workers (server lanes or in-process workers): a worker takes the
 /// next item when it has room, so faster servers take more. An item stays "remaining" until it is resolved (written as
-/// a caption or an error); an item handed back (<see cref="Requeue"/>) is taken again by whichever worker is free.
+/// a caption or an error, or set aside for a rerun); an item handed back (<see cref="Requeue"/>) is taken again by whichever worker is free.
 /// </summary>
 internal sealed class WorkQueue : IDisposable
 {
@@ -57,7 +57,7 @@ internal sealed class WorkQueue : IDisposable
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    /// <summary>Marks one taken item as recorded.</summary>
+    /// <summary>Marks one taken item as done with in this run (recorded, or set aside for a rerun).</summary>
     public void Resolve()
     {
         if (Interlocked.Decrement(ref remaining) == 0) Finish();

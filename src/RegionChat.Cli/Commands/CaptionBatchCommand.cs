@@ -102,7 +102,7 @@ internal static class CaptionBatchCommand
                 var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
                 bar.Finish();
                 PrintSummary(stdout, summary, "done", kind);
-                return summary.AnyFailed ? 1 : 0;
+                return summary.AnyFailed || !summary.Complete ? 1 : 0;
             }
             catch (CaptionBatchAbortedException e)
             {
@@ -208,6 +208,9 @@ internal static class CaptionBatchCommand
             output.WriteLine(string.Create(c,
                 $"  server {server.Address}: {server.Captioned} {done}, {server.Failed} rejected, {server.Requeued} handed back, " +
                 $"{server.Uploads} images uploaded, {server.Failures} failures{(server.Down ? $", DOWN ({server.LastError})" : "")}"));
+        if (p.SetAside > 0)
+            output.WriteLine($"  {p.SetAside} items met only transient failures (server overloaded or away) until their retries ran out: " +
+                "they have no record; rerun the same command to do them");
         if (s.PriorErrors > 0) output.WriteLine($"  {s.PriorErrors} error records from earlier runs are on file (their ids were skipped)");
         output.WriteLine($"  output {s.OutputPath}{(s.ErrorsPath != null ? $", errors {s.ErrorsPath}" : "")}");
     }

@@ -231,8 +231,10 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
     }
 
     public override Task<PbV1.ImageRef> PutImage(PbV1.PutImageRequest request, ServerCallContext context) =>
+        // Not admitted, as UploadImage: storing an image is bounded by the decode slots, and a full queue should not
+        // stop a client from uploading the images of the requests it will send once there is room.
         calls.RunAsync("PutImage", context, async _ =>
-            Stored(await core.PutImageAsync(request.Data.Memory, "data", context.CancellationToken).ConfigureAwait(false)));
+            Stored(await core.PutImageAsync(request.Data.Memory, "data", context.CancellationToken).ConfigureAwait(false)), admit: false);
 
     public override Task<PbV1.ImageRef> UploadImage(IAsyncStreamReader<PbV1.ImageChunk> requestStream, ServerCallContext context) =>
         calls.RunAsync("UploadImage", context, async _ =>

@@ -26,7 +26,7 @@ public sealed class RegionChatClient : IDisposable
     public const int UploadChunkBytes = 256 << 10;
 
     /// <summary><see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> sends images up to this size as one
-    /// PutImage, larger ones as an UploadImage stream.</summary>
+    /// PutImage, larger ones as an UploadImage stream (as one PutImage too where the channel has no client streaming: gRPC-Web).</summary>
     public const int PutImageBytes = 1 << 20;
 
     /// <summary>The header (gRPC metadata) that carries a session id, so that a load balancer in front of several servers
@@ -34,8 +34,8 @@ public sealed class RegionChatClient : IDisposable
     public const string SessionHeader = "x-regionchat-session";
 
     /// <summary>The default channel's retry policy: a call that fails UNAVAILABLE before the server answered anything
-    /// (its replica died or is stopping, a balancer found no replica) is sent again, up to 4 attempts in all, after
-    /// 0.2–2 s. A call is never resent once an answer began, so a turn never runs twice.</summary>
+    /// (its replica died or is stopping, a balancer found no replica) is sent again, up to 4 attempts in all, each after
+    /// a random wait of up to 0.2, 0.4 and 0.8 s. A call is never resent once an answer began, so a turn never runs twice.</summary>
     public static MethodConfig RetryUnavailable { get; } = new()
     {
         Names = { MethodName.Default },
@@ -46,24 +46,34 @@ public sealed class RegionChatClient : IDisposable
         },
     };
 
+    /// <summary>The options a client made without any of the caller's has (new each time, to change and pass back): cancels
+    /// throw <see cref="OperationCanceledException"/>, <see cref="RetryUnavailable"/>, and no receive limit — grpc-dotnet's
+    /// default of 4 MiB is less than legal answers reach (a classification of 16 regions over 1000 long labels, the
+    /// model list with large label sets), and the server bounds its answers by its own limits.</summary>
+    public static GrpcChannelOptions DefaultChannelOptions() => new()
+    {
+        ThrowOperationCanceledOnCancellation = true,
+        ServiceConfig = new ServiceConfig { MethodConfigs = { RetryUnavailable } },
+        MaxReceiveMessageSize = null,
+    };
+
     readonly GrpcChannel channel;
     readonly ImageUploads uploads = new();
     volatile string? routingKey;
+    volatile bool clientStreaming = true; // false once the channel refused UploadImage (gRPC-Web)
 
     /// <summary>Connects to <paramref name="address"/> ("http://host:port" for h2c, "https://…" for TLS; "host:port"
     /// means http). With an <paramref name="apiKey"/>, every call carries "authorization: Bearer KEY".</summary>
     public RegionChatClient(string address = DefaultAddress, string? apiKey = null) : this(ParseAddress(address), apiKey) { }
 
     /// <summary>Connects with channel options of the caller's (TLS certificates, an HTTP handler such as gRPC-Web's,
-    /// retries, message size limits).</summary>
+    /// retries, message size limits). They replace the defaults: start from <see cref="DefaultChannelOptions"/> to keep
+    /// the retries and the receive limit.</summary>
     public RegionChatClient(Uri address, string? apiKey = null, GrpcChannelOptions? channelOptions = null)
     {
         ArgumentNullException.ThrowIfNull(address);
         Address = address;
-        channel = GrpcChannel.ForAddress(address, channelOptions ?? new GrpcChannelOptions
-        {
-            ThrowOperationCanceledOnCancellation = true, ServiceConfig = new ServiceConfig { MethodConfigs = { RetryUnavailable } },
-        });
+        channel = GrpcChannel.ForAddress(address, channelOptions ?? DefaultChannelOptions());
         CallInvoker invoker = channel.CreateCallInvoker();
         string? header = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
         invoker = invoker.Intercept(metadata =>
@@ -93,7 +103,9 @@ public sealed class RegionChatClient : IDisposable
     public static string NewSessionId() => "s-" + Guid.NewGuid().ToString("N");
 
     /// <summary>The generated gRPC client (same channel, same API key), for calls that need the raw request or call
-    /// options this wrapper does not take (deadlines, headers).</summary>
+    /// options this wrapper does not take (deadlines, headers). On the default channel a call whose deadline passes
+    /// throws <see cref="OperationCanceledException"/> (grpc-dotnet's ThrowOperationCanceledOnCancellation), not an
+    /// RpcException with DEADLINE_EXCEEDED.</summary>
     public PbV1.RegionChat.RegionChatClient Grpc { get; }
 
     /// <summary>
@@ -120,9 +132,14 @@ public sealed class RegionChatClient : IDisposable
         {
             var bytes = await read(cancellationToken).ConfigureAwait(false);
             if (bytes.IsEmpty) throw new ArgumentException($"image '{contentId}': no bytes to store", nameof(read));
-            return bytes.Length <= PutImageBytes
-                ? await PutImageAsync(bytes, cancellationToken).ConfigureAwait(false)
-                : await UploadAsync(bytes, cancellationToken).ConfigureAwait(false);
+            if (bytes.Length <= PutImageBytes || !clientStreaming) return await PutImageAsync(bytes, cancellationToken).ConfigureAwait(false);
+            try { return await UploadAsync(bytes, cancellationToken).ConfigureAwait(false); }
+            catch (RegionChatException e) when (e.StatusCode == StatusCode.Unimplemented)
+            {
+                // gRPC-Web carries no client streaming: the image goes as one PutImage message (up to the server's limit).
+                clientStreaming = false;
+                return await PutImageAsync(bytes, cancellationToken).ConfigureAwait(false);
+            }
         });
     }
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using Grpc.Core;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Client;
@@ -10,7 +11,7 @@ namespace RegionChat.Client;
 /// 1000 per call go in several calls. <see cref="EmbeddingGenerationOptions.ModelId"/> picks the model;
 /// <see cref="EmbeddingGenerationOptions.Dimensions"/> must be the model's width (vectors are not shortened).
 /// </summary>
-public sealed class RegionChatEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
+public sealed partial class RegionChatEmbeddingGenerator : IEmbeddingGenerator<string, Embedding<float>>
 {
     const int MaxTextsPerCall = 1000;
     readonly RegionChatClient client;
@@ -49,13 +50,22 @@ public sealed class RegionChatEmbeddingGenerator : IEmbeddingGenerator<string, E
         {
             var request = new PbV1.EmbedRequest { Model = options?.ModelId ?? DefaultModelId ?? "" };
             request.Texts.AddRange(distinct.Skip(start).Take(MaxTextsPerCall));
-            var response = await client.EmbedAsync(request, cancellationToken).ConfigureAwait(false);
+            PbV1.EmbedResponse response;
+            try { response = await client.EmbedAsync(request, cancellationToken).ConfigureAwait(false); }
+            catch (RegionChatException e) when (e.InnerException is RpcException rpc)
+            {
+                // The server numbers this call's texts (repeats dropped, in pieces); the caller knows its own list.
+                string Caller(string text) => TextIndex().Replace(text, m => int.TryParse(m.Groups[1].ValueSpan, out int k) && k < request.Texts.Count
+                    ? $"values[{texts.IndexOf(request.Texts[k])}]" : m.Value);
+                throw new RegionChatException(e.Method, rpc, e.FieldViolations.Select(v => v with { Field = Caller(v.Field) }).ToArray(), Caller(e.Detail));
+            }
             for (int i = 0; i < response.Texts.Count; i++) vectors[request.Texts[i]] = (response.Texts[i].Values.ToArray(), response.Model);
             tokens += response.TextTokens;
+            // Checked on the first answer, before any further call.
+            if (options?.Dimensions is { } dimensions && response.Texts.Count > 0 && response.Texts[0].Values.Count != dimensions)
+                throw new NotSupportedException($"Dimensions: the model embeds in {response.Texts[0].Values.Count} dimensions and cannot shorten " +
+                    $"them, got {dimensions}");
         }
-        if (options?.Dimensions is { } dimensions && vectors.Count > 0 && vectors.Values.First().Vector.Length != dimensions)
-            throw new NotSupportedException($"Dimensions: the model embeds in {vectors.Values.First().Vector.Length} dimensions and cannot shorten them, " +
-                $"got {dimensions}");
         var created = DateTimeOffset.UtcNow;
         var result = new GeneratedEmbeddings<Embedding<float>>(texts.Select(t => new Embedding<float>(vectors[t].Vector)
             { ModelId = vectors[t].Model, CreatedAt = created }))
@@ -80,4 +90,7 @@ public sealed class RegionChatEmbeddingGenerator : IEmbeddingGenerator<string, E
     {
         if (ownsClient) client.Dispose();
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\btexts\[(\d+)\]")]
+    private static partial System.Text.RegularExpressions.Regex TextIndex();
 }

@@ -42,4 +42,17 @@ public class EmbeddingGeneratorTests(ShapesTinyServer server) : IClassFixture<Sh
 
         await Assert.ThrowsAsync<NotSupportedException>(() => generator.GenerateAsync(texts, new EmbeddingGenerationOptions { Dimensions = 64 }));
     }
+
+    [Fact]
+    public async Task AnErrorNamesTheCallersIndexNotTheIndexOfTheTextsSent()
+    {
+        using var generator = new RegionChatEmbeddingGenerator(server.Client);
+        // Sent as ["a large red circle", ""]: the server's texts[1] is the caller's values[2].
+        var e = await Assert.ThrowsAsync<RegionChatException>(() =>
+            generator.GenerateAsync(["a large red circle", "a large red circle", ""], cancellationToken: ServerFixture.Timeout()));
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Equal("values[2]", Assert.Single(e.FieldViolations).Field);
+        Assert.StartsWith("values[2]", e.Detail);
+        Assert.DoesNotContain("texts[", e.Message);
+    }
 }

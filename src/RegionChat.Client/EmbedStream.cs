@@ -12,7 +12,8 @@ namespace RegionChat.Client;
 /// <see cref="CompleteAsync"/> after the last item; disposing the stream cancels it. Open one with
 /// <see cref="RegionChatClient.OpenEmbedStream"/>.
 /// <para>A stream that fails as a whole (the server went away, a wrong API key) throws <see cref="RegionChatException"/>
-/// from the read; the items still in flight then have no result.</para>
+/// from the read; the items still in flight then have no result. Cancelling a token given to a send or to the read
+/// cancels the whole call, as the one given when it was opened does (gRPC cannot take back a message half sent).</para>
 /// </summary>
 public sealed class EmbedStream : IAsyncDisposable, IDisposable
 {

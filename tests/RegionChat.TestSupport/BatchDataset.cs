@@ -115,7 +115,7 @@ public sealed class BatchDataset
         {
             var node = JsonNode.Parse(line) as JsonObject;
             Assert.True(node != null, $"not a JSON object: {line}");
-            Assert.True(node!["id"]?.GetValueKind() == JsonValueKind.String, $"no string id: {line}");
+            Assert.True(node!["id"]?.GetValueKind() is JsonValueKind.String or JsonValueKind.Number, $"no string or integer id: {line}");
             records.Add(node);
         }
         return records;

@@ -88,7 +88,7 @@ internal sealed class JobState : IDisposable
         IReadOnlyCollection<float>? logprobs = null)
     {
         models.TryAdd(model, 0);
-        var record = new JsonObject { ["id"] = item.Id, ["caption"] = caption, ["model"] = model };
+        var record = new JsonObject { ["id"] = item.Input.IdNode(), ["caption"] = caption, ["model"] = model };
         if (logprobs != null)
         {
             record["logprob"] = Math.Round(logprobs.Sum(l => (double)l), 6);
@@ -106,7 +106,7 @@ internal sealed class JobState : IDisposable
     {
         models.TryAdd(model, 0);
         var array = new JsonArray(labels.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["p"] = Math.Round(l.P, 6) }).ToArray());
-        if (!Write(output, new JsonObject { ["id"] = item.Id, ["labels"] = array, ["model"] = model, ["timings"] = timings })) return;
+        if (!Write(output, new JsonObject { ["id"] = item.Input.IdNode(), ["labels"] = array, ["model"] = model, ["timings"] = timings })) return;
         if (server != null) Interlocked.Increment(ref server.Captioned);
         Interlocked.Increment(ref captioned);
         Resolved();
@@ -117,7 +117,7 @@ internal sealed class JobState : IDisposable
     {
         models.TryAdd(model, 0);
         var array = new JsonArray(vector.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
-        if (!Write(output, new JsonObject { ["id"] = item.Id, ["embedding"] = array, ["model"] = model, ["timings"] = timings })) return;
+        if (!Write(output, new JsonObject { ["id"] = item.Input.IdNode(), ["embedding"] = array, ["model"] = model, ["timings"] = timings })) return;
         if (server != null) Interlocked.Increment(ref server.Captioned);
         Interlocked.Increment(ref captioned);
         Resolved();
@@ -126,7 +126,7 @@ internal sealed class JobState : IDisposable
     /// <summary>Records the item as failed for good (bad input: its image, its region, what the server refuses in it).</summary>
     public void Failed(WorkItem item, string error, ServerStats? server = null)
     {
-        if (!Write(errors ?? output, new JsonObject { ["id"] = item.Id, ["error"] = error })) return;
+        if (!Write(errors ?? output, new JsonObject { ["id"] = item.Input.IdNode(), ["error"] = error })) return;
         if (server != null) Interlocked.Increment(ref server.Failed);
         Interlocked.Increment(ref failed);
         Resolved();

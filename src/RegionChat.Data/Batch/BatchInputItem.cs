@@ -8,4 +8,15 @@ namespace RegionChat.Data.Batch;
 /// <param name="Region">The "region" value exactly as written; the region parser interprets it.</param>
 /// <param name="Instruction">Optional instruction text; null when absent or JSON null.</param>
 /// <param name="Line">1-based line number in the input file, for error messages.</param>
-public sealed record BatchInputItem(string Id, string ImagePath, JsonElement Region, string? Instruction, int Line);
+public sealed record BatchInputItem(string Id, string ImagePath, JsonElement Region, string? Instruction, int Line)
+{
+    /// <summary>Whether the input wrote the id as a JSON integer (a COCO annotation id): records then write it back as one,
+    /// so they join the input's ids as they are.</summary>
+    public bool IdIsNumber { get; init; }
+
+    /// <summary>The id as records write it: the integer when the input had one, else the string.</summary>
+    public System.Text.Json.Nodes.JsonNode IdNode() =>
+        IdIsNumber && long.TryParse(Id, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long n)
+            ? System.Text.Json.Nodes.JsonValue.Create(n)
+            : System.Text.Json.Nodes.JsonValue.Create(Id);
+}

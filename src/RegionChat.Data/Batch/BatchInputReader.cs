@@ -70,7 +70,10 @@ public static class BatchInputReader
                 };
             }
             // Clone: the element must outlive this line's JsonDocument.
-            return new BatchInputItem(id, imagePath, region.Clone(), instruction, line.Number);
+            return new BatchInputItem(id, imagePath, region.Clone(), instruction, line.Number)
+            {
+                IdIsNumber = root.GetProperty("id").ValueKind == JsonValueKind.Number,
+            };
         }
     }
 

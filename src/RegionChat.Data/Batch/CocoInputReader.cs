@@ -83,7 +83,7 @@ public static class CocoInputReader
                 if (!images.TryGetValue(imageId, out string? imagePath))
                     throw new InvalidDataException($"{where}: image_id {JsonlIds.Quote(imageId)} is not in \"images\"");
                 var region = source == CocoRegionSource.Box ? BoxRegion(a, where) : MaskRegion(a, where);
-                items.Add(new BatchInputItem(id, imagePath, region, null, index));
+                items.Add(new BatchInputItem(id, imagePath, region, null, index) { IdIsNumber = idElement.ValueKind == JsonValueKind.Number });
             }
             if (items.Count == 0) throw new InvalidDataException($"{sourceName}: \"annotations\" is empty");
             return items;

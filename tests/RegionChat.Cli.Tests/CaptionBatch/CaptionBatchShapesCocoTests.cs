@@ -92,7 +92,10 @@ public sealed class CaptionBatchShapesCocoTests(ITestOutputHelper log) : IDispos
 
         var batch = await ScoreAsync(batchOut, references);
         var mask = await ScoreAsync(maskOut, references);
-        var batchCaptions = BatchDataset.ReadRecords(batchOut).ToDictionary(r => (string)r["id"]!, r => (string)r["caption"]!);
+        var batchRecords = BatchDataset.ReadRecords(batchOut);
+        // COCO's integer annotation ids come back as integers, so the records join the annotations as they are.
+        Assert.All(batchRecords, r => Assert.Equal(JsonValueKind.Number, r["id"]!.GetValueKind()));
+        var batchCaptions = batchRecords.ToDictionary(r => ((long)r["id"]!).ToString(System.Globalization.CultureInfo.InvariantCulture), r => (string)r["caption"]!);
         var maskCaptions = BatchDataset.ReadRecords(maskOut).ToDictionary(r => (string)r["id"]!, r => (string)r["caption"]!);
         int same = maskCaptions.Count(m => batchCaptions[m.Key] == m.Value);
         log.WriteLine($"{annotations.Length} regions ({polygons} polygons): CIDEr-D batch {batch.Cider:F4} vs in-process mask {mask.Cider:F4}; " +

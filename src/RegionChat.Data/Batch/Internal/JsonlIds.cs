@@ -6,7 +6,8 @@ namespace RegionChat.Data.Batch.Internal;
 
 /// <summary>
 /// The "id" of a JSONL record as a string. A non-empty string or an integer is accepted; an integer 7 and the string
-/// "7" are the same id, so a numeric input id and the string the batch output writes for it match on resume.
+/// "7" are the same id (the batch output writes an integer input id back as an integer; outputs of older runs hold the
+/// string, and still match on resume).
 /// </summary>
 internal static class JsonlIds
 {

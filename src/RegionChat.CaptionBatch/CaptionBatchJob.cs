@@ -53,7 +53,12 @@ public static class CaptionBatchJob
         string? errorsPath = options.ErrorsPath is null ? null : Path.GetFullPath(options.ErrorsPath);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         if (errorsPath != null) Directory.CreateDirectory(Path.GetDirectoryName(errorsPath)!);
-        int priorErrors = PriorRecords.CountErrors([output, errorsPath], inputIds);
+        var (priorErrors, priorKinds) = PriorRecords.Read([output, errorsPath], inputIds);
+        // A rerun resumes the same job: records of another task in the output would be skipped as done.
+        string field = PriorRecords.ResultField(options.TaskKind);
+        if (priorKinds.FirstOrDefault(k => k != field) is { } other)
+            throw new ArgumentException($"--output {output} holds \"{other}\" records, not the \"{field}\" records --task " +
+                $"{options.TaskKind.ToString().ToLowerInvariant()} writes: it is another job's output; give this job its own --output");
 
         using var outputWriter = ResumableJsonlWriter.Open(output, FsyncEvery);
         using var errorsWriter = errorsPath is null ? null : ResumableJsonlWriter.Open(errorsPath, FsyncEvery);

@@ -92,7 +92,8 @@ public sealed class RegionChatClient : IDisposable
     /// <summary>Sent as the <see cref="SessionHeader"/> of every call but chat turns (which send their session's id), so
     /// that a load balancer hashing on it sends this client's calls to one replica: images stored with
     /// <see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> are then on the replica that captions them.
-    /// Null (the default): no header, a balancer spreads the calls.</summary>
+    /// Null (the default): no header, a balancer spreads the calls. It goes on calls made through <see cref="Grpc"/> too
+    /// when they carry no such header: a raw Chat turn with a <c>session_id</c> must send that id as the header itself.</summary>
     public string? RoutingKey
     {
         get => routingKey;

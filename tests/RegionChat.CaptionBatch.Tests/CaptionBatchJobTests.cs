@@ -51,4 +51,25 @@ public sealed class CaptionBatchJobTests : IDisposable
         Assert.True(again.AnyFailed);
         Assert.Equal(before, File.ReadAllBytes(options.OutputPath));
     }
+
+    [Fact]
+    public async Task AnOutputOfAnotherTaskIsRefusedBeforeAnyWork()
+    {
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        string output = temp.File("captions.jsonl");
+        string before = $$"""{"id": "{{data.GoodIds[0]}}", "caption": "a red circle", "model": "m"}""" + "\n";
+        File.WriteAllText(output, before);
+
+        // --task embed on a caption job's output would skip that id as done and mix two kinds of record.
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => CaptionBatchJob.RunAsync(new CaptionBatchOptions
+        {
+            TaskKind = CaptionBatchTask.Embed,
+            InputPath = data.InputPath,
+            OutputPath = output,
+            Servers = ["http://127.0.0.1:9"],
+        }));
+        Assert.Contains("\"caption\" records", e.Message);
+        Assert.Contains("--task embed", e.Message);
+        Assert.Equal(before, File.ReadAllText(output));
+    }
 }

@@ -2,13 +2,17 @@ using System.Text.Json;
 
 namespace RegionChat.CaptionBatch.Internal;
 
-/// <summary>Reads what an earlier run left in the output/errors files: which of the job's ids ended as error records.
-/// (The writers themselves keep only ids; a restarted job still exits non-zero while failures are on file.)</summary>
+/// <summary>Reads what an earlier run left in the output/errors files: which of the job's ids ended as error records
+/// (the writers themselves keep only ids; a restarted job still exits non-zero while failures are on file), and which
+/// kinds of result they hold ("caption", "labels", "embedding": the field each task writes).</summary>
 internal static class PriorRecords
 {
-    public static int CountErrors(IEnumerable<string?> paths, IReadOnlySet<string> ids)
+    static readonly string[] ResultFields = ["caption", "labels", "embedding"];
+
+    public static (int Errors, IReadOnlySet<string> Kinds) Read(IEnumerable<string?> paths, IReadOnlySet<string> ids)
     {
         var failed = new HashSet<string>(StringComparer.Ordinal);
+        var kinds = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in paths)
         {
             if (path == null || !File.Exists(path)) continue;
@@ -30,7 +34,10 @@ internal static class PriorRecords
                 {
                     using var doc = JsonDocument.Parse(line);
                     var root = doc.RootElement;
-                    if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("error", out _)) continue;
+                    if (root.ValueKind != JsonValueKind.Object) continue;
+                    foreach (string field in ResultFields)
+                        if (root.TryGetProperty(field, out _)) kinds.Add(field);
+                    if (!root.TryGetProperty("error", out _)) continue;
                     if (!root.TryGetProperty("id", out var id)) continue;
                     string? text = id.ValueKind switch
                     {
@@ -46,6 +53,14 @@ internal static class PriorRecords
                 }
             }
         }
-        return failed.Count;
+        return (failed.Count, kinds);
     }
+
+    /// <summary>The field the task's records hold.</summary>
+    public static string ResultField(CaptionBatchTask task) => task switch
+    {
+        CaptionBatchTask.Classify => "labels",
+        CaptionBatchTask.Embed => "embedding",
+        _ => "caption",
+    };
 }

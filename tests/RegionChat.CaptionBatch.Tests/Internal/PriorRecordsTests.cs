@@ -3,7 +3,8 @@ using RegionChat.TestSupport;
 
 namespace RegionChat.CaptionBatch.Tests.Internal;
 
-/// <summary>Error records an earlier run left: counted once per id of this job, whatever file holds them.</summary>
+/// <summary>Error records an earlier run left: counted once per id of this job, whatever file holds them; and the kinds
+/// of result on file.</summary>
 public class PriorRecordsTests
 {
     [Fact]
@@ -20,8 +21,12 @@ public class PriorRecordsTests
         File.WriteAllText(temp.File("errors.jsonl"), """{"id": "b", "error": "again"}""" + "\n" + """{"id": "d", "error": "x"}""" + "\n");
         var ids = new HashSet<string>(["a", "b", "c", "d", "7"], StringComparer.Ordinal);
 
-        Assert.Equal(3, PriorRecords.CountErrors([temp.File("out.jsonl"), temp.File("errors.jsonl"), null, temp.File("absent.jsonl")], ids));
-        Assert.Equal(2, PriorRecords.CountErrors([temp.File("out.jsonl")], ids));
-        Assert.Equal(0, PriorRecords.CountErrors([temp.File("absent.jsonl")], ids));
+        var all = PriorRecords.Read([temp.File("out.jsonl"), temp.File("errors.jsonl"), null, temp.File("absent.jsonl")], ids);
+        Assert.Equal(3, all.Errors);
+        Assert.Equal(["caption"], all.Kinds);
+        Assert.Equal(2, PriorRecords.Read([temp.File("out.jsonl")], ids).Errors);
+        var absent = PriorRecords.Read([temp.File("absent.jsonl")], ids);
+        Assert.Equal(0, absent.Errors);
+        Assert.Empty(absent.Kinds);
     }
 }

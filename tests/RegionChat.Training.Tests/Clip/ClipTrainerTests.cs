@@ -70,6 +70,14 @@ public class ClipTrainerTests
         trainer.Run();
         Assert.True(trainer.CurrentLogitScale <= 100 + 1e-4, $"logit scale {trainer.CurrentLogitScale} exceeds 100");
         Assert.NotEqual(99.9, trainer.CurrentLogitScale, 3);
+
+        // Whichever way the loss pushes it, a scale above 100 is back at 100 after a step (the options cannot start it
+        // there: the parameter is set by hand).
+        using var above = new TempDir();
+        using var clamped = new ClipTrainer(above.Path, TinyRuns.Clip(1) with { LearningRate = 1e-4 });
+        using (TorchSharp.torch.no_grad()) clamped.LogScale.fill_(Math.Log(150));
+        clamped.Run();
+        Assert.Equal(100, clamped.CurrentLogitScale, 3);
     }
 
     [Fact]

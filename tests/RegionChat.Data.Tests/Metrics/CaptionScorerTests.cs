@@ -84,12 +84,22 @@ public class CaptionScorerTests
     }
 
     [Fact]
-    public void CiderD_averages_over_references_and_penalises_length()
+    public void CiderD_averages_over_references()
     {
         // Second reference is 6 words longer with no shared gram: it adds 0 and halves the score (÷ 2 references).
         var one = CaptionScorer.Score([Item("1", "a b", "a b"), Item("2", "c d", "c d")]);
         var two = CaptionScorer.Score([Item("1", "a b", "a b", "p q r s t u v w"), Item("2", "c d", "c d")]);
         Assert.Equal(one.Items[0].CiderD / 2, two.Items[0].CiderD, 10);
+    }
+
+    [Fact]
+    public void CiderD_penalises_the_length_difference_of_captions_that_share_grams()
+    {
+        // "a b" against "a b a b a b" (idf w = log 2 for every gram of item 1): unigrams cand {a: w, b: w}, ref {a: 3w,
+        // b: 3w}, cosine 1; bigrams cand {ab: w}, ref {ab: 3w, ba: 2w}, clipped dot w·3w, cosine 3/√13; no 3- or
+        // 4-grams. Lengths are bigram counts, 1 and 5: δ = 4, penalty exp(-16 / 72).
+        var s = CaptionScorer.Score([Item("1", "a b", "a b a b a b"), Item("2", "c d", "c d")]);
+        Assert.Equal((1 + 3 / Math.Sqrt(13)) / 4 * 10 * Math.Exp(-16.0 / 72), s.Items[0].CiderD, 10);
     }
 
     [Fact]

@@ -28,8 +28,9 @@ internal sealed class ServerLane : IDisposable
     readonly string address, routingKey;
     RegionChatClient client;
     int resultsThisStream, generation;
-    // RESOURCE_EXHAUSTED (the server's queue is full) in a row, and until when the sender waits because of them.
-    int exhaustedInARow;
+    // The stream's items in flight adapt to a server whose queue is full (RESOURCE_EXHAUSTED): one fewer for each
+    // refusal, one more after a window's worth of answers; at one in flight, refusals make the sender wait.
+    int windowSize, answersSinceGrowth, exhaustedAtOne;
     long pausedUntilMs;
 
     sealed class InFlight(WorkItem item)
@@ -144,6 +145,7 @@ internal sealed class ServerLane : IDisposable
         var ct = streamStop.Token;
         var inflight = new ConcurrentDictionary<string, InFlight>(StringComparer.Ordinal);
         using var window = new SemaphoreSlim(job.Options.Concurrency);
+        (windowSize, answersSinceGrowth, exhaustedAtOne) = (job.Options.Concurrency, 0, 0);
         using var stream = new LaneStream(client, job.Options, ct);
         var sender = SendAsync(stream, inflight, window, ct);
         var reader = ReadAsync(stream, inflight, window, ct);
@@ -179,7 +181,7 @@ internal sealed class ServerLane : IDisposable
         while (true)
         {
             await window.WaitAsync(ct).ConfigureAwait(false);
-            // A server that said its queue is full gets a breather, not the next item at once (which it would refuse too).
+            // A server whose queue stayed full with one item in flight gets a breather before the next.
             long pause = Volatile.Read(ref pausedUntilMs) - Environment.TickCount64;
             if (pause > 0) await Task.Delay(TimeSpan.FromMilliseconds(pause), ct).ConfigureAwait(false);
             var item = await job.Queue.TakeAsync(ct).ConfigureAwait(false);
@@ -208,7 +210,7 @@ internal sealed class ServerLane : IDisposable
         {
             if (!inflight.TryRemove(result.Id, out var entry)) continue; // not ours (cannot happen): ignore
             Interlocked.Increment(ref resultsThisStream);
-            window.Release();
+            Resize(window, exhausted: result.Error?.StatusCode == Grpc.Core.StatusCode.ResourceExhausted);
             if (!Handle(entry, result))
                 // The server is going away: stop feeding it (its stream would refuse every item at once); the items
                 // in flight go back to the queue and the lane reconnects after a backoff.
@@ -216,11 +218,37 @@ internal sealed class ServerLane : IDisposable
         }
     }
 
+    /// <summary>Gives back the answered item's place in the window, or keeps it when the server's queue was full (one
+    /// fewer in flight, down to one); grows the window back by one after as many answers as it holds. Only the reader
+    /// calls this.</summary>
+    void Resize(SemaphoreSlim window, bool exhausted)
+    {
+        if (exhausted && windowSize > 1)
+        {
+            windowSize--;
+            answersSinceGrowth = 0;
+            return;
+        }
+        window.Release();
+        if (exhausted)
+        {
+            // Full even with one item in flight: wait before the next (another client holds the queue).
+            Volatile.Write(ref pausedUntilMs, Environment.TickCount64 + (long)job.Backoff(++exhaustedAtOne).TotalMilliseconds);
+            return;
+        }
+        exhaustedAtOne = 0;
+        if (windowSize < job.Options.Concurrency && ++answersSinceGrowth >= windowSize)
+        {
+            windowSize++;
+            answersSinceGrowth = 0;
+            window.Release();
+        }
+    }
+
     /// <summary>Records or requeues one result; false when it says the server is going away.</summary>
     bool Handle(InFlight entry, LaneResult result)
     {
         var item = entry.Item;
-        if (result.Error?.StatusCode != Grpc.Core.StatusCode.ResourceExhausted) Volatile.Write(ref exhaustedInARow, 0);
         if (result.Classification is { } classification)
         {
             var t = classification.Timings ?? new PbV1.ClassifyTimings();
@@ -251,8 +279,6 @@ internal sealed class ServerLane : IDisposable
         }
         var error = result.Error!;
         var code = error.StatusCode;
-        if (code == Grpc.Core.StatusCode.ResourceExhausted)
-            Volatile.Write(ref pausedUntilMs, Environment.TickCount64 + (long)job.Backoff(Interlocked.Increment(ref exhaustedInARow)).TotalMilliseconds);
         string message = RpcOutcomes.Describe(code, error.Detail);
         if (job.Options.TaskKind != CaptionBatchTask.Caption
             && BatchClassify.IsJobWide(code == Grpc.Core.StatusCode.InvalidArgument,

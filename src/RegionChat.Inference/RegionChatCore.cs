@@ -97,8 +97,9 @@ public sealed class RegionChatCore : IDisposable
     /// <summary>
     /// Embeds regions of an image (the Alpha-CLIP tower's pooled, projected output with each region as alpha) and texts
     /// (the classifier's text tower over its prompt templates) in the model's joint space, each L2-normalised: the
-    /// vectors Classify compares, for search and clustering. Limits and failures as for Classify (texts as labels: at
-    /// most 1000 of at most 300 characters, none empty or repeated; an image or a text is required, regions need the image).
+    /// vectors Classify compares, for search and clustering. Limits and failures as for Classify (texts as labels, but
+    /// up to 2000 characters within the text tower's context, and repeats allowed; an image or a text is required,
+    /// regions need the image).
     /// </summary>
     public Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct = default) => classify.EmbedAsync(request, ct);
 
@@ -145,7 +146,8 @@ public sealed class RegionChatCore : IDisposable
         catch (SessionStoreUnavailableException e)
         {
             if (!live)
-                throw RegionChatCoreException.Unavailable($"the session store cannot be reached to end session '{ClientText.Quote(sessionId)}'; retry later");
+                throw new RegionChatCoreException(RegionChatErrorKind.Unavailable,
+                    $"the session store cannot be reached to end session '{ClientText.Quote(sessionId)}'; retry later") { SessionStoreUnavailable = true };
             CoreLog.SessionStoreFailed(log, "end", sessionId, e.Message);
             recorded = false;
         }

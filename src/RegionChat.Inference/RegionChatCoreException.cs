@@ -41,6 +41,14 @@ public sealed class RegionChatCoreException : Exception
     }
 
     public RegionChatErrorKind Kind { get; }
+    /// <summary>The turn does not fit the model's context (its prompt, or the answer asked for): an InvalidArgument or a
+    /// full session's FailedPrecondition. OpenAI's clients know it by the code <c>context_length_exceeded</c>.</summary>
+    public bool ContextOverflow { get; init; }
+
+    /// <summary>This failure marked as a context overflow.</summary>
+    public RegionChatCoreException AsContextOverflow() => new(Kind, Message, Violations, InnerException) { ContextOverflow = true };
+    /// <summary>An Unavailable because the session store cannot be reached (not a shutdown).</summary>
+    public bool SessionStoreUnavailable { get; init; }
     /// <summary>The request fields at fault (InvalidArgument always has at least one).</summary>
     public IReadOnlyList<FieldError> Violations { get; }
 

@@ -19,7 +19,7 @@ namespace RegionChat.Inference.Internal;
 internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, TowerPixelCache towerPixels, VisionBatcher vision,
     RegionChatCoreOptions options, RegionChatMetrics metrics)
 {
-    public const int MaxLabels = 1000, MaxLabelChars = 300, MaxRegions = 16;
+    public const int MaxLabels = 1000, MaxLabelChars = 300, MaxTextChars = 2000, MaxRegions = 16;
     const long TextCacheBytes = 64L << 20, ImageCacheBytes = 16L << 20;
 
     readonly record struct LabelKey(string Model, string Label);
@@ -212,7 +212,8 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
             for (int k = 0; k < distinct.Length; k++)
             {
                 byLabel[distinct[k]] = computed[k];
-                textCache.Set(new LabelKey(model.Id, distinct[k]), computed[k]);
+                // The cache counts vector bytes, not keys: texts longer than a label (embeddings') are not kept.
+                if (distinct[k].Length <= MaxLabelChars) textCache.Set(new LabelKey(model.Id, distinct[k]), computed[k]);
             }
             foreach (int i in missing) labelFeatures[i] = byLabel[labels[i]];
         }
@@ -241,13 +242,17 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         var errors = new List<FieldError>();
         if (request.Image == null && request.Texts.Count == 0) errors.Add(new(f.Image, "give an image (with or without regions), texts, or both"));
         if (request.Image == null && request.Regions.Count > 0) errors.Add(new(f.Regions, "regions need an image"));
-        if (request.Texts.Count > 0) CheckLabelList(request.Texts, f, errors);
+        // Texts, unlike labels, may repeat (each gets its vector, as OpenAI's embeddings do) and be longer: what must
+        // hold is that each fits the text tower's context, checked with the model.
+        if (request.Texts.Count > 0) CheckLabelList(request.Texts, f, errors, MaxTextChars, repeats: true);
         if (request.Regions.Count > MaxRegions) errors.Add(new(f.Regions, $"holds {request.Regions.Count} regions; the limit is {MaxRegions}"));
         if (errors.Count > 0) throw RegionChatCoreException.InvalidArgument(errors);
     }
 
-    /// <summary>At most <see cref="MaxLabels"/> labels of at most <see cref="MaxLabelChars"/> characters, none empty or repeated.</summary>
-    static void CheckLabelList(IReadOnlyList<string> labels, ClassifyFields f, List<FieldError> errors)
+    /// <summary>At most <see cref="MaxLabels"/> labels of at most <paramref name="maxChars"/> characters, none empty, and
+    /// none repeated unless <paramref name="repeats"/>.</summary>
+    static void CheckLabelList(IReadOnlyList<string> labels, ClassifyFields f, List<FieldError> errors, int maxChars = MaxLabelChars,
+        bool repeats = false)
     {
         if (labels.Count > MaxLabels)
         {
@@ -259,8 +264,8 @@ internal sealed class ClassifyRunner(ModelRegistry models, ImageStore images, To
         {
             string label = labels[i] ?? "";
             if (label.Trim().Length == 0) errors.Add(new($"{f.Labels}[{i}]", "is empty"));
-            else if (label.Length > MaxLabelChars) errors.Add(new($"{f.Labels}[{i}]", $"is {label.Length} characters; the limit is {MaxLabelChars}"));
-            else if (!seen.Add(label)) errors.Add(new($"{f.Labels}[{i}]", $"repeats label '{ClientText.Quote(label)}'"));
+            else if (label.Length > maxChars) errors.Add(new($"{f.Labels}[{i}]", $"is {label.Length} characters; the limit is {maxChars}"));
+            else if (!seen.Add(label) && !repeats) errors.Add(new($"{f.Labels}[{i}]", $"repeats label '{ClientText.Quote(label)}'"));
         }
     }
 

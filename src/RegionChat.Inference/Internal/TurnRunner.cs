@@ -181,8 +181,8 @@ internal sealed class TurnRunner(
             if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
             CoreLog.SessionStoreFailed(log, "continue", id, e.Message);
             if (usable) return (live!, null, null);
-            throw RegionChatCoreException.Unavailable($"session '{ClientText.Quote(id)}' is not held by this replica and the session store " +
-                                                      "cannot be reached; retry later");
+            throw new RegionChatCoreException(RegionChatErrorKind.Unavailable, $"session '{ClientText.Quote(id)}' is not held by this " +
+                "replica and the session store cannot be reached; retry later") { SessionStoreUnavailable = true };
         }
         catch
         {
@@ -537,19 +537,20 @@ internal sealed class TurnRunner(
                     $"session '{session.Id}' is full for this turn: it holds {e.CachedTokens} positions and the turn needs " +
                     $"{e.Needed - e.CachedTokens} more, but a session may hold {limit}; send a shorter turn (room for " +
                     $"{Math.Max(0, e.Available - e.CachedTokens)} positions), or end this session and start a new one",
-                    inner: e);
+                    inner: e) { ContextOverflow = true };
             // A session being replayed (restored from its record, or after an eviction) holds nothing yet, but its
             // history is what fills it: the same state as above, not a bad text.
             case ContextOverflowKind.Prompt when session.Chat.Turns.Count > 0:
                 return new RegionChatCoreException(RegionChatErrorKind.FailedPrecondition,
                     $"session '{session.Id}' is full for this turn: its history and the turn need {e.Needed} positions, but a " +
-                    $"session may hold {limit}; end this session and start a new one", inner: e);
+                    $"session may hold {limit}; end this session and start a new one", inner: e) { ContextOverflow = true };
             case ContextOverflowKind.Prompt:
                 return RegionChatCoreException.InvalidArgument(f.Text,
-                    $"{e.Message}: text, template and visual tokens together; a session may hold {limit}", e);
+                    $"{e.Message}: text, template and visual tokens together; a session may hold {limit}", e).AsContextOverflow();
             case ContextOverflowKind.MaxTokens:
                 return RegionChatCoreException.InvalidArgument(f.MaxTokens,
-                    $"{e.Message} (a session may hold {limit}); ask for fewer tokens" + (e.CachedTokens > 0 ? " or start a new session" : ""), e);
+                    $"{e.Message} (a session may hold {limit}); ask for fewer tokens" + (e.CachedTokens > 0 ? " or start a new session" : ""),
+                    e).AsContextOverflow();
             default:
                 return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
         }

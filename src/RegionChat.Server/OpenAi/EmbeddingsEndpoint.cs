@@ -66,7 +66,7 @@ internal static class EmbeddingsEndpoint
     {
         string model = RequestJson.Model(root);
         var texts = new List<string>();
-        if (root.TryGetProperty("input", out var input))
+        if (RequestJson.Present(root, "input", out var input))
         {
             if (input.ValueKind == JsonValueKind.String) texts.Add(input.GetString()!);
             else if (input.ValueKind == JsonValueKind.Array)
@@ -77,7 +77,8 @@ internal static class EmbeddingsEndpoint
                 {
                     // Token arrays (OpenAI's other input form) are ids of OpenAI's tokenizers, meaningless to this model.
                     if (text.ValueKind != JsonValueKind.String)
-                        throw OpenAiException.BadRequest("must be a string (token arrays are not accepted)", $"input[{k}]");
+                        throw OpenAiException.BadRequest("must be a string (token arrays are ids of OpenAI's tokenizers, not this model's; " +
+                            "LangChain's OpenAIEmbeddings sends them unless check_embedding_ctx_length=False)", $"input[{k}]");
                     texts.Add(text.GetString()!);
                     k++;
                 }
@@ -85,11 +86,11 @@ internal static class EmbeddingsEndpoint
             else throw OpenAiException.BadRequest("input must be a string or an array of strings", "input");
         }
         bool base64 = false;
-        if (root.TryGetProperty("encoding_format", out var format))
+        if (RequestJson.Present(root, "encoding_format", out var format))
             base64 = format.ValueKind == JsonValueKind.String && format.GetString() is "float" or "base64"
                 ? format.GetString() == "base64" : throw OpenAiException.BadRequest("encoding_format must be \"float\" or \"base64\"", "encoding_format");
         int? dimensions = null;
-        if (root.TryGetProperty("dimensions", out var dims))
+        if (RequestJson.Present(root, "dimensions", out var dims))
             dimensions = dims.ValueKind == JsonValueKind.Number && dims.TryGetInt32(out int d) && d > 0 ? d
                 : throw OpenAiException.BadRequest("dimensions must be a positive integer", "dimensions");
         ImageInput? image = null;

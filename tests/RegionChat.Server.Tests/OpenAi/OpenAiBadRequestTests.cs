@@ -124,6 +124,9 @@ public class OpenAiBadRequestTests
         yield return new("presence_penalty as a string", Post(With(b => b["presence_penalty"] = "0")), bad, "presence_penalty");
         yield return new("negative max_tokens", Post(With(b => b["max_tokens"] = -5)), HttpStatusCode.BadRequest, "max_tokens");
         yield return new("huge max_completion_tokens", Post(With(b => b["max_completion_tokens"] = 1_000_000)), HttpStatusCode.BadRequest, "max_completion_tokens");
+        // Within MaxTokensLimit (4096) but not beside the prompt in a 4096-position context: OpenAI's overflow code.
+        yield return new("max_completion_tokens the context cannot hold", Post(With(b => b["max_completion_tokens"] = 4096)), HttpStatusCode.BadRequest,
+            "max_completion_tokens", "context_length_exceeded");
         yield return new("fractional seed", Post(With(b => b["seed"] = 1.5)), HttpStatusCode.BadRequest, "seed");
         yield return new("stop as a number", Post(With(b => b["stop"] = 3)), HttpStatusCode.BadRequest, "stop");
         yield return new("stream as a string", Post(With(b => b["stream"] = "yes")), HttpStatusCode.BadRequest, "stream");

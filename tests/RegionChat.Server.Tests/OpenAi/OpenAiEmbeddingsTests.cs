@@ -84,12 +84,29 @@ public class OpenAiEmbeddingsTests(ShapesTinyHost fixture) : IClassFixture<Shape
         Assert.Equal(encoded, fixture.Host.Core.VisionBatcher.Items);
     }
 
+    [Fact]
+    public async Task RepeatedInputsGetAVectorEachAndNullFieldsAreAbsent()
+    {
+        // As OpenAI's API: a document set with repeated chunks embeds, and optional fields sent as null mean unset.
+        using var http = OpenAiHttp.Http(fixture.Host);
+        var response = await http.SendAsync(OpenAiHttp.Post("""
+            {"model": "shapes-tiny", "input": ["a red circle", "a blue cross", "a red circle"], "encoding_format": null, "dimensions": null,
+             "regions": null}
+            """, path: "/v1/embeddings"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var data = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!["data"]!.AsArray();
+        Assert.Equal(3, data.Count);
+        string Vector(int i) => data[i]!["embedding"]!.ToJsonString();
+        Assert.Equal(Vector(0), Vector(2));
+        Assert.NotEqual(Vector(0), Vector(1));
+    }
+
     [Theory]
     [InlineData("{\"model\": \"shapes-tiny\"}", "input")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": []}", "input")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": [[1, 2, 3]]}", "input[0]")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": \"a pink elephant\"}", "input[0]")]
-    [InlineData("{\"model\": \"shapes-tiny\", \"input\": [\"a red circle\", \"a red circle\"]}", "input[1]")]
+    [InlineData("{\"model\": \"shapes-tiny\", \"input\": [\"a red circle\", \" \"]}", "input[1]")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": \"a red circle\", \"encoding_format\": \"int8\"}", "encoding_format")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": \"a red circle\", \"dimensions\": 64}", "dimensions")]
     [InlineData("{\"model\": \"shapes-tiny\", \"input\": \"a red circle\", \"regions\": [{\"box\": [0, 0, 8, 8]}]}", "regions")]

@@ -66,11 +66,22 @@ public class EmbedTests(ShapesTinyHost fixture) : IClassFixture<ShapesTinyHost>
         Assert.Equal(whole[0], again[0]);
     }
 
+    [Fact]
+    public async Task RepeatedTextsEachGetTheirVector()
+    {
+        // Labels may not repeat (a classification over them would be ambiguous); texts to embed may, as in OpenAI's API.
+        var answer = await fixture.Host.Client.EmbedAsync(new PbV1.EmbedRequest { Texts = { "a red circle", "a blue cross", "a red circle" } },
+            deadline: Calls.Deadline());
+        Assert.Equal(3, answer.Texts.Count);
+        Assert.Equal(answer.Texts[0].Values, answer.Texts[2].Values);
+        Assert.NotEqual(answer.Texts[0].Values, answer.Texts[1].Values);
+    }
+
     [Theory]
     [InlineData("nothing", "image")]
     [InlineData("regions without an image", "regions")]
     [InlineData("an empty text", "texts[0]")]
-    [InlineData("a repeated text", "texts[1]")]
+    [InlineData("a text over 2000 characters", "texts[1]")]
     [InlineData("a word the tokenizer lacks", "texts[0]")]
     [InlineData("a bad region", "regions[0].box")]
     public async Task BadRequestsNameTheField(string what, string field)
@@ -81,7 +92,7 @@ public class EmbedTests(ShapesTinyHost fixture) : IClassFixture<ShapesTinyHost>
             "nothing" => new PbV1.EmbedRequest(),
             "regions without an image" => new PbV1.EmbedRequest { Regions = { Calls.Box(0, 0, 8, 8) }, Texts = { "a red circle" } },
             "an empty text" => new PbV1.EmbedRequest { Texts = { " " } },
-            "a repeated text" => new PbV1.EmbedRequest { Texts = { "a red circle", "a red circle" } },
+            "a text over 2000 characters" => new PbV1.EmbedRequest { Texts = { "a red circle", string.Join(' ', Enumerable.Repeat("red", 501)) } },
             "a word the tokenizer lacks" => new PbV1.EmbedRequest { Texts = { "a pink elephant" } },
             _ => new PbV1.EmbedRequest { Image = image, Regions = { Calls.Box(500, 500, 600, 600) } },
         };

@@ -284,8 +284,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         return RequiredString(part, "type", field + ".type");
     }
 
-    static bool Present(JsonElement obj, string name, out JsonElement value) =>
-        obj.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
+    static bool Present(JsonElement obj, string name, out JsonElement value) => RequestJson.Present(obj, name, out value);
 
     static string RequiredString(JsonElement obj, string name, string field) =>
         obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : throw Bad($"{field} must be a string", field);

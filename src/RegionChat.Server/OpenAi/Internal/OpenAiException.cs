@@ -34,6 +34,8 @@ internal sealed class OpenAiException(int status, string type, string message, s
         string? field = e.Violations.FirstOrDefault()?.Field;
         return e.Kind switch
         {
+            // OpenAI's code for a prompt or answer the context cannot hold: LiteLLM and LangChain trim or fall back on it.
+            RegionChatErrorKind.InvalidArgument when e.ContextOverflow => BadRequest(detail, field, "context_length_exceeded"),
             RegionChatErrorKind.InvalidArgument => BadRequest(detail, field),
             RegionChatErrorKind.NotFound when field != null => new(404, "invalid_request_error", detail, field, "not_found"),
             RegionChatErrorKind.NotFound => NotFound(detail),
@@ -44,6 +46,7 @@ internal sealed class OpenAiException(int status, string type, string message, s
             // The core's only FailedPrecondition of a turn: the session is full (OpenAI's code for a context overflow).
             RegionChatErrorKind.FailedPrecondition => BadRequest(detail, "session_id", "context_length_exceeded"),
             RegionChatErrorKind.ResourceExhausted => new(429, "rate_limit_error", detail, code: "queue_full"),
+            RegionChatErrorKind.Unavailable when e.SessionStoreUnavailable => new(503, "unavailable_error", detail, code: "session_store_unavailable"),
             RegionChatErrorKind.Unavailable => new(503, "unavailable_error", detail, code: "server_shutting_down"),
             RegionChatErrorKind.ModelUnavailable => new(500, "server_error", detail, code: "model_unavailable"),
             RegionChatErrorKind.SessionLeased => new(409, "invalid_request_error", detail, "session_id", "session_leased"),

@@ -27,14 +27,19 @@ internal static class RequestJson
 
     /// <summary>"model": a string, or absent for the default model.</summary>
     public static string Model(JsonElement root) =>
-        root.TryGetProperty("model", out var m) ? m.ValueKind == JsonValueKind.String ? m.GetString()!
+        Present(root, "model", out var m) ? m.ValueKind == JsonValueKind.String ? m.GetString()!
             : throw OpenAiException.BadRequest("model must be a string", "model") : "";
+
+    /// <summary>Whether <paramref name="obj"/> has the field with a value other than null: OpenAI's clients send unset
+    /// optional fields as null, which means absent.</summary>
+    public static bool Present(JsonElement obj, string name, out JsonElement value) =>
+        obj.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
 
     /// <summary>"regions": at most 16 regions in the region JSON form, or absent.</summary>
     public static List<RegionSource> Regions(JsonElement root, RegionChatCoreOptions options)
     {
         var regions = new List<RegionSource>();
-        if (!root.TryGetProperty("regions", out var r)) return regions;
+        if (!Present(root, "regions", out var r)) return regions;
         if (r.ValueKind != JsonValueKind.Array) throw OpenAiException.BadRequest("regions must be an array of regions", "regions");
         if (r.GetArrayLength() > 16) throw OpenAiException.BadRequest($"regions holds {r.GetArrayLength()} regions; the limit is 16", "regions");
         int i = 0;

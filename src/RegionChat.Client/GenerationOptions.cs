@@ -16,8 +16,12 @@ public sealed record GenerationOptions
     public float? MinP { get; init; }
     /// <summary>Penalty for recently seen tokens, &gt; 0; 1 = off.</summary>
     public float? RepeatPenalty { get; init; }
-    /// <summary>How many recent tokens the repeat penalty looks at.</summary>
+    /// <summary>How many recent tokens the penalties look at.</summary>
     public int? RepeatLastN { get; init; }
+    /// <summary>Subtracted from a token's logit per occurrence among the recent tokens, in [-2, 2]; 0 = off.</summary>
+    public float? FrequencyPenalty { get; init; }
+    /// <summary>Subtracted from the logit of each token among the recent tokens, in [-2, 2]; 0 = off.</summary>
+    public float? PresencePenalty { get; init; }
     /// <summary>Sampling seed: the same seed, prompt and options give the same answer.</summary>
     public ulong? Seed { get; init; }
     /// <summary>Most tokens to generate (finish reason LENGTH when reached).</summary>
@@ -31,7 +35,7 @@ public sealed record GenerationOptions
     internal PbV1.SamplingParams? ToSampling()
     {
         if (Temperature is null && TopP is null && TopK is null && MinP is null && RepeatPenalty is null && RepeatLastN is null && Seed is null
-            && Logprobs is null)
+            && Logprobs is null && FrequencyPenalty is null && PresencePenalty is null)
             return null;
         var s = new PbV1.SamplingParams();
         if (Temperature is { } t) s.Temperature = t;
@@ -40,6 +44,8 @@ public sealed record GenerationOptions
         if (MinP is { } m) s.MinP = m;
         if (RepeatPenalty is { } r) s.RepeatPenalty = r;
         if (RepeatLastN is { } n) s.RepeatLastN = n;
+        if (FrequencyPenalty is { } fp) s.FrequencyPenalty = fp;
+        if (PresencePenalty is { } pp) s.PresencePenalty = pp;
         if (Seed is { } seed) s.Seed = seed;
         if (Logprobs is { } l) s.Logprobs = l >= 0 ? (uint)l : throw new ArgumentException($"Logprobs must be 0 to 20, got {l}");
         return s;

@@ -16,9 +16,9 @@ namespace RegionChat.Client;
 /// <item>Sessions: a response's <see cref="ChatResponse.ConversationId"/> (and each streamed update's) is the server's
 /// session id. Pass it back as <see cref="ChatOptions.ConversationId"/>: then only the messages after the last assistant
 /// message are sent, since the server holds the history in its KV cache (answers reuse it: cached input tokens).</item>
-/// <item>Options: Temperature, TopP, TopK, Seed, MaxOutputTokens, StopSequences, ModelId, Instructions (system prompt of a
-/// new session); AdditionalProperties "min_p", "repeat_penalty", "repeat_last_n". Tools (unless ToolMode is None), a
-/// JSON ResponseFormat and non-zero frequency or presence penalties are refused (NotSupportedException).</item>
+/// <item>Options: Temperature, TopP, TopK, Seed, MaxOutputTokens, StopSequences, FrequencyPenalty, PresencePenalty,
+/// ModelId, Instructions (system prompt of a new session); AdditionalProperties "min_p", "repeat_penalty",
+/// "repeat_last_n". Tools (unless ToolMode is None) and a JSON ResponseFormat are refused (NotSupportedException).</item>
 /// <item>Usage: input (prompt incl. visual tokens), output, cached input tokens, and "VisualTokenCount" in
 /// AdditionalCounts; the finish reason is Stop, Length, or "cancelled" (server shut down mid-answer); the server's
 /// timings are in AdditionalProperties["Timings"] of the last update and of the whole response.</item>

@@ -5,7 +5,7 @@ namespace RegionChat.Inference;
 
 /// <summary>
 /// How a turn picks its tokens, as a request states it: unset fields take the core's defaults, which are defined here
-/// once for every caller (greedy; no top-k, top-p, min-p or repeat penalty; max tokens = the core's default).
+/// once for every caller (greedy; no top-k, top-p, min-p or penalties; max tokens = the core's default).
 /// </summary>
 public sealed record SamplingOptions
 {
@@ -18,6 +18,10 @@ public sealed record SamplingOptions
     /// <summary>1 (the default) is off.</summary>
     public float? RepeatPenalty { get; init; }
     public int? RepeatLastN { get; init; }
+    /// <summary>0 (the default) is off; in [-2, 2], over the last <see cref="RepeatLastN"/> tokens.</summary>
+    public float? FrequencyPenalty { get; init; }
+    /// <summary>0 (the default) is off; in [-2, 2], over the last <see cref="RepeatLastN"/> tokens.</summary>
+    public float? PresencePenalty { get; init; }
     public ulong? Seed { get; init; }
     /// <summary>null or 0 = <see cref="RegionChatCoreOptions.DefaultMaxTokens"/>.</summary>
     public long? MaxTokens { get; init; }
@@ -38,6 +42,7 @@ public sealed record SamplingOptions
         float minP = MinP ?? DefaultMinP;
         float repeat = RepeatPenalty ?? DefaultRepeatPenalty;
         int lastN = RepeatLastN ?? DefaultRepeatLastN;
+        float frequency = FrequencyPenalty ?? 0, presence = PresencePenalty ?? 0;
         if (!float.IsFinite(temperature) || temperature < 0 || temperature > 100) violation("sampling.temperature",
             $"must be a finite number in [0, 100] (0 = greedy), got {temperature}");
         if (!float.IsFinite(topP) || topP <= 0 || topP > 1) violation("sampling.top_p", $"must be in (0, 1], got {topP}");
@@ -46,6 +51,10 @@ public sealed record SamplingOptions
         if (!float.IsFinite(repeat) || repeat <= 0 || repeat > 100) violation("sampling.repeat_penalty",
             $"must be a finite number in (0, 100] (1 = off), got {repeat}");
         if (lastN < 0 || lastN > 1 << 20) violation("sampling.repeat_last_n", $"must be in [0, 1048576], got {lastN}");
+        if (!float.IsFinite(frequency) || Math.Abs(frequency) > 2) violation("sampling.frequency_penalty",
+            $"must be a finite number in [-2, 2] (0 = off), got {frequency}");
+        if (!float.IsFinite(presence) || Math.Abs(presence) > 2) violation("sampling.presence_penalty",
+            $"must be a finite number in [-2, 2] (0 = off), got {presence}");
         if (Logprobs is < 0 or > MaxLogprobs) violation("sampling.logprobs", $"must be in [0, {MaxLogprobs}], got {Logprobs}");
         int max = MaxTokens is null or 0 ? limits.DefaultMaxTokens : (int)Math.Clamp(MaxTokens.Value, int.MinValue, int.MaxValue);
         if (max > limits.MaxTokensLimit) violation("max_tokens", $"must be at most {limits.MaxTokensLimit}, got {MaxTokens}");
@@ -58,6 +67,8 @@ public sealed record SamplingOptions
         return new SamplingParams
         {
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
+            FrequencyPenalty = float.IsFinite(frequency) ? Math.Clamp(frequency, -2, 2) : 0,
+            PresencePenalty = float.IsFinite(presence) ? Math.Clamp(presence, -2, 2) : 0,
             // The sampler takes 32 bits: fold the high half in, so seeds that differ only there still differ (seeds below
             // 2^32 are taken as they are).
             Seed = Seed is { } seed ? unchecked((int)(seed ^ (seed >> 32))) : null,

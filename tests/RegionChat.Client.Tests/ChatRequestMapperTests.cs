@@ -108,8 +108,8 @@ public class ChatRequestMapperTests
         var tool = AIFunctionFactory.Create(() => 1, "one");
         Assert.Contains("ResponseFormat", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { ResponseFormat = ChatResponseFormat.Json })).Message);
         Assert.Contains("Tools", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { Tools = [tool] })).Message);
-        Assert.Contains("FrequencyPenalty", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { FrequencyPenalty = 0.5f })).Message);
-        Assert.Contains("PresencePenalty", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { PresencePenalty = -1f })).Message);
+        var penalised = Map(q, new ChatOptions { FrequencyPenalty = 0.5f, PresencePenalty = -1f });
+        Assert.Equal((0.5f, -1f), (penalised.Sampling.FrequencyPenalty, penalised.Sampling.PresencePenalty));
         Assert.Equal("q", Map(q, new ChatOptions
         {
             ResponseFormat = ChatResponseFormat.Text, Tools = [tool], ToolMode = ChatToolMode.None, FrequencyPenalty = 0, PresencePenalty = 0,

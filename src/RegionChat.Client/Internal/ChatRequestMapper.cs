@@ -137,6 +137,8 @@ internal static class ChatRequestMapper
             MinP = extra?.TryGetValue("min_p", out float minP) == true ? minP : null,
             RepeatPenalty = extra?.TryGetValue("repeat_penalty", out float penalty) == true ? penalty : null,
             RepeatLastN = extra?.TryGetValue("repeat_last_n", out int lastN) == true ? lastN : null,
+            FrequencyPenalty = options.FrequencyPenalty,
+            PresencePenalty = options.PresencePenalty,
         };
         if (generation.ToSampling() is { } sampling)
         {
@@ -159,10 +161,6 @@ internal static class ChatRequestMapper
             throw new NotSupportedException("ChatOptions.ResponseFormat: RegionChat answers in text only (no JSON mode)");
         if (options.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode)
             throw new NotSupportedException("ChatOptions.Tools: RegionChat's models do not call tools (set ToolMode to None to send them anyway)");
-        if (options.FrequencyPenalty is { } f && f != 0)
-            throw new NotSupportedException("ChatOptions.FrequencyPenalty: only 0 is supported; use AdditionalProperties[\"repeat_penalty\"]");
-        if (options.PresencePenalty is { } p && p != 0)
-            throw new NotSupportedException("ChatOptions.PresencePenalty: only 0 is supported; use AdditionalProperties[\"repeat_penalty\"]");
     }
 
 }

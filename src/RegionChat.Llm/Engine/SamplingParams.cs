@@ -1,8 +1,8 @@
 namespace RegionChat.Llm.Engine;
 
 /// <summary>
-/// How to pick each next token. Order as llama.cpp's default chain: repeat penalty, top-k, top-p, min-p, temperature,
-/// then a seeded draw. Temperature 0 is greedy: the exact argmax of the (penalised) logits.
+/// How to pick each next token. Order as llama.cpp's default chain: penalties (repeat, frequency, presence), top-k,
+/// top-p, min-p, temperature, then a seeded draw. Temperature 0 is greedy: the exact argmax of the (penalised) logits.
 /// </summary>
 public sealed record SamplingParams
 {
@@ -19,8 +19,14 @@ public sealed record SamplingParams
     public float MinP { get; init; } = 0.05f;
     /// <summary>Divides positive logits (multiplies negative ones) of recently seen tokens; 1 is off.</summary>
     public float RepeatPenalty { get; init; } = 1.0f;
-    /// <summary>How many recent tokens (this request's text prompt tokens, then its output) the penalty looks at.</summary>
+    /// <summary>How many recent tokens (this request's text prompt tokens, then its output) the penalties look at.</summary>
     public int RepeatLastN { get; init; } = 64;
+    /// <summary>Subtracted from a token's logit once per time it occurs among the recent tokens (OpenAI's
+    /// frequency_penalty, llama.cpp's penalty_freq); 0 is off.</summary>
+    public float FrequencyPenalty { get; init; }
+    /// <summary>Subtracted from the logit of every token that occurs among the recent tokens (OpenAI's presence_penalty,
+    /// llama.cpp's penalty_present); 0 is off.</summary>
+    public float PresencePenalty { get; init; }
     /// <summary>Seed of the draw; null picks one at random.</summary>
     public int? Seed { get; init; }
     public int MaxTokens { get; init; } = 256;
@@ -50,6 +56,10 @@ public sealed record SamplingParams
         if (!float.IsFinite(RepeatPenalty) || RepeatPenalty <= 0 || RepeatPenalty > 100)
             throw Bad(nameof(RepeatPenalty), RepeatPenalty, "must be a finite number in (0, 100] (1 = off)");
         if (RepeatLastN < 0 || RepeatLastN > 1 << 20) throw Bad(nameof(RepeatLastN), RepeatLastN, "must be in [0, 1048576]");
+        if (!float.IsFinite(FrequencyPenalty) || Math.Abs(FrequencyPenalty) > 2)
+            throw Bad(nameof(FrequencyPenalty), FrequencyPenalty, "must be a finite number in [-2, 2] (0 = off)");
+        if (!float.IsFinite(PresencePenalty) || Math.Abs(PresencePenalty) > 2)
+            throw Bad(nameof(PresencePenalty), PresencePenalty, "must be a finite number in [-2, 2] (0 = off)");
         if (MaxTokens < 1 || MaxTokens > 1 << 20) throw Bad(nameof(MaxTokens), MaxTokens, "must be in [1, 1048576]");
         if (Logprobs is < 0 or > MaxLogprobs) throw Bad(nameof(Logprobs), Logprobs, $"must be in [0, {MaxLogprobs}] (null = off)");
         if (Stop is null) throw new ArgumentNullException(nameof(Stop));

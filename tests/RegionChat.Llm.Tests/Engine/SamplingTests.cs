@@ -19,6 +19,8 @@ public class SamplingTests(TinyModels models) : IClassFixture<TinyModels>
         { nameof(SamplingParams.RepeatPenalty), new() { RepeatPenalty = 0 } },
         { nameof(SamplingParams.RepeatPenalty), new() { RepeatPenalty = float.NaN } },
         { nameof(SamplingParams.RepeatLastN), new() { RepeatLastN = -1 } },
+        { nameof(SamplingParams.FrequencyPenalty), new() { FrequencyPenalty = 2.5f } },
+        { nameof(SamplingParams.PresencePenalty), new() { PresencePenalty = float.NaN } },
         { nameof(SamplingParams.MaxTokens), new() { MaxTokens = 0 } },
         { nameof(SamplingParams.MaxTokens), new() { MaxTokens = -5 } },
         { nameof(SamplingParams.Stop), new() { Stop = [""] } },
@@ -132,5 +134,24 @@ public class SamplingTests(TinyModels models) : IClassFixture<TinyModels>
         penalised.Accept(3);                                     // token 1 left the last-2 window
         Assert.Equal(1, penalised.Sample(logits));
         Assert.Equal(3.0f, logits[1]);                           // the model's logits are not modified
+    }
+
+    [Fact]
+    public void FrequencyAndPresencePenaltiesSubtractPerOccurrenceAndOnce()
+    {
+        // Tokens 5, 5, 7 were seen; logits 5: 3.0, 7: 2.4, 9: 1.0.
+        var logits = new float[10];
+        (logits[5], logits[7], logits[9]) = (3.0f, 2.4f, 1.0f);
+        int Pick(float frequency, float presence)
+        {
+            var sampler = new TokenSampler(SamplingParams.Greedy() with { FrequencyPenalty = frequency, PresencePenalty = presence });
+            foreach (int t in new[] { 5, 5, 7 }) sampler.Accept(t);
+            return sampler.Sample(logits);
+        }
+        Assert.Equal(5, Pick(0, 0));
+        Assert.Equal(5, Pick(0, 0.5f));     // 2.5 against 1.9: once each, whatever the count
+        Assert.Equal(7, Pick(1, 0));        // 3 - 2·1 = 1.0 against 2.4 - 1 = 1.4
+        Assert.Equal(9, Pick(1, 0.5f));     // 0.5 and 0.9 against the unseen 1.0
+        Assert.Equal(3.0f, logits[5]);
     }
 }

@@ -119,8 +119,8 @@ public class OpenAiBadRequestTests
         yield return new("tool_choice naming a function", Post(With(b => b["tool_choice"] = new JsonObject { ["type"] = "function" })),
             bad, "tool_choice", unsupported);
         yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
-        yield return new("frequency_penalty 0.5", Post(With(b => b["frequency_penalty"] = 0.5)), bad, "frequency_penalty", unsupported, "repeat_penalty");
-        yield return new("presence_penalty -1", Post(With(b => b["presence_penalty"] = -1)), bad, "presence_penalty", unsupported);
+        yield return new("frequency_penalty 2.5", Post(With(b => b["frequency_penalty"] = 2.5)), bad, "frequency_penalty", MessageHas: "[-2, 2]");
+        yield return new("presence_penalty -3", Post(With(b => b["presence_penalty"] = -3)), bad, "presence_penalty");
         yield return new("presence_penalty as a string", Post(With(b => b["presence_penalty"] = "0")), bad, "presence_penalty");
         yield return new("negative max_tokens", Post(With(b => b["max_tokens"] = -5)), HttpStatusCode.BadRequest, "max_tokens");
         yield return new("huge max_completion_tokens", Post(With(b => b["max_completion_tokens"] = 1_000_000)), HttpStatusCode.BadRequest, "max_completion_tokens");

@@ -1,7 +1,7 @@
 namespace RegionChat.Llm.Engine.Internal;
 
 /// <summary>
-/// Picks the next token from a logits row, in llama.cpp's default order: repeat penalty, top-k, top-p, min-p,
+/// Picks the next token from a logits row, in llama.cpp's default order: penalties, top-k, top-p, min-p,
 /// temperature, seeded draw. Temperature 0 is the exact argmax (lowest id on ties). One instance per request.
 /// </summary>
 internal sealed class TokenSampler
@@ -22,7 +22,7 @@ internal sealed class TokenSampler
         recent = new int[p.RepeatLastN];
     }
 
-    /// <summary>Remembers a token for the repeat penalty (prompt tokens and each output token).</summary>
+    /// <summary>Remembers a token for the penalties (prompt tokens and each output token).</summary>
     public void Accept(int token)
     {
         if (recent.Length == 0) return;
@@ -34,25 +34,30 @@ internal sealed class TokenSampler
     public int Sample(ReadOnlySpan<float> logits)
     {
         ReadOnlySpan<float> scores = logits;
-        if (p.RepeatPenalty != 1f && recentCount > 0)
+        if ((p.RepeatPenalty != 1f || p.FrequencyPenalty != 0f || p.PresencePenalty != 0f) && recentCount > 0)
         {
             if (work.Length != logits.Length) work = new float[logits.Length];
             logits.CopyTo(work);
-            ApplyRepeatPenalty(work);
+            ApplyPenalties(work);
             scores = work;
         }
         return p.IsGreedy ? ArgMax(scores) : Draw(scores);
     }
 
-    void ApplyRepeatPenalty(float[] scores)
+    void ApplyPenalties(float[] scores)
     {
-        // Each distinct recent token is penalised once, as llama.cpp does.
-        var seen = new HashSet<int>();
+        // As llama.cpp's penalties sampler: each distinct recent token once, the repeat penalty scaling its logit, then
+        // count × frequency + presence subtracted.
+        var counts = new Dictionary<int, int>();
         for (int i = 0; i < recentCount; i++)
         {
             int t = recent[i];
-            if ((uint)t >= (uint)scores.Length || !seen.Add(t)) continue;
-            scores[t] = scores[t] > 0 ? scores[t] / p.RepeatPenalty : scores[t] * p.RepeatPenalty;
+            if ((uint)t < (uint)scores.Length) counts[t] = counts.GetValueOrDefault(t) + 1;
+        }
+        foreach (var (t, count) in counts)
+        {
+            if (p.RepeatPenalty != 1f) scores[t] = scores[t] > 0 ? scores[t] / p.RepeatPenalty : scores[t] * p.RepeatPenalty;
+            scores[t] -= count * p.FrequencyPenalty + p.PresencePenalty;
         }
     }
 

@@ -65,9 +65,6 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 throw Unsupported(tools, "RegionChat's models do not call tools");
         if (Present(root, "logit_bias", out var bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
             throw Unsupported("logit_bias", "token biases are not supported");
-        foreach (string penalty in new[] { "frequency_penalty", "presence_penalty" })
-            if (Number(root, penalty) is { } value && value != 0)
-                throw Unsupported(penalty, "only 0 is supported; repeat_penalty (llama.cpp's, 1 = off) penalises recent tokens");
     }
 
     static OpenAiException Unsupported(string field, string why) => Bad($"{field}: {why}", field, "unsupported_parameter");
@@ -221,7 +218,10 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         float? topP = Number(root, "top_p") is { } p ? (float)p : null;
         float? minP = Number(root, "min_p") is { } mp ? (float)mp : null;
         float? repeatPenalty = Number(root, "repeat_penalty") is { } rp ? (float)rp : null;
-        int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(k, int.MinValue, int.MaxValue) : null;
+        float? frequency = Number(root, "frequency_penalty") is { } fp ? (float)fp : null;
+        float? presence = Number(root, "presence_penalty") is { } pp ? (float)pp : null;
+        // vLLM's "off" is -1, llama.cpp's any value up to 0.
+        int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(Math.Max(k, 0), 0, int.MaxValue) : null;
         ulong? seed = Integer(root, "seed") is { } sd ? unchecked((ulong)sd) : null;
         long? max = Integer(root, maxField);
         if (max is < 1) throw Bad($"{maxField} must be at least 1, got {max}", maxField);
@@ -250,6 +250,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         var sampling = new SamplingOptions
         {
             Temperature = temperature, TopP = topP, MinP = minP, RepeatPenalty = repeatPenalty, TopK = topK, Seed = seed,
+            FrequencyPenalty = frequency, PresencePenalty = presence,
             MaxTokens = maxTokens == 0 ? null : maxTokens, Stop = stop,
             Logprobs = logprobs ? (int)Math.Clamp(top ?? 0, int.MinValue, int.MaxValue) : null,
         };

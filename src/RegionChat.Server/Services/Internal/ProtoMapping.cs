@@ -18,6 +18,8 @@ internal static class ProtoMapping
             MinP = s.HasMinP ? s.MinP : null,
             RepeatPenalty = s.HasRepeatPenalty ? s.RepeatPenalty : null,
             RepeatLastN = s.HasRepeatLastN ? s.RepeatLastN : null,
+            FrequencyPenalty = s.HasFrequencyPenalty ? s.FrequencyPenalty : null,
+            PresencePenalty = s.HasPresencePenalty ? s.PresencePenalty : null,
             Seed = s.HasSeed ? s.Seed : null,
             Logprobs = s.HasLogprobs ? (int)Math.Min(s.Logprobs, int.MaxValue) : null,
             MaxTokens = maxTokens == 0 ? null : maxTokens,

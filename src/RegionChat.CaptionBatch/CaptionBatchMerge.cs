@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using RegionChat.Data.Batch;
+using RegionChat.Data.Batch.Internal;
 
 namespace RegionChat.CaptionBatch;
 
@@ -54,7 +55,7 @@ public static class CaptionBatchMerge
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         string temp = Path.Combine(Path.GetDirectoryName(output)!,
             $".{Path.GetFileName(output)}.merge-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.tmp");
-        var seen = new Dictionary<string, (string Key, int Source, int Line)>(StringComparer.Ordinal);
+        var seen = new Dictionary<string, SeenRecord>(StringComparer.Ordinal);
         var conflicts = new List<string>();
         var perSource = new List<CaptionBatchMergeSource>();
         int captions = 0, errors = 0, duplicates = 0;
@@ -93,25 +94,38 @@ public static class CaptionBatchMerge
         return new CaptionBatchMergeResult(output, seen.Count, captions, errors, duplicates, perSource, inputIds?.Count, missing, extra);
     }
 
+    /// <summary>What merge keeps of an id's first record: a hash of its comparison key (not the key: an embedding's is
+    /// kilobytes, and a shard can hold millions), the start of the key for messages, and where it was.</summary>
+    readonly record struct SeenRecord(UInt128 KeyHash, string Preview, int Source, int Line);
+
+    static UInt128 Hash(string key)
+    {
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key), digest);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(digest);
+    }
+
+    /// <summary>Copies one shard output's new records, streaming it line by line (a shard may be larger than memory).</summary>
     static (int Records, int Kept, long Torn) CopySource(string path, int source, FileStream writer,
-        Dictionary<string, (string Key, int Source, int Line)> seen, string[] paths, List<string> conflicts,
+        Dictionary<string, SeenRecord> seen, string[] paths, List<string> conflicts,
         ref int captions, ref int errors, ref int duplicates)
     {
-        byte[] bytes = File.ReadAllBytes(path);
-        int end = Array.LastIndexOf(bytes, (byte)'\n') + 1; // bytes after the last '\n' are a torn write
-        long torn = bytes.Length - end;
-        int records = 0, kept = 0, lineNumber = 0;
-        for (int start = 0; start < end;)
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var reader = new JsonlLineReader(stream);
+        int records = 0, kept = 0;
+        long torn = 0;
+        while (reader.TryRead(out var line))
         {
-            int nl = Array.IndexOf(bytes, (byte)'\n', start, end - start);
-            var line = new ReadOnlyMemory<byte>(bytes, start, nl - start);
-            int lineStart = start;
-            start = nl + 1;
-            lineNumber++;
-            if (line.Span.Trim(" \t\r"u8).IsEmpty) continue;
-            string where = $"{path} line {lineNumber}";
+            if (!line.Terminated)
+            {
+                torn = line.Length; // bytes after the last '\n' are a torn write
+                break;
+            }
+            string where = $"{path} line {line.Number}";
+            if (line.TooLong) throw new InvalidDataException($"{where}: longer than {JsonlLineReader.DefaultMaxLineBytes} bytes");
+            if (line.IsBlank) continue;
             JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
+            try { doc = JsonDocument.Parse(line.Bytes); }
             catch (JsonException e) { throw new InvalidDataException($"{where}: not valid JSON ({e.Message})", e); }
             using (doc)
             {
@@ -121,19 +135,21 @@ public static class CaptionBatchMerge
                     ?? throw new InvalidDataException($"{where}: needs an \"id\" that is a non-empty string or an integer");
                 records++;
                 string key = ComparisonKey(root);
+                var hash = Hash(key);
                 if (seen.TryGetValue(id, out var first))
                 {
-                    if (first.Key == key) duplicates++;
+                    if (first.KeyHash == hash) duplicates++;
                     else
-                        conflicts.Add($"id {JsonSerializer.Serialize(id)}: {paths[first.Source]} line {first.Line} says {Describe(first.Key)}, " +
+                        conflicts.Add($"id {JsonSerializer.Serialize(id)}: {paths[first.Source]} line {first.Line} says {first.Preview}, " +
                             $"{where} says {Describe(key)}");
                     continue;
                 }
-                seen.Add(id, (key, source, lineNumber));
+                seen.Add(id, new SeenRecord(hash, Describe(key), source, line.Number));
                 if (root.TryGetProperty("error", out _)) errors++;
                 else captions++;
                 kept++;
-                writer.Write(bytes, lineStart, nl + 1 - lineStart);
+                writer.Write(line.Bytes.Span);
+                writer.WriteByte((byte)'\n');
             }
         }
         return (records, kept, torn);

@@ -53,7 +53,7 @@ public static class CaptionBatchJob
         string? errorsPath = options.ErrorsPath is null ? null : Path.GetFullPath(options.ErrorsPath);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         if (errorsPath != null) Directory.CreateDirectory(Path.GetDirectoryName(errorsPath)!);
-        var (priorErrors, priorKinds) = PriorRecords.Read([output, errorsPath], inputIds);
+        var (priorErrors, priorKinds, priorModels) = PriorRecords.Read([output, errorsPath], inputIds);
         // A rerun resumes the same job: records of another task in the output would be skipped as done.
         string field = PriorRecords.ResultField(options.TaskKind);
         if (priorKinds.FirstOrDefault(k => k != field) is { } other)
@@ -70,7 +70,10 @@ public static class CaptionBatchJob
         if (repaired > 0) log?.Invoke($"removed a torn last line ({repaired} bytes) left by an interrupted run");
 
         using var job = new JobState(options, Path.GetDirectoryName(input)!, items.Count, items.Count - pending.Length,
-            outputWriter, errorsWriter, pending, progress, log, ct);
+            outputWriter, errorsWriter, pending, progress, log, ct)
+        {
+            PriorModels = priorModels,
+        };
         CaptionBatchSummary Summary() => new(job.Snapshot(), priorErrors, repaired, job.Models.ToArray(), job.ServerSummaries(), output, errorsPath)
         {
             Shard = shard,

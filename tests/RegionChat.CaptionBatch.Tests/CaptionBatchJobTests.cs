@@ -72,4 +72,27 @@ public sealed class CaptionBatchJobTests : IDisposable
         Assert.Contains("--task embed", e.Message);
         Assert.Equal(before, File.ReadAllText(output));
     }
+
+    [Fact]
+    public async Task ResumingWithAnotherModelStopsBeforeWritingItsAnswers()
+    {
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        string output = temp.File("captions.jsonl");
+        string before = $$"""{"id": "{{data.GoodIds[0]}}", "caption": "a red circle", "model": "another-model"}""" + "\n";
+        File.WriteAllText(output, before);
+
+        var e = await Assert.ThrowsAsync<CaptionBatchAbortedException>(() => CaptionBatchJob.RunAsync(new CaptionBatchOptions
+        {
+            InputPath = data.InputPath,
+            OutputPath = output,
+            ModelDir = ServerHost.TinyModelFolder,
+            Concurrency = 2,
+            MaxTokens = 4,
+            Threads = 1,
+            ContextSize = 2048,
+        }));
+        Assert.Contains("'another-model'", e.Message);
+        Assert.Contains("model 'tiny'", e.Message);
+        Assert.Equal(before, File.ReadAllText(output));
+    }
 }

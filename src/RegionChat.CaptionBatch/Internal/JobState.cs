@@ -41,6 +41,22 @@ internal sealed class JobState : IDisposable
     }
 
     public CaptionBatchOptions Options { get; }
+    /// <summary>The models whose records an earlier run left in the output (empty for a new output).</summary>
+    public IReadOnlySet<string> PriorModels { get; init; } = new HashSet<string>();
+
+    /// <summary>Notes the model that answered; false (the job stops, nothing written) when the output holds an earlier
+    /// run's records of other models only: resuming would mix two models' answers in one file.</summary>
+    bool Answered(string model)
+    {
+        if (PriorModels.Count > 0 && !PriorModels.Contains(model))
+        {
+            Abort($"the output holds records of model {string.Join(", ", PriorModels.Order(StringComparer.Ordinal).Select(m => $"'{m}'"))} " +
+                $"but this run's answers come from model '{model}'; resume with that model, or give this job its own --output");
+            return false;
+        }
+        models.TryAdd(model, 0);
+        return true;
+    }
     /// <summary>Relative mask paths in JSONL regions resolve against the input file's folder, like image paths.</summary>
     public string InputFolder { get; }
     public int Total { get; }
@@ -87,7 +103,7 @@ internal sealed class JobState : IDisposable
     public void Captioned(WorkItem item, string caption, string model, JsonObject timings, ServerStats? server = null,
         IReadOnlyCollection<float>? logprobs = null)
     {
-        models.TryAdd(model, 0);
+        if (!Answered(model)) return;
         var record = new JsonObject { ["id"] = item.Input.IdNode(), ["caption"] = caption, ["model"] = model };
         if (logprobs != null)
         {
@@ -104,7 +120,7 @@ internal sealed class JobState : IDisposable
     /// <summary>A classified item: its labels best first with their probabilities.</summary>
     public void Classified(WorkItem item, IEnumerable<(string Label, double P)> labels, string model, JsonObject timings, ServerStats? server = null)
     {
-        models.TryAdd(model, 0);
+        if (!Answered(model)) return;
         var array = new JsonArray(labels.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["p"] = Math.Round(l.P, 6) }).ToArray());
         if (!Write(output, new JsonObject { ["id"] = item.Input.IdNode(), ["labels"] = array, ["model"] = model, ["timings"] = timings })) return;
         if (server != null) Interlocked.Increment(ref server.Captioned);
@@ -115,7 +131,7 @@ internal sealed class JobState : IDisposable
     /// <summary>An embedded item: its region's vector.</summary>
     public void Embedded(WorkItem item, IEnumerable<float> vector, string model, JsonObject timings, ServerStats? server = null)
     {
-        models.TryAdd(model, 0);
+        if (!Answered(model)) return;
         var array = new JsonArray(vector.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
         if (!Write(output, new JsonObject { ["id"] = item.Input.IdNode(), ["embedding"] = array, ["model"] = model, ["timings"] = timings })) return;
         if (server != null) Interlocked.Increment(ref server.Captioned);

@@ -4,15 +4,16 @@ namespace RegionChat.CaptionBatch.Internal;
 
 /// <summary>Reads what an earlier run left in the output/errors files: which of the job's ids ended as error records
 /// (the writers themselves keep only ids; a restarted job still exits non-zero while failures are on file), and which
-/// kinds of result they hold ("caption", "labels", "embedding": the field each task writes).</summary>
+/// kinds of result they hold ("caption", "labels", "embedding": the field each task writes) and the models that wrote them.</summary>
 internal static class PriorRecords
 {
     static readonly string[] ResultFields = ["caption", "labels", "embedding"];
 
-    public static (int Errors, IReadOnlySet<string> Kinds) Read(IEnumerable<string?> paths, IReadOnlySet<string> ids)
+    public static (int Errors, IReadOnlySet<string> Kinds, IReadOnlySet<string> Models) Read(IEnumerable<string?> paths, IReadOnlySet<string> ids)
     {
         var failed = new HashSet<string>(StringComparer.Ordinal);
         var kinds = new HashSet<string>(StringComparer.Ordinal);
+        var models = new HashSet<string>(StringComparer.Ordinal);
         foreach (var path in paths)
         {
             if (path == null || !File.Exists(path)) continue;
@@ -37,6 +38,7 @@ internal static class PriorRecords
                     if (root.ValueKind != JsonValueKind.Object) continue;
                     foreach (string field in ResultFields)
                         if (root.TryGetProperty(field, out _)) kinds.Add(field);
+                    if (root.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String) models.Add(model.GetString()!);
                     if (!root.TryGetProperty("error", out _)) continue;
                     if (!root.TryGetProperty("id", out var id)) continue;
                     string? text = id.ValueKind switch
@@ -53,7 +55,7 @@ internal static class PriorRecords
                 }
             }
         }
-        return (failed.Count, kinds);
+        return (failed.Count, kinds, models);
     }
 
     /// <summary>The field the task's records hold.</summary>

@@ -12,7 +12,7 @@ public class PriorRecordsTests
     {
         using var temp = new TempDir();
         File.WriteAllText(temp.File("out.jsonl"), string.Join('\n',
-            """{"id": "a", "caption": "a red circle"}""",
+            """{"id": "a", "caption": "a red circle", "model": "m1"}""",
             """{"id": "b", "error": "region: box: …"}""",
             """{"id": 7, "error": "image: file 'x.png' not found"}""",
             """{"id": "not-in-this-job", "error": "…"}""",
@@ -24,6 +24,7 @@ public class PriorRecordsTests
         var all = PriorRecords.Read([temp.File("out.jsonl"), temp.File("errors.jsonl"), null, temp.File("absent.jsonl")], ids);
         Assert.Equal(3, all.Errors);
         Assert.Equal(["caption"], all.Kinds);
+        Assert.Equal(["m1"], all.Models);
         Assert.Equal(2, PriorRecords.Read([temp.File("out.jsonl")], ids).Errors);
         var absent = PriorRecords.Read([temp.File("absent.jsonl")], ids);
         Assert.Equal(0, absent.Errors);

@@ -17,7 +17,7 @@ namespace RegionChat.CaptionBatch;
 /// <para>Items that cannot work (missing or corrupt image, bad region, a request the server rejects as invalid)
 /// become error records at once. Transient failures (server unavailable or gone, queue full, transport errors) send
 /// the item back to the queue after a backoff, where any server can take it; after more than
-/// <see cref="CaptionBatchOptions.Retries"/> such failures it becomes an error record too.</para>
+/// <see cref="CaptionBatchOptions.Retries"/> such failures it is set aside without a record, for the next run.</para>
 /// </remarks>
 public static class CaptionBatchJob
 {

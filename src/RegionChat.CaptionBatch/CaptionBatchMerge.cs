@@ -131,7 +131,7 @@ public static class CaptionBatchMerge
             {
                 var root = doc.RootElement;
                 if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected a JSON object");
-                string id = (root.TryGetProperty("id", out var idElement) ? IdOf(idElement) : null)
+                string id = (root.TryGetProperty("id", out var idElement) ? JsonlIds.FromElement(idElement) : null)
                     ?? throw new InvalidDataException($"{where}: needs an \"id\" that is a non-empty string or an integer");
                 records++;
                 string key = ComparisonKey(root);
@@ -169,13 +169,6 @@ public static class CaptionBatchMerge
 
     static string Describe(string key) => key.Length <= 120 ? key : key[..120] + "…";
 
-    /// <summary>An id as the batch files write it: a non-empty string, or an integer (7 and "7" are one id).</summary>
-    static string? IdOf(JsonElement e) => e.ValueKind switch
-    {
-        JsonValueKind.String => e.GetString() is { Length: > 0 } s ? s : null,
-        JsonValueKind.Number => e.TryGetInt64(out long v) ? v.ToString(CultureInfo.InvariantCulture) : null,
-        _ => null,
-    };
 }
 
 /// <summary>What a merge wrote.</summary>

@@ -146,8 +146,8 @@ public sealed class RegionChatCore : IDisposable
         catch (SessionStoreUnavailableException e)
         {
             if (!live)
-                throw new RegionChatCoreException(RegionChatErrorKind.Unavailable,
-                    $"the session store cannot be reached to end session '{ClientText.Quote(sessionId)}'; retry later") { SessionStoreUnavailable = true };
+                throw RegionChatCoreException.StoreUnavailable(
+                    $"the session store cannot be reached to end session '{ClientText.Quote(sessionId)}'; retry later");
             CoreLog.SessionStoreFailed(log, "end", sessionId, e.Message);
             recorded = false;
         }

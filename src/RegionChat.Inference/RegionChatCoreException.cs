@@ -44,13 +44,13 @@ public sealed class RegionChatCoreException : Exception
     /// <summary>The turn does not fit the model's context (its prompt, or the answer asked for): an InvalidArgument or a
     /// full session's FailedPrecondition. OpenAI's clients know it by the code <c>context_length_exceeded</c>.</summary>
     public bool ContextOverflow { get; init; }
-
-    /// <summary>This failure marked as a context overflow.</summary>
-    public RegionChatCoreException AsContextOverflow() => new(Kind, Message, Violations, InnerException) { ContextOverflow = true };
     /// <summary>An Unavailable because the session store cannot be reached (not a shutdown).</summary>
     public bool SessionStoreUnavailable { get; init; }
     /// <summary>The request fields at fault (InvalidArgument always has at least one).</summary>
     public IReadOnlyList<FieldError> Violations { get; }
+
+    /// <summary>This failure marked as a context overflow.</summary>
+    public RegionChatCoreException AsContextOverflow() => new(Kind, Message, Violations, InnerException) { ContextOverflow = true };
 
     public static RegionChatCoreException InvalidArgument(string field, string description, Exception? inner = null) =>
         InvalidArgument([new FieldError(field, description)], inner);
@@ -60,5 +60,7 @@ public sealed class RegionChatCoreException : Exception
 
     public static RegionChatCoreException NotFound(string message) => new(RegionChatErrorKind.NotFound, message);
     public static RegionChatCoreException Unavailable(string message) => new(RegionChatErrorKind.Unavailable, message);
+    public static RegionChatCoreException StoreUnavailable(string message) =>
+        new(RegionChatErrorKind.Unavailable, message) { SessionStoreUnavailable = true };
     public static RegionChatCoreException ResourceExhausted(string message) => new(RegionChatErrorKind.ResourceExhausted, message);
 }

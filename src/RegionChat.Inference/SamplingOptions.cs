@@ -67,8 +67,7 @@ public sealed record SamplingOptions
         return new SamplingParams
         {
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
-            FrequencyPenalty = float.IsFinite(frequency) ? Math.Clamp(frequency, -2, 2) : 0,
-            PresencePenalty = float.IsFinite(presence) ? Math.Clamp(presence, -2, 2) : 0,
+            FrequencyPenalty = frequency, PresencePenalty = presence,
             // The sampler takes 32 bits: fold the high half in, so seeds that differ only there still differ (seeds below
             // 2^32 are taken as they are).
             Seed = Seed is { } seed ? unchecked((int)(seed ^ (seed >> 32))) : null,

@@ -44,19 +44,6 @@ internal sealed class JobState : IDisposable
     /// <summary>The models whose records an earlier run left in the output (empty for a new output).</summary>
     public IReadOnlySet<string> PriorModels { get; init; } = new HashSet<string>();
 
-    /// <summary>Notes the model that answered; false (the job stops, nothing written) when the output holds an earlier
-    /// run's records of other models only: resuming would mix two models' answers in one file.</summary>
-    bool Answered(string model)
-    {
-        if (PriorModels.Count > 0 && !PriorModels.Contains(model))
-        {
-            Abort($"the output holds records of model {string.Join(", ", PriorModels.Order(StringComparer.Ordinal).Select(m => $"'{m}'"))} " +
-                $"but this run's answers come from model '{model}'; resume with that model, or give this job its own --output");
-            return false;
-        }
-        models.TryAdd(model, 0);
-        return true;
-    }
     /// <summary>Relative mask paths in JSONL regions resolve against the input file's folder, like image paths.</summary>
     public string InputFolder { get; }
     public int Total { get; }
@@ -97,6 +84,20 @@ internal sealed class JobState : IDisposable
             abortCause = cause;
         }
         stop.Cancel();
+    }
+
+    /// <summary>Notes the model that answered; false (the job stops, nothing written) when the output holds an earlier
+    /// run's records of other models only: resuming would mix two models' answers in one file.</summary>
+    bool Answered(string model)
+    {
+        if (PriorModels.Count > 0 && !PriorModels.Contains(model))
+        {
+            Abort($"the output holds records of model {string.Join(", ", PriorModels.Order(StringComparer.Ordinal).Select(m => $"'{m}'"))} " +
+                $"but this run's answers come from model '{model}'; resume with that model, or give this job its own --output");
+            return false;
+        }
+        models.TryAdd(model, 0);
+        return true;
     }
 
     /// <param name="logprobs">With --logprobs: the caption's tokens' log-probabilities, written as their sum and count.</param>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using RegionChat.Data.Batch.Internal;
 
 namespace RegionChat.CaptionBatch.Internal;
 
@@ -39,15 +40,8 @@ internal static class PriorRecords
                     foreach (string field in ResultFields)
                         if (root.TryGetProperty(field, out _)) kinds.Add(field);
                     if (root.TryGetProperty("model", out var model) && model.ValueKind == JsonValueKind.String) models.Add(model.GetString()!);
-                    if (!root.TryGetProperty("error", out _)) continue;
-                    if (!root.TryGetProperty("id", out var id)) continue;
-                    string? text = id.ValueKind switch
-                    {
-                        JsonValueKind.String => id.GetString(),
-                        JsonValueKind.Number => id.GetRawText(),
-                        _ => null,
-                    };
-                    if (text != null && ids.Contains(text)) failed.Add(text);
+                    if (!root.TryGetProperty("error", out _) || !root.TryGetProperty("id", out var id)) continue;
+                    if (JsonlIds.FromElement(id) is { } text && ids.Contains(text)) failed.Add(text);
                 }
                 catch (JsonException)
                 {

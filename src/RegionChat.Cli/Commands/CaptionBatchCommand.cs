@@ -9,9 +9,9 @@ namespace RegionChat.Cli.Commands;
 /// <summary>
 /// `regionchat caption-batch --input FILE --output FILE [--server URL …] [--model DIR] …`: captions every item of a
 /// JSONL or COCO input through servers or in-process (the job lives in <see cref="CaptionBatchJob"/>). A progress bar
-/// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records)
-/// or the job stopped early, 2 for bad arguments or input. `--shard I/N` captions one shard of the input (for N jobs
-/// side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify
+/// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records),
+/// items were set aside after transient failures, or the job stopped early, 2 for bad arguments or input. `--shard I/N`
+/// captions one shard of the input (for N jobs side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify
 /// --labels-file F [--top K]` classifies each region over the labels instead (ClassifyStream on servers), `--task embed`
 /// writes each region's embedding (EmbedStream).
 /// </summary>
@@ -32,7 +32,7 @@ internal static class CaptionBatchCommand
             "give several when --server is a load balancer (deploy/nginx), which spreads them over its replicas.", DefaultValueFactory = _ => 1 };
         var instruction = new Option<string?>("--instruction") { Description = "Instruction for items that carry none; default: the model's caption prompt." };
         var retries = new Option<int>("--retries") { Description = "Retries of an item after a transient failure (server unavailable, transport " +
-            "error, queue full).", DefaultValueFactory = _ => 3 };
+            "error, queue full); past them it is left without a record for the next run.", DefaultValueFactory = _ => 3 };
         var errors = new Option<FileInfo?>("--errors") { Description = "Write failures ({\"id\",\"error\"}) here instead of into --output." };
         var regionFrom = new Option<string>("--region-from") { Description = "COCO input: caption each annotation's segmentation (mask) or its bbox (box).",
             DefaultValueFactory = _ => "mask" };

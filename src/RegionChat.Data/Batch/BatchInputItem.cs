@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace RegionChat.Data.Batch;
 
@@ -15,8 +17,7 @@ public sealed record BatchInputItem(string Id, string ImagePath, JsonElement Reg
     public bool IdIsNumber { get; init; }
 
     /// <summary>The id as records write it: the integer when the input had one, else the string.</summary>
-    public System.Text.Json.Nodes.JsonNode IdNode() =>
-        IdIsNumber && long.TryParse(Id, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long n)
-            ? System.Text.Json.Nodes.JsonValue.Create(n)
-            : System.Text.Json.Nodes.JsonValue.Create(Id);
+    public JsonNode IdNode() => IdIsNumber && long.TryParse(Id, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long n)
+        ? JsonValue.Create(n)
+        : JsonValue.Create(Id);
 }

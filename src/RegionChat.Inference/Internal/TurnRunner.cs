@@ -181,8 +181,8 @@ internal sealed class TurnRunner(
             if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
             CoreLog.SessionStoreFailed(log, "continue", id, e.Message);
             if (usable) return (live!, null, null);
-            throw new RegionChatCoreException(RegionChatErrorKind.Unavailable, $"session '{ClientText.Quote(id)}' is not held by this " +
-                "replica and the session store cannot be reached; retry later") { SessionStoreUnavailable = true };
+            throw RegionChatCoreException.StoreUnavailable($"session '{ClientText.Quote(id)}' is not held by this replica and the session " +
+                "store cannot be reached; retry later");
         }
         catch
         {

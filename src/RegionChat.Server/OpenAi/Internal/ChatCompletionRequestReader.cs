@@ -221,7 +221,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         float? frequency = Number(root, "frequency_penalty") is { } fp ? (float)fp : null;
         float? presence = Number(root, "presence_penalty") is { } pp ? (float)pp : null;
         // vLLM's "off" is -1, llama.cpp's any value up to 0.
-        int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(Math.Max(k, 0), 0, int.MaxValue) : null;
+        int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(k, 0, int.MaxValue) : null;
         ulong? seed = Integer(root, "seed") is { } sd ? unchecked((ulong)sd) : null;
         long? max = Integer(root, maxField);
         if (max is < 1) throw Bad($"{maxField} must be at least 1, got {max}", maxField);

@@ -38,6 +38,8 @@ public static class RegionChatServer
                 : null;
             k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(Math.Max(1, options.RequestHeadersTimeoutSeconds));
             if (options.MaxConnections > 0) k.Limits.MaxConcurrentConnections = options.MaxConnections;
+            // A deployer's Kestrel:Limits keys win over the settings above.
+            KestrelLimitsSection.Apply(builder.Configuration.GetSection("Kestrel:Limits"), k.Limits);
         });
         builder.Services.AddSingleton(sp => new RegionChatCore(
             CoreOptions(sp.GetRequiredService<IOptions<ServerOptions>>().Value, sp.GetRequiredService<IHostEnvironment>().ContentRootPath),

@@ -1,4 +1,7 @@
 using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using RegionChat.Server.Tests.OpenAi;
 
 namespace RegionChat.Server.Tests;
@@ -6,6 +9,34 @@ namespace RegionChat.Server.Tests;
 /// <summary>The HTTP/1.1 listener beside the h2c one: /metrics over plain HTTP/1.1, and the --urls alias.</summary>
 public class HttpListenerTests
 {
+    [Fact]
+    public async Task KestrelLimitsFromConfigurationApplyAndWinOverRegionChatsOwn()
+    {
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:RequestHeadersTimeoutSeconds"] = "7",
+            ["Kestrel:Limits:RequestHeadersTimeout"] = "00:00:03",
+            ["Kestrel:Limits:MaxRequestHeaderCount"] = "6",
+            ["Kestrel:Limits:Http2:MaxStreamsPerConnection"] = "17",
+            ["Kestrel:Limits:MinRequestBodyDataRate:BytesPerSecond"] = "500",
+            ["Kestrel:Limits:MinRequestBodyDataRate:GracePeriod"] = "00:00:04",
+            ["Kestrel:Limits:MinResponseDataRate:BytesPerSecond"] = "0",
+        });
+        var limits = host.Services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.Limits;
+        Assert.Equal(TimeSpan.FromSeconds(3), limits.RequestHeadersTimeout);
+        Assert.Equal(17, limits.Http2.MaxStreamsPerConnection);
+        Assert.Equal(500, limits.MinRequestBodyDataRate!.BytesPerSecond);
+        Assert.Equal(TimeSpan.FromSeconds(4), limits.MinRequestBodyDataRate.GracePeriod);
+        Assert.Null(limits.MinResponseDataRate);   // 0 = no minimum (Kestrel's default is 240 B/s)
+
+        // And Kestrel enforces them: more headers than allowed is 431.
+        using var http = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(20) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health");
+        for (int i = 0; i < 8; i++) request.Headers.Add($"X-Extra-{i}", "1");
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, (await http.SendAsync(request)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/health")).StatusCode);
+    }
+
     [Fact]
     public async Task MaxConnectionsClosesConnectionsBeyondTheLimitAndServesAgainOnceOneCloses()
     {

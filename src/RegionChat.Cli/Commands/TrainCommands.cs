@@ -23,8 +23,8 @@ internal static class TrainCommands
         command.Subcommands.Add(StageCommand("llm", "Stage 3: pre-train the tiny llama on the shapes text (in --out/llm).", ShapesStage.Llm));
         command.Subcommands.Add(StageCommand("projector", "Stage 4: align the projector, vision tower and LLM frozen (in --out/projector).",
             ShapesStage.Projector));
-        command.Subcommands.Add(StageCommand("instruct", "Stage 5: instruction-tune projector + LLM on all region and image QA, then chat-tune (stage 6) and export.",
-            ShapesStage.Instruct));
+        command.Subcommands.Add(StageCommand("instruct",
+            "Stage 5: instruction-tune projector + LLM on all region and image QA, then chat-tune (stage 6) and export.", ShapesStage.Instruct));
         command.Subcommands.Add(StageCommand("chat",
             "Stage 6: chat-tune a finished instruct stage on conversations of 1-5 turns (context 1024), then export.", ShapesStage.Chat));
         command.Subcommands.Add(StageCommand("export", "Stage 7: write the model folder (--out/model) from a finished chat stage.", ShapesStage.Export));

@@ -85,6 +85,27 @@ public sealed partial class KubernetesManifestTests(KubernetesManifests k8s) : I
     }
 
     [SkippableFact]
+    public async Task RedisNeverEvictsAndTheSharedImagesStayWellBelowItsMemory()
+    {
+        Skip.If(k8s.Missing != null, k8s.Missing);
+        var objects = await k8s.RenderAsync("overlays/cpu");
+        var args = Find(objects, "StatefulSet", "regionchat-redis").GetProperty("spec").GetProperty("template").GetProperty("spec")
+            .GetProperty("containers")[0].GetProperty("args").EnumerateArray().Select(a => a.GetString()!).ToList();
+        // An evicting Redis may drop a lease, or a session's turns but not its header.
+        Assert.Equal("noeviction", args[args.IndexOf("--maxmemory-policy") + 1]);
+        string maxMemory = args[args.IndexOf("--maxmemory") + 1];
+        Assert.Matches("^[0-9]+gb$", maxMemory);
+        long redisBytes = long.Parse(maxMemory[..^2], System.Globalization.CultureInfo.InvariantCulture) << 30;
+        string settings = Find(objects, "ConfigMap", "regionchat-settings").GetProperty("data").GetProperty("appsettings.Production.json").GetString()!;
+        long imageBytes = JsonDocument.Parse(settings).RootElement.GetProperty("RegionChat").GetProperty("SessionStore")
+            .GetProperty("ImageBytes").GetInt64();
+        Assert.True(imageBytes <= redisBytes / 2, $"shared images may take {imageBytes} bytes of Redis's {redisBytes}");
+        // A client stream's body is all its items: the gRPC ingress must not cap it.
+        var grpc = Find(objects, "Ingress", "regionchat-grpc").GetProperty("metadata").GetProperty("annotations");
+        Assert.Equal("0", grpc.GetProperty("nginx.ingress.kubernetes.io/proxy-body-size").GetString());
+    }
+
+    [SkippableFact]
     public async Task AutoscalingWatchesTheQueueDepthTheServerExports()
     {
         Skip.If(k8s.Missing != null, k8s.Missing);

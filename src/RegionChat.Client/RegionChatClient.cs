@@ -386,12 +386,14 @@ public sealed class RegionChatClient : IDisposable
     public Task<PbV1.ListModelsResponse> ListModelsAsync(CancellationToken cancellationToken = default) =>
         UnaryAsync("ListModels", ct => Grpc.ListModelsAsync(new PbV1.ListModelsRequest(), cancellationToken: ct), cancellationToken);
 
-    /// <summary>Ends a session now and frees its KV cache. NotFound when it is unknown or already gone.</summary>
+    /// <summary>Ends a session now and frees its KV cache. NotFound when it is unknown or already gone. The call carries
+    /// the session id in the <see cref="SessionHeader"/>, so a load balancer sends it to the replica that holds the session.</summary>
     public Task EndSessionAsync(string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sessionId);
         var request = new PbV1.EndSessionRequest { SessionId = sessionId };
-        return UnaryAsync("EndSession", ct => Grpc.EndSessionAsync(request, cancellationToken: ct), cancellationToken);
+        return UnaryAsync("EndSession", ct => Grpc.EndSessionAsync(request, new Metadata { { SessionHeader, sessionId } }, cancellationToken: ct),
+            cancellationToken);
     }
 
     /// <summary>This client as a Microsoft.Extensions.AI <see cref="Microsoft.Extensions.AI.IChatClient"/>; it does not

@@ -87,7 +87,7 @@ internal sealed class FolderImageStore(ISessionRecordStore sessions, string fold
 
     public Task<SessionRecord?> GetAsync(string sessionId, CancellationToken ct) => sessions.GetAsync(sessionId, ct);
     public Task<int> TurnCountAsync(string sessionId, CancellationToken ct) => sessions.TurnCountAsync(sessionId, ct);
-    public Task SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns,
+    public Task<bool> SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns,
         CancellationToken ct) => sessions.SaveAsync(sessionId, model, systemPrompt, turns, storedTurns, ct);
     public Task<bool> RemoveAsync(string sessionId, CancellationToken ct) => sessions.RemoveAsync(sessionId, ct);
     public Task<IAsyncDisposable?> TryLeaseAsync(string sessionId, CancellationToken ct) => sessions.TryLeaseAsync(sessionId, ct);

@@ -34,7 +34,8 @@ internal sealed class InMemorySessionRecordStore(TimeSpan idle, long maxBytes) :
         lock (records) return Task.FromResult(Live(sessionId)?.Turns.Count ?? -1);
     }
 
-    public Task SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns,
+    /// <summary>Never false: ending a session here also closes its live copy, which cancels a turn that is running.</summary>
+    public Task<bool> SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns,
         CancellationToken ct)
     {
         lock (records)
@@ -58,7 +59,7 @@ internal sealed class InMemorySessionRecordStore(TimeSpan idle, long maxBytes) :
             while (usedBytes > maxBytes && records.Count > 1)
                 Drop(records.Where(r => r.Key != sessionId).MinBy(r => r.Value.LastUsed).Key);
         }
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     public Task<bool> RemoveAsync(string sessionId, CancellationToken ct)

@@ -5,8 +5,9 @@ namespace RegionChat.Inference.Internal;
 
 /// <summary>
 /// Session records, leases and shared images in Redis (StackExchange.Redis), for replicas that share sessions. Keys
-/// (all under <see cref="SessionStoreOptions.KeyPrefix"/>): "s:ID:meta" (model and system prompt, JSON) and "s:ID:turns"
-/// (a list of turn records, JSON), both expiring after the session idle time; "lease:ID" (the writer's token, with a
+/// (all under <see cref="SessionStoreOptions.KeyPrefix"/>): "s:ID:meta" (model, system prompt and turn count, JSON) and
+/// "s:ID:turns" (a list of turn records, JSON), both expiring after the session idle time; a record whose list does not
+/// hold the count of its header (a Redis that evicted one key of the two) is no record; "lease:ID" (the writer's token, with a
 /// time to live, renewed while its turn runs); "img:sha256:HEX" (image bytes, expiring), "img:index" (a sorted set of
 /// image ids by time stored) and "img:sizes" (a hash of their sizes), which keep the images within their byte budget.
 /// Every failure to reach Redis is a <see cref="SessionStoreUnavailableException"/>.
@@ -15,28 +16,38 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    // KEYS: meta, turns. ARGV: turns stored, idle ms, the new turns. 0 when the store holds another record (or none).
     const string AppendScript = """
         local meta = redis.call('GET', KEYS[1])
         if not meta or meta == 'ended' or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[1]) then return 0 end
         for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        local head = cjson.decode(meta)
+        head['turns'] = redis.call('LLEN', KEYS[2])
+        redis.call('SET', KEYS[1], cjson.encode(head), 'PX', ARGV[2])
         redis.call('PEXPIRE', KEYS[2], ARGV[2])
         return 1
         """;
 
+    // KEYS: meta, turns. ARGV: header, idle ms, 1 for a new session's first record, the turns. A session ended meanwhile
+    // (on any replica) is not written again, unless this is a new session that reuses the id: 0 then.
     const string ReplaceScript = """
+        if ARGV[3] ~= '1' and redis.call('GET', KEYS[1]) == 'ended' then return 0 end
         redis.call('DEL', KEYS[1], KEYS[2])
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-        for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
-        if #ARGV >= 3 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+        for i = 4, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+        if #ARGV >= 4 then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
         return 1
         """;
 
+    // -1 also for a record whose list does not hold its header's count (records written before the count had none).
     const string CountScript = """
         local meta = redis.call('GET', KEYS[1])
         if not meta then return -1 end
         if meta == 'ended' then return -2 end
-        return redis.call('LLEN', KEYS[2])
+        local n = redis.call('LLEN', KEYS[2])
+        local ok, head = pcall(cjson.decode, meta)
+        if ok and type(head) == 'table' and type(head['turns']) == 'number' and head['turns'] ~= n then return -1 end
+        return n
         """;
 
     // KEYS: meta, turns. ARGV: idle ms. Leaves "ended" in meta for the idle time; 1 when a live record was there.
@@ -108,7 +119,8 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
     long IdleMs => Math.Max(1, (long)idle.TotalMilliseconds);
     long LeaseMs => Math.Max(100, (long)(options.LeaseSeconds * 1000));
 
-    sealed record Head(string Model, string? SystemPrompt);
+    /// <summary>A record's header; <see cref="Turns"/> is null in records written before it was kept.</summary>
+    sealed record Head(string Model, string? SystemPrompt, int? Turns);
 
     public Task<SessionRecord?> GetAsync(string sessionId, CancellationToken ct) => Call(async db =>
     {
@@ -120,13 +132,15 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
         if (m.IsNull || m == "ended") return null;
         var head = JsonSerializer.Deserialize<Head>((string)m!, Json)!;
         var list = (await turns.ConfigureAwait(false)).Select(t => JsonSerializer.Deserialize<TurnRecord>((string)t!, Json)!).ToArray();
+        // Half a record (Redis evicted its turns, or some of them) must not pass for a whole one: no history is no answer.
+        if (head.Turns is int n && n != list.Length) return null;
         return new SessionRecord(head.Model, head.SystemPrompt, list);
     });
 
     public Task<int> TurnCountAsync(string sessionId, CancellationToken ct) => Call(async db =>
         (int)await db.ScriptEvaluateAsync(CountScript, [Meta(sessionId), Turns(sessionId)]).ConfigureAwait(false));
 
-    public Task SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns,
+    public Task<bool> SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns,
         CancellationToken ct) => Call(async db =>
     {
         RedisKey[] keys = [Meta(sessionId), Turns(sessionId)];
@@ -135,10 +149,9 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
             RedisValue[] append = [storedTurns, IdleMs, .. turns.Skip(storedTurns).Select(t => (RedisValue)JsonSerializer.Serialize(t, Json))];
             if ((int)await db.ScriptEvaluateAsync(AppendScript, keys, append).ConfigureAwait(false) == 1) return true;
         }
-        RedisValue[] all = [JsonSerializer.Serialize(new Head(model, systemPrompt), Json), IdleMs,
+        RedisValue[] all = [JsonSerializer.Serialize(new Head(model, systemPrompt, turns.Count), Json), IdleMs, storedTurns == 0 ? 1 : 0,
             .. turns.Select(t => (RedisValue)JsonSerializer.Serialize(t, Json))];
-        await db.ScriptEvaluateAsync(ReplaceScript, keys, all).ConfigureAwait(false);
-        return true;
+        return (int)await db.ScriptEvaluateAsync(ReplaceScript, keys, all).ConfigureAwait(false) == 1;
     });
 
     public Task<bool> RemoveAsync(string sessionId, CancellationToken ct) => Call(async db =>

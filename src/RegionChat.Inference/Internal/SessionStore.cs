@@ -16,13 +16,19 @@ internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSes
     public Dictionary<EmbeddingBlock, VisualRecord> Visuals { get; } = new(ReferenceEqualityComparer.Instance);
     /// <summary>Images already put in the shared image store for this session.</summary>
     public HashSet<string> SharedImages { get; } = new(StringComparer.Ordinal);
-    /// <summary>Turns the record store is known to hold (-1: unknown, write it all again).</summary>
-    public int StoredTurns { get; set; } = -1;
+    /// <summary>Turns the record store is known to hold: 0 for a session new here, -1 after a write that failed (unknown:
+    /// the whole record is written again, but never over a session ended meanwhile).</summary>
+    public int StoredTurns { get; set; }
     /// <summary>False once a turn fed a region made in process, which a record cannot keep: the session is not recorded.</summary>
     public bool Recordable { get; set; } = true;
     public long LastUsedTicks = Environment.TickCount64;
-    /// <summary>1 while a turn runs: a session answers one turn at a time.</summary>
+    /// <summary>1 while a turn runs (or the record is written again): a session answers one turn at a time.</summary>
     public int Busy;
+    /// <summary>The write lease kept after a turn whose record could not be written, until a later write succeeds: another
+    /// replica must not answer from the older record meanwhile. The session's next turn here takes it over.</summary>
+    public IAsyncDisposable? KeptLease;
+    /// <summary>1 while a background write of the whole record retries (<see cref="StoredTurns"/> -1).</summary>
+    public int Rewriting;
     public void Touch() => Interlocked.Exchange(ref LastUsedTicks, Environment.TickCount64);
     public void Dispose() => Chat.Dispose();
 }

@@ -136,8 +136,46 @@ internal sealed class TurnRunner(
         }
         finally
         {
-            if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
+            if (session is { StoredTurns: -1, Recordable: true } unsaved && sessions.Get(unsaved.Id) == unsaved) KeepUntilWritten(unsaved, lease);
+            else if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A session whose record could not be written (the store was away): its lease is kept, so no other replica answers
+    /// from the older record, and the whole record is written again in the background, at growing intervals, until it
+    /// is, the session ends or expires here, or a turn here writes it. Then the lease goes.
+    /// </summary>
+    void KeepUntilWritten(ChatSessionEntry session, IAsyncDisposable? lease)
+    {
+        if (lease != null) Interlocked.Exchange(ref session.KeptLease, lease)?.DisposeAsync();
+        if (Interlocked.CompareExchange(ref session.Rewriting, 1, 0) != 0) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                for (int attempt = 0; session.StoredTurns == -1 && sessions.Get(session.Id) == session; attempt++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 << Math.Min(attempt, 5)))).ConfigureAwait(false);
+                    if (Interlocked.CompareExchange(ref session.Busy, 1, 0) != 0) continue;   // a turn runs: it writes
+                    try
+                    {
+                        if (session.StoredTurns == -1 && !await WriteWholeAsync(session, CancellationToken.None).ConfigureAwait(false))
+                            sessions.Remove(session.Id);   // ended on another replica meanwhile
+                    }
+                    catch (SessionStoreUnavailableException e) { CoreLog.SessionStoreFailed(log, "save again", session.Id, e.Message); }
+                    finally { Volatile.Write(ref session.Busy, 0); }
+                }
+            }
+            catch (ObjectDisposedException) { return; }   // the server stopped
+            finally
+            {
+                Volatile.Write(ref session.Rewriting, 0);
+            }
+            // A turn that failed to write while this loop was ending keeps the lease for a new loop; else it goes.
+            if (session.StoredTurns == -1 && sessions.Get(session.Id) == session) KeepUntilWritten(session, null);
+            else if (Interlocked.Exchange(ref session.KeptLease, null) is { } kept) await kept.DisposeAsync().ConfigureAwait(false);
+        });
     }
 
     /// <summary>
@@ -149,10 +187,12 @@ internal sealed class TurnRunner(
         var live = sessions.Get(id);
         if (live != null && Volatile.Read(ref live.Busy) == 1) throw Busy(id);
         bool usable = live != null && live.Chat.Sequence.State != LlmSessionState.Closed;
-        IAsyncDisposable? lease = null;
+        // The lease kept since a write failed is this replica's own: the turn takes it over (and writes the record).
+        IAsyncDisposable? lease = live != null ? Interlocked.Exchange(ref live.KeptLease, null) : null;
+        bool behind = false;   // the store holds turns the live session lacks: it must not answer
         try
         {
-            lease = await records.TryLeaseAsync(id, ct).ConfigureAwait(false) ?? throw new RegionChatCoreException(RegionChatErrorKind.SessionLeased,
+            lease ??= await records.TryLeaseAsync(id, ct).ConfigureAwait(false) ?? throw new RegionChatCoreException(RegionChatErrorKind.SessionLeased,
                 $"session '{ClientText.Quote(id)}' is answering another turn (on this or another replica): one turn at a time; retry when it has finished");
             int stored;
             try { stored = await records.TurnCountAsync(id, ct).ConfigureAwait(false); }
@@ -169,6 +209,7 @@ internal sealed class TurnRunner(
             // Live and current (a store that lost the record, or has fewer turns, is written again after this turn).
             if (usable && stored <= live!.Records.Count) return (live, lease, null);
             if (stored < 0) throw SessionGone(id);
+            behind = usable;
             var record = await records.GetAsync(id, ct).ConfigureAwait(false) ?? throw SessionGone(id);
             string why = live == null ? "not_live" : "stale";
             var entry = await RestoreAsync(id, record, clock, ct).ConfigureAwait(false);
@@ -180,7 +221,7 @@ internal sealed class TurnRunner(
         {
             if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
             CoreLog.SessionStoreFailed(log, "continue", id, e.Message);
-            if (usable) return (live!, null, null);
+            if (usable && !behind) return (live!, null, null);
             throw RegionChatCoreException.StoreUnavailable($"session '{ClientText.Quote(id)}' is not held by this replica and the session " +
                 "store cannot be reached; retry later");
         }
@@ -244,13 +285,8 @@ internal sealed class TurnRunner(
     async Task<bool> EnsureImageAsync(string imageId, CancellationToken ct)
     {
         if (images.TryGet(imageId, out _)) return true;
-        byte[]? bytes;
-        try { bytes = await records.GetImageAsync(imageId, ct).ConfigureAwait(false); }
-        catch (SessionStoreUnavailableException e)
-        {
-            CoreLog.SessionStoreFailed(log, "image", imageId, e.Message);
-            return false;
-        }
+        // A store that cannot be reached now throws on (UNAVAILABLE, retried): only an image it does not hold is gone.
+        byte[]? bytes = await records.GetImageAsync(imageId, ct).ConfigureAwait(false);
         if (bytes == null || ImageStore.IdOf(bytes) != imageId) return false;
         try { await images.PutAsync(bytes, ct).ConfigureAwait(false); }
         catch (InvalidImageException) { return false; }
@@ -468,21 +504,30 @@ internal sealed class TurnRunner(
         });
         try
         {
-            foreach (var v in visuals)
-                if (!session.SharedImages.Contains(v.ImageId) && images.TryGet(v.ImageId, out var stored))
-                {
-                    await records.PutImageAsync(v.ImageId, stored.Bytes, ct).ConfigureAwait(false);
-                    session.SharedImages.Add(v.ImageId);
-                }
-            await records.SaveAsync(session.Id, session.Model.Id, session.Chat.SystemPrompt, session.Records, session.StoredTurns, ct)
-                .ConfigureAwait(false);
-            session.StoredTurns = session.Records.Count;
+            // Ended on another replica while this turn ran: the record stays ended, and so does the session here.
+            if (!await WriteWholeAsync(session, ct).ConfigureAwait(false)) sessions.Remove(session.Id);
         }
         catch (SessionStoreUnavailableException e)
         {
             CoreLog.SessionStoreFailed(log, "save", session.Id, e.Message);
             session.StoredTurns = -1;
         }
+    }
+
+    /// <summary>Writes the session's turns the store lacks (all of them when it is unsure what it holds), with any image
+    /// not yet shared; false when the session was ended meanwhile (nothing written).</summary>
+    async Task<bool> WriteWholeAsync(ChatSessionEntry session, CancellationToken ct)
+    {
+        foreach (var v in session.Records.SelectMany(r => r.Visuals))
+            if (!session.SharedImages.Contains(v.ImageId) && images.TryGet(v.ImageId, out var stored))
+            {
+                await records.PutImageAsync(v.ImageId, stored.Bytes, ct).ConfigureAwait(false);
+                session.SharedImages.Add(v.ImageId);
+            }
+        if (!await records.SaveAsync(session.Id, session.Model.Id, session.Chat.SystemPrompt, session.Records, session.StoredTurns, ct)
+                .ConfigureAwait(false)) return false;
+        session.StoredTurns = session.Records.Count;
+        return true;
     }
 
     RegionChatModel? Model(string id)

@@ -147,4 +147,29 @@ public sealed class NginxAffinityTests(NginxFleet fleet, ITestOutputHelper log) 
         }
         Assert.Equal(3, logged.Count(r => r.Path == "/health/ready" && r.Status == 200));
     }
+
+    [SkippableFact]
+    public async Task EndSessionReachesTheReplicaThatHoldsTheSession()
+    {
+        fleet.SkipIfMissing();
+        using var client = new RegionChatClient(fleet.Nginx.GrpcAddress);
+        var ids = new List<string>();
+        for (int c = 0; c < 6; c++)
+        {
+            var turn = await client.ChatAsync(new ChatTurn("what is this?")
+            {
+                Image = ChatImage.FromBytes(TestImages.Scene(70 + c)), Region = ImageRegion.Box(0, 0, 32, 32),
+                Generation = new GenerationOptions { MaxTokens = 2 },
+            });
+            ids.Add(turn.SessionId);
+        }
+        foreach (string id in ids) await client.EndSessionAsync(id);
+
+        // Each went where its session lives (the client sends the id as the header), so no replica still holds one.
+        foreach (string id in ids)
+            Assert.DoesNotContain(fleet.Replicas, r => r.Sessions.Get(id) != null);
+        var ends = (await fleet.RequestsOnceAsync(all => all.Count(r => r.Path.EndsWith("/EndSession", StringComparison.Ordinal)) >= 6))
+            .Where(r => r.Path.EndsWith("/EndSession", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(ids.Order(), ends.Select(r => r.Session).Order());
+    }
 }

@@ -258,6 +258,85 @@ public class SessionRestoreTests
         Assert.True(next.Started.Restored);
     }
 
+    /// <summary>Lets the servers' Redis user reach only these key patterns (ACL), so one kind of write fails while the
+    /// rest works; "allkeys" gives everything back.</summary>
+    static async Task AllowKeysAsync(RedisServer redis, string patterns) =>
+        Assert.Equal("+OK", await redis.CommandAsync(patterns == "allkeys" ? "ACL SETUSER default allkeys" : "ACL SETUSER default resetkeys " + patterns));
+
+    [SkippableFact]
+    public async Task ATurnWhoseRecordCannotBeWrittenKeepsTheLeaseSoNoOtherServerAnswersFromTheOlderRecord()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        string[] reference;
+        await using (var single = await ServerHost.StartAsync()) reference = await ReferenceAsync(single, TinyTurn, 3);
+        await using var a = await StartOnRedisAsync(redis);
+        await using var b = await StartOnRedisAsync(redis);
+        string session = (await a.Client.ChatAsync(TinyTurn(0, ""))).Started.SessionId;
+
+        // Records cannot be written (leases can): A answers turn 1 from its live session, and cannot record it.
+        await AllowKeysAsync(redis, "~regionchat:lease:* ~regionchat:img:*");
+        Assert.Equal(reference[1], (await a.Client.ChatAsync(TinyTurn(1, session))).Text);
+        // B would restore the one-turn record: A's kept lease refuses it instead (ABORTED: retry later).
+        var refused = await Calls.FailsAsync(() => Calls.DrainAsync(b.Client.Chat(TinyTurn(2, session), deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.Aborted, refused.StatusCode);
+
+        // Once the store takes writes again, A writes the whole record by itself and lets the lease go.
+        await AllowKeysAsync(redis, "allkeys");
+        Assert.True(await EventuallyAsync(async () => await b.Core.Records.TurnCountAsync(session, CancellationToken.None) == 2),
+            "A did not write its unrecorded turn again");
+        var moved = await b.Client.ChatAsync(TinyTurn(2, session));
+        Assert.True(moved.Started.Restored);
+        Assert.Equal(reference[2], moved.Text);
+        Assert.Equal(3, await b.Core.Records.TurnCountAsync(session, CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task HalfARecordIsNoRecordAndAnImageStoreAwayIsUnavailableNotGone()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await StartOnRedisAsync(redis);
+        await using var b = await StartOnRedisAsync(redis);
+        string session = (await a.Client.ChatAsync(TinyTurn(0, ""))).Started.SessionId;
+        await a.Client.ChatAsync(TinyTurn(1, session));
+
+        // The shared images cannot be read: restoring on B is UNAVAILABLE (retried), not NOT_FOUND (start over).
+        await AllowKeysAsync(redis, "~regionchat:s:* ~regionchat:lease:*");
+        var away = await Calls.FailsAsync(() => Calls.DrainAsync(b.Client.Chat(TinyTurn(2, session), deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.Unavailable, away.StatusCode);
+        await AllowKeysAsync(redis, "allkeys");
+
+        // A Redis that lost one of the two turns (an evicting one) holds no record: NOT_FOUND, never an answer without it.
+        Assert.StartsWith("$", await redis.CommandAsync($"LPOP regionchat:s:{session}:turns"));
+        var half = await Calls.FailsAsync(() => Calls.DrainAsync(b.Client.Chat(TinyTurn(2, session), deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.NotFound, half.StatusCode);
+        Assert.Null(await b.Core.Records.GetAsync(session, CancellationToken.None));
+        // A, which holds it live, goes on and writes the whole record again.
+        Assert.False((await a.Client.ChatAsync(TinyTurn(2, session))).Started.Restored);
+        Assert.Equal(3, await b.Core.Records.TurnCountAsync(session, CancellationToken.None));
+    }
+
+    [SkippableFact]
+    public async Task ASessionEndedElsewhereIsNotWrittenBackByATurnThatWasRunning()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await StartOnRedisAsync(redis);
+        await using var b = await StartOnRedisAsync(redis);
+        string session = (await a.Client.ChatAsync(TinyTurn(0, ""))).Started.SessionId;
+        await a.Client.ChatAsync(TinyTurn(1, session));
+        var record = await a.Core.Records.GetAsync(session, CancellationToken.None);
+        Assert.NotNull(record);
+
+        // B ends it; then A's turn, which was running, saves as it would after one more turn (the store held one turn
+        // fewer): refused, and the session stays ended.
+        await b.Client.EndSessionAsync(new PbV1.EndSessionRequest { SessionId = session }, deadline: Calls.Deadline());
+        Assert.False(await a.Core.Records.SaveAsync(session, record.Model, record.SystemPrompt, record.Turns, 1, CancellationToken.None));
+        Assert.False(await a.Core.Records.SaveAsync(session, record.Model, record.SystemPrompt, record.Turns, -1, CancellationToken.None));
+        Assert.Equal(Inference.ISessionRecordStore.Ended, await b.Core.Records.TurnCountAsync(session, CancellationToken.None));
+        // A new session may take the id of an ended one.
+        Assert.True(await a.Core.Records.SaveAsync(session, record.Model, record.SystemPrompt, record.Turns.Take(1).ToList(), 0, CancellationToken.None));
+        Assert.Equal(1, await b.Core.Records.TurnCountAsync(session, CancellationToken.None));
+    }
+
     static async Task<IAsyncDisposable> WaitForLeaseAsync(ServerHost host, string session)
     {
         for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(50))

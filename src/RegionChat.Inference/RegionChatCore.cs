@@ -114,15 +114,20 @@ public sealed class RegionChatCore : IDisposable
         bool decoded;
         try { (stored, decoded) = await images.PutAsync(bytes, ct).ConfigureAwait(false); }
         catch (InvalidImageException e) { throw RegionChatCoreException.InvalidArgument(field, e.Message, e); }
-        if (decoded) await ShareAsync(stored).ConfigureAwait(false);
+        await ShareAsync(stored, decoded).ConfigureAwait(false);
         return new StoredImageInfo(stored.Id, stored.Width, stored.Height, bytes.Length);
     }
 
-    /// <summary>Puts a new image in the shared image store too, so another replica can use its id; a store that cannot be
-    /// reached is logged (that replica then answers NOT_FOUND for the id, as before).</summary>
-    async Task ShareAsync(StoredImage stored)
+    /// <summary>Puts an image in the shared image store too, so another replica can use its id: a new one, or one this
+    /// replica had whose shared copy is gone (an image stored again lives on there too). A store that cannot be reached
+    /// is logged (another replica then answers NOT_FOUND for the id, as before).</summary>
+    async Task ShareAsync(StoredImage stored, bool isNew)
     {
-        try { await Records.PutImageAsync(stored.Id, stored.Bytes, CancellationToken.None).ConfigureAwait(false); }
+        try
+        {
+            if (isNew || (await Records.TouchImagesAsync([stored.Id], CancellationToken.None).ConfigureAwait(false)).Count > 0)
+                await Records.PutImageAsync(stored.Id, stored.Bytes, CancellationToken.None).ConfigureAwait(false);
+        }
         catch (SessionStoreUnavailableException e) { CoreLog.SessionStoreFailed(log, "put image", stored.Id, e.Message); }
     }
 

@@ -41,6 +41,10 @@ public interface ISessionRecordStore : IDisposable
     /// <summary>Shares an image's bytes under its content id (no-op for a store without an image store).</summary>
     Task PutImageAsync(string imageId, ReadOnlyMemory<byte> bytes, CancellationToken ct);
 
+    /// <summary>Renews the shared images a live session still uses (their time to live, and their place in the byte
+    /// budget's order); returns the ids the store no longer holds (empty for a store without an image store).</summary>
+    Task<IReadOnlyList<string>> TouchImagesAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct);
+
     /// <summary>A shared image's bytes, or null.</summary>
     Task<byte[]?> GetImageAsync(string imageId, CancellationToken ct);
 

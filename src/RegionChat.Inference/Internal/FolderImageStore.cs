@@ -34,6 +34,25 @@ internal sealed class FolderImageStore(ISessionRecordStore sessions, string fold
         Trim();
     }
 
+    public Task<IReadOnlyList<string>> TouchImagesAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct)
+    {
+        var missing = new List<string>();
+        foreach (string id in imageIds)
+        {
+            string path = PathOf(id);
+            try
+            {
+                var file = new FileInfo(path);
+                if (file.Exists && DateTime.UtcNow - file.LastWriteTimeUtc <= lifetime) file.LastWriteTimeUtc = DateTime.UtcNow;
+                else missing.Add(id);
+            }
+            catch (FileNotFoundException) { missing.Add(id); } // another replica trimmed it meanwhile
+            catch (IOException e) { throw Unavailable("renew", e); }
+            catch (UnauthorizedAccessException e) { throw Unavailable("renew", e); }
+        }
+        return Task.FromResult<IReadOnlyList<string>>(missing);
+    }
+
     public async Task<byte[]?> GetImageAsync(string imageId, CancellationToken ct)
     {
         string path = PathOf(imageId);

@@ -85,6 +85,9 @@ internal sealed class InMemorySessionRecordStore(TimeSpan idle, long maxBytes) :
 
     public Task PutImageAsync(string imageId, ReadOnlyMemory<byte> bytes, CancellationToken ct) => Task.CompletedTask;
 
+    public Task<IReadOnlyList<string>> TouchImagesAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<string>>([]);
+
     public Task<byte[]?> GetImageAsync(string imageId, CancellationToken ct) => Task.FromResult<byte[]?>(null);
 
     public int SweepIdle()

@@ -9,7 +9,8 @@ namespace RegionChat.Inference.Internal;
 /// "s:ID:turns" (a list of turn records, JSON), both expiring after the session idle time; a record whose list does not
 /// hold the count of its header (a Redis that evicted one key of the two) is no record; "lease:ID" (the writer's token, with a
 /// time to live, renewed while its turn runs); "img:sha256:HEX" (image bytes, expiring), "img:index" (a sorted set of
-/// image ids by time stored) and "img:sizes" (a hash of their sizes), which keep the images within their byte budget.
+/// image ids by time last stored or used), "img:sizes" (a hash of their sizes) and "img:total" (the sum of those sizes),
+/// which keep the images within their byte budget.
 /// Every failure to reach Redis is a <see cref="SessionStoreUnavailableException"/>.
 /// </summary>
 internal sealed class RedisSessionRecordStore : ISessionRecordStore
@@ -69,27 +70,45 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
         return 0
         """;
 
-    // KEYS: image, index, sizes. ARGV: bytes, ttl ms, now ms, byte bound, id, image key prefix.
+    // KEYS: image, index, sizes, total. ARGV: bytes, ttl ms, now ms, byte bound, id, image key prefix. The running total
+    // keeps a put's cost to the images it drops (summing every size on each put blocked Redis for a long time once it
+    // held many); a total missing (a store written before it was kept) is summed once.
     const string PutImageScript = """
         local ttl, now, bound = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local total = tonumber(redis.call('GET', KEYS[4]) or '-1')
+        if total < 0 then
+          total = 0
+          for _, v in ipairs(redis.call('HVALS', KEYS[3])) do total = total + tonumber(v) end
+        end
+        total = total - tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0') + string.len(ARGV[1])
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
         redis.call('HSET', KEYS[3], ARGV[5], string.len(ARGV[1]))
         redis.call('ZADD', KEYS[2], now, ARGV[5])
         local function drop(id)
+          total = total - tonumber(redis.call('HGET', KEYS[3], id) or '0')
           redis.call('ZREM', KEYS[2], id)
           redis.call('HDEL', KEYS[3], id)
           redis.call('DEL', ARGV[6] .. id)
         end
         for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl)) do drop(id) end
-        local total = 0
-        for i, v in ipairs(redis.call('HVALS', KEYS[3])) do total = total + tonumber(v) end
         while total > bound do
           local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)
           if #oldest == 0 or oldest[1] == ARGV[5] then break end
-          total = total - tonumber(redis.call('HGET', KEYS[3], oldest[1]) or '0')
           drop(oldest[1])
         end
+        redis.call('SET', KEYS[4], total)
         return total
+        """;
+
+    // KEYS: index. ARGV: ttl ms, now ms, image key prefix, the ids. Images still held live on (time to live and place in
+    // the budget's order renewed); returns the ids not held.
+    const string TouchImagesScript = """
+        local missing = {}
+        for i = 4, #ARGV do
+          if redis.call('PEXPIRE', ARGV[3] .. ARGV[i], ARGV[1]) == 1 then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])
+          else missing[#missing + 1] = ARGV[i] end
+        end
+        return missing
         """;
 
     readonly ConnectionMultiplexer redis;
@@ -199,12 +218,21 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
         }
     }
 
+    long ImageTtlMs => Math.Max(1000, (long)(options.ImageSeconds * 1000));
+
     public Task PutImageAsync(string imageId, ReadOnlyMemory<byte> bytes, CancellationToken ct) => Call(async db =>
     {
-        long ttl = Math.Max(1000, (long)(options.ImageSeconds * 1000));
-        await db.ScriptEvaluateAsync(PutImageScript, [ImageKey(imageId), prefix + "img:index", prefix + "img:sizes"],
-            [bytes, ttl, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), options.ImageBytes, imageId, prefix + "img:"]).ConfigureAwait(false);
+        await db.ScriptEvaluateAsync(PutImageScript, [ImageKey(imageId), prefix + "img:index", prefix + "img:sizes", prefix + "img:total"],
+            [bytes, ImageTtlMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), options.ImageBytes, imageId, prefix + "img:"]).ConfigureAwait(false);
         return true;
+    });
+
+    public Task<IReadOnlyList<string>> TouchImagesAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct) => Call(async db =>
+    {
+        if (imageIds.Count == 0) return (IReadOnlyList<string>)[];
+        var missing = await db.ScriptEvaluateAsync(TouchImagesScript, [prefix + "img:index"],
+            [ImageTtlMs, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), prefix + "img:", .. imageIds.Select(i => (RedisValue)i)]).ConfigureAwait(false);
+        return (IReadOnlyList<string>)((RedisResult[])missing!).Select(r => (string)r!).ToArray();
     });
 
     public Task<byte[]?> GetImageAsync(string imageId, CancellationToken ct) => Call(async db =>

@@ -515,9 +515,12 @@ internal sealed class TurnRunner(
     }
 
     /// <summary>Writes the session's turns the store lacks (all of them when it is unsure what it holds), with any image
-    /// not yet shared; false when the session was ended meanwhile (nothing written).</summary>
+    /// not yet shared (the shared ones renewed); false when the session was ended meanwhile (nothing written).</summary>
     async Task<bool> WriteWholeAsync(ChatSessionEntry session, CancellationToken ct)
     {
+        // The images the session already shared live on as long as it does; one the store dropped is shared again.
+        var shared = session.Records.SelectMany(r => r.Visuals).Select(v => v.ImageId).Where(session.SharedImages.Contains).ToHashSet();
+        foreach (string gone in await records.TouchImagesAsync(shared, ct).ConfigureAwait(false)) session.SharedImages.Remove(gone);
         foreach (var v in session.Records.SelectMany(r => r.Visuals))
             if (!session.SharedImages.Contains(v.ImageId) && images.TryGet(v.ImageId, out var stored))
             {

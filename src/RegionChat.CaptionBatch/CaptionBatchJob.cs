@@ -97,7 +97,7 @@ public static class CaptionBatchJob
             }
         }
 
-        if (job.AbortMessage != null) throw new CaptionBatchAbortedException(job.AbortMessage, Summary(), job.AbortCause);
+        if (job.AbortMessage != null) throw new CaptionBatchAbortedException(job.AbortMessage, Summary(), job.AbortCause, job.AbortRefused);
         if (ct.IsCancellationRequested)
             throw new CaptionBatchAbortedException("cancelled; rerun the same command to resume", Summary(), new OperationCanceledException(ct));
         return Summary();
@@ -140,7 +140,7 @@ public static class CaptionBatchJob
         }
         catch (ModelManifestException e)
         {
-            job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e);
+            job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e, refused: true);
             return;
         }
         using (core)
@@ -148,7 +148,7 @@ public static class CaptionBatchJob
             try { model = await Task.Run(core.LoadDefaultModel).ConfigureAwait(false); }
             catch (Exception e) when (e is ModelManifestException or LlmEngineException or IOException or InvalidDataException)
             {
-                job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e);
+                job.Abort($"cannot load the model in {Path.GetFullPath(options.ModelDir!)}: {e.Message}", e, refused: true);
                 return;
             }
             job.Log($"loaded {model.Id} ({model.VisualTokens} visual tokens, {options.Concurrency} parallel sequences, {options.Threads} threads)");

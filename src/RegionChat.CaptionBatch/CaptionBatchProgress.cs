@@ -61,9 +61,13 @@ public sealed record CaptionBatchSummary(
 
 /// <summary>The job stopped before finishing: every server is unreachable, a server refused the API key, the output
 /// could not be written, or the model failed to load. Every record written so far stays; rerunning resumes.</summary>
-public sealed class CaptionBatchAbortedException(string message, CaptionBatchSummary summary, Exception? inner = null)
+public sealed class CaptionBatchAbortedException(string message, CaptionBatchSummary summary, Exception? inner = null, bool refused = false)
     : Exception(message, inner)
 {
+    /// <summary>The job itself was refused (an API key, labels or a model it cannot use, an output of another model): a
+    /// rerun of the same command stops the same way; the others (no server reachable, …) may go on when rerun.</summary>
+    public bool Refused { get; } = refused;
+
     /// <summary>The counts up to the stop.</summary>
     public CaptionBatchSummary Summary { get; } = summary;
 }

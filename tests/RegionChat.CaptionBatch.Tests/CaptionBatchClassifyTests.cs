@@ -99,6 +99,7 @@ public sealed class CaptionBatchClassifyTests : IDisposable
         {
             var e = await Assert.ThrowsAsync<CaptionBatchAbortedException>(() => CaptionBatchJob.RunAsync(options));
             Assert.StartsWith("--labels-file: label 2: ", e.Message);
+            Assert.True(e.Refused);
             Assert.Empty(BatchDataset.ReadRecords(options.ErrorsPath!));
         }
     }

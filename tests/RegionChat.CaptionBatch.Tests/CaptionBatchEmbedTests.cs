@@ -89,6 +89,7 @@ public sealed class CaptionBatchEmbedTests : IDisposable
         var options = Options(data, "remote") with { Servers = [server.Address.ToString()] };
         var e = await Assert.ThrowsAsync<CaptionBatchAbortedException>(() => CaptionBatchJob.RunAsync(options));
         Assert.StartsWith("embedding cannot run: ", e.Message);
+        Assert.True(e.Refused);
         Assert.Empty(BatchDataset.ReadRecords(options.ErrorsPath!));
     }
 }

@@ -93,6 +93,7 @@ public sealed class CaptionBatchJobTests : IDisposable
         }));
         Assert.Contains("'another-model'", e.Message);
         Assert.Contains("model 'tiny'", e.Message);
+        Assert.True(e.Refused, "a rerun of the same command stops the same way");
         Assert.Equal(before, File.ReadAllText(output));
     }
 }

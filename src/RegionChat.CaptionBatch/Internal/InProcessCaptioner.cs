@@ -146,7 +146,8 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
         catch (RegionChatCoreException e) when (BatchClassify.IsJobWide(e.Kind == RegionChatErrorKind.InvalidArgument,
             e.Kind == RegionChatErrorKind.FailedPrecondition, e.Violations.Select(v => v.Field)))
         {
-            job.Abort(BatchClassify.JobWideMessage(job.Options.TaskKind, e.Message, e.Violations.Select(v => (v.Field, v.Description))), e);
+            job.Abort(BatchClassify.JobWideMessage(job.Options.TaskKind, e.Message, e.Violations.Select(v => (v.Field, v.Description))), e,
+                refused: true);
         }
         catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
         {

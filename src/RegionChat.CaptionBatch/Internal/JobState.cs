@@ -53,6 +53,7 @@ internal sealed class JobState : IDisposable
     public CancellationToken Token => stop.Token;
     public string? AbortMessage => abortMessage;
     public Exception? AbortCause => abortCause;
+    public bool AbortRefused { get; private set; }
     public IReadOnlyCollection<string> Models => models.Keys.Order(StringComparer.Ordinal).ToArray();
 
     public ServerStats AddServer(string address)
@@ -74,14 +75,16 @@ internal sealed class JobState : IDisposable
 
     public void Log(string message) => log?.Invoke(message);
 
-    /// <summary>Stops the job: workers see <see cref="Token"/> cancelled; the first reason wins.</summary>
-    public void Abort(string message, Exception? cause = null)
+    /// <summary>Stops the job: workers see <see cref="Token"/> cancelled; the first reason wins. <paramref name="refused"/>:
+    /// the job cannot run as given (<see cref="CaptionBatchAbortedException.Refused"/>).</summary>
+    public void Abort(string message, Exception? cause = null, bool refused = false)
     {
         lock (gate)
         {
             if (abortMessage != null) return;
             abortMessage = message;
             abortCause = cause;
+            AbortRefused = refused;
         }
         stop.Cancel();
     }
@@ -93,7 +96,7 @@ internal sealed class JobState : IDisposable
         if (PriorModels.Count > 0 && !PriorModels.Contains(model))
         {
             Abort($"the output holds records of model {string.Join(", ", PriorModels.Order(StringComparer.Ordinal).Select(m => $"'{m}'"))} " +
-                $"but this run's answers come from model '{model}'; resume with that model, or give this job its own --output");
+                $"but this run's answers come from model '{model}'; resume with that model, or give this job its own --output", refused: true);
             return false;
         }
         models.TryAdd(model, 0);

@@ -92,7 +92,7 @@ internal sealed class ServerLane : IDisposable
             catch (RegionChatException e) when (RpcOutcomes.IsRefused(e.StatusCode))
             {
                 Stats.LastError = RpcOutcomes.Describe(e);
-                job.Abort($"server {Address} refused the job: {RpcOutcomes.Describe(e)}", e);
+                job.Abort($"server {Address} refused the job: {RpcOutcomes.Describe(e)}", e, refused: true);
                 break;
             }
             catch (Exception e) when (IsConnectionFailure(e))
@@ -285,7 +285,8 @@ internal sealed class ServerLane : IDisposable
                 code == Grpc.Core.StatusCode.FailedPrecondition, error.FieldViolations.Select(v => v.Field)))
         {
             // The job's labels (or the model), not this item: every item would fail alike.
-            job.Abort(BatchClassify.JobWideMessage(job.Options.TaskKind, message, error.FieldViolations.Select(v => (v.Field, v.Description))));
+            job.Abort(BatchClassify.JobWideMessage(job.Options.TaskKind, message, error.FieldViolations.Select(v => (v.Field, v.Description))),
+                refused: true);
             return true;
         }
         // An image the server dropped from its store: the client has forgotten it, so the retry uploads it again.

@@ -9,8 +9,10 @@ namespace RegionChat.Cli.Commands;
 /// <summary>
 /// `regionchat caption-batch --input FILE --output FILE [--server URL …] [--model DIR] …`: captions every item of a
 /// JSONL or COCO input through servers or in-process (the job lives in <see cref="CaptionBatchJob"/>). A progress bar
-/// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when any item failed (error records),
-/// items were set aside after transient failures, or the job stopped early, 2 for bad arguments or input. `--shard I/N`
+/// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when every item has a record but some
+/// are error records (a rerun changes nothing), 2 for bad arguments or input or a job refused as given (API key, labels,
+/// model, an output of another model), 3 when items are left without a record (set aside after transient failures, or
+/// the job stopped early: a rerun resumes), so a script retries on 3 alone. `--shard I/N`
 /// captions one shard of the input (for N jobs side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify
 /// --labels-file F [--top K]` classifies each region over the labels instead (ClassifyStream on servers), `--task embed`
 /// writes each region's embedding (EmbedStream).
@@ -102,14 +104,14 @@ internal static class CaptionBatchCommand
                 var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
                 bar.Finish();
                 PrintSummary(stdout, summary, "done", kind);
-                return summary.AnyFailed || !summary.Complete ? 1 : 0;
+                return !summary.Complete ? Incomplete : summary.AnyFailed ? 1 : 0;
             }
             catch (CaptionBatchAbortedException e)
             {
                 bar.Finish();
                 stderr.WriteLine($"error: {e.Message}");
                 PrintSummary(stdout, e.Summary, "stopped", TaskKind(parse.GetValue(task)));
-                return 1;
+                return e.Refused ? 2 : Incomplete;
             }
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
             {
@@ -121,11 +123,14 @@ internal static class CaptionBatchCommand
             {
                 bar.Finish();
                 stderr.WriteLine($"error: {e.Message}");
-                return 1;
+                return Incomplete;
             }
         });
         return command;
     }
+
+    /// <summary>The exit code of a job that left items without a record (stopped, aborted, items set aside).</summary>
+    const int Incomplete = 3;
 
     /// <summary>`caption-batch merge --output ALL SHARD_OUTPUT… [--input FILE]`: joins shard outputs, every id once.
     /// Exit 0 when merged (and, with --input, every input id has a record), 1 when records of an id disagree (nothing

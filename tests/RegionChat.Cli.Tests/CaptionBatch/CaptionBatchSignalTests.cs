@@ -38,7 +38,7 @@ public sealed partial class CaptionBatchSignalTests(TinyServerFixture fx) : ICla
             Assert.Equal(0, Kill(first.Id, signal));
             Assert.True(first.WaitForExit(30_000), "the signalled job did not exit");
             first.WaitForExit(); // drain the redirected streams
-            Assert.Equal(1, first.ExitCode);
+            Assert.Equal(3, first.ExitCode);
         }
         int done = LineCount(output);
         Assert.True(done < data.GoodIds.Count, "the job was done before the signal");

@@ -136,6 +136,31 @@ public sealed partial class KubernetesManifestTests(KubernetesManifests k8s) : I
         Assert.Contains("--output /job/shard-${JOB_COMPLETION_INDEX}.jsonl", args);
     }
 
+    [SkippableTheory]
+    [InlineData(0, 0)]   // every item captioned
+    [InlineData(1, 0)]   // every item has a record, some error records: the shard is done
+    [InlineData(2, 2)]   // refused as given: the Job fails at once (podFailurePolicy)
+    [InlineData(3, 3)]   // items left: the pod fails and a new one resumes the shard
+    public async Task TheBatchPodSucceedsOnceEveryItemHasARecordAndFailsTheJobOnlyWhenNoRetryHelps(int jobExit, int podExit)
+    {
+        Skip.If(k8s.Missing != null, k8s.Missing);
+        var job = Find(await k8s.RenderAsync("batch"), "Job", "regionchat-caption-batch").GetProperty("spec");
+        var container = job.GetProperty("template").GetProperty("spec").GetProperty("containers")[0];
+        Assert.Equal(["/bin/sh", "-c"], container.GetProperty("command").EnumerateArray().Select(a => a.GetString()));
+        var rule = job.GetProperty("podFailurePolicy").GetProperty("rules")[0];
+        Assert.Equal("FailJob", rule.GetProperty("action").GetString());
+        Assert.Equal([2], rule.GetProperty("onExitCodes").GetProperty("values").EnumerateArray().Select(v => v.GetInt32()));
+
+        // The pod's script as the container runs it, with a stand-in for regionchat that exits as caption-batch would.
+        using var temp = new TestSupport.TempDir();
+        string stub = temp.File("regionchat");
+        File.WriteAllText(stub, $"#!/bin/sh\nexit {jobExit}\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(stub, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string script = container.GetProperty("args")[0].GetString()!.Replace("/app/regionchat", stub, StringComparison.Ordinal);
+        var run = await ToolProcess.RunAsync("/bin/sh", ["-c", script], temp.Path);
+        Assert.Equal(podExit, run.Exit);
+    }
+
     static JsonElement Find(IEnumerable<JsonElement> objects, string kind, string name) =>
         objects.Single(o => o.GetProperty("kind").GetString() == kind && o.GetProperty("metadata").GetProperty("name").GetString() == name);
 

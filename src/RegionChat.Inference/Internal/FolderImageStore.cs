@@ -4,14 +4,16 @@ namespace RegionChat.Inference.Internal;
 /// Shared images in a folder every replica mounts (a Kubernetes volume, NFS), for fleets whose images should not live
 /// in Redis; the sessions stay in the wrapped store. One file per image, named by its content id, written to a temporary
 /// name and renamed, so a reader never sees half an image. An image lives <see cref="SessionStoreOptions.ImageSeconds"/>
-/// after it was last stored (its file time); when the folder holds more than <see cref="SessionStoreOptions.ImageBytes"/>
-/// the oldest files go first.
+/// after it was last stored or used (its file time); when the folder holds more than <see cref="SessionStoreOptions.ImageBytes"/>
+/// the oldest files go first. A trim lists the whole folder, so each replica trims once it has written a sixteenth of the
+/// budget since its last trim, not on every put: the folder may run over by that much per replica meanwhile.
 /// </summary>
 internal sealed class FolderImageStore(ISessionRecordStore sessions, string folder, SessionStoreOptions options) : ISessionRecordStore
 {
     const string Suffix = ".img";
     readonly TimeSpan lifetime = TimeSpan.FromSeconds(options.ImageSeconds);
     readonly Lock trimGate = new();
+    long writtenSinceTrim = long.MaxValue / 2;   // the first put trims (what earlier runs left)
 
     public string Kind => sessions.Kind + "+folder";
 
@@ -31,7 +33,11 @@ internal sealed class FolderImageStore(ISessionRecordStore sessions, string fold
         }
         catch (IOException e) { throw Unavailable("store", e); }
         catch (UnauthorizedAccessException e) { throw Unavailable("store", e); }
-        Trim();
+        if (Interlocked.Add(ref writtenSinceTrim, bytes.Length) >= Math.Max(1, options.ImageBytes / 16))
+        {
+            Interlocked.Exchange(ref writtenSinceTrim, 0);
+            Trim();
+        }
     }
 
     public Task<IReadOnlyList<string>> TouchImagesAsync(IReadOnlyCollection<string> imageIds, CancellationToken ct)

@@ -66,4 +66,26 @@ public class SharedImageFolderTests
         Assert.Equal(StatusCode.NotFound, expired.StatusCode);
         Assert.False(File.Exists(third3));
     }
+
+    [Fact]
+    public async Task TheFolderIsTrimmedOnceASixteenthOfItsBudgetWasWrittenNotOnEveryPut()
+    {
+        using var temp = new TempDir();
+        string folder = temp.File("images");
+        var images = Enumerable.Range(0, 5).Select(i => TestImages.Scene(140 + i)).ToArray();
+        long budget = 16 * (images[1].Length + images[2].Length + images[3].Length) - 1;   // a sixteenth: just under 3 images
+        await using var a = await StartOnFolderAsync(folder, ("SessionStore:ImageBytes", budget.ToString()), ("SessionStore:ImageSeconds", "60"));
+        string Put(byte[] bytes) => a.Client.PutImage(new PbV1.PutImageRequest { Data = Google.Protobuf.ByteString.CopyFrom(bytes) },
+            deadline: Calls.Deadline()).ImageId;
+
+        Put(images[0]);   // the first put trims
+        string expired = Path.Combine(folder, "sha256-" + new string('0', 64) + ".img");
+        File.WriteAllBytes(expired, [1, 2, 3]);
+        File.SetLastWriteTimeUtc(expired, DateTime.UtcNow.AddHours(-2));
+        Put(images[1]);
+        Put(images[2]);
+        Assert.True(File.Exists(expired), "a trim ran before a sixteenth of the budget was written");
+        Put(images[3]);
+        Assert.False(File.Exists(expired), "no trim ran once a sixteenth of the budget was written");
+    }
 }

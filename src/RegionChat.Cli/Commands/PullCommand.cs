@@ -21,8 +21,11 @@ internal static class PullCommand
         var mirror = new Option<string?>("--mirror") { Description = "Fetch every file from this base URL instead: its scheme and host (and path prefix) " +
             "replace the manifest URL's." };
         var allowUnverified = new Option<bool>("--allow-unverified") { Description = "Install files the manifest has no SHA-256 for (their hash is printed)." };
-        var command = new Command("pull", "Download a model's weights (resumable, SHA-256 verified) into models/<id>/, ready for the server and caption.")
-            { model, models, mirror, allowUnverified };
+        var retries = new Option<int>("--retries") { Description = "Tries again of a file whose host or connection failed (5xx, 429, a broken or " +
+            "stalled transfer), resuming where it stopped, after 1, 2, 4, … s or the host's Retry-After.", DefaultValueFactory = _ => 4 };
+        var command = new Command("pull", "Download a model's weights (resumable, SHA-256 verified) into models/<id>/, ready for the server and caption. " +
+            "HF_TOKEN is sent to Hugging Face (gated or private repositories); HF_ENDPOINT fetches Hugging Face's files from a mirror.")
+            { model, models, mirror, allowUnverified, retries };
         command.SetAction(async (parse, cancellation) =>
         {
             var stdout = parse.InvocationConfiguration.Output;
@@ -35,6 +38,12 @@ internal static class PullCommand
                     ModelsRoot = parse.GetValue(models)!,
                     Mirror = parse.GetValue(mirror) is { } m ? MirrorUrl.Parse(m) : null,
                     AllowUnverified = parse.GetValue(allowUnverified),
+                    Retries = parse.GetValue(retries) is >= 0 and var tries ? tries
+                        : throw new ArgumentException($"--retries must be >= 0, got {parse.GetValue(retries)}"),
+                    HfToken = Environment.GetEnvironmentVariable("HF_TOKEN") is { Length: > 0 } hfToken ? hfToken
+                        : Environment.GetEnvironmentVariable("HUGGING_FACE_HUB_TOKEN"),
+                    HfEndpoint = Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } endpoint
+                        ? MirrorUrl.Parse(endpoint, "HF_ENDPOINT") : null,
                 };
                 using var http = CreateHttpClient();
                 bool interactive = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;

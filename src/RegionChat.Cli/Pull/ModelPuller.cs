@@ -24,7 +24,8 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
 
         string target = Path.GetFullPath(Path.Combine(options.ModelsRoot, manifest.Id));
         Directory.CreateDirectory(target);
-        var download = new ResumableDownload(http, log, interactive, options.IdleTimeout);
+        using var pullLock = Lock(target, manifest.Id);
+        var download = new ResumableDownload(http, log, interactive, options.IdleTimeout, TokenFor);
         int fetched = 0;
         foreach (var file in files)
         {
@@ -38,15 +39,29 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
                     log.WriteLine($"{file.Path}: already present{(file.Sha256 != null ? " and verified" : " (unverified)")}");
                     continue;
                 }
+                // Replaced by one rename once the new one is verified: a server started meanwhile still finds a file.
                 log.WriteLine($"{file.Path}: present but {problem}: downloading it again");
-                File.Delete(final);
             }
 
-            var url = new Uri(file.Url);
-            if (options.Mirror is { } mirror) url = MirrorUrl.Apply(url, mirror);
+            var url = UrlOf(file.Url);
             string partial = final + ".partial";
             log.WriteLine($"{file.Path}: fetching {url}");
-            await download.RunAsync(file.Path, url, partial, file.Bytes, cancellation);
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await download.RunAsync(file.Path, url, partial, file.Bytes, cancellation);
+                    break;
+                }
+                catch (PullException e) when (e.Transient && attempt <= options.Retries)
+                {
+                    var wait = e.RetryAfter is { } asked ? TimeSpan.FromSeconds(Math.Min(asked.TotalSeconds, 300))
+                                                         : TimeSpan.FromSeconds(Math.Min(30, 1 << (attempt - 1)));
+                    log.WriteLine($"{e.Message.Replace("; rerun pull to resume", "", StringComparison.Ordinal)}: " +
+                                  $"trying again in {wait.TotalSeconds:0.#} s ({attempt} of {options.Retries})");
+                    await Task.Delay(wait, cancellation);
+                }
+            }
 
             var (wrong, sha256) = await FileCheck.CheckAsync(partial, file.Bytes, file.Sha256, hashAlways: true, cancellation);
             if (wrong != null)
@@ -65,6 +80,33 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
         ModelManifest.Load(target); // what the server and `caption` will do with the folder
         log.Flush();
         return new PullResult(manifest.Id, target, files.Count, fetched);
+    }
+
+    /// <summary>Where a manifest URL is fetched from: --mirror for every URL, HF_ENDPOINT for Hugging Face's.</summary>
+    Uri UrlOf(string manifestUrl)
+    {
+        var url = new Uri(manifestUrl);
+        if (options.Mirror is { } mirror) return MirrorUrl.Apply(url, mirror);
+        if (options.HfEndpoint is { } hf && IsHuggingFace(url)) return MirrorUrl.Apply(url, hf);
+        return url;
+    }
+
+    static bool IsHuggingFace(Uri url) => url.Host is "huggingface.co" || url.Host.EndsWith(".huggingface.co", StringComparison.Ordinal);
+
+    /// <summary>The token for a request to the Hugging Face host (HF_ENDPOINT's when set), over https or to loopback.</summary>
+    string? TokenFor(Uri url)
+    {
+        if (options.HfToken is not { Length: > 0 } token) return null;
+        bool hub = options.HfEndpoint is { } hf ? string.Equals(url.Host, hf.Host, StringComparison.OrdinalIgnoreCase) && url.Port == hf.Port
+                                                : IsHuggingFace(url);
+        return hub && (url.Scheme == Uri.UriSchemeHttps || url.IsLoopback) ? token : null;
+    }
+
+    /// <summary>One pull of a model at a time: a second one would write the same partial files.</summary>
+    static FileStream Lock(string target, string id)
+    {
+        try { return new FileStream(Path.Combine(target, ".pull.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+        catch (IOException) { throw new PullException($"another pull of {id} into {target} is running; wait for it, or stop it"); }
     }
 
     /// <summary>The installed model: its id and folder, how many files it has and how many this run downloaded.</summary>

@@ -29,6 +29,8 @@ public enum FileFault
     Short = 32,
     /// <summary>The first response for the file stops sending after <c>cutAfter</c> bytes but keeps the connection open.</summary>
     StallOnce = 64,
+    /// <summary>The first request for the file is answered 503 with "Retry-After: 1".</summary>
+    UnavailableOnce = 128,
 }
 
 /// <summary>
@@ -37,11 +39,11 @@ public enum FileFault
 /// </summary>
 internal sealed class ModelFileServer : IAsyncDisposable
 {
-    public sealed record Request(string Path, string? Range, int Status, long BytesSent);
+    public sealed record Request(string Path, string? Range, int Status, long BytesSent, string? Authorization = null);
 
     sealed record Served(byte[] Data, FileFault Fault, long CutAfter)
     {
-        public bool Cut;
+        public bool Cut, Refused;
     }
 
     readonly ConcurrentDictionary<string, Served> files = new(StringComparer.Ordinal);
@@ -81,11 +83,25 @@ internal sealed class ModelFileServer : IAsyncDisposable
     {
         string path = context.Request.Path.Value ?? "";
         string? range = context.Request.Headers.Range.Count > 0 ? context.Request.Headers.Range.ToString() : null;
+        string? authorization = context.Request.Headers.Authorization.Count > 0 ? context.Request.Headers.Authorization.ToString() : null;
         var response = context.Response;
         if (!files.TryGetValue(path, out var file))
         {
             response.StatusCode = 404;
-            requests.Enqueue(new Request(path, range, 404, 0));
+            requests.Enqueue(new Request(path, range, 404, 0, authorization));
+            return;
+        }
+        bool refuse;
+        lock (file)
+        {
+            refuse = file.Fault.HasFlag(FileFault.UnavailableOnce) && !file.Refused;
+            file.Refused |= refuse;
+        }
+        if (refuse)
+        {
+            response.StatusCode = 503;
+            response.Headers.RetryAfter = "1";
+            requests.Enqueue(new Request(path, range, 503, 0, authorization));
             return;
         }
         if ((file.Fault & (FileFault.HtmlPage | FileFault.HtmlBody)) != 0)
@@ -133,7 +149,7 @@ internal sealed class ModelFileServer : IAsyncDisposable
         long end = cut ? Math.Min(file.CutAfter, data.Length) : data.Length;
         // Logged before the body goes out: the client can finish reading (and the test look at the log) before this
         // handler resumes after the write.
-        requests.Enqueue(new Request(path, range, response.StatusCode, end - from));
+        requests.Enqueue(new Request(path, range, response.StatusCode, end - from, authorization));
         await response.Body.WriteAsync(data.AsMemory((int)from, (int)(end - from)));
         if (cut && file.Fault.HasFlag(FileFault.StallOnce))
         {

@@ -100,7 +100,7 @@ public class PullCommandTests
         string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
         string modelDir = t.File("models/m");
 
-        var first = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"));
+        var first = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"), "--retries", "0");
         Assert.Equal(1, first.Exit);
         Assert.Contains($"error: {Weights}: the download broke after", first.Err);
         Assert.Contains("rerun pull to resume", first.Err);
@@ -122,6 +122,72 @@ public class PullCommandTests
     }
 
     [Fact]
+    public async Task ABrokenOrRefusedTransferIsTriedAgainInTheSameRunResumingWhereItStopped()
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        server.Serve("/m/" + Weights, files[Weights], FileFault.CutOnce, cutAfter: 1_000_000);
+        server.Serve("/m/llm.gguf", files["llm.gguf"], FileFault.UnavailableOnce);
+        string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
+
+        var run = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"));
+        Assert.True(run.Exit == 0, run.Err);
+        var weights = server.RequestsFor("/m/" + Weights);
+        Assert.Equal(2, weights.Count);
+        Assert.StartsWith("bytes=", weights[1].Range);   // resumed, not started over
+        Assert.Equal([503, 200], server.RequestsFor("/m/llm.gguf").Select(r => r.Status));
+        Assert.Contains("llm.gguf: " + server.Url("/m/llm.gguf") + " answered 503 Service Unavailable: trying again in 1 s (1 of 4)", run.Err);
+        Assert.Contains("trying again in 1 s (1 of 4)", run.Err.Split('\n').Single(l => l.StartsWith($"{Weights}: the download broke", StringComparison.Ordinal)));
+        foreach (var (name, data) in files) Assert.Equal(data, File.ReadAllBytes(t.File($"models/m/{name}")));
+    }
+
+    [Fact]
+    public async Task AMissingFileIsNotTriedAgainAndSaysWhy()
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        server.Serve("/m/" + Weights, files[Weights]);
+        string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
+
+        var run = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"));
+        Assert.Equal(1, run.Exit);
+        Assert.Single(server.RequestsFor("/m/llm.gguf"));
+        Assert.Contains("answered 404 Not Found: the file or revision is not there", run.Err);
+    }
+
+    [Fact]
+    public async Task TheHuggingFaceTokenGoesToTheHuggingFaceEndpointOnlyAndASecondPullWaitsItsTurn()
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        const string revision = "0123456789abcdef0123456789abcdef01234567";
+        server.Serve($"/hf/org/repo/resolve/{revision}/{Weights}", files[Weights]);
+        server.Serve("/other/llm.gguf", files["llm.gguf"]);
+        // The Hugging Face file through HF_ENDPOINT (127.0.0.1), the other from "localhost": the same server, another host.
+        string other = new UriBuilder(server.Address) { Host = "localhost", Path = "/other/llm.gguf" }.Uri.ToString();
+        string manifest = WriteManifest(t, "m", files, f => f == Weights ? $"https://huggingface.co/org/repo/resolve/{revision}/{f}" : other);
+        using var http = new HttpClient();
+        var options = new PullOptions { ModelsRoot = t.File("models"), HfToken = "hf_secret", HfEndpoint = new Uri(server.Url("/hf")) };
+
+        // Another pull of the model holds its lock: this one stops at once, touching nothing.
+        Directory.CreateDirectory(t.File("models/m"));
+        using (new FileStream(t.File("models/m/.pull.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var busy = await Assert.ThrowsAsync<PullException>(() => new ModelPuller(http, options, new StringWriter(), false).PullAsync(manifest, default));
+            Assert.Contains("another pull of m", busy.Message);
+            Assert.Empty(server.Requests);
+        }
+
+        await new ModelPuller(http, options, new StringWriter(), false).PullAsync(manifest, CancellationToken.None);
+        Assert.Equal("Bearer hf_secret", server.RequestsFor($"/hf/org/repo/resolve/{revision}/{Weights}").Single().Authorization);
+        Assert.Null(server.RequestsFor("/other/llm.gguf").Single().Authorization);
+        foreach (var (name, data) in files) Assert.Equal(data, File.ReadAllBytes(t.File($"models/m/{name}")));
+    }
+
+    [Fact]
     public async Task AStalledDownloadIsAbandonedAfterTheIdleTimeoutKeepingWhatArrived()
     {
         using var t = new TempDir();
@@ -132,7 +198,8 @@ public class PullCommandTests
         string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
         using var http = new HttpClient();
         var log = new StringWriter();
-        var puller = new ModelPuller(http, new PullOptions { ModelsRoot = t.File("models"), IdleTimeout = TimeSpan.FromSeconds(1) }, log, interactive: false);
+        var puller = new ModelPuller(http, new PullOptions { ModelsRoot = t.File("models"), IdleTimeout = TimeSpan.FromSeconds(1), Retries = 0 },
+            log, interactive: false);
 
         var e = await Assert.ThrowsAsync<PullException>(() => puller.PullAsync(manifest, CancellationToken.None));
         Assert.Contains($"{Weights}: the download broke after ", e.Message);
@@ -155,7 +222,7 @@ public class PullCommandTests
         server.Serve("/m/llm.gguf", files["llm.gguf"]);
         string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
 
-        Assert.Equal(1, (await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"))).Exit);
+        Assert.Equal(1, (await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"), "--retries", "0")).Exit);
         var second = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"));
 
         Assert.True(second.Exit == 0, second.Err);

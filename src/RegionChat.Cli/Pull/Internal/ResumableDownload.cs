@@ -9,7 +9,7 @@ namespace RegionChat.Cli.Pull.Internal;
 /// a range request with the whole file (200 instead of 206) is followed: the partial file starts over. A broken
 /// connection keeps what arrived, so the next run asks only for the rest.
 /// </summary>
-internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool interactive, TimeSpan idleTimeout)
+internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool interactive, TimeSpan idleTimeout, Func<Uri, string?> tokenFor)
 {
     const int BufferSize = 1 << 20;
 
@@ -23,6 +23,8 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
 
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
+        // .NET drops it on a redirect (Hugging Face sends the bytes from a CDN whose signed URL needs none).
+        if (tokenFor(url) is { } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         // Cancelled when the server stays silent for idleTimeout: first for the response headers, then between reads.
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         idle.CancelAfter(idleTimeout);
@@ -33,13 +35,13 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
         }
         catch (Exception e) when (e is HttpRequestException || e is OperationCanceledException && !cancellation.IsCancellationRequested)
         {
-            throw new PullException($"{file}: cannot fetch {url}: {(e is HttpRequestException ? e.Message : $"no answer in {idleTimeout.TotalSeconds:F0} s")}");
+            throw new PullException($"{file}: cannot fetch {url}: {(e is HttpRequestException ? e.Message : $"no answer in {idleTimeout.TotalSeconds:F0} s")}",
+                transient: true);
         }
         using (response)
         {
             if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable && have > 0) return; // nothing after `have`: the check decides
-            if (!response.IsSuccessStatusCode)
-                throw new PullException($"{file}: {url} answered {(int)response.StatusCode} {response.ReasonPhrase}; nothing installed");
+            if (!response.IsSuccessStatusCode) throw Refused(file, url, response);
             if (response.Content.Headers.ContentType?.MediaType is "text/html")
                 throw new PullException($"{file}: {url} sent an HTML page (Content-Type text/html), not the file; nothing installed");
 
@@ -83,10 +85,32 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
                 string why = ex is OperationCanceledException ? $"no data for {idleTimeout.TotalSeconds:F0} s" : ex.Message;
                 throw new PullException(string.Create(CultureInfo.InvariantCulture,
                     $"{file}: the download broke after {received:N0}{(total is { } tt ? $" of {tt:N0}" : "")} bytes ({why}); they are kept in {partial}: " +
-                    $"rerun pull to resume"));
+                    $"rerun pull to resume"), transient: true);
             }
             bar.Finish();
         }
+    }
+
+    /// <summary>A status that is not success: transient for 408, 429 and 5xx (with the host's Retry-After), else final, with
+    /// what usually causes it.</summary>
+    PullException Refused(string file, Uri url, HttpResponseMessage response)
+    {
+        int status = (int)response.StatusCode;
+        string answer = $"{file}: {url} answered {status} {response.ReasonPhrase}";
+        if (status is 408 or 429 || status >= 500)
+        {
+            var retry = response.Headers.RetryAfter;
+            TimeSpan? wait = retry?.Delta ?? (retry?.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+            return new PullException(answer + "; rerun pull to resume", transient: true, wait is { } w && w > TimeSpan.Zero ? w : null);
+        }
+        string hint = status switch
+        {
+            401 or 403 when tokenFor(url) == null => ": a gated or private repository, or a wrong URL (set HF_TOKEN for Hugging Face)",
+            401 or 403 => ": the token (HF_TOKEN) is refused, or the repository's terms are not accepted on its page",
+            404 => ": the file or revision is not there (check the manifest's URL)",
+            _ => "",
+        };
+        return new PullException($"{answer}{hint}; nothing installed");
     }
 
     static long Restart(string partial)

@@ -105,7 +105,11 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
     /// <summary>One pull of a model at a time: a second one would write the same partial files.</summary>
     static FileStream Lock(string target, string id)
     {
-        try { return new FileStream(Path.Combine(target, ".pull.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+        try
+        {
+            return new FileStream(Path.Combine(target, ".pull.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1,
+                FileOptions.DeleteOnClose);
+        }
         catch (IOException) { throw new PullException($"another pull of {id} into {target} is running; wait for it, or stop it"); }
     }
 

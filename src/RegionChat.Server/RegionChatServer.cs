@@ -69,7 +69,7 @@ public static class RegionChatServer
             p.WithMethods("GET", "POST").AllowAnyHeader()
                 // Browsers hide response headers from scripts unless exposed: gRPC-Web clients need the status ones.
                 .WithExposedHeaders("grpc-status", "grpc-message", "grpc-status-details-bin", "grpc-encoding", "grpc-accept-encoding", "x-request-id",
-                    SessionIds.Header);
+                    SessionIds.Header, "retry-after", "www-authenticate");
         }));
         // Every scrape collects afresh: the exporter's default 300 ms response cache made a scrape miss the calls just before it.
         var telemetry = builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(RegionChatMetrics.MeterName)

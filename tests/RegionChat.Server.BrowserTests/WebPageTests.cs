@@ -273,4 +273,91 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.True(named >= 2, $"{named} of 3 second boxes named by colour and shape:\n" + string.Join("\n", results));
         Assert.Empty(page.PageErrors);
     }
+
+    /// <summary>Picks the other model in the list as soon as the streaming answer shows text (as <see cref="StopOnFirstText"/>).</summary>
+    const string SwitchModelOnFirstText = """
+        model => new Promise(resolve => {
+          const answer = document.querySelector('#answer');
+          const text = answer.querySelector('.text');
+          setTimeout(() => resolve(-2), 120000);
+          const switchNow = () => {
+            if (answer.dataset.state !== 'streaming') { resolve(-1); return true; }
+            if (text.textContent.length === 0) return false;
+            const models = document.getElementById('models');
+            models.value = model;
+            models.dispatchEvent(new Event('change'));
+            resolve(text.textContent.length);
+            return true;
+          };
+          if (switchNow()) return;
+          const watch = new MutationObserver(() => { if (switchNow()) watch.disconnect(); });
+          watch.observe(answer, { childList: true, characterData: true, subtree: true, attributes: true });
+        })
+        """;
+
+    [SkippableFact]
+    public async Task SwitchingTheModelMidAnswerStopsItAndTheNextQuestionStartsAFreshSession()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.RandomModel); // random weights: runs on to max_tokens
+        await page.SetMaxTokensAsync(1500);
+        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
+        int shown = 0;
+        for (int attempt = 0; attempt < 6 && shown <= 0; attempt++)
+        {
+            if (attempt > 0)
+            {
+                await page.WaitForAnswerAsync();
+                await page.SelectModelAsync(PageServer.RandomModel);
+                await page.Page.ClickAsync("#new-session");
+            }
+            await page.AskAsync(Question);
+            shown = await page.Page.EvaluateAsync<int>(SwitchModelOnFirstText, PageServer.ShapesModel);
+        }
+        Assert.True(shown > 0, "the answer never showed text while streaming");
+        await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
+        Assert.Equal("", await page.TextAsync("#session"));   // the old model's session is not taken back
+
+        await page.SetMaxTokensAsync(8);
+        var request = await page.AskAsync("what color is it");
+        Assert.False(request.TryGetProperty("session_id", out _));
+        Assert.Equal(PageServer.ShapesModel, request.GetProperty("model").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(await page.WaitForAnswerAsync()));
+        Assert.Empty(page.PageErrors);
+    }
+
+    [SkippableFact]
+    public async Task ADropAnywhereOpensTheImageNoRegionIsTheWholeImageAndAFailedQuestionComesBack()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        string png = IsolatedObject.Find().SavePng(temp.File("dropped.png"));
+        // Dropped on the chat, not the stage: the page opens it instead of the browser leaving the page for the file.
+        bool kept = await page.Page.EvaluateAsync<bool>("""
+            async base64 => {
+              const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+              const data = new DataTransfer();
+              data.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+              const drop = new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true });
+              return !document.getElementById('messages').dispatchEvent(drop);   // false when the page took it
+            }
+            """, Convert.ToBase64String(File.ReadAllBytes(png)));
+        Assert.True(kept, "the drop was left to the browser");
+        await page.Page.WaitForSelectorAsync("#stage.has-image");
+
+        // Nothing drawn: the whole image, said outright (a transparent image would otherwise be cut to its alpha).
+        await page.SetMaxTokensAsync(4);
+        var request = await page.AskAsync(Question);
+        var image = request.GetProperty("messages")[0].GetProperty("content").EnumerateArray().Single(p => p.GetProperty("type").GetString() == "image_url");
+        Assert.True(image.GetProperty("region").GetProperty("whole").GetBoolean());
+        await page.WaitForAnswerAsync();
+
+        // A turn the server refuses (max tokens over its limit) puts the question back for another try.
+        await page.SetMaxTokensAsync(100000);
+        await page.AskAsync("what color is it");
+        await page.Page.WaitForSelectorAsync("#answer[data-state='error']");
+        Assert.Equal("what color is it", await page.Page.InputValueAsync("#question"));
+        Assert.Empty(page.PageErrors);
+    }
 }

@@ -145,6 +145,9 @@ public class GrpcWebTests
         string exposed = string.Join(",", response.Headers.GetValues("Access-Control-Expose-Headers"));
         Assert.Contains("grpc-status", exposed);
         Assert.Contains("grpc-message", exposed);
+        // A page elsewhere reads when to retry (429, 503) and why it was refused (401).
+        Assert.Contains("retry-after", exposed);
+        Assert.Contains("www-authenticate", exposed);
     }
 
     [Fact]

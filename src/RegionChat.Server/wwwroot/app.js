@@ -158,9 +158,11 @@ async function send(event) {
       }
       const choice = chunk.choices && chunk.choices[0];
       if (choice?.delta?.content) {
+        // Follow the answer only while the reader is at the end: one who scrolled up to read stays where they are.
+        const following = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
         // The first piece often starts with the tokenizer's word-boundary space.
         text.textContent += text.textContent ? choice.delta.content : choice.delta.content.trimStart();
-        ui.messages.scrollTop = ui.messages.scrollHeight;
+        if (following) ui.messages.scrollTop = ui.messages.scrollHeight;
       }
       if (choice?.finish_reason) finish = choice.finish_reason;
       if (chunk.usage) showUsage(chunk.usage);
@@ -178,6 +180,7 @@ async function send(event) {
       answer.dataset.state = "error";
       addNote(answer, "failed");
       showError(e.message);
+      if (!ui.question.value) ui.question.value = question; // the question is not lost: fix what failed and send it again
       // The server no longer knows this session (expired or evicted): the next turn starts a new one.
       if (e.status === 404 && body.session_id) resetSession();
     }
@@ -524,9 +527,10 @@ function regionShapes() {
   return state.parts.length === 1 ? state.parts[0] : state.parts;
 }
 
-/** The region for the request, or null for the whole image. */
+/** The region for the request: the whole image when nothing is drawn (said outright: without a region the server
+ * would take a transparent image's alpha channel as the region). */
 async function regionForRequest() {
-  if (state.parts.length === 0) return null;
+  if (state.parts.length === 0) return { whole: true };
   if (ui.regionFormat.value !== "mask") return regionShapes();
   return { mask: maskDataUrl() };
 }
@@ -557,10 +561,12 @@ function maskDataUrl() {
 ui.imageInput.addEventListener("change", () => { openFile(ui.imageInput.files[0]); ui.imageInput.value = ""; });
 ui.stage.addEventListener("dragover", (e) => { e.preventDefault(); ui.stage.classList.add("drag"); });
 ui.stage.addEventListener("dragleave", () => ui.stage.classList.remove("drag"));
-ui.stage.addEventListener("drop", (e) => {
+// A file dropped anywhere on the page opens it (the browser would otherwise leave the page to show the file).
+document.addEventListener("dragover", (e) => e.preventDefault());
+document.addEventListener("drop", (e) => {
   e.preventDefault();
   ui.stage.classList.remove("drag");
-  openFile(e.dataTransfer.files[0]);
+  if (e.dataTransfer?.files.length) openFile(e.dataTransfer.files[0]);
 });
 ui.canvas.addEventListener("pointerdown", onPointerDown);
 ui.canvas.addEventListener("pointermove", onPointerMove);
@@ -584,7 +590,8 @@ ui.question.addEventListener("keydown", (e) => {
 });
 ui.stop.addEventListener("click", stop);
 ui.newSession.addEventListener("click", newSession);
-ui.models.addEventListener("change", resetSession); // a session belongs to one model
+// A session belongs to one model: an answer still streaming would bring the old session back.
+ui.models.addEventListener("change", () => { stop(); resetSession(); });
 ui.apiKey.value = localStorage.getItem("regionchat.apiKey") || "";
 ui.apiKey.addEventListener("change", () => { localStorage.setItem("regionchat.apiKey", ui.apiKey.value.trim()); loadModels(); });
 window.addEventListener("resize", layoutCanvas);

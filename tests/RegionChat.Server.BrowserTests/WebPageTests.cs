@@ -360,4 +360,54 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.Equal("what color is it", await page.Page.InputValueAsync("#question"));
         Assert.Empty(page.PageErrors);
     }
+
+    [SkippableFact]
+    public async Task AnImageTheServerCannotReadGoesAsPngAndABrushStrokeOnALargeImageStaysSmall()
+    {
+        await using var page = await OpenAsync();
+        // An SVG: the browser shows it, the server reads no SVG.
+        await page.Page.EvaluateAsync("""
+            () => {
+              const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64" fill="#ffffff"/>' +
+                          '<circle cx="32" cy="32" r="12" fill="#ff0000"/></svg>';
+              const data = new DataTransfer();
+              data.items.add(new File([svg], 'drawing.svg', { type: 'image/svg+xml' }));
+              document.getElementById('stage').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+            }
+            """);
+        await page.Page.WaitForSelectorAsync("#stage.has-image");
+        await page.SetMaxTokensAsync(4);
+        var request = await page.AskAsync(Question);
+        var image = request.GetProperty("messages")[0].GetProperty("content").EnumerateArray().Single(p => p.GetProperty("type").GetString() == "image_url");
+        Assert.StartsWith("data:image/png;base64,", image.GetProperty("image_url").GetProperty("url").GetString());
+        await page.WaitForAnswerAsync();   // and the server reads it
+
+        // A 1600-pixel image and a stroke of 200 small pointer moves: a point every quarter brush width, not every move.
+        await page.Page.EvaluateAsync("""
+            async () => {
+              const c = document.createElement('canvas');
+              c.width = c.height = 1600;
+              c.getContext('2d').fillRect(0, 0, 800, 800);
+              const blob = await new Promise(r => c.toBlob(r, 'image/png'));
+              const data = new DataTransfer();
+              data.items.add(new File([blob], 'large.png', { type: 'image/png' }));
+              document.getElementById('stage').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+            }
+            """);
+        await page.Page.WaitForFunctionAsync("() => document.getElementById('image-info').textContent.includes('1600×1600')");
+        await page.Page.ClickAsync("#tool-brush");
+        var bounds = await page.Page.Locator("#canvas").BoundingBoxAsync() ?? throw new InvalidOperationException("the canvas is not shown");
+        float x = bounds.X + bounds.Width / 8, y = bounds.Y + bounds.Height / 2;
+        await page.Page.Mouse.MoveAsync(x, y);
+        await page.Page.Mouse.DownAsync();
+        for (int i = 1; i <= 200; i++) await page.Page.Mouse.MoveAsync(x + i * bounds.Width / 400, y);
+        await page.Page.Mouse.UpAsync();
+        using var region = JsonDocument.Parse(await page.RegionTextAsync());
+        var scribble = region.RootElement.GetProperty("scribble");
+        int points = scribble.GetProperty("points").GetArrayLength() / 2;
+        double width = scribble.GetProperty("width").GetDouble();
+        output.WriteLine($"{points} points, width {width}");
+        Assert.InRange(points, 2, 1 + (int)Math.Ceiling(800 / (width / 4)));   // 800 image pixels long
+        Assert.Empty(page.PageErrors);
+    }
 }

@@ -37,7 +37,8 @@ function headers(json) {
 async function httpError(response) {
   let text = "";
   try { text = await response.text(); } catch { /* body unreadable */ }
-  let message = text.trim() || response.statusText || "request failed";
+  // A proxy's HTML error page (nginx's 502, 413) says nothing its status line does not.
+  let message = (text.trimStart().startsWith("<") ? "" : text.trim()) || response.statusText || "request failed";
   try {
     const body = JSON.parse(text);
     if (body && body.error) message = describeError(body.error);
@@ -287,6 +288,16 @@ function hideError() {
 
 // ---------- image ----------
 
+const serverFormats = ["image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif"];
+
+function asPng(element) {
+  const c = document.createElement("canvas");
+  c.width = element.naturalWidth;
+  c.height = element.naturalHeight;
+  c.getContext("2d").drawImage(element, 0, 0);
+  return c.toDataURL("image/png");
+}
+
 function openFile(file) {
   if (!file) return;
   if (!file.type.startsWith("image/")) { showError(`"${file.name}" is not an image.`); return; }
@@ -297,7 +308,10 @@ function openFile(file) {
     element.onerror = () => showError(`The browser cannot decode "${file.name}".`);
     element.onload = () => {
       hideError();
-      state.image = { dataUrl: reader.result, element, width: element.naturalWidth, height: element.naturalHeight, name: file.name };
+      // The server reads PNG, JPEG, WebP, BMP and GIF: any other image the browser shows (AVIF, HEIC, SVG, …) goes as
+      // PNG, drawn as the browser shows it.
+      const dataUrl = serverFormats.includes(file.type) ? reader.result : asPng(element);
+      state.image = { dataUrl, element, width: element.naturalWidth, height: element.naturalHeight, name: file.name };
       state.imageVersion++;
       state.parts = [];
       state.draft = null;
@@ -464,7 +478,10 @@ function onPointerMove(e) {
   } else if (state.draft.scribble) {
     const pts = state.draft.scribble.points;
     const dx = x - pts[pts.length - 2], dy = y - pts[pts.length - 1];
-    if (dx * dx + dy * dy < 0.25) return; // under half an image pixel: not worth a point
+    // Under a quarter of the brush width (at least half an image pixel) a point adds nothing the stroke does not cover;
+    // on a large photo every pointer move would otherwise add one, past what the server accepts for a scribble.
+    const step = Math.max(0.5, state.draft.scribble.width / 4);
+    if (dx * dx + dy * dy < step * step) return;
     pts.push(round1(x), round1(y));
   }
   draw();

@@ -107,7 +107,17 @@ internal sealed class ModelRegistry : IDisposable
     public RegionChatModel LoadDefault() =>
         Get(DefaultModelId) ?? throw new InvalidOperationException(
             $"the default model '{DefaultModelId}' is not in {ModelsPath} (models " +
-            $"found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))})");
+            $"found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))}){PullUnfinished(DefaultModelId)}");
+
+    /// <summary>Why a model's folder has no manifest when `pull` is still filling it (its partial downloads are there).</summary>
+    string PullUnfinished(string id)
+    {
+        string folder = Path.Combine(ModelsPath, id);
+        if (id.Length == 0 || Path.GetFileName(id) != id || !Directory.Exists(folder) || File.Exists(Path.Combine(folder, ModelManifest.FileName)))
+            return "";
+        bool partial = Directory.EnumerateFiles(folder, "*.partial", SearchOption.AllDirectories).Any();
+        return partial ? $"; {folder} holds partial downloads: its pull has not finished (rerun `regionchat pull {id}` to resume it)" : "";
+    }
 
     /// <summary>Each served model's load state; loads nothing.</summary>
     public IReadOnlyList<ModelLoadStatus> Statuses() => Manifests.Keys.Order(StringComparer.Ordinal).Select(id =>

@@ -77,6 +77,9 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
                     received += read;
                     bar.Report(received);
                 }
+                // On disk before it is checked and renamed into place: after a power cut the final name never holds a
+                // file cut short (which a file without a hash would pass as present).
+                output.Flush(flushToDisk: true);
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException
                                            || ex is OperationCanceledException && !cancellation.IsCancellationRequested)

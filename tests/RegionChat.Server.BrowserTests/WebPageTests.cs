@@ -283,6 +283,7 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
           const switchNow = () => {
             if (answer.dataset.state !== 'streaming') { resolve(-1); return true; }
             if (text.textContent.length === 0) return false;
+            if (document.getElementById('messages').getAttribute('aria-busy') !== 'true') { resolve(-3); return true; }
             const models = document.getElementById('models');
             models.value = model;
             models.dispatchEvent(new Event('change'));
@@ -315,9 +316,12 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
             await page.AskAsync(Question);
             shown = await page.Page.EvaluateAsync<int>(SwitchModelOnFirstText, PageServer.ShapesModel);
         }
+        Assert.True(shown != -3, "the chat was not marked busy while the answer streamed");
         Assert.True(shown > 0, "the answer never showed text while streaming");
         await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
         Assert.Equal("", await page.TextAsync("#session"));   // the old model's session is not taken back
+        Assert.Equal("false", await page.Page.GetAttributeAsync("#messages", "aria-busy"));
+        Assert.Equal(1, await page.Page.GetByRole(Microsoft.Playwright.AriaRole.Textbox, new() { Name = "Question" }).CountAsync());
 
         await page.SetMaxTokensAsync(8);
         var request = await page.AskAsync("what color is it");

@@ -193,6 +193,8 @@ async function send(event) {
 
 function setBusy(controller) {
   state.busy = controller;
+  // Screen readers announce the chat's new text once the answer is complete, not every piece of it.
+  ui.messages.setAttribute("aria-busy", controller ? "true" : "false");
   ui.send.disabled = !!controller;
   ui.stop.disabled = !controller;
   document.body.classList.toggle("busy", !!controller);

@@ -40,14 +40,16 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
         return 1
         """;
 
-    // -1 also for a record whose list does not hold its header's count (records written before the count had none).
+    // A record whose list lost turns (an evicting Redis) counts what its header says it held (records written before
+    // the header kept a count have none): a live copy with fewer is behind and must not answer, one with as many is
+    // current and writes the record again; GetAsync gives no record for it.
     const string CountScript = """
         local meta = redis.call('GET', KEYS[1])
         if not meta then return -1 end
         if meta == 'ended' then return -2 end
         local n = redis.call('LLEN', KEYS[2])
         local ok, head = pcall(cjson.decode, meta)
-        if ok and type(head) == 'table' and type(head['turns']) == 'number' and head['turns'] ~= n then return -1 end
+        if ok and type(head) == 'table' and type(head['turns']) == 'number' then return head['turns'] end
         return n
         """;
 

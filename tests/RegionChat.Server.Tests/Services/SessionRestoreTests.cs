@@ -310,9 +310,16 @@ public class SessionRestoreTests
         var half = await Calls.FailsAsync(() => Calls.DrainAsync(b.Client.Chat(TinyTurn(2, session), deadline: Calls.Deadline())));
         Assert.Equal(StatusCode.NotFound, half.StatusCode);
         Assert.Null(await b.Core.Records.GetAsync(session, CancellationToken.None));
-        // A, which holds it live, goes on and writes the whole record again.
+        // A, which holds it live with every turn, goes on and writes the whole record again.
         Assert.False((await a.Client.ChatAsync(TinyTurn(2, session))).Started.Restored);
         Assert.Equal(3, await b.Core.Records.TurnCountAsync(session, CancellationToken.None));
+        Assert.Equal(3, (await b.Core.Records.GetAsync(session, CancellationToken.None))!.Turns.Count);
+
+        // B takes a turn (A's live copy is now one turn behind), then Redis loses one: A must not answer from its copy.
+        Assert.True((await b.Client.ChatAsync(TinyTurn(3, session))).Started.Restored);
+        Assert.StartsWith("$", await redis.CommandAsync($"LPOP regionchat:s:{session}:turns"));
+        var behind = await Calls.FailsAsync(() => Calls.DrainAsync(a.Client.Chat(TinyTurn(4, session), deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.NotFound, behind.StatusCode);
     }
 
     [SkippableFact]

@@ -123,23 +123,30 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.True(named >= 2, $"{named} of 3 boxed objects named by colour and shape:\n" + string.Join("\n", results));
     }
 
-    /// <summary>Clicks #stop as soon as the streaming answer shows text; resolves to the length shown then, or to -1 when
-    /// the answer ended before the page got to show it streaming (a starved renderer can read the whole stream at once),
-    /// or to -2 after two minutes.</summary>
-    const string StopOnFirstText = """
-        () => new Promise(resolve => {
+    /// <summary>As soon as the streaming answer shows text, clicks #stop (argument "") or picks the model named by the
+    /// argument; resolves to the length shown then, to -1 when the answer ended before the page got to show it streaming
+    /// (a starved renderer can read the whole stream at once), to -3 when the chat was not marked busy meanwhile, or to
+    /// -2 after two minutes.</summary>
+    const string ActOnFirstText = """
+        model => new Promise(resolve => {
           const answer = document.querySelector('#answer');
           const text = answer.querySelector('.text');
           setTimeout(() => resolve(-2), 120000);
-          const stopNow = () => {
+          const actNow = () => {
             if (answer.dataset.state !== 'streaming') { resolve(-1); return true; }
             if (text.textContent.length === 0) return false;
-            document.getElementById('stop').click();
+            if (document.getElementById('messages').getAttribute('aria-busy') !== 'true') { resolve(-3); return true; }
+            if (model === '') document.getElementById('stop').click();
+            else {
+              const models = document.getElementById('models');
+              models.value = model;
+              models.dispatchEvent(new Event('change'));
+            }
             resolve(text.textContent.length);
             return true;
           };
-          if (stopNow()) return;
-          const watch = new MutationObserver(() => { if (stopNow()) watch.disconnect(); });
+          if (actNow()) return;
+          const watch = new MutationObserver(() => { if (actNow()) watch.disconnect(); });
           watch.observe(answer, { childList: true, characterData: true, subtree: true, attributes: true });
         })
         """;
@@ -165,9 +172,16 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
                 await page.Page.ClickAsync("#new-session");
             }
             await page.AskAsync(Question);
-            shown = await page.Page.EvaluateAsync<int>(StopOnFirstText);
-            output.WriteLine($"attempt {attempt + 1}: {(shown > 0 ? $"stopped at {shown} characters" : shown == -1 ? "the answer ended before it could be stopped" : "no text within 2 minutes")}");
+            shown = await page.Page.EvaluateAsync<int>(ActOnFirstText, "");
+            output.WriteLine($"attempt {attempt + 1}: {shown switch
+            {
+                > 0 => $"stopped at {shown} characters",
+                -1 => "the answer ended before it could be stopped",
+                -3 => "the chat was not marked busy while it streamed",
+                _ => "no text within 2 minutes",
+            }}");
         }
+        Assert.True(shown != -3, "the chat was not marked busy while the answer streamed");
         Assert.True(shown > 0, "the answer never showed text while streaming");
         await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
         Assert.True(await page.Page.IsEnabledAsync("#send"));
@@ -274,28 +288,6 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.Empty(page.PageErrors);
     }
 
-    /// <summary>Picks the other model in the list as soon as the streaming answer shows text (as <see cref="StopOnFirstText"/>).</summary>
-    const string SwitchModelOnFirstText = """
-        model => new Promise(resolve => {
-          const answer = document.querySelector('#answer');
-          const text = answer.querySelector('.text');
-          setTimeout(() => resolve(-2), 120000);
-          const switchNow = () => {
-            if (answer.dataset.state !== 'streaming') { resolve(-1); return true; }
-            if (text.textContent.length === 0) return false;
-            if (document.getElementById('messages').getAttribute('aria-busy') !== 'true') { resolve(-3); return true; }
-            const models = document.getElementById('models');
-            models.value = model;
-            models.dispatchEvent(new Event('change'));
-            resolve(text.textContent.length);
-            return true;
-          };
-          if (switchNow()) return;
-          const watch = new MutationObserver(() => { if (switchNow()) watch.disconnect(); });
-          watch.observe(answer, { childList: true, characterData: true, subtree: true, attributes: true });
-        })
-        """;
-
     [SkippableFact]
     public async Task SwitchingTheModelMidAnswerStopsItAndTheNextQuestionStartsAFreshSession()
     {
@@ -314,7 +306,7 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
                 await page.Page.ClickAsync("#new-session");
             }
             await page.AskAsync(Question);
-            shown = await page.Page.EvaluateAsync<int>(SwitchModelOnFirstText, PageServer.ShapesModel);
+            shown = await page.Page.EvaluateAsync<int>(ActOnFirstText, PageServer.ShapesModel);
         }
         Assert.True(shown != -3, "the chat was not marked busy while the answer streamed");
         Assert.True(shown > 0, "the answer never showed text while streaming");

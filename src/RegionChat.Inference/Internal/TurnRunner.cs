@@ -160,7 +160,7 @@ internal sealed class TurnRunner(
                     if (Interlocked.CompareExchange(ref session.Busy, 1, 0) != 0) continue;   // a turn runs: it writes
                     try
                     {
-                        if (session.StoredTurns == -1 && !await WriteWholeAsync(session, CancellationToken.None).ConfigureAwait(false))
+                        if (session.StoredTurns == -1 && !await WriteRecordAsync(session, CancellationToken.None).ConfigureAwait(false))
                             sessions.Remove(session.Id);   // ended on another replica meanwhile
                     }
                     catch (SessionStoreUnavailableException e) { CoreLog.SessionStoreFailed(log, "save again", session.Id, e.Message); }
@@ -505,7 +505,7 @@ internal sealed class TurnRunner(
         try
         {
             // Ended on another replica while this turn ran: the record stays ended, and so does the session here.
-            if (!await WriteWholeAsync(session, ct).ConfigureAwait(false)) sessions.Remove(session.Id);
+            if (!await WriteRecordAsync(session, ct).ConfigureAwait(false)) sessions.Remove(session.Id);
         }
         catch (SessionStoreUnavailableException e)
         {
@@ -516,7 +516,7 @@ internal sealed class TurnRunner(
 
     /// <summary>Writes the session's turns the store lacks (all of them when it is unsure what it holds), with any image
     /// not yet shared (the shared ones renewed); false when the session was ended meanwhile (nothing written).</summary>
-    async Task<bool> WriteWholeAsync(ChatSessionEntry session, CancellationToken ct)
+    async Task<bool> WriteRecordAsync(ChatSessionEntry session, CancellationToken ct)
     {
         // The images the session already shared live on as long as it does; one the store dropped is shared again.
         var shared = session.Records.SelectMany(r => r.Visuals).Select(v => v.ImageId).Where(session.SharedImages.Contains).ToHashSet();

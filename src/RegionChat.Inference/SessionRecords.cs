@@ -24,10 +24,11 @@ public interface ISessionRecordStore : IDisposable
 
     /// <summary>
     /// Saves a session after a turn: <paramref name="turns"/> are all its turns, of which the store already holds the
-    /// first <paramref name="storedTurns"/> (it appends the rest); when it holds another number (it lost the record,
+    /// first <paramref name="storedTurns"/> (it appends the rest; -1: unknown); when it holds fewer (it lost the record,
     /// or never had it) the whole record is written again. Refreshes the idle time (the record's time to live). False,
     /// writing nothing, when the session was ended meanwhile (unless <paramref name="storedTurns"/> is 0: a new session
-    /// may reuse an ended one's id).
+    /// may reuse an ended one's id) or the store holds more turns than <paramref name="storedTurns"/> (another writer
+    /// went on: the caller's copy is behind).
     /// </summary>
     Task<bool> SaveAsync(string sessionId, string model, string? systemPrompt, IReadOnlyList<TurnRecord> turns, int storedTurns, CancellationToken ct);
 

@@ -17,10 +17,15 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    // KEYS: meta, turns. ARGV: turns stored, idle ms, the new turns. 0 when the store holds another record (or none).
+    // KEYS: meta, turns. ARGV: turns stored, idle ms, the new turns. 0 when the store lost turns (or the record): write it
+    // whole; -1 when the session was ended, or another writer went on past the turns stored: write nothing.
     const string AppendScript = """
         local meta = redis.call('GET', KEYS[1])
-        if not meta or meta == 'ended' or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[1]) then return 0 end
+        if meta == 'ended' then return -1 end
+        if not meta then return 0 end
+        local n = redis.call('LLEN', KEYS[2])
+        if n > tonumber(ARGV[1]) then return -1 end
+        if n < tonumber(ARGV[1]) then return 0 end
         for i = 3, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
         local head = cjson.decode(meta)
         head['turns'] = redis.call('LLEN', KEYS[2])
@@ -168,7 +173,8 @@ internal sealed class RedisSessionRecordStore : ISessionRecordStore
         if (storedTurns > 0 && storedTurns <= turns.Count)
         {
             RedisValue[] append = [storedTurns, IdleMs, .. turns.Skip(storedTurns).Select(t => (RedisValue)JsonSerializer.Serialize(t, Json))];
-            if ((int)await db.ScriptEvaluateAsync(AppendScript, keys, append).ConfigureAwait(false) == 1) return true;
+            int appended = (int)await db.ScriptEvaluateAsync(AppendScript, keys, append).ConfigureAwait(false);
+            if (appended != 0) return appended == 1;
         }
         RedisValue[] all = [JsonSerializer.Serialize(new Head(model, systemPrompt, turns.Count), Json), IdleMs, storedTurns == 0 ? 1 : 0,
             .. turns.Select(t => (RedisValue)JsonSerializer.Serialize(t, Json))];

@@ -16,9 +16,11 @@ internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSes
     public Dictionary<EmbeddingBlock, VisualRecord> Visuals { get; } = new(ReferenceEqualityComparer.Instance);
     /// <summary>Images already put in the shared image store for this session.</summary>
     public HashSet<string> SharedImages { get; } = new(StringComparer.Ordinal);
-    /// <summary>Turns the record store is known to hold: 0 for a session new here, -1 after a write that failed (unknown:
-    /// the whole record is written again, but never over a session ended meanwhile).</summary>
+    /// <summary>Turns the record store is known to hold (0 for a session new here).</summary>
     public int StoredTurns { get; set; }
+    /// <summary>The last write of the record failed: the store holds <see cref="StoredTurns"/> turns or fewer, unless
+    /// another writer went on meanwhile (then this copy is dropped, never written over theirs).</summary>
+    public bool Unwritten;
     /// <summary>False once a turn fed a region made in process, which a record cannot keep: the session is not recorded.</summary>
     public bool Recordable { get; set; } = true;
     public long LastUsedTicks = Environment.TickCount64;
@@ -27,7 +29,7 @@ internal sealed class ChatSessionEntry(string id, RegionChatModel model, ChatSes
     /// <summary>The write lease kept after a turn whose record could not be written, until a later write succeeds: another
     /// replica must not answer from the older record meanwhile. The session's next turn here takes it over.</summary>
     public IAsyncDisposable? KeptLease;
-    /// <summary>1 while a background write of the whole record retries (<see cref="StoredTurns"/> -1).</summary>
+    /// <summary>1 while a background write of an <see cref="Unwritten"/> record retries.</summary>
     public int Rewriting;
     public void Touch() => Interlocked.Exchange(ref LastUsedTicks, Environment.TickCount64);
     public void Dispose() => Chat.Dispose();
@@ -81,7 +83,7 @@ internal sealed class SessionStore(TimeSpan idle) : IDisposable
         {
             if (Volatile.Read(ref e.Busy) != 0) continue;
             if (now - Interlocked.Read(ref e.LastUsedTicks) > idle.TotalMilliseconds && Remove(id)) n++;
-            else if (e.Chat.Sequence.State == LlmSessionState.Evicted && e.Recordable && e.StoredTurns == e.Records.Count
+            else if (e.Chat.Sequence.State == LlmSessionState.Evicted && e.Recordable && !e.Unwritten && e.StoredTurns == e.Records.Count
                      && e.Records.Count > 0) Remove(id);
         }
         return n;

@@ -136,7 +136,7 @@ internal sealed class TurnRunner(
         }
         finally
         {
-            if (session is { StoredTurns: -1, Recordable: true } unsaved && sessions.Get(unsaved.Id) == unsaved) KeepUntilWritten(unsaved, lease);
+            if (session is { Unwritten: true, Recordable: true } unsaved && sessions.Get(unsaved.Id) == unsaved) KeepUntilWritten(unsaved, lease);
             else if (lease != null) await lease.DisposeAsync().ConfigureAwait(false);
         }
     }
@@ -154,14 +154,14 @@ internal sealed class TurnRunner(
         {
             try
             {
-                for (int attempt = 0; session.StoredTurns == -1 && sessions.Get(session.Id) == session; attempt++)
+                for (int attempt = 0; session.Unwritten && sessions.Get(session.Id) == session; attempt++)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 << Math.Min(attempt, 5)))).ConfigureAwait(false);
                     if (Interlocked.CompareExchange(ref session.Busy, 1, 0) != 0) continue;   // a turn runs: it writes
                     try
                     {
-                        if (session.StoredTurns == -1 && !await WriteRecordAsync(session, CancellationToken.None).ConfigureAwait(false))
-                            sessions.Remove(session.Id);   // ended on another replica meanwhile
+                        if (session.Unwritten && !await WriteRecordAsync(session, CancellationToken.None).ConfigureAwait(false))
+                            sessions.Remove(session.Id);   // ended, or extended by another replica, meanwhile
                     }
                     catch (SessionStoreUnavailableException e) { CoreLog.SessionStoreFailed(log, "save again", session.Id, e.Message); }
                     finally { Volatile.Write(ref session.Busy, 0); }
@@ -173,7 +173,7 @@ internal sealed class TurnRunner(
                 Volatile.Write(ref session.Rewriting, 0);
             }
             // A turn that failed to write while this loop was ending keeps the lease for a new loop; else it goes.
-            if (session.StoredTurns == -1 && sessions.Get(session.Id) == session) KeepUntilWritten(session, null);
+            if (session.Unwritten && sessions.Get(session.Id) == session) KeepUntilWritten(session, null);
             else if (Interlocked.Exchange(ref session.KeptLease, null) is { } kept) await kept.DisposeAsync().ConfigureAwait(false);
         });
     }
@@ -504,18 +504,20 @@ internal sealed class TurnRunner(
         });
         try
         {
-            // Ended on another replica while this turn ran: the record stays ended, and so does the session here.
+            // Ended on another replica while this turn ran (the record stays ended, and so does the session here), or
+            // extended there while this copy could not write (theirs stays; the next turn here restores it).
             if (!await WriteRecordAsync(session, ct).ConfigureAwait(false)) sessions.Remove(session.Id);
         }
         catch (SessionStoreUnavailableException e)
         {
             CoreLog.SessionStoreFailed(log, "save", session.Id, e.Message);
-            session.StoredTurns = -1;
+            session.Unwritten = true;
         }
     }
 
-    /// <summary>Writes the session's turns the store lacks (all of them when it is unsure what it holds), with any image
-    /// not yet shared (the shared ones renewed); false when the session was ended meanwhile (nothing written).</summary>
+    /// <summary>Writes the session's turns the store lacks (all of them when it lost some), with any image not yet shared
+    /// (the shared ones renewed); false, writing nothing, when the session was ended meanwhile or another writer went on
+    /// past what this copy knew.</summary>
     async Task<bool> WriteRecordAsync(ChatSessionEntry session, CancellationToken ct)
     {
         // The images the session already shared live on as long as it does; one the store dropped is shared again.
@@ -527,9 +529,12 @@ internal sealed class TurnRunner(
                 await records.PutImageAsync(v.ImageId, stored.Bytes, ct).ConfigureAwait(false);
                 session.SharedImages.Add(v.ImageId);
             }
-        if (!await records.SaveAsync(session.Id, session.Model.Id, session.Chat.SystemPrompt, session.Records, session.StoredTurns, ct)
+        // A first write that may or may not have happened is not a new session's (which may take an ended one's id).
+        int known = session.Unwritten && session.StoredTurns == 0 ? -1 : session.StoredTurns;
+        if (!await records.SaveAsync(session.Id, session.Model.Id, session.Chat.SystemPrompt, session.Records, known, ct)
                 .ConfigureAwait(false)) return false;
         session.StoredTurns = session.Records.Count;
+        session.Unwritten = false;
         return true;
     }
 

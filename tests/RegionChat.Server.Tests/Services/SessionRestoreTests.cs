@@ -291,6 +291,36 @@ public class SessionRestoreTests
     }
 
     [SkippableFact]
+    public async Task ACopyThatCouldNotWriteNeverWritesOverTurnsAnotherReplicaAddedMeanwhile()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var a = await StartOnRedisAsync(redis);
+        string session = (await a.Client.ChatAsync(TinyTurn(0, ""))).Started.SessionId;
+
+        // A answers turn 1 but cannot record it; meanwhile another writer (a replica A could not see: a lapsed lease,
+        // a partition) goes on from the one-turn record. The test plays that writer with a Redis user of its own.
+        await AllowKeysAsync(redis, "~regionchat:lease:* ~regionchat:img:*");
+        Assert.Equal("+OK", await redis.CommandAsync("ACL SETUSER other on >other-secret allkeys allcommands"));
+        await a.Client.ChatAsync(TinyTurn(1, session));
+        using var other = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"{redis.ConnectionString},user=other,password=other-secret");
+        var db = other.GetDatabase();
+        string theirs = (string)(await db.ListGetByIndexAsync($"regionchat:s:{session}:turns", 0))!;   // any turn record will do
+        await db.ListRightPushAsync($"regionchat:s:{session}:turns", theirs);
+        var head = System.Text.Json.Nodes.JsonNode.Parse((string)(await db.StringGetAsync($"regionchat:s:{session}:meta"))!)!;
+        head["turns"] = 2;
+        await db.StringSetAsync($"regionchat:s:{session}:meta", head.ToJsonString(), TimeSpan.FromMinutes(10));
+
+        // Once A can write again it finds more turns than it knew of: it drops its copy instead of writing over theirs.
+        await AllowKeysAsync(redis, "allkeys");
+        Assert.True(await EventuallyAsync(() => Task.FromResult(a.Sessions.Get(session) == null)), "A kept its copy");
+        Assert.Equal(2, await db.ListLengthAsync($"regionchat:s:{session}:turns"));
+        Assert.Equal(theirs, (string)(await db.ListGetByIndexAsync($"regionchat:s:{session}:turns", 1))!);
+        // The next turn on A restores their history.
+        Assert.True((await a.Client.ChatAsync(TinyTurn(2, session))).Started.Restored);
+        Assert.Equal(3, await db.ListLengthAsync($"regionchat:s:{session}:turns"));
+    }
+
+    [SkippableFact]
     public async Task HalfARecordIsNoRecordAndAnImageStoreAwayIsUnavailableNotGone()
     {
         await using var redis = await RedisServer.StartAsync();

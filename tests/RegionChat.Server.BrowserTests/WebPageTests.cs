@@ -406,4 +406,33 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.InRange(points, 2, 1 + (int)Math.Ceiling(800 / (width / 4)));   // 800 image pixels long
         Assert.Empty(page.PageErrors);
     }
+
+    [SkippableFact]
+    public async Task ABusyServerIsAskedAgainAfterItsRetryAfter()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
+        await page.SetMaxTokensAsync(4);
+        // The first two turns posted meet a full queue (as the server says it: 429, Retry-After 1), then the server.
+        int refused = 0;
+        await page.Page.RouteAsync("**/v1/chat/completions", async route =>
+        {
+            if (Interlocked.Increment(ref refused) <= 2)
+                await route.FulfillAsync(new()
+                {
+                    Status = 429, ContentType = "application/json", Headers = new Dictionary<string, string> { ["Retry-After"] = "1" },
+                    Body = """{"error":{"message":"the request queue is full","type":"rate_limit_error","code":"rate_limit_exceeded"}}""",
+                });
+            else await route.ContinueAsync();
+        });
+        var started = DateTime.UtcNow;
+        await page.AskAsync(Question);
+        Assert.False(string.IsNullOrWhiteSpace(await page.WaitForAnswerAsync()));
+        Assert.Equal(3, refused);
+        Assert.Equal("2", await page.Page.GetAttributeAsync("#answer", "data-retries"));
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(1.9), "the page did not wait as Retry-After asked");
+        Assert.False(await page.Page.IsVisibleAsync("#error"));
+        Assert.Empty(page.PageErrors);
+    }
 }

@@ -146,9 +146,7 @@ async function send(event) {
     // picks its session's id here, so that it is routed like the turns after it.
     const sent = headers(true);
     sent["x-regionchat-session"] = state.sessionId || newSessionId();
-    const response = await fetch("v1/chat/completions", {
-      method: "POST", headers: sent, body: JSON.stringify(body), signal: controller.signal,
-    });
+    const response = await postTurn(sent, body, controller.signal, answer);
     if (!response.ok) throw await httpError(response);
     let finish = "";
     await readEvents(response, (chunk) => {
@@ -189,6 +187,32 @@ async function send(event) {
     setBusy(null);
     ui.question.focus();
   }
+}
+
+/** Posts a turn; a server that is busy (429 queue full, 503, 409 while the session finishes its previous turn) is asked
+ * again after its Retry-After (at most 10 s), up to three times: none of these started the turn. Stop ends the wait. */
+async function postTurn(sent, body, signal, answer) {
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch("v1/chat/completions", { method: "POST", headers: sent, body: JSON.stringify(body), signal });
+    if (response.ok || attempt > 3 || !(await isBusy(response))) return response;
+    const wait = Math.min(10, Number(response.headers.get("Retry-After")) || attempt);
+    answer.dataset.retries = String(attempt);
+    answer.querySelector(".text").textContent = `(server busy: asking again in ${wait} s)`;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, wait * 1000);
+      signal.addEventListener("abort", () => { clearTimeout(timer); reject(new DOMException("stopped", "AbortError")); }, { once: true });
+    });
+    answer.querySelector(".text").textContent = "";
+  }
+}
+
+async function isBusy(response) {
+  if (response.status === 429 || response.status === 503) return true;
+  if (response.status !== 409) return false;
+  try {
+    const code = (await response.clone().json())?.error?.code;
+    return code === "session_busy" || code === "session_leased";
+  } catch { return false; }
 }
 
 function setBusy(controller) {

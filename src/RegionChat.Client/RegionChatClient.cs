@@ -46,14 +46,27 @@ public sealed class RegionChatClient : IDisposable
         },
     };
 
+    /// <summary>The default channel's retry policy for chat turns: as <see cref="RetryUnavailable"/>, and a turn refused
+    /// ABORTED (another turn of its session holds the session's lease, on this or another replica: this one did not start)
+    /// is sent again too, up to 6 attempts in all, each after a random wait of up to 0.5, 1, 2, 4 and 4 s.</summary>
+    public static MethodConfig RetryChatTurns { get; } = new()
+    {
+        Names = { new MethodName { Service = "regionchat.v1.RegionChat", Method = "Chat" } },
+        RetryPolicy = new RetryPolicy
+        {
+            MaxAttempts = 6, InitialBackoff = TimeSpan.FromMilliseconds(500), MaxBackoff = TimeSpan.FromSeconds(4), BackoffMultiplier = 2,
+            RetryableStatusCodes = { StatusCode.Unavailable, StatusCode.Aborted },
+        },
+    };
+
     /// <summary>The options a client made without any of the caller's has (new each time, to change and pass back): cancels
-    /// throw <see cref="OperationCanceledException"/>, <see cref="RetryUnavailable"/>, and no receive limit — grpc-dotnet's
+    /// throw <see cref="OperationCanceledException"/>, <see cref="RetryUnavailable"/> and <see cref="RetryChatTurns"/>, and no receive limit — grpc-dotnet's
     /// default of 4 MiB is less than legal answers reach (a classification of 16 regions over 1000 long labels, the
     /// model list with large label sets), and the server bounds its answers by its own limits.</summary>
     public static GrpcChannelOptions DefaultChannelOptions() => new()
     {
         ThrowOperationCanceledOnCancellation = true,
-        ServiceConfig = new ServiceConfig { MethodConfigs = { RetryUnavailable } },
+        ServiceConfig = new ServiceConfig { MethodConfigs = { RetryUnavailable, RetryChatTurns } },
         MaxReceiveMessageSize = null,
     };
 

@@ -374,6 +374,23 @@ public class SessionRestoreTests
         Assert.Equal(1, await b.Core.Records.TurnCountAsync(session, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task TheClientSendsATurnAgainThatWasRefusedWhileAnotherHeldItsSessionsLease()
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var client = new RegionChat.Client.RegionChatClient(host.Address);
+        var options = new RegionChat.Client.GenerationOptions { MaxTokens = 2 };
+        var first = await client.ChatAsync(new RegionChat.Client.ChatTurn("what is this?")
+            { Image = RegionChat.Client.ChatImage.FromBytes(First), Generation = options });
+        // Another turn of the session holds its lease (taken through the store, as a running turn takes it) for a second.
+        var lease = await host.Core.Records.TryLeaseAsync(first.SessionId, CancellationToken.None) ?? throw new InvalidOperationException("no lease");
+        var release = Task.Delay(1000).ContinueWith(_ => lease.DisposeAsync().AsTask()).Unwrap();
+        var next = await client.ChatAsync(new RegionChat.Client.ChatTurn("and now?") { SessionId = first.SessionId, Generation = options });
+        await release;
+        Assert.Equal(first.SessionId, next.SessionId);
+        Assert.True(next.Started.CachedTokens > 0);
+    }
+
     static async Task<IAsyncDisposable> WaitForLeaseAsync(ServerHost host, string session)
     {
         for (var deadline = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < deadline; await Task.Delay(50))

@@ -73,6 +73,7 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
                     idle.CancelAfter(idleTimeout);
                     int read = await body.ReadAsync(buffer, idle.Token);
                     if (read == 0) break;
+                    idle.CancelAfter(Timeout.InfiniteTimeSpan);   // a slow disk is not a silent host
                     await output.WriteAsync(buffer.AsMemory(0, read), cancellation);
                     received += read;
                     bar.Report(received);

@@ -285,8 +285,14 @@ internal sealed class TurnRunner(
     async Task<bool> EnsureImageAsync(string imageId, CancellationToken ct)
     {
         if (images.TryGet(imageId, out _)) return true;
-        // A store that cannot be reached now throws on (UNAVAILABLE, retried): only an image it does not hold is gone.
-        byte[]? bytes = await records.GetImageAsync(imageId, ct).ConfigureAwait(false);
+        // A store that cannot be reached now is UNAVAILABLE (retried): only an image it does not hold is gone.
+        byte[]? bytes;
+        try { bytes = await records.GetImageAsync(imageId, ct).ConfigureAwait(false); }
+        catch (SessionStoreUnavailableException e)
+        {
+            CoreLog.SessionStoreFailed(log, "image", imageId, e.Message);
+            throw RegionChatCoreException.StoreUnavailable($"image '{imageId}' is in the shared image store, which cannot be reached; retry later");
+        }
         if (bytes == null || ImageStore.IdOf(bytes) != imageId) return false;
         try { await images.PutAsync(bytes, ct).ConfigureAwait(false); }
         catch (InvalidImageException) { return false; }

@@ -329,10 +329,15 @@ public class SessionRestoreTests
         string session = (await a.Client.ChatAsync(TinyTurn(0, ""))).Started.SessionId;
         await a.Client.ChatAsync(TinyTurn(1, session));
 
-        // The shared images cannot be read: restoring on B is UNAVAILABLE (retried), not NOT_FOUND (start over).
+        // The shared images cannot be read: restoring on B is UNAVAILABLE (retried), not NOT_FOUND (start over), and so is
+        // an image id stored through A.
+        string stored = (await a.Client.PutImageAsync(new PbV1.PutImageRequest { Data = TestImages.SceneBytes(33) }, deadline: Calls.Deadline())).ImageId;
         await AllowKeysAsync(redis, "~regionchat:s:* ~regionchat:lease:*");
         var away = await Calls.FailsAsync(() => Calls.DrainAsync(b.Client.Chat(TinyTurn(2, session), deadline: Calls.Deadline())));
         Assert.Equal(StatusCode.Unavailable, away.StatusCode);
+        var byId = new PbV1.ChatRequest { Message = new PbV1.UserMessage { Text = "hi", Image = new PbV1.ImageInput { ImageId = stored } }, MaxTokens = 2 };
+        var imageAway = await Calls.FailsAsync(() => Calls.DrainAsync(b.Client.Chat(byId, deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.Unavailable, imageAway.StatusCode);
         await AllowKeysAsync(redis, "allkeys");
 
         // A Redis that lost one of the two turns (an evicting one) holds no record: NOT_FOUND, never an answer without it.

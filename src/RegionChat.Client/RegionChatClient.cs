@@ -46,9 +46,10 @@ public sealed class RegionChatClient : IDisposable
         },
     };
 
-    /// <summary>The default channel's retry policy for chat turns: as <see cref="RetryUnavailable"/>, and a turn refused
-    /// ABORTED (another turn of its session holds the session's lease, on this or another replica: this one did not start)
-    /// is sent again too, up to 6 attempts in all, each after a random wait of up to 0.5, 1, 2, 4 and 4 s.</summary>
+    /// <summary>The default channel's retry policy for chat turns (it replaces <see cref="RetryUnavailable"/> for Chat): a
+    /// turn refused UNAVAILABLE, or ABORTED (another turn of its session holds the session's lease, on this or another
+    /// replica: this one did not start), is sent again, up to 6 attempts in all, each after a random wait of up to 0.5, 1,
+    /// 2, 4 and 4 s. Never once an answer began.</summary>
     public static MethodConfig RetryChatTurns { get; } = new()
     {
         Names = { new MethodName { Service = "regionchat.v1.RegionChat", Method = "Chat" } },

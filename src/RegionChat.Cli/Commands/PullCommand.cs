@@ -21,8 +21,8 @@ internal static class PullCommand
         var mirror = new Option<string?>("--mirror") { Description = "Fetch every file from this base URL instead: its scheme and host (and path prefix) " +
             "replace the manifest URL's." };
         var allowUnverified = new Option<bool>("--allow-unverified") { Description = "Install files the manifest has no SHA-256 for (their hash is printed)." };
-        var retries = new Option<int>("--retries") { Description = "Tries again of a file whose host or connection failed (5xx, 429, a broken or " +
-            "stalled transfer), resuming where it stopped, after 1, 2, 4, … s or the host's Retry-After.", DefaultValueFactory = _ => 4 };
+        var retries = new Option<int>("--retries") { Description = "Tries again of a file whose host or connection failed (408, 429, 5xx, a broken " +
+            "or stalled transfer), resuming where it stopped, after 1, 2, 4, … s or the host's Retry-After.", DefaultValueFactory = _ => 4 };
         var command = new Command("pull", "Download a model's weights (resumable, SHA-256 verified) into models/<id>/, ready for the server and caption. " +
             "HF_TOKEN is sent to Hugging Face (gated or private repositories); HF_ENDPOINT fetches Hugging Face's files from a mirror.")
             { model, models, mirror, allowUnverified, retries };

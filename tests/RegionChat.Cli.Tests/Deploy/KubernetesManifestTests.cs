@@ -161,6 +161,30 @@ public sealed partial class KubernetesManifestTests(KubernetesManifests k8s) : I
         Assert.Equal(podExit, run.Exit);
     }
 
+    [SkippableFact]
+    public async Task TheBatchPodPassesSigtermOnSoTheJobStopsCleanly()
+    {
+        Skip.If(k8s.Missing != null, k8s.Missing);
+        var job = Find(await k8s.RenderAsync("batch"), "Job", "regionchat-caption-batch").GetProperty("spec");
+        string args = job.GetProperty("template").GetProperty("spec").GetProperty("containers")[0].GetProperty("args")[0].GetString()!;
+        // A stand-in for caption-batch that runs until SIGTERM and then stops as it does (exit 3: items left).
+        using var temp = new TestSupport.TempDir();
+        string stub = temp.File("regionchat");
+        File.WriteAllText(stub, "#!/bin/sh\ntrap 'exit 3' TERM\ntouch \"$0.started\"\nwhile :; do sleep 0.05; done\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(stub, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var start = new System.Diagnostics.ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", args.Replace("/app/regionchat", stub, StringComparison.Ordinal) } };
+        using var pod = System.Diagnostics.Process.Start(start)!;
+        for (int i = 0; i < 200 && !File.Exists(stub + ".started"); i++) await Task.Delay(25);
+        Assert.True(File.Exists(stub + ".started"), "the job never started");
+        Assert.Equal(0, SendSignal(pod.Id, 15));   // what the kubelet sends the container's first process
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await pod.WaitForExitAsync(timeout.Token);
+        Assert.Equal(3, pod.ExitCode);
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
+
     static JsonElement Find(IEnumerable<JsonElement> objects, string kind, string name) =>
         objects.Single(o => o.GetProperty("kind").GetString() == kind && o.GetProperty("metadata").GetProperty("name").GetString() == name);
 

@@ -25,6 +25,7 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
         string target = Path.GetFullPath(Path.Combine(options.ModelsRoot, manifest.Id));
         Directory.CreateDirectory(target);
         using var pullLock = Lock(target, manifest.Id);
+        CheckFreeSpace(manifest.Id, target, files);
         var download = new ResumableDownload(http, log, interactive, options.IdleTimeout, TokenFor);
         int fetched = 0;
         foreach (var file in files)
@@ -101,6 +102,26 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
                                                 : IsHuggingFace(url);
         return hub && (url.Scheme == Uri.UriSchemeHttps || url.IsLoopback) ? token : null;
     }
+
+    /// <summary>Stops at once when the files still to fetch (by the manifest's sizes, less what partial downloads hold)
+    /// do not fit the free space: a pull of gigabytes would otherwise fail near its end.</summary>
+    static void CheckFreeSpace(string id, string target, IReadOnlyList<ModelManifest.DownloadFile> files)
+    {
+        long needed = 0;
+        foreach (var file in files)
+        {
+            string final = Path.Combine(target, file.Path);
+            if (file.Bytes is not { } bytes || File.Exists(final)) continue;
+            string partial = final + ".partial";
+            needed += Math.Max(0, bytes - (File.Exists(partial) ? new FileInfo(partial).Length : 0));
+        }
+        long free = new DriveInfo(target).AvailableFreeSpace;
+        if (needed > free)
+            throw new PullException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{id}: the files still to fetch need {needed:N0} bytes but {target} has {free:N0} free; {FreeSpaceHint}"));
+    }
+
+    const string FreeSpaceHint = "free space (or pull into another --models folder) and rerun";
 
     /// <summary>One pull of a model at a time: a second one would write the same partial files.</summary>
     static FileStream Lock(string target, string id)

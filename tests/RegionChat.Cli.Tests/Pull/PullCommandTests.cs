@@ -188,6 +188,26 @@ public class PullCommandTests
     }
 
     [Fact]
+    public async Task APullThatCannotFitTheDiskStopsBeforeFetchingAnything()
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        foreach (var (name, data) in files) server.Serve("/m/" + name, data);
+        string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f));
+        // The manifest says the weights are a petabyte: no disk here has that free.
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(manifest))!;
+        node["download"]![0]!["bytes"] = 1L << 50;
+        File.WriteAllText(manifest, node.ToJsonString());
+
+        var run = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"));
+        Assert.Equal(1, run.Exit);
+        Assert.Contains("m: the files still to fetch need 1,125,899,907,042,624", run.Err);
+        Assert.Contains("free; free space (or pull into another --models folder) and rerun", run.Err);
+        Assert.Empty(server.Requests);
+    }
+
+    [Fact]
     public async Task AStalledDownloadIsAbandonedAfterTheIdleTimeoutKeepingWhatArrived()
     {
         using var t = new TempDir();

@@ -151,36 +151,43 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         })
         """;
 
-    [SkippableFact]
-    public async Task StopMidAnswerLeavesThePageUsable()
+    /// <summary>Asks the random model (which runs on to max_tokens) about a scene and, the moment the first words show,
+    /// stops the answer (<paramref name="model"/> "") or picks that model (<see cref="ActOnFirstText"/>: from inside the
+    /// page, since decoding runs at thousands of tokens a second, faster than a round trip from the test would be sure to
+    /// catch). When the page only got to the stream after it had ended, it starts a new session and asks again.</summary>
+    async Task<int> AskAndActOnFirstTextAsync(ChatPage page, TempDir temp, string model)
     {
-        using var temp = new TempDir();
-        await using var page = await OpenAsync();
-        await page.SelectModelAsync(PageServer.RandomModel); // random weights: runs on to max_tokens
+        await page.SelectModelAsync(PageServer.RandomModel);
         await page.SetMaxTokensAsync(1500);
         await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
-
-        // Stop is pressed the moment the first words show (from inside the page: decoding runs at thousands of tokens
-        // a second, faster than a round trip from the test would be sure to catch). When the page only got to the
-        // stream after it had ended, the test starts a new session and asks again.
         int shown = 0;
         for (int attempt = 0; attempt < 6 && shown <= 0; attempt++)   // 3 were too few once, with every test assembly running at once
         {
             if (attempt > 0)
             {
                 await page.WaitForAnswerAsync();
+                await page.SelectModelAsync(PageServer.RandomModel);
                 await page.Page.ClickAsync("#new-session");
             }
             await page.AskAsync(Question);
-            shown = await page.Page.EvaluateAsync<int>(ActOnFirstText, "");
+            shown = await page.Page.EvaluateAsync<int>(ActOnFirstText, model);
             output.WriteLine($"attempt {attempt + 1}: {shown switch
             {
-                > 0 => $"stopped at {shown} characters",
-                -1 => "the answer ended before it could be stopped",
+                > 0 => $"acted at {shown} characters",
+                -1 => "the answer ended before the page could act",
                 -3 => "the chat was not marked busy while it streamed",
                 _ => "no text within 2 minutes",
             }}");
         }
+        return shown;
+    }
+
+    [SkippableFact]
+    public async Task StopMidAnswerLeavesThePageUsable()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        int shown = await AskAndActOnFirstTextAsync(page, temp, "");
         Assert.True(shown != -3, "the chat was not marked busy while the answer streamed");
         Assert.True(shown > 0, "the answer never showed text while streaming");
         await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");
@@ -293,21 +300,7 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
     {
         using var temp = new TempDir();
         await using var page = await OpenAsync();
-        await page.SelectModelAsync(PageServer.RandomModel); // random weights: runs on to max_tokens
-        await page.SetMaxTokensAsync(1500);
-        await page.UploadAsync(IsolatedObject.Find().SavePng(temp.File("scene.png")));
-        int shown = 0;
-        for (int attempt = 0; attempt < 6 && shown <= 0; attempt++)
-        {
-            if (attempt > 0)
-            {
-                await page.WaitForAnswerAsync();
-                await page.SelectModelAsync(PageServer.RandomModel);
-                await page.Page.ClickAsync("#new-session");
-            }
-            await page.AskAsync(Question);
-            shown = await page.Page.EvaluateAsync<int>(ActOnFirstText, PageServer.ShapesModel);
-        }
+        int shown = await AskAndActOnFirstTextAsync(page, temp, PageServer.ShapesModel);
         Assert.True(shown != -3, "the chat was not marked busy while the answer streamed");
         Assert.True(shown > 0, "the answer never showed text while streaming");
         await page.Page.WaitForSelectorAsync("#answer[data-state='stopped']");

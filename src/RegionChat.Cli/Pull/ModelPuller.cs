@@ -51,7 +51,7 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
             {
                 try
                 {
-                    await download.RunAsync(file.Path, url, partial, file.Bytes, cancellation);
+                    await download.RunAsync(file.Path, url, partial, file.Bytes, file.Sha256 != null, cancellation);
                     break;
                 }
                 catch (PullException e) when (e.Transient && attempt <= options.Retries)
@@ -67,10 +67,11 @@ internal sealed class ModelPuller(HttpClient http, PullOptions options, TextWrit
             var (wrong, sha256) = await FileCheck.CheckAsync(partial, file.Bytes, file.Sha256, hashAlways: true, cancellation);
             if (wrong != null)
             {
-                File.Delete(partial); // a complete but wrong download is no base for a resume
+                ResumableDownload.Discard(partial); // a complete but wrong download is no base for a resume
                 throw new PullException($"{file.Path}: the download {wrong}; nothing installed (the partial download was deleted)");
             }
             File.Move(partial, final, overwrite: true);
+            File.Delete(ResumableDownload.ValidatorPath(partial));
             fetched++;
             log.WriteLine(file.Sha256 != null
                 ? $"{file.Path}: verified (SHA-256 {sha256})"

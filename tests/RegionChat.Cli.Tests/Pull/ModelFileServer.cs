@@ -31,15 +31,20 @@ public enum FileFault
     StallOnce = 64,
     /// <summary>The first request for the file is answered 503 with "Retry-After: 1".</summary>
     UnavailableOnce = 128,
+    /// <summary>No ETag and no Last-Modified: a resume cannot be checked against the file.</summary>
+    NoValidator = 256,
+    /// <summary>If-Range ignored: a range is always answered 206, whatever the file's ETag now is.</summary>
+    IgnoreIfRange = 512,
 }
 
 /// <summary>
 /// A loopback HTTP server (Kestrel on 127.0.0.1, a free port) serving files for pull tests: "Range: bytes=N-" answered
-/// with 206, per-file faults, and a log of every request with its Range header and the bytes sent.
+/// with 206 unless an If-Range names another ETag than the file's (a hash of its bytes), per-file faults, and a log of
+/// every request with its Range and If-Range headers and the bytes sent.
 /// </summary>
 internal sealed class ModelFileServer : IAsyncDisposable
 {
-    public sealed record Request(string Path, string? Range, int Status, long BytesSent, string? Authorization = null);
+    public sealed record Request(string Path, string? Range, int Status, long BytesSent, string? Authorization = null, string? IfRange = null);
 
     sealed record Served(byte[] Data, FileFault Fault, long CutAfter)
     {
@@ -84,6 +89,7 @@ internal sealed class ModelFileServer : IAsyncDisposable
         string path = context.Request.Path.Value ?? "";
         string? range = context.Request.Headers.Range.Count > 0 ? context.Request.Headers.Range.ToString() : null;
         string? authorization = context.Request.Headers.Authorization.Count > 0 ? context.Request.Headers.Authorization.ToString() : null;
+        string? ifRange = context.Request.Headers.IfRange.Count > 0 ? context.Request.Headers.IfRange.ToString() : null;
         var response = context.Response;
         if (!files.TryGetValue(path, out var file))
         {
@@ -122,9 +128,13 @@ internal sealed class ModelFileServer : IAsyncDisposable
         }
         if (file.Fault.HasFlag(FileFault.Short)) data = data[..^100];
 
+        string etag = $"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file.Data))[..16]}\"";
+        if (!file.Fault.HasFlag(FileFault.NoValidator)) response.Headers.ETag = etag;
+        bool current = ifRange == null || ifRange == etag || file.Fault.HasFlag(FileFault.IgnoreIfRange);
         long from = 0;
         response.StatusCode = 200;
-        if (range != null && !file.Fault.HasFlag(FileFault.IgnoreRange) && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        if (range != null && current && !file.Fault.HasFlag(FileFault.IgnoreRange) && range.StartsWith("bytes=", StringComparison.Ordinal)
+            && range.EndsWith('-'))
         {
             from = long.Parse(range["bytes=".Length..^1]);
             if (from >= data.Length)
@@ -149,7 +159,7 @@ internal sealed class ModelFileServer : IAsyncDisposable
         long end = cut ? Math.Min(file.CutAfter, data.Length) : data.Length;
         // Logged before the body goes out: the client can finish reading (and the test look at the log) before this
         // handler resumes after the write.
-        requests.Enqueue(new Request(path, range, response.StatusCode, end - from, authorization));
+        requests.Enqueue(new Request(path, range, response.StatusCode, end - from, authorization, ifRange));
         await response.Body.WriteAsync(data.AsMemory((int)from, (int)(end - from)));
         if (cut && file.Fault.HasFlag(FileFault.StallOnce))
         {

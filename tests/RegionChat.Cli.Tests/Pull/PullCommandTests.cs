@@ -254,6 +254,50 @@ public class PullCommandTests
     }
 
     [Theory]
+    [InlineData(FileFault.None, "the file on the server changed since the partial download (If-Range ")]
+    [InlineData(FileFault.IgnoreIfRange, "changed since the partial download (")]
+    public async Task AFileWithoutAHashThatChangedOnTheServerIsFetchedWholeNotSpliced(FileFault newFault, string expected)
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        server.Serve("/m/" + Weights, files[Weights], FileFault.CutOnce, cutAfter: 1_000_000);
+        server.Serve("/m/llm.gguf", files["llm.gguf"]);
+        string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f), f => f == Weights ? null : Convert.ToHexStringLower(SHA256.HashData(files[f])));
+        Assert.Equal(1, (await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"), "--allow-unverified", "--retries", "0")).Exit);
+
+        var updated = RandomBytes(files[Weights].Length, 3); // a new upload of the same size
+        server.Serve("/m/" + Weights, updated, newFault);
+        var second = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"), "--allow-unverified");
+
+        Assert.True(second.Exit == 0, second.Err);
+        Assert.Contains(expected, second.Err);
+        var asked = server.RequestsFor("/m/" + Weights);
+        Assert.StartsWith("\"", asked[1].IfRange);
+        Assert.Equal(updated, File.ReadAllBytes(t.File($"models/m/{Weights}")));
+        Assert.Empty(Directory.GetFiles(t.File("models/m"), "*.etag"));
+    }
+
+    [Fact]
+    public async Task APartialFileWithoutAHashOrAValidatorStartsOver()
+    {
+        using var t = new TempDir();
+        await using var server = await ModelFileServer.StartAsync();
+        var files = TwoFiles();
+        server.Serve("/m/" + Weights, files[Weights], FileFault.CutOnce | FileFault.NoValidator, cutAfter: 1_000_000);
+        server.Serve("/m/llm.gguf", files["llm.gguf"]);
+        string manifest = WriteManifest(t, "m", files, f => server.Url("/m/" + f), f => f == Weights ? null : Convert.ToHexStringLower(SHA256.HashData(files[f])));
+
+        var run = await CliRunner.RunAsync("pull", manifest, "--models", t.File("models"), "--allow-unverified");
+
+        Assert.True(run.Exit == 0, run.Err);
+        Assert.Contains($"{Weights}: the partial download cannot be checked against the server's file", run.Err);
+        var asked = server.RequestsFor("/m/" + Weights);
+        Assert.Equal([null, null], asked.Select(r => r.Range));
+        Assert.Equal(files[Weights], File.ReadAllBytes(t.File($"models/m/{Weights}")));
+    }
+
+    [Theory]
     [InlineData(FileFault.Corrupt, true, "the download has SHA-256 ")]
     [InlineData(FileFault.Corrupt, false, "the download has SHA-256 ")]
     [InlineData(FileFault.HtmlBody, false, "the download is an HTML page, not the file")]

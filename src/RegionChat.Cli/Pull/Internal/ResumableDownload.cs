@@ -7,22 +7,33 @@ namespace RegionChat.Cli.Pull.Internal;
 /// <summary>
 /// Fetches one URL into a partial file, continuing where an earlier attempt stopped (HTTP Range). A server that answers
 /// a range request with the whole file (200 instead of 206) is followed: the partial file starts over. A broken
-/// connection keeps what arrived, so the next run asks only for the rest.
+/// connection keeps what arrived, so the next run asks only for the rest. The file's ETag (or Last-Modified) is kept
+/// beside the partial file and sent as If-Range, so a file that changed on the server meanwhile starts over instead of
+/// being spliced from two versions (which a file without a SHA-256 would pass).
 /// </summary>
 internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool interactive, TimeSpan idleTimeout, Func<Uri, string?> tokenFor)
 {
     const int BufferSize = 1 << 20;
 
     /// <summary>Downloads <paramref name="url"/> into <paramref name="partial"/> until the server has sent everything
-    /// (it is checked afterwards). <paramref name="file"/> names the file in messages.</summary>
-    public async Task RunAsync(string file, Uri url, string partial, long? expectedBytes, CancellationToken cancellation)
+    /// (it is checked afterwards). <paramref name="file"/> names the file in messages; <paramref name="hashed"/> says
+    /// whether the check includes a SHA-256 (without one, a partial file that cannot be validated is not resumed).</summary>
+    public async Task RunAsync(string file, Uri url, string partial, long? expectedBytes, bool hashed, CancellationToken cancellation)
     {
         long have = File.Exists(partial) ? new FileInfo(partial).Length : 0;
         if (expectedBytes is { } n && have > n) have = Restart(partial);
         if (expectedBytes is { } m && have == m) return; // an earlier run got every byte but stopped before the check
+        string? validator = have > 0 && File.Exists(ValidatorPath(partial)) ? File.ReadAllText(ValidatorPath(partial)).Trim() : null;
+        if (have > 0 && validator == null && !hashed)
+        {
+            error.WriteLine($"{file}: the partial download cannot be checked against the server's file (no ETag or Last-Modified was " +
+                            "kept, and the manifest has no SHA-256): starting over");
+            have = Restart(partial);
+        }
 
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         if (have > 0) request.Headers.Range = new RangeHeaderValue(have, null);
+        if (have > 0 && validator != null) request.Headers.IfRange = IfRange(validator);
         // .NET drops it on a redirect (Hugging Face sends the bytes from a CDN whose signed URL needs none).
         if (tokenFor(url) is { } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         // Cancelled when the server stays silent for idleTimeout: first for the response headers, then between reads.
@@ -49,10 +60,25 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
             if (append && response.Content.Headers.ContentRange?.From != have)
                 throw new PullException($"{file}: {url} answered the range request from byte {have} with " +
                                         $"'{response.Content.Headers.ContentRange}'; delete {partial} and rerun");
+            string? served = ValidatorOf(response);
+            if (append && validator != null && served != null && served != validator)
+            {
+                // A server that ignores If-Range: the rest of another version must not be appended.
+                Restart(partial);
+                throw new PullException($"{file}: {url} changed since the partial download ({served}, was {validator}); starting over",
+                    transient: true);
+            }
             if (!append && have > 0)
             {
-                error.WriteLine($"{file}: the server ignored the range request (200, not 206): starting over");
+                error.WriteLine(validator != null && served != validator
+                    ? $"{file}: the file on the server changed since the partial download (If-Range {validator}, now {served ?? "none"}): starting over"
+                    : $"{file}: the server ignored the range request (200, not 206): starting over");
                 have = Restart(partial);
+            }
+            if (!append)
+            {
+                if (served != null) File.WriteAllText(ValidatorPath(partial), served);
+                else File.Delete(ValidatorPath(partial));
             }
             long? total = append ? response.Content.Headers.ContentRange?.Length ?? have + response.Content.Headers.ContentLength
                                  : response.Content.Headers.ContentLength;
@@ -120,6 +146,24 @@ internal sealed class ResumableDownload(HttpClient http, TextWriter error, bool 
     static long Restart(string partial)
     {
         File.Delete(partial);
+        File.Delete(ValidatorPath(partial));
         return 0;
     }
+
+    /// <summary>Where the ETag or Last-Modified of the file a partial download came from is kept.</summary>
+    public static string ValidatorPath(string partial) => partial + ".etag";
+
+    /// <summary>Removes a partial download and what was kept with it.</summary>
+    public static void Discard(string partial) => Restart(partial);
+
+    /// <summary>The response's strong ETag (quoted), else its Last-Modified as an HTTP date; null when it has neither
+    /// (a weak ETag cannot guard a range).</summary>
+    static string? ValidatorOf(HttpResponseMessage response) =>
+        response.Headers.ETag is { IsWeak: false } tag ? tag.Tag
+        : response.Content.Headers.LastModified is { } date ? date.ToString("R", CultureInfo.InvariantCulture)
+        : null;
+
+    static RangeConditionHeaderValue IfRange(string validator) =>
+        validator.StartsWith('"') ? new RangeConditionHeaderValue(validator)
+                                  : new RangeConditionHeaderValue(DateTimeOffset.Parse(validator, CultureInfo.InvariantCulture));
 }

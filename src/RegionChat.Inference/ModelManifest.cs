@@ -282,4 +282,4 @@ public sealed record ModelManifest
 }
 
 /// <summary>A model manifest that is malformed or names files that are missing or outside the model folder.</summary>
-public sealed class ModelManifestException(string message) : Exception(message);
+public sealed class ModelManifestException(string message, Exception? inner = null) : Exception(message, inner);

@@ -166,16 +166,12 @@ public sealed class RegionChatCore : IDisposable
         return Sessions.SweepIdle();
     }
 
-    /// <summary>Every served model, described from its loaded files (listing loads them).</summary>
-    public ModelList ListModels()
-    {
-        try
-        {
-            return new ModelList(models.DefaultModelId,
-                models.Manifests.Keys.Order(StringComparer.Ordinal).Select(id => ModelDescription.Of(models.Get(id)!)).ToArray());
-        }
-        catch (ModelManifestException e) { throw new RegionChatCoreException(RegionChatErrorKind.ModelUnavailable, e.Message, inner: e); }
-    }
+    /// <summary>Every served model: a loaded one described from its files, the others from their manifests (listing loads
+    /// nothing, and a model that failed to load is listed as failed).</summary>
+    public ModelList ListModels() =>
+        new(models.DefaultModelId, models.Statuses().Select(s => s.State == ModelLoadState.Loaded
+            ? ModelDescription.Of(models.Get(s.Id)!)
+            : ModelDescription.Unloaded(models.Manifests[s.Id], s)).ToArray());
 
     /// <summary>
     /// Admits one call (a transport's request): refused as <see cref="RegionChatErrorKind.Unavailable"/> while shutting

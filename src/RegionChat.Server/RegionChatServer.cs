@@ -149,7 +149,9 @@ public static class RegionChatServer
     {
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } when listeners != null =>
             $"{e.Message.TrimEnd('.')} (another server running?): set {listeners.SettingFor(e.Message)} to another address or port",
-        OptionsValidationException or ServerListenerException or ModelManifestException or InvalidDataException => e.Message,
+        OptionsValidationException or ServerListenerException or InvalidDataException => e.Message,
+        // A load failure wrapped as unavailable keeps its trace unless the files were refused.
+        ModelManifestException { InnerException: null or InvalidDataException or IOException } => e.Message,
         _ => null,
     };
 

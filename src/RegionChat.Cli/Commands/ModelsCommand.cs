@@ -47,6 +47,11 @@ internal static class ModelsCommand
         foreach (var m in response.Models)
         {
             output.WriteLine(m.Id == response.DefaultModel ? $"{m.Id} (default)" : m.Id);
+            if (m.State is "not_loaded" or "failed")
+            {
+                output.WriteLine(m.State == "failed" ? $"  failed to load: {m.LoadError}" : "  not loaded yet (it loads on its first request)");
+                continue;
+            }
             var v = m.Vision ?? new PbV1.VisionInfo();
             var p = m.Projector ?? new PbV1.ProjectorInfo();
             var l = m.Llm ?? new PbV1.LlmInfo();

@@ -94,7 +94,10 @@ internal sealed class ModelRegistry : IDisposable
         catch (Exception e)
         {
             failures[manifest.Id] = e.Message;
-            throw;
+            if (e is ModelManifestException) throw;
+            // Files the manifest names but the loaders refuse (a GGUF llama.cpp cannot read, weights of the wrong shape):
+            // the model is unavailable, which callers report as such, not as an internal error.
+            throw new ModelManifestException($"{manifest.Id}: cannot be loaded: {e.Message}", e);
         }
         CoreLog.ModelLoaded(log, manifest.Id, manifest.Directory, started.Elapsed.TotalMilliseconds, model.VisualTokenCount,
             model.Llm.Facts.EmbeddingWidth, model.Llm.Facts.ContextSize, model.LlmThreads, model.VisionThreads, model.VisionDtype,

@@ -119,12 +119,17 @@ public static class OpenAiEndpoints
         w.WriteString("owned_by", "regionchat");
         // RegionChat's own facts, for clients that look (the web page shows them).
         w.WriteBoolean("default", m.Id == defaultModel);
-        w.WriteNumber("context_size", m.ContextSize);
-        // What one conversation may hold (prompt + answers, all turns), under vLLM's name for it.
-        w.WriteNumber("max_model_len", m.SessionContext);
-        w.WriteNumber("visual_tokens", m.VisualTokens);
-        w.WriteNumber("image_size", m.ImageSize);
-        w.WriteString("template", m.Template);
+        w.WriteString("state", m.StateName);
+        if (m.LoadError != null) w.WriteString("load_error", m.LoadError);
+        if (m.State == ModelLoadState.Loaded)   // the facts a model's files give, once it is loaded
+        {
+            w.WriteNumber("context_size", m.ContextSize);
+            // What one conversation may hold (prompt + answers, all turns), under vLLM's name for it.
+            w.WriteNumber("max_model_len", m.SessionContext);
+            w.WriteNumber("visual_tokens", m.VisualTokens);
+            w.WriteNumber("image_size", m.ImageSize);
+            w.WriteString("template", m.Template);
+        }
         w.WriteEndObject();
     }
 }

@@ -53,10 +53,10 @@ public class ServiceInfoTests
         Assert.Contains("grpc.health.v1.Health", services);
     }
 
-    [Fact]
-    public async Task HealthIsNotServingOnceAModelFailedToLoad()
+    /// <summary>A models folder with "tiny" and "broken": a good vision tower and projector but an LLM file that is not a
+    /// GGUF.</summary>
+    static string TinyAndBroken(TempDir temp)
     {
-        using var temp = new TempDir();
         string models = temp.File("models");
         foreach (var id in new[] { "tiny", "broken" })
         {
@@ -64,9 +64,55 @@ public class ServiceInfoTests
             foreach (var file in Directory.GetFiles(ServerHost.TinyModelFolder))
                 File.Copy(file, Path.Combine(models, id, Path.GetFileName(file)));
         }
-        // "broken" has a good vision tower and projector but an LLM file that is not a GGUF.
         File.WriteAllText(Path.Combine(models, "broken", "llm.gguf"), "this is not a GGUF file");
-        await using var host = await ServerHost.StartAsync(("ModelsPath", models));
+        return models;
+    }
+
+    [Fact]
+    public async Task ListingLoadsNoModelAndNamesOneThatFailedWhileItsRequestsAreUnavailable()
+    {
+        using var temp = new TempDir();
+        await using var host = await ServerHost.StartAsync(("ModelsPath", TinyAndBroken(temp)));
+        var checks = host.Services.GetRequiredService<HealthCheckService>();
+        using var http = OpenAi.OpenAiHttp.Http(host);
+
+        var listed = await host.Client.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
+        Assert.Equal(["loaded", "not_loaded"], listed.Models.OrderBy(m => m.Id == "broken").Select(m => m.State));
+        var notLoaded = listed.Models.Single(m => m.Id == "broken");
+        Assert.Equal(0u, notLoaded.ContextSize);
+        Assert.Equal("pad", notLoaded.Vision.Preprocess);
+        var v1 = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("/v1/models"))!["data"]!.AsArray();
+        Assert.Equal("not_loaded", (string?)v1.Single(m => (string?)m!["id"] == "broken")!["state"]);
+        Assert.Null(v1.Single(m => (string?)m!["id"] == "broken")!["context_size"]);
+        Assert.Equal("not loaded", (await checks.CheckHealthAsync()).Entries["model"].Data["broken"]); // listing loaded nothing
+
+        // Its first request loads it and fails: the model is unavailable (not an internal error), on both APIs.
+        var request = Calls.Chat("hi", TestImages.Scene(3));
+        request.Model = "broken";
+        var e = await Calls.FailsAsync(() => Calls.DrainAsync(host.Client.Chat(request, deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Contains("broken: cannot be loaded: ", e.Status.Detail);
+        using var post = await http.PostAsync("/v1/chat/completions", new StringContent(
+            """{"model": "broken", "messages": [{"role": "user", "content": "hi"}]}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(500, (int)post.StatusCode);
+        Assert.Equal("model_unavailable", (string?)System.Text.Json.Nodes.JsonNode.Parse(await post.Content.ReadAsStringAsync())!["error"]!["code"]);
+
+        listed = await host.Client.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
+        var failed = listed.Models.Single(m => m.Id == "broken");
+        Assert.Equal("failed", failed.State);
+        Assert.Contains("llm.gguf", failed.LoadError);
+        Assert.Equal("loaded", listed.Models.Single(m => m.Id == "tiny").State);
+        Assert.Equal(16u, listed.Models.Single(m => m.Id == "tiny").Projector.VisualTokens);
+        var one = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("/v1/models/tiny"))!;
+        Assert.Equal("loaded", (string?)one["state"]);
+        Assert.Equal(16, (int)one["visual_tokens"]!);
+    }
+
+    [Fact]
+    public async Task HealthIsNotServingOnceAModelFailedToLoad()
+    {
+        using var temp = new TempDir();
+        await using var host = await ServerHost.StartAsync(("ModelsPath", TinyAndBroken(temp)));
         var health = new Health.HealthClient(host.Channel);
         var checks = host.Services.GetRequiredService<HealthCheckService>();
 

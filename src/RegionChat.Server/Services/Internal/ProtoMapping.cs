@@ -92,6 +92,8 @@ internal static class ProtoMapping
             response.Models.Add(new PbV1.ModelInfo
             {
                 Id = m.Id,
+                State = m.StateName,
+                LoadError = m.LoadError ?? "",
                 ContextSize = (uint)m.ContextSize,
                 SessionContextSize = (uint)m.SessionContext,
                 Template = m.Template,

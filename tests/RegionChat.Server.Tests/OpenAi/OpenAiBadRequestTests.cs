@@ -119,6 +119,12 @@ public class OpenAiBadRequestTests
         yield return new("tool_choice naming a function", Post(With(b => b["tool_choice"] = new JsonObject { ["type"] = "function" })),
             bad, "tool_choice", unsupported);
         yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
+        yield return new("llama.cpp's grammar", Post(With(b => b["grammar"] = "root ::= \"yes\"")), bad, "grammar", unsupported, "grammar");
+        yield return new("llama.cpp's json_schema", Post(With(b => b["json_schema"] = new JsonObject { ["type"] = "object" })), bad, "json_schema", unsupported);
+        yield return new("vLLM's guided_choice", Post(With(b => b["guided_choice"] = new JsonArray("yes", "no"))), bad, "guided_choice", unsupported);
+        yield return new("vLLM's guided_json", Post(With(b => b["guided_json"] = new JsonObject())), bad, "guided_json", unsupported);
+        yield return new("n_predict 0", Post(With(b => { b.Remove("max_tokens"); b["n_predict"] = 0; })), bad, "n_predict", MessageHas: "(or -1)");
+        yield return new("repeat_last_n -2", Post(With(b => b["repeat_last_n"] = -2)), bad, "repeat_last_n");
         yield return new("frequency_penalty 2.5", Post(With(b => b["frequency_penalty"] = 2.5)), bad, "frequency_penalty", MessageHas: "[-2, 2]");
         yield return new("presence_penalty -3", Post(With(b => b["presence_penalty"] = -3)), bad, "presence_penalty");
         yield return new("presence_penalty as a string", Post(With(b => b["presence_penalty"] = "0")), bad, "presence_penalty");

@@ -35,8 +35,10 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         if (Present(root, "n", out var n) && !(n.ValueKind == JsonValueKind.Number && n.TryGetInt64(out long count) && count == 1))
             throw Bad("n: only one choice per request is supported (n = 1)", "n");
         RefuseUnsupported(root);
-        // The field the limit came in names it in errors, here and in the core's (max_completion_tokens wins).
-        string maxTokensField = Present(root, "max_completion_tokens", out _) ? "max_completion_tokens" : "max_tokens";
+        // The field the limit came in names it in errors, here and in the core's (max_completion_tokens wins; llama.cpp's
+        // n_predict counts when neither OpenAI field is there).
+        string maxTokensField = Present(root, "max_completion_tokens", out _) ? "max_completion_tokens"
+            : !Present(root, "max_tokens", out _) && Present(root, "n_predict", out _) ? "n_predict" : "max_tokens";
         var sampling = Sampling(root, maxTokensField);
         long? budget = Integer(root, "visual_token_budget");
         if (budget is { } b && VisualTokenSelection.Check(b, includesCls: false) is { } badBudget)
@@ -65,7 +67,14 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 throw Unsupported(tools, "RegionChat's models do not call tools");
         if (Present(root, "logit_bias", out var bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
             throw Unsupported("logit_bias", "token biases are not supported");
+        // llama.cpp's and vLLM's constrained decoding: an answer that ignored them would not be what was asked for.
+        foreach (string constraint in ConstrainedDecodingFields)
+            if (Present(root, constraint, out var value) && !(value.ValueKind == JsonValueKind.String && value.GetString() == ""))
+                throw Unsupported(constraint, "answers cannot be constrained to a grammar, schema, pattern or choice");
     }
+
+    static readonly string[] ConstrainedDecodingFields =
+        ["grammar", "json_schema", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs"];
 
     static OpenAiException Unsupported(string field, string why) => Bad($"{field}: {why}", field, "unsupported_parameter");
 
@@ -222,9 +231,13 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         float? presence = Number(root, "presence_penalty") is { } pp ? (float)pp : null;
         // vLLM's "off" is -1, llama.cpp's any value up to 0.
         int? topK = Integer(root, "top_k") is { } k ? (int)Math.Clamp(k, 0, int.MaxValue) : null;
-        ulong? seed = Integer(root, "seed") is { } sd ? unchecked((ulong)sd) : null;
+        // llama.cpp's -1 (its default, and what clients written for it send) is a random seed, as no seed is.
+        ulong? seed = Integer(root, "seed") is { } sd && sd >= 0 ? (ulong)sd : null;
+        // llama.cpp's -1 is the whole history.
+        int? repeatLastN = Integer(root, "repeat_last_n") is { } rn ? rn == -1 ? 1 << 20 : (int)Math.Clamp(rn, int.MinValue, int.MaxValue) : null;
         long? max = Integer(root, maxField);
-        if (max is < 1) throw Bad($"{maxField} must be at least 1, got {max}", maxField);
+        if (maxField == "n_predict" && max == -1) max = coreOptions.MaxTokensLimit; // llama.cpp's "no limit": the most this server allows
+        if (max is < 1) throw Bad($"{maxField} must be at least 1{(maxField == "n_predict" ? " (or -1)" : "")}, got {max}", maxField);
         uint maxTokens = max == null ? 0 : (uint)Math.Min(max.Value, uint.MaxValue);
 
         var stop = new List<string>();
@@ -249,7 +262,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
 
         var sampling = new SamplingOptions
         {
-            Temperature = temperature, TopP = topP, MinP = minP, RepeatPenalty = repeatPenalty, TopK = topK, Seed = seed,
+            Temperature = temperature, TopP = topP, MinP = minP, RepeatPenalty = repeatPenalty, RepeatLastN = repeatLastN, TopK = topK, Seed = seed,
             FrequencyPenalty = frequency, PresencePenalty = presence,
             MaxTokens = maxTokens == 0 ? null : maxTokens, Stop = stop,
             Logprobs = logprobs ? (int)Math.Clamp(top ?? 0, int.MinValue, int.MaxValue) : null,

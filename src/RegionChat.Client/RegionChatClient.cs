@@ -90,8 +90,12 @@ public sealed class RegionChatClient : IDisposable
         channel = GrpcChannel.ForAddress(address, channelOptions ?? DefaultChannelOptions());
         CallInvoker invoker = channel.CreateCallInvoker();
         string? header = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
-        invoker = invoker.Intercept(metadata =>
+        invoker = invoker.Intercept(callerHeaders =>
         {
+            // A copy: the caller's Metadata may be reused for other calls (or shared by concurrent ones), and one that
+            // gathered an authorization header per call would be refused.
+            var metadata = new Metadata();
+            foreach (var entry in callerHeaders) metadata.Add(entry);
             if (header != null) metadata.Add("authorization", header);
             // A chat turn carries its own session's id; every other call the routing key, when there is one.
             if (routingKey is { } key && metadata.Get(SessionHeader) == null) metadata.Add(SessionHeader, key);
@@ -137,7 +141,8 @@ public sealed class RegionChatClient : IDisposable
 
     /// <summary>As <see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> for a caller that already knows
     /// the image's content id (<see cref="ContentId"/> of its bytes): <paramref name="read"/> is called only when the image
-    /// has to be uploaded. An upload shared by concurrent callers runs on the first caller's token.</summary>
+    /// has to be uploaded. An upload shared by concurrent callers runs on the first caller's token; each caller's token
+    /// ends its own wait, and when the first caller cancels, the others upload the image again on theirs.</summary>
     public Task<PbV1.ImageRef> StoreImageAsync(string contentId, Func<CancellationToken, Task<ReadOnlyMemory<byte>>> read,
         CancellationToken cancellationToken = default)
     {
@@ -155,7 +160,7 @@ public sealed class RegionChatClient : IDisposable
                 clientStreaming = false;
                 return await PutImageAsync(bytes, cancellationToken).ConfigureAwait(false);
             }
-        });
+        }, cancellationToken);
     }
 
     /// <summary>Whether this client has stored the image with this content id (and has not seen the server drop it).</summary>

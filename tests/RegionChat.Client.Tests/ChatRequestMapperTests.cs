@@ -44,6 +44,26 @@ public class ChatRequestMapperTests
     }
 
     [Fact]
+    public void ExtrasReadFromJsonAreHonouredAndOnesThatAreNotNumbersAreRefused()
+    {
+        // Settings loaded from JSON or YAML (Semantic Kernel's execution settings) arrive as JsonElement.
+        var json = System.Text.Json.JsonDocument.Parse("""{"min_p": 0.05, "repeat_penalty": "1.1", "repeat_last_n": 32}""").RootElement;
+        var options = new ChatOptions { AdditionalProperties = new() };
+        foreach (var p in json.EnumerateObject()) options.AdditionalProperties[p.Name] = p.Value.Clone();
+        var r = Map([new(ChatRole.User, "hi")], options);
+        Assert.Equal(0.05f, r.Sampling.MinP);
+        Assert.Equal(1.1f, r.Sampling.RepeatPenalty);
+        Assert.Equal(32, r.Sampling.RepeatLastN);
+
+        foreach (var (key, value) in new (string, object)[] { ("min_p", "a lot"), ("repeat_last_n", 2.5), ("repeat_penalty", true) })
+        {
+            var bad = new ChatOptions { AdditionalProperties = new() { [key] = value } };
+            var e = Assert.Throws<ArgumentException>(() => Map([new(ChatRole.User, "hi")], bad));
+            Assert.Contains($"[\"{key}\"]", e.Message);
+        }
+    }
+
+    [Fact]
     public void WithAConversationIdOnlyTheMessagesAfterTheLastAnswerAreSent()
     {
         ChatMessage[] history =

@@ -47,6 +47,42 @@ public partial class ImageStoreTests
     }
 
     [Fact]
+    public async Task ACallerWaitingOnAnotherCallersUploadStopsOnItsOwnTokenAndOutlivesTheOthersCancel()
+    {
+        byte[] image = Scenes.Png(1_000_000_402);
+        string id = RegionChatClient.ContentId(image);
+        await using var host = await ServerHost.StartAsync();
+        using var client = new RegionChatClient(host.Address);
+        var gate = new TaskCompletionSource();
+        async Task<ReadOnlyMemory<byte>> SlowRead(CancellationToken ct)
+        {
+            await gate.Task.WaitAsync(ct);
+            return image;
+        }
+
+        // A's upload waits on the gate; B and C join it.
+        using var a = new CancellationTokenSource();
+        using var c = new CancellationTokenSource();
+        var first = client.StoreImageAsync(id, SlowRead, a.Token);
+        var joined = client.StoreImageAsync(id, _ => Task.FromResult<ReadOnlyMemory<byte>>(image), ServerFixture.Timeout());
+        var impatient = client.StoreImageAsync(id, _ => Task.FromResult<ReadOnlyMemory<byte>>(image), c.Token);
+        Assert.False(joined.IsCompleted);
+
+        // C's own token ends C's wait at once, though the upload it waits on goes on.
+        await c.CancelAsync();
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => impatient.WaitAsync(ServerFixture.Timeout()));
+        Assert.Equal(c.Token, cancelled.CancellationToken);
+        Assert.False(first.IsCompleted);
+
+        // A leaves (a user who disconnected): B uploads the image itself instead of failing with A's cancel.
+        await a.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first);
+        Assert.Equal(id, (await joined).ImageId);
+        Assert.True(client.IsImageStored(id));
+        Assert.Equal(1, await CallsAsync(host, "PutImage"));
+    }
+
+    [Fact]
     public async Task ALargeImageGoesUpAsAStreamAndARefusalMidStreamReportsTheServersStatus()
     {
         var large = new byte[RegionChatClient.PutImageBytes + 4096];

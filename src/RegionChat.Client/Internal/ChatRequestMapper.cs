@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using PbV1 = RegionChat.Protos.V1;
@@ -134,9 +135,12 @@ internal static class ChatRequestMapper
             // A seed is only bits: a negative long keeps its bits as the proto's uint64.
             Seed = options.Seed is { } seed ? unchecked((ulong)seed) : null,
             MaxTokens = options.MaxOutputTokens,
-            MinP = extra?.TryGetValue("min_p", out float minP) == true ? minP : null,
-            RepeatPenalty = extra?.TryGetValue("repeat_penalty", out float penalty) == true ? penalty : null,
-            RepeatLastN = extra?.TryGetValue("repeat_last_n", out int lastN) == true ? lastN : null,
+            MinP = (float?)ExtraNumber(extra, "min_p"),
+            RepeatPenalty = (float?)ExtraNumber(extra, "repeat_penalty"),
+            RepeatLastN = ExtraNumber(extra, "repeat_last_n") is { } lastN
+                ? lastN == Math.Floor(lastN) && lastN is >= int.MinValue and <= int.MaxValue ? (int)lastN
+                  : throw new ArgumentException($"ChatOptions.AdditionalProperties[\"repeat_last_n\"]: must be a whole number, got {lastN}")
+                : null,
             FrequencyPenalty = options.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty,
         };
@@ -150,6 +154,29 @@ internal static class ChatRequestMapper
         {
             request.Stop.Clear();
             request.Stop.AddRange(stop);
+        }
+    }
+
+    /// <summary>A number among the options' extras, as a number, a numeric string or a JSON number (settings read from JSON
+    /// or YAML arrive as JsonElement); anything else is refused rather than ignored, as the answer would not be the one
+    /// asked for.</summary>
+    static double? ExtraNumber(AdditionalPropertiesDictionary? extra, string key)
+    {
+        if (extra == null || !extra.TryGetValue(key, out object? value) || value == null) return null;
+        try
+        {
+            return value switch
+            {
+                JsonElement { ValueKind: JsonValueKind.Null } => null,
+                JsonElement { ValueKind: JsonValueKind.Number } e => e.GetDouble(),
+                JsonElement { ValueKind: JsonValueKind.String } e => double.Parse(e.GetString()!, CultureInfo.InvariantCulture),
+                IConvertible c and not (bool or char or DateTime) => Convert.ToDouble(c, CultureInfo.InvariantCulture),
+                _ => throw new FormatException(),
+            };
+        }
+        catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException)
+        {
+            throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{key}\"]: expected a number, got {value}", e);
         }
     }
 

@@ -64,8 +64,9 @@ public sealed record CaptionBatchSummary(
 public sealed class CaptionBatchAbortedException(string message, CaptionBatchSummary summary, Exception? inner = null, bool refused = false)
     : Exception(message, inner)
 {
-    /// <summary>The job itself was refused (an API key, labels or a model it cannot use, an output of another model): a
-    /// rerun of the same command stops the same way; the others (no server reachable, …) may go on when rerun.</summary>
+    /// <summary>The job itself was refused (an API key, labels or a model it cannot use, a max tokens or instruction the
+    /// server refuses, an output of another model): a rerun of the same command stops the same way; the others (no server
+    /// reachable, …) may go on when rerun.</summary>
     public bool Refused { get; } = refused;
 
     /// <summary>The counts up to the stop.</summary>

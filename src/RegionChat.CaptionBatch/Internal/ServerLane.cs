@@ -289,6 +289,13 @@ internal sealed class ServerLane : IDisposable
                 refused: true);
             return true;
         }
+        if (job.Options.TaskKind == CaptionBatchTask.Caption && code == Grpc.Core.StatusCode.InvalidArgument
+            && CaptionRefusals.BlamedOption(item, job.Options, error.FieldViolations.Select(v => v.Field)) is { } option)
+        {
+            // The job's max tokens or instruction, not this item: every item would fail alike, so no error record.
+            job.Abort($"{option}: server {Address} refuses it: {message}", refused: true);
+            return true;
+        }
         // An image the server dropped from its store: the client has forgotten it, so the retry uploads it again.
         if (RpcOutcomes.IsImageGone(code, error.Detail) || RpcOutcomes.IsTransient(code)) job.Retry(item, message, Stats);
         else job.Failed(item, message, Stats);

@@ -11,11 +11,11 @@ namespace RegionChat.Cli.Commands;
 /// JSONL or COCO input through servers or in-process (the job lives in <see cref="CaptionBatchJob"/>). A progress bar
 /// goes to stderr, the summary to stdout. Exit 0 when every item has a caption, 1 when every item has a record but some
 /// are error records (a rerun changes nothing), 2 for bad arguments or input or a job refused as given (API key, labels,
-/// model, an output of another model), 3 when items are left without a record (set aside after transient failures, or
-/// the job stopped early: a rerun resumes), so a script retries on 3 alone. `--shard I/N`
-/// captions one shard of the input (for N jobs side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify
-/// --labels-file F [--top K]` classifies each region over the labels instead (ClassifyStream on servers), `--task embed`
-/// writes each region's embedding (EmbedStream).
+/// model, a max tokens or instruction the server refuses, an output of another model), 3 when items are left without a
+/// record (set aside after transient failures, or the job stopped early: a rerun resumes), so a script retries on 3
+/// alone. `--shard I/N` captions one shard of the input (for N jobs side by side), and `caption-batch merge --output
+/// ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify --labels-file F [--top K]` classifies each region over
+/// the labels instead (ClassifyStream on servers), `--task embed` writes each region's embedding (EmbedStream).
 /// </summary>
 internal static class CaptionBatchCommand
 {

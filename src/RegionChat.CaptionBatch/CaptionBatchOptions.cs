@@ -69,6 +69,14 @@ public sealed record CaptionBatchOptions
     /// <summary>First retry delay; doubled per failure up to <see cref="MaxBackoff"/>, with jitter.</summary>
     public TimeSpan Backoff { get; init; } = TimeSpan.FromMilliseconds(250);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(8);
+    /// <summary>Servers: a stream with items in flight that answers none of them for this long counts as failed (a server
+    /// that hangs while its connection stays up): its items go back to the queue for the other servers and it reconnects.
+    /// Measured from the stream's last answer or the item's sending, whichever is later, so items queued behind others on
+    /// the server do not count it. <see cref="TimeSpan.Zero"/>: no limit.</summary>
+    public TimeSpan ItemTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Servers: after this long without a frame from a server while a call runs, the client pings it (HTTP/2),
+    /// and a ping unanswered for as long again fails the connection (a server that froze or vanished without closing it).</summary>
+    public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(20);
 
     public const int MaxConcurrency = 256;
     public const int MaxStreams = 64;
@@ -104,6 +112,10 @@ public sealed record CaptionBatchOptions
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");
+        if (ItemTimeout < TimeSpan.Zero || ItemTimeout > TimeSpan.FromDays(1))
+            throw new ArgumentException($"--item-timeout must be in [0, 86400] seconds (0 = no limit), got {ItemTimeout.TotalSeconds}");
+        // SocketsHttpHandler's smallest ping delay.
+        if (KeepAlive < TimeSpan.FromSeconds(1)) throw new ArgumentException($"the keepalive must be at least 1 s, got {KeepAlive.TotalSeconds} s");
         if (ErrorsPath != null && SamePath(ErrorsPath, OutputPath)) throw new ArgumentException(
             "--errors must be another file than --output (leave it out to keep failures in the output)");
         if (SamePath(InputPath, OutputPath) || (ErrorsPath != null && SamePath(InputPath, ErrorsPath)))

@@ -32,11 +32,14 @@ internal sealed class ServerLane : IDisposable
     // refusal, one more after a window's worth of answers; at one in flight, refusals make the sender wait.
     int windowSize, answersSinceGrowth, exhaustedAtOne;
     long pausedUntilMs;
+    // When the stream last answered an item (Stopwatch ticks): the item timeout counts from it.
+    long lastAnswer;
 
     sealed class InFlight(WorkItem item)
     {
         public WorkItem Item { get; } = item;
-        public long Sent = Stopwatch.GetTimestamp();
+        /// <summary>When it was sent (Stopwatch ticks); 0 while it is still being prepared (its image uploaded).</summary>
+        public long Sent;
     }
 
     /// <param name="address">The server's address.</param>
@@ -52,8 +55,21 @@ internal sealed class ServerLane : IDisposable
         client = NewClient();
     }
 
-    RegionChatClient NewClient() =>
-        new(ServerAddress.Parse(address), job.Options.ApiKey) { RoutingKey = $"{routingKey}-{++generation}" };
+    RegionChatClient NewClient()
+    {
+        var channel = RegionChatClient.DefaultChannelOptions();
+        // Pings after a silence while a call runs: a server that froze or vanished without closing the connection fails
+        // it, where the stream's read would wait forever.
+        channel.HttpHandler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            KeepAlivePingDelay = job.Options.KeepAlive,
+            KeepAlivePingTimeout = job.Options.KeepAlive,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+        };
+        channel.DisposeHttpClient = true;
+        return new(ServerAddress.Parse(address), job.Options.ApiKey, channel) { RoutingKey = $"{routingKey}-{++generation}" };
+    }
 
     public ServerStats Stats { get; }
     string Address => Stats.Address;
@@ -125,7 +141,7 @@ internal sealed class ServerLane : IDisposable
     {
         RegionChatException r => RpcOutcomes.Describe(r),
         OperationCanceledException => "no answer in time",
-        ServerGoingAwayException => e.Message,
+        ServerGoingAwayException or ServerStalledException => e.Message,
         _ => $"{e.GetType().Name}: {e.Message}",
     };
 
@@ -147,8 +163,10 @@ internal sealed class ServerLane : IDisposable
         using var window = new SemaphoreSlim(job.Options.Concurrency);
         (windowSize, answersSinceGrowth, exhaustedAtOne) = (job.Options.Concurrency, 0, 0);
         using var stream = new LaneStream(client, job.Options, ct);
+        Volatile.Write(ref lastAnswer, Stopwatch.GetTimestamp());
         var sender = SendAsync(stream, inflight, window, ct);
         var reader = ReadAsync(stream, inflight, window, ct);
+        var watchdog = WatchAsync(inflight, streamStop);
         Exception? failure = null;
         try
         {
@@ -165,8 +183,15 @@ internal sealed class ServerLane : IDisposable
         streamStop.Cancel();
         try { await Task.WhenAll(sender, reader).ConfigureAwait(false); }
         catch (Exception) { /* reported through failure */ }
-        // A write that failed because the call had ended says less than the read that saw why it ended.
-        if (failure != null && failure is not RegionChatException && reader.Exception?.InnerException is RegionChatException cause) failure = cause;
+        // A write that failed because the call had ended says less than the read that saw why it ended; a read that was
+        // cancelled under the lane (grpc-dotnet's call may end so on a dead connection) less than a write or upload that saw why.
+        if (failure is not (null or RegionChatException))
+        {
+            if (reader.Exception?.InnerException is RegionChatException readCause) failure = readCause;
+            else if (failure is OperationCanceledException && sender.Exception?.InnerException is RegionChatException sendCause) failure = sendCause;
+        }
+        // The reads and writes the watchdog cancelled say only that they were cancelled.
+        if (await watchdog.ConfigureAwait(false) is { } stalled) failure = stalled;
 
         // The job is stopping: the items in flight stay unrecorded (a rerun does them).
         if (job.Token.IsCancellationRequested) return;
@@ -197,7 +222,7 @@ internal sealed class ServerLane : IDisposable
                 job.Failed(item, error!, Stats);
                 continue;
             }
-            entry.Sent = Stopwatch.GetTimestamp();
+            Volatile.Write(ref entry.Sent, Stopwatch.GetTimestamp());
             // On a stream that has ended (the server went away meanwhile) this throws why it ended.
             await stream.SendAsync(item, request.ImageId, request.Region, ct).ConfigureAwait(false);
         }
@@ -208,6 +233,7 @@ internal sealed class ServerLane : IDisposable
     {
         await foreach (var result in stream.ReadAllAsync(ct).ConfigureAwait(false))
         {
+            Volatile.Write(ref lastAnswer, Stopwatch.GetTimestamp());
             if (!inflight.TryRemove(result.Id, out var entry)) continue; // not ours (cannot happen): ignore
             Interlocked.Increment(ref resultsThisStream);
             Resize(window, exhausted: result.Error?.StatusCode == Grpc.Core.StatusCode.ResourceExhausted);
@@ -215,6 +241,34 @@ internal sealed class ServerLane : IDisposable
                 // The server is going away: stop feeding it (its stream would refuse every item at once); the items
                 // in flight go back to the queue and the lane reconnects after a backoff.
                 throw new ServerGoingAwayException("the server is shutting down");
+        }
+    }
+
+    /// <summary>Stops the stream (returning why) once items are in flight and none has been answered for the item
+    /// timeout, counted from the later of the stream's last answer and the item's sending: a server that hangs while its
+    /// connection stays up (pings answered) would hold them forever. Null when the stream ended otherwise.</summary>
+    async Task<Exception?> WatchAsync(ConcurrentDictionary<string, InFlight> inflight, CancellationTokenSource stop)
+    {
+        var limit = job.Options.ItemTimeout;
+        if (limit <= TimeSpan.Zero) return null;
+        var every = TimeSpan.FromTicks(Math.Clamp(limit.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, stop.Token).ConfigureAwait(false);
+                long last = Volatile.Read(ref lastAnswer);
+                if (!inflight.Values.Any(e => Volatile.Read(ref e.Sent) is > 0 and var sent && Stopwatch.GetElapsedTime(Math.Max(sent, last)) > limit))
+                    continue;
+                var stalled = new ServerStalledException(string.Create(CultureInfo.InvariantCulture,
+                    $"no answer for {limit.TotalSeconds:0.###} s (--item-timeout) with {inflight.Count} items in flight"));
+                stop.Cancel();
+                return stalled;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
         }
     }
 
@@ -376,6 +430,9 @@ internal sealed class ServerLane : IDisposable
 
     /// <summary>A result said the server is shutting down: the stream ends like a failed one.</summary>
     sealed class ServerGoingAwayException(string message) : IOException(message);
+
+    /// <summary>The stream answered nothing for the item timeout: it ends like a failed one.</summary>
+    sealed class ServerStalledException(string message) : IOException(message);
 
     public void Dispose() => client.Dispose();
 }

@@ -35,6 +35,9 @@ internal static class CaptionBatchCommand
         var instruction = new Option<string?>("--instruction") { Description = "Instruction for items that carry none; default: the model's caption prompt." };
         var retries = new Option<int>("--retries") { Description = "Retries of an item after a transient failure (server unavailable, transport " +
             "error, queue full); past them it is left without a record for the next run.", DefaultValueFactory = _ => 3 };
+        var itemTimeout = new Option<double>("--item-timeout") { Description = "Seconds a server stream may leave its items in flight " +
+            "without answering any (from its last answer or the item's sending) before it counts as failed and its items go to the " +
+            "other servers; 0 = no limit. Raise it for long captions on a slow server.", DefaultValueFactory = _ => 600 };
         var errors = new Option<FileInfo?>("--errors") { Description = "Write failures ({\"id\",\"error\"}) here instead of into --output." };
         var regionFrom = new Option<string>("--region-from") { Description = "COCO input: caption each annotation's segmentation (mask) or its bbox (box).",
             DefaultValueFactory = _ => "mask" };
@@ -59,8 +62,8 @@ internal static class CaptionBatchCommand
         var top = new Option<int>("--top") { Description = "--task classify: labels written per item, best first (0 = all).", DefaultValueFactory = _ => 5 };
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
-        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, errors, regionFrom, imageRoot, apiKey,
-            maxTokens, logprobs, threads, shard, task, labelsFile, top })
+        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, errors, regionFrom, imageRoot,
+            apiKey, maxTokens, logprobs, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>
@@ -93,6 +96,7 @@ internal static class CaptionBatchCommand
                     Streams = parse.GetValue(streams),
                     Instruction = parse.GetValue(instruction),
                     Retries = parse.GetValue(retries),
+                    ItemTimeout = Seconds(parse.GetValue(itemTimeout), "--item-timeout"),
                     RegionFrom = parse.GetValue(regionFrom) == "box" ? CocoRegionSource.Box : CocoRegionSource.Mask,
                     ImageRoot = parse.GetValue(imageRoot)?.FullName,
                     ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
@@ -192,6 +196,10 @@ internal static class CaptionBatchCommand
         });
         return command;
     }
+
+    static TimeSpan Seconds(double seconds, string option) => double.IsFinite(seconds) && seconds is >= 0 and <= 86400
+        ? TimeSpan.FromSeconds(seconds)
+        : throw new ArgumentException($"{option} must be in [0, 86400] seconds (0 = no limit), got {seconds}");
 
     static CaptionBatchTask TaskKind(string? task) => task switch
     {

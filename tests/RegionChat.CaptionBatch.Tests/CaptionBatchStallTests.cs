@@ -47,12 +47,29 @@ public sealed class CaptionBatchStallTests(ITestOutputHelper log) : IDisposable
         await using var working = await ServerHost.StartAsync();
         var data = BatchDataset.Write(temp.File("data"), repeat: 3, withBadItems: false);
 
-        var summary = await CaptionBatchJob.RunAsync(Options(data, silent.Address, working.Address) with { ItemTimeout = TimeSpan.FromSeconds(1) },
+        // Long enough that the working server, on a busy machine, is never taken for a silent one.
+        var summary = await CaptionBatchJob.RunAsync(Options(data, silent.Address, working.Address) with { ItemTimeout = TimeSpan.FromSeconds(5) },
             log: log.WriteLine);
 
         Assert.True(silent.Items > 0, "the silent server got no item: the test shows nothing");
         var s = CheckFailedOver(data, summary, silent.Address, working.Address);
-        Assert.Contains("no answer for 1 s (--item-timeout)", s.LastError);
+        Assert.Contains("no answer for 5 s (--item-timeout)", s.LastError);
+    }
+
+    [Fact]
+    public async Task AJobWhoseServerAnswersEveryItemButNeverEndsTheStreamStillEnds()
+    {
+        await using var server = await SilentServer.StartAsync(answerItems: true);
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+
+        // No item timeout: nothing is in flight once the last item is answered.
+        var summary = await CaptionBatchJob.RunAsync(Options(data, server.Address) with { ItemTimeout = TimeSpan.Zero }, log: log.WriteLine);
+
+        var records = BatchDataset.ReadRecords(temp.File("out.jsonl"));
+        Assert.Equal(data.GoodIds.Order(), records.Select(r => (string)r["id"]!).Order());
+        Assert.All(records, r => Assert.Equal("a caption", (string?)r["caption"]));
+        Assert.True(summary.Complete);
+        Assert.Equal(0, Assert.Single(summary.Servers).Failures);
     }
 
     [Fact]

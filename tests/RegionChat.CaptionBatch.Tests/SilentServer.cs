@@ -15,15 +15,21 @@ namespace RegionChat.CaptionBatch.Tests;
 /// <summary>
 /// A real gRPC endpoint (Kestrel, h2c) that answers ListModels and PutImage, so a lane's probe and uploads pass, and
 /// accepts CaptionStream calls, reading their items, but never answers one: a server whose engine hangs while its
-/// connection stays up (HTTP/2 pings are answered).
+/// connection stays up (HTTP/2 pings are answered). Or, with <c>answerItems</c>, one that captions every item at once
+/// ("model" silent) but never ends the stream.
 /// </summary>
 internal sealed class SilentServer : IAsyncDisposable
 {
     readonly WebApplication app;
+    readonly bool answerItems;
     readonly TaskCompletionSource firstItem = new(TaskCreationOptions.RunContinuationsAsynchronously);
     int items;
 
-    SilentServer(WebApplication app) => this.app = app;
+    SilentServer(WebApplication app, bool answerItems)
+    {
+        this.app = app;
+        this.answerItems = answerItems;
+    }
 
     public Uri Address { get; private set; } = null!;
     /// <summary>CaptionStream items received so far.</summary>
@@ -31,13 +37,13 @@ internal sealed class SilentServer : IAsyncDisposable
     /// <summary>Completes when the first CaptionStream item has arrived.</summary>
     public Task FirstItem => firstItem.Task;
 
-    public static async Task<SilentServer> StartAsync()
+    public static async Task<SilentServer> StartAsync(bool answerItems = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
         var app = builder.Build();
-        var server = new SilentServer(app);
+        var server = new SilentServer(app, answerItems);
         const string service = "/regionchat.v1.RegionChat/";
         app.MapPost(service + "ListModels", c => UnaryAsync(c, new PbV1.ListModelsResponse()));
         app.MapPost(service + "PutImage", c => UnaryAsync(c, new PbV1.ImageRef { ImageId = "sha256:" + new string('0', 64) }));
@@ -75,9 +81,18 @@ internal sealed class SilentServer : IAsyncDisposable
             while (true)
             {
                 await body.ReadExactlyAsync(header, done.Token);
-                await body.ReadExactlyAsync(new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1))], done.Token);
+                var message = new byte[BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1))];
+                await body.ReadExactlyAsync(message, done.Token);
                 Interlocked.Increment(ref items);
                 firstItem.TrySetResult();
+                if (!answerItems) continue;
+                var answer = new PbV1.CaptionStreamResponse
+                {
+                    Id = PbV1.CaptionStreamRequest.Parser.ParseFrom(message).Id,
+                    Caption = new PbV1.CaptionResponse { Text = "a caption", Model = "silent" },
+                };
+                await context.Response.Body.WriteAsync(Frame(answer.ToByteArray()), done.Token);
+                await context.Response.Body.FlushAsync(done.Token);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or EndOfStreamException or IOException)

@@ -22,6 +22,8 @@ namespace RegionChat.CaptionBatch.Internal;
 internal sealed class ServerLane : IDisposable
 {
     static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10), UploadTimeout = TimeSpan.FromMinutes(2);
+    /// <summary>How long a stream whose items are all done waits for the server to end it.</summary>
+    static readonly TimeSpan StreamEndTimeout = TimeSpan.FromSeconds(10);
 
     readonly JobState job;
     readonly LocalImages images;
@@ -174,7 +176,10 @@ internal sealed class ServerLane : IDisposable
             await first.ConfigureAwait(false);
             if (first == reader && !sender.IsCompleted)
                 throw new IOException("the server ended the stream while items were still to be sent");
-            await reader.ConfigureAwait(false);
+            // The sender ends when every item of the job is resolved: nothing is left to wait for but the server's end of
+            // the stream, which a server that hangs (pings still answered) never sends.
+            try { await reader.WaitAsync(StreamEndTimeout).ConfigureAwait(false); }
+            catch (TimeoutException) { /* the stream is cancelled below */ }
         }
         catch (Exception e)
         {

@@ -25,7 +25,8 @@ public static class CaptionBatchJob
     const int FsyncEvery = 32;
 
     /// <summary>Runs the job to its end.</summary>
-    /// <param name="progress">Called after every finished item (from worker threads).</param>
+    /// <param name="progress">Called after every finished item (from worker threads), and every
+    /// <see cref="CaptionBatchOptions.ProgressInterval"/> when that is set.</param>
     /// <param name="log">Notable events: a server failing, going down or coming back.</param>
     /// <exception cref="ArgumentException">Bad options.</exception>
     /// <exception cref="InvalidDataException">The input (or an existing output file) is malformed.</exception>
@@ -81,6 +82,8 @@ public static class CaptionBatchJob
 
         if (pending.Length > 0)
         {
+            using var stopReports = new CancellationTokenSource();
+            var reports = job.ReportEveryAsync(options.ProgressInterval, stopReports.Token);
             try
             {
                 if (options.ModelDir != null) await RunInProcessAsync(job, options).ConfigureAwait(false);
@@ -94,6 +97,12 @@ public static class CaptionBatchJob
             {
                 // Anything else (a native engine failure, a bug) stops the job like an abort: what is written stays.
                 job.Abort($"the job failed: {e.GetType().Name}: {e.Message}; rerun the same command to resume", e);
+            }
+            finally
+            {
+                // No report after the job returns: the caller prints its summary then.
+                stopReports.Cancel();
+                await reports.ConfigureAwait(false);
             }
         }
 

@@ -74,6 +74,9 @@ public sealed record CaptionBatchOptions
     /// Measured from the stream's last answer or the item's sending, whichever is later, so items queued behind others on
     /// the server do not count it. <see cref="TimeSpan.Zero"/>: no limit.</summary>
     public TimeSpan ItemTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Report progress this often too, whether or not an item finished, so that a job waiting on a server that
+    /// does not answer still shows where it stands; <see cref="TimeSpan.Zero"/> (the default): only after each finished item.</summary>
+    public TimeSpan ProgressInterval { get; init; }
     /// <summary>Servers: after this long without a frame from a server while a call runs, the client pings it (HTTP/2),
     /// and a ping unanswered for as long again fails the connection (a server that froze or vanished without closing it).</summary>
     public TimeSpan KeepAlive { get; init; } = TimeSpan.FromSeconds(20);
@@ -114,6 +117,7 @@ public sealed record CaptionBatchOptions
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");
         if (ItemTimeout < TimeSpan.Zero || ItemTimeout > TimeSpan.FromDays(1))
             throw new ArgumentException($"--item-timeout must be in [0, 86400] seconds (0 = no limit), got {ItemTimeout.TotalSeconds}");
+        if (ProgressInterval < TimeSpan.Zero) throw new ArgumentException($"the progress interval must be >= 0, got {ProgressInterval}");
         // SocketsHttpHandler's smallest ping delay.
         if (KeepAlive < TimeSpan.FromSeconds(1)) throw new ArgumentException($"the keepalive must be at least 1 s, got {KeepAlive.TotalSeconds} s");
         if (ErrorsPath != null && SamePath(ErrorsPath, OutputPath)) throw new ArgumentException(

@@ -1,6 +1,7 @@
 namespace RegionChat.CaptionBatch;
 
-/// <summary>Where a running job stands: reported after every finished item.</summary>
+/// <summary>Where a running job stands: reported after every finished item (and, with
+/// <see cref="CaptionBatchOptions.ProgressInterval"/>, that often while the job runs).</summary>
 /// <param name="Total">Items in the input (in the job's shard, when it has one).</param>
 /// <param name="Skipped">Items whose id was already in the output (or errors) file when the job started.</param>
 /// <param name="Captioned">Items captioned by this run.</param>
@@ -18,6 +19,16 @@ public sealed record CaptionBatchProgress(int Total, int Skipped, int Captioned,
     /// <summary>Of the <see cref="Remaining"/>, items this run set aside unrecorded: their transient failures (server
     /// overloaded or gone, a broken call) outlasted the retries, which says nothing about the item, so a rerun does them.</summary>
     public int SetAside { get; init; }
+
+    /// <summary>Of the <see cref="Remaining"/>, items sent to a server (or running in-process) and not answered yet.</summary>
+    public int InFlight { get; init; }
+
+    /// <summary>Of the <see cref="Remaining"/>, items neither in flight nor set aside: queued, or waiting out a backoff
+    /// before they are sent again.</summary>
+    public int Waiting { get; init; }
+
+    /// <summary>Time since an item last finished (or since the run started, before the first): a stall shows here.</summary>
+    public TimeSpan SinceLastFinished { get; init; }
 
     /// <summary>Items per second finished by this run.</summary>
     public double ItemsPerSecond => Elapsed.TotalSeconds > 0 ? Done / Elapsed.TotalSeconds : 0;

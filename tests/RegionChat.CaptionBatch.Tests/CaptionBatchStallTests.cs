@@ -57,6 +57,31 @@ public sealed class CaptionBatchStallTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public async Task WhileNoItemFinishesProgressIsStillReportedWithTheItemsInFlightAndWaiting()
+    {
+        await using var silent = await SilentServer.StartAsync();
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        using var stop = new CancellationTokenSource();
+        var stalled = new List<CaptionBatchProgress>();
+        var options = Options(data, silent.Address) with { ItemTimeout = TimeSpan.Zero, ProgressInterval = TimeSpan.FromMilliseconds(100) };
+
+        // Stopped (as Ctrl-C would) after three reports with the server holding a full window and nothing finished.
+        var e = await Assert.ThrowsAsync<CaptionBatchAbortedException>(() => CaptionBatchJob.RunAsync(options, progress: p =>
+        {
+            if (p.InFlight < options.Concurrency || silent.Items < options.Concurrency) return;
+            lock (stalled)
+            {
+                stalled.Add(p);
+                if (stalled.Count == 3) stop.Cancel();
+            }
+        }, ct: stop.Token));
+
+        Assert.StartsWith("cancelled", e.Message);
+        Assert.All(stalled, p => Assert.Equal((0, options.Concurrency, data.GoodIds.Count - options.Concurrency), (p.Done, p.InFlight, p.Waiting)));
+        Assert.True(stalled[^1].SinceLastFinished > stalled[0].SinceLastFinished, "the time since an item finished does not grow");
+    }
+
+    [Fact]
     public async Task AJobWhoseServerAnswersEveryItemButNeverEndsTheStreamStillEnds()
     {
         await using var server = await SilentServer.StartAsync(answerItems: true);

@@ -20,7 +20,9 @@ internal sealed class JobState : IDisposable
     readonly ConcurrentDictionary<string, byte> models = new(StringComparer.Ordinal);
     readonly List<ServerStats> servers = [];
     readonly Lock gate = new();
-    int captioned, failed, setAside;
+    int captioned, failed, setAside, inFlight;
+    // When an item last finished (the run clock's ticks).
+    long lastFinished;
     string? abortMessage;
     Exception? abortCause;
 
@@ -68,10 +70,40 @@ internal sealed class JobState : IDisposable
         lock (gate) return servers.Select(s => s.ToSummary()).ToArray();
     }
 
-    public CaptionBatchProgress Snapshot() => new(Total, Skipped, Volatile.Read(ref captioned), Volatile.Read(ref failed), clock.Elapsed)
+    public CaptionBatchProgress Snapshot()
     {
-        SetAside = Volatile.Read(ref setAside),
-    };
+        var elapsed = clock.Elapsed;
+        int done = Volatile.Read(ref captioned), bad = Volatile.Read(ref failed), aside = Volatile.Read(ref setAside);
+        int open = Math.Max(0, Total - Skipped - done - bad - aside);
+        // In-process workers count an item until its handler returns, just after it was recorded.
+        int running = Math.Clamp(Volatile.Read(ref inFlight), 0, open);
+        return new(Total, Skipped, done, bad, elapsed)
+        {
+            SetAside = aside,
+            InFlight = running,
+            Waiting = open - running,
+            SinceLastFinished = elapsed - TimeSpan.FromTicks(Volatile.Read(ref lastFinished)),
+        };
+    }
+
+    /// <summary>Counts items sent to a server (or handed to an in-process worker) and not answered yet.</summary>
+    public void AddInFlight(int delta) => Interlocked.Add(ref inFlight, delta);
+
+    /// <summary>Reports progress every <paramref name="every"/> until <paramref name="ct"/> is cancelled, whether or not
+    /// an item finished: a job waiting on a server that does not answer still shows where it stands.</summary>
+    public async Task ReportEveryAsync(TimeSpan every, CancellationToken ct)
+    {
+        if (progress == null || every <= TimeSpan.Zero) return;
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false)) progress(Snapshot());
+        }
+        catch (OperationCanceledException)
+        {
+            // The job ended.
+        }
+    }
 
     public void Log(string message) => log?.Invoke(message);
 
@@ -207,6 +239,7 @@ internal sealed class JobState : IDisposable
 
     void Resolved()
     {
+        Volatile.Write(ref lastFinished, clock.Elapsed.Ticks);
         Queue.Resolve();
         progress?.Invoke(Snapshot());
     }

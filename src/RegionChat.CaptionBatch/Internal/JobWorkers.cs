@@ -17,6 +17,7 @@ internal static class JobWorkers
             try { item = await job.Queue.TakeAsync(ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
             if (item == null) return;
+            job.AddInFlight(1);
             try
             {
                 await handle(item, ct).ConfigureAwait(false);
@@ -30,6 +31,10 @@ internal static class JobWorkers
                 // Not the item's input as far as anything can tell (an engine failure, a bug): every item may fail alike.
                 job.Abort($"the job failed on item '{item.Id}': {e.GetType().Name}: {e.Message}; rerun the same command to resume", e);
                 return;
+            }
+            finally
+            {
+                job.AddInFlight(-1);
             }
         }
     }

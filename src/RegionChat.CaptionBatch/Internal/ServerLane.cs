@@ -201,6 +201,7 @@ internal sealed class ServerLane : IDisposable
         // The job is stopping: the items in flight stay unrecorded (a rerun does them).
         if (job.Token.IsCancellationRequested) return;
         string reason = failure == null ? "the stream ended without its result" : $"server {Address}: {Describe(failure)}";
+        job.AddInFlight(-inflight.Count);
         foreach (var entry in inflight.Values) job.Retry(entry.Item, reason, Stats);
         inflight.Clear();
         if (failure != null) throw failure;
@@ -219,10 +220,12 @@ internal sealed class ServerLane : IDisposable
             // Tracked before anything can fail, so a failure below hands it back with the rest.
             var entry = new InFlight(item);
             inflight[item.Id] = entry;
+            job.AddInFlight(1);
             var (request, error) = await PrepareAsync(entry, ct).ConfigureAwait(false);
             if (error != null)
             {
                 inflight.TryRemove(item.Id, out _);
+                job.AddInFlight(-1);
                 window.Release();
                 job.Failed(item, error!, Stats);
                 continue;
@@ -240,6 +243,7 @@ internal sealed class ServerLane : IDisposable
         {
             Volatile.Write(ref lastAnswer, Stopwatch.GetTimestamp());
             if (!inflight.TryRemove(result.Id, out var entry)) continue; // not ours (cannot happen): ignore
+            job.AddInFlight(-1);
             Interlocked.Increment(ref resultsThisStream);
             Resize(window, exhausted: result.Error?.StatusCode == Grpc.Core.StatusCode.ResourceExhausted);
             if (!Handle(entry, result))

@@ -104,6 +104,8 @@ internal static class CaptionBatchCommand
                     Logprobs = parse.GetValue(logprobs),
                     Threads = parse.GetValue(threads),
                     Shard = parse.GetValue(shard) is { } text ? CaptionBatchShard.Parse(text) : CaptionBatchShard.All,
+                    // The bar's clock: it draws when due even while no item finishes.
+                    ProgressInterval = CaptionBatchProgressBar.Tick,
                 };
                 var summary = await CaptionBatchJob.RunAsync(options, bar.Report, bar.Log, ct).ConfigureAwait(false);
                 bar.Finish();

@@ -194,6 +194,12 @@ public sealed class CaptionBatchCommandTests(TinyServerFixture fx) : IClassFixtu
         var line = CaptionBatchProgressBar.Format(new RegionChat.CaptionBatch.CaptionBatchProgress(110, 10, 45, 5, TimeSpan.FromSeconds(10)));
         Assert.Equal("[###############...............] 50/100  50% 5.00 items/s ETA 0:10 failed 5 (skipped 10 done earlier)", line);
         Assert.EndsWith("done", CaptionBatchProgressBar.Format(new RegionChat.CaptionBatch.CaptionBatchProgress(3, 0, 3, 0, TimeSpan.FromSeconds(1))));
+        // A report while a server holds its items without answering: what the job waits on, and for how long.
+        var stalled = new RegionChat.CaptionBatch.CaptionBatchProgress(30, 0, 12, 0, TimeSpan.FromSeconds(60))
+        {
+            InFlight = 4, Waiting = 14, SinceLastFinished = TimeSpan.FromSeconds(35),
+        };
+        Assert.EndsWith("12/30  40% 0.20 items/s ETA 1:30, 4 in flight, 14 waiting, none finished for 0:35", CaptionBatchProgressBar.Format(stalled));
     }
 
     static string Id(JsonObject record) => (string)record["id"]!;

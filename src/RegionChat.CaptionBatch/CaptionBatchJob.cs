@@ -63,6 +63,7 @@ public static class CaptionBatchJob
 
         using var outputWriter = ResumableJsonlWriter.Open(output, FsyncEvery);
         using var errorsWriter = errorsPath is null ? null : ResumableJsonlWriter.Open(errorsPath, FsyncEvery);
+        JobSettings.Of(options, errorsPath).CheckAndKeep(output); // the output is this job's now (opened exclusively)
         var pending = items
             .Where(i => !outputWriter.Contains(i.Id) && errorsWriter?.Contains(i.Id) != true)
             .Select(i => new WorkItem(i))

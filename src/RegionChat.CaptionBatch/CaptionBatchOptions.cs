@@ -74,6 +74,9 @@ public sealed record CaptionBatchOptions
     /// Measured from the stream's last answer or the item's sending, whichever is later, so items queued behind others on
     /// the server do not count it. <see cref="TimeSpan.Zero"/>: no limit.</summary>
     public TimeSpan ItemTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>Servers: how long the job waits, once every server is down, for one to come back (a server restarting
+    /// loads its model first) before it stops with the items left for a rerun. <see cref="TimeSpan.Zero"/>: stop at once.</summary>
+    public TimeSpan ServerWait { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>Report progress this often too, whether or not an item finished, so that a job waiting on a server that
     /// does not answer still shows where it stands; <see cref="TimeSpan.Zero"/> (the default): only after each finished item.</summary>
     public TimeSpan ProgressInterval { get; init; }
@@ -115,6 +118,8 @@ public sealed record CaptionBatchOptions
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");
+        if (ServerWait < TimeSpan.Zero || ServerWait > TimeSpan.FromDays(1))
+            throw new ArgumentException($"--server-wait must be in [0, 86400] seconds, got {ServerWait.TotalSeconds}");
         if (ItemTimeout < TimeSpan.Zero || ItemTimeout > TimeSpan.FromDays(1))
             throw new ArgumentException($"--item-timeout must be in [0, 86400] seconds (0 = no limit), got {ItemTimeout.TotalSeconds}");
         if (ProgressInterval < TimeSpan.Zero) throw new ArgumentException($"the progress interval must be >= 0, got {ProgressInterval}");

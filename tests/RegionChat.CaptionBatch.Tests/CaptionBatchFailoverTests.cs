@@ -62,4 +62,37 @@ public sealed class CaptionBatchFailoverTests(ITestOutputHelper log) : IDisposab
         Assert.Equal(data.GoodIds.Count, sa.Captioned + sb.Captioned);
         Assert.False(sa.Down);
     }
+
+    [Fact]
+    public async Task WithEveryServerDownTheJobWaitsForOneToComeBackAndGoesOn()
+    {
+        int port = FleetBinaries.FreePort();
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = CaptionBatchJob.RunAsync(new CaptionBatchOptions
+        {
+            InputPath = data.InputPath,
+            OutputPath = temp.File("out.jsonl"),
+            Servers = [$"http://127.0.0.1:{port}"],
+            Concurrency = 2,
+            MaxTokens = 4,
+            Retries = 1,
+            Backoff = TimeSpan.FromMilliseconds(50),
+            MaxBackoff = TimeSpan.FromMilliseconds(400),
+            ServerWait = TimeSpan.FromMinutes(5),
+        }, log: m =>
+        {
+            log.WriteLine(m);
+            if (m.Contains("waiting up to 300 s for one to come back", StringComparison.Ordinal)) waiting.TrySetResult();
+        });
+
+        // The server (re)starts only once the job found every server down: before, the job stopped there.
+        await waiting.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.False(job.IsCompleted);
+        await using var server = await ServerHost.StartAsync(("GrpcUrl", $"http://127.0.0.1:{port}"), ("Threads", "1"));
+        var summary = await job.WaitAsync(TimeSpan.FromMinutes(3));
+
+        Assert.Equal(data.GoodIds.Count, summary.Progress.Captioned);
+        Assert.Equal(data.GoodIds.Order(), BatchDataset.ReadRecords(temp.File("out.jsonl")).Select(r => (string)r["id"]!).Order());
+    }
 }

@@ -96,4 +96,38 @@ public sealed class CaptionBatchJobTests : IDisposable
         Assert.True(e.Refused, "a rerun of the same command stops the same way");
         Assert.Equal(before, File.ReadAllText(output));
     }
+
+    [Fact]
+    public async Task AResumeWithOptionsThatShapeTheRecordsOtherwiseIsRefusedBeforeAnyWork()
+    {
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        CaptionBatchOptions Options(int maxTokens, string? instruction, string? errors) => new()
+        {
+            InputPath = data.InputPath,
+            OutputPath = temp.File("captions.jsonl"),
+            ErrorsPath = errors,
+            ModelDir = ServerHost.TinyModelFolder,
+            Concurrency = 4,
+            MaxTokens = maxTokens,
+            Instruction = instruction,
+            Threads = 1,
+            ContextSize = 2048,
+        };
+        var first = Options(4, "name the shape", temp.File("errors.jsonl"));
+        await CaptionBatchJob.RunAsync(first);
+        string written = File.ReadAllText(first.OutputPath);
+        Assert.True(File.Exists(first.OutputPath + ".job.json"));
+
+        var longer = await Assert.ThrowsAsync<ArgumentException>(() => CaptionBatchJob.RunAsync(Options(6, "name the shape", first.ErrorsPath)));
+        Assert.Contains("--max-tokens 4, now 6", longer.Message);
+        var other = await Assert.ThrowsAsync<ArgumentException>(() => CaptionBatchJob.RunAsync(Options(4, "what colour is it?", first.ErrorsPath)));
+        Assert.Contains("--instruction 'name the shape', now 'what colour is it?'", other.Message);
+        // Without the first run's --errors, its failed items would be redone into the output.
+        var noErrors = await Assert.ThrowsAsync<ArgumentException>(() => CaptionBatchJob.RunAsync(Options(4, "name the shape", null)));
+        Assert.Contains("--errors", noErrors.Message);
+        Assert.Equal(written, File.ReadAllText(first.OutputPath));
+
+        var same = await CaptionBatchJob.RunAsync(first); // the same options resume (nothing is left)
+        Assert.Equal(data.GoodIds.Count, same.Progress.Skipped);
+    }
 }

@@ -39,7 +39,9 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
         try { bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            job.Failed(item, $"image '{path}': cannot read image file '{path}': {e.Message}");
+            string error = $"image '{path}': cannot read image file '{path}': {e.Message}";
+            if (LocalImages.IsTransient(e)) job.Retry(item, error); // a disk or network file system hiccup: try it again
+            else job.Failed(item, error);
             return;
         }
         if (job.Options.TaskKind == CaptionBatchTask.Classify)

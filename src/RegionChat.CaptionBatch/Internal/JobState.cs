@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
@@ -20,6 +21,8 @@ internal sealed class JobState : IDisposable
     readonly ConcurrentDictionary<string, byte> models = new(StringComparer.Ordinal);
     readonly List<ServerStats> servers = [];
     readonly Lock gate = new();
+    // While every server is down: cancelled when one comes back (or the job ends); guarded by gate.
+    CancellationTokenSource? allDownWait;
     int captioned, failed, setAside, inFlight;
     // When an item last finished (the run clock's ticks).
     long lastFinished;
@@ -208,20 +211,60 @@ internal sealed class JobState : IDisposable
         return TimeSpan.FromMilliseconds(ms * (0.75 + 0.5 * Random.Shared.NextDouble()));
     }
 
-    /// <summary>Marks a server up or down; when every server is down the job aborts.</summary>
+    /// <summary>Marks a server up or down; when every server stays down for <see cref="CaptionBatchOptions.ServerWait"/>
+    /// (a restart that loads a large model takes a while), the job aborts.</summary>
     public void SetDown(ServerStats server, bool down)
     {
         if (server.Down == down) return;
         server.Down = down;
         bool allDown;
         lock (gate) allDown = servers.All(s => s.Down);
-        if (down)
-            Log($"server {server.Address} is down ({server.LastError}); {(allDown ? "no server is left" : "the other servers take its items")}");
+        var wait = Options.ServerWait;
+        string waiting = wait > TimeSpan.Zero
+            ? string.Create(CultureInfo.InvariantCulture, $"no server is left: waiting up to {wait.TotalSeconds:0.###} s for one to come back (--server-wait)")
+            : "no server is left";
+        if (down) Log($"server {server.Address} is down ({server.LastError}); {(allDown ? waiting : "the other servers take its items")}");
         else Log($"server {server.Address} is back");
-        if (down && allDown)
-            Abort($"no server is reachable ({string.Join("; ", ServerSummaries().Select(s => $"{s.Address}: {s.LastError}"))}); rerun the " +
-                "same command to resume");
+        if (!down)
+        {
+            lock (gate) allDownWait?.Cancel();
+            return;
+        }
+        if (!allDown) return;
+        if (wait <= TimeSpan.Zero)
+        {
+            AbortNoServer(wait);
+            return;
+        }
+        CancellationTokenSource timer;
+        lock (gate)
+        {
+            if (allDownWait != null) return;
+            allDownWait = timer = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        }
+        _ = WaitForAServerAsync(timer, wait);
     }
+
+    async Task WaitForAServerAsync(CancellationTokenSource timer, TimeSpan wait)
+    {
+        bool cameBack = false;
+        try { await Task.Delay(wait, timer.Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { cameBack = true; }
+        finally
+        {
+            // Removed under the lock before it is disposed: SetDown cancels it only under the lock.
+            lock (gate) allDownWait = null;
+            timer.Dispose();
+        }
+        bool stillDown;
+        lock (gate) stillDown = servers.All(s => s.Down);
+        if (!cameBack && stillDown) AbortNoServer(wait);
+    }
+
+    void AbortNoServer(TimeSpan waited) =>
+        Abort($"no server is reachable ({string.Join("; ", ServerSummaries().Select(s => $"{s.Address}: {s.LastError}"))})" +
+              (waited > TimeSpan.Zero ? string.Create(CultureInfo.InvariantCulture, $", none came back within {waited.TotalSeconds:0.###} s") : "") +
+              "; rerun the same command to resume");
 
     bool Write(ResumableJsonlWriter writer, JsonObject record)
     {

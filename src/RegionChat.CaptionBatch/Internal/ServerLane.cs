@@ -221,13 +221,14 @@ internal sealed class ServerLane : IDisposable
             var entry = new InFlight(item);
             inflight[item.Id] = entry;
             job.AddInFlight(1);
-            var (request, error) = await PrepareAsync(entry, ct).ConfigureAwait(false);
+            var (request, error, transient) = await PrepareAsync(entry, ct).ConfigureAwait(false);
             if (error != null)
             {
                 inflight.TryRemove(item.Id, out _);
                 job.AddInFlight(-1);
                 window.Release();
-                job.Failed(item, error!, Stats);
+                if (transient) job.Retry(item, error, Stats);
+                else job.Failed(item, error, Stats);
                 continue;
             }
             Volatile.Write(ref entry.Sent, Stopwatch.GetTimestamp());
@@ -366,12 +367,13 @@ internal sealed class ServerLane : IDisposable
     }
 
     /// <summary>The item as a request: region parsed and mapped, image uploaded (once) and referred to by id. A reason
-    /// the item cannot run (bad region, missing or corrupt image) comes back as the error record's text.</summary>
-    async Task<((string ImageId, PbV1.Region Region) Request, string? Error)> PrepareAsync(InFlight entry, CancellationToken ct)
+    /// the item cannot run (bad region, missing or corrupt image) comes back as the error record's text; a local read that
+    /// failed and may work again comes back <c>Transient</c> (the item is retried, not recorded).</summary>
+    async Task<((string ImageId, PbV1.Region Region) Request, string? Error, bool Transient)> PrepareAsync(InFlight entry, CancellationToken ct)
     {
         var item = entry.Item;
         var (region, regionError) = ItemRegions.Describe(item, job.InputFolder);
-        if (region == null) return (default, regionError);
+        if (region == null) return (default, regionError, false);
         PbV1.Region protoRegion;
         try
         {
@@ -379,11 +381,11 @@ internal sealed class ServerLane : IDisposable
         }
         catch (ArgumentException e)
         {
-            return (default, "region: " + e.Message);
+            return (default, "region: " + e.Message, false);
         }
 
         var image = await images.GetAsync(item.Input.ImagePath).ConfigureAwait(false);
-        if (image.Error != null) return (default, image.Error);
+        if (image.Error != null) return (default, image.Error, image.Transient);
         string imageId;
         try
         {
@@ -392,14 +394,14 @@ internal sealed class ServerLane : IDisposable
         catch (RegionChatException e) when (!RpcOutcomes.IsTransient(e.StatusCode) && !RpcOutcomes.IsRefused(e.StatusCode))
         {
             // The server looked at the bytes and refused them (not an image, too large, …): this image never works.
-            return (default, $"image '{image.Path}': {RpcOutcomes.Describe(e)}");
+            return (default, $"image '{image.Path}': {RpcOutcomes.Describe(e)}", false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return (default, $"image: cannot read '{image.Path}': {e.Message}");
+            return (default, $"image: cannot read '{image.Path}': {e.Message}", LocalImages.IsTransient(e));
         }
 
-        return ((imageId, protoRegion), null);
+        return ((imageId, protoRegion), null, false);
     }
 
     /// <summary>The image's id on this server: stored once per server, and again after the server dropped it. A transient

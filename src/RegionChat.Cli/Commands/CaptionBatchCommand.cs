@@ -38,6 +38,9 @@ internal static class CaptionBatchCommand
         var itemTimeout = new Option<double>("--item-timeout") { Description = "Seconds a server stream may leave its items in flight " +
             "without answering any (from its last answer or the item's sending) before it counts as failed and its items go to the " +
             "other servers; 0 = no limit. Raise it for long captions on a slow server.", DefaultValueFactory = _ => 600 };
+        var serverWait = new Option<double>("--server-wait") { Description = "Seconds to wait, once every server is down, for one to come back " +
+            "(a restarting server loads its model first) before the job stops with the rest left for a rerun; 0 = stop at once.",
+            DefaultValueFactory = _ => 120 };
         var errors = new Option<FileInfo?>("--errors") { Description = "Write failures ({\"id\",\"error\"}) here instead of into --output." };
         var regionFrom = new Option<string>("--region-from") { Description = "COCO input: caption each annotation's segmentation (mask) or its bbox (box).",
             DefaultValueFactory = _ => "mask" };
@@ -62,7 +65,7 @@ internal static class CaptionBatchCommand
         var top = new Option<int>("--top") { Description = "--task classify: labels written per item, best first (0 = all).", DefaultValueFactory = _ => 5 };
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
-        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, errors, regionFrom, imageRoot,
+        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, serverWait, errors, regionFrom, imageRoot,
             apiKey, maxTokens, logprobs, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
@@ -97,6 +100,7 @@ internal static class CaptionBatchCommand
                     Instruction = parse.GetValue(instruction),
                     Retries = parse.GetValue(retries),
                     ItemTimeout = Seconds(parse.GetValue(itemTimeout), "--item-timeout"),
+                    ServerWait = Seconds(parse.GetValue(serverWait), "--server-wait"),
                     RegionFrom = parse.GetValue(regionFrom) == "box" ? CocoRegionSource.Box : CocoRegionSource.Mask,
                     ImageRoot = parse.GetValue(imageRoot)?.FullName,
                     ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
@@ -119,7 +123,8 @@ internal static class CaptionBatchCommand
                 PrintSummary(stdout, e.Summary, "stopped", TaskKind(parse.GetValue(task)));
                 return e.Refused ? 2 : Incomplete;
             }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException)
+            // Refused as given (a rerun stops the same way): bad options or input, an output it may not write.
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or UnauthorizedAccessException)
             {
                 bar.Finish();
                 stderr.WriteLine($"error: {e.Message}");

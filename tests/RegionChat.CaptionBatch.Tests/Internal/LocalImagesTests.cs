@@ -15,7 +15,8 @@ public class LocalImagesTests
         File.WriteAllBytes(temp.File("a.png"), bytes);
         File.WriteAllBytes(temp.File("copy.png"), bytes);
         File.WriteAllBytes(temp.File("other.png"), [9]);
-        var images = new LocalImages();
+        int opens = 0;
+        var images = new LocalImages(p => { Interlocked.Increment(ref opens); return File.OpenRead(p); });
 
         var a = await images.GetAsync(temp.File("a.png"));
         Assert.Null(a.Error);
@@ -24,7 +25,8 @@ public class LocalImagesTests
         Assert.Equal(a.ContentId, (await images.GetAsync(temp.File("copy.png"))).ContentId);
         Assert.NotEqual(a.ContentId, (await images.GetAsync(temp.File("other.png"))).ContentId);
         // One hash per path, however many items use it.
-        Assert.Same(images.GetAsync(temp.File("a.png")), images.GetAsync(temp.File("a.png")));
+        await Task.WhenAll(images.GetAsync(temp.File("a.png")), images.GetAsync(temp.File("a.png")));
+        Assert.Equal(3, opens);
     }
 
     [Fact]
@@ -40,5 +42,27 @@ public class LocalImagesTests
         var empty = await images.GetAsync(temp.File("empty.png"));
         Assert.Null(empty.ContentId);
         Assert.Equal($"image: file '{temp.File("empty.png")}' is empty", empty.Error);
+    }
+
+    [Fact]
+    public async Task AFailedReadIsTransientAndReadAgainWhileAMissingOrForbiddenFileIsNot()
+    {
+        using var temp = new TempDir();
+        string path = temp.File("scene.png");
+        File.WriteAllBytes(path, [1, 2, 3, 4]);
+        int opens = 0;
+        var images = new LocalImages(p => ++opens == 1 ? throw new IOException("Input/output error") : File.OpenRead(p));
+
+        var first = await images.GetAsync(path);
+        Assert.True(first.Transient);
+        Assert.Contains("Input/output error", first.Error);
+        var second = await images.GetAsync(path); // read again, not the remembered failure
+        Assert.Null(second.Error);
+        Assert.StartsWith("sha256:", second.ContentId);
+        Assert.Equal(2, opens);
+
+        Assert.False((await images.GetAsync(temp.File("gone.png"))).Transient);
+        Assert.False(LocalImages.IsTransient(new FileNotFoundException("gone")));
+        Assert.False(LocalImages.IsTransient(new UnauthorizedAccessException("forbidden")));
     }
 }

@@ -126,9 +126,10 @@ public sealed class CaptionBatchCommandTests(TinyServerFixture fx) : IClassFixtu
         var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
         string output = temp.File("out.jsonl");
         var dead = await CliRunner.RunAsync("caption-batch", "--input", data.InputPath, "--output", output,
-            "--server", $"127.0.0.1:{FreePort()}", "--retries", "1", "--max-tokens", "4");
+            "--server", $"127.0.0.1:{FreePort()}", "--retries", "1", "--max-tokens", "4", "--server-wait", "1");
         Assert.Equal(3, dead.Exit);   // items left without a record: a rerun resumes
         Assert.Contains("error: no server is reachable", dead.Err);
+        Assert.Contains("none came back within 1 s", dead.Err);
         Assert.Contains("rerun the same command to resume", dead.Err);
         Assert.Contains($"stopped: 0 captioned, 0 failed, 0 already done, {data.GoodIds.Count} left", dead.Out);
         Assert.Empty(BatchDataset.ReadRecords(output)); // no error records: the items were never tried

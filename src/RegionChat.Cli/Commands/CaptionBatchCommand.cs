@@ -65,8 +65,8 @@ internal static class CaptionBatchCommand
         var top = new Option<int>("--top") { Description = "--task classify: labels written per item, best first (0 = all).", DefaultValueFactory = _ => 5 };
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
-        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, serverWait, errors, regionFrom, imageRoot,
-            apiKey, maxTokens, logprobs, threads, shard, task, labelsFile, top })
+        foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, serverWait, errors, regionFrom,
+            imageRoot, apiKey, maxTokens, logprobs, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>

@@ -130,4 +130,24 @@ public sealed class CaptionBatchJobTests : IDisposable
         var same = await CaptionBatchJob.RunAsync(first); // the same options resume (nothing is left)
         Assert.Equal(data.GoodIds.Count, same.Progress.Skipped);
     }
+
+    [Fact]
+    public async Task InProcessAMaxTokensTheModelRefusesStopsTheJobWithoutErrorRecords()
+    {
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        string output = temp.File("captions.jsonl");
+        var e = await Assert.ThrowsAsync<CaptionBatchAbortedException>(() => CaptionBatchJob.RunAsync(new CaptionBatchOptions
+        {
+            InputPath = data.InputPath,
+            OutputPath = output,
+            ModelDir = ServerHost.TinyModelFolder,
+            Concurrency = 2,
+            MaxTokens = 5000, // over the core's MaxTokensLimit (4096)
+            Threads = 1,
+            ContextSize = 2048,
+        }));
+        Assert.StartsWith("--max-tokens: ", e.Message);
+        Assert.True(e.Refused);
+        Assert.Empty(BatchDataset.ReadRecords(output));
+    }
 }

@@ -80,6 +80,13 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
                 }
             }
         }
+        catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.InvalidArgument
+            && CaptionRefusals.BlamedOption(item, job.Options, e.Violations.Select(v => v.Field)) is { } option)
+        {
+            // The job's max tokens or instruction, not this item: every item would fail alike, so no error record.
+            job.Abort($"{option}: the model refuses it: {e.Message}", e, refused: true);
+            return;
+        }
         catch (RegionChatCoreException e) when (e.Kind == RegionChatErrorKind.InvalidArgument)
         {
             // This item only: its image, its region, or a prompt that cannot run (too long for the context, an

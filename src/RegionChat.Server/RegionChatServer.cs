@@ -1,6 +1,7 @@
 using Grpc.AspNetCore.Web;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Exporter;
@@ -20,6 +21,7 @@ public static class RegionChatServer
 {
     const string CorsPolicy = "RegionChat";
     const string ModelHealthCheckName = "model";
+    const string ProcessHealthCheckName = "process";
 
     public static void AddServices(WebApplicationBuilder builder)
     {
@@ -56,8 +58,15 @@ public static class RegionChatServer
             o.MaxReceiveMessageSize = options.MaxReceiveMessageBytes;
             o.EnableDetailedErrors = false; // never send exception text or stack traces to clients
         });
-        // "" (the whole server) and regionchat.v1.RegionChat answer from the model check: NOT_SERVING while a model is not.
-        builder.Services.AddGrpcHealthChecks(o => o.Services.Map("regionchat.v1.RegionChat", r => r.Name == ModelHealthCheckName))
+        // regionchat.v1.RegionChat (readiness) answers from the model check: NOT_SERVING while the default model cannot
+        // answer. "" (liveness) runs no check: the process serves. grpc-dotnet maps "" to every check unless told, and a
+        // liveness probe that failed with a model would restart replicas a request for a broken model had touched.
+        builder.Services.AddGrpcHealthChecks(o =>
+            {
+                o.Services.Map("regionchat.v1.RegionChat", r => r.Name == ModelHealthCheckName);
+                o.Services.Map("", r => r.Name == ProcessHealthCheckName);
+            })
+            .AddCheck(ProcessHealthCheckName, () => HealthCheckResult.Healthy("the process serves"))
             .AddCheck<ModelHealthCheck>(ModelHealthCheckName);
         builder.Services.AddGrpcReflection();
         builder.Services.AddCors(o => o.AddPolicy(CorsPolicy, p =>

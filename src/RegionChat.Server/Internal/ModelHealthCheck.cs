@@ -5,8 +5,10 @@ namespace RegionChat.Server.Internal;
 
 /// <summary>
 /// The "model" health check (grpc.health.v1 and ASP.NET health checks): unhealthy while the default model is not loaded
-/// and when any served model failed to load, so a probe sees a server that cannot answer. Other models load on first
-/// use, so one that was not asked for yet is healthy. Reads states only: a probe never loads a model.
+/// (or failed), so a readiness probe sees a server that cannot answer. Another model that failed to load is degraded, not
+/// unhealthy: the server still answers for the default model, and every replica with the same files fails alike, so
+/// taking them out of service would stop the whole fleet. Other models load on first use, so one that was not asked for
+/// yet is healthy. Reads states only: a probe never loads a model.
 /// </summary>
 internal sealed class ModelHealthCheck(RegionChatCore core) : IHealthCheck
 {
@@ -15,12 +17,14 @@ internal sealed class ModelHealthCheck(RegionChatCore core) : IHealthCheck
         var statuses = core.ModelStatuses();
         var data = statuses.ToDictionary(s => s.Id, s => (object)(s.State == ModelLoadState.Failed ? "failed: " + s.Error : State(s.State)));
         var problems = statuses.Where(s => s.State == ModelLoadState.Failed).Select(s => $"model '{s.Id}' failed to load: {s.Error}").ToList();
-        if (!statuses.Any(s => s.IsDefault)) problems.Insert(0, $"the default model '{core.DefaultModelId}' is not served");
-        else if (statuses.Single(s => s.IsDefault).State == ModelLoadState.NotLoaded)
-            problems.Insert(0, $"the default model '{core.DefaultModelId}' is not loaded yet");
-        var result = problems.Count > 0
-            ? HealthCheckResult.Unhealthy(string.Join("; ", problems), data: data)
-            : HealthCheckResult.Healthy($"serving {string.Join(", ", statuses.Where(s => s.State == ModelLoadState.Loaded).Select(s => s.Id))}", data);
+        var defaultModel = statuses.SingleOrDefault(s => s.IsDefault);
+        bool unhealthy = defaultModel?.State != ModelLoadState.Loaded;
+        if (defaultModel == null) problems.Insert(0, $"the default model '{core.DefaultModelId}' is not served");
+        else if (defaultModel.State == ModelLoadState.NotLoaded) problems.Insert(0, $"the default model '{core.DefaultModelId}' is not loaded yet");
+        string serving = $"serving {string.Join(", ", statuses.Where(s => s.State == ModelLoadState.Loaded).Select(s => s.Id))}";
+        var result = unhealthy ? HealthCheckResult.Unhealthy(string.Join("; ", problems), data: data)
+            : problems.Count > 0 ? HealthCheckResult.Degraded($"{serving}; {string.Join("; ", problems)}", data: data)
+            : HealthCheckResult.Healthy(serving, data);
         return Task.FromResult(result);
     }
 

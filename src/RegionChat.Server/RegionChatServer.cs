@@ -159,6 +159,8 @@ public static class RegionChatServer
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } when listeners != null =>
             $"{e.Message.TrimEnd('.')} (another server running?): set {listeners.SettingFor(e.Message)} to another address or port",
         OptionsValidationException or ServerListenerException or InvalidDataException => e.Message,
+        // The configuration binder's: a setting that is not of its type (RegionChat__QueueSize=abc), naming it.
+        InvalidOperationException when e.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) => e.Message,
         // A load failure wrapped as unavailable keeps its trace unless the files were refused.
         ModelManifestException { InnerException: null or InvalidDataException or IOException } => e.Message,
         _ => null,

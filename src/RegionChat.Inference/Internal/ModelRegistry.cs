@@ -108,7 +108,7 @@ internal sealed class ModelRegistry : IDisposable
 
     /// <summary>Loads the default model now; throws when it is missing or broken.</summary>
     public RegionChatModel LoadDefault() =>
-        Get(DefaultModelId) ?? throw new InvalidOperationException(
+        Get(DefaultModelId) ?? throw new ModelManifestException(
             $"the default model '{DefaultModelId}' is not in {ModelsPath} (models " +
             $"found: {(Manifests.Count == 0 ? "none" : string.Join(", ", Manifests.Keys))}){PullUnfinished(DefaultModelId)}");
 

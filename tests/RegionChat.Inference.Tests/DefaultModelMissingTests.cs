@@ -16,12 +16,12 @@ public class DefaultModelMissingTests
         File.WriteAllBytes(Path.Combine(pulling, "llm.gguf.partial"), new byte[16]);
 
         using var core = new RegionChatCore(new RegionChatCoreOptions { ModelsPath = models, DefaultModel = "real" });
-        var e = Assert.Throws<InvalidOperationException>(() => core.LoadDefaultModel());
+        var e = Assert.Throws<ModelManifestException>(() => core.LoadDefaultModel());
         Assert.Contains("the default model 'real' is not in", e.Message);
         Assert.Contains("models found: tiny", e.Message);
         Assert.Contains("holds partial downloads: its pull has not finished (rerun `regionchat pull real` to resume it)", e.Message);
 
         using var absent = new RegionChatCore(new RegionChatCoreOptions { ModelsPath = models, DefaultModel = "nowhere" });
-        Assert.DoesNotContain("partial", Assert.Throws<InvalidOperationException>(() => absent.LoadDefaultModel()).Message);
+        Assert.DoesNotContain("partial", Assert.Throws<ModelManifestException>(() => absent.LoadDefaultModel()).Message);
     }
 }

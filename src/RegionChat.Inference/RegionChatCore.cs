@@ -29,7 +29,9 @@ public sealed class RegionChatCore : IDisposable
         Options = options;
         models = registry;
         this.log = log;
-        images = new ImageStore(options.ImageStoreBytes, new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels });
+        // At most Threads decodes at once (0: one per core): each holds up to MaxImagePixels of pixels.
+        images = new ImageStore(options.ImageStoreBytes, new ImageLimits { MaxBytes = options.MaxImageBytes, MaxPixels = options.MaxImagePixels },
+            options.Threads);
         var idle = TimeSpan.FromSeconds(options.SessionIdleSeconds);
         Sessions = new SessionStore(idle);
         Records = options.SessionStore.Redis.Length > 0

@@ -26,6 +26,11 @@ public static class RegionChatServer
     public static void AddServices(WebApplicationBuilder builder)
     {
         var section = builder.Configuration.GetSection(ServerOptions.Section);
+        // RegionChat__ApiKeys=KEY binds no key at all (a list wants __0): the server would run open believing it guarded.
+        if (section.GetSection("ApiKeys").Value is { Length: > 0 })
+            throw new OptionsValidationException(ServerOptions.Section, typeof(ServerOptions),
+                ["RegionChat:ApiKeys is a single value, which sets no key: give a list (RegionChat__ApiKeys__0=KEY, " +
+                 "--RegionChat:ApiKeys:0=KEY, or \"ApiKeys\": [\"KEY\"] in JSON)"]);
         // Bad settings stop the server at start with the setting's name, not at the first request.
         builder.Services.AddOptions<ServerOptions>().Bind(section).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
@@ -189,6 +194,11 @@ public static class RegionChatServer
                 ServerLog.ListeningGrpc(log, string.Join(", ", listeners.GrpcUrls));
             if (listeners.HttpUrls.Count > 0)
                 ServerLog.ListeningHttp(log, string.Join(", ", listeners.HttpUrls));
+            int keys = settings.ApiKeys.Count(k => k.Length > 0);
+            var open = listeners.GrpcUrls.Concat(listeners.HttpUrls).Where(u => !u.IsLoopback).ToArray();
+            if (keys > 0) ServerLog.ApiKeysOn(log, keys);
+            else if (open.Length > 0 || listeners.FromKestrelSection)
+                ServerLog.NoApiKeys(log, listeners.FromKestrelSection ? string.Join(", ", app.Urls) : string.Join(", ", open.Select(u => u.ToString())));
         });
 
         OpenAiEndpoints.UseErrorBodies(app);

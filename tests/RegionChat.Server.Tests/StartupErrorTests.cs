@@ -11,6 +11,8 @@ public class StartupErrorTests
     [Theory]
     [InlineData("RegionChat:DefaultModel", "not-pulled-yet", "the default model 'not-pulled-yet' is not in")]
     [InlineData("RegionChat:QueueSize", "abc", "RegionChat:QueueSize")]
+    // RegionChat__ApiKeys=KEY: a list wants __0, so this set no key and the server ran open.
+    [InlineData("RegionChat:ApiKeys", "a-secret-key", "RegionChat:ApiKeys is a single value, which sets no key")]
     public async Task AStartupMistakeEndsTheServerWithOneLineNamingIt(string key, string value, string expected)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });

@@ -27,6 +27,13 @@ internal static partial class ServerLog
         Message = "RegionChat:GpuLayers is {GpuLayers} but the loaded llama.cpp backend cannot offload to a GPU (the CPU build); every layer runs on the CPU")]
     public static partial void GpuLayersOnCpuBackend(ILogger logger, int gpuLayers);
 
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "API keys: {Count} (every API but health needs authorization: Bearer)")]
+    public static partial void ApiKeysOn(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Warning,
+        Message = "no API keys are set (RegionChat:ApiKeys): every API is open to whoever reaches {Urls}")]
+    public static partial void NoApiKeys(ILogger logger, string urls);
+
     [LoggerMessage(EventId = 1210, Level = LogLevel.Information, Message = "{Method} {Code} in {Ms:F1} ms")]
     public static partial void GrpcCallFinished(ILogger logger, string method, StatusCode code, double ms);
 

@@ -7,6 +7,11 @@ namespace RegionChat.Inference;
 public sealed class RegionChatMetrics : IDisposable
 {
     /// <summary>The meter's name (kept from when the instruments lived in the server, so dashboards keep working).</summary>
+    static readonly InstrumentAdvice<double> MillisecondBuckets = new()
+    {
+        HistogramBucketBoundaries = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000],
+    };
+
     public const string MeterName = "RegionChat.Server";
     readonly Meter meter = new(MeterName);
 
@@ -35,7 +40,10 @@ public sealed class RegionChatMetrics : IDisposable
         SessionsRestored = meter.CreateCounter<long>("regionchat.sessions.restored",
             description: "Sessions rebuilt by replaying their record, by why their sequence was not here (evicted, not_live, stale).");
         RestoredTokens = meter.CreateCounter<long>("regionchat.tokens.restored", description: "Prompt positions prefilled to replay sessions.");
-        TimeToFirstToken = meter.CreateHistogram<double>("regionchat.time_to_first_token", unit: "ms", description: "Request arrival to first text piece.");
+        // OpenTelemetry's default buckets end at 10 s: a 7B model prefilling 576 visual tokens on a CPU (and a queue
+        // in front) lands most first tokens beyond that, in +Inf, where no percentile can be read.
+        TimeToFirstToken = meter.CreateHistogram<double>("regionchat.time_to_first_token", unit: "ms", description: "Request arrival to first text piece.",
+            advice: MillisecondBuckets);
         DecodeTokensPerSecond = meter.CreateHistogram<double>("regionchat.decode_tokens_per_second", description: "Decode speed per request.");
         classifications = meter.CreateCounter<long>("regionchat.classify.requests",
             description: "Zero-shot classifications (Classify calls and ClassifyStream items, /v1/classify, in-process), by outcome (ok, error).");
@@ -46,7 +54,7 @@ public sealed class RegionChatMetrics : IDisposable
         labelCacheHits = meter.CreateCounter<long>("regionchat.classify.text_cache_hits",
             description: "Labels whose text features came from the cache.");
         classifyDuration = meter.CreateHistogram<double>("regionchat.classify.duration", unit: "ms",
-            description: "One classification from its start to its ranked labels (image, vision and text forwards included).");
+            description: "One classification from its start to its ranked labels (image, vision and text forwards included).", advice: MillisecondBuckets);
         activeRequests = meter.CreateUpDownCounter<long>("regionchat.requests.active", description: "Requests admitted and not yet finished (queue depth).");
     }
 

@@ -178,7 +178,8 @@ public sealed class RegionChatCore : IDisposable
     /// <summary>
     /// Admits one call (a transport's request): refused as <see cref="RegionChatErrorKind.Unavailable"/> while shutting
     /// down and, with <paramref name="queued"/>, as <see cref="RegionChatErrorKind.ResourceExhausted"/> when the
-    /// admission queue is full. The ticket counts the call as active until disposed.
+    /// admission queue is full. The ticket of an admitted (queued) call counts it in <c>regionchat.requests.active</c> until
+    /// disposed: the queue depth autoscalers read, so an open item stream, an upload or a listing does not count.
     /// </summary>
     public IDisposable EnterCall(bool queued = true)
     {
@@ -186,7 +187,7 @@ public sealed class RegionChatCore : IDisposable
         var ticket = queued ? Admission.TryEnter() : null;
         if (queued && ticket == null)
             throw RegionChatCoreException.ResourceExhausted($"the server's queue is full ({Admission.Capacity} requests in flight); retry later");
-        Metrics.Active(1);
+        if (ticket != null) Metrics.Active(1);
         return new CallTicket(this, ticket);
     }
 
@@ -196,8 +197,9 @@ public sealed class RegionChatCore : IDisposable
         public void Dispose()
         {
             if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            if (admission == null) return;
             core.Metrics.Active(-1);
-            admission?.Dispose();
+            admission.Dispose();
         }
     }
 

@@ -127,4 +127,21 @@ public class CaptionStreamTests
         var caption = await host.Client.CaptionAsync(new PbV1.CaptionRequest { Image = new() { Data = TestImages.SceneBytes(79) }, MaxTokens = 4 }, deadline: Calls.Deadline());
         Assert.Equal("tiny", caption.Model);
     }
+
+    [Fact]
+    public async Task AnOpenStreamWithNoItemInFlightIsNotCountedAsAnActiveRequest()
+    {
+        await using var host = await ServerHost.StartAsync();
+        using var call = host.Client.CaptionStream(deadline: Calls.Deadline());
+        await call.RequestStream.WriteAsync(new PbV1.CaptionStreamRequest
+        {
+            Id = "one",
+            Request = new PbV1.CaptionRequest { Image = new() { Data = TestImages.SceneBytes(81) }, MaxTokens = 4 },
+        });
+        Assert.True(await call.ResponseStream.MoveNext());
+        // The stream stays open with nothing in flight: the queue depth autoscalers read (KEDA) is 0, not 1 per stream.
+        Assert.Equal(0, PrometheusText.Value(await host.MetricsAsync(), "regionchat_requests_active") ?? 0);
+        await call.RequestStream.CompleteAsync();
+        Assert.False(await call.ResponseStream.MoveNext());
+    }
 }

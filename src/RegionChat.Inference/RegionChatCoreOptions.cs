@@ -19,6 +19,9 @@ public sealed record RegionChatCoreOptions
     public int LlmThreads { get; init; }
     /// <summary>Requests admitted at once (running + waiting).</summary>
     public int QueueSize { get; init; } = 64;
+    /// <summary>Models loaded at once, the default one included; 0 = no limit. A request for another model past it is
+    /// refused as the model's unavailability (none is unloaded: sessions live in their model's KV cache).</summary>
+    public int MaxLoadedModels { get; init; }
     /// <summary>Sequences decoded together in the shared LLM context.</summary>
     public int ParallelSequences { get; init; } = 8;
     /// <summary>Of the ParallelSequences, how many conversations leave to one-shot requests (Caption, OpenAI calls without

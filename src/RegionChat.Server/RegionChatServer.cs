@@ -106,7 +106,8 @@ public static class RegionChatServer
     static RegionChatCoreOptions CoreOptions(ServerOptions o, string contentRoot) => new()
     {
         ModelsPath = o.ModelsPath, ContentRoot = contentRoot, DefaultModel = o.DefaultModel, Threads = o.Threads, LlmThreads = o.LlmThreads,
-        QueueSize = o.QueueSize, ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize, GpuLayers = o.GpuLayers,
+        QueueSize = o.QueueSize, MaxLoadedModels = o.MaxLoadedModels,
+        ParallelSequences = o.ParallelSequences, ContextSize = o.ContextSize, BatchSize = o.BatchSize, GpuLayers = o.GpuLayers,
         OneShotSequences = o.OneShotSequences ?? o.ParallelSequences / 4,
         VisionDevice = o.Device, VisionDtype = o.VisionDtype,
         VisionMaxBatch = o.VisionMaxBatch, VisualCacheBytes = o.VisualCacheBytes, TowerPixelCacheBytes = o.TowerPixelCacheBytes,

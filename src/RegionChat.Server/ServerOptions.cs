@@ -37,6 +37,9 @@ public sealed class ServerOptions
     public int QueueSize { get; set; } = 64;
     /// <summary>Sequences decoded together in the shared LLM context.</summary>
     public int ParallelSequences { get; set; } = 8;
+    /// <summary>Models loaded at once, the default one included; 0 = no limit. Each holds its weights and its own KV cache
+    /// (a 7B one about 10 GiB), and none is unloaded: a request for another model past it is refused as unavailable.</summary>
+    public int MaxLoadedModels { get; set; }
     /// <summary>Of the ParallelSequences, how many conversations leave to one-shot requests (Caption, OpenAI calls without
     /// a session), so those never evict a conversation; unset = a quarter of ParallelSequences (rounded down).</summary>
     public int? OneShotSequences { get; set; }

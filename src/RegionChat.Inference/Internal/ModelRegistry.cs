@@ -68,7 +68,18 @@ internal sealed class ModelRegistry : IDisposable
     {
         if (string.IsNullOrEmpty(id)) id = DefaultModelId;
         if (!Manifests.TryGetValue(id, out var manifest)) return null;
-        return loaded.GetOrAdd(id, _ => new Lazy<RegionChatModel>(() => Load(manifest))).Value;
+        if (loaded.TryGetValue(id, out var known)) return known.Value;
+        Lazy<RegionChatModel> entry;
+        lock (loaded)
+        {
+            // Loading or loaded, not failed: what holds (or will hold) memory.
+            var held = loaded.Keys.Where(k => !failures.ContainsKey(k)).Order(StringComparer.Ordinal).ToArray();
+            if (options.MaxLoadedModels > 0 && !loaded.ContainsKey(id) && held.Length >= options.MaxLoadedModels)
+                throw new ModelManifestException($"{id}: not loaded, and {held.Length} model(s) are (RegionChat:MaxLoadedModels = " +
+                    $"{options.MaxLoadedModels}): ask for {string.Join(" or ", held.Select(k => $"'{k}'"))}");
+            entry = loaded.GetOrAdd(id, _ => new Lazy<RegionChatModel>(() => Load(manifest)));
+        }
+        return entry.Value;
     }
 
     RegionChatModel Load(ModelManifest manifest)

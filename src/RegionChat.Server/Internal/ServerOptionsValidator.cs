@@ -18,6 +18,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.QueueSize), o.QueueSize, 1, 1_000_000);
         // llama.cpp serves at most 256 sequences, each needs a batch slot and a context cell.
         Range(nameof(o.ParallelSequences), o.ParallelSequences, 1, Math.Min(256, Math.Min(o.BatchSize, o.ContextSize)));
+        Range(nameof(o.MaxLoadedModels), o.MaxLoadedModels, 0, 1000);
         if (o.OneShotSequences is int oneShot) Range(nameof(o.OneShotSequences), oneShot, 0, o.ParallelSequences - 1);
         Range(nameof(o.ContextSize), o.ContextSize, 256, 1 << 20);
         Range(nameof(o.BatchSize), o.BatchSize, 1, 1 << 16);

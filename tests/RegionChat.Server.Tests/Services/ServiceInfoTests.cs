@@ -109,6 +109,26 @@ public class ServiceInfoTests
     }
 
     [Fact]
+    public async Task PastMaxLoadedModelsAnotherModelIsRefusedWithoutLoadingIt()
+    {
+        using var temp = new TempDir();
+        string models = TinyAndBroken(temp);
+        File.Copy(Path.Combine(ServerHost.TinyModelFolder, "llm.gguf"), Path.Combine(models, "broken", "llm.gguf"), overwrite: true); // now good
+        await using var host = await ServerHost.StartAsync(("ModelsPath", models), ("MaxLoadedModels", "1"));
+        var request = Calls.Chat("hi", TestImages.Scene(3));
+        request.Model = "broken";
+
+        var e = await Calls.FailsAsync(() => Calls.DrainAsync(host.Client.Chat(request, deadline: Calls.Deadline())));
+        Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+        Assert.Contains("RegionChat:MaxLoadedModels = 1): ask for 'tiny'", e.Status.Detail);
+        var listed = await host.Client.ListModelsAsync(new PbV1.ListModelsRequest(), deadline: Calls.Deadline());
+        Assert.Equal("not_loaded", listed.Models.Single(m => m.Id == "broken").State); // refused, not failed: no load was tried
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving,
+            (await new Health.HealthClient(host.Channel).CheckAsync(new HealthCheckRequest { Service = "regionchat.v1.RegionChat" })).Status);
+        Assert.Equal(16u, (await host.Client.ChatAsync(Calls.Chat("hi", TestImages.Scene(3)))).Started.VisualTokens); // the default answers
+    }
+
+    [Fact]
     public async Task AnotherModelThatFailedToLoadDegradesHealthButTheServerStaysServing()
     {
         using var temp = new TempDir();

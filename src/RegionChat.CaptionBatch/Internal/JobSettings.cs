@@ -61,6 +61,7 @@ internal sealed record JobSettings
     IEnumerable<string> Differences(JobSettings before)
     {
         static string Text(string? s) => s == null ? "none" : $"'{s}'";
+        if (before.Task != Task) yield return $"--task {before.Task}, now {Task}";
         if (before.Instruction != Instruction) yield return $"--instruction {Text(before.Instruction)}, now {Text(Instruction)}";
         if (before.MaxTokens != MaxTokens) yield return string.Create(CultureInfo.InvariantCulture, $"--max-tokens {before.MaxTokens}, now {MaxTokens}");
         if (before.Logprobs != Logprobs) yield return $"--logprobs {(before.Logprobs ? "on" : "off")}, now {(Logprobs ? "on" : "off")}";

@@ -21,8 +21,8 @@ internal sealed class JobState : IDisposable
     readonly ConcurrentDictionary<string, byte> models = new(StringComparer.Ordinal);
     readonly List<ServerStats> servers = [];
     readonly Lock gate = new();
-    // While every server is down: cancelled when one comes back (or the job ends); guarded by gate.
-    CancellationTokenSource? allDownWait;
+    // How many times a server came back: a wait for one that began before that is moot.
+    int comebacks;
     int captioned, failed, setAside, inFlight;
     // When an item last finished (the run clock's ticks).
     long lastFinished;
@@ -225,40 +225,18 @@ internal sealed class JobState : IDisposable
             : "no server is left";
         if (down) Log($"server {server.Address} is down ({server.LastError}); {(allDown ? waiting : "the other servers take its items")}");
         else Log($"server {server.Address} is back");
-        if (!down)
-        {
-            lock (gate) allDownWait?.Cancel();
-            return;
-        }
-        if (!allDown) return;
-        if (wait <= TimeSpan.Zero)
-        {
-            AbortNoServer(wait);
-            return;
-        }
-        CancellationTokenSource timer;
-        lock (gate)
-        {
-            if (allDownWait != null) return;
-            allDownWait = timer = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        }
-        _ = WaitForAServerAsync(timer, wait);
+        if (!down) Interlocked.Increment(ref comebacks);
+        else if (allDown && wait <= TimeSpan.Zero) AbortNoServer(wait);
+        else if (allDown) _ = WaitForAServerAsync(Volatile.Read(ref comebacks), wait);
     }
 
-    async Task WaitForAServerAsync(CancellationTokenSource timer, TimeSpan wait)
+    async Task WaitForAServerAsync(int comebacksBefore, TimeSpan wait)
     {
-        bool cameBack = false;
-        try { await Task.Delay(wait, timer.Token).ConfigureAwait(false); }
-        catch (OperationCanceledException) { cameBack = true; }
-        finally
-        {
-            // Removed under the lock before it is disposed: SetDown cancels it only under the lock.
-            lock (gate) allDownWait = null;
-            timer.Dispose();
-        }
+        try { await Task.Delay(wait, Token).ConfigureAwait(false); }
+        catch (OperationCanceledException) { return; } // the job ended
         bool stillDown;
         lock (gate) stillDown = servers.All(s => s.Down);
-        if (!cameBack && stillDown) AbortNoServer(wait);
+        if (stillDown && Volatile.Read(ref comebacks) == comebacksBefore) AbortNoServer(wait);
     }
 
     void AbortNoServer(TimeSpan waited) =>

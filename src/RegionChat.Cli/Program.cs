@@ -9,7 +9,13 @@ try
 {
     // SIGINT / SIGTERM cancel the verb's token; it gets 10 s to stop cleanly (caption-batch prints its summary and the
     // rerun hint) before the process ends anyway (with System.CommandLine's default it ended at once, exit 130/143).
-    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) });
+    // `serve` handles the signals itself: the server drains for RegionChat:ShutdownDrainSeconds, which may be longer.
+    bool serve = parse.CommandResult.Command.Name == "serve";
+    return await parse.InvokeAsync(new InvocationConfiguration
+    {
+        EnableDefaultExceptionHandler = false,
+        ProcessTerminationTimeout = serve ? null : TimeSpan.FromSeconds(10),
+    });
 }
 catch (Exception e) when (e is not OperationCanceledException)
 {

@@ -16,6 +16,7 @@ public sealed class RegionChatCore : IDisposable
     readonly ModelRegistry models;
     readonly ImageStore images;
     readonly ShutdownSignal shutdown = new();
+    int cutShort; // requests in flight when the stop came
     readonly TurnRunner turns;
     readonly ClassifyRunner classify;
     readonly ILogger log;
@@ -203,11 +204,37 @@ public sealed class RegionChatCore : IDisposable
         }
     }
 
-    /// <summary>Starts shutting down: running turns end with a Cancelled finish, waiting ones and new calls are refused
-    /// as <see cref="RegionChatErrorKind.Unavailable"/>.</summary>
-    public void BeginShutdown() => shutdown.Trigger();
+    /// <summary>Stops at once: running turns end with a Cancelled finish, waiting ones and new calls are refused as
+    /// <see cref="RegionChatErrorKind.Unavailable"/>.</summary>
+    public void BeginShutdown()
+    {
+        lock (shutdown)
+        {
+            if (!shutdown.IsStopping) cutShort = Admission.InFlight;
+            shutdown.Trigger();
+        }
+    }
+
+    /// <summary>
+    /// Stops gracefully: new calls are refused as <see cref="RegionChatErrorKind.Unavailable"/> at once, the admitted ones
+    /// (running or waiting) run on until none is left or <paramref name="limit"/> passes, then <see cref="BeginShutdown"/>
+    /// ends the rest; <see cref="BeginShutdown"/> called meanwhile (a second signal) ends the wait. Returns how many were
+    /// still in flight when the stop came (0: drained).
+    /// </summary>
+    public async Task<int> DrainAsync(TimeSpan limit)
+    {
+        shutdown.Drain();
+        var until = DateTime.UtcNow + limit;
+        // Polled: a drain happens once in a process's life, and 50 ms is nothing beside an answer.
+        while (Admission.InFlight > 0 && DateTime.UtcNow < until && !shutdown.IsStopping)
+            await Task.Delay(TimeSpan.FromMilliseconds(50)).ConfigureAwait(false);
+        BeginShutdown();
+        return cutShort;
+    }
+
+    /// <summary>Draining or stopped: new calls are refused.</summary>
     public bool IsShuttingDown => shutdown.IsShuttingDown;
-    /// <summary>Fires when <see cref="BeginShutdown"/> is called.</summary>
+    /// <summary>Fires when running turns are to end (<see cref="BeginShutdown"/>, or a drain's end).</summary>
     public CancellationToken ShuttingDown => shutdown.Token;
 
     /// <summary>A new request id ("r-" and 12 hex digits) for logs, headers and <see cref="TurnStarted.RequestId"/>.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Grpc.AspNetCore.Web;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -37,6 +38,10 @@ public static class RegionChatServer
         var options = section.Get<ServerOptions>() ?? new ServerOptions();
 
         builder.Services.AddSingleton(ServerListeners.Configure(builder, options));
+        // Kestrel waits for calls in flight until the host's timeout, then cuts them: past the drain, so the calls the drain
+        // ends get their CANCELLED final event first.
+        builder.Services.Configure<HostOptions>(h =>
+            h.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(h.ShutdownTimeout.TotalSeconds, Math.Min(options.ShutdownDrainSeconds, 86400) + 15)));
         // A slow client holds a socket, never a slot: bodies that trickle are cut off, headers must arrive in time.
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -145,6 +150,16 @@ public static class RegionChatServer
             MapEndpoints(app);
             await app.StartAsync(ct).ConfigureAwait(false);
             started = true;
+            // The host's console lifetime turns the first SIGINT/SIGTERM into a drain; a second one ends the drain.
+            var core = app.Services.GetRequiredService<RegionChatCore>();
+            int signals = 0;
+            void OnSignal(PosixSignalContext signal)
+            {
+                signal.Cancel = true;
+                if (Interlocked.Increment(ref signals) >= 2) core.BeginShutdown();
+            }
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
             await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
             return 0;
         }
@@ -172,18 +187,26 @@ public static class RegionChatServer
         _ => null,
     };
 
+    static async Task DrainAsync(RegionChatCore core, TimeSpan limit, ILogger log)
+    {
+        if (limit > TimeSpan.Zero) ServerLog.Draining(log, core.Admission.InFlight, limit.TotalSeconds);
+        int left = await core.DrainAsync(limit).ConfigureAwait(false);
+        if (left > 0) ServerLog.DrainCut(log, left);
+        else if (limit > TimeSpan.Zero) ServerLog.Drained(log);
+    }
+
     public static void MapEndpoints(WebApplication app)
     {
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         var core = app.Services.GetRequiredService<RegionChatCore>();
-        // SIGTERM: in-flight streams end with a CANCELLED final event, new calls get UNAVAILABLE, then the host stops.
-        lifetime.ApplicationStopping.Register(core.BeginShutdown);
-
         var listeners = app.Services.GetRequiredService<ServerListeners>();
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RegionChat.Server");
+        var settings = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        // SIGTERM: new calls get UNAVAILABLE at once; admitted ones may finish within ShutdownDrainSeconds, the rest then
+        // end with a CANCELLED final event. Meanwhile Kestrel waits for the calls (HostOptions.ShutdownTimeout, set above it).
+        lifetime.ApplicationStopping.Register(() => _ = DrainAsync(core, TimeSpan.FromSeconds(settings.ShutdownDrainSeconds), log));
         var model = core.LoadDefaultModel();
         ServerLog.Serving(log, string.Join(", ", core.ModelIds), core.ModelsPath, model.Id);
-        var settings = app.Services.GetRequiredService<IOptions<ServerOptions>>().Value;
         var (visionDevice, found, offload) = Accelerators.Describe(settings.Device);
         ServerLog.Accelerators(log, visionDevice, settings.Device, found, offload ? "supported" : "not supported by the loaded backend", settings.GpuLayers);
         if (settings.GpuLayers > 0 && !offload) ServerLog.GpuLayersOnCpuBackend(log, settings.GpuLayers);

@@ -85,6 +85,9 @@ public sealed class ServerOptions
     /// <summary>Default and maximum max_tokens.</summary>
     public int DefaultMaxTokens { get; set; } = 256;
     public int MaxTokensLimit { get; set; } = 4096;
+    /// <summary>On SIGTERM or Ctrl-C, how long requests in flight may run on to finish (new ones are refused at once);
+    /// those left then end with a CANCELLED final event. 0 = end them at once. A second signal ends the wait.</summary>
+    public double ShutdownDrainSeconds { get; set; } = 30;
     /// <summary>A session idle for longer is dropped and its KV cache freed.</summary>
     public double SessionIdleSeconds { get; set; } = 600;
     /// <summary>What one region may cost ("RegionChat:Regions": MaxPoints, MaxScribbleCost, MaxUnionParts, MaxUnionDepth,

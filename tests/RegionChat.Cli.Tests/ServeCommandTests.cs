@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -11,9 +12,12 @@ using RegionChat.TestSupport;
 namespace RegionChat.Cli.Tests;
 
 /// <summary>`regionchat serve` as a child process: the server from the CLI binary, on the committed shapes-tiny.</summary>
-public sealed class ServeCommandTests : IDisposable
+public sealed partial class ServeCommandTests : IDisposable
 {
     readonly TempDir temp = new();
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     public void Dispose() => temp.Dispose();
 
@@ -29,6 +33,7 @@ public sealed class ServeCommandTests : IDisposable
     sealed class Serving(Process process, string address, List<string> lines) : IAsyncDisposable
     {
         public string Address => address;
+        public Process Process => process;
 
         /// <summary>The first logged line matching <paramref name="pattern"/>, waiting for it (logging is asynchronous).</summary>
         public async Task<string> LineAsync(string pattern)
@@ -190,6 +195,61 @@ public sealed class ServeCommandTests : IDisposable
             Assert.Contains(flag, line);
             Assert.DoesNotContain(" at ", err + output); // no stack trace, in the log either
             Assert.DoesNotContain("Exception", err + output);
+        }
+    }
+
+    /// <summary>A turn of the tiny test model's: its greedy answer runs thousands of tokens (about 1.5k a second here).</summary>
+    static async Task<(IAsyncEnumerator<RegionChat.Protos.V1.ChatEvent> Events, Task<RegionChat.Protos.V1.ChatFinished> Finished)> LongTurnAsync(
+        RegionChatClient client, uint maxTokens)
+    {
+        var events = client.ChatStreamAsync(new RegionChat.Protos.V1.ChatRequest { Message = new() { Text = "describe this region" }, MaxTokens = maxTokens })
+            .GetAsyncEnumerator();
+        Assert.True(await events.MoveNextAsync()); // Started
+        Assert.True(await events.MoveNextAsync()); // a first delta: it runs
+        async Task<RegionChat.Protos.V1.ChatFinished> Rest()
+        {
+            while (await events.MoveNextAsync())
+                if (events.Current.Finished is { } finished) return finished;
+            throw new InvalidOperationException("the stream ended without its Finished event");
+        }
+        return (events, Rest());
+    }
+
+    [Fact]
+    public async Task SigtermLetsTheAnswerInFlightFinishAndASecondSignalEndsIt()
+    {
+        string models = Path.Combine(temp.Path, "models");
+        TinyModel.Write(Path.Combine(models, "tiny"));
+        string[] args = ["--models", models, "--model", "tiny", "--RegionChat:ShutdownDrainSeconds=120"];
+
+        await using (var serving = await ServeAsync(args))
+        {
+            using var client = new RegionChatClient(serving.Address);
+            var (events, finished) = await LongTurnAsync(client, 1500);
+            await using var _ = events;
+            Assert.Equal(0, Kill(serving.Process.Id, 15));
+            var end = await finished.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(RegionChat.Protos.V1.FinishReason.Length, end.Reason);
+            Assert.Equal(1500u, end.Usage.CompletionTokens);
+            Assert.True(serving.Process.WaitForExit(60_000), "the server did not exit after its drain");
+            Assert.Equal(0, serving.Process.ExitCode);
+            await serving.LineAsync("shutting down: new requests are refused; 1 in flight may finish within 120 s");
+            await serving.LineAsync("shutting down: every request finished");
+        }
+
+        await using (var serving = await ServeAsync(args))
+        {
+            using var client = new RegionChatClient(serving.Address);
+            var (events, finished) = await LongTurnAsync(client, 4000);
+            await using var _ = events;
+            Assert.Equal(0, Kill(serving.Process.Id, 15));
+            await serving.LineAsync("shutting down: new requests are refused");
+            Assert.Equal(0, Kill(serving.Process.Id, 2)); // Ctrl-C after SIGTERM: stop waiting
+            var end = await finished.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(RegionChat.Protos.V1.FinishReason.Cancelled, end.Reason);
+            Assert.True(end.Usage.CompletionTokens < 4000, $"{end.Usage.CompletionTokens} tokens: the second signal did not end the answer");
+            Assert.True(serving.Process.WaitForExit(60_000), "the server did not exit after the second signal");
+            await serving.LineAsync(@"shutting down: 1 request\(s\) still in flight end now");
         }
     }
 }

@@ -71,6 +71,8 @@ public sealed class ServerHost : IAsyncDisposable
             ["RegionChat:GrpcUrl"] = "http://127.0.0.1:0",
             ["RegionChat:HttpUrl"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Tests stop hosts with calls still running: end them at once (ShutdownTests set a drain).
+            ["RegionChat:ShutdownDrainSeconds"] = "0",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) config[k] = v;
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });

@@ -566,7 +566,7 @@ internal sealed class TurnRunner(
                 return RegionChatCoreException.NotFound($"session '{session.Id}' was evicted to free KV cache space; its history is gone, start a new session");
             case ContextOverflowException o:
                 return ContextFailure(o, session, f);
-            case ObjectDisposedException when shutdown.IsShuttingDown:
+            case ObjectDisposedException when shutdown.IsStopping:
                 return RegionChatCoreException.Unavailable("the server is shutting down");
             case ObjectDisposedException when !ct.IsCancellationRequested:
                 // The session expired or was ended between lookup and generation.

@@ -13,12 +13,3 @@ internal sealed class VisualTokenCache(long capacityBytes)
     public void Set(Key key, VisualTokens tokens) => cache.Set(key, tokens);
     public int Count => cache.Count;
 }
-
-/// <summary>Fires when the core starts shutting down, so turns end with a final event instead of being cut.</summary>
-internal sealed class ShutdownSignal
-{
-    readonly CancellationTokenSource cts = new();
-    public CancellationToken Token => cts.Token;
-    public bool IsShuttingDown => cts.IsCancellationRequested;
-    public void Trigger() => cts.Cancel();
-}

@@ -8,12 +8,14 @@ namespace RegionChat.Server.Internal;
 /// (or failed), so a readiness probe sees a server that cannot answer. Another model that failed to load is degraded, not
 /// unhealthy: the server still answers for the default model, and every replica with the same files fails alike, so
 /// taking them out of service would stop the whole fleet. Other models load on first use, so one that was not asked for
-/// yet is healthy. Reads states only: a probe never loads a model.
+/// yet is healthy. Unhealthy from the start of a shutdown (its drain). Reads states only: a probe never loads a model.
 /// </summary>
 internal sealed class ModelHealthCheck(RegionChatCore core) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        // Draining: a load balancer should send nothing more (new requests are refused anyway).
+        if (core.IsShuttingDown) return Task.FromResult(HealthCheckResult.Unhealthy("the server is shutting down"));
         var statuses = core.ModelStatuses();
         var data = statuses.ToDictionary(s => s.Id, s => (object)(s.State == ModelLoadState.Failed ? "failed: " + s.Error : State(s.State)));
         var problems = statuses.Where(s => s.State == ModelLoadState.Failed).Select(s => $"model '{s.Id}' failed to load: {s.Error}").ToList();

@@ -63,4 +63,14 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 1230, Level = LogLevel.Information, Message = "expired {Count} idle session(s)")]
     public static partial void SessionsExpired(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1240, Level = LogLevel.Information,
+        Message = "shutting down: new requests are refused; {InFlight} in flight may finish within {Seconds} s (signal again to end them now)")]
+    public static partial void Draining(ILogger logger, int inFlight, double seconds);
+
+    [LoggerMessage(EventId = 1241, Level = LogLevel.Information, Message = "shutting down: every request finished")]
+    public static partial void Drained(ILogger logger);
+
+    [LoggerMessage(EventId = 1242, Level = LogLevel.Warning, Message = "shutting down: {Count} request(s) still in flight end now (CANCELLED)")]
+    public static partial void DrainCut(ILogger logger, int count);
 }

@@ -41,6 +41,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(nameof(o.MaxTokensLimit), o.MaxTokensLimit, 1, 1 << 20);
         Range(nameof(o.DefaultMaxTokens), o.DefaultMaxTokens, 1, o.MaxTokensLimit);
         Range(nameof(o.SessionIdleSeconds), o.SessionIdleSeconds, 1, 365 * 86400.0);
+        Range(nameof(o.ShutdownDrainSeconds), o.ShutdownDrainSeconds, 0, 86400.0);
         Range("SessionStore:MaxBytes", o.SessionStore.MaxBytes, 1, long.MaxValue);
         Range("SessionStore:ImageBytes", o.SessionStore.ImageBytes, 1, long.MaxValue);
         Range("SessionStore:ImageSeconds", o.SessionStore.ImageSeconds, 1, 365 * 86400.0);

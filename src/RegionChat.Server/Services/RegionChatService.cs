@@ -185,9 +185,11 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             // the stream (INVALID_ARGUMENT naming it) after the items in flight are answered. Answered ids may come again.
             var inFlight = new HashSet<string>(StringComparer.Ordinal);
             var ct = context.CancellationToken;
+            // At the end of a shutdown's drain the stream stops waiting for items: the host would wait for it, then cut it.
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct, core.ShuttingDown);
             try
             {
-                await foreach (var item in requestStream.ReadAllAsync(ct).ConfigureAwait(false))
+                await foreach (var item in requestStream.ReadAllAsync(reading.Token).ConfigureAwait(false))
                 {
                     string id = idOf(item);
                     lock (inFlight)
@@ -200,6 +202,11 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
                     running.RemoveAll(t => t.IsCompleted);
                     running.Add(ItemAsync(method + ".item", item, id, answer, failed, responseStream, writeGate, slots, inFlight, ct));
                 }
+            }
+            catch (OperationCanceledException) when (core.ShuttingDown.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                await Task.WhenAll(running).ConfigureAwait(false);
+                throw RegionChatCoreException.Unavailable("the server is shutting down");
             }
             finally
             {

@@ -58,8 +58,11 @@ public sealed partial class KubernetesManifestTests(KubernetesManifests k8s) : I
         Assert.Contains(server.GetProperty("volumeMounts").EnumerateArray(), m => m.GetProperty("mountPath").GetString() == "/app/appsettings.Production.json");
 
         var preStop = server.GetProperty("lifecycle").GetProperty("preStop").GetProperty("exec").GetProperty("command");
-        int drainSeconds = int.Parse(preStop[preStop.GetArrayLength() - 1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(pod.GetProperty("terminationGracePeriodSeconds").GetInt32() > drainSeconds, "the grace period must outlast the preStop drain");
+        int preStopSeconds = int.Parse(preStop[preStop.GetArrayLength() - 1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        double drainSeconds = config.GetProperty("ShutdownDrainSeconds").GetDouble();
+        Assert.True(drainSeconds >= 30, $"a drain of {drainSeconds} s lets few answers finish");
+        Assert.True(pod.GetProperty("terminationGracePeriodSeconds").GetInt32() > preStopSeconds + drainSeconds,
+            "the grace period must outlast the preStop wait and the server's drain");
         Assert.Equal("1", Find(objects, "PodDisruptionBudget", "regionchat").GetProperty("spec").GetProperty("maxUnavailable").ToString());
         Assert.Equal("kubernetes.io/hostname", pod.GetProperty("affinity").GetProperty("podAntiAffinity")
             .GetProperty("preferredDuringSchedulingIgnoredDuringExecution")[0].GetProperty("podAffinityTerm").GetProperty("topologyKey").GetString());

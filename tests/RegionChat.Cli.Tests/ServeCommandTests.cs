@@ -109,6 +109,10 @@ public sealed partial class ServeCommandTests : IDisposable
         Assert.DoesNotContain("ConnectionId", line);
         Assert.DoesNotContain("TraceId", line);
         Assert.True(line.Length < 120, $"{line.Length} characters: {line}");
+
+        // A caller's own x-request-id (a proxy's, say) is the id its lines carry.
+        await client.Grpc.ListModelsAsync(new(), new Grpc.Core.Metadata { { "x-request-id", "edge-42" } });
+        Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3} info: RegionChat\.Server\S* edge-42 ListModels OK in", await serving.LineAsync("edge-42 ListModels OK in"));
     }
 
     [Fact]

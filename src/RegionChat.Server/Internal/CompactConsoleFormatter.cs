@@ -21,12 +21,14 @@ internal sealed class CompactConsoleFormatter() : ConsoleFormatter(FormatterName
         var line = new StringBuilder(128);
         line.Append(DateTime.Now.ToString("HH:mm:ss.fff ", CultureInfo.InvariantCulture)).Append(Level(logEntry.LogLevel))
             .Append(": ").Append(logEntry.Category).Append(' ');
-        // The request id of a RegionChat call (GrpcCalls, OpenAiCalls: "r-…"), so a client's x-request-id finds its lines.
+        // The request id of a RegionChat call (the scope GrpcCalls and OpenAiCalls open, not ASP.NET's own "RequestId"),
+        // so a client's x-request-id finds its lines.
         scopeProvider?.ForEachScope(static (scope, b) =>
         {
-            if (scope is IEnumerable<KeyValuePair<string, object?>> values)
-                foreach (var (key, value) in values)
-                    if (key == "RequestId" && value is string id && id.StartsWith("r-", StringComparison.Ordinal)) b.Append(id).Append(' ');
+            if (scope is IReadOnlyList<KeyValuePair<string, object?>> values
+                && values.Any(v => v is { Key: "{OriginalFormat}", Value: RequestIds.ScopeFormat })
+                && values.FirstOrDefault(v => v.Key == "RequestId").Value is string id)
+                b.Append(id).Append(' ');
         }, line);
         line.Append(message.ReplaceLineEndings(" "));
         if (logEntry.Exception != null) line.Append(' ').Append(logEntry.Exception.ToString().ReplaceLineEndings(" "));

@@ -20,12 +20,12 @@ internal sealed class OpenAiCalls(ApiKeyInterceptor keys, RegionChatCore core, I
     /// holds a socket, never a slot.</summary>
     public async Task RunAsync<T>(HttpContext http, string method, bool admit, Func<Task<T>> read, Func<string, T, Task> body)
     {
-        string requestId = RegionChatCore.NewRequestId();
-        http.Response.Headers["x-request-id"] = requestId;
+        string requestId = RequestIds.From(http.Request.Headers[RequestIds.Header].ToString());
+        http.Response.Headers[RequestIds.Header] = requestId;
         // The session header a load balancer routes by is echoed on every response (a new session's own: see the endpoint).
         if (http.Request.Headers[SessionIds.Header].ToString() is { Length: > 0 } session)
             http.Response.Headers[SessionIds.Header] = session;
-        using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
+        using var scope = log.BeginScope(RequestIds.ScopeFormat, method, requestId);
         var sw = Stopwatch.StartNew();
         string status = "200";
         try

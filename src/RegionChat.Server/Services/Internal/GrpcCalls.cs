@@ -6,20 +6,20 @@ using RegionChat.Server.Internal;
 namespace RegionChat.Server.Services.Internal;
 
 /// <summary>
-/// What every gRPC call, and every CaptionStream item, goes through: a request id (logging scope, x-request-id
-/// trailer), the core's admission (shutdown refusal, queue), the request metrics by method and status, and the mapping
+/// What every gRPC call, and every CaptionStream item, goes through: a request id (the caller's x-request-id or a new
+/// one; logging scope, x-request-id trailer), the core's admission (shutdown refusal, queue), the request metrics by method and status, and the mapping
 /// of failures to precise statuses — clients never see a stack trace.
 /// </summary>
 internal sealed class GrpcCalls(RegionChatCore core, ILogger<GrpcCalls> log)
 {
     public async Task RunAsync(string method, ServerCallContext context, Func<string, Task> body, bool admit = true)
     {
-        string requestId = RegionChatCore.NewRequestId();
-        context.ResponseTrailers.Add("x-request-id", requestId);
+        string requestId = RequestIds.From(context.RequestHeaders.GetValue(RequestIds.Header));
+        context.ResponseTrailers.Add(RequestIds.Header, requestId);
         // The session header a load balancer routes by is echoed on every response (Chat adds a new session's own).
         if (context.RequestHeaders.GetValue(SessionIds.Header) is { Length: > 0 } session)
             context.GetHttpContext().Response.Headers[SessionIds.Header] = session;
-        using var scope = log.BeginScope("{Method} {RequestId}", method, requestId);
+        using var scope = log.BeginScope(RequestIds.ScopeFormat, method, requestId);
         var sw = Stopwatch.StartNew();
         StatusCode code = StatusCode.OK;
         try

@@ -90,17 +90,7 @@ public sealed class RegionChatClient : IDisposable
         channel = GrpcChannel.ForAddress(address, channelOptions ?? DefaultChannelOptions());
         CallInvoker invoker = channel.CreateCallInvoker();
         string? header = string.IsNullOrEmpty(apiKey) ? null : "Bearer " + apiKey;
-        invoker = invoker.Intercept(callerHeaders =>
-        {
-            // A copy: the caller's Metadata may be reused for other calls (or shared by concurrent ones), and one that
-            // gathered an authorization header per call would be refused.
-            var metadata = new Metadata();
-            foreach (var entry in callerHeaders) metadata.Add(entry);
-            if (header != null) metadata.Add("authorization", header);
-            // A chat turn carries its own session's id; every other call the routing key, when there is one.
-            if (routingKey is { } key && metadata.Get(SessionHeader) == null) metadata.Add(SessionHeader, key);
-            return metadata;
-        });
+        invoker = invoker.Intercept(new CallHeaders(header, () => routingKey));
         Grpc = new PbV1.RegionChat.RegionChatClient(invoker);
     }
 
@@ -111,7 +101,8 @@ public sealed class RegionChatClient : IDisposable
     /// that a load balancer hashing on it sends this client's calls to one replica: images stored with
     /// <see cref="StoreImageAsync(ReadOnlyMemory{byte}, CancellationToken)"/> are then on the replica that captions them.
     /// Null (the default): no header, a balancer spreads the calls. It goes on calls made through <see cref="Grpc"/> too
-    /// when they carry no such header: a raw Chat turn with a <c>session_id</c> must send that id as the header itself.</summary>
+    /// when they carry no such header, but never on a Chat turn: a raw Chat turn routes by its session only if it sends
+    /// the session id as the header itself.</summary>
     public string? RoutingKey
     {
         get => routingKey;

@@ -53,4 +53,37 @@ public sealed class CaptionBatchSetAsideTests(ITestOutputHelper log) : IDisposab
         Assert.True(second.Complete, $"{second.Progress.SetAside} items were set aside again");
         Assert.Equal(data.GoodIds.Order(), all.Order());
     }
+
+    [SkippableFact]
+    public async Task AnItemWhoseMaskFileReadFailsWithAnIoErrorIsRetriedAndLeftForTheRerun()
+    {
+        Skip.If(EioFile.Path == null, EioFile.Missing);
+        await using var server = await ServerHost.StartAsync();
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        // One more item whose mask is a file that fails with EIO, as a disk or an NFS server hiccups.
+        var line = new System.Text.Json.Nodes.JsonObject
+        {
+            ["id"] = "mask-eio", ["image"] = "images/scene1.png", ["region"] = new System.Text.Json.Nodes.JsonObject { ["mask"] = EioFile.Path },
+        };
+        File.AppendAllText(data.InputPath, line.ToJsonString() + "\n");
+        string output = temp.File("out.jsonl");
+        var logged = new List<string>();
+        var summary = await CaptionBatchJob.RunAsync(new CaptionBatchOptions
+        {
+            InputPath = data.InputPath,
+            OutputPath = output,
+            Servers = [server.Address.ToString()],
+            MaxTokens = 4,
+            Retries = 1,
+            Backoff = TimeSpan.FromMilliseconds(20),
+            MaxBackoff = TimeSpan.FromMilliseconds(100),
+        }, log: line => { lock (logged) logged.Add(line); log.WriteLine(line); });
+
+        var records = BatchDataset.ReadRecords(output);
+        Assert.DoesNotContain(records, r => (string)r["id"]! == "mask-eio"); // no error record: a rerun tries it again
+        Assert.Equal(data.GoodIds.Count, summary.Progress.Captioned);
+        Assert.Equal(1, summary.Progress.SetAside);
+        Assert.Equal(0, summary.Progress.Failed);
+        Assert.Contains(logged, l => l.Contains("mask-eio", StringComparison.Ordinal) && l.Contains("is left for a rerun", StringComparison.Ordinal));
+    }
 }

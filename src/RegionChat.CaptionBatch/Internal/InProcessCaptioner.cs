@@ -23,10 +23,11 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
     async Task CaptionAsync(WorkItem item, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        var (region, regionError) = ItemRegions.Parse(item, job.InputFolder);
+        var (region, regionError, regionTransient) = ItemRegions.Parse(item, job.InputFolder);
         if (region == null)
         {
-            job.Failed(item, regionError!);
+            if (regionTransient) job.Retry(item, regionError!); // a disk or network file system hiccup: try it again
+            else job.Failed(item, regionError!);
             return;
         }
         string path = item.Input.ImagePath;

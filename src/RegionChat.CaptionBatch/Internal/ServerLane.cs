@@ -372,8 +372,8 @@ internal sealed class ServerLane : IDisposable
     async Task<((string ImageId, PbV1.Region Region) Request, string? Error, bool Transient)> PrepareAsync(InFlight entry, CancellationToken ct)
     {
         var item = entry.Item;
-        var (region, regionError) = ItemRegions.Describe(item, job.InputFolder);
-        if (region == null) return (default, regionError, false);
+        var (region, regionError, regionTransient) = ItemRegions.Describe(item, job.InputFolder);
+        if (region == null) return (default, regionError, regionTransient);
         PbV1.Region protoRegion;
         try
         {

@@ -22,10 +22,10 @@ public class ItemRegionsTests
         using var temp = new TempDir();
         using (var mask = new Image<L8>(8, 6)) mask.SaveAsPng(temp.File("m.png"));
 
-        var (description, error) = ItemRegions.Describe(Item("""{"mask": "m.png"}"""), temp.Path);
+        var (description, error, _) = ItemRegions.Describe(Item("""{"mask": "m.png"}"""), temp.Path);
         Assert.Null(error);
         Assert.Equal(new RegionDescription.MaskFile(temp.File("m.png")), description);
-        var (region, _) = ItemRegions.Parse(Item("""{"mask": "m.png"}"""), temp.Path);
+        var (region, _, _) = ItemRegions.Parse(Item("""{"mask": "m.png"}"""), temp.Path);
         var drawn = Assert.IsType<MaskRegion>(region);
         Assert.Equal((8, 6), (drawn.Width, drawn.Height));
     }
@@ -43,11 +43,27 @@ public class ItemRegionsTests
         using var temp = new TempDir();
         File.WriteAllText(temp.File("not-an-image.png"), "text");
 
-        var (description, error) = ItemRegions.Describe(Item(json), temp.Path);
+        var (description, error, transient) = ItemRegions.Describe(Item(json), temp.Path);
         Assert.Null(description);
         Assert.StartsWith(expected, error);
-        var (region, parseError) = ItemRegions.Parse(Item(json), temp.Path);
+        Assert.False(transient); // the item's own fault: an error record
+        var (region, parseError, parseTransient) = ItemRegions.Parse(Item(json), temp.Path);
         Assert.Null(region);
         Assert.Equal(error, parseError);
+        Assert.False(parseTransient);
+    }
+
+    [SkippableFact]
+    public void AMaskFileWhoseReadFailsWithAnIoErrorIsTransient()
+    {
+        Skip.If(EioFile.Path == null, EioFile.Missing);
+        string json = JsonSerializer.Serialize(new { mask = EioFile.Path });
+        var (description, error, transient) = ItemRegions.Describe(Item(json), "/");
+        Assert.Null(description);
+        Assert.StartsWith("region: mask: ", error);
+        Assert.True(transient);
+        var (region, _, parseTransient) = ItemRegions.Parse(Item(json), "/");
+        Assert.Null(region);
+        Assert.True(parseTransient);
     }
 }

@@ -74,7 +74,9 @@ public sealed class ChatSession : IDisposable
 
     /// <summary>Adds <paramref name="newMessages"/> (ending with a user turn) and streams the answer. Arguments and the
     /// sequence's state are checked here, the turn starts when the stream is enumerated, and it is recorded when the
-    /// stream finishes with Stop or Length. One turn at a time.</summary>
+    /// stream finishes with Stop or Length. One turn at a time. When the template <see cref="ChatTemplate.ContinuesAnswers"/>,
+    /// the messages may end with the start of the answer (an assistant message): the stream carries what follows it, as
+    /// generated (leading spaces kept), and the turn is recorded with the whole answer.</summary>
     public IAsyncEnumerable<GenerationEvent> GenerateAsync(IReadOnlyList<ChatMessage> newMessages, SamplingParams sampling,
         CancellationToken cancellationToken = default)
     {
@@ -110,7 +112,9 @@ public sealed class ChatSession : IDisposable
         ReplayedPositions = replayed;
         var stream = engine.Generate(Sequence, fed, sampling, expectedEpoch: full || replayed > 0 ? -1 : epoch,
             resetFirst: (full || replayed > 0) && state != LlmSessionState.Fresh, cancellationToken, replayed);
-        return Record(stream, messages, prompt, full, version);
+        return messages[^1].Role == ChatRole.Assistant
+            ? Record(stream, messages[..^1], messages[^1].Text, prompt, full, version)
+            : Record(stream, messages, null, prompt, full, version);
     }
 
     /// <summary>When the sequence was evicted, the next turn replays the recorded turns instead of throwing
@@ -141,7 +145,8 @@ public sealed class ChatSession : IDisposable
     List<PromptSegment> Lower(IReadOnlyList<PromptSegment> prompt) => prompt.Select(p => p is TextSegment t
         ? PromptSegment.Tokens(engine.Tokenize(t.Value, addBos: false, t.ParseSpecial)) : p).ToList();
 
-    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages,
+    /// <param name="answerStart">The start of the answer the turn continues (null: none), recorded in front of it.</param>
+    async IAsyncEnumerable<GenerationEvent> Record(IAsyncEnumerable<GenerationEvent> stream, ChatMessage[] messages, string? answerStart,
         IReadOnlyList<PromptSegment> prompt, bool fromStart, int version, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref busy, 1) == 1)
@@ -158,7 +163,8 @@ public sealed class ChatSession : IDisposable
                 {
                     // The answer opens with the template's separator, which SentencePiece models sample as the first
                     // token's "▁": shown (and recorded, since the template writes the separator itself) without it.
-                    if (shown.Length == 0)
+                    // A continued answer's text is the given start's continuation: its spaces are words' separators.
+                    if (shown.Length == 0 && answerStart == null)
                     {
                         string text = p.Text.TrimStart();
                         if (text.Length == 0 && p.Logprobs.Count == 0) continue;
@@ -169,9 +175,10 @@ public sealed class ChatSession : IDisposable
                 if (e is GenerationFinished { Reason: FinishReason.Stop or FinishReason.Length } f)
                 {
                     foreach (var m in messages) history.Add((m, null));
-                    history.Add((ChatMessage.Assistant(shown.ToString()), f.RawText));
+                    string answer = answerStart + shown, raw = answerStart + f.RawText;
+                    history.Add((ChatMessage.Assistant(answer), raw));
                     turns.Add(new ChatTurnRecord(fromStart, messages, prompt.Where(p => p is not TokenSegment { Ids.Count: 0 }).ToArray(),
-                        f.OutputTokens, shown.ToString(), f.RawText));
+                        f.OutputTokens, answer, raw));
                     replay = null;
                     syncedEpoch = Sequence.Snapshot().Epoch;
                     this.version++;

@@ -40,7 +40,8 @@ public abstract class ChatTemplate
 
     /// <summary>
     /// The whole conversation from its start: system prompt (null = the default), <paramref name="messages"/> (ending
-    /// with a user turn), then the opening of the assistant's answer.
+    /// with a user turn), then the opening of the assistant's answer (with the last message's text when it is the
+    /// assistant's, to continue).
     /// </summary>
     public abstract IReadOnlyList<PromptSegment> Render(string? systemPrompt, IReadOnlyList<ChatMessage> messages);
 
@@ -52,7 +53,12 @@ public abstract class ChatTemplate
     public abstract IReadOnlyList<PromptSegment>? RenderFollowUp(string? systemPrompt, IReadOnlyList<ChatMessage> history,
         string openAnswer, IReadOnlyList<ChatMessage> newMessages);
 
-    /// <summary>Throws ArgumentException unless the messages end with a user turn and only user turns hold images.</summary>
+    /// <summary>Whether a conversation may end with an assistant message that the answer continues (llama.cpp's and
+    /// vLLM's "prefill"): the template can leave that message open.</summary>
+    public virtual bool ContinuesAnswers => false;
+
+    /// <summary>Throws ArgumentException unless the messages end with a user turn (or, with <see cref="ContinuesAnswers"/>,
+    /// a user turn and the start of its answer) and only user turns hold images.</summary>
     public virtual void Validate(IReadOnlyList<ChatMessage> messages)
     {
         ArgumentNullException.ThrowIfNull(messages);
@@ -64,8 +70,12 @@ public abstract class ChatTemplate
             if (m.Image != null && m.Role != ChatRole.User)
                 throw new ArgumentException("only user messages can hold an image", nameof(messages));
         }
-        if (messages[^1].Role != ChatRole.User)
-            throw new ArgumentException("the last message must be a user message (the assistant answers it)", nameof(messages));
+        if (messages[^1].Role == ChatRole.User) return;
+        if (!ContinuesAnswers)
+            throw new ArgumentException($"the last message must be a user message (the assistant answers it; chat template {Name} " +
+                "cannot continue an answer)", nameof(messages));
+        if (messages.Count < 2 || messages[^2].Role != ChatRole.User)
+            throw new ArgumentException("an answer to continue (a last assistant message) must follow a user message", nameof(messages));
     }
 
     public override string ToString() => Name;

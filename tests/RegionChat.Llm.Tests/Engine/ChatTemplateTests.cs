@@ -50,11 +50,36 @@ public class ChatTemplateTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
+    public void AnAnswerToContinueIsLeftOpen()
+    {
+        var t = ChatTemplate.Create(ChatTemplate.VicunaV1, Facts());
+        Assert.True(t.ContinuesAnswers);
+        var segments = t.Render(null, [ChatMessage.User("hi"), ChatMessage.Assistant("Hello,")]);
+        Assert.Equal<PromptSegment>([
+            PromptSegment.Tokens(1),
+            PromptSegment.Text(VicunaSystem + " USER: hi ASSISTANT: Hello,"),
+        ], segments, new SegmentComparer());
+
+        var follow = t.RenderFollowUp(null, [ChatMessage.User("hi")], "hello", [ChatMessage.User("bye"), ChatMessage.Assistant("Bye")]);
+        Assert.Equal<PromptSegment>([PromptSegment.Tokens(2), PromptSegment.Text("USER: bye ASSISTANT: Bye")], follow!, new SegmentComparer());
+    }
+
+    [Fact]
+    public void TheGgufTemplateCannotContinueAnAnswer()
+    {
+        var t = ChatTemplate.Create(ChatTemplate.Gguf, Facts("{{ messages }}"));
+        Assert.False(t.ContinuesAnswers);
+        var e = Assert.Throws<ArgumentException>(() => t.Render(null, [ChatMessage.User("q"), ChatMessage.Assistant("a")]));
+        Assert.Contains("cannot continue an answer", e.Message);
+    }
+
+    [Fact]
     public void BadConversationsAreRejected()
     {
         var t = ChatTemplate.Create(ChatTemplate.LlavaV1, Facts());
         Assert.Throws<ArgumentException>(() => t.Render(null, []));
-        Assert.Throws<ArgumentException>(() => t.Render(null, [ChatMessage.User("q"), ChatMessage.Assistant("a")]));
+        Assert.Throws<ArgumentException>(() => t.Render(null, [ChatMessage.Assistant("a")]));          // an answer to nothing
+        Assert.Throws<ArgumentException>(() => t.Render(null, [ChatMessage.User("q"), ChatMessage.Assistant("a"), ChatMessage.Assistant("b")]));
         Assert.Throws<ArgumentException>(() => t.Render(null, [new ChatMessage(ChatRole.Assistant, "a", Image), ChatMessage.User("q")]));
         Assert.Throws<ArgumentException>(() => ChatTemplate.Create("alpaca", Facts()));
     }

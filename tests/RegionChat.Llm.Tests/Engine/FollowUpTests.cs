@@ -37,6 +37,34 @@ public class FollowUpTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
+    public async Task AContinuedAnswerIsFedAfterTheOpeningAndRecordedWhole()
+    {
+        using var engine = models.Load();
+        var template = ChatTemplate.Create(ChatTemplate.LlavaV1, engine.Facts);
+        using var chat = new ChatSession(engine, template);
+        var greedy = SamplingParams.Greedy(5) with { IgnoreEos = true };
+        var image = Blocks.Random(16, seed: 9);
+
+        var t1 = await Collected.From(chat.GenerateAsync([ChatMessage.User("what is this", image), ChatMessage.Assistant("It is")], greedy));
+        // The prompt ends with the given start, left open: the same tokens as a prompt written out by hand.
+        var prompt = chat.Turns[0].Prompt.SelectMany(p => p is TokenSegment t ? t.Ids : []).ToArray();
+        var opened = engine.Tokenize("\nwhat is this ASSISTANT: It is", addBos: false);
+        Assert.Equal(opened, prompt[^opened.Length..]);
+        // The stream carries the continuation; the history and the record hold the whole answer, and no assistant
+        // message among the turn's messages.
+        Assert.Equal("It is" + t1.Text, chat.History[^1].Text);
+        Assert.Equal("It is" + t1.Text, chat.Turns[0].Answer);
+        Assert.Equal([ChatRole.User], chat.Turns[0].Messages.Select(m => m.Role));
+
+        // A follow-up closes that whole answer; fed from scratch, the same conversation answers the same.
+        var t2 = await Collected.From(chat.GenerateAsync(ChatMessage.User("and the color"), greedy));
+        Assert.Equal(t1.Final.Usage.SequenceTokens, t2.Final.Usage.CachedTokens);
+        using var restored = ChatSession.Restore(engine, template, null, chat.Turns.Take(1).ToArray());
+        var again = await Collected.From(restored.GenerateAsync(ChatMessage.User("and the color"), greedy));
+        Assert.Equal(t2.Final.OutputTokens, again.Final.OutputTokens);
+    }
+
+    [Fact]
     public async Task AChatFollowUpClosesTheAnswerWithEosAndAddsTheNextTurn()
     {
         using var engine = models.Load();

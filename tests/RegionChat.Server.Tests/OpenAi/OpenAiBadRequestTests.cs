@@ -59,7 +59,13 @@ public class OpenAiBadRequestTests
         yield return new("a lone surrogate escape in the model", Raw("{\"model\": \"\\udc00x\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}"),
             HttpStatusCode.BadRequest, "model", "invalid_text", "surrogate");
         yield return new("no messages", Post(With(b => b.Remove("messages"))), HttpStatusCode.BadRequest, "messages");
-        yield return new("last message from the assistant", Post(With(b => b["messages"]!.AsArray().Add(OpenAiHttp.Message("assistant", "hi")))), HttpStatusCode.BadRequest, "messages");
+        yield return new("an answer to no question", Post(With(b => b["messages"] = new JsonArray(OpenAiHttp.Message("assistant", "hi")))), HttpStatusCode.BadRequest, "messages");
+        yield return new("two answers at the end", Post(With(b =>
+        {
+            var messages = b["messages"]!.AsArray();
+            messages.Add(OpenAiHttp.Message("assistant", "hi"));
+            messages.Add(OpenAiHttp.Message("assistant", "there"));
+        })), HttpStatusCode.BadRequest, "messages");
         yield return new("a tool message", Post(With(b => b["messages"]!.AsArray().Insert(0, OpenAiHttp.Message("tool", "42")))), HttpStatusCode.BadRequest, "messages[0].role");
         yield return new("two images in one message", Post(With(b => b["messages"]![0]!["content"]!.AsArray().Add(b["messages"]![0]!["content"]![1]!.DeepClone()))), HttpStatusCode.BadRequest, "messages[0].content[2]");
         yield return new("an audio part", Post(With(b => b["messages"]![0]!["content"]!.AsArray().Add(new JsonObject { ["type"] = "input_audio" }))), HttpStatusCode.BadRequest, "messages[0].content[2].type");

@@ -18,6 +18,7 @@ internal sealed class VicunaStyleTemplate(string name, string system, LlmModelFa
         $"template {name} closes answers with EOS (</s>), but {Path.GetFileName(facts.ModelPath)} has no EOS token");
 
     public override string Name => name;
+    public override bool ContinuesAnswers => true;
     public override string? DefaultSystemPrompt => system;
 
     public override IReadOnlyList<PromptSegment> Render(string? systemPrompt, IReadOnlyList<ChatMessage> messages)
@@ -42,8 +43,14 @@ internal sealed class VicunaStyleTemplate(string name, string system, LlmModelFa
 
     void AppendTurns(SegmentBuilder output, IReadOnlyList<ChatMessage> messages)
     {
-        foreach (var m in messages)
+        for (int i = 0; i < messages.Count; i++)
         {
+            var m = messages[i];
+            if (i == messages.Count - 1 && m.Role == ChatRole.Assistant)
+            {
+                output.Text("ASSISTANT: " + m.Text); // an answer to continue: left open
+                return;
+            }
             if (m.Role == ChatRole.User)
             {
                 output.Text("USER: ");

@@ -82,6 +82,7 @@ public sealed class RegionChatChatClient : IChatClient
     {
         var request = ChatRequestMapper.ToRequest(this, messages, options, DefaultModelId);
         PbV1.ChatStarted? started = null;
+        bool finished = false;
         await foreach (var e in client.ChatStreamAsync(request, cancellationToken).ConfigureAwait(false))
         {
             switch (e.EventCase)
@@ -101,12 +102,15 @@ public sealed class RegionChatChatClient : IChatClient
                     last.FinishReason = FinishReason(e.Finished.Reason);
                     last.Contents.Add(new UsageContent(Usage(e.Finished.Usage)) { RawRepresentation = e.Finished.Usage });
                     if (e.Finished.Timings != null) (last.AdditionalProperties ??= [])[TimingsKey] = e.Finished.Timings;
+                    finished = true;
                     yield return last;
                     break;
                 default:
-                    throw new InvalidDataException($"the server sent a {e.EventCase} event before the chat stream's first event");
+                    throw RpcErrors.Protocol("Chat", $"the server sent a {e.EventCase} event before the chat stream's first event");
             }
         }
+        // A cut answer must not pass for a whole one.
+        if (!finished) throw RpcErrors.Protocol("Chat", "the server ended the chat stream without its last event");
     }
 
     static ChatResponseUpdate Update(PbV1.ChatStarted started, PbV1.ChatEvent e) => new()

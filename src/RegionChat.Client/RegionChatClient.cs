@@ -264,7 +264,7 @@ public sealed class RegionChatClient : IDisposable
             }
         }
         if (started == null || finished == null)
-            throw new InvalidDataException("the server ended the chat stream without its first or last event");
+            throw RpcErrors.Protocol("Chat", "the server ended the chat stream without its first or last event");
         return new ChatAnswer(text.ToString(), started, finished) { Logprobs = logprobs };
     }
 

@@ -17,6 +17,11 @@ internal static class RpcErrors
         return new RegionChatException(method, e, Violations(e), address != null ? ConnectFailure(e, address) : null);
     }
 
+    /// <summary>A call whose server broke the protocol (a stream without its first or last event: a proxy that ended it
+    /// early, or not a RegionChat server), as an Internal failure like any other the caller catches.</summary>
+    public static RegionChatException Protocol(string method, string message) =>
+        new(method, new RpcException(new Grpc.Core.Status(StatusCode.Internal, message)), []);
+
     /// <summary>What an UNAVAILABLE that never reached a server means, naming the address; null for other failures.</summary>
     static string? ConnectFailure(RpcException e, Uri address)
     {

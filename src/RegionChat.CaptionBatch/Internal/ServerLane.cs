@@ -166,8 +166,11 @@ internal sealed class ServerLane : IDisposable
         (windowSize, answersSinceGrowth, exhaustedAtOne) = (job.Options.Concurrency, 0, 0);
         using var stream = new LaneStream(client, job.Options, ct);
         Volatile.Write(ref lastAnswer, Stopwatch.GetTimestamp());
-        var sender = SendAsync(stream, inflight, window, ct);
-        var reader = ReadAsync(stream, inflight, window, ct);
+        // Cancelled when the server says it is shutting down: no more items go to it, and those in flight finish there
+        // (its drain) unless the stream ends first.
+        using var sendStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sender = SendAsync(stream, inflight, window, sendStop.Token, ct);
+        var reader = ReadAsync(stream, inflight, window, sendStop, ct);
         var watchdog = WatchAsync(inflight, streamStop);
         Exception? failure = null;
         try
@@ -177,9 +180,13 @@ internal sealed class ServerLane : IDisposable
             if (first == reader && !sender.IsCompleted)
                 throw new IOException("the server ended the stream while items were still to be sent");
             // The sender ends when every item of the job is resolved: nothing is left to wait for but the server's end of
-            // the stream, which a server that hangs (pings still answered) never sends.
+            // the stream, which a server that hangs (pings still answered) never sends. A server going away ends the
+            // stream once it has answered the items in flight (the watchdog stops one that stops answering them).
+            while (sendStop.IsCancellationRequested && !inflight.IsEmpty && !reader.IsCompleted)
+                await Task.WhenAny(reader, Task.Delay(100, CancellationToken.None)).ConfigureAwait(false);
             try { await reader.WaitAsync(StreamEndTimeout).ConfigureAwait(false); }
             catch (TimeoutException) { /* the stream is cancelled below */ }
+            if (sendStop.IsCancellationRequested && !ct.IsCancellationRequested) throw new ServerGoingAwayException("the server is shutting down");
         }
         catch (Exception e)
         {
@@ -207,15 +214,26 @@ internal sealed class ServerLane : IDisposable
         if (failure != null) throw failure;
     }
 
-    async Task SendAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    /// <param name="take">Cancelled when no more items are to be sent (the server is going away): the stream is then
+    /// half-closed, so the server answers what it has and ends it.</param>
+    async Task SendAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken take,
+        CancellationToken ct)
     {
         while (true)
         {
-            await window.WaitAsync(ct).ConfigureAwait(false);
-            // A server whose queue stayed full with one item in flight gets a breather before the next.
-            long pause = Volatile.Read(ref pausedUntilMs) - Environment.TickCount64;
-            if (pause > 0) await Task.Delay(TimeSpan.FromMilliseconds(pause), ct).ConfigureAwait(false);
-            var item = await job.Queue.TakeAsync(ct).ConfigureAwait(false);
+            WorkItem? item;
+            try
+            {
+                await window.WaitAsync(take).ConfigureAwait(false);
+                // A server whose queue stayed full with one item in flight gets a breather before the next.
+                long pause = Volatile.Read(ref pausedUntilMs) - Environment.TickCount64;
+                if (pause > 0) await Task.Delay(TimeSpan.FromMilliseconds(pause), take).ConfigureAwait(false);
+                item = await job.Queue.TakeAsync(take).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (take.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                break;
+            }
             if (item == null) break;
             // Tracked before anything can fail, so a failure below hands it back with the rest.
             var entry = new InFlight(item);
@@ -238,7 +256,8 @@ internal sealed class ServerLane : IDisposable
         await stream.CompleteAsync().ConfigureAwait(false);
     }
 
-    async Task ReadAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken ct)
+    async Task ReadAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationTokenSource sendStop,
+        CancellationToken ct)
     {
         await foreach (var result in stream.ReadAllAsync(ct).ConfigureAwait(false))
         {
@@ -247,10 +266,10 @@ internal sealed class ServerLane : IDisposable
             job.AddInFlight(-1);
             Interlocked.Increment(ref resultsThisStream);
             Resize(window, exhausted: result.Error?.StatusCode == Grpc.Core.StatusCode.ResourceExhausted);
-            if (!Handle(entry, result))
-                // The server is going away: stop feeding it (its stream would refuse every item at once); the items
-                // in flight go back to the queue and the lane reconnects after a backoff.
-                throw new ServerGoingAwayException("the server is shutting down");
+            // The server is going away: stop feeding it (its stream would refuse every item at once) and read on while it
+            // answers the items in flight; once it ends the stream, the lane reconnects after a backoff (behind a balancer,
+            // to another replica).
+            if (!Handle(entry, result)) sendStop.Cancel();
         }
     }
 

@@ -107,7 +107,8 @@ public static class CaptionBatchJob
             }
         }
 
-        if (job.AbortMessage != null) throw new CaptionBatchAbortedException(job.AbortMessage, Summary(), job.AbortCause, job.AbortRefused);
+        if (job.AbortMessage != null)
+            throw new CaptionBatchAbortedException(job.AbortMessage, Summary(), job.AbortCause, job.AbortRefused, job.AbortOutputFailed);
         if (ct.IsCancellationRequested)
             throw new CaptionBatchAbortedException("cancelled; rerun the same command to resume", Summary(), new OperationCanceledException(ct));
         return Summary();

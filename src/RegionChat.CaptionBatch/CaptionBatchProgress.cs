@@ -72,9 +72,14 @@ public sealed record CaptionBatchSummary(
 
 /// <summary>The job stopped before finishing: every server is unreachable, a server refused the API key, the output
 /// could not be written, or the model failed to load. Every record written so far stays; rerunning resumes.</summary>
-public sealed class CaptionBatchAbortedException(string message, CaptionBatchSummary summary, Exception? inner = null, bool refused = false)
+public sealed class CaptionBatchAbortedException(string message, CaptionBatchSummary summary, Exception? inner = null, bool refused = false,
+    bool outputFailed = false)
     : Exception(message, inner)
 {
+    /// <summary>A record could not be written (a full disk, a file past its size limit, an I/O error): a rerun resumes,
+    /// but only once the cause is fixed, so scripts that rerun on failure should not simply loop.</summary>
+    public bool OutputFailed { get; } = outputFailed;
+
     /// <summary>The job itself was refused (an API key, labels or a model it cannot use, a max tokens or instruction the
     /// server refuses, an output of another model): a rerun of the same command stops the same way; the others (no server
     /// reachable, …) may go on when rerun.</summary>

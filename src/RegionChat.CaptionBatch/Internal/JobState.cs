@@ -59,6 +59,7 @@ internal sealed class JobState : IDisposable
     public string? AbortMessage => abortMessage;
     public Exception? AbortCause => abortCause;
     public bool AbortRefused { get; private set; }
+    public bool AbortOutputFailed { get; private set; }
     public IReadOnlyCollection<string> Models => models.Keys.Order(StringComparer.Ordinal).ToArray();
 
     public ServerStats AddServer(string address)
@@ -111,8 +112,9 @@ internal sealed class JobState : IDisposable
     public void Log(string message) => log?.Invoke(message);
 
     /// <summary>Stops the job: workers see <see cref="Token"/> cancelled; the first reason wins. <paramref name="refused"/>:
-    /// the job cannot run as given (<see cref="CaptionBatchAbortedException.Refused"/>).</summary>
-    public void Abort(string message, Exception? cause = null, bool refused = false)
+    /// the job cannot run as given (<see cref="CaptionBatchAbortedException.Refused"/>); <paramref name="outputFailed"/>: a
+    /// record could not be written (<see cref="CaptionBatchAbortedException.OutputFailed"/>).</summary>
+    public void Abort(string message, Exception? cause = null, bool refused = false, bool outputFailed = false)
     {
         lock (gate)
         {
@@ -120,6 +122,7 @@ internal sealed class JobState : IDisposable
             abortMessage = message;
             abortCause = cause;
             AbortRefused = refused;
+            AbortOutputFailed = outputFailed;
         }
         stop.Cancel();
     }
@@ -253,7 +256,7 @@ internal sealed class JobState : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
-            Abort($"cannot write {writer.Path}: {e.Message}", e);
+            Abort($"cannot write {writer.Path}: {e.Message}", e, outputFailed: true);
             return false;
         }
     }

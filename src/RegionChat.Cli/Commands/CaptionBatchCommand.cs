@@ -13,9 +13,10 @@ namespace RegionChat.Cli.Commands;
 /// are error records (a rerun changes nothing), 2 for bad arguments or input or a job refused as given (API key, labels,
 /// model, a max tokens or instruction the server refuses, an output of another model), 3 when items are left without a
 /// record (set aside after transient failures, or the job stopped early: a rerun resumes), so a script retries on 3
-/// alone. `--shard I/N` captions one shard of the input (for N jobs side by side), and `caption-batch merge --output
-/// ALL SHARD_OUTPUT…` joins the shards' outputs. `--task classify --labels-file F [--top K]` classifies each region over
-/// the labels instead (ClassifyStream on servers), `--task embed` writes each region's embedding (EmbedStream).
+/// alone, and 4 when a record could not be written (a full disk: a rerun resumes once it is fixed). `--shard I/N`
+/// captions one shard of the input (for N jobs side by side), and `caption-batch merge --output ALL SHARD_OUTPUT…` joins
+/// the shards' outputs. `--task classify --labels-file F [--top K]` classifies each region over the labels instead
+/// (ClassifyStream on servers), `--task embed` writes each region's embedding (EmbedStream).
 /// </summary>
 internal static class CaptionBatchCommand
 {
@@ -121,7 +122,7 @@ internal static class CaptionBatchCommand
                 bar.Finish();
                 stderr.WriteLine($"error: {e.Message}");
                 PrintSummary(stdout, e.Summary, "stopped", TaskKind(parse.GetValue(task)));
-                return e.Refused ? 2 : Incomplete;
+                return e.Refused ? 2 : e.OutputFailed ? OutputFailed : Incomplete;
             }
             // Refused as given (a rerun stops the same way): bad options or input, an output it may not write.
             catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or UnauthorizedAccessException)
@@ -142,6 +143,10 @@ internal static class CaptionBatchCommand
 
     /// <summary>The exit code of a job that left items without a record (stopped, aborted, items set aside).</summary>
     const int Incomplete = 3;
+
+    /// <summary>The exit code of a job stopped because a record could not be written (disk full, file too large): a rerun
+    /// resumes once that is fixed, so it is not <see cref="Incomplete"/>, which scripts rerun at once.</summary>
+    const int OutputFailed = 4;
 
     /// <summary>`caption-batch merge --output ALL SHARD_OUTPUT… [--input FILE]`: joins shard outputs, every id once.
     /// Exit 0 when merged (and, with --input, every input id has a record), 1 when records of an id disagree (nothing

@@ -141,12 +141,15 @@ public sealed class ResumableJsonlWriter : IDisposable
             {
                 stream.Write(line);
             }
-            catch
+            catch (Exception e)
             {
                 // Leave no partial line behind if we can; otherwise refuse further appends until a reopen repairs it.
                 try { stream.SetLength(before); stream.Position = before; }
-                catch (IOException) { faulted = true; }
-                throw;
+                catch (Exception) { faulted = true; }
+                // A file past its size limit (EFBIG: RLIMIT_FSIZE, FAT32's 4 GiB) fails as ArgumentOutOfRangeException in .NET.
+                if (e is IOException) throw;
+                throw new IOException(e is ArgumentOutOfRangeException ? "the file would grow past the size its file system or process allows"
+                    : e.Message, e);
             }
             ids.Add(id);
             if (++sinceFsync >= FsyncEvery)

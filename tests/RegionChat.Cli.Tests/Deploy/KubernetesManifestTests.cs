@@ -144,6 +144,7 @@ public sealed partial class KubernetesManifestTests(KubernetesManifests k8s) : I
     [InlineData(1, 0)]   // every item has a record, some error records: the shard is done
     [InlineData(2, 2)]   // refused as given: the Job fails at once (podFailurePolicy)
     [InlineData(3, 3)]   // items left: the pod fails and a new one resumes the shard
+    [InlineData(4, 4)]   // the volume is full: the Job fails at once, a new pod would fail alike
     public async Task TheBatchPodSucceedsOnceEveryItemHasARecordAndFailsTheJobOnlyWhenNoRetryHelps(int jobExit, int podExit)
     {
         Skip.If(k8s.Missing != null, k8s.Missing);
@@ -152,7 +153,7 @@ public sealed partial class KubernetesManifestTests(KubernetesManifests k8s) : I
         Assert.Equal(["/bin/sh", "-c"], container.GetProperty("command").EnumerateArray().Select(a => a.GetString()));
         var rule = job.GetProperty("podFailurePolicy").GetProperty("rules")[0];
         Assert.Equal("FailJob", rule.GetProperty("action").GetString());
-        Assert.Equal([2], rule.GetProperty("onExitCodes").GetProperty("values").EnumerateArray().Select(v => v.GetInt32()));
+        Assert.Equal([2, 4], rule.GetProperty("onExitCodes").GetProperty("values").EnumerateArray().Select(v => v.GetInt32()));
 
         // The pod's script as the container runs it, with a stand-in for regionchat that exits as caption-batch would.
         using var temp = new TestSupport.TempDir();

@@ -142,8 +142,9 @@ public sealed class RegionChatCore : IDisposable
     /// <summary>The content id an image's bytes are stored under.</summary>
     public static string ImageIdOf(ReadOnlySpan<byte> bytes) => ImageStore.IdOf(bytes);
 
-    /// <summary>Ends a session and frees its KV cache; NotFound when it is unknown or already gone.</summary>
-    public void EndSession(string sessionId)
+    /// <summary>Ends a session and frees its KV cache; NotFound when it is unknown or already gone, unless
+    /// <paramref name="retried"/>: a client's retry of a call whose answer it lost (the first attempt may have ended it).</summary>
+    public void EndSession(string sessionId, bool retried = false)
     {
         var check = new RequestValidator(Options);
         check.Id(sessionId, "session_id");
@@ -159,7 +160,8 @@ public sealed class RegionChatCore : IDisposable
             CoreLog.SessionStoreFailed(log, "end", sessionId, e.Message);
             recorded = false;
         }
-        if (!live && !recorded) throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(sessionId)}' is unknown or already gone");
+        if (!live && !recorded && !retried)
+            throw RegionChatCoreException.NotFound($"session '{ClientText.Quote(sessionId)}' is unknown or already gone");
     }
 
     /// <summary>Drops sessions idle longer than <see cref="RegionChatCoreOptions.SessionIdleSeconds"/>; returns how many.</summary>

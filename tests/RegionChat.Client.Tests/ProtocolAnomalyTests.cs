@@ -70,4 +70,33 @@ public class ProtocolAnomalyTests
         var e = await Assert.ThrowsAsync<RegionChatException>(() => client.AsIChatClient().GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(ChatRole.User, "hi")]));
         Assert.Contains("without its last event", e.Message);
     }
+
+    [Fact]
+    public async Task ARetriedEndSessionCarriesItsAttemptCountForTheServer()
+    {
+        // What the server's EndSession relies on: grpc-dotnet marks a retry with grpc-previous-rpc-attempts.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+        await using var app = builder.Build();
+        var attempts = new List<string?>();
+        app.MapPost("/regionchat.v1.RegionChat/EndSession", async context =>
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            context.Response.ContentType = "application/grpc";
+            string? marked = context.Request.Headers["grpc-previous-rpc-attempts"].FirstOrDefault();
+            lock (attempts) attempts.Add(marked);
+            if (marked == null)
+            {
+                context.Response.Headers["grpc-status"] = "14"; // UNAVAILABLE, nothing answered: the client retries
+                return;
+            }
+            await context.Response.Body.WriteAsync(new byte[5], context.RequestAborted); // an empty EndSessionResponse
+            context.Response.AppendTrailer("grpc-status", "0");
+        });
+        await app.StartAsync();
+        using var client = new RegionChatClient(app.Urls.Single());
+        await client.EndSessionAsync("s-1");
+        Assert.Equal([null, "1"], attempts);
+    }
 }

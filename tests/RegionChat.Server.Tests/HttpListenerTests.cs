@@ -49,6 +49,13 @@ public class HttpListenerTests
                 var tcp = new System.Net.Sockets.TcpClient();
                 await tcp.ConnectAsync(host.HttpAddress.Host, host.HttpAddress.Port);
                 held.Add(tcp);
+                // Answered, so Kestrel has taken and counted it (a connect alone completes in the kernel's backlog, and
+                // a third could be counted first); kept alive afterwards.
+                var stream = tcp.GetStream();
+                await stream.WriteAsync("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+                var answer = new byte[12];
+                await stream.ReadExactlyAsync(answer);
+                Assert.Equal("HTTP/1.1 200", System.Text.Encoding.ASCII.GetString(answer));
             }
             // The third is accepted by the socket and closed by Kestrel without an answer.
             using (var http = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(20) })

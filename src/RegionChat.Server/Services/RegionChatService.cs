@@ -280,7 +280,10 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
     public override Task<PbV1.EndSessionResponse> EndSession(PbV1.EndSessionRequest request, ServerCallContext context) =>
         calls.RunAsync("EndSession", context, _ =>
         {
-            core.EndSession(request.SessionId);
+            // gRPC clients mark a retry with grpc-previous-rpc-attempts (RegionChat.Client retries UNAVAILABLE calls that
+            // got no answer): a session gone by then may have been ended by the attempt whose answer was lost.
+            bool retried = int.TryParse(context.RequestHeaders.GetValue("grpc-previous-rpc-attempts"), out int attempts) && attempts > 0;
+            core.EndSession(request.SessionId, retried);
             return Task.FromResult(new PbV1.EndSessionResponse());
         }, admit: false);
 }

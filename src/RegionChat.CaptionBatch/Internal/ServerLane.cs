@@ -169,7 +169,7 @@ internal sealed class ServerLane : IDisposable
         // Cancelled when the server says it is shutting down: no more items go to it, and those in flight finish there
         // (its drain) unless the stream ends first.
         using var sendStop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var sender = SendAsync(stream, inflight, window, sendStop.Token, ct);
+        var sender = SendAsync(stream, inflight, window, sendStop, ct);
         var reader = ReadAsync(stream, inflight, window, sendStop, ct);
         var watchdog = WatchAsync(inflight, streamStop);
         Exception? failure = null;
@@ -214,11 +214,12 @@ internal sealed class ServerLane : IDisposable
         if (failure != null) throw failure;
     }
 
-    /// <param name="take">Cancelled when no more items are to be sent (the server is going away): the stream is then
+    /// <param name="sendStop">Cancelled when no more items are to be sent (the server is going away): the stream is then
     /// half-closed, so the server answers what it has and ends it.</param>
-    async Task SendAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationToken take,
+    async Task SendAsync(LaneStream stream, ConcurrentDictionary<string, InFlight> inflight, SemaphoreSlim window, CancellationTokenSource sendStop,
         CancellationToken ct)
     {
+        var take = sendStop.Token;
         while (true)
         {
             WorkItem? item;
@@ -239,7 +240,23 @@ internal sealed class ServerLane : IDisposable
             var entry = new InFlight(item);
             inflight[item.Id] = entry;
             job.AddInFlight(1);
-            var (request, error, transient) = await PrepareAsync(entry, ct).ConfigureAwait(false);
+            ((string ImageId, PbV1.Region Region) Request, string? Error, bool Transient) prepared;
+            try
+            {
+                prepared = await PrepareAsync(entry, ct).ConfigureAwait(false);
+            }
+            catch (RegionChatException e) when (e.StatusCode == Grpc.Core.StatusCode.Unavailable && !ct.IsCancellationRequested)
+            {
+                // The image's upload was refused: the server is going away (or gone, which the reader will see). This item
+                // goes back to the queue and no more follow; the items in flight finish there while it drains.
+                inflight.TryRemove(item.Id, out _);
+                job.AddInFlight(-1);
+                window.Release();
+                job.Retry(item, $"server {Address}: {RpcOutcomes.Describe(e)}", Stats);
+                await sendStop.CancelAsync().ConfigureAwait(false);
+                break;
+            }
+            var (request, error, transient) = prepared;
             if (error != null)
             {
                 inflight.TryRemove(item.Id, out _);

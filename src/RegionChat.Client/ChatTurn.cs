@@ -22,6 +22,9 @@ public sealed record ChatTurn(string Text)
     public string? SystemPrompt { get; init; }
     /// <summary>Sampling and length options; null = the server's defaults.</summary>
     public GenerationOptions? Generation { get; init; }
+    /// <summary>The start of the answer, which the model continues (llama.cpp's "prefill"); the deltas carry the
+    /// continuation only, leading spaces kept. Null = none.</summary>
+    public string? AnswerStart { get; init; }
 
     /// <summary>The proto form the gRPC API takes.</summary>
     public PbV1.ChatRequest ToProto()
@@ -35,6 +38,7 @@ public sealed record ChatTurn(string Text)
             SessionId = SessionId ?? "",
             Message = message,
             SystemPrompt = SystemPrompt ?? "",
+            AnswerStart = AnswerStart ?? "",
             MaxTokens = Generation?.MaxTokensField() ?? 0,
             Sampling = Generation?.ToSampling(),
         };

@@ -14,6 +14,22 @@ public class ChatRequestMapperTests
         ChatRequestMapper.ToRequest(Client, messages, options, model);
 
     [Fact]
+    public void ALastAssistantMessageAfterTheQuestionIsTheAnswerStart()
+    {
+        var r = Map([new(ChatRole.User, "what is it?"), new(ChatRole.Assistant, "It is")]);
+        Assert.Equal("what is it?", r.Message.Text);
+        Assert.Equal("It is", r.AnswerStart);
+        Assert.Equal("It is", new ChatTurn("q") { AnswerStart = "It is" }.ToProto().AnswerStart);
+        // An earlier answer still needs the conversation's id: only the last one after a question starts an answer.
+        Assert.Throws<NotSupportedException>(() => Map([new(ChatRole.User, "a"), new(ChatRole.Assistant, "b"), new(ChatRole.User, "c")]));
+        // In a conversation a last answer may be the one already given (nothing new: refused), unless marked as vLLM marks it.
+        var options = new ChatOptions { ConversationId = "s-1" };
+        Assert.Throws<ArgumentException>(() => Map([new(ChatRole.User, "q"), new(ChatRole.Assistant, "It is")], options));
+        options.AdditionalProperties = new() { ["continue_final_message"] = true };
+        Assert.Equal("It is", Map([new(ChatRole.User, "q"), new(ChatRole.Assistant, "It is")], options).AnswerStart);
+    }
+
+    [Fact]
     public void OptionsMapToSamplingStopMaxTokensModelAndSystemPrompt()
     {
         var options = new ChatOptions

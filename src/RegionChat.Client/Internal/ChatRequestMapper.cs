@@ -19,6 +19,18 @@ internal static class ChatRequestMapper
     {
         ArgumentNullException.ThrowIfNull(messages);
         var list = messages.ToList();
+        // A last assistant message after a user message is the start of the answer, which the model continues; in a
+        // continued conversation it could be the last answer sent back, so there it takes "continue_final_message": true.
+        string? answerStart = null;
+        object? flag = null;
+        bool continueFinal = string.IsNullOrEmpty(options?.ConversationId)
+            || options?.AdditionalProperties?.TryGetValue("continue_final_message", out flag) == true
+               && flag is true or System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.True };
+        if (continueFinal && list.Count >= 2 && list[^1].Role == ChatRole.Assistant && list[^2].Role == ChatRole.User)
+        {
+            answerStart = list[^1].Text;
+            list.RemoveAt(list.Count - 1);
+        }
         int lastAssistant = list.FindLastIndex(m => m.Role == ChatRole.Assistant);
         string? conversation = options?.ConversationId;
         if (lastAssistant >= 0 && string.IsNullOrEmpty(conversation))
@@ -30,6 +42,7 @@ internal static class ChatRequestMapper
         var request = options?.RawRepresentationFactory?.Invoke(client) is PbV1.ChatRequest raw ? raw.Clone() : new PbV1.ChatRequest();
         request.Message ??= new PbV1.UserMessage();
         if (!string.IsNullOrEmpty(conversation)) request.SessionId = conversation;
+        if (!string.IsNullOrEmpty(answerStart)) request.AnswerStart = answerStart;
         if (options?.ModelId is { Length: > 0 } model) request.Model = model;
         else if (request.Model.Length == 0 && defaultModelId != null) request.Model = defaultModelId;
 

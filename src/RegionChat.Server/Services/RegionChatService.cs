@@ -19,6 +19,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             var sampling = ProtoMapping.Sampling(request.Sampling, request.MaxTokens, request.Stop);
             v.Sampling(sampling);
             v.Text(request.SystemPrompt, "system_prompt", required: false);
+            v.Text(request.AnswerStart, "answer_start", required: false);
             v.ThrowIfAny();
             var m = request.Message!;
             var image = m.Image == null && m.Region == null ? null
@@ -26,7 +27,10 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             string? header = context.RequestHeaders.GetValue(SessionIds.Header);
             var turn = new TurnRequest
             {
-                Model = request.Model, SessionId = request.SessionId, Messages = [TurnMessage.User(m.Text, image)], Sampling = sampling,
+                Model = request.Model, SessionId = request.SessionId, Sampling = sampling,
+                Messages = string.IsNullOrWhiteSpace(request.AnswerStart)
+                    ? [TurnMessage.User(m.Text, image)]
+                    : [TurnMessage.User(m.Text, image), TurnMessage.Assistant(request.AnswerStart)],
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = TurnFields.Chat, RequestId = requestId,
                 NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"),
                 VisualTokenBudget = request.HasVisualTokenBudget ? request.VisualTokenBudget : null,

@@ -61,6 +61,10 @@ public class OpenAiPrefillTests
         string session = (string)first["session_id"]!;
         var followUp = Body(OpenAiHttp.Message("user", ShapesText.WhatColor), "it is");
         followUp["session_id"] = session;
+        // In a session a last assistant message may be the answer already given: a start of the answer is marked.
+        var unmarked = await OpenAiHttp.FailsAsync(http, followUp);
+        Assert.Equal("messages", unmarked.Param);
+        followUp["continue_final_message"] = true;
         var second = await OpenAiHttp.CompleteAsync(http, followUp);
         Assert.Equal(session, (string)second["session_id"]!);
         var third = Body(OpenAiHttp.Message("user", ShapesText.WhatShape));

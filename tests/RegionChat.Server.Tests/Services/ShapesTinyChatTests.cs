@@ -40,4 +40,35 @@ public class ShapesTinyChatTests
             Assert.InRange((long)follow.Started.PromptTokens - follow.Started.CachedTokens, 1L, 24L);
         }
     }
+
+    [Fact]
+    public async Task AnAnswerStartIsContinued()
+    {
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:ModelsPath"] = Path.Combine(SharedFiles.RepoRoot, "models"),
+            ["RegionChat:DefaultModel"] = "shapes-tiny",
+        });
+        var scene = ShapesGenerator.Generate(1_000_000_779);
+        byte[] image = Png(p => scene.SavePng(p));
+        var box = scene.Objects[0].Box;
+        var whole = (await host.Client.ChatAsync(Calls.Chat(ShapesText.DescribeRegion, image, Calls.Box(box.X0, box.Y0, box.X1, box.Y1), maxTokens: 16))).Text;
+        var words = whole.Split(' ');
+        Assert.True(words.Length >= 3, $"'{whole}': too short to split");
+        string start = string.Join(' ', words[..2]);
+
+        var request = Calls.Chat(ShapesText.DescribeRegion, image, Calls.Box(box.X0, box.Y0, box.X1, box.Y1), maxTokens: 16);
+        request.AnswerStart = start;
+        var continued = await host.Client.ChatAsync(request);
+        Assert.Equal(whole[start.Length..], continued.Text); // " yellow triangle" after "a small"
+
+        // A follow-up in that session goes on from the whole answer.
+        var follow = await host.Client.ChatAsync(Calls.Chat(ShapesText.WhatColor, sessionId: continued.Started.SessionId, maxTokens: 8));
+        Assert.True(follow.Started.CachedTokens >= continued.Started.PromptTokens, "the follow-up did not reuse the continued turn's cache");
+
+        request.AnswerStart = new string('x', 40_000);
+        var tooLong = await Calls.FailsAsync(() => host.Client.ChatAsync(request));
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, tooLong.StatusCode);
+        Assert.Contains("answer_start", tooLong.Status.Detail);
+    }
 }

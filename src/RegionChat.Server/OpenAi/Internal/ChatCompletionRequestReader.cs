@@ -85,7 +85,11 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         var items = list.EnumerateArray().ToArray();
         var roles = items.Select((m, i) => RoleOf(m, $"messages[{i}]")).ToArray();
         // llama.cpp's and vLLM's prefill: a last assistant message is the start of the answer, which the model continues.
-        int lastAnswer = roles[^1] == Role.Assistant ? items.Length - 2 : items.Length - 1;
+        // In a continued session it could as well be the session's last answer sent back (no new question): there it
+        // takes vLLM's "continue_final_message": true.
+        bool answerStart = roles[^1] == Role.Assistant && (!continuing
+            || Present(root, "continue_final_message", out var continueFinal) && continueFinal.ValueKind == JsonValueKind.True);
+        int lastAnswer = answerStart ? items.Length - 2 : items.Length - 1;
         // A continued session holds everything up to its last answer in the KV cache: only what follows is new.
         int start = continuing && lastAnswer >= 0 ? Array.LastIndexOf(roles, Role.Assistant, lastAnswer) + 1 : 0;
         // Bounded before anything is read, decoded or tokenised.
@@ -112,11 +116,11 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         }
         // An empty start of an answer starts nothing: the answer is the model's own.
         if (turns.Count > 0 && turns[^1].Role == TurnRole.Assistant && string.IsNullOrWhiteSpace(turns[^1].Text)) turns.RemoveAt(turns.Count - 1);
-        bool answerStart = turns.Count >= 2 && turns[^1].Role == TurnRole.Assistant && turns[^2].Role == TurnRole.User;
-        if (turns.Count == 0 || !(turns[^1].Role == TurnRole.User || answerStart))
+        bool startsAnswer = turns.Count >= 2 && turns[^1].Role == TurnRole.Assistant && turns[^2].Role == TurnRole.User;
+        if (turns.Count == 0 || !(turns[^1].Role == TurnRole.User || startsAnswer))
             throw Bad(continuing
                 ? "messages: a request that continues a session needs a user message after the last assistant message " +
-                  "(and may end with the start of the answer to it, an assistant message)"
+                  "(and may end with the start of the answer to it, an assistant message, with \"continue_final_message\": true)"
                 : "messages: the last message (other than system messages) must be a user message, or a user message " +
                   "and the start of its answer (an assistant message, which the answer continues)", "messages");
         return (string.Join("\n", system), turns);

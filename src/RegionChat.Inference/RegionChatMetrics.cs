@@ -7,12 +7,13 @@ namespace RegionChat.Inference;
 public sealed class RegionChatMetrics : IDisposable
 {
     /// <summary>The meter's name (kept from when the instruments lived in the server, so dashboards keep working).</summary>
+    public const string MeterName = "RegionChat.Server";
+
+    // Durations in ms, 5 ms to 5 min (the time-to-first-token and classification histograms).
     static readonly InstrumentAdvice<double> MillisecondBuckets = new()
     {
         HistogramBucketBoundaries = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000, 30_000, 60_000, 120_000, 300_000],
     };
-
-    public const string MeterName = "RegionChat.Server";
     readonly Meter meter = new(MeterName);
 
     readonly Counter<long> requests;

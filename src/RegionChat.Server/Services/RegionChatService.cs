@@ -209,7 +209,7 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
             }
             catch (OperationCanceledException) when (core.ShuttingDown.IsCancellationRequested && !ct.IsCancellationRequested)
             {
-                await Task.WhenAll(running).ConfigureAwait(false);
+                // Ends the call once the finally below has let the items in flight write their results.
                 throw RegionChatCoreException.Unavailable("the server is shutting down");
             }
             finally

@@ -23,6 +23,7 @@ public sealed class LlmEngine : IDisposable
     readonly LLamaContext context;
     readonly GenerationScheduler scheduler;
     readonly TokenEmbeddingRows? tokenRows;
+    readonly Lazy<OutputVocabulary> outputVocabulary;
     long nextSessionId;
     bool disposed;
 
@@ -38,6 +39,8 @@ public sealed class LlmEngine : IDisposable
             facts.EmbeddingWidth, Math.Min(oneShotSequences, facts.MaxSequences - 1),
             prefixSeq: (int)context.NativeHandle.MaxSeq > facts.MaxSequences ? facts.MaxSequences : -1, tokenRows);
         scheduler.Evicted += s => SessionEvicted?.Invoke(this, s);
+        outputVocabulary = new(() => new OutputVocabulary(facts.VocabSize, TokenBytes,
+            t => ((LLamaToken)t).IsEndOfGeneration(weights.NativeHandle.Vocab)));
     }
 
     public LlmModelFacts Facts { get; }
@@ -183,6 +186,8 @@ public sealed class LlmEngine : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         if (session.Scheduler != scheduler) throw new ArgumentException($"{session} belongs to another engine", nameof(session));
         sampling.Validate();
+        if (sampling.OutputFormat is { } format)
+            outputVocabulary.Value.CheckWritable(format, text => Tokenize(text).SelectMany(TokenBytes).ToArray());
         var items = Compile(prompt);
         return Stream(session, items, sampling, expectedEpoch, resetFirst, replayedPositions, cancellationToken);
     }
@@ -192,7 +197,8 @@ public sealed class LlmEngine : IDisposable
         [EnumeratorCancellation] CancellationToken enumeration = default)
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, enumeration);
-        var request = new GenerationRequest(session, items, sampling, logitsOnly: false, cancel, replayedPositions)
+        var request = new GenerationRequest(session, items, sampling, logitsOnly: false, cancel, replayedPositions,
+            sampling.OutputFormat != null ? outputVocabulary.Value : null)
         {
             Epoch = expectedEpoch,
             ResetFirst = resetFirst,

@@ -38,6 +38,9 @@ public sealed record SamplingParams
     /// <summary>Null: no log-probabilities. N: each generated token's <see cref="TokenLogprob"/>, with the N most likely
     /// tokens of its position (0 to <see cref="MaxLogprobs"/>), on the text pieces that hold it.</summary>
     public int? Logprobs { get; init; }
+    /// <summary>Null: free text. Otherwise the shape the answer keeps as it is generated (a JSON object, one of given
+    /// choices); the tokens it does not allow are taken out before the rest of the chain.</summary>
+    public OutputFormat? OutputFormat { get; init; }
     /// <summary>Keep generating past end-of-generation tokens (benchmarks).</summary>
     public bool IgnoreEos { get; init; }
 
@@ -63,6 +66,7 @@ public sealed record SamplingParams
         if (MaxTokens < 1 || MaxTokens > 1 << 20) throw Bad(nameof(MaxTokens), MaxTokens, "must be in [1, 1048576]");
         if (Logprobs is < 0 or > MaxLogprobs) throw Bad(nameof(Logprobs), Logprobs, $"must be in [0, {MaxLogprobs}] (null = off)");
         if (Stop is null) throw new ArgumentNullException(nameof(Stop));
+        OutputFormat?.Validate();
         if (Stop.Count > MaxStopStrings) throw Bad(nameof(Stop), Stop.Count, $"at most {MaxStopStrings} stop strings");
         foreach (string s in Stop)
             if (string.IsNullOrEmpty(s) || s.Length > MaxStopLength)

@@ -12,15 +12,16 @@ internal sealed class GenerationRequest : SchedulerCommand
 {
     /// <param name="unpenalisedPositions">Leading prompt positions the repetition penalty does not see (a replayed history,
     /// which a follow-up on the kept sequence would not have fed either).</param>
+    /// <param name="outputVocabulary">The model's token bytes, for a sampling with an output format.</param>
     public GenerationRequest(LlmSession session, List<PromptItem> items, SamplingParams sampling, bool logitsOnly,
-        CancellationTokenSource cancel, int unpenalisedPositions = 0)
+        CancellationTokenSource cancel, int unpenalisedPositions = 0, OutputVocabulary? outputVocabulary = null)
     {
         Session = session;
         Items = items;
         Sampling = sampling;
         LogitsOnly = logitsOnly;
         Cancel = cancel.Token;
-        Sampler = new TokenSampler(sampling);
+        Sampler = new TokenSampler(sampling, outputVocabulary);
         Stops = new StopStringFilter(sampling.Stop);
         int skip = unpenalisedPositions;
         foreach (var item in items)
@@ -72,6 +73,8 @@ internal sealed class GenerationRequest : SchedulerCommand
     public int NextToken;
     /// <summary>KV cells still reserved for this request's remaining prompt and output.</summary>
     public int Reservation;
+    /// <summary>Why the request fails instead of finishing, when sampling found that out.</summary>
+    public Exception? Failure;
     /// <summary>Logits of the last prompt position, for logits-only requests.</summary>
     public float[]? Logits;
 

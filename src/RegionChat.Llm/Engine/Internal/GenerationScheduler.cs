@@ -386,7 +386,9 @@ internal sealed partial class GenerationScheduler : IDisposable
                && DecodeAndSample(embeddingBatch.EmbeddingsCount, () => ctx.Decode(embeddingBatch), participants, embeddings: true, finished);
         double ms = clock.Elapsed.TotalMilliseconds;
         foreach (var r in participants) r.AddStepTime(ms);
-        foreach (var (r, reason) in finished) Finish(r, reason);     // no-op for requests a failed decode already ended
+        foreach (var (r, reason) in finished)                     // no-op for requests a failed decode already ended
+            if (r.Failure != null) Fail(r, r.Failure);
+            else Finish(r, reason);
 
         long index = Interlocked.Increment(ref steps);
         StepObserver?.Invoke(new SchedulerStep(index, tokenBatch.TokenCount, embeddingBatch.EmbeddingsCount,
@@ -494,6 +496,12 @@ internal sealed partial class GenerationScheduler : IDisposable
         if (r.LogitsOnly) { r.Logits = logits.ToArray(); return FinishReason.Stop; }
 
         int token = r.Sampler.Sample(logits);
+        if (token < 0)
+        {
+            r.Failure = new LlmDecodeException($"no token of the model's vocabulary continues the output format ({r.Sampling.OutputFormat}) " +
+                                               $"after {r.CompletionTokens} tokens");
+            return FinishReason.Stop;
+        }
         if (!r.Sampling.IgnoreEos && ((LLamaToken)token).IsEndOfGeneration(vocab)) { r.NextToken = -1; return FinishReason.Stop; }
         r.Sampler.Accept(token);
         r.OutputTokens.Add(token);

@@ -2,12 +2,15 @@ namespace RegionChat.Llm.Engine.Internal;
 
 /// <summary>
 /// Picks the next token from a logits row, in llama.cpp's default order: penalties, top-k, top-p, min-p,
-/// temperature, seeded draw. Temperature 0 is the exact argmax (lowest id on ties). One instance per request.
+/// temperature, seeded draw. Temperature 0 is the exact argmax (lowest id on ties). An output format first takes out
+/// every token it does not allow. One instance per request.
 /// </summary>
 internal sealed class TokenSampler
 {
     readonly SamplingParams p;
     readonly Random random;
+    readonly OutputVocabulary? vocabulary;
+    readonly OutputCursor? cursor;
     readonly int[] recent;       // ring of the last RepeatLastN tokens
     int recentCount, recentNext;
     float[] work = [];
@@ -15,9 +18,15 @@ internal sealed class TokenSampler
     float[] probs = [];
     float[] keys = [];
 
-    public TokenSampler(SamplingParams p)
+    /// <param name="vocabulary">The model's token bytes; needed with an output format.</param>
+    public TokenSampler(SamplingParams p, OutputVocabulary? vocabulary = null)
     {
         this.p = p;
+        if (p.OutputFormat is { } format)
+        {
+            this.vocabulary = vocabulary ?? throw new ArgumentNullException(nameof(vocabulary), "an output format needs the vocabulary");
+            cursor = format.Start();
+        }
         random = new Random(p.Seed ?? Random.Shared.Next());
         recent = new int[p.RepeatLastN];
     }
@@ -31,17 +40,22 @@ internal sealed class TokenSampler
         if (recentCount < recent.Length) recentCount++;
     }
 
+    /// <summary>The next token, or -1 when the output format allows none (the vocabulary cannot continue it).</summary>
     public int Sample(ReadOnlySpan<float> logits)
     {
         ReadOnlySpan<float> scores = logits;
-        if ((p.RepeatPenalty != 1f || p.FrequencyPenalty != 0f || p.PresencePenalty != 0f) && recentCount > 0)
+        bool penalise = (p.RepeatPenalty != 1f || p.FrequencyPenalty != 0f || p.PresencePenalty != 0f) && recentCount > 0;
+        if (penalise || cursor != null)
         {
             if (work.Length != logits.Length) work = new float[logits.Length];
             logits.CopyTo(work);
-            ApplyPenalties(work);
+            if (penalise) ApplyPenalties(work);
+            if (cursor != null && !cursor.Mask(work, vocabulary!)) return -1;
             scores = work;
         }
-        return p.IsGreedy ? ArgMax(scores) : Draw(scores);
+        int token = p.IsGreedy ? ArgMax(scores) : Draw(scores);
+        if (cursor != null && !vocabulary!.IsEndOfGeneration(token)) cursor.Advance(vocabulary.Piece(token));
+        return token;
     }
 
     void ApplyPenalties(float[] scores)

@@ -1,0 +1,79 @@
+using System.Text;
+using RegionChat.Llm.Engine.Internal;
+
+namespace RegionChat.Llm.Engine;
+
+/// <summary>
+/// A shape the answer must take, kept token by token while it is generated (constrained decoding, as llama.cpp's
+/// grammars and vLLM's structured outputs do it): a token that would leave the shape is never sampled, and an
+/// end-of-generation token only where the shape is complete. The answer can still end early at max tokens or a stop
+/// string. Log-probabilities stay the model's own, before the constraint.
+/// </summary>
+public abstract class OutputFormat
+{
+    private protected OutputFormat() { }
+
+    /// <summary>One JSON object (RFC 8259), leading whitespace allowed, nothing after its closing brace.</summary>
+    public static OutputFormat JsonObject { get; } = new JsonObjectFormat();
+
+    /// <summary>Exactly one of <paramref name="choices"/> (after one optional space, the word separator a SentencePiece
+    /// model writes first).</summary>
+    public static OutputFormat Choice(IReadOnlyList<string> choices) => new ChoiceFormat(choices);
+
+    /// <summary>Throws ArgumentException for a format that cannot be used (no choices, an empty or overlong one).</summary>
+    public abstract void Validate();
+
+    internal abstract OutputCursor Start();
+}
+
+/// <summary>See <see cref="OutputFormat.JsonObject"/>. Nesting is at most <see cref="MaxDepth"/> deep, and a run of
+/// whitespace at most <see cref="MaxWhitespace"/> bytes (as llama.cpp's JSON grammar bounds it), so a model cannot
+/// spend its tokens on blanks.</summary>
+public sealed class JsonObjectFormat : OutputFormat
+{
+    public const int MaxDepth = 64;
+    public const int MaxWhitespace = 20;
+
+    internal JsonObjectFormat() { }
+
+    public override void Validate() { }
+
+    internal override OutputCursor Start() => new JsonObjectCursor();
+
+    public override string ToString() => "json_object";
+}
+
+/// <summary>See <see cref="OutputFormat.Choice"/>.</summary>
+public sealed class ChoiceFormat : OutputFormat
+{
+    public const int MaxChoices = 256;
+    public const int MaxChoiceBytes = 256;
+
+    ChoiceTrie? trie;
+
+    internal ChoiceFormat(IReadOnlyList<string> choices)
+    {
+        ArgumentNullException.ThrowIfNull(choices);
+        Choices = choices.ToArray();
+    }
+
+    public IReadOnlyList<string> Choices { get; }
+
+    public override void Validate()
+    {
+        if (Choices.Count is 0 or > MaxChoices)
+            throw new ArgumentException($"an output choice needs 1 to {MaxChoices} choices, got {Choices.Count}", nameof(Choices));
+        for (int i = 0; i < Choices.Count; i++)
+        {
+            int bytes = Choices[i] is null ? 0 : Encoding.UTF8.GetByteCount(Choices[i]);
+            if (bytes is 0 or > MaxChoiceBytes)
+                throw new ArgumentException($"choice {i} must have 1 to {MaxChoiceBytes} bytes, got {bytes}", nameof(Choices));
+        }
+    }
+
+    internal ChoiceTrie Trie => trie ??= new ChoiceTrie(Choices);
+
+    internal override OutputCursor Start() => new ChoiceCursor(Trie);
+
+    public override string ToString() => $"choice of {Choices.Count}";
+}

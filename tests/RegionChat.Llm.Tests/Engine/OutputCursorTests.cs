@@ -1,0 +1,206 @@
+using System.Text;
+using System.Text.Json;
+using RegionChat.Llm.Engine;
+using RegionChat.Llm.Engine.Internal;
+
+namespace RegionChat.Llm.Tests.Engine;
+
+public class OutputCursorTests
+{
+    [Fact]
+    public void TheJsonCursorTakesEachByteExactlyWhenAJsonReaderTakesThePrefix()
+    {
+        var random = new Random(17);
+        int complete = 0, cut = 0;
+        for (int n = 0; n < 3000; n++)
+        {
+            var text = new StringBuilder();
+            Ws(random, text);
+            Value(random, text, depth: 0, top: true);
+            byte[] doc = Encoding.UTF8.GetBytes(text.ToString());
+            if (n % 2 == 1) doc = Mutate(random, doc);
+
+            var cursor = new JsonObjectCursor();
+            int taken = 0;
+            for (; taken < doc.Length; taken++)
+            {
+                bool allowed = cursor.Allows(doc.AsSpan(taken, 1));
+                Assert.True(allowed == ValidPrefix(doc.AsSpan(0, taken + 1)), Quote(doc, taken));
+                if (!allowed) break;
+                cursor.Advance(doc.AsSpan(taken, 1));
+            }
+            if (taken < doc.Length) { cut++; continue; }
+            bool parses = IsObject(doc);
+            Assert.True(parses == cursor.Complete, Quote(doc, doc.Length - 1));
+            if (parses) complete++;
+        }
+        Assert.True(complete > 1000 && cut > 500, $"{complete} complete, {cut} cut");  // both sides were exercised
+    }
+
+    [Fact]
+    public void TheJsonCursorBoundsNestingAndWhitespace()
+    {
+        var cursor = new JsonObjectCursor();
+        cursor.Advance("{\"a\":"u8);
+        for (int i = 1; i < JsonObjectFormat.MaxDepth; i++) cursor.Advance("["u8);
+        Assert.False(cursor.Allows("["u8));
+        Assert.False(cursor.Allows("{"u8));
+        Assert.True(cursor.Allows("1]"u8));
+
+        var blank = new JsonObjectCursor();
+        Assert.True(blank.Allows(Encoding.ASCII.GetBytes(new string(' ', JsonObjectFormat.MaxWhitespace) + "{")));
+        Assert.False(blank.Allows(Encoding.ASCII.GetBytes(new string(' ', JsonObjectFormat.MaxWhitespace + 1))));
+        blank.Advance(" {} "u8[..3]);
+        Assert.True(blank.Complete && blank.Closed);
+        Assert.False(blank.Allows(" "u8));
+    }
+
+    [Fact]
+    public void AChoiceCursorFollowsTheChoicesAfterOneOptionalSpace()
+    {
+        var format = (ChoiceFormat)OutputFormat.Choice(["cat", "cats", "dog"]);
+        var cursor = new ChoiceCursor(format.Trie);
+        Assert.False(cursor.Complete);
+        Assert.True(cursor.Allows(" ca"u8));
+        Assert.True(cursor.Allows("do"u8));
+        Assert.False(cursor.Allows("  cat"u8));        // one separator only
+        Assert.False(cursor.Allows("cow"u8));
+        cursor.Advance(" "u8);
+        Assert.False(cursor.Allows(" cat"u8));
+        cursor.Advance("cat"u8);
+        Assert.True(cursor.Complete);
+        Assert.False(cursor.Closed);                    // "cats" goes on
+        cursor.Advance("s"u8);
+        Assert.True(cursor.Complete && cursor.Closed);
+    }
+
+    [Fact]
+    public void AMaskLeavesEndOfGenerationOnlyWhereTheFormatIsComplete()
+    {
+        // Tokens: 0 = end of generation, 1 = "", 2 = "{", 3 = "}", 4 = " {", 5 = "x"
+        string[] pieces = ["", "", "{", "}", " {", "x"];
+        var vocabulary = new OutputVocabulary(pieces.Length, t => Encoding.ASCII.GetBytes(pieces[t]), t => t == 0);
+        var cursor = new JsonObjectCursor();
+        float[] scores = [1, 1, 1, 1, float.NegativeInfinity, 1];
+        Assert.True(cursor.Mask(scores, vocabulary));
+        Assert.Equal([float.NegativeInfinity, float.NegativeInfinity, 1, float.NegativeInfinity, float.NegativeInfinity,
+            float.NegativeInfinity], scores);
+        cursor.Advance("{}"u8);
+        scores = [1, 1, 1, 1, 1, 1];
+        Assert.True(cursor.Mask(scores, vocabulary));
+        Assert.Equal(1, scores[0]);
+        Assert.All(scores[1..], s => Assert.Equal(float.NegativeInfinity, s));
+        Assert.False(new JsonObjectCursor().Mask([1, 1, float.NegativeInfinity, 1, float.NegativeInfinity, 1], vocabulary));
+    }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(ChoiceFormat.MaxChoices + 1, 1)]
+    [InlineData(1, 0)]
+    [InlineData(1, ChoiceFormat.MaxChoiceBytes + 1)]
+    public void ABadChoiceListIsRefused(int count, int length)
+    {
+        var format = OutputFormat.Choice(Enumerable.Range(0, count).Select(i => new string('a', length)).ToArray());
+        Assert.Throws<ArgumentException>(format.Validate);
+        var sampling = SamplingParams.Greedy() with { OutputFormat = format };
+        Assert.Throws<ArgumentException>(sampling.Validate);
+    }
+
+    /// <summary>A JSON reader's verdict on a prefix: no error so far, an object at the top, nothing after it ends.</summary>
+    static bool ValidPrefix(ReadOnlySpan<byte> prefix)
+    {
+        int start = prefix.IndexOfAnyExcept(" \t\n\r"u8);
+        if (start >= 0 && prefix[start] != '{') return false;      // a reader still waits for the end of a number
+        var reader = new Utf8JsonReader(prefix, isFinalBlock: false, default);
+        try
+        {
+            bool first = true;
+            while (reader.Read())
+            {
+                if (first && reader.TokenType != JsonTokenType.StartObject) return false;
+                first = false;
+                if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 0)
+                    return reader.BytesConsumed == prefix.Length;
+            }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    static bool IsObject(byte[] doc)
+    {
+        try
+        {
+            using var parsed = JsonDocument.Parse(doc);
+            return parsed.RootElement.ValueKind == JsonValueKind.Object && !char.IsWhiteSpace((char)doc[^1]);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    static string Quote(byte[] doc, int at) => $"byte {at} of {Encoding.UTF8.GetString(doc)}";
+
+    static byte[] Mutate(Random random, byte[] doc)
+    {
+        var bytes = doc.ToList();
+        const string alphabet = "{}[]\":,-+.0123456789eEtrufalsn \t\n\\/abx\u0001";
+        int at = random.Next(bytes.Count + 1);
+        switch (random.Next(3))
+        {
+            case 0 when bytes.Count > 1: bytes.RemoveAt(Math.Min(at, bytes.Count - 1)); break;
+            case 1 when at < bytes.Count: bytes[at] = (byte)alphabet[random.Next(alphabet.Length)]; break;
+            default: bytes.Insert(at, (byte)alphabet[random.Next(alphabet.Length)]); break;
+        }
+        return [.. bytes];
+    }
+
+    static void Ws(Random random, StringBuilder text)
+    {
+        for (int i = random.Next(4) - 1; i > 0; i--) text.Append(" \t\n\r"[random.Next(4)]);
+    }
+
+    static void Value(Random random, StringBuilder text, int depth, bool top = false)
+    {
+        int kind = top ? 0 : random.Next(depth > 4 ? 2 : 0, 7);
+        switch (kind)
+        {
+            case 0 or 1:
+                bool isObject = kind == 0;
+                text.Append(isObject ? '{' : '[');
+                int members = random.Next(4);
+                for (int i = 0; i < members; i++)
+                {
+                    if (i > 0) text.Append(',');
+                    Ws(random, text);
+                    if (isObject)
+                    {
+                        String(random, text);
+                        Ws(random, text);
+                        text.Append(':');
+                        Ws(random, text);
+                    }
+                    Value(random, text, depth + 1);
+                    Ws(random, text);
+                }
+                if (members == 0) Ws(random, text);
+                text.Append(isObject ? '}' : ']');
+                break;
+            case 2: String(random, text); break;
+            case 3: text.Append(new[] { "0", "-0", "12", "-3.25", "0.5e10", "7E+2", "1e-9", "-0.0E0" }[random.Next(8)]); break;
+            default: text.Append(new[] { "true", "false", "null" }[random.Next(3)]); break;
+        }
+    }
+
+    static void String(Random random, StringBuilder text)
+    {
+        text.Append('"');
+        string[] parts = ["a", "b", "é", "\\n", "\\\"", "\\\\", "\\u00e9", "\\/", " ", "x1"];
+        for (int i = random.Next(5); i > 0; i--) text.Append(parts[random.Next(parts.Length)]);
+        text.Append('"');
+    }
+}

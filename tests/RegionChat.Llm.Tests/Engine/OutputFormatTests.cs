@@ -1,0 +1,91 @@
+using System.Text;
+using System.Text.Json;
+using RegionChat.Llm.Engine;
+using RegionChat.TestSupport;
+
+namespace RegionChat.Llm.Tests.Engine;
+
+public class OutputFormatTests(TinyModels models) : IClassFixture<TinyModels>
+{
+    [Fact]
+    public async Task AChoiceKeepsTheModelsOwnAnswerWhereItIsOneAndForcesOneWhereItIsNot()
+    {
+        using var dir = new TempDir();
+        using var engine = ScriptedModel.Load(dir, ScriptedModel.CatSitsOnTheRedChair());
+        using var session = engine.CreateSession(keepHistory: false);
+        var prompt = new[] { PromptSegment.Text("a cat") };
+        async Task<Collected> Answer(params string[] choices) => await Collected.From(engine.GenerateAsync(session, prompt,
+            SamplingParams.Greedy(16) with { OutputFormat = OutputFormat.Choice(choices) }));
+
+        var own = await Answer("sleeps", "sits on the red chair");
+        Assert.Equal(" sits on the red chair", own.Text);                  // the script, one leading separator
+        Assert.Equal(FinishReason.Stop, own.Final.Reason);
+
+        var cut = await Answer("sits on the red");                         // complete there: only the end may follow
+        Assert.Equal(" sits on the red", cut.Text);
+        Assert.Equal(FinishReason.Stop, cut.Final.Reason);
+
+        var longer = await Answer("sits on the red chair and the mat");    // the script ends early: not allowed
+        Assert.Equal(" sits on the red chair and the mat", longer.Text);
+
+        string[] others = ["sleeps", "runs away", "is a dog"];
+        var forced = await Answer(others);
+        Assert.Contains(forced.Text.TrimStart(' '), others);
+        Assert.Equal(FinishReason.Stop, forced.Final.Reason);
+    }
+
+    [Fact]
+    public async Task AJsonObjectAnswerIsAlwaysValidJsonSoFarAndParsesWhenItEnds()
+    {
+        using var engine = models.Load();
+        int ended = 0;
+        for (int seed = 0; seed < 24; seed++)
+        {
+            using var session = engine.CreateSession(keepHistory: false);
+            var sampling = new SamplingParams
+            {
+                Temperature = 1, TopK = 8, TopP = 1, MinP = 0, Seed = seed, MaxTokens = 48, OutputFormat = OutputFormat.JsonObject,
+            };
+            var run = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Text("the red chair")], sampling));
+            byte[] text = Encoding.UTF8.GetBytes(run.Text);
+            Assert.True(run.Final.Usage.CompletionTokens > 0);
+            Assert.True(JsonPrefix(text), run.Text);
+            if (run.Final.Reason == FinishReason.Stop)
+            {
+                using var parsed = JsonDocument.Parse(text);
+                Assert.Equal(JsonValueKind.Object, parsed.RootElement.ValueKind);
+                ended++;
+            }
+            else Assert.Equal(FinishReason.Length, run.Final.Reason);
+        }
+        Assert.True(ended > 0, "no answer closed its object in 48 tokens");
+    }
+
+    [Fact]
+    public async Task WithoutAFormatTheSameSamplingWritesNoJson()
+    {
+        // The JSON test above would pass for a model that writes JSON anyway: this one does not.
+        using var engine = models.Load();
+        using var session = engine.CreateSession(keepHistory: false);
+        var run = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Text("the red chair")],
+            new SamplingParams { Temperature = 1, TopK = 8, TopP = 1, MinP = 0, Seed = 1, MaxTokens = 48 }));
+        Assert.False(JsonPrefix(Encoding.UTF8.GetBytes(run.Text)), run.Text);
+    }
+
+    /// <summary>A JSON reader finds no error in the text so far, and it opens an object.</summary>
+    static bool JsonPrefix(byte[] text)
+    {
+        int start = text.AsSpan().IndexOfAnyExcept(" \t\n\r"u8);
+        if (start >= 0 && text[start] != '{') return false;
+        var reader = new Utf8JsonReader(text, isFinalBlock: false, default);
+        try
+        {
+            while (reader.Read()) { }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}

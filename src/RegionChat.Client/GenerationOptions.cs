@@ -31,11 +31,13 @@ public sealed record GenerationOptions
     /// <summary>Each generated token's log-probability with this many most likely alternatives (0 to 20), on the
     /// deltas (<see cref="ChatAnswer.Logprobs"/>) and captions (<c>CaptionResponse.Logprobs</c>); unset = none.</summary>
     public int? Logprobs { get; init; }
+    /// <summary>A shape the answer keeps (one JSON object, one of given choices); unset = free text.</summary>
+    public AnswerFormat? Format { get; init; }
 
     internal PbV1.SamplingParams? ToSampling()
     {
         if (Temperature is null && TopP is null && TopK is null && MinP is null && RepeatPenalty is null && RepeatLastN is null && Seed is null
-            && Logprobs is null && FrequencyPenalty is null && PresencePenalty is null)
+            && Logprobs is null && FrequencyPenalty is null && PresencePenalty is null && Format is null)
             return null;
         var s = new PbV1.SamplingParams();
         if (Temperature is { } t) s.Temperature = t;
@@ -47,6 +49,7 @@ public sealed record GenerationOptions
         if (FrequencyPenalty is { } fp) s.FrequencyPenalty = fp;
         if (PresencePenalty is { } pp) s.PresencePenalty = pp;
         if (Seed is { } seed) s.Seed = seed;
+        if (Format is { } format) s.Format = format.ToProto();
         if (Logprobs is { } l) s.Logprobs = l >= 0 ? (uint)l : throw new ArgumentException($"Logprobs must be 0 to 20, got {l}");
         return s;
     }

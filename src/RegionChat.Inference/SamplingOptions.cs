@@ -29,6 +29,8 @@ public sealed record SamplingOptions
     /// <summary>Null (the default): no log-probabilities. N: each generated token's log-probability with the N most
     /// likely tokens of its position (0 to <see cref="MaxLogprobs"/>), on <see cref="TurnText.Logprobs"/>.</summary>
     public int? Logprobs { get; init; }
+    /// <summary>Null (the default): free text. Otherwise the shape the answer keeps (field "sampling.format").</summary>
+    public AnswerFormat? Format { get; init; }
 
     public const float DefaultTemperature = 0f, DefaultTopP = 1f, DefaultMinP = 0f, DefaultRepeatPenalty = 1f;
     public const int DefaultTopK = 0, DefaultRepeatLastN = 64, MaxStopStrings = 8, MaxStopBytes = 64, MaxLogprobs = SamplingParams.MaxLogprobs;
@@ -64,6 +66,7 @@ public sealed record SamplingOptions
             int n = Encoding.UTF8.GetByteCount(Stop[i]);
             if (n is < 1 or > MaxStopBytes) violation($"stop[{i}]", $"must have 1 to {MaxStopBytes} bytes, got {n}");
         }
+        Format?.Check("sampling.format", violation);
         return new SamplingParams
         {
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
@@ -75,6 +78,7 @@ public sealed record SamplingOptions
             MaxTokensRequested = MaxTokens is not (null or 0),
             Stop = Stop.ToArray(),
             Logprobs = Logprobs is >= 0 and <= MaxLogprobs ? Logprobs : null,
+            OutputFormat = Format?.ToEngine(),
         };
     }
 }

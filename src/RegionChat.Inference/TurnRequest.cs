@@ -77,10 +77,15 @@ public sealed record TurnFields(string Text, string Model, string Session = "ses
     public string VisualTokenBudget { get; init; } = "visual_token_budget";
     /// <summary>Where the turn's max tokens come from (a request that asks for more than the session has room for).</summary>
     public string MaxTokens { get; init; } = "max_tokens";
+    /// <summary>Where the answer's format comes from (one the model's tokens cannot write).</summary>
+    public string Format { get; init; } = "sampling.format";
 
     public static TurnFields Chat { get; } = new("message.text", "model");
     public static TurnFields Caption(string prefix = "") =>
-        new(prefix + "instruction", prefix + "model") { VisualTokenBudget = prefix + "visual_token_budget", MaxTokens = prefix + "max_tokens" };
+        new(prefix + "instruction", prefix + "model")
+        {
+            VisualTokenBudget = prefix + "visual_token_budget", MaxTokens = prefix + "max_tokens", Format = prefix + "sampling.format",
+        };
 }
 
 /// <summary>Session ids as clients may choose them for a new session, and the header that carries them.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using System.Text.Json;
 using RegionChat.Client.Internal;
 using PbV1 = RegionChat.Protos.V1;
 
@@ -142,7 +143,11 @@ public class ChatRequestMapperTests
         // Options that would change the answer in ways the server cannot are refused, naming them; neutral values pass.
         ChatMessage[] q = [new(ChatRole.User, "q")];
         var tool = AIFunctionFactory.Create(() => 1, "one");
-        Assert.Contains("ResponseFormat", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { ResponseFormat = ChatResponseFormat.Json })).Message);
+        var schema = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse("{\"type\": \"object\"}").RootElement);
+        Assert.Contains("schema", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { ResponseFormat = schema })).Message);
+        Assert.Equal(PbV1.AnswerFormat.KindOneofCase.JsonObject,
+            Map(q, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }).Sampling.Format.KindCase);
+        Assert.Null(Map(q, new ChatOptions { ResponseFormat = ChatResponseFormat.Text }).Sampling?.Format);
         Assert.Contains("Tools", Assert.Throws<NotSupportedException>(() => Map(q, new ChatOptions { Tools = [tool] })).Message);
         var penalised = Map(q, new ChatOptions { FrequencyPenalty = 0.5f, PresencePenalty = -1f });
         Assert.Equal((0.5f, -1f), (penalised.Sampling.FrequencyPenalty, penalised.Sampling.PresencePenalty));

@@ -47,6 +47,20 @@ public class RegionChatClientTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task AFormatReachesTheServer()
+    {
+        var turn = new ChatTurn("describe this region") { Image = Scene, Region = ImageRegion.Box(8, 8, 40, 40), Generation = Greedy };
+        string free = (await server.Client.ChatAsync(turn, ServerFixture.Timeout())).Text;
+        string[] choices = ["left" + free, "right"];
+        var chosen = await server.Client.ChatAsync(turn with { Generation = Greedy with { Format = AnswerFormat.Choice(choices) } },
+            ServerFixture.Timeout());
+        Assert.Contains(chosen.Text, choices);
+        var json = await server.Client.ChatAsync(turn with { Generation = Greedy with { Format = AnswerFormat.JsonObject } },
+            ServerFixture.Timeout());
+        Assert.StartsWith("{", json.Text);
+    }
+
+    [Fact]
     public async Task UploadImageStreamsImagesLargerThanOneChunk()
     {
         var random = new Random(5);

@@ -571,6 +571,9 @@ internal sealed class TurnRunner(
             case ObjectDisposedException when !ct.IsCancellationRequested:
                 // The session expired or was ended between lookup and generation.
                 return SessionGone(session.Id);
+            case ArgumentException { ParamName: nameof(SamplingParams.OutputFormat) } when !ct.IsCancellationRequested:
+                return RegionChatCoreException.InvalidArgument(f.Format, $"{e.Message.Split(" (Parameter")[0]} (model " +
+                                                               $"'{session.Model.Id}')", e);
             case ArgumentException when !ct.IsCancellationRequested:
                 return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
             default:

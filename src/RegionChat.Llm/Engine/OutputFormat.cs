@@ -26,13 +26,13 @@ public abstract class OutputFormat
     internal abstract OutputCursor Start();
 }
 
-/// <summary>See <see cref="OutputFormat.JsonObject"/>. Nesting is at most <see cref="MaxDepth"/> deep, and a run of
-/// whitespace at most <see cref="MaxWhitespace"/> bytes (as llama.cpp's JSON grammar bounds it), so a model cannot
-/// spend its tokens on blanks.</summary>
+/// <summary>See <see cref="OutputFormat.JsonObject"/>. Nesting is at most <see cref="MaxDepth"/> deep, and whitespace
+/// is what llama.cpp's JSON grammar allows (one space, or a newline and at most <see cref="MaxIndent"/> spaces or tabs),
+/// so a model cannot spend its tokens on blanks.</summary>
 public sealed class JsonObjectFormat : OutputFormat
 {
     public const int MaxDepth = 64;
-    public const int MaxWhitespace = 20;
+    public const int MaxIndent = 20;
 
     internal JsonObjectFormat() { }
 

@@ -68,7 +68,10 @@ public static class OpenAiEndpoints
             var turn = new TurnRequest
             {
                 Model = request.Model, SessionId = request.SessionId, Messages = request.Messages, Sampling = request.Sampling,
-                SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model") { MaxTokens = request.MaxTokensField },
+                SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model")
+                {
+                    MaxTokens = request.MaxTokensField, Format = request.FormatField,
+                },
                 RequestId = requestId,
                 LikelyOneShot = request.SessionId.Length == 0 && header.Length == 0,
                 NewSessionId = SessionHeader.NewSessionId(header, request.SessionId, "session_id"), VisualTokenBudget = request.VisualTokenBudget,

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using RegionChat.Llm.Engine;
 using RegionChat.Llm.Engine.Internal;
+using RegionChat.TestSupport;
 
 namespace RegionChat.Llm.Tests.Engine;
 
@@ -25,7 +26,8 @@ public class OutputCursorTests
             for (; taken < doc.Length; taken++)
             {
                 bool allowed = cursor.Allows(doc.AsSpan(taken, 1));
-                Assert.True(allowed == ValidPrefix(doc.AsSpan(0, taken + 1)), Quote(doc, taken));
+                var prefix = doc.AsSpan(0, taken + 1);
+                Assert.True(allowed == (JsonPrefix.IsObjectSoFar(prefix) && BlanksAsLlamaCpp(prefix)), Quote(doc, taken));
                 if (!allowed) break;
                 cursor.Advance(doc.AsSpan(taken, 1));
             }
@@ -48,8 +50,12 @@ public class OutputCursorTests
         Assert.True(cursor.Allows("1]"u8));
 
         var blank = new JsonObjectCursor();
-        Assert.True(blank.Allows(Encoding.ASCII.GetBytes(new string(' ', JsonObjectFormat.MaxWhitespace) + "{")));
-        Assert.False(blank.Allows(Encoding.ASCII.GetBytes(new string(' ', JsonObjectFormat.MaxWhitespace + 1))));
+        Assert.True(blank.Allows(" {"u8));
+        Assert.True(blank.Allows(Encoding.ASCII.GetBytes("\n" + new string('\t', JsonObjectFormat.MaxIndent) + "{")));
+        Assert.False(blank.Allows(Encoding.ASCII.GetBytes("\n" + new string(' ', JsonObjectFormat.MaxIndent + 1))));
+        Assert.False(blank.Allows("  "u8));
+        Assert.False(blank.Allows("\r"u8));
+        Assert.False(blank.Allows("\t"u8));
         blank.Advance(" {} "u8[..3]);
         Assert.True(blank.Complete && blank.Closed);
         Assert.False(blank.Allows(" "u8));
@@ -106,30 +112,6 @@ public class OutputCursorTests
         Assert.Throws<ArgumentException>(sampling.Validate);
     }
 
-    /// <summary>A JSON reader's verdict on a prefix: no error so far, an object at the top, nothing after it ends.</summary>
-    static bool ValidPrefix(ReadOnlySpan<byte> prefix)
-    {
-        int start = prefix.IndexOfAnyExcept(" \t\n\r"u8);
-        if (start >= 0 && prefix[start] != '{') return false;      // a reader still waits for the end of a number
-        var reader = new Utf8JsonReader(prefix, isFinalBlock: false, default);
-        try
-        {
-            bool first = true;
-            while (reader.Read())
-            {
-                if (first && reader.TokenType != JsonTokenType.StartObject) return false;
-                first = false;
-                if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 0)
-                    return reader.BytesConsumed == prefix.Length;
-            }
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
-
     static bool IsObject(byte[] doc)
     {
         try
@@ -148,7 +130,7 @@ public class OutputCursorTests
     static byte[] Mutate(Random random, byte[] doc)
     {
         var bytes = doc.ToList();
-        const string alphabet = "{}[]\":,-+.0123456789eEtrufalsn \t\n\\/abx\u0001";
+        const string alphabet = "{}[]\":,-+.0123456789eEtrufalsn \t\n\r\\/abx\u0001";
         int at = random.Next(bytes.Count + 1);
         switch (random.Next(3))
         {
@@ -161,7 +143,44 @@ public class OutputCursorTests
 
     static void Ws(Random random, StringBuilder text)
     {
-        for (int i = random.Next(4) - 1; i > 0; i--) text.Append(" \t\n\r"[random.Next(4)]);
+        switch (random.Next(3))
+        {
+            case 1: text.Append(' '); break;
+            case 2:
+                text.Append('\n');
+                for (int i = random.Next(4); i > 0; i--) text.Append(random.Next(2) == 0 ? ' ' : '\t');
+                break;
+        }
+    }
+
+    /// <summary>Whitespace outside strings as llama.cpp's JSON grammar has it: runs of one space, or a newline and at most
+    /// 20 spaces or tabs (the last run may be unfinished).</summary>
+    static bool BlanksAsLlamaCpp(ReadOnlySpan<byte> text)
+    {
+        bool inString = false, escaped = false;
+        int run = 0;
+        byte first = 0;
+        foreach (byte b in text)
+        {
+            if (inString)
+            {
+                if (escaped) escaped = false;
+                else if (b == '\\') escaped = true;
+                else if (b == '"') inString = false;
+                continue;
+            }
+            if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+            {
+                if (run == 0) first = b;
+                run++;
+                if (first == ' ' ? run > 1 : first != '\n' || b is (byte)'\n' or (byte)'\r' && run > 1 || run > 1 + JsonObjectFormat.MaxIndent)
+                    return false;
+                continue;
+            }
+            run = 0;
+            inString = b == '"';
+        }
+        return true;
     }
 
     static void Value(Random random, StringBuilder text, int depth, bool top = false)

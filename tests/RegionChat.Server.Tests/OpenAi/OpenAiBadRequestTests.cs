@@ -116,9 +116,9 @@ public class OpenAiBadRequestTests
         yield return new("logprobs as a string", Post(With(b => b["logprobs"] = "yes")), HttpStatusCode.BadRequest, "logprobs");
         const HttpStatusCode bad = HttpStatusCode.BadRequest;
         const string unsupported = "unsupported_parameter";
-        yield return new("response_format json_object", Post(With(b => b["response_format"] = new JsonObject { ["type"] = "json_object" })),
-            bad, "response_format", unsupported, "JSON");
-        yield return new("response_format as a string", Post(With(b => b["response_format"] = "text")), bad, "response_format", unsupported);
+        yield return new("response_format json_schema", Post(With(b => b["response_format"] = new JsonObject { ["type"] = "json_schema" })),
+            bad, "response_format", unsupported, "json_object");
+        yield return new("response_format as a string", Post(With(b => b["response_format"] = "text")), bad, "response_format", MessageHas: "json_object");
         yield return new("tools", Post(With(b => b["tools"] = Tools())), bad, "tools", unsupported);
         yield return new("legacy functions", Post(With(b => b["functions"] = new JsonArray(new JsonObject { ["name"] = "f" }))), bad, "functions", unsupported);
         yield return new("tool_choice required", Post(With(b => b["tool_choice"] = "required")), bad, "tool_choice", unsupported);
@@ -127,7 +127,21 @@ public class OpenAiBadRequestTests
         yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
         yield return new("llama.cpp's grammar", Post(With(b => b["grammar"] = "root ::= \"yes\"")), bad, "grammar", unsupported, "grammar");
         yield return new("llama.cpp's json_schema", Post(With(b => b["json_schema"] = new JsonObject { ["type"] = "object" })), bad, "json_schema", unsupported);
-        yield return new("vLLM's guided_choice", Post(With(b => b["guided_choice"] = new JsonArray("yes", "no"))), bad, "guided_choice", unsupported);
+        yield return new("guided_choice as a string", Post(With(b => b["guided_choice"] = "yes")), bad, "guided_choice", MessageHas: "list");
+        yield return new("guided_choice empty", Post(With(b => b["guided_choice"] = new JsonArray())), bad, "guided_choice", MessageHas: "1 to 256");
+        yield return new("guided_choice of 257", Post(With(b => b["guided_choice"] = new JsonArray(Enumerable.Range(0, 257).Select(i => (JsonNode)$"c{i}").ToArray()))),
+            bad, "guided_choice", MessageHas: "got 257");
+        yield return new("guided_choice with a number", Post(With(b => b["guided_choice"] = new JsonArray("yes", 2))), bad, "guided_choice[1]");
+        yield return new("guided_choice with an empty string", Post(With(b => b["guided_choice"] = new JsonArray("yes", ""))), bad, "guided_choice[1]",
+            MessageHas: "1 to 256 bytes");
+        yield return new("guided_choice with a 257-byte string", Post(With(b => b["guided_choice"] = new JsonArray(new string('y', 257)))), bad,
+            "guided_choice[0]");
+        yield return new("two formats", Post(With(b => { b["response_format"] = new JsonObject { ["type"] = "json_object" };
+            b["guided_choice"] = new JsonArray("yes"); })), bad, "guided_choice", MessageHas: "both");
+        yield return new("structured_outputs regex", Post(With(b => b["structured_outputs"] = new JsonObject { ["regex"] = "y.*" })), bad,
+            "structured_outputs.regex", unsupported);
+        yield return new("structured_outputs json_object 1", Post(With(b => b["structured_outputs"] = new JsonObject { ["json_object"] = 1 })), bad,
+            "structured_outputs.json_object");
         yield return new("vLLM's guided_json", Post(With(b => b["guided_json"] = new JsonObject())), bad, "guided_json", unsupported);
         yield return new("n_predict 0", Post(With(b => { b.Remove("max_tokens"); b["n_predict"] = 0; })), bad, "n_predict", MessageHas: "(or -1)");
         yield return new("repeat_last_n -2", Post(With(b => b["repeat_last_n"] = -2)), bad, "repeat_last_n");

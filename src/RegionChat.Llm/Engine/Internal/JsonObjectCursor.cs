@@ -49,7 +49,7 @@ internal sealed class JsonObjectCursor : OutputCursor
         {
             if (Mode == Mode.Number && !Continues(b)) Mode = Mode.AfterValue; // the number ended before b
             if (b is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' && Mode is not (Mode.String or Mode.Escape or Mode.Hex))
-                return Mode is not (Mode.Number or Mode.Literal or Mode.Done) && ++whitespace <= JsonObjectFormat.MaxWhitespace;
+                return Mode is not (Mode.Number or Mode.Literal or Mode.Done) && Blank(b);
             whitespace = 0;
             switch (Mode)
             {
@@ -82,6 +82,19 @@ internal sealed class JsonObjectCursor : OutputCursor
                     return ++count < text.Length || Set(Mode.AfterValue);
                 default: return false;
             }
+        }
+
+        // llama.cpp's JSON grammar: a run of whitespace is one space, or a newline and at most MaxIndent spaces or tabs.
+        const byte OneSpace = byte.MaxValue;
+
+        bool Blank(byte b)
+        {
+            if (whitespace == 0)
+            {
+                whitespace = b == ' ' ? OneSpace : (byte)1;
+                return b is (byte)' ' or (byte)'\n';
+            }
+            return whitespace != OneSpace && b is (byte)' ' or (byte)'\t' && whitespace++ <= JsonObjectFormat.MaxIndent;
         }
 
         bool Set(Mode mode)

@@ -10,4 +10,5 @@ namespace RegionChat.Server.OpenAi.Internal;
 /// </summary>
 internal sealed record ChatCompletionRequest(
     string Model, string SessionId, string SystemPrompt, IReadOnlyList<TurnMessage> Messages, SamplingOptions Sampling,
-    bool Stream, bool IncludeUsage, long? VisualTokenBudget = null, string MaxTokensField = "max_tokens");
+    bool Stream, bool IncludeUsage, long? VisualTokenBudget = null, string MaxTokensField = "max_tokens",
+    string FormatField = "response_format");

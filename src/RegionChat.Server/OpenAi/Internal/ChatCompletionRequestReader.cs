@@ -39,25 +39,23 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         // n_predict counts when neither OpenAI field is there).
         string maxTokensField = Present(root, "max_completion_tokens", out _) ? "max_completion_tokens"
             : !Present(root, "max_tokens", out _) && Present(root, "n_predict", out _) ? "n_predict" : "max_tokens";
-        var sampling = Sampling(root, maxTokensField);
+        var (format, formatField) = Format(root);
+        var sampling = Sampling(root, maxTokensField, format, formatField);
         long? budget = Integer(root, "visual_token_budget");
         if (budget is { } b && VisualTokenSelection.Check(b, includesCls: false) is { } badBudget)
             throw Bad($"visual_token_budget {badBudget}", "visual_token_budget");
         // A region anywhere but on its image would be ignored and the whole image answered about: say where it goes.
         if (Present(root, "region", out _)) throw Bad(MisplacedRegion("region"), "region", "invalid_region");
         var (system, messages) = Messages(root, continuing: session.Length > 0);
-        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget, maxTokensField);
+        return new ChatCompletionRequest(model, session, system, messages, sampling, stream, includeUsage, budget, maxTokensField,
+            formatField);
     }
 
     /// <summary>OpenAI fields that would change the answer in ways RegionChat cannot: ignoring them would hand back an
-    /// answer the client did not ask for (not JSON, no tool call, no penalty), so each is a 400 naming it, with OpenAI's
-    /// code for a parameter a model does not support. Their neutral values (text, no tools, 0, {}) pass.</summary>
+    /// answer the client did not ask for (no schema, no tool call, no bias), so each is a 400 naming it, with OpenAI's
+    /// code for a parameter a model does not support. Their neutral values (text, no tools, {}) pass.</summary>
     static void RefuseUnsupported(JsonElement root)
     {
-        if (Present(root, "response_format", out var format)
-            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
-                 && type.GetString() == "text"))
-            throw Unsupported("response_format", "only {\"type\": \"text\"} is supported: answers are not constrained to JSON");
         string? toolChoice = Present(root, "tool_choice", out var choice)
             ? choice.ValueKind == JsonValueKind.String ? choice.GetString() : "a function"
             : null;
@@ -67,14 +65,66 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 throw Unsupported(tools, "RegionChat's models do not call tools");
         if (Present(root, "logit_bias", out var bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
             throw Unsupported("logit_bias", "token biases are not supported");
-        // llama.cpp's and vLLM's constrained decoding: an answer that ignored them would not be what was asked for.
-        foreach (string constraint in ConstrainedDecodingFields)
+        // llama.cpp's and vLLM's other constrained decoding: an answer that ignored them would not be what was asked for.
+        foreach (string constraint in UnsupportedConstraints)
             if (Present(root, constraint, out var value) && !(value.ValueKind == JsonValueKind.String && value.GetString() == ""))
-                throw Unsupported(constraint, "answers cannot be constrained to a grammar, schema, pattern or choice");
+                throw Unsupported(constraint, ConstraintsOffered);
     }
 
-    static readonly string[] ConstrainedDecodingFields =
-        ["grammar", "json_schema", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs"];
+    static readonly string[] UnsupportedConstraints = ["grammar", "json_schema", "guided_json", "guided_regex", "guided_grammar"];
+
+    const string ConstraintsOffered = "answers can be constrained to a JSON object (response_format {\"type\": \"json_object\"}) " +
+                                      "or a choice (guided_choice), not to a grammar, schema or pattern";
+
+    /// <summary>The answer's shape: OpenAI's response_format (text or json_object), vLLM's guided_choice, or vLLM's
+    /// structured_outputs with choice or json_object; at most one of them. Returns the field it came from too.</summary>
+    static (AnswerFormat? Format, string Field) Format(JsonElement root)
+    {
+        var given = new List<(AnswerFormat? Format, string Field)>();
+        if (Present(root, "response_format", out var rf))
+        {
+            string? type = rf.ValueKind == JsonValueKind.Object && rf.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String
+                ? t.GetString() : null;
+            given.Add(type switch
+            {
+                "text" => (null, "response_format"),
+                "json_object" => (AnswerFormat.JsonObject, "response_format"),
+                "json_schema" => throw Unsupported("response_format", "json_schema is not supported; " + ConstraintsOffered),
+                _ => throw Bad("response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"}", "response_format"),
+            });
+        }
+        if (Present(root, "guided_choice", out var gc)) given.Add((Choices(gc, "guided_choice"), "guided_choice"));
+        if (Present(root, "structured_outputs", out var so))
+        {
+            if (so.ValueKind != JsonValueKind.Object) throw Bad("structured_outputs must be an object", "structured_outputs");
+            foreach (var p in so.EnumerateObject())
+            {
+                string field = "structured_outputs." + p.Name;
+                if (p.Value.ValueKind == JsonValueKind.Null || p.Value.ValueKind == JsonValueKind.False && p.Name == "json_object") continue;
+                given.Add(p.Name switch
+                {
+                    "choice" => (Choices(p.Value, field), field),
+                    "json_object" when p.Value.ValueKind == JsonValueKind.True => (AnswerFormat.JsonObject, field),
+                    "json_object" => throw Bad($"{field} must be true or false", field),
+                    _ => throw Unsupported(field, ConstraintsOffered),
+                });
+            }
+        }
+        var chosen = given.Where(g => g.Format != null).ToArray();
+        if (chosen.Length > 1)
+            throw Bad($"{chosen[0].Field} and {chosen[1].Field} both constrain the answer; give one", chosen[1].Field);
+        return chosen.Length == 1 ? chosen[0] : (null, "response_format");
+    }
+
+    /// <summary>A list of strings, counted before it is copied out (a 32 MB body could hold millions).</summary>
+    static AnswerFormat Choices(JsonElement list, string field)
+    {
+        if (list.ValueKind != JsonValueKind.Array) throw Bad($"{field} must be a list of strings", field);
+        if (list.GetArrayLength() is 0 or > AnswerFormat.MaxChoices)
+            throw Bad($"{field} must hold 1 to {AnswerFormat.MaxChoices} choices, got {list.GetArrayLength()}", field);
+        return AnswerFormat.Choice(list.EnumerateArray().Select((c, i) =>
+            c.ValueKind == JsonValueKind.String ? c.GetString()! : throw Bad($"{field}[{i}] must be a string", $"{field}[{i}]")).ToArray());
+    }
 
     static OpenAiException Unsupported(string field, string why) => Bad($"{field}: {why}", field, "unsupported_parameter");
 
@@ -232,7 +282,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         return new TurnImage(input, RegionSource.WholeImage, imageField, regionField) { DataField = imageField };
     }
 
-    SamplingOptions Sampling(JsonElement root, string maxField)
+    SamplingOptions Sampling(JsonElement root, string maxField, AnswerFormat? format, string formatField)
     {
         float? temperature = Number(root, "temperature") is { } t ? (float)t : null;
         float? topP = Number(root, "top_p") is { } p ? (float)p : null;
@@ -277,6 +327,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             FrequencyPenalty = frequency, PresencePenalty = presence,
             MaxTokens = maxTokens == 0 ? null : maxTokens, Stop = stop,
             Logprobs = logprobs ? (int)Math.Clamp(top ?? 0, int.MinValue, int.MaxValue) : null,
+            Format = format,
         };
         var v = new RequestValidator(coreOptions);
         v.Sampling(sampling);
@@ -286,6 +337,9 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             {
                 "max_tokens" => maxField,
                 "sampling.logprobs" => "top_logprobs",
+                // vLLM names a bad choice by its index in the list it came in.
+                _ when x.Field.StartsWith("sampling.format.choices", StringComparison.Ordinal) =>
+                    formatField + x.Field["sampling.format.choices".Length..],
                 _ => x.Field.Replace("sampling.", ""),
             }, x.Description)).ToArray();
             throw Bad(string.Join("; ", named.Select(x => $"{x.Field}: {x.Description}")), named[0].Field);

@@ -24,6 +24,12 @@ internal static class ProtoMapping
             Logprobs = s.HasLogprobs ? (int)Math.Min(s.Logprobs, int.MaxValue) : null,
             MaxTokens = maxTokens == 0 ? null : maxTokens,
             Stop = stop.ToArray(),
+            Format = s.Format?.KindCase switch
+            {
+                PbV1.AnswerFormat.KindOneofCase.JsonObject => AnswerFormat.JsonObject,
+                PbV1.AnswerFormat.KindOneofCase.Choice => AnswerFormat.Choice(s.Format.Choice.Choices),
+                _ => null,
+            },
         };
     }
 

@@ -1,0 +1,33 @@
+using PbV1 = RegionChat.Protos.V1;
+
+namespace RegionChat.Client;
+
+/// <summary>
+/// A shape the answer keeps as it is generated (structured output): one JSON object, or exactly one of given choices.
+/// Tokens that would leave it are never sampled; the answer can still be cut by MaxTokens or a stop string.
+/// </summary>
+public sealed record AnswerFormat
+{
+    AnswerFormat(bool jsonObject, IReadOnlyList<string> choices)
+    {
+        IsJsonObject = jsonObject;
+        Choices = choices;
+    }
+
+    /// <summary>One JSON object (nesting at most 64 deep; between tokens one space, or a
+    /// newline and at most 20 spaces or tabs).</summary>
+    public static AnswerFormat JsonObject { get; } = new(true, []);
+
+    /// <summary>Exactly one of <paramref name="choices"/> (1 to 256, each 1 to 256 UTF-8 bytes; the server checks).</summary>
+    public static AnswerFormat Choice(params IReadOnlyList<string> choices) => new(false, choices.ToArray());
+
+    /// <summary>The answer is one JSON object (else one of <see cref="Choices"/>).</summary>
+    public bool IsJsonObject { get; }
+
+    /// <summary>The allowed answers (empty for <see cref="JsonObject"/>).</summary>
+    public IReadOnlyList<string> Choices { get; }
+
+    internal PbV1.AnswerFormat ToProto() => IsJsonObject
+        ? new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() }
+        : new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { Choices } } };
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using RegionChat.Data.Shapes;
+using RegionChat.TestSupport;
+
+namespace RegionChat.Server.Tests.OpenAi;
+
+/// <summary>
+/// OpenAI's response_format json_object, vLLM's guided_choice and structured_outputs on the committed shapes-tiny:
+/// given the scene's captions as choices, a masked object is answered with its own caption, streamed or not.
+/// </summary>
+public class OpenAiStructuredOutputTests
+{
+    [Fact]
+    public async Task AChoiceAndAJsonObjectKeepTheirShape()
+    {
+        await using var host = await ServerHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["RegionChat:ModelsPath"] = Path.Combine(SharedFiles.RepoRoot, "models"),
+            ["RegionChat:DefaultModel"] = "shapes-tiny",
+        });
+        using var http = OpenAiHttp.Http(host);
+        var scene = ShapesGenerator.Generate(1_000_000_777);
+        byte[] image = TestImages.SavedPng(p => scene.SavePng(p)).ToByteArray();
+        var target = scene.Objects[2];
+        byte[] mask = TestImages.SavedPng(p => ShapesPng.SaveMaskPng(target.VisibleMask, p)).ToByteArray();
+        var user = OpenAiHttp.UserWithImage(ShapesText.DescribeRegion, image,
+            new JsonObject { ["mask"] = "data:image/png;base64," + Convert.ToBase64String(mask) });
+        string[] captions = scene.Objects.Select(o => o.Caption).Distinct().ToArray();
+        JsonObject Body(Action<JsonObject> format, bool stream = false)
+        {
+            var body = OpenAiHttp.Body(48, user.DeepClone());
+            body["model"] = "shapes-tiny";
+            body["stream"] = stream;
+            format(body);
+            return body;
+        }
+        static string Content(JsonObject c) => (string)c["choices"]![0]!["message"]!["content"]!;
+        static JsonArray List(IEnumerable<string> items) => new(items.Select(i => (JsonNode)i).ToArray());
+
+        var guided = await OpenAiHttp.CompleteAsync(http, Body(b => b["guided_choice"] = List(captions)));
+        Assert.Equal(target.Caption, Content(guided));
+        Assert.Equal("stop", (string)guided["choices"]![0]!["finish_reason"]!);
+        string[] others = captions.Where(c => c != target.Caption).ToArray();
+        var streamed = await OpenAiHttp.StreamAsync(http, Body(b => b["guided_choice"] = List(others), stream: true));
+        Assert.Contains(streamed.Text, others);
+        var structured = await OpenAiHttp.CompleteAsync(http, Body(b => b["structured_outputs"] = new JsonObject { ["choice"] = List(others) }));
+        Assert.Equal(streamed.Text, Content(structured));
+
+        var json = await OpenAiHttp.CompleteAsync(http, Body(b => b["response_format"] = new JsonObject { ["type"] = "json_object" }));
+        string text = Content(json);
+        Assert.True(JsonPrefix.IsObjectSoFar(text) && text.StartsWith('{'), text);
+        if ((string)json["choices"]![0]!["finish_reason"]! == "stop")
+            Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(text).RootElement.ValueKind);
+        var same = await OpenAiHttp.CompleteAsync(http, Body(b => b["structured_outputs"] = new JsonObject { ["json_object"] = true }));
+        Assert.Equal(text, Content(same));
+        var plain = await OpenAiHttp.CompleteAsync(http, Body(b => b["response_format"] = new JsonObject { ["type"] = "text" }));
+        Assert.Equal(target.Caption, Content(plain));
+    }
+}

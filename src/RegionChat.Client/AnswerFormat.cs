@@ -8,10 +8,11 @@ namespace RegionChat.Client;
 /// </summary>
 public sealed record AnswerFormat
 {
-    AnswerFormat(bool jsonObject, IReadOnlyList<string> choices)
+    AnswerFormat(bool jsonObject, IReadOnlyList<string> choices, string? schema = null)
     {
         IsJsonObject = jsonObject;
         Choices = choices;
+        Schema = schema;
     }
 
     /// <summary>One JSON object (nesting at most 64 deep; between tokens one space, or a
@@ -21,13 +22,21 @@ public sealed record AnswerFormat
     /// <summary>Exactly one of <paramref name="choices"/> (1 to 256, each 1 to 256 UTF-8 bytes; the server checks).</summary>
     public static AnswerFormat Choice(params IReadOnlyList<string> choices) => new(false, choices.ToArray());
 
-    /// <summary>The answer is one JSON object (else one of <see cref="Choices"/>).</summary>
+    /// <summary>A JSON text that the JSON Schema <paramref name="schema"/> allows, within the part of JSON Schema the
+    /// server supports (it refuses the rest, naming where).</summary>
+    public static AnswerFormat JsonSchema(string schema) => new(false, [], schema);
+
+    /// <summary>The answer is one JSON object (else one of <see cref="Choices"/>, or <see cref="Schema"/>'s JSON).</summary>
     public bool IsJsonObject { get; }
 
     /// <summary>The allowed answers (empty for <see cref="JsonObject"/>).</summary>
     public IReadOnlyList<string> Choices { get; }
 
-    internal PbV1.AnswerFormat ToProto() => IsJsonObject
-        ? new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() }
+    /// <summary>The JSON Schema, as JSON text (null unless made by <see cref="JsonSchema"/>).</summary>
+    public string? Schema { get; }
+
+    internal PbV1.AnswerFormat ToProto() =>
+        IsJsonObject ? new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() }
+        : Schema != null ? new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = Schema } }
         : new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { Choices } } };
 }

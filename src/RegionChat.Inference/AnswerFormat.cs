@@ -3,7 +3,7 @@ using RegionChat.Llm.Engine;
 namespace RegionChat.Inference;
 
 /// <summary>What kind of shape a constrained answer takes.</summary>
-public enum AnswerFormatKind { JsonObject, Choice }
+public enum AnswerFormatKind { JsonObject, Choice, JsonSchema }
 
 /// <summary>
 /// A shape the answer keeps as it is generated (OpenAI's response_format json_object, vLLM's guided_choice): tokens
@@ -14,16 +14,22 @@ public sealed record AnswerFormat
 {
     public const int MaxChoices = ChoiceFormat.MaxChoices, MaxChoiceBytes = ChoiceFormat.MaxChoiceBytes;
 
-    AnswerFormat(AnswerFormatKind kind, IReadOnlyList<string> choices)
+    AnswerFormat(AnswerFormatKind kind, IReadOnlyList<string> choices, string schema = "")
     {
         Kind = kind;
         Choices = choices;
+        Schema = schema;
     }
 
     public AnswerFormatKind Kind { get; }
 
     /// <summary>The answers allowed (<see cref="AnswerFormatKind.Choice"/>); each may come after one space.</summary>
     public IReadOnlyList<string> Choices { get; }
+
+    /// <summary>The JSON Schema (<see cref="AnswerFormatKind.JsonSchema"/>), as JSON text.</summary>
+    public string Schema { get; }
+
+    public const int MaxSchemaBytes = JsonSchemaFormat.MaxSchemaBytes;
 
     /// <summary>One JSON object, nothing after it (nesting at most 64 deep; whitespace as llama.cpp's JSON
     /// grammar allows it: one space, or a newline and at most 20 spaces or tabs).</summary>
@@ -33,17 +39,40 @@ public sealed record AnswerFormat
     /// <see cref="MaxChoiceBytes"/> UTF-8 bytes).</summary>
     public static AnswerFormat Choice(IReadOnlyList<string> choices) => new(AnswerFormatKind.Choice, choices.ToArray());
 
-    /// <summary>Reports (field, description) for each problem, fields under <paramref name="field"/>.</summary>
-    internal void Check(string field, Action<string, string> violation)
+    /// <summary>A JSON text that <paramref name="schema"/> allows, within the supported part of JSON Schema (README,
+    /// "Structured output"); anything else in the schema is refused, naming where.</summary>
+    public static AnswerFormat JsonSchema(string schema) => new(AnswerFormatKind.JsonSchema, [], schema);
+
+    /// <summary>The engine's format, or null with (field, description) reported for each problem, fields under
+    /// <paramref name="field"/> (".choices[i]", ".json_schema").</summary>
+    internal OutputFormat? Resolve(string field, Action<string, string> violation)
     {
-        if (Kind != AnswerFormatKind.Choice) return;
-        if (Choices.Count is 0 or > MaxChoices) violation(field + ".choices", $"must hold 1 to {MaxChoices} choices, got {Choices.Count}");
+        switch (Kind)
+        {
+            case AnswerFormatKind.JsonObject: return OutputFormat.JsonObject;
+            case AnswerFormatKind.JsonSchema:
+                try { return OutputFormat.JsonSchema(Schema); }
+                catch (ArgumentException e)
+                {
+                    violation(field + ".json_schema", e.Message.Split(" (Parameter")[0]);
+                    return null;
+                }
+        }
+        bool bad = false;
+        if (Choices.Count is 0 or > MaxChoices)
+        {
+            violation(field + ".choices", $"must hold 1 to {MaxChoices} choices, got {Choices.Count}");
+            bad = true;
+        }
         for (int i = 0; i < Math.Min(Choices.Count, MaxChoices); i++)
         {
             int bytes = System.Text.Encoding.UTF8.GetByteCount(Choices[i] ?? "");
-            if (bytes is 0 or > MaxChoiceBytes) violation($"{field}.choices[{i}]", $"must have 1 to {MaxChoiceBytes} bytes, got {bytes}");
+            if (bytes is 0 or > MaxChoiceBytes)
+            {
+                violation($"{field}.choices[{i}]", $"must have 1 to {MaxChoiceBytes} bytes, got {bytes}");
+                bad = true;
+            }
         }
+        return bad ? null : OutputFormat.Choice(Choices);
     }
-
-    internal OutputFormat ToEngine() => Kind == AnswerFormatKind.JsonObject ? OutputFormat.JsonObject : OutputFormat.Choice(Choices);
 }

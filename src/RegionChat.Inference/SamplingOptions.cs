@@ -66,7 +66,7 @@ public sealed record SamplingOptions
             int n = Encoding.UTF8.GetByteCount(Stop[i]);
             if (n is < 1 or > MaxStopBytes) violation($"stop[{i}]", $"must have 1 to {MaxStopBytes} bytes, got {n}");
         }
-        Format?.Check("sampling.format", violation);
+        var format = Format?.Resolve("sampling.format", violation);
         return new SamplingParams
         {
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
@@ -78,7 +78,7 @@ public sealed record SamplingOptions
             MaxTokensRequested = MaxTokens is not (null or 0),
             Stop = Stop.ToArray(),
             Logprobs = Logprobs is >= 0 and <= MaxLogprobs ? Logprobs : null,
-            OutputFormat = Format?.ToEngine(),
+            OutputFormat = format,
         };
     }
 }

@@ -58,6 +58,9 @@ public class RegionChatClientTests(ServerFixture server)
         var json = await server.Client.ChatAsync(turn with { Generation = Greedy with { Format = AnswerFormat.JsonObject } },
             ServerFixture.Timeout());
         Assert.StartsWith("{", json.Text);
+        var schema = await server.Client.ChatAsync(turn with { Generation = Greedy with { Format = AnswerFormat.JsonSchema("""{"enum": ["yes", "no"]}""") } },
+            ServerFixture.Timeout());
+        Assert.Contains(schema.Text, new[] { "\"yes\"", "\"no\"" });
     }
 
     [Fact]

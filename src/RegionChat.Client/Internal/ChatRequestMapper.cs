@@ -156,7 +156,12 @@ internal static class ChatRequestMapper
                 : null,
             FrequencyPenalty = options.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty,
-            Format = options.ResponseFormat is ChatResponseFormatJson ? AnswerFormat.JsonObject : null,
+            Format = options.ResponseFormat switch
+            {
+                ChatResponseFormatJson { Schema: { } schema } => AnswerFormat.JsonSchema(schema.GetRawText()),
+                ChatResponseFormatJson => AnswerFormat.JsonObject,
+                _ => null,
+            },
         };
         if (generation.ToSampling() is { } sampling)
         {
@@ -198,9 +203,8 @@ internal static class ChatRequestMapper
     /// them): ignoring them would return an answer the caller did not ask for. Their neutral values pass.</summary>
     static void RefuseUnsupported(ChatOptions options)
     {
-        if (options.ResponseFormat is ChatResponseFormatJson { Schema: not null } or not (null or ChatResponseFormatText or ChatResponseFormatJson))
-            throw new NotSupportedException("ChatOptions.ResponseFormat: RegionChat keeps an answer to a JSON object (ChatResponseFormat.Json), " +
-                                            "not to a schema");
+        if (options.ResponseFormat is not (null or ChatResponseFormatText or ChatResponseFormatJson))
+            throw new NotSupportedException($"ChatOptions.ResponseFormat: {options.ResponseFormat.GetType().Name} is not supported (text or JSON)");
         if (options.Tools is { Count: > 0 } && options.ToolMode is not NoneChatToolMode)
             throw new NotSupportedException("ChatOptions.Tools: RegionChat's models do not call tools (set ToolMode to None to send them anyway)");
     }

@@ -20,6 +20,10 @@ public abstract class OutputFormat
     /// model writes first).</summary>
     public static OutputFormat Choice(IReadOnlyList<string> choices) => new ChoiceFormat(choices);
 
+    /// <summary>A JSON text that a JSON Schema allows (the part of it <see cref="JsonSchemaFormat"/> supports); throws
+    /// ArgumentException naming the schema path of anything else.</summary>
+    public static OutputFormat JsonSchema(string schema) => new JsonSchemaFormat(schema);
+
     /// <summary>Throws ArgumentException for a format that cannot be used (no choices, an empty or overlong one).</summary>
     public abstract void Validate();
 
@@ -76,4 +80,42 @@ public sealed class ChoiceFormat : OutputFormat
     internal override OutputCursor Start() => new ChoiceCursor(Trie);
 
     public override string ToString() => $"choice of {Choices.Count}";
+}
+
+/// <summary>See <see cref="OutputFormat.JsonSchema"/>. Supported: <c>type</c> (a name, or a list told apart by the
+/// value's first character), <c>properties</c> (written in their order; <c>required</c> ones always, the others may be
+/// left out; no others), <c>additionalProperties</c> true or false, <c>items</c>, <c>minItems</c>, <c>maxItems</c>,
+/// <c>minLength</c>, <c>maxLength</c>, <c>enum</c>, <c>const</c>, <c>$ref</c> to the schema's own <c>$defs</c> (not
+/// recursive), and annotations (title, description, default, …). Any other keyword (pattern, format, minimum, anyOf, …) is
+/// refused rather than ignored. Whitespace and nesting as <see cref="JsonObjectFormat"/>.</summary>
+public sealed class JsonSchemaFormat : OutputFormat
+{
+    public const int MaxSchemaBytes = 65536;
+
+    readonly RootNode root;
+
+    internal JsonSchemaFormat(string schema)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        if (Encoding.UTF8.GetByteCount(schema) > MaxSchemaBytes)
+            throw new ArgumentException($"the schema is over {MaxSchemaBytes} bytes", nameof(SamplingParams.OutputFormat));
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(schema);
+            root = JsonSchemaCompiler.Compile(document.RootElement.Clone());
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ArgumentException($"the schema is not JSON: {e.Message}", nameof(SamplingParams.OutputFormat), e);
+        }
+        Schema = schema;
+    }
+
+    public string Schema { get; }
+
+    public override void Validate() { }
+
+    internal override OutputCursor Start() => new JsonSchemaCursor(root);
+
+    public override string ToString() => "json_schema";
 }

@@ -62,6 +62,29 @@ public class OutputFormatTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
+    public async Task AJsonSchemaAnswerFollowsItsSchema()
+    {
+        using var engine = models.Load();
+        var format = OutputFormat.JsonSchema("""
+            {"type": "object", "properties": {"colour": {"enum": ["red", "dark blue"]}, "ok": {"type": "boolean"},
+             "tags": {"type": "array", "items": {"enum": [1, 2]}, "maxItems": 2}}, "required": ["colour", "ok", "tags"]}
+            """);
+        for (int seed = 0; seed < 8; seed++)
+        {
+            using var session = engine.CreateSession(keepHistory: false);
+            var sampling = new SamplingParams { Temperature = 1, TopK = 0, TopP = 1, MinP = 0, Seed = seed, MaxTokens = 400, OutputFormat = format };
+            var run = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Text("the red chair")], sampling));
+            Assert.True(run.Final.Reason == FinishReason.Stop, $"{run.Final.Reason}: {run.Text}");
+            using var parsed = JsonDocument.Parse(run.Text);
+            var fields = parsed.RootElement.EnumerateObject().ToArray();
+            Assert.Equal(["colour", "ok", "tags"], fields.Select(f => f.Name));
+            Assert.Contains(fields[0].Value.GetString(), new[] { "red", "dark blue" });
+            Assert.Contains(fields[1].Value.ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+            Assert.All(fields[2].Value.EnumerateArray(), t => Assert.Contains(t.GetInt32(), new[] { 1, 2 }));
+        }
+    }
+
+    [Fact]
     public async Task WithoutAFormatTheSameSamplingWritesNoJson()
     {
         // The JSON test above would pass for a model that writes JSON anyway: this one does not.

@@ -116,8 +116,13 @@ public class OpenAiBadRequestTests
         yield return new("logprobs as a string", Post(With(b => b["logprobs"] = "yes")), HttpStatusCode.BadRequest, "logprobs");
         const HttpStatusCode bad = HttpStatusCode.BadRequest;
         const string unsupported = "unsupported_parameter";
-        yield return new("response_format json_schema", Post(With(b => b["response_format"] = new JsonObject { ["type"] = "json_schema" })),
-            bad, "response_format", unsupported, "json_object");
+        yield return new("response_format json_schema without one", Post(With(b => b["response_format"] = new JsonObject { ["type"] = "json_schema" })),
+            bad, "response_format.json_schema", MessageHas: "schema");
+        yield return new("response_format json_schema with a pattern", Post(With(b => b["response_format"] = new JsonObject
+            {
+                ["type"] = "json_schema",
+                ["json_schema"] = new JsonObject { ["name"] = "r", ["schema"] = JsonNode.Parse("{\"type\": \"string\", \"pattern\": \"^a\"}") },
+            })), bad, "response_format.json_schema.schema", MessageHas: "schema.pattern");
         yield return new("response_format as a string", Post(With(b => b["response_format"] = "text")), bad, "response_format", MessageHas: "json_object");
         yield return new("tools", Post(With(b => b["tools"] = Tools())), bad, "tools", unsupported);
         yield return new("legacy functions", Post(With(b => b["functions"] = new JsonArray(new JsonObject { ["name"] = "f" }))), bad, "functions", unsupported);
@@ -126,7 +131,8 @@ public class OpenAiBadRequestTests
             bad, "tool_choice", unsupported);
         yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
         yield return new("llama.cpp's grammar", Post(With(b => b["grammar"] = "root ::= \"yes\"")), bad, "grammar", unsupported, "grammar");
-        yield return new("llama.cpp's json_schema", Post(With(b => b["json_schema"] = new JsonObject { ["type"] = "object" })), bad, "json_schema", unsupported);
+        yield return new("llama.cpp's json_schema with anyOf", Post(With(b => b["json_schema"] = JsonNode.Parse("{\"anyOf\": []}"))), bad, "json_schema",
+            MessageHas: "schema.anyOf");
         yield return new("guided_choice as a string", Post(With(b => b["guided_choice"] = "yes")), bad, "guided_choice", MessageHas: "list");
         yield return new("guided_choice empty", Post(With(b => b["guided_choice"] = new JsonArray())), bad, "guided_choice", MessageHas: "1 to 256");
         yield return new("guided_choice of 257", Post(With(b => b["guided_choice"] = new JsonArray(Enumerable.Range(0, 257).Select(i => (JsonNode)$"c{i}").ToArray()))),
@@ -142,7 +148,10 @@ public class OpenAiBadRequestTests
             "structured_outputs.regex", unsupported);
         yield return new("structured_outputs json_object 1", Post(With(b => b["structured_outputs"] = new JsonObject { ["json_object"] = 1 })), bad,
             "structured_outputs.json_object");
-        yield return new("vLLM's guided_json", Post(With(b => b["guided_json"] = new JsonObject())), bad, "guided_json", unsupported);
+        yield return new("vLLM's guided_json as a number", Post(With(b => b["guided_json"] = 5)), bad, "guided_json", MessageHas: "JSON schema");
+        yield return new("vLLM's guided_json as text that is not JSON", Post(With(b => b["guided_json"] = "{\"type\":")), bad, "guided_json",
+            MessageHas: "not JSON");
+        yield return new("vLLM's guided_regex", Post(With(b => b["guided_regex"] = "y.*")), bad, "guided_regex", unsupported);
         yield return new("n_predict 0", Post(With(b => { b.Remove("max_tokens"); b["n_predict"] = 0; })), bad, "n_predict", MessageHas: "(or -1)");
         yield return new("repeat_last_n -2", Post(With(b => b["repeat_last_n"] = -2)), bad, "repeat_last_n");
         yield return new("frequency_penalty 2.5", Post(With(b => b["frequency_penalty"] = 2.5)), bad, "frequency_penalty", MessageHas: "[-2, 2]");

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using RegionChat.Data.Shapes;
+using RegionChat.Server.Tests.Services;
 using RegionChat.TestSupport;
 
 namespace RegionChat.Server.Tests.OpenAi;
@@ -54,6 +55,26 @@ public class OpenAiStructuredOutputTests
             Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(text).RootElement.ValueKind);
         var same = await OpenAiHttp.CompleteAsync(http, Body(b => b["structured_outputs"] = new JsonObject { ["json_object"] = true }));
         Assert.Equal(text, Content(same));
+        var schema = JsonNode.Parse(AnswerFormatTests.AttributeSchema())!;
+        var schemaBody = Body(b => b["response_format"] = new JsonObject
+        {
+            ["type"] = "json_schema", ["json_schema"] = new JsonObject { ["name"] = "attributes", ["strict"] = true, ["schema"] = schema.DeepClone() },
+        });
+        schemaBody["max_tokens"] = 200;
+        string attributes = Content(await OpenAiHttp.CompleteAsync(http, schemaBody));
+        Assert.Equal(3, AnswerFormatTests.Attributes(attributes).Length);
+        foreach (var vllm in new Action<JsonObject>[]
+                 {
+                     b => b["guided_json"] = schema.DeepClone(),
+                     b => b["guided_json"] = schema.ToJsonString(),
+                     b => b["structured_outputs"] = new JsonObject { ["json"] = schema.DeepClone() },
+                     b => b["json_schema"] = schema.DeepClone(),
+                 })
+        {
+            var body = Body(vllm);
+            body["max_tokens"] = 200;
+            Assert.Equal(attributes, Content(await OpenAiHttp.CompleteAsync(http, body)));
+        }
         var plain = await OpenAiHttp.CompleteAsync(http, Body(b => b["response_format"] = new JsonObject { ["type"] = "text" }));
         Assert.Equal(target.Caption, Content(plain));
     }

@@ -75,6 +75,52 @@ public class AnswerFormatTests
         Assert.True(follow.Started.CachedTokens >= json.Started.PromptTokens, "the JSON turn was not kept in its session");
     }
 
+    /// <summary>The shapes world's attributes as a schema: an object of three enums.</summary>
+    internal static string AttributeSchema() => JsonSerializer.Serialize(new
+    {
+        type = "object",
+        properties = new
+        {
+            size = new { @enum = Enum.GetValues<ShapeSize>().Select(v => v.Word()) },
+            color = new { @enum = Enum.GetValues<ShapeColor>().Select(v => v.Word()) },
+            shape = new { @enum = Enum.GetValues<ShapeKind>().Select(v => v.Word()) },
+        },
+        required = new[] { "size", "color", "shape" },
+    });
+
+    /// <summary>An answer to <see cref="AttributeSchema"/>: its three words, in order, each one of its enum's.</summary>
+    internal static string[] Attributes(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var fields = doc.RootElement.EnumerateObject().Select(p => (p.Name, Value: p.Value.GetString()!)).ToArray();
+        Assert.Equal(["size", "color", "shape"], fields.Select(f => f.Name));
+        Assert.Contains(fields[0].Value, Enum.GetValues<ShapeSize>().Select(v => v.Word()));
+        Assert.Contains(fields[1].Value, Enum.GetValues<ShapeColor>().Select(v => v.Word()));
+        Assert.Contains(fields[2].Value, Enum.GetValues<ShapeKind>().Select(v => v.Word()));
+        return fields.Select(f => f.Value).ToArray();
+    }
+
+    /// <summary>shapes-tiny never saw JSON, so its words there are not its captions' (it answers the same for each object):
+    /// what holds is the shape, every field in order with one of its enum's values.</summary>
+    [Fact]
+    public async Task AJsonSchemaAnswerFillsItsFields()
+    {
+        await using var host = await ShapesTinyAsync();
+        var scene = ShapesGenerator.Generate(1_000_000_777);
+        byte[] image = TestImages.SavedPng(p => scene.SavePng(p)).ToByteArray();
+        foreach (var target in scene.Objects)
+        {
+            var request = Calls.Chat(ShapesText.DescribeRegion, image, Mask(target), maxTokens: 200);
+            request.Sampling = new PbV1.SamplingParams
+            {
+                Format = new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = AttributeSchema() } },
+            };
+            var answer = await host.Client.ChatAsync(request);
+            Assert.Equal(PbV1.FinishReason.Stop, answer.Finished.Reason);
+            Assert.Equal(3, Attributes(answer.Text).Length);
+        }
+    }
+
     [Fact]
     public async Task BadChoicesAreRefusedNamingThem()
     {
@@ -100,6 +146,11 @@ public class AnswerFormatTests
             Image = new PbV1.ImageInput { Data = Google.Protobuf.ByteString.CopyFrom(image) }, Sampling = Choice([new string('x', 257)]),
         };
         Assert.Equal("sampling.format.choices[0]", await Refused(() => host.Client.CaptionAsync(caption).ResponseAsync));
+        caption.Sampling = new PbV1.SamplingParams
+        {
+            Format = new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = """{"type": "string", "format": "date"}""" } },
+        };
+        Assert.Equal("sampling.format.json_schema", await Refused(() => host.Client.CaptionAsync(caption).ResponseAsync));
         caption.Sampling = Choice(scene.Objects.Select(o => o.Caption).Distinct());
         caption.Region = Mask(scene.Objects[1]);
         Assert.Equal(scene.Objects[1].Caption, (await host.Client.CaptionAsync(caption)).Text);

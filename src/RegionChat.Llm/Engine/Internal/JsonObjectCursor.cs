@@ -38,6 +38,19 @@ internal sealed class JsonObjectCursor : OutputCursor
     {
         public static State Initial => new() { Mode = Mode.Top };
 
+        /// <summary>Any one JSON value, no whitespace before it (a schema's unconstrained parts).</summary>
+        public static State AnyValue => new() { Mode = Mode.Value };
+
+        /// <summary>The outermost value is whole: closed, or a string or literal ended.</summary>
+        public readonly bool Finished => depth == 0 && Mode is Mode.AfterValue or Mode.Done;
+
+        /// <summary>The outermost value is a number that may end here.</summary>
+        public readonly bool NumberMayEnd => depth == 0 && Mode == Mode.Number && number is Number.Zero or Number.Int or Number.Fraction
+            or Number.ExponentDigits;
+
+        /// <summary>The outermost value is a whole number that <paramref name="b"/> does not extend.</summary>
+        public readonly bool EndsBefore(byte b) => NumberMayEnd && !Continues(b);
+
         public Mode Mode;
         Number number;
         byte depth, whitespace, count, literal;

@@ -42,7 +42,7 @@ internal sealed class OutputVocabulary
                 nameof(SamplingParams.OutputFormat));
         switch (format)
         {
-            case JsonObjectFormat:
+            case JsonObjectFormat or JsonSchemaFormat:
                 for (int b = 0x20; b < 0x7F; b++)
                     if (!singleByte[b])
                         throw new ArgumentException($"the model's vocabulary has no token for '{(char)b}' alone, which a JSON " +

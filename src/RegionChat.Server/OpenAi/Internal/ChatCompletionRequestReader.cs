@@ -71,13 +71,14 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 throw Unsupported(constraint, ConstraintsOffered);
     }
 
-    static readonly string[] UnsupportedConstraints = ["grammar", "json_schema", "guided_json", "guided_regex", "guided_grammar"];
+    static readonly string[] UnsupportedConstraints = ["grammar", "guided_regex", "guided_grammar"];
 
-    const string ConstraintsOffered = "answers can be constrained to a JSON object (response_format {\"type\": \"json_object\"}) " +
-                                      "or a choice (guided_choice), not to a grammar, schema or pattern";
+    const string ConstraintsOffered = "answers can be constrained to a JSON object (response_format json_object), a JSON schema " +
+                                      "(response_format json_schema, guided_json) or a choice (guided_choice), not to a grammar or pattern";
 
-    /// <summary>The answer's shape: OpenAI's response_format (text or json_object), vLLM's guided_choice, or vLLM's
-    /// structured_outputs with choice or json_object; at most one of them. Returns the field it came from too.</summary>
+    /// <summary>The answer's shape: OpenAI's response_format (text, json_object, json_schema), vLLM's guided_choice and
+    /// guided_json, vLLM's structured_outputs (choice, json, json_object), llama.cpp's json_schema; at most one of them.
+    /// Returns the field it came from too.</summary>
     static (AnswerFormat? Format, string Field) Format(JsonElement root)
     {
         var given = new List<(AnswerFormat? Format, string Field)>();
@@ -89,11 +90,14 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             {
                 "text" => (null, "response_format"),
                 "json_object" => (AnswerFormat.JsonObject, "response_format"),
-                "json_schema" => throw Unsupported("response_format", "json_schema is not supported; " + ConstraintsOffered),
-                _ => throw Bad("response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"}", "response_format"),
+                "json_schema" => (Schema(rf, "response_format.json_schema"), "response_format.json_schema.schema"),
+                _ => throw Bad("response_format must be {\"type\": \"text\"}, {\"type\": \"json_object\"} or " +
+                               "{\"type\": \"json_schema\", \"json_schema\": {\"name\": …, \"schema\": …}}", "response_format"),
             });
         }
         if (Present(root, "guided_choice", out var gc)) given.Add((Choices(gc, "guided_choice"), "guided_choice"));
+        if (Present(root, "guided_json", out var gj)) given.Add((SchemaText(gj, "guided_json"), "guided_json"));
+        if (Present(root, "json_schema", out var js)) given.Add((SchemaText(js, "json_schema"), "json_schema"));
         if (Present(root, "structured_outputs", out var so))
         {
             if (so.ValueKind != JsonValueKind.Object) throw Bad("structured_outputs must be an object", "structured_outputs");
@@ -104,6 +108,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 given.Add(p.Name switch
                 {
                     "choice" => (Choices(p.Value, field), field),
+                    "json" => (SchemaText(p.Value, field), field),
                     "json_object" when p.Value.ValueKind == JsonValueKind.True => (AnswerFormat.JsonObject, field),
                     "json_object" => throw Bad($"{field} must be true or false", field),
                     _ => throw Unsupported(field, ConstraintsOffered),
@@ -115,6 +120,23 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             throw Bad($"{chosen[0].Field} and {chosen[1].Field} both constrain the answer; give one", chosen[1].Field);
         return chosen.Length == 1 ? chosen[0] : (null, "response_format");
     }
+
+    /// <summary>OpenAI's {"type": "json_schema", "json_schema": {"name", "schema", "strict"}}: the schema.</summary>
+    static AnswerFormat Schema(JsonElement responseFormat, string field)
+    {
+        if (!responseFormat.TryGetProperty("json_schema", out var wrapper) || wrapper.ValueKind != JsonValueKind.Object)
+            throw Bad($"{field} must be an object with the schema", field);
+        return wrapper.TryGetProperty("schema", out var schema) ? SchemaText(schema, field + ".schema")
+            : throw Bad($"{field}.schema is missing", field + ".schema");
+    }
+
+    /// <summary>A schema as a JSON object (or true), or as a string holding one (vLLM takes both).</summary>
+    static AnswerFormat SchemaText(JsonElement schema, string field) => schema.ValueKind switch
+    {
+        JsonValueKind.Object or JsonValueKind.True => AnswerFormat.JsonSchema(schema.GetRawText()),
+        JsonValueKind.String => AnswerFormat.JsonSchema(schema.GetString()!),
+        _ => throw Bad($"{field} must be a JSON schema (an object)", field),
+    };
 
     /// <summary>A list of strings, counted before it is copied out (a 32 MB body could hold millions).</summary>
     static AnswerFormat Choices(JsonElement list, string field)
@@ -340,6 +362,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 // vLLM names a bad choice by its index in the list it came in.
                 _ when x.Field.StartsWith("sampling.format.choices", StringComparison.Ordinal) =>
                     formatField + x.Field["sampling.format.choices".Length..],
+                _ when x.Field.StartsWith("sampling.format", StringComparison.Ordinal) => formatField,
                 _ => x.Field.Replace("sampling.", ""),
             }, x.Description)).ToArray();
             throw Bad(string.Join("; ", named.Select(x => $"{x.Field}: {x.Description}")), named[0].Field);

@@ -28,6 +28,7 @@ internal static class ProtoMapping
             {
                 PbV1.AnswerFormat.KindOneofCase.JsonObject => AnswerFormat.JsonObject,
                 PbV1.AnswerFormat.KindOneofCase.Choice => AnswerFormat.Choice(s.Format.Choice.Choices),
+                PbV1.AnswerFormat.KindOneofCase.JsonSchema => AnswerFormat.JsonSchema(s.Format.JsonSchema.Schema),
                 _ => null,
             },
         };

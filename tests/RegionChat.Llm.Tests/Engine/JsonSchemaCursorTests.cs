@@ -1,0 +1,189 @@
+using System.Text;
+using System.Text.Json;
+using RegionChat.Llm.Engine;
+using RegionChat.Llm.Engine.Internal;
+
+namespace RegionChat.Llm.Tests.Engine;
+
+public class JsonSchemaCursorTests
+{
+    const string Region = """
+        {"type": "object", "title": "region", "additionalProperties": false,
+         "properties": {
+           "size": {"enum": ["small", "large"]},
+           "color": {"$ref": "#/$defs/color"},
+           "count": {"type": "integer", "description": "how many"},
+           "tags": {"type": "array", "items": {"type": "string", "maxLength": 4}, "minItems": 1, "maxItems": 2},
+           "note": {"type": ["string", "null"], "maxLength": 5},
+           "score": {"type": "number"}},
+         "required": ["size", "color", "count", "tags"],
+         "$defs": {"color": {"type": "string", "enum": ["red", "blue", "yellow"]}}}
+        """;
+
+    static JsonSchemaCursor Cursor(string schema) => new(JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement.Clone()));
+
+    /// <summary>How many bytes the cursor takes, and whether it may end there.</summary>
+    static (int Taken, bool Complete) Run(string schema, string text)
+    {
+        var cursor = Cursor(schema);
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            if (!cursor.Allows(bytes.AsSpan(i, 1))) return (i, cursor.Complete);
+            cursor.Advance(bytes.AsSpan(i, 1));
+        }
+        return (bytes.Length, cursor.Complete);
+    }
+
+    static void Accepted(string schema, string text) => Assert.Equal((Encoding.UTF8.GetByteCount(text), true), Run(schema, text));
+
+    static void RefusedAt(string schema, string text, string at)
+    {
+        int expected = Encoding.UTF8.GetByteCount(text[..text.LastIndexOf(at, StringComparison.Ordinal)]);
+        Assert.Equal(expected, Run(schema, text).Taken);
+    }
+
+    [Theory]
+    [InlineData("""{"size":"small","color":"red","count":3,"tags":["a"]}""")]
+    [InlineData(""" {"size": "large", "color": "yellow", "count": -12, "tags": ["ab\"c", "d"], "note": null, "score": 1.5e3}""")]
+    [InlineData("{\n  \"size\":\"small\",\n\t\"color\":\"blue\",\"count\":0,\"tags\":[\"éé\"],\"note\":\"héllo\"}")]
+    public void ARegionSchemaTakesWhatItAllows(string text) => Accepted(Region, text);
+
+    [Theory]
+    [InlineData("""{"color":"red""", "color")]                                       // out of order: size first
+    [InlineData("""{"size":"smal","color""", "\",\"color")]                           // not an enum value
+    [InlineData("""{"size":"small","color":"green""", "green")]
+    [InlineData("""{"size":"small","color":"red","count":1.5""", ".5")]               // an integer
+    [InlineData("""{"size":"small","color":"red","count":1}""", "}")]                 // tags is required
+    [InlineData("""{"size":"small","color":"red","count":1,"tags":[]""", "]")]        // minItems 1
+    [InlineData("""{"size":"small","color":"red","count":1,"tags":["a","b","c""", ",\"c")] // maxItems 2
+    [InlineData("""{"size":"small","color":"red","count":1,"tags":["abcde""", "e")]  // maxLength 4
+    [InlineData("""{"size":"small","color":"red","count":1,"tags":["a"],"extra""", "extra")]
+    [InlineData("""{"size":"small","color":"red","count":1,"tags":["a"],"score":1,"note""", ",\"note")] // note before score: score was the last
+    [InlineData("""{"size":"small","color":"red","count":1,"tags":["a"]} """, " ")]   // nothing after the object
+    [InlineData("""{"size":"small",  "color""", " \"color")]                          // one space, not two
+    public void ARegionSchemaRefusesWhatItDoesNot(string text, string at) => RefusedAt(Region, text, at);
+
+    [Fact]
+    public void RandomInstancesAreTakenWholeAndMutantsOnlyWhenTheyStillFit()
+    {
+        var random = new Random(3);
+        int mutantsTaken = 0;
+        for (int n = 0; n < 2000; n++)
+        {
+            string text = Instance(random);
+            Accepted(Region, text);
+            var bytes = Encoding.UTF8.GetBytes(text).ToList();
+            int at = random.Next(bytes.Count);
+            const string alphabet = "{}[]\":,-.0123456789eabcdlrsu \n";
+            if (random.Next(2) == 0) bytes.RemoveAt(at); else bytes.Insert(at, (byte)alphabet[random.Next(alphabet.Length)]);
+            string mutant = Encoding.UTF8.GetString(bytes.ToArray());
+            if (Run(Region, mutant) == (bytes.Count, true))
+            {
+                mutantsTaken++;
+                Assert.True(Fits(mutant), mutant);
+            }
+        }
+        Assert.InRange(mutantsTaken, 1, 1999);
+    }
+
+    [Fact]
+    public void OnlyAWholeValueMayEnd()
+    {
+        var cursor = Cursor("""{"type": "integer"}""");
+        cursor.Advance("12"u8);
+        Assert.True(cursor.Complete);
+        Assert.False(cursor.Closed);                       // more digits may follow
+        Assert.False(cursor.Allows(" "u8));
+        var literal = Cursor("""{"enum": [1, 12, "x"]}""");
+        literal.Advance("1"u8);
+        Assert.True(literal.Complete && !literal.Closed);
+        literal.Advance("2"u8);
+        Assert.True(literal.Complete && literal.Closed);
+        var any = Cursor("""{"type": "object"}""");
+        Assert.True(any.Allows("""{"a": [1, {"b": null}]}"""u8));
+        Assert.False(any.Allows("[]"u8));
+        Accepted("true", """ [1, "two", {"three": 3}]""");
+        Accepted("""{"type": "object", "properties": {}}""", "{}");
+        const string pair = """{"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 3}""";
+        Accepted(pair, "[1, 2]");
+        RefusedAt(pair, "[1]", "]");
+        RefusedAt(pair, "[1,2,3,", ",");
+        RefusedAt("""{"type": "object", "properties": {}}""", """{"a""", "\"a");
+    }
+
+    [Theory]
+    [InlineData("""{"type": "string", "pattern": "^a"}""", "schema.pattern")]
+    [InlineData("""{"anyOf": [{"type": "string"}]}""", "schema.anyOf")]
+    [InlineData("""{"type": "object", "properties": {"a": {"type": "number", "minimum": 0}}}""", "schema.properties.a.minimum")]
+    [InlineData("""{"type": "object", "additionalProperties": {"type": "string"}}""", "schema.additionalProperties")]
+    [InlineData("""{"type": "array", "minItems": 3, "maxItems": 2}""", "schema.maxItems")]
+    [InlineData("""{"type": "date"}""", "schema.type")]
+    [InlineData("""{"$ref": "#/$defs/node", "$defs": {"node": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}""", "recursive")]
+    [InlineData("""{"$ref": "https://example.com/schema"}""", "schema.$ref")]
+    [InlineData("""{"type": "object", "properties": {"a": true}, "required": ["b"]}""", "schema.required")]
+    [InlineData("""[1]""", "schema")]
+    public void UnsupportedSchemasAreRefusedNamingWhere(string schema, string named)
+    {
+        var e = Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(schema));
+        Assert.Contains(named, e.Message);
+        Assert.Equal(nameof(SamplingParams.OutputFormat), e.ParamName);
+    }
+
+    [Fact]
+    public void ASchemaThatIsNotJsonOrTooLargeIsRefused()
+    {
+        // Three definitions, each 25 arrays deep around a reference to the next: 75 levels, though no JSON nests past 64.
+        static string Arrays(string inner) => string.Concat(Enumerable.Repeat("{\"type\": \"array\", \"items\": ", 25)) + inner + new string('}', 25);
+        string deep = "{\"$ref\": \"#/$defs/a0\", \"$defs\": {" + string.Join(", ", Enumerable.Range(0, 3).Select(i =>
+            $"\"a{i}\": " + Arrays($"{{\"$ref\": \"#/$defs/a{i + 1}\"}}"))) + ", \"a3\": {\"type\": \"null\"}}}";
+        Assert.Contains("more than 64 deep", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(deep)).Message);
+        Assert.Contains("not JSON", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema("{\"type\": ")).Message);
+        string big = "{\"enum\": [" + string.Join(",", Enumerable.Range(0, 20_000).Select(i => $"\"{i}\"")) + "]}";
+        Assert.Contains("bytes", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(big)).Message);
+    }
+
+    static string Instance(Random random)
+    {
+        string Ws() => random.Next(3) switch { 0 => "", 1 => " ", _ => "\n" + new string(' ', random.Next(4)) };
+        string Str(int max) => JsonSerializer.Serialize(new string("ab\"é\\x"[random.Next(6)], random.Next(max + 1)),
+            new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        var members = new List<string>
+        {
+            $"\"size\":{Ws()}\"{(random.Next(2) == 0 ? "small" : "large")}\"",
+            $"\"color\":{Ws()}\"{new[] { "red", "blue", "yellow" }[random.Next(3)]}\"",
+            $"\"count\":{Ws()}{random.Next(-50, 50)}",
+            $"\"tags\":{Ws()}[{string.Join("," + Ws(), Enumerable.Range(0, random.Next(1, 3)).Select(_ => Str(4)))}]",
+        };
+        if (random.Next(2) == 0) members.Add($"\"note\":{Ws()}{(random.Next(2) == 0 ? "null" : Str(5))}");
+        if (random.Next(2) == 0) members.Add($"\"score\":{Ws()}{random.Next(-9, 9)}.{random.Next(100)}e{random.Next(-3, 3)}");
+        return Ws() + "{" + Ws() + string.Join("," + Ws(), members) + Ws() + "}";
+    }
+
+    /// <summary>The region schema checked by hand on a parsed document (order included, as the cursor writes it).</summary>
+    static bool Fits(string text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            var props = doc.RootElement.EnumerateObject().ToArray();
+            string[] order = ["size", "color", "count", "tags", "note", "score"];
+            int[] at = props.Select(p => Array.IndexOf(order, p.Name)).ToArray();
+            if (at.Any(i => i < 0) || !at.SequenceEqual(at.Order()) || at.Distinct().Count() != at.Length || at.Length < 4 || at[3] != 3)
+                return false;
+            var o = doc.RootElement;
+            return o.GetProperty("size").GetString() is "small" or "large"
+                   && o.GetProperty("color").GetString() is "red" or "blue" or "yellow"
+                   && o.GetProperty("count").TryGetInt64(out _) && !o.GetProperty("count").GetRawText().Contains('.')
+                   && o.GetProperty("tags").GetArrayLength() is 1 or 2
+                   && o.GetProperty("tags").EnumerateArray().All(t => t.GetString()!.Length <= 4)
+                   && (!o.TryGetProperty("note", out var note) || note.ValueKind == JsonValueKind.Null || note.GetString()!.Length <= 5)
+                   && (!o.TryGetProperty("score", out var score) || score.ValueKind == JsonValueKind.Number)
+                   && text[^1] == '}';
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            return false;
+        }
+    }
+}

@@ -51,6 +51,16 @@ internal static class FuzzSeeds
         using var gguf = new MemoryStream();
         w.Write(gguf);
         Write(dir, "gguf", new Dictionary<string, byte[]> { ["tiny.gguf"] = gguf.ToArray() });
+
+        Write(dir, "answer-format", new Dictionary<string, string>
+        {
+            ["json-object.txt"] = "\0 {\"a\": [1, -2.5e3, \"x\\u00e9\", true, null, {}]}",
+            ["schema.txt"] = """
+                {"type": "object", "properties": {"size": {"enum": ["small", "large"]}, "n": {"type": "integer"},
+                 "tags": {"type": "array", "items": {"$ref": "#/$defs/tag"}, "maxItems": 2}, "note": {"type": ["string", "null"], "maxLength": 5}},
+                 "required": ["size", "n"], "$defs": {"tag": {"type": "string", "minLength": 1}}}
+                """ + "\0" + """{"size": "small",\n  "n": 12, "tags": ["a\"b"], "note": null}""",
+        }.ToDictionary(p => p.Key, p => Encoding.UTF8.GetBytes(p.Value)));
         Console.WriteLine($"seeds written under {dir}");
         return 0;
     }

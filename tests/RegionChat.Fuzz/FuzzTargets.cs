@@ -1,5 +1,6 @@
 using System.Text;
 using RegionChat.Data.Regions;
+using RegionChat.Llm.Engine;
 using RegionChat.Llm.Gguf;
 using RegionChat.Vision.Imaging;
 using RegionChat.Vision.Regions;
@@ -12,7 +13,7 @@ internal static class FuzzTargets
 {
     /// <summary>Target names. No type of an instrumented assembly may run before SharpFuzz's Run has set up AFL's shared
     /// memory (the instrumentation writes there): the budget and limits live in <see cref="Settings"/>, made on first use.</summary>
-    public static readonly IReadOnlyList<string> Names = ["region-json", "rle", "image", "gguf"];
+    public static readonly IReadOnlyList<string> Names = ["region-json", "rle", "image", "gguf", "answer-format"];
 
     public static void Run(string target, byte[] data)
     {
@@ -22,6 +23,7 @@ internal static class FuzzTargets
             case "rle": Rle(data); break;
             case "image": Image(data); break;
             case "gguf": Gguf(data); break;
+            case "answer-format": AnswerFormat(data); break;
             default: throw new ArgumentException($"unknown target {target}", nameof(target));
         }
     }
@@ -91,5 +93,29 @@ internal static class FuzzTargets
         {
             File.Delete(Settings.GgufPath);   // AFL++ kills the process at the end; fuzz.sh removes a file it leaves then
         }
+    }
+
+    /// <summary>A JSON Schema (or, when empty, JSON mode), a zero byte, then an answer fed byte by byte as the engine
+    /// does: each byte tested first, taken only when allowed.</summary>
+    static void AnswerFormat(byte[] data)
+    {
+        int split = Array.IndexOf(data, (byte)0);
+        if (split < 0) return;
+        OutputFormat format;
+        try
+        {
+            format = split == 0 ? OutputFormat.JsonObject : OutputFormat.JsonSchema(Encoding.UTF8.GetString(data, 0, split));
+        }
+        catch (ArgumentException)
+        {
+            return;
+        }
+        var cursor = format.Start();
+        for (int i = split + 1; i < data.Length; i++)
+        {
+            if (!cursor.Allows(data.AsSpan(i, 1))) break;
+            cursor.Advance(data.AsSpan(i, 1));
+        }
+        if (cursor.Closed && !cursor.Complete) throw new InvalidOperationException("closed before the answer was whole");
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one input surface with AFL++ (Debian's afl++) through SharpFuzz:
-#   tests/RegionChat.Fuzz/fuzz.sh TARGET [SECONDS] [OUT]      TARGET: region-json | rle | image | gguf | all
+#   tests/RegionChat.Fuzz/fuzz.sh TARGET [SECONDS] [OUT]      TARGET: region-json | rle | image | gguf | answer-format | all
 # Builds the harness (Release) into artifacts/fuzz-bin, instruments the assemblies under test once, and runs afl-fuzz
 # from corpus/TARGET for SECONDS (default 600) into OUT (default artifacts/fuzz/TARGET). Exits 1 when AFL++ found a
 # crash: replay one uninstrumented, `dotnet run --project tests/RegionChat.Fuzz -- TARGET OUT/default/crashes/id:…`.
@@ -8,17 +8,17 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-target=${1:?usage: fuzz.sh region-json|rle|image|gguf|all [SECONDS] [OUT]}
+target=${1:?usage: fuzz.sh region-json|rle|image|gguf|answer-format|all [SECONDS] [OUT]}
 seconds=${2:-600}
 if [ "$target" = all ]; then
   rc=0
-  for t in region-json rle image gguf; do
+  for t in region-json rle image gguf answer-format; do
     "$0" "$t" "$seconds" && r=0 || r=$?
     if [ "$r" -eq 1 ]; then rc=1; elif [ "$r" -ne 0 ] && [ "$rc" -eq 0 ]; then rc=$r; fi
   done
   exit $rc
 fi
-[ -d "$here/corpus/$target" ] || { echo "fuzz.sh: no corpus/$target (targets: region-json rle image gguf)" >&2; exit 2; }
+[ -d "$here/corpus/$target" ] || { echo "fuzz.sh: no corpus/$target (targets: region-json rle image gguf answer-format)" >&2; exit 2; }
 out=${3:-$root/artifacts/fuzz/$target}
 
 if ! command -v afl-fuzz >/dev/null 2>&1; then

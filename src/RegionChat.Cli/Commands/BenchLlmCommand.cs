@@ -64,6 +64,8 @@ internal static class BenchLlmCommand
             r.AggregateDecodeRatio, r.PairRatios.AggregateDecode);
         Console.WriteLine(string.Create(c,
             $"batched decode gain ({r.Options.Sequences} seq / 1 seq): engine {r.Engine.AggregateSpeedup:F2}x, bare {r.Bare.AggregateSpeedup:F2}x"));
+        Console.WriteLine(string.Create(c,
+            $"JSON mask per step ({r.Facts.VocabSize} tokens, mean over a sample answer): {r.JsonMaskMs:F3} ms, {r.JsonMaskShare:F3} of a 1-seq decode step"));
 
         void Row(string name, double engine, double bare, double ratio, double pairs) =>
             Console.WriteLine(string.Create(c, $"{name,-28}{engine,12:F2}{bare,12:F2}{ratio,13:F3}{pairs,13:F3}"));
@@ -97,6 +99,8 @@ internal static class BenchLlmCommand
         ["engine_aggregate_speedup"] = Round(r.Engine.AggregateSpeedup),
         ["engine_overhead_fraction"] = Math.Round(r.EngineOverhead, 6),
         ["bare_aggregate_speedup"] = Round(r.Bare.AggregateSpeedup),
+        ["json_mask_ms"] = Math.Round(r.JsonMaskMs, 4),
+        ["json_mask_share_of_decode_step"] = Round(r.JsonMaskShare),
     });
 
     static double Round(double v) => Math.Round(v, 4);

@@ -52,9 +52,14 @@ public sealed record LlmPairRatios(double Prefill, double Decode, double Aggrega
 /// sampling, streaming): the engine's own cost, which machine noise does not blur.</param>
 /// <param name="PairRatios">engine / bare per phase as the median over the repeats of each back-to-back pair's ratio:
 /// steadier than the ratio of the two bests, which one lucky or unlucky run moves.</param>
+/// <param name="JsonMaskMs">What constraining one step to JSON costs on this vocabulary: the mask over every token,
+/// milliseconds per step, averaged over the states of a sample answer.</param>
 public sealed record LlmBenchmarkResult(LlmBenchmarkOptions Options, LlmModelFacts Facts, LlmThroughput Engine, LlmThroughput Bare,
-    double EngineOverhead, LlmPairRatios PairRatios)
+    double EngineOverhead, LlmPairRatios PairRatios, double JsonMaskMs = 0)
 {
+    /// <summary>The JSON mask's time as a share of one engine decode step of one sequence.</summary>
+    public double JsonMaskShare => JsonMaskMs * Engine.DecodeTokensPerSecond / 1000;
+
     public double PrefillRatio => Engine.PrefillTokensPerSecond / Bare.PrefillTokensPerSecond;
     public double DecodeRatio => Engine.DecodeTokensPerSecond / Bare.DecodeTokensPerSecond;
     public double AggregateDecodeRatio => Engine.AggregateDecodeTokensPerSecond / Bare.AggregateDecodeTokensPerSecond;
@@ -125,9 +130,42 @@ public static class LlmBenchmark
         double overhead = 1 - (double)(busyAfter.LlamaTicks - busyBefore.LlamaTicks) / (busyAfter.StepTicks - busyBefore.StepTicks);
         progress($"engine loop time outside llama_decode: {overhead * 100:F3}%");
 
+        double maskMs = JsonMaskMilliseconds(engine);
+        progress($"JSON mask per step, mean over a sample answer's states: {maskMs:F3} ms");
+
         return new LlmBenchmarkResult(options, f,
             new LlmThroughput(enginePrefill, engineDecode, engineAggregate),
-            new LlmThroughput(barePrefill, bareDecode, bareAggregate), overhead, new LlmPairRatios(prefillPairs, decodePairs, aggregatePairs));
+            new LlmThroughput(barePrefill, bareDecode, bareAggregate), overhead, new LlmPairRatios(prefillPairs, decodePairs, aggregatePairs),
+            maskMs);
+    }
+
+    /// <summary>The JSON mask's time per step, the mean over every state of a sample answer (each byte of it, strings,
+    /// numbers, keys and punctuation), the median of 5 such means.</summary>
+    static double JsonMaskMilliseconds(LlmEngine engine)
+    {
+        var vocabulary = engine.OutputTokens;
+        var random = new Random(7);
+        var logits = new float[vocabulary.Count];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)random.NextDouble();
+        var scores = new float[logits.Length];
+        byte[] answer = """{"object": "a small red circle", "count": 12, "size": 0.25, "tags": ["left", "round"], "visible": true}"""u8.ToArray();
+        var means = new List<double>();
+        for (int run = 0; run < 5; run++)
+        {
+            var cursor = OutputFormat.JsonObject.Start();
+            long ticks = 0;
+            foreach (byte b in answer)
+            {
+                logits.CopyTo(scores, 0);
+                long start = Stopwatch.GetTimestamp();
+                cursor.Mask(scores, vocabulary);
+                ticks += Stopwatch.GetTimestamp() - start;
+                cursor.Advance([b]);
+            }
+            means.Add(ticks * 1000.0 / Stopwatch.Frequency / answer.Length);
+        }
+        means.Sort();
+        return means[means.Count / 2];
     }
 
     /// <summary>Runs both sides <paramref name="repeat"/> times, alternating which goes first; returns each side's best

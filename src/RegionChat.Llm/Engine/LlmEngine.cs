@@ -58,6 +58,9 @@ public sealed class LlmEngine : IDisposable
 
     public EngineStatistics Statistics => scheduler.Statistics;
 
+    /// <summary>Every token's output bytes, read on first use (constrained answers).</summary>
+    internal OutputVocabulary OutputTokens => outputVocabulary.Value;
+
     /// <summary>Whether the loaded llama.cpp backend can offload layers to a GPU (false with the CPU backend).</summary>
     public static bool SupportsGpuOffload => NativeBackend.SupportsGpuOffload();
 

@@ -99,6 +99,31 @@ public class OutputCursorTests
         Assert.False(new JsonObjectCursor().Mask([1, 1, float.NegativeInfinity, 1, float.NegativeInfinity, 1], vocabulary));
     }
 
+    [Fact]
+    public void AMaskTakesPlainStringTokensWithoutReadingThemButAllowsTheSame()
+    {
+        string[] pieces = ["", "a", "ab", "abc", "abcd", "ééé", "\"", "a\"", "\\", "\\n", "\u0001", "}", " ", "\",\"b\":", "xyzzy12"];
+        var vocabulary = new OutputVocabulary(pieces.Length, t => Encoding.UTF8.GetBytes(pieces[t]), t => t == 0);
+        var schema = new JsonSchemaCursor(JsonSchemaCompiler.Compile(JsonDocument.Parse(
+            """{"type": "object", "properties": {"a": {"type": "string", "maxLength": 5}, "b": true}}""").RootElement.Clone()));
+        var any = new JsonSchemaCursor(JsonSchemaCompiler.Compile(JsonDocument.Parse("true").RootElement.Clone()));
+        var cursors = new (OutputCursor Cursor, string Prefix)[]
+        {
+            (new JsonObjectCursor(), "{\"k\": \"v"), (new JsonObjectCursor(), "{\"ke"), (schema, "{\"a\": \"xy"), (any, "[\"s"),
+        };
+        foreach (var (cursor, prefix) in cursors)
+        {
+            cursor.Advance(Encoding.UTF8.GetBytes(prefix));
+            float[] scores = Enumerable.Repeat(1f, pieces.Length).ToArray();
+            cursor.Mask(scores, vocabulary);
+            for (int t = 0; t < pieces.Length; t++)
+            {
+                bool expected = t != 0 && pieces[t].Length > 0 && cursor.Allows(Encoding.UTF8.GetBytes(pieces[t]));
+                Assert.True(expected == !float.IsNegativeInfinity(scores[t]), $"'{pieces[t]}' after '{prefix}'");
+            }
+        }
+    }
+
     [Theory]
     [InlineData(0, 1)]
     [InlineData(ChoiceFormat.MaxChoices + 1, 1)]

@@ -25,6 +25,8 @@ internal sealed class JsonObjectCursor : OutputCursor
 
     public override bool Closed => state.Mode == Mode.Done;
 
+    protected override bool InPlainString => state.Mode == Mode.String;
+
     internal enum Mode : byte
     {
         Top, Value, ValueOrClose, KeyOrClose, Key, Colon, AfterValue, String, Escape, Hex, Number, Literal, Done,

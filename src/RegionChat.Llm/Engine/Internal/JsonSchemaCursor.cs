@@ -35,6 +35,15 @@ internal sealed class JsonSchemaCursor : OutputCursor
 
     public override bool Closed => depth == 1 && stack[0].Stage == 1;
 
+    protected override bool InPlainString => stack[depth - 1].Node switch
+    {
+        StringNode s => s.InText(stack[depth - 1]),
+        AnyNode => stack[depth - 1].Scan.Mode == JsonObjectCursor.Mode.String,
+        _ => false,
+    };
+
+    protected override bool FitsString(int bytes) => stack[depth - 1].Node is not StringNode s || s.Fits(stack[depth - 1], bytes);
+
     static bool Step(SchemaFrame[] frames, ref int depth, byte b)
     {
         while (depth > 0)

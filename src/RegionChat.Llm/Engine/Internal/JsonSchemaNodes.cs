@@ -166,6 +166,11 @@ internal sealed class StringNode(int minLength, int maxLength) : SchemaNode
 {
     const byte Open = 0, Text = 1, Escape = 2, Hex = 3;
 
+    public bool InText(in SchemaFrame f) => f.Stage == Text;
+
+    /// <summary>Whether that many more bytes of plain text fit under maxLength (a character is at least one byte).</summary>
+    public bool Fits(in SchemaFrame f, int bytes) => (long)f.Count + bytes <= maxLength;
+
     public override StepResult Step(ref SchemaFrame f, byte b)
     {
         switch (f.Stage)

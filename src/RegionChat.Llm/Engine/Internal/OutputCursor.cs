@@ -16,6 +16,13 @@ internal abstract class OutputCursor
     /// <summary>Nothing may follow: only an end-of-generation token.</summary>
     public abstract bool Closed { get; }
 
+    /// <summary>Inside a JSON string (not in an escape): a token of plain string bytes is allowed if
+    /// <see cref="FitsString"/>.</summary>
+    protected virtual bool InPlainString => false;
+
+    /// <summary>Whether that many more bytes fit the open string's length limit (bytes never undercount characters).</summary>
+    protected virtual bool FitsString(int bytes) => true;
+
     /// <summary>Sets every token the format does not allow next to -infinity; false when none is left.</summary>
     public bool Mask(Span<float> scores, OutputVocabulary vocabulary)
     {
@@ -24,7 +31,8 @@ internal abstract class OutputCursor
         {
             if (float.IsNegativeInfinity(scores[t])) continue;
             var piece = vocabulary.Piece(t);
-            bool allowed = vocabulary.IsEndOfGeneration(t) ? complete : !closed && piece.Length > 0 && Allows(piece);
+            bool allowed = vocabulary.IsEndOfGeneration(t) ? complete
+                : !closed && piece.Length > 0 && (InPlainString && vocabulary.IsPlainString(t) && FitsString(piece.Length) || Allows(piece));
             if (allowed) any = true;
             else scores[t] = float.NegativeInfinity;
         }

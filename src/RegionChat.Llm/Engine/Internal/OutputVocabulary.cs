@@ -9,16 +9,20 @@ internal sealed class OutputVocabulary
     readonly byte[][] pieces;
     readonly bool[] endOfGeneration;
     readonly bool[] singleByte = new bool[256];
+    readonly bool[] plainString;
 
     public OutputVocabulary(int count, Func<int, byte[]> piece, Func<int, bool> endsGeneration)
     {
         pieces = new byte[count][];
         endOfGeneration = new bool[count];
+        plainString = new bool[count];
         for (int t = 0; t < count; t++)
         {
             pieces[t] = piece(t);
             endOfGeneration[t] = endsGeneration(t);
             if (pieces[t].Length == 1 && !endOfGeneration[t]) singleByte[pieces[t][0]] = true;
+            plainString[t] = !endOfGeneration[t] && pieces[t].Length > 0 && pieces[t].AsSpan().IndexOfAnyInRange((byte)0, (byte)0x1F) < 0
+                             && pieces[t].AsSpan().IndexOfAny((byte)'"', (byte)'\\') < 0;
         }
         HasEndOfGeneration = endOfGeneration.Contains(true);
     }
@@ -28,6 +32,10 @@ internal sealed class OutputVocabulary
     public bool HasEndOfGeneration { get; }
 
     public ReadOnlySpan<byte> Piece(int token) => (uint)token < (uint)pieces.Length ? pieces[token] : [];
+
+    /// <summary>The token's bytes can stand anywhere inside a JSON string and leave it open: no quote, no backslash, no
+    /// control character. Most of a vocabulary; a constrained answer inside a string takes them without reading them.</summary>
+    public bool IsPlainString(int token) => (uint)token < (uint)plainString.Length && plainString[token];
 
     public bool IsEndOfGeneration(int token) => (uint)token < (uint)endOfGeneration.Length && endOfGeneration[token];
 

@@ -1,4 +1,5 @@
 using RegionChat.Data.Batch;
+using RegionChat.Inference;
 
 namespace RegionChat.CaptionBatch;
 
@@ -59,6 +60,20 @@ public sealed record CaptionBatchOptions
     /// <summary>Caption: add <c>"logprob"</c>, the caption's log-probability under the model (the sum of its tokens'
     /// log-probabilities: a confidence to rank or filter captions by), and <c>"tokens"</c>, their count.</summary>
     public bool Logprobs { get; init; }
+    /// <summary>Caption: each answer is one JSON object (<c>--json</c>); its record also holds it parsed, as <c>"json"</c>.</summary>
+    public bool Json { get; init; }
+    /// <summary>Caption: each answer is the JSON this JSON Schema allows (<c>--json-schema FILE</c>, the file's text);
+    /// its record also holds it parsed, as <c>"json"</c>.</summary>
+    public string? JsonSchema { get; init; }
+    /// <summary>Caption: each answer is exactly one of these (<c>--choices FILE</c>, one per line).</summary>
+    public IReadOnlyList<string> Choices { get; init; } = [];
+
+    /// <summary>The shape every answer keeps, from <see cref="Json"/>, <see cref="JsonSchema"/> or <see cref="Choices"/>.</summary>
+    public AnswerFormat? AnswerFormat =>
+        Json ? AnswerFormat.JsonObject : JsonSchema != null ? AnswerFormat.JsonSchema(JsonSchema) : Choices.Count > 0 ? AnswerFormat.Choice(Choices) : null;
+
+    /// <summary>The option that set <see cref="AnswerFormat"/>.</summary>
+    public string FormatOption => Json ? "--json" : JsonSchema != null ? "--json-schema" : "--choices";
     /// <summary>Caption only the items of this shard (<c>--shard I/N</c>: ids whose FNV-1a hash is I modulo N); the
     /// default is the whole input. Each shard writes its own output and resumes like an unsplit job.</summary>
     public CaptionBatchShard Shard { get; init; } = CaptionBatchShard.All;
@@ -114,7 +129,11 @@ public sealed record CaptionBatchOptions
         {
             if (Instruction != null) throw new ArgumentException("--instruction is for --task caption");
             if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");
+            if (AnswerFormat != null) throw new ArgumentException($"{FormatOption} is for --task caption");
         }
+        if ((Json ? 1 : 0) + (JsonSchema != null ? 1 : 0) + (Choices.Count > 0 ? 1 : 0) > 1)
+            throw new ArgumentException("give one of --json, --json-schema and --choices");
+        if (AnswerFormat?.Problem() is { } problem) throw new ArgumentException($"{FormatOption}: {problem}");
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");
         if (Backoff < TimeSpan.Zero || MaxBackoff < Backoff) throw new ArgumentException("the backoff must be >= 0 and at most the maximum backoff");

@@ -43,6 +43,15 @@ public sealed record AnswerFormat
     /// "Structured output"); anything else in the schema is refused, naming where.</summary>
     public static AnswerFormat JsonSchema(string schema) => new(AnswerFormatKind.JsonSchema, [], schema);
 
+    /// <summary>What is wrong with this format (a bad choice, a schema keyword that is not supported), as "field:
+    /// description" under <paramref name="field"/>, or null; the checks a request gets, made before any is sent.</summary>
+    public string? Problem(string field = "format")
+    {
+        string? problem = null;
+        Resolve(field, (f, d) => problem ??= $"{f}: {d}");
+        return problem;
+    }
+
     /// <summary>The engine's format, or null with (field, description) reported for each problem, fields under
     /// <paramref name="field"/> (".choices[i]", ".json_schema").</summary>
     internal OutputFormat? Resolve(string field, Action<string, string> violation)

@@ -78,10 +78,10 @@ public sealed class CaptionBatchDrainTests(ITestOutputHelper log) : IDisposable
         int finishedThere = summary.Progress.Captioned - atDrain;
         log.WriteLine($"captioned {atDrain} before the drain, {finishedThere} after");
         // Three or four in flight when it began. Before, with the next item's caption refused, none finished there (the
-        // stream was dropped at the refusal). With an image per item, the next item's upload mostly went out before the
-        // drain began (it starts as soon as an answer frees the window), so that case passed before too: it guards the
-        // path, but does not tell the old code from the new.
-        Assert.True(finishedThere >= 2, $"only {finishedThere} items finished on the draining server");
-        Assert.Equal(0, summary.Progress.Failed);
+        // stream was dropped at the refusal). With an image per item the window also holds uploads, which the drain
+        // refuses, so how many captions were in flight varies (1 to 4 in CI): that case guards the path (a refused upload
+        // hands its item back, no error record), but does not tell the old code from the new.
+        if (!imagePerItem) Assert.True(finishedThere >= 2, $"only {finishedThere} items finished on the draining server");
+        Assert.Equal(0, summary.Progress.Failed);                                       // refused ones are left for a rerun
     }
 }

@@ -60,7 +60,10 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
         {
             Messages = [TurnMessage.User(item.Input.Instruction ?? job.Options.Instruction ?? "",
                 new TurnImage(ImageInput.FromBytes(bytes), RegionSource.Of(region)))],
-            Sampling = new SamplingOptions { MaxTokens = job.Options.MaxTokens, Logprobs = job.Options.Logprobs ? 0 : null },
+            Sampling = new SamplingOptions
+            {
+                MaxTokens = job.Options.MaxTokens, Logprobs = job.Options.Logprobs ? 0 : null, Format = job.Options.AnswerFormat,
+            },
         };
         var text = new StringBuilder();
         var logprobs = new List<float>();

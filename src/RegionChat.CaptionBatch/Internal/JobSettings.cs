@@ -20,6 +20,8 @@ internal sealed record JobSettings
     public string? LabelsSha256 { get; init; }
     public int Top { get; init; }
     public string? Errors { get; init; }
+    /// <summary>The answers' format: "json", "json-schema SHA256" or "choices SHA256"; null for free text.</summary>
+    public string? Format { get; init; }
 
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 
@@ -32,10 +34,15 @@ internal sealed record JobSettings
         MaxTokens = o.TaskKind == CaptionBatchTask.Caption ? o.MaxTokens : 0,
         Logprobs = o.Logprobs,
         RegionFrom = o.RegionFrom.ToString().ToLowerInvariant(),
-        LabelsSha256 = o.Labels.Count == 0 ? null : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', o.Labels)))),
+        LabelsSha256 = o.Labels.Count == 0 ? null : Sha256(string.Join('\n', o.Labels)),
         Top = o.TaskKind == CaptionBatchTask.Classify ? o.Top : 0,
         Errors = errorsPath,
+        Format = o.Json ? "json"
+            : o.JsonSchema != null ? "json-schema " + Sha256(o.JsonSchema)
+            : o.Choices.Count > 0 ? "choices " + Sha256(string.Join('\n', o.Choices)) : null,
     };
+
+    static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>Compares this run's settings with those an earlier run of <paramref name="output"/> kept (when the output
     /// holds records) and throws naming each difference; then keeps this run's.</summary>
@@ -58,6 +65,13 @@ internal sealed record JobSettings
         File.Move(temp, path, overwrite: true);
     }
 
+    static string FormatText(string? format) => format switch
+    {
+        null => "free text",
+        "json" => "--json",
+        _ => $"--{format.Split(' ')[0]} (a file of SHA-256 {format.Split(' ')[1][..12]}…)",
+    };
+
     IEnumerable<string> Differences(JobSettings before)
     {
         static string Text(string? s) => s == null ? "none" : $"'{s}'";
@@ -69,5 +83,6 @@ internal sealed record JobSettings
         if (before.LabelsSha256 != LabelsSha256) yield return "another list of labels";
         if (before.Top != Top) yield return string.Create(CultureInfo.InvariantCulture, $"--top {before.Top}, now {Top}");
         if (before.Errors != Errors) yield return $"--errors {Text(before.Errors)}, now {Text(Errors)}";
+        if (before.Format != Format) yield return $"answer format {FormatText(before.Format)}, now {FormatText(Format)}";
     }
 }

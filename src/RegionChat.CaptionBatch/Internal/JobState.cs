@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using RegionChat.Data.Batch;
 
 namespace RegionChat.CaptionBatch.Internal;
@@ -147,6 +148,17 @@ internal sealed class JobState : IDisposable
     {
         if (!Answered(model)) return;
         var record = new JsonObject { ["id"] = item.Input.IdNode(), ["caption"] = caption, ["model"] = model };
+        if (Options.Json || Options.JsonSchema != null)
+        {
+            // The format kept the answer to its JSON; only an answer cut at the length limit is not whole.
+            try { record["json"] = JsonNode.Parse(caption); }
+            catch (JsonException)
+            {
+                string limit = Options.MaxTokens == 0 ? "the default max tokens" : $"--max-tokens {Options.MaxTokens}";
+                Failed(item, $"the answer ended before its JSON was whole (cut at {limit}?): '{(caption.Length > 80 ? caption[..80] + "…" : caption)}'");
+                return;
+            }
+        }
         if (logprobs != null)
         {
             record["logprob"] = Math.Round(logprobs.Sum(l => (double)l), 6);

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using RegionChat.Client;
+using RegionChat.Inference;
 using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.CaptionBatch.Internal;
@@ -44,8 +45,24 @@ internal sealed class LaneStream : IDisposable
             Region = region,
             Instruction = item.Input.Instruction ?? options.Instruction ?? "",
             MaxTokens = (uint)options.MaxTokens,
-            Sampling = options.Logprobs ? new PbV1.SamplingParams { Logprobs = 0 } : null,
+            Sampling = Sampling(options),
         }, ct);
+    }
+
+    /// <summary>--logprobs and the answer format, or null when neither is asked for.</summary>
+    static PbV1.SamplingParams? Sampling(CaptionBatchOptions options)
+    {
+        if (!options.Logprobs && options.AnswerFormat is not { } format) return null;
+        var sampling = new PbV1.SamplingParams();
+        if (options.Logprobs) sampling.Logprobs = 0;
+        sampling.Format = options.AnswerFormat?.Kind switch
+        {
+            AnswerFormatKind.JsonObject => new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() },
+            AnswerFormatKind.JsonSchema => new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = options.JsonSchema } },
+            AnswerFormatKind.Choice => new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { options.Choices } } },
+            _ => null,
+        };
+        return sampling;
     }
 
     public Task CompleteAsync() =>

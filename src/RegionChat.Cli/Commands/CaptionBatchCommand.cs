@@ -53,6 +53,11 @@ internal static class CaptionBatchCommand
             DefaultValueFactory = _ => 0 };
         var logprobs = new Option<bool>("--logprobs") { Description = "Add each caption's \"logprob\" (the sum of its tokens' log-probabilities " +
             "under the model: a confidence to rank or filter captions by) and \"tokens\" (their count)." };
+        var json = new Option<bool>("--json") { Description = "Each caption is one JSON object (the model can write nothing else); its " +
+            "record adds it parsed, as \"json\"." };
+        var jsonSchema = new Option<FileInfo?>("--json-schema") { Description = "Each caption is the JSON this JSON Schema file allows (the " +
+            "supported part of JSON Schema: README, Structured output); its record adds it parsed, as \"json\"." };
+        var choices = new Option<FileInfo?>("--choices") { Description = "Each caption is exactly one of this file's lines ('#' comments; 1 to 256)." };
         var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var shard = new Option<string?>("--shard") { Description = "I/N: caption only shard I of N (0 <= I < N): the items whose id's FNV-1a " +
@@ -67,7 +72,7 @@ internal static class CaptionBatchCommand
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
         foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, serverWait, errors, regionFrom,
-            imageRoot, apiKey, maxTokens, logprobs, threads, shard, task, labelsFile, top })
+            imageRoot, apiKey, maxTokens, logprobs, json, jsonSchema, choices, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>
@@ -107,6 +112,11 @@ internal static class CaptionBatchCommand
                     ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("REGIONCHAT_API_KEY"),
                     MaxTokens = parse.GetValue(maxTokens),
                     Logprobs = parse.GetValue(logprobs),
+                    Json = parse.GetValue(json),
+                    JsonSchema = parse.GetValue(jsonSchema) is { } schemaFile ? SmallFile(schemaFile, "--json-schema") : null,
+                    Choices = parse.GetValue(choices) is { } choicesFile
+                        ? SmallFile(choicesFile, "--choices").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray()
+                        : [],
                     Threads = parse.GetValue(threads),
                     Shard = parse.GetValue(shard) is { } text ? CaptionBatchShard.Parse(text) : CaptionBatchShard.All,
                     // The bar's clock: it draws when due even while no item finishes.
@@ -212,6 +222,15 @@ internal static class CaptionBatchCommand
     static TimeSpan Seconds(double seconds, string option) => double.IsFinite(seconds) && seconds is >= 0 and <= 86400
         ? TimeSpan.FromSeconds(seconds)
         : throw new ArgumentException($"{option} must be in [0, 86400] seconds (0 = no limit), got {seconds}");
+
+    /// <summary>A format file's text, refused before it is read when it is far larger than any format may be.</summary>
+    static string SmallFile(FileInfo file, string option)
+    {
+        if (!file.Exists) throw new ArgumentException($"{option}: file '{file.FullName}' not found");
+        const long limit = 1 << 20;
+        if (file.Length > limit) throw new ArgumentException($"{option}: '{file.FullName}' is {file.Length} bytes; the limit is {limit}");
+        return File.ReadAllText(file.FullName);
+    }
 
     static CaptionBatchTask TaskKind(string? task) => task switch
     {

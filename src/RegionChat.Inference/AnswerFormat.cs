@@ -6,7 +6,8 @@ namespace RegionChat.Inference;
 public enum AnswerFormatKind { JsonObject, Choice, JsonSchema }
 
 /// <summary>
-/// A shape the answer keeps as it is generated (OpenAI's response_format json_object, vLLM's guided_choice): tokens
+/// A shape the answer keeps as it is generated (OpenAI's response_format json_object and json_schema, vLLM's
+/// guided_choice and guided_json): tokens
 /// that would leave it are never sampled, and the answer ends only where it is complete (or at max tokens, or a stop
 /// string). Null on <see cref="SamplingOptions.Format"/> is free text.
 /// </summary>

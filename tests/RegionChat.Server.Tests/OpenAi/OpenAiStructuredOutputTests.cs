@@ -78,4 +78,31 @@ public class OpenAiStructuredOutputTests
         var plain = await OpenAiHttp.CompleteAsync(http, Body(b => b["response_format"] = new JsonObject { ["type"] = "text" }));
         Assert.Equal(target.Caption, Content(plain));
     }
+
+    [Fact]
+    public async Task TheOfficialClientsResponseFormatsAreKept()
+    {
+        await using var host = await ServerHost.StartAsync();
+        var client = OpenAiHttp.Client(host);
+        var question = new OpenAI.Chat.UserChatMessage("describe this region");
+        var schema = new OpenAI.Chat.ChatCompletionOptions
+        {
+            Temperature = 0, MaxOutputTokenCount = 300,
+            ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat("answer", BinaryData.FromString(
+                """{"type": "object", "properties": {"ok": {"type": "boolean"}, "size": {"enum": ["small", "large"]}}, "required": ["ok", "size"]}"""),
+                jsonSchemaIsStrict: true),
+        };
+        var completion = (await client.CompleteChatAsync([question], schema)).Value;
+        Assert.Equal(OpenAI.Chat.ChatFinishReason.Stop, completion.FinishReason);
+        using var answer = JsonDocument.Parse(completion.Content[0].Text);
+        Assert.Equal(["ok", "size"], answer.RootElement.EnumerateObject().Select(p => p.Name));
+        Assert.Contains(answer.RootElement.GetProperty("size").GetString(), new[] { "small", "large" });
+
+        var json = new OpenAI.Chat.ChatCompletionOptions
+        {
+            Temperature = 0, MaxOutputTokenCount = 12, ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonObjectFormat(),
+        };
+        string text = (await client.CompleteChatAsync([question], json)).Value.Content[0].Text;
+        Assert.True(text.StartsWith('{') && JsonPrefix.IsObjectSoFar(text), text);
+    }
 }

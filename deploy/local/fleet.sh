@@ -69,13 +69,14 @@ free_port() {
   die "found no free loopback port"
 }
 
-# Stops the processes listed in DIR/pids ("kind pid" lines), newest first.
+# Stops the processes listed in DIR/pids ("kind pid" lines), newest first. A replica drains on SIGTERM (its answers
+# in flight finish, up to RegionChat:ShutdownDrainSeconds, 30 s by default), so the wait before SIGKILL is longer.
 stop_all() {
   local pids=() kind pid
   [ -f "$dir/pids" ] || return 0
   while read -r kind pid; do pids=("$pid" "${pids[@]}"); done < "$dir/pids"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 450); do
     local alive=0
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     [ "$alive" = 0 ] && break

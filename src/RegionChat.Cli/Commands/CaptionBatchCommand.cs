@@ -113,9 +113,10 @@ internal static class CaptionBatchCommand
                     MaxTokens = parse.GetValue(maxTokens),
                     Logprobs = parse.GetValue(logprobs),
                     Json = parse.GetValue(json),
-                    JsonSchema = parse.GetValue(jsonSchema) is { } schemaFile ? SmallFile(schemaFile, "--json-schema") : null,
+                    JsonSchema = parse.GetValue(jsonSchema) is { } schemaFile ? CliOptions.SmallFile(schemaFile, "--json-schema") : null,
                     Choices = parse.GetValue(choices) is { } choicesFile
-                        ? SmallFile(choicesFile, "--choices").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray()
+                        ? CliOptions.SmallFile(choicesFile, "--choices").Split('\n').Select(l => l.Trim())
+                            .Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray()
                         : [],
                     Threads = parse.GetValue(threads),
                     Shard = parse.GetValue(shard) is { } text ? CaptionBatchShard.Parse(text) : CaptionBatchShard.All,
@@ -222,15 +223,6 @@ internal static class CaptionBatchCommand
     static TimeSpan Seconds(double seconds, string option) => double.IsFinite(seconds) && seconds is >= 0 and <= 86400
         ? TimeSpan.FromSeconds(seconds)
         : throw new ArgumentException($"{option} must be in [0, 86400] seconds (0 = no limit), got {seconds}");
-
-    /// <summary>A format file's text, refused before it is read when it is far larger than any format may be.</summary>
-    static string SmallFile(FileInfo file, string option)
-    {
-        if (!file.Exists) throw new ArgumentException($"{option}: file '{file.FullName}' not found");
-        const long limit = 1 << 20;
-        if (file.Length > limit) throw new ArgumentException($"{option}: '{file.FullName}' is {file.Length} bytes; the limit is {limit}");
-        return File.ReadAllText(file.FullName);
-    }
 
     static CaptionBatchTask TaskKind(string? task) => task switch
     {

@@ -34,11 +34,15 @@ internal static class CaptionCommand
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var context = new Option<int>("--context") { Description = "LLM context size in tokens.", DefaultValueFactory = _ => 4096 };
         var budget = new Option<int>("--visual-token-budget") { Description = "Visual tokens to keep per image (0: the model's setting, by default all)." };
+        var json = new Option<bool>("--json") { Description = "The answer is one JSON object." };
+        var jsonSchema = new Option<FileInfo?>("--json-schema") { Description = "The answer is the JSON this JSON Schema file allows." };
+        var choice = new Option<string[]>("--choice") { Description = "The answer is exactly one of the choices; repeat for each (1 to 256)." };
 
         var command = new Command("caption", "Answer about a region of an image in-process (no server); the answer streams to stdout.");
         command.Options.Add(modelDir);
         regionArgs.AddTo(command);
-        foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context, budget }) command.Options.Add(o);
+        foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context, budget, json, jsonSchema, choice })
+            command.Options.Add(o);
         command.Arguments.Add(questionArgument);
         command.SetAction(async (parse, ct) =>
         {
@@ -54,6 +58,7 @@ internal static class CaptionCommand
                 string imagePath = parse.GetValue(regionArgs.Image)!.FullName;
                 if (!File.Exists(imagePath)) throw new ArgumentException($"--image: file '{imagePath}' not found");
                 int max = parse.GetValue(maxTokens);
+                var format = Format(parse.GetValue(json), parse.GetValue(jsonSchema), parse.GetValue(choice) ?? []);
 
                 var clock = Stopwatch.StartNew();
                 using var core = RegionChatCore.ForModelFolder(parse.GetValue(modelDir)!.FullName, new RegionChatCoreOptions
@@ -75,7 +80,7 @@ internal static class CaptionCommand
                     Messages = [TurnMessage.User(text, image)],
                     VisualTokenBudget = parse.GetValue(budget) is int b and not 0 ? b : null,
                     Sampling = new SamplingOptions { MaxTokens = max, Temperature = parse.GetValue(temperature),
-                        Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null },
+                        Seed = parse.GetValue(seed) is { } s ? unchecked((ulong)s) : null, Format = format },
                 };
                 bool wrote = false;
                 await foreach (var e in core.RunTurnAsync(turn, ct).ConfigureAwait(false))
@@ -120,5 +125,18 @@ internal static class CaptionCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The answer's shape from --json, --json-schema or --choice (at most one), checked as the core would.</summary>
+    static AnswerFormat? Format(bool json, FileInfo? schema, string[] choices)
+    {
+        if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) > 1)
+            throw new ArgumentException("give one of --json, --json-schema and --choice");
+        var format = json ? AnswerFormat.JsonObject
+            : schema != null ? AnswerFormat.JsonSchema(CliOptions.SmallFile(schema, "--json-schema"))
+            : choices.Length > 0 ? AnswerFormat.Choice(choices) : null;
+        if (format?.Problem() is { } problem)
+            throw new ArgumentException($"{(json ? "--json" : schema != null ? "--json-schema" : "--choice")}: {problem}");
+        return format;
     }
 }

@@ -138,6 +138,12 @@ public class JsonSchemaCursorTests
         string deep = "{\"$ref\": \"#/$defs/a0\", \"$defs\": {" + string.Join(", ", Enumerable.Range(0, 3).Select(i =>
             $"\"a{i}\": " + Arrays($"{{\"$ref\": \"#/$defs/a{i + 1}\"}}"))) + ", \"a3\": {\"type\": \"null\"}}}";
         Assert.Contains("more than 64 deep", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(deep)).Message);
+        // A 17 KB enum referenced 70 times: 1.2 MB once expanded, from a schema of 19 KB.
+        string wide = "{\"type\": \"array\", \"items\": [REFS], \"$defs\": {\"e\": {\"enum\": [" +
+                      string.Join(",", Enumerable.Range(0, 1000).Select(i => $"\"value-{i:D9}\"")) + "]}}}";
+        string refs = "{\"type\": \"object\", \"properties\": {" +
+                      string.Join(", ", Enumerable.Range(0, 70).Select(i => $"\"p{i}\": {{\"$ref\": \"#/$defs/e\"}}")) + "}}";
+        Assert.Contains("expands to more than", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(wide.Replace("[REFS]", refs))).Message);
         Assert.Contains("not JSON", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema("{\"type\": ")).Message);
         string big = "{\"enum\": [" + string.Join(",", Enumerable.Range(0, 20_000).Select(i => $"\"{i}\"")) + "]}";
         Assert.Contains("bytes", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(big)).Message);

@@ -9,6 +9,9 @@ namespace RegionChat.Llm.Engine.Internal;
 internal sealed class JsonSchemaCompiler
 {
     public const int MaxNodes = 10_000, MaxProperties = 256, MaxLiterals = 1024, MaxRefDepth = 16;
+    /// <summary>Enum, const and key bytes the compiled schema may hold: references copy their target, so a small schema
+    /// could otherwise expand to far more than its text.</summary>
+    public const int MaxExpandedBytes = 1 << 20;
 
     static readonly HashSet<string> Annotations =
         ["title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"];
@@ -18,6 +21,7 @@ internal sealed class JsonSchemaCompiler
 
     readonly JsonElement root;
     int nodes, refDepth, level;
+    long expandedBytes;
 
     JsonSchemaCompiler(JsonElement root) => this.root = root;
 
@@ -40,12 +44,12 @@ internal sealed class JsonSchemaCompiler
             if (!Understood.Contains(p.Name) && !Annotations.Contains(p.Name))
                 throw Bad($"{path}.{p.Name}", "this keyword is not supported (supported: " + string.Join(", ", Understood) + ")");
         if (s.TryGetProperty("$ref", out var reference)) return Reference(reference, path);
-        if (s.TryGetProperty("const", out var constant)) return new LiteralNode([JsonLiteral.Of(constant)]);
+        if (s.TryGetProperty("const", out var constant)) return new LiteralNode(Counted(path, [JsonLiteral.Of(constant)]));
         if (s.TryGetProperty("enum", out var values))
         {
             if (values.ValueKind != JsonValueKind.Array || values.GetArrayLength() is 0 or > MaxLiterals)
                 throw Bad(path + ".enum", $"must be a list of 1 to {MaxLiterals} values");
-            return new LiteralNode(values.EnumerateArray().Select(JsonLiteral.Of).ToArray());
+            return new LiteralNode(Counted(path, values.EnumerateArray().Select(JsonLiteral.Of).ToArray()));
         }
         if (!s.TryGetProperty("type", out var type))
             return s.TryGetProperty("properties", out _) ? Typed(s, "object", path)
@@ -100,10 +104,19 @@ internal sealed class JsonSchemaCompiler
         }
         var declared = properties.EnumerateObject().ToArray();
         if (declared.Length > MaxProperties) throw Bad(path + ".properties", $"at most {MaxProperties} properties");
+        Counted(path + ".properties", declared.Select(p => JsonLiteral.Key(p.Name)).ToArray());
         foreach (string name in required)
             if (!declared.Any(p => p.Name == name)) throw Bad(path + ".required", $"'{name}' is not among the properties");
         return new ObjectNode(declared.Select(p => new ObjectNode.Property(p.Name, Node(p.Value, $"{path}.properties.{p.Name}"),
             required.Contains(p.Name))).ToArray());
+    }
+
+    byte[][] Counted(string path, byte[][] texts)
+    {
+        expandedBytes += texts.Sum(t => (long)t.Length);
+        if (expandedBytes > MaxExpandedBytes)
+            throw Bad(path, $"the schema expands to more than {MaxExpandedBytes} bytes of enum, const and property names");
+        return texts;
     }
 
     /// <param name="least">A maximum below its minimum could never be met: the answer would have no way to end.</param>

@@ -50,6 +50,27 @@ public sealed partial class ClientCommandsTests(TinyServerFixture fx, Xunit.Abst
     }
 
     [Fact]
+    public async Task ChatAnswersKeepTheFormatAsked()
+    {
+        string[] common = ["chat", "--server", fx.Url, "--image", fx.ImagePath, "--box", fx.Box, "--max-tokens", "40"];
+        var free = await CliRunner.RunAsync([.. common, "describe this region"]);
+        string[] choices = ["yes", "no"];
+        Assert.DoesNotContain(free.Out.Trim(), choices);                  // the tiny model's own answer is neither
+        var chosen = await CliRunner.RunAsync([.. common, "--choice", choices[0], "--choice", choices[1], "describe this region"]);
+        Assert.True(chosen.Exit == 0, chosen.Err);
+        Assert.Contains(chosen.Out.Trim(), choices);
+        var json = await CliRunner.RunAsync([.. common, "--json", "describe this region"]);
+        Assert.True(json.Exit == 0 && json.Out.StartsWith('{'), json.Out + json.Err);
+
+        var bad = await CliRunner.RunAsync([.. common, "--choice", "", "describe this region"]);
+        Assert.NotEqual(0, bad.Exit);
+        Assert.Contains("sampling.format.choices[0]", bad.Err);
+        var both = await CliRunner.RunAsync([.. common, "--json", "--choice", "a", "describe this region"]);
+        Assert.Equal(2, both.Exit);
+        Assert.Contains("give one of --json, --json-schema and --choice", both.Err);
+    }
+
+    [Fact]
     public async Task ChatStdoutIsExactlyTheStreamedAnswer()
     {
         var chat = await CliRunner.RunAsync("chat", "--server", fx.Url, "--image", fx.ImagePath, "--box", fx.Box, "--max-tokens", "12", "describe this region");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using RegionChat.Client;
 using RegionChat.Data.Regions;
 using RegionChat.Vision.Imaging;
+using PbV1 = RegionChat.Protos.V1;
 
 namespace RegionChat.Cli.Commands;
 
@@ -23,13 +24,16 @@ internal static class ChatCommand
         var temperature = new Option<float?>("--temperature") { Description = "Sampling temperature; 0 (the default) is greedy." };
         var seed = new Option<ulong?>("--seed") { Description = "Sampling seed (same seed, prompt and parameters: same answer)." };
         var system = new Option<string?>("--system") { Description = "System prompt for a new session (default: the model's)." };
+        var json = new Option<bool>("--json") { Description = "Every answer is one JSON object." };
+        var jsonSchema = new Option<FileInfo?>("--json-schema") { Description = "Every answer is the JSON this JSON Schema file allows." };
+        var choice = new Option<string[]>("--choice") { Description = "Every answer is exactly one of the choices; repeat for each (1 to 256)." };
         var question = new Argument<string?>("question") { Description = "The question. Omit it for an interactive chat on stdin.",
             Arity = ArgumentArity.ZeroOrOne };
 
         var command = new Command("chat", "Chat with a RegionChat server about a region of an image; the answer streams to stdout.");
         server.AddTo(command);
         regionArgs.AddTo(command);
-        foreach (var o in new Option[] { session, model, maxTokens, temperature, seed, system }) command.Options.Add(o);
+        foreach (var o in new Option[] { session, model, maxTokens, temperature, seed, system, json, jsonSchema, choice }) command.Options.Add(o);
         command.Arguments.Add(question);
 
         command.SetAction(async (parse, ct) =>
@@ -47,7 +51,7 @@ internal static class ChatCommand
                 region = regionArgs.ParseRegion(parse);
                 client = server.Connect(parse);
                 var settings = new ChatTurnSettings(parse.GetValue(model) ?? "", (uint)max, parse.GetValue(temperature), parse.GetValue(seed),
-                    parse.GetValue(system) ?? "");
+                    parse.GetValue(system) ?? "", Format(parse.GetValue(json), parse.GetValue(jsonSchema), parse.GetValue(choice) ?? []));
                 conversation = new ChatConversation(client, settings, output, error) { SessionId = parse.GetValue(session) ?? "" };
             }
             catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException)
@@ -82,5 +86,16 @@ internal static class ChatCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The answers' shape from --json, --json-schema or --choice (at most one); the server checks the rest.</summary>
+    static PbV1.AnswerFormat? Format(bool json, FileInfo? schema, string[] choices)
+    {
+        if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) > 1)
+            throw new ArgumentException("give one of --json, --json-schema and --choice");
+        if (json) return new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() };
+        if (schema != null)
+            return new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = CliOptions.SmallFile(schema, "--json-schema") } };
+        return choices.Length > 0 ? new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { choices } } } : null;
     }
 }

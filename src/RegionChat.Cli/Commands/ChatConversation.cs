@@ -6,13 +6,16 @@ using PbV1 = RegionChat.Protos.V1;
 namespace RegionChat.Cli.Commands;
 
 /// <summary>What every turn of a `regionchat chat` run asks for besides its message.</summary>
-internal sealed record ChatTurnSettings(string Model, uint MaxTokens, float? Temperature, ulong? Seed, string SystemPrompt)
+/// <param name="Format">The shape every answer keeps (--json, --json-schema, --choice), or null.</param>
+internal sealed record ChatTurnSettings(string Model, uint MaxTokens, float? Temperature, ulong? Seed, string SystemPrompt,
+    PbV1.AnswerFormat? Format = null)
 {
     public PbV1.SamplingParams Sampling()
     {
         var s = new PbV1.SamplingParams();
         if (Temperature is { } t) s.Temperature = t;
         if (Seed is { } seed) s.Seed = seed;
+        if (Format != null) s.Format = Format;
         return s;
     }
 }

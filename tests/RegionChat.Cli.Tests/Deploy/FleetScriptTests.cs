@@ -216,6 +216,8 @@ public sealed class FleetScriptTests(ITestOutputHelper log) : IDisposable
                 if (t is 2 or 3)
                 {
                     // Kill the live replica that holds the most conversations (nginx's log: the replica of each one's last turn).
+                    // nginx writes a call's line just after its last frame, so the last conversation's may still be coming.
+                    await LoggedAsync(dir, sessions, t);
                     var holders = Holders(dir, sessions, replicas.Select(r => r.Grpc).ToArray());
                     int victim = Enumerable.Range(0, 3).Where(i => !killed.Contains(i)).MaxBy(i => holders.Count(h => h == i));
                     Process.GetProcessById(replicas[victim].Pid).Kill();
@@ -261,6 +263,19 @@ public sealed class FleetScriptTests(ITestOutputHelper log) : IDisposable
     }
 
     /// <summary>For each conversation, the replica (index) that answered its last turn, from nginx's access log; -1 for none.</summary>
+    /// <summary>Waits (up to 10 s) until nginx's access log holds <paramref name="turns"/> Chat lines of every session.</summary>
+    static async Task LoggedAsync(string dir, string?[] sessions, int turns)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var lines = File.ReadAllLines(Path.Combine(dir, "nginx", "access.log")).Where(l => l.Contains("/Chat ", StringComparison.Ordinal)).ToArray();
+            if (sessions.All(s => s != null && lines.Count(l => l.Contains($"session=\"{s}\"", StringComparison.Ordinal)) >= turns)) return;
+            if (clock.Elapsed > TimeSpan.FromSeconds(10)) throw new Xunit.Sdk.XunitException($"nginx's access log lacks turns after 10 s");
+            await Task.Delay(20);
+        }
+    }
+
     static int[] Holders(string dir, string?[] sessions, string[] grpcUrls)
     {
         var lines = File.ReadAllLines(Path.Combine(dir, "nginx", "access.log")).Where(l => l.Contains("/Chat ", StringComparison.Ordinal)).ToArray();

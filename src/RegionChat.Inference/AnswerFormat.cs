@@ -11,8 +11,11 @@ public enum AnswerFormatKind { JsonObject, Choice, JsonSchema }
 /// that would leave it are never sampled, and the answer ends only where it is complete (or at max tokens, or a stop
 /// string). Null on <see cref="SamplingOptions.Format"/> is free text.
 /// </summary>
-public sealed record AnswerFormat
+public sealed class AnswerFormat
 {
+    /// <summary>The engine's format once resolved: a schema is compiled once however often the format is sent.</summary>
+    OutputFormat? engine;
+
     public const int MaxChoices = ChoiceFormat.MaxChoices, MaxChoiceBytes = ChoiceFormat.MaxChoiceBytes;
 
     AnswerFormat(AnswerFormatKind kind, IReadOnlyList<string> choices, string schema = "")
@@ -55,7 +58,9 @@ public sealed record AnswerFormat
 
     /// <summary>The engine's format, or null with (field, description) reported for each problem, fields under
     /// <paramref name="field"/> (".choices[i]", ".json_schema").</summary>
-    internal OutputFormat? Resolve(string field, Action<string, string> violation)
+    internal OutputFormat? Resolve(string field, Action<string, string> violation) => engine ??= Compile(field, violation);
+
+    OutputFormat? Compile(string field, Action<string, string> violation)
     {
         switch (Kind)
         {

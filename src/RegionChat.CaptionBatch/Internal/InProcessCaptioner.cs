@@ -18,6 +18,9 @@ namespace RegionChat.CaptionBatch.Internal;
 /// </summary>
 internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
 {
+    // Made once: its schema is compiled on first use and kept.
+    readonly AnswerFormat? format = job.Options.AnswerFormat;
+
     public Task RunAsync() => JobWorkers.RunAsync(job, job.Options.Concurrency, CaptionAsync);
 
     async Task CaptionAsync(WorkItem item, CancellationToken ct)
@@ -62,7 +65,7 @@ internal sealed class InProcessCaptioner(JobState job, RegionChatCore core)
                 new TurnImage(ImageInput.FromBytes(bytes), RegionSource.Of(region)))],
             Sampling = new SamplingOptions
             {
-                MaxTokens = job.Options.MaxTokens, Logprobs = job.Options.Logprobs ? 0 : null, Format = job.Options.AnswerFormat,
+                MaxTokens = job.Options.MaxTokens, Logprobs = job.Options.Logprobs ? 0 : null, Format = format,
             },
         };
         var text = new StringBuilder();

@@ -17,10 +17,13 @@ internal sealed class LaneStream : IDisposable
     readonly CaptionStream? captions;
     readonly ClassifyStream? classifications;
     readonly EmbedStream? embeddings;
+    /// <summary>The job's --logprobs and answer format, made once: every caption request carries the same.</summary>
+    readonly PbV1.SamplingParams? sampling;
 
     public LaneStream(RegionChatClient client, CaptionBatchOptions options, CancellationToken ct)
     {
         this.options = options;
+        sampling = Sampling(options);
         switch (options.TaskKind)
         {
             case CaptionBatchTask.Classify: classifications = client.OpenClassifyStream(ct); break;
@@ -45,7 +48,7 @@ internal sealed class LaneStream : IDisposable
             Region = region,
             Instruction = item.Input.Instruction ?? options.Instruction ?? "",
             MaxTokens = (uint)options.MaxTokens,
-            Sampling = Sampling(options),
+            Sampling = sampling,
         }, ct);
     }
 

@@ -53,7 +53,7 @@ public sealed class ChoiceFormat : OutputFormat
     public const int MaxChoices = 256;
     public const int MaxChoiceBytes = 256;
 
-    ChoiceTrie? trie;
+    ByteTrie? trie;
 
     internal ChoiceFormat(IReadOnlyList<string> choices)
     {
@@ -75,7 +75,7 @@ public sealed class ChoiceFormat : OutputFormat
         }
     }
 
-    internal ChoiceTrie Trie => trie ??= new ChoiceTrie(Choices);
+    internal ByteTrie Trie => trie ??= ByteTrie.Of(Choices.Select(Encoding.UTF8.GetBytes).ToArray());
 
     internal override OutputCursor Start() => new ChoiceCursor(Trie);
 

@@ -60,6 +60,10 @@ internal static class FuzzSeeds
                  "tags": {"type": "array", "items": {"$ref": "#/$defs/tag"}, "maxItems": 2}, "note": {"type": ["string", "null"], "maxLength": 5}},
                  "required": ["size", "n"], "$defs": {"tag": {"type": "string", "minLength": 1}}}
                 """ + "\0" + """{"size": "small",\n  "n": 12, "tags": ["a\"b"], "note": null}""",
+            ["any-of.txt"] = """
+                {"anyOf": [{"type": "array", "items": {"oneOf": [{"const": 1}, {"type": "string"}]}}, {"allOf": [{"$ref": "#/$defs/o"}]},
+                 {"type": "null"}], "$defs": {"o": {"type": "object", "properties": {"a": {"type": ["integer", "boolean"]}}}}}
+                """ + "\0" + """[1, "x"]""",
         }.ToDictionary(p => p.Key, p => Encoding.UTF8.GetBytes(p.Value)));
         Console.WriteLine($"seeds written under {dir}");
         return 0;

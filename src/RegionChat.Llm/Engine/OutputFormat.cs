@@ -83,11 +83,12 @@ public sealed class ChoiceFormat : OutputFormat
 }
 
 /// <summary>See <see cref="OutputFormat.JsonSchema"/>. Supported: <c>type</c> (a name, or a list told apart by the
-/// value's first character), <c>properties</c> (written in their order; <c>required</c> ones always, the others may be
+/// value's first character), <c>anyOf</c> / <c>oneOf</c> told apart the same way (enum and const alternatives merge, a
+/// number takes in an integer), <c>allOf</c> of one schema, <c>properties</c> (written in their order; <c>required</c> ones always, the others may be
 /// left out; no others), <c>additionalProperties</c> true or false, <c>items</c>, <c>minItems</c>, <c>maxItems</c>,
 /// <c>minLength</c>, <c>maxLength</c>, <c>enum</c>, <c>const</c>, <c>$ref</c> to the schema's own <c>$defs</c> (not
-/// recursive), and annotations (title, description, default, …). Any other keyword (pattern, format, minimum, anyOf, …) is
-/// refused rather than ignored. Whitespace and nesting as <see cref="JsonObjectFormat"/>.</summary>
+/// recursive), and annotations (title, description, default, …). Any other keyword (pattern, format, minimum, …), or a
+/// keyword beside <c>$ref</c> or a combination, is refused rather than ignored. Whitespace and nesting as <see cref="JsonObjectFormat"/>.</summary>
 public sealed class JsonSchemaFormat : OutputFormat
 {
     public const int MaxSchemaBytes = 65536;

@@ -114,7 +114,14 @@ public class JsonSchemaCursorTests
 
     [Theory]
     [InlineData("""{"type": "string", "pattern": "^a"}""", "schema.pattern")]
-    [InlineData("""{"anyOf": [{"type": "string"}]}""", "schema.anyOf")]
+    [InlineData("""{"anyOf": [{"type": "string"}, {"type": "string", "maxLength": 2}]}""", "schema.anyOf[1]")]
+    [InlineData("""{"anyOf": [{"type": ["integer", "null"]}, {"enum": [1, 2]}]}""", "schema.anyOf[1]: its values can start with '1'")]
+    [InlineData("""{"oneOf": [{"type": "object"}, true]}""", "schema.oneOf[1]")]
+    [InlineData("""{"anyOf": []}""", "schema.anyOf: must be a list")]
+    [InlineData("""{"allOf": [{"type": "string"}, {"maxLength": 3}]}""", "schema.allOf: only an allOf of one")]
+    [InlineData("""{"type": "string", "anyOf": [{"maxLength": 3}]}""", "schema.type: is not supported beside anyOf")]
+    [InlineData("""{"$ref": "#/$defs/s", "maxLength": 3, "$defs": {"s": {"type": "string"}}}""", "schema.maxLength: is not supported beside $ref")]
+    [InlineData("""{"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0}]}""", "schema.anyOf[1].minimum")]
     [InlineData("""{"type": "object", "properties": {"a": {"type": "number", "minimum": 0}}}""", "schema.properties.a.minimum")]
     [InlineData("""{"type": "object", "additionalProperties": {"type": "string"}}""", "schema.additionalProperties")]
     [InlineData("""{"type": "array", "minItems": 3, "maxItems": 2}""", "schema.maxItems")]
@@ -147,6 +154,49 @@ public class JsonSchemaCursorTests
         Assert.Contains("not JSON", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema("{\"type\": ")).Message);
         string big = "{\"enum\": [" + string.Join(",", Enumerable.Range(0, 20_000).Select(i => $"\"{i}\"")) + "]}";
         Assert.Contains("bytes", Assert.Throws<ArgumentException>(() => OutputFormat.JsonSchema(big)).Message);
+    }
+
+    /// <summary>As pydantic writes optional fields, unions of literals and a described nested model.</summary>
+    const string Pydantic = """
+        {"type": "object", "title": "Answer",
+         "properties": {
+           "kind": {"anyOf": [{"const": "circle"}, {"const": "square"}], "title": "Kind"},
+           "shape": {"allOf": [{"$ref": "#/$defs/Shape"}], "description": "the region's shape"},
+           "label": {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "null"}], "default": null},
+           "parent": {"anyOf": [{"$ref": "#/$defs/Shape"}, {"type": "null"}], "default": null},
+           "size": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "maxItems": 2}, {"enum": [true, false]}]},
+           "score": {"anyOf": [{"type": "integer"}, {"type": "number"}, {"type": "null"}]}},
+         "required": ["kind", "shape", "size"],
+         "$defs": {"Shape": {"type": "object", "properties": {"sides": {"type": "integer"}}, "required": ["sides"]}}}
+        """;
+
+    [Theory]
+    [InlineData("""{"kind":"circle","shape":{"sides":0},"label":null,"parent":null,"size":3,"score":null}""")]
+    [InlineData("""{"kind": "square", "shape": {"sides": 4}, "label": "abc", "parent": {"sides": 3}, "size": [1, 2], "score": 0.5}""")]
+    [InlineData("""{"kind":"square","shape":{"sides":4},"size":true,"score":-2}""")]
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"size":false}""")]
+    public void AnyOfOneOfAndAllOfTakeEachAlternative(string text) => Accepted(Pydantic, text);
+
+    [Theory]
+    [InlineData("""{"kind":"triangle""", "triangle")]                                  // neither const
+    [InlineData("""{"kind":"circle","shape":null""", "null")]                          // allOf's one schema: an object
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"label":"abcd""", "d")]        // the string alternative's maxLength
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"label":nil""", "il")]
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"parent":{}""", "}")]          // the object alternative's required
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"size":"3""", "\"3")]         // no string among size's alternatives
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"size":[1,2,3""", ",3")]
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"size":1.5""", ".5")]         // the integer alternative
+    [InlineData("""{"kind":"circle","shape":{"sides":1},"size":1,"score":true""", "true")]
+    public void AnyOfOneOfAndAllOfRefuseWhatNoAlternativeTakes(string text, string at) => RefusedAt(Pydantic, text, at);
+
+    [Fact]
+    public void OneAlternativeIsThatAlternative()
+    {
+        Accepted("""{"anyOf": [{"type": "string", "maxLength": 1}]}""", "\"a\"");
+        RefusedAt("""{"anyOf": [{"type": "string", "maxLength": 1}]}""", "\"ab\"", "b");
+        Accepted("""{"type": ["number", "integer"]}""", "1.5");        // a number takes in the integer
+        Accepted("""{"anyOf": [{"enum": ["a", "b"]}, {"const": "b"}, {"type": "boolean"}]}""", "\"b\"");
+        Accepted("""{"anyOf": [{"enum": ["a", "b"]}, {"const": "b"}, {"type": "boolean"}]}""", "false");
     }
 
     static string Instance(Random random)

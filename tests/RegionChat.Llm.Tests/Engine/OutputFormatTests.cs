@@ -67,7 +67,9 @@ public class OutputFormatTests(TinyModels models) : IClassFixture<TinyModels>
         using var engine = models.Load();
         var format = OutputFormat.JsonSchema("""
             {"type": "object", "properties": {"colour": {"enum": ["red", "dark blue"]}, "ok": {"type": "boolean"},
-             "tags": {"type": "array", "items": {"enum": [1, 2]}, "maxItems": 2}}, "required": ["colour", "ok", "tags"]}
+             "tags": {"type": "array", "items": {"enum": [1, 2]}, "maxItems": 2},
+             "size": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"const": 3}, "maxItems": 1}]}},
+             "required": ["colour", "ok", "tags", "size"]}
             """);
         for (int seed = 0; seed < 8; seed++)
         {
@@ -77,10 +79,12 @@ public class OutputFormatTests(TinyModels models) : IClassFixture<TinyModels>
             Assert.True(run.Final.Reason == FinishReason.Stop, $"{run.Final.Reason}: {run.Text}");
             using var parsed = JsonDocument.Parse(run.Text);
             var fields = parsed.RootElement.EnumerateObject().ToArray();
-            Assert.Equal(["colour", "ok", "tags"], fields.Select(f => f.Name));
+            Assert.Equal(["colour", "ok", "tags", "size"], fields.Select(f => f.Name));
             Assert.Contains(fields[0].Value.GetString(), new[] { "red", "dark blue" });
             Assert.Contains(fields[1].Value.ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
             Assert.All(fields[2].Value.EnumerateArray(), t => Assert.Contains(t.GetInt32(), new[] { 1, 2 }));
+            Assert.True(fields[3].Value.ValueKind == JsonValueKind.Null || fields[3].Value.GetRawText().Replace(" ", "") is "[]" or "[3]",
+                fields[3].Value.GetRawText());
         }
     }
 

@@ -10,7 +10,8 @@ namespace RegionChat.Llm.Tests.Fuzz;
 public sealed class JsonSchemaProperties
 {
     const string Schema = """
-        {"type": "object", "properties": {"size": {"enum": ["small", "large"]}, "n": {"type": ["integer", "null"]},
+        {"type": "object", "properties": {"size": {"enum": ["small", "large"]},
+         "n": {"anyOf": [{"type": ["integer", "null"]}, {"const": true}, {"$ref": "#/$defs/tag"}]},
          "tags": {"type": "array", "items": {"$ref": "#/$defs/tag"}, "minItems": 1, "maxItems": 2}, "any": true,
          "note": {"type": "string", "maxLength": 5}}, "required": ["size", "tags"], "$defs": {"tag": {"const": {"a": [1]}}}}
         """;

@@ -131,7 +131,7 @@ public class OpenAiBadRequestTests
             bad, "tool_choice", unsupported);
         yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
         yield return new("llama.cpp's grammar", Post(With(b => b["grammar"] = "root ::= \"yes\"")), bad, "grammar", unsupported, "grammar");
-        yield return new("llama.cpp's json_schema with anyOf", Post(With(b => b["json_schema"] = JsonNode.Parse("{\"anyOf\": []}"))), bad, "json_schema",
+        yield return new("llama.cpp's json_schema with an empty anyOf", Post(With(b => b["json_schema"] = JsonNode.Parse("{\"anyOf\": []}"))), bad, "json_schema",
             MessageHas: "schema.anyOf");
         yield return new("guided_choice as a string", Post(With(b => b["guided_choice"] = "yes")), bad, "guided_choice", MessageHas: "list");
         yield return new("guided_choice empty", Post(With(b => b["guided_choice"] = new JsonArray())), bad, "guided_choice", MessageHas: "1 to 256");

@@ -17,7 +17,9 @@ internal sealed class JsonSchemaCompiler
         ["title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly", "$defs", "definitions"];
     static readonly HashSet<string> Understood =
         ["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const", "minLength",
-         "maxLength", "$ref"];
+         "maxLength", "$ref", "anyOf", "oneOf", "allOf"];
+    /// <summary>The keywords that say what a value is; a <c>$ref</c> or a combination stands alone among them.</summary>
+    static readonly string[] Alone = ["$ref", "anyOf", "oneOf", "allOf"];
 
     readonly JsonElement root;
     int nodes, refDepth, level;
@@ -43,7 +45,15 @@ internal sealed class JsonSchemaCompiler
         foreach (var p in s.EnumerateObject())
             if (!Understood.Contains(p.Name) && !Annotations.Contains(p.Name))
                 throw Bad($"{path}.{p.Name}", "this keyword is not supported (supported: " + string.Join(", ", Understood) + ")");
-        if (s.TryGetProperty("$ref", out var reference)) return Reference(reference, path);
+        if (Alone.FirstOrDefault(k => s.TryGetProperty(k, out _)) is { } alone)
+        {
+            // Beside a reference or a combination, another keyword would have to hold as well: refused, not ignored.
+            foreach (var other in s.EnumerateObject())
+                if (other.Name != alone && Understood.Contains(other.Name))
+                    throw Bad($"{path}.{other.Name}", $"is not supported beside {alone} (put it inside)");
+            var value = s.GetProperty(alone);
+            return alone == "$ref" ? Reference(value, path) : Combination(value, $"{path}.{alone}", all: alone == "allOf");
+        }
         if (s.TryGetProperty("const", out var constant)) return new LiteralNode(Counted(path, [JsonLiteral.Of(constant)]));
         if (s.TryGetProperty("enum", out var values))
         {
@@ -61,7 +71,46 @@ internal sealed class JsonSchemaCompiler
             .Distinct().ToList();
         if (names.Contains("number")) names.Remove("integer");
         if (names.Count == 1) return Typed(s, names[0], path);
-        return new UnionNode(names.Select(n => (Starts(n), Typed(s, n, path))).ToArray());
+        return Union(names.Select(n => (Typed(s, n, path), $"{path}.type[{n}]")).ToList());
+    }
+
+    /// <summary>anyOf / oneOf: alternatives told apart by the value's first byte (so one of them holds, and only one);
+    /// allOf: a single schema (as pydantic wraps a reference).</summary>
+    SchemaNode Combination(JsonElement list, string path, bool all)
+    {
+        if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0) throw Bad(path, "must be a list of schemas");
+        if (all)
+            return list.GetArrayLength() == 1 ? Node(list[0], path + "[0]")
+                : throw Bad(path, "only an allOf of one schema is supported (merge the others into it)");
+        return Union(list.EnumerateArray().Select((a, i) => (Node(a, $"{path}[{i}]"), $"{path}[{i}]")).ToList());
+    }
+
+    /// <summary>One node for alternatives: enums and consts merge, a number takes in an integer, and the rest must start
+    /// with different bytes, since the cursor follows one alternative from the value's first byte on.</summary>
+    static SchemaNode Union(List<(SchemaNode Node, string Path)> alternatives)
+    {
+        var flat = alternatives.SelectMany(a => a.Node is UnionNode u ? u.Alternatives.Select(n => (n, a.Path)) : [a]).ToList();
+        if (flat.Any(a => a.Item1 is NumberNode { Integer: false })) flat.RemoveAll(a => a.Item1 is NumberNode { Integer: true });
+        var pathOf = new (SchemaNode Node, string Path)?[256];
+        foreach (var (node, path) in flat)
+            foreach (byte b in node.FirstBytes)
+            {
+                if (pathOf[b] is { } seen && seen.Node != node && !(seen.Node is LiteralNode && node is LiteralNode))
+                    throw Bad(path, $"its values can start with '{(char)b}' as those of {seen.Path} can: alternatives must differ in their "
+                                    + "first character (a string or null, an object or an array, ...), or all be enum or const values");
+                pathOf[b] = (node, path);
+            }
+        var literals = flat.Select(a => a.Item1).OfType<LiteralNode>().ToList();
+        if (literals.Count > 1)
+        {
+            flat.RemoveAll(a => a.Item1 is LiteralNode);
+            flat.Add((new LiteralNode(literals.SelectMany(l => l.Texts).ToArray()), ""));
+        }
+        if (flat.Count == 1) return flat[0].Item1;
+        var byFirst = new SchemaNode?[256];
+        foreach (var (node, _) in flat)
+            foreach (byte b in node.FirstBytes) byFirst[b] = node;
+        return new UnionNode(flat.Select(a => a.Item1).Distinct().ToArray(), byFirst);
     }
 
     SchemaNode Reference(JsonElement reference, string path)
@@ -126,17 +175,6 @@ internal sealed class JsonSchemaCompiler
         return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n >= least ? n
             : throw Bad($"{path}.{keyword}", $"must be a whole number >= {least}");
     }
-
-    static Func<byte, bool> Starts(string type) => type switch
-    {
-        "object" => b => b == '{',
-        "array" => b => b == '[',
-        "string" => b => b == '"',
-        "number" or "integer" => b => b == '-' || char.IsAsciiDigit((char)b),
-        "boolean" => b => b is (byte)'t' or (byte)'f',
-        "null" => b => b == 'n',
-        _ => _ => false,
-    };
 
     static ArgumentException Bad(string path, string problem) => new($"{path}: {problem}", nameof(SamplingParams.OutputFormat));
 }

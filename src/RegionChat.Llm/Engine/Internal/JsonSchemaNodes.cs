@@ -52,6 +52,11 @@ internal abstract class SchemaNode
 
     /// <summary>The value may end here (only numbers and literals that another byte could still extend).</summary>
     public virtual bool MayEnd(in SchemaFrame f) => false;
+
+    /// <summary>The bytes a value of this node may start with (no whitespace: the enclosing value takes that).</summary>
+    public abstract IEnumerable<byte> FirstBytes { get; }
+
+    protected static readonly byte[] NumberStarts = "-0123456789"u8.ToArray();
 }
 
 /// <summary>The whole answer: whitespace, then the value, then nothing.</summary>
@@ -67,6 +72,8 @@ internal sealed class RootNode(SchemaNode value) : SchemaNode
         f.Child = Value;
         return StepResult.PushChild;
     }
+
+    public override IEnumerable<byte> FirstBytes => Value.FirstBytes;
 }
 
 /// <summary>An object with its declared properties, in their order; the optional ones may be left out.</summary>
@@ -75,6 +82,8 @@ internal sealed class ObjectNode(IReadOnlyList<ObjectNode.Property> properties) 
     public sealed record Property(string Name, SchemaNode Value, bool Required);
 
     readonly IReadOnlyList<Property> properties = properties;
+
+    public override IEnumerable<byte> FirstBytes => "{"u8.ToArray();
     /// <summary>The keys as written after their opening quote (escaped, closing quote included), each leaf = its index.</summary>
     readonly ByteTrie keys = ByteTrie.Of(properties.Select(p => JsonLiteral.Key(p.Name)).ToArray());
     readonly int[] nextRequired = NextRequired(properties);
@@ -134,6 +143,8 @@ internal sealed class ArrayNode(SchemaNode items, int minItems, int maxItems) : 
 {
     const byte Open = 0, ItemOrClose = 1, AfterItem = 2, Item = 3;
 
+    public override IEnumerable<byte> FirstBytes => "["u8.ToArray();
+
     public override StepResult Step(ref SchemaFrame f, byte b)
     {
         if (SchemaFrame.IsBlank(b) && f.Stage != Open) return f.Blank(b) ? StepResult.Consumed : StepResult.Rejected;
@@ -165,6 +176,8 @@ internal sealed class ArrayNode(SchemaNode items, int minItems, int maxItems) : 
 internal sealed class StringNode(int minLength, int maxLength) : SchemaNode
 {
     const byte Open = 0, Text = 1, Escape = 2, Hex = 3;
+
+    public override IEnumerable<byte> FirstBytes => "\""u8.ToArray();
 
     public bool InText(in SchemaFrame f) => f.Stage == Text;
 
@@ -201,6 +214,10 @@ internal sealed class StringNode(int minLength, int maxLength) : SchemaNode
 /// <summary>A number, or an integer (no fraction, no exponent).</summary>
 internal sealed class NumberNode(bool integer) : SchemaNode
 {
+    public bool Integer { get; } = integer;
+
+    public override IEnumerable<byte> FirstBytes => NumberStarts;
+
     public override void Start(ref SchemaFrame f) => f.Scan = JsonObjectCursor.State.AnyValue;
 
     public override StepResult Step(ref SchemaFrame f, byte b)
@@ -208,7 +225,7 @@ internal sealed class NumberNode(bool integer) : SchemaNode
         if (f.Stage == 0 && !(b == '-' || char.IsAsciiDigit((char)b))) return StepResult.Rejected;
         f.Stage = 1;
         if (f.Scan.EndsBefore(b)) return StepResult.Ended;
-        if (integer && b is (byte)'.' or (byte)'e' or (byte)'E') return StepResult.Rejected;
+        if (Integer && b is (byte)'.' or (byte)'e' or (byte)'E') return StepResult.Rejected;
         return f.Scan.Step(b) ? StepResult.Consumed : StepResult.Rejected;
     }
 
@@ -219,6 +236,10 @@ internal sealed class NumberNode(bool integer) : SchemaNode
 internal sealed class LiteralNode(IReadOnlyList<byte[]> texts) : SchemaNode
 {
     readonly ByteTrie trie = ByteTrie.Of(texts);
+
+    public IReadOnlyList<byte[]> Texts { get; } = texts;
+
+    public override IEnumerable<byte> FirstBytes => trie.Root.Next.Keys;
 
     public override void Start(ref SchemaFrame f) => f.At = trie.Root;
 
@@ -238,6 +259,8 @@ internal sealed class LiteralNode(IReadOnlyList<byte[]> texts) : SchemaNode
 /// <summary>Any JSON value (a schema that says nothing more), or any object.</summary>
 internal sealed class AnyNode(bool objectOnly) : SchemaNode
 {
+    public override IEnumerable<byte> FirstBytes => objectOnly ? "{"u8.ToArray() : "{[\"tfn"u8.ToArray().Concat(NumberStarts);
+
     public override void Start(ref SchemaFrame f) =>
         f.Scan = objectOnly ? JsonObjectCursor.State.Initial : JsonObjectCursor.State.AnyValue;
 
@@ -251,10 +274,14 @@ internal sealed class AnyNode(bool objectOnly) : SchemaNode
     public override bool MayEnd(in SchemaFrame f) => f.Scan.NumberMayEnd;
 }
 
-/// <summary>A list of types, told apart by the value's first byte.</summary>
-internal sealed class UnionNode(IReadOnlyList<(Func<byte, bool> Starts, SchemaNode Node)> alternatives) : SchemaNode
+/// <summary>Alternatives (a list of types, anyOf, oneOf), told apart by the value's first byte.</summary>
+internal sealed class UnionNode(IReadOnlyList<SchemaNode> alternatives, SchemaNode?[] byFirstByte) : SchemaNode
 {
-    public SchemaNode? For(byte b) => alternatives.FirstOrDefault(a => a.Starts(b)).Node;
+    public IReadOnlyList<SchemaNode> Alternatives { get; } = alternatives;
+
+    public SchemaNode? For(byte b) => byFirstByte[b];
+
+    public override IEnumerable<byte> FirstBytes => Enumerable.Range(0, 256).Where(b => byFirstByte[b] != null).Select(b => (byte)b);
 
     public override StepResult Step(ref SchemaFrame f, byte b) => StepResult.Rejected; // replaced by its alternative at the start
 }

@@ -32,7 +32,7 @@ public abstract class OutputFormat
 
 /// <summary>See <see cref="OutputFormat.JsonObject"/>. Nesting is at most <see cref="MaxDepth"/> deep, and whitespace
 /// is what llama.cpp's JSON grammar allows (one space, or a newline and at most <see cref="MaxIndent"/> spaces or tabs),
-/// so a model cannot spend its tokens on blanks.</summary>
+/// so a model cannot spend its tokens on blanks. Strings hold only well-formed UTF-8 (no half character).</summary>
 public sealed class JsonObjectFormat : OutputFormat
 {
     public const int MaxDepth = 64;
@@ -84,11 +84,12 @@ public sealed class ChoiceFormat : OutputFormat
 
 /// <summary>See <see cref="OutputFormat.JsonSchema"/>. Supported: <c>type</c> (a name, or a list told apart by the
 /// value's first character), <c>anyOf</c> / <c>oneOf</c> told apart the same way (enum and const alternatives merge, a
-/// number takes in an integer), <c>allOf</c> of one schema, <c>properties</c> (written in their order; <c>required</c> ones always, the others may be
-/// left out; no others), <c>additionalProperties</c> true or false, <c>items</c>, <c>minItems</c>, <c>maxItems</c>,
+/// number takes in an integer), <c>allOf</c> of one schema, <c>properties</c> (written in their order; <c>required</c>
+/// ones always, the others may be left out; no others), <c>additionalProperties</c> true or false, <c>items</c>, <c>minItems</c>, <c>maxItems</c>,
 /// <c>minLength</c>, <c>maxLength</c>, <c>enum</c>, <c>const</c>, <c>$ref</c> to the schema's own <c>$defs</c> (not
 /// recursive), and annotations (title, description, default, …). Any other keyword (pattern, format, minimum, …), or a
-/// keyword beside <c>$ref</c> or a combination, is refused rather than ignored. Whitespace and nesting as <see cref="JsonObjectFormat"/>.</summary>
+/// keyword beside <c>$ref</c> or a combination, is refused rather than ignored. Whitespace, nesting and UTF-8 as
+/// <see cref="JsonObjectFormat"/>.</summary>
 public sealed class JsonSchemaFormat : OutputFormat
 {
     public const int MaxSchemaBytes = 65536;

@@ -87,6 +87,38 @@ public class JsonSchemaCursorTests
         Assert.InRange(mutantsTaken, 1, 1999);
     }
 
+    [Theory]
+    [InlineData("C3A9 E282AC F09D849E F48FBFBF ED9FBF EE8080 7F", -1)]  // é € 𝄞 U+10FFFF U+D7FF U+E000 DEL
+    [InlineData("61 80", 1)]            // a continuation byte alone
+    [InlineData("C3 22", 1)]            // the closing quote inside a character
+    [InlineData("C3 C3", 1)]
+    [InlineData("C0 AF", 0)]            // overlong forms
+    [InlineData("E0 80", 1)]
+    [InlineData("F0 8F", 1)]
+    [InlineData("ED A0", 1)]            // a surrogate
+    [InlineData("F4 90", 1)]            // past U+10FFFF
+    [InlineData("F5", 0)]
+    [InlineData("E2 82 41", 2)]
+    public void StringsTakeOnlyWellFormedUtf8(string hex, int refusedAt)
+    {
+        byte[] text = Convert.FromHexString(hex.Replace(" ", ""));
+        int at = refusedAt < 0 ? text.Length : Convert.FromHexString(string.Concat(hex.Split(' ').Take(refusedAt))).Length;
+        foreach (string schema in new[] { """{"type": "string"}""", "true", """{"type": "array", "items": {"type": "string", "maxLength": 9}}""" })
+        {
+            var cursor = Cursor(schema);
+            cursor.Advance(schema.Contains("array") ? "[\""u8 : "\""u8);
+            int taken = 0;
+            while (taken < text.Length && cursor.Allows(text.AsSpan(taken, 1))) cursor.Advance(text.AsSpan(taken++, 1));
+            Assert.True(taken == at, $"{schema}: took {taken} bytes of {hex}");
+            if (refusedAt < 0) Assert.True(cursor.Allows("\""u8));
+        }
+        var json = new JsonObjectCursor();
+        json.Advance("{\""u8);
+        Assert.Equal(refusedAt < 0, json.Allows(text));
+        byte[] value = [.. "{\"k\": \""u8, .. text, .. "\"}"u8];
+        Assert.Equal(refusedAt < 0, new JsonObjectCursor().Allows(value));
+    }
+
     [Fact]
     public void OnlyAWholeValueMayEnd()
     {

@@ -102,24 +102,26 @@ public class OutputCursorTests
     [Fact]
     public void AMaskTakesPlainStringTokensWithoutReadingThemButAllowsTheSame()
     {
-        string[] pieces = ["", "a", "ab", "abc", "abcd", "ééé", "\"", "a\"", "\\", "\\n", "\u0001", "}", " ", "\",\"b\":", "xyzzy12"];
-        var vocabulary = new OutputVocabulary(pieces.Length, t => Encoding.UTF8.GetBytes(pieces[t]), t => t == 0);
-        var schema = new JsonSchemaCursor(JsonSchemaCompiler.Compile(JsonDocument.Parse(
-            """{"type": "object", "properties": {"a": {"type": "string", "maxLength": 5}, "b": true}}""").RootElement.Clone()));
-        var any = new JsonSchemaCursor(JsonSchemaCompiler.Compile(JsonDocument.Parse("true").RootElement.Clone()));
+        // Byte tokens too: half a character (which is not plain), and the rest of one.
+        byte[][] pieces = [.. new[] { "", "a", "ab", "abc", "abcd", "ééé", "\"", "a\"", "\\", "\\n", "\u0001", "}", " ", "\",\"b\":", "xyzzy12" }
+            .Select(Encoding.UTF8.GetBytes), [0xC3], [0xA9], [0xA9, (byte)'a'], [0xE2, 0x82], [0x82, 0xAC], [0xAC], [(byte)'a', 0xC3], [0xFF]];
+        var vocabulary = new OutputVocabulary(pieces.Length, t => pieces[t], t => t == 0);
+        static OutputCursor Schema(string schema) => new JsonSchemaCursor(JsonSchemaCompiler.Compile(JsonDocument.Parse(schema).RootElement.Clone()));
+        const string withString = """{"type": "object", "properties": {"a": {"type": "string", "maxLength": 5}, "b": true}}""";
         var cursors = new (OutputCursor Cursor, string Prefix)[]
         {
-            (new JsonObjectCursor(), "{\"k\": \"v"), (new JsonObjectCursor(), "{\"ke"), (schema, "{\"a\": \"xy"), (any, "[\"s"),
+            (new JsonObjectCursor(), "{\"k\": \"v"), (new JsonObjectCursor(), "{\"ke"), (Schema(withString), "{\"a\": \"xy"), (Schema("true"), "[\"s"),
+            (new JsonObjectCursor(), "{\"k\": \"v\u00C3"), (Schema(withString), "{\"a\": \"x\u00E2"), (Schema("true"), "[\"s\u00E2\u0082"),
         };
         foreach (var (cursor, prefix) in cursors)
         {
-            cursor.Advance(Encoding.UTF8.GetBytes(prefix));
+            cursor.Advance(Encoding.Latin1.GetBytes(prefix));   // one byte per char: \u00C3 is the byte C3
             float[] scores = Enumerable.Repeat(1f, pieces.Length).ToArray();
             cursor.Mask(scores, vocabulary);
             for (int t = 0; t < pieces.Length; t++)
             {
-                bool expected = t != 0 && pieces[t].Length > 0 && cursor.Allows(Encoding.UTF8.GetBytes(pieces[t]));
-                Assert.True(expected == !float.IsNegativeInfinity(scores[t]), $"'{pieces[t]}' after '{prefix}'");
+                bool expected = t != 0 && pieces[t].Length > 0 && cursor.Allows(pieces[t]);
+                Assert.True(expected == !float.IsNegativeInfinity(scores[t]), $"'{Convert.ToHexString(pieces[t])}' after '{prefix}'");
             }
         }
     }
@@ -155,13 +157,15 @@ public class OutputCursorTests
     static byte[] Mutate(Random random, byte[] doc)
     {
         var bytes = doc.ToList();
-        const string alphabet = "{}[]\":,-+.0123456789eEtrufalsn \t\n\r\\/abx\u0001";
+        // ASCII, and bytes that start, continue or cannot be UTF-8 (overlong, surrogate, past U+10FFFF) edges included
+        byte[] alphabet = [.. "{}[]\":,-+.0123456789eEtrufalsn \t\n\r\\/abx\u0001"u8, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xC3, 0xE0, 0xED, 0xF0, 0xF4,
+            0xF5, 0xFF];
         int at = random.Next(bytes.Count + 1);
         switch (random.Next(3))
         {
             case 0 when bytes.Count > 1: bytes.RemoveAt(Math.Min(at, bytes.Count - 1)); break;
-            case 1 when at < bytes.Count: bytes[at] = (byte)alphabet[random.Next(alphabet.Length)]; break;
-            default: bytes.Insert(at, (byte)alphabet[random.Next(alphabet.Length)]); break;
+            case 1 when at < bytes.Count: bytes[at] = alphabet[random.Next(alphabet.Length)]; break;
+            default: bytes.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
         }
         return [.. bytes];
     }
@@ -243,7 +247,7 @@ public class OutputCursorTests
     static void String(Random random, StringBuilder text)
     {
         text.Append('"');
-        string[] parts = ["a", "b", "é", "\\n", "\\\"", "\\\\", "\\u00e9", "\\/", " ", "x1"];
+        string[] parts = ["a", "b", "é", "\\n", "\\\"", "\\\\", "\\u00e9", "\\/", " ", "x1", "€", "\U0010FFFF", "\uD7FF", "𝄞"];
         for (int i = random.Next(5); i > 0; i--) text.Append(parts[random.Next(parts.Length)]);
         text.Append('"');
     }

@@ -25,7 +25,7 @@ internal sealed class JsonObjectCursor : OutputCursor
 
     public override bool Closed => state.Mode == Mode.Done;
 
-    protected override bool InPlainString => state.Mode == Mode.String;
+    protected override bool InPlainString => state.InPlainString;
 
     internal enum Mode : byte
     {
@@ -43,6 +43,9 @@ internal sealed class JsonObjectCursor : OutputCursor
         /// <summary>Any one JSON value, no whitespace before it (a schema's unconstrained parts).</summary>
         public static State AnyValue => new() { Mode = Mode.Value };
 
+        /// <summary>Inside a string, not in an escape or a character: a token of plain string bytes may follow.</summary>
+        public readonly bool InPlainString => Mode == Mode.String && !utf8.MidCharacter;
+
         /// <summary>The outermost value is whole: closed, or a string or literal ended.</summary>
         public readonly bool Finished => depth == 0 && Mode is Mode.AfterValue or Mode.Done;
 
@@ -58,6 +61,7 @@ internal sealed class JsonObjectCursor : OutputCursor
         byte depth, whitespace, count, literal;
         bool key;
         ulong objects; // bit i: nesting level i is an object (else an array)
+        Utf8Scanner utf8;
 
         /// <summary>Takes one byte; false (state undefined) when it cannot come here.</summary>
         public bool Step(byte b)
@@ -80,6 +84,7 @@ internal sealed class JsonObjectCursor : OutputCursor
                     if (b == ',') return Set(inObject ? Mode.Key : Mode.Value);
                     return b == (inObject ? '}' : ']') && Close();
                 case Mode.String:
+                    if (!utf8.Step(b)) return false;   // mid-character, a quote or a backslash is refused here too
                     if (b == '"') return Set(key ? Mode.Colon : Mode.AfterValue);
                     if (b == '\\') return Set(Mode.Escape);
                     return b >= 0x20;

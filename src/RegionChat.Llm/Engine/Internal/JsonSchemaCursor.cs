@@ -38,7 +38,7 @@ internal sealed class JsonSchemaCursor : OutputCursor
     protected override bool InPlainString => stack[depth - 1].Node switch
     {
         StringNode s => s.InText(stack[depth - 1]),
-        AnyNode => stack[depth - 1].Scan.Mode == JsonObjectCursor.Mode.String,
+        AnyNode => stack[depth - 1].Scan.InPlainString,
         _ => false,
     };
 

@@ -25,6 +25,8 @@ internal struct SchemaFrame
     public ByteTrie.Node? At;
     /// <summary>Numbers and unconstrained values.</summary>
     public JsonObjectCursor.State Scan;
+    /// <summary>A string's text.</summary>
+    public Utf8Scanner Utf8;
     /// <summary>Set with <see cref="StepResult.PushChild"/>.</summary>
     public SchemaNode? Child;
 
@@ -179,7 +181,7 @@ internal sealed class StringNode(int minLength, int maxLength) : SchemaNode
 
     public override IEnumerable<byte> FirstBytes => "\""u8.ToArray();
 
-    public bool InText(in SchemaFrame f) => f.Stage == Text;
+    public bool InText(in SchemaFrame f) => f.Stage == Text && !f.Utf8.MidCharacter;
 
     /// <summary>Whether that many more bytes of plain text fit under maxLength (a character is at least one byte).</summary>
     public bool Fits(in SchemaFrame f, int bytes) => (long)f.Count + bytes <= maxLength;
@@ -193,6 +195,7 @@ internal sealed class StringNode(int minLength, int maxLength) : SchemaNode
                 f.Stage = Text;
                 return StepResult.Consumed;
             case Text:
+                if (!f.Utf8.Step(b)) return StepResult.Rejected;
                 if (b == '"') return f.Count >= minLength ? StepResult.EndedWithByte : StepResult.Rejected;
                 if (b < 0x20) return StepResult.Rejected;
                 if ((b & 0xC0) != 0x80 && f.Count++ >= maxLength) return StepResult.Rejected; // a UTF-8 continuation byte adds none

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 
 namespace RegionChat.Llm.Engine.Internal;
 
@@ -22,7 +23,8 @@ internal sealed class OutputVocabulary
             endOfGeneration[t] = endsGeneration(t);
             if (pieces[t].Length == 1 && !endOfGeneration[t]) singleByte[pieces[t][0]] = true;
             plainString[t] = !endOfGeneration[t] && pieces[t].Length > 0 && pieces[t].AsSpan().IndexOfAnyInRange((byte)0, (byte)0x1F) < 0
-                             && pieces[t].AsSpan().IndexOfAny((byte)'"', (byte)'\\') < 0;
+                             && pieces[t].AsSpan().IndexOfAny((byte)'"', (byte)'\\') < 0
+                             && Utf8.IsValid(pieces[t]);
         }
         HasEndOfGeneration = endOfGeneration.Contains(true);
     }
@@ -33,8 +35,9 @@ internal sealed class OutputVocabulary
 
     public ReadOnlySpan<byte> Piece(int token) => (uint)token < (uint)pieces.Length ? pieces[token] : [];
 
-    /// <summary>The token's bytes can stand anywhere inside a JSON string and leave it open: no quote, no backslash, no
-    /// control character. Most of a vocabulary; a constrained answer inside a string takes them without reading them.</summary>
+    /// <summary>The token's bytes can stand anywhere inside a JSON string (between characters) and leave it open: whole
+    /// UTF-8 characters, no quote, no backslash, no control character. Most of a vocabulary; a constrained answer
+    /// inside a string takes them without reading them.</summary>
     public bool IsPlainString(int token) => (uint)token < (uint)plainString.Length && plainString[token];
 
     public bool IsEndOfGeneration(int token) => (uint)token < (uint)endOfGeneration.Length && endOfGeneration[token];

@@ -33,11 +33,15 @@ public sealed record GenerationOptions
     public int? Logprobs { get; init; }
     /// <summary>A shape the answer keeps (one JSON object, one of given choices); unset = free text.</summary>
     public AnswerFormat? Format { get; init; }
+    /// <summary>Added to these token ids' logits (OpenAI's logit_bias): each in [-100, 100], -100 all but bans a token and
+    /// 100 all but forces it; at most 1024 ids of the model's vocabulary (the ids <c>TokenLogprob.TokenId</c> names).</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
     internal PbV1.SamplingParams? ToSampling()
     {
         if (Temperature is null && TopP is null && TopK is null && MinP is null && RepeatPenalty is null && RepeatLastN is null && Seed is null
-            && Logprobs is null && FrequencyPenalty is null && PresencePenalty is null && Format is null)
+            && Logprobs is null && FrequencyPenalty is null && PresencePenalty is null && Format is null
+            && LogitBias is null)
             return null;
         var s = new PbV1.SamplingParams();
         if (Temperature is { } t) s.Temperature = t;
@@ -50,6 +54,7 @@ public sealed record GenerationOptions
         if (PresencePenalty is { } pp) s.PresencePenalty = pp;
         if (Seed is { } seed) s.Seed = seed;
         if (Format is { } format) s.Format = format.ToProto();
+        if (LogitBias is { } bias) foreach (var (id, value) in bias) s.LogitBias[id] = value;
         if (Logprobs is { } l) s.Logprobs = l >= 0 ? (uint)l : throw new ArgumentException($"Logprobs must be 0 to 20, got {l}");
         return s;
     }

@@ -31,9 +31,14 @@ public sealed record SamplingOptions
     public int? Logprobs { get; init; }
     /// <summary>Null (the default): free text. Otherwise the shape the answer keeps (field "sampling.format").</summary>
     public AnswerFormat? Format { get; init; }
+    /// <summary>Null (the default): none. Otherwise added to these token ids' logits before the rest of the chain
+    /// (OpenAI's logit_bias): each in [-100, 100], at most <see cref="MaxLogitBias"/> ids of the model's vocabulary
+    /// (fields "sampling.logit_bias", "sampling.logit_bias[ID]").</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
     public const float DefaultTemperature = 0f, DefaultTopP = 1f, DefaultMinP = 0f, DefaultRepeatPenalty = 1f;
-    public const int DefaultTopK = 0, DefaultRepeatLastN = 64, MaxStopStrings = 8, MaxStopBytes = 64, MaxLogprobs = SamplingParams.MaxLogprobs;
+    public const int DefaultTopK = 0, DefaultRepeatLastN = 64, MaxStopStrings = 8, MaxStopBytes = 64, MaxLogprobs = SamplingParams.MaxLogprobs,
+        MaxLogitBias = SamplingParams.MaxLogitBias;
 
     /// <summary>The engine's parameters, with a violation (field, description) reported for each bad value.</summary>
     internal SamplingParams Resolve(RegionChatCoreOptions limits, Action<string, string> violation)
@@ -67,6 +72,13 @@ public sealed record SamplingOptions
             if (n is < 1 or > MaxStopBytes) violation($"stop[{i}]", $"must have 1 to {MaxStopBytes} bytes, got {n}");
         }
         var format = Format?.Resolve("sampling.format", violation);
+        if (LogitBias?.Count > MaxLogitBias) violation("sampling.logit_bias", $"at most {MaxLogitBias} token ids, got {LogitBias.Count}");
+        foreach (var (id, bias) in LogitBias?.Take(MaxLogitBias) ?? [])
+        {
+            if (id < 0) violation($"sampling.logit_bias[{id}]", "must be a token id (>= 0)");
+            if (!float.IsFinite(bias) || Math.Abs(bias) > SamplingParams.MaxBias)
+                violation($"sampling.logit_bias[{id}]", $"must be a finite number in [-100, 100], got {bias}");
+        }
         return new SamplingParams
         {
             Temperature = temperature, TopP = topP, TopK = topK, MinP = minP, RepeatPenalty = repeat, RepeatLastN = lastN,
@@ -79,6 +91,7 @@ public sealed record SamplingOptions
             Stop = Stop.ToArray(),
             Logprobs = Logprobs is >= 0 and <= MaxLogprobs ? Logprobs : null,
             OutputFormat = format,
+            LogitBias = LogitBias is { Count: > 0 } ? LogitBias.ToDictionary() : null,
         };
     }
 }

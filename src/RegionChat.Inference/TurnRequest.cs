@@ -79,12 +79,15 @@ public sealed record TurnFields(string Text, string Model, string Session = "ses
     public string MaxTokens { get; init; } = "max_tokens";
     /// <summary>Where the answer's format comes from (one the model's tokens cannot write).</summary>
     public string Format { get; init; } = "sampling.format";
+    /// <summary>Where the turn's logit biases come from (a token id outside the model's vocabulary).</summary>
+    public string LogitBias { get; init; } = "sampling.logit_bias";
 
     public static TurnFields Chat { get; } = new("message.text", "model");
     public static TurnFields Caption(string prefix = "") =>
         new(prefix + "instruction", prefix + "model")
         {
             VisualTokenBudget = prefix + "visual_token_budget", MaxTokens = prefix + "max_tokens", Format = prefix + "sampling.format",
+            LogitBias = prefix + "sampling.logit_bias",
         };
 }
 

@@ -112,6 +112,13 @@ public class RegionChatClientTests(ServerFixture server)
             cancellationToken: ServerFixture.Timeout());
         Assert.Equal((int)caption.Usage.CompletionTokens, caption.Logprobs.Count);
         Assert.Throws<ArgumentException>(() => (Greedy with { Logprobs = -1 }).ToSampling());
+
+        // A logit bias of -100 on the answer's first token keeps that token out.
+        int first = asked.Logprobs[0].TokenId;
+        var banned = await server.Client.ChatAsync(turn with { Generation = Greedy with { Logprobs = 0, LogitBias = new Dictionary<int, float> { [first] = -100 } } },
+            ServerFixture.Timeout());
+        Assert.DoesNotContain(first, banned.Logprobs.Select(l => l.TokenId));
+        Assert.Equal(-100, new GenerationOptions { LogitBias = new Dictionary<int, float> { [first] = -100 } }.ToSampling()!.LogitBias[first]);
     }
 
     [Fact]

@@ -574,6 +574,8 @@ internal sealed class TurnRunner(
             case ArgumentException { ParamName: nameof(SamplingParams.OutputFormat) } when !ct.IsCancellationRequested:
                 return RegionChatCoreException.InvalidArgument(f.Format, $"{e.Message.Split(" (Parameter")[0]} (model " +
                                                                $"'{session.Model.Id}')", e);
+            case ArgumentException { ParamName: nameof(SamplingParams.LogitBias) } when !ct.IsCancellationRequested:
+                return RegionChatCoreException.InvalidArgument(f.LogitBias, $"{e.Message.Split(" (Parameter")[0]} (model '{session.Model.Id}')", e);
             case ArgumentException when !ct.IsCancellationRequested:
                 return RegionChatCoreException.InvalidArgument(f.Text, e.Message, e);
             default:

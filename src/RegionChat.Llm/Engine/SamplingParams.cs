@@ -1,7 +1,7 @@
 namespace RegionChat.Llm.Engine;
 
 /// <summary>
-/// How to pick each next token. Order as llama.cpp's default chain: penalties (repeat, frequency, presence), top-k,
+/// How to pick each next token. Order as llama.cpp's default chain: logit biases, penalties (repeat, frequency, presence), top-k,
 /// top-p, min-p, temperature, then a seeded draw. Temperature 0 is greedy: the exact argmax of the (penalised) logits.
 /// </summary>
 public sealed record SamplingParams
@@ -9,6 +9,8 @@ public sealed record SamplingParams
     public const int MaxStopStrings = 16;
     public const int MaxStopLength = 256;
     public const int MaxLogprobs = 20;
+    public const int MaxLogitBias = 1024;
+    public const float MaxBias = 100;
 
     public float Temperature { get; init; } = 0.8f;
     /// <summary>Keep the k most likely tokens; 0 keeps all.</summary>
@@ -41,6 +43,10 @@ public sealed record SamplingParams
     /// <summary>Null: free text. Otherwise the shape the answer keeps as it is generated (a JSON object, one of given
     /// choices); the tokens it does not allow are taken out before the rest of the chain.</summary>
     public OutputFormat? OutputFormat { get; init; }
+    /// <summary>Added to these token ids' logits before the rest of the chain (OpenAI's logit_bias): each in
+    /// [-<see cref="MaxBias"/>, <see cref="MaxBias"/>], where -100 all but bans a token and 100 all but forces it; at most
+    /// <see cref="MaxLogitBias"/> ids, each in the model's vocabulary (checked when the request is made).</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
     /// <summary>Keep generating past end-of-generation tokens (benchmarks).</summary>
     public bool IgnoreEos { get; init; }
 
@@ -67,6 +73,14 @@ public sealed record SamplingParams
         if (Logprobs is < 0 or > MaxLogprobs) throw Bad(nameof(Logprobs), Logprobs, $"must be in [0, {MaxLogprobs}] (null = off)");
         if (Stop is null) throw new ArgumentNullException(nameof(Stop));
         OutputFormat?.Validate();
+        if (LogitBias is { } bias)
+        {
+            if (bias.Count > MaxLogitBias) throw Bad(nameof(LogitBias), bias.Count, $"holds at most {MaxLogitBias} token ids");
+            foreach (var (id, value) in bias)
+                if (id < 0 || !float.IsFinite(value) || Math.Abs(value) > MaxBias)
+                    throw new ArgumentException($"logit bias of token {id}: the id must be >= 0 and the bias a finite number in " +
+                                                $"[-{MaxBias}, {MaxBias}], got {value}", nameof(LogitBias));
+        }
         if (Stop.Count > MaxStopStrings) throw Bad(nameof(Stop), Stop.Count, $"at most {MaxStopStrings} stop strings");
         foreach (string s in Stop)
             if (string.IsNullOrEmpty(s) || s.Length > MaxStopLength)

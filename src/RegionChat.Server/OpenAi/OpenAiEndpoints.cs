@@ -70,7 +70,7 @@ public static class OpenAiEndpoints
                 Model = request.Model, SessionId = request.SessionId, Messages = request.Messages, Sampling = request.Sampling,
                 SystemPrompt = request.SystemPrompt, KeepSession = true, Fields = new TurnFields("messages", "model")
                 {
-                    MaxTokens = request.MaxTokensField, Format = request.FormatField,
+                    MaxTokens = request.MaxTokensField, Format = request.FormatField, LogitBias = "logit_bias",
                 },
                 RequestId = requestId,
                 LikelyOneShot = request.SessionId.Length == 0 && header.Length == 0,

@@ -26,6 +26,10 @@ public class SamplingTests(TinyModels models) : IClassFixture<TinyModels>
         { nameof(SamplingParams.Stop), new() { Stop = [""] } },
         { nameof(SamplingParams.Stop), new() { Stop = [new string('x', 257)] } },
         { nameof(SamplingParams.Stop), new() { Stop = Enumerable.Repeat("x", 17).ToArray() } },
+        { nameof(SamplingParams.LogitBias), new() { LogitBias = new Dictionary<int, float> { [3] = 100.5f } } },
+        { nameof(SamplingParams.LogitBias), new() { LogitBias = new Dictionary<int, float> { [3] = float.NaN } } },
+        { nameof(SamplingParams.LogitBias), new() { LogitBias = new Dictionary<int, float> { [-1] = 1 } } },
+        { nameof(SamplingParams.LogitBias), new() { LogitBias = Enumerable.Range(0, 1025).ToDictionary(i => i, _ => 1f) } },
     };
 
     [Theory]
@@ -48,6 +52,37 @@ public class SamplingTests(TinyModels models) : IClassFixture<TinyModels>
         Assert.Throws<ArgumentOutOfRangeException>(() =>
             engine.GenerateAsync(session, [PromptSegment.Tokens(engine.Facts.VocabSize)], SamplingParams.Greedy()));
         Assert.Throws<ArgumentOutOfRangeException>(() => engine.GenerateAsync(session, [PromptSegment.Tokens(-1)], SamplingParams.Greedy()));
+        var outside = Assert.ThrowsAny<ArgumentException>(() => engine.GenerateAsync(session, [PromptSegment.Text("the cat")],
+            SamplingParams.Greedy() with { LogitBias = new Dictionary<int, float> { [1] = 1, [engine.Facts.VocabSize] = -100 } }));
+        Assert.Equal(nameof(SamplingParams.LogitBias), outside.ParamName);
+        Assert.Contains($"token {engine.Facts.VocabSize} is outside", outside.Message);
+    }
+
+    [Fact]
+    public async Task ALogitBiasBansOrForcesTokensOfTheModelsOwnAnswer()
+    {
+        using var engine = models.Load();
+        var prompt = new[] { PromptSegment.Tokens(engine.Facts.BosToken!.Value), PromptSegment.Text("the red chair") };
+        async Task<IReadOnlyList<int>> Answer(Dictionary<int, float>? bias)
+        {
+            using var session = engine.CreateSession(keepHistory: false);
+            var run = await Collected.From(engine.GenerateAsync(session, prompt,
+                SamplingParams.Greedy(6) with { IgnoreEos = true, LogitBias = bias }));
+            return run.Final.OutputTokens;
+        }
+        var own = await Answer(null);
+        var banned = await Answer(new Dictionary<int, float> { [own[0]] = -100 });
+        Assert.NotEqual(own[0], banned[0]);
+        Assert.DoesNotContain(own[0], banned);
+        int forced = (own[0] + 7) % engine.Facts.VocabSize;
+        Assert.All(await Answer(new Dictionary<int, float> { [forced] = 100 }), t => Assert.Equal(forced, t));
+        Assert.Equal(own, await Answer(new Dictionary<int, float> { [forced] = 0 }));
+        // A bias the size of the gap between the best two logits decides between them, as added to the logits.
+        var logits = await engine.ComputeLogitsAsync(prompt);
+        int second = Enumerable.Range(0, logits.Length).Where(t => t != own[0]).MaxBy(t => logits[t]);
+        float gap = logits[own[0]] - logits[second];
+        Assert.Equal(second, (await Answer(new Dictionary<int, float> { [second] = gap + 1e-3f }))[0]);
+        Assert.Equal(own[0], (await Answer(new Dictionary<int, float> { [second] = gap - 1e-3f }))[0]);
     }
 
     [Fact]

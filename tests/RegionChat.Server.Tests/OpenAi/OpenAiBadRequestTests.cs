@@ -129,7 +129,16 @@ public class OpenAiBadRequestTests
         yield return new("tool_choice required", Post(With(b => b["tool_choice"] = "required")), bad, "tool_choice", unsupported);
         yield return new("tool_choice naming a function", Post(With(b => b["tool_choice"] = new JsonObject { ["type"] = "function" })),
             bad, "tool_choice", unsupported);
-        yield return new("logit_bias", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = -100 })), bad, "logit_bias", unsupported);
+        yield return new("logit_bias as a list", Post(With(b => b["logit_bias"] = new JsonArray(5, -100))), bad, "logit_bias");
+        yield return new("logit_bias with a word", Post(With(b => b["logit_bias"] = new JsonObject { ["hello"] = -100 })), bad, "logit_bias",
+            MessageHas: "'hello' is not a token id");
+        yield return new("logit_bias of 101", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = 101 })), bad, "logit_bias[5]",
+            MessageHas: "[-100, 100]");
+        yield return new("logit_bias of a string", Post(With(b => b["logit_bias"] = new JsonObject { ["5"] = "-1" })), bad, "logit_bias[5]");
+        yield return new("logit_bias of 1025 ids", Post(With(b => b["logit_bias"] = new JsonObject(Enumerable.Range(0, 1025)
+            .Select(i => KeyValuePair.Create(i.ToString(), (JsonNode?)1))))), bad, "logit_bias", MessageHas: "at most 1024");
+        yield return new("logit_bias outside the vocabulary", Post(With(b => b["logit_bias"] = new JsonObject { ["999999999"] = -100 })), bad,
+            "logit_bias", MessageHas: "outside the model's vocabulary");
         yield return new("llama.cpp's grammar", Post(With(b => b["grammar"] = "root ::= \"yes\"")), bad, "grammar", unsupported, "grammar");
         yield return new("llama.cpp's json_schema with an empty anyOf", Post(With(b => b["json_schema"] = JsonNode.Parse("{\"anyOf\": []}"))), bad, "json_schema",
             MessageHas: "schema.anyOf");

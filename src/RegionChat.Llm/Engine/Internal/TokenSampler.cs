@@ -1,7 +1,7 @@
 namespace RegionChat.Llm.Engine.Internal;
 
 /// <summary>
-/// Picks the next token from a logits row, in llama.cpp's default order: penalties, top-k, top-p, min-p,
+/// Picks the next token from a logits row, in llama.cpp's default order: logit biases, penalties, top-k, top-p, min-p,
 /// temperature, seeded draw. Temperature 0 is the exact argmax (lowest id on ties). An output format first takes out
 /// every token it does not allow. One instance per request.
 /// </summary>
@@ -12,6 +12,7 @@ internal sealed class TokenSampler
     readonly OutputVocabulary? vocabulary;
     readonly OutputCursor? cursor;
     readonly int[] recent;       // ring of the last RepeatLastN tokens
+    readonly KeyValuePair<int, float>[] biases;
     int recentCount, recentNext;
     float[] work = [];
     int[] ids = [];
@@ -29,6 +30,7 @@ internal sealed class TokenSampler
         }
         random = new Random(p.Seed ?? Random.Shared.Next());
         recent = new int[p.RepeatLastN];
+        biases = p.LogitBias?.Where(b => b.Value != 0).ToArray() ?? [];
     }
 
     /// <summary>Remembers a token for the penalties (prompt tokens and each output token).</summary>
@@ -45,10 +47,12 @@ internal sealed class TokenSampler
     {
         ReadOnlySpan<float> scores = logits;
         bool penalise = (p.RepeatPenalty != 1f || p.FrequencyPenalty != 0f || p.PresencePenalty != 0f) && recentCount > 0;
-        if (penalise || cursor != null)
+        if (penalise || cursor != null || biases.Length > 0)
         {
             if (work.Length != logits.Length) work = new float[logits.Length];
             logits.CopyTo(work);
+            foreach (var (t, bias) in biases)
+                if ((uint)t < (uint)work.Length) work[t] += bias;
             if (penalise) ApplyPenalties(work);
             if (cursor != null && !cursor.Mask(work, vocabulary!)) return -1;
             scores = work;

@@ -52,8 +52,8 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
     }
 
     /// <summary>OpenAI fields that would change the answer in ways RegionChat cannot: ignoring them would hand back an
-    /// answer the client did not ask for (no schema, no tool call, no bias), so each is a 400 naming it, with OpenAI's
-    /// code for a parameter a model does not support. Their neutral values (text, no tools, {}) pass.</summary>
+    /// answer the client did not ask for (no tool call, no grammar), so each is a 400 naming it, with OpenAI's
+    /// code for a parameter a model does not support. Their neutral values (no tools, "") pass.</summary>
     static void RefuseUnsupported(JsonElement root)
     {
         string? toolChoice = Present(root, "tool_choice", out var choice)
@@ -63,8 +63,6 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         foreach (string tools in new[] { "tools", "functions" })
             if (toolChoice != "none" && Present(root, tools, out var list) && !(list.ValueKind == JsonValueKind.Array && list.GetArrayLength() == 0))
                 throw Unsupported(tools, "RegionChat's models do not call tools");
-        if (Present(root, "logit_bias", out var bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
-            throw Unsupported("logit_bias", "token biases are not supported");
         // llama.cpp's and vLLM's other constrained decoding: an answer that ignored them would not be what was asked for.
         foreach (string constraint in UnsupportedConstraints)
             if (Present(root, constraint, out var value) && !(value.ValueKind == JsonValueKind.String && value.GetString() == ""))
@@ -350,6 +348,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
             MaxTokens = maxTokens == 0 ? null : maxTokens, Stop = stop,
             Logprobs = logprobs ? (int)Math.Clamp(top ?? 0, int.MinValue, int.MaxValue) : null,
             Format = format,
+            LogitBias = LogitBias(root),
         };
         var v = new RequestValidator(coreOptions);
         v.Sampling(sampling);
@@ -369,6 +368,33 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         }
         return sampling;
     }
+
+    /// <summary>OpenAI's logit_bias, {"token id": bias}; llama.cpp's false for a bias bans the token (-100 here).</summary>
+    static Dictionary<int, float>? LogitBias(JsonElement root)
+    {
+        if (!Present(root, "logit_bias", out var list)) return null;
+        if (list.ValueKind != JsonValueKind.Object) throw Bad("logit_bias must be an object of token ids and biases", "logit_bias");
+        var bias = new Dictionary<int, float>();
+        foreach (var p in list.EnumerateObject())
+        {
+            // Counted as they are read: a 32 MB body could hold millions.
+            if (bias.Count == SamplingOptions.MaxLogitBias)
+                throw Bad($"logit_bias: at most {SamplingOptions.MaxLogitBias} token ids", "logit_bias");
+            if (!int.TryParse(p.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id))
+                throw Bad($"logit_bias: '{Quoted(p.Name)}' is not a token id", "logit_bias");
+            bias[id] = p.Value.ValueKind switch
+            {
+                JsonValueKind.Number when p.Value.TryGetDouble(out double d) => (float)d,
+                JsonValueKind.False => -Ban,
+                _ => throw Bad($"logit_bias[{id}] must be a number in [-100, 100] (or false, a ban)", $"logit_bias[{id}]"),
+            };
+        }
+        return bias.Count > 0 ? bias : null;
+    }
+
+    const float Ban = 100;
+
+    static string Quoted(string key) => key.Length <= 32 ? key : key[..32] + "…";
 
     string CheckedText(string text, string field)
     {

@@ -31,6 +31,7 @@ internal static class ProtoMapping
                 PbV1.AnswerFormat.KindOneofCase.JsonSchema => AnswerFormat.JsonSchema(s.Format.JsonSchema.Schema),
                 _ => null,
             },
+            LogitBias = s.LogitBias.Count > 0 ? s.LogitBias : null,
         };
     }
 

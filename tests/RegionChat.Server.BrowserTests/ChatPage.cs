@@ -57,6 +57,14 @@ public sealed class ChatPage : IAsyncDisposable
         await Page.FillAsync("#max-tokens", n.ToString());
     }
 
+    /// <summary>Sets "Answer as" in the Settings panel (opened if closed): "text", "json", or "choice" with these lines.</summary>
+    public async Task SetAnswerFormatAsync(string format, params string[] choices)
+    {
+        if (!await Page.IsVisibleAsync("#answer-format")) await Page.ClickAsync("#settings summary");
+        await Page.SelectOptionAsync("#answer-format", format);
+        if (format == "choice") await Page.FillAsync("#choices", string.Join("\n", choices));
+    }
+
     public async Task UploadAsync(string pngPath)
     {
         await Page.SetInputFilesAsync("#image-input", pngPath);

@@ -123,6 +123,48 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         Assert.True(named >= 2, $"{named} of 3 boxed objects named by colour and shape:\n" + string.Join("\n", results));
     }
 
+    /// <summary>Settings' "Answer as": one of the lines written there (sent as vLLM's guided_choice) answers a boxed object
+    /// with one of the scene's captions, a JSON object (response_format json_object) keeps the answer one, and a choice
+    /// without lines keeps the question and says what is missing instead of sending it.</summary>
+    [SkippableFact]
+    public async Task AnswerAsKeepsTheAnswerToTheLinesOrToAJsonObject()
+    {
+        using var temp = new TempDir();
+        await using var page = await OpenAsync();
+        await page.SelectModelAsync(PageServer.ShapesModel);
+        var pick = IsolatedObject.Find();
+        await page.UploadAsync(pick.SavePng(temp.File($"scene-{pick.Scene.Seed}.png")));
+        await page.DrawBoxAsync(pick.Target.Box, pick.Scene.Width, pick.Scene.Height);
+        string[] captions = pick.Scene.Objects.Select(o => o.Caption).Distinct().ToArray();
+
+        await page.SetAnswerFormatAsync("choice", "", "  ");
+        await page.Page.FillAsync("#question", Question);
+        await page.Page.ClickAsync("#send");
+        Assert.Contains("one per line", await page.ErrorTextAsync());
+        Assert.Equal(Question, await page.Page.InputValueAsync("#question"));
+        Assert.Equal(0, await page.MessageCountAsync());
+
+        await page.SetAnswerFormatAsync("choice", [.. captions.Select(c => " " + c + " "), ""]);
+        var request = await page.AskAsync(Question);
+        Assert.Equal(captions, request.GetProperty("guided_choice").EnumerateArray().Select(c => c.GetString()));
+        string chosen = await page.WaitForAnswerAsync();
+        Assert.Contains(chosen, captions);
+
+        await page.SetAnswerFormatAsync("json");
+        request = await page.AskAsync(Question);
+        Assert.Equal("json_object", request.GetProperty("response_format").GetProperty("type").GetString());
+        Assert.False(request.TryGetProperty("guided_choice", out _));
+        string json = await page.WaitForAnswerAsync();
+        Assert.True(json.StartsWith('{') && JsonPrefix.IsObjectSoFar(json), json);
+
+        await page.SetAnswerFormatAsync("text");
+        request = await page.AskAsync(Question);
+        Assert.False(request.TryGetProperty("response_format", out _) || request.TryGetProperty("guided_choice", out _));
+        string free = await page.WaitForAnswerAsync();
+        output.WriteLine($"boxed {pick.Target.Caption}: chose \"{chosen}\", JSON \"{json}\", free \"{free}\"; {await page.ScreenshotAsync("answer-as")}");
+        Assert.Empty(page.PageErrors);
+    }
+
     /// <summary>As soon as the streaming answer shows text, clicks #stop (argument "") or picks the model named by the
     /// argument; resolves to the length shown then, to -1 when the answer ended before the page got to show it streaming
     /// (a starved renderer can read the whole stream at once), to -3 when the chat was not marked busy meanwhile, or to

@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   models: $("models"), newSession: $("new-session"), session: $("session"),
   apiKey: $("api-key"), maxTokens: $("max-tokens"), temperature: $("temperature"), regionFormat: $("region-format"),
+  answerFormat: $("answer-format"), choicesField: $("choices-field"), choices: $("choices"),
   imageInput: $("image-input"), stage: $("stage"), canvas: $("canvas"), dropHint: $("drop-hint"), imageInfo: $("image-info"),
   brushWidth: $("brush-width"), brushWidthValue: $("brush-width-value"), undo: $("undo-region"), clear: $("clear-region"),
   regionJson: $("region-json"), messages: $("messages"), error: $("error"), form: $("chat-form"), question: $("question"),
@@ -111,6 +112,8 @@ async function send(event) {
   const question = ui.question.value.trim();
   if (state.busy || !question) return;
   if (!state.image) { showError("Open an image first."); return; }
+  const format = answerFormat();
+  if (!format) { showError("Write the answers to choose from in Settings, one per line."); return; }
   hideError();
 
   // A session already holds the image and region; send them again only when they changed.
@@ -129,6 +132,7 @@ async function send(event) {
     stream_options: { include_usage: true },
     temperature: Number(ui.temperature.value) || 0,
     max_tokens: Math.max(1, Number(ui.maxTokens.value) || 128),
+    ...format,
   };
   if (state.sessionId) body.session_id = state.sessionId;
 
@@ -187,6 +191,14 @@ async function send(event) {
     setBusy(null);
     ui.question.focus();
   }
+}
+
+/** The answer's shape as request fields (OpenAI's JSON mode, vLLM's guided_choice); null when the choices are empty. */
+function answerFormat() {
+  if (ui.answerFormat.value === "json") return { response_format: { type: "json_object" } };
+  if (ui.answerFormat.value !== "choice") return {};
+  const choices = ui.choices.value.split("\n").map((line) => line.trim()).filter((line) => line);
+  return choices.length ? { guided_choice: choices } : null;
 }
 
 /** Posts a turn; a server that is busy (429 queue full, 503, 409 while the session finishes its previous turn) is asked
@@ -626,6 +638,9 @@ ui.brushWidth.addEventListener("input", () => setBrushWidth(ui.brushWidth.value)
 ui.undo.addEventListener("click", undo);
 ui.clear.addEventListener("click", clearRegion);
 ui.regionFormat.addEventListener("change", regionChanged);
+// The choices show only when they count (also after the browser restores the form on a reload).
+const showChoices = () => { ui.choicesField.hidden = ui.answerFormat.value !== "choice"; };
+ui.answerFormat.addEventListener("change", showChoices);
 ui.form.addEventListener("submit", send);
 $("settings-form").addEventListener("submit", (e) => e.preventDefault());
 ui.question.addEventListener("keydown", (e) => {
@@ -640,4 +655,5 @@ ui.apiKey.addEventListener("change", () => { localStorage.setItem("regionchat.ap
 window.addEventListener("resize", layoutCanvas);
 
 selectTool("box");
+showChoices();
 loadModels();

@@ -106,6 +106,49 @@ public sealed class RegionChatCore : IDisposable
     /// </summary>
     public Task<EmbedResult> EmbedAsync(EmbedRequest request, CancellationToken ct = default) => classify.EmbedAsync(request, ct);
 
+    /// <summary>At most this many token ids per <see cref="Detokenize"/>.</summary>
+    public const int MaxDetokenizeTokens = 65536;
+
+    /// <summary>
+    /// The model's LLM token ids of <paramref name="text"/>, each with its bytes, as a turn tokenises its own text (text
+    /// such as "&lt;s&gt;" stays text, never a control token), BOS first when <paramref name="addBos"/> and the model has
+    /// one: the ids logit_bias names. Fails with <see cref="RegionChatCoreException"/>: InvalidArgument naming
+    /// <paramref name="field"/> over <see cref="RegionChatCoreOptions.MaxPromptBytes"/>, NotFound for a model not served.
+    /// </summary>
+    public TokenizeResult Tokenize(string model, string text, bool addBos, string field = "prompt")
+    {
+        var v = new RequestValidator(Options);
+        v.Text(text, field, required: false);
+        v.ThrowIfAny();
+        var m = ServedModel(model);
+        var tokens = m.Llm.Tokenize(text, addBos).Select(id => new TextToken(id, m.Llm.TokenBytes(id))).ToArray();
+        return new TokenizeResult(m.Id, tokens, m.Llm.Facts.SequenceLimit);
+    }
+
+    /// <summary>The text token ids stand for (control tokens stand for none). Fails with
+    /// <see cref="RegionChatCoreException"/>: InvalidArgument naming <paramref name="field"/> (more than
+    /// <see cref="MaxDetokenizeTokens"/>) or "field[i]" (not an id of the model's vocabulary), NotFound for a model not
+    /// served.</summary>
+    public DetokenizeResult Detokenize(string model, IReadOnlyList<int> tokens, string field = "tokens")
+    {
+        if (tokens.Count > MaxDetokenizeTokens)
+            throw RegionChatCoreException.InvalidArgument(field, $"at most {MaxDetokenizeTokens} token ids, got {tokens.Count}");
+        var m = ServedModel(model);
+        int vocabulary = m.Llm.Facts.VocabSize;
+        var bytes = new List<byte>();
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            if (tokens[i] < 0 || tokens[i] >= vocabulary)
+                throw RegionChatCoreException.InvalidArgument($"{field}[{i}]",
+                    $"{tokens[i]} is not a token id of model '{m.Id}' (0 to {vocabulary - 1})");
+            bytes.AddRange(m.Llm.TokenBytes(tokens[i]));
+        }
+        return new DetokenizeResult(m.Id, System.Text.Encoding.UTF8.GetString(bytes.ToArray()));
+    }
+
+    RegionChatModel ServedModel(string id) => models.Get(id) ?? throw RegionChatCoreException.NotFound(
+        $"model '{ClientText.Quote(id)}' is not served here (models: {string.Join(", ", models.Manifests.Keys)})");
+
     /// <summary>Checks and stores an encoded image by its content id; <paramref name="field"/> is the request field
     /// errors name. New images wait for one of the decode slots (one per core).</summary>
     public async Task<StoredImageInfo> PutImageAsync(ReadOnlyMemory<byte> bytes, string field = "data", CancellationToken ct = default)

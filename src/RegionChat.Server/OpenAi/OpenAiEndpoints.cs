@@ -8,7 +8,7 @@ namespace RegionChat.Server.OpenAi;
 
 /// <summary>
 /// The OpenAI-compatible API: POST /v1/chat/completions (streaming and not), GET /v1/models and GET /v1/models/{id}
-/// (models.retrieve), on the same sessions,
+/// (models.retrieve), with vLLM's and llama.cpp's POST /tokenize and /detokenize beside it, on the same sessions,
 /// visual-token cache, admission queue and API keys as the gRPC service. Regions ride along as the image's alpha
 /// channel or a "region" field next to image_url; the README's "OpenAI-compatible API" section is the contract.
 /// </summary>
@@ -23,6 +23,8 @@ public static class OpenAiEndpoints
         app.MapGet("/v1/models/{id}", ModelAsync).RequireCors(corsPolicy);
         app.MapPost("/v1/classify", ClassifyEndpoint.HandleAsync).RequireCors(corsPolicy);
         app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync).RequireCors(corsPolicy);
+        app.MapPost("/tokenize", TokenizeEndpoints.TokenizeAsync).RequireCors(corsPolicy);
+        app.MapPost("/detokenize", TokenizeEndpoints.DetokenizeAsync).RequireCors(corsPolicy);
     }
 
     /// <summary>Answers an empty 404 or 405 (an unknown path, a wrong method) with an OpenAI-shaped error body, so an
@@ -35,7 +37,7 @@ public static class OpenAiEndpoints
         var error = http.Response.StatusCode == 404
             ? new OpenAiException(404, "invalid_request_error",
                 $"unknown request URL: {what}; the API is POST /v1/chat/completions, POST /v1/classify, POST /v1/embeddings, " +
-                "GET /v1/models and GET /v1/models/{id}",
+                "GET /v1/models, GET /v1/models/{id}, POST /tokenize and POST /detokenize",
                 code: "unknown_url")
             : new OpenAiException(405, "invalid_request_error", $"method not allowed: {what}", code: "method_not_allowed");
         http.Response.ContentType = "application/json; charset=utf-8";

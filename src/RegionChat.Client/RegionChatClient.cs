@@ -396,6 +396,23 @@ public sealed class RegionChatClient : IDisposable
     public Task<PbV1.ListModelsResponse> ListModelsAsync(CancellationToken cancellationToken = default) =>
         UnaryAsync("ListModels", ct => Grpc.ListModelsAsync(new PbV1.ListModelsRequest(), cancellationToken: ct), cancellationToken);
 
+    /// <summary>A text as the model's LLM token ids, each with its bytes (the ids <see cref="GenerationOptions.LogitBias"/>
+    /// takes); BOS first with <paramref name="addBos"/>. <paramref name="model"/> "" is the server's default.</summary>
+    public Task<PbV1.TokenizeResponse> TokenizeAsync(string text, string model = "", bool addBos = false,
+        CancellationToken cancellationToken = default)
+    {
+        var request = new PbV1.TokenizeRequest { Text = text, Model = model, AddBos = addBos };
+        return UnaryAsync("Tokenize", ct => Grpc.TokenizeAsync(request, cancellationToken: ct), cancellationToken);
+    }
+
+    /// <summary>The text token ids stand for. <paramref name="model"/> "" is the server's default.</summary>
+    public async Task<string> DetokenizeAsync(IEnumerable<int> tokenIds, string model = "", CancellationToken cancellationToken = default)
+    {
+        var request = new PbV1.DetokenizeRequest { Model = model, TokenIds = { tokenIds } };
+        return (await UnaryAsync("Detokenize", ct => Grpc.DetokenizeAsync(request, cancellationToken: ct), cancellationToken)
+            .ConfigureAwait(false)).Text;
+    }
+
     /// <summary>Ends a session now and frees its KV cache. NotFound when it is unknown or already gone. The call carries
     /// the session id in the <see cref="SessionHeader"/>, so a load balancer sends it to the replica that holds the session.</summary>
     public Task EndSessionAsync(string sessionId, CancellationToken cancellationToken = default)

@@ -122,6 +122,34 @@ public class RegionChatClientTests(ServerFixture server)
     }
 
     [Fact]
+    public async Task TokenizeGivesTheIdsGenerationUsesAndDetokenizeTheirText()
+    {
+        var plain = await server.Client.TokenizeAsync("the red chair", cancellationToken: ServerFixture.Timeout());
+        var withBos = await server.Client.TokenizeAsync("the red chair", addBos: true, cancellationToken: ServerFixture.Timeout());
+        Assert.Equal(plain.Tokens.Select(t => t.Id), withBos.Tokens.Skip(1).Select(t => t.Id));
+        Assert.Empty(withBos.Tokens[0].Bytes);                                   // BOS writes nothing
+        Assert.True(plain.SessionContextSize > 0);
+        string text = await server.Client.DetokenizeAsync(plain.Tokens.Select(t => t.Id), cancellationToken: ServerFixture.Timeout());
+        Assert.Equal("the red chair", text.TrimStart());
+        Assert.Equal(text, string.Concat(plain.Tokens.Select(t => t.Bytes.ToStringUtf8())));
+
+        var turn = new ChatTurn("describe this region") { Image = Scene, Region = ImageRegion.Box(8, 8, 40, 40), Generation = Greedy with { Logprobs = 0 } };
+        var answer = await server.Client.ChatAsync(turn, ServerFixture.Timeout());
+        Assert.Equal(answer.Text, (await server.Client.DetokenizeAsync(answer.Logprobs.Select(l => l.TokenId),
+            cancellationToken: ServerFixture.Timeout())).TrimStart());
+
+        var outside = await Assert.ThrowsAsync<RegionChatException>(() =>
+            server.Client.DetokenizeAsync([1, int.MaxValue], cancellationToken: ServerFixture.Timeout()));
+        Assert.Equal((StatusCode.InvalidArgument, "token_ids[1]"), (outside.StatusCode, Assert.Single(outside.FieldViolations).Field));
+        var tooLong = await Assert.ThrowsAsync<RegionChatException>(() =>
+            server.Client.TokenizeAsync(new string('a', 1 << 20), cancellationToken: ServerFixture.Timeout()));
+        Assert.Equal("text", Assert.Single(tooLong.FieldViolations).Field);
+        var unknown = await Assert.ThrowsAsync<RegionChatException>(() =>
+            server.Client.TokenizeAsync("a", model: "nope", cancellationToken: ServerFixture.Timeout()));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
     public async Task CaptionAnswersAsTheGeneratedClientDoes()
     {
         var region = ImageRegion.Union(ImageRegion.NormalizedBox(0, 0, 0.5f, 0.5f), ImageRegion.Scribble([(40, 50), (60, 50)], 6));

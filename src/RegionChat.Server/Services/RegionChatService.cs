@@ -281,6 +281,24 @@ internal sealed class RegionChatService(RegionChatCore core, GrpcCalls calls) : 
     public override Task<PbV1.ListModelsResponse> ListModels(PbV1.ListModelsRequest request, ServerCallContext context) =>
         calls.RunAsync("ListModels", context, _ => Task.FromResult(ProtoMapping.Models(core.ListModels(), core.Options.LabelSets)), admit: false);
 
+    public override Task<PbV1.TokenizeResponse> Tokenize(PbV1.TokenizeRequest request, ServerCallContext context) =>
+        calls.RunAsync("Tokenize", context, _ =>
+        {
+            var result = core.Tokenize(request.Model, request.Text, request.AddBos, "text");
+            return Task.FromResult(new PbV1.TokenizeResponse
+            {
+                Model = result.Model, SessionContextSize = (uint)result.SessionContext,
+                Tokens = { result.Tokens.Select(t => new PbV1.TextToken { Id = t.Id, Bytes = Google.Protobuf.ByteString.CopyFrom(t.Bytes) }) },
+            });
+        }, admit: false);
+
+    public override Task<PbV1.DetokenizeResponse> Detokenize(PbV1.DetokenizeRequest request, ServerCallContext context) =>
+        calls.RunAsync("Detokenize", context, _ =>
+        {
+            var result = core.Detokenize(request.Model, request.TokenIds, "token_ids");
+            return Task.FromResult(new PbV1.DetokenizeResponse { Model = result.Model, Text = result.Text });
+        }, admit: false);
+
     public override Task<PbV1.EndSessionResponse> EndSession(PbV1.EndSessionRequest request, ServerCallContext context) =>
         calls.RunAsync("EndSession", context, _ =>
         {

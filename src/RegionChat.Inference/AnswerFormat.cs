@@ -3,11 +3,11 @@ using RegionChat.Llm.Engine;
 namespace RegionChat.Inference;
 
 /// <summary>What kind of shape a constrained answer takes.</summary>
-public enum AnswerFormatKind { JsonObject, Choice, JsonSchema }
+public enum AnswerFormatKind { JsonObject, Choice, JsonSchema, Regex }
 
 /// <summary>
 /// A shape the answer keeps as it is generated (OpenAI's response_format json_object and json_schema, vLLM's
-/// guided_choice and guided_json): tokens
+/// guided_choice, guided_json and guided_regex): tokens
 /// that would leave it are never sampled, and the answer ends only where it is complete (or at max tokens, or a stop
 /// string). Null on <see cref="SamplingOptions.Format"/> is free text.
 /// </summary>
@@ -18,11 +18,12 @@ public sealed class AnswerFormat
 
     public const int MaxChoices = ChoiceFormat.MaxChoices, MaxChoiceBytes = ChoiceFormat.MaxChoiceBytes;
 
-    AnswerFormat(AnswerFormatKind kind, IReadOnlyList<string> choices, string schema = "")
+    AnswerFormat(AnswerFormatKind kind, IReadOnlyList<string> choices, string schema = "", string pattern = "")
     {
         Kind = kind;
         Choices = choices;
         Schema = schema;
+        Pattern = pattern;
     }
 
     public AnswerFormatKind Kind { get; }
@@ -33,7 +34,10 @@ public sealed class AnswerFormat
     /// <summary>The JSON Schema (<see cref="AnswerFormatKind.JsonSchema"/>), as JSON text.</summary>
     public string Schema { get; }
 
-    public const int MaxSchemaBytes = JsonSchemaFormat.MaxSchemaBytes;
+    public const int MaxSchemaBytes = JsonSchemaFormat.MaxSchemaBytes, MaxPatternBytes = RegexFormat.MaxPatternBytes;
+
+    /// <summary>The regular expression (<see cref="AnswerFormatKind.Regex"/>).</summary>
+    public string Pattern { get; }
 
     /// <summary>One JSON object, nothing after it (nesting at most 64 deep; whitespace as llama.cpp's JSON
     /// grammar allows it: one space, or a newline and at most 20 spaces or tabs).</summary>
@@ -47,6 +51,10 @@ public sealed class AnswerFormat
     /// "Structured output"); anything else in the schema is refused, naming where.</summary>
     public static AnswerFormat JsonSchema(string schema) => new(AnswerFormatKind.JsonSchema, [], schema);
 
+    /// <summary>Text <paramref name="pattern"/> matches whole (after one optional space, as a choice), within the
+    /// supported part of regular expressions (README, "Structured output"); anything else is refused, naming where.</summary>
+    public static AnswerFormat Regex(string pattern) => new(AnswerFormatKind.Regex, [], pattern: pattern);
+
     /// <summary>What is wrong with this format (a bad choice, a schema keyword that is not supported), as "field:
     /// description" under <paramref name="field"/>, or null; the checks a request gets, made before any is sent.</summary>
     public string? Problem(string field = "format")
@@ -57,7 +65,7 @@ public sealed class AnswerFormat
     }
 
     /// <summary>The engine's format, or null with (field, description) reported for each problem, fields under
-    /// <paramref name="field"/> (".choices[i]", ".json_schema").</summary>
+    /// <paramref name="field"/> (".choices[i]", ".json_schema", ".regex").</summary>
     internal OutputFormat? Resolve(string field, Action<string, string> violation) => engine ??= Compile(field, violation);
 
     OutputFormat? Compile(string field, Action<string, string> violation)
@@ -65,11 +73,11 @@ public sealed class AnswerFormat
         switch (Kind)
         {
             case AnswerFormatKind.JsonObject: return OutputFormat.JsonObject;
-            case AnswerFormatKind.JsonSchema:
-                try { return OutputFormat.JsonSchema(Schema); }
+            case AnswerFormatKind.JsonSchema or AnswerFormatKind.Regex:
+                try { return Kind == AnswerFormatKind.Regex ? OutputFormat.Regex(Pattern) : OutputFormat.JsonSchema(Schema); }
                 catch (ArgumentException e)
                 {
-                    violation(field + ".json_schema", e.Message.Split(" (Parameter")[0]);
+                    violation(field + (Kind == AnswerFormatKind.Regex ? ".regex" : ".json_schema"), e.Message.Split(" (Parameter")[0]);
                     return null;
                 }
         }

@@ -3,7 +3,7 @@ using RegionChat.TestSupport;
 
 namespace RegionChat.Cli.Tests;
 
-/// <summary>`regionchat caption --choice … | --json | --json-schema F` on shapes-tiny, in-process.</summary>
+/// <summary>`regionchat caption --choice … | --json | --json-schema F | --regex P` on shapes-tiny, in-process.</summary>
 public sealed class CaptionCommandFormatTests
 {
     static readonly string ShapesTiny = Path.Combine(SharedFiles.RepoRoot, "models", "shapes-tiny");
@@ -36,7 +36,12 @@ public sealed class CaptionCommandFormatTests
 
         var both = await CliRunner.RunAsync([.. common, "--json", "--choice", "a"]);
         Assert.Equal(2, both.Exit);
-        Assert.Contains("give one of --json, --json-schema and --choice", both.Err);
+        Assert.Contains("give one of --json, --json-schema, --choice and --regex", both.Err);
+        var matched = await CliRunner.RunAsync([.. common, "--regex", "(a )?(small|large) [a-z]+ [a-z]+"]);
+        Assert.Equal(target.Caption, matched.Out.Trim());
+        var badRegex = await CliRunner.RunAsync([.. common, "--regex", "a{2000}"]);
+        Assert.Equal(2, badRegex.Exit);
+        Assert.Contains("--regex: format.regex: pattern: at character 2", badRegex.Err);
         File.WriteAllText(schema, """{"type": "string", "format": "date"}""");
         var unsupported = await CliRunner.RunAsync([.. common, "--json-schema", schema]);
         Assert.Equal(2, unsupported.Exit);

@@ -67,7 +67,13 @@ public sealed partial class ClientCommandsTests(TinyServerFixture fx, Xunit.Abst
         Assert.Contains("sampling.format.choices[0]", bad.Err);
         var both = await CliRunner.RunAsync([.. common, "--json", "--choice", "a", "describe this region"]);
         Assert.Equal(2, both.Exit);
-        Assert.Contains("give one of --json, --json-schema and --choice", both.Err);
+        Assert.Contains("give one of --json, --json-schema, --choice and --regex", both.Err);
+        var matched = await CliRunner.RunAsync([.. common, "--regex", "(yes|no)[.!]", "describe this region"]);
+        Assert.True(matched.Exit == 0, matched.Err);
+        Assert.Matches("^(yes|no)[.!]$", matched.Out.Trim());
+        var badRegex = await CliRunner.RunAsync([.. common, "--regex", "(yes", "describe this region"]);
+        Assert.NotEqual(0, badRegex.Exit);
+        Assert.Contains("sampling.format.regex", badRegex.Err);
     }
 
     [Fact]

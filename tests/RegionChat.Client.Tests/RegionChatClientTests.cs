@@ -61,6 +61,9 @@ public class RegionChatClientTests(ServerFixture server)
         var schema = await server.Client.ChatAsync(turn with { Generation = Greedy with { Format = AnswerFormat.JsonSchema("""{"enum": ["yes", "no"]}""") } },
             ServerFixture.Timeout());
         Assert.Contains(schema.Text, new[] { "\"yes\"", "\"no\"" });
+        var matched = await server.Client.ChatAsync(turn with { Generation = Greedy with { Format = AnswerFormat.Regex("[0-9]{2}(!|\\?)") } },
+            ServerFixture.Timeout());
+        Assert.Matches("^[0-9]{2}(!|\\?)$", matched.Text);
     }
 
     [Fact]

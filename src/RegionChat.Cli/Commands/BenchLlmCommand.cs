@@ -66,6 +66,8 @@ internal static class BenchLlmCommand
             $"batched decode gain ({r.Options.Sequences} seq / 1 seq): engine {r.Engine.AggregateSpeedup:F2}x, bare {r.Bare.AggregateSpeedup:F2}x"));
         Console.WriteLine(string.Create(c,
             $"JSON mask per step ({r.Facts.VocabSize} tokens, mean over a sample answer): {r.JsonMaskMs:F3} ms, {r.JsonMaskShare:F3} of a 1-seq decode step"));
+        Console.WriteLine(string.Create(c,
+            $"regex mask per step (same): {r.RegexMaskMs:F3} ms, {r.RegexMaskShare:F3} of a 1-seq decode step"));
 
         void Row(string name, double engine, double bare, double ratio, double pairs) =>
             Console.WriteLine(string.Create(c, $"{name,-28}{engine,12:F2}{bare,12:F2}{ratio,13:F3}{pairs,13:F3}"));
@@ -101,6 +103,8 @@ internal static class BenchLlmCommand
         ["bare_aggregate_speedup"] = Round(r.Bare.AggregateSpeedup),
         ["json_mask_ms"] = Math.Round(r.JsonMaskMs, 4),
         ["json_mask_share_of_decode_step"] = Round(r.JsonMaskShare),
+        ["regex_mask_ms"] = Math.Round(r.RegexMaskMs, 4),
+        ["regex_mask_share_of_decode_step"] = Round(r.RegexMaskShare),
     });
 
     static double Round(double v) => Math.Round(v, 4);

@@ -37,11 +37,12 @@ internal static class CaptionCommand
         var json = new Option<bool>("--json") { Description = "The answer is one JSON object." };
         var jsonSchema = new Option<FileInfo?>("--json-schema") { Description = "The answer is the JSON this JSON Schema file allows." };
         var choice = new Option<string[]>("--choice") { Description = "The answer is exactly one of the choices; repeat for each (1 to 256)." };
+        var regex = new Option<string?>("--regex") { Description = "The answer is text this regular expression matches whole." };
 
         var command = new Command("caption", "Answer about a region of an image in-process (no server); the answer streams to stdout.");
         command.Options.Add(modelDir);
         regionArgs.AddTo(command);
-        foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context, budget, json, jsonSchema, choice })
+        foreach (var o in new Option[] { question, maxTokens, temperature, seed, threads, context, budget, json, jsonSchema, choice, regex })
             command.Options.Add(o);
         command.Arguments.Add(questionArgument);
         command.SetAction(async (parse, ct) =>
@@ -58,7 +59,7 @@ internal static class CaptionCommand
                 string imagePath = parse.GetValue(regionArgs.Image)!.FullName;
                 if (!File.Exists(imagePath)) throw new ArgumentException($"--image: file '{imagePath}' not found");
                 int max = parse.GetValue(maxTokens);
-                var format = Format(parse.GetValue(json), parse.GetValue(jsonSchema), parse.GetValue(choice) ?? []);
+                var format = Format(parse.GetValue(json), parse.GetValue(jsonSchema), parse.GetValue(choice) ?? [], parse.GetValue(regex));
 
                 var clock = Stopwatch.StartNew();
                 using var core = RegionChatCore.ForModelFolder(parse.GetValue(modelDir)!.FullName, new RegionChatCoreOptions
@@ -127,16 +128,17 @@ internal static class CaptionCommand
         return command;
     }
 
-    /// <summary>The answer's shape from --json, --json-schema or --choice (at most one), checked as the core would.</summary>
-    static AnswerFormat? Format(bool json, FileInfo? schema, string[] choices)
+    /// <summary>The answer's shape from --json, --json-schema, --choice or --regex (at most one), checked as the core would.</summary>
+    static AnswerFormat? Format(bool json, FileInfo? schema, string[] choices, string? regex)
     {
-        if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) > 1)
-            throw new ArgumentException("give one of --json, --json-schema and --choice");
+        if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) + (regex != null ? 1 : 0) > 1)
+            throw new ArgumentException("give one of --json, --json-schema, --choice and --regex");
         var format = json ? AnswerFormat.JsonObject
             : schema != null ? AnswerFormat.JsonSchema(CliOptions.SmallFile(schema, "--json-schema"))
+            : regex != null ? AnswerFormat.Regex(regex)
             : choices.Length > 0 ? AnswerFormat.Choice(choices) : null;
         if (format?.Problem() is { } problem)
-            throw new ArgumentException($"{(json ? "--json" : schema != null ? "--json-schema" : "--choice")}: {problem}");
+            throw new ArgumentException($"{(json ? "--json" : schema != null ? "--json-schema" : regex != null ? "--regex" : "--choice")}: {problem}");
         return format;
     }
 }

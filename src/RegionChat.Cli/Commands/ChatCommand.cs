@@ -27,13 +27,15 @@ internal static class ChatCommand
         var json = new Option<bool>("--json") { Description = "Every answer is one JSON object." };
         var jsonSchema = new Option<FileInfo?>("--json-schema") { Description = "Every answer is the JSON this JSON Schema file allows." };
         var choice = new Option<string[]>("--choice") { Description = "Every answer is exactly one of the choices; repeat for each (1 to 256)." };
+        var regex = new Option<string?>("--regex") { Description = "Every answer is text this regular expression matches whole." };
         var question = new Argument<string?>("question") { Description = "The question. Omit it for an interactive chat on stdin.",
             Arity = ArgumentArity.ZeroOrOne };
 
         var command = new Command("chat", "Chat with a RegionChat server about a region of an image; the answer streams to stdout.");
         server.AddTo(command);
         regionArgs.AddTo(command);
-        foreach (var o in new Option[] { session, model, maxTokens, temperature, seed, system, json, jsonSchema, choice }) command.Options.Add(o);
+        foreach (var o in new Option[] { session, model, maxTokens, temperature, seed, system, json, jsonSchema, choice, regex })
+            command.Options.Add(o);
         command.Arguments.Add(question);
 
         command.SetAction(async (parse, ct) =>
@@ -51,7 +53,8 @@ internal static class ChatCommand
                 region = regionArgs.ParseRegion(parse);
                 client = server.Connect(parse);
                 var settings = new ChatTurnSettings(parse.GetValue(model) ?? "", (uint)max, parse.GetValue(temperature), parse.GetValue(seed),
-                    parse.GetValue(system) ?? "", Format(parse.GetValue(json), parse.GetValue(jsonSchema), parse.GetValue(choice) ?? []));
+                    parse.GetValue(system) ?? "", Format(parse.GetValue(json), parse.GetValue(jsonSchema), parse.GetValue(choice) ?? [],
+                        parse.GetValue(regex)));
                 conversation = new ChatConversation(client, settings, output, error) { SessionId = parse.GetValue(session) ?? "" };
             }
             catch (Exception e) when (e is ArgumentException or InvalidRegionException or InvalidImageException)
@@ -88,12 +91,13 @@ internal static class ChatCommand
         return command;
     }
 
-    /// <summary>The answers' shape from --json, --json-schema or --choice (at most one); the server checks the rest.</summary>
-    static PbV1.AnswerFormat? Format(bool json, FileInfo? schema, string[] choices)
+    /// <summary>The answers' shape from --json, --json-schema, --choice or --regex (at most one); the server checks the rest.</summary>
+    static PbV1.AnswerFormat? Format(bool json, FileInfo? schema, string[] choices, string? regex)
     {
-        if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) > 1)
-            throw new ArgumentException("give one of --json, --json-schema and --choice");
+        if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) + (regex != null ? 1 : 0) > 1)
+            throw new ArgumentException("give one of --json, --json-schema, --choice and --regex");
         if (json) return new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() };
+        if (regex != null) return new PbV1.AnswerFormat { Regex = new PbV1.RegexFormat { Pattern = regex } };
         if (schema != null)
             return new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = CliOptions.SmallFile(schema, "--json-schema") } };
         return choices.Length > 0 ? new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { choices } } } : null;

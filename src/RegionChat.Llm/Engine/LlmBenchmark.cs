@@ -54,11 +54,18 @@ public sealed record LlmPairRatios(double Prefill, double Decode, double Aggrega
 /// steadier than the ratio of the two bests, which one lucky or unlucky run moves.</param>
 /// <param name="JsonMaskMs">What constraining one step to JSON costs on this vocabulary: the mask over every token,
 /// milliseconds per step, averaged over the states of a sample answer.</param>
+/// <param name="RegexMaskMs">The same for a regular expression (<see cref="RegexMaskPattern"/>), its automaton built
+/// as the answer goes, as a request's is.</param>
 public sealed record LlmBenchmarkResult(LlmBenchmarkOptions Options, LlmModelFacts Facts, LlmThroughput Engine, LlmThroughput Bare,
-    double EngineOverhead, LlmPairRatios PairRatios, double JsonMaskMs = 0)
+    double EngineOverhead, LlmPairRatios PairRatios, double JsonMaskMs = 0, double RegexMaskMs = 0)
 {
+    public const string RegexMaskPattern = "(a|an|the) (small|large) [a-z]+ [a-z]+( at [0-9]{1,3}, [0-9]{1,3})?\\.";
+
     /// <summary>The JSON mask's time as a share of one engine decode step of one sequence.</summary>
     public double JsonMaskShare => JsonMaskMs * Engine.DecodeTokensPerSecond / 1000;
+
+    /// <summary>The regex mask's time as a share of one engine decode step of one sequence.</summary>
+    public double RegexMaskShare => RegexMaskMs * Engine.DecodeTokensPerSecond / 1000;
 
     public double PrefillRatio => Engine.PrefillTokensPerSecond / Bare.PrefillTokensPerSecond;
     public double DecodeRatio => Engine.DecodeTokensPerSecond / Bare.DecodeTokensPerSecond;
@@ -130,29 +137,31 @@ public static class LlmBenchmark
         double overhead = 1 - (double)(busyAfter.LlamaTicks - busyBefore.LlamaTicks) / (busyAfter.StepTicks - busyBefore.StepTicks);
         progress($"engine loop time outside llama_decode: {overhead * 100:F3}%");
 
-        double maskMs = JsonMaskMilliseconds(engine);
+        double maskMs = MaskMilliseconds(engine, OutputFormat.JsonObject,
+            """{"object": "a small red circle", "count": 12, "size": 0.25, "tags": ["left", "round"], "visible": true}"""u8.ToArray());
         progress($"JSON mask per step, mean over a sample answer's states: {maskMs:F3} ms");
+        double regexMs = MaskMilliseconds(engine, OutputFormat.Regex(LlmBenchmarkResult.RegexMaskPattern), "the small red circle at 12, 40."u8.ToArray());
+        progress($"regex mask per step, mean over a sample answer's states: {regexMs:F3} ms");
 
         return new LlmBenchmarkResult(options, f,
             new LlmThroughput(enginePrefill, engineDecode, engineAggregate),
             new LlmThroughput(barePrefill, bareDecode, bareAggregate), overhead, new LlmPairRatios(prefillPairs, decodePairs, aggregatePairs),
-            maskMs);
+            maskMs, regexMs);
     }
 
-    /// <summary>The JSON mask's time per step, the mean over every state of a sample answer (each byte of it, strings,
-    /// numbers, keys and punctuation), the median of 5 such means.</summary>
-    static double JsonMaskMilliseconds(LlmEngine engine)
+    /// <summary>A format's mask time per step, the mean over every state of a sample answer (each byte of it: for JSON
+    /// strings, numbers, keys and punctuation), the median of 5 such means, each with a new cursor.</summary>
+    static double MaskMilliseconds(LlmEngine engine, OutputFormat format, byte[] answer)
     {
         var vocabulary = engine.OutputTokens;
         var random = new Random(7);
         var logits = new float[vocabulary.Count];
         for (int i = 0; i < logits.Length; i++) logits[i] = (float)random.NextDouble();
         var scores = new float[logits.Length];
-        byte[] answer = """{"object": "a small red circle", "count": 12, "size": 0.25, "tags": ["left", "round"], "visible": true}"""u8.ToArray();
         var means = new List<double>();
         for (int run = 0; run < 5; run++)
         {
-            var cursor = OutputFormat.JsonObject.Start();
+            var cursor = format.Start();
             long ticks = 0;
             foreach (byte b in answer)
             {

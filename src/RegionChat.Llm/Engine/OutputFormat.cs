@@ -24,6 +24,11 @@ public abstract class OutputFormat
     /// ArgumentException naming the schema path of anything else.</summary>
     public static OutputFormat JsonSchema(string schema) => new JsonSchemaFormat(schema);
 
+    /// <summary>Text that <paramref name="pattern"/> matches whole (vLLM's guided_regex, the part of regular expressions
+    /// <see cref="RegexFormat"/> supports), after one optional space as a choice; throws ArgumentException naming the
+    /// position of anything else.</summary>
+    public static OutputFormat Regex(string pattern) => new RegexFormat(pattern);
+
     /// <summary>Throws ArgumentException for a format that cannot be used (no choices, an empty or overlong one).</summary>
     public abstract void Validate();
 
@@ -120,4 +125,33 @@ public sealed class JsonSchemaFormat : OutputFormat
     internal override OutputCursor Start() => new JsonSchemaCursor(root);
 
     public override string ToString() => "json_schema";
+}
+
+/// <summary>See <see cref="OutputFormat.Regex"/>. Supported: literals, <c>.</c> (any character but a newline),
+/// classes (<c>[a-z]</c>, <c>[^…]</c> of ASCII), <c>\d \w \s</c> and <c>\D \W \S</c> (ASCII, as Python's
+/// <c>re.ASCII</c>), groups (<c>( )</c>, <c>(?: )</c>, named), <c>|</c>, <c>* + ? {n} {n,} {n,m}</c> (counts up to
+/// 1000; lazy forms match the same), <c>^</c> and <c>$</c> at the ends. Backreferences, lookarounds, <c>\b</c>, flags
+/// and Unicode properties are refused. The answer is well-formed UTF-8.</summary>
+public sealed class RegexFormat : OutputFormat
+{
+    public const int MaxPatternBytes = 4096;
+
+    readonly ByteNfa nfa;
+
+    internal RegexFormat(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        if (Encoding.UTF8.GetByteCount(pattern) > MaxPatternBytes)
+            throw new ArgumentException($"the pattern is over {MaxPatternBytes} bytes", nameof(SamplingParams.OutputFormat));
+        Pattern = pattern;
+        nfa = ByteNfa.Build(RegexParser.Parse(pattern), leadingSpace: true);
+    }
+
+    public string Pattern { get; }
+
+    public override void Validate() { }
+
+    internal override OutputCursor Start() => new RegexCursor(nfa);
+
+    public override string ToString() => "regex";
 }

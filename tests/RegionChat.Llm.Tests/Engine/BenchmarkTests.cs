@@ -13,9 +13,10 @@ public class BenchmarkTests(TinyModels models) : IClassFixture<TinyModels>
         {
             ModelPath = models.Model(), PromptEmbeddings = 24, Tokens = 5, Threads = 1, Sequences = 3, BatchSize = 16, Repeat = 1,
         }, lines.Add);
-        Assert.Equal(6, lines.Count);
+        Assert.Equal(7, lines.Count);
         Assert.InRange(r.EngineOverhead, 0, 1);
         Assert.True(r.JsonMaskMs > 0 && double.IsFinite(r.JsonMaskShare), $"{r.JsonMaskMs} ms");
+        Assert.True(r.RegexMaskMs > 0 && double.IsFinite(r.RegexMaskShare), $"{r.RegexMaskMs} ms");
         foreach (var t in new[] { r.Engine, r.Bare })
         {
             Assert.True(t.PrefillTokensPerSecond > 0 && double.IsFinite(t.PrefillTokensPerSecond));

@@ -89,6 +89,26 @@ public class OutputFormatTests(TinyModels models) : IClassFixture<TinyModels>
     }
 
     [Fact]
+    public async Task ARegexAnswerMatchesItWhole()
+    {
+        // At most 18 bytes, so every sampled answer reaches a point where only the end may follow.
+        const string pattern = "(yes|no), [0-9]{1,3} (red|dark blue)s?";
+        var format = OutputFormat.Regex(pattern);
+        using var engine = models.Load();
+        var answers = new HashSet<string>();
+        for (int seed = 0; seed < 8; seed++)
+        {
+            using var session = engine.CreateSession(keepHistory: false);
+            var sampling = new SamplingParams { Temperature = 1, TopK = 0, TopP = 1, MinP = 0, Seed = seed, MaxTokens = 64, OutputFormat = format };
+            var run = await Collected.From(engine.GenerateAsync(session, [PromptSegment.Text("the red chair")], sampling));
+            Assert.Equal(FinishReason.Stop, run.Final.Reason);
+            Assert.Matches("^ ?(?:" + pattern + ")$", run.Text);
+            answers.Add(run.Text);
+        }
+        Assert.True(answers.Count > 1, "every seed wrote the same answer");
+    }
+
+    [Fact]
     public async Task WithoutAFormatTheSameSamplingWritesNoJson()
     {
         // The JSON test above would pass for a model that writes JSON anyway: this one does not.

@@ -153,14 +153,20 @@ public class OpenAiBadRequestTests
             "guided_choice[0]");
         yield return new("two formats", Post(With(b => { b["response_format"] = new JsonObject { ["type"] = "json_object" };
             b["guided_choice"] = new JsonArray("yes"); })), bad, "guided_choice", MessageHas: "both");
-        yield return new("structured_outputs regex", Post(With(b => b["structured_outputs"] = new JsonObject { ["regex"] = "y.*" })), bad,
-            "structured_outputs.regex", unsupported);
+        yield return new("structured_outputs regex with a lookahead", Post(With(b => b["structured_outputs"] = new JsonObject { ["regex"] = "(?=y)" })),
+            bad, "structured_outputs.regex", MessageHas: "lookarounds");
+        yield return new("structured_outputs grammar", Post(With(b => b["structured_outputs"] = new JsonObject { ["grammar"] = "root ::= x" })), bad,
+            "structured_outputs.grammar", unsupported);
         yield return new("structured_outputs json_object 1", Post(With(b => b["structured_outputs"] = new JsonObject { ["json_object"] = 1 })), bad,
             "structured_outputs.json_object");
         yield return new("vLLM's guided_json as a number", Post(With(b => b["guided_json"] = 5)), bad, "guided_json", MessageHas: "JSON schema");
         yield return new("vLLM's guided_json as text that is not JSON", Post(With(b => b["guided_json"] = "{\"type\":")), bad, "guided_json",
             MessageHas: "not JSON");
-        yield return new("vLLM's guided_regex", Post(With(b => b["guided_regex"] = "y.*")), bad, "guided_regex", unsupported);
+        yield return new("vLLM's guided_regex not closed", Post(With(b => b["guided_regex"] = "(y.*")), bad, "guided_regex",
+            MessageHas: "at character 1: this group is not closed");
+        yield return new("vLLM's guided_regex as a list", Post(With(b => b["guided_regex"] = new JsonArray("y"))), bad, "guided_regex");
+        yield return new("guided_regex and guided_choice", Post(With(b => { b["guided_regex"] = "y"; b["guided_choice"] = new JsonArray("y"); })), bad,
+            "guided_regex", MessageHas: "both");
         yield return new("n_predict 0", Post(With(b => { b.Remove("max_tokens"); b["n_predict"] = 0; })), bad, "n_predict", MessageHas: "(or -1)");
         yield return new("repeat_last_n -2", Post(With(b => b["repeat_last_n"] = -2)), bad, "repeat_last_n");
         yield return new("frequency_penalty 2.5", Post(With(b => b["frequency_penalty"] = 2.5)), bad, "frequency_penalty", MessageHas: "[-2, 2]");

@@ -75,6 +75,10 @@ public class OpenAiStructuredOutputTests
             body["max_tokens"] = 200;
             Assert.Equal(attributes, Content(await OpenAiHttp.CompleteAsync(http, body)));
         }
+        var regex = await OpenAiHttp.CompleteAsync(http, Body(b => b["guided_regex"] = "(a )?(small|large) [a-z]+ [a-z]+"));
+        Assert.Equal(target.Caption, Content(regex));
+        var bent = await OpenAiHttp.StreamAsync(http, Body(b => b["structured_outputs"] = new JsonObject { ["regex"] = "[0-9]{2} (red|blue)" }, stream: true));
+        Assert.Matches("^[0-9]{2} (red|blue)$", bent.Text);
         var plain = await OpenAiHttp.CompleteAsync(http, Body(b => b["response_format"] = new JsonObject { ["type"] = "text" }));
         Assert.Equal(target.Caption, Content(plain));
     }

@@ -23,6 +23,9 @@ public class AnswerFormatTests
     static PbV1.SamplingParams Choice(IEnumerable<string> choices) =>
         new() { Format = new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { choices } } } };
 
+    static PbV1.SamplingParams Regex(string pattern) =>
+        new() { Format = new PbV1.AnswerFormat { Regex = new PbV1.RegexFormat { Pattern = pattern } } };
+
     static PbV1.Region Mask(ShapesObject o) =>
         new() { MaskPng = Google.Protobuf.ByteString.CopyFrom(TestImages.SavedPng(p => ShapesPng.SaveMaskPng(o.VisibleMask, p)).ToByteArray()) };
 
@@ -47,6 +50,24 @@ public class AnswerFormatTests
             var other = await host.Client.ChatAsync(request);
             Assert.Contains(other.Text, others);
             Assert.Equal(PbV1.FinishReason.Stop, other.Finished.Reason);
+        }
+    }
+
+    [Fact]
+    public async Task ARegexKeepsTheModelsOwnCaptionWhereItFitsAndBendsItWhereNot()
+    {
+        await using var host = await ShapesTinyAsync();
+        var scene = ShapesGenerator.Generate(1_000_000_777);
+        byte[] image = TestImages.SavedPng(p => scene.SavePng(p)).ToByteArray();
+        foreach (var target in scene.Objects)
+        {
+            var request = Calls.Chat(ShapesText.DescribeRegion, image, Mask(target), maxTokens: 16);
+            request.Sampling = Regex("(a )?(small|large) [a-z]+ [a-z]+");
+            Assert.Equal(target.Caption, (await host.Client.ChatAsync(request)).Text);
+            request.Sampling = Regex("(small|large) (thing|object)s?");
+            var bent = await host.Client.ChatAsync(request);
+            Assert.Matches("^(small|large) (thing|object)s?$", bent.Text);
+            Assert.Equal(PbV1.FinishReason.Stop, bent.Finished.Reason);
         }
     }
 
@@ -151,6 +172,8 @@ public class AnswerFormatTests
             Format = new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = """{"type": "string", "format": "date"}""" } },
         };
         Assert.Equal("sampling.format.json_schema", await Refused(() => host.Client.CaptionAsync(caption).ResponseAsync));
+        caption.Sampling = Regex("(a)\\1");
+        Assert.Equal("sampling.format.regex", await Refused(() => host.Client.CaptionAsync(caption).ResponseAsync));
         caption.Sampling = Choice(scene.Objects.Select(o => o.Caption).Distinct());
         caption.Region = Mask(scene.Objects[1]);
         Assert.Equal(scene.Objects[1].Caption, (await host.Client.CaptionAsync(caption)).Text);

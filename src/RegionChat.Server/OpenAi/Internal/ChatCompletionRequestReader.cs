@@ -69,10 +69,11 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 throw Unsupported(constraint, ConstraintsOffered);
     }
 
-    static readonly string[] UnsupportedConstraints = ["grammar", "guided_regex", "guided_grammar"];
+    static readonly string[] UnsupportedConstraints = ["grammar", "guided_grammar"];
 
     const string ConstraintsOffered = "answers can be constrained to a JSON object (response_format json_object), a JSON schema " +
-                                      "(response_format json_schema, guided_json) or a choice (guided_choice), not to a grammar or pattern";
+                                      "(response_format json_schema, guided_json), a choice (guided_choice) or a regular expression " +
+                                      "(guided_regex), not to a grammar";
 
     /// <summary>The answer's shape: OpenAI's response_format (text, json_object, json_schema), vLLM's guided_choice and
     /// guided_json, vLLM's structured_outputs (choice, json, json_object), llama.cpp's json_schema; at most one of them.
@@ -96,6 +97,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         if (Present(root, "guided_choice", out var gc)) given.Add((Choices(gc, "guided_choice"), "guided_choice"));
         if (Present(root, "guided_json", out var gj)) given.Add((SchemaText(gj, "guided_json"), "guided_json"));
         if (Present(root, "json_schema", out var js)) given.Add((SchemaText(js, "json_schema"), "json_schema"));
+        if (Present(root, "guided_regex", out var gr)) given.Add((Pattern(gr, "guided_regex"), "guided_regex"));
         if (Present(root, "structured_outputs", out var so))
         {
             if (so.ValueKind != JsonValueKind.Object) throw Bad("structured_outputs must be an object", "structured_outputs");
@@ -107,6 +109,7 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
                 {
                     "choice" => (Choices(p.Value, field), field),
                     "json" => (SchemaText(p.Value, field), field),
+                    "regex" => (Pattern(p.Value, field), field),
                     "json_object" when p.Value.ValueKind == JsonValueKind.True => (AnswerFormat.JsonObject, field),
                     "json_object" => throw Bad($"{field} must be true or false", field),
                     _ => throw Unsupported(field, ConstraintsOffered),
@@ -135,6 +138,9 @@ internal sealed class ChatCompletionRequestReader(ServerOptions options, RegionC
         JsonValueKind.String => AnswerFormat.JsonSchema(schema.GetString()!),
         _ => throw Bad($"{field} must be a JSON schema (an object)", field),
     };
+
+    static AnswerFormat Pattern(JsonElement pattern, string field) => pattern.ValueKind == JsonValueKind.String
+        ? AnswerFormat.Regex(pattern.GetString()!) : throw Bad($"{field} must be a regular expression (a string)", field);
 
     /// <summary>A list of strings, counted before it is copied out (a 32 MB body could hold millions).</summary>
     static AnswerFormat Choices(JsonElement list, string field)

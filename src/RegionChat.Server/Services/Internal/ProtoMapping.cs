@@ -29,6 +29,7 @@ internal static class ProtoMapping
                 PbV1.AnswerFormat.KindOneofCase.JsonObject => AnswerFormat.JsonObject,
                 PbV1.AnswerFormat.KindOneofCase.Choice => AnswerFormat.Choice(s.Format.Choice.Choices),
                 PbV1.AnswerFormat.KindOneofCase.JsonSchema => AnswerFormat.JsonSchema(s.Format.JsonSchema.Schema),
+                PbV1.AnswerFormat.KindOneofCase.Regex => AnswerFormat.Regex(s.Format.Regex.Pattern),
                 _ => null,
             },
             LogitBias = s.LogitBias.Count > 0 ? s.LogitBias : null,

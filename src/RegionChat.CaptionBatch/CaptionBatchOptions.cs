@@ -67,13 +67,17 @@ public sealed record CaptionBatchOptions
     public string? JsonSchema { get; init; }
     /// <summary>Caption: each answer is exactly one of these (<c>--choices FILE</c>, one per line).</summary>
     public IReadOnlyList<string> Choices { get; init; } = [];
+    /// <summary>Caption: each answer is text this regular expression matches whole (<c>--regex PATTERN</c>).</summary>
+    public string? Regex { get; init; }
 
-    /// <summary>The shape every answer keeps, from <see cref="Json"/>, <see cref="JsonSchema"/> or <see cref="Choices"/>.</summary>
+    /// <summary>The shape every answer keeps, from <see cref="Json"/>, <see cref="JsonSchema"/>, <see cref="Choices"/> or
+    /// <see cref="Regex"/>.</summary>
     public AnswerFormat? AnswerFormat =>
-        Json ? AnswerFormat.JsonObject : JsonSchema != null ? AnswerFormat.JsonSchema(JsonSchema) : Choices.Count > 0 ? AnswerFormat.Choice(Choices) : null;
+        Json ? AnswerFormat.JsonObject : JsonSchema != null ? AnswerFormat.JsonSchema(JsonSchema) : Regex != null ? AnswerFormat.Regex(Regex)
+        : Choices.Count > 0 ? AnswerFormat.Choice(Choices) : null;
 
     /// <summary>The option that set <see cref="AnswerFormat"/>.</summary>
-    public string FormatOption => Json ? "--json" : JsonSchema != null ? "--json-schema" : "--choices";
+    public string FormatOption => Json ? "--json" : JsonSchema != null ? "--json-schema" : Regex != null ? "--regex" : "--choices";
     /// <summary>Caption only the items of this shard (<c>--shard I/N</c>: ids whose FNV-1a hash is I modulo N); the
     /// default is the whole input. Each shard writes its own output and resumes like an unsplit job.</summary>
     public CaptionBatchShard Shard { get; init; } = CaptionBatchShard.All;
@@ -131,8 +135,8 @@ public sealed record CaptionBatchOptions
             if (Logprobs) throw new ArgumentException("--logprobs is for --task caption");
             if (AnswerFormat != null) throw new ArgumentException($"{FormatOption} is for --task caption");
         }
-        if ((Json ? 1 : 0) + (JsonSchema != null ? 1 : 0) + (Choices.Count > 0 ? 1 : 0) > 1)
-            throw new ArgumentException("give one of --json, --json-schema and --choices");
+        if ((Json ? 1 : 0) + (JsonSchema != null ? 1 : 0) + (Choices.Count > 0 ? 1 : 0) + (Regex != null ? 1 : 0) > 1)
+            throw new ArgumentException("give one of --json, --json-schema, --choices and --regex");
         if (AnswerFormat?.Problem() is { } problem) throw new ArgumentException($"{FormatOption}: {problem}");
         if (Threads < 1 || Threads > 1024) throw new ArgumentException($"--threads must be in [1, 1024], got {Threads}");
         if (ContextSize < 256) throw new ArgumentException($"--context must be at least 256, got {ContextSize}");

@@ -3,7 +3,7 @@ using RegionChat.TestSupport;
 
 namespace RegionChat.CaptionBatch.Tests;
 
-/// <summary>An answer format (--choices, --json) reaches the servers over CaptionStream as it reaches the in-process
+/// <summary>An answer format (--choices, --json, --regex) reaches the servers over CaptionStream as it reaches the in-process
 /// model: the same records both ways.</summary>
 public sealed class CaptionBatchFormatTests : IDisposable
 {
@@ -38,6 +38,7 @@ public sealed class CaptionBatchFormatTests : IDisposable
                  {
                      ("choices", o => o with { Choices = choices }),
                      ("json", o => o with { Json = true }),
+                     ("regex", o => o with { Regex = "(small|large) (thing|object)s?" }),
                  })
         {
             var local = format(Options(data, name + "-local") with { ModelDir = ShapesTiny });
@@ -48,6 +49,7 @@ public sealed class CaptionBatchFormatTests : IDisposable
             Assert.Equal(l, r);
             Assert.Equal(data.GoodIds.Order(), l.Keys.Order());
             if (name == "choices") Assert.All(l.Values, c => Assert.Contains(c, choices));
+            else if (name == "regex") Assert.All(l.Values, c => Assert.Matches("^(small|large) (thing|object)s?$", c));
             else
             {
                 // shapes-tiny never learnt JSON: some answers are a string that runs past 64 tokens, cut alike both ways.

@@ -64,6 +64,7 @@ internal static class FuzzSeeds
                 {"anyOf": [{"type": "array", "items": {"oneOf": [{"const": 1}, {"type": "string"}]}}, {"allOf": [{"$ref": "#/$defs/o"}]},
                  {"type": "null"}], "$defs": {"o": {"type": "object", "properties": {"a": {"type": ["integer", "boolean"]}}}}}
                 """ + "\0" + """[1, "x"]""",
+            ["regex.txt"] = "re:^(a |the )?(small|large) [a-z]+\\d{1,3}(?:[^x-z]|\\.)*?\u00e9?.{0,2}$\0 a small red42q\u00e9!",
         }.ToDictionary(p => p.Key, p => Encoding.UTF8.GetBytes(p.Value)));
         Console.WriteLine($"seeds written under {dir}");
         return 0;

@@ -95,8 +95,8 @@ internal static class FuzzTargets
         }
     }
 
-    /// <summary>A JSON Schema (or, when empty, JSON mode), a zero byte, then an answer fed byte by byte as the engine
-    /// does: each byte tested first, taken only when allowed.</summary>
+    /// <summary>A JSON Schema (or, when empty, JSON mode; or "re:" and a regular expression), a zero byte, then an answer
+    /// fed byte by byte as the engine does: each byte tested first, taken only when allowed.</summary>
     static void AnswerFormat(byte[] data)
     {
         int split = Array.IndexOf(data, (byte)0);
@@ -104,7 +104,9 @@ internal static class FuzzTargets
         OutputFormat format;
         try
         {
-            format = split == 0 ? OutputFormat.JsonObject : OutputFormat.JsonSchema(Encoding.UTF8.GetString(data, 0, split));
+            string text = Encoding.UTF8.GetString(data, 0, split);
+            format = split == 0 ? OutputFormat.JsonObject
+                : text.StartsWith("re:", StringComparison.Ordinal) ? OutputFormat.Regex(text[3..]) : OutputFormat.JsonSchema(text);
         }
         catch (ArgumentException)
         {

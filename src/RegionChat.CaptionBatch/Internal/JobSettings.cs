@@ -20,7 +20,7 @@ internal sealed record JobSettings
     public string? LabelsSha256 { get; init; }
     public int Top { get; init; }
     public string? Errors { get; init; }
-    /// <summary>The answers' format: "json", "json-schema SHA256" or "choices SHA256"; null for free text.</summary>
+    /// <summary>The answers' format: "json", "json-schema SHA256", "choices SHA256" or "regex SHA256"; null for free text.</summary>
     public string? Format { get; init; }
 
     static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
@@ -39,7 +39,8 @@ internal sealed record JobSettings
         Errors = errorsPath,
         Format = o.Json ? "json"
             : o.JsonSchema != null ? "json-schema " + Sha256(o.JsonSchema)
-            : o.Choices.Count > 0 ? "choices " + Sha256(string.Join('\n', o.Choices)) : null,
+            : o.Choices.Count > 0 ? "choices " + Sha256(string.Join('\n', o.Choices))
+            : o.Regex != null ? "regex " + Sha256(o.Regex) : null,
     };
 
     static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
@@ -69,6 +70,7 @@ internal sealed record JobSettings
     {
         null => "free text",
         "json" => "--json",
+        _ when format.StartsWith("regex ", StringComparison.Ordinal) => $"--regex (a pattern of SHA-256 {format.Split(' ')[1][..12]}…)",
         _ => $"--{format.Split(' ')[0]} (a file of SHA-256 {format.Split(' ')[1][..12]}…)",
     };
 

@@ -63,6 +63,7 @@ internal sealed class LaneStream : IDisposable
             AnswerFormatKind.JsonObject => new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() },
             AnswerFormatKind.JsonSchema => new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = options.JsonSchema } },
             AnswerFormatKind.Choice => new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { options.Choices } } },
+            AnswerFormatKind.Regex => new PbV1.AnswerFormat { Regex = new PbV1.RegexFormat { Pattern = options.Regex } },
             _ => null,
         };
         return sampling;

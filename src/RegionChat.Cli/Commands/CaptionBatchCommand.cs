@@ -58,6 +58,8 @@ internal static class CaptionBatchCommand
         var jsonSchema = new Option<FileInfo?>("--json-schema") { Description = "Each caption is the JSON this JSON Schema file allows (the " +
             "supported part of JSON Schema: README, Structured output); its record adds it parsed, as \"json\"." };
         var choices = new Option<FileInfo?>("--choices") { Description = "Each caption is exactly one of this file's lines ('#' comments; 1 to 256)." };
+        var regex = new Option<string?>("--regex") { Description = "Each caption is text this regular expression matches whole (the supported " +
+            "part: README, Structured output)." };
         var threads = new Option<int>("--threads") { Description = "With --model: CPU threads for llama.cpp and TorchSharp.",
             DefaultValueFactory = _ => Environment.ProcessorCount };
         var shard = new Option<string?>("--shard") { Description = "I/N: caption only shard I of N (0 <= I < N): the items whose id's FNV-1a " +
@@ -72,7 +74,7 @@ internal static class CaptionBatchCommand
 
         var command = new Command("caption-batch", "Caption every region of a JSONL or COCO input through servers or in-process; resumable.");
         foreach (var o in new Option[] { input, output, servers, model, concurrency, streams, instruction, retries, itemTimeout, serverWait, errors, regionFrom,
-            imageRoot, apiKey, maxTokens, logprobs, json, jsonSchema, choices, threads, shard, task, labelsFile, top })
+            imageRoot, apiKey, maxTokens, logprobs, json, jsonSchema, choices, regex, threads, shard, task, labelsFile, top })
             command.Options.Add(o);
         command.Subcommands.Add(CreateMerge());
         command.SetAction(async (parse, ct) =>
@@ -118,6 +120,7 @@ internal static class CaptionBatchCommand
                         ? CliOptions.SmallFile(choicesFile, "--choices").Split('\n').Select(l => l.Trim())
                             .Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray()
                         : [],
+                    Regex = parse.GetValue(regex),
                     Threads = parse.GetValue(threads),
                     Shard = parse.GetValue(shard) is { } text ? CaptionBatchShard.Parse(text) : CaptionBatchShard.All,
                     // The bar's clock: it draws when due even while no item finishes.

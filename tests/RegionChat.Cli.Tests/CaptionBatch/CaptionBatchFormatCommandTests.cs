@@ -5,7 +5,7 @@ using RegionChat.TestSupport;
 
 namespace RegionChat.Cli.Tests.CaptionBatch;
 
-/// <summary>`caption-batch --choices F | --json | --json-schema F` in-process on shapes-tiny: every caption keeps the
+/// <summary>`caption-batch --choices F | --json | --json-schema F | --regex P` in-process on shapes-tiny: every caption keeps the
 /// format, JSON ones are parsed into the record, an answer cut before its JSON ends is an error record, and a rerun with
 /// another format is refused (exit 2).</summary>
 public sealed class CaptionBatchFormatCommandTests
@@ -51,6 +51,25 @@ public sealed class CaptionBatchFormatCommandTests
     }
 
     [Fact]
+    public async Task ARegexKeepsEveryCaptionToItAndAResumeWithAnotherIsRefused()
+    {
+        using var temp = new TempDir();
+        var data = BatchDataset.Write(temp.File("data"), withBadItems: false);
+        string free = temp.File("free.jsonl");
+        Assert.Equal(0, (await CliRunner.RunAsync(Args(data, free))).Exit);
+        string output = temp.File("regex.jsonl");
+        const string pattern = "(small|large) [a-z]+ (circle|square|triangle|star|cross|diamond|shape)";
+        var run = await CliRunner.RunAsync(Args(data, output, "--regex", pattern));
+        Assert.True(run.Exit == 0, run.Err);
+        var records = Records(output);
+        Assert.Equal(data.GoodIds.Order(), records.Keys.Order());
+        Assert.All(records.Values, r => Assert.Matches("^" + pattern + "$", (string)r["caption"]!));
+        var other = await CliRunner.RunAsync(Args(data, output, "--regex", pattern + "s?"));
+        Assert.Equal(2, other.Exit);
+        Assert.Contains("answer format --regex (a pattern of SHA-256", other.Err);
+    }
+
+    [Fact]
     public async Task JsonCaptionsAreParsedIntoTheirRecordsAndCutOnesAreErrors()
     {
         using var temp = new TempDir();
@@ -85,7 +104,8 @@ public sealed class CaptionBatchFormatCommandTests
     }
 
     [Theory]
-    [InlineData("two", "give one of --json, --json-schema and --choices")]
+    [InlineData("two", "give one of --json, --json-schema, --choices and --regex")]
+    [InlineData("regex", "--regex: format.regex: pattern: at character 4: the escape \\1")]
     [InlineData("classify", "--json is for --task caption")]
     [InlineData("pattern", "--json-schema: format.json_schema: schema.pattern")]
     [InlineData("choice", "--choices: format.choices[0]")]
@@ -105,6 +125,7 @@ public sealed class CaptionBatchFormatCommandTests
             "two" => ["--json", "--choices", choices],
             "classify" => ["--json", "--task", "classify", "--labels-file", labels],
             "pattern" => ["--json-schema", schema],
+            "regex" => ["--regex", "(a)\\1"],
             _ => ["--choices", choices],
         };
         var run = await CliRunner.RunAsync(Args(data, output, more));

@@ -57,12 +57,14 @@ public sealed class ChatPage : IAsyncDisposable
         await Page.FillAsync("#max-tokens", n.ToString());
     }
 
-    /// <summary>Sets "Answer as" in the Settings panel (opened if closed): "text", "json", or "choice" with these lines.</summary>
+    /// <summary>Sets "Answer as" in the Settings panel (opened if closed): "text", "json", "choice" with these lines, or
+    /// "regex" with the first as the pattern.</summary>
     public async Task SetAnswerFormatAsync(string format, params string[] choices)
     {
         if (!await Page.IsVisibleAsync("#answer-format")) await Page.ClickAsync("#settings summary");
         await Page.SelectOptionAsync("#answer-format", format);
         if (format == "choice") await Page.FillAsync("#choices", string.Join("\n", choices));
+        if (format == "regex") await Page.FillAsync("#pattern", choices.FirstOrDefault() ?? "");
     }
 
     public async Task UploadAsync(string pngPath)

@@ -124,7 +124,8 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
     }
 
     /// <summary>Settings' "Answer as": one of the lines written there (sent as vLLM's guided_choice) answers a boxed object
-    /// with one of the scene's captions, a JSON object (response_format json_object) keeps the answer one, and a choice
+    /// with one of the scene's captions, a JSON object (response_format json_object) keeps the answer one, so does a
+    /// pattern (guided_regex), and a choice
     /// without lines keeps the question and says what is missing instead of sending it.</summary>
     [SkippableFact]
     public async Task AnswerAsKeepsTheAnswerToTheLinesOrToAJsonObject()
@@ -157,9 +158,16 @@ public sealed class WebPageTests(PageFixture fixture, ITestOutputHelper output)
         string json = await page.WaitForAnswerAsync();
         Assert.True(json.StartsWith('{') && JsonPrefix.IsObjectSoFar(json), json);
 
+        await page.SetAnswerFormatAsync("regex", "(small|large) (thing|object)");
+        request = await page.AskAsync(Question);
+        Assert.Equal("(small|large) (thing|object)", request.GetProperty("guided_regex").GetString());
+        string matched = await page.WaitForAnswerAsync();
+        Assert.Matches("^(small|large) (thing|object)$", matched);
+
         await page.SetAnswerFormatAsync("text");
         request = await page.AskAsync(Question);
-        Assert.False(request.TryGetProperty("response_format", out _) || request.TryGetProperty("guided_choice", out _));
+        Assert.False(request.TryGetProperty("response_format", out _) || request.TryGetProperty("guided_choice", out _)
+                     || request.TryGetProperty("guided_regex", out _));
         string free = await page.WaitForAnswerAsync();
         output.WriteLine($"boxed {pick.Target.Caption}: chose \"{chosen}\", JSON \"{json}\", free \"{free}\"; {await page.ScreenshotAsync("answer-as")}");
         Assert.Empty(page.PageErrors);

@@ -6,7 +6,8 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   models: $("models"), newSession: $("new-session"), session: $("session"),
   apiKey: $("api-key"), maxTokens: $("max-tokens"), temperature: $("temperature"), regionFormat: $("region-format"),
-  answerFormat: $("answer-format"), choicesField: $("choices-field"), choices: $("choices"),
+  answerFormat: $("answer-format"), choicesField: $("choices-field"), choices: $("choices"), patternField: $("pattern-field"),
+  pattern: $("pattern"),
   imageInput: $("image-input"), stage: $("stage"), canvas: $("canvas"), dropHint: $("drop-hint"), imageInfo: $("image-info"),
   brushWidth: $("brush-width"), brushWidthValue: $("brush-width-value"), undo: $("undo-region"), clear: $("clear-region"),
   regionJson: $("region-json"), messages: $("messages"), error: $("error"), form: $("chat-form"), question: $("question"),
@@ -113,7 +114,10 @@ async function send(event) {
   if (state.busy || !question) return;
   if (!state.image) { showError("Open an image first."); return; }
   const format = answerFormat();
-  if (!format) { showError("Write the answers to choose from in Settings, one per line."); return; }
+  if (!format) {
+    showError(ui.answerFormat.value === "regex" ? "Write the pattern in Settings." : "Write the answers to choose from in Settings, one per line.");
+    return;
+  }
   hideError();
 
   // A session already holds the image and region; send them again only when they changed.
@@ -193,9 +197,11 @@ async function send(event) {
   }
 }
 
-/** The answer's shape as request fields (OpenAI's JSON mode, vLLM's guided_choice); null when the choices are empty. */
+/** The answer's shape as request fields (OpenAI's JSON mode, vLLM's guided_choice and guided_regex); null when the
+ * choices or the pattern are empty. */
 function answerFormat() {
   if (ui.answerFormat.value === "json") return { response_format: { type: "json_object" } };
+  if (ui.answerFormat.value === "regex") return ui.pattern.value ? { guided_regex: ui.pattern.value } : null;
   if (ui.answerFormat.value !== "choice") return {};
   const choices = ui.choices.value.split("\n").map((line) => line.trim()).filter((line) => line);
   return choices.length ? { guided_choice: choices } : null;
@@ -638,8 +644,11 @@ ui.brushWidth.addEventListener("input", () => setBrushWidth(ui.brushWidth.value)
 ui.undo.addEventListener("click", undo);
 ui.clear.addEventListener("click", clearRegion);
 ui.regionFormat.addEventListener("change", regionChanged);
-// The choices show only when they count (also after the browser restores the form on a reload).
-const showChoices = () => { ui.choicesField.hidden = ui.answerFormat.value !== "choice"; };
+// The choices and the pattern show only when they count (also after the browser restores the form on a reload).
+const showChoices = () => {
+  ui.choicesField.hidden = ui.answerFormat.value !== "choice";
+  ui.patternField.hidden = ui.answerFormat.value !== "regex";
+};
 ui.answerFormat.addEventListener("change", showChoices);
 ui.form.addEventListener("submit", send);
 $("settings-form").addEventListener("submit", (e) => e.preventDefault());

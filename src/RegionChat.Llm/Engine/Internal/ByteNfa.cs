@@ -7,7 +7,8 @@ namespace RegionChat.Llm.Engine.Internal;
 /// </summary>
 internal sealed class ByteNfa
 {
-    public const int MaxStates = 50_000;
+    /// <summary>Bounds a move's work (a state of the cursor holds at most this many).</summary>
+    public const int MaxStates = 10_000;
 
     readonly List<List<(byte Lo, byte Hi, int To)>> edges = [];
     readonly List<List<int>> empty = [];

@@ -18,8 +18,9 @@ namespace RegionChat.Client;
 /// message are sent, since the server holds the history in its KV cache (answers reuse it: cached input tokens).</item>
 /// <item>Options: Temperature, TopP, TopK, Seed, MaxOutputTokens, StopSequences, FrequencyPenalty, PresencePenalty,
 /// ModelId, Instructions (system prompt of a new session); AdditionalProperties "min_p", "repeat_penalty",
-/// "repeat_last_n"; ResponseFormat Json (the answer is kept to one JSON object, or to its schema's JSON). Tools (unless
-/// ToolMode is None) are refused (NotSupportedException).</item>
+/// "repeat_last_n", "logit_bias" (token id → bias, a dictionary or a JSON object), "guided_regex" and "guided_choice"
+/// (as vLLM's); ResponseFormat Json (the answer is kept to one JSON object, or to its schema's JSON; at most one of it and
+/// the guided ones). Tools (unless ToolMode is None) are refused (NotSupportedException).</item>
 /// <item>Usage: input (prompt incl. visual tokens), output, cached input tokens, and "VisualTokenCount" in
 /// AdditionalCounts; the finish reason is Stop, Length, or "cancelled" (server shut down mid-answer); the server's
 /// timings are in AdditionalProperties["Timings"] of the last update and of the whole response.</item>

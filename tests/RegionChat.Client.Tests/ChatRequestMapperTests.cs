@@ -81,6 +81,34 @@ public class ChatRequestMapperTests
     }
 
     [Fact]
+    public void LogitBiasAndGuidedFormatsRideInTheExtras()
+    {
+        var typed = Map([new(ChatRole.User, "hi")], new ChatOptions
+        {
+            AdditionalProperties = new() { ["logit_bias"] = new Dictionary<int, float> { [5] = -100, [7] = 2.5f }, ["guided_regex"] = "(yes|no)" },
+        });
+        Assert.Equal(new Dictionary<int, float> { [5] = -100, [7] = 2.5f }, typed.Sampling.LogitBias);
+        Assert.Equal("(yes|no)", typed.Sampling.Format.Regex.Pattern);
+
+        var json = System.Text.Json.JsonDocument.Parse("""{"logit_bias": {"5": -100, "9": "1.5"}, "guided_choice": ["yes", "no"]}""").RootElement;
+        var options = new ChatOptions { AdditionalProperties = new() };
+        foreach (var p in json.EnumerateObject()) options.AdditionalProperties[p.Name] = p.Value.Clone();
+        var fromJson = Map([new(ChatRole.User, "hi")], options);
+        Assert.Equal(new Dictionary<int, float> { [5] = -100, [9] = 1.5f }, fromJson.Sampling.LogitBias);
+        Assert.Equal(["yes", "no"], fromJson.Sampling.Format.Choice.Choices);
+
+        foreach (var bad in new ChatOptions[]
+                 {
+                     new() { AdditionalProperties = new() { ["logit_bias"] = new Dictionary<string, float> { ["word"] = 1 } } },
+                     new() { AdditionalProperties = new() { ["logit_bias"] = new Dictionary<int, object> { [1] = "a lot" } } },
+                     new() { AdditionalProperties = new() { ["logit_bias"] = 5 } },
+                     new() { AdditionalProperties = new() { ["guided_regex"] = 5 } },
+                     new() { ResponseFormat = ChatResponseFormat.Json, AdditionalProperties = new() { ["guided_choice"] = new[] { "a" } } },
+                 })
+            Assert.Throws<ArgumentException>(() => Map([new(ChatRole.User, "hi")], bad));
+    }
+
+    [Fact]
     public void WithAConversationIdOnlyTheMessagesAfterTheLastAnswerAreSent()
     {
         ChatMessage[] history =

@@ -156,12 +156,8 @@ internal static class ChatRequestMapper
                 : null,
             FrequencyPenalty = options.FrequencyPenalty,
             PresencePenalty = options.PresencePenalty,
-            Format = options.ResponseFormat switch
-            {
-                ChatResponseFormatJson { Schema: { } schema } => AnswerFormat.JsonSchema(schema.GetRawText()),
-                ChatResponseFormatJson => AnswerFormat.JsonObject,
-                _ => null,
-            },
+            Format = Format(options.ResponseFormat, extra),
+            LogitBias = ExtraBias(extra),
         };
         if (generation.ToSampling() is { } sampling)
         {
@@ -176,12 +172,65 @@ internal static class ChatRequestMapper
         }
     }
 
+    /// <summary>ResponseFormat Json (with or without a schema), or vLLM's "guided_regex" / "guided_choice" among the extras;
+    /// at most one of them.</summary>
+    static AnswerFormat? Format(ChatResponseFormat? responseFormat, AdditionalPropertiesDictionary? extra)
+    {
+        var formats = new List<AnswerFormat>();
+        if (responseFormat is ChatResponseFormatJson json)
+            formats.Add(json.Schema is { } schema ? AnswerFormat.JsonSchema(schema.GetRawText()) : AnswerFormat.JsonObject);
+        if (Extra(extra, "guided_regex") is { } regex)
+            formats.Add(AnswerFormat.Regex(regex switch
+            {
+                string s => s,
+                JsonElement { ValueKind: JsonValueKind.String } e => e.GetString()!,
+                _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"guided_regex\"]: expected a string, got {regex}"),
+            }));
+        if (Extra(extra, "guided_choice") is { } choices)
+            formats.Add(AnswerFormat.Choice(choices switch
+            {
+                IEnumerable<string> list => list.ToArray(),
+                JsonElement { ValueKind: JsonValueKind.Array } e => e.EnumerateArray().Select(c => c.ValueKind == JsonValueKind.String ? c.GetString()!
+                    : throw new ArgumentException("ChatOptions.AdditionalProperties[\"guided_choice\"]: expected strings")).ToArray(),
+                _ => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"guided_choice\"]: expected a list of strings, got {choices}"),
+            }));
+        return formats.Count <= 1 ? formats.FirstOrDefault()
+            : throw new ArgumentException("ChatOptions: give one of ResponseFormat Json, AdditionalProperties[\"guided_regex\"] and [\"guided_choice\"]");
+    }
+
+    /// <summary>"logit_bias": token id → bias, as a dictionary (int or numeric string keys) or a JSON object.</summary>
+    static Dictionary<int, float>? ExtraBias(AdditionalPropertiesDictionary? extra)
+    {
+        const string key = "logit_bias";
+        IEnumerable<(object Id, object? Bias)> pairs = Extra(extra, key) switch
+        {
+            null => [],
+            JsonElement { ValueKind: JsonValueKind.Object } e => e.EnumerateObject().Select(p => ((object)p.Name, (object?)p.Value)),
+            System.Collections.IDictionary d => d.Keys.Cast<object>().Select(k => (k, d[k])),
+            var other => throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{key}\"]: expected token ids and biases, got {other}"),
+        };
+        var bias = new Dictionary<int, float>();
+        foreach (var (id, value) in pairs)
+        {
+            int token = id is int i ? i
+                : int.TryParse(Convert.ToString(id, CultureInfo.InvariantCulture), NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? parsed
+                : throw new ArgumentException($"ChatOptions.AdditionalProperties[\"{key}\"]: '{id}' is not a token id");
+            bias[token] = (float)(Number(value, $"{key}\"][\"{token}") ?? 0);
+        }
+        return bias.Count > 0 ? bias : null;
+    }
+
+    static object? Extra(AdditionalPropertiesDictionary? extra, string key) =>
+        extra != null && extra.TryGetValue(key, out object? value) && value is not (null or JsonElement { ValueKind: JsonValueKind.Null }) ? value : null;
+
     /// <summary>A number among the options' extras, as a number, a numeric string or a JSON number (settings read from JSON
     /// or YAML arrive as JsonElement); anything else is refused rather than ignored, as the answer would not be the one
     /// asked for.</summary>
-    static double? ExtraNumber(AdditionalPropertiesDictionary? extra, string key)
+    static double? ExtraNumber(AdditionalPropertiesDictionary? extra, string key) => Number(Extra(extra, key), key);
+
+    static double? Number(object? value, string key)
     {
-        if (extra == null || !extra.TryGetValue(key, out object? value) || value == null) return null;
+        if (value == null) return null;
         try
         {
             return value switch

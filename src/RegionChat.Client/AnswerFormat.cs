@@ -44,7 +44,8 @@ public sealed record AnswerFormat
     /// <summary>The regular expression (null unless made by <see cref="Regex"/>).</summary>
     public string? Pattern { get; }
 
-    internal PbV1.AnswerFormat ToProto() =>
+    /// <summary>The proto message (<c>SamplingParams.format</c>), for callers that build requests themselves.</summary>
+    public PbV1.AnswerFormat ToProto() =>
         IsJsonObject ? new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() }
         : Schema != null ? new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = Schema } }
         : Pattern != null ? new PbV1.AnswerFormat { Regex = new PbV1.RegexFormat { Pattern = Pattern } }

@@ -73,13 +73,8 @@ public sealed class AnswerFormat
         switch (Kind)
         {
             case AnswerFormatKind.JsonObject: return OutputFormat.JsonObject;
-            case AnswerFormatKind.JsonSchema or AnswerFormatKind.Regex:
-                try { return Kind == AnswerFormatKind.Regex ? OutputFormat.Regex(Pattern) : OutputFormat.JsonSchema(Schema); }
-                catch (ArgumentException e)
-                {
-                    violation(field + (Kind == AnswerFormatKind.Regex ? ".regex" : ".json_schema"), e.Message.Split(" (Parameter")[0]);
-                    return null;
-                }
+            case AnswerFormatKind.JsonSchema: return Compiled(() => OutputFormat.JsonSchema(Schema), field + ".json_schema", violation);
+            case AnswerFormatKind.Regex: return Compiled(() => OutputFormat.Regex(Pattern), field + ".regex", violation);
         }
         bool bad = false;
         if (Choices.Count is 0 or > MaxChoices)
@@ -97,5 +92,16 @@ public sealed class AnswerFormat
             }
         }
         return bad ? null : OutputFormat.Choice(Choices);
+    }
+
+    /// <summary>A schema or pattern compiled, or null with its refusal reported under <paramref name="field"/>.</summary>
+    static OutputFormat? Compiled(Func<OutputFormat> compile, string field, Action<string, string> violation)
+    {
+        try { return compile(); }
+        catch (ArgumentException e)
+        {
+            violation(field, e.Message.Split(" (Parameter")[0]);
+            return null;
+        }
     }
 }

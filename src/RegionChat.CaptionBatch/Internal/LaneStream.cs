@@ -58,14 +58,14 @@ internal sealed class LaneStream : IDisposable
         if (!options.Logprobs && options.AnswerFormat is not { } format) return null;
         var sampling = new PbV1.SamplingParams();
         if (options.Logprobs) sampling.Logprobs = 0;
-        sampling.Format = options.AnswerFormat?.Kind switch
+        sampling.Format = (options.AnswerFormat?.Kind switch
         {
-            AnswerFormatKind.JsonObject => new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() },
-            AnswerFormatKind.JsonSchema => new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = options.JsonSchema } },
-            AnswerFormatKind.Choice => new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { options.Choices } } },
-            AnswerFormatKind.Regex => new PbV1.AnswerFormat { Regex = new PbV1.RegexFormat { Pattern = options.Regex } },
+            AnswerFormatKind.JsonObject => Client.AnswerFormat.JsonObject,
+            AnswerFormatKind.JsonSchema => Client.AnswerFormat.JsonSchema(options.JsonSchema!),
+            AnswerFormatKind.Choice => Client.AnswerFormat.Choice(options.Choices),
+            AnswerFormatKind.Regex => Client.AnswerFormat.Regex(options.Regex!),
             _ => null,
-        };
+        })?.ToProto();
         return sampling;
     }
 

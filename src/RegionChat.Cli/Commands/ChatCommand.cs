@@ -96,10 +96,10 @@ internal static class ChatCommand
     {
         if ((json ? 1 : 0) + (schema != null ? 1 : 0) + (choices.Length > 0 ? 1 : 0) + (regex != null ? 1 : 0) > 1)
             throw new ArgumentException("give one of --json, --json-schema, --choice and --regex");
-        if (json) return new PbV1.AnswerFormat { JsonObject = new PbV1.JsonObjectFormat() };
-        if (regex != null) return new PbV1.AnswerFormat { Regex = new PbV1.RegexFormat { Pattern = regex } };
-        if (schema != null)
-            return new PbV1.AnswerFormat { JsonSchema = new PbV1.JsonSchemaFormat { Schema = CliOptions.SmallFile(schema, "--json-schema") } };
-        return choices.Length > 0 ? new PbV1.AnswerFormat { Choice = new PbV1.ChoiceFormat { Choices = { choices } } } : null;
+        var format = json ? AnswerFormat.JsonObject
+            : regex != null ? AnswerFormat.Regex(regex)
+            : schema != null ? AnswerFormat.JsonSchema(CliOptions.SmallFile(schema, "--json-schema"))
+            : choices.Length > 0 ? AnswerFormat.Choice(choices) : null;
+        return format?.ToProto();
     }
 }

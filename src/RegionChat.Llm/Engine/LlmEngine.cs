@@ -192,7 +192,7 @@ public sealed class LlmEngine : IDisposable
         if (sampling.OutputFormat is { } format)
             outputVocabulary.Value.CheckWritable(format, text => Tokenize(text).SelectMany(TokenBytes).ToArray());
         if (sampling.LogitBias?.Keys.FirstOrDefault(id => id >= Facts.VocabSize, -1) is >= 0 and var outside)
-            throw new ArgumentException($"logit bias: token {outside} is outside the model's vocabulary [0, {Facts.VocabSize})",
+            throw new ArgumentException($"token {outside} is outside the model's vocabulary [0, {Facts.VocabSize})",
                 nameof(SamplingParams.LogitBias));
         var items = Compile(prompt);
         return Stream(session, items, sampling, expectedEpoch, resetFirst, replayedPositions, cancellationToken);
